@@ -1,0 +1,51 @@
+# The two commands: `make run` (set up everything, start the platform on its embedded default) and
+# `make test` (set up everything, run every test). See README.md.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SERVICES := catalog orders inventory aftersales logistics billing
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: help install migrate run run-rabbit test test-unit test-integration clean
+
+help:
+	@echo "make run          set up and start all six services (SQLite + embedded bus)"
+	@echo "make run-rabbit   the same on RabbitMQ and PostgreSQL (see README: configuration)"
+	@echo "make test         set up and run every test (needs RabbitMQ and PostgreSQL)"
+	@echo "make test-unit    fast tests only (no network)"
+
+$(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e libs/common $(foreach s,$(SERVICES),-e services/$(s))
+	@touch $@
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/ecom migrate
+
+run: migrate
+	$(BIN)/honcho -f deploy/Procfile -d . start
+
+# RabbitMQ + PostgreSQL on this machine: one database per service, created if missing.
+RABBIT_ENV = BROKER_URL=amqp://guest:guest@127.0.0.1:5672// \
+	$(foreach s,$(SERVICES),$(shell echo $(s) | tr a-z A-Z)_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/ecom_$(s))
+run-rabbit: install
+	@for s in $(SERVICES); do psql -h 127.0.0.1 -U postgres -d test -tc "SELECT 1 FROM pg_database WHERE datname='ecom_$$s'" | grep -q 1 || psql -h 127.0.0.1 -U postgres -d test -c "CREATE DATABASE ecom_$$s" >/dev/null; done
+	$(RABBIT_ENV) $(BIN)/ecom migrate
+	$(RABBIT_ENV) $(BIN)/honcho -f deploy/Procfile -d . start
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+test-integration: install
+	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,72 @@
+"""Connections to the bus: RabbitMQ (BROKER_URL=amqp://...) or the embedded durable bus.
+
+Rules from MESSAGING-NOTES.md that this module enforces:
+- publisher confirms on RabbitMQ (`confirm_publish`), so a publish returns only once the broker has
+  the message;
+- one connection per thread, opened where it is used (never inherited across a fork);
+- heartbeats serviced by whoever owns the connection (`heartbeat_check` in every loop).
+"""
+from __future__ import annotations
+
+import json
+
+from kombu import Connection, Producer
+
+from .config import Config
+from .topology import Topology
+
+HEARTBEAT = 30
+EMBEDDED_POLL_INTERVAL = 0.1
+
+
+def connect(config: Config, heartbeat: int = HEARTBEAT) -> Connection:
+    if config.embedded_bus:
+        # The sqla transport hands its transport options to create_engine: only engine arguments here.
+        conn = Connection(config.broker_url, transport_options={"connect_args": {"timeout": 30}})
+        conn.transport.polling_interval = EMBEDDED_POLL_INTERVAL
+        return conn
+    return Connection(
+        config.broker_url,
+        heartbeat=heartbeat,
+        connect_timeout=5,
+        transport_options={"confirm_publish": True},
+    )
+
+
+def topology_for(config: Config) -> Topology:
+    return Topology(prefix=config.bus_prefix, retry_tiers=len(config.retry_delays))
+
+
+def publish_raw(producer: Producer, exchange, routing_key: str, body: str, headers: dict | None = None,
+                message_id: str | None = None, expiration: float | None = None) -> None:
+    """Publish a JSON text persistently. With confirm_publish this blocks until the broker confirms."""
+    producer.publish(
+        body,
+        exchange=exchange,
+        routing_key=routing_key,
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+        headers=headers or {},
+        message_id=message_id,
+        expiration=expiration,
+        retry=False,
+    )
+
+
+def body_json(message) -> dict:
+    raw = message.body
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8")
+    return json.loads(raw)
+
+
+def check_broker(config: Config, timeout: float = 3.0) -> None:
+    """Raise if the broker cannot be reached (used by /readyz)."""
+    conn = connect(config, heartbeat=0)
+    try:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+        if config.embedded_bus:
+            conn.default_channel  # opens the SQLite file
+    finally:
+        conn.release()

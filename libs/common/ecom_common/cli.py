@@ -1,0 +1,122 @@
+"""The `ecom` command: tokens, migrations, workers, jobs and dead-letter queues.
+
+    ecom token --role ops --sub alice [--shop-id S1] [--ttl-hours 12]
+    ecom migrate [SERVICE ...]            (all six when none is named)
+    ecom worker SERVICE                   consumers + outbox relay + scheduled jobs
+    ecom job SERVICE NAME                 run one scheduled job now (with its lease)
+    ecom dlq list QUEUE [--limit N]       e.g. ecom dlq list inventory.events
+    ecom dlq replay QUEUE [--limit N]     move dead letters back to QUEUE for another try
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import timedelta
+
+from .config import SERVICES, Config, load_jwt_secret
+
+
+def _token(args) -> int:
+    from .auth import ROLES, issue_token
+
+    for role in args.role:
+        if role not in ROLES:
+            print(f"unknown role {role!r}; roles: {', '.join(ROLES)}", file=sys.stderr)
+            return 2
+    print(issue_token(load_jwt_secret(), args.sub, args.role, shop_id=args.shop_id,
+                      ttl=timedelta(hours=args.ttl_hours)))
+    return 0
+
+
+def _migrate(args) -> int:
+    from .service import load
+
+    unknown = set(args.services) - set(SERVICES)
+    if unknown:
+        print(f"unknown service(s) {sorted(unknown)}; services: {', '.join(SERVICES)}", file=sys.stderr)
+        return 2
+    for name in args.services or SERVICES:
+        load(name).migrate()
+        print(f"{name}: migrated to head")
+    return 0
+
+
+def _worker(args) -> int:
+    from .service import load
+
+    return load(args.service).create_worker().run_forever()
+
+
+def _job(args) -> int:
+    from .db import Database
+    from .jobs import run_once
+    from .observability import configure_logging
+    from .service import load
+
+    service = load(args.service)
+    configure_logging(args.service)
+    count = run_once(Database(Config.from_env(args.service)), service.job(args.name))
+    if count is None:
+        print(f"{args.name}: another process holds the lease; not run")
+        return 1
+    print(f"{args.name}: acted on {count}")
+    return 0
+
+
+def _config_for_queue(queue: str) -> Config:
+    service = queue.split(".", 1)[0]
+    return Config.from_env(service if service in SERVICES else "orders")
+
+
+def _dlq(args) -> int:
+    from . import dlq
+
+    config = _config_for_queue(args.queue)
+    if args.action == "list":
+        items = dlq.list_dead_letters(config, args.queue, limit=args.limit)
+        for item in items:
+            print(json.dumps(item, ensure_ascii=False))
+        print(f"{len(items)} message(s) in {args.queue}.dlq", file=sys.stderr)
+        return 0
+    moved = dlq.replay(config, args.queue, limit=args.limit)
+    print(f"replayed {moved} message(s) from {args.queue}.dlq to {args.queue}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecom", description="Operate the ecom platform.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("token", help="print a JWT for the configured secret")
+    p.add_argument("--role", action="append", required=True, help="repeat for several roles")
+    p.add_argument("--sub", required=True)
+    p.add_argument("--shop-id", default=None)
+    p.add_argument("--ttl-hours", type=float, default=12)
+    p.set_defaults(func=_token)
+
+    p = sub.add_parser("migrate", help="apply schema migrations")
+    p.add_argument("services", nargs="*", help=f"any of {', '.join(SERVICES)}; all when none")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("worker", help="run a service's consumers, relay and jobs")
+    p.add_argument("service", choices=SERVICES)
+    p.set_defaults(func=_worker)
+
+    p = sub.add_parser("job", help="run one scheduled job now")
+    p.add_argument("service", choices=SERVICES)
+    p.add_argument("name")
+    p.set_defaults(func=_job)
+
+    p = sub.add_parser("dlq", help="inspect or re-drive a dead-letter queue")
+    p.add_argument("action", choices=["list", "replay"])
+    p.add_argument("queue", help="the work queue, e.g. inventory.events")
+    p.add_argument("--limit", type=int, default=1000)
+    p.set_defaults(func=_dlq)
+
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

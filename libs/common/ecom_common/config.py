@@ -1,0 +1,128 @@
+"""Configuration from the environment, with the defaults of CONTRACTS.md.
+
+One `Config` per service process. Everything a service needs to know about its surroundings is
+here, so that tests can build a config by hand (its own database, its own bus prefix, its own
+clock) and run several services in one process without touching os.environ.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .clock import Clock, SystemClock
+
+SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing")
+PORTS = {
+    "catalog": 8001,
+    "orders": 8002,
+    "inventory": 8003,
+    "aftersales": 8004,
+    "logistics": 8005,
+    "billing": 8006,
+}
+
+
+def var_dir(env=os.environ) -> Path:
+    return Path(env.get("ECOM_VAR_DIR", "var")).resolve()
+
+
+def embedded_broker_url(env=os.environ) -> str:
+    return f"sqla+sqlite:///{var_dir(env) / 'bus.sqlite'}"
+
+
+def load_jwt_secret(env=os.environ) -> str:
+    """`ECOM_JWT_SECRET`, else the secret generated once into var/ (embedded default).
+
+    The file is created with O_EXCL so that several processes starting at once agree on one secret.
+    """
+    if env.get("ECOM_JWT_SECRET"):
+        return env["ECOM_JWT_SECRET"]
+    path = var_dir(env) / "jwt-secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _floats(value: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Config:
+    service: str
+    database_url: str
+    broker_url: str
+    jwt_secret: str
+    # Prefix for the exchange and every queue name. Empty in every deployment (names are exactly
+    # those of CONTRACTS.md); tests give each test its own prefix so queues never leak between tests.
+    bus_prefix: str = ""
+    peers: dict[str, str] = field(default_factory=dict)
+    # Retry back-off tiers in seconds; after the last one a message goes to <queue>.dlq.
+    retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
+    prefetch: int = 16
+    relay_batch: int = 100
+    relay_poll_interval: float = 0.5
+    job_interval: float = 30.0
+    clock: Clock = field(default_factory=SystemClock)
+    # Service-specific settings (e.g. ORDERS_UNPAID_TIMEOUT_MINUTES) read from the environment;
+    # services read them with `setting(name, default, cast)`.
+    settings: dict[str, str] = field(default_factory=dict)
+    testing: bool = False
+
+    @classmethod
+    def from_env(cls, service: str, env=os.environ, **overrides) -> "Config":
+        if service not in SERVICES:
+            raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+        prefix = service.upper()
+        vdir = var_dir(env)
+        database_url = env.get(f"{prefix}_DATABASE_URL") or f"sqlite:///{vdir / (service + '.sqlite')}"
+        peers = {
+            name: env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}")
+            for name, port in PORTS.items()
+        }
+        kwargs = dict(
+            service=service,
+            database_url=database_url,
+            broker_url=env.get("BROKER_URL") or embedded_broker_url(env),
+            jwt_secret=load_jwt_secret(env),
+            bus_prefix=env.get("ECOM_BUS_PREFIX", ""),
+            peers=peers,
+            settings={k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")},
+        )
+        if env.get("ECOM_RETRY_DELAYS"):
+            kwargs["retry_delays"] = _floats(env["ECOM_RETRY_DELAYS"])
+        for key, name, cast in (
+            ("prefetch", "ECOM_PREFETCH", int),
+            ("relay_batch", "ECOM_RELAY_BATCH", int),
+            ("relay_poll_interval", "ECOM_RELAY_POLL_INTERVAL", float),
+            ("job_interval", "ECOM_JOB_INTERVAL", float),
+        ):
+            if env.get(name):
+                kwargs[key] = cast(env[name])
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def with_(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+    def setting(self, name: str, default, cast=str):
+        """A service setting such as ORDERS_UNPAID_TIMEOUT_MINUTES, cast, or its default."""
+        raw = self.settings.get(name)
+        if raw is None or raw == "":
+            return default
+        return cast(raw)
+
+    @property
+    def embedded_bus(self) -> bool:
+        return not self.broker_url.startswith(("amqp://", "amqps://", "pyamqp://"))
+
+    @property
+    def port(self) -> int:
+        return PORTS[self.service]

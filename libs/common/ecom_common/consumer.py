@@ -1,0 +1,254 @@
+"""Idempotent consumers with retries, back-off and dead-lettering.
+
+For every message:
+  1. parse the envelope (not an envelope -> straight to the DLQ: retrying cannot fix it);
+  2. in ONE transaction: insert (consumer, event_id) into the inbox, run the handler, commit;
+     a duplicate inbox key means the event was handled already: roll back, ack, skip;
+  3. ack only after the commit.
+A handler that raises is retried through the back-off tiers (<queue>.retry.N), then the message goes
+to <queue>.dlq with the error in its headers; `ecom dlq replay` re-drives it. A database that is
+unreachable is not the message's fault: the message is requeued without spending a retry.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlalchemy as sa
+from kombu import Consumer, Producer, Queue
+
+from . import bus, context, metrics
+from .clock import iso, utcnow
+from .db import Database, UnitOfWork, inbox, is_unique_violation
+from .events import Envelope
+from .topology import dlq, retry_queue
+
+log = logging.getLogger("ecom.consumer")
+
+Handler = Callable[[UnitOfWork, Envelope], None]
+
+INFRA_ERRORS = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError)
+
+
+@dataclass
+class Subscription:
+    """A queue of this service and the handler of each routing key it receives."""
+
+    queue: str
+    handlers: dict[str, Handler]
+
+
+class Outcome:
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    RETRIED = "retried"
+    DEAD = "dead_lettered"
+    REQUEUED = "requeued"
+
+
+class EventConsumer:
+    def __init__(self, db: Database, subscription: Subscription, stop: threading.Event | None = None):
+        self.db = db
+        self.config = db.config
+        self.sub = subscription
+        self.stop = stop or threading.Event()
+        self.topology = bus.topology_for(self.config)
+        self.queue_name = self.topology.name(subscription.queue)
+        # The inbox key is the plain queue name, the same in every namespace.
+        self.consumer_name = subscription.queue
+        self._producer: Producer | None = None
+
+    # Handling one message -----------------------------------------------------------------------
+    def handle(self, envelope: Envelope) -> str:
+        """Run the handler once per (consumer, event_id). Raises what the handler raises."""
+        handler = self.sub.handlers.get(envelope.routing_key)
+        if handler is None:
+            return Outcome.IGNORED
+        with self.db.uow() as uow:
+            try:
+                uow.session.execute(
+                    inbox.insert().values(
+                        consumer=self.consumer_name,
+                        event_id=envelope.event_id,
+                        event_type=envelope.routing_key,
+                        handled_at=utcnow(),
+                    )
+                )
+                uow.session.flush()
+            except sa.exc.IntegrityError as exc:
+                if is_unique_violation(exc):
+                    return Outcome.DUPLICATE
+                raise
+            handler(uow, envelope)
+            uow.commit()
+        return Outcome.HANDLED
+
+    def on_message(self, body, message) -> None:
+        # Runs inside drain_events: a stop request is only seen after this returns, so shutdown
+        # always finishes (and acks) the message in hand.
+        started = time.perf_counter()
+        headers = dict(message.headers or {})
+        try:
+            envelope = Envelope.from_dict(bus.body_json(message))
+        except Exception as exc:  # poison: no retry can parse it
+            log.error("unparseable message dead-lettered: %r", exc)
+            self._dead_letter(message, headers, exc, attempts=int(headers.get("x-attempts", 0)))
+            metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, "?", Outcome.DEAD).inc()
+            return
+        with context.bound(envelope.correlation_id, envelope.event_id):
+            try:
+                outcome = self.handle(envelope)
+                message.ack()
+            except INFRA_ERRORS as exc:
+                log.warning("database unavailable while handling %s; requeued: %r", envelope.routing_key, exc)
+                self.stop.wait(1.0)
+                message.requeue()
+                outcome = Outcome.REQUEUED
+            except Exception as exc:
+                outcome = self._retry_or_dead_letter(message, headers, envelope, exc)
+            log.info(
+                "event %s",
+                outcome,
+                extra={"event_type": envelope.routing_key, "event_id": envelope.event_id, "queue": self.consumer_name},
+            )
+            metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, envelope.routing_key, outcome).inc()
+            metrics.EVENT_LATENCY.labels(self.config.service, self.consumer_name).observe(time.perf_counter() - started)
+
+    def _retry_or_dead_letter(self, message, headers: dict, envelope: Envelope, exc: Exception) -> str:
+        attempts = int(headers.get("x-attempts", 0)) + 1
+        delays = self.config.retry_delays
+        if attempts <= len(delays):
+            delay = delays[attempts - 1]
+            log.warning("handler failed for %s (attempt %d), retry in %ss: %r",
+                        envelope.routing_key, attempts, delay, exc)
+            new_headers = {
+                **_clean(headers),
+                "x-attempts": attempts,
+                "x-last-error": _error_text(exc),
+                "x-retry-at": time.time() + delay,
+            }
+            bus.publish_raw(self._producer, "", self.topology.name(retry_queue(self.sub.queue, attempts)),
+                            _raw_body(message), headers=new_headers, message_id=envelope.event_id,
+                            expiration=delay)
+            message.ack()
+            return Outcome.RETRIED
+        log.error("handler failed for %s after %d attempts, dead-lettered: %r", envelope.routing_key, attempts, exc)
+        self._dead_letter(message, headers, exc, attempts)
+        return Outcome.DEAD
+
+    def _dead_letter(self, message, headers: dict, exc: Exception, attempts: int) -> None:
+        dl_headers = {
+            **_clean(headers),
+            "x-attempts": attempts,
+            "x-error": _error_text(exc),
+            "x-error-type": type(exc).__name__,
+            "x-failed-at": iso(utcnow()),
+            "x-original-queue": self.sub.queue,
+        }
+        bus.publish_raw(self._producer, "", self.topology.name(dlq(self.sub.queue)), _raw_body(message),
+                        headers=dl_headers, message_id=message.properties.get("message_id"))
+        message.ack()
+
+    # The loop -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        delay = 0.5
+        while not self.stop.is_set():
+            try:
+                with bus.connect(self.config) as conn:
+                    conn.ensure_connection(max_retries=1)
+                    channel = conn.channel()
+                    # Declare everything before consuming, so nothing published meanwhile is lost.
+                    self.topology.declare(channel)
+                    channel.basic_qos(0, self.config.prefetch, False)
+                    self._producer = Producer(conn.channel())
+                    queue = Queue(self.queue_name, no_declare=True)
+                    with Consumer(channel, [queue], callbacks=[self.on_message], accept=None):
+                        log.info("consuming %s", self.queue_name)
+                        delay = 0.5
+                        while not self.stop.is_set():
+                            try:
+                                conn.drain_events(timeout=1)
+                            except TimeoutError:
+                                pass
+                            if not self.config.embedded_bus:
+                                conn.heartbeat_check()
+            except Exception as exc:
+                if self.stop.is_set():
+                    break
+                log.warning("consumer %s lost its connection, reconnecting in %.1fs: %r",
+                            self.queue_name, delay, exc)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 15)
+
+
+class RetryForwarder:
+    """The embedded bus has no message TTL or dead-lettering: this thread holds retried messages
+    until their `x-retry-at` and moves them back to their work queue (publish, then ack)."""
+
+    def __init__(self, db: Database, queues: list[str], stop: threading.Event | None = None):
+        self.config = db.config
+        self.queues = queues
+        self.stop = stop or threading.Event()
+        self.topology = bus.topology_for(self.config)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self._run()
+            except Exception as exc:
+                if self.stop.is_set():
+                    break
+                log.warning("retry forwarder error: %r", exc)
+                self.stop.wait(1.0)
+
+    def _run(self) -> None:
+        heap: list = []
+        seq = itertools.count()
+        with bus.connect(self.config) as conn:
+            channel = conn.channel()
+            self.topology.declare(channel)
+            producer = Producer(conn.channel())
+            sources = {}
+            for q in self.queues:
+                for tier in range(1, len(self.config.retry_delays) + 1):
+                    sources[self.topology.name(retry_queue(q, tier))] = self.topology.name(q)
+
+            def hold(body, message):
+                target = sources[message.delivery_info["routing_key"]]
+                due = float((message.headers or {}).get("x-retry-at", 0))
+                heapq.heappush(heap, (due, next(seq), target, message))
+
+            consumers = [Queue(name, no_declare=True) for name in sources]
+            with Consumer(channel, consumers, callbacks=[hold], accept=None):
+                while not self.stop.is_set():
+                    try:
+                        conn.drain_events(timeout=0.2)
+                    except TimeoutError:
+                        pass
+                    while heap and heap[0][0] <= time.time():
+                        _, _, target, message = heapq.heappop(heap)
+                        bus.publish_raw(producer, "", target, _raw_body(message),
+                                        headers=dict(message.headers or {}),
+                                        message_id=message.properties.get("message_id"))
+                        message.ack()
+
+
+def _raw_body(message) -> str:
+    raw = message.body
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+def _clean(headers: dict) -> dict:
+    # RabbitMQ's own dead-letter bookkeeping grows on each hop; we keep our own counters instead.
+    return {k: v for k, v in headers.items() if not k.startswith("x-death") and not k.startswith("x-first-death")
+            and not k.startswith("x-last-death")}
+
+
+def _error_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]

@@ -1,0 +1,42 @@
+"""Correlation and causation ids of the request or message in hand.
+
+Set by the HTTP layer (X-Request-ID or a fresh id) and by the consumer (from the envelope);
+read by `make_event` and by the log processor, so that one order's requests, events and log lines
+share one correlation id.
+"""
+from __future__ import annotations
+
+import contextvars
+import uuid
+from contextlib import contextmanager
+
+_correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
+_causation: contextvars.ContextVar[str | None] = contextvars.ContextVar("causation_id", default=None)
+
+
+def correlation_id() -> str | None:
+    return _correlation.get()
+
+
+def causation_id() -> str | None:
+    return _causation.get()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@contextmanager
+def bound(correlation: str | None, causation: str | None = None):
+    t1 = _correlation.set(correlation or new_id())
+    t2 = _causation.set(causation)
+    try:
+        yield
+    finally:
+        _correlation.reset(t1)
+        _causation.reset(t2)
+
+
+def set_correlation(value: str | None) -> None:
+    _correlation.set(value)
+    _causation.set(None)

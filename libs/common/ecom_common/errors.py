@@ -1,0 +1,98 @@
+"""Problems (RFC 9457): every failure a client can see is one of these, rendered as
+application/problem+json {"type", "title", "status", "detail", "errors"}.
+
+Domain code raises DomainError subclasses (no Flask here); the HTTP layer maps them.
+"""
+from __future__ import annotations
+
+
+class Problem(Exception):
+    status = 500
+    title = "Internal Server Error"
+    type_slug = "internal"
+
+    def __init__(self, detail: str | None = None, errors: dict | None = None, **extra):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or {}
+        self.extra = extra
+
+    def to_dict(self, base_type: str = "https://errors.ecom.example/") -> dict:
+        body = {
+            "type": base_type + self.type_slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "errors": self.errors,
+        }
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(Problem):
+    status, title, type_slug = 400, "Bad Request", "bad-request"
+
+
+class Unauthorized(Problem):
+    status, title, type_slug = 401, "Unauthorized", "unauthorized"
+
+
+class Forbidden(Problem):
+    status, title, type_slug = 403, "Forbidden", "forbidden"
+
+
+class NotFound(Problem):
+    status, title, type_slug = 404, "Not Found", "not-found"
+
+
+class MethodNotAllowed(Problem):
+    status, title, type_slug = 405, "Method Not Allowed", "method-not-allowed"
+
+
+class Conflict(Problem):
+    status, title, type_slug = 409, "Conflict", "conflict"
+
+
+class UnprocessableEntity(Problem):
+    status, title, type_slug = 422, "Unprocessable Entity", "validation"
+
+
+class ServiceUnavailable(Problem):
+    status, title, type_slug = 503, "Service Unavailable", "unavailable"
+
+
+class BadGateway(Problem):
+    status, title, type_slug = 502, "Bad Gateway", "upstream"
+
+
+# Domain-level errors: raised by domain.py code, which knows nothing of HTTP. -------------------
+class DomainError(Exception):
+    """Base for rule violations found by domain code."""
+
+    problem = UnprocessableEntity
+
+    def __init__(self, detail: str, errors: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or {}
+
+
+class RuleViolation(DomainError):
+    """Valid input that breaks a business rule -> 422."""
+
+    problem = UnprocessableEntity
+
+
+class IllegalTransition(DomainError):
+    """A state change the state machine does not allow -> 409."""
+
+    problem = Conflict
+
+    def __init__(self, entity: str, current: str, action: str):
+        super().__init__(f"cannot {action} a {entity} that is {current}", {"status": [current]})
+        self.current = current
+        self.action = action
+
+
+class ConflictError(DomainError):
+    problem = Conflict

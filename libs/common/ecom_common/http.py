@@ -1,0 +1,350 @@
+"""The HTTP kit every service's Flask app is built with.
+
+- problem+json for every failure (validation -> 422 with field messages, malformed JSON -> 400,
+  unknown route -> 404, unreachable database -> 503, anything unexpected -> 500);
+- correlation id from X-Request-ID (or a new one), echoed back and carried into events and logs;
+- Idempotency-Key replay for creating POSTs;
+- cursor pagination;
+- /healthz, /readyz, /metrics, /openapi.json.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Flask, Response, current_app, g, make_response, request
+from flask_smorest import Api
+from marshmallow import Schema, fields, validate
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from werkzeug.exceptions import HTTPException
+
+from . import bus, context, metrics
+from .auth import current_principal
+from .clock import aware
+from .config import Config
+from .db import Database, idempotency_keys, is_unique_violation
+from .errors import BadRequest, Conflict, DomainError, Problem, ServiceUnavailable
+from .observability import configure_logging
+from .outbox import pending_count
+
+log = logging.getLogger("ecom.http")
+
+PROBLEM_JSON = "application/problem+json"
+MAX_PAGE = 200
+
+
+# Errors ----------------------------------------------------------------------------------------
+def problem_response(problem: Problem) -> Response:
+    resp = make_response(json.dumps(problem.to_dict(), ensure_ascii=False), problem.status)
+    resp.mimetype = PROBLEM_JSON
+    if problem.status == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="ecom"'
+    return resp
+
+
+def _flatten_messages(messages) -> dict:
+    """webargs nests messages by location ({"json": {...}, "query": {...}}): merge the locations."""
+    if not isinstance(messages, dict):
+        return {"_schema": messages if isinstance(messages, list) else [str(messages)]}
+    out: dict = {}
+    for location, errs in messages.items():
+        if location in ("json", "query", "form", "headers", "view_args", "files", "path") and isinstance(errs, dict):
+            out.update(errs)
+        elif location in ("json", "query") and isinstance(errs, list):
+            out.setdefault("_schema", []).extend(errs)
+        else:
+            out[location] = errs
+    return out
+
+
+def _from_http_exception(exc: HTTPException) -> Problem:
+    data = getattr(exc, "data", None) or {}
+    errors = _flatten_messages(data["messages"]) if "messages" in data else {}
+    problem = Problem(exc.description if exc.code != 422 else "the request failed validation", errors)
+    problem.status = exc.code or 500
+    problem.title = exc.name
+    problem.type_slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 422: "validation",
+                         415: "unsupported-media-type"}.get(problem.status, "http-" + str(problem.status))
+    if problem.status == 400 and errors.get("_schema") == ["Invalid JSON body."]:
+        problem.detail = "the request body is not valid JSON"
+        problem.errors = {"body": ["Invalid JSON body."]}
+    return problem
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(exc: Problem):
+        return problem_response(exc)
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        return problem_response(exc.problem(exc.detail, exc.errors))
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return problem_response(_from_http_exception(exc))
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def _db_down(exc):
+        log.error("database unavailable: %r", exc)
+        return problem_response(ServiceUnavailable("the database is unavailable; nothing was changed, retry later"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return problem_response(Problem("an unexpected error occurred; it has been logged"))
+
+
+# Request context -------------------------------------------------------------------------------
+def _before():
+    g.started = time.perf_counter()
+    cid = request.headers.get("X-Request-ID") or context.new_id()
+    g.correlation_id = cid[:100]
+    context.set_correlation(g.correlation_id)
+
+
+def _after(resp: Response) -> Response:
+    resp.headers["X-Request-ID"] = g.get("correlation_id", "")
+    service = current_app.config["ECOM"].service
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    metrics.HTTP_REQUESTS.labels(service, request.method, endpoint, resp.status_code).inc()
+    if "started" in g:
+        metrics.HTTP_LATENCY.labels(service, request.method, endpoint).observe(time.perf_counter() - g.started)
+    return resp
+
+
+# Accessors -------------------------------------------------------------------------------------
+def current_db() -> Database:
+    return current_app.extensions["ecom.db"]
+
+
+def current_config() -> Config:
+    return current_app.config["ECOM"]
+
+
+def json_body() -> dict:
+    """For views that parse by hand: malformed JSON is a 400 problem, never a 500."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
+    return data
+
+
+# Idempotency -----------------------------------------------------------------------------------
+IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
+
+
+def idempotent(required: bool = False):
+    """Replay the first response for a repeated Idempotency-Key with the same body; 409 for the same
+    key with another body or while the first request is still running.
+
+    Successful (2xx/3xx) responses are stored; a failed request releases its key so that the client
+    can fix the request and retry with it. Keys are scoped by caller and path.
+    """
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            key = request.headers.get("Idempotency-Key")
+            if not key:
+                if required:
+                    raise BadRequest("this request needs an Idempotency-Key header",
+                                     {"Idempotency-Key": ["Missing header."]})
+                return view(*args, **kwargs)
+            if len(key) > 200:
+                raise BadRequest("Idempotency-Key is too long", {"Idempotency-Key": ["At most 200 characters."]})
+            principal = current_principal()
+            scope = f"{principal.sub}:{request.method}:{request.path}"[:300]
+            digest = hashlib.sha256(request.get_data()).hexdigest()
+            db = current_db()
+            replay = _claim_key(db, scope, key, digest)
+            if replay is not None:
+                return replay
+            try:
+                resp = make_response(view(*args, **kwargs))
+            except BaseException:
+                _release_key(db, scope, key)
+                raise
+            if resp.status_code < 400:
+                with db.engine.begin() as conn:
+                    conn.execute(
+                        idempotency_keys.update()
+                        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+                        .values(status_code=resp.status_code, response_body=resp.get_data(as_text=True))
+                    )
+            else:
+                _release_key(db, scope, key)
+            return resp
+
+        return wrapper
+
+    return decorate
+
+
+def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | None:
+    now = db.config.clock.now()
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=digest, created_at=now))
+        return None
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+    with db.engine.begin() as conn:
+        row = conn.execute(
+            sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+        ).first()
+        if row is None:  # released meanwhile: take it
+            conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=digest, created_at=now))
+            return None
+        if row.request_hash != digest:
+            raise Conflict("this Idempotency-Key was used with a different request body",
+                           {"Idempotency-Key": ["Reused with a different body."]})
+        if row.status_code is None:
+            if aware(row.created_at) > now - IN_PROGRESS_TIMEOUT:
+                raise Conflict("a request with this Idempotency-Key is still in progress",
+                               {"Idempotency-Key": ["Request in progress."]})
+            conn.execute(
+                idempotency_keys.update()
+                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+                .values(created_at=now)
+            )
+            return None
+    resp = make_response(row.response_body or "", row.status_code)
+    resp.mimetype = "application/json"
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def _release_key(db: Database, scope: str, key: str) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(
+            idempotency_keys.delete().where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                idempotency_keys.c.status_code.is_(None),
+            )
+        )
+
+
+# Pagination ------------------------------------------------------------------------------------
+class PageArgs(Schema):
+    """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
+
+    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.Str(load_default=None)
+
+
+def encode_cursor(values: list) -> str:
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, columns: list) -> list:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        if not isinstance(values, list) or len(values) != len(columns):
+            raise ValueError("wrong arity")
+        out = []
+        for value, col in zip(values, columns):
+            if isinstance(col.type, sa.DateTime) and value is not None:
+                value = datetime.fromisoformat(value)
+            out.append(value)
+        return out
+    except Exception:
+        raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]})
+
+
+def paginate(session, stmt, keys: list, limit: int, cursor: str | None, descending: bool = True,
+             to_item=lambda row: row) -> dict:
+    """Keyset pagination over `keys` (unique together, e.g. [created_at, id]).
+
+    Returns {"items": [...], "next_cursor": str|None}; stable under concurrent inserts.
+    """
+    order = [k.desc() if descending else k.asc() for k in keys]
+    stmt = stmt.order_by(*order)
+    if cursor:
+        values = decode_cursor(cursor, keys)
+        row_cmp = sa.tuple_(*keys) < sa.tuple_(*values) if descending else sa.tuple_(*keys) > sa.tuple_(*values)
+        stmt = stmt.where(row_cmp)
+    rows = session.execute(stmt.limit(limit + 1)).scalars().all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor([getattr(last, k.key) for k in keys])
+    return {"items": [to_item(r) for r in rows], "next_cursor": next_cursor}
+
+
+# Health ----------------------------------------------------------------------------------------
+def register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok", "service": current_config().service}
+
+    @app.get("/readyz")
+    def readyz():
+        checks: dict[str, str] = {}
+        try:
+            current_db().ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+        try:
+            bus.check_broker(current_config())
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unreachable: {type(exc).__name__}"
+        if all(v == "ok" for v in checks.values()):
+            return {"status": "ready", "service": current_config().service, "checks": checks}
+        failed = ", ".join(k for k, v in checks.items() if v != "ok")
+        return problem_response(ServiceUnavailable(f"not ready: {failed}", checks=checks))
+
+    @app.get("/metrics")
+    def prometheus():
+        try:
+            metrics.OUTBOX_PENDING.labels(current_config().service).set(pending_count(current_db()))
+        except Exception:
+            pass
+        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+# The app factory -------------------------------------------------------------------------------
+def make_app(config: Config, blueprints: list, db: Database | None = None, description: str = "") -> Flask:
+    configure_logging(config.service)
+    app = Flask(config.service)
+    app.config.update(
+        ECOM=config,
+        TESTING=config.testing,
+        API_TITLE=f"ecom {config.service}",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.extensions["ecom.db"] = db or Database(config)
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {"description": description or f"The {config.service} service of the ecom platform."},
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    for blp in blueprints:
+        api.register_blueprint(blp)
+    register_error_handlers(app)
+    register_health(app)
+    app.before_request(_before)
+    app.after_request(_after)
+    return app

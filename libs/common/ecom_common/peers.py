@@ -1,0 +1,66 @@
+"""Calls to other services over HTTP (e.g. orders asks catalog for prices).
+
+A service token signed with the shared secret; the correlation id travels as X-Request-ID; connection
+failures are retried briefly, then surface as 503 so the caller's client can retry the whole request.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import context
+from .auth import issue_token
+from .config import Config
+from .errors import BadGateway, ServiceUnavailable
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        retry = Retry(total=2, connect=2, read=0, backoff_factor=0.1, allowed_methods=["GET"],
+                      status_forcelist=[502, 503, 504])
+        session.mount("http://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+        session.mount("https://", HTTPAdapter(max_retries=retry, pool_maxsize=32))
+        _local.session = session
+    return session
+
+
+class PeerClient:
+    def __init__(self, config: Config, peer: str, timeout: float = 5.0):
+        self.config = config
+        self.peer = peer
+        self.base = config.peers[peer].rstrip("/")
+        self.timeout = timeout
+        self._token: str | None = None
+
+    def _headers(self) -> dict:
+        if self._token is None:
+            self._token = issue_token(self.config.jwt_secret, f"service:{self.config.service}", ["service"],
+                                      ttl=timedelta(days=3650))
+        headers = {"Authorization": f"Bearer {self._token}"}
+        cid = context.correlation_id()
+        if cid:
+            headers["X-Request-ID"] = cid
+        return headers
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        try:
+            resp = _session().request(method, self.base + path, headers=self._headers(), timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"{self.peer} is unreachable: {type(exc).__name__}")
+        if resp.status_code >= 500:
+            raise BadGateway(f"{self.peer} answered {resp.status_code}")
+        return resp
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)

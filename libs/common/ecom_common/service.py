@@ -1,0 +1,61 @@
+"""What makes a service a service: its name, HTTP blueprints, subscriptions and jobs.
+
+Each service's app.py declares one `ServiceDef`; `create_app`, the worker, the migrations and the CLI
+are all built from it, so that every service starts, migrates and runs the same way.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config
+from .consumer import Subscription
+from .db import Database
+from .jobs import Job
+from .migrations import upgrade
+from .worker import Worker
+
+
+@dataclass
+class ServiceDef:
+    name: str
+    package_dir: Path
+    blueprints: list
+    subscriptions: list[Subscription] = field(default_factory=list)
+    jobs: list[Job] = field(default_factory=list)
+    description: str = ""
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.package_dir / "migrations"
+
+    def config(self, config: Config | None = None) -> Config:
+        return config or Config.from_env(self.name)
+
+    def create_app(self, config: Config | None = None, db: Database | None = None):
+        from .http import make_app
+
+        return make_app(self.config(config), self.blueprints, db=db, description=self.description)
+
+    def create_worker(self, config: Config | None = None, db: Database | None = None) -> Worker:
+        from .observability import configure_logging
+
+        config = self.config(config)
+        configure_logging(config.service)
+        return Worker(db or Database(config), self.subscriptions, self.jobs)
+
+    def migrate(self, config: Config | None = None) -> None:
+        upgrade(self.migrations_dir, self.config(config).database_url)
+
+    def job(self, name: str) -> Job:
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        raise KeyError(f"{self.name} has no job {name!r}; it has: {', '.join(j.name for j in self.jobs) or 'none'}")
+
+
+def load(service: str) -> ServiceDef:
+    """The ServiceDef of a service by name (imports `<service>.app`)."""
+    module = importlib.import_module(f"{service}.app")
+    return module.SERVICE

@@ -1,0 +1,1 @@
+"""aftersales service: Return, exchange and refund-only cases, complaints and their SLAs."""

@@ -1,0 +1,1 @@
+"""aftersales domain: entities, value objects, rules and state machines. No Flask, no SQL."""

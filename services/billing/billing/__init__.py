@@ -1,0 +1,1 @@
+"""billing service: Payments, refunds, the merchant ledger and T+7 settlement."""

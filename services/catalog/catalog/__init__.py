@@ -1,0 +1,1 @@
+"""catalog service: Categories, products, SKUs, prices, the review workflow and the compliance scan."""

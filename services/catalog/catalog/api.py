@@ -1,0 +1,6 @@
+"""catalog HTTP API: flask-smorest blueprint and marshmallow schemas."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="catalog API")

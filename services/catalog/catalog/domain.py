@@ -1,0 +1,1 @@
+"""catalog domain: entities, value objects, rules and state machines. No Flask, no SQL."""

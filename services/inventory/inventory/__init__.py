@@ -1,0 +1,1 @@
+"""inventory service: Stock per SKU and warehouse, reservations, the stock ledger and alerts."""

@@ -1,0 +1,1 @@
+"""logistics service: Shipping templates and quotes, carriers, shipments and tracking."""

@@ -1,0 +1,25 @@
+"""The logistics service: `create_app()` for gunicorn, `create_worker()` for `ecom worker logistics`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecom_common.service import ServiceDef
+
+from . import api, handlers
+
+SERVICE = ServiceDef(
+    name="logistics",
+    package_dir=Path(__file__).parent,
+    blueprints=[api.blp],
+    subscriptions=handlers.SUBSCRIPTIONS,
+    jobs=handlers.JOBS,
+    description="Shipping templates and quotes, carriers, shipments and tracking.",
+)
+
+
+def create_app(config=None, db=None):
+    return SERVICE.create_app(config, db)
+
+
+def create_worker(config=None, db=None):
+    return SERVICE.create_worker(config, db)

@@ -1,0 +1,1 @@
+"""orders service: Orders, their pricing, audit rules and timeline."""
