@@ -19,7 +19,7 @@ HEARTBEAT = 30
 EMBEDDED_POLL_INTERVAL = 0.1
 
 
-def connect(config: Config, heartbeat: int = HEARTBEAT) -> Connection:
+def connect(config: Config, heartbeat: int = HEARTBEAT, role: str = "") -> Connection:
     if config.embedded_bus:
         # The sqla transport hands its transport options to create_engine: only engine arguments here.
         conn = Connection(config.broker_url, transport_options={"connect_args": {"timeout": 30}})
@@ -29,7 +29,11 @@ def connect(config: Config, heartbeat: int = HEARTBEAT) -> Connection:
         config.broker_url,
         heartbeat=heartbeat,
         connect_timeout=5,
-        transport_options={"confirm_publish": True},
+        transport_options={
+            "confirm_publish": True,
+            # Shown by the management UI and `rabbitmqctl list_connections`: who is this connection?
+            "client_properties": {"connection_name": f"{config.bus_prefix}{config.service}:{role}".rstrip(":")},
+        },
     )
 
 

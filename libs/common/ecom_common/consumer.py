@@ -160,7 +160,7 @@ class EventConsumer:
         delay = 0.5
         while not self.stop.is_set():
             try:
-                with bus.connect(self.config) as conn:
+                with bus.connect(self.config, role=f"consumer:{self.sub.queue}") as conn:
                     conn.ensure_connection(max_retries=1)
                     channel = conn.channel()
                     # Declare everything before consuming, so nothing published meanwhile is lost.
@@ -210,7 +210,7 @@ class RetryForwarder:
     def _run(self) -> None:
         heap: list = []
         seq = itertools.count()
-        with bus.connect(self.config) as conn:
+        with bus.connect(self.config, role="retry-forwarder") as conn:
             channel = conn.channel()
             self.topology.declare(channel)
             producer = Producer(conn.channel())

@@ -111,7 +111,7 @@ class Relay:
         delay = 0.5
         while not self.stop.is_set():
             try:
-                with bus.connect(self.config) as conn:
+                with bus.connect(self.config, role="relay") as conn:
                     conn.ensure_connection(max_retries=1)
                     channel = conn.channel()
                     self.topology.declare(channel)

@@ -282,3 +282,26 @@ def scratch_database(prefix: str = "t"):
         yield url
     finally:
         drop_schema(base, schema)
+
+
+# Fault injection ------------------------------------------------------------------------------
+def close_broker_connections(name_prefix: str) -> int:
+    """Cut every RabbitMQ connection whose connection_name starts with `name_prefix` (a test's bus
+    prefix), as a broker restart or a network cut would, leaving other tests' connections alone.
+    Uses rabbitmqctl (the management plugin is not assumed). Returns how many were closed."""
+    import subprocess
+
+    out = subprocess.run(
+        ["rabbitmqctl", "list_connections", "pid", "client_properties", "--formatter", "json", "-q"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    closed = 0
+    for conn in json.loads(out or "[]"):
+        props = conn.get("client_properties") or []
+        # rabbitmqctl renders client properties as [name, type, value] triples
+        name = next((p[2] for p in props if isinstance(p, list) and p and p[0] == "connection_name"), "")
+        if isinstance(name, str) and name.startswith(name_prefix):
+            subprocess.run(["rabbitmqctl", "close_connection", conn["pid"], "test: connection cut"],
+                           capture_output=True, text=True, timeout=60)
+            closed += 1
+    return closed

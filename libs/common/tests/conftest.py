@@ -1,0 +1,54 @@
+import pytest
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from ecom_common.auth import requires
+from ecom_common.config import PORTS
+from ecom_common.db import Database
+from ecom_common.http import idempotent, make_app
+from ecom_common.migrations import upgrade
+from ecom_common.testing import unit_config
+
+from pathlib import Path
+
+INVENTORY_MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "inventory" / "inventory" / "migrations"
+
+
+class WidgetIn(Schema):
+    name = fields.Str(required=True, validate=validate.Length(min=1))
+    quantity = fields.Int(required=True, validate=validate.Range(min=1))
+
+
+def make_test_blueprint():
+    blp = Blueprint("widgets", __name__, url_prefix="/api/v1")
+    created = []
+
+    @blp.route("/widgets", methods=["POST"])
+    @requires("ops")
+    @idempotent()
+    @blp.arguments(WidgetIn)
+    @blp.response(201, WidgetIn)
+    def create(data):
+        created.append(data)
+        return data
+
+    blp.created = created
+    return blp
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A service database (inventory's migrations: shared tables + stock) on SQLite."""
+    config = unit_config("inventory", tmp_path)
+    upgrade(INVENTORY_MIGRATIONS, config.database_url)
+    database = Database(config)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def widget_app(db):
+    blp = make_test_blueprint()
+    app = make_app(db.config, [blp], db=db)
+    app.created = blp.created
+    return app

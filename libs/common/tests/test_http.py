@@ -1,0 +1,99 @@
+import json
+
+import pytest
+
+from ecom_common.testing import auth
+
+
+def post(client, body, key=None, raw=None, role="ops", sub="alice"):
+    headers = {**auth(role, sub=sub), "Content-Type": "application/json"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return client.post("/api/v1/widgets", data=raw if raw is not None else json.dumps(body), headers=headers)
+
+
+def assert_problem(resp, status):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    body = resp.get_json(force=True)
+    assert set(body) >= {"type", "title", "status", "detail", "errors"}
+    assert body["status"] == status
+    return body
+
+
+def test_malformed_json_is_400_naming_the_body(widget_app):
+    body = assert_problem(post(widget_app.test_client(), None, raw="{not json"), 400)
+    assert "body" in body["errors"]
+    assert widget_app.created == []
+
+
+def test_wrong_type_and_missing_field_are_422_naming_the_fields(widget_app):
+    c = widget_app.test_client()
+    body = assert_problem(post(c, {"name": "w", "quantity": "many"}), 422)
+    assert body["errors"] == {"quantity": ["Not a valid integer."]}
+    body = assert_problem(post(c, {"quantity": 2}), 422)
+    assert "name" in body["errors"]
+    body = assert_problem(post(c, {"name": "w", "quantity": 1, "colour": "red"}), 422)
+    assert "colour" in body["errors"]
+    assert widget_app.created == []
+
+
+def test_auth_problems(widget_app):
+    c = widget_app.test_client()
+    assert_problem(c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}), 401)
+    assert_problem(c.post("/api/v1/widgets", json={"name": "w", "quantity": 1},
+                          headers={"Authorization": "Bearer nope"}), 401)
+    assert_problem(post(c, {"name": "w", "quantity": 1}, role="buyer"), 403)
+    assert widget_app.created == []
+
+
+def test_unknown_route_and_method(widget_app):
+    c = widget_app.test_client()
+    assert_problem(c.get("/api/v1/nothing-here"), 404)
+    assert_problem(c.delete("/api/v1/widgets"), 405)
+
+
+def test_idempotency_key_replays_first_response_and_refuses_other_body(widget_app):
+    c = widget_app.test_client()
+    first = post(c, {"name": "w", "quantity": 1}, key="k1")
+    assert first.status_code == 201
+    again = post(c, {"name": "w", "quantity": 1}, key="k1")
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(widget_app.created) == 1
+    assert_problem(post(c, {"name": "other", "quantity": 1}, key="k1"), 409)
+    # keys are per caller: bob's k1 is a new request
+    assert post(c, {"name": "w", "quantity": 1}, key="k1", sub="bob").status_code == 201
+    assert len(widget_app.created) == 2
+
+
+def test_a_failed_request_releases_its_key(widget_app):
+    c = widget_app.test_client()
+    assert post(c, {"name": "", "quantity": 1}, key="k2").status_code == 422
+    # the client fixes the body and retries with the same key: it is processed, not refused
+    ok = post(c, {"name": "fixed", "quantity": 1}, key="k2")
+    assert ok.status_code == 201 and ok.get_json()["name"] == "fixed"
+
+
+def test_request_id_is_echoed_or_created(widget_app):
+    c = widget_app.test_client()
+    assert c.get("/healthz", headers={"X-Request-ID": "abc"}).headers["X-Request-ID"] == "abc"
+    assert len(c.get("/healthz").headers["X-Request-ID"]) == 36
+
+
+def test_openapi_and_metrics(widget_app):
+    c = widget_app.test_client()
+    spec = c.get("/openapi.json").get_json()
+    assert "/api/v1/widgets" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    c.get("/healthz")
+    text = c.get("/metrics").get_data(as_text=True)
+    assert "ecom_http_requests_total" in text and "ecom_outbox_pending" in text
+
+
+def test_readyz_reports_what_failed(widget_app, tmp_path):
+    c = widget_app.test_client()
+    assert c.get("/readyz").status_code == 200
+    widget_app.config["ECOM"] = widget_app.config["ECOM"].with_(broker_url="amqp://guest:guest@127.0.0.1:1//")
+    body = assert_problem(c.get("/readyz"), 503)
+    assert body["checks"]["database"] == "ok" and body["checks"]["broker"].startswith("unreachable")

@@ -1,0 +1,44 @@
+from datetime import timedelta
+
+from ecom_common.clock import OffsetClock, iso
+from ecom_common.config import Config
+from ecom_common.privacy import mask_name, mask_phone, scrub
+
+
+def test_masks():
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧***"
+    assert scrub("call 13812345678 or 13987654321 now") == "call 138****5678 or 139****4321 now"
+    assert scrub("order 2026112312345678901") == "order 2026112312345678901"
+
+
+def test_config_defaults_follow_contracts(tmp_path):
+    env = {"ECOM_VAR_DIR": str(tmp_path)}
+    c = Config.from_env("orders", env=env)
+    assert c.database_url == f"sqlite:///{tmp_path}/orders.sqlite"
+    assert c.broker_url == f"sqla+sqlite:///{tmp_path}/bus.sqlite" and c.embedded_bus
+    assert c.peers["catalog"] == "http://127.0.0.1:8001" and c.port == 8002
+    assert c.bus_prefix == ""
+    # the generated secret is stable across processes
+    assert Config.from_env("catalog", env=env).jwt_secret == c.jwt_secret
+
+
+def test_config_reads_service_urls_and_settings(tmp_path):
+    env = {"ECOM_VAR_DIR": str(tmp_path), "ORDERS_DATABASE_URL": "postgresql://x/y",
+           "BROKER_URL": "amqp://guest:guest@h:5672//", "CATALOG_URL": "http://catalog:8001",
+           "ECOM_JWT_SECRET": "k" * 40, "ORDERS_UNPAID_TIMEOUT_MINUTES": "5", "ECOM_RETRY_DELAYS": "1,2"}
+    c = Config.from_env("orders", env=env)
+    assert not c.embedded_bus and c.database_url == "postgresql://x/y"
+    assert c.peers["catalog"] == "http://catalog:8001"
+    assert c.setting("ORDERS_UNPAID_TIMEOUT_MINUTES", 30, int) == 5
+    assert c.setting("ORDERS_MISSING", 7, int) == 7
+    assert c.retry_delays == (1.0, 2.0)
+
+
+def test_offset_clock_moves_on():
+    clock = OffsetClock()
+    before = clock.now()
+    clock.advance(days=7)
+    assert clock.now() - before >= timedelta(days=7)
+    assert iso(before).endswith("Z")
