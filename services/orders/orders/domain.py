@@ -1,1 +1,415 @@
-"""orders domain: entities, value objects, rules and state machines. No Flask, no SQL."""
+"""orders domain: the order's state machine, pricing, addresses and the audit rules. No Flask, no SQL.
+
+Everything here is a plain function or value object so that the rules can be tested exhaustively
+without a database; models/lifecycle apply the results with conditional updates.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
+
+from ecom_common.errors import IllegalTransition, RuleViolation
+from ecom_common.privacy import mask_name, mask_phone
+
+# Statuses (CONTRACTS.md "Order statuses") --------------------------------------------------------
+PENDING_PAYMENT = "pending_payment"
+PAID = "paid"
+AWAITING_STOCK = "awaiting_stock"
+ON_HOLD = "on_hold"
+AWAITING_SHIPMENT = "awaiting_shipment"
+SHIPPED = "shipped"
+DELIVERED = "delivered"
+COMPLETED = "completed"
+CANCELLED = "cancelled"
+
+STATUSES = (PENDING_PAYMENT, PAID, AWAITING_STOCK, ON_HOLD, AWAITING_SHIPMENT, SHIPPED, DELIVERED,
+            COMPLETED, CANCELLED)
+FINAL = (COMPLETED, CANCELLED)
+# Everything before the parcel leaves the warehouse: the order can still be cancelled.
+BEFORE_SHIPMENT = (PENDING_PAYMENT, PAID, AWAITING_STOCK, ON_HOLD, AWAITING_SHIPMENT)
+
+# The tabs ops sees (BUSINESS-RULES.md "Orders"), in display order.
+TABS = (
+    ("to_pay", "待付款", (PENDING_PAYMENT,)),
+    ("to_ship", "待发货", (PAID, AWAITING_STOCK, ON_HOLD, AWAITING_SHIPMENT)),
+    ("to_receive", "待收货", (SHIPPED, DELIVERED)),
+    ("completed", "已完成", (COMPLETED,)),
+)
+
+
+class Action:
+    """What can happen to an order. Each action is allowed only from the statuses in TRANSITIONS."""
+
+    PAY = "pay"                        # billing.PaymentSucceeded
+    WAIT_FOR_STOCK = "wait_for_stock"  # inventory.StockShortage, policy wait (presale)
+    PASS_AUDIT = "pass_audit"          # inventory.StockReserved + audit passed
+    HOLD = "hold"                      # inventory.StockReserved + audit held
+    APPROVE = "approve"                # ops review
+    REJECT = "reject"                  # ops review
+    CANCEL = "cancel"                  # buyer, ops, after-sales request, shortage policy cancel
+    CLOSE_UNPAID = "close_unpaid"      # unpaid timeout job
+    SHIP = "ship"                      # logistics.ShipmentDispatched
+    DELIVER = "deliver"                # logistics.ShipmentDelivered
+    COMPLETE = "complete"              # buyer confirms receipt or auto-confirm
+
+
+# action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    Action.PAY: ((PENDING_PAYMENT,), PAID),
+    Action.WAIT_FOR_STOCK: ((PAID,), AWAITING_STOCK),
+    Action.PASS_AUDIT: ((PAID, AWAITING_STOCK), AWAITING_SHIPMENT),
+    Action.HOLD: ((PAID, AWAITING_STOCK), ON_HOLD),
+    Action.APPROVE: ((ON_HOLD,), AWAITING_SHIPMENT),
+    Action.REJECT: ((ON_HOLD,), CANCELLED),
+    Action.CANCEL: (BEFORE_SHIPMENT, CANCELLED),
+    Action.CLOSE_UNPAID: ((PENDING_PAYMENT,), CANCELLED),
+    Action.SHIP: ((AWAITING_SHIPMENT,), SHIPPED),
+    Action.DELIVER: ((SHIPPED,), DELIVERED),
+    Action.COMPLETE: ((DELIVERED,), COMPLETED),
+}
+
+
+def next_status(current: str, action: str) -> str:
+    """The status `action` leads to from `current`; IllegalTransition (-> 409) if not allowed."""
+    if action not in TRANSITIONS:
+        raise ValueError(f"unknown action {action!r}")
+    sources, target = TRANSITIONS[action]
+    if current not in sources:
+        raise IllegalTransition("order", current, action.replace("_", " "))
+    return target
+
+
+def can(current: str, action: str) -> bool:
+    return current in TRANSITIONS[action][0]
+
+
+def tab_of(status: str) -> str | None:
+    for key, _label, statuses in TABS:
+        if status in statuses:
+            return key
+    return None
+
+
+# Addresses -----------------------------------------------------------------------------------------
+ADDRESS_FIELDS = ("name", "phone", "province", "city", "district", "street", "detail")
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str = ""
+    street: str = ""
+    detail: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Address":
+        return cls(**{k: (data.get(k) or "").strip() for k in ADDRESS_FIELDS})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def masked(self) -> dict:
+        """For lists, events and logs: the region stays (carriers and reports need it), the person
+        and the house number do not."""
+        return {
+            "name": mask_name(self.name),
+            "phone": mask_phone(self.phone),
+            "province": self.province,
+            "city": self.city,
+            "district": self.district,
+            "street": self.street,
+            "detail": "****" if self.detail else "",
+        }
+
+    def missing_parts(self) -> list[str]:
+        return [k for k in ("province", "city", "district", "street", "detail") if not getattr(self, k)]
+
+
+# Pricing ---------------------------------------------------------------------------------------------
+MAX_LINE_QUANTITY = 9999
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    sku_code: str
+    quantity: int
+    title: str
+    category_id: str | None
+    list_price_fen: int
+    unit_price_fen: int     # the effective price the buyer pays (catalog's price_fen)
+    weight_g: int
+
+    @property
+    def total_fen(self) -> int:
+        return self.unit_price_fen * self.quantity
+
+    @property
+    def list_total_fen(self) -> int:
+        # A "list" price below the effective price is a catalog data slip, not a surcharge.
+        return max(self.list_price_fen, self.unit_price_fen) * self.quantity
+
+
+@dataclass(frozen=True)
+class Totals:
+    goods_fen: int       # at list price
+    discount_fen: int    # promotional savings (list price - effective price)
+    shipping_fen: int
+    payable_fen: int
+
+    @property
+    def goods_payable_fen(self) -> int:
+        """What the buyer pays for the goods (the basis of free-shipping thresholds)."""
+        return self.goods_fen - self.discount_fen
+
+
+def check_requested_lines(lines: list[dict]) -> None:
+    """Shape rules on the buyer's lines before anything is looked up: quantity 1..9999, each SKU once.
+    Errors name the line (`lines.<index>.<field>`, index from 0)."""
+    errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        qty = line.get("quantity")
+        if not isinstance(qty, int) or qty < 1:
+            errors[f"lines.{i}.quantity"] = ["Must be at least 1."]
+        elif qty > MAX_LINE_QUANTITY:
+            errors[f"lines.{i}.quantity"] = [f"Must be at most {MAX_LINE_QUANTITY}."]
+        code = line.get("sku_code")
+        if code in seen:
+            errors[f"lines.{i}.sku_code"] = [f"The same SKU as line {seen[code]}; put the quantity on one line."]
+        else:
+            seen[code] = i
+    if not lines:
+        errors["lines"] = ["An order needs at least one line."]
+    if errors:
+        raise RuleViolation("some order lines are not valid", errors)
+
+
+def price_lines(lines: list[dict], skus: dict[str, dict]) -> list[PricedLine]:
+    """Copy the catalog's prices onto the lines. An unknown SKU or one that cannot be sold (not
+    listed, deleted, delisted) is a 422 naming the line."""
+    errors: dict[str, list[str]] = {}
+    priced: list[PricedLine] = []
+    for i, line in enumerate(lines):
+        sku = skus.get(line["sku_code"])
+        if sku is None:
+            errors[f"lines.{i}.sku_code"] = [f"Unknown SKU {line['sku_code']!r} in this shop."]
+            continue
+        if not sku.get("sellable"):
+            errors[f"lines.{i}.sku_code"] = [
+                f"SKU {line['sku_code']!r} is not for sale (product {sku.get('product_status') or 'not listed'})."]
+            continue
+        price = sku.get("price_fen")
+        if price is None or price < 0:
+            errors[f"lines.{i}.sku_code"] = [f"SKU {line['sku_code']!r} has no price."]
+            continue
+        priced.append(PricedLine(
+            sku_code=line["sku_code"],
+            quantity=line["quantity"],
+            title=sku.get("title") or "",
+            category_id=sku.get("category_id"),
+            list_price_fen=int(sku.get("list_price_fen") if sku.get("list_price_fen") is not None else price),
+            unit_price_fen=int(price),
+            weight_g=int(sku.get("weight_g") or 0),
+        ))
+    if errors:
+        raise RuleViolation("some order lines cannot be sold", errors)
+    return priced
+
+
+def total_weight_g(lines: list[PricedLine]) -> int:
+    return sum(line.weight_g * line.quantity for line in lines)
+
+
+def totals(lines: list[PricedLine], shipping_fen: int) -> Totals:
+    goods = sum(line.list_total_fen for line in lines)
+    discount = goods - sum(line.total_fen for line in lines)
+    return Totals(goods_fen=goods, discount_fen=discount, shipping_fen=shipping_fen,
+                  payable_fen=goods - discount + shipping_fen)
+
+
+# Audit rules ----------------------------------------------------------------------------------------
+class HoldReason:
+    AMOUNT_OVER_LIMIT = "amount_over_limit"    # payable above the manual-review threshold
+    VAGUE_ADDRESS = "vague_address"            # missing street/detail, or only a front desk
+    REPEAT_PHONE = "repeat_phone"              # the same phone placed several orders in a short window
+    BUYER_NOTE = "buyer_note"                  # the note asks for something (加急, 指定时间, ...)
+    # Orders that do not qualify for auto-pass and are not clear holds either, when the shop reviews
+    # such "middle" orders by hand (auto_pass_middle = false):
+    MIDDLE_AMOUNT = "middle_amount"
+    REMOTE_REGION = "remote_region"
+    PRESALE = "presale"
+
+    ALL = (AMOUNT_OVER_LIMIT, VAGUE_ADDRESS, REPEAT_PHONE, BUYER_NOTE, MIDDLE_AMOUNT, REMOTE_REGION, PRESALE)
+
+
+DEFAULT_REMOTE_REGIONS = ("新疆", "西藏", "内蒙古")
+
+
+@dataclass(frozen=True)
+class AuditRules:
+    """Per-shop audit rules; the defaults are the seed rules of the SOP (BUSINESS-RULES.md)."""
+
+    auto_pass_max_fen: int = 50_000          # <= 500 yuan passes automatically (other conditions met)
+    hold_above_fen: int = 500_000            # > 5000 yuan is always reviewed by hand
+    auto_pass_middle: bool = True            # orders between the thresholds (or remote / presale)
+    remote_regions: tuple[str, ...] = DEFAULT_REMOTE_REGIONS
+    front_desk_keywords: tuple[str, ...] = ("公司前台", "前台")
+    repeat_phone_count: int = 3              # this many orders from one phone ...
+    repeat_phone_window_minutes: int = 60    # ... within this window -> hold
+    note_hold_keywords: tuple[str, ...] = ("加急", "指定时间", "指定日期", "改地址", "修改地址", "发票")
+    priority_keywords: tuple[str, ...] = ("加急", "指定时间")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for k, v in out.items():
+            if isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict | None, base: "AuditRules | None" = None) -> "AuditRules":
+        """`data` over `base` (default: the seed rules); unknown keys are ignored."""
+        base = base or cls()
+        known = {f.name for f in fields(cls)}
+        values = base.to_dict()
+        values.update({k: v for k, v in (data or {}).items() if k in known and v is not None})
+        for k, v in values.items():
+            if isinstance(v, list):
+                values[k] = tuple(str(x).strip() for x in v if str(x).strip())
+        rules = cls(**values)
+        rules.check()
+        return rules
+
+    def check(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.auto_pass_max_fen < 0:
+            errors["auto_pass_max_fen"] = ["Must be at least 0."]
+        if self.hold_above_fen < self.auto_pass_max_fen:
+            errors["hold_above_fen"] = ["Must be at least auto_pass_max_fen."]
+        if self.repeat_phone_count < 2:
+            errors["repeat_phone_count"] = ["Must be at least 2 (one order is never a repeat)."]
+        if self.repeat_phone_window_minutes < 1:
+            errors["repeat_phone_window_minutes"] = ["Must be at least 1."]
+        if errors:
+            raise RuleViolation("the audit rules are not consistent", errors)
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    """What the audit looks at, gathered by the caller."""
+
+    payable_fen: int
+    address: Address
+    note: str
+    presale: bool
+    # Orders from the same receiver phone in this shop within the rules' window, this one included.
+    same_phone_orders: int
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    passed: bool
+    reasons: tuple[str, ...] = ()
+    priority: bool = False
+    details: tuple[str, ...] = field(default=())
+
+    @property
+    def held(self) -> bool:
+        return not self.passed
+
+
+def is_remote(address: Address, rules: AuditRules) -> bool:
+    return any(region and region in address.province for region in rules.remote_regions)
+
+
+def is_vague_address(address: Address, rules: AuditRules) -> bool:
+    """No street or no house detail, or the detail is only a company front desk ("xx公司前台")."""
+    if not address.street or not address.detail:
+        return True
+    detail = address.detail
+    for keyword in rules.front_desk_keywords:
+        if keyword and keyword in detail:
+            # "3号楼 公司前台" still names nothing but a desk; the desk is the whole instruction.
+            return True
+    return False
+
+
+def note_asks(note: str, rules: AuditRules) -> tuple[bool, bool]:
+    """(the note asks for something, it asks for priority handling)."""
+    note = note or ""
+    asks = any(k and k in note for k in rules.note_hold_keywords)
+    priority = any(k and k in note for k in rules.priority_keywords)
+    return asks or priority, priority
+
+
+def audit(facts: AuditFacts, rules: AuditRules) -> AuditOutcome:
+    """The automatic audit after stock is reserved.
+
+    1. Clear holds: payable above hold_above_fen, vague address, repeated phone, a note asking for
+       something. Any of them -> on_hold with every reason found.
+    2. Auto-pass: payable <= auto_pass_max_fen, complete address, not remote, not presale.
+    3. Anything else (between the thresholds, remote, presale) follows the shop's auto_pass_middle.
+    A note with a priority keyword (加急, 指定时间) flags the order priority whatever the outcome.
+    """
+    reasons: list[str] = []
+    details: list[str] = []
+    if facts.payable_fen > rules.hold_above_fen:
+        reasons.append(HoldReason.AMOUNT_OVER_LIMIT)
+        details.append(f"payable {facts.payable_fen} fen > {rules.hold_above_fen}")
+    if is_vague_address(facts.address, rules):
+        reasons.append(HoldReason.VAGUE_ADDRESS)
+        missing = [p for p in ("street", "detail") if not getattr(facts.address, p)]
+        details.append(f"address missing {', '.join(missing)}" if missing else "address is only a front desk")
+    if facts.same_phone_orders >= rules.repeat_phone_count:
+        reasons.append(HoldReason.REPEAT_PHONE)
+        details.append(f"{facts.same_phone_orders} orders from this phone within "
+                       f"{rules.repeat_phone_window_minutes} min")
+    asks, priority = note_asks(facts.note, rules)
+    if asks:
+        reasons.append(HoldReason.BUYER_NOTE)
+        details.append(f"buyer note: {facts.note[:60]}")
+    if reasons:
+        return AuditOutcome(False, tuple(reasons), priority, tuple(details))
+
+    remote = is_remote(facts.address, rules)
+    if facts.payable_fen <= rules.auto_pass_max_fen and not remote and not facts.presale:
+        return AuditOutcome(True, (), priority, ("auto-pass",))
+
+    middle: list[str] = []
+    if facts.payable_fen > rules.auto_pass_max_fen:
+        middle.append(HoldReason.MIDDLE_AMOUNT)
+    if remote:
+        middle.append(HoldReason.REMOTE_REGION)
+    if facts.presale:
+        middle.append(HoldReason.PRESALE)
+    if rules.auto_pass_middle:
+        return AuditOutcome(True, (), priority, ("passed by the shop's middle-order setting: " + ", ".join(middle),))
+    return AuditOutcome(False, tuple(middle), priority, ("shop reviews middle orders by hand",))
+
+
+# Held orders: how long they have waited --------------------------------------------------------------
+def review_wait(held_at: datetime | None, now: datetime, target_minutes: int) -> dict | None:
+    if held_at is None:
+        return None
+    waited = max(timedelta(0), now - held_at)
+    minutes = int(waited.total_seconds() // 60)
+    return {
+        "waiting_minutes": minutes,
+        "target_minutes": target_minutes,
+        "overdue": waited > timedelta(minutes=target_minutes),
+    }
+
+
+# Presale promise --------------------------------------------------------------------------------------
+def presale_promise(now: datetime, days: int) -> tuple[datetime, str]:
+    """When stock is short and the shop waits: ship-by date and the buyer-facing promise."""
+    return now + timedelta(days=days), f"预计{days}天内发货"
+
+
+# Who may cancel ----------------------------------------------------------------------------------------
+def check_cancel_allowed(status: str) -> None:
+    """Buyer and ops alike: any time before the parcel leaves."""
+    next_status(status, Action.CANCEL)

@@ -1,11 +1,118 @@
-"""orders tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db."""
+"""orders tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db.
+
+Keep in step with migrations/versions/0001_initial.py.
+"""
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ecom_common.db import BigId, UtcDateTime
 
 metadata = sa.MetaData()
 
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        sa.Index("ix_orders_shop_status", "shop_id", "status"),
+        sa.Index("ix_orders_created", "created_at", "id"),
+        sa.Index("ix_orders_shop_phone_created", "shop_id", "receiver_phone", "created_at"),
+        sa.CheckConstraint("payable_fen >= 0", name="ck_orders_payable_nonneg"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    presale: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    priority: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    note: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    # The full address (shown only to roles that ship or serve the order) and its masked form.
+    address: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    address_masked: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    receiver_phone: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    goods_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    discount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    shipping_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    payable_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    shipping_breakdown: Mapped[list | None] = mapped_column(sa.JSON, nullable=True)
+    # Audit outcome: ",reason1,reason2," so that one reason can be filtered with LIKE on any database.
+    held_reasons: Mapped[str] = mapped_column(sa.String(300), nullable=False, default="")
+    held_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    promised_ship_by: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    promise: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    payment_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    shipment_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    carrier: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    tracking_no: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    case_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
+    timeline: Mapped[list["TimelineEntry"]] = relationship(order_by="TimelineEntry.id", lazy="selectin")
+
+    @property
+    def held_reason_list(self) -> list[str]:
+        return [r for r in self.held_reasons.split(",") if r]
+
+
+class OrderLine(Base):
+    """The order's own copy of what was bought and at what price (catalog may change later)."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (sa.UniqueConstraint("order_id", "line_no", name="uq_order_lines_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True)
+    line_no: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    category_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    list_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    unit_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    weight_g: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+    @property
+    def total_fen(self) -> int:
+        return self.unit_price_fen * self.quantity
+
+
+class TimelineEntry(Base):
+    """Every transition (and every notable event that changed nothing) of an order: who, when, why."""
+
+    __tablename__ = "order_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), nullable=False)        # the status after the entry
+    from_status: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    action: Mapped[str] = mapped_column(sa.String(40), nullable=False)        # placed, pay, hold, payment_failed...
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+class AuditRuleSet(Base):
+    """A shop's audit rules (domain.AuditRules as JSON); a shop without a row uses the seed defaults."""
+
+    __tablename__ = "audit_rules"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    rules: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
