@@ -66,7 +66,8 @@ def order_address(uow: UnitOfWork, order_id: str) -> dict:
     if resp.status_code != 200:
         # Raising sends the event through the retries to the DLQ, where ops can see and replay it.
         raise RuleViolation(f"orders answered {resp.status_code} for order {order_id}; no address to reship to")
-    return resp.json().get("address") or {}
+    order = resp.json()
+    return order.get("address") or order.get("shipping_address") or order.get("receiver") or {}
 
 
 HANDLERS = {
@@ -86,4 +87,5 @@ def flag_stalled_shipments(db) -> int:
     return count
 
 
-JOBS: list[Job] = [Job("flag_stalled_shipments", flag_stalled_shipments, interval=600)]
+# Runs every ECOM_JOB_INTERVAL seconds; the stall threshold itself is LOGISTICS_STALL_HOURS.
+JOBS: list[Job] = [Job("flag_stalled_shipments", flag_stalled_shipments)]
