@@ -147,6 +147,9 @@ class OrderReadyToShip(OrderRef):
     priority = fields.Bool(load_default=False)
     # Receiver as masked for events; logistics asks orders for the full address when it prints.
     address = fields.Dict()
+    # Total parcel weight (sum of SKU weight x quantity), when orders knows it: logistics uses it to
+    # choose a carrier (heavy parcels go to a cheaper carrier).
+    weight_g = fields.Int(allow_none=True)
 
 
 @event("orders.OrderShipped")
@@ -265,6 +268,8 @@ class ShipmentRef(OrderRef):
 @event("logistics.ShipmentCreated")
 class ShipmentCreated(ShipmentRef):
     carrier = fields.Str(allow_none=True)
+    # Set on an exchange's replacement shipment.
+    case_id = fields.Str(allow_none=True)
 
 
 @event("logistics.ShipmentDispatched")
