@@ -366,7 +366,7 @@ def get_payment(payment_id):
         timeline = session.execute(
             sa.select(AuditEntry).where(AuditEntry.subject_type == "payment", AuditEntry.subject_id == payment_id)
             .order_by(AuditEntry.id)).scalars().all()
-        out = PaymentSchema().dump(payment)
+        out = {name: getattr(payment, name) for name in PaymentSchema().fields}
         out["timeline"] = timeline
         return out
 
