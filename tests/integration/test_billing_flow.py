@@ -17,7 +17,6 @@ import threading
 import uuid
 
 import pytest
-import requests
 import sqlalchemy as sa
 from kombu import Connection, Exchange, Producer, Queue
 from werkzeug.serving import make_server
@@ -202,7 +201,7 @@ def test_a_late_success_after_the_order_was_cancelled_is_refunded(env):
     assert refund["payload"]["amount_fen"] == 10_000 and refund["payload"]["kind"] == "late_payment"
     assert refund["payload"]["payment_id"] == payment["payment_id"]
     assert of(watcher.billing_events("PaymentSucceeded"), order_id) == []
-    ledger = p["billing"].get(f"/api/v1/ledger?shop_id=S1", role="finance").json()
+    ledger = p["billing"].get("/api/v1/ledger?shop_id=S1", role="finance").json()
     assert ledger["balance_fen"] == 0
 
 
