@@ -1,0 +1,53 @@
+"""billing's outside world, behind small classes that unit tests replace with fakes.
+
+- `OrdersGateway`: the one HTTP call billing makes, `GET orders /api/v1/orders/{order_id}` with a
+  service token (ecom_common.peers.PeerClient): orders is authoritative for an order's status, buyer
+  and payable amount when a payment is made.
+- the sandbox provider (`sandbox.SandboxProvider`).
+
+Views reach both through `orders_gateway()` / `payment_provider()`, which keep one instance per app in
+`app.extensions` (tests put a fake there).
+"""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import current_app
+
+from ecom_common.config import Config
+from ecom_common.errors import BadGateway
+from ecom_common.http import current_db
+from ecom_common.peers import PeerClient
+
+from .sandbox import SandboxProvider
+
+ORDERS_KEY = "billing.orders"
+PROVIDER_KEY = "billing.provider"
+
+
+class OrdersGateway:
+    def __init__(self, config: Config, timeout: float = 5.0):
+        self.client = PeerClient(config, "orders", timeout=timeout)
+
+    def order(self, order_id: str) -> dict | None:
+        """The order as orders sees it now, or None when orders does not know it."""
+        resp = self.client.get(f"/api/v1/orders/{quote(order_id, safe='')}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise BadGateway(f"orders answered {resp.status_code} for order {order_id}")
+        return resp.json()
+
+
+def orders_gateway():
+    ext = current_app.extensions
+    if ORDERS_KEY not in ext:
+        ext[ORDERS_KEY] = OrdersGateway(current_app.config["ECOM"])
+    return ext[ORDERS_KEY]
+
+
+def payment_provider() -> SandboxProvider:
+    ext = current_app.extensions
+    if PROVIDER_KEY not in ext:
+        ext[PROVIDER_KEY] = SandboxProvider(current_db())
+    return ext[PROVIDER_KEY]

@@ -1,0 +1,111 @@
+"""Fixtures for billing's unit and API tests: SQLite, the in-memory bus, a fake orders gateway and
+the sandbox provider delivering its webhooks through the Flask test client (no threads, no network)."""
+from __future__ import annotations
+
+import copy
+from types import SimpleNamespace
+
+import pytest
+
+from ecom_common.consumer import EventConsumer
+from ecom_common.db import Database
+from ecom_common.errors import ServiceUnavailable
+from ecom_common.events import make_event
+from ecom_common.testing import auth, recorded_events, unit_config
+
+from billing import gateways
+from billing.app import SERVICE
+from billing.handlers import SUBSCRIPTIONS
+from billing.sandbox import SandboxProvider
+
+WEBHOOK_SECRET = "whsec_unit_test"
+
+
+class FakeOrders:
+    """Stands in for `GET orders /api/v1/orders/{id}`."""
+
+    def __init__(self):
+        self.orders: dict[str, dict] = {}
+        self.down = False
+        self.calls = 0
+
+    def add(self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, status="pending_payment",
+            lines=None) -> dict:
+        lines = lines if lines is not None else [
+            {"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
+            {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"},
+        ]
+        self.orders[order_id] = {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id,
+                                 "status": status, "payable_fen": payable_fen, "lines": lines}
+        return self.orders[order_id]
+
+    def order(self, order_id):
+        self.calls += 1
+        if self.down:
+            raise ServiceUnavailable("orders is unreachable: ConnectionError")
+        found = self.orders.get(order_id)
+        return copy.deepcopy(found) if found else None
+
+
+class Billing(SimpleNamespace):
+    def event(self, routing_key: str, payload: dict):
+        """Deliver one event through the real consumer path (inbox dedupe, handler, commit)."""
+        env = make_event(routing_key, payload)
+        return self.consumer.handle(env), env
+
+    def redeliver(self, env):
+        return self.consumer.handle(env)
+
+    def events(self, routing_key=None):
+        return recorded_events(self.db, routing_key)
+
+    def placed(self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, lines=None, status="pending_payment"):
+        """An order placed at orders (the fake answers for it) and announced by OrderPlaced."""
+        order = self.orders.add(order_id, shop_id, buyer_id, payable_fen, status, lines)
+        self.event("orders.OrderPlaced", {k: order[k] for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")})
+        return order
+
+    def pay(self, order_id="O1", buyer="bob", method="alipay", card_number=None, headers=None, **extra):
+        body = {"order_id": order_id, "method": method, **extra}
+        if card_number:
+            body["card_number"] = card_number
+        return self.client.post("/api/v1/payments", json=body, headers={**auth("buyer", sub=buyer), **(headers or {})})
+
+    def confirm(self, payment: dict) -> bool:
+        """The provider settles the intent and calls the webhook (synchronously here)."""
+        return self.provider.resolve_and_deliver(payment["intent_id"])
+
+    def paid(self, order_id="O1", **kwargs) -> dict:
+        order = self.placed(order_id, **kwargs)
+        resp = self.pay(order_id, buyer=order["buyer_id"])
+        assert resp.status_code == 201, resp.get_json()
+        assert self.confirm(resp.get_json())
+        self.orders.orders[order_id]["status"] = "paid"
+        return resp.get_json()
+
+    def get(self, path, role="finance", sub="fiona", shop_id=None, **kwargs):
+        return self.client.get(path, headers=auth(role, sub=sub, shop_id=shop_id), **kwargs)
+
+
+@pytest.fixture
+def billing(tmp_path):
+    config = unit_config("billing", tmp_path, settings={
+        "BILLING_SANDBOX_AUTO_CONFIRM": "false",
+        "BILLING_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    })
+    SERVICE.migrate(config)
+    db = Database(config)
+    app = SERVICE.create_app(config, db)
+    client = app.test_client()
+    fake = FakeOrders()
+    app.extensions[gateways.ORDERS_KEY] = fake
+
+    def transport(url, body, headers):
+        return client.post("/api/v1/payments/webhook", data=body, headers=headers).status_code
+
+    provider = SandboxProvider(db, transport)
+    app.extensions[gateways.PROVIDER_KEY] = provider
+    b = Billing(app=app, client=client, db=db, config=config, orders=fake, provider=provider,
+                consumer=EventConsumer(db, SUBSCRIPTIONS[0]))
+    yield b
+    db.dispose()
