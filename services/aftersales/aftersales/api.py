@@ -276,7 +276,8 @@ def case_json(case: Case, now, detail: bool = True) -> dict:
         "created_at": case.created_at, "updated_at": case.updated_at, "closed_at": case.closed_at,
     }
     if detail:
-        out["timeline"] = list(case.timeline)
+        out["timeline"] = [{"action": t.action, "status": t.status, "at": t.at, "by": t.by, "reason": t.reason}
+                           for t in case.timeline]
     return out
 
 
@@ -289,10 +290,12 @@ def complaint_json(c: Complaint, now, detail: bool = True) -> dict:
         "tier": c.tier, "text": c.text, "status": c.status, "milestone": c.milestone,
         "sla": {"kind": c.milestone, **clock},
         "met_at": c.met_at, "response": c.response, "resolution": c.resolution,
-        "escalations": list(c.escalations), "created_at": c.created_at, "updated_at": c.updated_at,
+        "escalations": [{"kind": e.kind, "at": e.at, "reason": e.reason} for e in c.escalations],
+        "created_at": c.created_at, "updated_at": c.updated_at,
     }
     if detail:
-        out["timeline"] = list(c.timeline)
+        out["timeline"] = [{"action": t.action, "status": t.status, "at": t.at, "by": t.by, "note": t.note}
+                           for t in c.timeline]
     return out
 
 
@@ -517,9 +520,10 @@ def create_complaint(args):
     now, policy = _now(), _policy()
     with current_db().uow() as uow:
         c = casework.open_complaint(uow, order, p.sub, args["tier"], args["text"], now, policy)
+        uow.session.expire_all()
+        body = complaint_json(uow.session.get(Complaint, c.id), now)
         uow.commit()
-        uow.session.refresh(c)
-        return complaint_json(c, now)
+    return body
 
 
 @blp.route("/complaints", methods=["GET"])
@@ -589,9 +593,10 @@ def _complaint_act(complaint_id: str, action: str, text: str) -> dict:
     with current_db().uow() as uow:
         c = _load_complaint(uow.session, complaint_id)
         casework.act_on_complaint(uow, c, action, current_principal().sub, text, now)
-        uow.commit()
         uow.session.expire_all()
-        return complaint_json(uow.session.get(Complaint, complaint_id), now)
+        body = complaint_json(uow.session.get(Complaint, complaint_id), now)
+        uow.commit()
+    return body
 
 
 @blp.route("/complaints/<complaint_id>/respond", methods=["POST"])
