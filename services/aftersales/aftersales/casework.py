@@ -30,10 +30,16 @@ def new_id(prefix: str, now: datetime) -> str:
 
 
 def _insert_ignore(session, table, rows: list[dict] | dict) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; for one row, returns 1 if it was inserted."""
+    """INSERT ... ON CONFLICT DO NOTHING; for one row, returns 1 if it was inserted, else 0.
+
+    (The driver's rowcount is -1 for this statement on PostgreSQL/psycopg, so RETURNING decides.)"""
     dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return session.execute(ins.on_conflict_do_nothing(), rows).rowcount
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+    if isinstance(rows, dict):
+        pk = list(table.primary_key.columns)[0]
+        return int(session.execute(ins.values(**rows).returning(pk)).first() is not None)
+    session.execute(ins, rows)
+    return len(rows)
 
 
 # Claims ------------------------------------------------------------------------------------------
@@ -48,9 +54,10 @@ def claim(session, draft: domain.CaseDraft) -> None:
                      bought_qty=sum(l.quantity for l in order.lines),
                      cap_fen=order.payable_fen, claimed_qty=0, claimed_fen=0))
     _insert_ignore(session, Claim.__table__, rows)
-    wants = [(l.sku_code, l.quantity, l.amount_fen) for l in draft.lines]
-    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen))
-    for i, (sku, qty, fen) in enumerate(wants):
+    wants = [(l.sku_code, l.quantity, l.amount_fen, i) for i, l in enumerate(draft.lines)]
+    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen, None))
+    # Rows are always locked in the same (sku_code) order, so concurrent cases cannot deadlock.
+    for sku, qty, fen, i in sorted(wants):
         taken = session.execute(
             sa.update(Claim)
             .where(Claim.order_id == order.order_id, Claim.sku_code == sku,
@@ -70,7 +77,7 @@ def release_claims(session, case: Case) -> None:
     """A rejected case gives its units and money back to the order."""
     wants = [(l.sku_code, l.quantity, l.amount_fen) for l in case.lines]
     wants.append((Claim.ORDER_ROW, sum(l.quantity for l in case.lines), case.amount_fen))
-    for sku, qty, fen in wants:
+    for sku, qty, fen in sorted(wants):
         session.execute(
             sa.update(Claim)
             .where(Claim.order_id == case.order_id, Claim.sku_code == sku,
