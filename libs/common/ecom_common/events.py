@@ -322,6 +322,8 @@ class CaseRequested(CaseRef):
 class RefundApproved(CaseRef):
     amount_fen = fields.Int(required=True)
     lines = fields.List(fields.Nested(Line))
+    # 1 for the first request; cs retrying after billing.RefundFailed sends attempt + 1.
+    attempt = fields.Int(load_default=1)
 
 
 @event("aftersales.ReturnReceived")
@@ -334,6 +336,7 @@ class ReturnReceived(CaseRef):
 class ReshipRequested(CaseRef):
     lines = fields.List(fields.Nested(Line), required=True)
     shipping_paid_by = fields.Str()
+    returned_lines = fields.List(fields.Nested(Line))   # what came back (lines = the new spec to ship)
 
 
 @event("aftersales.OrderCancelRequested")
@@ -352,6 +355,8 @@ class ComplaintEscalated(Payload):
     shop_id = fields.Str(required=True)
     tier = fields.Str(required=True)
     reason = fields.Str()
+    order_id = fields.Str()
+    kind = fields.Str()   # "crisis" (at creation) or "breach:<milestone>" (the SLA job)
 
 
 # Envelope ------------------------------------------------------------------------------------

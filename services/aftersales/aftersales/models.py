@@ -1,11 +1,171 @@
-"""aftersales tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db."""
+"""aftersales tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db.
+
+Keep in step with migrations/versions/0001_initial.py.
+"""
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ecom_common.db import BigId, UtcDateTime
 
 metadata = sa.MetaData()
 
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.Index("ix_cases_shop_created", "shop_id", "created_at"),
+        sa.Index("ix_cases_buyer_created", "buyer_id", "created_at"),
+        sa.Index("ix_cases_sla_due", "sla_due_at"),
+        sa.CheckConstraint("amount_fen >= 0", name="ck_cases_amount_nonneg"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, index=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    case_type: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    amount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    evidence: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    before_shipment: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    shipping_paid_by: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    return_address: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    return_carrier: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    return_tracking_no: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resellable: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
+    inspection_note: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+    refund_attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    refund_failed: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    last_refund_error: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    reship_shipment_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    reship_tracking_no: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    sla_kind: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    lines: Mapped[list["CaseLine"]] = relationship(order_by="CaseLine.id", lazy="selectin")
+    timeline: Mapped[list["CaseEvent"]] = relationship(order_by="CaseEvent.id", lazy="selectin")
+
+
+class CaseLine(Base):
+    __tablename__ = "case_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    unit_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    amount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    new_sku_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class CaseEvent(Base):
+    """The case timeline: one row per transition or notable fact (who, when, why)."""
+
+    __tablename__ = "case_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+
+
+class Claim(Base):
+    """Units and money of one order's SKU already claimed by cases that are not rejected.
+
+    Claiming is one conditional UPDATE (`... WHERE claimed_qty + :q <= bought_qty AND claimed_fen +
+    :f <= cap_fen`), so two concurrent cases can never claim the same unit or fen twice. The row
+    with sku_code ORDER_ROW caps the money of the whole order at what was paid for it.
+    """
+
+    __tablename__ = "claims"
+    __table_args__ = (
+        sa.CheckConstraint("claimed_qty <= bought_qty", name="ck_claims_qty"),
+        sa.CheckConstraint("claimed_fen <= cap_fen", name="ck_claims_fen"),
+        sa.CheckConstraint("claimed_qty >= 0 AND claimed_fen >= 0", name="ck_claims_nonneg"),
+    )
+
+    ORDER_ROW = "*"
+
+    order_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    bought_qty: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    cap_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    claimed_qty: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    claimed_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (
+        sa.Index("ix_complaints_shop_created", "shop_id", "created_at"),
+        sa.Index("ix_complaints_open_due", "status", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    tier: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    text: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    milestone: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    met_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    response: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    timeline: Mapped[list["ComplaintEvent"]] = relationship(order_by="ComplaintEvent.id", lazy="selectin")
+    escalations: Mapped[list["Escalation"]] = relationship(order_by="Escalation.at", lazy="selectin")
+
+
+class ComplaintEvent(Base):
+    __tablename__ = "complaint_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[str] = mapped_column(sa.ForeignKey("complaints.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class Escalation(Base):
+    """One row per escalation of a complaint; the key makes "once per breach" a database fact."""
+
+    __tablename__ = "complaint_escalations"
+
+    complaint_id: Mapped[str] = mapped_column(sa.ForeignKey("complaints.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(48), primary_key=True)   # "crisis" | "breach:<milestone>"
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    reason: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+
+
+class Feedback(Base):
+    __tablename__ = "feedback"
+
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    score: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    comment: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
