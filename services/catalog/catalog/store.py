@@ -61,7 +61,7 @@ def product_draft(product: Product) -> dict:
 
 def state_of(product: Product) -> domain.ProductState:
     return domain.ProductState(product.status, product.delist_reason, bool(product.review_required),
-                               product.deleted_at, product.status_before_delete)
+                               _aware(product.deleted_at), product.status_before_delete)
 
 
 def sku_prices(product: Product) -> list[dict]:

@@ -3,6 +3,7 @@ tree and word list), the Flask app, tokens of each role, and a small client for 
 from __future__ import annotations
 
 import copy
+import shutil
 
 import pytest
 
@@ -10,13 +11,9 @@ from catalog.app import SERVICE
 from ecom_common.db import Database
 from ecom_common.testing import auth, recorded_events, unit_config
 
+# The same tokens are spelled out in each test module (modules cannot import conftest).
 OPS = auth("ops", "alice", "S1")
-OPS2 = auth("ops", "bob", "S2")
-CS1 = auth("cs", "carol", "S1")
 REVIEWER = auth("reviewer", "rita")
-ADMIN = auth("admin", "adam")
-BUYER = auth("buyer", "bea")
-SERVICE_ROLE = auth("service", "orders")
 
 DRESS = {
     "category_id": "womenswear-dresses",
@@ -36,10 +33,16 @@ DRESS = {
 }
 
 
-def dress(**changes) -> dict:
+def make_dress(**changes) -> dict:
     body = copy.deepcopy(DRESS)
     body.update(changes)
     return body
+
+
+@pytest.fixture
+def dress():
+    """A valid 连衣裙 product body (two SKUs); keyword arguments replace top-level fields."""
+    return make_dress
 
 
 @pytest.fixture
@@ -47,9 +50,17 @@ def config(tmp_path):
     return unit_config("catalog", tmp_path)
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory):
+    """Migrate once per session; each test gets a copy of the file (alembic per test is slow)."""
+    path = tmp_path_factory.mktemp("catalog-template")
+    SERVICE.migrate(unit_config("catalog", path))
+    return path / "catalog.sqlite"
+
+
 @pytest.fixture
-def db(config):
-    SERVICE.migrate(config)
+def db(config, migrated_template, tmp_path):
+    shutil.copy(migrated_template, tmp_path / "catalog.sqlite")
     database = Database(config)
     yield database
     database.dispose()
@@ -73,7 +84,7 @@ class Steps:
         self.db = db
 
     def create(self, body=None, headers=OPS, expect=201) -> dict:
-        r = self.client.post("/api/v1/products", json=body or dress(), headers=headers)
+        r = self.client.post("/api/v1/products", json=body or make_dress(), headers=headers)
         assert r.status_code == expect, r.get_json()
         return r.get_json()
 
