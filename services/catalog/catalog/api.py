@@ -433,8 +433,10 @@ def _commit(uow) -> None:
 @blp.arguments(ProductIn)
 @blp.response(201, ProductOut)
 def create_product(body):
-    """Create a product (status draft) for your shop; the compliance scan runs first (422 lists
-    every finding as a field error naming the rule and the offending text)."""
+    """Create a product (draft) for your shop.
+
+    The compliance scan runs first: 422 lists every finding as a field error naming the rule and
+    the offending text (also in `findings`). A SKU code already used in the shop is 409."""
     shop_id = _merchant_shop(body.pop("shop_id", None))
     with current_db().uow() as uow:
         ctx = _ctx(uow.session)
@@ -462,8 +464,11 @@ def create_product(body):
 @blp.arguments(ProductListArgs, location="query")
 @blp.response(200, ProductPage)
 def list_products(args):
-    """Search products, newest first: by status, category (with its subcategories), shop, text in
-    the title, updated since. Merchant staff see their own shop's products and others' listed ones."""
+    """Search products.
+
+    Newest first; filters: status, category (with its subcategories), shop, text in the title,
+    updated since. Merchant staff see their own shop's products and others' listed ones; deleted
+    products only with status=deleted."""
     with current_db().Session() as session:
         ctx = _ctx(session)
         p = ctx.principal
@@ -510,10 +515,13 @@ def get_product(product_id):
 @blp.arguments(ProductPatch(partial=True))
 @blp.response(200, ProductOut)
 def edit_product(body, product_id):
-    """Edit a product: give any fields (skus, when given, replace the list; kept codes keep their
-    identity). Content edits (title, brand, description, images, video, attributes, category, SKU
-    set or spec) of a listed product send it back to review; price-only edits keep it listed and
-    publish catalog.PriceChanged. The scan runs on the result (422)."""
+    """Edit a product (any subset of fields).
+
+    `skus`, when given, replace the list (kept codes keep their identity). Content edits (title,
+    brand, description, images, video, attributes, category, SKU set, spec or barcode) of a listed
+    product send it back to review; price-only edits (prices, weight, low-stock threshold) keep it
+    listed and publish catalog.PriceChanged. The scan runs on the result (422); `version` guards
+    against lost updates (409)."""
     body.pop("shop_id", None)
     expected_version = body.pop("version", None)
     with current_db().uow() as uow:
@@ -650,8 +658,10 @@ def withdraw_product(product_id):
 @blp.arguments(OptionalReasonIn, required=False)
 @blp.response(200, ProductOut)
 def approve_product(body, product_id):
-    """pending_review -> listed: catalog.ProductApproved and catalog.ProductListed (with SKUs and
-    prices; inventory creates stock items from it)."""
+    """Approve: pending_review -> listed.
+
+    Publishes catalog.ProductApproved and catalog.ProductListed (with SKUs and prices; inventory
+    creates stock items from it). The scan runs again with today's word list (422)."""
     return _transition(product_id, do_approve, own=False, reason=(body or {}).get("reason"))
 
 
@@ -678,8 +688,10 @@ def _delist_target(ctx: Ctx, product_id: str) -> Product:
 @blp.arguments(DelistIn)
 @blp.response(200, ProductOut)
 def delist_product(body, product_id):
-    """listed -> delisted with a reason: seasonal / out_of_stock (relist directly) or violation
-    (must be reviewed again)."""
+    """Delist: listed -> delisted.
+
+    reason seasonal / out_of_stock (relist directly) or violation (must be reviewed again).
+    Reviewers and admins may take down any shop's product."""
     with current_db().uow() as uow:
         ctx = _ctx(uow.session)
         product = _delist_target(ctx, product_id)
@@ -786,7 +798,9 @@ def bulk_relist(body):
 @blp.arguments(ReviewQueueArgs, location="query")
 @blp.response(200, ReviewPage)
 def review_queue(args):
-    """Products waiting for review, oldest submission first, with the scan's findings (run now,
+    """The review queue.
+
+    Products waiting for review, oldest submission first, with the scan's findings (run now,
     against today's word list), the due time (submission + 24 h) and an overdue flag."""
     with current_db().Session() as session:
         ctx = _ctx(session)
@@ -850,8 +864,10 @@ def _visible_skus(session: Session, p: Principal, shop_id: str, codes: list[str]
 @blp.arguments(SkuArgs, location="query")
 @blp.response(200, SkuView)
 def get_sku(args, sku_code):
-    """A SKU with its product's status, sellable (listed only) and prices; price_fen is what a buyer
-    pays (promo if set, else list). Merchant staff of another shop and buyers see listed SKUs only."""
+    """One SKU of a shop, as orders reads it.
+
+    sellable is true only when the product is listed; price_fen is what a buyer pays (promo if
+    set, else list). Merchant staff of another shop and buyers see listed products' SKUs only."""
     shop_id = _sku_shop(args.get("shop_id"))
     with current_db().Session() as session:
         found = _visible_skus(session, current_principal(), shop_id, [sku_code])
@@ -864,7 +880,9 @@ def get_sku(args, sku_code):
 @blp.arguments(SkuBatchIn)
 @blp.response(200, SkuBatchOut)
 def sku_batch(body):
-    """Many SKUs of one shop at once: {items, missing} (missing also lists SKUs you may not see)."""
+    """Many SKUs of one shop at once.
+
+    {items, missing}; missing also lists SKUs you may not see."""
     shop_id = _sku_shop(body.get("shop_id"))
     codes = list(dict.fromkeys(body["sku_codes"]))
     with current_db().Session() as session:
@@ -921,6 +939,7 @@ def category_tree():
 @requires()
 @blp.response(200, CategoryOut)
 def get_category(category_id):
+    """One category with its path, leaf flag and effective attributes."""
     with current_db().Session() as session:
         tree = store.load_tree(session)
     not_found_unless(tree.get(category_id) is not None, "category")
@@ -963,8 +982,10 @@ def _set_attributes(session: Session, category: Category, attrs: list[dict]) -> 
 @blp.arguments(CategoryIn)
 @blp.response(201, CategoryOut)
 def create_category(body):
-    """Add a category (under parent_id, or a root) with its typed attributes. A category that holds
-    products cannot get children (products live in leaves only): 409."""
+    """Add a category with its typed attributes.
+
+    Under parent_id, or a root. A category that holds products cannot get children (products
+    live in leaf categories only): 409."""
     with current_db().uow() as uow:
         session = uow.session
         now = current_config().clock.now()
@@ -992,8 +1013,9 @@ def create_category(body):
 @blp.arguments(CategoryPatch)
 @blp.response(200, CategoryOut)
 def update_category(body, category_id):
-    """Rename a category or replace its own attributes. Existing products are checked against the
-    new attributes at their next edit or submission."""
+    """Rename a category or replace its own attributes.
+
+    Existing products are checked against the new attributes at their next edit or submission."""
     with current_db().uow() as uow:
         session = uow.session
         tree = store.load_tree(session)
@@ -1014,7 +1036,9 @@ def update_category(body, category_id):
 @requires("admin")
 @blp.response(204)
 def delete_category(category_id):
-    """Remove an empty category: one with subcategories or products (any status) answers 409."""
+    """Remove an empty category.
+
+    One with subcategories or products (any status, until purged) answers 409."""
     with current_db().uow() as uow:
         session = uow.session
         category = session.get(Category, category_id)
@@ -1050,7 +1074,10 @@ def list_banned_words(args):
 @blp.arguments(BannedWordIn)
 @blp.response(201, BannedWordOut)
 def add_banned_word(body):
-    """Ban a word, or exempt a word that contains a banned one (最近 contains 最). 409 if listed."""
+    """Ban a word, or exempt one.
+
+    An exemption is a word that contains a banned one but claims nothing (最近 contains 最).
+    409 if the word is already listed."""
     word = body["word"].strip()
     if not word:
         raise UnprocessableEntity("the word is empty", {"word": ["Must not be blank."]})
@@ -1071,6 +1098,7 @@ def add_banned_word(body):
 @requires("admin")
 @blp.response(204)
 def remove_banned_word(word):
+    """Take a word off the list (banned or exemption)."""
     with current_db().uow() as uow:
         deleted = uow.session.execute(sa.delete(BannedWord).where(BannedWord.word == word)).rowcount
         if not deleted:
