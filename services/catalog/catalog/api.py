@@ -539,6 +539,8 @@ def edit_product(body, product_id):
                                  "member_price_fen": None, "low_stock_threshold": 10}, **s} for s in body["skus"]]
         kind = domain.classify_edit(before, after)
         t = domain.edit(store.state_of(product), kind)
+        if after == before:
+            return _view(ctx, product)   # nothing changed: no new version, no timeline entry
         tree = store.load_tree(ctx.session)
         findings = _scan_or_422(ctx, after, tree)
         if "skus" in body:

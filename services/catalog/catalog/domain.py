@@ -90,15 +90,6 @@ def field_errors(findings: list[Finding]) -> dict[str, list[str]]:
     return out
 
 
-class ComplianceFailed(RuleViolation):
-    """Raised with the scan's error findings; the API renders each as a field error (422)."""
-
-    def __init__(self, findings: list[Finding]):
-        errs = errors_of(findings)
-        super().__init__(f"the product breaks {len(errs)} listing rule(s)", field_errors(errs))
-        self.findings = errs
-
-
 # Title ---------------------------------------------------------------------------------------
 def title_length(title: str) -> int:
     """Characters as a shopper sees them: a CJK character counts as one (not 3 UTF-8 bytes nor 2

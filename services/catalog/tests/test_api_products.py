@@ -13,6 +13,8 @@ ADMIN = auth("admin", "adam")
 BUYER = auth("buyer", "bea")
 SERVICE_ROLE = auth("service", "orders")
 
+DRESS_MAIN_ONLY = [{"url": "m", "width": 1000, "height": 1000}]
+
 BASE = "/api/v1/products"
 
 
@@ -142,9 +144,6 @@ def test_get_shows_warnings(steps, client, dress):
     assert [(f["rule"], f["severity"]) for f in found] == [("detail_images_few", "warning")]
 
 
-DRESS_MAIN_ONLY = [{"url": "m", "width": 1000, "height": 1000}]
-
-
 # Search --------------------------------------------------------------------------------------------
 def _sku(code):
     return [{"sku_code": code, "list_price_fen": 1000, "spec": {}}]
@@ -200,6 +199,13 @@ def test_edit_a_draft(steps, client):
     assert r.status_code == 200 and r.get_json()["title"] == "改过的法式连衣裙"
     assert r.get_json()["status"] == "draft" and r.get_json()["version"] == 2
     assert steps.events() == []
+
+
+def test_edit_that_changes_nothing_is_a_no_op(steps, client, dress):
+    p = steps.create()
+    r = client.patch(f"{BASE}/{p['id']}", json={"title": dress()["title"], "skus": dress()["skus"]}, headers=OPS)
+    assert r.status_code == 200 and r.get_json()["version"] == 1
+    assert len(client.get(f"{BASE}/{p['id']}/timeline", headers=OPS).get_json()["items"]) == 1
 
 
 def test_edit_runs_the_scan(steps, client, dress):
