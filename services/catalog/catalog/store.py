@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ecom_common.clock import aware as _aware
+from ecom_common.db import is_unique_violation
 from ecom_common.errors import ConflictError
 from ecom_common.events import make_event
 
@@ -138,7 +139,13 @@ def replace_skus(session: Session, product: Product, skus: list[dict]) -> None:
         row.member_price_fen = data.get("member_price_fen")
         row.low_stock_threshold = data.get("low_stock_threshold", 10)
         row.position = position
-    session.flush()
+    try:
+        session.flush()
+    except sa.exc.IntegrityError as exc:
+        # Another product of the shop took one of these codes between our check and this insert.
+        if is_unique_violation(exc):
+            raise ConflictError("a SKU code of this product was taken meanwhile", {"skus": ["sku_code_taken"]})
+        raise
     session.expire(product, ["skus"])
 
 
