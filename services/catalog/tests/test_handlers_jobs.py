@@ -1,0 +1,89 @@
+"""The purge job (clock-driven) and the inventory.LowStock handler."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from catalog import handlers
+from catalog.app import SERVICE
+from catalog.models import Product, Sku, TimelineEntry
+from ecom_common.consumer import EventConsumer, Outcome
+from ecom_common.events import make_event
+from ecom_common.jobs import run_once
+from ecom_common.testing import auth
+
+OPS = auth("ops", "alice", "S1")
+
+
+def count(db, model, **where):
+    with db.Session() as s:
+        stmt = sa.select(sa.func.count()).select_from(model)
+        for k, v in where.items():
+            stmt = stmt.where(getattr(model, k) == v)
+        return s.execute(stmt).scalar()
+
+
+def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db, config, dress):
+    old = steps.create()
+    client.delete(f"/api/v1/products/{old['id']}", headers=OPS)
+    config.clock.advance(days=10)
+    recent = steps.create(dress(skus=[{"sku_code": "KEEP", "list_price_fen": 100}]))
+    client.delete(f"/api/v1/products/{recent['id']}", headers=OPS)
+    alive = steps.create(dress(skus=[{"sku_code": "ALIVE", "list_price_fen": 100}]))
+
+    config.clock.advance(days=19)   # old deleted 29 days ago: still restorable
+    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0
+    config.clock.advance(days=1, minutes=1)   # 30 days + 1 minute
+    assert run_once(db, SERVICE.job("purge_deleted_products")) == 1
+    assert count(db, Product, id=old["id"]) == 0
+    assert count(db, Sku, product_id=old["id"]) == 0
+    assert count(db, TimelineEntry, product_id=old["id"]) == 0
+    assert count(db, Product, id=recent["id"]) == 1 and count(db, Product, id=alive["id"]) == 1
+    assert client.get(f"/api/v1/products/{old['id']}", headers=OPS).status_code == 404
+    # The purged product's SKU codes are free again.
+    assert steps.create()["skus"][0]["sku_code"] == "DRESS-RED-S"
+    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0   # idempotent
+
+
+def test_purge_respects_the_setting(steps, client, db, config):
+    p = steps.create()
+    client.delete(f"/api/v1/products/{p['id']}", headers=OPS)
+    short = db.__class__(config.with_(settings={"CATALOG_RESTORE_DAYS": "1"}), engine=db.engine)
+    config.clock.advance(days=1, minutes=1)
+    assert handlers.purge_deleted_products(short) == 1
+
+
+def test_restored_product_is_not_purged(steps, client, db, config):
+    p = steps.create()
+    client.delete(f"/api/v1/products/{p['id']}", headers=OPS)
+    config.clock.advance(days=29)
+    steps.act(p["id"], "restore")
+    config.clock.advance(days=5)
+    assert handlers.purge_deleted_products(db) == 0
+
+
+def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
+    p = steps.listed()
+    consumer = EventConsumer(db, handlers.SUBSCRIPTIONS[0])
+    event = make_event("inventory.LowStock", {"sku_code": "DRESS-RED-S", "shop_id": "S1", "available": 3,
+                                              "threshold": 5})
+    assert consumer.handle(event) == Outcome.HANDLED
+    assert consumer.handle(event) == Outcome.DUPLICATE
+    # Another shop's SKU with the same code is untouched.
+    other = make_event("inventory.LowStock", {"sku_code": "DRESS-RED-M", "shop_id": "S2", "available": 0,
+                                              "threshold": 5})
+    consumer.handle(other)
+    skus = client.get(f"/api/v1/products/{p['id']}", headers=OPS).get_json()["skus"]
+    assert skus[0]["low_stock_available"] == 3 and skus[0]["low_stock_alert_at"] is not None
+    assert skus[1]["low_stock_available"] is None
+
+
+
+def test_sku_code_race_is_409_not_500(steps, client, monkeypatch, dress):
+    """The pre-check can miss a code inserted meanwhile; the unique constraint still answers 409."""
+    from catalog import store
+
+    steps.create()
+    monkeypatch.setattr(store, "codes_taken", lambda *a, **k: [])
+    r = client.post("/api/v1/products", json=dress(), headers=OPS)
+    assert r.status_code == 409, r.get_json()
+    assert r.get_json()["errors"] == {"skus": ["sku_code_taken"]}
