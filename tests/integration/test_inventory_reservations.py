@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 

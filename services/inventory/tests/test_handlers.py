@@ -5,7 +5,6 @@ import sqlalchemy as sa
 
 from ecom_common.consumer import Outcome
 from ecom_common.errors import RuleViolation
-from ecom_common.events import make_event
 
 from inventory.models import Reservation, ReservationLine, StockMovement, StockPolicy
 
