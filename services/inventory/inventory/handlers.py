@@ -1,9 +1,13 @@
 """inventory handlers: one function per consumed event, and the scheduled jobs.
 
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
-transaction); it loads, calls the domain, saves, records events. It never commits.
+transaction); it reads the event, asks the stock book (stock.py) to move stock, and records events.
+It never commits. Duplicates of one event are dropped by the inbox; a second, different event for
+the same order is made harmless by the reservation row (one per order).
 """
 from __future__ import annotations
+
+import logging
 
 import sqlalchemy as sa
 
@@ -13,39 +17,105 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 
 from . import domain
-from .models import StockItem, StockMovement
+from .models import ReservationLine, StockItem
+from .stock import StockBook
+
+log = logging.getLogger("inventory.handlers")
 
 
 def on_product_listed(uow: UnitOfWork, event: Envelope) -> None:
     """A listed product's SKUs get a stock item (0 on hand) in the default warehouse; known SKUs
     keep their stock and take the new threshold."""
-    now = uow.db.config.clock.now()
-    session = uow.session
+    book = StockBook(uow, actor="catalog")
     for sku in domain.skus_from_listing(event.payload):
-        item = session.execute(
-            sa.select(StockItem).where(StockItem.shop_id == sku.shop_id, StockItem.sku_code == sku.sku_code,
-                                       StockItem.warehouse_code == domain.DEFAULT_WAREHOUSE)
-        ).scalar_one_or_none()
-        if item is not None:
-            item.low_stock_threshold = sku.low_stock_threshold
-            item.sellable = True
-            item.updated_at = now
+        updated = uow.session.execute(
+            sa.update(StockItem)
+            .where(StockItem.shop_id == sku.shop_id, StockItem.sku_code == sku.sku_code)
+            .values(low_stock_threshold=sku.low_stock_threshold, sellable=True, updated_at=book.now)
+        ).rowcount
+        if updated:
+            book.recheck_low_stock(sku.shop_id, sku.sku_code)
             continue
-        session.add(StockItem(
-            sku_code=sku.sku_code, warehouse_code=domain.DEFAULT_WAREHOUSE, shop_id=sku.shop_id,
-            on_hand=0, reserved=0, low_stock_threshold=sku.low_stock_threshold, sellable=True,
-            created_at=now, updated_at=now,
-        ))
-        session.add(StockMovement(
-            shop_id=sku.shop_id, sku_code=sku.sku_code, warehouse_code=domain.DEFAULT_WAREHOUSE, kind=domain.Movement.CREATE,
-            on_hand_delta=0, reserved_delta=0, cause=f"product:{event.payload['product_id']}",
-            actor="catalog", created_at=now,
-        ))
+        book.ensure_item(sku.shop_id, sku.sku_code, domain.DEFAULT_WAREHOUSE,
+                         cause=f"product:{event.payload['product_id']}", threshold=sku.low_stock_threshold)
+
+
+def on_price_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """Prices are catalog's business; a threshold carried along (when present) is ours."""
+    book = StockBook(uow, actor="catalog")
+    shop_id = event.payload["shop_id"]
+    for sku in event.payload.get("skus", []):
+        if "low_stock_threshold" not in sku:
+            continue
+        updated = uow.session.execute(
+            sa.update(StockItem)
+            .where(StockItem.shop_id == shop_id, StockItem.sku_code == sku["sku_code"],
+                   StockItem.low_stock_threshold != int(sku["low_stock_threshold"]))
+            .values(low_stock_threshold=int(sku["low_stock_threshold"]), updated_at=book.now)
+        ).rowcount
+        if updated:
+            book.recheck_low_stock(shop_id, sku["sku_code"])
+
+
+def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
+    """Reserve every line or none -> StockReserved, or StockShortage with the shop's policy."""
+    p = event.payload
+    book = StockBook(uow, actor="orders")
+    paid_at = domain.parse_time(p.get("paid_at"), fallback=domain.parse_time(event.occurred_at, book.now))
+    outcome = book.reserve_order(p["order_id"], p["shop_id"], p["lines"], paid_at)
+    log.info("order %s: %s", p["order_id"], outcome.status)
+
+
+def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
+    """Release what the order reserved (or drop it from the waiting queue); idempotent."""
+    p = event.payload
+    book = StockBook(uow, actor="orders")
+    result = book.release_order(p["order_id"], p["shop_id"], p.get("reason") or "order cancelled")
+    log.info("order %s cancelled: %s", p["order_id"], result)
+
+
+def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
+    """Deduct the order's reservation; an exchange's replacement (case_id) comes off on-hand directly."""
+    p = event.payload
+    book = StockBook(uow, actor="logistics")
+    if p.get("case_id"):
+        book.ship_replacement(p["case_id"], p["order_id"], p["shop_id"], p["shipment_id"], p["lines"])
+    else:
+        book.deduct_order(p["order_id"], p["shop_id"], p["shipment_id"])
+
+
+def on_return_received(uow: UnitOfWork, event: Envelope) -> None:
+    """Resellable returns go back on hand (to the warehouse they were shipped from when known);
+    unsellable ones change nothing but leave a note in the ledger."""
+    p = event.payload
+    book = StockBook(uow, actor="aftersales")
+    cause = f"case:{p['case_id']}"
+    reference = f"return:{p['case_id']}"
+    for line in domain.merge_lines(p["lines"]):
+        shipped_from = uow.session.execute(
+            sa.select(ReservationLine.warehouse_code)
+            .where(ReservationLine.order_id == p["order_id"], ReservationLine.sku_code == line.sku_code)
+        ).scalar_one_or_none()
+        warehouses = book.warehouses_of(p["shop_id"], line.sku_code)
+        warehouse = shipped_from or (warehouses[0][1] if warehouses else domain.DEFAULT_WAREHOUSE)
+        if p["resellable"]:
+            book.receive(p["shop_id"], line.sku_code, warehouse, line.quantity, cause,
+                         f"resellable return of order {p['order_id']}", reference)
+        else:
+            book.note(p["shop_id"], line.sku_code, warehouse, cause,
+                      f"return of {line.quantity} not resellable (order {p['order_id']})", reference)
 
 
 HANDLERS = {
     "catalog.ProductListed": on_product_listed,
+    "catalog.PriceChanged": on_price_changed,
+    "orders.OrderPaid": on_order_paid,
+    "orders.OrderCancelled": on_order_cancelled,
+    "logistics.ShipmentDispatched": on_shipment_dispatched,
+    "aftersales.ReturnReceived": on_return_received,
 }
 
 SUBSCRIPTIONS = [Subscription("inventory.events", HANDLERS)]
+# The replenishment report is computed on request from the clock and the ledger; no periodic job is
+# needed (LowStock is emitted by the movement that crosses the threshold).
 JOBS: list[Job] = []

@@ -33,6 +33,9 @@ class StockItem(Base):
     reserved: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     low_stock_threshold: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=10)
     sellable: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    # True once inventory.LowStock was emitted for the current dip below the threshold; cleared
+    # when available rises above it again (one alert per crossing).
+    low_alerted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
@@ -45,6 +48,10 @@ class StockMovement(Base):
     """The stock ledger: one immutable row per movement, with its cause."""
 
     __tablename__ = "stock_movements"
+    __table_args__ = (
+        sa.Index("ix_movements_shop_sku", "shop_id", "sku_code", "id"),
+        sa.Index("ix_movements_kind_time", "shop_id", "kind", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
@@ -56,4 +63,79 @@ class StockMovement(Base):
     reserved_delta: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     cause: Mapped[str] = mapped_column(sa.String(200), nullable=False)  # e.g. "order:O123", "event:<id>"
     actor: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    # Why, in words (an adjustment's reason, "not resellable"), and what it refers to (a shipment,
+    # an event id) so that a movement can be traced back and not applied twice.
+    reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    reference: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Reservation(Base):
+    """What a paid order holds (or waits for): one row per order, so reserving is idempotent per order
+    and release/deduct know exactly what to undo."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (sa.Index("ix_reservations_queue", "shop_id", "status", "paid_at"),)
+
+    order_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    policy: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    # Payment time from OrderPaid: waiting orders are served oldest payment first.
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The last shortage seen: [{sku_code, requested, available}].
+    short: Mapped[list | None] = mapped_column(sa.JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ReservationLine(Base):
+    """One SKU of a reservation; warehouse_code is where it was reserved (None while waiting)."""
+
+    __tablename__ = "reservation_lines"
+    __table_args__ = (sa.Index("ix_reservation_lines_sku", "shop_id", "sku_code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("reservations.order_id"), nullable=False,
+                                          index=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    warehouse_code: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+
+
+class ReservationLog(Base):
+    """The timeline of a reservation: every status change, when, by whom (event or user) and why."""
+
+    __tablename__ = "reservation_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+class StockPolicy(Base):
+    """A shop's shortage policy (wait or cancel); a shop without a row uses the default (wait)."""
+
+    __tablename__ = "stock_policies"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    shortage_policy: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class StockPolicyChange(Base):
+    """Audit of policy changes (who switched a shop from wait to cancel, and when)."""
+
+    __tablename__ = "stock_policy_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    old_policy: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    new_policy: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    changed_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
