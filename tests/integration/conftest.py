@@ -156,8 +156,8 @@ class Saga:
 
     def placed_and_paid(self, sku: str, quantity: int = 1, buyer: str = "bob", **extra) -> str:
         order = self.ok(self.place([{"sku_code": sku, "quantity": quantity}], buyer=buyer, **extra), 201)
-        self.ok(self.pay(order["id"], buyer=buyer), 201)
-        return order["id"]
+        self.ok(self.pay(order["order_id"], buyer=buyer), 201)
+        return order["order_id"]
 
     # logistics -------------------------------------------------------------------------------------
     def shipment_for(self, order_id: str) -> dict:

@@ -71,7 +71,7 @@ def test_exchange_ships_a_replacement(saga):
         return items and items[0]
 
     shipment = eventually(replacement, message="replacement shipment")
-    assert [(l["sku_code"], l["quantity"]) for l in shipment["lines"]] == [("PH-EX-B", 1)]
+    assert [(l["sku_code"], l["quantity"]) for l in shipment["pick_list"]] == [("PH-EX-B", 1)]
     saga.dispatch(shipment["id"], "SFNEW00001")
     wait_case(saga, c["case_id"], "reshipped")
     eventually(lambda: saga.stock("PH-EX-B")["on_hand"] == 1, message="replacement taken from stock")

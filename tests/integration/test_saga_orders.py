@@ -31,7 +31,7 @@ def test_happy_path_to_awaiting_shipment_with_timeline_and_shipment(saga):
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (5, 2, 3)
     shipment = saga.shipment_for(oid)
     assert shipment["status"] == "pending"
-    assert [(l["sku_code"], l["quantity"]) for l in shipment["lines"]] == [("PHONE-1", 2)]
+    assert [(l["sku_code"], l["quantity"]) for l in shipment["pick_list"]] == [("PHONE-1", 2)]
 
 
 def test_large_order_is_held_reviewed_and_released(saga):
@@ -73,7 +73,7 @@ def test_cancel_after_payment_releases_stock_and_refunds(saga):
 
 def test_shortage_with_cancel_policy_refunds_in_full(saga):
     saga.product("PHONE-S", price_fen=9900, stock=1)
-    saga.ok(saga["inventory"].put("/api/v1/stock-policy", role="ops", shop_id="S1", json={"policy": "cancel"}))
+    saga.ok(saga["inventory"].put("/api/v1/stock-policy", role="ops", shop_id="S1", json={"shortage_policy": "cancel"}))
     oid = saga.placed_and_paid("PHONE-S", quantity=2)
     order = saga.wait_status(oid, "cancelled")
     refunds = eventually(lambda: saga["billing"].get("/api/v1/refunds", role="finance", sub="fin",
@@ -107,7 +107,7 @@ def test_no_oversell_200_concurrent_buyers_for_50_units(saga):
     def buy(buyer):
         r = saga.place([{"sku_code": "HOT-SKU", "quantity": 1}], buyer=buyer)
         assert r.status_code == 201, r.text
-        oid = r.json()["id"]
+        oid = r.json()["order_id"]
         assert saga.pay(oid, buyer=buyer).status_code == 201
         return oid
 
