@@ -81,8 +81,13 @@ case "$role" in
             *) exit 0 ;;
         esac
         [ "$port" != "0" ] || exit 0
-        exec python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2).read(1)' \
-            "http://127.0.0.1:$port$path"
+        exec python -c '
+import sys, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2).read(1)
+except Exception as exc:
+    sys.exit(f"unhealthy: {sys.argv[1]}: {exc}")
+' "http://127.0.0.1:$port$path"
         ;;
     help | -h | --help)
         usage

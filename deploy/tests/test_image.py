@@ -184,3 +184,37 @@ def test_worker_and_migrate(entry):
 def test_bad_arguments_are_refused(entry, args):
     result = entry(*args)
     assert result.returncode == 2 and "usage" in result.stderr and result.stdout == ""
+
+
+def test_the_healthcheck_asks_the_process_and_fails_when_it_does_not_answer(tmp_path):
+    import http.server
+    import threading
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        paths: list[str] = []
+
+        def do_GET(self):
+            Ok.paths.append(self.path)
+            self.send_response(200 if self.path == "/healthz" else 503)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    var = tmp_path / "var"
+    var.mkdir()
+    env = {"PATH": f"{Path(os.sys.executable).parent}:/usr/bin:/bin", "ECOM_VAR_DIR": str(var)}
+    check = ["sh", str(DEPLOY / "entrypoint.sh"), "healthcheck"]
+    try:
+        (var / "role").write_text(f"web {server.server_port}\n")
+        assert run(check, env=env).returncode == 0 and Ok.paths == ["/healthz"]
+        (var / "role").write_text(f"worker {server.server_port}\n")  # answers 503 on /metrics
+        result = run(check, env=env)
+        assert result.returncode == 1 and "unhealthy" in result.stderr
+    finally:
+        server.shutdown()
+    result = run(check, env=env)  # nothing listens any more
+    assert result.returncode == 1 and "unhealthy" in result.stderr
