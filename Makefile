@@ -7,13 +7,15 @@ SERVICES := catalog orders inventory aftersales logistics billing
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate run run-rabbit test test-unit test-integration clean
+.PHONY: help install migrate run run-rabbit test test-unit test-integration clean compose-env compose-up compose-down
 
 help:
 	@echo "make run          set up and start all six services (SQLite + embedded bus)"
 	@echo "make run-rabbit   the same on RabbitMQ and PostgreSQL (see README: configuration)"
 	@echo "make test         set up and run every test (needs RabbitMQ and PostgreSQL)"
 	@echo "make test-unit    fast tests only (no network)"
+	@echo "make compose-up   build the image and start everything with docker compose (deploy/README.md)"
+	@echo "make compose-down stop it (data volumes are kept)"
 
 $(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +48,21 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+# docker compose (deploy/docker-compose.yml): one image, RabbitMQ, PostgreSQL, each service's
+# migrate + web + worker. Secrets: deploy/env/*.env, generated once from the examples.
+COMPOSE ?= docker compose
+COMPOSE_FILE := deploy/docker-compose.yml
+
+compose-env:
+	$(PYTHON) deploy/env/make_env.py
+
+compose-up: compose-env
+	$(COMPOSE) -f $(COMPOSE_FILE) up --detach --build
+	$(COMPOSE) -f $(COMPOSE_FILE) ps
+
+compose-down:
+	$(COMPOSE) -f $(COMPOSE_FILE) down
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,17 +1,104 @@
-"""gunicorn settings for every service's web process (values from the environment)."""
-import os
+"""gunicorn settings for every service's web process (values from the environment).
 
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+Used by `make run` (deploy/Procfile, which passes --bind) and by the image (deploy/entrypoint.sh).
+
+    WEB_CONCURRENCY            worker processes (default 2; the image sets 1: scale pods, not
+                               processes, so that each pod's /metrics covers all of its requests)
+    GUNICORN_THREADS           threads per worker process (gthread; default 4)
+    GUNICORN_TIMEOUT           seconds a request may take before its worker is restarted (30)
+    GUNICORN_GRACEFUL_TIMEOUT  seconds to finish requests in flight after SIGTERM (20)
+    GUNICORN_KEEPALIVE         seconds to hold an idle keep-alive connection (5)
+    GUNICORN_MAX_REQUESTS      recycle a worker after this many requests (0: never), with jitter
+    GUNICORN_ACCESSLOG         where access lines go ("-": stdout; "" disables)
+    GUNICORN_LOGLEVEL          gunicorn's own log level (info)
+    FORWARDED_ALLOW_IPS        proxies trusted for X-Forwarded-* (default 127.0.0.1)
+"""
+import json
+import logging
+import os
+import time
+
+from gunicorn.glogging import Logger
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+workers = _int("WEB_CONCURRENCY", 2)
+threads = _int("GUNICORN_THREADS", 4)
 worker_class = "gthread"
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
-keepalive = 5
+timeout = _int("GUNICORN_TIMEOUT", 30)
+# SIGTERM: stop accepting, finish the requests in flight for up to this long, then exit. Keep it
+# below the orchestrator's grace period (k8s terminationGracePeriodSeconds, compose stop_grace_period).
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = max_requests // 10
 # Apps are created after the fork (no preload): no database pool or broker connection is shared
 # between worker processes.
 preload_app = False
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# The worker heartbeat file on tmpfs: the container filesystem may be read-only or slow overlayfs.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None
+errorlog = "-"
+
+# Documentation of the access line's fields; the JSON itself is built by JsonLogger below.
 access_log_format = (
     '{"log":"access","remote":"%(h)s","method":"%(m)s","path":"%(U)s","query":"%(q)s",'
     '"status":%(s)s,"bytes":"%(B)s","duration_ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
 )
+
+
+class JsonFormatter(logging.Formatter):
+    """gunicorn's own messages (boot, worker exits, timeouts) as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "event": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+class JsonLogger(Logger):
+    """Access log lines as real JSON (values escaped: a path or query may hold quotes), and
+    gunicorn's error log as JSON, so that every line a web container writes parses."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        line = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "log": "access",
+            "remote": atoms["h"],
+            "method": atoms["m"],
+            "path": atoms["U"],
+            "query": atoms["q"] or "",
+            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+            "bytes": atoms["B"] or 0,
+            "duration_ms": atoms["M"],
+            "request_id": atoms.get("{x-request-id}o") or atoms.get("{x-request-id}i") or "",
+            "user_agent": atoms["a"],
+        }
+        try:
+            self.access_log.info(json.dumps(line, ensure_ascii=False))
+        except Exception:
+            self.exception("could not write the access log line")
+
+
+logger_class = JsonLogger

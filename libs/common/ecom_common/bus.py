@@ -13,7 +13,7 @@ import json
 from kombu import Connection, Producer
 
 from .config import Config
-from .topology import Topology
+from .topology import DEFAULT_DELIVERY_LIMIT, Topology
 
 HEARTBEAT = 30
 EMBEDDED_POLL_INTERVAL = 0.1
@@ -38,7 +38,14 @@ def connect(config: Config, heartbeat: int = HEARTBEAT, role: str = "") -> Conne
 
 
 def topology_for(config: Config) -> Topology:
-    return Topology(prefix=config.bus_prefix, retry_tiers=len(config.retry_delays))
+    # ECOM_QUEUE_TYPE=quorum (production) opts in to quorum queues with a delivery limit; unset, the
+    # queues are classic, as they always were.
+    return Topology(
+        prefix=config.bus_prefix,
+        retry_tiers=len(config.retry_delays),
+        queue_type=config.setting("ECOM_QUEUE_TYPE", "classic"),
+        delivery_limit=config.setting("ECOM_QUEUE_DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT, int),
+    )
 
 
 def publish_raw(producer: Producer, exchange, routing_key: str, body: str, headers: dict | None = None,

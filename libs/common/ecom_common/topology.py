@@ -73,12 +73,33 @@ def dlq(queue: str) -> str:
     return f"{queue}.dlq"
 
 
-class Topology:
-    """Kombu entities for one bus namespace (`prefix` is empty outside tests)."""
+QUEUE_TYPES = ("classic", "quorum")
+DEFAULT_DELIVERY_LIMIT = 20
+# A dead-letter queue is read by operators (`ecom dlq list` returns what it reads to the queue, which
+# a quorum queue counts as a delivery): its limit only guards against losing what it holds.
+DLQ_DELIVERY_LIMIT = 1_000_000
 
-    def __init__(self, prefix: str = "", retry_tiers: int = 3):
+
+class Topology:
+    """Kombu entities for one bus namespace (`prefix` is empty outside tests).
+
+    `queue_type="quorum"` (production: ECOM_QUEUE_TYPE=quorum) declares replicated quorum queues: a
+    message redelivered more than `delivery_limit` times (crash loops, requeues) is dead-lettered
+    to <queue>.dlq at-least-once instead of looping forever. The default, "classic", declares the
+    queues exactly as before. A queue's type cannot change once declared: switching an existing
+    broker means draining and deleting its queues first (deploy/README.md).
+    """
+
+    def __init__(self, prefix: str = "", retry_tiers: int = 3, queue_type: str = "classic",
+                 delivery_limit: int = DEFAULT_DELIVERY_LIMIT):
+        if queue_type not in QUEUE_TYPES:
+            raise ValueError(f"queue type {queue_type!r}; one of {', '.join(QUEUE_TYPES)}")
+        if delivery_limit < 1:
+            raise ValueError(f"delivery limit must be at least 1, not {delivery_limit}")
         self.prefix = prefix
         self.retry_tiers = retry_tiers
+        self.queue_type = queue_type
+        self.delivery_limit = delivery_limit
         self.exchange = Exchange(self.name(EXCHANGE), type="topic", durable=True)
 
     def name(self, plain: str) -> str:
@@ -89,10 +110,16 @@ class Topology:
         from kombu import binding
 
         full = self.name(queue)
+        dead = self.name(dlq(queue))
         work = Queue(
             full,
             bindings=[binding(self.exchange, routing_key=rk) for rk in SUBSCRIPTIONS[queue]],
             durable=True,
+            queue_arguments=self._quorum({
+                "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": dead,
+            }),
         )
         out = [work]
         for tier in range(1, self.retry_tiers + 1):
@@ -107,10 +134,24 @@ class Topology:
                     queue_arguments={
                         "x-dead-letter-exchange": "",
                         "x-dead-letter-routing-key": full,
+                        **(self._quorum({}) or {}),
                     },
                 )
             )
-        out.append(Queue(self.name(dlq(queue)), durable=True))
+        out.append(Queue(dead, durable=True,
+                         queue_arguments=self._quorum({"x-delivery-limit": DLQ_DELIVERY_LIMIT}, dead_letters=False)))
+        return out
+
+    def _quorum(self, arguments: dict, dead_letters: bool = True) -> dict | None:
+        """Quorum-queue arguments, or None (no arguments at all) for classic queues."""
+        if self.queue_type != "quorum":
+            return None
+        out = {"x-queue-type": "quorum", **arguments}
+        if dead_letters:
+            # at-least-once dead-lettering needs reject-publish: a full queue refuses new messages
+            # (the publisher's confirm fails and it retries) rather than dropping the oldest.
+            out["x-dead-letter-strategy"] = "at-least-once"
+            out["x-overflow"] = "reject-publish"
         return out
 
     def declare(self, channel) -> None:

@@ -1,0 +1,23 @@
+"""The contract the deploy tests compare against is the one of CONTRACTS.md and docs/interfaces.md."""
+import re
+
+from deploytools import CALLS, DEPLOY, PORTS, contract_ports_from_docs, http_calls_from_interfaces
+
+from ecom_common.config import PORTS as COMMON_PORTS
+
+
+def test_ports_are_those_of_the_contract():
+    assert PORTS == COMMON_PORTS
+    from_docs = contract_ports_from_docs()
+    if from_docs is not None:  # CONTRACTS.md sits beside the repository (shared/)
+        assert from_docs == PORTS
+
+
+def test_peer_calls_are_those_of_the_interfaces_document():
+    documented = http_calls_from_interfaces()
+    assert documented == {s: calls - ({"billing"} if s == "billing" else set()) for s, calls in CALLS.items()}
+
+
+def test_procfile_uses_the_contract_ports():
+    web = dict(re.findall(r"^(\w+)-web: .* -b 127\.0\.0\.1:(\d+) ", (DEPLOY / "Procfile").read_text(), flags=re.M))
+    assert {s: int(p) for s, p in web.items()} == PORTS
