@@ -227,11 +227,20 @@ class Platform:
         return self
 
     def stop(self) -> None:
+        # Ask every worker and server to stop at once, then wait: stopping them one by one costs a
+        # poll interval each.
+        for rs in self.running.values():
+            if rs.worker:
+                rs.worker.request_stop()
+        stoppers = [threading.Thread(target=rs.server.shutdown) for rs in self.running.values() if rs.server]
+        for t in stoppers:
+            t.start()
         for rs in self.running.values():
             if rs.worker:
                 rs.worker.stop(timeout=10)
-            if rs.server:
-                rs.server.shutdown()
+        for t in stoppers:
+            t.join(10)
+        for rs in self.running.values():
             rs.db.dispose()
         for name in self.running:
             try:

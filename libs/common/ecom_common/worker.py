@@ -44,9 +44,13 @@ class Worker:
             self._threads.append(thread)
         return self
 
-    def stop(self, timeout: float = 30) -> None:
+    def request_stop(self) -> None:
+        """Ask every thread to stop after what it has in hand (returns at once)."""
         self.stop_event.set()
         self.db.outbox_signal.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
@@ -54,8 +58,7 @@ class Worker:
     def run_forever(self) -> int:
         def on_signal(signum, _frame):
             log.info("signal %s: finishing the message in hand and stopping", signum)
-            self.stop_event.set()
-            self.db.outbox_signal.set()
+            self.request_stop()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
