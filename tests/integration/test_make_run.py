@@ -1,6 +1,7 @@
 """`make run` starts the whole platform: the Procfile's twelve processes on the embedded default
-bring all six services to a ready /readyz (issue 2). Ports are chosen free for the test; the Procfile
-reads <SERVICE>_PORT with the contract's defaults."""
+(SQLite per service, kombu's sqla+sqlite bus) bring all six services to a ready /readyz (issue 2),
+and an order goes from placing to awaiting_shipment through them, every hop crossing processes.
+Ports are chosen free for the test; the Procfile reads <SERVICE>_PORT with the contract's defaults."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ import pytest
 import requests
 
 from ecom_common.config import SERVICES
-from ecom_common.testing import TEST_SECRET
+from ecom_common.testing import TEST_SECRET, auth, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +56,43 @@ def test_procfile_brings_six_services_to_ready(tmp_path):
             time.sleep(0.5)
         assert not pending, f"not ready within a minute: {sorted(pending)}"
         print(f"six services ready in {time.monotonic() - started:.1f}s")
+        order_flows_through(ports)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def order_flows_through(ports: dict) -> None:
+    def url(service, path):
+        return f"http://127.0.0.1:{ports[service]}/api/v1{path}"
+
+    def ok(resp, status=200):
+        assert resp.status_code == status, resp.text
+        return resp.json()
+
+    ops, reviewer = auth("ops", "olga", "S1"), auth("reviewer", "rita")
+    product = ok(requests.post(url("catalog", "/products"), headers=ops, timeout=10, json={
+        "category_id": "digital-phones", "title": "轻薄5G手机", "attributes": {"网络类型": "5G", "存储容量": ["128GB"]},
+        "images": [{"url": "https://img.example/p.jpg", "width": 800, "height": 800}],
+        "skus": [{"sku_code": "RUN-1", "spec": {"存储容量": "128GB"}, "list_price_fen": 9900, "weight_g": 300}]}), 201)
+    pid = product["id"]
+    ok(requests.post(url("catalog", f"/products/{pid}/submit"), headers=ops, timeout=10))
+    ok(requests.post(url("catalog", f"/products/{pid}/approve"), headers=reviewer, timeout=10))
+    wh = auth("warehouse", "wang", "S1")
+    eventually(lambda: requests.post(url("inventory", "/stock/RUN-1/adjustments"), headers=wh, timeout=10,
+                                     json={"kind": "inbound", "quantity": 5}).status_code == 201,
+               timeout=30, message="stock item created from ProductListed, then received")
+    buyer = {**auth("buyer", "bob"), "Idempotency-Key": "run-order-1"}
+    order = ok(requests.post(url("orders", "/orders"), headers=buyer, timeout=10, json={
+        "shop_id": "S1", "lines": [{"sku_code": "RUN-1", "quantity": 1}],
+        "address": {"name": "张三", "phone": "13812345678", "province": "浙江", "city": "杭州",
+                    "district": "西湖区", "street": "文三路", "detail": "100号"}}), 201)
+    oid = order["order_id"]
+    ok(requests.post(url("billing", "/payments"), headers=auth("buyer", "bob"), timeout=10,
+                     json={"order_id": oid, "method": "alipay"}), 201)
+    eventually(lambda: requests.get(url("orders", f"/orders/{oid}"), headers=auth("buyer", "bob"),
+                                    timeout=10).json()["status"] == "awaiting_shipment",
+               timeout=60, message="order awaiting_shipment on the embedded default")
