@@ -1,0 +1,7 @@
+NAME = "hot_sku"
+
+def steps(args):
+    return 1
+
+def run(args, bar):
+    return {"status": "todo"}

@@ -1,0 +1,7 @@
+NAME = "http_rps"
+
+def steps(args):
+    return 1
+
+def run(args, bar):
+    return {"status": "todo"}
