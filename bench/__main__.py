@@ -79,10 +79,10 @@ def main(argv=None) -> int:
                 payload[key] = result[key]
         path = common.write_result(name, payload)
         # A row names a figure of the runs, or carries its own spread (hot SKU: one per level).
-        rows = [(label, key if isinstance(key, dict) else summary.get(key, common.spread([])))
+        rows = [(label, key if isinstance(key, (dict, common.Text)) else summary.get(key, common.spread([])))
                 for label, key in result.get("rows", [])]
         if result.get("status") not in (None, "measured"):
-            rows.append(("status", result["status"]))
+            rows.append(("status", common.Text(result["status"])))
         print(common.table(f"{name}  ({elapsed:.0f}s, {args.runs} runs)", rows))
         for note in payload["notes"]:
             print(f"  note: {note}")

@@ -247,6 +247,10 @@ def fmt(value) -> str:
     return str(value)
 
 
+class Text(str):
+    """A row value shown as it is (a verdict, a status), not a figure with a spread."""
+
+
 def table(title: str, rows: list[tuple[str, dict | str]], note: str = "") -> str:
     """rows: (figure name, spread dict) -> one line each: median [min .. max] (n runs)."""
     width = max([len(name) for name, _ in rows] + [20])
