@@ -74,3 +74,51 @@ def test_run_once_skips_when_another_process_holds_the_lease(db):
     assert run_once(db, job) is None and runs == []
     release_lease(db, "purge", holder="elsewhere")
     assert run_once(db, job) == 1 and runs == [1]
+
+
+def test_poison_bodies_are_dead_lettered_at_once_and_the_queue_keeps_flowing(db):
+    """Broken JSON sent as application/json fails in kombu's decoding, before on_message: it must be
+    dead-lettered like any unparseable message, not stop the consumer (found by the reliability suite)."""
+    import threading
+    import uuid
+
+    from kombu import Producer, Queue
+
+    from ecom_common import bus
+    from ecom_common.db import Database
+    from ecom_common.testing import eventually
+
+    config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
+    database = Database(config, engine=db.engine)
+    handled = []
+    consumer = EventConsumer(database, Subscription("inventory.events",
+                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    topology = bus.topology_for(config)
+    work = topology.name("inventory.events")
+    good = listed()
+    with bus.connect(config) as conn:
+        channel = conn.channel()
+        topology.declare(channel)
+        producer = Producer(channel)
+        producer.publish("not json {", exchange="", routing_key=work, content_type="application/json",
+                         content_encoding="utf-8")
+        producer.publish(b"\xff\xfe not utf-8", exchange="", routing_key=work,
+                         content_type="application/octet-stream", content_encoding="binary")
+        producer.publish('{"hello": "not an envelope"}', exchange="", routing_key=work,
+                         content_type="application/json", content_encoding="utf-8")
+        bus.publish_raw(producer, topology.exchange, good.routing_key, good.to_json(), message_id=good.event_id)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: handled == [good.event_id], timeout=10, message="the good event behind the poison")
+    finally:
+        consumer.stop.set()
+        thread.join(5)
+    with bus.connect(config) as conn:
+        dead = Queue(topology.name("inventory.events.dlq"), no_declare=True)(conn.channel())
+        letters = []
+        while (message := dead.get(no_ack=True)) is not None:
+            letters.append(message)
+    assert len(letters) == 3
+    assert all(m.headers["x-attempts"] == 0 and m.headers["x-original-queue"] == "inventory.events" for m in letters)
+    assert b"\xff\xfe not utf-8" in [m.body for m in letters]
