@@ -7,13 +7,15 @@ SERVICES := catalog orders inventory aftersales logistics billing
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate run run-rabbit test test-unit test-integration clean
+.PHONY: help install migrate run run-rabbit test test-unit test-integration clean bench test-reliability
 
 help:
 	@echo "make run          set up and start all six services (SQLite + embedded bus)"
 	@echo "make run-rabbit   the same on RabbitMQ and PostgreSQL (see README: configuration)"
 	@echo "make test         set up and run every test (needs RabbitMQ and PostgreSQL)"
 	@echo "make test-unit    fast tests only (no network)"
+	@echo "make test-reliability  fault-injection scenarios (also part of make test); report in docs/reliability.md"
+	@echo "make bench        benchmarks on RabbitMQ + PostgreSQL; tables + bench/results/*.json (BENCH_ARGS=--quick)"
 
 $(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +48,16 @@ test-unit: install
 
 test-integration: install
 	$(BIN)/pytest -m integration $(PYTEST_ARGS)
+
+# Reliability scenarios over the real broker and database (also run by `make test`); their figures go
+# to bench/results/reliability.json and the table in docs/reliability.md.
+test-reliability: install
+	$(BIN)/pytest -m reliability $(PYTEST_ARGS); status=$$?; $(BIN)/python -m bench.reliability_report; exit $$status
+
+# Benchmarks (bench/README.md): e.g. `make bench BENCH_ARGS="raw_loop outbox_relay --runs 5"`.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

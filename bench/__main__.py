@@ -55,6 +55,10 @@ def main(argv=None) -> int:
         bar = common.progress(module.steps(args), name)
         try:
             result = module.run(args, bar)
+        except common.NotBuilt as reason:
+            bar.close()
+            print(f"\n== {name}: not built yet: {reason}")
+            continue
         except Exception:
             bar.close()
             traceback.print_exc()

@@ -247,6 +247,10 @@ def fmt(value) -> str:
     return str(value)
 
 
+class NotBuilt(Exception):
+    """A benchmark whose subject is not on this branch yet: said plainly, no result written."""
+
+
 class Text(str):
     """A row value shown as it is (a verdict, a status), not a figure with a spread."""
 

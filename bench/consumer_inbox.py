@@ -19,8 +19,8 @@ from ecom_common.consumer import EventConsumer, Subscription
 from ecom_common.db import inbox
 
 from . import raw_loop
-from .common import PREFETCH, quiet_service_logs, scratch
-from .outbox_relay import listing
+from .common import PREFETCH, RESULTS, quiet_service_logs, scratch
+from .outbox_relay import _profiler, listing
 
 NAME = "consumer_inbox"
 
@@ -60,6 +60,7 @@ def steps(args) -> int:
 
 def run(args, bar) -> dict:
     n = args.messages
+    profile_path = None
     quiet_service_logs()
     runs = []
     with scratch(["inventory"]) as sc:
@@ -79,9 +80,16 @@ def run(args, bar) -> dict:
                     e = listing(k)
                     bus.publish_raw(producer, topology.exchange, e.routing_key, e.to_json(), message_id=e.event_id)
             consumer = TimedConsumer(db, sub, threading.Event(), n=n, on_progress=bar.update)
-            t = threading.Thread(target=consumer.run, daemon=True)
-            t.start()
-            t.join(300)
+            guard = threading.Timer(300, consumer.stop.set)  # bounded even if messages went missing
+            guard.start()
+            profiler = _profiler() if args.profile and not runs else None
+            consumer.run()  # in this thread (the profiler sees this thread only); stops itself at n
+            guard.cancel()
+            if profiler:
+                profiler.stop()
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                profile_path = RESULTS / "consumer_inbox.profile.txt"
+                profile_path.write_text(profiler.output_text(unicode=True, color=False))
             if consumer.count < n:
                 raise RuntimeError(f"consumer handled {consumer.count} of {n}")
             with db.engine.begin() as conn:
@@ -98,6 +106,7 @@ def run(args, bar) -> dict:
         "settings": {"messages": n, "prefetch": PREFETCH, "runs": args.runs, "database": "postgresql",
                      "handler": "one INSERT", "log_level": "INFO (to /dev/null)"},
         "runs": runs,
+        "notes": [f"profile of the first consumer drain: {profile_path.name}"] if profile_path else [],
         "rows": [("raw kombu drain msg/s", "raw_drain_msg_s"),
                  ("EventConsumer + inbox msg/s", "consumer_msg_s"),
                  ("ratio consumer/raw", "ratio")],
