@@ -122,3 +122,51 @@ def test_poison_bodies_are_dead_lettered_at_once_and_the_queue_keeps_flowing(db)
     assert len(letters) == 3
     assert all(m.headers["x-attempts"] == 0 and m.headers["x-original-queue"] == "inventory.events" for m in letters)
     assert b"\xff\xfe not utf-8" in [m.body for m in letters]
+
+
+class _FakeConfirmChannel:
+    """An AMQP channel that delivers scripted confirms (tag, multiple, ack?) on drain_events."""
+
+    def __init__(self, script):
+        from collections import defaultdict
+        from types import SimpleNamespace
+
+        self.events = defaultdict(set)
+        self.script = list(script)
+        self.connection = SimpleNamespace(drain_events=self._drain)
+
+    def confirm_select(self):
+        pass
+
+    def _drain(self, timeout=None):
+        if not self.script:
+            raise TimeoutError("no more confirms")
+        tag, multiple, ack = self.script.pop(0)
+        for callback in self.events["basic_ack" if ack else "basic_nack"]:
+            callback(tag, multiple)
+
+
+@pytest.mark.parametrize("script, acked, nacked", [
+    ([(1, False, True), (2, False, True), (3, False, True)], {1, 2, 3}, set()),
+    ([(3, True, True)], {1, 2, 3}, set()),
+    # out of order: a nack (full queue) before the acks of earlier persisted messages
+    ([(3, False, False), (2, True, True)], {1, 2}, {3}),
+    ([(2, False, True), (3, False, False), (1, False, True)], {1, 2}, {3}),
+])
+def test_confirm_tracker_settles_out_of_order_and_multiple_confirms(script, acked, nacked):
+    from ecom_common.outbox import ConfirmTracker
+
+    tracker = ConfirmTracker(_FakeConfirmChannel(script))
+    for _ in range(3):
+        tracker.next_tag()
+    tracker.wait(3, timeout=1)
+    assert tracker.settled_upto == 3 and tracker.acked == acked and tracker.nacked == nacked
+
+
+def test_confirm_tracker_gives_up_when_confirms_stop_coming():
+    from ecom_common.outbox import ConfirmTracker
+
+    tracker = ConfirmTracker(_FakeConfirmChannel([(1, False, True)]))
+    tracker.next_tag(), tracker.next_tag()
+    with pytest.raises(TimeoutError):
+        tracker.wait(2, timeout=1)
