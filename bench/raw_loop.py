@@ -5,9 +5,11 @@ durable queue, every publish waiting for the broker's confirm (kombu `confirm_pu
 ecom_common.bus does), a consumer with the services' prefetch acknowledging each message. No
 database, no envelope parsing, no handler.
 
-Two figures per run:
-- loop msg/s: a publisher and a consumer thread running at once, N messages from the first publish
-  to the last ack (what a steady stream of events can reach);
+Figures per run:
+- loop msg/s: a publisher and a consumer process running at once, N messages from the first publish
+  to the last ack (what a steady stream of events can reach), each publish waiting for its confirm;
+- the same loop with confirms awaited per batch of 100 (as the outbox relay publishes): the
+  broker's limit for the platform's own publishing;
 - drain msg/s: N messages already queued, consumed and acked (what a consumer can reach when it
   has a backlog); the consumer benchmark compares against this one.
 """
@@ -19,12 +21,14 @@ import uuid
 
 from kombu import Connection, Consumer, Producer, Queue
 
+from ecom_common.config import Config
 from ecom_common.events import make_event
 from ecom_common.testing import amqp_url
 
 from .common import PREFETCH, new_prefix
 
 NAME = "raw_loop"
+BATCH = Config.__dataclass_fields__["relay_batch"].default  # the relay's batch
 
 
 def sample_body(i: int = 0) -> str:
@@ -89,11 +93,12 @@ def consume(queue: str, counter: Counter, ready: threading.Event | None = None, 
 class Queued:
     """A durable queue of its own for one measurement, deleted afterwards."""
 
-    def __init__(self):
+    def __init__(self, confirm_each: bool = True):
         self.name = f"{new_prefix()}.bench.raw"
+        self.confirm_each = confirm_each
 
     def __enter__(self):
-        self.conn = connection()
+        self.conn = connection(confirm=self.confirm_each)
         self.channel = self.conn.channel()
         Queue(self.name, durable=True)(self.channel).declare()
         self.producer = Producer(self.channel)
@@ -114,14 +119,20 @@ def _consume_in_child(queue: str, n: int, pipe) -> None:
     pipe.send(("done", counter.count, counter.last))
 
 
-def loop_once(n: int, on_progress=None) -> dict:
+def loop_once(n: int, on_progress=None, batch: int | None = None) -> dict:
     """Publisher and consumer at once, in two processes (as a service's web and worker are):
     msg/s from the first publish to the n-th ack. In one process the two threads would mostly
-    measure the GIL handing over between them."""
+    measure the GIL handing over between them.
+
+    batch=None: every publish waits for its confirm (what bus.publish_raw does).
+    batch=B: B publishes, then one wait for all their confirms (what the outbox relay does)."""
     import multiprocessing
 
+    from ecom_common.outbox import ConfirmTracker
+
     body = sample_body()
-    with Queued() as q:
+    with Queued(confirm_each=batch is None) as q:
+        tracker = ConfirmTracker(q.channel) if batch else None
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_consume_in_child, args=(q.name, n, child), daemon=True)
@@ -132,6 +143,12 @@ def loop_once(n: int, on_progress=None) -> dict:
             start = time.monotonic()
             for k in range(n):
                 publish(q.producer, q.name, body)
+                if tracker:
+                    tracker.next_tag()
+                    if (k + 1) % batch == 0 or k == n - 1:
+                        tracker.wait(tracker.last_tag)
+                        if tracker.nacked:
+                            raise RuntimeError(f"raw loop: {len(tracker.nacked)} publishes nacked")
                 if on_progress and k % 100 == 99:
                     on_progress(100)
             published = time.monotonic()
@@ -168,17 +185,22 @@ def run(args, bar) -> dict:
     runs = []
     for _ in range(args.runs):
         result = loop_once(n, bar.update)
+        batched = loop_once(n, bar.update, batch=BATCH)
+        result["loop_batched_msg_s"] = batched["loop_msg_s"]
+        result["publish_batched_msg_s"] = batched["publish_confirmed_msg_s"]
         result.update(drain_once(n, bar.update))
         runs.append(result)
     return {
-        "settings": {"messages": n, "prefetch": PREFETCH, "persistent": True, "publisher_confirms": True,
+        "settings": {"messages": n, "prefetch": PREFETCH, "confirm_batch": BATCH, "persistent": True, "publisher_confirms": True,
                      "body_bytes": len(sample_body()), "runs": args.runs},
         "runs": runs,
         "rows": [("loop msg/s (publish+consume at once)", "loop_msg_s"),
                  ("publish with confirms msg/s", "publish_confirmed_msg_s"),
+                 (f"loop msg/s, confirms per {BATCH}", "loop_batched_msg_s"),
+                 (f"publish msg/s, confirms per {BATCH}", "publish_batched_msg_s"),
                  ("drain msg/s (backlog consumed)", "drain_msg_s")],
     }
 
 
 def steps(args) -> int:
-    return args.runs * 2 * args.messages
+    return args.runs * 3 * args.messages
