@@ -7,7 +7,7 @@ SERVICES := catalog orders inventory aftersales logistics billing
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate run run-rabbit test test-unit test-integration clean compose-env compose-up compose-down
+.PHONY: help install migrate run run-rabbit test test-unit test-integration test-reliability bench clean compose-env compose-up compose-down
 
 help:
 	@echo "make run          set up and start all six services (SQLite + embedded bus)"
@@ -16,6 +16,8 @@ help:
 	@echo "make test-unit    fast tests only (no network)"
 	@echo "make compose-up   build the image and start everything with docker compose (deploy/README.md)"
 	@echo "make compose-down stop it (data volumes are kept)"
+	@echo "make test-reliability  fault-injection scenarios (also part of make test); report in docs/reliability.md"
+	@echo "make bench        benchmarks on RabbitMQ + PostgreSQL; tables + bench/results/*.json (BENCH_ARGS=--quick)"
 
 $(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +65,15 @@ compose-up: compose-env
 
 compose-down:
 	$(COMPOSE) -f $(COMPOSE_FILE) down
+# Reliability scenarios over the real broker and database (also run by `make test`); their figures go
+# to bench/results/reliability.json and the table in docs/reliability.md.
+test-reliability: install
+	$(BIN)/pytest -m reliability $(PYTEST_ARGS); status=$$?; $(BIN)/python -m bench.reliability_report; exit $$status
+
+# Benchmarks (bench/README.md): e.g. `make bench BENCH_ARGS="raw_loop outbox_relay --runs 5"`.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

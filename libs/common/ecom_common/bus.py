@@ -19,7 +19,9 @@ HEARTBEAT = 30
 EMBEDDED_POLL_INTERVAL = 0.1
 
 
-def connect(config: Config, heartbeat: int = HEARTBEAT, role: str = "") -> Connection:
+def connect(config: Config, heartbeat: int = HEARTBEAT, role: str = "", confirm_publish: bool = True) -> Connection:
+    """A connection to the bus. `confirm_publish=False` is for the outbox relay only, which puts its
+    channel in confirm mode itself and waits for a whole batch's confirms at once."""
     if config.embedded_bus:
         # The sqla transport hands its transport options to create_engine: only engine arguments here.
         conn = Connection(config.broker_url, transport_options={"connect_args": {"timeout": 30}})
@@ -30,7 +32,7 @@ def connect(config: Config, heartbeat: int = HEARTBEAT, role: str = "") -> Conne
         heartbeat=heartbeat,
         connect_timeout=5,
         transport_options={
-            "confirm_publish": True,
+            "confirm_publish": confirm_publish,
             # Shown by the management UI and `rabbitmqctl list_connections`: who is this connection?
             "client_properties": {"connection_name": f"{config.bus_prefix}{config.service}:{role}".rstrip(":")},
         },

@@ -120,6 +120,15 @@ class EventConsumer:
             metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, envelope.routing_key, outcome).inc()
             metrics.EVENT_LATENCY.labels(self.config.service, self.consumer_name).observe(time.perf_counter() - started)
 
+    def on_undecodable(self, message, exc) -> None:
+        """kombu decodes a body by its content type before `on_message` sees it (e.g. broken JSON sent
+        as application/json); such a message is poison too. Without this hook kombu raises out of
+        drain_events, the consumer reconnects, the message is redelivered and the queue is stuck."""
+        log.error("undecodable message dead-lettered: %r", exc)
+        headers = dict(message.headers or {})
+        self._dead_letter(message, headers, exc, attempts=int(headers.get("x-attempts", 0)))
+        metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, "?", Outcome.DEAD).inc()
+
     def _retry_or_dead_letter(self, message, headers: dict, envelope: Envelope, exc: Exception) -> str:
         attempts = int(headers.get("x-attempts", 0)) + 1
         delays = self.config.retry_delays
@@ -168,7 +177,8 @@ class EventConsumer:
                     channel.basic_qos(0, self.config.prefetch, False)
                     self._producer = Producer(conn.channel())
                     queue = Queue(self.queue_name, no_declare=True)
-                    with Consumer(channel, [queue], callbacks=[self.on_message], accept=None):
+                    with Consumer(channel, [queue], callbacks=[self.on_message], accept=None,
+                                  on_decode_error=self.on_undecodable):
                         log.info("consuming %s", self.queue_name)
                         delay = 0.5
                         while not self.stop.is_set():
@@ -239,9 +249,14 @@ class RetryForwarder:
                         message.ack()
 
 
-def _raw_body(message) -> str:
+def _raw_body(message) -> str | bytes:
     raw = message.body
-    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    if isinstance(raw, bytes):
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:  # a poison body goes to the DLQ byte for byte
+            return raw
+    return raw
 
 
 def _clean(headers: dict) -> dict:

@@ -1,10 +1,14 @@
 """Transactional outbox: events are rows written with the state change, published by a relay.
 
 `UnitOfWork.record(event)` inserts the row in the business transaction. The relay claims unpublished
-rows in batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several relays can run), publishes each
-with publisher confirms, and marks it published only after the broker confirmed. A failed publish
+rows in batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several relays can run), publishes them
+with publisher confirms, and marks a row published only after the broker confirmed it. A failed publish
 bumps `attempts` and pushes `available_at` back; nothing is skipped or dropped. A row may be
 published twice (confirm lost in a connection cut): consumers are idempotent by event_id.
+
+On RabbitMQ the relay publishes a whole batch and then waits for the broker's confirms of all of it
+(`ConfirmTracker`), instead of one round trip per message: the profile of `make bench` showed ~90%
+of the relay's time waiting on each confirm in turn (bench/README.md has the before/after figures).
 """
 from __future__ import annotations
 
@@ -39,6 +43,58 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(60, 0.5 * 2 ** min(attempts, 7)))
 
 
+CONFIRM_TIMEOUT = 30.0
+
+
+class MessagesNacked(Exception):
+    pass
+
+
+class ConfirmTracker:
+    """Publisher confirms of one AMQP channel, collected as they come (RabbitMQ numbers the
+    messages published on a channel in confirm mode 1, 2, 3, ...; an ack or nack may cover every
+    tag up to its own with `multiple`)."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.last_tag = 0
+        self.acked: set[int] = set()
+        self.nacked: set[int] = set()
+        self.settled_upto = 0  # every tag <= this one is acked or nacked
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._on_ack)
+        channel.events["basic_nack"].add(self._on_nack)
+
+    def _settle(self, into: set, tag: int, multiple: bool) -> None:
+        # Confirms may come out of order (a nack for a full queue at once, the ack of a persisted
+        # message after its fsync): settled_upto only moves over an unbroken run of settled tags.
+        if multiple:
+            into.update(t for t in range(self.settled_upto + 1, tag + 1) if t not in self.acked and t not in self.nacked)
+        else:
+            into.add(tag)
+        while self.settled_upto + 1 in self.acked or self.settled_upto + 1 in self.nacked:
+            self.settled_upto += 1
+
+    def _on_ack(self, tag, multiple):
+        self._settle(self.acked, tag, multiple)
+
+    def _on_nack(self, tag, multiple):
+        self._settle(self.nacked, tag, multiple)
+
+    def next_tag(self) -> int:
+        self.last_tag += 1
+        return self.last_tag
+
+    def wait(self, upto: int, timeout: float = CONFIRM_TIMEOUT) -> None:
+        """Until the broker has acked or nacked every message up to tag `upto`."""
+        deadline = time.monotonic() + timeout
+        while self.settled_upto < upto:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no confirm from the broker within {timeout}s")
+            self.channel.connection.drain_events(timeout=remaining)
+
+
 class Relay:
     def __init__(self, db: Database, stop: threading.Event | None = None):
         self.db = db
@@ -58,8 +114,22 @@ class Relay:
             stmt = stmt.with_for_update(skip_locked=True)
         return session.execute(stmt).all()
 
+    def connect(self):
+        """The relay's broker connection: on RabbitMQ without per-publish confirm waits, because the
+        relay waits for a whole batch's confirms itself (`ConfirmTracker`)."""
+        return bus.connect(self.config, role="relay", confirm_publish=False)
+
+    def _tracker(self, producer: Producer) -> ConfirmTracker | None:
+        channel = producer.channel
+        if self.config.embedded_bus or getattr(channel.connection, "confirm_publish", True):
+            return None  # the embedded bus has no confirms; a confirm_publish channel waits per message
+        tracker = getattr(self, "_confirms", None)
+        if tracker is None or tracker.channel is not channel:
+            tracker = self._confirms = ConfirmTracker(channel)
+        return tracker
+
     def publish_batch(self, producer: Producer) -> int:
-        """Publish one batch; returns how many rows were published."""
+        """Publish one batch; returns how many rows were published (confirmed by the broker)."""
         now = self.config.clock.now()
         session = self.db.Session()
         try:
@@ -67,26 +137,51 @@ class Relay:
             if not rows:
                 session.rollback()
                 return 0
+            tracker = self._tracker(producer)
             sent: list[int] = []
-            try:
-                for row in rows:
-                    bus.publish_raw(producer, self.topology.exchange, row.routing_key, row.body,
-                                    message_id=row.event_id)
-                    sent.append(row.id)
-            except Exception as exc:
-                failed = rows[len(sent)]
+            failed, error = None, None
+            if tracker is None:
+                try:
+                    for row in rows:
+                        bus.publish_raw(producer, self.topology.exchange, row.routing_key, row.body,
+                                        message_id=row.event_id)
+                        sent.append(row.id)
+                except Exception as exc:
+                    failed, error = [rows[len(sent)]], exc
+            else:
+                tags: list[int] = []
+                try:
+                    for row in rows:
+                        bus.publish_raw(producer, self.topology.exchange, row.routing_key, row.body,
+                                        message_id=row.event_id)
+                        tags.append(tracker.next_tag())
+                    tracker.wait(tags[-1])
+                except Exception as exc:
+                    error = exc
+                # Only what the broker acked counts as published; the rest stays for the next pass.
+                # (After an error the caller reconnects: a new channel gets a new tracker.)
+                sent = [row.id for row, tag in zip(rows, tags) if tag in tracker.acked]
+                nacked = [row for row, tag in zip(rows, tags) if tag in tracker.nacked]
+                tracker.acked.difference_update(tags)
+                tracker.nacked.difference_update(tags)
+                if nacked:
+                    failed = nacked
+                    error = error or MessagesNacked(f"the broker refused {len(nacked)} message(s)")
+                elif error is not None:
+                    unconfirmed = [row for row in rows if row.id not in set(sent)]
+                    failed = unconfirmed[:1]
+            for row in failed or []:
                 session.execute(
                     outbox.update()
-                    .where(outbox.c.id == failed.id)
-                    .values(attempts=failed.attempts + 1, last_error=repr(exc)[:2000],
-                            available_at=now + backoff(failed.attempts + 1))
+                    .where(outbox.c.id == row.id)
+                    .values(attempts=row.attempts + 1, last_error=repr(error)[:2000],
+                            available_at=now + backoff(row.attempts + 1))
                 )
-                self._mark(session, sent)
-                session.commit()
-                raise
             self._mark(session, sent)
             session.commit()
             metrics.OUTBOX_PUBLISHED.labels(self.config.service).inc(len(sent))
+            if error is not None:
+                raise error
             return len(sent)
         finally:
             session.close()
@@ -111,7 +206,7 @@ class Relay:
         delay = 0.5
         while not self.stop.is_set():
             try:
-                with bus.connect(self.config, role="relay") as conn:
+                with self.connect() as conn:
                     conn.ensure_connection(max_retries=1)
                     channel = conn.channel()
                     self.topology.declare(channel)

@@ -74,3 +74,99 @@ def test_run_once_skips_when_another_process_holds_the_lease(db):
     assert run_once(db, job) is None and runs == []
     release_lease(db, "purge", holder="elsewhere")
     assert run_once(db, job) == 1 and runs == [1]
+
+
+def test_poison_bodies_are_dead_lettered_at_once_and_the_queue_keeps_flowing(db):
+    """Broken JSON sent as application/json fails in kombu's decoding, before on_message: it must be
+    dead-lettered like any unparseable message, not stop the consumer (found by the reliability suite)."""
+    import threading
+    import uuid
+
+    from kombu import Producer, Queue
+
+    from ecom_common import bus
+    from ecom_common.db import Database
+    from ecom_common.testing import eventually
+
+    config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
+    database = Database(config, engine=db.engine)
+    handled = []
+    consumer = EventConsumer(database, Subscription("inventory.events",
+                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    topology = bus.topology_for(config)
+    work = topology.name("inventory.events")
+    good = listed()
+    with bus.connect(config) as conn:
+        channel = conn.channel()
+        topology.declare(channel)
+        producer = Producer(channel)
+        producer.publish("not json {", exchange="", routing_key=work, content_type="application/json",
+                         content_encoding="utf-8")
+        producer.publish(b"\xff\xfe not utf-8", exchange="", routing_key=work,
+                         content_type="application/octet-stream", content_encoding="binary")
+        producer.publish('{"hello": "not an envelope"}', exchange="", routing_key=work,
+                         content_type="application/json", content_encoding="utf-8")
+        bus.publish_raw(producer, topology.exchange, good.routing_key, good.to_json(), message_id=good.event_id)
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: handled == [good.event_id], timeout=10, message="the good event behind the poison")
+    finally:
+        consumer.stop.set()
+        thread.join(5)
+    with bus.connect(config) as conn:
+        dead = Queue(topology.name("inventory.events.dlq"), no_declare=True)(conn.channel())
+        letters = []
+        while (message := dead.get(no_ack=True)) is not None:
+            letters.append(message)
+    assert len(letters) == 3
+    assert all(m.headers["x-attempts"] == 0 and m.headers["x-original-queue"] == "inventory.events" for m in letters)
+    assert b"\xff\xfe not utf-8" in [m.body for m in letters]
+
+
+class _FakeConfirmChannel:
+    """An AMQP channel that delivers scripted confirms (tag, multiple, ack?) on drain_events."""
+
+    def __init__(self, script):
+        from collections import defaultdict
+        from types import SimpleNamespace
+
+        self.events = defaultdict(set)
+        self.script = list(script)
+        self.connection = SimpleNamespace(drain_events=self._drain)
+
+    def confirm_select(self):
+        pass
+
+    def _drain(self, timeout=None):
+        if not self.script:
+            raise TimeoutError("no more confirms")
+        tag, multiple, ack = self.script.pop(0)
+        for callback in self.events["basic_ack" if ack else "basic_nack"]:
+            callback(tag, multiple)
+
+
+@pytest.mark.parametrize("script, acked, nacked", [
+    ([(1, False, True), (2, False, True), (3, False, True)], {1, 2, 3}, set()),
+    ([(3, True, True)], {1, 2, 3}, set()),
+    # out of order: a nack (full queue) before the acks of earlier persisted messages
+    ([(3, False, False), (2, True, True)], {1, 2}, {3}),
+    ([(2, False, True), (3, False, False), (1, False, True)], {1, 2}, {3}),
+])
+def test_confirm_tracker_settles_out_of_order_and_multiple_confirms(script, acked, nacked):
+    from ecom_common.outbox import ConfirmTracker
+
+    tracker = ConfirmTracker(_FakeConfirmChannel(script))
+    for _ in range(3):
+        tracker.next_tag()
+    tracker.wait(3, timeout=1)
+    assert tracker.settled_upto == 3 and tracker.acked == acked and tracker.nacked == nacked
+
+
+def test_confirm_tracker_gives_up_when_confirms_stop_coming():
+    from ecom_common.outbox import ConfirmTracker
+
+    tracker = ConfirmTracker(_FakeConfirmChannel([(1, False, True)]))
+    tracker.next_tag(), tracker.next_tag()
+    with pytest.raises(TimeoutError):
+        tracker.wait(2, timeout=1)

@@ -1,0 +1,113 @@
+"""Consumer throughput: events through the real EventConsumer with inbox dedupe on PostgreSQL.
+
+N catalog.ProductListed envelopes are queued on inventory.events of a namespace of its own; an
+`ecom_common.consumer.EventConsumer` (the services' consumer: parse the envelope, one transaction
+with the inbox INSERT + the handler + commit, then ack; JSON log line per event, metrics) drains
+them with a handler that does one small INSERT. Its msg/s is compared with the raw kombu drain of
+the same N messages measured in the same run (`raw_loop.drain_once`: consume + ack only).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import sqlalchemy as sa
+from kombu import Producer
+
+from ecom_common import bus
+from ecom_common.consumer import EventConsumer, Subscription
+from ecom_common.db import inbox
+
+from . import raw_loop
+from .common import PREFETCH, RESULTS, quiet_service_logs, scratch
+from .outbox_relay import _profiler, listing
+
+NAME = "consumer_inbox"
+
+HANDLED = sa.table("bench_handled", sa.column("event_id"), sa.column("sku_count"))
+
+
+def handler(uow, event) -> None:
+    uow.session.execute(HANDLED.insert().values(event_id=event.event_id, sku_count=len(event.payload["skus"])))
+
+
+class TimedConsumer(EventConsumer):
+    """The real consumer, timing from the first message handled to the n-th."""
+
+    def __init__(self, *a, n: int, on_progress=None, **kw):
+        super().__init__(*a, **kw)
+        self.n = n
+        self.count = 0
+        self.first = self.last = None
+        self.on_progress = on_progress
+
+    def on_message(self, body, message) -> None:
+        super().on_message(body, message)
+        self.count += 1
+        now = time.perf_counter()
+        if self.count == 1:
+            self.first = now
+        if self.on_progress and self.count % 100 == 0:
+            self.on_progress(100)
+        if self.count >= self.n:
+            self.last = now
+            self.stop.set()
+
+
+def steps(args) -> int:
+    return args.runs * 2 * args.messages
+
+
+def run(args, bar) -> dict:
+    n = args.messages
+    profile_path = None
+    quiet_service_logs()
+    runs = []
+    with scratch(["inventory"]) as sc:
+        db, config = sc.dbs["inventory"], sc.configs["inventory"]
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE bench_handled (id bigserial PRIMARY KEY, event_id text NOT NULL, "
+                                 "sku_count int NOT NULL)"))
+        sub = Subscription("inventory.events", {"catalog.ProductListed": handler})
+        for _ in range(args.runs):
+            raw = raw_loop.drain_once(n, bar.update)
+            with bus.connect(config, role="bench") as conn:
+                channel = conn.channel()
+                topology = bus.topology_for(config)
+                topology.declare(channel)
+                producer = Producer(channel)
+                for k in range(n):
+                    e = listing(k)
+                    bus.publish_raw(producer, topology.exchange, e.routing_key, e.to_json(), message_id=e.event_id)
+            consumer = TimedConsumer(db, sub, threading.Event(), n=n, on_progress=bar.update)
+            guard = threading.Timer(300, consumer.stop.set)  # bounded even if messages went missing
+            guard.start()
+            profiler = _profiler() if args.profile and not runs else None
+            consumer.run()  # in this thread (the profiler sees this thread only); stops itself at n
+            guard.cancel()
+            if profiler:
+                profiler.stop()
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                profile_path = RESULTS / "consumer_inbox.profile.txt"
+                profile_path.write_text(profiler.output_text(unicode=True, color=False))
+            if consumer.count < n:
+                raise RuntimeError(f"consumer handled {consumer.count} of {n}")
+            with db.engine.begin() as conn:
+                handled = conn.execute(sa.select(sa.func.count()).select_from(HANDLED)).scalar_one()
+                inbox_rows = conn.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one()
+                if handled != n or inbox_rows != n:
+                    raise RuntimeError(f"expected {n} handled rows and inbox rows, got {handled} and {inbox_rows}")
+                conn.execute(HANDLED.delete())
+                conn.execute(inbox.delete())
+            rate = (n - 1) / (consumer.last - consumer.first)
+            runs.append({"raw_drain_msg_s": raw["drain_msg_s"], "consumer_msg_s": rate,
+                         "ratio": rate / raw["drain_msg_s"]})
+    return {
+        "settings": {"messages": n, "prefetch": PREFETCH, "runs": args.runs, "database": "postgresql",
+                     "handler": "one INSERT", "log_level": "INFO (to /dev/null)"},
+        "runs": runs,
+        "notes": [f"profile of the first consumer drain: {profile_path.name}"] if profile_path else [],
+        "rows": [("raw kombu drain msg/s", "raw_drain_msg_s"),
+                 ("EventConsumer + inbox msg/s", "consumer_msg_s"),
+                 ("ratio consumer/raw", "ratio")],
+    }

@@ -1,0 +1,148 @@
+"""Reliability scenarios: the integration suite's servers (same `infrastructure` fixture: the
+machine's RabbitMQ/PostgreSQL or testcontainers) and a report of each scenario's figures.
+
+Each test records what it measured with `reliability_report(name, figures)`; the figures are merged
+into bench/results/reliability.json (`make test-reliability` then renders docs/reliability.md's table
+from it with `python -m bench.reliability_report`).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+REPORT = REPO / "bench" / "results" / "reliability.json"
+
+# The integration suite's session fixture, shared rather than copied (importlib import mode: conftest
+# modules are not importable by name).
+_spec = importlib.util.spec_from_file_location("_integration_conftest", REPO / "tests" / "integration" / "conftest.py")
+_integration = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_integration)
+infrastructure = _integration.infrastructure
+
+
+@pytest.fixture
+def reliability_report(request):
+    def write(figures: dict, scenario: str | None = None) -> None:
+        name = scenario or request.node.name
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = json.loads(REPORT.read_text())
+        except (FileNotFoundError, ValueError):
+            data = {}
+        data.setdefault("scenarios", {})[name] = {
+            "test": request.node.nodeid,
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version()},
+            **figures,
+        }
+        REPORT.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+    return write
+
+
+# Helpers shared by the scenarios (a fixture: test modules cannot import each other in importlib mode)
+def _listed(product_id: str, *skus: str, shop_id: str = "S1", threshold: int = 3):
+    from ecom_common.events import make_event
+
+    return make_event("catalog.ProductListed", {
+        "product_id": product_id, "shop_id": shop_id,
+        "skus": [{"sku_code": s, "list_price_fen": 1000, "low_stock_threshold": threshold} for s in skus],
+    })
+
+
+def _record(service, *events) -> None:
+    with service.db.uow() as uow:
+        for event in events:
+            uow.record(event)
+        uow.commit()
+
+
+def _count(db, table, *where) -> int:
+    import sqlalchemy as sa
+
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def _movements(db, sku: str, shop_id: str | None = None) -> int:
+    import sqlalchemy as sa
+    from inventory.models import StockMovement
+
+    stmt = sa.select(sa.func.count()).where(StockMovement.sku_code == sku)
+    if shop_id:
+        stmt = stmt.where(StockMovement.shop_id == shop_id)
+    with db.Session() as s:
+        return s.execute(stmt).scalar_one()
+
+
+def _stock_items(db, sku: str) -> int:
+    import sqlalchemy as sa
+    from inventory.models import StockItem
+
+    with db.Session() as s:
+        return s.execute(sa.select(sa.func.count()).where(StockItem.sku_code == sku)).scalar_one()
+
+
+def _queue_state(config, queue: str = "inventory.events") -> tuple[int, int]:
+    """(messages ready, consumers) of one of the namespace's queues."""
+    from kombu import Connection
+
+    from ecom_common import bus
+
+    with Connection(config.broker_url, heartbeat=0) as conn:
+        _, messages, consumers = conn.channel().queue_declare(bus.topology_for(config).name(queue), passive=True)
+        return messages, consumers
+
+
+def _publish(config, events_or_bodies, routing_key: str | None = None, to_queue: str | None = None) -> None:
+    """Publish envelopes (or raw bodies) with confirms: to the namespace's exchange, or straight onto
+    one of its queues (`to_queue`, through the default exchange) as a misbehaving producer would."""
+    from kombu import Producer
+
+    from ecom_common import bus
+
+    topology = bus.topology_for(config)
+    with bus.connect(config, role="test-publisher") as conn:
+        channel = conn.channel()
+        topology.declare(channel)  # as every process does before it publishes: nothing is unroutable
+        producer = Producer(channel)
+        for item in events_or_bodies:
+            body = item if isinstance(item, (str, bytes)) else item.to_json()
+            rk = routing_key or getattr(item, "routing_key", "")
+            if to_queue:
+                producer.publish(body, exchange="", routing_key=topology.name(to_queue), delivery_mode=2,
+                                 content_type="application/json", retry=False)
+            else:
+                bus.publish_raw(producer, topology.exchange, rk, body, message_id=item.event_id)
+
+
+def _worker_env(platform, service: str, tmp_path) -> dict:
+    from ecom_common.testing import TEST_SECRET
+
+    rs = platform[service]
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
+    env.update({
+        "BROKER_URL": platform.broker_url,
+        f"{service.upper()}_DATABASE_URL": rs.config.database_url,
+        "ECOM_BUS_PREFIX": rs.config.bus_prefix,
+        "ECOM_JWT_SECRET": TEST_SECRET,
+        "ECOM_VAR_DIR": str(tmp_path),
+        "ECOM_RETRY_DELAYS": ",".join(str(d) for d in platform.retry_delays),
+    })
+    return env
+
+
+@pytest.fixture
+def h():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(listed=_listed, record=_record, count=_count, movements=_movements,
+                           stock_items=_stock_items, queue_state=_queue_state, publish=_publish,
+                           worker_env=_worker_env)

@@ -1,0 +1,177 @@
+"""The database lost under load: every request gets 503 problem+json while it is away (never a 500,
+never a hang), nothing is half-written, and service is normal once it is back.
+
+The outage is simulated without touching the shared PostgreSQL server: the services reach it
+through a small TCP proxy on loopback that the test closes (every open connection cut, new ones
+refused, as when the server restarts) and reopens on the same port.
+
+Traffic during the outage: a client reading inventory's stock list without pause, and 100
+catalog.ProductListed events recorded in catalog's outbox just before the cut, so that catalog's
+relay and inventory's consumer are mid-flow when the database goes.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from ecom_common.db import inbox, outbox
+from ecom_common.testing import Platform, database_url, eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
+
+OUTAGE_SECONDS = 3.0
+
+
+class TcpProxy:
+    """Loopback TCP proxy to (host, port) in a thread of its own; `cut()` drops every connection
+    and stops listening, `restore()` listens again on the same port."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.port = 0
+        self.loop = asyncio.new_event_loop()
+        self.server = None
+        self.writers: set = set()
+        self.connections = 0
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def _call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    async def _pipe(self, reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, client_reader, client_writer):
+        try:
+            server_reader, server_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_writer.close()
+            return
+        self.connections += 1
+        self.writers |= {client_writer, server_writer}
+        await asyncio.gather(self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer))
+        self.writers -= {client_writer, server_writer}
+
+    async def _start(self):
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def _cut(self):
+        self.server.close()
+        for writer in list(self.writers):
+            transport = writer.transport
+            if transport is not None:
+                transport.abort()  # RST: the peer sees the connection die, not a polite close
+        self.writers.clear()
+        await self.server.wait_closed()
+
+    def start(self) -> "TcpProxy":
+        self._call(self._start())
+        return self
+
+    def cut(self) -> None:
+        self._call(self._cut())
+
+    def restore(self) -> None:
+        self.start()
+
+    def close(self) -> None:
+        try:
+            self._call(self._cut())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+class Reader(threading.Thread):
+    """Reads inventory's stock list without pause; notes (time, status, content type)."""
+
+    def __init__(self, service):
+        super().__init__(daemon=True)
+        self.service = service
+        self.stop = threading.Event()
+        self.answers: list[tuple[float, int, str]] = []
+
+    def run(self):
+        session = requests.Session()
+        headers = self.service.headers("warehouse", shop_id="S1")
+        while not self.stop.is_set():
+            try:
+                r = session.get(self.service.url + "/api/v1/stock?limit=5", headers=headers, timeout=10)
+                self.answers.append((time.monotonic(), r.status_code, r.headers.get("Content-Type", "")))
+            except requests.RequestException as exc:
+                self.answers.append((time.monotonic(), 0, type(exc).__name__))
+            self.stop.wait(0.02)
+
+
+def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written(h, reliability_report):
+    real = sa.engine.make_url(database_url())
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    reader = None
+    try:
+        with Platform(["catalog", "inventory"], base_db_url=proxied) as p:
+            cat, inv = p["catalog"], p["inventory"]
+            h.record(cat, h.listed("P0", "WARM"))
+            eventually(lambda: h.stock_items(inv.db, "WARM") == 1, timeout=30)
+            reader = Reader(inv)
+            reader.start()
+            eventually(lambda: any(s == 200 for _, s, _ in reader.answers), timeout=10)
+
+            skus = [f"OUT-{i}" for i in range(100)]
+            h.record(cat, *[h.listed(f"P{i + 1}", sku) for i, sku in enumerate(skus)])
+            time.sleep(0.05)  # let the relay and the consumer get going
+            handled_before_cut = h.count(inv.db, inbox) - 1
+            cut_at = time.monotonic()
+            proxy.cut()
+            time.sleep(OUTAGE_SECONDS)
+            proxy.restore()
+            back_at = time.monotonic()
+
+            eventually(lambda: [h.stock_items(inv.db, s) for s in skus] == [1] * len(skus), timeout=60,
+                       message="every event recorded before the outage handled after it")
+            settled_at = time.monotonic()
+            eventually(lambda: any(t > back_at and s == 200 for t, s, _ in reader.answers), timeout=30,
+                       message="reads served again")
+            reader.stop.set()
+            reader.join(10)
+
+            during = [(s, ct) for t, s, ct in reader.answers if cut_at + 0.2 < t < back_at]
+            failures = [(s, ct) for t, s, ct in reader.answers if s != 200]
+            assert during, "no request was answered during the outage"
+            assert all(s == 503 and ct.startswith("application/problem+json") for s, ct in failures), failures
+            assert any(s == 503 for s, _ in during)
+            # nothing half-written, nothing twice
+            assert [h.movements(inv.db, s) for s in skus] == [1] * len(skus)
+            assert h.count(inv.db, inbox) == len(skus) + 1
+            assert h.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
+            first_ok = min(t for t, s, _ in reader.answers if t > back_at and s == 200)
+            reliability_report({
+                "scenario": "database lost under load (TCP proxy cut)",
+                "proves": "503 problem+json during the outage, nothing half-written, normal service after",
+                "outage_seconds": OUTAGE_SECONDS,
+                "requests_total": len(reader.answers),
+                "requests_during_outage": len(during),
+                "answers_503_problem_json": sum(1 for s, _ in failures if s == 503),
+                "answers_other_than_200_or_503": sum(1 for s, _ in failures if s != 503),
+                "events_recorded_before_cut": len(skus),
+                "events_handled_when_cut": handled_before_cut,
+                "events_handled_once": len(skus),
+                "seconds_to_first_200_after_restore": round(first_ok - back_at, 2),
+                "seconds_to_all_events_handled_after_restore": round(settled_at - back_at, 2),
+            }, scenario="database_outage")
+    finally:
+        if reader:
+            reader.stop.set()
+        proxy.close()
