@@ -117,7 +117,7 @@ class Saga:
         if promo_fen is None:
             del body["skus"][0]["promo_price_fen"]
         catalog = self.p["catalog"]
-        pid = self.ok(catalog.post("/api/v1/products", json=body, shop_id=shop), 201)["id"]
+        pid = self.ok(catalog.post("/api/v1/products", json=body, shop_id=shop), 201)["product_id"]
         self.ok(catalog.post(f"/api/v1/products/{pid}/submit", shop_id=shop))
         self.ok(catalog.post(f"/api/v1/products/{pid}/approve", role="reviewer", sub="rita"))
         eventually(lambda: self.p["inventory"].get(f"/api/v1/stock/{sku}", role="service",
