@@ -177,7 +177,7 @@ class Saga:
         oid = self.placed_and_paid(sku, quantity, buyer=buyer)
         self.wait_status(oid, "awaiting_shipment")
         tracking_no = tracking_no or f"SF{uuid.uuid4().int % 10**12:012d}"
-        shipment = self.dispatch(self.shipment_for(oid)["id"], tracking_no)
+        shipment = self.dispatch(self.shipment_for(oid)["shipment_id"], tracking_no)
         self.wait_status(oid, "shipped")
         assert self.carrier_reports(shipment["carrier"], tracking_no, "delivered").status_code == 200
         self.wait_status(oid, "delivered")
