@@ -117,7 +117,7 @@ class Saga:
         if promo_fen is None:
             del body["skus"][0]["promo_price_fen"]
         catalog = self.p["catalog"]
-        pid = self.ok(catalog.post("/api/v1/products", json=body, shop_id=shop), 201)["id"]
+        pid = self.ok(catalog.post("/api/v1/products", json=body, shop_id=shop), 201)["product_id"]
         self.ok(catalog.post(f"/api/v1/products/{pid}/submit", shop_id=shop))
         self.ok(catalog.post(f"/api/v1/products/{pid}/approve", role="reviewer", sub="rita"))
         eventually(lambda: self.p["inventory"].get(f"/api/v1/stock/{sku}", role="service",
@@ -177,7 +177,7 @@ class Saga:
         oid = self.placed_and_paid(sku, quantity, buyer=buyer)
         self.wait_status(oid, "awaiting_shipment")
         tracking_no = tracking_no or f"SF{uuid.uuid4().int % 10**12:012d}"
-        shipment = self.dispatch(self.shipment_for(oid)["id"], tracking_no)
+        shipment = self.dispatch(self.shipment_for(oid)["shipment_id"], tracking_no)
         self.wait_status(oid, "shipped")
         assert self.carrier_reports(shipment["carrier"], tracking_no, "delivered").status_code == 200
         self.wait_status(oid, "delivered")

@@ -168,7 +168,7 @@ def test_a_payment_is_confirmed_by_the_providers_webhook_and_announced_on_the_bu
     assert event["payload"]["payment_id"] == payment["payment_id"] and event["payload"]["amount_fen"] == 10_000
     got = p["billing"].get(f"/api/v1/payments/{payment['payment_id']}", role="buyer", sub="bob").json()
     assert got["status"] == "succeeded"
-    assert [t["to_status"] for t in got["timeline"]] == ["pending", "succeeded"]
+    assert [t["status"] for t in got["timeline"]] == ["pending", "succeeded"]
     # The same request again is replayed, not paid twice.
     again = p["billing"].post("/api/v1/payments", role="buyer", sub="bob",
                               json={"order_id": order_id, "method": "card", "card_number": "4242424242424242"},

@@ -38,10 +38,10 @@ def test_listed_product_becomes_stock_and_delisting_stops_sales():
         catalog, inventory = p["catalog"], p["inventory"]
         product = ok(catalog.post("/api/v1/products", json=DRESS, shop_id="S1",
                                   headers={"Idempotency-Key": "it-create-1"}), 201)
-        pid = product["id"]
+        pid = product["product_id"]
         ok(catalog.post(f"/api/v1/products/{pid}/submit", shop_id="S1"))
         queue = ok(catalog.get("/api/v1/review-queue", role="reviewer", sub="rita"))
-        assert [i["id"] for i in queue["items"]] == [pid]
+        assert [i["product_id"] for i in queue["items"]] == [pid]
         listed = ok(catalog.post(f"/api/v1/products/{pid}/approve", role="reviewer", sub="rita"))
         assert listed["status"] == "listed"
 
@@ -76,7 +76,7 @@ def test_listed_product_becomes_stock_and_delisting_stops_sales():
 def test_concurrent_reviews_one_wins_and_purge_on_postgres():
     with Platform(["catalog"], workers=False) as p:
         catalog = p["catalog"]
-        pid = ok(catalog.post("/api/v1/products", json=DRESS, shop_id="S1"), 201)["id"]
+        pid = ok(catalog.post("/api/v1/products", json=DRESS, shop_id="S1"), 201)["product_id"]
         ok(catalog.post(f"/api/v1/products/{pid}/submit", shop_id="S1"))
 
         def approve(_):

@@ -108,14 +108,14 @@ def test_ready_to_ship_to_delivery_and_an_exchange_replacement(platform, tap):
     s = shipment_of(p, order_id)
     assert s["status"] == "pending" and s["carrier"] == "SF"          # 浙江: the next-day carrier
     assert s["receiver"]["phone"] == "137****5678" and s["pick_list"] == [{"sku_code": "TEA-250", "quantity": 2}]
-    tap.wait_for("logistics.ShipmentCreated", shipment_id=s["id"])
-    bill = p["logistics"].get(f"/api/v1/shipments/{s['id']}/waybill", role="warehouse", shop_id="S1").json()
-    assert bill["order_no"] == order_id and bill["receiver"]["name"] == "王*"
+    tap.wait_for("logistics.ShipmentCreated", shipment_id=s["shipment_id"])
+    bill = p["logistics"].get(f"/api/v1/shipments/{s['shipment_id']}/waybill", role="warehouse", shop_id="S1").json()
+    assert bill["order_id"] == order_id and bill["receiver"]["name"] == "王*"
 
     tracking_no = f"SF{uuid.uuid4().hex[:10]}"
-    dispatch(p, s["id"], tracking_no)
-    sent = tap.wait_for("logistics.ShipmentDispatched", shipment_id=s["id"])
-    assert sent["payload"] == {"shipment_id": s["id"], "order_id": order_id, "shop_id": "S1", "carrier": "SF",
+    dispatch(p, s["shipment_id"], tracking_no)
+    sent = tap.wait_for("logistics.ShipmentDispatched", shipment_id=s["shipment_id"])
+    assert sent["payload"] == {"shipment_id": s["shipment_id"], "order_id": order_id, "shop_id": "S1", "carrier": "SF",
                                "tracking_no": tracking_no, "case_id": None,
                                "lines": [{"sku_code": "TEA-250", "quantity": 2}]}
 
@@ -126,12 +126,12 @@ def test_ready_to_ship_to_delivery_and_an_exchange_replacement(platform, tap):
     assert bad.status_code == 401 and bad.headers["Content-Type"].startswith("application/problem+json")
     assert carrier_reports(p, {**report, "event_id": f"{tracking_no}-2", "status": "out_for_delivery"}).status_code == 200
     done = carrier_reports(p, {**report, "event_id": f"{tracking_no}-3", "status": "delivered"})
-    assert done.json() == {"shipment_id": s["id"], "status": "delivered", "duplicate": False}
+    assert done.json() == {"shipment_id": s["shipment_id"], "status": "delivered", "duplicate": False}
     again = carrier_reports(p, {**report, "event_id": f"{tracking_no}-3", "status": "delivered"})
     assert again.json()["duplicate"] is True
-    delivered = tap.wait_for("logistics.ShipmentDelivered", shipment_id=s["id"])
+    delivered = tap.wait_for("logistics.ShipmentDelivered", shipment_id=s["shipment_id"])
     assert delivered["payload"]["order_id"] == order_id and delivered["payload"]["case_id"] is None
-    detail = p["logistics"].get(f"/api/v1/shipments/{s['id']}", role="ops", shop_id="S1").json()
+    detail = p["logistics"].get(f"/api/v1/shipments/{s['shipment_id']}", role="ops", shop_id="S1").json()
     assert [t["status"] for t in detail["tracking"]] == ["in_transit", "out_for_delivery", "delivered"]
 
     # The exchange: aftersales asks for a replacement; it goes to the original receiver.
@@ -140,11 +140,11 @@ def test_ready_to_ship_to_delivery_and_an_exchange_replacement(platform, tap):
                                                "lines": [{"sku_code": "TEA-500", "quantity": 1}]})
     r = shipment_of(p, order_id, case_id=case_id)
     assert r["receiver"] == s["receiver"] and r["pick_list"] == [{"sku_code": "TEA-500", "quantity": 1}]
-    dispatch(p, r["id"], f"SF{uuid.uuid4().hex[:10]}")
-    assert tap.wait_for("logistics.ShipmentDispatched", shipment_id=r["id"])["payload"]["case_id"] == case_id
+    dispatch(p, r["shipment_id"], f"SF{uuid.uuid4().hex[:10]}")
+    assert tap.wait_for("logistics.ShipmentDispatched", shipment_id=r["shipment_id"])["payload"]["case_id"] == case_id
     # Only the order's shipment and its replacement exist: the replayed reports created nothing else.
     shipments = p["logistics"].get("/api/v1/shipments", role="warehouse", shop_id="S1", params={"order_id": order_id}).json()
-    assert {x["id"] for x in shipments["items"]} == {s["id"], r["id"]}
+    assert {x["shipment_id"] for x in shipments["items"]} == {s["shipment_id"], r["shipment_id"]}
 
 
 def test_a_cancelled_orders_pending_shipment_is_cancelled(platform, tap):
@@ -157,12 +157,12 @@ def test_a_cancelled_orders_pending_shipment_is_cancelled(platform, tap):
                                           "was_paid": True})
 
     def cancelled():
-        detail = p["logistics"].get(f"/api/v1/shipments/{s['id']}", role="warehouse", shop_id="S1").json()
+        detail = p["logistics"].get(f"/api/v1/shipments/{s['shipment_id']}", role="warehouse", shop_id="S1").json()
         return detail if detail["status"] == "cancelled" else None
 
     detail = eventually(cancelled, message="the shipment cancelled")
     assert detail["cancelled_at"] and "buyer cancelled" in detail["timeline"][-1]["reason"]
-    late = p["logistics"].post(f"/api/v1/shipments/{s['id']}/dispatch", role="warehouse", shop_id="S1",
+    late = p["logistics"].post(f"/api/v1/shipments/{s['shipment_id']}/dispatch", role="warehouse", shop_id="S1",
                                json={"tracking_no": "SF-too-late"})
     assert late.status_code == 409
 
@@ -175,13 +175,13 @@ def test_a_stalled_shipment_is_flagged_when_the_clock_moves_48h_on(platform, tap
                                             "lines": [{"sku_code": "COAT-XL", "quantity": 1}]})
     s = shipment_of(p, order_id)
     assert s["carrier"] == "EMS"                                      # remote: the wide-coverage carrier
-    dispatch(p, s["id"], f"EMS{uuid.uuid4().hex[:10]}")
+    dispatch(p, s["shipment_id"], f"EMS{uuid.uuid4().hex[:10]}")
     assert p.run_job("logistics", "flag_stalled_shipments") == 0
     p.clock.advance(hours=48)
     assert p.run_job("logistics", "flag_stalled_shipments") >= 1
-    stalled = tap.wait_for("logistics.ShipmentStalled", shipment_id=s["id"])
+    stalled = tap.wait_for("logistics.ShipmentStalled", shipment_id=s["shipment_id"])
     assert stalled["payload"]["order_id"] == order_id
     queue = p["logistics"].get("/api/v1/shipments/exceptions", role="ops", shop_id="S1").json()["items"]
-    mine = [q for q in queue if q["id"] == s["id"]]
+    mine = [q for q in queue if q["shipment_id"] == s["shipment_id"]]
     assert mine and mine[0]["exception_kind"] == "stalled" and mine[0]["time_in_exception_s"] >= 0
     assert p.run_job("logistics", "flag_stalled_shipments") == 0      # flagged once

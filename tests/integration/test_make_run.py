@@ -78,7 +78,7 @@ def order_flows_through(ports: dict) -> None:
         "category_id": "digital-phones", "title": "轻薄5G手机", "attributes": {"网络类型": "5G", "存储容量": ["128GB"]},
         "images": [{"url": "https://img.example/p.jpg", "width": 800, "height": 800}],
         "skus": [{"sku_code": "RUN-1", "spec": {"存储容量": "128GB"}, "list_price_fen": 9900, "weight_g": 300}]}), 201)
-    pid = product["id"]
+    pid = product["product_id"]
     ok(requests.post(url("catalog", f"/products/{pid}/submit"), headers=ops, timeout=10))
     ok(requests.post(url("catalog", f"/products/{pid}/approve"), headers=reviewer, timeout=10))
     wh = auth("warehouse", "wang", "S1")

@@ -72,10 +72,10 @@ def test_exchange_ships_a_replacement(saga):
 
     shipment = eventually(replacement, message="replacement shipment")
     assert [(l["sku_code"], l["quantity"]) for l in shipment["pick_list"]] == [("PH-EX-B", 1)]
-    saga.dispatch(shipment["id"], "SFNEW00001")
+    saga.dispatch(shipment["shipment_id"], "SFNEW00001")
     wait_case(saga, c["case_id"], "reshipped")
     eventually(lambda: saga.stock("PH-EX-B")["on_hand"] == 1, message="replacement taken from stock")
-    carrier = saga["logistics"].get(f"/api/v1/shipments/{shipment['id']}", role="warehouse",
+    carrier = saga["logistics"].get(f"/api/v1/shipments/{shipment['shipment_id']}", role="warehouse",
                                     shop_id="S1").json()["carrier"]
     assert saga.carrier_reports(carrier, "SFNEW00001", "delivered").status_code == 200
     wait_case(saga, c["case_id"], "closed")

@@ -16,7 +16,7 @@ def test_whole_chain_to_settlement_and_ledger_balances(saga):
     oid = saga.placed_and_paid("PHONE-SET", quantity=1, buyer="dora")
     saga.wait_status(oid, "awaiting_shipment")
     shipment = saga.shipment_for(oid)
-    dispatched = saga.dispatch(shipment["id"], "SF1234567890")
+    dispatched = saga.dispatch(shipment["shipment_id"], "SF1234567890")
     carrier = dispatched["carrier"]
     order = saga.wait_status(oid, "shipped")
     assert order["tracking_no"] == "SF1234567890"
@@ -52,8 +52,8 @@ def test_a_stalled_shipment_is_flagged(saga):
     saga.product("PHONE-STALL", stock=2)
     oid = saga.placed_and_paid("PHONE-STALL")
     saga.wait_status(oid, "awaiting_shipment")
-    shipment = saga.dispatch(saga.shipment_for(oid)["id"], "ZT0000000001")
+    shipment = saga.dispatch(saga.shipment_for(oid)["shipment_id"], "ZT0000000001")
     saga.p.clock.advance(hours=49)
     assert saga.p.run_job("logistics", "flag_stalled_shipments") >= 1
     queue = saga["logistics"].get("/api/v1/shipments/exceptions", role="ops", shop_id="S1").json()["items"]
-    assert [s["id"] for s in queue] == [shipment["id"]]
+    assert [s["shipment_id"] for s in queue] == [shipment["shipment_id"]]

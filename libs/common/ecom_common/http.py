@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import bus, context, metrics
 from .auth import current_principal
-from .clock import aware
+from .clock import aware, iso
 from .config import Config
 from .db import Database, idempotency_keys, is_unique_violation
 from .errors import BadRequest, Conflict, DomainError, Problem, ServiceUnavailable
@@ -234,6 +234,19 @@ def _release_key(db: Database, scope: str, key: str) -> None:
 
 
 # Pagination ------------------------------------------------------------------------------------
+class UtcTime(fields.DateTime):
+    """A response time as CONTRACTS.md wants it on the wire: ISO-8601 UTC with a Z
+    (`2026-11-23T02:12:46.724689Z`). Naive datetimes (SQLite) are read as UTC; an ISO string
+    already rendered is normalised the same way. Loading is fields.DateTime's."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return iso(value)
+
+
 class PageArgs(Schema):
     """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
 

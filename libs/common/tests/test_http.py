@@ -97,3 +97,22 @@ def test_readyz_reports_what_failed(widget_app, tmp_path):
     widget_app.config["ECOM"] = widget_app.config["ECOM"].with_(broker_url="amqp://guest:guest@127.0.0.1:1//")
     body = assert_problem(c.get("/readyz"), 503)
     assert body["checks"]["database"] == "ok" and body["checks"]["broker"].startswith("unreachable")
+
+
+def test_utc_time_renders_every_time_the_same_way():
+    from datetime import datetime, timedelta, timezone
+
+    from marshmallow import Schema
+
+    from ecom_common.http import UtcTime
+
+    class Out(Schema):
+        at = UtcTime(allow_none=True)
+
+    naive = datetime(2026, 11, 23, 2, 12, 46, 724689)
+    aware_cst = datetime(2026, 11, 23, 10, 12, 46, 724689, tzinfo=timezone(timedelta(hours=8)))
+    expected = {"at": "2026-11-23T02:12:46.724689Z"}
+    assert Out().dump({"at": naive}) == expected
+    assert Out().dump({"at": aware_cst}) == expected
+    assert Out().dump({"at": "2026-11-23T02:12:46.724689+00:00"}) == expected
+    assert Out().dump({"at": None}) == {"at": None}

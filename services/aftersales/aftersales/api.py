@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires
 from ecom_common.clock import aware, iso
 from ecom_common.errors import Conflict, NotFound
-from ecom_common.http import PageArgs, current_config, current_db, idempotent, paginate
+from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
 from . import casework, domain
@@ -29,11 +29,7 @@ STAFF = ("cs", "ops", "warehouse", "finance", "admin", "service")
 
 
 # Schemas -----------------------------------------------------------------------------------------
-class Time(fields.Field):
-    """ISO-8601 UTC with a Z (SQLite hands back naive datetimes; everything stored is UTC)."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return iso(aware(value)) if value is not None else None
+Time = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
 class LineIn(Schema):
@@ -68,10 +64,12 @@ class LineOut(Schema):
 
 
 class TimelineOut(Schema):
-    action = fields.Str()
-    status = fields.Str()
+    """The timeline entry every service returns (cases and complaints alike)."""
     at = Time()
     by = fields.Str()
+    action = fields.Str()
+    from_status = fields.Str(allow_none=True, metadata={"description": "the status before (null for the first entry)"})
+    status = fields.Str(metadata={"description": "the status after the entry"})
     reason = fields.Str(allow_none=True)
 
 
@@ -181,14 +179,6 @@ class EscalationOut(Schema):
     reason = fields.Str()
 
 
-class ComplaintTimelineOut(Schema):
-    action = fields.Str()
-    status = fields.Str()
-    at = Time()
-    by = fields.Str()
-    note = fields.Str(allow_none=True)
-
-
 class ComplaintOut(Schema):
     complaint_id = fields.Str()
     order_id = fields.Str()
@@ -203,7 +193,7 @@ class ComplaintOut(Schema):
     response = fields.Str(allow_none=True)
     resolution = fields.Str(allow_none=True)
     escalations = fields.List(fields.Nested(EscalationOut))
-    timeline = fields.List(fields.Nested(ComplaintTimelineOut))
+    timeline = fields.List(fields.Nested(TimelineOut))
     created_at = Time()
     updated_at = Time()
 
@@ -276,8 +266,18 @@ def case_json(case: Case, now, detail: bool = True) -> dict:
         "created_at": case.created_at, "updated_at": case.updated_at, "closed_at": case.closed_at,
     }
     if detail:
-        out["timeline"] = [{"action": t.action, "status": t.status, "at": t.at, "by": t.by, "reason": t.reason}
-                           for t in case.timeline]
+        out["timeline"] = timeline_json(case.timeline, lambda t: t.reason)
+    return out
+
+
+def timeline_json(entries, why) -> list[dict]:
+    """Entries in the common shape. Every change of status is written to the timeline from creation on, so
+    the status before an entry is the status after the one before it."""
+    out, before = [], None
+    for t in entries:
+        out.append({"at": t.at, "by": t.by, "action": t.action, "from_status": before, "status": t.status,
+                    "reason": why(t)})
+        before = t.status
     return out
 
 
@@ -294,8 +294,7 @@ def complaint_json(c: Complaint, now, detail: bool = True) -> dict:
         "created_at": c.created_at, "updated_at": c.updated_at,
     }
     if detail:
-        out["timeline"] = [{"action": t.action, "status": t.status, "at": t.at, "by": t.by, "note": t.note}
-                           for t in c.timeline]
+        out["timeline"] = timeline_json(c.timeline, lambda t: t.note)
     return out
 
 

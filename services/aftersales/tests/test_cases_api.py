@@ -218,6 +218,9 @@ def test_return_walks_to_closed(api):
     closed = api.case(cid, role="cs", sub="carol", shop_id="S1")
     assert [t["status"] for t in closed["timeline"]] == [
         "requested", "approved", "awaiting_return", "received", "refunding", "closed"]
+    assert [t["from_status"] for t in closed["timeline"]] == [
+        None, "requested", "approved", "awaiting_return", "received", "refunding"]
+    assert set(closed["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
     api.act(cid, "approve", expect=409)
 
 

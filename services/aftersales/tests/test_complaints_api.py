@@ -44,6 +44,10 @@ def test_general_complaint_clock_and_first_response(api):
     assert resolved["status"] == "resolved"
     cs(api, c["complaint_id"], "respond", expect=409)
     assert [t["action"] for t in resolved["timeline"]] == ["open", "respond", "resolve"]
+    last = resolved["timeline"][-1]
+    assert set(last) == {"at", "by", "action", "from_status", "status", "reason"}
+    assert (last["from_status"], last["status"], last["reason"]) == ("responded", "resolved", "已送达并补偿 10 元券")
+    assert resolved["timeline"][0]["from_status"] is None and last["at"].endswith("Z")
 
 
 def test_crisis_is_escalated_at_once(api):

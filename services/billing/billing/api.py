@@ -14,10 +14,9 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, not_found_unless, requires
-from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import PageArgs, current_config, current_db, idempotent, paginate
+from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations as ops, reports, settings
 from .gateways import orders_gateway, payment_provider
@@ -44,11 +43,7 @@ def money_scope(requested: str | None) -> str | None:
 
 
 # Schemas -------------------------------------------------------------------------------------------
-class Utc(fields.Field):
-    """ISO-8601 UTC with a Z (SQLite hands back naive datetimes; everything stored is UTC)."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return iso(aware(value)) if value is not None else None
+Utc = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
 class PaymentCreateSchema(Schema):
@@ -71,12 +66,13 @@ class PaymentCreateSchema(Schema):
 
 
 class TimelineSchema(Schema):
+    """The timeline entry every service returns (read from the billing audit trail)."""
     at = Utc()
-    actor = fields.Str()
+    by = fields.Str(attribute="actor")
     action = fields.Str()
     from_status = fields.Str(allow_none=True)
-    to_status = fields.Str(allow_none=True)
-    detail = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True, attribute="to_status", metadata={"description": "the status after the entry"})
+    reason = fields.Str(allow_none=True, attribute="detail", metadata={"description": "why, e.g. a failure code"})
 
 
 class PaymentSchema(Schema):
@@ -141,7 +137,7 @@ class RefundPageSchema(Schema):
 
 
 class LedgerEntrySchema(Schema):
-    id = fields.Int()
+    entry_id = fields.Int(attribute="id")
     shop_id = fields.Str()
     kind = fields.Str()
     amount_fen = fields.Int()
@@ -222,6 +218,7 @@ class RatesPutSchema(Schema):
 class RatesSchema(Schema):
     default_bps = fields.Int()
     items = fields.List(fields.Nested(RateSchema))
+    next_cursor = fields.Str(allow_none=True)
 
 
 class ReconciliationArgs(Schema):
@@ -526,17 +523,22 @@ def reconciliation(args):
 
 # Commission rates ----------------------------------------------------------------------------------
 def _rates_body(session) -> dict:
+    """Every rate (the answer to a change: what is stored now)."""
     rows = session.execute(sa.select(CommissionRate).order_by(CommissionRate.category_id)).scalars().all()
-    return {"default_bps": settings.default_commission_bps(current_config()), "items": rows}
+    return {"default_bps": settings.default_commission_bps(current_config()), "items": rows, "next_cursor": None}
 
 
 @blp.route("/commission-rates", methods=["GET"])
 @requires("admin", "finance")
+@blp.arguments(PageArgs, location="query")
 @blp.response(200, RatesSchema)
-def get_commission_rates():
-    """Commission per category in basis points (500 = 5%); categories not listed pay the default."""
+def get_commission_rates(args):
+    """Commission per category in basis points (500 = 5%), by category; categories not listed pay the default."""
     with current_db().Session() as session:
-        return _rates_body(session)
+        page = paginate(session, sa.select(CommissionRate), [CommissionRate.category_id], args["limit"],
+                        args.get("cursor"), descending=False)
+        page["default_bps"] = settings.default_commission_bps(current_config())
+        return page
 
 
 @blp.route("/commission-rates", methods=["PUT"])

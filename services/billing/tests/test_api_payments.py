@@ -158,7 +158,9 @@ def test_a_payment_is_pending_until_the_providers_webhook_confirms_it(billing):
         entries = s.execute(sa.select(LedgerEntry.kind, LedgerEntry.amount_fen)).all()
     assert entries == [("payment", 10_000)]
     detail = billing.client.get(f"/api/v1/payments/{payment['payment_id']}", headers=auth("buyer", sub="bob")).get_json()
-    assert [t["to_status"] for t in detail["timeline"]] == ["pending", "succeeded"]
+    assert [t["status"] for t in detail["timeline"]] == ["pending", "succeeded"]
+    assert set(detail["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
+    assert detail["timeline"][0]["by"] == "bob" and detail["timeline"][0]["at"].endswith("Z")
 
 
 @pytest.mark.parametrize("card, code", [("4000000000000002", "card_declined"),

@@ -48,6 +48,8 @@ def test_the_ledger_lists_entries_and_their_balance_per_scope(billing):
     mine = billing.get("/api/v1/ledger", role="ops", shop_id="S1").get_json()
     assert mine["shop_id"] == "S1" and mine["balance_fen"] == 0
     assert [e["kind"] for e in mine["items"]] == ["payout", "commission", "payment"]   # newest first
+    ids = [e["entry_id"] for e in mine["items"]]
+    assert ids == sorted(ids, reverse=True) and "id" not in mine["items"][0]
     s2 = billing.get("/api/v1/ledger?shop_id=S2").get_json()                            # finance, any shop
     assert s2["balance_fen"] == 10_000 and {e["shop_id"] for e in s2["items"]} == {"S2"}
     everything = billing.get("/api/v1/ledger", role="admin").get_json()
@@ -111,7 +113,7 @@ def test_reconciliation_needs_a_valid_date(billing, query):
 
 def test_commission_rates_are_read_by_finance_and_set_by_admin_only(billing):
     got = billing.get("/api/v1/commission-rates").get_json()
-    assert got == {"default_bps": 500, "items": []}
+    assert got == {"default_bps": 500, "items": [], "next_cursor": None}
     body = {"rates": [{"category_id": "C-dress", "rate_bps": 800}]}
     assert billing.client.put("/api/v1/commission-rates", json=body, headers=auth("finance")).status_code == 403
     assert billing.client.put("/api/v1/commission-rates", json=body).status_code == 401
@@ -121,6 +123,12 @@ def test_commission_rates_are_read_by_finance_and_set_by_admin_only(billing):
     body["rates"][0]["rate_bps"] = 600
     billing.client.put("/api/v1/commission-rates", json=body, headers=auth("admin", sub="root"))
     assert billing.get("/api/v1/commission-rates").get_json()["items"][0]["rate_bps"] == 600
+    more = {"rates": [{"category_id": "C-bag", "rate_bps": 300}, {"category_id": "C-shoe", "rate_bps": 400}]}
+    billing.client.put("/api/v1/commission-rates", json=more, headers=auth("admin", sub="root"))
+    first = billing.get("/api/v1/commission-rates?limit=2").get_json()
+    rest = billing.get(f"/api/v1/commission-rates?cursor={first['next_cursor']}").get_json()
+    assert [r["category_id"] for r in first["items"] + rest["items"]] == ["C-bag", "C-dress", "C-shoe"]
+    assert rest["next_cursor"] is None and rest["default_bps"] == 500
 
 
 @pytest.mark.parametrize("body, field", [

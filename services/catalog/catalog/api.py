@@ -20,11 +20,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires
-from ecom_common.clock import aware, iso
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import PageArgs, current_config, current_db, idempotent, paginate
+from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, store
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
@@ -36,11 +35,7 @@ BULK_MAX = 200
 
 
 # Schemas ---------------------------------------------------------------------------------------
-class Utc(fields.DateTime):
-    """ISO-8601 UTC with a Z (SQLite hands back naive datetimes; everything stored is UTC)."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return iso(aware(value)) if value is not None else None
+Utc = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
 class ImageSchema(Schema):
@@ -111,7 +106,7 @@ class FindingSchema(Schema):
 
 
 class ProductOut(Schema):
-    id = fields.Str()
+    product_id = fields.Str()
     shop_id = fields.Str()
     category_id = fields.Str()
     category_path = fields.List(fields.Str())
@@ -192,15 +187,16 @@ class BulkOut(Schema):
 
 
 class TimelineOut(Schema):
-    id = fields.Int()
+    """The timeline entry every service returns, plus catalog's `entry_id` (its order) and `by_roles`."""
+    entry_id = fields.Int(attribute="id")
     at = Utc()
-    actor = fields.Str()
-    actor_roles = fields.Str()
+    by = fields.Str(attribute="actor")
+    by_roles = fields.Str(attribute="actor_roles", metadata={"description": "the roles `by` acted with"})
     action = fields.Str()
     from_status = fields.Str(allow_none=True)
-    to_status = fields.Str()
+    status = fields.Str(attribute="to_status", metadata={"description": "the status after the entry"})
     reason = fields.Str(allow_none=True)
-    details = fields.Dict(allow_none=True)
+    details = fields.Dict(allow_none=True, metadata={"description": "what changed (edits), findings etc."})
 
 
 class TimelinePage(Schema):
@@ -286,7 +282,7 @@ class CategoryPatch(Schema):
 
 
 class CategoryOut(Schema):
-    id = fields.Str()
+    category_id = fields.Str()
     parent_id = fields.Str(allow_none=True)
     name = fields.Str()
     path = fields.List(fields.Str())
@@ -896,7 +892,7 @@ def sku_batch(body):
 def _category_view(tree: domain.CategoryTree, cid: str) -> dict:
     node = tree.get(cid)
     return {
-        "id": node.id, "parent_id": node.parent_id, "name": node.name, "path": tree.path(cid),
+        "category_id": node.id, "parent_id": node.parent_id, "name": node.name, "path": tree.path(cid),
         "is_leaf": tree.is_leaf(cid),
         "attributes": [{"name": a.name, "type": a.type, "required": a.required, "options": list(a.options),
                         "declared_in": a.category_id} for a in tree.attributes(cid)],

@@ -204,7 +204,7 @@ def sku_view(product: Product, sku: Sku) -> dict:
 
 def product_view(product: Product, tree: domain.CategoryTree, now: datetime, rules: domain.Rules) -> dict:
     return {
-        "id": product.id, "shop_id": product.shop_id, "category_id": product.category_id,
+        "product_id": product.id, "shop_id": product.shop_id, "category_id": product.category_id,
         "category_path": tree.path(product.category_id), "title": product.title, "brand": product.brand,
         "description": product.description, "attributes": dict(product.attributes or {}),
         "images": list(product.images or []), "video": product.video, "status": product.status,

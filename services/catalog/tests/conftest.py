@@ -95,11 +95,11 @@ class Steps:
 
     def submitted(self, body=None, headers=OPS) -> dict:
         p = self.create(body, headers)
-        return self.act(p["id"], "submit", headers)
+        return self.act(p["product_id"], "submit", headers)
 
     def listed(self, body=None, headers=OPS) -> dict:
         p = self.submitted(body, headers)
-        return self.act(p["id"], "approve", REVIEWER)
+        return self.act(p["product_id"], "approve", REVIEWER)
 
     def events(self, routing_key=None) -> list[dict]:
         return recorded_events(self.db, routing_key)

@@ -45,9 +45,9 @@ def test_seeded_words(client):
 
 def test_category_list_flat_and_by_parent(client):
     roots = client.get(CATS, query_string={"parent_id": "root"}, headers=OPS).get_json()["items"]
-    assert sorted(c["id"] for c in roots) == ["beauty", "digital", "womenswear"]
+    assert sorted(c["category_id"] for c in roots) == ["beauty", "digital", "womenswear"]
     kids = client.get(CATS, query_string={"parent_id": "beauty"}, headers=OPS).get_json()["items"]
-    assert [c["id"] for c in kids] == ["beauty-masks"]
+    assert [c["category_id"] for c in kids] == ["beauty-masks"]
     problem(client.get(f"{CATS}/nope", headers=OPS), 404)
     problem(client.get(CATS), 401)
 
@@ -61,7 +61,7 @@ def test_admin_adds_a_leaf_and_products_go_there(client, steps):
     assert r.status_code == 201, r.get_json()
     cat = r.get_json()
     assert cat["path"] == ["女装", "半身裙"] and cat["is_leaf"] is True
-    body = {"category_id": cat["id"], "title": "百褶半身裙", "attributes": {"裙型": "百褶裙", "腰围cm": 68},
+    body = {"category_id": cat["category_id"], "title": "百褶半身裙", "attributes": {"裙型": "百褶裙", "腰围cm": 68},
             "images": [{"url": "m", "width": 800, "height": 800}], "skus": [{"sku_code": "SK-1", "list_price_fen": 100}]}
     assert steps.create(body)["category_path"] == ["女装", "半身裙"]
     e = problem(client.post("/api/v1/products", headers=OPS, json={**body, "attributes": {"裙型": "鱼尾裙"}}), 422)
@@ -107,7 +107,7 @@ def test_category_create_idempotency(client):
     h = {**ADMIN, "Idempotency-Key": "cat-1"}
     a = client.post(CATS, headers=h, json={"name": "家电"})
     b = client.post(CATS, headers=h, json={"name": "家电"})
-    assert a.status_code == b.status_code == 201 and a.get_json()["id"] == b.get_json()["id"]
+    assert a.status_code == b.status_code == 201 and a.get_json()["category_id"] == b.get_json()["category_id"]
     assert b.headers["Idempotent-Replayed"] == "true"
 
 

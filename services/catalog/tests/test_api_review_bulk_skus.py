@@ -33,7 +33,7 @@ def test_queue_is_oldest_first_with_due_time_findings_and_overdue_flag(steps, cl
     r = client.get("/api/v1/review-queue", headers=REVIEWER)
     assert r.status_code == 200
     items = r.get_json()["items"]
-    assert [i["id"] for i in items] == [first["id"], second["id"]]
+    assert [i["product_id"] for i in items] == [first["product_id"], second["product_id"]]
     assert items[0]["review_due_at"] == first["review_due_at"]
     assert all(i["overdue"] is False for i in items)
     assert {(f["rule"], f["severity"]) for f in items[0]["findings"]} == set()   # a clean product
@@ -41,13 +41,13 @@ def test_queue_is_oldest_first_with_due_time_findings_and_overdue_flag(steps, cl
     items = client.get("/api/v1/review-queue", headers=REVIEWER).get_json()["items"]
     assert [i["overdue"] for i in items] == [True, False]
     overdue = client.get("/api/v1/review-queue", query_string={"overdue": "true"}, headers=REVIEWER).get_json()
-    assert [i["id"] for i in overdue["items"]] == [first["id"]]
-    assert [i["id"] for i in client.get("/api/v1/review-queue", query_string={"shop_id": "S2"},
-                                        headers=REVIEWER).get_json()["items"]] == [second["id"]]
+    assert [i["product_id"] for i in overdue["items"]] == [first["product_id"]]
+    assert [i["product_id"] for i in client.get("/api/v1/review-queue", query_string={"shop_id": "S2"},
+                                        headers=REVIEWER).get_json()["items"]] == [second["product_id"]]
     page = client.get("/api/v1/review-queue", query_string={"limit": 1}, headers=REVIEWER).get_json()
     nxt = client.get("/api/v1/review-queue", query_string={"limit": 1, "cursor": page["next_cursor"]},
                      headers=REVIEWER).get_json()
-    assert [i["id"] for i in page["items"] + nxt["items"]] == [first["id"], second["id"]]
+    assert [i["product_id"] for i in page["items"] + nxt["items"]] == [first["product_id"], second["product_id"]]
 
 
 def test_queue_shows_findings_against_the_current_word_list(steps, client, dress):
@@ -69,14 +69,14 @@ def test_bulk_delist_reports_each_item(steps, client, dress):
     draft = steps.create(one_sku(dress, "B3"))
     foreign = steps.create(one_sku(dress, "B4"), headers=OPS2)
     r = client.post("/api/v1/products/bulk/delist", headers=OPS, json={
-        "product_ids": [a["id"], b["id"], draft["id"], foreign["id"], "PRmissing"], "reason": "seasonal"})
+        "product_ids": [a["product_id"], b["product_id"], draft["product_id"], foreign["product_id"], "PRmissing"], "reason": "seasonal"})
     assert r.status_code == 200
     body = r.get_json()
     assert (body["succeeded"], body["failed"]) == (2, 3)
     by_id = {x["product_id"]: x for x in body["results"]}
-    assert by_id[a["id"]] == {"product_id": a["id"], "ok": True, "status": "delisted", "error": None}
-    assert by_id[draft["id"]]["error"]["status"] == 409
-    assert by_id[foreign["id"]]["error"]["status"] == 404
+    assert by_id[a["product_id"]] == {"product_id": a["product_id"], "ok": True, "status": "delisted", "error": None}
+    assert by_id[draft["product_id"]]["error"]["status"] == 409
+    assert by_id[foreign["product_id"]]["error"]["status"] == 404
     assert by_id["PRmissing"]["error"]["status"] == 404
     assert len(steps.events("catalog.ProductDelisted")) == 2
 
@@ -84,12 +84,12 @@ def test_bulk_delist_reports_each_item(steps, client, dress):
 def test_bulk_relist_refuses_violations_per_item(steps, client, dress):
     a = steps.listed(one_sku(dress, "R1"))
     b = steps.listed(one_sku(dress, "R2"))
-    steps.act(a["id"], "delist", json={"reason": "out_of_stock"})
-    steps.act(b["id"], "delist", REVIEWER, json={"reason": "violation"})
+    steps.act(a["product_id"], "delist", json={"reason": "out_of_stock"})
+    steps.act(b["product_id"], "delist", REVIEWER, json={"reason": "violation"})
     body = client.post("/api/v1/products/bulk/relist", headers=OPS,
-                       json={"product_ids": [a["id"], b["id"]]}).get_json()
+                       json={"product_ids": [a["product_id"], b["product_id"]]}).get_json()
     assert [(x["ok"], (x["error"] or {}).get("status")) for x in body["results"]] == [(True, None), (False, 409)]
-    assert client.get(f"/api/v1/products/{b['id']}", headers=OPS).get_json()["status"] == "delisted"
+    assert client.get(f"/api/v1/products/{b['product_id']}", headers=OPS).get_json()["status"] == "delisted"
 
 
 def test_bulk_validation_and_roles(client):
@@ -104,14 +104,14 @@ def test_platform_takedown_in_bulk(steps, client, dress):
     a = steps.listed(one_sku(dress, "T1"))
     b = steps.listed(one_sku(dress, "T2"), headers=OPS2)
     body = client.post("/api/v1/products/bulk/delist", headers=ADMIN, json={
-        "product_ids": [a["id"], b["id"]], "reason": "violation", "note": "虚假宣传"}).get_json()
+        "product_ids": [a["product_id"], b["product_id"]], "reason": "violation", "note": "虚假宣传"}).get_json()
     assert body["succeeded"] == 2
 
 
 def test_bulk_idempotency_replays(steps, client, dress):
     a = steps.listed(one_sku(dress, "I1"))
     h = {**OPS, "Idempotency-Key": "bulk-1"}
-    body = {"product_ids": [a["id"]], "reason": "seasonal"}
+    body = {"product_ids": [a["product_id"]], "reason": "seasonal"}
     first = client.post("/api/v1/products/bulk/delist", json=body, headers=h).get_json()
     again = client.post("/api/v1/products/bulk/delist", json=body, headers=h)
     assert again.get_json() == first and again.headers["Idempotent-Replayed"] == "true"
@@ -138,7 +138,7 @@ def test_sku_of_a_listed_product(steps, client):
 
 def test_sku_after_delisting_is_not_sellable(steps, client):
     p = steps.listed()
-    steps.act(p["id"], "delist", json={"reason": "seasonal"})
+    steps.act(p["product_id"], "delist", json={"reason": "seasonal"})
     sku = client.get("/api/v1/skus/DRESS-RED-S", query_string={"shop_id": "S1"}, headers=SERVICE_ROLE).get_json()
     assert sku["sellable"] is False and sku["product_status"] == "delisted"
 

@@ -24,21 +24,21 @@ def count(db, model, **where):
 
 def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db, config, dress):
     old = steps.create()
-    client.delete(f"/api/v1/products/{old['id']}", headers=OPS)
+    client.delete(f"/api/v1/products/{old['product_id']}", headers=OPS)
     config.clock.advance(days=10)
     recent = steps.create(dress(skus=[{"sku_code": "KEEP", "list_price_fen": 100}]))
-    client.delete(f"/api/v1/products/{recent['id']}", headers=OPS)
+    client.delete(f"/api/v1/products/{recent['product_id']}", headers=OPS)
     alive = steps.create(dress(skus=[{"sku_code": "ALIVE", "list_price_fen": 100}]))
 
     config.clock.advance(days=19)   # old deleted 29 days ago: still restorable
     assert run_once(db, SERVICE.job("purge_deleted_products")) == 0
     config.clock.advance(days=1, minutes=1)   # 30 days + 1 minute
     assert run_once(db, SERVICE.job("purge_deleted_products")) == 1
-    assert count(db, Product, id=old["id"]) == 0
-    assert count(db, Sku, product_id=old["id"]) == 0
-    assert count(db, TimelineEntry, product_id=old["id"]) == 0
-    assert count(db, Product, id=recent["id"]) == 1 and count(db, Product, id=alive["id"]) == 1
-    assert client.get(f"/api/v1/products/{old['id']}", headers=OPS).status_code == 404
+    assert count(db, Product, id=old["product_id"]) == 0
+    assert count(db, Sku, product_id=old["product_id"]) == 0
+    assert count(db, TimelineEntry, product_id=old["product_id"]) == 0
+    assert count(db, Product, id=recent["product_id"]) == 1 and count(db, Product, id=alive["product_id"]) == 1
+    assert client.get(f"/api/v1/products/{old['product_id']}", headers=OPS).status_code == 404
     # The purged product's SKU codes are free again.
     assert steps.create()["skus"][0]["sku_code"] == "DRESS-RED-S"
     assert run_once(db, SERVICE.job("purge_deleted_products")) == 0   # idempotent
@@ -46,7 +46,7 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
 
 def test_purge_respects_the_setting(steps, client, db, config):
     p = steps.create()
-    client.delete(f"/api/v1/products/{p['id']}", headers=OPS)
+    client.delete(f"/api/v1/products/{p['product_id']}", headers=OPS)
     short = db.__class__(config.with_(settings={"CATALOG_RESTORE_DAYS": "1"}), engine=db.engine)
     config.clock.advance(days=1, minutes=1)
     assert handlers.purge_deleted_products(short) == 1
@@ -54,9 +54,9 @@ def test_purge_respects_the_setting(steps, client, db, config):
 
 def test_restored_product_is_not_purged(steps, client, db, config):
     p = steps.create()
-    client.delete(f"/api/v1/products/{p['id']}", headers=OPS)
+    client.delete(f"/api/v1/products/{p['product_id']}", headers=OPS)
     config.clock.advance(days=29)
-    steps.act(p["id"], "restore")
+    steps.act(p["product_id"], "restore")
     config.clock.advance(days=5)
     assert handlers.purge_deleted_products(db) == 0
 
@@ -72,7 +72,7 @@ def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
     other = make_event("inventory.LowStock", {"sku_code": "DRESS-RED-M", "shop_id": "S2", "available": 0,
                                               "threshold": 5})
     consumer.handle(other)
-    skus = client.get(f"/api/v1/products/{p['id']}", headers=OPS).get_json()["skus"]
+    skus = client.get(f"/api/v1/products/{p['product_id']}", headers=OPS).get_json()["skus"]
     assert skus[0]["low_stock_available"] == 3 and skus[0]["low_stock_alert_at"] is not None
     assert skus[1]["low_stock_available"] is None
 

@@ -11,7 +11,7 @@ from ecom_common.auth import current_principal, not_found_unless, requires, shop
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound, UnprocessableEntity
-from ecom_common.http import PageArgs, current_config, current_db, idempotent, paginate
+from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy
@@ -48,7 +48,7 @@ class StockItemSchema(Schema):
     low_stock_threshold = fields.Int()
     low = fields.Method("is_low")
     sellable = fields.Bool()
-    updated_at = fields.DateTime()
+    updated_at = UtcTime()
 
     def is_low(self, item) -> bool:
         return domain.is_low(item.on_hand - item.reserved, item.low_stock_threshold)
@@ -125,7 +125,7 @@ class ReplenishmentLineSchema(Schema):
 
 class ReplenishmentSchema(Schema):
     shop_id = fields.Str()
-    as_of = fields.Str()
+    as_of = UtcTime()
     window_days = fields.Int()
     cover_days = fields.Int()
     target_days = fields.Int()
@@ -209,7 +209,7 @@ def get_stock(args, sku_code):
 
 # The ledger ------------------------------------------------------------------------------------
 class MovementSchema(Schema):
-    id = fields.Int()
+    movement_id = fields.Int(attribute="id")
     shop_id = fields.Str()
     sku_code = fields.Str()
     warehouse_code = fields.Str()
@@ -217,10 +217,10 @@ class MovementSchema(Schema):
     on_hand_delta = fields.Int()
     reserved_delta = fields.Int()
     cause = fields.Str()
-    actor = fields.Str(allow_none=True)
+    by = fields.Str(allow_none=True, attribute="actor")
     reason = fields.Str(allow_none=True)
     reference = fields.Str(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UtcTime()
 
 
 class MovementListArgs(PageArgs):
@@ -339,7 +339,7 @@ class PolicySchema(Schema):
     shortage_policy = fields.Str()
     is_default = fields.Bool()
     updated_by = fields.Str(allow_none=True)
-    updated_at = fields.DateTime(allow_none=True)
+    updated_at = UtcTime(allow_none=True)
 
 
 def _policy_view(session, shop_id: str) -> dict:
@@ -404,11 +404,32 @@ class ReservationLineSchema(Schema):
     warehouse_code = fields.Str(allow_none=True)
 
 
+# What each entry of a reservation's log did: every entry is a change to the status it records.
+RESERVATION_ACTIONS = {
+    ReservationStatus.WAITING: "wait", ReservationStatus.RESERVED: "reserve", ReservationStatus.RELEASED: "release",
+    ReservationStatus.DEDUCTED: "deduct", ReservationStatus.SHORT: "short", ReservationStatus.CANCELLED: "cancel",
+}
+
+
 class ReservationLogSchema(Schema):
-    status = fields.Str()
-    at = fields.DateTime()
+    """The timeline entry every service returns."""
+    at = UtcTime()
     by = fields.Str()
+    action = fields.Str(metadata={"description": ", ".join(sorted(set(RESERVATION_ACTIONS.values())))})
+    from_status = fields.Str(allow_none=True, metadata={"description": "null for the first entry"})
+    status = fields.Str(metadata={"description": "the status after the entry"})
     reason = fields.Str(allow_none=True)
+
+
+def reservation_timeline(entries) -> list[dict]:
+    """The log in the common shape. Every status change is logged from the first, so the status before an
+    entry is the status after the one before it."""
+    out, before = [], None
+    for e in entries:
+        out.append({"at": e.at, "by": e.by, "action": RESERVATION_ACTIONS.get(e.status, e.status),
+                    "from_status": before, "status": e.status, "reason": e.reason})
+        before = e.status
+    return out
 
 
 class ReservationSchema(Schema):
@@ -416,10 +437,10 @@ class ReservationSchema(Schema):
     shop_id = fields.Str()
     status = fields.Str()
     policy = fields.Str(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
+    paid_at = UtcTime(allow_none=True)
     short = fields.List(fields.Dict(), allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcTime()
+    updated_at = UtcTime()
 
 
 class ReservationDetailSchema(ReservationSchema):
@@ -479,5 +500,5 @@ def get_reservation(order_id):
                                    .order_by(ReservationLog.id)).scalars().all()
         out = {name: getattr(res, name) for name in ReservationSchema().fields}
     out["lines"] = lines
-    out["timeline"] = timeline
+    out["timeline"] = reservation_timeline(timeline)
     return out

@@ -30,7 +30,7 @@ def test_inbound_receipt(client, list_sku, stock):
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     assert body["stock"]["on_hand"] == 20 and body["stock"]["available"] == 20
-    assert body["movement"]["kind"] == "in" and body["movement"]["actor"] == "wang"
+    assert body["movement"]["kind"] == "in" and body["movement"]["by"] == "wang" and body["movement"]["movement_id"]
     assert body["movement"]["cause"] == "adjustment:inbound" and body["movement"]["reference"] == "PO-1"
     assert stock("A") == (20, 0)
 
@@ -160,7 +160,7 @@ def test_movements_ledger_paginated_and_filtered(client, list_sku, receive, pay)
     rest = client.get(f"/api/v1/stock/A/movements?limit=10&cursor={page['next_cursor']}", headers=WH).get_json()
     assert [m["kind"] for m in rest["items"]] == ["in", "in", "create"] and rest["next_cursor"] is None
     only = client.get("/api/v1/stock/A/movements?cause=order:O1", headers=WH).get_json()["items"]
-    assert [(m["kind"], m["reserved_delta"], m["actor"]) for m in only] == [("reserve", 1, "orders")]
+    assert [(m["kind"], m["reserved_delta"], m["by"]) for m in only] == [("reserve", 1, "orders")]
     problem(client.get("/api/v1/stock/A/movements?kind=teleport", headers=WH), 422)
     problem(client.get("/api/v1/stock/A/movements?cursor=garbage", headers=WH), 400)
     problem(client.get("/api/v1/stock/A/movements", headers=auth("admin")), 422)  # platform: name the shop
@@ -234,6 +234,9 @@ def test_reservations_detail_and_waiting_queue(client, list_sku, receive, pay):
     assert detail["status"] == "reserved"
     assert detail["lines"] == [{"sku_code": "A", "quantity": 1, "warehouse_code": "WH1"}]
     assert [t["status"] for t in detail["timeline"]] == ["waiting", "reserved"]
+    assert [(t["action"], t["from_status"]) for t in detail["timeline"]] == [("wait", None), ("reserve", "waiting")]
+    assert set(detail["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
+    assert detail["timeline"][0]["at"].endswith("Z") and detail["paid_at"].endswith("Z")
     problem(client.get("/api/v1/reservations/O1", headers=auth("warehouse", shop_id="S2")), 404)
     problem(client.get("/api/v1/reservations/NOPE", headers=WH), 404)
     problem(client.get("/api/v1/reservations?status=lost", headers=WH), 422)

@@ -19,7 +19,7 @@ from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import (BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized,
                                 UnprocessableEntity)
-from ecom_common.http import PageArgs, current_config, current_db, idempotent, paginate
+from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from . import operations as ops
@@ -95,7 +95,7 @@ class TemplateOut(Schema):
     shop_id = fields.Str()
     source = fields.Str(metadata={"description": "shop (its own) or default (the platform's seed)"})
     template = fields.Nested(TemplateSchema)
-    updated_at = fields.Str(allow_none=True)
+    updated_at = UtcTime(allow_none=True)
     updated_by = fields.Str(allow_none=True)
 
 
@@ -245,24 +245,36 @@ class CarrierList(Schema):
     items = fields.List(fields.Nested(CarrierSchema), required=True)
 
 
+class CarrierPage(Schema):
+    items = fields.List(fields.Nested(CarrierSchema))
+    next_cursor = fields.Str(allow_none=True)
+
+
+def carrier_dict(c: Carrier) -> dict:
+    return {"code": c.code, "name": c.name, "active": c.active, "services": c.services}
+
+
 def carriers_out(session) -> dict:
+    """Every carrier (the answer to a replacement: what is stored now)."""
     rows = session.execute(sa.select(Carrier).order_by(Carrier.code)).scalars().all()
-    return {"items": [{"code": c.code, "name": c.name, "active": c.active, "services": c.services} for c in rows]}
+    return {"items": [carrier_dict(c) for c in rows], "next_cursor": None}
 
 
 @blp.route("/carriers", methods=["GET"])
 @requires("admin", "warehouse", "ops", "cs", "service")
-@blp.response(200, CarrierList)
-def list_carriers():
-    """The platform's carriers (inactive ones are never chosen)."""
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, CarrierPage)
+def list_carriers(args):
+    """The platform's carriers by code (inactive ones are never chosen)."""
     with current_db().Session() as session:
-        return carriers_out(session)
+        return paginate(session, sa.select(Carrier), [Carrier.code], args["limit"], args.get("cursor"),
+                        descending=False, to_item=carrier_dict)
 
 
 @blp.route("/carriers", methods=["PUT"])
 @requires("admin")
 @blp.arguments(CarrierList)
-@blp.response(200, CarrierList)
+@blp.response(200, CarrierPage)
 def put_carriers(body):
     """Replace the carrier list: listed carriers are created or updated, unlisted ones deactivated
     (never deleted: shipments keep referring to them). Platform-wide, so admin only."""
@@ -356,24 +368,39 @@ class PeriodList(Schema):
     items = fields.List(fields.Nested(PeriodSchema), required=True)
 
 
+class PeriodOut(Schema):
+    name = fields.Str()
+    starts_at = UtcTime()
+    ends_at = UtcTime()
+
+
+class PeriodPage(Schema):
+    items = fields.List(fields.Nested(PeriodOut))
+    next_cursor = fields.Str(allow_none=True)
+
+
 def periods_out(session) -> dict:
+    """Every period (the answer to a replacement: what is stored now)."""
     return {"items": [{"name": p.name, "starts_at": p.starts_at, "ends_at": p.ends_at}
-                      for p in ops.promotion_periods(session)]}
+                      for p in ops.promotion_periods(session)], "next_cursor": None}
 
 
 @blp.route("/promotion-periods", methods=["GET"])
 @requires()
-@blp.response(200, PeriodList)
-def list_periods():
-    """Declared big promotions: orders paid within one have 48 h (not 24 h) to be dispatched."""
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, PeriodPage)
+def list_periods(args):
+    """Declared big promotions, earliest first: orders paid within one have 48 h (not 24 h) to be dispatched."""
     with current_db().Session() as session:
-        return periods_out(session)
+        return paginate(session, sa.select(PromotionPeriod), [PromotionPeriod.starts_at, PromotionPeriod.id],
+                        args["limit"], args.get("cursor"), descending=False,
+                        to_item=lambda p: {"name": p.name, "starts_at": p.starts_at, "ends_at": p.ends_at})
 
 
 @blp.route("/promotion-periods", methods=["PUT"])
 @requires("admin")
 @blp.arguments(PeriodList)
-@blp.response(200, PeriodList)
+@blp.response(200, PeriodPage)
 def put_periods(body):
     """Replace the declared periods. Shipments keep the deadline they were given when created."""
     with current_db().uow() as uow:
@@ -391,7 +418,7 @@ class LineSchema(Schema):
 
 
 class ShipmentSchema(Schema):
-    id = fields.Str()
+    shipment_id = fields.Str()
     shop_id = fields.Str()
     order_id = fields.Str()
     case_id = fields.Str(allow_none=True)
@@ -404,32 +431,33 @@ class ShipmentSchema(Schema):
     province = fields.Str(allow_none=True)
     weight_g = fields.Int(allow_none=True)
     priority = fields.Bool()
-    paid_at = fields.Str(allow_none=True)
-    dispatch_due_at = fields.Str()
+    paid_at = UtcTime(allow_none=True)
+    dispatch_due_at = UtcTime()
     promotion = fields.Str(allow_none=True)
     overdue = fields.Bool()
     dispatched_late = fields.Bool()
-    created_at = fields.Str()
-    dispatched_at = fields.Str(allow_none=True)
-    delivered_at = fields.Str(allow_none=True)
-    cancelled_at = fields.Str(allow_none=True)
-    last_progress_at = fields.Str(allow_none=True)
+    created_at = UtcTime()
+    dispatched_at = UtcTime(allow_none=True)
+    delivered_at = UtcTime(allow_none=True)
+    cancelled_at = UtcTime(allow_none=True)
+    last_progress_at = UtcTime(allow_none=True)
     exception_open = fields.Bool()
     exception_kind = fields.Str(allow_none=True)
     exception_reason = fields.Str(allow_none=True)
-    exception_since = fields.Str(allow_none=True)
+    exception_since = UtcTime(allow_none=True)
     time_in_exception_s = fields.Int(allow_none=True)
     order_cancelled_after_dispatch = fields.Bool()
 
 
 class TimelineEntry(Schema):
-    at = fields.Str()
-    actor = fields.Str()
+    """The timeline entry every service returns; `details` carries what logistics has to add (carriers)."""
+    at = UtcTime()
+    by = fields.Str()
     action = fields.Str()
     from_status = fields.Str(allow_none=True)
-    to_status = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True, metadata={"description": "the status after the entry"})
     reason = fields.Str(allow_none=True)
-    data = fields.Dict(allow_none=True)
+    details = fields.Dict(allow_none=True)
 
 
 class TrackingEntry(Schema):
@@ -439,8 +467,8 @@ class TrackingEntry(Schema):
     status = fields.Str()
     location = fields.Str(allow_none=True)
     reason = fields.Str(allow_none=True)
-    occurred_at = fields.Str(allow_none=True)
-    received_at = fields.Str()
+    occurred_at = UtcTime(allow_none=True)
+    received_at = UtcTime()
 
 
 class ShipmentDetail(ShipmentSchema):
@@ -452,7 +480,7 @@ class ShipmentDetail(ShipmentSchema):
 def shipment_dict(s: Shipment, at: datetime) -> dict:
     since = aware(s.exception_since)
     return {
-        "id": s.id, "shop_id": s.shop_id, "order_id": s.order_id, "case_id": s.case_id, "status": s.status,
+        "shipment_id": s.id, "shop_id": s.shop_id, "order_id": s.order_id, "case_id": s.case_id, "status": s.status,
         "carrier": s.carrier, "carrier_reason": s.carrier_reason, "tracking_no": s.tracking_no,
         "pick_list": s.lines, "receiver": s.receiver, "province": s.province, "weight_g": s.weight_g,
         "priority": s.priority, "paid_at": iso(aware(s.paid_at)), "dispatch_due_at": iso(aware(s.dispatch_due_at)),
@@ -529,7 +557,7 @@ class StatsOut(Schema):
     dispatched_late = fields.Int()
     exceptions_open = fields.Int()
     exceptions_by_kind = fields.Dict(keys=fields.Str(), values=fields.Int())
-    at = fields.Str()
+    at = UtcTime()
 
 
 @blp.route("/shipments/stats", methods=["GET"])
@@ -598,8 +626,9 @@ def get_shipment(shipment_id):
         tracking = session.execute(sa.select(TrackingEvent).where(TrackingEvent.shipment_id == s.id)
                                    .order_by(TrackingEvent.id)).scalars().all()
     out = shipment_dict(s, at)
-    out["timeline"] = [{"at": iso(aware(e.at)), "actor": e.actor, "action": e.action, "from_status": e.from_status,
-                        "to_status": e.to_status, "reason": e.reason, "data": e.data} for e in events]
+    out["timeline"] = [{"at": iso(aware(e.at)), "by": e.actor, "action": e.action, "from_status": e.from_status,
+                        "status": e.to_status if e.to_status is not None else e.from_status, "reason": e.reason,
+                        "details": e.data} for e in events]
     out["tracking"] = [{"carrier_event_id": t.carrier_event_id, "carrier": t.carrier, "tracking_no": t.tracking_no,
                         "status": t.status, "location": t.location, "reason": t.reason,
                         "occurred_at": iso(aware(t.occurred_at)), "received_at": iso(aware(t.received_at))}
@@ -622,7 +651,7 @@ def waybill(shipment_id):
         carrier = session.get(Carrier, s.carrier) if s.carrier else None
     bill = {
         "shipment_id": s.id,
-        "order_no": s.order_id,
+        "order_id": s.order_id,
         "case_id": s.case_id,
         "shop_id": s.shop_id,
         "status": s.status,
@@ -667,7 +696,7 @@ td, th {{ border: 1px solid #000; padding: 1mm; font-size: 10pt; }} .q {{ text-a
 <h1>{e(carrier.get('name') or '未指定承运商')} {'<span class=big>加急</span>' if b['priority'] else ''}</h1>
 <table>
 <tr><th>运单号</th><td class=big>{e(b['tracking_no'] or '待分配')}</td></tr>
-<tr><th>订单号</th><td>{e(b['order_no'])}{(' / 售后单 ' + e(b['case_id'])) if b['case_id'] else ''}</td></tr>
+<tr><th>订单号</th><td>{e(b['order_id'])}{(' / 售后单 ' + e(b['case_id'])) if b['case_id'] else ''}</td></tr>
 <tr><th>收件人</th><td>{party(b['receiver'])}</td></tr>
 <tr><th>寄件人</th><td>{party(b['sender'])}</td></tr>
 </table>

@@ -72,7 +72,7 @@ def track(client, shipment, status, event_id, reason=None, carrier=None):
 def dispatched(client, db, order_id="O1", tracking_no="SF0001", **extra) -> dict:
     ready(db, order_id=order_id, **extra)
     s = only_shipment(client, order_id=order_id)
-    resp = client.post(f"/api/v1/shipments/{s['id']}/dispatch", headers=WH, json={"tracking_no": tracking_no})
+    resp = client.post(f"/api/v1/shipments/{s['shipment_id']}/dispatch", headers=WH, json={"tracking_no": tracking_no})
     assert resp.status_code == 200, resp.get_json()
     return resp.get_json()
 
@@ -154,6 +154,11 @@ def test_carriers_seeded_and_replaced_by_admin_only(client):
     is_problem(client.put("/api/v1/carriers", headers=ADMIN, json={"items": [{"code": "x", "name": "?"}]}), 422)
     after = {c["code"]: c["active"] for c in client.put("/api/v1/carriers", headers=ADMIN, json=body).get_json()["items"]}
     assert after == {"SF": False, "ZTO": True, "EMS": True, "DBL": True, "JD": True}
+    first = client.get("/api/v1/carriers", headers=WH, query_string={"limit": 2}).get_json()
+    rest = client.get("/api/v1/carriers", headers=WH, query_string={"cursor": first["next_cursor"]}).get_json()
+    assert [c["code"] for c in first["items"] + rest["items"]] == ["DBL", "EMS", "JD", "SF", "ZTO"]
+    assert rest["next_cursor"] is None
+    is_problem(client.get("/api/v1/carriers", headers=WH, query_string={"limit": 201}), 422)
 
 
 def test_carrier_choice_on_creation_follows_the_rules_and_shop_rules(client, db):
@@ -186,7 +191,7 @@ def test_ready_to_ship_creates_one_pending_shipment_per_order(client, db):
     assert s["receiver"]["name"] == "张*" and s["receiver"]["phone"] == "138****5678"
     assert s["dispatch_due_at"] == "2026-11-21T10:00:00Z"
     created = recorded_events(db, "logistics.ShipmentCreated")
-    assert [e["payload"]["shipment_id"] for e in created] == [s["id"]]
+    assert [e["payload"]["shipment_id"] for e in created] == [s["shipment_id"]]
     assert "13812345678" not in json.dumps(recorded_events(db))
     # Another OrderReadyToShip for the same order (a second event, not a redelivery): still one.
     deliver(db, "orders.OrderReadyToShip", payload)
@@ -221,8 +226,8 @@ def test_list_filters_pagination_and_tenancy(client, db):
     is_problem(client.get("/api/v1/shipments"), 401)
     other = only_shipment(client, ADMIN, shop_id="S2")
     for path in ("", "/waybill"):
-        is_problem(client.get(f"/api/v1/shipments/{other['id']}{path}", headers=WH), 404)
-    is_problem(client.post(f"/api/v1/shipments/{other['id']}/dispatch", headers=WH, json={"tracking_no": "ZTO99999"}), 404)
+        is_problem(client.get(f"/api/v1/shipments/{other['shipment_id']}{path}", headers=WH), 404)
+    is_problem(client.post(f"/api/v1/shipments/{other['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "ZTO99999"}), 404)
     is_problem(client.get("/api/v1/shipments/S-nope", headers=WH), 404)
 
 
@@ -230,7 +235,7 @@ def test_list_filters_pagination_and_tenancy(client, db):
 def test_dispatch_emits_shipment_dispatched_and_guards_the_state(client, db):
     ready(db)
     s = only_shipment(client)
-    url = f"/api/v1/shipments/{s['id']}/dispatch"
+    url = f"/api/v1/shipments/{s['shipment_id']}/dispatch"
     is_problem(client.post(url, headers=OPS, json={"tracking_no": "SF0001"}), 403)
     assert "tracking_no" in is_problem(client.post(url, headers=WH, json={}), 422)["errors"]
     assert "carrier" in is_problem(client.post(url, headers=WH, json={"carrier": "NOPE", "tracking_no": "SF0001"}), 422)["errors"]
@@ -240,7 +245,7 @@ def test_dispatch_emits_shipment_dispatched_and_guards_the_state(client, db):
     resp = client.post(url, headers=WH, json={"tracking_no": "SF0001"})
     assert resp.status_code == 200 and resp.get_json()["status"] == "dispatched"
     [event] = recorded_events(db, "logistics.ShipmentDispatched")
-    assert event["payload"] == {"shipment_id": s["id"], "order_id": "O1", "shop_id": "S1", "carrier": "SF",
+    assert event["payload"] == {"shipment_id": s["shipment_id"], "order_id": "O1", "shop_id": "S1", "carrier": "SF",
                                 "tracking_no": "SF0001", "case_id": None,
                                 "lines": [{"sku_code": "SKU-A", "quantity": 2}, {"sku_code": "SKU-B", "quantity": 1}]}
     problem = is_problem(client.post(url, headers=WH, json={"tracking_no": "SF0002"}), 409)
@@ -251,7 +256,7 @@ def test_dispatch_emits_shipment_dispatched_and_guards_the_state(client, db):
 def test_dispatch_idempotency_key_replays_and_refuses_another_body(client, db):
     ready(db)
     s = only_shipment(client)
-    url = f"/api/v1/shipments/{s['id']}/dispatch"
+    url = f"/api/v1/shipments/{s['shipment_id']}/dispatch"
     headers = {**WH, "Idempotency-Key": "k-1"}
     first = client.post(url, headers=headers, json={"tracking_no": "SF0001"})
     again = client.post(url, headers=headers, json={"tracking_no": "SF0001"})
@@ -265,32 +270,36 @@ def test_warehouse_overrides_the_carrier_and_tracking_numbers_are_unique(client,
     ready(db, order_id="O1")
     ready(db, order_id="O2")
     s1, s2 = only_shipment(client, order_id="O1"), only_shipment(client, order_id="O2")
-    assigned = client.post(f"/api/v1/shipments/{s1['id']}/carrier", headers=WH, json={"carrier": "ZTO", "reason": "SF 爆仓"})
+    assigned = client.post(f"/api/v1/shipments/{s1['shipment_id']}/carrier", headers=WH, json={"carrier": "ZTO", "reason": "SF 爆仓"})
     assert assigned.status_code == 200 and assigned.get_json()["carrier"] == "ZTO"
-    ok = client.post(f"/api/v1/shipments/{s1['id']}/dispatch", headers=WH, json={"tracking_no": "T-1000"})
+    ok = client.post(f"/api/v1/shipments/{s1['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "T-1000"})
     assert ok.get_json()["carrier"] == "ZTO"
-    is_problem(client.post(f"/api/v1/shipments/{s1['id']}/carrier", headers=WH, json={"carrier": "SF"}), 409)
-    dup = is_problem(client.post(f"/api/v1/shipments/{s2['id']}/dispatch", headers=WH,
+    is_problem(client.post(f"/api/v1/shipments/{s1['shipment_id']}/carrier", headers=WH, json={"carrier": "SF"}), 409)
+    dup = is_problem(client.post(f"/api/v1/shipments/{s2['shipment_id']}/dispatch", headers=WH,
                                  json={"carrier": "ZTO", "tracking_no": "T-1000"}), 409)
     assert "tracking_no" in dup["errors"]
-    ok2 = client.post(f"/api/v1/shipments/{s2['id']}/dispatch", headers=WH, json={"carrier": "DBL", "tracking_no": "T-1000"})
+    ok2 = client.post(f"/api/v1/shipments/{s2['shipment_id']}/dispatch", headers=WH, json={"carrier": "DBL", "tracking_no": "T-1000"})
     assert ok2.status_code == 200 and ok2.get_json()["carrier_reason"] == "chosen by warehouse wang"
 
 
 def test_change_carrier_after_a_failed_pickup_keeps_history(client, db):
     ready(db)
     s = only_shipment(client)
-    url = f"/api/v1/shipments/{s['id']}/change-carrier"
+    url = f"/api/v1/shipments/{s['shipment_id']}/change-carrier"
     body = {"carrier": "ZTO", "tracking_no": "ZTO7777", "reason": "顺丰未揽收"}
     is_problem(client.post(url, headers=WH, json=body), 409)                   # still pending
-    client.post(f"/api/v1/shipments/{s['id']}/dispatch", headers=WH, json={"tracking_no": "SF0001"})
+    client.post(f"/api/v1/shipments/{s['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF0001"})
     assert "reason" in is_problem(client.post(url, headers=WH, json={"carrier": "ZTO", "tracking_no": "ZTO7777"}), 422)["errors"]
     changed = client.post(url, headers=WH, json=body)
     assert changed.status_code == 200 and changed.get_json()["tracking_no"] == "ZTO7777"
-    detail = client.get(f"/api/v1/shipments/{s['id']}", headers=OPS).get_json()
+    detail = client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=OPS).get_json()
     change = [h for h in detail["carrier_history"] if h.get("old_carrier") == "SF"][0]
     assert change["old_tracking_no"] == "SF0001" and change["carrier"] == "ZTO" and change["reason"] == "顺丰未揽收"
     assert change["by"] == "wang"
+    entry = [t for t in detail["timeline"] if t["action"] == "carrier_changed"][0]
+    assert set(entry) == {"at", "by", "action", "from_status", "status", "reason", "details"}
+    assert entry["by"] == "wang" and entry["status"] == entry["from_status"] == "dispatched"
+    assert entry["details"]["old_carrier"] == "SF" and entry["at"].endswith("Z")
     # The carrier now reports under the new number; the old one is unknown.
     assert track(client, {"carrier": "ZTO", "tracking_no": "ZTO7777"}, "in_transit", "z-1").status_code == 200
     assert track(client, {"carrier": "SF", "tracking_no": "SF0001"}, "in_transit", "s-1").status_code == 404
@@ -306,7 +315,9 @@ def test_overdue_listed_and_counted_and_promotion_periods_give_48h(client, db, c
     period = {"items": [{"name": "双11", "starts_at": (paid - timedelta(hours=1)).isoformat(),
                          "ends_at": (paid + timedelta(hours=1)).isoformat()}]}
     assert client.put("/api/v1/promotion-periods", headers=ADMIN, json=period).status_code == 200
-    assert client.get("/api/v1/promotion-periods", headers=WH).get_json()["items"][0]["name"] == "双11"
+    periods = client.get("/api/v1/promotion-periods", headers=WH).get_json()
+    assert periods["items"][0]["name"] == "双11" and periods["next_cursor"] is None
+    assert periods["items"][0]["starts_at"] == (paid - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     ready(db, order_id="O-promo", paid_at=paid.isoformat())
     assert only_shipment(client, order_id="O-promo")["promotion"] == "双11"
 
@@ -318,7 +329,7 @@ def test_overdue_listed_and_counted_and_promotion_periods_give_48h(client, db, c
     assert stats["overdue"] == 1 and stats["by_status"]["pending"] == 2
     clock.advance(hours=24)
     assert client.get("/api/v1/shipments/stats", headers=WH).get_json()["overdue"] == 2
-    late = client.post(f"/api/v1/shipments/{overdue[0]['id']}/dispatch", headers=WH, json={"tracking_no": "SF5555"})
+    late = client.post(f"/api/v1/shipments/{overdue[0]['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF5555"})
     assert late.get_json()["dispatched_late"] is True
     stats = client.get("/api/v1/shipments/stats", headers=WH).get_json()
     assert stats["overdue"] == 1 and stats["dispatched_late"] == 1
@@ -335,9 +346,9 @@ def test_order_cancelled_cancels_a_pending_shipment_and_leaves_a_dispatched_one(
     assert pending["status"] == "cancelled" and pending["cancelled_at"]
     gone = only_shipment(client, order_id="O-gone")
     assert gone["status"] == "dispatched" and gone["order_cancelled_after_dispatch"]
-    timeline = client.get(f"/api/v1/shipments/{gone['id']}", headers=WH).get_json()["timeline"]
+    timeline = client.get(f"/api/v1/shipments/{gone['shipment_id']}", headers=WH).get_json()["timeline"]
     assert timeline[-1]["action"] == "order_cancelled_after_dispatch" and "buyer asked" in timeline[-1]["reason"]
-    is_problem(client.post(f"/api/v1/shipments/{pending['id']}/dispatch", headers=WH, json={"tracking_no": "SF1"*3}), 409)
+    is_problem(client.post(f"/api/v1/shipments/{pending['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF1"*3}), 409)
 
 
 def test_a_cancellation_handled_before_ready_to_ship_prevents_the_shipment(client, db):
@@ -357,7 +368,7 @@ def test_reship_reuses_the_original_address_and_carries_the_case_id(client, db):
     assert replacement["receiver"]["name"] == "张*" and replacement["receiver"]["city"] == "南京市"
     assert replacement["pick_list"] == [{"sku_code": "SKU-A-L", "quantity": 1}]
     assert recorded_events(db, "logistics.ShipmentCreated")[-1]["payload"]["case_id"] == "C1"
-    sent = client.post(f"/api/v1/shipments/{replacement['id']}/dispatch", headers=WH, json={"tracking_no": "SF0002"})
+    sent = client.post(f"/api/v1/shipments/{replacement['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF0002"})
     assert sent.status_code == 200
     event = recorded_events(db, "logistics.ShipmentDispatched")[-1]["payload"]
     assert event["case_id"] == "C1" and event["lines"] == [{"sku_code": "SKU-A-L", "quantity": 1}]
@@ -404,7 +415,7 @@ def test_webhook_signature_is_required(client, db):
     raw = json.dumps(body).encode()
     tampered = signed_post(client, raw.replace(b"in_transit", b"delivered"), signature=domain.sign(WEBHOOK_SECRET, raw))
     is_problem(tampered, 401)
-    assert client.get(f"/api/v1/shipments/{s['id']}", headers=WH).get_json()["status"] == "dispatched"
+    assert client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=WH).get_json()["status"] == "dispatched"
 
 
 def test_webhook_validation(client, db):
@@ -430,21 +441,21 @@ def test_webhook_without_a_configured_secret_refuses(tmp_path):
 def test_tracking_to_delivery_with_a_timeline_and_idempotent_events(client, db):
     s = dispatched(client, db)
     first = track(client, s, "in_transit", "e1")
-    assert first.get_json() == {"shipment_id": s["id"], "status": "in_transit", "duplicate": False}
+    assert first.get_json() == {"shipment_id": s["shipment_id"], "status": "in_transit", "duplicate": False}
     assert track(client, s, "in_transit", "e1").get_json()["duplicate"] is True    # resent: no change
     assert track(client, s, "out_for_delivery", "e2").get_json()["status"] == "out_for_delivery"
     delivered = track(client, s, "delivered", "e3")
     assert delivered.get_json()["status"] == "delivered"
     [event] = recorded_events(db, "logistics.ShipmentDelivered")
-    assert event["payload"]["shipment_id"] == s["id"] and event["payload"]["order_id"] == "O1"
+    assert event["payload"]["shipment_id"] == s["shipment_id"] and event["payload"]["order_id"] == "O1"
     assert event["payload"]["case_id"] is None and event["payload"]["delivered_at"]
     assert track(client, s, "delivered", "e3").get_json()["duplicate"] is True
     late = is_problem(track(client, s, "in_transit", "e4"), 409)                  # delivered is final
     assert late["errors"] == {"status": ["delivered"]}
-    detail = client.get(f"/api/v1/shipments/{s['id']}", headers=auth("cs", shop_id="S1")).get_json()
+    detail = client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=auth("cs", shop_id="S1")).get_json()
     assert [t["carrier_event_id"] for t in detail["tracking"]] == ["e1", "e2", "e3"]
-    assert [e["to_status"] for e in detail["timeline"]] == ["pending", "dispatched", "in_transit",
-                                                             "out_for_delivery", "delivered"]
+    assert [e["status"] for e in detail["timeline"]] == ["pending", "dispatched", "in_transit",
+                                                          "out_for_delivery", "delivered"]
     assert len(recorded_events(db, "logistics.ShipmentDelivered")) == 1
 
 
@@ -455,7 +466,7 @@ def test_carrier_exception_enters_the_queue_until_progress(client, db, clock):
     assert event["payload"]["reason"] == "地址不详"
     clock.advance(hours=3)
     queue = client.get("/api/v1/shipments/exceptions", headers=OPS).get_json()["items"]
-    assert [q["id"] for q in queue] == [s["id"]]
+    assert [q["shipment_id"] for q in queue] == [s["shipment_id"]]
     assert queue[0]["exception_kind"] == "carrier" and queue[0]["time_in_exception_s"] >= 3 * 3600
     assert client.get("/api/v1/shipments/exceptions", headers=auth("ops", shop_id="S2")).get_json()["items"] == []
     assert client.get("/api/v1/shipments/stats", headers=OPS).get_json()["exceptions_by_kind"] == {"carrier": 1}
@@ -476,9 +487,9 @@ def test_stalled_shipments_are_flagged_once_after_48h_without_progress(client, d
     assert run_once(db, job) == 1
     assert run_once(db, job) == 0                      # safe to run twice: flagged once
     [event] = recorded_events(db, "logistics.ShipmentStalled")
-    assert event["payload"]["shipment_id"] == s["id"] and event["payload"]["last_progress_at"]
+    assert event["payload"]["shipment_id"] == s["shipment_id"] and event["payload"]["last_progress_at"]
     queue = client.get("/api/v1/shipments/exceptions?kind=stalled", headers=OPS).get_json()["items"]
-    assert [q["id"] for q in queue] == [s["id"]] and "48 h" in queue[0]["exception_reason"]
+    assert [q["shipment_id"] for q in queue] == [s["shipment_id"]] and "48 h" in queue[0]["exception_reason"]
     clock.advance(hours=47)
     assert run_once(db, job) == 1                      # the other one stalls in its turn
     track(client, s, "in_transit", "s1")               # progress takes it out of the queue
@@ -503,20 +514,20 @@ def test_stall_hours_are_configurable(tmp_path):
 def test_waybill_json_and_printable_html(client, db):
     ready(db, address={**ADDRESS, "detail": "<script>alert(1)</script> 1 号"}, priority=True)
     s = only_shipment(client)
-    bill = client.get(f"/api/v1/shipments/{s['id']}/waybill", headers=WH)
+    bill = client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill", headers=WH)
     assert bill.status_code == 200 and bill.mimetype == "application/json"
     b = bill.get_json()
-    assert b["order_no"] == "O1" and b["carrier"] == {"code": "SF", "name": "顺丰速运"} and b["tracking_no"] is None
+    assert b["order_id"] == "O1" and b["carrier"] == {"code": "SF", "name": "顺丰速运"} and b["tracking_no"] is None
     assert b["receiver"]["name"] == "张*" and b["receiver"]["phone"] == "138****5678"
     assert b["sender"]["name"] and b["lines"] == s["pick_list"] and b["total_quantity"] == 3
-    page = client.get(f"/api/v1/shipments/{s['id']}/waybill?format=html", headers=WH)
+    page = client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill?format=html", headers=WH)
     text = page.get_data(as_text=True)
     assert page.mimetype == "text/html" and "138****5678" in text and "SKU-A" in text and "O1" in text
     assert "<script>" not in text and "&lt;script&gt;" in text and "加急" in text
-    by_accept = client.get(f"/api/v1/shipments/{s['id']}/waybill", headers={**WH, "Accept": "text/html"})
+    by_accept = client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill", headers={**WH, "Accept": "text/html"})
     assert by_accept.mimetype == "text/html"
-    is_problem(client.get(f"/api/v1/shipments/{s['id']}/waybill?format=pdf", headers=WH), 422)
-    is_problem(client.get(f"/api/v1/shipments/{s['id']}/waybill", headers=auth("cs", shop_id="S1")), 403)
+    is_problem(client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill?format=pdf", headers=WH), 422)
+    is_problem(client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill", headers=auth("cs", shop_id="S1")), 403)
 
 
 def test_openapi_lists_the_logistics_paths(client):

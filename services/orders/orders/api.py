@@ -18,7 +18,7 @@ from webargs.fields import DelimitedList
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_write
 from ecom_common.clock import aware
 from ecom_common.errors import Forbidden
-from ecom_common.http import PageArgs, current_config, current_db, idempotent, paginate
+from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
 from . import domain, lifecycle
@@ -161,11 +161,12 @@ class LineOutSchema(Schema):
 
 
 class TimelineOutSchema(Schema):
-    status = fields.Str()
-    from_status = fields.Str(allow_none=True)
-    action = fields.Str()
-    at = fields.DateTime()
+    """The timeline entry every service returns."""
+    at = UtcTime()
     by = fields.Str()
+    action = fields.Str()
+    from_status = fields.Str(allow_none=True)
+    status = fields.Str(metadata={"description": "the status after the entry"})
     reason = fields.Str(allow_none=True)
 
 
@@ -192,23 +193,23 @@ class OrderSchema(Schema):
     payable_fen = fields.Int()
     shipping_breakdown = fields.List(fields.Raw(), allow_none=True)
     held_reasons = fields.List(fields.Str())
-    held_at = fields.DateTime(allow_none=True)
+    held_at = UtcTime(allow_none=True)
     review = fields.Nested(ReviewWaitSchema, allow_none=True)
     promise = fields.Str(allow_none=True)
-    promised_ship_by = fields.DateTime(allow_none=True)
+    promised_ship_by = UtcTime(allow_none=True)
     payment_id = fields.Str(allow_none=True)
-    paid_at = fields.DateTime(allow_none=True)
+    paid_at = UtcTime(allow_none=True)
     shipment_id = fields.Str(allow_none=True)
     carrier = fields.Str(allow_none=True)
     tracking_no = fields.Str(allow_none=True)
-    shipped_at = fields.DateTime(allow_none=True)
-    delivered_at = fields.DateTime(allow_none=True)
-    completed_at = fields.DateTime(allow_none=True)
-    cancelled_at = fields.DateTime(allow_none=True)
+    shipped_at = UtcTime(allow_none=True)
+    delivered_at = UtcTime(allow_none=True)
+    completed_at = UtcTime(allow_none=True)
+    cancelled_at = UtcTime(allow_none=True)
     cancel_reason = fields.Str(allow_none=True)
     case_id = fields.Str(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcTime()
+    updated_at = UtcTime()
     lines = fields.List(fields.Nested(LineOutSchema))
     timeline = fields.List(fields.Nested(TimelineOutSchema))
 
@@ -235,7 +236,7 @@ class CountsSchema(Schema):
 class AuditRulesOutSchema(Schema):
     shop_id = fields.Str()
     is_default = fields.Bool()
-    updated_at = fields.DateTime(allow_none=True)
+    updated_at = UtcTime(allow_none=True)
     updated_by = fields.Str(allow_none=True)
     auto_pass_max_fen = fields.Int()
     hold_above_fen = fields.Int()

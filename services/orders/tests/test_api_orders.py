@@ -55,6 +55,8 @@ def test_place_an_order(client, db, events, fakes):
         ("RED-M", 9900, "C-dress"), ("BLUE-L", 5000, "C-dress")]
     assert order["address"] == ADDRESS and order["address_masked"] is False  # the buyer themself
     assert [t["action"] for t in order["timeline"]] == ["placed"]
+    assert set(order["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
+    assert order["timeline"][0]["at"].endswith("Z") and order["created_at"].endswith("Z")   # UTC, like every service
     assert fakes.logistics.calls == [(SHOP, "浙江", 2 * 500 + 1500, 24800)]
     (placed,) = events("orders.OrderPlaced")
     p = placed["payload"]
