@@ -25,36 +25,56 @@ log = logging.getLogger("inventory.handlers")
 
 def on_product_listed(uow: UnitOfWork, event: Envelope) -> None:
     """A listed product's SKUs get a stock item (0 on hand) in the default warehouse; known SKUs
-    keep their stock and take the new threshold."""
+    keep their stock and take the new threshold, unless a newer catalog event already set one."""
     book = StockBook(uow, actor="catalog")
+    said_at = domain.parse_time(event.occurred_at, book.now)
     for sku in domain.skus_from_listing(event.payload):
-        updated = uow.session.execute(
+        known = uow.session.execute(
             sa.update(StockItem)
             .where(StockItem.shop_id == sku.shop_id, StockItem.sku_code == sku.sku_code)
-            .values(low_stock_threshold=sku.low_stock_threshold, sellable=True, updated_at=book.now)
+            .values(sellable=True, updated_at=book.now)
         ).rowcount
-        if updated:
-            book.recheck_low_stock(sku.shop_id, sku.sku_code)
+        if known:
+            _apply_threshold(uow, book, sku.shop_id, sku.sku_code, sku.low_stock_threshold, said_at)
             continue
         book.ensure_item(sku.shop_id, sku.sku_code, domain.DEFAULT_WAREHOUSE,
-                         cause=f"product:{event.payload['product_id']}", threshold=sku.low_stock_threshold)
+                         cause=f"product:{event.payload['product_id']}", threshold=sku.low_stock_threshold,
+                         threshold_as_of=said_at)
 
 
 def on_price_changed(uow: UnitOfWork, event: Envelope) -> None:
-    """Prices are catalog's business; a threshold carried along (when present) is ours."""
+    """Prices are catalog's business; a threshold carried along (when present) is ours. Only a product
+    that was listed has its prices changed, so a SKU we do not know yet (its ProductListed is still on
+    the way) gets its stock item now, exactly as the listing would have made it."""
     book = StockBook(uow, actor="catalog")
+    said_at = domain.parse_time(event.occurred_at, book.now)
     shop_id = event.payload["shop_id"]
     for sku in event.payload.get("skus", []):
         if "low_stock_threshold" not in sku:
             continue
-        updated = uow.session.execute(
-            sa.update(StockItem)
-            .where(StockItem.shop_id == shop_id, StockItem.sku_code == sku["sku_code"],
-                   StockItem.low_stock_threshold != int(sku["low_stock_threshold"]))
-            .values(low_stock_threshold=int(sku["low_stock_threshold"]), updated_at=book.now)
-        ).rowcount
-        if updated:
-            book.recheck_low_stock(shop_id, sku["sku_code"])
+        threshold = int(sku["low_stock_threshold"])
+        if not _apply_threshold(uow, book, shop_id, sku["sku_code"], threshold, said_at):
+            book.ensure_item(shop_id, sku["sku_code"], domain.DEFAULT_WAREHOUSE,
+                             cause=f"product:{event.payload['product_id']}", threshold=threshold,
+                             threshold_as_of=said_at)
+
+
+def _apply_threshold(uow: UnitOfWork, book: StockBook, shop_id: str, sku_code: str, threshold: int,
+                     said_at) -> bool:
+    """Take catalog's threshold only if it is newer than the one we have (events may arrive out of
+    order): one conditional UPDATE on threshold_as_of. False when the shop has no stock item for the SKU."""
+    updated = uow.session.execute(
+        sa.update(StockItem)
+        .where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code,
+               sa.or_(StockItem.threshold_as_of.is_(None), StockItem.threshold_as_of <= said_at))
+        .values(low_stock_threshold=threshold, threshold_as_of=said_at, updated_at=book.now)
+    ).rowcount
+    if updated:
+        book.recheck_low_stock(shop_id, sku_code)
+        return True
+    return uow.session.execute(
+        sa.select(sa.func.count()).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
+    ).scalar_one() > 0
 
 
 def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:

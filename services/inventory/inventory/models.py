@@ -32,6 +32,9 @@ class StockItem(Base):
     on_hand: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     reserved: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     low_stock_threshold: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=10)
+    # When catalog said so (the event's occurred_at): a listing or price change delivered late, after a
+    # newer one, must not roll the threshold back.
+    threshold_as_of: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sellable: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     # True once inventory.LowStock was emitted for the current dip below the threshold; cleared
     # when available rises above it again (one alert per crossing).

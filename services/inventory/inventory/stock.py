@@ -79,7 +79,7 @@ class StockBook:
         ).scalar_one())
 
     def ensure_item(self, shop_id: str, sku_code: str, warehouse_code: str, cause: str,
-                    threshold: int | None = None) -> int:
+                    threshold: int | None = None, threshold_as_of: datetime | None = None) -> int:
         """The id of the stock item, created with 0 on hand when missing (a SKU the shop already has
         stock items for, received into a new warehouse)."""
         found = self.session.execute(
@@ -101,7 +101,7 @@ class StockBook:
                 item_id = self.session.execute(
                     items.insert().values(
                         shop_id=shop_id, sku_code=sku_code, warehouse_code=warehouse_code, on_hand=0, reserved=0,
-                        low_stock_threshold=threshold, sellable=True,
+                        low_stock_threshold=threshold, threshold_as_of=threshold_as_of, sellable=True,
                         # Born empty: no alert until it has been stocked above the threshold once.
                         low_alerted=True, created_at=now, updated_at=now,
                     ).returning(items.c.id)

@@ -284,3 +284,26 @@ def test_threshold_change_from_catalog_rechecks_the_alert(list_sku, receive, eve
     receive("A", 5)
     list_sku("A", threshold=6)  # listed again with a higher threshold: 5 <= 6
     assert [e["threshold"] for e in events("inventory.LowStock")] == [6]
+
+
+def _threshold(db, sku):
+    from inventory.models import StockItem
+
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(StockItem.low_stock_threshold).where(StockItem.sku_code == sku)).scalar_one()
+
+
+def test_an_older_catalog_event_arriving_late_does_not_roll_the_threshold_back(db, deliver):
+    from ecom_common.events import make_event
+
+    listing = make_event("catalog.ProductListed", {
+        "product_id": "P1", "shop_id": SHOP, "skus": [{"sku_code": "A", "list_price_fen": 1000, "low_stock_threshold": 3}]})
+    change = make_event("catalog.PriceChanged", {
+        "product_id": "P1", "shop_id": SHOP, "skus": [{"sku_code": "A", "list_price_fen": 900, "low_stock_threshold": 7}]})
+    assert change.occurred_at > listing.occurred_at
+    # delivered newest first: the price change finds no item yet and creates it with its threshold;
+    # the older listing then leaves the newer threshold alone
+    deliver(None, None, envelope=change)
+    deliver(None, None, envelope=listing)
+    assert _threshold(db, "A") == 7
+    assert len(movements(db, kind="create")) == 1

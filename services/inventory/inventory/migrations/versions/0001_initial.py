@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("on_hand", sa.Integer, nullable=False, server_default="0"),
         sa.Column("reserved", sa.Integer, nullable=False, server_default="0"),
         sa.Column("low_stock_threshold", sa.Integer, nullable=False, server_default="10"),
+        sa.Column("threshold_as_of", UtcDateTime, nullable=True),
         sa.Column("sellable", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("low_alerted", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("created_at", UtcDateTime, nullable=False),
