@@ -115,6 +115,20 @@ def not_found_unless(visible: bool, what: str = "resource") -> None:
         raise NotFound(f"{what} not found")
 
 
+def shop_for_read(requested: str | None) -> str:
+    """The shop a read applies to: merchant staff their own (another shop answers 404, never its
+    data); platform roles must name one."""
+    from .errors import UnprocessableEntity
+
+    scope = current_principal().shop_scope()
+    if scope is not None:
+        not_found_unless(not requested or requested == scope, "shop")
+        return scope
+    if not requested:
+        raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
+    return requested
+
+
 def shop_for_write(requested: str | None) -> str:
     """The shop a merchant-staff write applies to: their own; platform roles must name one."""
     principal = current_principal()

@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_write
+from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
-from ecom_common.errors import NotFound, UnprocessableEntity
+from ecom_common.errors import NotFound
 from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
@@ -23,18 +23,6 @@ blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock 
 
 WAREHOUSE_CODE = validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$", error="1-32 letters, digits, '-' or '_'.")
 SHOP_ID = validate.Length(min=1, max=64)
-
-
-def shop_for_read(requested: str | None) -> str:
-    """The shop a read applies to: merchant staff their own (another shop is 404, like a missing
-    thing); platform roles must name one."""
-    scope = current_principal().shop_scope()
-    if scope is not None:
-        not_found_unless(not requested or requested == scope, "shop")
-        return scope
-    if not requested:
-        raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
-    return requested
 
 
 # Stock items -----------------------------------------------------------------------------------

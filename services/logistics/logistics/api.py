@@ -14,7 +14,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_write
+from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
 from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import (BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized,
@@ -38,18 +38,6 @@ def settings() -> ops.Settings:
 
 def now() -> datetime:
     return current_config().clock.now()
-
-
-def shop_for_read(requested: str | None) -> str:
-    """The shop a read applies to: merchant staff their own (another shop answers 404, never its
-    data); platform roles must name one."""
-    scope = current_principal().shop_scope()
-    if scope is not None:
-        not_found_unless(not requested or requested == scope, "shop")
-        return scope
-    if not requested:
-        raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
-    return requested
 
 
 class ShopQuery(Schema):
