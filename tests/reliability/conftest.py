@@ -25,6 +25,13 @@ _spec = importlib.util.spec_from_file_location("_integration_conftest", REPO / "
 _integration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_integration)
 infrastructure = _integration.infrastructure
+# The saga driver (six real services over HTTP, RabbitMQ and PostgreSQL) and its platform settings.
+Saga = _integration.Saga
+ALL_SERVICES = _integration.ALL_SERVICES
+SAGA_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": _integration.CARRIER_SECRET,
+                 "BILLING_SANDBOX_CONFIRM_DELAY_MS": "20",
+                 # many orders from the test's one receiver phone: not a "repeated recipient" hold
+                 "ORDERS_REPEAT_PHONE_COUNT": "100000"}
 
 
 @pytest.fixture
@@ -145,4 +152,5 @@ def h():
 
     return SimpleNamespace(listed=_listed, record=_record, count=_count, movements=_movements,
                            stock_items=_stock_items, queue_state=_queue_state, publish=_publish,
-                           worker_env=_worker_env)
+                           worker_env=_worker_env, Saga=Saga, ALL_SERVICES=ALL_SERVICES,
+                           saga_settings=dict(SAGA_SETTINGS))

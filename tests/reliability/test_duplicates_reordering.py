@@ -11,8 +11,9 @@ business: a handler is order-tolerant when an older event arriving after a newer
 it (it checks a version/occurred_at, or its effects commute). FLOWS marks the flows whose handler
 is known not to be, with the reason; the report lists each flow's verdict.
 
-After the merge, the saga's flows go into FLOWS (OrderPaid / OrderCancelled / ShipmentDispatched
-for inventory; PaymentSucceeded / StockReserved for orders; ...): see docs/reliability.md.
+The saga's own flows (OrderPaid / OrderCancelled / ShipmentDispatched for inventory,
+PaymentSucceeded / StockReserved / ... for orders, and billing's, logistics' and aftersales') are in
+test_saga_reordering.py, with the same harness idea per consuming service.
 """
 from __future__ import annotations
 

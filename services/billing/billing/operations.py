@@ -69,6 +69,9 @@ def remember_order(session, now, *, order_id: str, shop_id: str, buyer_id: str |
             order.buyer_id = buyer_id
         if not order.payable_fen and payable_fen:
             order.payable_fen = int(payable_fen)
+        if order.placed_at is None and placed_at is not None:
+            # The copy was made from a later event (OrderCompleted/OrderCancelled overtook OrderPlaced).
+            order.placed_at = placed_at
     has_lines = session.execute(sa.select(OrderLine.id).where(OrderLine.order_id == order_id).limit(1)).first()
     if lines and not has_lines and order.payable_fen:
         shares = domain.line_shares(order.payable_fen, lines)

@@ -53,6 +53,20 @@ def test_order_placed_keeps_each_lines_share_of_the_payable_amount(billing):
     assert order_row(billing.db).payable_fen == 9_000
 
 
+def test_an_order_placed_after_its_completion_arrived_takes_its_placing_time_and_lines(billing):
+    # OrderCompleted overtook OrderPlaced (a redelivery): the copy made from the completion keeps its
+    # status and settlement, and takes what only OrderPlaced carries when it arrives.
+    complete(billing, payable_fen=9_000)
+    assert order_row(billing.db).placed_at is None
+    billing.event("orders.OrderPlaced", {"order_id": "O1", "shop_id": "S1", "buyer_id": "bob", "payable_fen": 9_000,
+                                         "lines": [{"sku_code": "SKU-A", "quantity": 1, "unit_price_fen": 9_000}]})
+    row = order_row(billing.db)
+    assert row.status == "completed" and row.placed_at is not None and row.buyer_id == "bob"
+    with billing.db.Session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(OrderLine)).scalar_one() == 1
+        assert s.execute(sa.select(sa.func.count()).select_from(Settlement)).scalar_one() == 1
+
+
 # Cancellation -----------------------------------------------------------------------------------------
 def test_a_paid_order_cancelled_is_refunded_once_carrying_the_case_id(billing):
     billing.paid()

@@ -95,13 +95,14 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
-    """Deduct the order's reservation; an exchange's replacement (case_id) comes off on-hand directly."""
+    """Deduct the order's reservation; an exchange's replacement (case_id), or a parcel dispatched for an
+    order cancelled meanwhile, comes off on-hand directly."""
     p = event.payload
     book = StockBook(uow, actor="logistics")
     if p.get("case_id"):
         book.ship_replacement(p["case_id"], p["order_id"], p["shop_id"], p["shipment_id"], p["lines"])
     else:
-        book.deduct_order(p["order_id"], p["shop_id"], p["shipment_id"])
+        book.deduct_order(p["order_id"], p["shop_id"], p["shipment_id"], p.get("lines"))
 
 
 def on_return_received(uow: UnitOfWork, event: Envelope) -> None:

@@ -339,14 +339,19 @@ class StockBook:
                                         items.c.warehouse_code == warehouse_code)
         ).scalar_one_or_none()
 
-    def deduct_order(self, order_id: str, shop_id: str, shipment_id: str) -> str:
+    def deduct_order(self, order_id: str, shop_id: str, shipment_id: str, lines: list[dict] | None = None) -> str:
         """logistics.ShipmentDispatched: the reserved units leave the warehouse."""
         if not self._set_status(order_id, RS.RESERVED, RS.DEDUCTED, f"shipment {shipment_id} dispatched"):
+            # Locked: a second dispatch event for the same parcel waits here and then sees our work.
             status = self.session.execute(
-                sa.select(reservations.c.status).where(reservations.c.order_id == order_id)
+                sa.select(reservations.c.status).where(reservations.c.order_id == order_id).with_for_update()
             ).scalar_one_or_none()
             if status == RS.DEDUCTED:
                 return "noop"
+            if status in (RS.RELEASED, RS.CANCELLED) and lines:
+                # The warehouse dispatched while the buyer cancelled (the cancel reached us first,
+                # or overtook the OrderPaid): the reservation is gone but the parcel has left.
+                return self._deduct_after_cancel(order_id, shop_id, shipment_id, status, lines)
             # Nothing reserved to ship from: an upstream mistake. Raising sends the event through
             # the retries to the DLQ, where it is visible and can be replayed once fixed.
             raise RuleViolation(f"order {order_id} has no reservation to deduct (status {status})")
@@ -361,6 +366,39 @@ class StockBook:
             "lines": [{"sku_code": l.sku_code, "quantity": l.quantity} for l in deducted],
         }))
         return "deducted"
+
+    def _deduct_after_cancel(self, order_id: str, shop_id: str, shipment_id: str, status: str,
+                             raw_lines: list[dict]) -> str:
+        """A parcel dispatched for an order whose reservation was released (or never made: tombstone).
+        Its lines come straight off on hand (from the warehouse they were reserved in, when known),
+        once per shipment; nothing reserved is touched. If a line cannot come off (on hand is now
+        promised to others), the event fails loudly: retries, then the DLQ, for a human to count."""
+        reference = f"shipment:{shipment_id}"
+        cause = f"order:{order_id}"
+        already = self.session.execute(
+            sa.select(sa.func.count()).select_from(movements)
+            .where(movements.c.shop_id == shop_id, movements.c.reference == reference, movements.c.cause == cause,
+                   movements.c.kind == Movement.DEDUCT)
+        ).scalar_one()
+        if already:
+            return "noop"
+        reserved_in = {r.sku_code: r.warehouse_code for r in self.lines_of(order_id) if r.warehouse_code}
+        lines = domain.merge_lines(raw_lines)
+        for line in lines:
+            candidates = sorted(self.warehouses_of(shop_id, line.sku_code),
+                                key=lambda w: (w[1] != reserved_in.get(line.sku_code), w[1]))
+            if not any(self.move(item_id, Movement.DEDUCT, -line.quantity, 0, cause,
+                                 f"dispatched after the order was cancelled ({status})", reference) is not None
+                       for item_id, _ in candidates):
+                raise RuleViolation(f"shipment {shipment_id} of cancelled order {order_id}: "
+                                    f"{line.quantity} x {line.sku_code} not on hand to deduct")
+        self._log(order_id, status, f"shipment {shipment_id} dispatched after the cancellation; "
+                                    "its lines taken off on hand")
+        self.uow.record(make_event("inventory.StockDeducted", {
+            "order_id": order_id, "shop_id": shop_id,
+            "lines": [{"sku_code": l.sku_code, "quantity": l.quantity} for l in lines],
+        }))
+        return "deducted_after_cancel"
 
     def ship_replacement(self, case_id: str, order_id: str, shop_id: str, shipment_id: str,
                          raw_lines: list[dict]) -> str:

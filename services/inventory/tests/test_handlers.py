@@ -165,6 +165,51 @@ def test_dispatch_without_a_reservation_fails_loudly(list_sku, deliver):
                                                  "carrier": "SF", "tracking_no": "T", "lines": []})
 
 
+def test_dispatch_after_the_cancel_takes_the_parcel_off_on_hand_once(db, list_sku, receive, pay, deliver, stock,
+                                                                      events, ledger_matches_stock):
+    # The warehouse dispatched while the buyer cancelled, and the cancel reached us first: the
+    # reservation is released but the parcel left, so its units come off on hand (once).
+    list_sku("A")
+    receive("A", 5)
+    pay("O1", [("A", 2)])
+    deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP, "was_paid": True})
+    dispatched = {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9", "carrier": "SF", "tracking_no": "T1",
+                  "lines": [{"sku_code": "A", "quantity": 2}]}
+    deliver("logistics.ShipmentDispatched", dispatched)
+    deliver("logistics.ShipmentDispatched", dispatched)  # another event for the same parcel
+    assert stock("A") == (3, 0)
+    assert status_of(db, "O1") == "released"
+    [m] = movements(db, kind="deduct")
+    assert (m.on_hand_delta, m.reserved_delta, m.cause, m.reference) == (-2, 0, "order:O1", "shipment:S9")
+    assert len(events("inventory.StockDeducted")) == 1
+    assert ledger_matches_stock()
+
+
+def test_dispatch_of_an_order_cancelled_before_its_payment_was_seen(db, list_sku, receive, pay, deliver, stock,
+                                                                    ledger_matches_stock):
+    list_sku("A")
+    receive("A", 5)
+    deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP, "was_paid": True})  # tombstone
+    deliver("logistics.ShipmentDispatched", {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9", "carrier": "SF",
+                                             "tracking_no": "T1", "lines": [{"sku_code": "A", "quantity": 1}]})
+    pay("O1", [("A", 1)])  # late: reserves nothing
+    assert stock("A") == (4, 0)
+    assert ledger_matches_stock()
+
+
+def test_dispatch_after_the_cancel_cannot_take_units_promised_to_others(list_sku, receive, pay, deliver, stock):
+    list_sku("A")
+    receive("A", 2)
+    pay("O1", [("A", 2)])
+    deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP, "was_paid": True})
+    pay("O2", [("A", 2)])  # the released units went to another buyer
+    with pytest.raises(RuleViolation):
+        deliver("logistics.ShipmentDispatched", {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9",
+                                                 "carrier": "SF", "tracking_no": "T1",
+                                                 "lines": [{"sku_code": "A", "quantity": 2}]})
+    assert stock("A") == (2, 2)
+
+
 def test_replacement_shipment_deducts_on_hand_with_the_case_cause(db, list_sku, receive, pay, deliver, stock,
                                                                    ledger_matches_stock):
     list_sku("A")

@@ -28,6 +28,20 @@ log = logging.getLogger("orders.handlers")
 A = domain.Action
 
 
+class NotYet(RuntimeError):
+    """The event overtook the one it answers (inventory's answer to an OrderPaid reached us while the
+    order is still pending_payment here, e.g. a redelivered PaymentSucceeded waits in a retry tier):
+    raising sends it through the consumer's retries, and the retry finds the order paid."""
+
+
+def _answer_to_order_paid(order: Order, event: Envelope) -> None:
+    # StockReserved / StockShortage are inventory's answers to OrderPaid, which this service emits
+    # in the same transaction as pending_payment -> paid: an order still pending_payment means the
+    # payment is still on its way, never that the answer is stale.
+    if order.status == domain.PENDING_PAYMENT:
+        raise NotYet(f"{event.routing_key} for order {order.id} arrived before its payment was applied")
+
+
 def _load(uow: UnitOfWork, event: Envelope) -> Order | None:
     order = uow.session.get(Order, event.payload["order_id"])
     if order is None:
@@ -85,6 +99,7 @@ def on_stock_reserved(uow: UnitOfWork, event: Envelope) -> None:
     order = _load(uow, event)
     if order is None:
         return
+    _answer_to_order_paid(order, event)
     now = uow.db.config.clock.now()
     if not domain.can(order.status, A.PASS_AUDIT):
         lifecycle.note(uow.session, order, "reservation_ignored", _by(event),
@@ -100,6 +115,7 @@ def on_stock_shortage(uow: UnitOfWork, event: Envelope) -> None:
     order = _load(uow, event)
     if order is None:
         return
+    _answer_to_order_paid(order, event)
     now = uow.db.config.clock.now()
     short = ", ".join(f"{s.get('sku_code')} short {s.get('short', s.get('missing', '?'))}" for s in p["short"])
     if p["policy"] == "cancel":

@@ -187,6 +187,31 @@ def test_a_reservation_for_a_cancelled_order_is_noted(client, place, saga, db, e
     assert events("orders.OrderReadyToShip") == []
 
 
+def test_a_reservation_that_overtakes_its_payment_waits_for_it(place, saga, db, events):
+    # inventory's answer can only follow OrderPaid; seen while pending_payment, the payment is still
+    # on its way (e.g. in a retry tier): the handler raises so the consumer retries it later.
+    order = place()
+    with pytest.raises(handlers.NotYet):
+        saga.reserve(order)
+    assert status(db, order) == "pending_payment" and actions(db, order) == ["placed"]
+    saga.pay(order)
+    assert saga.reserve(order) == Outcome.HANDLED  # the retry
+    assert status(db, order) == "awaiting_shipment"
+    assert len(events("orders.OrderReadyToShip")) == 1
+
+
+def test_a_shortage_that_overtakes_its_payment_waits_for_it(place, saga, db, events):
+    order = place()
+    with pytest.raises(handlers.NotYet):
+        saga.shortage(order, "cancel")
+    assert status(db, order) == "pending_payment"
+    saga.pay(order)
+    saga.shortage(order, "cancel")
+    assert status(db, order) == "cancelled"
+    # cancelled as a paid order: billing refunds it
+    assert [e["payload"]["was_paid"] for e in events("orders.OrderCancelled")] == [True]
+
+
 # inventory.StockShortage -------------------------------------------------------------------------------------------
 def test_shortage_with_wait_policy_makes_a_presale_promise(place, saga, db, clock, events):
     order = place()
