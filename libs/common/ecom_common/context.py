@@ -12,6 +12,9 @@ from contextlib import contextmanager
 
 _correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 _causation: contextvars.ContextVar[str | None] = contextvars.ContextVar("causation_id", default=None)
+# The Idempotency-Key (scope, key) of the HTTP request in hand, so that the request's own transaction
+# marks the key as committed (see ecom_common.http.idempotent).
+_idempotency: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("idempotency", default=None)
 
 
 def correlation_id() -> str | None:
@@ -40,3 +43,16 @@ def bound(correlation: str | None, causation: str | None = None):
 def set_correlation(value: str | None) -> None:
     _correlation.set(value)
     _causation.set(None)
+
+
+def idempotency_claim() -> tuple[str, str] | None:
+    return _idempotency.get()
+
+
+@contextmanager
+def claiming(scope: str, key: str):
+    token = _idempotency.set((scope, key))
+    try:
+        yield
+    finally:
+        _idempotency.reset(token)

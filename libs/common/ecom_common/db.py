@@ -63,6 +63,9 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("response_body", sa.Text, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Set inside the request's own business transaction: once it is set, the request's changes are
+    # committed and a retry must never run it again, even if its response was never stored.
+    sa.Column("committed_at", UtcDateTime, nullable=True),
 )
 
 job_leases = sa.Table(
@@ -166,6 +169,17 @@ class UnitOfWork:
         self._recorded += 1
 
     def commit(self) -> None:
+        from . import context
+
+        claim = context.idempotency_claim()
+        if claim is not None:
+            scope, key = claim
+            self.session.execute(
+                idempotency_keys.update()
+                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                       idempotency_keys.c.committed_at.is_(None))
+                .values(committed_at=self.db.config.clock.now())
+            )
         self.session.commit()
         if self._recorded:
             self.db.outbox_signal.set()

@@ -147,6 +147,10 @@ def idempotent(required: bool = False):
 
     Successful (2xx/3xx) responses are stored; a failed request releases its key so that the client
     can fix the request and retry with it. Keys are scoped by caller and path.
+
+    The key is marked committed inside the request's own business transaction (UnitOfWork.commit), so
+    a crash between that commit and storing the response can never let a retry run the request twice:
+    the retry is told it was processed (409) instead.
     """
 
     def decorate(view):
@@ -168,7 +172,8 @@ def idempotent(required: bool = False):
             if replay is not None:
                 return replay
             try:
-                resp = make_response(view(*args, **kwargs))
+                with context.claiming(scope, key):
+                    resp = make_response(view(*args, **kwargs))
             except BaseException:
                 _release_key(db, scope, key)
                 raise
@@ -208,6 +213,10 @@ def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | No
             raise Conflict("this Idempotency-Key was used with a different request body",
                            {"Idempotency-Key": ["Reused with a different body."]})
         if row.status_code is None:
+            if row.committed_at is not None:
+                raise Conflict("a request with this Idempotency-Key was already processed, but its response "
+                               "was not recorded; look the resource up instead of retrying",
+                               {"Idempotency-Key": ["Already processed."]})
             if aware(row.created_at) > now - IN_PROGRESS_TIMEOUT:
                 raise Conflict("a request with this Idempotency-Key is still in progress",
                                {"Idempotency-Key": ["Request in progress."]})
@@ -224,13 +233,18 @@ def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | No
 
 
 def _release_key(db: Database, scope: str, key: str) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(
-            idempotency_keys.delete().where(
-                idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
-                idempotency_keys.c.status_code.is_(None),
+    """Let the client retry a request that failed, unless its changes were committed (then a retry
+    must not run it again). Best effort: with the database down the key stays claimed and expires."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                idempotency_keys.delete().where(
+                    idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
+                    idempotency_keys.c.status_code.is_(None), idempotency_keys.c.committed_at.is_(None),
+                )
             )
-        )
+    except sa.exc.DBAPIError:
+        log.warning("could not release Idempotency-Key %s; it expires in %s", key, IN_PROGRESS_TIMEOUT)
 
 
 # Pagination ------------------------------------------------------------------------------------

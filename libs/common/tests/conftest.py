@@ -32,6 +32,23 @@ def make_test_blueprint():
         created.append(data)
         return data
 
+    @blp.route("/widgets/fragile", methods=["POST"])
+    @requires("ops")
+    @idempotent()
+    @blp.arguments(WidgetIn)
+    @blp.response(201, WidgetIn)
+    def create_then_crash(data):
+        """Commits its change (an event in the outbox), then dies before answering: as a process
+        killed between the commit and storing the response."""
+        from ecom_common.events import make_event
+        from ecom_common.http import current_db
+
+        with current_db().uow() as uow:
+            uow.record(make_event("inventory.StockItemCreated", {"sku_code": data["name"], "shop_id": "S1"}))
+            uow.commit()
+        created.append(data)
+        raise RuntimeError("crashed after commit")
+
     blp.created = created
     return blp
 

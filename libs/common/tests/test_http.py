@@ -75,6 +75,19 @@ def test_a_failed_request_releases_its_key(widget_app):
     assert ok.status_code == 201 and ok.get_json()["name"] == "fixed"
 
 
+def test_a_request_committed_but_not_answered_is_never_run_again(widget_app, db):
+    from ecom_common.testing import recorded_events
+
+    c = widget_app.test_client()
+    headers = {**auth("ops"), "Idempotency-Key": "k-crash"}
+    first = c.post("/api/v1/widgets/fragile", json={"name": "w", "quantity": 1}, headers=headers)
+    assert first.status_code == 500
+    again = c.post("/api/v1/widgets/fragile", json={"name": "w", "quantity": 1}, headers=headers)
+    body = assert_problem(again, 409)
+    assert "already processed" in body["detail"]
+    assert len(widget_app.created) == 1 and len(recorded_events(db)) == 1
+
+
 def test_request_id_is_echoed_or_created(widget_app):
     c = widget_app.test_client()
     assert c.get("/healthz", headers={"X-Request-ID": "abc"}).headers["X-Request-ID"] == "abc"
