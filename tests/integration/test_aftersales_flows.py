@@ -27,7 +27,7 @@ from ecom_common.events import make_event
 from ecom_common.testing import TEST_SECRET, Platform, amqp_url, eventually
 from ecom_common.topology import EXCHANGE
 
-from aftersales.gateway import GATEWAY_KEY, OrdersGateway
+from aftersales.gateways import GATEWAY_KEY, OrdersGateway
 
 pytestmark = pytest.mark.integration
 

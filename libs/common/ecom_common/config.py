@@ -70,6 +70,10 @@ class Config:
     relay_batch: int = 100
     relay_poll_interval: float = 0.5
     job_interval: float = 30.0
+    # Connections per process to the service's database: requests beyond them wait (pool timeout)
+    # rather than failing, so size max_connections of PostgreSQL for processes x (pool + overflow).
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
     clock: Clock = field(default_factory=SystemClock)
     # Service-specific settings (e.g. ORDERS_UNPAID_TIMEOUT_MINUTES) read from the environment;
     # services read them with `setting(name, default, cast)`.
@@ -103,6 +107,8 @@ class Config:
             ("relay_batch", "ECOM_RELAY_BATCH", int),
             ("relay_poll_interval", "ECOM_RELAY_POLL_INTERVAL", float),
             ("job_interval", "ECOM_JOB_INTERVAL", float),
+            ("db_pool_size", "ECOM_DB_POOL_SIZE", int),
+            ("db_max_overflow", "ECOM_DB_MAX_OVERFLOW", int),
         ):
             if env.get(name):
                 kwargs[key] = cast(env[name])

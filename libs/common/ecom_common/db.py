@@ -89,6 +89,8 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **kwargs) -> sa.Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
+        kwargs.pop("pool_size", None)
+        kwargs.pop("max_overflow", None)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @sa_event.listens_for(engine, "connect")
@@ -112,7 +114,8 @@ class Database:
 
     def __init__(self, config: Config, engine: sa.Engine | None = None):
         self.config = config
-        self.engine = engine or make_engine(config.database_url)
+        self.engine = engine or make_engine(config.database_url, pool_size=config.db_pool_size,
+                                            max_overflow=config.db_max_overflow)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Set after a commit that recorded events, so that a relay in this process publishes at
         # once instead of waiting for its next poll.

@@ -191,6 +191,10 @@ class Platform:
             prefetch=16,
             relay_poll_interval=0.1,
             job_interval=3600,  # tests run jobs explicitly with run_job()
+            # Six services per test share one PostgreSQL server (max_connections 100 here) with
+            # whatever else runs on it: small pools make a busy server a wait, never a failure.
+            db_pool_size=3,
+            db_max_overflow=5,
             clock=self.clock,
             settings=dict(self.settings),
             testing=True,

@@ -17,9 +17,9 @@ from ecom_common.errors import Conflict, NotFound
 from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
-from . import casework, domain
+from . import domain, operations
 from .domain import CaseType, ComplaintStatus, Reason, Status, Tier
-from .gateway import orders_gateway
+from .gateways import orders_gateway
 from .models import Case, Complaint, Feedback
 
 blp = Blueprint("aftersales", __name__, url_prefix="/api/v1",
@@ -338,7 +338,7 @@ def create_case(args):
     lines = [domain.RequestedLine(l["sku_code"], l["quantity"], l.get("new_sku_code")) for l in args["lines"]]
     draft = domain.draft_case(order, args["type"], args["reason"], lines, args.get("amount_fen"), now, policy)
     with current_db().uow() as uow:
-        case = casework.open_case(uow, draft, p.sub, args["evidence"], now, policy)
+        case = operations.open_case(uow, draft, p.sub, args["evidence"], now, policy)
         body = case_json(case, now)
         uow.commit()
     return body
@@ -399,7 +399,7 @@ def approve_case(args, case_id):
     """cs approves: a return or exchange waits for the buyer's parcel (the shop's return address is
     on the case); a refund-only goes to refunding at once."""
     return _act(case_id, lambda uow, case, p, now, policy:
-                casework.approve(uow, case, p.sub, now, policy, args.get("reason")))
+                operations.approve(uow, case, p.sub, now, policy, args.get("reason")))
 
 
 @blp.route("/cases/<case_id>/reject", methods=["POST"])
@@ -409,7 +409,7 @@ def approve_case(args, case_id):
 def reject_case(args, case_id):
     """cs rejects with a reason; the units and amount become claimable again."""
     return _act(case_id, lambda uow, case, p, now, policy:
-                casework.reject(uow, case, p.sub, now, policy, args["reason"]))
+                operations.reject(uow, case, p.sub, now, policy, args["reason"]))
 
 
 @blp.route("/cases/<case_id>/return-shipment", methods=["POST"])
@@ -419,7 +419,7 @@ def reject_case(args, case_id):
 def return_shipment(args, case_id):
     """The buyer sent the goods back: carrier and tracking number (approved -> awaiting_return)."""
     return _act(case_id, lambda uow, case, p, now, policy:
-                casework.ship_return(uow, case, p.sub, now, policy, args["carrier"], args["tracking_no"]))
+                operations.ship_return(uow, case, p.sub, now, policy, args["carrier"], args["tracking_no"]))
 
 
 @blp.route("/cases/<case_id>/receive", methods=["POST"])
@@ -430,7 +430,7 @@ def receive_return(args, case_id):
     """The warehouse inspected the returned goods (ReturnReceived{resellable}); a return goes on to
     refunding (RefundApproved), an exchange asks logistics for the replacement (ReshipRequested)."""
     return _act(case_id, lambda uow, case, p, now, policy:
-                casework.receive(uow, case, p.sub, now, policy, args["resellable"], args.get("note")))
+                operations.receive(uow, case, p.sub, now, policy, args["resellable"], args.get("note")))
 
 
 @blp.route("/cases/<case_id>/retry-refund", methods=["POST"])
@@ -440,7 +440,7 @@ def receive_return(args, case_id):
 def retry_refund(args, case_id):
     """Ask billing again after it reported RefundFailed (409 unless the last refund failed)."""
     return _act(case_id, lambda uow, case, p, now, policy:
-                casework.start_refund(uow, case, p.sub, now, policy, args.get("reason") or "refund retried",
+                operations.start_refund(uow, case, p.sub, now, policy, args.get("reason") or "refund retried",
                                       retry=True))
 
 
@@ -518,7 +518,7 @@ def create_complaint(args):
     order = _buyers_order(args["order_id"])
     now, policy = _now(), _policy()
     with current_db().uow() as uow:
-        c = casework.open_complaint(uow, order, p.sub, args["tier"], args["text"], now, policy)
+        c = operations.open_complaint(uow, order, p.sub, args["tier"], args["text"], now, policy)
         uow.session.expire_all()
         body = complaint_json(uow.session.get(Complaint, c.id), now)
         uow.commit()
@@ -591,7 +591,7 @@ def _complaint_act(complaint_id: str, action: str, text: str) -> dict:
     now = _now()
     with current_db().uow() as uow:
         c = _load_complaint(uow.session, complaint_id)
-        casework.act_on_complaint(uow, c, action, current_principal().sub, text, now)
+        operations.act_on_complaint(uow, c, action, current_principal().sub, text, now)
         uow.session.expire_all()
         body = complaint_json(uow.session.get(Complaint, complaint_id), now)
         uow.commit()

@@ -16,7 +16,7 @@ from ecom_common.db import Database, UnitOfWork
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 
-from . import casework, domain
+from . import domain, operations
 from .domain import Action, CaseType, ComplaintStatus, Status
 from .models import Case, Complaint, Escalation
 
@@ -52,7 +52,7 @@ def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
         return
     now, policy = _ctx(uow)
     p = event.payload
-    casework.close(uow, case, "billing", now, policy, outcome="refunded",
+    operations.close(uow, case, "billing", now, policy, outcome="refunded",
                    reason=f"refund {p['refund_id']} of {p['amount_fen']} fen succeeded",
                    refund_id=p["refund_id"], refund_failed=False)
 
@@ -64,7 +64,7 @@ def on_refund_failed(uow: UnitOfWork, event: Envelope) -> None:
         return
     now, policy = _ctx(uow)
     why = event.payload.get("reason") or "refund failed"
-    casework.transition(uow, case, Action.REFUND_FAILED, "billing", now, policy,
+    operations.transition(uow, case, Action.REFUND_FAILED, "billing", now, policy,
                         f"refund {event.payload['refund_id']} failed: {why}",
                         refund_failed=True, last_refund_error=why[:1000], refund_id=event.payload["refund_id"])
 
@@ -79,7 +79,7 @@ def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
         return
     now, policy = _ctx(uow)
     p = event.payload
-    casework.transition(uow, case, Action.RESHIP, "logistics", now, policy,
+    operations.transition(uow, case, Action.RESHIP, "logistics", now, policy,
                         f"replacement {p['shipment_id']} dispatched with {p['carrier']} {p['tracking_no']}",
                         reship_shipment_id=p["shipment_id"], reship_tracking_no=p["tracking_no"])
 
@@ -96,7 +96,7 @@ def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
         log.warning("replacement delivered for case %s in status %s; ignored", case.id, case.status)
         return
     now, policy = _ctx(uow)
-    casework.close(uow, case, "logistics", now, policy, outcome="exchanged",
+    operations.close(uow, case, "logistics", now, policy, outcome="exchanged",
                    reason=f"replacement {event.payload['shipment_id']} delivered")
 
 
@@ -108,14 +108,14 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
     own = _case_of(uow, event)
     if own is not None:
-        casework.note(uow, own, "order_cancelled", "orders", now,
+        operations.note(uow, own, "order_cancelled", "orders", now,
                       f"order {p['order_id']} cancelled; billing refunds it in full")
         return
     waiting = uow.session.execute(
         sa.select(Case).where(Case.order_id == p["order_id"], Case.status == Status.REQUESTED)
     ).scalars().all()
     for case in waiting:
-        casework.reject(uow, case, casework.SYSTEM, now, policy,
+        operations.reject(uow, case, operations.SYSTEM, now, policy,
                         f"order cancelled ({p.get('reason') or 'no reason given'}); "
                         + ("billing refunds what was paid" if p.get("was_paid") else "nothing was paid"))
 
@@ -150,7 +150,7 @@ def escalate_complaint_breaches(db: Database) -> int:
             if c is None or c.status == ComplaintStatus.RESOLVED or not domain.breached(c.due_at, c.met_at, now):
                 continue
             overdue_min = int((now - aware(c.due_at)).total_seconds() // 60)
-            if casework.escalate(uow, c, f"breach:{c.milestone}", now,
+            if operations.escalate(uow, c, f"breach:{c.milestone}", now,
                                  f"SLA breach: {c.tier} complaint's {c.milestone.replace('_', ' ')} "
                                  f"overdue by {overdue_min} min"):
                 escalated += 1

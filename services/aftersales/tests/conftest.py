@@ -17,7 +17,7 @@ from ecom_common.testing import auth, recorded_events, unit_config
 
 from aftersales.app import SERVICE
 from aftersales.domain import OrderView
-from aftersales.gateway import GATEWAY_KEY
+from aftersales.gateways import GATEWAY_KEY
 
 
 class FakeOrders:

@@ -25,7 +25,7 @@ from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
 from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
-from . import domain, store
+from . import domain, operations
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1",
@@ -389,15 +389,15 @@ def compliance_problem(findings: list[domain.Finding]) -> UnprocessableEntity:
 
 
 def _scan_or_422(ctx: Ctx, draft: dict, tree=None) -> list[domain.Finding]:
-    tree = tree or store.load_tree(ctx.session)
-    findings = domain.scan_product(draft, tree, store.load_lexicon(ctx.session), ctx.rules)
+    tree = tree or operations.load_tree(ctx.session)
+    findings = domain.scan_product(draft, tree, operations.load_lexicon(ctx.session), ctx.rules)
     if domain.errors_of(findings):
         raise compliance_problem(findings)
     return findings
 
 
 def _codes_free_or_409(ctx: Ctx, shop_id: str, skus: list[dict], product_id: str | None) -> None:
-    taken = store.codes_taken(ctx.session, shop_id, [s["sku_code"] for s in skus], product_id)
+    taken = operations.codes_taken(ctx.session, shop_id, [s["sku_code"] for s in skus], product_id)
     if taken:
         errors = {f"skus[{i}].sku_code": [f"sku_code_taken: another product of this shop uses {s['sku_code']!r}"]
                   for i, s in enumerate(skus) if s["sku_code"] in taken}
@@ -405,10 +405,10 @@ def _codes_free_or_409(ctx: Ctx, shop_id: str, skus: list[dict], product_id: str
 
 
 def _view(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
-    tree = tree or store.load_tree(ctx.session)
-    view = store.product_view(product, tree, ctx.now, ctx.rules)
+    tree = tree or operations.load_tree(ctx.session)
+    view = operations.product_view(product, tree, ctx.now, ctx.rules)
     if findings is None:
-        findings = domain.scan_product(store.product_draft(product), tree, store.load_lexicon(ctx.session), ctx.rules)
+        findings = domain.scan_product(operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules)
     view["findings"] = [f.to_dict() for f in findings]
     return view
 
@@ -436,7 +436,7 @@ def create_product(body):
     shop_id = _merchant_shop(body.pop("shop_id", None))
     with current_db().uow() as uow:
         ctx = _ctx(uow.session)
-        tree = store.load_tree(ctx.session)
+        tree = operations.load_tree(ctx.session)
         findings = _scan_or_422(ctx, body, tree)
         _codes_free_or_409(ctx, shop_id, body["skus"], None)
         product = Product(
@@ -448,8 +448,8 @@ def create_product(body):
         )
         ctx.session.add(product)
         ctx.session.flush()
-        store.replace_skus(ctx.session, product, body["skus"])
-        store.write_timeline(ctx.session, product.id, ctx.now, ctx.actor, ctx.principal.roles, "create", None,
+        operations.replace_skus(ctx.session, product, body["skus"])
+        operations.write_timeline(ctx.session, product.id, ctx.now, ctx.actor, ctx.principal.roles, "create", None,
                              domain.DRAFT, None, {"sku_codes": [s["sku_code"] for s in body["skus"]]})
         _commit(uow)
         return _view(ctx, product, tree, findings)
@@ -481,7 +481,7 @@ def list_products(args):
             stmt = stmt.where(Product.status != domain.DELETED)
         if args.get("shop_id"):
             stmt = stmt.where(Product.shop_id == args["shop_id"])
-        tree = store.load_tree(session)
+        tree = operations.load_tree(session)
         if args.get("category_id"):
             stmt = stmt.where(Product.category_id.in_(tree.subtree(args["category_id"])))
         if args.get("q"):
@@ -526,7 +526,7 @@ def edit_product(body, product_id):
         if expected_version is not None and expected_version != product.version:
             raise Conflict("the product has changed since you read it",
                            {"version": [f"Current version is {product.version}."]})
-        before = store.product_draft(product)
+        before = operations.product_draft(product)
         after = {**before, **{k: v for k, v in body.items()}}
         if "title" in body:
             after["title"] = body["title"].strip()
@@ -534,10 +534,10 @@ def edit_product(body, product_id):
             after["skus"] = [{**{"spec": {}, "barcode": None, "weight_g": None, "promo_price_fen": None,
                                  "member_price_fen": None, "low_stock_threshold": 10}, **s} for s in body["skus"]]
         kind = domain.classify_edit(before, after)
-        t = domain.edit(store.state_of(product), kind)
+        t = domain.edit(operations.state_of(product), kind)
         if after == before:
             return _view(ctx, product)   # nothing changed: no new version, no timeline entry
-        tree = store.load_tree(ctx.session)
+        tree = operations.load_tree(ctx.session)
         findings = _scan_or_422(ctx, after, tree)
         if "skus" in body:
             _codes_free_or_409(ctx, product.shop_id, after["skus"], product.id)
@@ -547,80 +547,80 @@ def edit_product(body, product_id):
         if t.to_status == domain.PENDING:
             extra.update(submitted_at=ctx.now, review_due_at=domain.review_due(ctx.now, ctx.rules),
                          reviewed_at=None, reviewed_by=None)
-        store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, extra,
+        operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, extra,
                     {"content": kind.content, "commercial": kind.commercial, "fields": changed,
                      "skus_changed": "skus" in body and before["skus"] != after["skus"]})
         if "skus" in body:
-            store.replace_skus(ctx.session, product, after["skus"])
+            operations.replace_skus(ctx.session, product, after["skus"])
         if t.to_status == domain.PENDING:
             # No longer on sale while the change is reviewed: tell whoever tracks sellability.
-            uow.record(store.ev_delisted(product, domain.UNDER_REVIEW, old_codes))
-            uow.record(store.ev_submitted(product))
+            uow.record(operations.ev_delisted(product, domain.UNDER_REVIEW, old_codes))
+            uow.record(operations.ev_submitted(product))
         elif kind.commercial and t.to_status in (domain.LISTED, domain.DELISTED):
-            uow.record(store.ev_price_changed(product))
+            uow.record(operations.ev_price_changed(product))
         _commit(uow)
         return _view(ctx, product, tree, findings)
 
 
 # Transitions -----------------------------------------------------------------------------------
 def do_submit(ctx: Ctx, uow, product: Product) -> None:
-    t = domain.submit(store.state_of(product))
-    _scan_or_422(ctx, store.product_draft(product))
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
+    t = domain.submit(operations.state_of(product))
+    _scan_or_422(ctx, operations.product_draft(product))
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
         "submitted_at": ctx.now, "review_due_at": domain.review_due(ctx.now, ctx.rules),
         "reviewed_at": None, "reviewed_by": None,
     })
-    uow.record(store.ev_submitted(product))
+    uow.record(operations.ev_submitted(product))
 
 
 def do_withdraw(ctx: Ctx, uow, product: Product) -> None:
-    t = domain.withdraw(store.state_of(product))
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles,
+    t = domain.withdraw(operations.state_of(product))
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles,
                 {"submitted_at": None, "review_due_at": None})
 
 
 def do_approve(ctx: Ctx, uow, product: Product, reason: str | None) -> None:
-    t = domain.approve(store.state_of(product), reason)
+    t = domain.approve(operations.state_of(product), reason)
     # The word list may have grown since submission: nothing that breaks the law goes on sale.
-    _scan_or_422(ctx, store.product_draft(product))
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
+    _scan_or_422(ctx, operations.product_draft(product))
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
         "reviewed_at": ctx.now, "reviewed_by": ctx.actor, "listed_at": ctx.now, "reject_reason": None,
     })
-    uow.record(store.ev_approved(product, ctx.actor))
-    uow.record(store.ev_listed(product))
+    uow.record(operations.ev_approved(product, ctx.actor))
+    uow.record(operations.ev_listed(product))
 
 
 def do_reject(ctx: Ctx, uow, product: Product, reason: str) -> None:
-    t = domain.reject(store.state_of(product), reason)
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
+    t = domain.reject(operations.state_of(product), reason)
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
         "reviewed_at": ctx.now, "reviewed_by": ctx.actor, "reject_reason": reason,
     })
-    uow.record(store.ev_rejected(product, reason))
+    uow.record(operations.ev_rejected(product, reason))
 
 
 def do_delist(ctx: Ctx, uow, product: Product, reason: str, note: str | None) -> None:
-    t = domain.delist(store.state_of(product), reason, note)
+    t = domain.delist(operations.state_of(product), reason, note)
     codes = [s.sku_code for s in product.skus]
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles)
-    uow.record(store.ev_delisted(product, reason, codes))
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles)
+    uow.record(operations.ev_delisted(product, reason, codes))
 
 
 def do_relist(ctx: Ctx, uow, product: Product) -> None:
-    t = domain.relist(store.state_of(product))
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {"listed_at": ctx.now})
-    uow.record(store.ev_listed(product))
+    t = domain.relist(operations.state_of(product))
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {"listed_at": ctx.now})
+    uow.record(operations.ev_listed(product))
 
 
 def do_delete(ctx: Ctx, uow, product: Product, reason: str | None) -> None:
-    t = domain.delete(store.state_of(product), ctx.now, reason)
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles)
-    uow.record(store.ev_deleted(product))
+    t = domain.delete(operations.state_of(product), ctx.now, reason)
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles)
+    uow.record(operations.ev_deleted(product))
 
 
 def do_restore(ctx: Ctx, uow, product: Product) -> None:
-    t = domain.restore(store.state_of(product), ctx.now, ctx.rules)
-    store.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles)
-    uow.record(store.ev_restored(product))
+    t = domain.restore(operations.state_of(product), ctx.now, ctx.rules)
+    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles)
+    uow.record(operations.ev_restored(product))
 
 
 def _transition(product_id: str, do, own: bool = True, **kwargs) -> dict:
@@ -802,8 +802,8 @@ def review_queue(args):
     against today's word list), the due time (submission + 24 h) and an overdue flag."""
     with current_db().Session() as session:
         ctx = _ctx(session)
-        tree = store.load_tree(session)
-        lexicon = store.load_lexicon(session)
+        tree = operations.load_tree(session)
+        lexicon = operations.load_lexicon(session)
         stmt = sa.select(Product).where(Product.status == domain.PENDING)
         if args.get("overdue") is True:
             stmt = stmt.where(Product.review_due_at < ctx.now)
@@ -815,7 +815,7 @@ def review_queue(args):
             stmt = stmt.where(Product.category_id.in_(tree.subtree(args["category_id"])))
 
         def item(product):
-            findings = domain.scan_product(store.product_draft(product), tree, lexicon, ctx.rules)
+            findings = domain.scan_product(operations.product_draft(product), tree, lexicon, ctx.rules)
             view = _view(ctx, product, tree, findings)
             view["overdue"] = view["review_overdue"]
             return view
@@ -832,8 +832,8 @@ def compliance_scan(body):
     """Dry-run the compliance scan on a product body without saving anything."""
     with current_db().Session() as session:
         ctx = _ctx(session)
-        tree = store.load_tree(session)
-        findings = domain.scan_product(body, tree, store.load_lexicon(session), ctx.rules)
+        tree = operations.load_tree(session)
+        findings = domain.scan_product(body, tree, operations.load_lexicon(session), ctx.rules)
         return {"passed": not domain.errors_of(findings),
                 "attribute_completeness": domain.attribute_completeness(tree, body.get("category_id"),
                                                                         body.get("attributes")),
@@ -854,7 +854,7 @@ def _visible_skus(session: Session, p: Principal, shop_id: str, codes: list[str]
         sa.select(Sku, Product).join(Product, Sku.product_id == Product.id)
         .where(Sku.shop_id == shop_id, Sku.sku_code.in_(codes))
     ).all()
-    return {sku.sku_code: store.sku_view(product, sku) for sku, product in rows if can_read(p, product)}
+    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(p, product)}
 
 
 @blp.route("/skus/<sku_code>", methods=["GET"])
@@ -912,7 +912,7 @@ def _category_tree_view(tree: domain.CategoryTree, cid: str) -> dict:
 def list_categories(args):
     """Categories (flat), each with its path, leaf flag and effective attributes."""
     with current_db().Session() as session:
-        tree = store.load_tree(session)
+        tree = operations.load_tree(session)
         stmt = sa.select(Category)
         if args.get("parent_id") == "root":
             stmt = stmt.where(Category.parent_id.is_(None))
@@ -928,7 +928,7 @@ def list_categories(args):
 def category_tree():
     """The whole tree, nested (roots in `items`, each with `children`)."""
     with current_db().Session() as session:
-        tree = store.load_tree(session)
+        tree = operations.load_tree(session)
     return {"items": [_category_tree_view(tree, c) for c in sorted(tree.children.get(None, []))],
             "next_cursor": None}
 
@@ -939,7 +939,7 @@ def category_tree():
 def get_category(category_id):
     """One category with its path, leaf flag and effective attributes."""
     with current_db().Session() as session:
-        tree = store.load_tree(session)
+        tree = operations.load_tree(session)
     not_found_unless(tree.get(category_id) is not None, "category")
     return _category_view(tree, category_id)
 
@@ -987,7 +987,7 @@ def create_category(body):
     with current_db().uow() as uow:
         session = uow.session
         now = current_config().clock.now()
-        tree = store.load_tree(session)
+        tree = operations.load_tree(session)
         parent_id = body.get("parent_id")
         if parent_id and tree.get(parent_id) is None:
             raise UnprocessableEntity("no such parent category", {"parent_id": ["Unknown category."]})
@@ -1003,7 +1003,7 @@ def create_category(body):
         session.flush()
         _set_attributes(session, category, body["attributes"])
         uow.commit()
-        return _category_view(store.load_tree(session), category.id)
+        return _category_view(operations.load_tree(session), category.id)
 
 
 @blp.route("/categories/<category_id>", methods=["PUT", "PATCH"])
@@ -1016,7 +1016,7 @@ def update_category(body, category_id):
     Existing products are checked against the new attributes at their next edit or submission."""
     with current_db().uow() as uow:
         session = uow.session
-        tree = store.load_tree(session)
+        tree = operations.load_tree(session)
         category = session.get(Category, category_id)
         not_found_unless(category is not None, "category")
         if "name" in body:
@@ -1027,7 +1027,7 @@ def update_category(body, category_id):
             _set_attributes(session, category, body["attributes"])
         category.updated_at = current_config().clock.now()
         uow.commit()
-        return _category_view(store.load_tree(session), category_id)
+        return _category_view(operations.load_tree(session), category_id)
 
 
 @blp.route("/categories/<category_id>", methods=["DELETE"])

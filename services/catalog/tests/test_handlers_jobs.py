@@ -80,10 +80,10 @@ def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
 
 def test_sku_code_race_is_409_not_500(steps, client, monkeypatch, dress):
     """The pre-check can miss a code inserted meanwhile; the unique constraint still answers 409."""
-    from catalog import store
+    from catalog import operations
 
     steps.create()
-    monkeypatch.setattr(store, "codes_taken", lambda *a, **k: [])
+    monkeypatch.setattr(operations, "codes_taken", lambda *a, **k: [])
     r = client.post("/api/v1/products", json=dress(), headers=OPS)
     assert r.status_code == 409, r.get_json()
     assert r.get_json()["errors"] == {"skus": ["sku_code_taken"]}

@@ -17,7 +17,7 @@ from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy
 from .models import (Reservation, ReservationLine, ReservationLog, StockItem, StockMovement, StockPolicy,
                      StockPolicyChange)
-from .stock import StockBook, UnknownSku, default_policy
+from .operations import StockBook, UnknownSku, default_policy
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock per SKU and warehouse")
 

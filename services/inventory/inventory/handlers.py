@@ -18,7 +18,7 @@ from ecom_common.jobs import Job
 
 from . import domain
 from .models import ReservationLine, StockItem
-from .stock import StockBook
+from .operations import StockBook
 
 log = logging.getLogger("inventory.handlers")
 

@@ -15,7 +15,7 @@ from ecom_common.testing import recorded_events, unit_config
 from inventory.app import SERVICE
 from inventory.handlers import SUBSCRIPTIONS
 from inventory.models import StockItem, StockMovement
-from inventory.stock import StockBook
+from inventory.operations import StockBook
 
 SHOP = "S1"
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)

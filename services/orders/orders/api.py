@@ -21,7 +21,7 @@ from ecom_common.errors import Forbidden
 from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
-from . import domain, lifecycle
+from . import domain, operations
 from .gateways import current_gateways
 from .models import AuditRuleSet, Order, OrderLine, TimelineEntry
 
@@ -305,7 +305,7 @@ def _order_out(order: Order, now: datetime, full_address: bool = False, timeline
         "shipping_breakdown": order.shipping_breakdown,
         "held_reasons": order.held_reason_list,
         "held_at": aware(order.held_at),
-        "review": (domain.review_wait(aware(order.held_at), now, lifecycle.review_target_minutes(config))
+        "review": (domain.review_wait(aware(order.held_at), now, operations.review_target_minutes(config))
                    if order.status == domain.ON_HOLD else None),
         "promise": order.promise,
         "promised_ship_by": aware(order.promised_ship_by),
@@ -392,7 +392,7 @@ def place_order(args):
         )
         uow.session.add(order)
         uow.session.flush()
-        uow.record(lifecycle.placed_event(order))
+        uow.record(operations.placed_event(order))
         uow.commit()
     return _single(order_id)
 
@@ -451,7 +451,7 @@ def count_orders(args):
     """Orders per status and per tab (待付款 / 待发货 / 待收货 / 已完成)."""
     config = current_config()
     now = config.clock.now()
-    target = lifecycle.review_target_minutes(config)
+    target = operations.review_target_minutes(config)
     with current_db().Session() as session:
         rows = session.execute(
             _scoped(sa.select(Order.status, sa.func.count()).select_from(Order), args.get("shop_id"))
@@ -490,11 +490,11 @@ def review_order(args, order_id):
         order = _load_visible(uow.session, order_id)
         reason = (args.get("reason") or "").strip()
         if args["decision"] == "approve":
-            lifecycle.move(uow.session, order, A.APPROVE, principal.sub, "review approved" + (f": {reason}" if reason
+            operations.move(uow.session, order, A.APPROVE, principal.sub, "review approved" + (f": {reason}" if reason
                                                                                                else ""), now)
-            uow.record(lifecycle.ready_to_ship_event(order))
+            uow.record(operations.ready_to_ship_event(order))
         else:
-            lifecycle.cancel(uow, order, principal.sub, f"review rejected: {reason}", now, action=A.REJECT)
+            operations.cancel(uow, order, principal.sub, f"review rejected: {reason}", now, action=A.REJECT)
         uow.commit()
     return _single(order_id)
 
@@ -517,7 +517,7 @@ def cancel_order(args, order_id):
         else:
             default = f"cancelled by {'ops' if principal.has('ops') else 'admin'}"
         reason = (args.get("reason") or "").strip() or default
-        lifecycle.cancel(uow, order, principal.sub, reason, now)
+        operations.cancel(uow, order, principal.sub, reason, now)
         uow.commit()
     return _single(order_id)
 
@@ -532,7 +532,7 @@ def confirm_receipt(order_id):
     now = current_config().clock.now()
     with current_db().uow() as uow:
         order = _load_visible(uow.session, order_id)
-        lifecycle.complete(uow, order, principal.sub, "receipt confirmed by the buyer", now)
+        operations.complete(uow, order, principal.sub, "receipt confirmed by the buyer", now)
         uow.commit()
     return _single(order_id)
 
@@ -560,7 +560,7 @@ def put_audit_rules(args, body):
     config = current_config()
     now = config.clock.now()
     with current_db().uow() as uow:
-        current, _ = lifecycle.rules_for(uow.session, config, shop_id)
+        current, _ = operations.rules_for(uow.session, config, shop_id)
         rules = domain.AuditRules.from_dict(body, base=current)
         row = uow.session.get(AuditRuleSet, shop_id)
         if row is None:
@@ -575,7 +575,7 @@ def put_audit_rules(args, body):
 
 
 def _rules_out(session, shop_id: str) -> dict:
-    rules, is_default = lifecycle.rules_for(session, current_config(), shop_id)
+    rules, is_default = operations.rules_for(session, current_config(), shop_id)
     row = session.get(AuditRuleSet, shop_id)
     return {"shop_id": shop_id, "is_default": is_default, "updated_at": aware(row.updated_at) if row else None,
             "updated_by": row.updated_by if row else None, **rules.to_dict()}

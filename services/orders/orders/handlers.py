@@ -21,7 +21,7 @@ from ecom_common.errors import IllegalTransition
 from ecom_common.events import Envelope, make_event
 from ecom_common.jobs import Job
 
-from . import domain, lifecycle
+from . import domain, operations
 from .models import Order
 
 log = logging.getLogger("orders.handlers")
@@ -66,20 +66,20 @@ def on_payment_succeeded(uow: UnitOfWork, event: Envelope) -> None:
     if order.payment_id == p["payment_id"]:
         return  # the same payment reported again under another event id
     if order.status != domain.PENDING_PAYMENT:
-        lifecycle.note(uow.session, order, "payment_ignored", _by(event),
+        operations.note(uow.session, order, "payment_ignored", _by(event),
                        f"payment {p['payment_id']} of {p['amount_fen']} fen arrived while {order.status}; "
                        "billing refunds it", now)
         return
     if p["amount_fen"] != order.payable_fen:
-        lifecycle.note(uow.session, order, "payment_mismatch", _by(event),
+        operations.note(uow.session, order, "payment_mismatch", _by(event),
                        f"payment {p['payment_id']} of {p['amount_fen']} fen does not match payable "
                        f"{order.payable_fen} fen; not applied", now)
         return
-    lifecycle.move(uow.session, order, A.PAY, _by(event), f"payment {p['payment_id']} ({p.get('method') or '?'})",
+    operations.move(uow.session, order, A.PAY, _by(event), f"payment {p['payment_id']} ({p.get('method') or '?'})",
                    now, paid_at=now, payment_id=p["payment_id"])
     uow.record(make_event("orders.OrderPaid", {
         "order_id": order.id, "shop_id": order.shop_id, "buyer_id": order.buyer_id,
-        "payable_fen": order.payable_fen, "paid_at": iso(now), "lines": lifecycle.lines_payload(order),
+        "payable_fen": order.payable_fen, "paid_at": iso(now), "lines": operations.lines_payload(order),
         "presale": order.presale, "payment_id": p["payment_id"],
     }))
 
@@ -89,7 +89,7 @@ def on_payment_failed(uow: UnitOfWork, event: Envelope) -> None:
     order = _load(uow, event)
     if order is None:
         return
-    lifecycle.note(uow.session, order, "payment_failed", _by(event),
+    operations.note(uow.session, order, "payment_failed", _by(event),
                    f"payment {p['payment_id']} failed: {p.get('reason') or 'no reason given'}",
                    uow.db.config.clock.now())
 
@@ -102,10 +102,10 @@ def on_stock_reserved(uow: UnitOfWork, event: Envelope) -> None:
     _answer_to_order_paid(order, event)
     now = uow.db.config.clock.now()
     if not domain.can(order.status, A.PASS_AUDIT):
-        lifecycle.note(uow.session, order, "reservation_ignored", _by(event),
+        operations.note(uow.session, order, "reservation_ignored", _by(event),
                        f"stock reserved while {order.status}; nothing to audit", now)
         return
-    lifecycle.audit_and_route(uow, order, now)
+    operations.audit_and_route(uow, order, now)
 
 
 def on_stock_shortage(uow: UnitOfWork, event: Envelope) -> None:
@@ -120,17 +120,17 @@ def on_stock_shortage(uow: UnitOfWork, event: Envelope) -> None:
     short = ", ".join(f"{s.get('sku_code')} short {s.get('short', s.get('missing', '?'))}" for s in p["short"])
     if p["policy"] == "cancel":
         if not domain.can(order.status, A.CANCEL):
-            lifecycle.note(uow.session, order, "shortage_ignored", _by(event), f"shortage while {order.status}", now)
+            operations.note(uow.session, order, "shortage_ignored", _by(event), f"shortage while {order.status}", now)
             return
-        lifecycle.cancel(uow, order, _by(event), f"out of stock: {short}", now)
+        operations.cancel(uow, order, _by(event), f"out of stock: {short}", now)
         return
     if order.status == domain.AWAITING_STOCK:
         return  # still waiting; the promise stands
     if not domain.can(order.status, A.WAIT_FOR_STOCK):
-        lifecycle.note(uow.session, order, "shortage_ignored", _by(event), f"shortage while {order.status}", now)
+        operations.note(uow.session, order, "shortage_ignored", _by(event), f"shortage while {order.status}", now)
         return
-    ship_by, promise = domain.presale_promise(now, lifecycle.presale_ship_days(uow.db.config))
-    lifecycle.move(uow.session, order, A.WAIT_FOR_STOCK, _by(event), f"waiting for stock ({short}); {promise}", now,
+    ship_by, promise = domain.presale_promise(now, operations.presale_ship_days(uow.db.config))
+    operations.move(uow.session, order, A.WAIT_FOR_STOCK, _by(event), f"waiting for stock ({short}); {promise}", now,
                    presale=True, promised_ship_by=ship_by, promise=promise)
 
 
@@ -148,12 +148,12 @@ def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
         if (order.carrier, order.tracking_no) != (p["carrier"], p["tracking_no"]) and order.status == domain.SHIPPED:
             uow.session.execute(sa.update(Order).where(Order.id == order.id, Order.status == domain.SHIPPED)
                                 .values(carrier=p["carrier"], tracking_no=p["tracking_no"], updated_at=now))
-            lifecycle.note(uow.session, order, "tracking_changed", _by(event),
+            operations.note(uow.session, order, "tracking_changed", _by(event),
                            f"now {p['carrier']} {p['tracking_no']} (was {order.carrier} {order.tracking_no})", now)
         return
     # Anything else before shipment raises IllegalTransition: retried, then dead-lettered for ops
     # (a dispatched parcel for a cancelled order needs a human).
-    lifecycle.move(uow.session, order, A.SHIP, _by(event), f"dispatched with {p['carrier']} {p['tracking_no']}", now,
+    operations.move(uow.session, order, A.SHIP, _by(event), f"dispatched with {p['carrier']} {p['tracking_no']}", now,
                    shipped_at=now, carrier=p["carrier"], tracking_no=p["tracking_no"], shipment_id=p["shipment_id"])
     uow.record(make_event("orders.OrderShipped", {
         "order_id": order.id, "shop_id": order.shop_id, "carrier": p["carrier"], "tracking_no": p["tracking_no"],
@@ -173,7 +173,7 @@ def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
     now = uow.db.config.clock.now()
     # Before `shipped` this raises IllegalTransition: the Dispatched event is still on its way (e.g.
     # in a retry tier), so the retry finds the order shipped.
-    lifecycle.move(uow.session, order, A.DELIVER, _by(event), "delivered", now, delivered_at=now)
+    operations.move(uow.session, order, A.DELIVER, _by(event), "delivered", now, delivered_at=now)
     uow.record(make_event("orders.OrderDelivered", {
         "order_id": order.id, "shop_id": order.shop_id, "delivered_at": iso(now),
         "carrier_delivered_at": p.get("delivered_at"), "shipment_id": p["shipment_id"],
@@ -186,7 +186,7 @@ def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
     if order is None:
         return
     case = f" for case {p['case_id']}" if p.get("case_id") else ""
-    lifecycle.note(uow.session, order, "refund_succeeded", _by(event),
+    operations.note(uow.session, order, "refund_succeeded", _by(event),
                    f"refund {p['refund_id']} of {p['amount_fen']} fen{case}", uow.db.config.clock.now())
 
 
@@ -198,10 +198,10 @@ def on_cancel_requested(uow: UnitOfWork, event: Envelope) -> None:
         return
     now = uow.db.config.clock.now()
     if not domain.can(order.status, A.CANCEL):
-        lifecycle.note(uow.session, order, "cancel_request_refused", _by(event),
+        operations.note(uow.session, order, "cancel_request_refused", _by(event),
                        f"case {p['case_id']} asked to cancel, but the order is {order.status}", now)
         return
-    lifecycle.cancel(uow, order, f"aftersales:{p['case_id']}", p.get("reason") or f"after-sales case {p['case_id']}",
+    operations.cancel(uow, order, f"aftersales:{p['case_id']}", p.get("reason") or f"after-sales case {p['case_id']}",
                      now, case_id=p["case_id"])
 
 
@@ -230,7 +230,7 @@ def _each(db: Database, ids: list[str], act) -> int:
             try:
                 if order is None or not act(uow, order):
                     continue
-            except (IllegalTransition, lifecycle.ConcurrentChange):
+            except (IllegalTransition, operations.ConcurrentChange):
                 continue  # paid, cancelled or confirmed meanwhile
             uow.commit()
             done += 1
@@ -241,18 +241,18 @@ def close_unpaid_orders(db: Database) -> int:
     """Orders not paid within ORDERS_UNPAID_TIMEOUT_MINUTES (default 30) are cancelled."""
     config = db.config
     now = config.clock.now()
-    timeout = lifecycle.unpaid_timeout(config)
+    timeout = operations.unpaid_timeout(config)
     with db.Session() as session:
         ids = session.execute(
             sa.select(Order.id).where(Order.status == domain.PENDING_PAYMENT, Order.created_at <= now - timeout)
-            .order_by(Order.created_at).limit(lifecycle.job_batch(config))
+            .order_by(Order.created_at).limit(operations.job_batch(config))
         ).scalars().all()
     minutes = int(timeout.total_seconds() // 60)
 
     def close(uow, order):
         if order.status != domain.PENDING_PAYMENT or aware(order.created_at) > now - timeout:
             return False
-        lifecycle.cancel(uow, order, lifecycle.SYSTEM, f"not paid within {minutes} minutes", now,
+        operations.cancel(uow, order, operations.SYSTEM, f"not paid within {minutes} minutes", now,
                          action=A.CLOSE_UNPAID)
         return True
 
@@ -263,17 +263,17 @@ def auto_confirm_receipt(db: Database) -> int:
     """Delivered orders the buyer has not confirmed within ORDERS_AUTO_CONFIRM_DAYS (default 7) complete."""
     config = db.config
     now = config.clock.now()
-    after = lifecycle.auto_confirm_after(config)
+    after = operations.auto_confirm_after(config)
     with db.Session() as session:
         ids = session.execute(
             sa.select(Order.id).where(Order.status == domain.DELIVERED, Order.delivered_at <= now - after)
-            .order_by(Order.delivered_at).limit(lifecycle.job_batch(config))
+            .order_by(Order.delivered_at).limit(operations.job_batch(config))
         ).scalars().all()
 
     def confirm(uow, order):
         if order.status != domain.DELIVERED or aware(order.delivered_at) > now - after:
             return False
-        lifecycle.complete(uow, order, lifecycle.SYSTEM, f"auto-confirmed {after.days} days after delivery", now)
+        operations.complete(uow, order, operations.SYSTEM, f"auto-confirmed {after.days} days after delivery", now)
         return True
 
     return _each(db, list(ids), confirm)

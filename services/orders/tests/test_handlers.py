@@ -9,7 +9,7 @@ from ecom_common.errors import IllegalTransition
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
 from ecom_common.testing import auth
-from orders import handlers, lifecycle
+from orders import handlers, operations
 from orders.app import SERVICE
 from orders.models import Order, TimelineEntry
 
@@ -320,8 +320,8 @@ def test_a_transition_that_lost_a_race_writes_nothing(place, db):
         # Another transaction cancels the order after we loaded it.
         with db.engine.begin() as conn:
             conn.execute(sa.update(Order).where(Order.id == order["order_id"]).values(status="cancelled"))
-        with pytest.raises(lifecycle.ConcurrentChange):
-            lifecycle.move(uow.session, stale, "pay", "billing", "", db.config.clock.now())
+        with pytest.raises(operations.ConcurrentChange):
+            operations.move(uow.session, stale, "pay", "billing", "", db.config.clock.now())
         uow.rollback()
     with db.Session() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(TimelineEntry)
@@ -350,8 +350,8 @@ def test_the_unpaid_timeout_is_configurable(tmp_path, fakes):
     from ecom_common.testing import unit_config
     from ecom_common.db import Database
     config = unit_config("orders", tmp_path, settings={"ORDERS_UNPAID_TIMEOUT_MINUTES": "5"})
-    assert lifecycle.unpaid_timeout(config).total_seconds() == 300
-    assert lifecycle.auto_confirm_after(unit_config("orders", tmp_path, settings={"ORDERS_AUTO_CONFIRM_DAYS": "2"})
+    assert operations.unpaid_timeout(config).total_seconds() == 300
+    assert operations.auto_confirm_after(unit_config("orders", tmp_path, settings={"ORDERS_AUTO_CONFIRM_DAYS": "2"})
                                         ).days == 2
     Database(config).dispose()
 

@@ -29,7 +29,7 @@ from . import domain
 from .domain import Movement, ReservationStatus as RS
 from .models import Reservation, ReservationLine, ReservationLog, StockItem, StockMovement, StockPolicy
 
-log = logging.getLogger("inventory.stock")
+log = logging.getLogger("inventory.operations")
 
 items = StockItem.__table__
 movements = StockMovement.__table__
