@@ -14,7 +14,7 @@ from marshmallow import Schema, fields, validate
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires
 from ecom_common.clock import aware, iso
 from ecom_common.errors import Conflict, NotFound
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
 from . import casework, domain
@@ -34,7 +34,7 @@ Time = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 class LineIn(Schema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    quantity = fields.Int(required=True, validate=validate.Range(min=1))
+    quantity = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     new_sku_code = fields.Str(validate=validate.Length(min=1, max=64),
                               metadata={"description": "exchange only: the spec to ship instead"})
 
@@ -50,7 +50,7 @@ class CaseCreate(Schema):
     reason = fields.Str(required=True, validate=validate.OneOf(Reason.ALL))
     lines = fields.List(fields.Nested(LineIn), load_default=list,
                         metadata={"description": "omit for a refund-only before shipment (whole order)"})
-    amount_fen = fields.Int(validate=validate.Range(min=0),
+    amount_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT),
                             metadata={"description": "default: what was paid for the lines"})
     evidence = fields.Nested(EvidenceIn, load_default=lambda: {"images": [], "text": ""})
 
