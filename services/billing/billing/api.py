@@ -88,8 +88,8 @@ class PaymentSchema(Schema):
     failure_code = fields.Str(allow_none=True)
     failure_reason = fields.Str(allow_none=True)
     created_at = Utc()
-    succeeded_at = Utc()
-    failed_at = Utc()
+    succeeded_at = Utc(allow_none=True)
+    failed_at = Utc(allow_none=True)
 
 
 class PaymentDetailSchema(PaymentSchema):
@@ -169,7 +169,7 @@ class SettlementSchema(Schema):
     status = fields.Str()
     completed_at = Utc()
     due_at = Utc()
-    settled_at = Utc()
+    settled_at = Utc(allow_none=True)
     gross_fen = fields.Int(allow_none=True)
     refunded_fen = fields.Int(allow_none=True)
     commission_fen = fields.Int(allow_none=True)

@@ -271,7 +271,8 @@ class AttributeOut(AttributeIn):
 
 class CategoryIn(Schema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    parent_id = fields.Str(allow_none=True)
+    parent_id = fields.Str(allow_none=True, validate=validate.Length(min=1, max=40),
+                           metadata={"description": "null or absent: a root category"})
     attributes = fields.List(fields.Nested(AttributeIn), load_default=list)
 
 
@@ -989,7 +990,9 @@ def create_category(body):
         now = current_config().clock.now()
         tree = store.load_tree(session)
         parent_id = body.get("parent_id")
-        if parent_id and tree.get(parent_id) is None:
+        # `is not None`: every given id must exist (an empty one slipped past a truthiness check
+        # and broke the foreign key: a 500)
+        if parent_id is not None and tree.get(parent_id) is None:
             raise UnprocessableEntity("no such parent category", {"parent_id": ["Unknown category."]})
         if parent_id and session.execute(
                 sa.select(sa.func.count()).select_from(Product).where(Product.category_id == parent_id)).scalar():
