@@ -164,24 +164,29 @@ def _draft(saga, shop: str, sku: str) -> str:
 
 def _seed_shop(saga, shop: str, buyer: str) -> dict:
     """One shop's world, driven through the public HTTP surface: a listed product with stock, a draft,
-    an order awaiting shipment (its payment and shipment), a second order with a refund-only case
-    waiting for cs, and a complaint."""
+    an order awaiting shipment (its payment and shipment), a second order held for review with a
+    refund-only case waiting for cs, and a complaint. Both orders' notes carry the receiver's phone."""
     import uuid
 
     saga.shop = shop
     sku = f"{shop}-PHONE"
     product_id = saga.product(sku, stock=10, shop=shop)
     draft_id = _draft(saga, shop, f"{shop}-DRAFT")
-    order = saga.ok(saga.place([{"sku_code": sku, "quantity": 1}], buyer=buyer, shop=shop), 201)
+    # buyers write their phone into notes: it is personal data there too
+    order = saga.ok(saga.place([{"sku_code": sku, "quantity": 1}], buyer=buyer, shop=shop,
+                               note="放门口，到了打13812345678"), 201)
     payment = saga.ok(saga.pay(order["order_id"], buyer=buyer), 201)
     saga.wait_status(order["order_id"], "awaiting_shipment")
     shipment = saga.shipment_for(order["order_id"])
-    second = saga.placed_and_paid(sku, buyer=buyer, shop=shop)
-    saga.wait_status(second, "awaiting_shipment")
+    # a note asking for something holds the order for review (and carries the phone again)
+    second = saga.placed_and_paid(sku, buyer=buyer, shop=shop, note="加急！电话13812345678")
+    saga.wait_status(second, "on_hold")
     case = saga.ok(saga["aftersales"].post("/api/v1/cases", role="buyer", sub=buyer, headers={"Idempotency-Key": uuid.uuid4().hex},
-                                           json={"order_id": second, "type": "refund_only", "reason": "no_reason"}), 201)
+                                           json={"order_id": second, "type": "refund_only", "reason": "no_reason",
+                                                 "evidence": {"images": [], "text": "不要了，有事打13812345678"}}), 201)
     complaint = saga.ok(saga["aftersales"].post("/api/v1/complaints", role="buyer", sub=buyer,
-                                                json={"order_id": order["order_id"], "tier": "general", "text": "还没发货"}), 201)
+                                                json={"order_id": order["order_id"], "tier": "general",
+                                                      "text": "还没发货，请回电13812345678"}), 201)
     return {"shop_id": shop, "buyer": buyer, "sku_code": sku, "product_id": product_id, "draft_id": draft_id,
             "order_id": order["order_id"], "payment_id": payment["payment_id"], "shipment_id": shipment["shipment_id"],
             "case_order_id": second, "case_id": case["case_id"], "complaint_id": complaint["complaint_id"]}

@@ -369,6 +369,7 @@ def get_payment(payment_id):
 
 
 @blp.route("/payments/webhook", methods=["POST"])
+@blp.doc(security=[])  # signed by the provider (X-Sandbox-Signature), not a bearer token
 @blp.response(200)
 def payment_webhook():
     """The sandbox provider's signed webhook: `X-Sandbox-Signature: t=<unix ts>,v1=<hex HMAC-SHA256 of
