@@ -284,6 +284,19 @@ def test_one_tenant_cannot_read_or_change_anothers_resources(world, reliability_
                 wrong.append(f"{role} list {svc}{path}?shop_id=S2 -> rows of S2: {json.dumps(rows)[:200]}")
         elif resp.status_code != 404:
             wrong.append(f"{role} list {svc}{path}?shop_id=S2 -> {resp.status_code} {resp.text[:160]}")
+    # reports a shop's staff may ask for another shop by name: 404, or their own shop's figures
+    for svc, path, role, extra in (("orders", "/api/v1/orders/counts", "ops", {}),
+                                   ("inventory", "/api/v1/stock/replenishment", "warehouse", {}),
+                                   ("aftersales", "/api/v1/complaints/dashboard", "cs", {}),
+                                   ("aftersales", "/api/v1/feedback/report", "cs", {}),
+                                   ("logistics", "/api/v1/shipments/stats", "warehouse", {}),
+                                   ("billing", "/api/v1/reconciliation", "finance", {"date": time.strftime("%Y-%m-%d")})):
+        resp = platform[svc].get(path, role=role, sub="s1-staff", shop_id=mine["shop_id"],
+                                 params={"shop_id": theirs["shop_id"], **extra})
+        if resp.status_code == 200 and theirs["shop_id"] in resp.text:
+            wrong.append(f"{role} report {svc}{path}?shop_id=S2 -> {resp.text[:160]}")
+        elif resp.status_code not in (200, 404):
+            wrong.append(f"{role} report {svc}{path}?shop_id=S2 -> {resp.status_code} {resp.text[:160]}")
     # a buyer's lists hold only their own orders and cases, whatever they filter on
     for svc, path in (("orders", "/api/v1/orders"), ("aftersales", "/api/v1/cases"), ("billing", "/api/v1/payments"),
                       ("aftersales", "/api/v1/complaints")):
@@ -296,7 +309,7 @@ def test_one_tenant_cannot_read_or_change_anothers_resources(world, reliability_
             elif resp.status_code not in (404, 422):
                 wrong.append(f"buyer list {svc}{path}?{params} -> {resp.status_code}")
     after = state_of(platform, theirs)
-    reliability_report({"cross_tenant_requests": len(attempts), "lists_checked": len(SCOPED_LISTS) + 12,
+    reliability_report({"cross_tenant_requests": len(attempts), "lists_checked": len(SCOPED_LISTS) + 12, "reports_checked": 6,
                         "answers_other_than_404_or_leaking": len(wrong), "their_state_unchanged": after == before},
                        scenario="security: one tenant against another")
     assert not wrong, "\n".join(wrong)
