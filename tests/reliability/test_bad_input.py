@@ -18,19 +18,17 @@ import time
 from collections import defaultdict
 
 import pytest
+import schemathesis  # pinned in requirements-dev.txt
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance, response_schema_conformance, status_code_conformance)
 
 from ecom_common.auth import PLATFORM_ROLES
 from ecom_common.testing import Platform, token
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
-
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
-from hypothesis.errors import Unsatisfiable  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance, response_schema_conformance, status_code_conformance)
-
 
 SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
 # Per operation, generation mode and pass (~1,600 requests in all, ~30 s); ECOM_FUZZ_EXAMPLES=50 for a
@@ -38,8 +36,6 @@ SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billin
 EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "6"))
 SEED = 20261123
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-# The path parameters of the seeded world, by name
-PATH_IDS = ("product_id", "order_id", "payment_id", "shipment_id", "case_id", "complaint_id", "sku_code")
 
 
 def accepted_roles(view) -> tuple[str, ...]:
