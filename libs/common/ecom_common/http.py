@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import http as http_status
 import json
 import logging
 import time
@@ -19,8 +20,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, make_response, request
+from apispec import BasePlugin
 from flask_smorest import Api
-from marshmallow import Schema, fields, validate
+from flask_smorest.utils import prepare_response
+from marshmallow import INCLUDE, Schema, fields, validate
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
@@ -29,7 +32,7 @@ from .auth import current_principal
 from .clock import aware, iso
 from .config import Config
 from .db import Database, idempotency_keys, is_unique_violation
-from .errors import BadRequest, Conflict, DomainError, Problem, ServiceUnavailable
+from .errors import BadRequest, Conflict, DomainError, Problem, ServiceUnavailable, UnprocessableEntity
 from .observability import configure_logging
 from .outbox import pending_count
 
@@ -37,6 +40,10 @@ log = logging.getLogger("ecom.http")
 
 PROBLEM_JSON = "application/problem+json"
 MAX_PAGE = 200
+# The largest integer a request may carry where it is stored or compared: PostgreSQL's INTEGER, the
+# type of the services' quantity, price and weight columns. Input schemas bound their integers with
+# it (`validate.Range(..., max=MAX_INT)`) so that a larger one is a 422 naming the field.
+MAX_INT = 2**31 - 1
 
 
 # Errors ----------------------------------------------------------------------------------------
@@ -90,6 +97,16 @@ def register_error_handlers(app: Flask) -> None:
     def _http(exc: HTTPException):
         return problem_response(_from_http_exception(exc))
 
+    @app.errorhandler(sa.exc.DataError)
+    def _unstorable(exc):
+        # A value the database refuses (out of range, not representable): the client's input, and
+        # the transaction is rolled back. The input schemas bound what they can (MAX_INT); this
+        # covers what they cannot see, e.g. a total computed from bounded parts.
+        log.warning("a value the database cannot store: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
+        return problem_response(UnprocessableEntity(
+            "a value in this request is out of the range this service can store; nothing was changed",
+            {"_schema": ["A value is out of range."]}))
+
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
     def _db_down(exc):
@@ -103,11 +120,44 @@ def register_error_handlers(app: Flask) -> None:
 
 
 # Request context -------------------------------------------------------------------------------
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters() -> None:
+    """No text a client sends may carry a NUL character: PostgreSQL cannot store one in a text
+    column (the statement fails: a 500 after the request was accepted), and no field of this
+    platform has a use for it. Refused up front as a 400, for every service and every field."""
+    where = None
+    if "\x00" in request.path:
+        where = "path"
+    elif any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
+        where = "query"
+    elif any("\x00" in v for _, v in request.headers.items()):
+        where = "headers"
+    else:
+        raw = request.get_data(cache=True)
+        # JSON carries a NUL only escaped (a raw one is invalid JSON, refused as such): look closer
+        # only when the escape is there at all.
+        if b"\\u0000" in raw.lower() and _has_nul(request.get_json(silent=True)):
+            where = "body"
+    if where:
+        raise BadRequest(f"the request's {where} contains a NUL character",
+                         {where: ["NUL characters (\\u0000) are not accepted."]})
+
+
 def _before():
     g.started = time.perf_counter()
     cid = request.headers.get("X-Request-ID") or context.new_id()
     g.correlation_id = cid[:100]
     context.set_correlation(g.correlation_id)
+    _refuse_nul_characters()
 
 
 def _after(resp: Response) -> Response:
@@ -343,6 +393,61 @@ def register_health(app: Flask) -> None:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
 
+# OpenAPI: the errors as they are on the wire ---------------------------------------------------
+class ProblemSchema(Schema):
+    """application/problem+json (RFC 9457), as `problem_response` renders every failure."""
+
+    type = fields.Str(required=True)
+    title = fields.Str(required=True)
+    status = fields.Int(required=True)
+    detail = fields.Str(required=True)
+    errors = fields.Dict(required=True, metadata={"description": "field -> messages"})
+
+    class Meta:
+        # Some problems add members (readyz: `checks`): RFC 9457 allows extensions.
+        unknown = INCLUDE
+
+
+# The failures any operation can answer (register_error_handlers): malformed body, cursor or
+# Idempotency-Key 400; no/bad token 401; role or shop 403; unknown or another tenant's resource 404;
+# validation or rule 422; database or peer down 503. Writes can also conflict (state, key reuse) 409.
+COMMON_PROBLEMS = (400, 401, 403, 404, 422, 503)
+WRITE_PROBLEMS = (409,)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api documenting errors as they are sent: problem+json, not its own Error."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        for status in http_status.HTTPStatus:
+            response = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+                prepare_response(response, self.spec, PROBLEM_JSON)
+            else:
+                prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Unexpected error", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
+
+
+class ProblemResponsesPlugin(BasePlugin):
+    """Declare on every operation the problems the HTTP kit can answer, so that clients (and
+    schemathesis) can rely on the documented statuses; an operation's own declaration wins."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for method, operation in (operations or {}).items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            statuses = COMMON_PROBLEMS + (WRITE_PROBLEMS if method != "get" else ())
+            for status in statuses:
+                responses.setdefault(str(status), http_status.HTTPStatus(status).name)
+
+
 # The app factory -------------------------------------------------------------------------------
 def make_app(config: Config, blueprints: list, db: Database | None = None, description: str = "") -> Flask:
     configure_logging(config.service)
@@ -360,11 +465,12 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["ecom.db"] = db or Database(config)
-    api = Api(
+    api = ProblemApi(
         app,
         spec_kwargs={
             "info": {"description": description or f"The {config.service} service of the ecom platform."},
             "security": [{"bearerAuth": []}],
+            "extra_plugins": [ProblemResponsesPlugin()],
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

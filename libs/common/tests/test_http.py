@@ -129,3 +129,30 @@ def test_utc_time_renders_every_time_the_same_way():
     assert Out().dump({"at": aware_cst}) == expected
     assert Out().dump({"at": "2026-11-23T02:12:46.724689+00:00"}) == expected
     assert Out().dump({"at": None}) == {"at": None}
+
+
+def test_openapi_documents_errors_as_problem_json(widget_app):
+    spec = widget_app.test_client().get("/openapi.json").get_json()
+    responses = spec["paths"]["/api/v1/widgets"]["post"]["responses"]
+    for status in ("400", "401", "403", "404", "409", "422", "503", "default"):
+        name = responses[status]["$ref"].rsplit("/", 1)[1]
+        content = spec["components"]["responses"][name]["content"]
+        assert list(content) == ["application/problem+json"], (status, content)
+        assert content["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail", "errors"}
+    assert problem["properties"]["status"]["type"] == "integer"
+    assert responses["201"]["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/WidgetIn"}}}
+
+
+def test_nul_characters_are_refused_as_400_before_anything_runs(widget_app):
+    c = widget_app.test_client()
+    body = assert_problem(post(c, {"name": "w\u0000x", "quantity": 1}), 400)
+    assert "body" in body["errors"]
+    body = assert_problem(c.post("/api/v1/widgets?x=a%00b", json={"name": "w", "quantity": 1}, headers=auth()), 400)
+    assert "query" in body["errors"]
+    body = assert_problem(post(c, {"nested": {"k\u0000": 1}, "name": "w", "quantity": 1}), 400)
+    assert widget_app.created == []
+    # a literal backslash-u text is not a NUL: it goes through to validation as usual
+    assert post(c, {"name": "\\u0000", "quantity": 1}).status_code == 201
+

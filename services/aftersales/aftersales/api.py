@@ -14,7 +14,8 @@ from marshmallow import Schema, fields, validate
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires
 from ecom_common.clock import aware, iso
 from ecom_common.errors import Conflict, NotFound
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.privacy import scrub
+from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
 from . import domain, operations
@@ -32,16 +33,25 @@ STAFF = ("cs", "ops", "warehouse", "finance", "admin", "service")
 Time = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
+class FreeText(fields.Str):
+    """Text people write (evidence, complaints, replies, notes): a phone number in it is masked on
+    arrival, so it is never stored, listed, logged or sent in an event unmasked (CONTRACTS.md "Auth").
+    cs reaches the buyer through the order, whose full address it may read."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return scrub(super()._deserialize(value, attr, data, **kwargs))
+
+
 class LineIn(Schema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    quantity = fields.Int(required=True, validate=validate.Range(min=1))
+    quantity = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     new_sku_code = fields.Str(validate=validate.Length(min=1, max=64),
                               metadata={"description": "exchange only: the spec to ship instead"})
 
 
 class EvidenceIn(Schema):
     images = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=9))
-    text = fields.Str(load_default="", validate=validate.Length(max=2000))
+    text = FreeText(load_default="", validate=validate.Length(max=2000))
 
 
 class CaseCreate(Schema):
@@ -50,7 +60,7 @@ class CaseCreate(Schema):
     reason = fields.Str(required=True, validate=validate.OneOf(Reason.ALL))
     lines = fields.List(fields.Nested(LineIn), load_default=list,
                         metadata={"description": "omit for a refund-only before shipment (whole order)"})
-    amount_fen = fields.Int(validate=validate.Range(min=0),
+    amount_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT),
                             metadata={"description": "default: what was paid for the lines"})
     evidence = fields.Nested(EvidenceIn, load_default=lambda: {"images": [], "text": ""})
 
@@ -120,11 +130,11 @@ class CaseListArgs(PageArgs):
 
 
 class ReasonIn(Schema):
-    reason = fields.Str(load_default=None, validate=validate.Length(max=1000))
+    reason = FreeText(load_default=None, validate=validate.Length(max=1000))
 
 
 class RejectIn(Schema):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=1000))
+    reason = FreeText(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class ReturnShipmentIn(Schema):
@@ -134,12 +144,12 @@ class ReturnShipmentIn(Schema):
 
 class ReceiveIn(Schema):
     resellable = fields.Bool(required=True)
-    note = fields.Str(load_default=None, validate=validate.Length(max=1000))
+    note = FreeText(load_default=None, validate=validate.Length(max=1000))
 
 
 class FeedbackIn(Schema):
     score = fields.Int(required=True, validate=validate.Range(min=1, max=5))
-    comment = fields.Str(load_default=None, validate=validate.Length(max=2000))
+    comment = FreeText(load_default=None, validate=validate.Length(max=2000))
 
 
 class FeedbackOut(Schema):
@@ -166,11 +176,11 @@ class FeedbackReportOut(Schema):
 class ComplaintCreate(Schema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     tier = fields.Str(required=True, validate=validate.OneOf(Tier.ALL))
-    text = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class ComplaintActionIn(Schema):
-    text = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class EscalationOut(Schema):

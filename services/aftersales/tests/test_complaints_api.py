@@ -128,3 +128,17 @@ def test_migration_matches_the_models(api):
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(ctx, [metadata, common_metadata])
     assert diff == []
+
+
+def test_phones_people_write_are_masked_on_arrival(api):
+    """Complaint text, cs replies and case evidence: a phone in them is masked before it is stored,
+    so no list, event or log can carry it (found by tests/reliability/test_security.py)."""
+    c = complain(api, text="三天没到，回电13812345678")
+    assert "13812345678" not in c["text"] and "138****5678" in c["text"]
+    replied = cs(api, c["complaint_id"], "respond", text="请拨打13900001111联系快递")
+    assert "13900001111" not in str(replied)
+    case = api.open_case(evidence={"images": [], "text": "有事打13812345678"})
+    listed = api.get("/api/v1/complaints", role="cs", sub="carol", shop_id="S1").get_data(as_text=True)
+    cases = api.get("/api/v1/cases", role="cs", sub="carol", shop_id="S1").get_data(as_text=True)
+    assert "13812345678" not in listed + cases + str(case) and "138****5678" in cases
+    assert api.count("complaints") == 1 and "13812345678" not in str(api.events())

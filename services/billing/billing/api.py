@@ -16,7 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from ecom_common.auth import current_principal, not_found_unless, requires
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations as ops, reports, settings
 from .gateways import orders_gateway, payment_provider
@@ -51,7 +51,7 @@ class PaymentCreateSchema(Schema):
     method = fields.Str(required=True, validate=validate.OneOf(domain.METHODS))
     card_number = fields.Str(validate=validate.Regexp(r"^\d{12,19}$", error="12 to 19 digits"),
                              metadata={"description": "card only; see the README for the test cards"})
-    amount_fen = fields.Int(strict=True, validate=validate.Range(min=1),
+    amount_fen = fields.Int(strict=True, validate=validate.Range(min=1, max=MAX_INT),
                             metadata={"description": "optional; refused (422) unless it equals the payable amount"})
 
     @validates_schema
@@ -88,8 +88,8 @@ class PaymentSchema(Schema):
     failure_code = fields.Str(allow_none=True)
     failure_reason = fields.Str(allow_none=True)
     created_at = Utc()
-    succeeded_at = Utc()
-    failed_at = Utc()
+    succeeded_at = Utc(allow_none=True)
+    failed_at = Utc(allow_none=True)
 
 
 class PaymentDetailSchema(PaymentSchema):
@@ -169,7 +169,7 @@ class SettlementSchema(Schema):
     status = fields.Str()
     completed_at = Utc()
     due_at = Utc()
-    settled_at = Utc()
+    settled_at = Utc(allow_none=True)
     gross_fen = fields.Int(allow_none=True)
     refunded_fen = fields.Int(allow_none=True)
     commission_fen = fields.Int(allow_none=True)
@@ -232,7 +232,7 @@ class WebhookObject(Schema):
 
     id = fields.Str(required=True)
     reference = fields.Str(required=True)
-    amount_fen = fields.Int(required=True, strict=True)
+    amount_fen = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT))
     status = fields.Str(required=True)
     failure_code = fields.Str(allow_none=True)
     failure_message = fields.Str(allow_none=True)
@@ -369,6 +369,7 @@ def get_payment(payment_id):
 
 
 @blp.route("/payments/webhook", methods=["POST"])
+@blp.doc(security=[])  # signed by the provider (X-Sandbox-Signature), not a bearer token
 @blp.response(200)
 def payment_webhook():
     """The sandbox provider's signed webhook: `X-Sandbox-Signature: t=<unix ts>,v1=<hex HMAC-SHA256 of

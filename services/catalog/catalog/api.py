@@ -23,7 +23,7 @@ from ecom_common.auth import Principal, current_principal, not_found_unless, req
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
@@ -40,8 +40,8 @@ Utc = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 class ImageSchema(Schema):
     url = fields.Str(required=True, validate=validate.Length(min=1, max=500))
-    width = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1))
-    height = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1))
+    width = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
+    height = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
 
 
 class VideoSchema(Schema):
@@ -55,11 +55,11 @@ class SkuIn(Schema):
     spec = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=dict,
                        metadata={"description": "spec values, e.g. {\"颜色\": \"红色\", \"尺码\": \"M\"}"})
     barcode = fields.Str(allow_none=True, validate=validate.Length(max=32))
-    weight_g = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=0))
-    list_price_fen = fields.Int(strict=True, required=True)
-    promo_price_fen = fields.Int(strict=True, allow_none=True)
-    member_price_fen = fields.Int(strict=True, allow_none=True)
-    low_stock_threshold = fields.Int(strict=True, load_default=10, validate=validate.Range(min=0))
+    weight_g = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
+    list_price_fen = fields.Int(strict=True, required=True, validate=validate.Range(max=MAX_INT))
+    promo_price_fen = fields.Int(strict=True, allow_none=True, validate=validate.Range(max=MAX_INT))
+    member_price_fen = fields.Int(strict=True, allow_none=True, validate=validate.Range(max=MAX_INT))
+    low_stock_threshold = fields.Int(strict=True, load_default=10, validate=validate.Range(min=0, max=MAX_INT))
 
 
 class ProductIn(Schema):
@@ -80,7 +80,7 @@ class ScanIn(ProductIn):
 
 
 class ProductPatch(ProductIn):
-    version = fields.Int(strict=True, metadata={"description": "the version you read; 409 if it moved on"})
+    version = fields.Int(strict=True, metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT))
 
 
 class SkuOut(Schema):
@@ -271,7 +271,8 @@ class AttributeOut(AttributeIn):
 
 class CategoryIn(Schema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    parent_id = fields.Str(allow_none=True)
+    parent_id = fields.Str(allow_none=True, validate=validate.Length(min=1, max=40),
+                           metadata={"description": "null or absent: a root category"})
     attributes = fields.List(fields.Nested(AttributeIn), load_default=list)
 
 
@@ -989,7 +990,9 @@ def create_category(body):
         now = current_config().clock.now()
         tree = operations.load_tree(session)
         parent_id = body.get("parent_id")
-        if parent_id and tree.get(parent_id) is None:
+        # `is not None`: every given id must exist (an empty one slipped past a truthiness check
+        # and broke the foreign key: a 500)
+        if parent_id is not None and tree.get(parent_id) is None:
             raise UnprocessableEntity("no such parent category", {"parent_id": ["Unknown category."]})
         if parent_id and session.execute(
                 sa.select(sa.func.count()).select_from(Product).where(Product.category_id == parent_id)).scalar():

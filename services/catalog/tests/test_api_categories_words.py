@@ -78,6 +78,8 @@ def test_only_admin_manages_categories(client, headers, status):
 def test_category_rules(client, steps):
     problem(client.post(CATS, headers=ADMIN, json={"name": "连衣裙", "parent_id": "womenswear"}), 409)   # sibling
     problem(client.post(CATS, headers=ADMIN, json={"name": "x", "parent_id": "nope"}), 422)
+    # an empty parent id is not "no parent" (found by schemathesis: it reached the foreign key, a 500)
+    assert "parent_id" in problem(client.post(CATS, headers=ADMIN, json={"name": "x", "parent_id": ""}), 422)["errors"]
     e = problem(client.post(CATS, headers=ADMIN, json={"name": "童装", "parent_id": "womenswear-dresses", "attributes": [
         {"name": "尺码", "type": "text"}]}), 422)   # clashes with an inherited attribute
     assert "attributes[0].name" in e["errors"]

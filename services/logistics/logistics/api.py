@@ -19,7 +19,7 @@ from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import (BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized,
                                 UnprocessableEntity)
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from . import operations as ops
@@ -46,10 +46,10 @@ class ShopQuery(Schema):
 
 # Shipping templates ----------------------------------------------------------------------------
 class WeightRuleSchema(Schema):
-    first_weight_g = fields.Int(required=True, validate=validate.Range(min=1))
-    first_fen = fields.Int(required=True, validate=validate.Range(min=0))
-    additional_weight_g = fields.Int(required=True, validate=validate.Range(min=1))
-    additional_fen = fields.Int(required=True, validate=validate.Range(min=0))
+    first_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
+    first_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
+    additional_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
+    additional_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
 
 
 class RegionRuleSchema(WeightRuleSchema):
@@ -59,13 +59,13 @@ class RegionRuleSchema(WeightRuleSchema):
 class FreeShippingSchema(Schema):
     provinces = fields.List(fields.Str(), load_default=list,
                             metadata={"description": "empty: everywhere (except never_free)"})
-    min_goods_fen = fields.Int(load_default=0, validate=validate.Range(min=0),
+    min_goods_fen = fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
                                metadata={"description": "free when the goods total reaches this; 0 = always"})
 
 
 class SurchargeSchema(Schema):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
-    fen = fields.Int(required=True, validate=validate.Range(min=0))
+    fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     label = fields.Str(load_default="surcharge", validate=validate.Length(min=1, max=50))
 
 
@@ -147,8 +147,8 @@ def commit_or_conflict(uow) -> None:
 class QuoteIn(Schema):
     shop_id = fields.Str(required=True, validate=validate.Length(min=1))
     province = fields.Str(required=True, validate=validate.Length(min=1))
-    weight_g = fields.Int(required=True, validate=validate.Range(min=0))
-    goods_fen = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    weight_g = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
+    goods_fen = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
 
 
 class BreakdownItem(Schema):
@@ -283,8 +283,8 @@ class CarrierRuleSchema(Schema):
     name = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
     carrier = fields.Str(required=True)
     provinces = fields.List(fields.Str(), load_default=list, metadata={"description": "empty: any region"})
-    min_weight_g = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    max_weight_g = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    min_weight_g = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
+    max_weight_g = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
 
     @validates_schema
     def _weights(self, data, **kwargs):

@@ -18,7 +18,7 @@ from webargs.fields import DelimitedList
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_write
 from ecom_common.clock import aware
 from ecom_common.errors import Forbidden
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
 from . import domain, operations
@@ -68,7 +68,7 @@ class AddressSchema(Schema):
 class LineInSchema(Schema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     # The range is a business rule (domain.check_requested_lines) so its message names the line.
-    quantity = fields.Int(required=True, strict=True)
+    quantity = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT))
 
 
 class PlaceOrderSchema(FlatErrorsSchema):
@@ -100,8 +100,8 @@ class OrderListArgs(PageArgs):
     buyer_id = fields.Str()
     created_from = fields.AwareDateTime(default_timezone=None)
     created_to = fields.AwareDateTime(default_timezone=None)
-    min_payable_fen = fields.Int(validate=validate.Range(min=0))
-    max_payable_fen = fields.Int(validate=validate.Range(min=0))
+    min_payable_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
+    max_payable_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
     held_reason = fields.Str(validate=validate.OneOf(domain.HoldReason.ALL))
     priority = fields.Bool()
 
@@ -123,8 +123,8 @@ class ShopArgs(Schema):
 
 
 class AuditRulesInSchema(FlatErrorsSchema):
-    auto_pass_max_fen = fields.Int(validate=validate.Range(min=0), strict=True)
-    hold_above_fen = fields.Int(validate=validate.Range(min=0), strict=True)
+    auto_pass_max_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT), strict=True)
+    hold_above_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT), strict=True)
     auto_pass_middle = fields.Bool()
     remote_regions = fields.List(fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50))
     front_desk_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
 from ecom_common.errors import IllegalTransition, RuleViolation
-from ecom_common.privacy import mask_name, mask_phone
+from ecom_common.privacy import mask_name, mask_phone, scrub
 
 # Statuses (CONTRACTS.md "Order statuses") --------------------------------------------------------
 PENDING_PAYMENT = "pending_payment"
@@ -370,7 +370,9 @@ def audit(facts: AuditFacts, rules: AuditRules) -> AuditOutcome:
     asks, priority = note_asks(facts.note, rules)
     if asks:
         reasons.append(HoldReason.BUYER_NOTE)
-        details.append(f"buyer note: {facts.note[:60]}")
+        # The details go to the timeline, which every role that may see the order reads: a phone
+        # the buyer wrote into the note is masked there like anywhere else.
+        details.append(f"buyer note: {scrub(facts.note)[:60]}")
     if reasons:
         return AuditOutcome(False, tuple(reasons), priority, tuple(details))
 

@@ -97,6 +97,13 @@ def test_notes_that_ask_for_something_hold(note, priority):
     assert outcome.priority is priority
 
 
+def test_a_phone_in_a_held_note_is_masked_in_the_details():
+    # the details go to the timeline that finance also reads (found by tests/reliability/test_security.py)
+    outcome = domain.audit(facts(note="加急！电话13812345678"), RULES)
+    assert outcome.reasons == (HoldReason.BUYER_NOTE,)
+    assert "13812345678" not in " ".join(outcome.details) and "138****5678" in " ".join(outcome.details)
+
+
 @pytest.mark.parametrize("note", ["", "谢谢老板", "颜色要和图片一样哦"])
 def test_plain_notes_do_not_hold(note):
     assert domain.audit(facts(note=note), RULES).passed
