@@ -6,6 +6,9 @@ are defined here once (`common_metadata`) and created by each service's first mi
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import threading
 from contextlib import contextmanager
 
@@ -104,8 +107,70 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
 
 
+def outbox_channel(config: Config) -> str:
+    """The PostgreSQL NOTIFY channel of a service's outbox: `ecom_outbox_<service>` plus the bus
+    prefix (tests and benchmarks share one database; each namespace has its own relays). Lowercase
+    letters, digits and `_` only (it is written into LISTEN/NOTIFY as an identifier), at most 63
+    characters (PostgreSQL's identifier length; longer names end in a hash so they stay distinct)."""
+    name = re.sub(r"[^a-z0-9_]+", "_", f"ecom_outbox_{config.service}_{config.bus_prefix}".lower()).strip("_")
+    if len(name) > 63:
+        name = f"{name[:50]}_{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+    return name
+
+
+class OutboxSignal(threading.Event):
+    """The in-process outbox wake-up: a threading.Event that a relay can also wait on with
+    `select()` next to its LISTEN socket (`fileno()`: the read end of a pipe, made on first use, that
+    `set()` writes a byte to and `clear()` empties)."""
+
+    def __init__(self):
+        super().__init__()
+        self._pipe: tuple[int, int] | None = None
+        self._pipe_lock = threading.Lock()
+
+    def fileno(self) -> int:
+        with self._pipe_lock:
+            if self._pipe is None:
+                r, w = os.pipe()
+                os.set_blocking(r, False)
+                os.set_blocking(w, False)
+                self._pipe = (r, w)
+                if self.is_set():
+                    os.write(w, b"x")
+            return self._pipe[0]
+
+    def set(self) -> None:
+        super().set()
+        pipe = self._pipe
+        if pipe is not None:
+            try:
+                os.write(pipe[1], b"x")
+            except (BlockingIOError, OSError):  # full (already readable) or closed
+                pass
+
+    def clear(self) -> None:
+        super().clear()
+        pipe = self._pipe
+        if pipe is not None:
+            try:
+                while os.read(pipe[0], 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def close(self) -> None:
+        with self._pipe_lock:
+            pipe, self._pipe = self._pipe, None
+        for fd in pipe or ():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class Database:
-    """The service's engine and session factory, plus the in-process outbox wake-up."""
+    """The service's engine and session factory, plus the outbox wake-ups (in-process signal; on
+    PostgreSQL also a NOTIFY on `outbox_channel` at every commit that recorded events)."""
 
     def __init__(self, config: Config, engine: sa.Engine | None = None):
         self.config = config
@@ -113,7 +178,11 @@ class Database:
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Set after a commit that recorded events, so that a relay in this process publishes at
         # once instead of waiting for its next poll.
-        self.outbox_signal = threading.Event()
+        self.outbox_signal = OutboxSignal()
+        # Relays in other processes (the worker, when the event was recorded by a web process) are
+        # woken by PostgreSQL: NOTIFY in the transaction, delivered at commit (outbox.RelayWakeup).
+        self.outbox_channel = outbox_channel(config)
+        self.notifies = self.engine.dialect.name == "postgresql"
 
     @property
     def dialect(self) -> str:
@@ -128,6 +197,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.outbox_signal.close()
 
 
 class UnitOfWork:
@@ -166,6 +236,10 @@ class UnitOfWork:
         self._recorded += 1
 
     def commit(self) -> None:
+        if self._recorded and self.db.notifies:
+            # Part of the transaction: PostgreSQL delivers it only if the commit succeeds (nothing for
+            # a rollback), after the rows are visible, once per transaction however many events.
+            self.session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
         self.session.commit()
         if self._recorded:
             self.db.outbox_signal.set()
