@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -104,7 +105,40 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    ping_idle = float(os.environ.get("ECOM_DB_PING_IDLE_SECONDS", PING_IDLE_SECONDS))
+    engine = sa.create_engine(url, **kwargs)
+    _ping_when_idle(engine, ping_idle)
+    return engine
+
+
+# A pooled connection is checked ("SELECT 1") before use only if it sat idle in the pool longer than
+# this: `pool_pre_ping` paid that round trip on every checkout, i.e. on every message a consumer
+# handles and every request (the saga benchmark's profile, bench/README.md). A connection in steady
+# use that the server dropped fails its next statement instead: SQLAlchemy then invalidates the whole
+# pool, the request answers 503 (a consumer requeues the message), and the next checkout connects anew.
+PING_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def _connected(dbapi_conn, record):
+        record.info["ecom_idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_conn, record):
+        if record is not None:
+            record.info["ecom_idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, proxy):
+        idle_since = record.info.get("ecom_idle_since")
+        if idle_since is not None and time.monotonic() - idle_since <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # the pool discards this connection and checks out (or opens) another
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
 
 
 def outbox_channel(config: Config) -> str:
@@ -183,6 +217,9 @@ class Database:
         # woken by PostgreSQL: NOTIFY in the transaction, delivered at commit (outbox.RelayWakeup).
         self.outbox_channel = outbox_channel(config)
         self.notifies = self.engine.dialect.name == "postgresql"
+        # True while a relay of this process LISTENs (outbox.RelayWakeup): commits then wake it by
+        # their NOTIFY alone, not by the in-process signal too (which made it pass twice per commit).
+        self.relay_listening = False
 
     @property
     def dialect(self) -> str:
@@ -242,7 +279,8 @@ class UnitOfWork:
             self.session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
         self.session.commit()
         if self._recorded:
-            self.db.outbox_signal.set()
+            if not (self.db.notifies and self.db.relay_listening):
+                self.db.outbox_signal.set()
             self._recorded = 0
 
     def rollback(self) -> None:

@@ -156,6 +156,7 @@ class RelayWakeup:
             return
         try:
             self.listener = OutboxListener(self.db)
+            self.db.relay_listening = True
             log.debug("relay listening on %s", self.db.outbox_channel)
         except Exception as exc:
             self._next_try = time.monotonic() + self.RETRY_LISTEN
@@ -178,12 +179,11 @@ class RelayWakeup:
         signal.clear()
 
     def lost(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
+        self.close()
         self._next_try = time.monotonic() + self.RETRY_LISTEN
 
     def close(self) -> None:
+        self.db.relay_listening = False
         if self.listener is not None:
             self.listener.close()
             self.listener = None
