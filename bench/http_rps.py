@@ -18,6 +18,7 @@ client (bench/load.py: threads over keep-alive connections) sends a fixed number
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from contextlib import ExitStack
@@ -129,16 +130,27 @@ def run(args, bar) -> dict:
                     cpu0 = cpu_seconds(pids)
                     empty = drive("127.0.0.1", port, warm, args.requests, args.concurrency, on_progress=bar.update)
                     cpu1 = cpu_seconds(pids)
-                    real = drive("127.0.0.1", port, ep.make_request, args.requests, args.concurrency,
-                                 on_progress=bar.update)
+                    by1 = stack.cpu_by_process() if ep.peers else {}
+                    spy = contextlib.nullcontext()
+                    if args.profile and ep.peers and not any(r["endpoint"] == ep.label for r in runs):
+                        from .common import RESULTS
+                        from .spy import Spy
+
+                        spy = Spy(stack.named_pids(), RESULTS / f"http_rps.{ep.service}.pyspy")
+                    with spy:
+                        real = drive("127.0.0.1", port, ep.make_request, args.requests, args.concurrency,
+                                     on_progress=bar.update)
                     cpu2 = cpu_seconds(pids)
+                    by2 = stack.cpu_by_process() if ep.peers else {}
                     figures = {**empty.figures("empty"), **real.figures("real")}
                     figures["ratio"] = real.rps / empty.rps
                     figures["empty_server_cpu_ms_per_req"] = (cpu1 - cpu0) * 1000 / args.requests
                     figures["real_server_cpu_ms_per_req"] = (cpu2 - cpu1) * 1000 / args.requests
                     if figures["real_non_2xx"] or figures["empty_non_2xx"]:
                         raise RuntimeError(f"{ep.label}: non-2xx answers: {real.statuses} {real.errors[:3]}")
-                    runs.append({"endpoint": ep.label, **{f"{key}:{k}": v for k, v in figures.items()}})
+                    runs.append({"endpoint": ep.label, **{f"{key}:{k}": v for k, v in figures.items()},
+                                 f"{key}:real_cpu_ms_per_req_by_process":
+                                     {k: round((by2[k] - by1[k]) * 1000 / args.requests, 2) for k in by2}})
             finally:
                 if not ep.peers:
                     stop_process(proc)
