@@ -29,7 +29,13 @@ def parse(argv):
     p.add_argument("--concurrency", type=int, help="HTTP client threads")
     p.add_argument("--levels", help="hot SKU: concurrent buyers per level, comma separated")
     p.add_argument("--workers", type=int, help="hot SKU: inventory worker processes")
-    p.add_argument("--profile", action="store_true", help="outbox relay: also write a pyinstrument profile")
+    p.add_argument("--profile", action="store_true", help="outbox relay, consumer: pyinstrument profile; saga, hot_sku, http_rps (POST /orders): py-spy of the service processes")
+    p.add_argument("--orders", type=int, help="saga: orders per closed-loop run (300; --quick 40)")
+    p.add_argument("--rate-orders", type=int, help="saga: orders of the run at 50 orders/s (250; --quick 100)")
+    p.add_argument("--clients", type=int, help="saga: client threads placing and paying (8; --quick 4)")
+    p.add_argument("--reactors", type=int, help="saga: threads doing dispatch, carrier webhook, confirm (8)")
+    p.add_argument("--saga-env", action="append", metavar="NAME=VALUE",
+                   help="saga (and POST /orders in http_rps): a setting for every service process, repeatable")
     args = p.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     for key, value in defaults.items():

@@ -19,6 +19,7 @@ Target: at least 300 attempts/s with correctness.
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import time
@@ -258,10 +259,20 @@ def run(args, bar) -> dict:
             with bus.connect(sc.configs["inventory"], role="bench-buyers") as conn:
                 producer = Producer(conn.channel())
                 for buyers in levels(args):
-                    for _ in range(args.runs):
-                        per_level.setdefault(buyers, []).append(
-                            one_level(sc, observer, producer, workers, buyers, bar,
-                                      timeout=max(60, buyers / 20)))
+                    for k in range(args.runs):
+                        spy = contextlib.nullcontext()
+                        if args.profile and k == 0 and buyers == levels(args)[-1]:
+                            from .common import RESULTS
+                            from .spy import Spy
+
+                            spy = Spy({f"inventory worker {i + 1}": w.pid for i, w in enumerate(workers)},
+                                      RESULTS / "hot_sku.pyspy")
+                            notes.append(f"the first run of {buyers} buyers profiled with py-spy (its figures "
+                                         "include py-spy's overhead): bench/results/hot_sku.pyspy.txt")
+                        with spy:
+                            per_level.setdefault(buyers, []).append(
+                                one_level(sc, observer, producer, workers, buyers, bar,
+                                          timeout=max(60, buyers / 20)))
         finally:
             for w in workers:
                 stop_process(w)

@@ -8,15 +8,20 @@ client (bench/load.py: threads over keep-alive connections) sends a fixed number
 
 - the empty endpoint: `GET /healthz` of the same app (`{"status": "ok", ...}`: the Flask app, its
   request hooks and metrics, no token, no database) = the baseline of the ratio;
-- each real endpoint in ENDPOINTS (now inventory's `GET /api/v1/stock`: JWT check, one keyset query
-  of 20 rows, marshmallow serialisation).
-
-The saga engineer adds `POST /api/v1/orders` here after the merge (see bench/README.md).
+- each real endpoint in ENDPOINTS: inventory's `GET /api/v1/stock` (JWT check, one keyset query of
+  20 rows, marshmallow serialisation) and orders' `POST /api/v1/orders` (JWT, Idempotency-Key record,
+  schema, `POST catalog /skus/batch` and `POST logistics /shipping/quote` over HTTP, one transaction
+  writing the order, its lines, timeline and `OrderPlaced`): for that one catalog and logistics run
+  too, and orders' worker (its relay publishes the OrderPlaced events), started as deployed by
+  bench/stack.py; products are created through catalog's API. Server CPU per request is that of every
+  process of the endpoint's stack.
 """
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
@@ -27,6 +32,7 @@ from ecom_common.testing import token
 
 from .common import BIN, REPO, cpu_seconds, free_port, scratch, stop_process
 from .load import drive
+from .stack import Stack
 
 NAME = "http_rps"
 TARGET = 0.3
@@ -37,7 +43,9 @@ class Endpoint:
     label: str
     service: str
     make_request: Callable[[int], tuple]
-    seed: Callable | None = None
+    seed: Callable | None = None          # seed(db) of the service's own database
+    peers: tuple[str, ...] = ()           # services it calls: run as processes too (bench/stack.py)
+    stack_seed: Callable | None = None    # stack_seed(stack) -> None, through the APIs
 
 
 def seed_stock(db, rows: int = 200) -> None:
@@ -56,8 +64,14 @@ def _stock_request():
     return lambda i: ("GET", "/api/v1/stock?limit=20", None, headers)
 
 
+from .saga import PlaceOrders  # noqa: E402
+
+_place = PlaceOrders(prefix="RPS")
+
 ENDPOINTS = [
     Endpoint("inventory GET /api/v1/stock", "inventory", _stock_request(), seed_stock),
+    Endpoint("orders POST /api/v1/orders", "orders", _place, peers=("catalog", "logistics"),
+             stack_seed=_place.seed),
 ]
 
 
@@ -91,36 +105,61 @@ def run(args, bar) -> dict:
     runs = []
     rows = []
     for ep in ENDPOINTS:
-        with scratch([ep.service]) as sc:
+        key = ep.label.split()[0] + " " + ep.label.split()[1]
+        with scratch([*ep.peers, ep.service]) as sc, ExitStack() as running:
             if ep.seed:
                 ep.seed(sc.dbs[ep.service])
-            proc, port = start_gunicorn(sc, ep.service)
+            if ep.peers:
+                from .saga import settings_for
+
+                # the service's worker too (its relay publishes what the endpoint records); the
+                # peers' workers would have nothing to do
+                stack = running.enter_context(
+                    Stack(sc, [*ep.peers, ep.service], settings=settings_for(args), workers=[ep.service]))
+                ep.stack_seed(stack)
+                proc, port = stack.webs[ep.service], stack.port(ep.service)
+                pids = stack.pids()
+            else:
+                proc, port = start_gunicorn(sc, ep.service)
+                pids = [proc.pid]
             try:
                 warm = lambda i: ("GET", "/healthz", None, {})  # noqa: E731
                 drive("127.0.0.1", port, warm, 100, args.concurrency)
                 drive("127.0.0.1", port, ep.make_request, 100, args.concurrency)
                 for _ in range(args.runs):
-                    cpu0 = cpu_seconds([proc.pid])
+                    cpu0 = cpu_seconds(pids)
                     empty = drive("127.0.0.1", port, warm, args.requests, args.concurrency, on_progress=bar.update)
-                    cpu1 = cpu_seconds([proc.pid])
-                    real = drive("127.0.0.1", port, ep.make_request, args.requests, args.concurrency,
-                                 on_progress=bar.update)
-                    cpu2 = cpu_seconds([proc.pid])
+                    cpu1 = cpu_seconds(pids)
+                    by1 = stack.cpu_by_process() if ep.peers else {}
+                    spy = contextlib.nullcontext()
+                    if args.profile and ep.peers and not any(r["endpoint"] == ep.label for r in runs):
+                        from .common import RESULTS
+                        from .spy import Spy
+
+                        spy = Spy(stack.named_pids(), RESULTS / f"http_rps.{ep.service}.pyspy")
+                    with spy:
+                        real = drive("127.0.0.1", port, ep.make_request, args.requests, args.concurrency,
+                                     on_progress=bar.update)
+                    cpu2 = cpu_seconds(pids)
+                    by2 = stack.cpu_by_process() if ep.peers else {}
                     figures = {**empty.figures("empty"), **real.figures("real")}
                     figures["ratio"] = real.rps / empty.rps
                     figures["empty_server_cpu_ms_per_req"] = (cpu1 - cpu0) * 1000 / args.requests
                     figures["real_server_cpu_ms_per_req"] = (cpu2 - cpu1) * 1000 / args.requests
                     if figures["real_non_2xx"] or figures["empty_non_2xx"]:
                         raise RuntimeError(f"{ep.label}: non-2xx answers: {real.statuses} {real.errors[:3]}")
-                    runs.append({"endpoint": ep.label, **figures})
+                    runs.append({"endpoint": ep.label, **{f"{key}:{k}": v for k, v in figures.items()},
+                                 f"{key}:real_cpu_ms_per_req_by_process":
+                                     {k: round((by2[k] - by1[k]) * 1000 / args.requests, 2) for k in by2}})
             finally:
-                stop_process(proc)
-        rows += [(f"{ep.label} rps", "real_rps"), ("GET /healthz (empty) rps", "empty_rps"),
-                 (f"ratio real/empty (target >= {TARGET})", "ratio"),
-                 ("real p50 ms", "real_p50_ms"), ("real p99 ms", "real_p99_ms"),
-                 ("empty p99 ms", "empty_p99_ms"),
-                 ("server CPU ms/request real", "real_server_cpu_ms_per_req"),
-                 ("server CPU ms/request empty", "empty_server_cpu_ms_per_req")]
+                if not ep.peers:
+                    stop_process(proc)
+        rows += [(f"{ep.label} rps", f"{key}:real_rps"), ("  GET /healthz (empty) of the same app rps", f"{key}:empty_rps"),
+                 (f"  ratio real/empty (target >= {TARGET})", f"{key}:ratio"),
+                 ("  real p50 ms", f"{key}:real_p50_ms"), ("  real p99 ms", f"{key}:real_p99_ms"),
+                 ("  empty p99 ms", f"{key}:empty_p99_ms"),
+                 ("  server CPU ms/request real", f"{key}:real_server_cpu_ms_per_req"),
+                 ("  server CPU ms/request empty", f"{key}:empty_server_cpu_ms_per_req")]
     import os
 
     return {

@@ -6,7 +6,11 @@ are defined here once (`common_metadata`) and created by each service's first mi
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import threading
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -106,11 +110,106 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    ping_idle = float(os.environ.get("ECOM_DB_PING_IDLE_SECONDS", PING_IDLE_SECONDS))
+    engine = sa.create_engine(url, **kwargs)
+    _ping_when_idle(engine, ping_idle)
+    return engine
+
+
+# A pooled connection is checked ("SELECT 1") before use only if it sat idle in the pool longer than
+# this: `pool_pre_ping` paid that round trip on every checkout, i.e. on every message a consumer
+# handles and every request (the saga benchmark's profile, bench/README.md). A connection in steady
+# use that the server dropped fails its next statement instead: SQLAlchemy then invalidates the whole
+# pool, the request answers 503 (a consumer requeues the message), and the next checkout connects anew.
+PING_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def _connected(dbapi_conn, record):
+        record.info["ecom_idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_conn, record):
+        if record is not None:
+            record.info["ecom_idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, proxy):
+        idle_since = record.info.get("ecom_idle_since")
+        if idle_since is not None and time.monotonic() - idle_since <= idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # the pool discards this connection and checks out (or opens) another
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
+
+
+def outbox_channel(config: Config) -> str:
+    """The PostgreSQL NOTIFY channel of a service's outbox: `ecom_outbox_<service>` plus the bus
+    prefix (tests and benchmarks share one database; each namespace has its own relays). Lowercase
+    letters, digits and `_` only (it is written into LISTEN/NOTIFY as an identifier), at most 63
+    characters (PostgreSQL's identifier length; longer names end in a hash so they stay distinct)."""
+    name = re.sub(r"[^a-z0-9_]+", "_", f"ecom_outbox_{config.service}_{config.bus_prefix}".lower()).strip("_")
+    if len(name) > 63:
+        name = f"{name[:50]}_{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+    return name
+
+
+class OutboxSignal(threading.Event):
+    """The in-process outbox wake-up: a threading.Event that a relay can also wait on with
+    `select()` next to its LISTEN socket (`fileno()`: the read end of a pipe, made on first use, that
+    `set()` writes a byte to and `clear()` empties)."""
+
+    def __init__(self):
+        super().__init__()
+        self._pipe: tuple[int, int] | None = None
+        self._pipe_lock = threading.Lock()
+
+    def fileno(self) -> int:
+        with self._pipe_lock:
+            if self._pipe is None:
+                r, w = os.pipe()
+                os.set_blocking(r, False)
+                os.set_blocking(w, False)
+                self._pipe = (r, w)
+                if self.is_set():
+                    os.write(w, b"x")
+            return self._pipe[0]
+
+    def set(self) -> None:
+        super().set()
+        pipe = self._pipe
+        if pipe is not None:
+            try:
+                os.write(pipe[1], b"x")
+            except (BlockingIOError, OSError):  # full (already readable) or closed
+                pass
+
+    def clear(self) -> None:
+        super().clear()
+        pipe = self._pipe
+        if pipe is not None:
+            try:
+                while os.read(pipe[0], 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def close(self) -> None:
+        with self._pipe_lock:
+            pipe, self._pipe = self._pipe, None
+        for fd in pipe or ():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 class Database:
-    """The service's engine and session factory, plus the in-process outbox wake-up."""
+    """The service's engine and session factory, plus the outbox wake-ups (in-process signal; on
+    PostgreSQL also a NOTIFY on `outbox_channel` at every commit that recorded events)."""
 
     def __init__(self, config: Config, engine: sa.Engine | None = None):
         self.config = config
@@ -119,7 +218,14 @@ class Database:
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Set after a commit that recorded events, so that a relay in this process publishes at
         # once instead of waiting for its next poll.
-        self.outbox_signal = threading.Event()
+        self.outbox_signal = OutboxSignal()
+        # Relays in other processes (the worker, when the event was recorded by a web process) are
+        # woken by PostgreSQL: NOTIFY in the transaction, delivered at commit (outbox.RelayWakeup).
+        self.outbox_channel = outbox_channel(config)
+        self.notifies = self.engine.dialect.name == "postgresql"
+        # True while a relay of this process LISTENs (outbox.RelayWakeup): commits then wake it by
+        # their NOTIFY alone, not by the in-process signal too (which made it pass twice per commit).
+        self.relay_listening = False
 
     @property
     def dialect(self) -> str:
@@ -134,6 +240,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.outbox_signal.close()
 
 
 class UnitOfWork:
@@ -183,9 +290,14 @@ class UnitOfWork:
                        idempotency_keys.c.committed_at.is_(None))
                 .values(committed_at=self.db.config.clock.now())
             )
+        if self._recorded and self.db.notifies:
+            # Part of the transaction: PostgreSQL delivers it only if the commit succeeds (nothing for
+            # a rollback), after the rows are visible, once per transaction however many events.
+            self.session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
         self.session.commit()
         if self._recorded:
-            self.db.outbox_signal.set()
+            if not (self.db.notifies and self.db.relay_listening):
+                self.db.outbox_signal.set()
             self._recorded = 0
 
     def rollback(self) -> None:

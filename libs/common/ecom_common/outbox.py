@@ -13,6 +13,7 @@ of the relay's time waiting on each confirm in turn (bench/README.md has the bef
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from datetime import datetime, timedelta
@@ -95,12 +96,106 @@ class ConfirmTracker:
             self.channel.connection.drain_events(timeout=remaining)
 
 
+class OutboxListener:
+    """`LISTEN <outbox channel>` on a connection of its own (a raw psycopg connection taken from the
+    engine and detached from its pool, in autocommit), whose socket a relay can select() on."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        raw = db.engine.raw_connection()
+        try:
+            conn = raw.driver_connection
+            raw.detach()  # never goes back to the pool in LISTEN/autocommit state
+            conn.rollback()  # the pool's pre-ping may have opened a transaction
+            conn.autocommit = True
+            conn.execute(f"LISTEN {db.outbox_channel}")
+        except BaseException:
+            raw.invalidate()
+            raise
+        self.conn = conn
+
+    def fileno(self) -> int:
+        return self.conn.fileno()
+
+    def consume(self) -> int:
+        """Read every notification that has arrived (without waiting); raises if the connection is lost."""
+        return sum(1 for _ in self.conn.notifies(timeout=0))
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+
+
+class RelayWakeup:
+    """How the relay waits between passes: until a commit that recorded events, at most the poll interval.
+
+    A commit in this process sets `db.outbox_signal`. On PostgreSQL every such commit, in any process
+    (e.g. `OrderPlaced` recorded by a gunicorn worker), also NOTIFYs the service's outbox channel, so
+    the relay LISTENs on it and select()s on that socket and the signal's pipe, with the poll interval
+    as timeout: an event recorded by a web process is published at once instead of ~half a poll
+    interval later on average. If LISTEN cannot be set up or its connection is lost, the relay polls
+    (as on SQLite) and tries to LISTEN again every RETRY_LISTEN seconds."""
+
+    RETRY_LISTEN = 5.0
+
+    def __init__(self, db: Database, interval: float):
+        self.db = db
+        self.interval = interval
+        self.listener: OutboxListener | None = None
+        self._next_try = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self.listener is not None
+
+    def listen(self) -> None:
+        """Set up LISTEN if it is not (PostgreSQL only; failures mean polling until the next try)."""
+        if self.listener is not None or not self.db.notifies or time.monotonic() < self._next_try:
+            return
+        try:
+            self.listener = OutboxListener(self.db)
+            self.db.relay_listening = True
+            log.debug("relay listening on %s", self.db.outbox_channel)
+        except Exception as exc:
+            self._next_try = time.monotonic() + self.RETRY_LISTEN
+            log.warning("relay could not LISTEN on %s, polling every %.1fs: %r",
+                        self.db.outbox_channel, self.interval, exc)
+
+    def wait(self) -> None:
+        signal = self.db.outbox_signal
+        self.listen()
+        if self.listener is None:
+            signal.wait(self.interval)
+        else:
+            try:
+                readable, _, _ = select.select([self.listener, signal], [], [], self.interval)
+                if self.listener in readable:
+                    self.listener.consume()
+            except Exception as exc:
+                log.warning("relay lost its LISTEN connection, polling: %r", exc)
+                self.lost()
+        signal.clear()
+
+    def lost(self) -> None:
+        self.close()
+        self._next_try = time.monotonic() + self.RETRY_LISTEN
+
+    def close(self) -> None:
+        self.db.relay_listening = False
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+
+
 class Relay:
     def __init__(self, db: Database, stop: threading.Event | None = None):
         self.db = db
         self.config = db.config
         self.stop = stop or threading.Event()
         self.topology = bus.topology_for(self.config)
+        self.wakeup: RelayWakeup | None = None  # while run() runs
 
     # One pass -------------------------------------------------------------------------------
     def claim(self, session, now: datetime) -> list:
@@ -204,28 +299,34 @@ class Relay:
     # The loop ---------------------------------------------------------------------------------
     def run(self) -> None:
         delay = 0.5
-        while not self.stop.is_set():
-            try:
-                with self.connect() as conn:
-                    conn.ensure_connection(max_retries=1)
-                    channel = conn.channel()
-                    self.topology.declare(channel)
-                    producer = Producer(channel)
-                    log.info("relay connected", extra={"broker": conn.as_uri()})
-                    delay = 0.5
-                    while not self.stop.is_set():
-                        self.drain(producer)
-                        if not self.config.embedded_bus:
-                            conn.heartbeat_check()
-                        # Woken at once by a commit in this process; polling covers other processes.
-                        self.db.outbox_signal.wait(self.config.relay_poll_interval)
-                        self.db.outbox_signal.clear()
-            except Exception as exc:  # broker or database away: back off and reconnect
-                if self.stop.is_set():
-                    break
-                log.warning("relay error, reconnecting in %.1fs: %r", delay, exc)
-                self.stop.wait(delay)
-                delay = min(delay * 2, 15)
+        wakeup = self.wakeup = RelayWakeup(self.db, self.config.relay_poll_interval)
+        try:
+            while not self.stop.is_set():
+                try:
+                    with self.connect() as conn:
+                        conn.ensure_connection(max_retries=1)
+                        channel = conn.channel()
+                        self.topology.declare(channel)
+                        producer = Producer(channel)
+                        log.info("relay connected", extra={"broker": conn.as_uri()})
+                        delay = 0.5
+                        # LISTEN before the first pass: nothing committed after that pass is missed.
+                        wakeup.listen()
+                        while not self.stop.is_set():
+                            self.drain(producer)
+                            if not self.config.embedded_bus:
+                                conn.heartbeat_check()
+                            # Woken at once by a commit with events (this process: the signal; any
+                            # process on PostgreSQL: NOTIFY); else after the poll interval.
+                            wakeup.wait()
+                except Exception as exc:  # broker or database away: back off and reconnect
+                    if self.stop.is_set():
+                        break
+                    log.warning("relay error, reconnecting in %.1fs: %r", delay, exc)
+                    self.stop.wait(delay)
+                    delay = min(delay * 2, 15)
+        finally:
+            wakeup.close()
 
 
 def pending_count(db: Database) -> int:
