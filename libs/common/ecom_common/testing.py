@@ -98,12 +98,14 @@ def drop_schema(base_url: str, schema: str) -> None:
     engine.dispose()
 
 
-def delete_bus_namespace(broker_url: str, prefix: str) -> None:
+def delete_bus_namespace(broker_url: str, prefix: str, retry_tiers: int = 8) -> None:
+    """Delete a test's exchange and queues. `retry_tiers` is an upper bound: deleting a retry queue
+    that was never declared is harmless, forgetting one that was leaks it on the broker."""
     from kombu import Connection
 
     from .topology import EXCHANGE, Topology
 
-    topology = Topology(prefix)
+    topology = Topology(prefix, retry_tiers=retry_tiers)
     with Connection(broker_url) as conn:
         channel = conn.channel()
         for name in topology.all_queue_names():
