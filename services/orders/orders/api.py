@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_write
+from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_read, shop_for_write
 from ecom_common.clock import aware
 from ecom_common.errors import Forbidden
 from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
@@ -543,7 +543,7 @@ def confirm_receipt(order_id):
 @blp.response(200, AuditRulesOutSchema)
 def get_audit_rules(args):
     """The shop's audit rules (the seed defaults until the shop sets its own)."""
-    shop_id = shop_for_write(args.get("shop_id"))
+    shop_id = shop_for_read(args.get("shop_id"))
     with current_db().Session() as session:
         return _rules_out(session, shop_id)
 

@@ -430,7 +430,8 @@ def test_audit_rules_errors(client):
     assert_problem(client.get("/api/v1/audit-rules", headers=auth("finance", shop_id=SHOP)), 403)
     assert_problem(client.get("/api/v1/audit-rules"), 401)
     assert_problem(client.get("/api/v1/audit-rules", headers=auth("admin")), 422, "shop_id")
-    assert_problem(client.get(f"/api/v1/audit-rules?shop_id={OTHER_SHOP}", headers=OPS), 403)
+    # another shop's rules do not exist for you (CONTRACTS.md: another tenant's resource is a 404)
+    assert_problem(client.get(f"/api/v1/audit-rules?shop_id={OTHER_SHOP}", headers=OPS), 404)
     assert_problem(client.put(f"/api/v1/audit-rules?shop_id={OTHER_SHOP}", json={}, headers=OPS), 403)
     assert_problem(client.put("/api/v1/audit-rules", json={"hold_above_fen": 100}, headers=OPS), 422,
                    "hold_above_fen")
