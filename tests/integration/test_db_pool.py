@@ -24,10 +24,10 @@ def terminate(url: str, pid: int) -> None:
     killer.dispose()
 
 
-def test_an_idle_connection_that_the_server_dropped_is_replaced_by_the_ping(monkeypatch):
-    monkeypatch.setenv("ECOM_DB_PING_IDLE_SECONDS", "0")  # every checkout counts as idle
+def test_an_idle_connection_that_the_server_dropped_is_replaced_by_the_ping():
     with scratch_database() as url:
-        engine = make_engine(url, pool_size=1, max_overflow=0)
+        # every checkout counts as idle
+        engine = make_engine(url, pool_size=1, max_overflow=0, ping_idle_seconds=0)
         try:
             first = backend_pid(engine)
             terminate(url, first)
@@ -36,10 +36,9 @@ def test_an_idle_connection_that_the_server_dropped_is_replaced_by_the_ping(monk
             engine.dispose()
 
 
-def test_a_connection_in_steady_use_is_not_pinged_and_a_dropped_one_fails_once(monkeypatch):
-    monkeypatch.setenv("ECOM_DB_PING_IDLE_SECONDS", "3600")
+def test_a_connection_in_steady_use_is_not_pinged_and_a_dropped_one_fails_once():
     with scratch_database() as url:
-        engine = make_engine(url, pool_size=1, max_overflow=0)
+        engine = make_engine(url, pool_size=1, max_overflow=0, ping_idle_seconds=3600)
         try:
             first = backend_pid(engine)
             terminate(url, first)

@@ -74,6 +74,8 @@ class Config:
     # rather than failing, so size max_connections of PostgreSQL for processes x (pool + overflow).
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    # A pooled connection idle longer than this is pinged before use (see ecom_common.db).
+    db_ping_idle_seconds: float = 2.0
     clock: Clock = field(default_factory=SystemClock)
     # Service-specific settings (e.g. ORDERS_UNPAID_TIMEOUT_MINUTES) read from the environment;
     # services read them with `setting(name, default, cast)`.
@@ -109,6 +111,7 @@ class Config:
             ("job_interval", "ECOM_JOB_INTERVAL", float),
             ("db_pool_size", "ECOM_DB_POOL_SIZE", int),
             ("db_max_overflow", "ECOM_DB_MAX_OVERFLOW", int),
+            ("db_ping_idle_seconds", "ECOM_DB_PING_IDLE_SECONDS", float),
         ):
             if env.get(name):
                 kwargs[key] = cast(env[name])

@@ -93,8 +93,8 @@ def normalize_url(url: str) -> str:
 def make_engine(url: str, **kwargs) -> sa.Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        kwargs.pop("pool_size", None)
-        kwargs.pop("max_overflow", None)
+        for pool_only in ("pool_size", "max_overflow", "ping_idle_seconds"):
+            kwargs.pop(pool_only, None)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @sa_event.listens_for(engine, "connect")
@@ -110,7 +110,7 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    ping_idle = float(os.environ.get("ECOM_DB_PING_IDLE_SECONDS", PING_IDLE_SECONDS))
+    ping_idle = kwargs.pop("ping_idle_seconds", PING_IDLE_SECONDS)
     engine = sa.create_engine(url, **kwargs)
     _ping_when_idle(engine, ping_idle)
     return engine
@@ -214,7 +214,8 @@ class Database:
     def __init__(self, config: Config, engine: sa.Engine | None = None):
         self.config = config
         self.engine = engine or make_engine(config.database_url, pool_size=config.db_pool_size,
-                                            max_overflow=config.db_max_overflow)
+                                            max_overflow=config.db_max_overflow,
+                                            ping_idle_seconds=config.db_ping_idle_seconds)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Set after a commit that recorded events, so that a relay in this process publishes at
         # once instead of waiting for its next poll.

@@ -42,3 +42,10 @@ def test_offset_clock_moves_on():
     clock.advance(days=7)
     assert clock.now() - before >= timedelta(days=7)
     assert iso(before).endswith("Z")
+
+
+def test_database_pool_settings_come_from_the_environment(tmp_path):
+    env = {"ECOM_VAR_DIR": str(tmp_path), "ECOM_DB_POOL_SIZE": "4", "ECOM_DB_MAX_OVERFLOW": "6",
+           "ECOM_DB_PING_IDLE_SECONDS": "0.5"}
+    c = Config.from_env("billing", env=env)
+    assert (c.db_pool_size, c.db_max_overflow, c.db_ping_idle_seconds) == (4, 6, 0.5)
