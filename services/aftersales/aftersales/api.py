@@ -30,7 +30,6 @@ STAFF = ("cs", "ops", "warehouse", "finance", "admin", "service")
 
 
 # Schemas -----------------------------------------------------------------------------------------
-Time = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
 class FreeText(fields.Str):
@@ -75,7 +74,7 @@ class LineOut(Schema):
 
 class TimelineOut(Schema):
     """The timeline entry every service returns (cases and complaints alike)."""
-    at = Time()
+    at = UtcTime()
     by = fields.Str()
     action = fields.Str()
     from_status = fields.Str(allow_none=True, metadata={"description": "the status before (null for the first entry)"})
@@ -85,7 +84,7 @@ class TimelineOut(Schema):
 
 class SlaOut(Schema):
     kind = fields.Str(allow_none=True)
-    due_at = Time(allow_none=True)
+    due_at = UtcTime(allow_none=True)
     seconds_left = fields.Int(allow_none=True)
     overdue = fields.Bool()
 
@@ -111,9 +110,9 @@ class CaseOut(Schema):
     sla = fields.Nested(SlaOut)
     allowed_actions = fields.List(fields.Str())
     timeline = fields.List(fields.Nested(TimelineOut))
-    created_at = Time()
-    updated_at = Time()
-    closed_at = Time(allow_none=True)
+    created_at = UtcTime()
+    updated_at = UtcTime()
+    closed_at = UtcTime(allow_none=True)
 
 
 class CasePage(Schema):
@@ -157,7 +156,7 @@ class FeedbackOut(Schema):
     shop_id = fields.Str()
     score = fields.Int()
     comment = fields.Str(allow_none=True)
-    created_at = Time()
+    created_at = UtcTime()
 
 
 class FeedbackReportArgs(Schema):
@@ -185,7 +184,7 @@ class ComplaintActionIn(Schema):
 
 class EscalationOut(Schema):
     kind = fields.Str()
-    at = Time()
+    at = UtcTime()
     reason = fields.Str()
 
 
@@ -199,13 +198,13 @@ class ComplaintOut(Schema):
     status = fields.Str()
     milestone = fields.Str()
     sla = fields.Nested(SlaOut)
-    met_at = Time(allow_none=True)
+    met_at = UtcTime(allow_none=True)
     response = fields.Str(allow_none=True)
     resolution = fields.Str(allow_none=True)
     escalations = fields.List(fields.Nested(EscalationOut))
     timeline = fields.List(fields.Nested(TimelineOut))
-    created_at = Time()
-    updated_at = Time()
+    created_at = UtcTime()
+    updated_at = UtcTime()
 
 
 class ComplaintPage(Schema):
@@ -226,7 +225,7 @@ class DashboardArgs(Schema):
 
 
 class DashboardOut(Schema):
-    generated_at = Time()
+    generated_at = UtcTime()
     shop_id = fields.Str(allow_none=True)
     tiers = fields.Dict()
 

@@ -43,7 +43,6 @@ def money_scope(requested: str | None) -> str | None:
 
 
 # Schemas -------------------------------------------------------------------------------------------
-Utc = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
 class PaymentCreateSchema(Schema):
@@ -67,7 +66,7 @@ class PaymentCreateSchema(Schema):
 
 class TimelineSchema(Schema):
     """The timeline entry every service returns (read from the billing audit trail)."""
-    at = Utc()
+    at = UtcTime()
     by = fields.Str(attribute="actor")
     action = fields.Str()
     from_status = fields.Str(allow_none=True)
@@ -87,9 +86,9 @@ class PaymentSchema(Schema):
     intent_id = fields.Str()
     failure_code = fields.Str(allow_none=True)
     failure_reason = fields.Str(allow_none=True)
-    created_at = Utc()
-    succeeded_at = Utc(allow_none=True)
-    failed_at = Utc(allow_none=True)
+    created_at = UtcTime()
+    succeeded_at = UtcTime(allow_none=True)
+    failed_at = UtcTime(allow_none=True)
 
 
 class PaymentDetailSchema(PaymentSchema):
@@ -121,7 +120,7 @@ class RefundSchema(Schema):
     route = fields.Str(allow_none=True)
     after_settlement = fields.Bool()
     lines = fields.Raw(allow_none=True)
-    created_at = Utc()
+    created_at = UtcTime()
 
 
 class RefundListArgs(PageArgs):
@@ -144,7 +143,7 @@ class LedgerEntrySchema(Schema):
     order_id = fields.Str(allow_none=True)
     ref_id = fields.Str()
     memo = fields.Str(allow_none=True)
-    created_at = Utc()
+    created_at = UtcTime()
 
 
 class LedgerArgs(PageArgs):
@@ -167,9 +166,9 @@ class SettlementSchema(Schema):
     order_id = fields.Str()
     shop_id = fields.Str()
     status = fields.Str()
-    completed_at = Utc()
-    due_at = Utc()
-    settled_at = Utc(allow_none=True)
+    completed_at = UtcTime()
+    due_at = UtcTime()
+    settled_at = UtcTime(allow_none=True)
     gross_fen = fields.Int(allow_none=True)
     refunded_fen = fields.Int(allow_none=True)
     commission_fen = fields.Int(allow_none=True)
@@ -192,7 +191,7 @@ class PayoutSchema(Schema):
     shop_id = fields.Str()
     amount_fen = fields.Int()
     entry_count = fields.Int()
-    created_at = Utc()
+    created_at = UtcTime()
 
 
 class PayoutArgs(PageArgs):
@@ -207,7 +206,7 @@ class PayoutPageSchema(Schema):
 class RateSchema(Schema):
     category_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     rate_bps = fields.Int(required=True, strict=True, validate=validate.Range(min=0, max=domain.BPS))
-    updated_at = Utc(dump_only=True)
+    updated_at = UtcTime(dump_only=True)
     updated_by = fields.Str(dump_only=True)
 
 

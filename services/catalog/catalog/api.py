@@ -35,7 +35,6 @@ BULK_MAX = 200
 
 
 # Schemas ---------------------------------------------------------------------------------------
-Utc = UtcTime  # ISO-8601 UTC with a Z, like every service
 
 
 class ImageSchema(Schema):
@@ -94,7 +93,7 @@ class SkuOut(Schema):
     price_fen = fields.Int(metadata={"description": "effective selling price: promo if set, else list"})
     low_stock_threshold = fields.Int()
     low_stock_available = fields.Int(allow_none=True, metadata={"description": "from the last inventory.LowStock"})
-    low_stock_alert_at = Utc(allow_none=True)
+    low_stock_alert_at = UtcTime(allow_none=True)
 
 
 class FindingSchema(Schema):
@@ -122,18 +121,18 @@ class ProductOut(Schema):
     review_required = fields.Bool()
     sellable = fields.Bool()
     attribute_completeness = fields.Int(metadata={"description": "percent of the category's attributes filled"})
-    submitted_at = Utc(allow_none=True)
-    review_due_at = Utc(allow_none=True)
+    submitted_at = UtcTime(allow_none=True)
+    review_due_at = UtcTime(allow_none=True)
     review_overdue = fields.Bool()
-    reviewed_at = Utc(allow_none=True)
+    reviewed_at = UtcTime(allow_none=True)
     reviewed_by = fields.Str(allow_none=True)
     reject_reason = fields.Str(allow_none=True)
-    listed_at = Utc(allow_none=True)
-    deleted_at = Utc(allow_none=True)
-    restorable_until = Utc(allow_none=True)
+    listed_at = UtcTime(allow_none=True)
+    deleted_at = UtcTime(allow_none=True)
+    restorable_until = UtcTime(allow_none=True)
     created_by = fields.Str()
-    created_at = Utc()
-    updated_at = Utc()
+    created_at = UtcTime()
+    updated_at = UtcTime()
     skus = fields.List(fields.Nested(SkuOut))
     findings = fields.List(fields.Nested(FindingSchema), metadata={"description": "warnings of the last scan"})
 
@@ -189,7 +188,7 @@ class BulkOut(Schema):
 class TimelineOut(Schema):
     """The timeline entry every service returns, plus catalog's `entry_id` (its order) and `by_roles`."""
     entry_id = fields.Int(attribute="id")
-    at = Utc()
+    at = UtcTime()
     by = fields.Str(attribute="actor")
     by_roles = fields.Str(attribute="actor_roles", metadata={"description": "the roles `by` acted with"})
     action = fields.Str()
@@ -312,7 +311,7 @@ class BannedWordOut(Schema):
     kind = fields.Str()
     note = fields.Str(allow_none=True)
     created_by = fields.Str()
-    created_at = Utc()
+    created_at = UtcTime()
 
 
 class BannedWordPage(Schema):
