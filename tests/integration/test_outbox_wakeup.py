@@ -1,6 +1,7 @@
 """The relay's wake-up on PostgreSQL: a commit that recorded events NOTIFYs the service's outbox
 channel (in the transaction: nothing for a rollback), and a relay LISTENing on it publishes at once
-even when the commit came from another engine (another process: a web process, `ecom job`). No
+even when the commit came from another engine (another process: a web process, `ecom job`); a commit
+in the relay's own process wakes it by the in-process signal and sends no NOTIFY. No
 timing is asserted: the relays here poll once an hour, so only the notification can have woken them;
 without LISTEN (it fails, or its connection is lost) the relay falls back to polling."""
 from __future__ import annotations
@@ -102,6 +103,36 @@ def test_notify_is_sent_once_per_committed_unit_of_work_with_events_and_never_fo
                 uow.commit()
             record(db, listed(2), listed(3))             # committed, two events: one NOTIFY
             with db.engine.begin() as conn:              # delivered after everything above
+                conn.execute(sa.text("NOTIFY test_sentinel"))
+            got = []
+            for n in listener.notifies(timeout=30):
+                got.append(n.channel)
+                if n.channel == "test_sentinel":
+                    break
+        assert got == [db.outbox_channel, "test_sentinel"]
+
+
+def test_a_commit_in_the_relays_own_process_wakes_it_by_the_signal_and_sends_no_notify():
+    # A worker's consumers commit on the relay's own Database: that relay publishes at once, woken by
+    # the in-process signal; a NOTIFY (a round trip per consumer transaction) would wake no one else
+    # that needs it. After the relay stops, commits NOTIFY again for the relays of other processes.
+    with Platform(["catalog"], workers=False) as p:
+        config = p["catalog"].config
+        url = config.database_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, autocommit=True) as listener, RunningRelay(config, poll=AN_HOUR) as r:
+            db = r.db
+            listener.execute(f"LISTEN {db.outbox_channel}")
+            listener.execute("LISTEN test_sentinel")
+            eventually(lambda: db.relays_in_process == 1 and r.relay.wakeup.listening)
+            first = listed(1)
+            record(db, first)
+            eventually(lambda: published(db, first), timeout=30, message="published after the signal")
+            r.stop.set()
+            db.outbox_signal.set()                       # as Worker.request_stop does
+            r.thread.join(10)
+            assert db.relays_in_process == 0
+            record(db, listed(2))                        # no relay here any more: one NOTIFY
+            with db.engine.begin() as conn:
                 conn.execute(sa.text("NOTIFY test_sentinel"))
             got = []
             for n in listener.notifies(timeout=30):

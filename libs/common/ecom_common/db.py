@@ -224,9 +224,11 @@ class Database:
         # woken by PostgreSQL: NOTIFY in the transaction, delivered at commit (outbox.RelayWakeup).
         self.outbox_channel = outbox_channel(config)
         self.notifies = self.engine.dialect.name == "postgresql"
-        # True while a relay of this process LISTENs (outbox.RelayWakeup): commits then wake it by
-        # their NOTIFY alone, not by the in-process signal too (which made it pass twice per commit).
-        self.relay_listening = False
+        # Relays running in this process (outbox.Relay.run). While there is one, a commit wakes it by
+        # the in-process signal alone and sends no NOTIFY: that relay publishes the rows, so waking
+        # the others is useless, and the NOTIFY would cost a round trip per consumer transaction
+        # (and wake this relay a second time for the same commit).
+        self.relays_in_process = 0
 
     @property
     def dialect(self) -> str:
@@ -291,14 +293,14 @@ class UnitOfWork:
                        idempotency_keys.c.committed_at.is_(None))
                 .values(committed_at=self.db.config.clock.now())
             )
-        if self._recorded and self.db.notifies:
-            # Part of the transaction: PostgreSQL delivers it only if the commit succeeds (nothing for
-            # a rollback), after the rows are visible, once per transaction however many events.
+        if self._recorded and self.db.notifies and not self.db.relays_in_process:
+            # No relay in this process (a web process): wake the worker's relay. Part of the
+            # transaction: PostgreSQL delivers it only if the commit succeeds (nothing for a
+            # rollback), after the rows are visible, once per transaction however many events.
             self.session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
         self.session.commit()
         if self._recorded:
-            if not (self.db.notifies and self.db.relay_listening):
-                self.db.outbox_signal.set()
+            self.db.outbox_signal.set()
             self._recorded = 0
 
     def rollback(self) -> None:

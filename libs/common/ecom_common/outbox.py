@@ -131,8 +131,8 @@ class OutboxListener:
 class RelayWakeup:
     """How the relay waits between passes: until a commit that recorded events, at most the poll interval.
 
-    A commit in this process sets `db.outbox_signal`. On PostgreSQL every such commit, in any process
-    (e.g. `OrderPlaced` recorded by a gunicorn worker), also NOTIFYs the service's outbox channel, so
+    A commit in this process sets `db.outbox_signal`. On PostgreSQL a commit in a process without a
+    relay (e.g. `OrderPlaced` recorded by a gunicorn worker) NOTIFYs the service's outbox channel, so
     the relay LISTENs on it and select()s on that socket and the signal's pipe, with the poll interval
     as timeout: an event recorded by a web process is published at once instead of ~half a poll
     interval later on average. If LISTEN cannot be set up or its connection is lost, the relay polls
@@ -156,7 +156,6 @@ class RelayWakeup:
             return
         try:
             self.listener = OutboxListener(self.db)
-            self.db.relay_listening = True
             log.debug("relay listening on %s", self.db.outbox_channel)
         except Exception as exc:
             self._next_try = time.monotonic() + self.RETRY_LISTEN
@@ -183,7 +182,6 @@ class RelayWakeup:
         self._next_try = time.monotonic() + self.RETRY_LISTEN
 
     def close(self) -> None:
-        self.db.relay_listening = False
         if self.listener is not None:
             self.listener.close()
             self.listener = None
@@ -300,6 +298,7 @@ class Relay:
     def run(self) -> None:
         delay = 0.5
         wakeup = self.wakeup = RelayWakeup(self.db, self.config.relay_poll_interval)
+        self.db.relays_in_process += 1  # commits in this process now wake this relay by the signal alone
         try:
             while not self.stop.is_set():
                 try:
@@ -326,6 +325,7 @@ class Relay:
                     self.stop.wait(delay)
                     delay = min(delay * 2, 15)
         finally:
+            self.db.relays_in_process -= 1
             wakeup.close()
 
 
