@@ -279,7 +279,7 @@ def _sees_full_address(principal: Principal, order: Order) -> bool:
 
 
 def _load_visible(session, order_id: str) -> Order:
-    order = session.get(Order, order_id)
+    order = operations.load_order(session, order_id)
     not_found_unless(order is not None and _can_see(current_principal(), order), "order")
     return order
 
@@ -339,11 +339,17 @@ def _order_out(order: Order, now: datetime, full_address: bool = False, timeline
 
 
 def _single(order_id: str) -> dict:
-    """The order as the caller may see it, read fresh (after a change was committed)."""
+    """The order as the caller may see it."""
     with current_db().Session() as session:
-        order = _load_visible(session, order_id)
-        return _order_out(order, current_config().clock.now(), _sees_full_address(current_principal(), order),
-                          timeline=True)
+        return _detail(session, _load_visible(session, order_id))
+
+
+def _detail(session, order: Order) -> dict:
+    """The order with its timeline, as the caller may see it. A view that changed the order renders it
+    in its own transaction after the flush, just before the commit, instead of reading it again."""
+    session.flush()
+    return _order_out(order, current_config().clock.now(), _sees_full_address(current_principal(), order),
+                      timeline=True)
 
 
 def _new_order_id(now: datetime) -> str:
@@ -393,8 +399,9 @@ def place_order(args):
         uow.session.add(order)
         uow.session.flush()
         uow.record(operations.placed_event(order))
+        placed = _detail(uow.session, order)
         uow.commit()
-    return _single(order_id)
+    return placed
 
 
 @blp.route("/orders", methods=["GET"])
@@ -495,8 +502,9 @@ def review_order(args, order_id):
             uow.record(operations.ready_to_ship_event(order))
         else:
             operations.cancel(uow, order, principal.sub, f"review rejected: {reason}", now, action=A.REJECT)
+        changed = _detail(uow.session, order)
         uow.commit()
-    return _single(order_id)
+    return changed
 
 
 @blp.route("/orders/<order_id>/cancel", methods=["POST"])
@@ -518,8 +526,9 @@ def cancel_order(args, order_id):
             default = f"cancelled by {'ops' if principal.has('ops') else 'admin'}"
         reason = (args.get("reason") or "").strip() or default
         operations.cancel(uow, order, principal.sub, reason, now)
+        changed = _detail(uow.session, order)
         uow.commit()
-    return _single(order_id)
+    return changed
 
 
 @blp.route("/orders/<order_id>/confirm-receipt", methods=["POST"])
@@ -533,8 +542,9 @@ def confirm_receipt(order_id):
     with current_db().uow() as uow:
         order = _load_visible(uow.session, order_id)
         operations.complete(uow, order, principal.sub, "receipt confirmed by the buyer", now)
+        changed = _detail(uow.session, order)
         uow.commit()
-    return _single(order_id)
+    return changed
 
 
 @blp.route("/audit-rules", methods=["GET"])

@@ -43,7 +43,7 @@ def _answer_to_order_paid(order: Order, event: Envelope) -> None:
 
 
 def _load(uow: UnitOfWork, event: Envelope) -> Order | None:
-    order = uow.session.get(Order, event.payload["order_id"])
+    order = operations.load_order(uow.session, event.payload["order_id"])
     if order is None:
         # Nothing to act on and nothing a retry could fix: every event orders consumes is about an
         # order it created, so this is another namespace's or a hand-made event.
@@ -226,7 +226,7 @@ def _each(db: Database, ids: list[str], act) -> int:
     done = 0
     for order_id in ids:
         with db.uow() as uow:
-            order = uow.session.get(Order, order_id)
+            order = operations.load_order(uow.session, order_id)
             try:
                 if order is None or not act(uow, order):
                     continue

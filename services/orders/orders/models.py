@@ -63,7 +63,8 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
-    timeline: Mapped[list["TimelineEntry"]] = relationship(order_by="TimelineEntry.id", lazy="selectin")
+    # Read only by the detail view: loaded when accessed, not with every order a handler acts on.
+    timeline: Mapped[list["TimelineEntry"]] = relationship(order_by="TimelineEntry.id", lazy="select")
 
     @property
     def held_reason_list(self) -> list[str]:

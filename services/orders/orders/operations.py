@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
 
 from ecom_common.clock import aware, iso
 from ecom_common.config import Config
@@ -81,6 +82,12 @@ def rules_for(session, config: Config, shop_id: str) -> tuple[domain.AuditRules,
 
 
 # Transitions --------------------------------------------------------------------------------------------
+def load_order(session, order_id: str) -> Order | None:
+    """One order with its lines, in one query (handlers and views act on both; the timeline is
+    loaded only when read)."""
+    return session.get(Order, order_id, options=[joinedload(Order.lines)])
+
+
 def note(session, order: Order, action: str, by: str, reason: str, now: datetime) -> None:
     """A timeline entry that changes no status (a failed payment, a refund, an ignored late event)."""
     session.add(TimelineEntry(order_id=order.id, status=order.status, from_status=order.status, action=action,

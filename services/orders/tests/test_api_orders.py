@@ -57,6 +57,8 @@ def test_place_an_order(client, db, events, fakes):
     assert [t["action"] for t in order["timeline"]] == ["placed"]
     assert set(order["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
     assert order["timeline"][0]["at"].endswith("Z") and order["created_at"].endswith("Z")   # UTC, like every service
+    # Rendered from the order in hand, not read back: it must equal what is stored.
+    assert order == client.get(f"/api/v1/orders/{order['order_id']}", headers=BUYER).get_json()
     assert fakes.logistics.calls == [(SHOP, "浙江", 2 * 500 + 1500, 24800)]
     (placed,) = events("orders.OrderPlaced")
     p = placed["payload"]
@@ -387,6 +389,10 @@ def test_confirm_receipt(client, place, saga, events):
     assert_problem(client.post(path), 401)
     resp = client.post(path, headers=BUYER)
     assert resp.status_code == 200 and resp.get_json()["status"] == "completed"
+    # The answer is the order as committed, its timeline ending with this change.
+    assert resp.get_json()["completed_at"] is not None
+    assert resp.get_json()["timeline"][-1]["status"] == "completed"
+    assert resp.get_json() == client.get(f"/api/v1/orders/{order['order_id']}", headers=BUYER).get_json()
     (done,) = events("orders.OrderCompleted")
     assert done["payload"]["payable_fen"] == order["payable_fen"]
     assert done["payload"]["lines"][0]["category_id"] == "C-dress"
