@@ -20,8 +20,8 @@ from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current
 
 from . import domain, operations as ops, reports, settings
 from .gateways import orders_gateway, payment_provider
-from .models import (AuditEntry, BillingOrder, CommissionRate, LedgerEntry, Payment, Payout, Refund, Settlement,
-                     WebhookReceipt)
+from .models import (AuditEntry, BillingOrder, CommissionRate, LedgerEntry, OrderLine, Payment, Payout, Refund,
+                     Settlement, WebhookReceipt)
 
 blp = Blueprint("billing", __name__, url_prefix="/api/v1",
                 description="Payments, refunds, the merchant ledger and T+7 settlement")
@@ -286,8 +286,12 @@ def create_payment(args):
     with db.Session() as session:
         local = session.get(BillingOrder, args["order_id"])
         knows_cancelled = local is not None and local.status == "cancelled"
+        # Usually orders.OrderPlaced made the copy already (with its lines): nothing to write then.
+        complete_copy = local is not None and bool(local.buyer_id and local.payable_fen) and session.execute(
+            sa.select(OrderLine.id).where(OrderLine.order_id == local.order_id).limit(1)).first() is not None
     amount = domain.check_payable(facts, principal.sub, args.get("amount_fen"), knows_cancelled)
-    _ensure_order_copy(args["order_id"], facts, raw)
+    if not complete_copy:
+        _ensure_order_copy(args["order_id"], facts, raw)
     provider = payment_provider()
     with db.uow() as uow:
         session, now = uow.session, db.config.clock.now()

@@ -284,3 +284,33 @@ def test_payments_are_listed_per_scope(billing):
     assert billing.get(f"/api/v1/payments/{p1}", role="ops", shop_id="S2").status_code == 404
     assert billing.get(f"/api/v1/payments/{p1}", role="buyer", sub="carol").status_code == 404
     assert billing.get(f"/api/v1/payments/{p1}", role="warehouse", shop_id="S1").status_code == 403
+
+
+# Billing's copy of the order at payment time --------------------------------------------------------
+def test_a_payment_before_order_placed_is_consumed_keeps_a_copy_from_orders_answer(billing):
+    from billing.models import BillingOrder, OrderLine
+
+    billing.orders.add("O7", payable_fen=10_000)            # orders knows it; OrderPlaced not consumed yet
+    resp = billing.pay("O7")
+    assert resp.status_code == 201, resp.get_json()
+    with billing.db.Session() as s:
+        copy = s.get(BillingOrder, "O7")
+        assert (copy.source, copy.buyer_id, copy.payable_fen) == ("http", "bob", 10_000)
+        assert s.execute(sa.select(sa.func.count()).where(OrderLine.order_id == "O7")).scalar_one() == 2
+    # OrderPlaced arriving afterwards finds the copy and leaves it as it is.
+    billing.event("orders.OrderPlaced", {k: billing.orders.orders["O7"][k]
+                                         for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")})
+    with billing.db.Session() as s:
+        assert s.execute(sa.select(sa.func.count()).where(OrderLine.order_id == "O7")).scalar_one() == 2
+
+
+def test_a_payment_for_an_order_billing_already_copied_writes_no_second_copy(billing):
+    from billing.models import BillingOrder
+
+    billing.placed("O8")
+    with billing.db.Session() as s:
+        before = s.get(BillingOrder, "O8").updated_at
+    assert billing.pay("O8").status_code == 201
+    with billing.db.Session() as s:
+        copy = s.get(BillingOrder, "O8")
+        assert copy.source != "http" and copy.updated_at == before
