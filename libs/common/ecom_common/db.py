@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import Config
@@ -327,3 +328,18 @@ def is_unique_violation(exc: Exception) -> bool:
         return False
     text = str(exc.orig).lower()
     return "unique" in text or "duplicate key" in text or "primary key" in text
+
+
+def insert_ignore(session, table, rows: list[dict] | dict) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL, SQLite); for one row, returns 1 if it was
+    inserted, else 0. Unlike catching IntegrityError it needs no SAVEPOINT around it: the conflict
+    does not abort the transaction.
+
+    (The driver's rowcount is -1 for this statement on PostgreSQL/psycopg, so RETURNING decides.)"""
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+    if isinstance(rows, dict):
+        pk = list(table.primary_key.columns)[0]
+        return int(session.execute(ins.values(**rows).returning(pk)).first() is not None)
+    session.execute(ins, rows)
+    return len(rows)

@@ -11,9 +11,8 @@ import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from ecom_common.db import UnitOfWork
+from ecom_common.db import UnitOfWork, insert_ignore
 from ecom_common.errors import IllegalTransition, RuleViolation
 from ecom_common.events import make_event
 
@@ -29,19 +28,6 @@ def new_id(prefix: str, now: datetime) -> str:
     return f"{prefix}{int(now.timestamp() * 1000):012x}{secrets.token_hex(4)}"
 
 
-def _insert_ignore(session, table, rows: list[dict] | dict) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; for one row, returns 1 if it was inserted, else 0.
-
-    (The driver's rowcount is -1 for this statement on PostgreSQL/psycopg, so RETURNING decides.)"""
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
-    if isinstance(rows, dict):
-        pk = list(table.primary_key.columns)[0]
-        return int(session.execute(ins.values(**rows).returning(pk)).first() is not None)
-    session.execute(ins, rows)
-    return len(rows)
-
-
 # Claims ------------------------------------------------------------------------------------------
 def claim(session, draft: domain.CaseDraft) -> None:
     """Take the case's units and money from what the order still has unclaimed, or RuleViolation.
@@ -53,7 +39,7 @@ def claim(session, draft: domain.CaseDraft) -> None:
     rows.append(dict(order_id=order.order_id, sku_code=Claim.ORDER_ROW,
                      bought_qty=sum(l.quantity for l in order.lines),
                      cap_fen=order.payable_fen, claimed_qty=0, claimed_fen=0))
-    _insert_ignore(session, Claim.__table__, rows)
+    insert_ignore(session, Claim.__table__, rows)
     wants = [(l.sku_code, l.quantity, l.amount_fen, i) for i, l in enumerate(draft.lines)]
     wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen, None))
     # Rows are always locked in the same (sku_code) order, so concurrent cases cannot deadlock.
@@ -236,7 +222,7 @@ def open_complaint(uow: UnitOfWork, order: domain.OrderView, buyer_id: str, tier
 
 def escalate(uow: UnitOfWork, c: Complaint, kind: str, now: datetime, reason: str) -> bool:
     """Escalate once per (complaint, kind): the escalation row's key decides, not a Python check."""
-    inserted = _insert_ignore(uow.session, Escalation.__table__,
+    inserted = insert_ignore(uow.session, Escalation.__table__,
                               dict(complaint_id=c.id, kind=kind, at=now, reason=reason))
     if inserted != 1:
         return False

@@ -9,7 +9,8 @@ come from domain.py; this module makes them happen safely under concurrency:
   unit, whatever the interleaving. Nothing is read into Python and written back.
 - Reserving an order is all-or-nothing inside a SAVEPOINT: every line is tried (lines sorted by SKU,
   warehouses by code, so that concurrent orders lock rows in one order and cannot deadlock); if any
-  line fails, the savepoint is rolled back and no line keeps a unit.
+  line fails, the savepoint is rolled back and no line keeps a unit. (A one-line order needs no
+  savepoint: its one conditional UPDATE took the units or changed nothing.)
 - The reservation row (one per order, primary key order_id) makes reserving idempotent per order
   and tells release/deduct exactly what to undo; its status changes are conditional updates too.
 """
@@ -21,7 +22,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from ecom_common.db import UnitOfWork, is_unique_violation
+from ecom_common.db import UnitOfWork, insert_ignore, is_unique_violation
 from ecom_common.errors import RuleViolation
 from ecom_common.events import make_event
 
@@ -233,24 +234,20 @@ class StockBook:
         """orders.OrderPaid: reserve every line or none; StockReserved or StockShortage{policy}."""
         lines = domain.merge_lines(raw_lines)
         now = self.now
-        try:
-            with self.session.begin_nested():
-                self.session.execute(reservations.insert().values(
-                    order_id=order_id, shop_id=shop_id, status=RS.WAITING, paid_at=paid_at,
-                    created_at=now, updated_at=now,
-                ))
-        except sa.exc.IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise
+        if not insert_ignore(self.session, reservations, dict(
+                order_id=order_id, shop_id=shop_id, status=RS.WAITING, paid_at=paid_at, created_at=now, updated_at=now)):
             # Handled before (a second OrderPaid for the order), or cancelled before it was paid
             # here: reserve nothing again.
             log.info("order %s already has a reservation; OrderPaid ignored", order_id)
             return ReserveOutcome("duplicate", [])
 
-        attempt = self.session.begin_nested()
+        # All or nothing. One line needs no SAVEPOINT: its single conditional UPDATE either took the
+        # units or changed nothing. Several lines do: a later short line rolls back the earlier ones.
+        attempt = self.session.begin_nested() if len(lines) > 1 else None
         allocations, short = self._reserve_lines(order_id, shop_id, lines)
         if not short:
-            attempt.commit()
+            if attempt is not None:
+                attempt.commit()
             self.session.execute(reservations.update().where(reservations.c.order_id == order_id)
                                  .values(status=RS.RESERVED, updated_at=now))
             self._log(order_id, RS.RESERVED, "all lines reserved")
@@ -258,7 +255,8 @@ class StockBook:
             self._emit_reserved(order_id, shop_id, lines)
             return ReserveOutcome(RS.RESERVED, [])
 
-        attempt.rollback()  # all or nothing: no line keeps a unit
+        if attempt is not None:
+            attempt.rollback()  # all or nothing: no line keeps a unit
         short = self._short_with_availability(shop_id, short)
         policy = self.shortage_policy(shop_id)
         status = domain.status_after_shortage(policy)
