@@ -10,9 +10,9 @@ import time
 import traceback
 
 from . import common
-from . import consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, saga
+from . import consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, round_trips, saga
 
-BENCHMARKS = {m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, http_rps, hot_sku, saga)}
+BENCHMARKS = {m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, http_rps, hot_sku, saga, round_trips)}
 
 # Full sizes (`make bench`) and the small ones used while developing (`--quick`).
 FULL = dict(runs=3, messages=2000, requests=2000, concurrency=8, levels="200,1000,2000", workers=2)
@@ -30,7 +30,7 @@ def parse(argv):
     p.add_argument("--levels", help="hot SKU: concurrent buyers per level, comma separated")
     p.add_argument("--workers", type=int, help="hot SKU: inventory worker processes")
     p.add_argument("--profile", action="store_true", help="outbox relay, consumer: pyinstrument profile; saga, hot_sku, http_rps (POST /orders): py-spy of the service processes")
-    p.add_argument("--orders", type=int, help="saga: orders per closed-loop run (300; --quick 40)")
+    p.add_argument("--orders", type=int, help="saga: orders per closed-loop run (300; --quick 40); round_trips: orders per run (30; --quick 10)")
     p.add_argument("--rate-orders", type=int, help="saga: orders of the run at 50 orders/s (250; --quick 100)")
     p.add_argument("--clients", type=int, help="saga: client threads placing and paying (8; --quick 4)")
     p.add_argument("--reactors", type=int, help="saga: threads doing dispatch, carrier webhook, confirm (8)")
