@@ -84,7 +84,7 @@ def main(argv=None) -> int:
             "runs": runs,
             "elapsed_s": elapsed,
         }
-        for key in ("levels", "targets", "profile"):
+        for key in ("levels", "targets", "profile", "statements"):
             if key in result:
                 payload[key] = result[key]
         path = common.write_result(name, payload)

@@ -12,7 +12,8 @@ an hour) and jobs are hourly, so nothing but the orders' own work is counted.
 
 Counted per service engine with SQLAlchemy events: transactions begun (`begin`: psycopg sends BEGIN
 as a round trip of its own), statements (`before_cursor_execute`: every SELECT/INSERT/UPDATE,
-SAVEPOINT, NOTIFY), commits and rollbacks. Round trips = the four together. Not counted: the
+SAVEPOINT, NOTIFY), commits and rollbacks. Round trips = the four together. The JSON also lists
+every statement (its first 120 characters) with its count per order, by service. Not counted: the
 relay's LISTEN connection (one idle socket), the idle-connection pings of the pool, the broker.
 """
 from __future__ import annotations
@@ -56,11 +57,12 @@ class Counter:
 
     def __init__(self, platform: Platform):
         self.counts: collections.Counter = collections.Counter()
+        self.texts: collections.Counter = collections.Counter()  # (service, statement's first 120 chars)
         self.lock = threading.Lock()
         for name in saga.SERVICES:
             engine = platform[name].db.engine
             event.listen(engine, "begin", self._hook(name, "begin"))
-            event.listen(engine, "before_cursor_execute", self._hook(name, "statements"))
+            event.listen(engine, "before_cursor_execute", self._statement(name))
             event.listen(engine, "commit", self._hook(name, "commit"))
             event.listen(engine, "rollback", self._hook(name, "rollback"))
 
@@ -70,10 +72,19 @@ class Counter:
                 self.counts[(service, kind)] += 1
         return count
 
-    def take(self) -> collections.Counter:
+    def _statement(self, service: str):
+        def count(_conn, _cursor, statement, *_args, **_kwargs):
+            text = " ".join(statement.split())[:120]
+            with self.lock:
+                self.counts[(service, "statements")] += 1
+                self.texts[(service, text)] += 1
+        return count
+
+    def take(self) -> tuple[collections.Counter, collections.Counter]:
         with self.lock:
             counts, self.counts = self.counts, collections.Counter()
-        return counts
+            texts, self.texts = self.texts, collections.Counter()
+        return counts, texts
 
 
 def orders_per_run(args) -> int:
@@ -115,6 +126,7 @@ def run(args, bar) -> dict:
             one_order(bench, 0)  # warm-up: first requests, statement caches, prepared statements
             time.sleep(1.0)
             counter = Counter(p)
+            statements = {}
             for k in range(args.runs):
                 counter.take()
                 done = 0
@@ -122,7 +134,7 @@ def run(args, bar) -> dict:
                     done += one_order(bench, 1 + k * n + i) is not None
                     bar.update(1)
                 time.sleep(1.0)  # the last order's tail (relays publishing SettlementScheduled's siblings)
-                counts = counter.take()
+                counts, texts = counter.take()
                 figures = {"orders": n, "completed": done, "errors": len(bench.errors)}
                 for name in saga.SERVICES:
                     for kind in KINDS:
@@ -131,6 +143,9 @@ def run(args, bar) -> dict:
                 for kind in KINDS + ("round_trips",):
                     figures[f"total_{kind}"] = sum(figures[f"{name}_{kind}"] for name in saga.SERVICES)
                 runs.append(figures)
+                # Which statements, per order (the last run's): where a change would cut round trips.
+                statements = {name: {text: round(c / n, 2) for (svc, text), c in texts.most_common() if svc == name}
+                              for name in saga.SERVICES}
                 if bench.errors:
                     notes.append(f"run {k + 1}: {bench.errors[:3]}")
                     bench.errors.clear()
@@ -148,6 +163,6 @@ def run(args, bar) -> dict:
              ("all: round trips / order", "total_round_trips")]
     if not runs:
         rows.append(("status", Text("no run finished")))
-    return {"runs": runs, "rows": rows, "notes": notes,
+    return {"runs": runs, "rows": rows, "notes": notes, "statements": statements,
             "settings": {"orders_per_run": n, "relay_poll_interval_s": 3600, "services": "in one process",
                          **{k: str(v) for k, v in saga.SETTINGS.items()}}}
