@@ -21,7 +21,11 @@ started again on the same data. The stream goes on for a while after. Then:
 - no second charge: one succeeded payment and one payment ledger entry per order, no refund, one
   settlement scheduled per order;
 - no duplicate shipment: one shipment per order, one ShipmentDispatched and one ShipmentDelivered;
-- nothing in any dead-letter queue, every queue and every outbox drained.
+- nothing in any dead-letter queue, every queue and every outbox drained;
+- the node itself: persistent messages parked in a durable queue survive the restart (a transient
+  message and a non-durable queue do not: the restart is real); a connection to the shared broker
+  held open across it lives on; closing the node (the fixture's teardown) leaves no process, no
+  directory and nothing listening.
 Duplicates at the wire (a publish whose confirm was lost in the stop is published again; an unacked
 delivery is redelivered after the start) are absorbed by the inboxes; the report counts them.
 """
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import time
 from collections import Counter, defaultdict
@@ -36,10 +41,11 @@ from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
+from kombu import Connection, Producer, Queue
 
 from ecom_common import metrics
 from ecom_common.db import outbox
-from ecom_common.testing import Platform, eventually
+from ecom_common.testing import Platform, amqp_url, eventually
 from ecom_common.topology import dlq
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
@@ -156,14 +162,29 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
         time.sleep(BEFORE_STOP)
 
         # The broker goes away: a full stop of the node, then down for DOWN seconds, then started.
-        timeline["stopping"] = time.monotonic()
-        rabbit.stop()
-        timeline["stopped"] = time.monotonic()
-        time.sleep(DOWN)
-        timeline["starting"] = time.monotonic()
-        rabbit.start()
-        timeline["started"] = time.monotonic()
-        broker_back.set()
+        # Alongside the saga, messages at rest in queues of the node, and a connection to the shared
+        # broker held open across it (the shared broker is another node: it is not touched).
+        durable, transient = _park_messages(rabbit.url, p.prefix)
+        with Connection(amqp_url(), transport_options={"confirm_publish": True}) as shared:
+            shared_channel = shared.channel()
+            shared_probe = f"{p.prefix}.shared-probe"
+            Queue(shared_probe, exclusive=True)(shared_channel).declare()
+
+            timeline["stopping"] = time.monotonic()
+            rabbit.stop()
+            timeline["stopped"] = time.monotonic()
+            assert not rabbit.running and _refused(rabbit.port)
+            time.sleep(DOWN)
+            timeline["starting"] = time.monotonic()
+            rabbit.start()
+            timeline["started"] = time.monotonic()
+            broker_back.set()
+
+            Producer(shared_channel).publish({"still": "here"}, routing_key=shared_probe)
+            assert shared_channel.queue_declare(shared_probe, passive=True).message_count == 1
+        # persistent messages of a durable queue survive; a transient message and a non-durable queue
+        # do not: the restart was real
+        assert _parked_after_restart(rabbit.url, durable, transient) == (['{"n": 0}', '{"n": 1}', '{"n": 2}'], False)
         in_outage = [a for a in accepted if timeline["stopping"] <= a.at < timeline["started"]]
         at_least_awaiting_when_back = len(_with_status(orders_db, [a.order_id for a in accepted],
                                                        *AT_LEAST_AWAITING_SHIPMENT))
@@ -263,13 +284,61 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
             "seconds_from_start_to_every_consumer_back": round(consumers_back - timeline["started"], 2),
             "seconds_from_start_to_outage_backlog_awaiting_shipment": round(backlog_through - timeline["started"], 2),
             "seconds_from_start_to_all_completed": round(all_completed - timeline["started"], 2),
-            "shop_floor_steps": dict(floor_work),
+            "dispatches": floor_work["dispatch"], "delivery_reports": floor_work["delivered"],
+            "receipts_confirmed": floor_work["confirm"],
             "units_sold": sum(wanted.values()),
             "succeeded_payments": sum(payments.values()), "shipments": all_shipments,
             "settlements": sum(settlements.values()), "dead_lettered": sum(dead.values()),
             "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
             "handler_retries": int(outcomes("retried") - retried_before),
         }, scenario="saga_broker_restart")
+
+    # What the fixture's teardown does (again, harmlessly, after this): the node stopped for good, its
+    # directory removed, nothing left listening.
+    process = rabbit.process
+    rabbit.close()
+    assert process.poll() is not None and not rabbit.running
+    assert not rabbit.dir.exists() and _refused(rabbit.port)
+
+
+def _refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+def _park_messages(url: str, prefix: str) -> tuple[str, str]:
+    """Three persistent messages and a transient one in a durable queue; one in a non-durable queue."""
+    durable, transient = f"{prefix}.parked.durable", f"{prefix}.parked.transient"
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:  # on the node once confirmed
+        channel = conn.channel()
+        Queue(durable, durable=True)(channel).declare()
+        Queue(transient, durable=False)(channel).declare()
+        producer = Producer(channel)
+        for n in range(3):
+            producer.publish({"n": n}, routing_key=durable, delivery_mode=2)
+        producer.publish({"n": "transient"}, routing_key=durable, delivery_mode=1)
+        producer.publish({"n": "in a non-durable queue"}, routing_key=transient, delivery_mode=2)
+    return durable, transient
+
+
+def _parked_after_restart(url: str, durable: str, transient: str) -> tuple[list[str], bool]:
+    """(the bodies left in the durable queue, whether the non-durable queue is still there)"""
+    from amqp.exceptions import NotFound
+
+    with Connection(url) as conn:
+        channel = conn.channel()
+        bodies = []
+        while (message := channel.basic_get(durable, no_ack=True)) is not None:
+            bodies.append(message.body)
+        try:
+            conn.channel().queue_declare(transient, passive=True)
+            still_there = True
+        except NotFound:
+            still_there = False
+    return sorted(bodies), still_there
 
 
 def _emitted(db) -> list[tuple[str, str | None]]:

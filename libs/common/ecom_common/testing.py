@@ -331,7 +331,7 @@ class PrivateRabbitMQ:
     """A RabbitMQ node of one test's own on this machine, which the test may stop and start at will
     (the machine's broker is shared and is never stopped).
 
-    The node has its own name (`ecomtest-<pid>-<n>@localhost`), AMQP port and distribution port (both
+    The node has its own name (`ecomtest-<pid>-<random>@localhost`), AMQP port and distribution port (both
     free ports on 127.0.0.1), Erlang cookie, and its own data, logs, config file, env file and
     enabled-plugins file (none) in a directory of its own, so it reads nothing of the machine's node
     (e.g. /etc/rabbitmq's listener on 5672 or its NODENAME). epmd is shared, as it is between any two
