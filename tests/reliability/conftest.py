@@ -54,6 +54,28 @@ def reliability_report(request):
     return write
 
 
+@pytest.fixture
+def private_broker():
+    """A RabbitMQ node of this test's own (`ecom_common.testing.PrivateRabbitMQ`: its own node name,
+    AMQP and distribution ports, data, logs and config in a temporary directory), started, which the
+    test may stop and start at will; the machine's shared broker is never touched. Teardown always
+    stops the node and removes its directory. Without rabbitmq-server installed the test is skipped,
+    or fails when CI=true."""
+    from ecom_common.testing import PrivateRabbitMQ
+
+    if PrivateRabbitMQ.scripts_dir() is None:
+        message = "rabbitmq-server is not installed: this scenario needs a RabbitMQ node of its own"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    rabbit = PrivateRabbitMQ()
+    try:
+        rabbit.start()
+        yield rabbit
+    finally:
+        rabbit.close()
+
+
 # Helpers shared by the scenarios (a fixture: test modules cannot import each other in importlib mode)
 def _listed(product_id: str, *skus: str, shop_id: str = "S1", threshold: int = 3):
     from ecom_common.events import make_event

@@ -104,7 +104,6 @@ class EventConsumer:
         with context.bound(envelope.correlation_id, envelope.event_id):
             try:
                 outcome = self.handle(envelope)
-                message.ack()
             except INFRA_ERRORS as exc:
                 log.warning("database unavailable while handling %s; requeued: %r", envelope.routing_key, exc)
                 self.stop.wait(1.0)
@@ -112,6 +111,12 @@ class EventConsumer:
                 outcome = Outcome.REQUEUED
             except Exception as exc:
                 outcome = self._retry_or_dead_letter(message, headers, envelope, exc)
+            else:
+                # Outside the handler's `try`: an ack that fails (the broker going away, the channel
+                # closed) is not the handler's failure. It must not send a copy of a handled message
+                # to a retry queue or the DLQ; it raises to `run`, which reconnects, and the broker
+                # redelivers the message, which the inbox then skips as a duplicate.
+                message.ack()
             log.info(
                 "event %s",
                 outcome,

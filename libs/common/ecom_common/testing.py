@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -320,3 +325,193 @@ def close_broker_connections(name_prefix: str) -> int:
                            capture_output=True, text=True, timeout=60)
             closed += 1
     return closed
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of one test's own on this machine, which the test may stop and start at will
+    (the machine's broker is shared and is never stopped).
+
+    The node has its own name (`ecomtest-<pid>-<random>@localhost`), AMQP port and distribution port (both
+    free ports on 127.0.0.1), Erlang cookie, and its own data, logs, config file, env file and
+    enabled-plugins file (none) in a directory of its own, so it reads nothing of the machine's node
+    (e.g. /etc/rabbitmq's listener on 5672 or its NODENAME). epmd is shared, as it is between any two
+    Erlang nodes on a host. The server runs in the foreground as a child of this process (its own
+    process group), so it can always be ended by its id.
+
+        with PrivateRabbitMQ() as rabbit:   # started; stopped and its directory removed on exit
+            rabbit.url                      # amqp://guest:guest@127.0.0.1:<port>//
+            rabbit.stop(); rabbit.start()   # a full node stop and start: durable queues and
+                                            # persistent messages survive it
+    """
+
+    def __init__(self, workdir: str | Path | None = None, name: str | None = None):
+        scripts = self.scripts_dir()
+        if scripts is None:
+            raise FileNotFoundError("rabbitmq-server is not installed")
+        self.scripts = scripts
+        self.owns_dir = workdir is None
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="ecom-rabbit-"))
+        self.node = name or f"ecomtest-{os.getpid()}-{uuid.uuid4().hex[:6]}@localhost"
+        self.port = _free_port()
+        self.dist_port = _free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.process = None
+        self.pid_file = self.dir / "node.pid"
+        self.log_file = self.dir / "server.out"
+        self._write_files()
+
+    # Where the real scripts are: Debian's /usr/sbin/rabbitmqctl is a wrapper that su's to the
+    # rabbitmq user (who could not read this test's directory); the scripts it wraps are usable as is.
+    @staticmethod
+    def scripts_dir() -> Path | None:
+        for candidate in (os.environ.get("ECOM_RABBITMQ_SCRIPTS"), "/usr/lib/rabbitmq/bin"):
+            if candidate and (Path(candidate) / "rabbitmq-server").is_file():
+                return Path(candidate)
+        found = shutil.which("rabbitmq-server")
+        return Path(found).resolve().parent if found else None
+
+    def _write_files(self) -> None:
+        (self.dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
+            "log.file.level = info\n")
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        (self.dir / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq/rabbitmq-env.conf
+        cookie = self.dir / ".erlang.cookie"
+        cookie.write_text(uuid.uuid4().hex.upper())
+        cookie.chmod(0o400)
+
+    @property
+    def env(self) -> dict:
+        d = self.dir
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update({
+            "HOME": str(d),  # the Erlang cookie of this node (server and CLI)
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),  # absent: none
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_PID_FILE": str(self.pid_file),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        })
+        return env
+
+    def ctl(self, *args: str, timeout: float = 90, check: bool = True):
+        """`rabbitmqctl -n <this node> ...`"""
+        result = subprocess.run([str(self.scripts / "rabbitmqctl"), "-n", self.node, *args], env=self.env,
+                                cwd=self.dir, capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.node}: exit {result.returncode}: "
+                               f"{(result.stderr or result.stdout)[-2000:]}")
+        return result
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 90) -> float:
+        """Start the node (on the data it has) and wait until it is booted and its AMQP port answers;
+        returns the seconds it took."""
+        if self.running:
+            raise RuntimeError(f"{self.node} is running already")
+        started = time.monotonic()
+        self.pid_file.unlink(missing_ok=True)  # `rabbitmqctl wait` must not read a dead node's pid
+        with open(self.log_file, "ab") as out:
+            self.process = subprocess.Popen([str(self.scripts / "rabbitmq-server")], env=self.env, cwd=self.dir,
+                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        try:
+            # One CLI call (each costs a second of CPU to boot): waits for the pid file, then the
+            # Erlang distribution, then the rabbit application (what `await_startup` waits for, but
+            # `await_startup` fails at once while the node is not yet registered with epmd).
+            self.ctl("wait", "--timeout", str(int(timeout)), str(self.pid_file), timeout=timeout + 30)
+            _wait_for_port(self.port, deadline=started + timeout)
+        except BaseException as exc:
+            tail = self.log_file.read_text(errors="replace")[-3000:] if self.log_file.exists() else ""
+            self.kill()
+            raise RuntimeError(f"private RabbitMQ node {self.node} did not start: {exc}\n{tail}") from exc
+        return time.monotonic() - started
+
+    def stop(self, timeout: float = 60) -> float:
+        """A full stop of the node (`rabbitmqctl stop`: clients get connection.close, then the Erlang VM
+        exits); returns the seconds it took."""
+        started = time.monotonic()
+        if not self.running:
+            return 0.0
+        try:
+            self.ctl("stop", str(self.pid_file), timeout=timeout)  # returns once the VM has exited
+            self.process.wait(timeout)  # and the script that ran it
+        except BaseException:
+            self.kill()
+            raise
+        self.process = None
+        return time.monotonic() - started
+
+    def kill(self) -> None:
+        """End the node's process group (ours) if a clean stop did not."""
+        if self.process is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+            if self.process.poll() is not None:
+                break
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(wait)
+            except subprocess.TimeoutExpired:
+                pass
+        # the Erlang VM is in the same process group; make sure nothing of it is left
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process = None
+
+    def close(self) -> None:
+        """Stop the node whatever state it is in and remove its directory."""
+        try:
+            if self.running:
+                try:
+                    self.stop(timeout=30)
+                except Exception:
+                    self.kill()
+        finally:
+            self.kill()
+            if self.owns_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "PrivateRabbitMQ":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port: int, deadline: float) -> None:
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+            time.sleep(0.1)

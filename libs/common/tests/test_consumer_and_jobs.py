@@ -170,3 +170,53 @@ def test_confirm_tracker_gives_up_when_confirms_stop_coming():
     tracker.next_tag(), tracker.next_tag()
     with pytest.raises(TimeoutError):
         tracker.wait(2, timeout=1)
+
+
+@pytest.mark.parametrize("attempts_so_far", [0, 2], ids=["first-delivery", "retries-spent"])
+@pytest.mark.parametrize("ack_error", ["connection-reset", "channel-closed"])
+def test_an_ack_that_fails_after_the_commit_is_not_a_handler_failure(db, ack_error, attempts_so_far):
+    """The broker goes away (or closes the channel) between the handler's commit and the ack. Before,
+    the ack was inside the handler's `try`, so its error was taken for the handler's: "handler failed",
+    and a copy of the handled message was sent to a retry queue or, retries spent, to the DLQ (found by
+    the broker restart scenario). Now the error reaches the consumer loop, which reconnects; the broker
+    redelivers the unacked message and the inbox skips it."""
+    import uuid
+
+    from amqp.exceptions import RecoverableConnectionError
+    from kombu import Producer, Queue
+
+    from ecom_common import bus
+    from ecom_common.db import Database
+
+    config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
+    database = Database(config, engine=db.engine)
+    handled = []
+    consumer = EventConsumer(database, Subscription("inventory.events",
+                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    topology = bus.topology_for(config)
+    event = listed()
+    # what py-amqp raises from basic_ack: on a socket the broker reset; on a channel it closed (e.g. its
+    # consumer_timeout) while the connection, and the producer's channel, live on
+    error = (ConnectionResetError(104, "Connection reset by peer") if ack_error == "connection-reset"
+             else RecoverableConnectionError("connection already closed"))
+    with bus.connect(config) as conn:
+        channel = conn.channel()
+        topology.declare(channel)
+        consumer._producer = Producer(conn.channel())  # as run() sets it: a publish would go through
+        bus.publish_raw(consumer._producer, "", topology.name("inventory.events"), event.to_json(),
+                        headers={"x-attempts": attempts_so_far}, message_id=event.event_id)
+        message = Queue(topology.name("inventory.events"), no_declare=True)(channel).get(no_ack=False)
+
+        def ack_fails(*args, **kwargs):
+            raise error
+
+        message.ack = ack_fails
+        with pytest.raises(type(error)):
+            consumer.on_message(message.payload, message)
+
+        assert handled == [event.event_id] and count(database, inbox) == 1  # committed once
+        parked = [topology.name(q) for q in ("inventory.events.retry.1", "inventory.events.retry.2",
+                                             "inventory.events.dlq")]
+        assert [channel.queue_declare(q, passive=True).message_count for q in parked] == [0, 0, 0]
+        # the redelivery is a duplicate
+        assert consumer.handle(event) == Outcome.DUPLICATE and handled == [event.event_id]

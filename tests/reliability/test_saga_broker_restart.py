@@ -1,0 +1,370 @@
+"""The broker stopped and started while orders flow through the whole saga: every accepted order
+reaches its end state once the broker is back, and nothing happens twice.
+
+The six real services (HTTP, PostgreSQL) run on a RabbitMQ node of this test's own
+(`private_broker`: its own node name, ports and data directory; the machine's shared broker is
+never stopped). Buyers place and pay orders at a steady pace; meanwhile a shop floor works every
+order as far as it can: the warehouse dispatches each pending shipment, the carrier reports it
+delivered (signed webhook), the buyer confirms receipt of each delivered order. One second in, the
+node is stopped for real (`rabbitmqctl stop`: every client gets connection.close, the Erlang VM
+exits), stays down a few seconds while buyers keep placing and paying (and the shop floor keeps
+dispatching and delivering) — none of that needs the broker: events wait in the outboxes — and is
+started again on the same data. The stream goes on for a while after. Then:
+
+- nothing was refused during the outage, and orders were accepted during it;
+- every accepted order is completed, with the timeline pending_payment -> paid ->
+  awaiting_shipment -> shipped -> delivered -> completed exactly once, and each event orders
+  emits about it emitted once;
+- no stock taken twice: per SKU on hand fell by the orders' quantities and nothing stays reserved;
+  one reservation per order, deducted; one reserve and one deduct movement per order; the ledger
+  sums to the stock;
+- no second charge: one succeeded payment and one payment ledger entry per order, no refund, one
+  settlement scheduled per order;
+- no duplicate shipment: one shipment per order, one ShipmentDispatched and one ShipmentDelivered;
+- nothing in any dead-letter queue, every queue and every outbox drained;
+- the node itself: persistent messages parked in a durable queue survive the restart (a transient
+  message and a non-durable queue do not: the restart is real); a connection to the shared broker
+  held open across it lives on; closing the node (the fixture's teardown) leaves no process, no
+  directory and nothing listening.
+Duplicates at the wire (a publish whose confirm was lost in the stop is published again; an unacked
+delivery is redelivered after the start) are absorbed by the inboxes; the report counts them.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+from kombu import Connection, Producer, Queue
+
+from ecom_common import metrics
+from ecom_common.db import outbox
+from ecom_common.testing import Platform, amqp_url, eventually
+from ecom_common.topology import dlq
+
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
+
+RATE = 6  # orders placed and paid per second at most (two HTTP calls each, plus the saga behind them)
+BEFORE_STOP = 1.0  # seconds of traffic before the broker is stopped
+DOWN = 3.0  # seconds the broker stays stopped (stopping and starting it take more)
+AFTER_START = 1.5  # seconds the stream goes on once the broker is back
+MIN_ORDERS, MAX_ORDERS = 40, 120
+SKUS = {"RST-1": 400, "RST-2": 400}  # SKU -> units on hand
+TIMELINE = ["pending_payment", "paid", "awaiting_shipment", "shipped", "delivered", "completed"]
+AT_LEAST_AWAITING_SHIPMENT = ("awaiting_shipment", "shipped", "delivered", "completed")
+
+
+@dataclass
+class Accepted:
+    order_id: str
+    sku: str
+    quantity: int
+    buyer: str
+    at: float  # time.monotonic() when the payment was accepted
+
+
+def outcomes(outcome: str) -> float:
+    return sum(sample.value for family in metrics.EVENTS_HANDLED.collect() for sample in family.samples
+               if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome)
+
+
+def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once(h, private_broker,
+                                                                                  reliability_report):
+    from billing.models import LedgerEntry, Payment, Refund, Settlement
+    from inventory.models import Reservation, StockItem, StockMovement
+    from logistics.models import Shipment
+
+    rabbit = private_broker
+    # Retry tiers as short as the test allows, as many as production has and one more: an event that
+    # overtakes its predecessor after the restart is retried until it fits, it is not a dead letter.
+    with Platform(h.ALL_SERVICES, settings=h.saga_settings, broker_url=rabbit.url,
+                  retry_delays=(0.2, 0.5, 1.0, 2.0)) as p:
+        saga = h.Saga(p)
+        for sku, units in SKUS.items():
+            saga.product(sku, price_fen=9900, stock=units)
+        warm = saga.placed_and_paid("RST-1", buyer="buyer0")  # every consumer up and the saga flowing
+        saga.wait_status(warm, "awaiting_shipment")
+        accepted: list[Accepted] = [Accepted(warm, "RST-1", 1, "buyer0", time.monotonic())]
+        refused: list[str] = []
+        floor_errors: list[str] = []
+        floor_work = Counter()
+        tracking_nos = itertools.count(1)
+        duplicates_before, retried_before = outcomes("duplicate"), outcomes("retried")
+        broker_back = threading.Event()
+        stop_floor = threading.Event()
+        timeline: dict[str, float] = {}
+        orders_db, logistics_db = p["orders"].db, p["logistics"].db
+
+        def produce():
+            n = 0
+            while len(accepted) < MAX_ORDERS:
+                if (broker_back.is_set() and time.monotonic() - timeline["started"] > AFTER_START
+                        and len(accepted) >= MIN_ORDERS):
+                    break
+                n += 1
+                sku, qty, buyer = ("RST-1", "RST-2")[n % 2], 1 + n % 3, f"buyer{n % 7}"
+                placed = saga.place([{"sku_code": sku, "quantity": qty}], buyer=buyer)
+                if placed.status_code != 201:
+                    refused.append(f"place {placed.status_code}: {placed.text[:200]}")
+                else:
+                    oid = placed.json()["order_id"]
+                    paid = saga.pay(oid, buyer=buyer)
+                    if paid.status_code == 201:
+                        accepted.append(Accepted(oid, sku, qty, buyer, time.monotonic()))
+                    else:
+                        refused.append(f"pay {paid.status_code}: {paid.text[:200]}")
+                time.sleep(1 / RATE)
+
+        def shop_floor():
+            """Warehouse, carrier and buyers: each order one step further whenever it can go."""
+            while not stop_floor.is_set():
+                try:
+                    work_the_floor()
+                except Exception as exc:  # noqa: BLE001 - reported and asserted below
+                    floor_errors.append(repr(exc))
+                stop_floor.wait(0.2)
+
+        def work_the_floor():
+            orders = {a.order_id: a for a in list(accepted)}
+            with logistics_db.Session() as s:
+                shipments = s.execute(sa.select(Shipment).where(Shipment.order_id.in_(orders),
+                                                                Shipment.case_id.is_(None))).scalars().all()
+            for sh in shipments:
+                if sh.status == "pending":
+                    answer = p["logistics"].post(f"/api/v1/shipments/{sh.id}/dispatch", role="warehouse", sub="wang",
+                                                 shop_id="S1", json={"tracking_no": f"SF{next(tracking_nos):010d}"})
+                    step = "dispatch"
+                elif sh.status == "dispatched":
+                    answer = saga.carrier_reports(sh.carrier, sh.tracking_no, "delivered")
+                    step = "delivered"
+                else:
+                    continue
+                floor_work[step] += 1
+                if answer.status_code != 200:
+                    floor_errors.append(f"{step} {sh.id}: {answer.status_code} {answer.text[:200]}")
+            for oid in _with_status(orders_db, list(orders), "delivered"):
+                answer = p["orders"].post(f"/api/v1/orders/{oid}/confirm-receipt", role="buyer",
+                                          sub=orders[oid].buyer)
+                floor_work["confirm"] += 1
+                if answer.status_code != 200:
+                    floor_errors.append(f"confirm {oid}: {answer.status_code} {answer.text[:200]}")
+
+        producer = threading.Thread(target=produce, daemon=True)
+        floor = threading.Thread(target=shop_floor, daemon=True)
+        producer.start()
+        floor.start()
+        time.sleep(BEFORE_STOP)
+
+        # The broker goes away: a full stop of the node, then down for DOWN seconds, then started.
+        # Alongside the saga, messages at rest in queues of the node, and a connection to the shared
+        # broker held open across it (the shared broker is another node: it is not touched).
+        durable, transient = _park_messages(rabbit.url, p.prefix)
+        with Connection(amqp_url(), transport_options={"confirm_publish": True}) as shared:
+            shared_channel = shared.channel()
+            shared_probe = f"{p.prefix}.shared-probe"
+            Queue(shared_probe, exclusive=True)(shared_channel).declare()
+
+            timeline["stopping"] = time.monotonic()
+            rabbit.stop()
+            timeline["stopped"] = time.monotonic()
+            assert not rabbit.running and _refused(rabbit.port)
+            time.sleep(DOWN)
+            timeline["starting"] = time.monotonic()
+            rabbit.start()
+            timeline["started"] = time.monotonic()
+            broker_back.set()
+
+            Producer(shared_channel).publish({"still": "here"}, routing_key=shared_probe)
+            assert shared_channel.queue_declare(shared_probe, passive=True).message_count == 1
+        # persistent messages of a durable queue survive; a transient message and a non-durable queue
+        # do not: the restart was real
+        assert _parked_after_restart(rabbit.url, durable, transient) == (['{"n": 0}', '{"n": 1}', '{"n": 2}'], False)
+        in_outage = [a for a in accepted if timeline["stopping"] <= a.at < timeline["started"]]
+        at_least_awaiting_when_back = len(_with_status(orders_db, [a.order_id for a in accepted],
+                                                       *AT_LEAST_AWAITING_SHIPMENT))
+
+        # Recovery: every service's consumer back on its queue, every order accepted until now on its way.
+        queues = [f"{service}.events" for service in h.ALL_SERVICES]  # one work queue per service
+        config = p["orders"].config
+        eventually(lambda: all(h.queue_state(config, q)[1] >= 1 for q in queues), timeout=60, interval=0.1,
+                   message="a consumer on every service's queue")
+        consumers_back = time.monotonic()
+        accepted_until_back = [a.order_id for a in accepted if a.at < timeline["started"]]
+        eventually(lambda: len(_with_status(orders_db, accepted_until_back, *AT_LEAST_AWAITING_SHIPMENT))
+                   == len(accepted_until_back), timeout=90, interval=0.1,
+                   message="every order accepted before the broker was back at least awaiting_shipment")
+        backlog_through = time.monotonic()
+
+        producer.join(120)
+        assert not producer.is_alive()
+        assert refused == []  # placing and paying never needed the broker
+        assert len(in_outage) > 0  # orders were accepted while the broker was down
+        assert len(accepted) >= MIN_ORDERS
+
+        ids = [a.order_id for a in accepted]
+        eventually(lambda: len(_with_status(orders_db, ids, "completed")) == len(ids), timeout=120, interval=0.25,
+                   message="every accepted order completed")
+        all_completed = time.monotonic()
+        stop_floor.set()
+        floor.join(30)
+        assert floor_errors == []
+
+        # Every order's timeline: each transition once; each event orders emits about it, once.
+        for oid in ids:
+            assert [e["status"] for e in saga.order(oid)["timeline"]] == TIMELINE, oid
+        emitted = Counter((rk, oid) for rk, oid in _emitted(orders_db) if oid in set(ids))
+        kinds = {rk for rk, _ in emitted}
+        assert {"orders.OrderPlaced", "orders.OrderPaid", "orders.OrderReadyToShip",
+                "orders.OrderCompleted"} <= kinds
+        assert all(emitted[(rk, oid)] == 1 for rk in kinds for oid in ids), \
+            {key: n for key, n in emitted.items() if n != 1}
+
+        # No stock taken twice.
+        wanted = defaultdict(int)
+        for a in accepted:
+            wanted[a.sku] += a.quantity
+        inv = p["inventory"].db
+        with inv.Session() as s:
+            stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
+            reservations = Counter(s.execute(sa.select(Reservation.order_id, Reservation.status)).all())
+            moves = Counter(s.execute(sa.select(StockMovement.kind, StockMovement.cause)
+                                      .where(StockMovement.kind.in_(("reserve", "deduct")))).all())
+        assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
+        assert reservations == Counter({(oid, "deducted"): 1 for oid in ids})
+        assert moves == Counter({(kind, f"order:{oid}"): 1 for kind in ("reserve", "deduct") for oid in ids})
+        assert _ledger_matches_stock(inv)
+
+        # No second charge.
+        with p["billing"].db.Session() as s:
+            payments = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
+            entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment"))
+                              .scalars())
+            refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
+            settlements = Counter(s.execute(sa.select(Settlement.order_id)).scalars())
+        assert payments == Counter(ids) and entries == Counter(ids) and refunds == 0
+        assert settlements == Counter(ids)
+
+        # No duplicate shipment.
+        with logistics_db.Session() as s:
+            shipments = Counter(s.execute(sa.select(Shipment.order_id).where(Shipment.status == "delivered"))
+                                .scalars())
+            all_shipments = s.execute(sa.select(sa.func.count()).select_from(Shipment)).scalar_one()
+        assert shipments == Counter(ids) and all_shipments == len(ids)
+        shipment_events = Counter(rk for rk, oid in _emitted(logistics_db) if oid in set(ids))
+        assert shipment_events["logistics.ShipmentDispatched"] == len(ids)
+        assert shipment_events["logistics.ShipmentDelivered"] == len(ids)
+
+        # Nothing dead-lettered; every queue and every outbox drained.
+        for name in h.ALL_SERVICES:
+            eventually(lambda: h.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
+                       message=f"{name}'s outbox drained")
+        eventually(lambda: all(h.queue_state(config, q)[0] == 0 for q in queues), timeout=30,
+                   message="every queue drained")
+        dead = {q: h.queue_state(config, dlq(q))[0] for q in queues}
+        assert dead == {q: 0 for q in queues}
+
+        reliability_report({
+            "scenario": "broker stopped and started while orders flow (saga, private node)",
+            "proves": "every order accepted before, during and after a full broker stop and start is completed; "
+                      "no stock taken twice, no second charge, no duplicate shipment, nothing dead-lettered",
+            "orders_accepted": len(ids), "orders_refused": len(refused), "rate_per_s": RATE,
+            "accepted_before_stop": sum(1 for a in accepted if a.at < timeline["stopping"]),
+            "accepted_during_outage": len(in_outage),
+            "seconds_stopping_with_rabbitmqctl": round(timeline["stopped"] - timeline["stopping"], 2),
+            "seconds_down": round(timeline["starting"] - timeline["stopped"], 2),
+            "seconds_starting": round(timeline["started"] - timeline["starting"], 2),
+            "outage_seconds": round(timeline["started"] - timeline["stopping"], 2),
+            "at_least_awaiting_shipment_when_back": at_least_awaiting_when_back,
+            "seconds_from_start_to_every_consumer_back": round(consumers_back - timeline["started"], 2),
+            "seconds_from_start_to_outage_backlog_awaiting_shipment": round(backlog_through - timeline["started"], 2),
+            "seconds_from_start_to_all_completed": round(all_completed - timeline["started"], 2),
+            "dispatches": floor_work["dispatch"], "delivery_reports": floor_work["delivered"],
+            "receipts_confirmed": floor_work["confirm"],
+            "units_sold": sum(wanted.values()),
+            "succeeded_payments": sum(payments.values()), "shipments": all_shipments,
+            "settlements": sum(settlements.values()), "dead_lettered": sum(dead.values()),
+            "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
+            "handler_retries": int(outcomes("retried") - retried_before),
+        }, scenario="saga_broker_restart")
+
+    # What the fixture's teardown does (again, harmlessly, after this): the node stopped for good, its
+    # directory removed, nothing left listening.
+    process = rabbit.process
+    rabbit.close()
+    assert process.poll() is not None and not rabbit.running
+    assert not rabbit.dir.exists() and _refused(rabbit.port)
+
+
+def _refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
+
+
+def _park_messages(url: str, prefix: str) -> tuple[str, str]:
+    """Three persistent messages and a transient one in a durable queue; one in a non-durable queue."""
+    durable, transient = f"{prefix}.parked.durable", f"{prefix}.parked.transient"
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:  # on the node once confirmed
+        channel = conn.channel()
+        Queue(durable, durable=True)(channel).declare()
+        Queue(transient, durable=False)(channel).declare()
+        producer = Producer(channel)
+        for n in range(3):
+            producer.publish({"n": n}, routing_key=durable, delivery_mode=2)
+        producer.publish({"n": "transient"}, routing_key=durable, delivery_mode=1)
+        producer.publish({"n": "in a non-durable queue"}, routing_key=transient, delivery_mode=2)
+    return durable, transient
+
+
+def _parked_after_restart(url: str, durable: str, transient: str) -> tuple[list[str], bool]:
+    """(the bodies left in the durable queue, whether the non-durable queue is still there)"""
+    from amqp.exceptions import NotFound
+
+    with Connection(url) as conn:
+        channel = conn.channel()
+        bodies = []
+        while (message := channel.basic_get(durable, no_ack=True)) is not None:
+            bodies.append(message.body)
+        try:
+            conn.channel().queue_declare(transient, passive=True)
+            still_there = True
+        except NotFound:
+            still_there = False
+    return sorted(bodies), still_there
+
+
+def _emitted(db) -> list[tuple[str, str | None]]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.routing_key, outbox.c.body)).all()
+    return [(rk, json.loads(body)["payload"].get("order_id")) for rk, body in rows]
+
+
+def _with_status(db, ids, *statuses) -> list[str]:
+    from orders.models import Order
+
+    if not ids:
+        return []
+    with db.Session() as s:
+        return list(s.execute(sa.select(Order.id).where(Order.id.in_(ids), Order.status.in_(statuses))).scalars())
+
+
+def _ledger_matches_stock(db) -> bool:
+    from inventory.models import StockItem, StockMovement
+
+    with db.Session() as s:
+        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
+            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
+                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
+                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
+            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
+        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
+                 for r in s.execute(sa.select(StockItem)).scalars()}
+    return sums == items
