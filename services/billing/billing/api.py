@@ -320,7 +320,7 @@ def create_payment(args):
                 raise
             raise Conflict("another payment for this order started at the same time",
                            {"order_id": ["payment pending"]})
-    provider.confirm_later(payment.intent_id)
+    provider.confirm_later(intent)
     return payment
 
 
