@@ -137,15 +137,19 @@ class Saga:
                                                params={"shop_id": shop or self.shop}))
 
     # orders + billing ------------------------------------------------------------------------------
-    def place(self, lines, buyer: str = "bob", shop: str | None = None, **extra):
+    def place(self, lines, buyer: str = "bob", shop: str | None = None, idempotency_key: str | None = None,
+              **extra):
+        """POST /orders; a client retrying the same order passes the same `idempotency_key`."""
         body = {"shop_id": shop or self.shop, "lines": lines, "address": ADDRESS, **extra}
         return self.p["orders"].post("/api/v1/orders", role="buyer", sub=buyer, json=body,
-                                     headers={"Idempotency-Key": uuid.uuid4().hex})
+                                     headers={"Idempotency-Key": idempotency_key or uuid.uuid4().hex})
 
-    def pay(self, order_id: str, buyer: str = "bob", method: str = "alipay", **extra):
+    def pay(self, order_id: str, buyer: str = "bob", method: str = "alipay", idempotency_key: str | None = None,
+            **extra):
+        """POST /payments; a client retrying the same payment passes the same `idempotency_key`."""
         return self.p["billing"].post("/api/v1/payments", role="buyer", sub=buyer,
                                       json={"order_id": order_id, "method": method, **extra},
-                                      headers={"Idempotency-Key": uuid.uuid4().hex})
+                                      headers={"Idempotency-Key": idempotency_key or uuid.uuid4().hex})
 
     def order(self, order_id: str) -> dict:
         return self.ok(self.p["orders"].get(f"/api/v1/orders/{order_id}", role="admin", sub="root"))

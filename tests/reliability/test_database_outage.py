@@ -2,7 +2,7 @@
 never a hang), nothing is half-written, and service is normal once it is back.
 
 The outage is simulated without touching the shared PostgreSQL server: the services reach it
-through a small TCP proxy on loopback that the test closes (every open connection cut, new ones
+through a small TCP proxy on loopback (`ecom_common.testing.TcpProxy`) that the test closes (every open connection cut, new ones
 refused, as when the server restarts) and reopens on the same port.
 
 Traffic during the outage: a client reading inventory's stock list without pause, and 100
@@ -11,7 +11,6 @@ relay and inventory's consumer are mid-flow when the database goes.
 """
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 
@@ -20,78 +19,11 @@ import requests
 import sqlalchemy as sa
 
 from ecom_common.db import inbox, outbox
-from ecom_common.testing import Platform, database_url, eventually
+from ecom_common.testing import Platform, TcpProxy, database_url, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 
 OUTAGE_SECONDS = 3.0
-
-
-class TcpProxy:
-    """Loopback TCP proxy to (host, port) in a thread of its own; `cut()` drops every connection
-    and stops listening, `restore()` listens again on the same port."""
-
-    def __init__(self, host: str, port: int):
-        self.target = (host, port)
-        self.port = 0
-        self.loop = asyncio.new_event_loop()
-        self.server = None
-        self.writers: set = set()
-        self.connections = 0
-        threading.Thread(target=self.loop.run_forever, daemon=True).start()
-
-    def _call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
-
-    async def _pipe(self, reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def _handle(self, client_reader, client_writer):
-        try:
-            server_reader, server_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_writer.close()
-            return
-        self.connections += 1
-        self.writers |= {client_writer, server_writer}
-        await asyncio.gather(self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer))
-        self.writers -= {client_writer, server_writer}
-
-    async def _start(self):
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def _cut(self):
-        self.server.close()
-        for writer in list(self.writers):
-            transport = writer.transport
-            if transport is not None:
-                transport.abort()  # RST: the peer sees the connection die, not a polite close
-        self.writers.clear()
-        await self.server.wait_closed()
-
-    def start(self) -> "TcpProxy":
-        self._call(self._start())
-        return self
-
-    def cut(self) -> None:
-        self._call(self._cut())
-
-    def restore(self) -> None:
-        self.start()
-
-    def close(self) -> None:
-        try:
-            self._call(self._cut())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 class Reader(threading.Thread):

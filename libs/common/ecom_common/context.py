@@ -15,6 +15,12 @@ _causation: contextvars.ContextVar[str | None] = contextvars.ContextVar("causati
 # The Idempotency-Key (scope, key) of the HTTP request in hand, so that the request's own transaction
 # marks the key as committed (see ecom_common.http.idempotent).
 _idempotency: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("idempotency", default=None)
+# What the HTTP request in hand has written, for its answer if the database then fails it
+# (ecom_common.http): NOTHING yet; SAVED, a unit of work committed (which also marks its
+# Idempotency-Key processed); UNKNOWN, the connection was lost at a COMMIT, which may or may not have
+# been applied.
+NOTHING, SAVED, UNKNOWN = "nothing_changed", "saved", "unknown"
+_written: contextvars.ContextVar[str] = contextvars.ContextVar("written", default=NOTHING)
 
 
 def correlation_id() -> str | None:
@@ -41,8 +47,19 @@ def bound(correlation: str | None, causation: str | None = None):
 
 
 def set_correlation(value: str | None) -> None:
+    """A new request: its correlation id, no causation, nothing committed yet."""
     _correlation.set(value)
     _causation.set(None)
+    _written.set(NOTHING)
+
+
+def note_commit(applied: bool | None) -> None:
+    """A unit of work committed (True) or lost its connection at the COMMIT (None: unknown)."""
+    _written.set(SAVED if applied else UNKNOWN)
+
+
+def written() -> str:
+    return _written.get()
 
 
 def idempotency_claim() -> tuple[str, str] | None:

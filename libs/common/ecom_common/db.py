@@ -299,7 +299,16 @@ class UnitOfWork:
             # transaction: PostgreSQL delivers it only if the commit succeeds (nothing for a
             # rollback), after the rows are visible, once per transaction however many events.
             self.session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
-        self.session.commit()
+        # Everything is sent before the COMMIT, so that a connection lost from here on was lost at
+        # the commit itself: the one moment when the outcome is unknown to us (the server may have
+        # applied it). The HTTP layer says so instead of "nothing was changed".
+        self.session.flush()
+        try:
+            self.session.commit()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError):
+            context.note_commit(None)
+            raise
+        context.note_commit(True)
         if self._recorded:
             self.db.outbox_signal.set()
             self._recorded = 0

@@ -84,6 +84,22 @@ def _from_http_exception(exc: HTTPException) -> Problem:
     return problem
 
 
+# The database unavailable (503): what the request had written when it failed, in words and as the
+# problem's `outcome` member (context.NOTHING / SAVED / UNKNOWN).
+DB_DOWN = {
+    context.NOTHING: "the database is unavailable; nothing was changed, retry later",
+    # lost after this request's own commit: the change is saved (write views build their answer
+    # before the commit; this is one that reads after it)
+    context.SAVED: "the database went away after this request's change was saved: it is saved, but the answer "
+                   "could not be read; look it up instead of sending the request again (with the same "
+                   "Idempotency-Key a repeat is refused as already processed)",
+    # lost at the commit: the server may or may not have applied it
+    context.UNKNOWN: "the database went away while this request's change was being saved: it may or may not be "
+                     "saved; repeat the request with the same Idempotency-Key once the service is back (it is "
+                     "refused as already processed if it was saved) or look it up",
+}
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(exc: Problem):
@@ -111,7 +127,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa.exc.InterfaceError)
     def _db_down(exc):
         log.error("database unavailable: %r", exc)
-        return problem_response(ServiceUnavailable("the database is unavailable; nothing was changed, retry later"))
+        return problem_response(ServiceUnavailable(DB_DOWN[context.written()], outcome=context.written()))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
@@ -228,12 +244,17 @@ def idempotent(required: bool = False):
                 _release_key(db, scope, key)
                 raise
             if resp.status_code < 400:
-                with db.engine.begin() as conn:
-                    conn.execute(
-                        idempotency_keys.update()
-                        .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-                        .values(status_code=resp.status_code, response_body=resp.get_data(as_text=True))
-                    )
+                try:
+                    with db.engine.begin() as conn:
+                        conn.execute(
+                            idempotency_keys.update()
+                            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+                            .values(status_code=resp.status_code, response_body=resp.get_data(as_text=True))
+                        )
+                except sa.exc.DBAPIError as exc:
+                    # The request's change is committed (and its key marked so in that transaction):
+                    # the client gets its answer; a repeat of the key is refused as already processed.
+                    log.warning("could not store the answer for Idempotency-Key %s: %r", key, exc)
             else:
                 _release_key(db, scope, key)
             return resp
@@ -402,6 +423,9 @@ class ProblemSchema(Schema):
     status = fields.Int(required=True)
     detail = fields.Str(required=True)
     errors = fields.Dict(required=True, metadata={"description": "field -> messages"})
+    outcome = fields.Str(validate=validate.OneOf(list(DB_DOWN)), metadata={
+        "description": "503 when the database is unavailable: what the request had written, `nothing_changed`, "
+                       "`saved` (the answer was lost after the commit) or `unknown` (lost at the commit)"})
 
     class Meta:
         # Some problems add members (readyz: `checks`): RFC 9457 allows extensions.

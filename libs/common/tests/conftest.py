@@ -49,6 +49,57 @@ def make_test_blueprint():
         created.append(data)
         raise RuntimeError("crashed after commit")
 
+    @blp.route("/widgets/lost-after-commit", methods=["POST"])
+    @requires("ops")
+    @idempotent()
+    @blp.arguments(WidgetIn)
+    @blp.response(201, WidgetIn)
+    def create_then_lose_the_database(data):
+        """Commits its change, then reads and finds the database gone (a view that reads after its
+        commit when the database goes away at that moment)."""
+        import sqlalchemy as sa
+
+        from ecom_common.events import make_event
+        from ecom_common.http import current_db
+
+        with current_db().uow() as uow:
+            uow.record(make_event("inventory.StockItemCreated", {"sku_code": data["name"], "shop_id": "S1"}))
+            uow.commit()
+        created.append(data)
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    @blp.route("/widgets/lost-before-commit", methods=["POST"])
+    @requires("ops")
+    @idempotent()
+    @blp.arguments(WidgetIn)
+    @blp.response(201, WidgetIn)
+    def lose_the_database(data):
+        import sqlalchemy as sa
+
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    @blp.route("/widgets/answer-not-stored", methods=["POST"])
+    @requires("ops")
+    @idempotent()
+    @blp.arguments(WidgetIn)
+    @blp.response(201, WidgetIn)
+    def create_then_the_key_table_is_gone(data):
+        """Commits its change, then the Idempotency-Key table cannot be written (renamed away): the
+        stored answer fails as it does when the database is lost right after the commit."""
+        import sqlalchemy as sa
+
+        from ecom_common.events import make_event
+        from ecom_common.http import current_db
+
+        db = current_db()
+        with db.uow() as uow:
+            uow.record(make_event("inventory.StockItemCreated", {"sku_code": data["name"], "shop_id": "S1"}))
+            uow.commit()
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE idempotency_keys RENAME TO idempotency_keys_away"))
+        created.append(data)
+        return data
+
     blp.created = created
     return blp
 

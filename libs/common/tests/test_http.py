@@ -88,6 +88,44 @@ def test_a_request_committed_but_not_answered_is_never_run_again(widget_app, db)
     assert len(widget_app.created) == 1 and len(recorded_events(db)) == 1
 
 
+def test_a_database_lost_after_the_commit_is_not_answered_nothing_was_changed(widget_app, db):
+    from ecom_common.testing import recorded_events
+
+    c = widget_app.test_client()
+    before = assert_problem(c.post("/api/v1/widgets/lost-before-commit", json={"name": "w", "quantity": 1},
+                                   headers=auth("ops")), 503)
+    assert "nothing was changed" in before["detail"] and before["outcome"] == "nothing_changed"
+
+    headers = {**auth("ops"), "Idempotency-Key": "k-lost"}
+    after = assert_problem(c.post("/api/v1/widgets/lost-after-commit", json={"name": "w", "quantity": 1},
+                                  headers=headers), 503)
+    assert "nothing was changed" not in after["detail"] and "it is saved" in after["detail"]
+    assert after["outcome"] == "saved"
+    again = assert_problem(c.post("/api/v1/widgets/lost-after-commit", json={"name": "w", "quantity": 1},
+                                  headers=headers), 409)
+    assert "already processed" in again["detail"]
+    assert len(widget_app.created) == 1 and len(recorded_events(db)) == 1
+    # the next request on the same thread starts clean
+    assert "nothing was changed" in assert_problem(c.post("/api/v1/widgets/lost-before-commit", json={
+        "name": "w", "quantity": 1}, headers=auth("ops")), 503)["detail"]
+
+
+def test_a_committed_request_is_answered_even_if_its_answer_cannot_be_stored(widget_app, db):
+    import sqlalchemy as sa
+
+    from ecom_common.testing import recorded_events
+
+    c = widget_app.test_client()
+    headers = {**auth("ops"), "Idempotency-Key": "k-unstored"}
+    first = c.post("/api/v1/widgets/answer-not-stored", json={"name": "w", "quantity": 1}, headers=headers)
+    assert first.status_code == 201 and first.get_json() == {"name": "w", "quantity": 1}
+    with db.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE idempotency_keys_away RENAME TO idempotency_keys"))
+    again = c.post("/api/v1/widgets/answer-not-stored", json={"name": "w", "quantity": 1}, headers=headers)
+    assert "already processed" in assert_problem(again, 409)["detail"]
+    assert len(widget_app.created) == 1 and len(recorded_events(db)) == 1
+
+
 def test_request_id_is_echoed_or_created(widget_app):
     c = widget_app.test_client()
     assert c.get("/healthz", headers={"X-Request-ID": "abc"}).headers["X-Request-ID"] == "abc"

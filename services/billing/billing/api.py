@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, not_found_unless, requires
-from ecom_common.db import is_unique_violation
+from ecom_common.db import is_unique_violation, session_scope
 from ecom_common.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, UnprocessableEntity
 from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
@@ -256,14 +256,17 @@ class WebhookEventSchema(Schema):
 
 # Payments ------------------------------------------------------------------------------------------
 def _ensure_order_copy(order_id: str, facts: domain.OrderFacts, raw: dict) -> None:
-    """A payment may arrive before orders.OrderPlaced is consumed: keep the copy from orders' answer."""
+    """A payment may arrive before orders.OrderPlaced is consumed: keep the copy from orders' answer.
+
+    A plain session, not a unit of work: the copy records no event and is not the request's change,
+    so its commit must not mark the request's Idempotency-Key processed (a payment refused or lost
+    after it would then be answered "already processed" on a retry, with no payment made)."""
     db = current_db()
     try:
-        with db.uow() as uow:
-            ops.remember_order(uow.session, db.config.clock.now(), order_id=order_id, shop_id=facts.shop_id,
+        with session_scope(db) as session:
+            ops.remember_order(session, db.config.clock.now(), order_id=order_id, shop_id=facts.shop_id,
                                buyer_id=facts.buyer_id, payable_fen=facts.payable_fen, lines=raw.get("lines") or [],
                                source="http")
-            uow.commit()
     except sa.exc.IntegrityError as exc:
         if not is_unique_violation(exc):
             raise  # the event handler stored it at the same moment: fine
@@ -320,7 +323,7 @@ def create_payment(args):
                 raise
             raise Conflict("another payment for this order started at the same time",
                            {"order_id": ["payment pending"]})
-    provider.confirm_later(payment.intent_id)
+    provider.confirm_later(intent)
     return payment
 
 

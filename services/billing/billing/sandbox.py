@@ -177,16 +177,13 @@ class SandboxProvider:
         event_id = self.resolve(intent_id)
         return bool(event_id) and self.deliver(event_id)
 
-    def confirm_later(self, intent_id: str) -> threading.Thread | None:
-        """What a real provider does after confirm: settle asynchronously and call the webhook."""
-        if not settings.auto_confirm(self.config):
+    def confirm_later(self, intent: SandboxIntent) -> threading.Thread | None:
+        """What a real provider does after confirm: settle asynchronously and call the webhook.
+        Called after billing's commit with the intent in hand: it reads nothing (a database lost
+        right after the commit must not fail a payment that exists; the retry job resends)."""
+        if not settings.auto_confirm(self.config) or not intent.auto_confirm:
             return None
-        with session_scope(self.db) as session:
-            auto = session.execute(
-                sa.select(SandboxIntent.auto_confirm).where(SandboxIntent.intent_id == intent_id)
-            ).scalar_one_or_none()
-        if not auto:
-            return None
+        intent_id = intent.intent_id
 
         def run():
             try:

@@ -139,6 +139,20 @@ def test_the_same_idempotency_key_replays_the_first_payment(billing):
     assert count(billing.db, Payment) == 1
 
 
+
+def test_a_refused_payment_releases_its_idempotency_key(billing):
+    """Billing's copy of the order (kept before the payment is written) is not the request's change:
+    a payment refused after it leaves its key free, and the same request with the same key is
+    judged again, not refused as "already processed" (no payment was made)."""
+    billing.placed()
+    assert billing.pay().status_code == 201
+    refused = billing.pay(method="wechat", headers={"Idempotency-Key": "k2"})
+    assert refused.status_code == 409 and refused.get_json()["errors"] == {"order_id": ["payment pending"]}
+    again = billing.pay(method="wechat", headers={"Idempotency-Key": "k2"})
+    assert again.status_code == 409 and again.get_json()["errors"] == {"order_id": ["payment pending"]}
+    assert count(billing.db, Payment) == 1
+
+
 # The provider and its webhook -----------------------------------------------------------------------
 def test_a_payment_is_pending_until_the_providers_webhook_confirms_it(billing):
     billing.placed(payable_fen=10_000)

@@ -301,15 +301,18 @@ def adjust_stock(args, sku_code):
                         args.get("counted"), args.get("reason"), args.get("reference"))
         except UnknownSku:
             raise NotFound("stock item not found")
-        movement_id = book.last_movement_id
         served = list(book.served)
-        uow.commit()
-    with current_db().Session() as session:
+        # The answer is read in the transaction, before the commit (the stock row is locked by now):
+        # nothing is read after it, so a database lost right after the commit cannot turn a
+        # receipt that was booked into a 503.
+        session = uow.session
         item = session.execute(
             sa.select(StockItem).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code,
                                        StockItem.warehouse_code == args["warehouse_code"])
+            .execution_options(populate_existing=True)
         ).scalar_one()
-        movement = session.get(StockMovement, movement_id)
+        movement = session.get(StockMovement, book.last_movement_id, populate_existing=True)
+        uow.commit()
     return {"stock": item, "movement": movement, "served_orders": served}
 
 

@@ -1,0 +1,572 @@
+"""One service's database lost while orders flow through the whole saga: requests that need it get
+503 problem+json (never a 500, never a hang), nothing is half-written, every accepted order reaches
+its end state once the database is back, nothing is done twice and nothing is dead-lettered.
+
+The six services run on PostgreSQL and RabbitMQ (`Platform`, the `Saga` driver); the service under
+test reaches PostgreSQL through a loopback TCP proxy (`ecom_common.testing.TcpProxy`), the others
+directly. Two cases:
+
+- orders: its web process places orders and serves billing's order lookups; its worker turns
+  PaymentSucceeded into OrderPaid and StockReserved into OrderReadyToShip.
+- inventory: its worker's OrderPaid handler takes the stock (the reservation); its web process
+  takes a warehouse clerk's inbound receipts (a write of its own during the outage).
+
+Buyers (client threads) place orders without pause and payers pay each placed order, every request
+with an Idempotency-Key; a payment refused with 503 is retried with the same key, as a client does;
+an order refused with 503 is not retried (it must not exist anywhere). 1.5 s in, the proxy aborts
+every connection and refuses new ones for 3 s, then listens again; the stream goes on 1.5 s after.
+A request answered 503 `outcome: unknown` (its connection lost at the COMMIT: it may or may not have
+been applied) is repeated with the same key once the database is back, and counts as accepted or
+refused by what that says. Then:
+
+- every answer is 201 or 503 problem+json, no request went unanswered, no 503 says a change was
+  saved; while the database was away every request that needed it got 503 (at least one did);
+  requests that do not need it (placing and paying while inventory is away) all got 201;
+- every accepted order (placed 201, paid 201) reaches awaiting_shipment with the timeline
+  pending_payment -> paid -> awaiting_shipment once, one OrderPaid and one OrderReadyToShip each;
+- an order refused with 503 exists nowhere: no order row for its buyer, no OrderPlaced, no copy in
+  billing, no payment, no reservation; an inbound receipt refused with 503 left no movement;
+- no stock taken twice: one reservation and one reserve movement per accepted order, reserved per
+  SKU == the orders' quantities, on hand == the stock received (plus the receipts accepted), the
+  ledger sums to the stock; no second charge: one payment (succeeded) and one payment ledger entry
+  per order, no refund; one shipment per order;
+- the service's consumer requeued what it could not handle without spending a retry (it requeued at
+  least one message, retried none); nothing dead-lettered anywhere (every dead-letter queue of the
+  namespace empty); every outbox drained.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import has_request_context
+
+from ecom_common import metrics
+from ecom_common.db import outbox
+from ecom_common.testing import Platform, TcpProxy, database_url, eventually, recorded_events, with_search_path
+from ecom_common.topology import SUBSCRIPTIONS, dlq
+
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
+
+OUTAGE_SECONDS = 3.0
+BEFORE_CUT = 1.5  # seconds of traffic before the cut
+AFTER_RESTORE = 1.5  # seconds of traffic after the restore
+BUYERS = 2  # threads placing orders
+PAUSE = 0.25  # seconds a buyer waits between orders
+PAYERS = 2  # threads paying the placed orders
+PAY_TRIES_FOR = 60.0  # seconds a buyer keeps retrying a payment refused with 503
+SKUS = {"DBO-1": 300, "DBO-2": 300}  # SKU -> units received before the run
+RECEIPT_SKU = "DBO-1"
+
+
+@dataclass
+class Answer:
+    kind: str  # place | pay | receive
+    started: float
+    ended: float
+    status: int  # 0: no answer (timeout, connection refused)
+    content_type: str
+    outcome: str | None = None  # a 503's `outcome` member (what the request had written), if any
+
+
+@dataclass
+class Traffic:
+    """Buyers placing orders, payers paying the placed ones (so that placing goes on while a payment
+    is being retried), and (inventory case) a clerk posting inbound receipts. Every request carries
+    an Idempotency-Key; one refused with 503 `outcome: unknown` (the connection was lost at its
+    COMMIT) is resolved once the database is back by repeating it with the same key (`resolve`)."""
+
+    saga: object
+    clerk: bool
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    to_pay: queue.Queue = field(default_factory=queue.Queue)
+    answers: list[Answer] = field(default_factory=list)
+    accepted: list[tuple[str, str, int]] = field(default_factory=list)  # (order id, sku, quantity)
+    refused_buyers: list[str] = field(default_factory=list)  # one buyer per order: finds a refused one
+    unpaid: list[str] = field(default_factory=list)  # placed, but the payment never got a 201
+    receipts_accepted: list[str] = field(default_factory=list)  # references
+    receipts_refused: list[str] = field(default_factory=list)
+    in_doubt: list[tuple] = field(default_factory=list)  # ("place", buyer, key, sku, qty) / ("receive", ref, key)
+    resolved: Counter = field(default_factory=Counter)  # how the in-doubt requests turned out
+    producers: list[threading.Thread] = field(default_factory=list)
+    payers: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.producers = [threading.Thread(target=self.buyer, args=(k,), daemon=True) for k in range(BUYERS)]
+        if self.clerk:
+            self.producers.append(threading.Thread(target=self.receive, daemon=True))
+        self.payers = [threading.Thread(target=self.payer, daemon=True) for _ in range(PAYERS)]
+        for t in self.producers + self.payers:
+            t.start()
+
+    def finish(self) -> None:
+        """Stop placing; resolve the requests in doubt; the payers pay what was placed, then stop."""
+        self.stop.set()
+        for t in self.producers:
+            t.join(30)
+        self.resolve()
+        for _ in self.payers:
+            self.to_pay.put(None)
+        for t in self.payers:
+            t.join(PAY_TRIES_FOR + 30)
+        assert not any(t.is_alive() for t in self.producers + self.payers)
+
+    def call(self, kind: str, send) -> requests.Response | None:
+        started = time.monotonic()
+        outcome = None
+        try:
+            resp = send()
+            status, ctype = resp.status_code, resp.headers.get("Content-Type", "")
+            if status == 503 and ctype.startswith("application/problem+json"):
+                outcome = resp.json().get("outcome")
+        except requests.RequestException as exc:
+            resp, status, ctype = None, 0, type(exc).__name__
+        with self.lock:
+            self.answers.append(Answer(kind, started, time.monotonic(), status, ctype, outcome))
+        return resp
+
+    @staticmethod
+    def in_doubt_answer(resp) -> bool:
+        return resp is not None and resp.status_code == 503 and resp.json().get("outcome") == "unknown"
+
+    def buyer(self, k: int) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            buyer, key = f"c{k}b{n}", uuid.uuid4().hex
+            sku, qty = ("DBO-1", "DBO-2")[n % 2], 1 + (n + k) % 3
+            placed = self.place(buyer, key, sku, qty)
+            if placed is not None and placed.status_code == 201:
+                self.to_pay.put((placed.json()["order_id"], buyer, sku, qty))
+            else:
+                with self.lock:
+                    if self.in_doubt_answer(placed):
+                        self.in_doubt.append(("place", buyer, key, sku, qty))
+                    else:
+                        self.refused_buyers.append(buyer)
+            self.stop.wait(PAUSE)
+
+    def place(self, buyer: str, key: str, sku: str, qty: int, kind: str = "place"):
+        return self.call(kind, lambda: self.saga.place([{"sku_code": sku, "quantity": qty}], buyer=buyer,
+                                                          idempotency_key=key))
+
+    def payer(self) -> None:
+        while (item := self.to_pay.get()) is not None:
+            oid, buyer, sku, qty = item
+            paid = self.pay(oid, buyer)
+            with self.lock:
+                (self.accepted.append((oid, sku, qty)) if paid else self.unpaid.append(oid))
+
+    def pay(self, oid: str, buyer: str) -> bool:
+        key = uuid.uuid4().hex  # the same key for every try of this payment
+        deadline = time.monotonic() + PAY_TRIES_FOR
+        while time.monotonic() < deadline:
+            paid = self.call("pay", lambda: self.saga.pay(oid, buyer=buyer, idempotency_key=key))
+            if paid is not None and paid.status_code == 201:
+                return True
+            if paid is None or paid.status_code != 503:
+                return False
+            time.sleep(0.2)
+        return False
+
+    def receive(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            ref, key = f"GRN-{n}", uuid.uuid4().hex
+            resp = self.post_receipt(ref, key)
+            with self.lock:
+                if resp is not None and resp.status_code == 201:
+                    self.receipts_accepted.append(ref)
+                elif self.in_doubt_answer(resp):
+                    self.in_doubt.append(("receive", ref, key))
+                else:
+                    self.receipts_refused.append(ref)
+            self.stop.wait(0.1)
+
+    def post_receipt(self, ref: str, key: str, kind: str = "receive"):
+        return self.call(kind, lambda: self.saga["inventory"].post(
+            f"/api/v1/stock/{RECEIPT_SKU}/adjustments", role="warehouse", sub="wang", shop_id="S1",
+            headers={"Idempotency-Key": key},
+            json={"kind": "inbound", "quantity": 1, "reason": "采购入库", "reference": ref}))
+
+    def resolve(self) -> None:
+        """What a client does with a request in doubt once the service is back: the same request with
+        the same key. 409 already processed: it was applied (an order is looked up and paid); 409 in
+        progress: it was not (the key stays held for a while); 201: it was not, and now it is."""
+        for item in self.in_doubt:
+            resp = (self.place(*item[1:], kind="repeat") if item[0] == "place"
+                    else self.post_receipt(*item[1:], kind="repeat"))
+            if resp.status_code == 409:
+                verdict = {"Already processed.": "applied", "Request in progress.": "not applied"}[
+                    resp.json()["errors"]["Idempotency-Key"][0]]
+            else:
+                assert resp.status_code == 201, resp.text
+                verdict = "not applied, applied now"
+            self.resolved[f"{item[0]}: {verdict}"] += 1
+            if item[0] == "receive":
+                (self.receipts_refused if verdict == "not applied" else self.receipts_accepted).append(item[1])
+                continue
+            _, buyer, _, sku, qty = item
+            if verdict == "not applied":
+                self.refused_buyers.append(buyer)
+                continue
+            mine = self.saga["orders"].get("/api/v1/orders", role="buyer", sub=buyer).json()["items"]
+            assert len(mine) == 1, mine
+            self.to_pay.put((mine[0]["order_id"], buyer, sku, qty))
+
+
+def outcomes(outcome: str, service: str | None = None) -> float:
+    return sum(sample.value for family in metrics.EVENTS_HANDLED.collect() for sample in family.samples
+               if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome
+               and (service is None or sample.labels.get("service") == service))
+
+
+NEEDS = {"orders": {"place", "pay"}, "inventory": {"receive"}}  # requests that need the service's database
+
+
+@pytest.mark.parametrize("service", ["orders", "inventory"])
+def test_a_services_database_lost_while_orders_flow(service, h, reliability_report):
+    real = sa.engine.make_url(database_url())
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        with Platform(h.ALL_SERVICES, settings=h.saga_settings, db_urls={service: proxied}) as p:
+            try:
+                _scenario(service, p, proxy, h, reliability_report)
+            finally:
+                proxy.restore()  # the schemas are dropped through it
+    finally:
+        proxy.close()
+
+
+def _scenario(service, p, proxy, h, reliability_report):
+    from billing.models import BillingOrder, LedgerEntry, Payment, Refund
+    from inventory.models import Reservation, StockItem, StockMovement
+    from logistics.models import Shipment
+    from orders.models import Order
+
+    saga = h.Saga(p)
+    for sku, units in SKUS.items():
+        saga.product(sku, price_fen=9900, stock=units)
+    warm = saga.placed_and_paid("DBO-1")  # every consumer up and the saga flowing
+    saga.wait_status(warm, "awaiting_shipment")
+    before = {o: outcomes(o) for o in ("retried", "dead_lettered", "duplicate")}
+    before.update({f"{o}:{service}": outcomes(o, service) for o in ("retried", "requeued")})
+
+    traffic = Traffic(saga, clerk=service == "inventory")
+    traffic.start()
+    time.sleep(BEFORE_CUT)
+    accepted_when_cut = len(traffic.accepted)
+    cut_at = time.monotonic()
+    proxy.cut()
+    time.sleep(OUTAGE_SECONDS)
+    proxy.restore()
+    back_at = time.monotonic()
+    time.sleep(AFTER_RESTORE)
+    traffic.finish()
+    accepted = [(warm, "DBO-1", 1), *traffic.accepted]
+    ids = [oid for oid, _, _ in accepted]
+
+    # Answers: 201 or 503 problem+json, nothing else; while the database was away, every request
+    # that needed it got a 503; those that did not need it were served.
+    answers = [a for a in traffic.answers if a.kind != "repeat"]  # (the repeats are checked by resolve())
+    assert [a for a in answers if a.status not in (201, 503)] == []
+    assert all(a.content_type.startswith("application/problem+json") for a in answers if a.status == 503)
+    # Writes build their answer before the commit: none is lost after it.
+    assert not any(a.outcome == "saved" for a in answers)
+    during = [a for a in answers if a.kind in NEEDS[service] and cut_at < a.started and a.ended < back_at]
+    assert during and all(a.status == 503 for a in during)
+    assert all(a.status == 201 for a in answers if a.kind not in NEEDS[service])
+    assert traffic.unpaid == []
+    assert accepted_when_cut > 0 and len(traffic.accepted) > accepted_when_cut
+    if service == "orders":
+        assert traffic.refused_buyers  # placing needs orders' database
+    else:
+        assert traffic.refused_buyers == [] and traffic.receipts_refused
+
+    # Every accepted order reaches awaiting_shipment, each step once.
+    orders_db = p["orders"].db
+    eventually(lambda: _count_status(orders_db, ids, "awaiting_shipment") == len(ids), timeout=90, interval=0.25,
+               message="every accepted order awaiting_shipment")
+    drained_at = time.monotonic()
+    for oid in ids:
+        assert [e["status"] for e in saga.order(oid)["timeline"]] == \
+            ["pending_payment", "paid", "awaiting_shipment"], oid
+    emitted = Counter((rk, body["payload"]["order_id"]) for rk, body in _emitted(orders_db))
+    for key in ("orders.OrderPlaced", "orders.OrderPaid", "orders.OrderReadyToShip"):
+        assert Counter({oid: n for (rk, oid), n in emitted.items() if rk == key}) == Counter(ids), key
+
+    # Nothing of a refused order anywhere.
+    refused = traffic.refused_buyers
+    with orders_db.Session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Order)).scalar_one() == len(ids)
+        assert s.execute(sa.select(sa.func.count()).where(Order.buyer_id.in_(refused))).scalar_one() == 0
+    with p["billing"].db.Session() as s:
+        assert s.execute(sa.select(sa.func.count()).where(BillingOrder.buyer_id.in_(refused))).scalar_one() == 0
+        payments = Counter(s.execute(sa.select(Payment.order_id)).scalars())
+        succeeded = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
+        entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment")).scalars())
+        refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
+    # No second charge (and no payment row left by a refused attempt).
+    assert payments == Counter(ids) and succeeded == Counter(ids) and entries == Counter(ids) and refunds == 0
+
+    # No stock taken twice; the receipts refused left nothing.
+    wanted = defaultdict(int)
+    for _, sku, qty in accepted:
+        wanted[sku] += qty
+    inv = p["inventory"].db
+    with inv.Session() as s:
+        stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
+        reservations = dict(Counter(s.execute(sa.select(Reservation.order_id, Reservation.status)).all()))
+        reserves = Counter(s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "reserve")).scalars())
+        receipts = Counter(s.execute(sa.select(StockMovement.reference)
+                                     .where(StockMovement.reference.like("GRN-%"))).scalars())
+    received = {sku: units + (len(traffic.receipts_accepted) if sku == RECEIPT_SKU else 0)
+                for sku, units in SKUS.items()}
+    assert stock == {sku: (received[sku], wanted[sku]) for sku in SKUS}
+    assert reservations == {(oid, "reserved"): 1 for oid in ids}
+    assert reserves == Counter(f"order:{oid}" for oid in ids)
+    assert receipts == Counter(traffic.receipts_accepted)
+    assert _ledger_matches_stock(inv)
+    emitted_inv = Counter(body["payload"]["order_id"] for rk, body in _emitted(inv, "inventory.StockReserved"))
+    assert emitted_inv == Counter(ids)
+
+    # One shipment per order.
+    def shipments():
+        with p["logistics"].db.Session() as s:
+            return Counter(s.execute(sa.select(Shipment.order_id).where(Shipment.case_id.is_(None))).scalars())
+
+    eventually(lambda: shipments() == Counter(ids), timeout=30, message="one shipment per order")
+
+    # Requeued, never retried or dead-lettered; every outbox drained.
+    for name in h.ALL_SERVICES:
+        eventually(lambda: h.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
+                   message=f"{name}'s outbox drained")
+    requeued = outcomes("requeued", service) - before[f"requeued:{service}"]
+    assert requeued > 0  # the consumer met the outage
+    assert outcomes("retried", service) == before[f"retried:{service}"]  # and spent no retry on it
+    assert outcomes("dead_lettered") == before["dead_lettered"]
+    assert {q: h.queue_state(p[service].config, dlq(q))[0] for q in SUBSCRIPTIONS} == {q: 0 for q in SUBSCRIPTIONS}
+
+    needing = [a for a in answers if a.kind in NEEDS[service]]
+    first_ok = min((a.ended for a in needing if a.started > back_at and a.status == 201), default=None)
+    reliability_report({
+        "scenario": f"{service} database lost while orders flow (saga)",
+        "proves": "503 problem+json while it is away; every accepted order reaches awaiting_shipment once; "
+                  "refused ones exist nowhere; no stock taken twice, no second charge, nothing dead-lettered",
+        "outage_seconds": OUTAGE_SECONDS,
+        "orders_accepted": len(ids),
+        "orders_accepted_when_cut": accepted_when_cut + 1,
+        "orders_refused_503": len(refused),  # nothing of them anywhere
+        "payments_503_retried": sum(1 for a in answers if a.kind == "pay" and a.status == 503),
+        **({"receipts_accepted": len(traffic.receipts_accepted), "receipts_refused_503": len(traffic.receipts_refused)}
+           if service == "inventory" else {}),
+        "requests_needing_it_during_outage": len(during),
+        "answers_503_problem_json": sum(1 for a in answers if a.status == 503),
+        # lost at their COMMIT (503 outcome=unknown), then repeated with the same Idempotency-Key
+        "answers_503_in_doubt": sum(1 for a in answers if a.outcome == "unknown"),
+        "in_doubt_applied": sum(n for k, n in traffic.resolved.items() if k.endswith(": applied")),
+        "in_doubt_not_applied": sum(n for k, n in traffic.resolved.items() if not k.endswith(": applied")),
+        "answers_other_than_201_or_503": 0,
+        "slowest_answer_during_outage_s": round(max(a.ended - a.started for a in during), 2),
+        "messages_requeued": int(requeued),
+        "messages_retried_by_it": 0,
+        # other services' retries (e.g. billing's OrderPlaced racing POST /payments for the order copy)
+        "messages_retried_elsewhere": int(outcomes("retried") - before["retried"]),
+        "messages_dead_lettered": 0,
+        "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - before["duplicate"]),
+        "seconds_to_first_201_after_restore": round(first_ok - back_at, 2) if first_ok else None,
+        "seconds_from_restore_to_all_awaiting_shipment": round(drained_at - back_at, 2),
+    }, scenario=f"saga_database_outage_{service}")
+
+
+def _emitted(db, routing_key: str | None = None) -> list[tuple[str, dict]]:
+    stmt = sa.select(outbox.c.routing_key, outbox.c.body)
+    if routing_key:
+        stmt = stmt.where(outbox.c.routing_key == routing_key)
+    with db.engine.connect() as conn:
+        return [(rk, json.loads(body)) for rk, body in conn.execute(stmt).all()]
+
+
+def _count_status(db, ids, status) -> int:
+    from orders.models import Order
+
+    with db.Session() as s:
+        return s.execute(sa.select(sa.func.count()).where(Order.id.in_(ids), Order.status == status)).scalar_one()
+
+
+def _ledger_matches_stock(db) -> bool:
+    from inventory.models import StockItem, StockMovement
+
+    with db.Session() as s:
+        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
+            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
+                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
+                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
+            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
+        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
+                 for r in s.execute(sa.select(StockItem)).scalars()}
+    return sums == items
+
+
+# The database lost at and right after a write's commit ---------------------------------------------
+WRITES = {"orders": "orders", "billing": "payments", "inventory": "stock_movements"}  # service -> table written
+
+
+@contextmanager
+def cut_at_commit(db, proxy: TcpProxy, table: str, moment: str, applied=None):
+    """Cut `proxy` when a web request's transaction that inserted into `table` commits, in one of
+    three ways (hooks in the request's own thread):
+    - "after": once the commit is acknowledged (session after_commit): everything the request does
+      after its commit meets a database that is gone;
+    - "at": just before the COMMIT is sent (engine commit event): it never reaches the server;
+    - "applied": the COMMIT reaches the server, which applies it, but its answer is held back
+      (`hold_replies`) until `applied()` (read directly, not through the proxy) sees the change,
+      and then the connection is cut: the request cannot know that it was applied.
+    Restored on leaving the block."""
+    local = threading.local()
+    fired: list[float] = []
+
+    def on_execute(conn, cursor, statement, parameters, context, executemany):
+        if has_request_context() and statement.lstrip().startswith(f"INSERT INTO {table} "):
+            local.wrote = True
+
+    def cut_when_applied():
+        eventually(applied, timeout=30, message="the COMMIT applied by the server")
+        proxy.cut()
+        fired.append(time.monotonic())
+
+    def cut(*_args):
+        if getattr(local, "wrote", False):
+            local.wrote = False
+            if moment == "applied":
+                proxy.hold_replies()
+                threading.Thread(target=cut_when_applied, daemon=True).start()
+            else:
+                proxy.cut()
+                fired.append(time.monotonic())
+
+    target, event = (db.Session, "after_commit") if moment == "after" else (db.engine, "commit")
+    sa.event.listen(db.engine, "after_cursor_execute", on_execute)
+    sa.event.listen(target, event, cut)
+    try:
+        yield fired
+    finally:
+        sa.event.remove(target, event, cut)
+        sa.event.remove(db.engine, "after_cursor_execute", on_execute)
+        proxy.restore()
+
+
+def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(h, reliability_report):
+    """A request whose change is committed is answered 201 with what it did even if the database goes
+    away right after its commit (write views read nothing after it; storing the Idempotency-Key
+    answer is best effort): a 503 would tell the client that nothing was changed when it was. A
+    repeat with the same Idempotency-Key is refused as already processed, never run twice.
+
+    A request whose connection is lost at the COMMIT cannot know whether it was applied: it answers
+    503 with `outcome: unknown` (not "nothing was changed"), and the same key tells the client once
+    the database is back: when the COMMIT never reached the server, nothing exists and a repeat is
+    refused while the key is held (409 in progress: the key could not be released with the
+    database away); when the server applied it, the order exists once, complete with its
+    OrderPlaced, and a repeat is refused as already processed. Never run twice."""
+    real = sa.engine.make_url(database_url())
+    proxies = {name: TcpProxy(real.host or "127.0.0.1", real.port or 5432).start() for name in WRITES}
+    urls = {name: real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+            for name, proxy in proxies.items()}
+    answers = {}
+    try:
+        with Platform(["catalog", "orders", "inventory", "logistics", "billing"], settings=h.saga_settings,
+                      db_urls=urls) as p:
+            try:
+                saga = h.Saga(p)
+                saga.product("AC-1", price_fen=9900, stock=10)
+
+                def write(service: str, send, moment: str = "after", status: int = 201, applied=None):
+                    key = uuid.uuid4().hex
+                    with cut_at_commit(p[service].db, proxies[service], WRITES[service], moment, applied) as fired:
+                        first = send(key)
+                    assert fired, f"{service}: no commit seen"
+                    assert first.status_code == status, f"{service}: {first.status_code} {first.text}"
+                    again = send(key)  # the database is back
+                    assert again.status_code == 409, f"{service}: {again.status_code} {again.text}"
+                    label = {"after": "lost_after_commit", "at": "lost_at_commit_not_applied",
+                             "applied": "lost_at_commit_applied"}[moment]
+                    answers[f"{service}_{label}"] = (first.status_code, again.json()["errors"])
+                    return first.json(), again.json()["errors"]
+
+                order, again = write("orders", lambda key: saga.place([{"sku_code": "AC-1", "quantity": 2}],
+                                                                      buyer="ann", idempotency_key=key))
+                assert again == {"Idempotency-Key": ["Already processed."]}
+                assert order["status"] == "pending_payment" and [e["status"] for e in order["timeline"]] == \
+                    ["pending_payment"]
+                assert saga.order(order["order_id"])["payable_fen"] == order["payable_fen"]
+                assert _rows(p["orders"].db, "SELECT count(*) FROM orders WHERE buyer_id = 'ann'") == 1
+
+                payment, again = write("billing", lambda key: saga.pay(order["order_id"], buyer="ann",
+                                                                        idempotency_key=key))
+                assert again == {"Idempotency-Key": ["Already processed."]}
+                assert payment["order_id"] == order["order_id"] and payment["amount_fen"] == order["payable_fen"]
+                assert _rows(p["billing"].db, f"SELECT count(*) FROM payments WHERE order_id = '{order['order_id']}'") == 1
+
+                receipt, again = write("inventory", lambda key: p["inventory"].post(
+                    "/api/v1/stock/AC-1/adjustments", role="warehouse", sub="wang", shop_id="S1",
+                    headers={"Idempotency-Key": key}, json={"kind": "inbound", "quantity": 5, "reason": "采购入库"}))
+                assert again == {"Idempotency-Key": ["Already processed."]}
+                assert receipt["movement"]["on_hand_delta"] == 5
+                assert saga.stock("AC-1")["on_hand"] == receipt["stock"]["on_hand"] == 15
+
+                lost, again = write("orders", lambda key: saga.place([{"sku_code": "AC-1", "quantity": 1}],
+                                                                     buyer="cid", idempotency_key=key),
+                                    moment="at", status=503)
+                assert lost["outcome"] == "unknown" and "may or may not" in lost["detail"]
+                assert again == {"Idempotency-Key": ["Request in progress."]}
+                assert _rows(p["orders"].db, "SELECT count(*) FROM orders WHERE buyer_id = 'cid'") == 0
+
+                direct = sa.create_engine(with_search_path(database_url(), f"{p.prefix}_orders"))
+                try:
+                    dees = lambda: _rows_on(direct, "SELECT count(*) FROM orders WHERE buyer_id = 'dee'")  # noqa: E731
+                    lost, again = write("orders", lambda key: saga.place([{"sku_code": "AC-1", "quantity": 1}],
+                                                                         buyer="dee", idempotency_key=key),
+                                        moment="applied", status=503, applied=lambda: dees() == 1)
+                finally:
+                    direct.dispose()
+                assert lost["outcome"] == "unknown" and "may or may not" in lost["detail"]
+                assert again == {"Idempotency-Key": ["Already processed."]}
+                [mine] = p["orders"].get("/api/v1/orders", role="buyer", sub="dee").json()["items"]
+                assert mine["status"] == "pending_payment"
+                assert [e["payload"]["order_id"] for e in recorded_events(p["orders"].db, "orders.OrderPlaced")
+                        ].count(mine["order_id"]) == 1
+            finally:
+                for proxy in proxies.values():
+                    proxy.restore()
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
+    reliability_report({
+        "scenario": "database lost at or right after a write's commit (orders, billing, inventory)",
+        "proves": "a committed write is answered 201 with what it did, not 503; a write lost at its COMMIT "
+                  "answers 503 outcome=unknown, not 'nothing was changed'; a repeat with the same "
+                  "Idempotency-Key is refused (409), never run twice",
+        **{k: f"{status} then 409 {errors['Idempotency-Key'][0].rstrip('.').lower()}"
+           for k, (status, errors) in answers.items()},
+    }, scenario="database_lost_at_commit")
+
+
+def _rows(db, sql: str) -> int:
+    return _rows_on(db.engine, sql)
+
+
+def _rows_on(engine, sql: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(sql)).scalar_one()
