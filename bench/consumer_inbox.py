@@ -41,8 +41,9 @@ class TimedConsumer(EventConsumer):
         self.first = self.last = None
         self.on_progress = on_progress
 
-    def on_message(self, body, message) -> None:
-        super().on_message(body, message)
+    def _settled(self, message, envelope, outcome, started) -> None:
+        # called once per message, handled alone or in a batch
+        super()._settled(message, envelope, outcome, started)
         self.count += 1
         now = time.perf_counter()
         if self.count == 1:

@@ -66,7 +66,12 @@ class Config:
     peers: dict[str, str] = field(default_factory=dict)
     # Retry back-off tiers in seconds; after the last one a message goes to <queue>.dlq.
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
-    prefetch: int = 16
+    # Unacknowledged messages the broker pushes to a consumer. Twice the batch: while one batch is
+    # handled the next is already on its way, instead of waiting for the acks (bench/README.md).
+    prefetch: int = 64
+    # Messages of one queue that a consumer handles in one transaction when they are already waiting
+    # (a backlog); 1 handles every message in a transaction of its own (ecom_common.consumer).
+    consumer_batch: int = 32
     relay_batch: int = 100
     relay_poll_interval: float = 0.5
     job_interval: float = 30.0
@@ -106,6 +111,7 @@ class Config:
             kwargs["retry_delays"] = _floats(env["ECOM_RETRY_DELAYS"])
         for key, name, cast in (
             ("prefetch", "ECOM_PREFETCH", int),
+            ("consumer_batch", "ECOM_CONSUMER_BATCH", int),
             ("relay_batch", "ECOM_RELAY_BATCH", int),
             ("relay_poll_interval", "ECOM_RELAY_POLL_INTERVAL", float),
             ("job_interval", "ECOM_JOB_INTERVAL", float),

@@ -19,6 +19,10 @@ EVENTS_HANDLED = Counter(
 EVENT_LATENCY = Histogram(
     "ecom_event_handle_duration_seconds", "Time to handle one event", ["service", "queue"],
 )
+CONSUMER_BATCH = Histogram(
+    "ecom_consumer_batch_size", "Events committed together by one consumer transaction (a backlog)",
+    ["service", "queue"], buckets=(2, 4, 8, 16, 32, 64),
+)
 OUTBOX_PUBLISHED = Counter("ecom_outbox_published_total", "Outbox rows published", ["service"])
 OUTBOX_PENDING = Gauge("ecom_outbox_pending", "Outbox rows not yet published", ["service"])
 JOB_RUNS = Counter("ecom_job_runs_total", "Scheduled job runs", ["service", "job", "outcome"])

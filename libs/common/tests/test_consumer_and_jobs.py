@@ -220,3 +220,148 @@ def test_an_ack_that_fails_after_the_commit_is_not_a_handler_failure(db, ack_err
         assert [channel.queue_declare(q, passive=True).message_count for q in parked] == [0, 0, 0]
         # the redelivery is a duplicate
         assert consumer.handle(event) == Outcome.DUPLICATE and handled == [event.event_id]
+
+
+# Batches: messages already waiting are handled in one transaction ------------------------------------
+def _published(db, events, *, raw=()):
+    """Publish `events` (and raw bodies) on a bus namespace of this test; return the consumer's config
+    and database, and a function that takes every waiting message of inventory.events (unacked)."""
+    import uuid
+
+    from kombu import Producer, Queue
+
+    from ecom_common import bus
+    from ecom_common.db import Database
+
+    config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
+    database = Database(config, engine=db.engine)
+    topology = bus.topology_for(config)
+    conn = bus.connect(config)
+    channel = conn.channel()
+    topology.declare(channel)
+    producer = Producer(channel)
+    for body in raw:
+        producer.publish(body, exchange="", routing_key=topology.name("inventory.events"),
+                         content_type="application/json", content_encoding="utf-8")
+    for event in events:
+        bus.publish_raw(producer, topology.exchange, event.routing_key, event.to_json(), message_id=event.event_id)
+
+    def take():
+        queue = Queue(topology.name("inventory.events"), no_declare=True)(channel)
+        messages = []
+        while (message := queue.get(no_ack=False)) is not None:
+            messages.append(message)
+        return messages
+
+    def parked(name):
+        return Queue(topology.name(name), no_declare=True)(conn.channel()).queue_declare(passive=True).message_count
+
+    return database, conn, producer, take, parked
+
+
+def test_a_batch_is_one_transaction_and_a_copy_inside_it_is_a_duplicate(db):
+    from sqlalchemy import event as sa_event
+
+    calls = []
+
+    def handler(uow, event):
+        calls.append(event.event_id)
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": event.payload["skus"][0]["sku_code"],
+                                                             "shop_id": "S1"}))
+
+    consumer = EventConsumer(db, Subscription("inventory.events", {"catalog.ProductListed": handler}))
+    a, b = listed("A"), listed("B")
+    commits = []
+    sa_event.listen(db.engine, "commit", lambda conn: commits.append(1))
+    outcomes = consumer.handle_batch([a, b, a, make_event("inventory.StockItemCreated", {"sku_code": "Z", "shop_id": "S1"})])
+    assert outcomes == [Outcome.HANDLED, Outcome.HANDLED, Outcome.DUPLICATE, Outcome.IGNORED]
+    assert calls == [a.event_id, b.event_id] and len(commits) == 1
+    assert count(db, inbox) == 2 and count(db, outbox) == 2
+    # handled already: a later batch of the same events changes nothing and commits nothing
+    assert consumer.handle_batch([b, a]) == [Outcome.DUPLICATE, Outcome.DUPLICATE]
+    assert len(commits) == 1 and calls == [a.event_id, b.event_id]
+
+
+def test_a_failing_handler_rolls_back_its_whole_batch(db):
+    def handler(uow, event):
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": "A", "shop_id": "S1"}))
+        if event.payload["skus"][0]["sku_code"] == "BAD":
+            raise RuntimeError("boom")
+
+    consumer = EventConsumer(db, Subscription("inventory.events", {"catalog.ProductListed": handler}))
+    with pytest.raises(RuntimeError):
+        consumer.handle_batch([listed("A"), listed("BAD"), listed("C")])
+    assert count(db, inbox) == 0 and count(db, outbox) == 0
+
+
+def test_when_a_batch_fails_each_message_is_handled_alone_and_only_the_bad_one_is_retried(db):
+    """The batch is rolled back, then every message gets its own transaction: the good ones commit
+    (once: the batch left nothing behind), the failing one goes to its retry queue, all are acked."""
+    seen = []
+
+    def handler(uow, event):
+        sku = event.payload["skus"][0]["sku_code"]
+        seen.append(sku)
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": sku, "shop_id": "S1"}))
+        if sku == "BAD":
+            raise RuntimeError("warehouse master data unavailable")
+
+    events = [listed("A"), listed("BAD"), listed("C")]
+    database, conn, producer, take, parked = _published(db, events, raw=["not json {"])
+    with conn:
+        consumer = EventConsumer(database, Subscription("inventory.events", {"catalog.ProductListed": handler}))
+        consumer._producer = producer
+        messages = take()
+        assert len(messages) == 4
+        consumer.on_messages(messages)
+        # the batch (A, BAD: rolled back), then one by one: A, BAD (fails again), C
+        assert seen == ["A", "BAD", "A", "BAD", "C"]
+        assert count(database, inbox) == 2 and count(database, outbox) == 2
+        assert take() == []  # every message settled: acked, the bad one after its copy went to retry.1
+        assert parked("inventory.events.retry.1") == 1 and parked("inventory.events.dlq") == 1  # the poison body
+
+
+def test_a_batch_that_commits_acks_every_message(db):
+    handled = []
+    events = [listed(s) for s in "ABCDE"]
+    database, conn, producer, take, parked = _published(db, events)
+    with conn:
+        consumer = EventConsumer(database, Subscription("inventory.events",
+                                                        {"catalog.ProductListed": lambda u, e: handled.append(e)}))
+        consumer._producer = producer
+        consumer.on_messages(take())
+        assert [e.event_id for e in handled] == [e.event_id for e in events]
+        assert count(database, inbox) == 5 and take() == []
+
+
+def test_a_backlog_is_consumed_in_batches_no_larger_than_the_setting(db):
+    """The running consumer: messages already waiting when it starts are taken together, at most
+    `consumer_batch` at a time, each handled once."""
+    import threading
+
+    from sqlalchemy import event as sa_event
+
+    from ecom_common.testing import eventually
+
+    handled = []
+    events = [listed(f"S{i}") for i in range(25)]
+    database, conn, producer, take, parked = _published(db, events)
+    conn.close()
+    database = type(database)(database.config.with_(consumer_batch=10), engine=db.engine)
+    commits = []
+    sa_event.listen(db.engine, "commit", lambda c: commits.append(1))
+    sizes = []
+    consumer = EventConsumer(database, Subscription("inventory.events",
+                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    original = consumer.on_messages
+    consumer.on_messages = lambda messages: (sizes.append(len(messages)), original(messages))
+    thread = threading.Thread(target=consumer.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: len(handled) == 25, timeout=10, message="the backlog handled")
+    finally:
+        consumer.stop.set()
+        thread.join(5)
+    assert handled == [e.event_id for e in events]
+    assert max(sizes) <= 10 and sum(sizes) == 25
+    assert len(commits) == len(sizes) < 25

@@ -63,14 +63,31 @@ class StockBook:
     def now(self) -> datetime:
         return self.config.clock.now()
 
+    def _read_once(self) -> dict:
+        """Readings kept for the rest of this transaction. A consumer handles a backlog several events
+        per transaction (ecom_common.consumer, "Batches"): in a flash sale that is many orders of the
+        same SKU, which need the SKU's stock items and the shop's shortage policy read only once.
+        Quantities are never kept: every change is still a conditional UPDATE of the row."""
+        transaction = self.session.get_transaction()
+        kept = self.session.info.get("inventory.read_once")
+        if kept is None or kept[0] is not transaction:
+            kept = (transaction, {})
+            self.session.info["inventory.read_once"] = kept
+        return kept[1]
+
     def warehouses_of(self, shop_id: str, sku_code: str) -> list[tuple[int, str]]:
-        """(item id, warehouse code) of a SKU's stock items, in warehouse-code order (the lock order)."""
-        rows = self.session.execute(
-            sa.select(items.c.id, items.c.warehouse_code)
-            .where(items.c.shop_id == shop_id, items.c.sku_code == sku_code)
-            .order_by(items.c.warehouse_code)
-        ).all()
-        return [(r.id, r.warehouse_code) for r in rows]
+        """(item id, warehouse code) of a SKU's stock items, in warehouse-code order (the lock order).
+        Read once per transaction (`ensure_item`, the one place that creates items, forgets it)."""
+        kept = self._read_once()
+        key = ("warehouses", shop_id, sku_code)
+        if key not in kept:
+            rows = self.session.execute(
+                sa.select(items.c.id, items.c.warehouse_code)
+                .where(items.c.shop_id == shop_id, items.c.sku_code == sku_code)
+                .order_by(items.c.warehouse_code)
+            ).all()
+            kept[key] = [(r.id, r.warehouse_code) for r in rows]
+        return list(kept[key])
 
     def available(self, shop_id: str, sku_code: str) -> int:
         """Available units over all warehouses (a reading for reports and shortage messages only)."""
@@ -97,6 +114,7 @@ class StockBook:
             if threshold is None:
                 raise UnknownSku(sku_code)
         now = self.now
+        self._read_once().pop(("warehouses", shop_id, sku_code), None)
         try:
             with self.session.begin_nested():
                 item_id = self.session.execute(
@@ -183,10 +201,15 @@ class StockBook:
 
     # Policies ------------------------------------------------------------------------------------
     def shortage_policy(self, shop_id: str) -> str:
-        policy = self.session.execute(
-            sa.select(StockPolicy.shortage_policy).where(StockPolicy.shop_id == shop_id)
-        ).scalar_one_or_none()
-        return policy or default_policy(self.config)
+        """The shop's policy, read once per transaction: a change made meanwhile applies from the
+        consumer's next transaction (a batch is a fraction of a second)."""
+        kept = self._read_once()
+        key = ("policy", shop_id)
+        if key not in kept:
+            kept[key] = self.session.execute(
+                sa.select(StockPolicy.shortage_policy).where(StockPolicy.shop_id == shop_id)
+            ).scalar_one_or_none()
+        return kept[key] or default_policy(self.config)
 
     # Reservations --------------------------------------------------------------------------------
     def _log(self, order_id: str, status: str, reason: str | None = None) -> None:

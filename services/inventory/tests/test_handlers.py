@@ -352,3 +352,36 @@ def test_an_older_catalog_event_arriving_late_does_not_roll_the_threshold_back(d
     deliver(None, None, envelope=listing)
     assert _threshold(db, "A") == 7
     assert len(movements(db, kind="create")) == 1
+
+
+def test_a_batch_reads_stock_items_once_but_sees_an_item_created_in_it(db, events):
+    """One consumer transaction for several events (a backlog): the stock items of a SKU and the
+    shop's policy are read once per transaction, and an item created by the batch itself (a listing
+    between two orders) is not hidden by the earlier reading."""
+    from ecom_common.consumer import EventConsumer
+    from ecom_common.events import make_event
+
+    from inventory.handlers import SUBSCRIPTIONS
+
+    def paid(order_id, sku):
+        return make_event("orders.OrderPaid", {"order_id": order_id, "shop_id": SHOP, "payable_fen": 1000,
+                                               "paid_at": "2026-11-01T08:00:00Z",
+                                               "lines": [{"sku_code": sku, "quantity": 1}]})
+
+    listing = make_event("catalog.ProductListed", {"product_id": "P9", "shop_id": SHOP, "skus": [
+        {"sku_code": "NEW", "list_price_fen": 1000, "low_stock_threshold": 0}]})
+    consumer = EventConsumer(db, SUBSCRIPTIONS[0])
+    statements = []
+    sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert consumer.handle_batch([paid("O1", "NEW"), listing, paid("O2", "NEW"), paid("O3", "NEW")]) == [
+        Outcome.HANDLED] * 4
+    assert [e["order_id"] for e in events("inventory.StockShortage")] == ["O1", "O2", "O3"]
+    # O1: no stock item yet; O2, O3: the listed item, with nothing on hand
+    with db.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(Reservation).where(
+            Reservation.status == "waiting")).scalar_one() == 3
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "stock_items.warehouse_code"
+             in s and "ORDER BY" in s]
+    assert len(reads) == 2  # O1's reading, then one after the listing created the item (O2 and O3 share it)
+    policy_reads = [s for s in statements if "stock_policies" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(policy_reads) == 1
