@@ -108,15 +108,16 @@ class EventConsumer:
                 uow.commit()
         return outcomes
 
-    def on_message(self, body, message) -> None:
-        """Handle one message in a transaction of its own, and settle it: ack, retry or dead-letter."""
+    def on_message(self, body, message) -> str | None:
+        """Handle one message in a transaction of its own, and settle it: ack, retry, dead-letter or
+        requeue. Returns the outcome (None for a message that is not an envelope)."""
         # Runs inside drain_events (or for each message of a failed batch): a stop request is only
         # seen after this returns, so shutdown always finishes (and acks) the message in hand.
         started = time.perf_counter()
         headers = dict(message.headers or {})
         envelope = self._parse(message, headers)
         if envelope is None:
-            return
+            return None
         with context.bound(envelope.correlation_id, envelope.event_id):
             try:
                 outcome = self.handle(envelope)
@@ -134,6 +135,7 @@ class EventConsumer:
                 # redelivers the message, which the inbox then skips as a duplicate.
                 message.ack()
             self._settled(message, envelope, outcome, started)
+        return outcome
 
     def on_messages(self, messages: list) -> None:
         """Handle messages that were waiting together: one transaction for all of them, or, if that
@@ -156,8 +158,15 @@ class EventConsumer:
             # a requeue or the DLQ, is decided message by message, as if there had been no batch.
             log.info("batch of %d events on %s rolled back (%r); handling them one by one",
                      len(batch), self.consumer_name, exc)
-            for message, _ in batch:
-                self.on_message(None, message)
+            for i, (message, _) in enumerate(batch):
+                if self.on_message(None, message) == Outcome.REQUEUED:
+                    # The database is unreachable: the rest would meet the same outage, one second
+                    # each. Back on the queue, untried, as the one that just was.
+                    for rest, envelope in batch[i + 1:]:
+                        rest.requeue()
+                        with context.bound(envelope.correlation_id, envelope.event_id):
+                            self._settled(rest, envelope, Outcome.REQUEUED, started)
+                    break
             return
         metrics.CONSUMER_BATCH.labels(self.config.service, self.consumer_name).observe(len(batch))
         for (message, envelope), outcome in zip(batch, outcomes):

@@ -365,3 +365,24 @@ def test_a_backlog_is_consumed_in_batches_no_larger_than_the_setting(db):
     assert handled == [e.event_id for e in events]
     assert max(sizes) <= 10 and sum(sizes) == 25
     assert len(commits) == len(sizes) < 25
+
+
+def test_a_batch_that_meets_a_database_outage_is_requeued_after_one_try_alone(db):
+    """The database goes away: the batch fails, the first message alone fails the same way and is
+    requeued (no retry spent), and the others are requeued untried instead of meeting the outage one
+    second each."""
+    calls = []
+
+    def handler(uow, event):
+        calls.append(event.payload["skus"][0]["sku_code"])
+        raise sa.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+
+    database, conn, producer, take, parked = _published(db, [listed("A"), listed("B"), listed("C")])
+    with conn:
+        consumer = EventConsumer(database, Subscription("inventory.events", {"catalog.ProductListed": handler}))
+        consumer._producer = producer
+        consumer.stop.set()  # skips the one-second pause before a requeue
+        consumer.on_messages(take())
+        assert calls == ["A", "A"]  # in the batch, then alone
+        assert sorted(m.payload["payload"]["skus"][0]["sku_code"] for m in take()) == ["A", "B", "C"]
+        assert parked("inventory.events.retry.1") == 0 and count(database, inbox) == 0
