@@ -58,9 +58,9 @@ def reliability_report(request):
 def private_broker():
     """A RabbitMQ node of this test's own (`ecom_common.testing.PrivateRabbitMQ`: its own node name,
     AMQP and distribution ports, data, logs and config in a temporary directory), started, which the
-    test may stop and start at will; the machine's shared broker is never touched. Teardown always
-    stops the node and removes its directory. Without rabbitmq-server installed the test is skipped,
-    or fails when CI=true."""
+    test may stop, kill (SIGKILL) and start at will; the machine's shared broker is never touched.
+    Teardown always stops the node (or kills what is left of it) and removes its directory. Without
+    rabbitmq-server installed the test is skipped, or fails when CI=true."""
     from ecom_common.testing import PrivateRabbitMQ
 
     if PrivateRabbitMQ.scripts_dir() is None:

@@ -1,16 +1,32 @@
-"""The broker stopped and started while orders flow through the whole saga: every accepted order
-reaches its end state once the broker is back, and nothing happens twice.
+"""The broker taken down and started again while orders flow through the whole saga: every accepted
+order reaches its end state once the broker is back, and nothing happens twice. Two ways down:
+
+- `stop`: a full, clean stop of the node (`rabbitmqctl stop`: every client gets connection.close, the
+  Erlang VM exits);
+- `kill`: a hard crash: SIGKILL to every process of the node at once (`PrivateRabbitMQ.kill`: the
+  script, beam.smp, erl_child_setup and its port programs; not epmd, which is the host's), nothing
+  flushed, no connection.close: the clients see their sockets closed by the kernel. RabbitMQ
+  recovers its queues from what it had written when it was killed. (Not a power cut: what the VM
+  had written survives in the kernel's page cache; what it still held in memory does not.)
 
 The six real services (HTTP, PostgreSQL) run on a RabbitMQ node of this test's own
 (`private_broker`: its own node name, ports and data directory; the machine's shared broker is
 never stopped). Buyers place and pay orders at a steady pace; meanwhile a shop floor works every
 order as far as it can: the warehouse dispatches each pending shipment, the carrier reports it
-delivered (signed webhook), the buyer confirms receipt of each delivered order. One second in, the
-node is stopped for real (`rabbitmqctl stop`: every client gets connection.close, the Erlang VM
-exits), stays down a few seconds while buyers keep placing and paying (and the shop floor keeps
-dispatching and delivering) — none of that needs the broker: events wait in the outboxes — and is
-started again on the same data. The stream goes on for a while after. Then:
+delivered (signed webhook), the buyer confirms receipt of each delivered order. One second in, a
+burst of events nobody consumes is recorded in catalog's outbox, and as soon as its relay has had a
+first batch of it confirmed (the rest being published, or waiting), the node is taken down, stays
+down a few seconds while buyers keep placing and paying (and the shop floor keeps dispatching and
+delivering) — none of that needs the broker: events wait in the outboxes — and is started again on
+the same data. The stream goes on for a while after. Then:
 
+- what the relays had marked published when the node went down is not lost: a durable "tap" queue
+  of the test, bound to every routing key of the namespace and never consumed, holds every event of
+  every outbox marked published at that moment, exactly once (publisher confirms of persistent
+  messages to durable queues come once they are on disk, and a confirmed row is never published
+  again); what was not confirmed is published again by the relays: in the end the tap holds every
+  outbox row of every service, and nothing else (an event in it twice was on the node, but its
+  confirm was lost with the connection);
 - nothing was refused during the outage, and orders were accepted during it;
 - every accepted order is completed, with the timeline pending_payment -> paid ->
   awaiting_shipment -> shipped -> delivered -> completed exactly once, and each event orders
@@ -22,12 +38,14 @@ started again on the same data. The stream goes on for a while after. Then:
   settlement scheduled per order;
 - no duplicate shipment: one shipment per order, one ShipmentDispatched and one ShipmentDelivered;
 - nothing in any dead-letter queue, every queue and every outbox drained;
-- the node itself: persistent messages parked in a durable queue survive the restart (a transient
-  message and a non-durable queue do not: the restart is real); a connection to the shared broker
-  held open across it lives on; closing the node (the fixture's teardown) leaves no process, no
-  directory and nothing listening.
-Duplicates at the wire (a publish whose confirm was lost in the stop is published again; an unacked
-delivery is redelivered after the start) are absorbed by the inboxes; the report counts them.
+- the node itself: nothing of it is left running or listening while it is down; persistent
+  messages parked (with confirms) in a durable queue survive the restart (a transient message and a
+  non-durable queue do not: the restart is real); a connection to the shared broker held open across
+  it lives on; closing the node (the fixture's teardown) leaves no process, no directory and nothing
+  listening.
+Duplicates at the wire (a publish whose confirm was lost is published again; an unacked delivery, or
+one whose ack the crash lost, is delivered again after the start) are absorbed by the inboxes; the
+report counts them.
 """
 from __future__ import annotations
 
@@ -36,6 +54,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -45,19 +64,28 @@ from kombu import Connection, Producer, Queue
 
 from ecom_common import metrics
 from ecom_common.db import outbox
+from ecom_common.events import make_event
 from ecom_common.testing import Platform, amqp_url, eventually
-from ecom_common.topology import dlq
+from ecom_common.topology import Topology, dlq
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
 
 RATE = 6  # orders placed and paid per second at most (two HTTP calls each, plus the saga behind them)
-BEFORE_STOP = 1.0  # seconds of traffic before the broker is stopped
-DOWN = 3.0  # seconds the broker stays stopped (stopping and starting it take more)
+BEFORE_DOWN = 1.0  # seconds of traffic before the broker is taken down
+DOWN = 3.0  # seconds the broker stays down (stopping and starting it take more)
+BURST = 1500  # events recorded at once in catalog's outbox just before the broker goes down
 AFTER_START = 1.5  # seconds the stream goes on once the broker is back
 MIN_ORDERS, MAX_ORDERS = 40, 120
 SKUS = {"RST-1": 400, "RST-2": 400}  # SKU -> units on hand
 TIMELINE = ["pending_payment", "paid", "awaiting_shipment", "shipped", "delivered", "completed"]
 AT_LEAST_AWAITING_SHIPMENT = ("awaiting_shipment", "shipped", "delivered", "completed")
+# how the node goes down -> (the report's scenario key, its title, the figure for the time it took)
+HOW = {
+    "stop": ("saga_broker_restart", "broker stopped and started while orders flow (saga, private node)",
+             "seconds_stopping_with_rabbitmqctl"),
+    "kill": ("saga_broker_crash", "broker killed (SIGKILL) and started while orders flow (saga, private node)",
+             "seconds_killing"),
+}
 
 
 @dataclass
@@ -74,17 +102,20 @@ def outcomes(outcome: str) -> float:
                if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome)
 
 
-def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once(h, private_broker,
-                                                                                  reliability_report):
+@pytest.mark.parametrize("how", list(HOW))
+def test_broker_down_and_started_while_orders_flow_every_order_completes_once(how, h, private_broker,
+                                                                              reliability_report):
     from billing.models import LedgerEntry, Payment, Refund, Settlement
     from inventory.models import Reservation, StockItem, StockMovement
     from logistics.models import Shipment
 
     rabbit = private_broker
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    tap = _tap(rabbit.url, f"{prefix}.")  # before any service publishes: a copy of every event
     # Retry tiers as short as the test allows, as many as production has and one more: an event that
     # overtakes its predecessor after the restart is retried until it fits, it is not a dead letter.
     with Platform(h.ALL_SERVICES, settings=h.saga_settings, broker_url=rabbit.url,
-                  retry_delays=(0.2, 0.5, 1.0, 2.0)) as p:
+                  retry_delays=(0.2, 0.5, 1.0, 2.0), prefix=prefix) as p:
         saga = h.Saga(p)
         for sku, units in SKUS.items():
             saga.product(sku, price_fen=9900, stock=units)
@@ -159,9 +190,9 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
         floor = threading.Thread(target=shop_floor, daemon=True)
         producer.start()
         floor.start()
-        time.sleep(BEFORE_STOP)
+        time.sleep(BEFORE_DOWN)
 
-        # The broker goes away: a full stop of the node, then down for DOWN seconds, then started.
+        # The broker goes away (stopped or killed), stays down for DOWN seconds, and is started.
         # Alongside the saga, messages at rest in queues of the node, and a connection to the shared
         # broker held open across it (the shared broker is another node: it is not touched).
         durable, transient = _park_messages(rabbit.url, p.prefix)
@@ -170,10 +201,19 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
             shared_probe = f"{p.prefix}.shared-probe"
             Queue(shared_probe, exclusive=True)(shared_channel).declare()
 
-            timeline["stopping"] = time.monotonic()
-            rabbit.stop()
-            timeline["stopped"] = time.monotonic()
-            assert not rabbit.running and _refused(rabbit.port)
+            # Catalog's relay busy with a burst when the node goes down: some of it confirmed and
+            # marked published, some published and not yet confirmed, the rest waiting.
+            burst = {e.event_id for e in _burst(h, p["catalog"])}
+            eventually(lambda: _burst_published(p["catalog"].db) >= p["catalog"].config.relay_batch, timeout=60,
+                       interval=0.01, message="a first batch of the burst confirmed")
+            marked_at_down = {name: _outbox_ids(p[name].db) for name in h.ALL_SERVICES}  # (published, not)
+            timeline["down"] = time.monotonic()
+            if how == "stop":
+                rabbit.stop()
+            else:
+                rabbit.kill()
+            timeline["gone"] = time.monotonic()
+            assert not rabbit.running and rabbit.processes() == [] and _refused(rabbit.port)
             time.sleep(DOWN)
             timeline["starting"] = time.monotonic()
             rabbit.start()
@@ -185,7 +225,7 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
         # persistent messages of a durable queue survive; a transient message and a non-durable queue
         # do not: the restart was real
         assert _parked_after_restart(rabbit.url, durable, transient) == (['{"n": 0}', '{"n": 1}', '{"n": 2}'], False)
-        in_outage = [a for a in accepted if timeline["stopping"] <= a.at < timeline["started"]]
+        in_outage = [a for a in accepted if timeline["down"] <= a.at < timeline["started"]]
         at_least_awaiting_when_back = len(_with_status(orders_db, [a.order_id for a in accepted],
                                                        *AT_LEAST_AWAITING_SHIPMENT))
 
@@ -269,17 +309,36 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
         dead = {q: h.queue_state(config, dlq(q))[0] for q in queues}
         assert dead == {q: 0 for q in queues}
 
+        # What the relays had had confirmed when the node went down is on it, once; everything else
+        # was published again: the tap holds every event of every outbox, and nothing else.
+        tapped = _tapped(rabbit.url, tap)
+        published = set().union(*(_outbox_ids(p[name].db)[0] for name in h.ALL_SERVICES))
+        confirmed_at_down = set().union(*(marked for marked, _ in marked_at_down.values()))
+        unconfirmed_at_down = set().union(*(waiting for _, waiting in marked_at_down.values()))
+        assert confirmed_at_down - set(tapped) == set(), "confirmed before the broker went down, and lost"
+        assert {e: tapped[e] for e in confirmed_at_down if tapped[e] != 1} == {}, "confirmed, published again"
+        assert published - set(tapped) == set(), "marked published, never on the node"
+        assert set(tapped) - published == set(), "on the node, not from an outbox"
+        assert burst <= published
+        twice = {e for e, n in tapped.items() if n > 1}
+
+        scenario, title, seconds_going = HOW[how]
         reliability_report({
-            "scenario": "broker stopped and started while orders flow (saga, private node)",
-            "proves": "every order accepted before, during and after a full broker stop and start is completed; "
+            "scenario": title,
+            "proves": f"every order accepted before, during and after a broker {how} and start is completed; "
+                      "what the relays had confirmed is not lost, the rest is published again; "
                       "no stock taken twice, no second charge, no duplicate shipment, nothing dead-lettered",
             "orders_accepted": len(ids), "orders_refused": len(refused), "rate_per_s": RATE,
-            "accepted_before_stop": sum(1 for a in accepted if a.at < timeline["stopping"]),
+            "accepted_before_down": sum(1 for a in accepted if a.at < timeline["down"]),
             "accepted_during_outage": len(in_outage),
-            "seconds_stopping_with_rabbitmqctl": round(timeline["stopped"] - timeline["stopping"], 2),
-            "seconds_down": round(timeline["starting"] - timeline["stopped"], 2),
+            seconds_going: round(timeline["gone"] - timeline["down"], 2),
+            "seconds_down": round(timeline["starting"] - timeline["gone"], 2),
             "seconds_starting": round(timeline["started"] - timeline["starting"], 2),
-            "outage_seconds": round(timeline["started"] - timeline["stopping"], 2),
+            "outage_seconds": round(timeline["started"] - timeline["down"], 2),
+            "events_confirmed_at_down": len(confirmed_at_down),
+            "events_unconfirmed_at_down": len(unconfirmed_at_down),
+            "burst_confirmed_at_down": len(burst & confirmed_at_down),
+            "events_on_the_node_twice": len(twice), "events_published": len(published),
             "at_least_awaiting_shipment_when_back": at_least_awaiting_when_back,
             "seconds_from_start_to_every_consumer_back": round(consumers_back - timeline["started"], 2),
             "seconds_from_start_to_outage_backlog_awaiting_shipment": round(backlog_through - timeline["started"], 2),
@@ -291,13 +350,13 @@ def test_broker_stopped_and_started_while_orders_flow_every_order_completes_once
             "settlements": sum(settlements.values()), "dead_lettered": sum(dead.values()),
             "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
             "handler_retries": int(outcomes("retried") - retried_before),
-        }, scenario="saga_broker_restart")
+        }, scenario=scenario)
 
     # What the fixture's teardown does (again, harmlessly, after this): the node stopped for good, its
     # directory removed, nothing left listening.
     process = rabbit.process
     rabbit.close()
-    assert process.poll() is not None and not rabbit.running
+    assert process.poll() is not None and not rabbit.running and rabbit.processes() == []
     assert not rabbit.dir.exists() and _refused(rabbit.port)
 
 
@@ -322,6 +381,49 @@ def _park_messages(url: str, prefix: str) -> tuple[str, str]:
         producer.publish({"n": "transient"}, routing_key=durable, delivery_mode=1)
         producer.publish({"n": "in a non-durable queue"}, routing_key=transient, delivery_mode=2)
     return durable, transient
+
+
+def _tap(url: str, bus_prefix: str) -> str:
+    """A durable queue bound to every routing key of the namespace's exchange, never consumed: the
+    node keeps a copy of every event the relays publish (the retry and dead-letter queues are fed
+    through the default exchange: not here)."""
+    exchange = Topology(bus_prefix).exchange
+    name = f"{bus_prefix}tap"
+    with Connection(url) as conn:
+        Queue(name, exchange=exchange, routing_key="#", durable=True)(conn.channel()).declare()
+    return name
+
+
+def _tapped(url: str, tap: str) -> Counter:
+    """event_id -> how many copies of it the tap holds (read and removed)."""
+    copies = Counter()
+    with Connection(url) as conn:
+        channel = conn.channel()
+        while (message := channel.basic_get(tap, no_ack=True)) is not None:
+            copies[message.properties["message_id"]] += 1
+    return copies
+
+
+def _burst(h, catalog) -> list:
+    """BURST events in catalog's outbox in one transaction, of a type no queue subscribes to (only
+    the tap gets them): work for catalog's relay, nothing for the saga."""
+    events = [make_event("catalog.ProductSubmitted", {"product_id": f"burst-{n}", "shop_id": "S-burst"})
+              for n in range(BURST)]
+    h.record(catalog, *events)
+    return events
+
+
+def _burst_published(db) -> int:
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
+            outbox.c.routing_key == "catalog.ProductSubmitted", outbox.c.published_at.is_not(None))).scalar_one()
+
+
+def _outbox_ids(db) -> tuple[set[str], set[str]]:
+    """(event ids of the outbox rows marked published, of those not)"""
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.select(outbox.c.event_id, outbox.c.published_at.is_not(None))).all()
+    return {e for e, marked in rows if marked}, {e for e, marked in rows if not marked}
 
 
 def _parked_after_restart(url: str, durable: str, transient: str) -> tuple[list[str], bool]:

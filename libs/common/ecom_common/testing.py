@@ -343,14 +343,18 @@ class PrivateRabbitMQ:
     free ports on 127.0.0.1), Erlang cookie, and its own data, logs, config file, env file and
     enabled-plugins file (none) in a directory of its own, so it reads nothing of the machine's node
     (e.g. /etc/rabbitmq's listener on 5672 or its NODENAME). epmd is shared, as it is between any two
-    Erlang nodes on a host. The server runs in the foreground as a child of this process (its own
-    process group), so it can always be ended by its id.
+    Erlang nodes on a host. The server runs in the foreground as a child of this process, and every
+    process of the node carries its name in the environment variable `ECOM_PRIVATE_RABBITMQ`
+    (`processes()`), so that it can always be ended by id without touching any other node.
 
         with PrivateRabbitMQ() as rabbit:   # started; stopped and its directory removed on exit
             rabbit.url                      # amqp://guest:guest@127.0.0.1:<port>//
             rabbit.stop(); rabbit.start()   # a full node stop and start: durable queues and
                                             # persistent messages survive it
+            rabbit.kill(); rabbit.start()   # a hard crash (SIGKILL) and a start on the same data
     """
+
+    MARKER = "ECOM_PRIVATE_RABBITMQ"  # in the environment of the node's processes: its node name
 
     def __init__(self, workdir: str | Path | None = None, name: str | None = None):
         scripts = self.scripts_dir()
@@ -410,6 +414,37 @@ class PrivateRabbitMQ:
         })
         return env
 
+    @property
+    def server_env(self) -> dict:
+        """The server's environment: `env` and the marker its every process inherits (beam.smp forks
+        erl_child_setup, which starts the port programs: inet_gethost, the disk monitor's shell)."""
+        return {**self.env, self.MARKER: self.node}
+
+    def processes(self) -> list[tuple[int, str]]:
+        """(pid, command) of every live process of this node, found by its marker in
+        /proc/<pid>/environ: the rabbitmq-server script, beam.smp, and the processes beam.smp starts.
+        These are not all in the script's process group: erl_child_setup calls setsid(), and so do
+        the port programs it starts, so that once beam.smp is gone they are no one's children. epmd is
+        left out: it is the host's, shared by every Erlang node (the machine's broker registers with
+        it too); were it started by this node, it would serve the next ones as well. Processes of
+        other users whose environment cannot be read are not this node's (it runs as this user)."""
+        found = []
+        marker = f"{self.MARKER}={self.node}".encode() + b"\0"
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                if marker not in (entry / "environ").read_bytes():
+                    continue
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+            name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()[0]
+            if state not in ("Z", "X") and name != "epmd":
+                found.append((int(entry.name), command))
+        return sorted(found)
+
     def ctl(self, *args: str, timeout: float = 90, check: bool = True):
         """`rabbitmqctl -n <this node> ...`"""
         result = subprocess.run([str(self.scripts / "rabbitmqctl"), "-n", self.node, *args], env=self.env,
@@ -429,9 +464,14 @@ class PrivateRabbitMQ:
         if self.running:
             raise RuntimeError(f"{self.node} is running already")
         started = time.monotonic()
-        self.pid_file.unlink(missing_ok=True)  # `rabbitmqctl wait` must not read a dead node's pid
+        # `rabbitmqctl wait` must not read a dead node's pid: a killed node leaves its pid file behind
+        # (a clean stop removes it). Nothing else is left stale by SIGKILL (checked on this machine:
+        # RabbitMQ 3.10, Erlang 25): epmd drops the node's name when its socket closes, the node
+        # listens on the same ports again, and it recovers its queues from the data directory as
+        # the crash left it.
+        self.pid_file.unlink(missing_ok=True)
         with open(self.log_file, "ab") as out:
-            self.process = subprocess.Popen([str(self.scripts / "rabbitmq-server")], env=self.env, cwd=self.dir,
+            self.process = subprocess.Popen([str(self.scripts / "rabbitmq-server")], env=self.server_env, cwd=self.dir,
                                             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                             start_new_session=True)
         try:
@@ -455,33 +495,44 @@ class PrivateRabbitMQ:
         try:
             self.ctl("stop", str(self.pid_file), timeout=timeout)  # returns once the VM has exited
             self.process.wait(timeout)  # and the script that ran it
-        except BaseException:
+        finally:
+            # After a clean stop nothing of the node is left (erl_child_setup and the port programs
+            # end with beam.smp); this makes sure of it. After a failed stop: the node, killed.
             self.kill()
-            raise
-        self.process = None
         return time.monotonic() - started
 
-    def kill(self) -> None:
-        """End the node's process group (ours) if a clean stop did not."""
-        if self.process is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            if self.process.poll() is not None:
+    def kill(self, timeout: float = 15) -> float:
+        """A hard crash: SIGKILL to every process of the node at once (`processes()`: the script,
+        beam.smp, erl_child_setup and its port programs; not epmd, not any other node), nothing
+        flushed, no connection.close to the clients (their sockets are closed by the kernel). Waits
+        until none of them is left running; returns the seconds it took. Also the last resort of
+        `stop()` and `close()`. The data directory stays as the crash left it, for `start()`."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            # Again until none is found: a process started between the look and the signal (a port
+            # program) would otherwise be left behind, reparented to init.
+            pids = {pid for pid, _ in self.processes()}
+            if self.process is not None and self.process.poll() is None:
+                pids.add(self.process.pid)
+            if not pids:
                 break
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(wait)
-            except subprocess.TimeoutExpired:
-                pass
-        # the Erlang VM is in the same process group; make sure nothing of it is left
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"private RabbitMQ node {self.node}: still running after SIGKILL: "
+                                   f"{self.processes()}")
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            if self.process is not None:
+                try:
+                    self.process.wait(1)  # the script: reaped here, not left a zombie
+                except subprocess.TimeoutExpired:
+                    pass
+            time.sleep(0.05)
         self.process = None
+        return time.monotonic() - started
 
     def close(self) -> None:
         """Stop the node whatever state it is in and remove its directory."""
@@ -490,9 +541,9 @@ class PrivateRabbitMQ:
                 try:
                     self.stop(timeout=30)
                 except Exception:
-                    self.kill()
+                    pass  # stop() has killed it
         finally:
-            self.kill()
+            self.kill()  # whatever is left of it (none after a clean stop)
             if self.owns_dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
