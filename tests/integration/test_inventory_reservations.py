@@ -133,14 +133,14 @@ def test_no_oversell_200_concurrent_paid_orders_for_50_units_on_two_consumers(pl
     handled = Counter()
     for name, worker in (("first", inv.worker), ("second", second)):
         consumer = worker.consumers[0]
-        original = consumer.handle
+        original = consumer.handle_batch  # every message goes through it, alone or in a batch
 
-        def counting(envelope, _original=original, _name=name):
-            outcome = _original(envelope)
-            handled[_name] += 1
-            return outcome
+        def counting(envelopes, _original=original, _name=name):
+            outcomes = _original(envelopes)
+            handled[_name] += len(envelopes)
+            return outcomes
 
-        consumer.handle = counting
+        consumer.handle_batch = counting
 
     # Sample the stock row while the storm runs: it must never go negative or over-reserved.
     samples, stop = [], threading.Event()
