@@ -10,10 +10,12 @@ to <queue>.dlq with the error in its headers; `ecom dlq replay` re-drives it. A 
 unreachable is not the message's fault: the message is requeued without spending a retry.
 
 Batches. When several messages of the queue are already waiting (a backlog: the broker has pushed up
-to `prefetch` of them), up to `consumer_batch` are handled in one transaction: per message an inbox
-row and its handler, then one COMMIT for all, then the acks. BEGIN, COMMIT (its WAL flush) and the
-relay's pass over the events recorded are paid once per batch instead of once per message, which
-is about half of what a message costs (bench/README.md, "Round trips per order"). Nothing waits for
+to `prefetch` of them), up to `consumer_batch` are handled in one transaction: the inbox rows of
+all of them in one INSERT, each handler in turn, the events they recorded in one INSERT (see
+UnitOfWork.record), then one COMMIT for all, then the acks. BEGIN, COMMIT (its WAL flush), the inbox
+and outbox INSERTs and the relay's pass over the events recorded are paid once per batch instead of
+once per message: more than half of what a message costs (bench/README.md, "Round trips per
+order"). Nothing waits for
 a batch to fill: a message that arrives alone is handled alone, at once. If anything in a batch
 fails (a handler raising, a deadlock with another batch, the database going away), the whole batch
 is rolled back and its messages are handled again one by one, each in its own transaction, exactly
@@ -34,7 +36,7 @@ from kombu import Consumer, Producer, Queue
 
 from . import bus, context, metrics
 from .clock import iso, utcnow
-from .db import Database, UnitOfWork, inbox, insert_ignore
+from .db import Database, UnitOfWork, inbox, insert_new
 from .events import Envelope
 from .topology import dlq, retry_queue
 
@@ -82,25 +84,26 @@ class EventConsumer:
     def handle_batch(self, envelopes: list[Envelope]) -> list[str]:
         """Handle envelopes of this queue in ONE transaction, in order; their outcomes. Raises what a
         handler raises, and then nothing of the batch is committed."""
-        outcomes = []
         with self.db.uow() as uow:
-            for envelope in envelopes:
-                handler = self.sub.handlers.get(envelope.routing_key)
+            handlers = [self.sub.handlers.get(envelope.routing_key) for envelope in envelopes]
+            # The inbox rows of the whole batch in one statement (one round trip, not one per
+            # message), ON CONFLICT DO NOTHING rather than catching the unique violation: a copy
+            # must not abort the transaction, which holds the rest of the batch. A copy handled by
+            # another consumer right now makes this wait for its commit, then counts as a duplicate.
+            now = utcnow()
+            rows = {envelope.event_id: {"consumer": self.consumer_name, "event_id": envelope.event_id,
+                                        "event_type": envelope.routing_key, "handled_at": now}
+                    for envelope, handler in zip(envelopes, handlers) if handler is not None}
+            fresh = insert_new(uow.session, inbox, list(rows.values()), "event_id")
+            outcomes = []
+            for envelope, handler in zip(envelopes, handlers):
                 if handler is None:
                     outcomes.append(Outcome.IGNORED)
                     continue
-                # ON CONFLICT DO NOTHING rather than catching the unique violation: a conflict must
-                # not abort the transaction, which holds the rest of the batch. A copy handled by
-                # another consumer right now waits here for its commit, then counts as a duplicate.
-                fresh = insert_ignore(uow.session, inbox, {
-                    "consumer": self.consumer_name,
-                    "event_id": envelope.event_id,
-                    "event_type": envelope.routing_key,
-                    "handled_at": utcnow(),
-                })
-                if not fresh:
+                if envelope.event_id not in fresh:
                     outcomes.append(Outcome.DUPLICATE)
                     continue
+                fresh.discard(envelope.event_id)  # a second copy in the same batch is a duplicate
                 with context.bound(envelope.correlation_id, envelope.event_id):
                     handler(uow, envelope)
                 outcomes.append(Outcome.HANDLED)

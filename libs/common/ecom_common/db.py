@@ -263,11 +263,11 @@ class UnitOfWork:
     def __init__(self, db: Database):
         self.db = db
         self.session: Session | None = None
-        self._recorded = 0
+        self._events: list[dict] = []  # outbox rows recorded, written by commit()
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self.db.Session()
-        self._recorded = 0
+        self._events = []
         return self
 
     def __exit__(self, *exc) -> None:
@@ -277,14 +277,21 @@ class UnitOfWork:
             self.session.close()
 
     def record(self, event) -> None:
+        """Add the event to the outbox of this transaction. The rows are written by commit(), all in
+        one statement: a consumer batch records an event or more per message, and that is one round
+        trip for all of them instead of one each. Still inside the transaction, so nothing changes
+        for anyone else (nothing in a service reads back the outbox rows it is writing)."""
         from .outbox import outbox_row
 
-        self.session.execute(outbox.insert().values(**outbox_row(event, self.db.config.clock.now())))
-        self._recorded += 1
+        self._events.append(outbox_row(event, self.db.config.clock.now()))
 
     def commit(self) -> None:
         from . import context
 
+        recorded = len(self._events)
+        if recorded:
+            # executemany: rows (and their ids, i.e. the publishing order) in the order recorded.
+            self.session.execute(outbox.insert(), self._events)
         claim = context.idempotency_claim()
         if claim is not None:
             scope, key = claim
@@ -294,7 +301,7 @@ class UnitOfWork:
                        idempotency_keys.c.committed_at.is_(None))
                 .values(committed_at=self.db.config.clock.now())
             )
-        if self._recorded and self.db.notifies and not self.db.relays_in_process:
+        if recorded and self.db.notifies and not self.db.relays_in_process:
             # No relay in this process (a web process): wake the worker's relay. Part of the
             # transaction: PostgreSQL delivers it only if the commit succeeds (nothing for a
             # rollback), after the rows are visible, once per transaction however many events.
@@ -309,13 +316,13 @@ class UnitOfWork:
             context.note_commit(None)
             raise
         context.note_commit(True)
-        if self._recorded:
+        self._events = []
+        if recorded:
             self.db.outbox_signal.set()
-            self._recorded = 0
 
     def rollback(self) -> None:
         self.session.rollback()
-        self._recorded = 0
+        self._events = []
 
 
 @contextmanager
@@ -337,6 +344,19 @@ def is_unique_violation(exc: Exception) -> bool:
         return False
     text = str(exc.orig).lower()
     return "unique" in text or "duplicate key" in text or "primary key" in text
+
+
+def insert_new(session, table, rows: list[dict], key: str) -> set:
+    """INSERT ... ON CONFLICT DO NOTHING of several rows in one statement (PostgreSQL, SQLite); the
+    `key` values of the rows that were inserted, i.e. that were not there already. Rows are sent
+    sorted by `key`, so that two transactions inserting overlapping keys take their locks in the
+    same order (a key another open transaction has just inserted makes this wait for its end)."""
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+    ordered = sorted(rows, key=lambda row: row[key])
+    return set(session.execute(ins.values(ordered).returning(table.c[key])).scalars())
 
 
 def insert_ignore(session, table, rows: list[dict] | dict) -> int:

@@ -282,6 +282,55 @@ def test_a_batch_is_one_transaction_and_a_copy_inside_it_is_a_duplicate(db):
     assert len(commits) == 1 and calls == [a.event_id, b.event_id]
 
 
+def _statements(engine):
+    """The statements sent on `engine` from now on (an executemany counts once: one round trip)."""
+    from sqlalchemy import event as sa_event
+
+    sent = []
+    sa_event.listen(engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, params, context, many: sent.append(statement.split("(")[0].strip()))
+    return sent
+
+
+def test_a_batch_writes_its_inbox_rows_and_its_events_in_one_statement_each(db):
+    """What a batch of N messages sends besides its handlers' own statements: one INSERT into the
+    inbox and one into the outbox, whatever N; the events keep the order the handlers recorded them
+    in (the relay publishes by outbox id)."""
+    def handler(uow, event):
+        sku = event.payload["skus"][0]["sku_code"]
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": sku, "shop_id": "S1"}))
+        uow.record(make_event("inventory.LowStock", {"sku_code": sku, "shop_id": "S1", "available": 0,
+                                                     "threshold": 5}))
+
+    consumer = EventConsumer(db, Subscription("inventory.events", {"catalog.ProductListed": handler}))
+    events = [listed(f"SKU{i}") for i in range(20)]
+    sent = _statements(db.engine)
+    assert consumer.handle_batch(events) == [Outcome.HANDLED] * 20
+    assert sent.count("INSERT INTO inbox") == 1 and sent.count("INSERT INTO outbox") == 1, sent
+    with db.engine.connect() as c:
+        rows = c.execute(sa.select(outbox.c.routing_key, outbox.c.body).order_by(outbox.c.id)).all()
+        assert c.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 20
+    import json
+    assert [(rk, json.loads(body)["payload"]["sku_code"]) for rk, body in rows] == [
+        (rk, f"SKU{i}") for i in range(20) for rk in ("inventory.StockItemCreated", "inventory.LowStock")]
+
+
+def test_events_recorded_by_a_unit_of_work_that_rolls_back_are_never_written(db):
+    sent = _statements(db.engine)
+    with db.uow() as uow:
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": "A", "shop_id": "S1"}))
+        uow.rollback()
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": "B", "shop_id": "S1"}))
+        uow.commit()
+    with db.uow() as uow:
+        uow.record(make_event("inventory.StockItemCreated", {"sku_code": "C", "shop_id": "S1"}))
+        # leaving the block without commit() rolls back
+    assert "INSERT INTO outbox" in sent
+    with db.engine.connect() as c:
+        bodies = c.execute(sa.select(outbox.c.body)).scalars().all()
+    assert len(bodies) == 1 and '"B"' in bodies[0]
+
+
 def test_a_failing_handler_rolls_back_its_whole_batch(db):
     def handler(uow, event):
         uow.record(make_event("inventory.StockItemCreated", {"sku_code": "A", "shop_id": "S1"}))
