@@ -6,6 +6,7 @@ are defined here once (`common_metadata`) and created by each service's first mi
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -247,6 +248,16 @@ class Database:
         self.outbox_signal.close()
 
 
+# The request's Idempotency-Key, marked committed by the transaction that makes its change (built
+# once: every keyed POST runs it).
+MARK_KEY_COMMITTED = (
+    idempotency_keys.update()
+    .where(idempotency_keys.c.scope == sa.bindparam("b_scope"), idempotency_keys.c.key == sa.bindparam("b_key"),
+           idempotency_keys.c.committed_at.is_(None))
+    .values(committed_at=sa.bindparam("b_now", type_=idempotency_keys.c.committed_at.type))
+)
+
+
 class UnitOfWork:
     """One business transaction: the state change and the events it records commit together.
 
@@ -295,12 +306,8 @@ class UnitOfWork:
         claim = context.idempotency_claim()
         if claim is not None:
             scope, key = claim
-            self.session.execute(
-                idempotency_keys.update()
-                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
-                       idempotency_keys.c.committed_at.is_(None))
-                .values(committed_at=self.db.config.clock.now())
-            )
+            self.session.execute(MARK_KEY_COMMITTED, {"b_scope": scope, "b_key": key,
+                                                      "b_now": self.db.config.clock.now()})
         if recorded and self.db.notifies and not self.db.relays_in_process:
             # No relay in this process (a web process): wake the worker's relay. Part of the
             # transaction: PostgreSQL delivers it only if the commit succeeds (nothing for a
@@ -346,6 +353,15 @@ def is_unique_violation(exc: Exception) -> bool:
     return "unique" in text or "duplicate key" in text or "primary key" in text
 
 
+@functools.lru_cache(maxsize=None)
+def _insert_ignoring(dialect: str, table: sa.Table, returning: str | None = None):
+    """INSERT ... ON CONFLICT DO NOTHING [RETURNING column], built once per table: building a
+    statement costs several times the client CPU of executing one already built (whose compiled
+    form is cached), and consumers run these for every message."""
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
+    return ins.returning(table.c[returning]) if returning else ins
+
+
 def insert_new(session, table, rows: list[dict], key: str) -> set:
     """INSERT ... ON CONFLICT DO NOTHING of several rows in one statement (PostgreSQL, SQLite); the
     `key` values of the rows that were inserted, i.e. that were not there already. Rows are sent
@@ -353,10 +369,10 @@ def insert_new(session, table, rows: list[dict], key: str) -> set:
     same order (a key another open transaction has just inserted makes this wait for its end)."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
-    ordered = sorted(rows, key=lambda row: row[key])
-    return set(session.execute(ins.values(ordered).returning(table.c[key])).scalars())
+    ins = _insert_ignoring(session.get_bind().dialect.name, table, key)
+    # A list of parameter sets with RETURNING: SQLAlchemy sends them as one multi-row INSERT
+    # ("insertmanyvalues"), and returns the rows that were inserted.
+    return set(session.execute(ins, sorted(rows, key=lambda row: row[key])).scalars())
 
 
 def insert_ignore(session, table, rows: list[dict] | dict) -> int:
@@ -366,9 +382,8 @@ def insert_ignore(session, table, rows: list[dict] | dict) -> int:
 
     (The driver's rowcount is -1 for this statement on PostgreSQL/psycopg, so RETURNING decides.)"""
     dialect = session.get_bind().dialect.name
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).on_conflict_do_nothing()
     if isinstance(rows, dict):
         pk = list(table.primary_key.columns)[0]
-        return int(session.execute(ins.values(**rows).returning(pk)).first() is not None)
-    session.execute(ins, rows)
+        return int(session.execute(_insert_ignoring(dialect, table, pk.key), rows).first() is not None)
+    session.execute(_insert_ignoring(dialect, table), rows)
     return len(rows)

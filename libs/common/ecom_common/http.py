@@ -206,6 +206,12 @@ def json_body() -> dict:
 # Idempotency -----------------------------------------------------------------------------------
 IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
 
+# Built once: every keyed POST runs these (building a statement costs more than executing it).
+_KEY = (idempotency_keys.c.scope == sa.bindparam("b_scope")) & (idempotency_keys.c.key == sa.bindparam("b_key"))
+CLAIM_KEY = idempotency_keys.insert()
+STORE_ANSWER = idempotency_keys.update().where(_KEY).values(
+    status_code=sa.bindparam("b_status_code"), response_body=sa.bindparam("b_response_body"))
+
 
 def idempotent(required: bool = False):
     """Replay the first response for a repeated Idempotency-Key with the same body; 409 for the same
@@ -246,11 +252,8 @@ def idempotent(required: bool = False):
             if resp.status_code < 400:
                 try:
                     with db.engine.begin() as conn:
-                        conn.execute(
-                            idempotency_keys.update()
-                            .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-                            .values(status_code=resp.status_code, response_body=resp.get_data(as_text=True))
-                        )
+                        conn.execute(STORE_ANSWER, {"b_scope": scope, "b_key": key, "b_status_code": resp.status_code,
+                                                    "b_response_body": resp.get_data(as_text=True)})
                 except sa.exc.DBAPIError as exc:
                     # The request's change is committed (and its key marked so in that transaction):
                     # the client gets its answer; a repeat of the key is refused as already processed.
@@ -268,7 +271,7 @@ def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | No
     now = db.config.clock.now()
     try:
         with db.engine.begin() as conn:
-            conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=digest, created_at=now))
+            conn.execute(CLAIM_KEY, {"scope": scope, "key": key, "request_hash": digest, "created_at": now})
         return None
     except sa.exc.IntegrityError as exc:
         if not is_unique_violation(exc):

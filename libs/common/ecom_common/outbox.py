@@ -12,6 +12,7 @@ of the relay's time waiting on each confirm in turn (bench/README.md has the bef
 """
 from __future__ import annotations
 
+import functools
 import logging
 import select
 import threading
@@ -38,6 +39,10 @@ def outbox_row(event, now: datetime) -> dict:
         published_at=None,
         attempts=0,
     )
+
+
+MARK_PUBLISHED = (outbox.update().where(outbox.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+                  .values(published_at=sa.bindparam("b_now", type_=outbox.c.published_at.type)))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -196,16 +201,22 @@ class Relay:
         self.wakeup: RelayWakeup | None = None  # while run() runs
 
     # One pass -------------------------------------------------------------------------------
-    def claim(self, session, now: datetime) -> list:
+    @functools.cached_property
+    def _claim_statement(self):
+        # Built once (a pass of the relay runs it, and building costs more than executing).
         stmt = (
             sa.select(outbox.c.id, outbox.c.event_id, outbox.c.routing_key, outbox.c.body, outbox.c.attempts)
-            .where(outbox.c.published_at.is_(None), outbox.c.available_at <= now)
+            .where(outbox.c.published_at.is_(None),
+                   outbox.c.available_at <= sa.bindparam("b_now", type_=outbox.c.available_at.type))
             .order_by(outbox.c.id)
             .limit(self.config.relay_batch)
         )
         if self.db.dialect == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
-        return session.execute(stmt).all()
+        return stmt
+
+    def claim(self, session, now: datetime) -> list:
+        return session.execute(self._claim_statement, {"b_now": now}).all()
 
     def connect(self):
         """The relay's broker connection: on RabbitMQ without per-publish confirm waits, because the
@@ -281,9 +292,7 @@ class Relay:
 
     def _mark(self, session, ids: list[int]) -> None:
         if ids:
-            session.execute(
-                outbox.update().where(outbox.c.id.in_(ids)).values(published_at=self.config.clock.now())
-            )
+            session.execute(MARK_PUBLISHED, {"b_ids": ids, "b_now": self.config.clock.now()})
 
     def drain(self, producer: Producer) -> int:
         total = 0
