@@ -342,7 +342,7 @@ def _scenario(service, p, proxy, h, reliability_report):
     assert reservations == {(oid, "reserved"): 1 for oid in ids}
     assert reserves == Counter(f"order:{oid}" for oid in ids)
     assert receipts == Counter(traffic.receipts_accepted)
-    assert _ledger_matches_stock(inv)
+    assert h.ledger_matches_stock(inv)
     emitted_inv = Counter(body["payload"]["order_id"] for rk, body in _emitted(inv, "inventory.StockReserved"))
     assert emitted_inv == Counter(ids)
 
@@ -431,19 +431,6 @@ def _count_status(db, ids, status) -> int:
     with db.Session() as s:
         return s.execute(sa.select(sa.func.count()).where(Order.id.in_(ids), Order.status == status)).scalar_one()
 
-
-def _ledger_matches_stock(db) -> bool:
-    from inventory.models import StockItem, StockMovement
-
-    with db.Session() as s:
-        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
-            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
-                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
-                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
-            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
-        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
-                 for r in s.execute(sa.select(StockItem)).scalars()}
-    return sums == items
 
 
 # The database lost at and right after a write's commit ---------------------------------------------
