@@ -4,7 +4,7 @@ its end state once the database is back, nothing is done twice and nothing is de
 
 The six services run on PostgreSQL and RabbitMQ (`Platform`, the `Saga` driver); the service under
 test reaches PostgreSQL through a loopback TCP proxy (`ecom_common.testing.TcpProxy`), the others
-directly. Four cases:
+directly. Five cases (catalog is not one: see docs/reliability.md):
 
 - orders: its web process places orders and serves billing's order lookups; its worker turns
   PaymentSucceeded into OrderPaid and StockReserved into OrderReadyToShip.
@@ -21,10 +21,15 @@ directly. Four cases:
   the shipment on OrderReadyToShip. Every accepted order ends `shipped` here: what the clerk could
   not dispatch during the run is dispatched at the end. One paid order's parcel is held back from
   the clerk: the test dispatches it right after the cut (503) and again with the same key after.
+- aftersales: its web process takes the buyers' complaints (each buyer complains once about the
+  order just paid: not shipped yet), while the warehouse clerk dispatches as in the logistics case
+  (every accepted order ends `shipped`); its worker consumes every ShipmentDispatched (only an
+  exchange's replacement changes a case, but each is recorded in its inbox).
 
 Buyers (client threads) place orders without pause and payers pay each placed order, every request
-with an Idempotency-Key; a payment refused with 503 is retried with the same key, as a client does;
-an order refused with 503 is not retried (it must not exist anywhere). 1.5 s in, the proxy aborts
+with an Idempotency-Key; a payment refused with 503 is retried with the same key, as a client does
+(billing: a try that met the outage may leave its key held, 409 in progress: nothing was applied,
+so it is paid with a new key, see Traffic.pay); an order refused with 503 is not retried (it must not exist anywhere). 1.5 s in, the proxy aborts
 every connection and refuses new ones for 3 s, then listens again; the stream goes on 1.5 s after.
 A request answered 503 `outcome: unknown` (its connection lost at the COMMIT: it may or may not have
 been applied) is repeated with the same key once the database is back, and counts as accepted or
@@ -36,19 +41,22 @@ sent again twice once the database is back. Then:
 - every answer is its success (201; 200 for lists, dispatches and webhooks) or 503 problem+json, no
   request went unanswered, no 503 says a change was saved; while the database was away every
   request that needed it got 503 (at least one did); requests that do not need it (`NEEDS`: e.g.
-  placing while inventory or billing is away, paying while inventory or logistics is) all succeeded;
-- every accepted order (placed 201, paid 201) reaches awaiting_shipment (logistics: shipped) with
-  its timeline once, one OrderPlaced, OrderPaid and OrderReadyToShip (and OrderShipped) each;
+  placing while inventory or billing is away, paying while inventory or logistics is, dispatching
+  while aftersales is) all succeeded;
+- every accepted order (placed 201, paid 201) reaches awaiting_shipment (logistics, aftersales:
+  shipped) with its timeline once, one OrderPlaced, OrderPaid and OrderReadyToShip (and
+  OrderShipped) each;
 - an order refused with 503 exists nowhere: no order row for its buyer, no OrderPlaced, no copy in
-  billing, no payment, no reservation; an inbound receipt refused with 503 left no movement;
+  billing, no payment, no reservation; an inbound receipt refused with 503 left no movement, a
+  complaint refused with 503 no complaint (an accepted one exists once);
 - no stock taken twice: one reservation and one reserve movement per accepted order, reserved per
-  SKU == the orders' quantities (logistics: every reservation deducted once, one deduct movement
+  SKU == the orders' quantities (shipped: every reservation deducted once, one deduct movement
   and one StockDeducted each, on hand down by the orders' quantities), on hand == the stock
   received (plus the receipts accepted), the ledger sums to the stock; no second charge: one
   payment (succeeded) and one payment ledger entry per order, no refund, one provider intent per
   payment (succeeded), its webhook event delivered and received once; one shipment per order, one
-  ShipmentCreated each (logistics: one ShipmentDispatched each, the carrier's report applied once:
-  refused during the outage, applied on the first resend, a duplicate on the second);
+  ShipmentCreated each (shipped: one ShipmentDispatched each; logistics: the carrier's report
+  applied once: refused during the outage, applied on the first resend, a duplicate on the second);
 - the service's consumer requeued what it could not handle without spending a retry (it requeued at
   least one message, retried none); nothing dead-lettered anywhere (every dead-letter queue of the
   namespace empty); every outbox drained.
@@ -87,7 +95,7 @@ PAY_TRIES_FOR = 60.0  # seconds a buyer keeps retrying a payment refused with 50
 SKUS = {"DBO-1": 300, "DBO-2": 300}  # SKU -> units received before the run
 RECEIPT_SKU = "DBO-1"
 # What a request of each kind answers when it succeeds (anything else but a 503 is a failure).
-OK = {"place": 201, "pay": 201, "receive": 201, "shipments": 200, "dispatch": 200, "webhook": 200}
+OK = {"place": 201, "pay": 201, "receive": 201, "shipments": 200, "dispatch": 200, "webhook": 200, "complain": 201}
 # The settings of a case on top of the saga's: billing's provider retries an intent still pending
 # 1 s after its confirmation (30 s by default), once the test runs its retry job after the restore.
 SETTINGS = {"billing": {"BILLING_SANDBOX_RETRY_AFTER_SECONDS": "1"}}
@@ -95,7 +103,7 @@ SETTINGS = {"billing": {"BILLING_SANDBOX_RETRY_AFTER_SECONDS": "1"}}
 
 @dataclass
 class Answer:
-    kind: str  # place | pay | receive | shipments | dispatch | webhook | repeat
+    kind: str  # place | pay | receive | shipments | dispatch | webhook | complain | repeat
     started: float
     ended: float
     status: int  # 0: no answer (timeout, connection refused)
@@ -107,8 +115,9 @@ class Answer:
 @dataclass
 class Traffic:
     """Buyers placing orders, payers paying the placed ones (so that placing goes on while a payment
-    is being retried), (inventory case) a clerk posting inbound receipts and (logistics case) a
-    warehouse clerk listing the pending shipments and dispatching them. Every write carries an
+    is being retried), (inventory case) a clerk posting inbound receipts, (logistics and aftersales
+    cases) a warehouse clerk listing the pending shipments and dispatching them and (aftersales
+    case) buyers complaining about the orders they paid. Every write carries an
     Idempotency-Key; one refused with 503 `outcome: unknown` (the connection was lost at its COMMIT)
     is resolved once the database is back by repeating it with the same key (`resolve`; a payment
     at once, by its payer)."""
@@ -116,6 +125,7 @@ class Traffic:
     saga: object
     clerk: bool
     warehouse: bool = False
+    complainers: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     to_pay: queue.Queue = field(default_factory=queue.Queue)
@@ -127,6 +137,9 @@ class Traffic:
     receipts_refused: list[str] = field(default_factory=list)
     dispatched: list[str] = field(default_factory=list)  # shipment ids dispatched (200)
     held_back: set = field(default_factory=set)  # shipment ids the clerk leaves to the test
+    to_complain: queue.Queue = field(default_factory=queue.Queue)  # (order id, buyer) paid
+    complaints_accepted: list[str] = field(default_factory=list)  # order ids
+    complaints_refused: list[str] = field(default_factory=list)
     tracking: itertools.count = field(default_factory=itertools.count)  # tracking numbers, never twice
     lied: list[str] = field(default_factory=list)  # orders whose payment was applied after a 503 said not
     in_doubt: list[tuple] = field(default_factory=list)  # ("place", buyer, key, sku, qty) / ("receive", ref, key)
@@ -140,6 +153,8 @@ class Traffic:
             self.producers.append(threading.Thread(target=self.receive, daemon=True))
         if self.warehouse:
             self.producers.append(threading.Thread(target=self.dispatcher, daemon=True))
+        if self.complainers:
+            self.producers.append(threading.Thread(target=self.complain, daemon=True))
         self.payers = [threading.Thread(target=self.payer, daemon=True) for _ in range(PAYERS)]
         for t in self.producers + self.payers:
             t.start()
@@ -214,6 +229,8 @@ class Traffic:
             paid = self.pay(oid, buyer)
             with self.lock:
                 (self.accepted.append((oid, sku, qty)) if paid else self.unpaid.append(oid))
+            if paid and self.complainers:
+                self.to_complain.put((oid, buyer))
 
     def pay(self, oid: str, buyer: str) -> bool:
         """Pay, retrying a 503 with the same key, as a client does. With billing's database away, a
@@ -294,6 +311,29 @@ class Traffic:
                 self.stop.wait(0.05)
             self.stop.wait(0.2)
 
+    def complain(self) -> None:
+        """Each buyer complains once about the order just paid (a complaint refused with 503 is not
+        sent again: it must not exist)."""
+        while not self.stop.is_set():
+            try:
+                oid, buyer = self.to_complain.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            key = uuid.uuid4().hex
+            resp = self.post_complaint(oid, buyer, key)
+            with self.lock:
+                if resp is not None and resp.status_code == 201:
+                    self.complaints_accepted.append(oid)
+                elif self.in_doubt_answer(resp):
+                    self.in_doubt.append(("complain", oid, buyer, key))
+                else:
+                    self.complaints_refused.append(oid)
+
+    def post_complaint(self, oid: str, buyer: str, key: str, kind: str = "complain"):
+        return self.call(kind, lambda: self.saga["aftersales"].post(
+            "/api/v1/complaints", role="buyer", sub=buyer, headers={"Idempotency-Key": key},
+            json={"order_id": oid, "tier": "general", "text": "付款了还没发货，什么时候发？"}))
+
     def tracking_no(self) -> str:
         with self.lock:
             return f"SF{next(self.tracking):010d}"
@@ -308,7 +348,8 @@ class Traffic:
         the same key. 409 already processed: it was applied (an order is looked up and paid); 409 in
         progress: it was not (the key stays held for a while; a shipment not dispatched is still
         pending and is dispatched at the end); a success: it was not, and now it is."""
-        repeat = {"place": self.place, "receive": self.post_receipt, "dispatch": self.post_dispatch}
+        repeat = {"place": self.place, "receive": self.post_receipt, "dispatch": self.post_dispatch,
+                  "complain": self.post_complaint}
         for item in self.in_doubt:
             resp = repeat[item[0]](*item[1:], kind="repeat")
             if resp.status_code == 409:
@@ -323,6 +364,9 @@ class Traffic:
             if item[0] == "dispatch":
                 if verdict != "not applied":
                     self.dispatched.append(item[1])
+                continue
+            if item[0] == "complain":
+                (self.complaints_refused if verdict == "not applied" else self.complaints_accepted).append(item[1])
                 continue
             _, buyer, _, sku, qty = item
             if verdict == "not applied":
@@ -341,13 +385,13 @@ def outcomes(outcome: str, service: str | None = None) -> float:
 
 # The requests that need the service's database (placing needs logistics' for its shipping quote).
 NEEDS = {"orders": {"place", "pay"}, "inventory": {"receive"}, "billing": {"pay", "webhook"},
-         "logistics": {"place", "shipments", "dispatch", "webhook"}}
-# Where every accepted order ends, and its timeline.
-END = {"logistics": "shipped"}
+         "logistics": {"place", "shipments", "dispatch", "webhook"}, "aftersales": {"complain"}}
+# Where every accepted order ends (the cases with a warehouse clerk: shipped), and its timeline.
+END = {"logistics": "shipped", "aftersales": "shipped"}
 TIMELINE = ["pending_payment", "paid", "awaiting_shipment"]
 
 
-@pytest.mark.parametrize("service", ["orders", "inventory", "billing", "logistics"])
+@pytest.mark.parametrize("service", ["orders", "inventory", "billing", "logistics", "aftersales"])
 def test_a_services_database_lost_while_orders_flow(service, h, reliability_report):
     real = sa.engine.make_url(database_url())
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
@@ -364,6 +408,7 @@ def test_a_services_database_lost_while_orders_flow(service, h, reliability_repo
 
 
 def _scenario(service, p, proxy, h, reliability_report):
+    from aftersales.models import Complaint
     from billing.models import BillingOrder, LedgerEntry, Payment, Refund, SandboxEvent, SandboxIntent, WebhookReceipt
     from inventory.models import Reservation, StockItem, StockMovement
     from logistics.models import Shipment, TrackingEvent
@@ -374,8 +419,11 @@ def _scenario(service, p, proxy, h, reliability_report):
         saga.product(sku, price_fen=9900, stock=units)
     warm = saga.placed_and_paid("DBO-1")  # every consumer up and the saga flowing
     saga.wait_status(warm, "awaiting_shipment")
+    end = END.get(service, "awaiting_shipment")
+    if end == "shipped":  # its parcel dispatched (ShipmentDispatched handled by orders, inventory, aftersales)
+        _dispatch_warm(p, saga, warm)
     webhook = WEBHOOKS[service](p, saga, warm) if service in WEBHOOKS else None
-    traffic = Traffic(saga, clerk=service == "inventory", warehouse=service == "logistics")
+    traffic = Traffic(saga, clerk=service == "inventory", warehouse=end == "shipped", complainers=service == "aftersales")
     held = None
     if service == "logistics":  # a paid order whose parcel the test dispatches right after the cut
         held = saga.placed_and_paid("DBO-2")
@@ -430,7 +478,7 @@ def _scenario(service, p, proxy, h, reliability_report):
     assert all(a.status == OK[a.kind] for a in answers if a.kind not in NEEDS[service])
     assert [a.status for a in answers if a.kind == "webhook"] == ([503] if webhook else [])
     if held:  # (whatever the clerk's timing, a dispatch met the outage)
-        assert any(a.kind == "dispatch" for a in during) and held_dispatch[0] not in traffic.dispatched
+        assert any(a.kind == "dispatch" for a in during)
     assert traffic.unpaid == []
     assert accepted_when_cut > 0 and len(traffic.accepted) > accepted_when_cut
     # placing needs orders' database, and logistics' for the shipping quote
@@ -438,10 +486,10 @@ def _scenario(service, p, proxy, h, reliability_report):
     if service == "inventory":
         assert traffic.receipts_refused
 
-    # Every accepted order reaches its end state (awaiting_shipment; logistics: shipped), each step
+    # Every accepted order reaches its end state (awaiting_shipment; with a warehouse: shipped), each step
     # once. Billing: the provider's retry job resolves the intents it could not while the database
     # was away and resends their webhooks (in production every 10 s, after 30 s).
-    orders_db, end = p["orders"].db, END.get(service, "awaiting_shipment")
+    orders_db = p["orders"].db
     resent_by_provider = []
 
     def shipments():
@@ -457,7 +505,7 @@ def _scenario(service, p, proxy, h, reliability_report):
         return _count_status(orders_db, ids, end) == len(ids)
 
     last_round = 0
-    if service == "logistics":  # the warehouse dispatches what is still pending once every shipment exists
+    if end == "shipped":  # the warehouse dispatches what is still pending once every shipment exists
         eventually(lambda: shipments() == Counter(ids), timeout=90, interval=0.25, message="one shipment per order")
         last_round = _dispatch_pending(saga, traffic)
     eventually(at_end, timeout=90, interval=0.25, message=f"every accepted order {end}")
@@ -534,12 +582,20 @@ def _scenario(service, p, proxy, h, reliability_report):
     assert shipments() == Counter(ids)
     for key in ("logistics.ShipmentCreated",) + (("logistics.ShipmentDispatched",) if end == "shipped" else ()):
         assert Counter(body["payload"]["order_id"] for _, body in _emitted(logistics, key)) == Counter(ids), key
-    if service == "logistics":
+    if end == "shipped":
         with logistics.Session() as s:
             statuses = Counter(s.execute(sa.select(Shipment.order_id, Shipment.status)).all())
             reports = Counter(s.execute(sa.select(TrackingEvent.carrier_event_id)).scalars())
-        assert statuses == Counter({(oid, "in_transit" if oid == warm else "dispatched"): 1 for oid in ids})
-        assert list(reports.values()) == [1]
+        in_transit = {warm} if service == "logistics" else set()
+        assert statuses == Counter({(oid, "in_transit" if oid in in_transit else "dispatched"): 1 for oid in ids})
+        assert list(reports.values()) == ([1] if service == "logistics" else [])
+
+    # Every complaint accepted exists once, the refused ones not at all.
+    with p["aftersales"].db.Session() as s:
+        complaints = Counter(s.execute(sa.select(Complaint.order_id)).scalars())
+    assert complaints == Counter(traffic.complaints_accepted)
+    if service == "aftersales":
+        assert traffic.complaints_refused and traffic.complaints_accepted
 
     # Requeued, never retried or dead-lettered; every outbox drained.
     for name in h.ALL_SERVICES:
@@ -571,9 +627,10 @@ def _scenario(service, p, proxy, h, reliability_report):
         **({"dispatches_accepted": len(traffic.dispatched),
             "dispatches_refused_503": sum(1 for a in answers if a.kind == "dispatch" and a.status == 503),
             "shipment_lists_refused_503": sum(1 for a in answers if a.kind == "shipments" and a.status == 503),
-            "dispatched_at_the_end": last_round,
-            "held_back_dispatch": "503 during the outage, then 200 with the same key, then replayed"}
-           if service == "logistics" else {}),
+            "dispatched_at_the_end": last_round} if end == "shipped" else {}),
+        **({"held_back_dispatch": "503 during the outage, then 200 with the same key, then replayed"} if held else {}),
+        **({"complaints_accepted": len(traffic.complaints_accepted),
+            "complaints_refused_503": len(traffic.complaints_refused)} if service == "aftersales" else {}),
         **({"webhook_during_outage": 503,
             "webhook_resent_after": " then ".join("duplicate" if r.json()["duplicate"] else "applied" for r in resent)}
            if webhook else {}),
@@ -600,7 +657,8 @@ def _scenario(service, p, proxy, h, reliability_report):
 # The event the service consumes of which the warm order's copy is redelivered during the outage:
 # (producing service, routing key).
 WARM_COPY = {"orders": ("billing", "billing.PaymentSucceeded"), "inventory": ("orders", "orders.OrderPaid"),
-             "billing": ("orders", "orders.OrderPlaced"), "logistics": ("orders", "orders.OrderReadyToShip")}
+             "billing": ("orders", "orders.OrderPlaced"), "logistics": ("orders", "orders.OrderReadyToShip"),
+             "aftersales": ("logistics", "logistics.ShipmentDispatched")}
 
 
 def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> None:
@@ -638,13 +696,31 @@ def _payment_webhook(p, saga, order_id: str):
     return send
 
 
-def _carrier_webhook(p, saga, order_id: str):
-    """The warehouse dispatches `order_id`'s parcel now; the carrier's report that it is in transit
-    (one event id, resent until it gets a 2xx)."""
-    shipment = saga.dispatch(saga.shipment_for(order_id)["shipment_id"], "SFWARM000001")
+WARM_TRACKING_NO = "SFWARM000001"
+
+
+def _dispatch_warm(p, saga, order_id: str) -> None:
+    """The warehouse dispatches `order_id`'s parcel; wait until every consumer of ShipmentDispatched
+    has handled it (so that its copy redelivered during the outage is a duplicate for each)."""
+    from ecom_common.db import inbox
+
+    def handled(name: str) -> bool:
+        with p[name].db.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(inbox).where(
+                inbox.c.event_type == "logistics.ShipmentDispatched")).scalar_one() == 1
+
+    saga.dispatch(saga.shipment_for(order_id)["shipment_id"], WARM_TRACKING_NO)
     saga.wait_status(order_id, "shipped")
+    for name in ("inventory", "aftersales"):
+        eventually(lambda: handled(name), message=f"{name} handled the warm order's ShipmentDispatched")
+
+
+def _carrier_webhook(p, saga, order_id: str):
+    """The carrier's report that `order_id`'s parcel (dispatched) is in transit: one event id, resent
+    until it gets a 2xx."""
+    carrier = saga.shipment_for(order_id)["carrier"]
     event_id = uuid.uuid4().hex
-    return lambda: saga.carrier_reports(shipment["carrier"], "SFWARM000001", "in_transit", event_id=event_id)
+    return lambda: saga.carrier_reports(carrier, WARM_TRACKING_NO, "in_transit", event_id=event_id)
 
 
 # The signed webhook a case sends right after the cut and again after the restore.
