@@ -621,7 +621,8 @@ def _scenario(service, p, proxy, h, reliability_report):
         "orders_refused_503": len(refused),  # nothing of them anywhere
         "payments_503_retried": sum(1 for a in answers if a.kind == "pay" and a.status == 503),
         # retried with a key that the outage left held (409 in progress), then paid with a new key
-        "payment_keys_left_held": sum(1 for a in answers if a.kind == "pay" and a.held),
+        **({"payment_keys_left_held": sum(1 for a in answers if a.kind == "pay" and a.held)}
+           if service == "billing" else {}),
         **({"receipts_accepted": len(traffic.receipts_accepted), "receipts_refused_503": len(traffic.receipts_refused)}
            if service == "inventory" else {}),
         **({"dispatches_accepted": len(traffic.dispatched),
