@@ -8,7 +8,8 @@ cross-service tests the lead replaces both with the real orders service.
 Proves: a plain POST /payments leads, through the sandbox provider's signed webhook over HTTP, to
 billing.PaymentSucceeded on the bus; a late success after a cancellation is refunded; the settlement
 job run twice, and concurrently from two threads with their own connections, pays once; a second
-refund beyond what was paid is refused.
+refund beyond what was paid is refused; the order's copy made by a payment and by OrderPlaced at the
+same moment costs the handler no retry.
 """
 from __future__ import annotations
 
@@ -22,15 +23,15 @@ from kombu import Connection, Exchange, Producer, Queue
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from ecom_common import bus
+from ecom_common import bus, metrics
 from ecom_common.auth import decode_token
-from ecom_common.db import Database
+from ecom_common.db import Database, inbox
 from ecom_common.events import make_event
 from ecom_common.testing import TEST_SECRET, Platform, eventually
 from ecom_common.topology import EXCHANGE, Topology
 
 from billing import operations
-from billing.models import BillingOrder, LedgerEntry, Payout
+from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout
 
 pytestmark = pytest.mark.integration
 
@@ -94,9 +95,10 @@ class Bus:
         self.channel = channel
         self.seen: list[dict] = []
 
-    def publish(self, routing_key: str, payload: dict) -> None:
+    def publish(self, routing_key: str, payload: dict) -> str:
         env = make_event(routing_key, payload)
         bus.publish_raw(self.producer, self.topology.exchange, routing_key, env.to_json(), message_id=env.event_id)
+        return env.event_id
 
     def billing_events(self, event_type: str | None = None) -> list[dict]:
         while True:
@@ -273,3 +275,49 @@ def test_a_second_refund_beyond_what_was_paid_is_refused(env):
     refunds = p["billing"].get(f"/api/v1/refunds?order_id={order_id}", role="ops", shop_id="S1").json()["items"]
     assert sorted(r["status"] for r in refunds) == ["failed", "succeeded"]
     assert _order(p["billing"].db, order_id).refunded_fen == 6_000
+
+
+def test_the_order_copy_made_by_a_payment_and_by_order_placed_at_once_spends_no_retry(env):
+    """billing's copy of an order is made by whichever comes first, the OrderPlaced handler or POST
+    /payments (`_ensure_order_copy`, operations.remember_order with source http). Both at the same
+    moment failed the handler on the key, and its message spent a retry tier (seen in the saga
+    database outage, where payments retried after the restore meet the OrderPlaced backlog). Here the
+    payment's copy is held uncommitted, the handler's insert waits for it (pg_blocking_pids), then
+    the payment commits: the handler completes the copy that is there, with no retry."""
+    p, orders, watcher = env
+    db = p["billing"].db
+    order_id = f"O{uuid.uuid4().hex[:10]}"
+    lines = [{"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
+             {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"}]
+    retried = lambda: sum(s.value for f in metrics.EVENTS_HANDLED.collect() for s in f.samples  # noqa: E731
+                          if s.name.endswith("_total") and s.labels.get("outcome") == "retried"
+                          and s.labels.get("service") == "billing")
+    before = retried()
+    with db.Session() as payment:
+        operations.remember_order(payment, db.config.clock.now(), order_id=order_id, shop_id="S1", buyer_id="bob",
+                                  payable_fen=10_000, lines=lines, source="http")
+        payment.flush()
+        pid = payment.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        event_id = watcher.publish("orders.OrderPlaced", {"order_id": order_id, "shop_id": "S1", "buyer_id": "bob",
+                                                          "payable_fen": 10_000, "lines": lines})
+        eventually(lambda: _blocked_by(db.engine, pid) == 1, message="the handler's insert waiting for the copy")
+        payment.commit()
+    eventually(lambda: _handled(db, event_id), message="OrderPlaced handled")
+    assert retried() == before
+    copy = _order(db, order_id)
+    assert (copy.source, copy.buyer_id, copy.payable_fen) == ("http", "bob", 10_000)
+    assert copy.placed_at is not None  # filled in from the event
+    with db.Session() as s:
+        assert s.execute(sa.select(sa.func.count()).where(OrderLine.order_id == order_id)).scalar_one() == 2
+
+
+def _blocked_by(engine, pid: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
+                            {"pid": pid}).scalar_one()
+
+
+def _handled(db, event_id: str) -> bool:
+    with db.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(inbox).where(inbox.c.event_id == event_id)
+                            ).scalar_one() == 1

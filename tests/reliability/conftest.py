@@ -119,6 +119,23 @@ def _stock_items(db, sku: str) -> int:
         return s.execute(sa.select(sa.func.count()).where(StockItem.sku_code == sku)).scalar_one()
 
 
+def _ledger_matches_stock(db) -> bool:
+    """Inventory's ledger sums to its stock: per SKU and warehouse, the movements' on-hand and reserved
+    deltas add up to the stock item's on hand and reserved."""
+    import sqlalchemy as sa
+    from inventory.models import StockItem, StockMovement
+
+    with db.Session() as s:
+        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
+            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
+                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
+                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
+            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
+        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
+                 for r in s.execute(sa.select(StockItem)).scalars()}
+    return sums == items
+
+
 def _queue_state(config, queue: str = "inventory.events") -> tuple[int, int]:
     """(messages ready, consumers) of one of the namespace's queues."""
     from kombu import Connection
@@ -173,7 +190,8 @@ def h():
     from types import SimpleNamespace
 
     return SimpleNamespace(listed=_listed, record=_record, count=_count, movements=_movements,
-                           stock_items=_stock_items, queue_state=_queue_state, publish=_publish,
+                           stock_items=_stock_items, ledger_matches_stock=_ledger_matches_stock,
+                           queue_state=_queue_state, publish=_publish,
                            worker_env=_worker_env, Saga=Saga, ALL_SERVICES=ALL_SERVICES,
                            saga_settings=dict(SAGA_SETTINGS))
 

@@ -129,7 +129,7 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(h, relia
         assert stock == {sku: (SKUS[sku], wanted[sku]) for sku in SKUS}
         assert reservations == {"reserved": len(ids)}
         assert all(reserve_moves[f"order:{oid}"] == 1 for oid in ids) and sum(reserve_moves.values()) == len(ids)
-        assert _ledger_matches_stock(inv)
+        assert h.ledger_matches_stock(inv)
 
         # No second charge.
         billing = p["billing"].db
@@ -160,7 +160,7 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(h, relia
                               .scalars())
         assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
         assert all(deducts[f"order:{oid}"] == 1 for oid in ids) and sum(deducts.values()) == len(ids)
-        assert _ledger_matches_stock(inv)
+        assert h.ledger_matches_stock(inv)
         for name in h.ALL_SERVICES:  # every outbox row confirmed by the broker in the end
             eventually(lambda: h.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
                        message=f"{name}'s outbox drained")
@@ -204,17 +204,3 @@ def _reservations(db, ids) -> dict:
 
     with db.Session() as s:
         return dict(Counter(s.execute(sa.select(Reservation.status).where(Reservation.order_id.in_(ids))).scalars()))
-
-
-def _ledger_matches_stock(db) -> bool:
-    from inventory.models import StockItem, StockMovement
-
-    with db.Session() as s:
-        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
-            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
-                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
-                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
-            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
-        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
-                 for r in s.execute(sa.select(StockItem)).scalars()}
-    return sums == items

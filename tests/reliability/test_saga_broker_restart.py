@@ -278,7 +278,7 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
         assert reservations == Counter({(oid, "deducted"): 1 for oid in ids})
         assert moves == Counter({(kind, f"order:{oid}"): 1 for kind in ("reserve", "deduct") for oid in ids})
-        assert _ledger_matches_stock(inv)
+        assert h.ledger_matches_stock(inv)
 
         # No second charge.
         with p["billing"].db.Session() as s:
@@ -456,17 +456,3 @@ def _with_status(db, ids, *statuses) -> list[str]:
         return []
     with db.Session() as s:
         return list(s.execute(sa.select(Order.id).where(Order.id.in_(ids), Order.status.in_(statuses))).scalars())
-
-
-def _ledger_matches_stock(db) -> bool:
-    from inventory.models import StockItem, StockMovement
-
-    with db.Session() as s:
-        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
-            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
-                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
-                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
-            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
-        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
-                 for r in s.execute(sa.select(StockItem)).scalars()}
-    return sums == items

@@ -2,6 +2,8 @@
 
 A service token signed with the shared secret; the correlation id travels as X-Request-ID; connection
 failures are retried briefly, then surface as 503 so the caller's client can retry the whole request.
+A peer that answers 503 (e.g. its database is away) is passed on as 503 too: it is as temporary as a
+peer that cannot be reached. Any other 5xx is the peer failing, passed on as 502.
 """
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ class PeerClient:
             resp = _session().request(method, self.base + path, headers=self._headers(), timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise ServiceUnavailable(f"{self.peer} is unreachable: {type(exc).__name__}")
+        if resp.status_code == 503:
+            raise ServiceUnavailable(f"{self.peer} is unavailable (it answered 503); retry later")
         if resp.status_code >= 500:
             raise BadGateway(f"{self.peer} answered {resp.status_code}")
         return resp

@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from ecom_common.clock import aware, iso
-from ecom_common.db import Database, UnitOfWork, is_unique_violation
+from ecom_common.db import Database, UnitOfWork, insert_ignore, is_unique_violation
 from ecom_common.events import make_event
 
 from . import domain, settings
@@ -56,22 +56,25 @@ def book(session, now, shop_id: str, kind: str, magnitude_fen: int, ref_id: str,
 # Billing's copy of orders --------------------------------------------------------------------------
 def remember_order(session, now, *, order_id: str, shop_id: str, buyer_id: str | None, payable_fen: int,
                    lines: list[dict] | None, source: str, placed_at: datetime | None = None) -> BillingOrder:
-    """Keep billing's own copy of an order, once; a copy made without lines takes them later."""
+    """Keep billing's own copy of an order, once; a copy made without lines takes them later.
+
+    The copy is made by whichever comes first, the OrderPlaced handler or POST /payments, and both
+    may make it at the same moment: the insert ignores a copy already there (INSERT ... ON CONFLICT
+    DO NOTHING waits for the other transaction and then does nothing), and that copy is completed.
+    A plain INSERT failed on the key instead, and the handler's message spent a retry."""
     order = session.get(BillingOrder, order_id)
     if order is None:
-        order = BillingOrder(order_id=order_id, shop_id=shop_id, buyer_id=buyer_id, payable_fen=int(payable_fen or 0),
-                             status="open", paid_fen=0, refunded_fen=0, source=source, placed_at=placed_at,
-                             created_at=now, updated_at=now)
-        session.add(order)
-        session.flush()
-    else:
-        if not order.buyer_id and buyer_id:
-            order.buyer_id = buyer_id
-        if not order.payable_fen and payable_fen:
-            order.payable_fen = int(payable_fen)
-        if order.placed_at is None and placed_at is not None:
-            # The copy was made from a later event (OrderCompleted/OrderCancelled overtook OrderPlaced).
-            order.placed_at = placed_at
+        insert_ignore(session, BillingOrder.__table__, dict(
+            order_id=order_id, shop_id=shop_id, buyer_id=buyer_id, payable_fen=int(payable_fen or 0), status="open",
+            paid_fen=0, refunded_fen=0, source=source, placed_at=placed_at, created_at=now, updated_at=now))
+        order = session.get(BillingOrder, order_id)
+    if not order.buyer_id and buyer_id:
+        order.buyer_id = buyer_id
+    if not order.payable_fen and payable_fen:
+        order.payable_fen = int(payable_fen)
+    if order.placed_at is None and placed_at is not None:
+        # The copy was made from a later event (OrderCompleted/OrderCancelled overtook OrderPlaced).
+        order.placed_at = placed_at
     has_lines = session.execute(sa.select(OrderLine.id).where(OrderLine.order_id == order_id).limit(1)).first()
     if lines and not has_lines and order.payable_fen:
         shares = domain.line_shares(order.payable_fen, lines)
