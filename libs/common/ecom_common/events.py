@@ -411,12 +411,24 @@ class UnknownEvent(ValueError):
     pass
 
 
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def _schema(routing_key: str, schema_cls: type[Schema]) -> Schema:
+    """One instance per event type: creating a marshmallow schema deep-copies its declared fields
+    (as long as validating the payload), and validating keeps no state on the instance."""
+    schema = _SCHEMAS.get(routing_key)
+    if schema is None:
+        schema = _SCHEMAS[routing_key] = schema_cls()
+    return schema
+
+
 def make_event(routing_key: str, payload: dict, occurred_at: datetime | None = None) -> Envelope:
     """Build a validated envelope, carrying the current correlation and causation ids."""
     schema_cls = REGISTRY.get(routing_key)
     if schema_cls is None:
         raise UnknownEvent(f"{routing_key} is not in the event registry (ecom_common.events)")
-    errors = schema_cls().validate(payload)
+    errors = _schema(routing_key, schema_cls).validate(payload)
     if errors:
         raise ValidationError({"payload": errors}, data=payload)
     producer, _, name = routing_key.partition(".")
