@@ -10,9 +10,9 @@ import time
 import traceback
 
 from . import common
-from . import consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, round_trips, saga
+from . import consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, reserve_cpu, round_trips, saga
 
-BENCHMARKS = {m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, http_rps, hot_sku, saga, round_trips)}
+BENCHMARKS = {m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, http_rps, hot_sku, saga, round_trips)}
 
 # Full sizes (`make bench`) and the small ones used while developing (`--quick`).
 FULL = dict(runs=3, messages=2000, requests=2000, concurrency=8, levels="200,1000,2000", workers=2)
