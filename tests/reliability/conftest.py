@@ -137,13 +137,18 @@ def _ledger_matches_stock(db) -> bool:
 
 
 def _queue_state(config, queue: str = "inventory.events") -> tuple[int, int]:
-    """(messages ready, consumers) of one of the namespace's queues."""
+    """(messages ready, consumers) of one of the namespace's queues; (0, 0) while no process has
+    declared it yet (a worker or relay just started: tests poll this until it is what they want)."""
+    from amqp.exceptions import NotFound
     from kombu import Connection
 
     from ecom_common import bus
 
     with Connection(config.broker_url, heartbeat=0) as conn:
-        _, messages, consumers = conn.channel().queue_declare(bus.topology_for(config).name(queue), passive=True)
+        try:
+            _, messages, consumers = conn.channel().queue_declare(bus.topology_for(config).name(queue), passive=True)
+        except NotFound:
+            return 0, 0
         return messages, consumers
 
 
