@@ -29,7 +29,7 @@ def parse(argv):
     p.add_argument("--concurrency", type=int, help="HTTP client threads")
     p.add_argument("--levels", help="hot SKU: concurrent buyers per level, comma separated")
     p.add_argument("--workers", type=int, help="hot SKU: inventory worker processes")
-    p.add_argument("--profile", action="store_true", help="outbox relay, consumer: pyinstrument profile; saga, hot_sku, http_rps (POST /orders): py-spy of the service processes")
+    p.add_argument("--profile", action="store_true", help="outbox relay, consumer: pyinstrument profile; reserve_cpu: cProfile; saga, hot_sku, http_rps (POST /orders): py-spy of the service processes")
     p.add_argument("--orders", type=int, help="saga: orders per closed-loop run (300; --quick 40); round_trips: orders per run (30; --quick 10)")
     p.add_argument("--rate-orders", type=int, help="saga: orders of the run at 50 orders/s (250; --quick 100)")
     p.add_argument("--clients", type=int, help="saga: client threads placing and paying (8; --quick 4)")

@@ -11,17 +11,21 @@ first 100 messages reserve, the others are shortages, as in a flash sale.
 
 CPU time of one process moves far less with the machine's load than rates do, so this is the figure
 to compare between commits for the handler's cost (bench/README.md, "Statements built once").
+`--profile` writes a cProfile of the first run, by own time, to bench/results/reserve_cpu.profile.txt.
 """
 from __future__ import annotations
 
 import collections
+import cProfile
+import io
 import logging
+import pstats
 import time
 import uuid
 
 from sqlalchemy import event
 
-from .common import quiet_service_logs, scratch
+from .common import RESULTS, quiet_service_logs, scratch
 from .hot_sku import order_paid, seed
 
 NAME = "reserve_cpu"
@@ -42,7 +46,7 @@ def run(args, bar) -> dict:
     n = messages(args)
     quiet_service_logs()
     logging.getLogger().setLevel(logging.INFO)  # the services' level: the log lines are part of the cost
-    runs = []
+    runs, notes = [], []
     with scratch(["inventory"]) as sc:
         db = sc.dbs["inventory"]
         batch = db.config.consumer_batch
@@ -57,10 +61,20 @@ def run(args, bar) -> dict:
             events = [order_paid(f"O{uuid.uuid4().hex[:12]}", sku) for _ in range(n + batch)]
             consumer.handle_batch(events[:batch])  # warm-up: connection, prepared statements, caches
             sent.clear()
+            profiler = cProfile.Profile() if args.profile and k == 0 else None
+            if profiler:
+                profiler.enable()
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(batch, n + batch, batch):
                 consumer.handle_batch(events[i:i + batch])
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            if profiler:
+                profiler.disable()
+                out = io.StringIO()
+                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
+                (RESULTS / "reserve_cpu.profile.txt").write_text(out.getvalue())
+                notes.append("run 1 profiled with cProfile (its figures include the profiler's overhead): "
+                             "bench/results/reserve_cpu.profile.txt")
             runs.append({"messages": n, "batch": batch, "cpu_ms_per_message": 1000 * cpu / n,
                          "wall_ms_per_message": 1000 * wall / n,
                          "statements_per_message": sum(sent.values()) / n})
@@ -70,5 +84,5 @@ def run(args, bar) -> dict:
             ("handler CPU ms / message (this process)", "cpu_ms_per_message"),
             ("wall ms / message", "wall_ms_per_message"),
             ("statements / message", "statements_per_message")]
-    return {"runs": runs, "rows": rows, "statements": statements,
+    return {"runs": runs, "rows": rows, "statements": statements, "notes": notes,
             "settings": {"messages": n, "consumer_batch": batch, "database": "PostgreSQL", "broker": "none"}}
