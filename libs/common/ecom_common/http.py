@@ -15,7 +15,9 @@ import hashlib
 import http as http_status
 import json
 import logging
+import threading
 import time
+import weakref
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -211,6 +213,8 @@ _KEY = (idempotency_keys.c.scope == sa.bindparam("b_scope")) & (idempotency_keys
 CLAIM_KEY = idempotency_keys.insert()
 STORE_ANSWER = idempotency_keys.update().where(_KEY).values(
     status_code=sa.bindparam("b_status_code"), response_body=sa.bindparam("b_response_body"))
+RELEASE_KEY = idempotency_keys.delete().where(
+    _KEY, idempotency_keys.c.status_code.is_(None), idempotency_keys.c.committed_at.is_(None))
 
 
 def idempotent(required: bool = False):
@@ -268,6 +272,7 @@ def idempotent(required: bool = False):
 
 
 def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | None:
+    _release_kept_keys(db)
     now = db.config.clock.now()
     try:
         with db.engine.begin() as conn:
@@ -306,19 +311,43 @@ def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | No
     return resp
 
 
+# Keys a failed request could not release because the database was away, per database; released
+# by this process's next keyed request (a client retrying after a 503 usually comes back to it).
+_UNRELEASED: "weakref.WeakKeyDictionary[Database, set[tuple[str, str]]]" = weakref.WeakKeyDictionary()
+_UNRELEASED_LOCK = threading.Lock()
+
+
 def _release_key(db: Database, scope: str, key: str) -> None:
     """Let the client retry a request that failed, unless its changes were committed (then a retry
-    must not run it again). Best effort: with the database down the key stays claimed and expires."""
+    must not run it again). With the database away the release is kept and tried again at this
+    process's next keyed request, so that a client retrying with the same key once the database is
+    back is not told "in progress" until the key expires."""
     try:
         with db.engine.begin() as conn:
-            conn.execute(
-                idempotency_keys.delete().where(
-                    idempotency_keys.c.scope == scope, idempotency_keys.c.key == key,
-                    idempotency_keys.c.status_code.is_(None), idempotency_keys.c.committed_at.is_(None),
-                )
-            )
+            conn.execute(RELEASE_KEY, {"b_scope": scope, "b_key": key})
     except sa.exc.DBAPIError:
-        log.warning("could not release Idempotency-Key %s; it expires in %s", key, IN_PROGRESS_TIMEOUT)
+        with _UNRELEASED_LOCK:
+            _UNRELEASED.setdefault(db, set()).add((scope, key))
+        log.warning("could not release Idempotency-Key %s; released at this process's next keyed request "
+                    "once the database is back, else it expires in %s", key, IN_PROGRESS_TIMEOUT)
+
+
+def _release_kept_keys(db: Database) -> None:
+    """Release the keys kept by `_release_key` (best effort: still away, they stay kept). Only the
+    keys of requests that failed with nothing committed are deleted (RELEASE_KEY's condition)."""
+    with _UNRELEASED_LOCK:
+        kept = list(_UNRELEASED.get(db, ()))
+    if not kept:
+        return
+    try:
+        with db.engine.begin() as conn:
+            for scope, key in kept:
+                conn.execute(RELEASE_KEY, {"b_scope": scope, "b_key": key})
+    except sa.exc.DBAPIError:
+        return
+    with _UNRELEASED_LOCK:
+        _UNRELEASED.get(db, set()).difference_update(kept)
+    log.info("released %d Idempotency-Key(s) kept while the database was away", len(kept))
 
 
 # Pagination ------------------------------------------------------------------------------------

@@ -78,6 +78,29 @@ def make_test_blueprint():
 
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
+    lost_once = []
+
+    @blp.route("/widgets/lost-with-its-key", methods=["POST"])
+    @requires("ops")
+    @idempotent()
+    @blp.arguments(WidgetIn)
+    @blp.response(201, WidgetIn)
+    def lose_the_database_and_the_key(data):
+        """The first time: the database goes away before anything is written, and stays away long
+        enough that the key cannot be released either (its table renamed away until the test puts
+        it back). Then it works."""
+        import sqlalchemy as sa
+
+        from ecom_common.http import current_db
+
+        if not lost_once:
+            lost_once.append(data)
+            with current_db().engine.begin() as conn:
+                conn.execute(sa.text("ALTER TABLE idempotency_keys RENAME TO idempotency_keys_gone"))
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+        created.append(data)
+        return data
+
     @blp.route("/widgets/answer-not-stored", methods=["POST"])
     @requires("ops")
     @idempotent()

@@ -126,6 +126,28 @@ def test_a_committed_request_is_answered_even_if_its_answer_cannot_be_stored(wid
     assert len(widget_app.created) == 1 and len(recorded_events(db)) == 1
 
 
+def test_a_key_that_could_not_be_released_in_an_outage_is_released_when_the_database_is_back(widget_app, db):
+    """A request refused with 503 "nothing was changed" whose key could not be released (the database
+    was away for that too): the client's retry with the same key, once the database is back, is
+    processed instead of being told "in progress" until the key expires."""
+    import sqlalchemy as sa
+
+    c = widget_app.test_client()
+    headers = {**auth("ops"), "Idempotency-Key": "k-outage"}
+    first = assert_problem(c.post("/api/v1/widgets/lost-with-its-key", json={"name": "w", "quantity": 1},
+                                  headers=headers), 503)
+    assert first["outcome"] == "nothing_changed"
+    with db.engine.begin() as conn:  # the database is back, the key still claimed in it
+        conn.execute(sa.text("ALTER TABLE idempotency_keys_gone RENAME TO idempotency_keys"))
+        assert conn.execute(sa.text("SELECT count(*) FROM idempotency_keys WHERE key = 'k-outage'")).scalar() == 1
+    again = c.post("/api/v1/widgets/lost-with-its-key", json={"name": "w", "quantity": 1}, headers=headers)
+    assert again.status_code == 201 and again.get_json() == {"name": "w", "quantity": 1}
+    assert len(widget_app.created) == 1
+    # and it is now answered as processed: a third try replays the answer
+    replay = c.post("/api/v1/widgets/lost-with-its-key", json={"name": "w", "quantity": 1}, headers=headers)
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+
+
 def test_request_id_is_echoed_or_created(widget_app):
     c = widget_app.test_client()
     assert c.get("/healthz", headers={"X-Request-ID": "abc"}).headers["X-Request-ID"] == "abc"
