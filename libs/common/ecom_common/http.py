@@ -368,7 +368,10 @@ class PageArgs(Schema):
     """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
 
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.Str(load_default=None)
+    cursor = fields.Str(load_default=None, metadata={
+        "pattern": "^[A-Za-z0-9_-]*$",
+        "description": "Opaque: only a `next_cursor` this list returned (unpadded base64url); any other value is "
+                       "a 400 problem."})
 
 
 def encode_cursor(values: list) -> str:
@@ -471,6 +474,26 @@ COMMON_PROBLEMS = (400, 401, 403, 404, 422, 503)
 WRITE_PROBLEMS = (409,)
 
 
+# The spelling of "no NUL character" in the spec (_refuse_nul_characters answers 400 to one anywhere).
+NO_NUL = "^[^\\x00]*$"
+
+
+# apispec's OpenAPI 3.0 spelling of a nullable nested schema, `anyOf: [{type: object, nullable}, $ref]`,
+# admits any object; the server admits null or the nested schema.
+_ANY_OBJECT = {"type": "object", "nullable": True}
+
+
+def say_what_is_enforced(converter, field, ret, **kwargs) -> dict:
+    """apispec attribute function: what the server enforces on a field beyond marshmallow's own
+    words. Every string field without a pattern, format or enum of its own says that a NUL character
+    is refused (_refuse_nul_characters, 400); a nullable nested schema is null or that schema."""
+    if isinstance(field, fields.String) and not {"pattern", "format", "enum"} & set(ret):
+        return {"pattern": NO_NUL}
+    if isinstance(ret.get("anyOf"), list) and _ANY_OBJECT in ret["anyOf"]:
+        return {"anyOf": [dict(b, enum=[None]) if b == _ANY_OBJECT else b for b in ret["anyOf"]]}
+    return {}
+
+
 class ProblemApi(Api):
     """flask-smorest's Api documenting errors as they are sent: problem+json, not its own Error."""
 
@@ -494,6 +517,14 @@ class ProblemResponsesPlugin(BasePlugin):
     """Declare on every operation the problems the HTTP kit can answer, so that clients (and
     schemathesis) can rely on the documented statuses; an operation's own declaration wins."""
 
+    def path_helper(self, path=None, operations=None, parameters=None, **kwargs):
+        # Path parameters come from the URL rule, not from a marshmallow field: say "no NUL" here.
+        for parameter in parameters or ():
+            schema = parameter.get("schema") if isinstance(parameter, dict) else None
+            if parameter.get("in") == "path" and isinstance(schema, dict) and schema.get("type") == "string":
+                schema.setdefault("pattern", NO_NUL)
+        return path
+
     def operation_helper(self, path=None, operations=None, **kwargs):
         for method, operation in (operations or {}).items():
             if method not in ("get", "post", "put", "patch", "delete"):
@@ -505,6 +536,15 @@ class ProblemResponsesPlugin(BasePlugin):
 
 
 # The app factory -------------------------------------------------------------------------------
+# What every operation enforces that a field's schema cannot say (OpenAPI 3.0 cannot constrain an
+# object's keys or free-form values), appended to each service's description.
+API_RULES = ("\n\nEvery failure is application/problem+json. Text containing a NUL character (U+0000) is "
+             "refused with 400 wherever it appears: path, query, headers, and any string or object key of a "
+             "JSON body. A list's `cursor` is valid only as the list returned it (`next_cursor`); any "
+             "other value is a 400. A 422 names the fields that broke a rule, including rules over stored "
+             "data or across fields that the operation's description states.")
+
+
 def make_app(config: Config, blueprints: list, db: Database | None = None, description: str = "") -> Flask:
     configure_logging(config.service)
     app = Flask(config.service)
@@ -524,11 +564,12 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     api = ProblemApi(
         app,
         spec_kwargs={
-            "info": {"description": description or f"The {config.service} service of the ecom platform."},
+            "info": {"description": (description or f"The {config.service} service of the ecom platform.") + API_RULES},
             "security": [{"bearerAuth": []}],
             "extra_plugins": [ProblemResponsesPlugin()],
         },
     )
+    api.ma_plugin.converter.add_attribute_function(say_what_is_enforced)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blp in blueprints:
         api.register_blueprint(blp)
