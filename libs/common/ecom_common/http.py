@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import hashlib
 import http as http_status
@@ -266,6 +267,15 @@ def idempotent(required: bool = False):
                 _release_key(db, scope, key)
             return resp
 
+        # Document the header on the operation (flask-smorest's manual doc, as @blp.doc would; these
+        # views take no query arguments, whose parameters a manual list would replace).
+        wrapper._apidoc = copy.deepcopy(getattr(wrapper, "_apidoc", {}))
+        manual = wrapper._apidoc.setdefault("manual_doc", {})
+        manual["parameters"] = [*manual.get("parameters", []), {
+            "in": "header", "name": "Idempotency-Key", "required": required,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": "repeats answer as the first request did (same body) or 409 (another body, or "
+                           "still running)" + ("; required: without it, 400" if required else "")}]
         return wrapper
 
     return decorate
@@ -498,6 +508,9 @@ class ProblemApi(Api):
     """flask-smorest's Api documenting errors as they are sent: problem+json, not its own Error."""
 
     ERROR_SCHEMA = ProblemSchema
+    # No catch-all `default` answer: an operation documents the statuses it can answer (the plugin
+    # below adds the HTTP kit's), so that an undocumented one is a finding, not "default".
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_responses(self):
         for status in http_status.HTTPStatus:
@@ -508,9 +521,6 @@ class ProblemApi(Api):
             else:
                 prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
-        response = {"description": "Unexpected error", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_JSON)
-        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
 class ProblemResponsesPlugin(BasePlugin):

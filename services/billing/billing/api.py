@@ -375,7 +375,13 @@ def get_payment(payment_id):
 
 
 @blp.route("/payments/webhook", methods=["POST"])
-@blp.doc(security=[])  # signed by the provider (X-Sandbox-Signature), not a bearer token
+@blp.doc(security=[],  # signed by the provider (X-Sandbox-Signature), not a bearer token
+         parameters=[{"in": "header", "name": domain.SIGNATURE_HEADER, "required": True,
+                      "schema": {"type": "string", "pattern": "^t=[0-9]+(,v1=[0-9a-f]{64})+$"},
+                      "description": "t=<unix ts>,v1=<hex HMAC-SHA256 of \"<ts>.<raw body>\">; missing or "
+                                     "garbled 400, not matching or outside the tolerance 401"}],
+         # read by hand after the signature check, so that an unsigned caller learns nothing of it
+         requestBody={"required": True, "content": {"application/json": {"schema": WebhookEventSchema}}})
 @blp.response(200)
 def payment_webhook():
     """The sandbox provider's signed webhook: `X-Sandbox-Signature: t=<unix ts>,v1=<hex HMAC-SHA256 of

@@ -806,8 +806,10 @@ class TrackingOut(Schema):
 
 @blp.route("/tracking/webhook", methods=["POST"])
 @blp.doc(security=[], parameters=[{"in": "header", "name": domain.SIGNATURE_HEADER, "required": True,
-                                    "schema": {"type": "string"},
-                                    "description": "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>"}])
+                                    "schema": {"type": "string", "pattern": "^(sha256=)?[0-9a-fA-F]{64}$"},
+                                    "description": "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>"}],
+         # read by hand after the signature check, so that an unsigned caller learns nothing of it
+         requestBody={"required": True, "content": {"application/json": {"schema": TrackingIn}}})
 @blp.response(200, TrackingOut)
 def tracking_webhook():
     """Carrier progress reports, signed with LOGISTICS_CARRIER_WEBHOOK_SECRET; idempotent per
