@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, make_response, request
 from apispec import BasePlugin
 from flask_smorest import Api
+from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -273,7 +274,8 @@ def idempotent(required: bool = False):
         manual = wrapper._apidoc.setdefault("manual_doc", {})
         manual["parameters"] = [*manual.get("parameters", []), {
             "in": "header", "name": "Idempotency-Key", "required": required,
-            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+            # an empty key is no key: refused where one is required, ignored elsewhere
+            "schema": {"type": "string", "minLength": 1 if required else 0, "maxLength": 200},
             "description": "repeats answer as the first request did (same body) or 409 (another body, or "
                            "still running)" + ("; required: without it, 400" if required else "")}]
         return wrapper
@@ -496,9 +498,13 @@ _ANY_OBJECT = {"type": "object", "nullable": True}
 def say_what_is_enforced(converter, field, ret, **kwargs) -> dict:
     """apispec attribute function: what the server enforces on a field beyond marshmallow's own
     words. Every string field without a pattern, format or enum of its own says that a NUL character
-    is refused (_refuse_nul_characters, 400); a nullable nested schema is null or that schema."""
+    is refused (_refuse_nul_characters, 400); a free-form value is not null unless it may be; a
+    nullable nested schema is null or that schema."""
     if isinstance(field, fields.String) and not {"pattern", "format", "enum"} & set(ret):
         return {"pattern": NO_NUL}
+    if type(field) is fields.Raw and not field.allow_none and not {"type", "anyOf"} & set(ret):
+        # `{}` admits null; marshmallow refuses it ("Field may not be null.")
+        return {"anyOf": [{"type": t} for t in ("string", "number", "boolean", "array", "object")]}
     if isinstance(ret.get("anyOf"), list) and _ANY_OBJECT in ret["anyOf"]:
         return {"anyOf": [dict(b, enum=[None]) if b == _ANY_OBJECT else b for b in ret["anyOf"]]}
     return {}
@@ -543,6 +549,32 @@ class ProblemResponsesPlugin(BasePlugin):
             statuses = COMMON_PROBLEMS + (WRITE_PROBLEMS if method != "get" else ())
             for status in statuses:
                 responses.setdefault(str(status), http_status.HTTPStatus(status).name)
+
+
+class Blueprint(SmorestBlueprint):
+    """flask-smorest's Blueprint, with a required JSON body required: webargs reads a missing body (or
+    one not sent as JSON) as `{}`, which a schema with no required field accepts, so PUT/PATCH of
+    all-optional fields answered 200 to nothing at all while the spec said the body was required.
+    Checked where the body is parsed, after authentication."""
+
+    def arguments(self, schema, *, location="json", required=True, **kwargs):
+        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+        if location != "json" or not required:
+            return decorator
+
+        def body_required(func):
+            parse = decorator(func)
+
+            @functools.wraps(parse)
+            def view(*args, **kw):
+                if not request.is_json or not request.get_data(cache=True).strip():
+                    raise UnprocessableEntity("this request needs a JSON body (Content-Type: application/json)",
+                                              {"body": ["A JSON body is required."]})
+                return parse(*args, **kw)
+
+            return view
+
+        return body_required
 
 
 # The app factory -------------------------------------------------------------------------------

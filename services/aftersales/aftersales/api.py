@@ -8,7 +8,7 @@ their own cases, shop staff only their shop's; anyone else's answers 404.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
+from ecom_common.http import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires

@@ -10,7 +10,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask import request
-from flask_smorest import Blueprint
+from ecom_common.http import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, not_found_unless, requires

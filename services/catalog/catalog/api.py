@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
+from ecom_common.http import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 

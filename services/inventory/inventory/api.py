@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
+from ecom_common.http import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import Response, request
-from flask_smorest import Blueprint
+from ecom_common.http import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
