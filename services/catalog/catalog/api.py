@@ -75,7 +75,12 @@ class ProductIn(Schema):
 
 
 class ScanIn(ProductIn):
-    """A product body to dry-run the scan on; every field optional."""
+    """A product body to dry-run the scan on; every field optional, in its SKUs, images and video too
+    (loaded partial all the way down, and documented so)."""
+
+    images = fields.List(fields.Nested(ImageSchema(partial=True)))
+    video = fields.Nested(VideoSchema(partial=True), allow_none=True)
+    skus = fields.List(fields.Nested(SkuIn(partial=True)))
 
 
 class ProductPatch(ProductIn):
