@@ -279,7 +279,8 @@ def _ensure_order_copy(order_id: str, facts: domain.OrderFacts, raw: dict) -> No
 @blp.response(201, PaymentSchema)
 def create_payment(args):
     """Pay an order's payable amount. The sandbox provider confirms asynchronously through the signed
-    webhook; follow the payment with GET /payments/{id} or the billing.Payment* events."""
+    webhook; follow the payment with GET /payments/{id} or the billing.Payment* events. The order
+    must await payment, and method `card` needs card_number (422)."""
     principal = current_principal()
     db = current_db()
     raw = orders_gateway().order(args["order_id"])

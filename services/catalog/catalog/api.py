@@ -987,7 +987,7 @@ def _set_attributes(session: Session, category: Category, attrs: list[dict]) -> 
 def create_category(body):
     """Add a category with its typed attributes.
 
-    Under parent_id, or a root. A category that holds products cannot get children (products
+    Under parent_id (an existing category, else 422), or a root. A category that holds products cannot get children (products
     live in leaf categories only): 409."""
     with current_db().uow() as uow:
         session = uow.session

@@ -290,7 +290,7 @@ class AdjustmentResultSchema(Schema):
 def adjust_stock(args, sku_code):
     """Inbound receipt or counted correction (or a damage/loss write-off) for one warehouse.
 
-    A correction or write-off can never leave less on hand than is reserved (422). An inbound
+    A count_correction needs `counted` and `reason` (422). A correction or write-off can never leave less on hand than is reserved (422). An inbound
     receipt serves orders waiting for this SKU, oldest payment first."""
     principal = current_principal()
     shop_id = shop_for_write(args.get("shop_id"))

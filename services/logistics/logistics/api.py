@@ -111,7 +111,8 @@ def get_template(args):
 @blp.arguments(TemplateSchema)
 @blp.response(200, TemplateOut)
 def put_template(args, body):
-    """Replace the shop's shipping template. Province names are normalised (江苏省 == 江苏)."""
+    """Replace the shop's shipping template. Province names are normalised (江苏省 == 江苏); an
+    unknown province is 422."""
     shop_id = shop_for_write(args.get("shop_id"))
     template = domain.Template.from_dict(body)  # unknown provinces -> 422 naming the field
     principal = current_principal()
@@ -213,6 +214,7 @@ def get_sender(args):
 @blp.arguments(SenderSchema)
 @blp.response(200, SenderOut)
 def put_sender(args, body):
+    """Replace the shop's sender address; an unknown province is 422."""
     shop_id = shop_for_write(args.get("shop_id"))
     body["province"] = domain.require_province(body["province"])
     with current_db().uow() as uow:
@@ -265,7 +267,8 @@ def list_carriers(args):
 @blp.response(200, CarrierPage)
 def put_carriers(body):
     """Replace the carrier list: listed carriers are created or updated, unlisted ones deactivated
-    (never deleted: shipments keep referring to them). Platform-wide, so admin only."""
+    (never deleted: shipments keep referring to them). Platform-wide, so admin only. Each code
+    once (422)."""
     codes = [c["code"] for c in body["items"]]
     if len(codes) != len(set(codes)):
         raise UnprocessableEntity("each carrier code once", {"items": ["Duplicate carrier code."]})
@@ -323,6 +326,7 @@ def get_carrier_rules(args):
 @blp.arguments(CarrierRulesIn)
 @blp.response(200, CarrierRulesOut)
 def put_carrier_rules(args, body):
+    """Replace the shop's carrier rules; a rule's min_weight_g above its max_weight_g is 422."""
     shop_id = shop_for_write(args.get("shop_id"))
     rules = [domain.CarrierRule.from_dict(r) for r in body["rules"]]
     with current_db().uow() as uow:
@@ -390,7 +394,8 @@ def list_periods(args):
 @blp.arguments(PeriodList)
 @blp.response(200, PeriodPage)
 def put_periods(body):
-    """Replace the declared periods. Shipments keep the deadline they were given when created."""
+    """Replace the declared periods. Shipments keep the deadline they were given when created.
+    A period's ends_at must be after its starts_at (422)."""
     with current_db().uow() as uow:
         uow.session.execute(sa.delete(PromotionPeriod))
         for p in body["items"]:
@@ -746,7 +751,8 @@ def dispatch_shipment(body, shipment_id):
 @blp.arguments(AssignCarrierIn)
 @blp.response(200, ShipmentSchema)
 def assign_carrier(body, shipment_id):
-    """Override the automatically chosen carrier of a pending shipment (before printing)."""
+    """Override the automatically chosen carrier of a pending shipment (before printing). An
+    unknown or inactive carrier is 422."""
 
     def run(uow, s, who):
         ops.require_active_carrier(uow.session, body["carrier"])
@@ -765,7 +771,8 @@ def assign_carrier(body, shipment_id):
 @blp.arguments(ChangeCarrierIn)
 @blp.response(200, ShipmentSchema)
 def change_carrier(body, shipment_id):
-    """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept)."""
+    """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept).
+    An unknown or inactive carrier is 422."""
 
     def run(uow, s, who):
         domain.next_status(s.status, "change the carrier of")

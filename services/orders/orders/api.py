@@ -68,7 +68,8 @@ class AddressSchema(Schema):
 class LineInSchema(Schema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     # The range is a business rule (domain.check_requested_lines) so its message names the line.
-    quantity = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT))
+    quantity = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT),
+                          metadata={"minimum": 1, "maximum": domain.MAX_LINE_QUANTITY})
 
 
 class PlaceOrderSchema(FlatErrorsSchema):
@@ -364,7 +365,10 @@ def _new_order_id(now: datetime) -> str:
 @blp.arguments(PlaceOrderSchema)
 @blp.response(201, OrderSchema)
 def place_order(args):
-    """Place an order: prices from catalog, shipping fee from logistics, both asked now."""
+    """Place an order: prices from catalog, shipping fee from logistics, both asked now.
+
+    Checked against them: SKUs that exist, are on sale in the shop and in stock terms orderable, an
+    address the shop delivers to; a broken rule is 422 naming the field."""
     principal = current_principal()
     domain.check_requested_lines(args["lines"])
     address = domain.Address.from_dict(args["address"])
@@ -409,7 +413,9 @@ def place_order(args):
 @blp.arguments(OrderListArgs, location="query")
 @blp.response(200, OrderPageSchema)
 def list_orders(args):
-    """Orders, newest first, filtered; addresses and phones masked."""
+    """Orders, newest first, filtered; addresses and phones masked.
+
+    created_from after created_to, or min_payable_fen above max_payable_fen, is 422."""
     stmt = _scoped(sa.select(Order), args.get("shop_id"))
     if args.get("status"):
         stmt = stmt.where(Order.status.in_(args["status"]))
@@ -490,7 +496,7 @@ def get_order(order_id):
 @blp.response(200, OrderSchema)
 def review_order(args, order_id):
     """Decide on a held order: approve -> awaiting_shipment (OrderReadyToShip); reject -> cancelled
-    (OrderCancelled: inventory releases, billing refunds)."""
+    (OrderCancelled: inventory releases, billing refunds). A rejection needs a reason (422)."""
     principal = current_principal()
     now = current_config().clock.now()
     with current_db().uow() as uow:
