@@ -48,7 +48,7 @@ def money_scope(requested: str | None) -> str | None:
 class PaymentCreateSchema(Schema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     method = fields.Str(required=True, validate=validate.OneOf(domain.METHODS))
-    card_number = fields.Str(validate=validate.Regexp(r"^\d{12,19}$", error="12 to 19 digits"),
+    card_number = fields.Str(validate=validate.Regexp(r"^[0-9]{12,19}$", error="12 to 19 digits"),
                              metadata={"description": "card only; see the README for the test cards"})
     amount_fen = fields.Int(strict=True, validate=validate.Range(min=1, max=MAX_INT),
                             metadata={"description": "optional; refused (422) unless it equals the payable amount"})
