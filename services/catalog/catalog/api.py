@@ -79,13 +79,26 @@ class ProductIn(Schema):
     skus = fields.List(fields.Nested(SkuIn), required=True)
 
 
+# The scan's partial parts, named so that the spec has one component per name.
+class ScanImage(ImageSchema):
+    pass
+
+
+class ScanVideo(VideoSchema):
+    pass
+
+
+class ScanSku(SkuIn):
+    pass
+
+
 class ScanIn(ProductIn):
     """A product body to dry-run the scan on; every field optional, in its SKUs, images and video too
     (loaded partial all the way down, and documented so)."""
 
-    images = fields.List(fields.Nested(ImageSchema(partial=True)))
-    video = fields.Nested(VideoSchema(partial=True), allow_none=True)
-    skus = fields.List(fields.Nested(SkuIn(partial=True)))
+    images = fields.List(fields.Nested(ScanImage(partial=True)))
+    video = fields.Nested(ScanVideo(partial=True), allow_none=True)
+    skus = fields.List(fields.Nested(ScanSku(partial=True)))
 
 
 class ProductPatch(ProductIn):
