@@ -50,7 +50,10 @@ class VideoSchema(Schema):
 
 # Python's `\s`, spelled out: the spec carries this pattern, and `\s` means other characters in the
 # regex dialects of OpenAPI clients (ECMA) than in Python's, so that each refused what the other took.
-SKU_CODE = r"^[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/?#%]+$"
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SKU_CODE = rf"^[^{WHITESPACE}/?#%]+$"
+# What `add_word` keeps after str.strip(): something (and no NUL, as everywhere).
+NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 
 
 class SkuIn(Schema):
@@ -324,7 +327,8 @@ class CategoryListArgs(PageArgs):
 
 
 class BannedWordIn(Schema):
-    word = fields.Str(required=True, validate=validate.Length(min=1, max=50))
+    word = fields.Str(required=True, validate=validate.Length(min=1, max=50),
+                      metadata={"pattern": NOT_BLANK, "description": "blank once trimmed: 422"})
     kind = fields.Str(load_default="banned", validate=validate.OneOf(["banned", "exemption"]))
     note = fields.Str(validate=validate.Length(max=200))
 
