@@ -35,8 +35,8 @@ from ecom_common.testing import Platform, token
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
 SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
-# Per operation, generation mode and pass (~1,600 requests in all, ~40 s); ECOM_FUZZ_EXAMPLES=50 for a
-# deeper run by hand.
+# Per operation, generation mode and pass (~1,600 requests in all, 75-120 s on a busy 2-core machine);
+# ECOM_FUZZ_EXAMPLES=50 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "6"))
 SEED = 20261123
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
