@@ -90,9 +90,14 @@ class SkuStockArgs(Schema):
     shop_id = fields.Str(metadata={"description": "required for platform roles; merchant staff use their own"})
 
 
+# shop_for_read / shop_for_write: a platform role without shop_id is 422 (documented, as the spec
+# cannot make a parameter required for some roles only)
+PLATFORM_NAMES_SHOP = "required for platform roles (else 422); merchant staff use their own"
+
+
 # Replenishment (declared before /stock/<sku_code>; werkzeug prefers the static path anyway) ------
 class ReplenishmentArgs(Schema):
-    shop_id = fields.Str(validate=SHOP_ID)
+    shop_id = fields.Str(validate=SHOP_ID, metadata={"description": PLATFORM_NAMES_SHOP})
     window_days = fields.Int(validate=validate.Range(min=1, max=365),
                              metadata={"description": "sales history to average over (default 30)"})
     cover_days = fields.Int(validate=validate.Range(min=0, max=365),
@@ -212,7 +217,7 @@ class MovementSchema(Schema):
 
 
 class MovementListArgs(PageArgs):
-    shop_id = fields.Str(validate=SHOP_ID)
+    shop_id = fields.Str(validate=SHOP_ID, metadata={"description": PLATFORM_NAMES_SHOP})
     warehouse_code = fields.Str(validate=WAREHOUSE_CODE)
     kind = fields.Str(validate=validate.OneOf(domain.Movement.ALL))
     cause = fields.Str(metadata={"description": "e.g. order:O123, case:C1, adjustment:inbound"})
@@ -318,7 +323,7 @@ def adjust_stock(args, sku_code):
 
 # Shortage policy -------------------------------------------------------------------------------
 class PolicyQuery(Schema):
-    shop_id = fields.Str(validate=SHOP_ID)
+    shop_id = fields.Str(validate=SHOP_ID, metadata={"description": PLATFORM_NAMES_SHOP})
 
 
 class PolicyArgs(Schema):
