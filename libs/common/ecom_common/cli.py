@@ -18,12 +18,17 @@ from .config import SERVICES, Config, load_jwt_secret
 
 
 def _token(args) -> int:
-    from .auth import ROLES, issue_token
+    from .auth import ROLES, issue_token, staff_without_shop
 
     for role in args.role:
         if role not in ROLES:
             print(f"unknown role {role!r}; roles: {', '.join(ROLES)}", file=sys.stderr)
             return 2
+    shopless = staff_without_shop(args.role, args.shop_id)
+    if shopless:
+        # Such a token would see nothing (CONTRACTS.md, Auth): refuse rather than mint a useless one.
+        print(f"merchant staff role(s) {', '.join(shopless)} need --shop-id", file=sys.stderr)
+        return 2
     print(issue_token(load_jwt_secret(), args.sub, args.role, shop_id=args.shop_id,
                       ttl=timedelta(hours=args.ttl_hours)))
     return 0

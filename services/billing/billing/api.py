@@ -13,9 +13,9 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires
+from ecom_common.auth import current_principal, list_filter, not_found_unless, requires, shop_or_all, visible
 from ecom_common.db import is_unique_violation, session_scope
-from ecom_common.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, UnprocessableEntity
+from ecom_common.errors import BadRequest, Conflict, NotFound, Problem, UnprocessableEntity
 from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations as ops, reports, settings
@@ -30,16 +30,9 @@ MONEY_READERS = ("finance", "admin", "ops")
 
 
 def money_scope(requested: str | None) -> str | None:
-    """The shop a money read is confined to: merchant staff their own (asking for another shop is a
-    404, never its data), platform roles and finance without a shop the one asked for or all."""
-    principal = current_principal()
-    scope = principal.shop_scope()
-    if scope is None and not principal.is_platform:
-        raise Forbidden("merchant staff tokens must carry a shop_id")
-    if scope is not None:
-        not_found_unless(requested in (None, "", scope), "shop")
-        return scope
-    return requested or None
+    """The shop a money read covers (ecom_common.auth.shop_or_all): merchant staff their own,
+    platform roles and finance without a shop the one asked for, or all."""
+    return shop_or_all(requested)
 
 
 # Schemas -------------------------------------------------------------------------------------------
@@ -328,12 +321,7 @@ def create_payment(args):
 
 
 def _visible_payment(payment: Payment | None) -> Payment:
-    principal = current_principal()
-    if payment is not None and principal.is_buyer_only:
-        not_found_unless(payment.buyer_id == principal.sub, "payment")
-    elif payment is not None and not principal.has("buyer"):
-        not_found_unless(principal.can_see_shop(payment.shop_id), "payment")
-    not_found_unless(payment is not None, "payment")
+    not_found_unless(payment is not None and visible(payment.shop_id, payment.buyer_id), "payment")
     return payment
 
 
@@ -343,16 +331,7 @@ def _visible_payment(payment: Payment | None) -> Payment:
 @blp.response(200, PaymentPageSchema)
 def list_payments(args):
     """Payments, newest first: a buyer sees their own, merchant staff their shop's."""
-    principal = current_principal()
-    stmt = sa.select(Payment)
-    if principal.is_buyer_only:
-        stmt = stmt.where(Payment.buyer_id == principal.sub)
-        if args.get("shop_id"):
-            stmt = stmt.where(Payment.shop_id == args["shop_id"])
-    else:
-        shop = money_scope(args.get("shop_id"))
-        if shop:
-            stmt = stmt.where(Payment.shop_id == shop)
+    stmt = sa.select(Payment).where(list_filter(Payment.shop_id, Payment.buyer_id, args.get("shop_id")))
     for key in ("order_id", "status"):
         if args.get(key):
             stmt = stmt.where(getattr(Payment, key) == args[key])
@@ -459,8 +438,7 @@ def list_refunds(args):
 def get_refund(refund_id):
     with current_db().Session() as session:
         refund = session.get(Refund, refund_id)
-        not_found_unless(refund is not None and current_principal().can_see_shop(refund.shop_id), "refund")
-        money_scope(refund.shop_id)
+        not_found_unless(refund is not None and visible(refund.shop_id), "refund")
         return refund
 
 

@@ -19,7 +19,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from ecom_common.auth import Principal, current_principal, not_found_unless, requires
+from ecom_common.auth import Principal, Scope, current_principal, current_scope, list_filter, not_found_unless, requires
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
@@ -342,37 +342,34 @@ def _ctx(session: Session) -> Ctx:
     return Ctx(session, current_principal(), config, domain.Rules.from_config(config), config.clock.now())
 
 
-def own_shop(p: Principal) -> str | None:
-    """The shop whose every product (any status) this caller may see; None for platform roles and
-    callers of no shop."""
-    return None if p.is_platform else p.shop_id
+def own_shop(scope: Scope) -> str | None:
+    """The shop whose every product (any status) this caller may change; None for platform roles
+    and callers of no shop."""
+    return None if scope.all_shops else scope.shop_id
 
 
-def can_read(p: Principal, product: Product) -> bool:
-    if p.is_platform:
-        return True
-    if own_shop(p) is not None and own_shop(p) == product.shop_id:
-        return True
-    return product.status == domain.LISTED
+def can_read(scope: Scope, product: Product) -> bool:
+    """Listed products are public to every caller who may see anything (staff without a shop may
+    not); the rest only within the caller's scope."""
+    return not scope.nothing and (product.status == domain.LISTED or scope.allows(product.shop_id))
 
 
 def _load(ctx: Ctx, product_id: str) -> Product:
     product = ctx.session.get(Product, product_id)
-    not_found_unless(product is not None and can_read(ctx.principal, product), "product")
+    not_found_unless(product is not None and can_read(current_scope(), product), "product")
     return product
 
 
 def _load_own(ctx: Ctx, product_id: str) -> Product:
     """A product the caller (merchant ops) may change: their own shop's."""
     product = _load(ctx, product_id)
-    if own_shop(ctx.principal) != product.shop_id:
+    if own_shop(current_scope()) != product.shop_id:
         raise Forbidden("you can only change your own shop's products")
     return product
 
 
 def _merchant_shop(requested: str | None = None) -> str:
-    p = current_principal()
-    shop = own_shop(p)
+    shop = own_shop(current_scope())
     if shop is None:
         raise Forbidden("only merchant staff with a shop_id in their token can do this")
     if requested and requested != shop:
@@ -467,14 +464,7 @@ def list_products(args):
     products only with status=deleted."""
     with current_db().Session() as session:
         ctx = _ctx(session)
-        p = ctx.principal
-        stmt = sa.select(Product)
-        shop = own_shop(p)
-        if not p.is_platform:
-            visible = Product.status == domain.LISTED
-            if shop is not None:
-                visible = sa.or_(visible, Product.shop_id == shop)
-            stmt = stmt.where(visible)
+        stmt = sa.select(Product).where(sa.or_(Product.status == domain.LISTED, list_filter(Product.shop_id)))
         if args.get("status"):
             stmt = stmt.where(Product.status == args["status"])
         else:
@@ -842,19 +832,18 @@ def compliance_scan(body):
 
 # SKUs (read by orders and other services) ------------------------------------------------------
 def _sku_shop(requested: str | None) -> str:
-    p = current_principal()
-    shop = requested or own_shop(p)
+    shop = requested or own_shop(current_scope())
     if not shop:
         raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
     return shop
 
 
-def _visible_skus(session: Session, p: Principal, shop_id: str, codes: list[str]) -> dict[str, dict]:
+def _visible_skus(session: Session, scope: Scope, shop_id: str, codes: list[str]) -> dict[str, dict]:
     rows = session.execute(
         sa.select(Sku, Product).join(Product, Sku.product_id == Product.id)
         .where(Sku.shop_id == shop_id, Sku.sku_code.in_(codes))
     ).all()
-    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(p, product)}
+    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(scope, product)}
 
 
 @blp.route("/skus/<sku_code>", methods=["GET"])
@@ -868,7 +857,7 @@ def get_sku(args, sku_code):
     set, else list). Merchant staff of another shop and buyers see listed products' SKUs only."""
     shop_id = _sku_shop(args.get("shop_id"))
     with current_db().Session() as session:
-        found = _visible_skus(session, current_principal(), shop_id, [sku_code])
+        found = _visible_skus(session, current_scope(), shop_id, [sku_code])
     not_found_unless(sku_code in found, "SKU")
     return found[sku_code]
 
@@ -884,7 +873,7 @@ def sku_batch(body):
     shop_id = _sku_shop(body.get("shop_id"))
     codes = list(dict.fromkeys(body["sku_codes"]))
     with current_db().Session() as session:
-        found = _visible_skus(session, current_principal(), shop_id, codes)
+        found = _visible_skus(session, current_scope(), shop_id, codes)
     return {"items": [found[c] for c in codes if c in found], "missing": [c for c in codes if c not in found]}
 
 

@@ -7,7 +7,16 @@ import sqlalchemy as sa
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
+from ecom_common.auth import (
+    current_principal,
+    list_filter,
+    not_found_unless,
+    requires,
+    shop_for_read,
+    shop_for_write,
+    shop_or_all,
+    visible,
+)
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
@@ -69,13 +78,7 @@ class SkuStockSchema(Schema):
 @blp.response(200, StockPageSchema)
 def list_stock(args):
     """Stock items, newest first; merchant staff see their own shop's only."""
-    principal = current_principal()
-    stmt = sa.select(StockItem)
-    scope = principal.shop_scope()
-    if scope is not None:
-        stmt = stmt.where(StockItem.shop_id == scope)
-    elif args.get("shop_id"):
-        stmt = stmt.where(StockItem.shop_id == args["shop_id"])
+    stmt = sa.select(StockItem).where(list_filter(StockItem.shop_id, shop_id=args.get("shop_id")))
     if args.get("sku_code"):
         stmt = stmt.where(StockItem.sku_code == args["sku_code"])
     if args.get("warehouse_code"):
@@ -177,7 +180,7 @@ def replenishment(args):
 @blp.response(200, SkuStockSchema)
 def get_stock(args, sku_code):
     """One SKU's stock, summed over warehouses, with the per-warehouse rows."""
-    shop_id = current_principal().shop_scope() or args.get("shop_id")
+    shop_id = shop_or_all(args.get("shop_id"))
     not_found_unless(bool(shop_id), "stock item")
     with current_db().Session() as session:
         items = session.execute(
@@ -457,12 +460,7 @@ class ReservationPageSchema(Schema):
 def list_reservations(args):
     """Reservations, newest first; `status=waiting` lists the waiting queue in the order it is
     served (oldest payment first)."""
-    scope = current_principal().shop_scope()
-    stmt = sa.select(Reservation)
-    if scope is not None:
-        stmt = stmt.where(Reservation.shop_id == scope)
-    elif args.get("shop_id"):
-        stmt = stmt.where(Reservation.shop_id == args["shop_id"])
+    stmt = sa.select(Reservation).where(list_filter(Reservation.shop_id, shop_id=args.get("shop_id")))
     if args.get("status"):
         stmt = stmt.where(Reservation.status == args["status"])
     if args.get("sku_code"):
@@ -481,10 +479,9 @@ def list_reservations(args):
 @blp.response(200, ReservationDetailSchema)
 def get_reservation(order_id):
     """What an order holds or waits for, where, and every status change of it."""
-    principal = current_principal()
     with current_db().Session() as session:
         res = session.get(Reservation, order_id)
-        not_found_unless(res is not None and principal.can_see_shop(res.shop_id), "reservation")
+        not_found_unless(res is not None and visible(res.shop_id), "reservation")
         lines = session.execute(sa.select(ReservationLine).where(ReservationLine.order_id == order_id)
                                 .order_by(ReservationLine.sku_code)).scalars().all()
         timeline = session.execute(sa.select(ReservationLog).where(ReservationLog.order_id == order_id)

@@ -15,9 +15,17 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_read, shop_for_write
+from ecom_common.auth import (
+    Principal,
+    current_principal,
+    list_filter,
+    not_found_unless,
+    requires,
+    shop_for_read,
+    shop_for_write,
+    visible,
+)
 from ecom_common.clock import aware
-from ecom_common.errors import Forbidden
 from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
@@ -28,8 +36,6 @@ from .models import AuditRuleSet, Order, OrderLine, TimelineEntry
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Orders, their audit and timeline")
 
 A = domain.Action
-MERCHANT_STAFF = ("ops", "cs", "warehouse", "finance")
-FULL_ADDRESS_ROLES = ("ops", "cs", "warehouse", "admin", "service")
 PHONE_RE = r"^\+?[0-9][0-9\- ]{5,18}[0-9]$"
 
 
@@ -250,37 +256,17 @@ class AuditRulesOutSchema(Schema):
 
 
 # Access --------------------------------------------------------------------------------------------------
-def _staff_shop(principal: Principal) -> str | None:
-    """The shop a merchant-staff caller is confined to; None for platform roles. Staff without a
-    shop_id in their token see nothing rather than everything."""
-    if principal.is_platform:
-        return None
-    if principal.has(*MERCHANT_STAFF):
-        if not principal.shop_id:
-            raise Forbidden("merchant staff tokens must carry a shop_id")
-        return principal.shop_id
-    return None
-
-
-def _can_see(principal: Principal, order: Order) -> bool:
-    if principal.is_platform:
-        return True
-    if principal.has(*MERCHANT_STAFF) and principal.shop_id == order.shop_id:
-        return True
-    return principal.has("buyer") and principal.owns(order.buyer_id)
+# Who ships or serves an order sees its full address (CONTRACTS.md, Auth); finance and reviewers do not.
+SEES_FULL_ADDRESS = frozenset({"admin", "service", "ops", "cs", "warehouse", "buyer"})
 
 
 def _sees_full_address(principal: Principal, order: Order) -> bool:
-    if principal.has("admin", "service"):
-        return True
-    if principal.has("ops", "cs", "warehouse") and principal.shop_id == order.shop_id:
-        return True
-    return principal.has("buyer") and principal.owns(order.buyer_id)
+    return principal.scope(SEES_FULL_ADDRESS).allows(order.shop_id, order.buyer_id)
 
 
 def _load_visible(session, order_id: str) -> Order:
     order = operations.load_order(session, order_id)
-    not_found_unless(order is not None and _can_see(current_principal(), order), "order")
+    not_found_unless(order is not None and visible(order.shop_id, order.buyer_id), "order")
     return order
 
 
@@ -436,18 +422,8 @@ def list_orders(args):
 
 
 def _scoped(stmt, requested_shop: str | None):
-    """Confine a query over orders to what the caller may see."""
-    principal = current_principal()
-    shop = _staff_shop(principal)
-    if shop is not None:
-        if requested_shop and requested_shop != shop:
-            return stmt.where(sa.false())
-        return stmt.where(Order.shop_id == shop)
-    if not principal.is_platform:  # a buyer
-        stmt = stmt.where(Order.buyer_id == principal.sub)
-    if requested_shop:
-        stmt = stmt.where(Order.shop_id == requested_shop)
-    return stmt
+    """Confine a query over orders to what the caller may see (the one rule in ecom_common.auth)."""
+    return stmt.where(list_filter(Order.shop_id, Order.buyer_id, requested_shop))
 
 
 @blp.route("/orders/counts", methods=["GET"])
@@ -520,7 +496,7 @@ def cancel_order(args, order_id):
     with current_db().uow() as uow:
         order = _load_visible(uow.session, order_id)
         if not principal.has("ops", "admin"):
-            # A buyer who can see the order owns it (_can_see); finance/cs/warehouse cannot get here.
+            # A buyer who can see the order owns it (visible); finance/cs/warehouse cannot get here.
             default = "cancelled by the buyer"
         else:
             default = f"cancelled by {'ops' if principal.has('ops') else 'admin'}"
