@@ -220,6 +220,18 @@ def shop_for_write(requested: str | None) -> str:
 
 
 
+def shop_of_resource(requested: str | None, what: str = "resource") -> str:
+    """The shop of a single resource addressed by shop and key (a SKU's stock, its ledger): the
+    caller's own shop unless one is named (platform callers must name one); outside the caller's
+    scope, or with none at all, it answers 404 as any other tenant's resource does."""
+    scope = current_scope()
+    shop = requested or scope.shop_id
+    if scope.all_shops and not shop:
+        raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
+    not_found_unless(bool(shop) and scope.allows(shop), what)
+    return shop
+
+
 def shop_or_all(requested: str | None) -> str | None:
     """The shop a shop-wide report or list covers: merchant staff their own (naming another shop
     answers 404, never its data); platform callers the one named, or None for every shop."""

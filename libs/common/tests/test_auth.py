@@ -162,3 +162,18 @@ def test_a_list_filter_naming_a_shop_outside_the_scope_is_404_except_for_a_buyer
         _call(P("bob", frozenset({"buyer", "ops"}), "S1"), lambda: list_filter(shop, None, "S2"))
     assert _call(P("bob", frozenset({"buyer"})), lambda: list_filter(shop, buyer, "S2")) is not None
     assert _call(P("root", frozenset({"admin"})), lambda: list_filter(shop, buyer, "S2")) is not None
+
+
+def test_a_single_resource_addressed_by_shop_is_404_outside_the_scope():
+    from ecom_common.auth import shop_of_resource
+    from ecom_common.errors import NotFound, UnprocessableEntity
+
+    assert _call(P("a", frozenset({"ops"}), "S1"), lambda: shop_of_resource(None)) == "S1"
+    assert _call(P("root", frozenset({"admin"})), lambda: shop_of_resource("S2")) == "S2"
+    for principal, requested in ((P("a", frozenset({"cs"})), "S2"), (P("a", frozenset({"cs"})), None),
+                                 (P("a", frozenset({"ops"}), "S1"), "S2"),
+                                 (P("bob", frozenset({"buyer", "ops"})), "S2")):
+        with pytest.raises(NotFound):
+            _call(principal, lambda: shop_of_resource(requested))
+    with pytest.raises(UnprocessableEntity):
+        _call(P("root", frozenset({"admin"})), lambda: shop_of_resource(None))

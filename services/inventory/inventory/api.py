@@ -14,7 +14,7 @@ from ecom_common.auth import (
     requires,
     shop_for_read,
     shop_for_write,
-    shop_or_all,
+    shop_of_resource,
     visible,
 )
 from ecom_common.clock import iso
@@ -180,8 +180,7 @@ def replenishment(args):
 @blp.response(200, SkuStockSchema)
 def get_stock(args, sku_code):
     """One SKU's stock, summed over warehouses, with the per-warehouse rows."""
-    shop_id = shop_or_all(args.get("shop_id"))
-    not_found_unless(bool(shop_id), "stock item")
+    shop_id = shop_of_resource(args.get("shop_id"), "stock item")
     with current_db().Session() as session:
         items = session.execute(
             sa.select(StockItem).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
@@ -232,7 +231,7 @@ class MovementPageSchema(Schema):
 @blp.response(200, MovementPageSchema)
 def list_movements(args, sku_code):
     """The stock ledger of one SKU, newest first: every movement with its cause and actor."""
-    shop_id = shop_for_read(args.get("shop_id"))
+    shop_id = shop_of_resource(args.get("shop_id"), "stock item")
     with current_db().Session() as session:
         known = session.execute(
             sa.select(sa.func.count()).select_from(StockItem)
