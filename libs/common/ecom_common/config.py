@@ -32,14 +32,35 @@ def embedded_broker_url(env=os.environ) -> str:
     return f"sqla+sqlite:///{var_dir(env) / 'bus.sqlite'}"
 
 
+# Service settings that the embedded default (no BROKER_URL: `make run`) generates into var/ when they
+# are unset, as it does the JWT secret, so that a fresh clone can take an order to delivery. Only
+# there: every process of the embedded default shares var/ (its bus is a file in it), so all agree on
+# the value; a deployment with a broker (compose, Kubernetes, `make run-rabbit`) sets them explicitly,
+# and until it does the feature stays off (logistics' carrier webhook answers 503).
+GENERATED_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": "carrier-webhook-secret"}
+
+
 def load_jwt_secret(env=os.environ) -> str:
-    """`ECOM_JWT_SECRET`, else the secret generated once into var/ (embedded default).
+    """`ECOM_JWT_SECRET`, else the secret generated once into var/ (embedded default)."""
+    if env.get("ECOM_JWT_SECRET"):
+        return env["ECOM_JWT_SECRET"]
+    return generated_secret(var_dir(env) / "jwt-secret")
+
+
+def generated_settings(service: str, env=os.environ) -> dict[str, str]:
+    """The GENERATED_SETTINGS of `service` that the environment does not name, on the embedded default
+    (named but empty keeps the feature off)."""
+    if env.get("BROKER_URL"):
+        return {}
+    return {name: generated_secret(var_dir(env) / filename) for name, filename in GENERATED_SETTINGS.items()
+            if name.startswith(service.upper() + "_") and name not in env}
+
+
+def generated_secret(path: Path) -> str:
+    """The secret in `path`, written there first if it does not exist yet.
 
     The file is created with O_EXCL so that several processes starting at once agree on one secret.
     """
-    if env.get("ECOM_JWT_SECRET"):
-        return env["ECOM_JWT_SECRET"]
-    path = var_dir(env) / "jwt-secret"
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -105,7 +126,8 @@ class Config:
             jwt_secret=load_jwt_secret(env),
             bus_prefix=env.get("ECOM_BUS_PREFIX", ""),
             peers=peers,
-            settings={k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")},
+            settings={**generated_settings(service, env),
+                      **{k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")}},
         )
         if env.get("ECOM_RETRY_DELAYS"):
             kwargs["retry_delays"] = _floats(env["ECOM_RETRY_DELAYS"])

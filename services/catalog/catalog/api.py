@@ -20,6 +20,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from ecom_common.auth import Principal, Scope, current_principal, current_scope, list_filter, not_found_unless, requires
+from ecom_common.auth import PLATFORM_ROLES, STAFF_ROLES
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
@@ -105,6 +106,9 @@ class FindingSchema(Schema):
 
 
 class ProductOut(Schema):
+    """A product. Its review trail (created_by, review_required, submitted_at, review_due_at,
+    review_overdue, reviewed_at, reviewed_by, reject_reason) is left out for callers other than the
+    product's shop staff and platform roles (admin, reviewer, service)."""
     product_id = fields.Str()
     shop_id = fields.Str()
     category_id = fields.Str()
@@ -401,9 +405,22 @@ def _codes_free_or_409(ctx: Ctx, shop_id: str, skus: list[dict], product_id: str
         raise Conflict(f"SKU code(s) already used in this shop: {', '.join(taken)}", errors)
 
 
+# The review trail names staff (who created, who reviewed) and carries reviewers' notes: the shop's
+# and the platform's business, not a buyer's nor another shop's, who see a listed product without it.
+REVIEW_FIELDS = ("created_by", "review_required", "submitted_at", "review_due_at", "review_overdue",
+                 "reviewed_at", "reviewed_by", "reject_reason")
+
+
+def sees_review_history(p: Principal, product: Product) -> bool:
+    return p.has(*PLATFORM_ROLES) or (p.has(*STAFF_ROLES) and p.shop_id == product.shop_id)
+
+
 def _view(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
     tree = tree or operations.load_tree(ctx.session)
     view = operations.product_view(product, tree, ctx.now, ctx.rules)
+    if not sees_review_history(ctx.principal, product):
+        for name in REVIEW_FIELDS:
+            del view[name]
     if findings is None:
         findings = domain.scan_product(operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules)
     view["findings"] = [f.to_dict() for f in findings]
@@ -720,10 +737,11 @@ def restore_product(product_id):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, TimelinePage)
 def product_timeline(args, product_id):
-    """Every transition and edit, oldest first: who, when, why."""
+    """Every transition and edit, oldest first: who, when, why. Only the product's shop staff and
+    platform roles (admin, reviewer, service); anyone else gets 404."""
     with current_db().Session() as session:
         ctx = _ctx(session)
-        _load(ctx, product_id)
+        not_found_unless(sees_review_history(ctx.principal, _load(ctx, product_id)), "product")
         stmt = sa.select(TimelineEntry).where(TimelineEntry.product_id == product_id)
         return paginate(session, stmt, [TimelineEntry.id], args["limit"], args.get("cursor"), descending=False)
 

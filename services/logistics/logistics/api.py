@@ -816,7 +816,8 @@ class TrackingOut(Schema):
 @blp.response(200, TrackingOut)
 def tracking_webhook():
     """Carrier progress reports, signed with LOGISTICS_CARRIER_WEBHOOK_SECRET; idempotent per
-    (carrier, event_id). A resent event answers 200 with `duplicate: true` and changes nothing."""
+    (carrier, event_id). A resent event, or a report of the final state the shipment already reached
+    (delivered again under a new event id), answers 200 with `duplicate: true` and changes nothing."""
     secret = settings().webhook_secret
     if not secret:
         raise ServiceUnavailable("the carrier webhook is not configured (LOGISTICS_CARRIER_WEBHOOK_SECRET)")
@@ -840,6 +841,9 @@ def tracking_webhook():
                                                       Shipment.tracking_no == body["tracking_no"])).scalar_one_or_none()
         if s is None:
             raise NotFound(f"no shipment with {body['carrier']} tracking number {body['tracking_no']}")
+        if domain.repeats_reached_status(s.status, body["status"]):
+            # Already reached and announced once: write nothing (no second tracking row, no event).
+            return {"shipment_id": s.id, "status": s.status, "duplicate": True}
         t = now()
         session.add(TrackingEvent(shipment_id=s.id, carrier=body["carrier"], carrier_event_id=body["event_id"],
                                   tracking_no=body["tracking_no"], status=body["status"], location=body["location"],

@@ -460,6 +460,21 @@ def test_tracking_to_delivery_with_a_timeline_and_idempotent_events(client, db):
     assert len(recorded_events(db, "logistics.ShipmentDelivered")) == 1
 
 
+def test_a_repeated_delivery_under_a_new_event_id_is_a_200_no_op(client, db):
+    # Carriers retry until they get a 2xx, often with a fresh event id: delivered twice must not be 409.
+    s = dispatched(client, db)
+    assert track(client, s, "delivered", "d1").status_code == 200
+    again = track(client, s, "delivered", "d2")
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert again.get_json() == {"shipment_id": s["shipment_id"], "status": "delivered", "duplicate": True}
+    detail = client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=WH).get_json()
+    assert [t["carrier_event_id"] for t in detail["tracking"]] == ["d1"]
+    assert [e["status"] for e in detail["timeline"]] == ["pending", "dispatched", "delivered"]
+    assert len(recorded_events(db, "logistics.ShipmentDelivered")) == 1
+    # A transition the machine forbids is still a conflict.
+    assert is_problem(track(client, s, "exception", "d3", reason="丢件"), 409)["errors"] == {"status": ["delivered"]}
+
+
 def test_carrier_exception_enters_the_queue_until_progress(client, db, clock):
     s = dispatched(client, db)
     assert track(client, s, "exception", "x1", reason="地址不详").status_code == 200
