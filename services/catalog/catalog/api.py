@@ -19,8 +19,16 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from ecom_common.auth import Principal, Scope, current_principal, current_scope, list_filter, not_found_unless, requires
-from ecom_common.auth import PLATFORM_ROLES, STAFF_ROLES
+from ecom_common.auth import (
+    PLATFORM_ROLES,
+    Principal,
+    Scope,
+    current_principal,
+    current_scope,
+    list_filter,
+    not_found_unless,
+    requires,
+)
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
@@ -411,8 +419,13 @@ REVIEW_FIELDS = ("created_by", "review_required", "submitted_at", "review_due_at
                  "reviewed_at", "reviewed_by", "reject_reason")
 
 
+# Who reads a product's review trail (staff ids, reject notes): the platform and the shop's product
+# staff, through the one tenancy rule; buyers, finance and other shops see the listing without it.
+REVIEW_TRAIL_ROLES = PLATFORM_ROLES | {"ops", "cs", "warehouse"}
+
+
 def sees_review_history(p: Principal, product: Product) -> bool:
-    return p.has(*PLATFORM_ROLES) or (p.has(*STAFF_ROLES) and p.shop_id == product.shop_id)
+    return p.scope(REVIEW_TRAIL_ROLES).allows(product.shop_id)
 
 
 def _view(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
