@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -59,15 +60,22 @@ def generated_settings(service: str, env=os.environ) -> dict[str, str]:
 def generated_secret(path: Path) -> str:
     """The secret in `path`, written there first if it does not exist yet.
 
-    The file is created with O_EXCL so that several processes starting at once agree on one secret.
+    The secret is written to a private temporary file and linked into place: several processes
+    starting at once agree on the first link, and none can read the file half-written (an
+    O_EXCL-created file is visible empty before its write).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process linked its secret first: use that one
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 

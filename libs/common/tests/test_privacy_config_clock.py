@@ -66,3 +66,28 @@ def test_database_pool_settings_come_from_the_environment(tmp_path):
            "ECOM_DB_PING_IDLE_SECONDS": "0.5"}
     c = Config.from_env("billing", env=env)
     assert (c.db_pool_size, c.db_max_overflow, c.db_ping_idle_seconds) == (4, 6, 0.5)
+
+
+def test_a_generated_secret_is_never_read_half_written_by_a_process_starting_at_the_same_time(tmp_path):
+    """Processes racing to create the secret all read the one that was linked into place, never an
+    empty file (issue 14 review: O_EXCL made the file visible before its write)."""
+    import threading
+
+    from ecom_common.config import generated_secret
+
+    for round_ in range(20):
+        path = tmp_path / f"secret-{round_}"
+        seen: list[str] = []
+        start = threading.Barrier(8)
+
+        def read():
+            start.wait()
+            seen.append(generated_secret(path))
+
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(seen)) == 1 and len(seen[0]) >= 40, seen
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
