@@ -1,8 +1,9 @@
 """inventory's HTTP API: status codes, problem+json, scoping, idempotency, the ledger, policies and
 the replenishment report."""
+import pytest
 import sqlalchemy as sa
 
-from ecom_common.testing import auth
+from ecom_common.testing import CRAFTED_CURSORS, auth
 
 from inventory.models import StockMovement
 
@@ -247,3 +248,12 @@ def test_openapi_lists_the_endpoints(client):
     for path in ("/api/v1/stock/{sku_code}/adjustments", "/api/v1/stock/{sku_code}/movements",
                  "/api/v1/stock/replenishment", "/api/v1/stock-policy", "/api/v1/reservations/{order_id}"):
         assert path in spec["paths"], path
+
+
+# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
+@pytest.mark.parametrize("path", ["/api/v1/stock", "/api/v1/stock/A/movements"])
+def test_a_crafted_cursor_is_a_400(client, list_sku, path, cursor):
+    list_sku("A")
+    body = problem(client.get(path, query_string={"cursor": cursor}, headers=WH), 400)
+    assert "cursor" in body["errors"]
