@@ -11,7 +11,7 @@ from ecom_common.auth import current_principal, not_found_unless, requires, shop
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy
@@ -244,7 +244,7 @@ def list_movements(args, sku_code):
 
 
 # Adjustments -----------------------------------------------------------------------------------
-class AdjustmentArgs(Schema):
+class AdjustmentArgs(BodySchema):
     kind = fields.Str(required=True, validate=validate.OneOf(AdjustmentKind.ALL))
     quantity = fields.Int(validate=validate.Range(min=1, max=1_000_000),
                           metadata={"description": "units received (inbound) or written off (damage, loss)"})
@@ -321,7 +321,7 @@ class PolicyQuery(Schema):
     shop_id = fields.Str(validate=SHOP_ID)
 
 
-class PolicyArgs(Schema):
+class PolicyArgs(BodySchema):
     shortage_policy = fields.Str(required=True, validate=validate.OneOf(ShortagePolicy.ALL))
 
 

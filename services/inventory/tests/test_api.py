@@ -79,6 +79,10 @@ def test_adjustment_validation_names_the_field(client, db, list_sku):
         ({"kind": "inbound"}, "quantity"),
         ({"kind": "inbound", "quantity": 0}, "quantity"),
         ({"kind": "inbound", "quantity": "many"}, "quantity"),
+        # Integers are JSON integers, as in every service (ecom_common.http.BodySchema).
+        ({"kind": "inbound", "quantity": "5"}, "quantity"),
+        ({"kind": "inbound", "quantity": 5.0}, "quantity"),
+        ({"kind": "count_correction", "counted": "3", "reason": "x"}, "counted"),
         ({"kind": "inbound", "quantity": 1, "counted": 3}, "counted"),
         ({"kind": "count_correction", "reason": "x"}, "counted"),
         ({"kind": "count_correction", "counted": -1, "reason": "x"}, "counted"),
