@@ -23,7 +23,7 @@ from ecom_common.auth import (
 from ecom_common.clock import aware, iso
 from ecom_common.errors import Conflict
 from ecom_common.privacy import scrub
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
 from . import domain, operations
@@ -49,19 +49,19 @@ class FreeText(fields.Str):
         return scrub(super()._deserialize(value, attr, data, **kwargs))
 
 
-class LineIn(Schema):
+class LineIn(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     quantity = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     new_sku_code = fields.Str(validate=validate.Length(min=1, max=64),
                               metadata={"description": "exchange only: the spec to ship instead"})
 
 
-class EvidenceIn(Schema):
+class EvidenceIn(BodySchema):
     images = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=9))
     text = FreeText(load_default="", validate=validate.Length(max=2000))
 
 
-class CaseCreate(Schema):
+class CaseCreate(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     type = fields.Str(required=True, validate=validate.OneOf(CaseType.ALL))
     reason = fields.Str(required=True, validate=validate.OneOf(Reason.ALL))
@@ -136,25 +136,25 @@ class CaseListArgs(PageArgs):
     overdue = fields.Bool(metadata={"description": "only open cases whose SLA clock has run out"})
 
 
-class ReasonIn(Schema):
+class ReasonIn(BodySchema):
     reason = FreeText(load_default=None, validate=validate.Length(max=1000))
 
 
-class RejectIn(Schema):
+class RejectIn(BodySchema):
     reason = FreeText(required=True, validate=validate.Length(min=1, max=1000))
 
 
-class ReturnShipmentIn(Schema):
+class ReturnShipmentIn(BodySchema):
     carrier = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
 
 
-class ReceiveIn(Schema):
+class ReceiveIn(BodySchema):
     resellable = fields.Bool(required=True)
     note = FreeText(load_default=None, validate=validate.Length(max=1000))
 
 
-class FeedbackIn(Schema):
+class FeedbackIn(BodySchema):
     score = fields.Int(required=True, validate=validate.Range(min=1, max=5))
     comment = FreeText(load_default=None, validate=validate.Length(max=2000))
 
@@ -180,13 +180,13 @@ class FeedbackReportOut(Schema):
     recent = fields.List(fields.Nested(FeedbackOut))
 
 
-class ComplaintCreate(Schema):
+class ComplaintCreate(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     tier = fields.Str(required=True, validate=validate.OneOf(Tier.ALL))
     text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 
-class ComplaintActionIn(Schema):
+class ComplaintActionIn(BodySchema):
     text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 

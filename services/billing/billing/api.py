@@ -16,7 +16,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from ecom_common.auth import current_principal, list_filter, not_found_unless, requires, shop_or_all, visible
 from ecom_common.db import is_unique_violation, session_scope
 from ecom_common.errors import BadRequest, Conflict, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations as ops, reports, settings
 from .gateways import orders_gateway, payment_provider
@@ -38,12 +38,12 @@ def money_scope(requested: str | None) -> str | None:
 # Schemas -------------------------------------------------------------------------------------------
 
 
-class PaymentCreateSchema(Schema):
+class PaymentCreateSchema(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     method = fields.Str(required=True, validate=validate.OneOf(domain.METHODS))
     card_number = fields.Str(validate=validate.Regexp(r"^\d{12,19}$", error="12 to 19 digits"),
                              metadata={"description": "card only; see the README for the test cards"})
-    amount_fen = fields.Int(strict=True, validate=validate.Range(min=1, max=MAX_INT),
+    amount_fen = fields.Int(validate=validate.Range(min=1, max=MAX_INT),
                             metadata={"description": "optional; refused (422) unless it equals the payable amount"})
 
     @validates_schema
@@ -196,14 +196,14 @@ class PayoutPageSchema(Schema):
     next_cursor = fields.Str(allow_none=True)
 
 
-class RateSchema(Schema):
+class RateSchema(BodySchema):
     category_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    rate_bps = fields.Int(required=True, strict=True, validate=validate.Range(min=0, max=domain.BPS))
+    rate_bps = fields.Int(required=True, validate=validate.Range(min=0, max=domain.BPS))
     updated_at = UtcTime(dump_only=True)
     updated_by = fields.Str(dump_only=True)
 
 
-class RatesPutSchema(Schema):
+class RatesPutSchema(BodySchema):
     rates = fields.List(fields.Nested(RateSchema), required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -218,26 +218,26 @@ class ReconciliationArgs(Schema):
     shop_id = fields.Str()
 
 
-class WebhookObject(Schema):
+class WebhookObject(BodySchema):
     class Meta:
         unknown = EXCLUDE
 
     id = fields.Str(required=True)
     reference = fields.Str(required=True)
-    amount_fen = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT))
+    amount_fen = fields.Int(required=True, validate=validate.Range(max=MAX_INT))
     status = fields.Str(required=True)
     failure_code = fields.Str(allow_none=True)
     failure_message = fields.Str(allow_none=True)
 
 
-class WebhookData(Schema):
+class WebhookData(BodySchema):
     class Meta:
         unknown = EXCLUDE
 
     object = fields.Nested(WebhookObject, required=True)
 
 
-class WebhookEventSchema(Schema):
+class WebhookEventSchema(BodySchema):
     class Meta:
         unknown = EXCLUDE
 

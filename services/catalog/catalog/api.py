@@ -32,7 +32,7 @@ from ecom_common.auth import (
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
@@ -46,31 +46,31 @@ BULK_MAX = 200
 # Schemas ---------------------------------------------------------------------------------------
 
 
-class ImageSchema(Schema):
+class ImageSchema(BodySchema):
     url = fields.Str(required=True, validate=validate.Length(min=1, max=500))
-    width = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
-    height = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
+    width = fields.Int(allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
+    height = fields.Int(allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
 
 
-class VideoSchema(Schema):
+class VideoSchema(BodySchema):
     url = fields.Str(required=True, validate=validate.Length(min=1, max=500))
     duration_s = fields.Float(allow_none=True, validate=validate.Range(min=0))
 
 
-class SkuIn(Schema):
+class SkuIn(BodySchema):
     sku_code = fields.Str(required=True, validate=[validate.Length(min=1, max=64),
                                                    validate.Regexp(r"^[^\s/?#%]+$", error="No spaces, /, ?, # or %.")])
     spec = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=dict,
                        metadata={"description": "spec values, e.g. {\"颜色\": \"红色\", \"尺码\": \"M\"}"})
     barcode = fields.Str(allow_none=True, validate=validate.Length(max=32))
-    weight_g = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
-    list_price_fen = fields.Int(strict=True, required=True, validate=validate.Range(max=MAX_INT))
-    promo_price_fen = fields.Int(strict=True, allow_none=True, validate=validate.Range(max=MAX_INT))
-    member_price_fen = fields.Int(strict=True, allow_none=True, validate=validate.Range(max=MAX_INT))
-    low_stock_threshold = fields.Int(strict=True, load_default=10, validate=validate.Range(min=0, max=MAX_INT))
+    weight_g = fields.Int(allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
+    list_price_fen = fields.Int(required=True, validate=validate.Range(max=MAX_INT))
+    promo_price_fen = fields.Int(allow_none=True, validate=validate.Range(max=MAX_INT))
+    member_price_fen = fields.Int(allow_none=True, validate=validate.Range(max=MAX_INT))
+    low_stock_threshold = fields.Int(load_default=10, validate=validate.Range(min=0, max=MAX_INT))
 
 
-class ProductIn(Schema):
+class ProductIn(BodySchema):
     shop_id = fields.Str(metadata={"description": "optional; merchant staff act for the shop in their token"})
     category_id = fields.Str(required=True)
     title = fields.Str(required=True, validate=validate.Length(max=200))
@@ -88,7 +88,7 @@ class ScanIn(ProductIn):
 
 
 class ProductPatch(ProductIn):
-    version = fields.Int(strict=True, metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT))
+    version = fields.Int(metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT))
 
 
 class SkuOut(Schema):
@@ -163,20 +163,20 @@ class ProductListArgs(PageArgs):
     updated_since = fields.DateTime()
 
 
-class ReasonIn(Schema):
+class ReasonIn(BodySchema):
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=500))
 
 
-class OptionalReasonIn(Schema):
+class OptionalReasonIn(BodySchema):
     reason = fields.Str(validate=validate.Length(max=500))
 
 
-class DelistIn(Schema):
+class DelistIn(BodySchema):
     reason = fields.Str(required=True, validate=validate.OneOf(domain.DELIST_REASONS))
     note = fields.Str(validate=validate.Length(max=500))
 
 
-class BulkIds(Schema):
+class BulkIds(BodySchema):
     product_ids = fields.List(fields.Str(), required=True, validate=validate.Length(min=1, max=BULK_MAX))
 
 
@@ -258,7 +258,7 @@ class SkuArgs(Schema):
     shop_id = fields.Str(metadata={"description": "required for platform roles; merchant staff default to their own"})
 
 
-class SkuBatchIn(Schema):
+class SkuBatchIn(BodySchema):
     shop_id = fields.Str()
     sku_codes = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), required=True,
                             validate=validate.Length(min=1, max=BULK_MAX))
@@ -269,7 +269,7 @@ class SkuBatchOut(Schema):
     missing = fields.List(fields.Str())
 
 
-class AttributeIn(Schema):
+class AttributeIn(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     type = fields.Str(required=True, validate=validate.OneOf(domain.ATTRIBUTE_TYPES))
     required = fields.Bool(load_default=False)
@@ -280,14 +280,14 @@ class AttributeOut(AttributeIn):
     declared_in = fields.Str(metadata={"description": "the category that declares it (leaves inherit)"})
 
 
-class CategoryIn(Schema):
+class CategoryIn(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     parent_id = fields.Str(allow_none=True, validate=validate.Length(min=1, max=40),
                            metadata={"description": "null or absent: a root category"})
     attributes = fields.List(fields.Nested(AttributeIn), load_default=list)
 
 
-class CategoryPatch(Schema):
+class CategoryPatch(BodySchema):
     name = fields.Str(validate=validate.Length(min=1, max=60))
     attributes = fields.List(fields.Nested(AttributeIn),
                              metadata={"description": "replaces the category's own attributes"})
@@ -312,7 +312,7 @@ class CategoryListArgs(PageArgs):
     parent_id = fields.Str(metadata={"description": "children of this category; 'root' for the top level"})
 
 
-class BannedWordIn(Schema):
+class BannedWordIn(BodySchema):
     word = fields.Str(required=True, validate=validate.Length(min=1, max=50))
     kind = fields.Str(load_default="banned", validate=validate.OneOf(["banned", "exemption"]))
     note = fields.Str(validate=validate.Length(max=200))

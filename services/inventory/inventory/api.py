@@ -20,7 +20,7 @@ from ecom_common.auth import (
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy
@@ -246,7 +246,7 @@ def list_movements(args, sku_code):
 
 
 # Adjustments -----------------------------------------------------------------------------------
-class AdjustmentArgs(Schema):
+class AdjustmentArgs(BodySchema):
     kind = fields.Str(required=True, validate=validate.OneOf(AdjustmentKind.ALL))
     quantity = fields.Int(validate=validate.Range(min=1, max=1_000_000),
                           metadata={"description": "units received (inbound) or written off (damage, loss)"})
@@ -323,7 +323,7 @@ class PolicyQuery(Schema):
     shop_id = fields.Str(validate=SHOP_ID)
 
 
-class PolicyArgs(Schema):
+class PolicyArgs(BodySchema):
     shortage_policy = fields.Str(required=True, validate=validate.OneOf(ShortagePolicy.ALL))
 
 

@@ -28,7 +28,7 @@ from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import (BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized,
                                 UnprocessableEntity)
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from . import operations as ops
@@ -54,7 +54,7 @@ class ShopQuery(Schema):
 
 
 # Shipping templates ----------------------------------------------------------------------------
-class WeightRuleSchema(Schema):
+class WeightRuleSchema(BodySchema):
     first_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     first_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     additional_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
@@ -65,20 +65,20 @@ class RegionRuleSchema(WeightRuleSchema):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
 
 
-class FreeShippingSchema(Schema):
+class FreeShippingSchema(BodySchema):
     provinces = fields.List(fields.Str(), load_default=list,
                             metadata={"description": "empty: everywhere (except never_free)"})
     min_goods_fen = fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
                                metadata={"description": "free when the goods total reaches this; 0 = always"})
 
 
-class SurchargeSchema(Schema):
+class SurchargeSchema(BodySchema):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
     fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     label = fields.Str(load_default="surcharge", validate=validate.Length(min=1, max=50))
 
 
-class TemplateSchema(Schema):
+class TemplateSchema(BodySchema):
     name = fields.Str(load_default="shop template", validate=validate.Length(min=1, max=100))
     default_rule = fields.Nested(WeightRuleSchema, required=True)
     region_rules = fields.List(fields.Nested(RegionRuleSchema), load_default=list)
@@ -153,7 +153,7 @@ def commit_or_conflict(uow) -> None:
         raise
 
 
-class QuoteIn(Schema):
+class QuoteIn(BodySchema):
     shop_id = fields.Str(required=True, validate=validate.Length(min=1))
     province = fields.Str(required=True, validate=validate.Length(min=1))
     weight_g = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
@@ -189,7 +189,7 @@ def shipping_quote(body):
 
 
 # Waybill sender --------------------------------------------------------------------------------
-class SenderSchema(Schema):
+class SenderSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=50))
     phone = fields.Str(required=True, validate=validate.Length(min=5, max=30))
     province = fields.Str(required=True)
@@ -231,14 +231,14 @@ def put_sender(args, body):
 
 
 # Carriers and carrier rules --------------------------------------------------------------------
-class CarrierSchema(Schema):
+class CarrierSchema(BodySchema):
     code = fields.Str(required=True, validate=validate.Regexp(r"^[A-Z0-9_]{2,32}$"))
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     active = fields.Bool(load_default=True)
     services = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
-class CarrierList(Schema):
+class CarrierList(BodySchema):
     items = fields.List(fields.Nested(CarrierSchema), required=True)
 
 
@@ -288,7 +288,7 @@ def put_carriers(body):
         return carriers_out(uow.session)
 
 
-class CarrierRuleSchema(Schema):
+class CarrierRuleSchema(BodySchema):
     name = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
     carrier = fields.Str(required=True)
     provinces = fields.List(fields.Str(), load_default=list, metadata={"description": "empty: any region"})
@@ -302,7 +302,7 @@ class CarrierRuleSchema(Schema):
             raise ValidationError("must not be above max_weight_g", "min_weight_g")
 
 
-class CarrierRulesIn(Schema):
+class CarrierRulesIn(BodySchema):
     rules = fields.List(fields.Nested(CarrierRuleSchema), required=True)
     default_carrier = fields.Str(load_default=None, allow_none=True)
 
@@ -350,7 +350,7 @@ def put_carrier_rules(args, body):
 
 
 # Promotion periods -----------------------------------------------------------------------------
-class PeriodSchema(Schema):
+class PeriodSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     starts_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
     ends_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
@@ -361,7 +361,7 @@ class PeriodSchema(Schema):
             raise ValidationError("must be after starts_at", "ends_at")
 
 
-class PeriodList(Schema):
+class PeriodList(BodySchema):
     items = fields.List(fields.Nested(PeriodSchema), required=True)
 
 
@@ -701,18 +701,18 @@ td, th {{ border: 1px solid #000; padding: 1mm; font-size: 10pt; }} .q {{ text-a
 
 
 # Warehouse actions -----------------------------------------------------------------------------
-class DispatchIn(Schema):
+class DispatchIn(BodySchema):
     carrier = fields.Str(load_default=None, allow_none=True,
                          metadata={"description": "omit to use the automatically chosen carrier"})
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
 
 
-class AssignCarrierIn(Schema):
+class AssignCarrierIn(BodySchema):
     carrier = fields.Str(required=True)
     reason = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
-class ChangeCarrierIn(Schema):
+class ChangeCarrierIn(BodySchema):
     carrier = fields.Str(required=True)
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=500))
@@ -788,7 +788,7 @@ def change_carrier(body, shipment_id):
 
 
 # Carrier webhook -------------------------------------------------------------------------------
-class TrackingIn(Schema):
+class TrackingIn(BodySchema):
     event_id = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     carrier = fields.Str(required=True)
     tracking_no = fields.Str(required=True)

@@ -10,7 +10,7 @@ import pytest
 from ecom_common.consumer import EventConsumer, Outcome
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
-from ecom_common.testing import auth, recorded_events
+from ecom_common.testing import CRAFTED_CURSORS, auth, recorded_events
 
 from logistics import domain, handlers
 from logistics.app import SERVICE
@@ -552,3 +552,11 @@ def test_openapi_lists_the_logistics_paths(client):
                  "/api/v1/shipments", "/api/v1/shipments/{shipment_id}/waybill", "/api/v1/tracking/webhook",
                  "/api/v1/promotion-periods", "/api/v1/shipments/stats", "/api/v1/shipments/exceptions"):
         assert path in paths, path
+
+
+# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
+def test_a_crafted_carriers_cursor_is_a_400(client, cursor):
+    r = client.get("/api/v1/carriers", query_string={"cursor": cursor}, headers=ADMIN)
+    assert r.status_code == 400 and r.mimetype == "application/problem+json", r.get_data(as_text=True)
+    assert "cursor" in r.get_json()["errors"]

@@ -26,7 +26,7 @@ from ecom_common.auth import (
     visible,
 )
 from ecom_common.clock import aware
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
 from . import domain, operations
@@ -55,12 +55,12 @@ def _flatten(messages, prefix: str = "") -> dict:
     return out
 
 
-class FlatErrorsSchema(Schema):
+class FlatErrorsSchema(BodySchema):
     def handle_error(self, error: ValidationError, data, *, many: bool, **kwargs):
         raise ValidationError(_flatten(error.messages), data=data)
 
 
-class AddressSchema(Schema):
+class AddressSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=50))
     phone = fields.Str(required=True, validate=validate.Regexp(PHONE_RE, error="Not a phone number."))
     province = fields.Str(required=True, validate=validate.Length(min=1, max=20))
@@ -71,10 +71,10 @@ class AddressSchema(Schema):
     detail = fields.Str(load_default="", validate=validate.Length(max=200))
 
 
-class LineInSchema(Schema):
+class LineInSchema(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     # The range is a business rule (domain.check_requested_lines) so its message names the line.
-    quantity = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT))
+    quantity = fields.Int(required=True, validate=validate.Range(max=MAX_INT))
 
 
 class PlaceOrderSchema(FlatErrorsSchema):
@@ -129,14 +129,14 @@ class ShopArgs(Schema):
 
 
 class AuditRulesInSchema(FlatErrorsSchema):
-    auto_pass_max_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT), strict=True)
-    hold_above_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT), strict=True)
+    auto_pass_max_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
+    hold_above_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
     auto_pass_middle = fields.Bool()
     remote_regions = fields.List(fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50))
     front_desk_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
                                       validate=validate.Length(max=50))
-    repeat_phone_count = fields.Int(validate=validate.Range(min=2, max=1000), strict=True)
-    repeat_phone_window_minutes = fields.Int(validate=validate.Range(min=1, max=7 * 24 * 60), strict=True)
+    repeat_phone_count = fields.Int(validate=validate.Range(min=2, max=1000))
+    repeat_phone_window_minutes = fields.Int(validate=validate.Range(min=1, max=7 * 24 * 60))
     note_hold_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
                                      validate=validate.Length(max=50))
     priority_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
