@@ -4,14 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import Blueprint, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy

@@ -11,14 +11,13 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_read, shop_for_write
 from ecom_common.clock import aware
 from ecom_common.errors import Forbidden
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import Blueprint, MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
 from . import domain, operations
