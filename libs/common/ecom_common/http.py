@@ -4,6 +4,7 @@
   unknown route -> 404, a body over the limit -> 413, unreachable database -> 503, anything
   unexpected -> 500);
 - request bodies limited in size and checked where they are read (ecom_common.bodies);
+- `X-Content-Type-Options: nosniff` on every answer, `Cache-Control: no-store` on every /api/ one;
 - correlation id from X-Request-ID (or a new one), echoed back and carried into events and logs;
 - Idempotency-Key replay for creating POSTs;
 - cursor pagination;
@@ -114,7 +115,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return problem_response(_from_http_exception(exc))
+        resp = problem_response(_from_http_exception(exc))
+        # What the exception says beyond its page, e.g. a 405's Allow (RFC 9110 requires it).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
@@ -188,6 +194,17 @@ def _after(resp: Response) -> Response:
     metrics.HTTP_REQUESTS.labels(service, request.method, endpoint, resp.status_code).inc()
     if "started" in g:
         metrics.HTTP_LATENCY.labels(service, request.method, endpoint).observe(time.perf_counter() - g.started)
+    return resp
+
+
+def _protective_headers(resp: Response) -> Response:
+    """No browser may guess another type than the one sent (a JSON answer holding a customer's
+    text rendered as HTML), and no cache, shared or private, may keep an API answer: they carry
+    personal data (addresses, phones) to the roles allowed to see it. A view may set its own
+    Cache-Control."""
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/"):
+        resp.headers.setdefault("Cache-Control", "no-store")
     return resp
 
 
@@ -544,4 +561,5 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     app.before_request(_before)
     app.before_request(bodies.refuse_oversize_body)
     app.after_request(_after)
+    app.after_request(_protective_headers)
     return app

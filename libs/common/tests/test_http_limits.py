@@ -1,5 +1,5 @@
 """Request bodies: limited in size, read only after the caller is authenticated, JSON bounded in
-depth (ecom_common.bodies)."""
+depth (ecom_common.bodies); the headers every answer carries (ecom_common.http)."""
 import io
 import json
 import logging
@@ -158,3 +158,21 @@ def test_a_nul_in_a_hand_parsed_body_is_400(make_widget_app):
 def test_make_app_refuses_a_blueprint_that_would_skip_the_body_checks(make_widget_app):
     with pytest.raises(TypeError, match="ecom_common.http.Blueprint"):
         make_widget_app(more=(PlainBlueprint("plain", __name__),))
+
+
+# Headers -------------------------------------------------------------------------------------------
+def test_405_names_the_allowed_methods(widget_app):
+    resp = widget_app.test_client().delete("/api/v1/widgets")
+    assert_problem(resp, 405)
+    assert "POST" in {m.strip() for m in resp.headers["Allow"].split(",")}
+
+
+def test_every_answer_is_nosniff_and_api_answers_are_not_stored(widget_app):
+    c = widget_app.test_client()
+    for resp in (c.get("/healthz"), c.get("/api/v1/nothing"), c.post("/api/v1/widgets", json={}),
+                 c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers=auth("ops"))):
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Cache-Control" not in c.get("/healthz").headers
+    for resp in (c.get("/api/v1/nothing"), c.post("/api/v1/widgets", json={}),
+                 c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers=auth("ops"))):
+        assert resp.headers["Cache-Control"] == "no-store"
