@@ -124,8 +124,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge):
-        # A chunked body that ran past the limit while it was read (a declared length over it is
-        # refused before: bodies.refuse_oversize_body).
+        # werkzeug's own 413 (a body stream read again past the limit) answered as bodies' are: a
+        # declared length over the limit in refuse_oversize_body, a chunked one in Request.get_data.
         return problem_response(bodies.too_large(current_app.config["MAX_CONTENT_LENGTH"]))
 
     @app.errorhandler(sa.exc.DataError)
