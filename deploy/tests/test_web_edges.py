@@ -13,10 +13,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 import requests
 from deploytools import DEPLOY
+
+from ecom_common.privacy import scrub
 
 from test_processes import Lines
 
@@ -140,9 +143,11 @@ def test_the_access_log_masks_phones_and_credentials(web):
                         params={"phone": "13912345678", "access_token": "s3cret-token", "q": 'say "hi"'},
                         headers={"X-Request-ID": "req-13712345678"}, timeout=SOCKET_TIMEOUT)
     assert resp.status_code == 401
-    line = json.loads(out.wait_for(r'.*"request_id": "req-137\*\*\*\*5678".*').group(0))
-    assert line["path"] == "/api/v1/stock/138****5678"
-    assert line["query"] == "phone=139****5678&access_token=***&q=say+%22hi%22"
+    line = json.loads(out.wait_for(r'.*"path": "/api/v1/stock/.*').group(0))
+    # masked as the app's own logs are (whatever ecom_common.privacy.scrub writes for a phone)
+    assert line["path"] == "/api/v1/stock/" + scrub("13812345678")
+    assert line["query"] == f"phone={quote_plus(scrub('13912345678'), safe='*')}&access_token=***&q=say+%22hi%22"
+    assert line["request_id"] == scrub("req-13712345678")
     written = "\n".join(out.lines + err.lines)
     for secret in ("13812345678", "13912345678", "13712345678", "s3cret-token"):
         assert secret not in written
