@@ -1,7 +1,10 @@
 """The HTTP kit every service's Flask app is built with.
 
 - problem+json for every failure (validation -> 422 with field messages, malformed JSON -> 400,
-  unknown route -> 404, unreachable database -> 503, anything unexpected -> 500);
+  unknown route -> 404, a body over the limit -> 413, unreachable database -> 503, anything
+  unexpected -> 500);
+- request bodies limited in size and checked where they are read (ecom_common.bodies);
+- `X-Content-Type-Options: nosniff` on every answer, `Cache-Control: no-store` on every /api/ one;
 - correlation id from X-Request-ID (or a new one), echoed back and carried into events and logs;
 - Idempotency-Key replay for creating POSTs;
 - cursor pagination;
@@ -27,14 +30,16 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import bus, context, metrics
+from . import bodies, bus, context, metrics
 from .auth import current_principal
+from .bodies import Blueprint  # noqa: F401 (services declare their routes on it: make_app refuses others)
 from .clock import aware, iso
 from .config import Config
 from .db import Database, idempotency_keys, is_unique_violation
-from .errors import BadRequest, Conflict, DomainError, Problem, ServiceUnavailable, UnprocessableEntity
+from .errors import (BadRequest, Conflict, DomainError, Problem, ServiceUnavailable, UnprocessableEntity,
+                     problem_for_status)
 from .observability import configure_logging
 from .outbox import pending_count
 
@@ -75,11 +80,8 @@ def _flatten_messages(messages) -> dict:
 def _from_http_exception(exc: HTTPException) -> Problem:
     data = getattr(exc, "data", None) or {}
     errors = _flatten_messages(data["messages"]) if "messages" in data else {}
-    problem = Problem(exc.description if exc.code != 422 else "the request failed validation", errors)
-    problem.status = exc.code or 500
-    problem.title = exc.name
-    problem.type_slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 422: "validation",
-                         415: "unsupported-media-type"}.get(problem.status, "http-" + str(problem.status))
+    problem = problem_for_status(exc.code or 500, exc.name,
+                                 exc.description if exc.code != 422 else "the request failed validation", errors)
     if problem.status == 400 and errors.get("_schema") == ["Invalid JSON body."]:
         problem.detail = "the request body is not valid JSON"
         problem.errors = {"body": ["Invalid JSON body."]}
@@ -113,7 +115,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return problem_response(_from_http_exception(exc))
+        resp = problem_response(_from_http_exception(exc))
+        # What the exception says beyond its page, e.g. a 405's Allow (RFC 9110 requires it).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        # werkzeug's own 413 (a body stream read again past the limit) answered as bodies' are: a
+        # declared length over the limit in refuse_oversize_body, a chunked one in Request.get_data.
+        return problem_response(bodies.too_large(current_app.config["MAX_CONTENT_LENGTH"]))
 
     @app.errorhandler(sa.exc.DataError)
     def _unstorable(exc):
@@ -151,7 +164,9 @@ def _has_nul(value) -> bool:
 def _refuse_nul_characters() -> None:
     """No text a client sends may carry a NUL character: PostgreSQL cannot store one in a text
     column (the statement fails: a 500 after the request was accepted), and no field of this
-    platform has a use for it. Refused up front as a 400, for every service and every field."""
+    platform has a use for it. Refused up front as a 400, for every service and every field. The
+    body is checked where it is parsed (bodies.loads), after the caller is authenticated: reading
+    it here would read every body before knowing who sent it."""
     where = None
     if "\x00" in request.path:
         where = "path"
@@ -159,12 +174,6 @@ def _refuse_nul_characters() -> None:
         where = "query"
     elif any("\x00" in v for _, v in request.headers.items()):
         where = "headers"
-    else:
-        raw = request.get_data(cache=True)
-        # JSON carries a NUL only escaped (a raw one is invalid JSON, refused as such): look closer
-        # only when the escape is there at all.
-        if b"\\u0000" in raw.lower() and _has_nul(request.get_json(silent=True)):
-            where = "body"
     if where:
         raise BadRequest(f"the request's {where} contains a NUL character",
                          {where: ["NUL characters (\\u0000) are not accepted."]})
@@ -188,6 +197,17 @@ def _after(resp: Response) -> Response:
     return resp
 
 
+def _protective_headers(resp: Response) -> Response:
+    """No browser may guess another type than the one sent (a JSON answer holding a customer's
+    text rendered as HTML), and no cache, shared or private, may keep an API answer: they carry
+    personal data (addresses, phones) to the roles allowed to see it. A view may set its own
+    Cache-Control."""
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/"):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
 # Accessors -------------------------------------------------------------------------------------
 def current_db() -> Database:
     return current_app.extensions["ecom.db"]
@@ -199,7 +219,7 @@ def current_config() -> Config:
 
 def json_body() -> dict:
     """For views that parse by hand: malformed JSON is a 400 problem, never a 500."""
-    data = request.get_json(silent=True)
+    data = request.get_json(silent=True)  # bodies.Request: too deep or with a NUL is a 400 problem
     if data is None:
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     return data
@@ -563,6 +583,7 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["ecom.db"] = db or Database(config)
+    bodies.limit_bodies(app, config)
     api = ProblemApi(
         app,
         spec_kwargs={
@@ -573,9 +594,14 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blp in blueprints:
+        if not isinstance(blp, bodies.Blueprint):
+            raise TypeError(f"blueprint {blp.name!r} must be an ecom_common.http.Blueprint, whose arguments "
+                            "parse request bodies with their limits (ecom_common.bodies)")
         api.register_blueprint(blp)
     register_error_handlers(app)
     register_health(app)
     app.before_request(_before)
+    app.before_request(bodies.refuse_oversize_body)
     app.after_request(_after)
+    app.after_request(_protective_headers)
     return app

@@ -8,7 +8,6 @@ their own cases, shop staff only their shop's; anyone else's answers 404.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import (
@@ -23,7 +22,7 @@ from ecom_common.auth import (
 from ecom_common.clock import aware, iso
 from ecom_common.errors import Conflict
 from ecom_common.privacy import scrub
-from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
 from . import domain, operations

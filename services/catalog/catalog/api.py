@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
@@ -32,7 +31,7 @@ from ecom_common.auth import (
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry

@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import (
@@ -20,7 +19,7 @@ from ecom_common.auth import (
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
-from ecom_common.http import BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy

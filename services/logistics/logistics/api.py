@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import Response, request
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import (
@@ -28,7 +27,7 @@ from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import (BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized,
                                 UnprocessableEntity)
-from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from . import operations as ops

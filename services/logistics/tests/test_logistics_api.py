@@ -428,6 +428,11 @@ def test_webhook_validation(client, db):
     is_problem(signed_post(client, {**base, "tracking_no": "SF-unknown", "status": "in_transit"}), 404)
 
 
+def test_a_signed_webhook_nested_too_deeply_is_400(client):
+    body = b'{"event_id": "e1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert is_problem(signed_post(client, body), 400)["errors"] == {"body": ["Nested deeper than 32 levels."]}
+
+
 def test_webhook_without_a_configured_secret_refuses(tmp_path):
     from ecom_common.db import Database
     from ecom_common.testing import unit_config

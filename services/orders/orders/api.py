@@ -11,7 +11,6 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
@@ -26,7 +25,7 @@ from ecom_common.auth import (
     visible,
 )
 from ecom_common.clock import aware
-from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
 from . import domain, operations
