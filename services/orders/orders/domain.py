@@ -1,7 +1,7 @@
 """orders domain: the order's state machine, pricing, addresses and the audit rules. No Flask, no SQL.
 
 Everything here is a plain function or value object so that the rules can be tested exhaustively
-without a database; models/lifecycle apply the results with conditional updates.
+without a database; operations.py applies the results with conditional updates.
 """
 from __future__ import annotations
 
