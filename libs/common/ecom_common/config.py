@@ -96,7 +96,7 @@ class Config:
     # Retry back-off tiers in seconds; after the last one a message goes to <queue>.dlq.
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
     # Unacknowledged messages the broker pushes to a consumer. Twice the batch: while one batch is
-    # handled the next is already on its way, instead of waiting for the acks (bench/README.md).
+    # handled the next is already on its way, instead of waiting for the acks (docs/perf-log.md, "Consumer batches").
     prefetch: int = 64
     # Messages of one queue that a consumer handles in one transaction when they are already waiting
     # (a backlog); 1 handles every message in a transaction of its own (ecom_common.consumer).
