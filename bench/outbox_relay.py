@@ -5,7 +5,7 @@ the real `ecom_common.outbox.Relay` drains them: claim a batch (`FOR UPDATE SKIP
 each with publisher confirms, mark the batch published, commit; until none is left.
 
 Measured twice: as the relay runs now (publish the batch, then wait for the broker's confirms of all
-of it) and one confirm per message (how it ran before; the figures before/after in bench/README.md).
+of it) and one confirm per message (how it ran before; its figures before/after: docs/perf-log.md).
 
 The baseline, in the same run and on the same broker namespace, is what a service without an outbox
 would do after committing: publish the same N envelopes one by one, each waiting for its confirm.

@@ -10,7 +10,7 @@ and statements per message (SQLAlchemy `before_cursor_execute`, an executemany c
 first 100 messages reserve, the others are shortages, as in a flash sale.
 
 CPU time of one process moves far less with the machine's load than rates do, so this is the figure
-to compare between commits for the handler's cost (bench/README.md, "Statements built once").
+to compare between commits for the handler's cost (docs/perf-log.md, "Statements built once").
 `--profile` writes a cProfile of the first run, by own time, to bench/results/reserve_cpu.profile.txt.
 """
 from __future__ import annotations

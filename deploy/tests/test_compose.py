@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from deploytools import DEPLOY, PORTS, ROOT, SERVICES, contract_env, run, tool
 
+from ecom_common.config import Config
+
 COMPOSE = DEPLOY / "docker-compose.yml"
 
 
@@ -145,6 +147,16 @@ def test_rabbitmq_and_postgres(config):
     assert init["read_only"] and Path(init["source"]).name == "init-databases.sh"
     assert {v["target"]: v["type"] for v in rabbit["volumes"]} == {"/var/lib/rabbitmq": "volume"}
     assert set(config["volumes"]) == {"postgres-data", "rabbitmq-data"}
+
+
+def test_the_carrier_webhook_secret_is_set_by_the_deployment_never_generated(config, tmp_path):
+    # `make run` generates LOGISTICS_CARRIER_WEBHOOK_SECRET into var/; containers share no var/, so
+    # here the webhook stays off (503) until the operator sets the secret in logistics.env.
+    for role in ("web", "worker"):
+        env = {**config["services"][f"logistics-{role}"]["environment"], "ECOM_VAR_DIR": str(tmp_path)}
+        setting = Config.from_env("logistics", env=env).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None)
+        assert setting == (env.get("LOGISTICS_CARRIER_WEBHOOK_SECRET") or None), role
+    assert not list(tmp_path.iterdir()), "nothing may be generated into a container's var/"
 
 
 # Secrets -------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from deploytools import (CALLS, DEPLOY, K8S, OVERLAYS, PORTS, SERVICES, contract_env, find, pod_spec,
                          render_kustomize, workloads)
 
+from ecom_common.config import Config
 from ecom_common.topology import Topology
 
 # The oldest Kubernetes minor we support, and the newest schemas the validator ships.
@@ -201,6 +202,25 @@ def test_prod_references_secrets_that_the_operator_creates(rendered, service):
         secret_keys = {"ECOM_JWT_SECRET", "BROKER_URL", f"{service.upper()}_DATABASE_URL"}
         assert contract_env(service) <= keys | secret_keys
     assert "ecom-platform" in readme and "<service>-db" in readme and "<SERVICE>_DATABASE_URL" in readme
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_carrier_webhook_secret_is_set_by_the_deployment_never_generated(rendered, overlay, tmp_path):
+    # `make run` generates LOGISTICS_CARRIER_WEBHOOK_SECRET into var/; pods share no var/, so here the
+    # webhook stays off (503) until the operator puts the secret in the logistics pods' environment.
+    docs = rendered[overlay]
+    for component in ("web", "worker"):
+        maps, secrets = _refs(_container(find(docs, "Deployment", f"logistics-{component}")))
+        env = {k: v for m in maps for k, v in (find(docs, "ConfigMap", m).get("data") or {}).items()}
+        for name in secrets:
+            # prod: the Secrets the operator creates, with the keys deploy/README.md lists
+            env.update(_secret(docs, name) if overlay == "dev" else
+                       {"ECOM_JWT_SECRET": "k" * 40, "BROKER_URL": "amqps://broker//",
+                        "LOGISTICS_DATABASE_URL": "postgresql+psycopg://db/logistics"})
+        env["ECOM_VAR_DIR"] = str(tmp_path)
+        setting = Config.from_env("logistics", env=env).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None)
+        assert setting == (env.get("LOGISTICS_CARRIER_WEBHOOK_SECRET") or None), component
+    assert not list(tmp_path.iterdir()), "nothing may be generated into a pod's var/"
 
 
 # Broker and databases ----------------------------------------------------------------------------

@@ -248,6 +248,29 @@ def seed_world(platform, shops=(("S1", "bob"), ("S2", "eve"))) -> dict:
     return {shop: _seed_shop(saga, shop, buyer) for shop, buyer in shops}
 
 
+@pytest.fixture(scope="module")
+def two_shop_world(kit):
+    """One populated platform per test module (module scope: each module that asks gets its own,
+    so one module's writes never reach another's): `seed_world`'s two shops, as (platform, ids by
+    shop, the log output the seeding wrote through the services' own masking formatter)."""
+    import io
+    import logging
+
+    from ecom_common.testing import Platform
+
+    with Platform(kit.services, settings=kit.settings) as platform:
+        root = logging.getLogger()
+        written = io.StringIO()
+        tap = logging.StreamHandler(written)
+        tap.setFormatter(root.handlers[0].formatter)
+        root.addHandler(tap)
+        try:
+            ids = kit.seed_world(platform)
+        finally:
+            root.removeHandler(tap)
+        yield platform, ids, written.getvalue()
+
+
 @pytest.fixture(scope="session")
 def kit():
     """The populated-platform helpers for module-scoped fixtures (which cannot use `h`)."""

@@ -25,9 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import json
-import logging
 import re
 import time
 import uuid
@@ -39,7 +37,7 @@ import sqlalchemy as sa
 
 from ecom_common.auth import issue_token
 from ecom_common.db import outbox
-from ecom_common.testing import TEST_SECRET, Platform
+from ecom_common.testing import TEST_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
@@ -47,22 +45,6 @@ PHONE, NAME = "13812345678", "张三"  # the receiver of every seeded order (tes
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
 WEBHOOKS = {"/api/v1/payments/webhook", "/api/v1/tracking/webhook"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "errors"}
-
-
-@pytest.fixture(scope="module")
-def world(kit):
-    with Platform(kit.services, settings=kit.settings) as platform:
-        # The log output as it is written (the services' own formatter, which masks), for the whole flow
-        root = logging.getLogger()
-        written = io.StringIO()
-        tap = logging.StreamHandler(written)
-        tap.setFormatter(root.handlers[0].formatter)
-        root.addHandler(tap)
-        try:
-            ids = kit.seed_world(platform)
-        finally:
-            root.removeHandler(tap)
-        yield platform, ids, written.getvalue()
 
 
 def problem(resp, status) -> dict:
@@ -99,8 +81,8 @@ def concrete(rule: str, ids: dict) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values.get(m.group(1), "x"), rule)
 
 
-def test_every_route_refuses_bad_tokens_except_the_public_ones(world, reliability_report):
-    platform, ids, _ = world
+def test_every_route_refuses_bad_tokens_except_the_public_ones(two_shop_world, reliability_report):
+    platform, ids, _ = two_shop_world
     tokens = bad_tokens()
     routes = refused = 0
     open_routes, wrong = set(), []
@@ -142,8 +124,8 @@ def test_every_route_refuses_bad_tokens_except_the_public_ones(world, reliabilit
     assert len(open_routes) == 6 * 4 + 2, sorted(open_routes)
 
 
-def test_webhooks_refuse_missing_and_wrong_signatures(world, kit):
-    platform, ids, _ = world
+def test_webhooks_refuse_missing_and_wrong_signatures(two_shop_world, kit):
+    platform, ids, _ = two_shop_world
     before = platform["orders"].get(f"/api/v1/orders/{ids['S1']['order_id']}", role="admin").json()["status"]
     # billing: the sandbox provider's event for S1's payment, signed with the wrong key, or not at all
     event = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "payment_intent.succeeded", "data": {"object": {
@@ -249,8 +231,8 @@ def state_of(platform, ids: dict) -> dict:
     }
 
 
-def test_one_tenant_cannot_read_or_change_anothers_resources(world, reliability_report):
-    platform, ids, _ = world
+def test_one_tenant_cannot_read_or_change_anothers_resources(two_shop_world, reliability_report):
+    platform, ids, _ = two_shop_world
     mine, theirs = ids["S1"], ids["S2"]
     p = theirs["product_id"]
     before = state_of(platform, theirs)
@@ -317,8 +299,8 @@ def test_one_tenant_cannot_read_or_change_anothers_resources(world, reliability_
 
 
 # Lists -------------------------------------------------------------------------------------------------
-def test_every_list_is_capped_at_200(world, reliability_report):
-    platform, ids, _ = world
+def test_every_list_is_capped_at_200(two_shop_world, reliability_report):
+    platform, ids, _ = two_shop_world
     lists, wrong = 0, []
     for name, rs in platform.running.items():
         spec = requests.get(rs.url + "/openapi.json", timeout=10).json()
@@ -370,8 +352,8 @@ def stored_text(platform, service: str, skip_tables=()) -> dict[str, str]:
     return out
 
 
-def test_no_unmasked_phone_in_logs_events_stored_rows_or_lists(world, reliability_report):
-    platform, ids, written = world
+def test_no_unmasked_phone_in_logs_events_stored_rows_or_lists(two_shop_world, reliability_report):
+    platform, ids, written = two_shop_world
     lines = written.splitlines()
     assert len(lines) > 20 and any(ids["S1"]["order_id"] in line for line in lines), "the log tap saw the flow"
     leaks = [f"log: {line[:200]}" for line in lines if PHONE in line]

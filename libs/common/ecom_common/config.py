@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,21 +33,49 @@ def embedded_broker_url(env=os.environ) -> str:
     return f"sqla+sqlite:///{var_dir(env) / 'bus.sqlite'}"
 
 
-def load_jwt_secret(env=os.environ) -> str:
-    """`ECOM_JWT_SECRET`, else the secret generated once into var/ (embedded default).
+# Service settings that the embedded default (no BROKER_URL: `make run`) generates into var/ when they
+# are unset, as it does the JWT secret, so that a fresh clone can take an order to delivery. Only
+# there: every process of the embedded default shares var/ (its bus is a file in it), so all agree on
+# the value; a deployment with a broker (compose, Kubernetes, `make run-rabbit`) sets them explicitly,
+# and until it does the feature stays off (logistics' carrier webhook answers 503).
+GENERATED_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": "carrier-webhook-secret"}
 
-    The file is created with O_EXCL so that several processes starting at once agree on one secret.
-    """
+
+def load_jwt_secret(env=os.environ) -> str:
+    """`ECOM_JWT_SECRET`, else the secret generated once into var/ (embedded default)."""
     if env.get("ECOM_JWT_SECRET"):
         return env["ECOM_JWT_SECRET"]
-    path = var_dir(env) / "jwt-secret"
+    return generated_secret(var_dir(env) / "jwt-secret")
+
+
+def generated_settings(service: str, env=os.environ) -> dict[str, str]:
+    """The GENERATED_SETTINGS of `service` that the environment does not name, on the embedded default
+    (named but empty keeps the feature off)."""
+    if env.get("BROKER_URL"):
+        return {}
+    return {name: generated_secret(var_dir(env) / filename) for name, filename in GENERATED_SETTINGS.items()
+            if name.startswith(service.upper() + "_") and name not in env}
+
+
+def generated_secret(path: Path) -> str:
+    """The secret in `path`, written there first if it does not exist yet.
+
+    The secret is written to a private temporary file and linked into place: several processes
+    starting at once agree on the first link, and none can read the file half-written (an
+    O_EXCL-created file is visible empty before its write).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_urlsafe(48))
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process linked its secret first: use that one
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
@@ -67,7 +96,7 @@ class Config:
     # Retry back-off tiers in seconds; after the last one a message goes to <queue>.dlq.
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
     # Unacknowledged messages the broker pushes to a consumer. Twice the batch: while one batch is
-    # handled the next is already on its way, instead of waiting for the acks (bench/README.md).
+    # handled the next is already on its way, instead of waiting for the acks (docs/perf-log.md, "Consumer batches").
     prefetch: int = 64
     # Messages of one queue that a consumer handles in one transaction when they are already waiting
     # (a backlog); 1 handles every message in a transaction of its own (ecom_common.consumer).
@@ -105,7 +134,8 @@ class Config:
             jwt_secret=load_jwt_secret(env),
             bus_prefix=env.get("ECOM_BUS_PREFIX", ""),
             peers=peers,
-            settings={k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")},
+            settings={**generated_settings(service, env),
+                      **{k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")}},
         )
         if env.get("ECOM_RETRY_DELAYS"):
             kwargs["retry_delays"] = _floats(env["ECOM_RETRY_DELAYS"])

@@ -14,7 +14,7 @@ to `prefetch` of them), up to `consumer_batch` are handled in one transaction: t
 all of them in one INSERT, each handler in turn, the events they recorded in one INSERT (see
 UnitOfWork.record), then one COMMIT for all, then the acks. BEGIN, COMMIT (its WAL flush), the inbox
 and outbox INSERTs and the relay's pass over the events recorded are paid once per batch instead of
-once per message (bench/README.md, "Round trips per order" and "Statements built once"). Nothing
+once per message (docs/perf-log.md, "Round trips per order" and "Statements built once"). Nothing
 waits for a batch to fill: a message that arrives alone is handled alone, at once. If anything in a
 batch fails (a handler raising, a deadlock with another batch, the database going away), the whole
 batch is rolled back and its messages are handled again one by one, each in its own transaction,

@@ -120,7 +120,7 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
 
 # A pooled connection is checked ("SELECT 1") before use only if it sat idle in the pool longer than
 # this: `pool_pre_ping` paid that round trip on every checkout, i.e. on every message a consumer
-# handles and every request (the saga benchmark's profile, bench/README.md). A connection in steady
+# handles and every request (the saga benchmark's profile, docs/perf-log.md). A connection in steady
 # use that the server dropped fails its next statement instead: SQLAlchemy then invalidates the whole
 # pool, the request answers 503 (a consumer requeues the message), and the next checkout connects anew.
 PING_IDLE_SECONDS = 2.0

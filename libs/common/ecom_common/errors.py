@@ -53,6 +53,10 @@ class Conflict(Problem):
     status, title, type_slug = 409, "Conflict", "conflict"
 
 
+class ContentTooLarge(Problem):
+    status, title, type_slug = 413, "Content Too Large", "content-too-large"
+
+
 class UnprocessableEntity(Problem):
     status, title, type_slug = 422, "Unprocessable Entity", "validation"
 
@@ -63,6 +67,21 @@ class ServiceUnavailable(Problem):
 
 class BadGateway(Problem):
     status, title, type_slug = 502, "Bad Gateway", "upstream"
+
+
+# The type of a problem by status, for the ones not raised as a class above (werkzeug's and
+# gunicorn's own errors).
+TYPE_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+              405: "method-not-allowed", 409: "conflict", 413: "content-too-large", 414: "uri-too-long",
+              415: "unsupported-media-type", 422: "validation", 431: "header-fields-too-large",
+              503: "unavailable"}
+
+
+def problem_for_status(status: int, title: str, detail: str, errors: dict | None = None) -> Problem:
+    problem = Problem(detail, errors)
+    problem.status, problem.title = status, title
+    problem.type_slug = TYPE_SLUGS.get(status, f"http-{status}")
+    return problem
 
 
 # Domain-level errors: raised by domain.py code, which knows nothing of HTTP. -------------------

@@ -1,7 +1,10 @@
 """The HTTP kit every service's Flask app is built with.
 
 - problem+json for every failure (validation -> 422 with field messages, malformed JSON -> 400,
-  unknown route -> 404, unreachable database -> 503, anything unexpected -> 500);
+  unknown route -> 404, a body over the limit -> 413, unreachable database -> 503, anything
+  unexpected -> 500);
+- request bodies limited in size and checked where they are read (ecom_common.bodies);
+- `X-Content-Type-Options: nosniff` on every answer, `Cache-Control: no-store` on every /api/ one;
 - correlation id from X-Request-ID (or a new one), echoed back and carried into events and logs;
 - Idempotency-Key replay for creating POSTs;
 - cursor pagination;
@@ -25,18 +28,19 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, make_response, request
 from apispec import BasePlugin
 from flask_smorest import Api
-from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import bus, context, metrics
+from . import bodies, bus, context, metrics
 from .auth import current_principal
+from .bodies import Blueprint  # noqa: F401 (services declare their routes on it: make_app refuses others)
 from .clock import aware, iso
 from .config import Config
 from .db import Database, idempotency_keys, is_unique_violation
-from .errors import BadRequest, Conflict, DomainError, Problem, ServiceUnavailable, UnprocessableEntity
+from .errors import (BadRequest, Conflict, DomainError, Problem, ServiceUnavailable, UnprocessableEntity,
+                     problem_for_status)
 from .observability import configure_logging
 from .outbox import pending_count
 
@@ -77,11 +81,8 @@ def _flatten_messages(messages) -> dict:
 def _from_http_exception(exc: HTTPException) -> Problem:
     data = getattr(exc, "data", None) or {}
     errors = _flatten_messages(data["messages"]) if "messages" in data else {}
-    problem = Problem(exc.description if exc.code != 422 else "the request failed validation", errors)
-    problem.status = exc.code or 500
-    problem.title = exc.name
-    problem.type_slug = {400: "bad-request", 404: "not-found", 405: "method-not-allowed", 422: "validation",
-                         415: "unsupported-media-type"}.get(problem.status, "http-" + str(problem.status))
+    problem = problem_for_status(exc.code or 500, exc.name,
+                                 exc.description if exc.code != 422 else "the request failed validation", errors)
     if problem.status == 400 and errors.get("_schema") == ["Invalid JSON body."]:
         problem.detail = "the request body is not valid JSON"
         problem.errors = {"body": ["Invalid JSON body."]}
@@ -115,7 +116,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return problem_response(_from_http_exception(exc))
+        resp = problem_response(_from_http_exception(exc))
+        # What the exception says beyond its page, e.g. a 405's Allow (RFC 9110 requires it).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        # werkzeug's own 413 (a body stream read again past the limit) answered as bodies' are: a
+        # declared length over the limit in refuse_oversize_body, a chunked one in Request.get_data.
+        return problem_response(bodies.too_large(current_app.config["MAX_CONTENT_LENGTH"]))
 
     @app.errorhandler(sa.exc.DataError)
     def _unstorable(exc):
@@ -153,7 +165,9 @@ def _has_nul(value) -> bool:
 def _refuse_nul_characters() -> None:
     """No text a client sends may carry a NUL character: PostgreSQL cannot store one in a text
     column (the statement fails: a 500 after the request was accepted), and no field of this
-    platform has a use for it. Refused up front as a 400, for every service and every field."""
+    platform has a use for it. Refused up front as a 400, for every service and every field. The
+    body is checked where it is parsed (bodies.loads), after the caller is authenticated: reading
+    it here would read every body before knowing who sent it."""
     where = None
     if "\x00" in request.path:
         where = "path"
@@ -161,12 +175,6 @@ def _refuse_nul_characters() -> None:
         where = "query"
     elif any("\x00" in v for _, v in request.headers.items()):
         where = "headers"
-    else:
-        raw = request.get_data(cache=True)
-        # JSON carries a NUL only escaped (a raw one is invalid JSON, refused as such): look closer
-        # only when the escape is there at all.
-        if b"\\u0000" in raw.lower() and _has_nul(request.get_json(silent=True)):
-            where = "body"
     if where:
         raise BadRequest(f"the request's {where} contains a NUL character",
                          {where: ["NUL characters (\\u0000) are not accepted."]})
@@ -190,6 +198,17 @@ def _after(resp: Response) -> Response:
     return resp
 
 
+def _protective_headers(resp: Response) -> Response:
+    """No browser may guess another type than the one sent (a JSON answer holding a customer's
+    text rendered as HTML), and no cache, shared or private, may keep an API answer: they carry
+    personal data (addresses, phones) to the roles allowed to see it. A view may set its own
+    Cache-Control."""
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/api/"):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
+
+
 # Accessors -------------------------------------------------------------------------------------
 def current_db() -> Database:
     return current_app.extensions["ecom.db"]
@@ -201,7 +220,7 @@ def current_config() -> Config:
 
 def json_body() -> dict:
     """For views that parse by hand: malformed JSON is a 400 problem, never a 500."""
-    data = request.get_json(silent=True)
+    data = request.get_json(silent=True)  # bodies.Request: too deep or with a NUL is a 400 problem
     if data is None:
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     return data
@@ -376,6 +395,27 @@ class UtcTime(fields.DateTime):
         return iso(value)
 
 
+class BodySchema(Schema):
+    """Base of every schema a JSON body is loaded with (and of the schemas it nests): an integer must
+    be a JSON integer, `"5"` or `5.0` is a 422 naming the field, in every service alike.
+
+    One option here rather than `strict=True` on each field, so that a new field cannot forget it.
+    Query and path schemas (PageArgs, XArgs) stay on Schema: their values arrive as text."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        _strict_ints(field_obj)
+
+
+def _strict_ints(field: fields.Field) -> None:
+    if isinstance(field, fields.Integer):
+        field.strict = True
+    # Integers inside containers: List(Int()), Tuple((Int(), ...)), Dict(values=Int()).
+    for inner in (getattr(field, "inner", None), getattr(field, "value_field", None),
+                  *(getattr(field, "tuple_fields", None) or ())):
+        if inner is not None:
+            _strict_ints(inner)
+
+
 class PageArgs(Schema):
     """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
 
@@ -391,20 +431,41 @@ def encode_cursor(values: list) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# A cursor this kit wrote is a few dozen characters; anything much longer was not written by it.
+MAX_CURSOR = 512
+
+
 def decode_cursor(cursor: str, columns: list) -> list:
+    """The key values `encode_cursor` wrote, each checked against its column before it reaches SQL.
+
+    A cursor is client input: a value of another shape (a list or object, a string for an integer
+    key, an integer past 64 bits, a NUL) would otherwise fail in the database driver, a 500."""
     try:
+        if len(cursor) > MAX_CURSOR:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong arity")
-        out = []
-        for value, col in zip(values, columns):
-            if isinstance(col.type, sa.DateTime) and value is not None:
-                value = datetime.fromisoformat(value)
-            out.append(value)
-        return out
-    except Exception:
+        return [_cursor_value(value, col) for value, col in zip(values, columns)]
+    except (ValueError, TypeError):
         raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]})
+
+
+def _cursor_value(value, column):
+    """`value` as `column` holds it, or TypeError/ValueError."""
+    kind = column.type.python_type
+    if value is None and column.nullable:
+        return None  # a nullable key (exception_since) is written as null when the last row has none
+    if kind is datetime and isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if kind is int and type(value) is int and -(2**63) <= value < 2**63:  # bool is not an id
+        return value
+    if kind is str and isinstance(value, str) and len(value) <= (column.type.length or MAX_CURSOR) \
+            and "\x00" not in value:
+        value.encode()  # a lone surrogate (JSON \ud800) cannot be sent to the database: ValueError
+        return value
+    raise TypeError(f"not a {kind.__name__} for {column.key}")
 
 
 def paginate(session, stmt, keys: list, limit: int, cursor: str | None, descending: bool = True,
@@ -551,32 +612,6 @@ class ProblemResponsesPlugin(BasePlugin):
                 responses.setdefault(str(status), http_status.HTTPStatus(status).name)
 
 
-class Blueprint(SmorestBlueprint):
-    """flask-smorest's Blueprint, with a required JSON body required: webargs reads a missing body (or
-    one not sent as JSON) as `{}`, which a schema with no required field accepts, so PUT/PATCH of
-    all-optional fields answered 200 to nothing at all while the spec said the body was required.
-    Checked where the body is parsed, after authentication."""
-
-    def arguments(self, schema, *, location="json", required=True, **kwargs):
-        decorator = super().arguments(schema, location=location, required=required, **kwargs)
-        if location != "json" or not required:
-            return decorator
-
-        def body_required(func):
-            parse = decorator(func)
-
-            @functools.wraps(parse)
-            def view(*args, **kw):
-                if not request.is_json or not request.get_data(cache=True).strip():
-                    raise UnprocessableEntity("this request needs a JSON body (Content-Type: application/json)",
-                                              {"body": ["A JSON body is required."]})
-                return parse(*args, **kw)
-
-            return view
-
-        return body_required
-
-
 # The app factory -------------------------------------------------------------------------------
 # What every operation enforces that a field's schema cannot say (OpenAPI 3.0 cannot constrain an
 # object's keys or free-form values), appended to each service's description.
@@ -603,6 +638,7 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     app.extensions["ecom.db"] = db or Database(config)
+    bodies.limit_bodies(app, config)
     api = ProblemApi(
         app,
         spec_kwargs={
@@ -614,9 +650,14 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     api.ma_plugin.converter.add_attribute_function(say_what_is_enforced)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blp in blueprints:
+        if not isinstance(blp, bodies.Blueprint):
+            raise TypeError(f"blueprint {blp.name!r} must be an ecom_common.http.Blueprint, whose arguments "
+                            "parse request bodies with their limits (ecom_common.bodies)")
         api.register_blueprint(blp)
     register_error_handlers(app)
     register_health(app)
     app.before_request(_before)
+    app.before_request(bodies.refuse_oversize_body)
     app.after_request(_after)
+    app.after_request(_protective_headers)
     return app

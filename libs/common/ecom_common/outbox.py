@@ -8,7 +8,7 @@ published twice (confirm lost in a connection cut): consumers are idempotent by 
 
 On RabbitMQ the relay publishes a whole batch and then waits for the broker's confirms of all of it
 (`ConfirmTracker`), instead of one round trip per message: the profile of `make bench` showed ~90%
-of the relay's time waiting on each confirm in turn (bench/README.md has the before/after figures).
+of the relay's time waiting on each confirm in turn (before/after figures: docs/perf-log.md).
 """
 from __future__ import annotations
 

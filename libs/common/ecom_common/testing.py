@@ -11,6 +11,7 @@ another's leftovers.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -64,6 +65,12 @@ def token(secret: str = TEST_SECRET, role: str | list[str] = "ops", sub: str = "
 def auth(role: str | list[str] = "ops", sub: str = "alice", shop_id: str | None = None,
          secret: str = TEST_SECRET) -> dict:
     return {"Authorization": f"Bearer {token(secret, role, sub, shop_id)}"}
+
+
+# Cursors a client can craft for a list keyed by one column: valid base64 JSON lists of one value
+# that no column holds (an object, a list, a bool, an integer past 64 bits, a string with a NUL).
+CRAFTED_CURSORS = [base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
+                   for value in ({"a": 1}, [1], True, 2**70, "\x00")]
 
 
 def recorded_events(db: Database, routing_key: str | None = None) -> list[dict]:

@@ -1,11 +1,10 @@
 import pytest
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires
 from ecom_common.config import PORTS
 from ecom_common.db import Database
-from ecom_common.http import idempotent, make_app
+from ecom_common.http import Blueprint, idempotent, make_app
 from ecom_common.migrations import upgrade
 from ecom_common.testing import unit_config
 
@@ -143,3 +142,16 @@ def widget_app(db):
     app = make_app(db.config, [blp], db=db)
     app.created = blp.created
     return app
+
+
+@pytest.fixture
+def make_widget_app(db):
+    """widget_app with settings of its own (e.g. a body limit) and more blueprints."""
+
+    def make(settings: dict | None = None, more: tuple = ()):
+        blp = make_test_blueprint()
+        app = make_app(db.config.with_(settings=settings or {}), [blp, *more], db=db)
+        app.created = blp.created
+        return app
+
+    return make

@@ -3,18 +3,18 @@ whatever the field (NUL characters, made-up cursors, a missing required body), t
 and what marshmallow refuses that apispec's rendering admits (null in a free-form value, any object
 for a nullable nested one)."""
 import pytest
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from ecom_common.auth import requires
-from ecom_common.http import Blueprint, NO_NUL, PageArgs, idempotent, make_app
+from ecom_common.http import NO_NUL, Blueprint, BodySchema, PageArgs, idempotent, make_app
 from ecom_common.testing import auth
 
 
-class Size(Schema):
+class Size(BodySchema):
     width = fields.Int(required=True)
 
 
-class GadgetPatch(Schema):
+class GadgetPatch(BodySchema):
     name = fields.Str()
     specs = fields.Dict(keys=fields.Str(), values=fields.Raw())
     size = fields.Nested(Size, allow_none=True)

@@ -24,6 +24,23 @@ def test_config_defaults_follow_contracts(tmp_path):
     assert Config.from_env("catalog", env=env).jwt_secret == c.jwt_secret
 
 
+def test_the_embedded_default_generates_service_secrets_into_var_and_nowhere_else(tmp_path):
+    env = {"ECOM_VAR_DIR": str(tmp_path)}
+    generated = Config.from_env("logistics", env=env).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None)
+    assert generated and (tmp_path / "carrier-webhook-secret").read_text().strip() == generated
+    assert Config.from_env("logistics", env=env).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None) == generated
+    assert "LOGISTICS_CARRIER_WEBHOOK_SECRET" not in Config.from_env("orders", env=env).settings
+    # The environment wins; named but empty switches the webhook off.
+    for value, expected in (("from-the-env", "from-the-env"), ("", None)):
+        named = {**env, "LOGISTICS_CARRIER_WEBHOOK_SECRET": value}
+        assert Config.from_env("logistics", env=named).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None) == expected
+    # With a broker the processes need not share var/: nothing is generated, the deployment sets it.
+    other = tmp_path / "with-broker"
+    brokered = {"ECOM_VAR_DIR": str(other), "BROKER_URL": "amqp://guest:guest@h:5672//", "ECOM_JWT_SECRET": "k" * 40}
+    assert Config.from_env("logistics", env=brokered).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None) is None
+    assert not other.exists()
+
+
 def test_config_reads_service_urls_and_settings(tmp_path):
     env = {"ECOM_VAR_DIR": str(tmp_path), "ORDERS_DATABASE_URL": "postgresql://x/y",
            "BROKER_URL": "amqp://guest:guest@h:5672//", "CATALOG_URL": "http://catalog:8001",
@@ -49,3 +66,28 @@ def test_database_pool_settings_come_from_the_environment(tmp_path):
            "ECOM_DB_PING_IDLE_SECONDS": "0.5"}
     c = Config.from_env("billing", env=env)
     assert (c.db_pool_size, c.db_max_overflow, c.db_ping_idle_seconds) == (4, 6, 0.5)
+
+
+def test_a_generated_secret_is_never_read_half_written_by_a_process_starting_at_the_same_time(tmp_path):
+    """Processes racing to create the secret all read the one that was linked into place, never an
+    empty file (issue 14 review: O_EXCL made the file visible before its write)."""
+    import threading
+
+    from ecom_common.config import generated_secret
+
+    for round_ in range(20):
+        path = tmp_path / f"secret-{round_}"
+        seen: list[str] = []
+        start = threading.Barrier(8)
+
+        def read():
+            start.wait()
+            seen.append(generated_secret(path))
+
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(seen)) == 1 and len(seen[0]) >= 40, seen
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left

@@ -8,14 +8,21 @@ their own cases, shop staff only their shop's; anyone else's answers 404.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from ecom_common.http import Blueprint
 from marshmallow import Schema, fields, validate
 
-from ecom_common.auth import Principal, current_principal, not_found_unless, requires
+from ecom_common.auth import (
+    current_principal,
+    list_filter,
+    not_found_unless,
+    requires,
+    shop_for_read,
+    shop_or_all,
+    visible,
+)
 from ecom_common.clock import aware, iso
-from ecom_common.errors import Conflict, NotFound
+from ecom_common.errors import Conflict
 from ecom_common.privacy import scrub
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.db import is_unique_violation
 
 from . import domain, operations
@@ -41,19 +48,19 @@ class FreeText(fields.Str):
         return scrub(super()._deserialize(value, attr, data, **kwargs))
 
 
-class LineIn(Schema):
+class LineIn(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     quantity = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     new_sku_code = fields.Str(validate=validate.Length(min=1, max=64),
                               metadata={"description": "exchange only: the spec to ship instead"})
 
 
-class EvidenceIn(Schema):
+class EvidenceIn(BodySchema):
     images = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=9))
     text = FreeText(load_default="", validate=validate.Length(max=2000))
 
 
-class CaseCreate(Schema):
+class CaseCreate(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     type = fields.Str(required=True, validate=validate.OneOf(CaseType.ALL))
     reason = fields.Str(required=True, validate=validate.OneOf(Reason.ALL))
@@ -128,25 +135,25 @@ class CaseListArgs(PageArgs):
     overdue = fields.Bool(metadata={"description": "only open cases whose SLA clock has run out"})
 
 
-class ReasonIn(Schema):
+class ReasonIn(BodySchema):
     reason = FreeText(load_default=None, validate=validate.Length(max=1000))
 
 
-class RejectIn(Schema):
+class RejectIn(BodySchema):
     reason = FreeText(required=True, validate=validate.Length(min=1, max=1000))
 
 
-class ReturnShipmentIn(Schema):
+class ReturnShipmentIn(BodySchema):
     carrier = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
 
 
-class ReceiveIn(Schema):
+class ReceiveIn(BodySchema):
     resellable = fields.Bool(required=True)
     note = FreeText(load_default=None, validate=validate.Length(max=1000))
 
 
-class FeedbackIn(Schema):
+class FeedbackIn(BodySchema):
     score = fields.Int(required=True, validate=validate.Range(min=1, max=5))
     comment = FreeText(load_default=None, validate=validate.Length(max=2000))
 
@@ -172,13 +179,13 @@ class FeedbackReportOut(Schema):
     recent = fields.List(fields.Nested(FeedbackOut))
 
 
-class ComplaintCreate(Schema):
+class ComplaintCreate(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     tier = fields.Str(required=True, validate=validate.OneOf(Tier.ALL))
     text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 
-class ComplaintActionIn(Schema):
+class ComplaintActionIn(BodySchema):
     text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 
@@ -237,16 +244,6 @@ def _now():
 
 def _policy() -> domain.Policy:
     return domain.Policy.from_config(current_config())
-
-
-def _is_buyer(p: Principal) -> bool:
-    return p.has("buyer") and not p.has(*STAFF)
-
-
-def _visible(p: Principal, shop_id: str, buyer_id: str) -> bool:
-    if _is_buyer(p):
-        return p.owns(buyer_id)
-    return p.has(*STAFF) and p.can_see_shop(shop_id)
 
 
 def case_json(case: Case, now, detail: bool = True) -> dict:
@@ -309,15 +306,13 @@ def complaint_json(c: Complaint, now, detail: bool = True) -> dict:
 
 def _load_case(session, case_id: str) -> Case:
     case = session.get(Case, case_id)
-    p = current_principal()
-    not_found_unless(case is not None and _visible(p, case.shop_id, case.buyer_id), "case")
+    not_found_unless(case is not None and visible(case.shop_id, case.buyer_id), "case")
     return case
 
 
 def _load_complaint(session, complaint_id: str) -> Complaint:
     c = session.get(Complaint, complaint_id)
-    p = current_principal()
-    not_found_unless(c is not None and _visible(p, c.shop_id, c.buyer_id), "complaint")
+    not_found_unless(c is not None and visible(c.shop_id, c.buyer_id), "complaint")
     return c
 
 
@@ -360,14 +355,8 @@ def create_case(args):
 def list_cases(args):
     """Cases, newest first. Buyers see their own, shop staff their shop's; `overdue=true` lists open
     cases whose SLA (response, refund or replacement) has run out."""
-    p, now = current_principal(), _now()
-    stmt = sa.select(Case)
-    if _is_buyer(p):
-        stmt = stmt.where(Case.buyer_id == p.sub)
-    elif p.shop_scope() is not None:
-        stmt = stmt.where(Case.shop_id == p.shop_scope())
-    elif args.get("shop_id"):
-        stmt = stmt.where(Case.shop_id == args["shop_id"])
+    now = _now()
+    stmt = sa.select(Case).where(list_filter(Case.shop_id, Case.buyer_id, args.get("shop_id")))
     for key, col in (("status", Case.status), ("type", Case.case_type), ("order_id", Case.order_id)):
         if args.get(key):
             stmt = stmt.where(col == args[key])
@@ -483,15 +472,7 @@ def give_feedback(args, case_id):
 @blp.response(200, FeedbackReportOut)
 def feedback_report(args):
     """Satisfaction per shop: count, average, distribution of scores, share of 4-5, latest comments."""
-    p = current_principal()
-    scope = p.shop_scope()
-    shop_id = scope or args.get("shop_id")
-    if scope is not None and args.get("shop_id") and args["shop_id"] != scope:
-        raise NotFound("shop not found")
-    if not shop_id:
-        from ecom_common.errors import UnprocessableEntity
-
-        raise UnprocessableEntity("name the shop", {"shop_id": ["Missing data for required field."]})
+    shop_id = shop_for_read(args.get("shop_id"))
     with current_db().Session() as session:
         rows = session.execute(
             sa.select(Feedback.score, sa.func.count()).where(Feedback.shop_id == shop_id).group_by(Feedback.score)
@@ -539,14 +520,8 @@ def create_complaint(args):
 @blp.arguments(ComplaintListArgs, location="query")
 @blp.response(200, ComplaintPage)
 def list_complaints(args):
-    p, now = current_principal(), _now()
-    stmt = sa.select(Complaint)
-    if _is_buyer(p):
-        stmt = stmt.where(Complaint.buyer_id == p.sub)
-    elif p.shop_scope() is not None:
-        stmt = stmt.where(Complaint.shop_id == p.shop_scope())
-    elif args.get("shop_id"):
-        stmt = stmt.where(Complaint.shop_id == args["shop_id"])
+    now = _now()
+    stmt = sa.select(Complaint).where(list_filter(Complaint.shop_id, Complaint.buyer_id, args.get("shop_id")))
     for key, col in (("tier", Complaint.tier), ("status", Complaint.status), ("order_id", Complaint.order_id)):
         if args.get(key):
             stmt = stmt.where(col == args[key])
@@ -565,8 +540,8 @@ def list_complaints(args):
 def complaints_dashboard(args):
     """Open complaints by tier, most urgent first, with the time left on each clock (negative when
     overdue) and whether it was escalated."""
-    p, now = current_principal(), _now()
-    shop_id = p.shop_scope() or args.get("shop_id")
+    now = _now()
+    shop_id = shop_or_all(args.get("shop_id"))
     stmt = sa.select(Complaint).where(Complaint.status != ComplaintStatus.RESOLVED).order_by(Complaint.due_at)
     if shop_id:
         stmt = stmt.where(Complaint.shop_id == shop_id)

@@ -142,3 +142,11 @@ def test_phones_people_write_are_masked_on_arrival(api):
     cases = api.get("/api/v1/cases", role="cs", sub="carol", shop_id="S1").get_data(as_text=True)
     assert "13812345678" not in listed + cases + str(case) and "138****5678" in cases
     assert api.count("complaints") == 1 and "13812345678" not in str(api.events())
+
+
+def test_a_phone_in_a_complaint_is_masked_in_any_spelling(api):
+    text = "回电+86 139-8765-1236或８６１３９８７６５１２３６，运单SF1398765123612345678"
+    c = complain(api, text=text)
+    assert c["text"] == "回电139****1236或139****1236，运单SF1398765123612345678"
+    listed = api.get("/api/v1/complaints", role="cs", sub="carol", shop_id="S1").get_data(as_text=True)
+    assert "139****1236或139****1236" in listed and "8765-1236" not in listed and "７６５" not in listed

@@ -5,18 +5,17 @@ shop's ops). Nobody sees another shop's money: it answers 404.
 """
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import sqlalchemy as sa
 from flask import request
-from ecom_common.http import Blueprint
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires
+from ecom_common import bodies
+from ecom_common.auth import current_principal, list_filter, not_found_unless, requires, shop_or_all, visible
 from ecom_common.db import is_unique_violation, session_scope
-from ecom_common.errors import BadRequest, Conflict, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.errors import BadRequest, Conflict, NotFound, Problem, UnprocessableEntity
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations as ops, reports, settings
 from .gateways import orders_gateway, payment_provider
@@ -30,27 +29,20 @@ MONEY_READERS = ("finance", "admin", "ops")
 
 
 def money_scope(requested: str | None) -> str | None:
-    """The shop a money read is confined to: merchant staff their own (asking for another shop is a
-    404, never its data), platform roles and finance without a shop the one asked for or all."""
-    principal = current_principal()
-    scope = principal.shop_scope()
-    if scope is None and not principal.is_platform:
-        raise Forbidden("merchant staff tokens must carry a shop_id")
-    if scope is not None:
-        not_found_unless(requested in (None, "", scope), "shop")
-        return scope
-    return requested or None
+    """The shop a money read covers (ecom_common.auth.shop_or_all): merchant staff their own,
+    platform roles and finance without a shop the one asked for, or all."""
+    return shop_or_all(requested)
 
 
 # Schemas -------------------------------------------------------------------------------------------
 
 
-class PaymentCreateSchema(Schema):
+class PaymentCreateSchema(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     method = fields.Str(required=True, validate=validate.OneOf(domain.METHODS))
     card_number = fields.Str(validate=validate.Regexp(r"^[0-9]{12,19}$", error="12 to 19 digits"),
                              metadata={"description": "card only; see the README for the test cards"})
-    amount_fen = fields.Int(strict=True, validate=validate.Range(min=1, max=MAX_INT),
+    amount_fen = fields.Int(validate=validate.Range(min=1, max=MAX_INT),
                             metadata={"description": "optional; refused (422) unless it equals the payable amount"})
 
     @validates_schema
@@ -203,14 +195,14 @@ class PayoutPageSchema(Schema):
     next_cursor = fields.Str(allow_none=True)
 
 
-class RateSchema(Schema):
+class RateSchema(BodySchema):
     category_id = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    rate_bps = fields.Int(required=True, strict=True, validate=validate.Range(min=0, max=domain.BPS))
+    rate_bps = fields.Int(required=True, validate=validate.Range(min=0, max=domain.BPS))
     updated_at = UtcTime(dump_only=True)
     updated_by = fields.Str(dump_only=True)
 
 
-class RatesPutSchema(Schema):
+class RatesPutSchema(BodySchema):
     rates = fields.List(fields.Nested(RateSchema), required=True, validate=validate.Length(min=1, max=500))
 
 
@@ -225,26 +217,26 @@ class ReconciliationArgs(Schema):
     shop_id = fields.Str()
 
 
-class WebhookObject(Schema):
+class WebhookObject(BodySchema):
     class Meta:
         unknown = EXCLUDE
 
     id = fields.Str(required=True)
     reference = fields.Str(required=True)
-    amount_fen = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT))
+    amount_fen = fields.Int(required=True, validate=validate.Range(max=MAX_INT))
     status = fields.Str(required=True)
     failure_code = fields.Str(allow_none=True)
     failure_message = fields.Str(allow_none=True)
 
 
-class WebhookData(Schema):
+class WebhookData(BodySchema):
     class Meta:
         unknown = EXCLUDE
 
     object = fields.Nested(WebhookObject, required=True)
 
 
-class WebhookEventSchema(Schema):
+class WebhookEventSchema(BodySchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -329,12 +321,7 @@ def create_payment(args):
 
 
 def _visible_payment(payment: Payment | None) -> Payment:
-    principal = current_principal()
-    if payment is not None and principal.is_buyer_only:
-        not_found_unless(payment.buyer_id == principal.sub, "payment")
-    elif payment is not None and not principal.has("buyer"):
-        not_found_unless(principal.can_see_shop(payment.shop_id), "payment")
-    not_found_unless(payment is not None, "payment")
+    not_found_unless(payment is not None and visible(payment.shop_id, payment.buyer_id), "payment")
     return payment
 
 
@@ -344,16 +331,7 @@ def _visible_payment(payment: Payment | None) -> Payment:
 @blp.response(200, PaymentPageSchema)
 def list_payments(args):
     """Payments, newest first: a buyer sees their own, merchant staff their shop's."""
-    principal = current_principal()
-    stmt = sa.select(Payment)
-    if principal.is_buyer_only:
-        stmt = stmt.where(Payment.buyer_id == principal.sub)
-        if args.get("shop_id"):
-            stmt = stmt.where(Payment.shop_id == args["shop_id"])
-    else:
-        shop = money_scope(args.get("shop_id"))
-        if shop:
-            stmt = stmt.where(Payment.shop_id == shop)
+    stmt = sa.select(Payment).where(list_filter(Payment.shop_id, Payment.buyer_id, args.get("shop_id")))
     for key in ("order_id", "status"):
         if args.get(key):
             stmt = stmt.where(getattr(Payment, key) == args[key])
@@ -393,7 +371,7 @@ def payment_webhook():
     domain.verify_signature(settings.webhook_secret(config), raw, request.headers.get(domain.SIGNATURE_HEADER),
                             config.clock.now().timestamp(), settings.webhook_tolerance_s(config))
     try:
-        body = json.loads(raw)
+        body = bodies.loads(raw)  # too deep or with a NUL character: a 400 problem
     except ValueError:
         raise BadRequest("the request body is not valid JSON", {"body": ["Invalid JSON body."]})
     try:
@@ -466,8 +444,7 @@ def list_refunds(args):
 def get_refund(refund_id):
     with current_db().Session() as session:
         refund = session.get(Refund, refund_id)
-        not_found_unless(refund is not None and current_principal().can_see_shop(refund.shop_id), "refund")
-        money_scope(refund.shop_id)
+        not_found_unless(refund is not None and visible(refund.shop_id), "refund")
         return refund
 
 

@@ -257,6 +257,16 @@ def test_a_webhook_for_an_unknown_intent_is_404(billing):
     assert _post_webhook(billing, body, domain.sign(SECRET, body, _now_ts(billing))).status_code == 404
 
 
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"id": "evt_1\\u0000"}'], ids=["deep", "nul"])
+def test_a_signed_webhook_with_a_body_the_platform_refuses_is_400(billing, body):
+    """Parsed with the platform's body checks (ecom_common.bodies), not a 500 from json.loads."""
+    resp = _post_webhook(billing, body, domain.sign(SECRET, body, _now_ts(billing)))
+    assert resp.status_code == 400, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    assert "body" in resp.get_json()["errors"]
+    assert count(billing.db, WebhookReceipt) == 0
+
+
 def test_the_providers_retry_resends_webhooks_for_intents_still_pending(billing):
     billing.placed()
     payment = billing.pay(method="card", card_number="4000000000000077").get_json()  # never auto-confirmed

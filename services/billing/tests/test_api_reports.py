@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from ecom_common.db import common_metadata
-from ecom_common.testing import auth
+from ecom_common.testing import CRAFTED_CURSORS, auth
 
 from billing.handlers import settle_due
 from billing.models import LedgerEntry, Payment, metadata
@@ -162,3 +162,12 @@ def test_the_migration_matches_the_models(billing):
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                 [metadata, common_metadata])
     assert diff == []
+
+
+# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
+@pytest.mark.parametrize("path", ["/api/v1/ledger", "/api/v1/commission-rates"])
+def test_a_crafted_cursor_is_a_400(billing, path, cursor):
+    r = billing.get(path, role="admin", sub="root", query_string={"cursor": cursor})
+    assert r.status_code == 400 and r.mimetype == "application/problem+json", r.get_data(as_text=True)
+    assert "cursor" in r.get_json()["errors"]

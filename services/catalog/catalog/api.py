@@ -15,15 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from ecom_common.http import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from ecom_common.auth import Principal, current_principal, not_found_unless, requires
+from ecom_common.auth import (
+    PLATFORM_ROLES,
+    Principal,
+    Scope,
+    current_principal,
+    current_scope,
+    list_filter,
+    not_found_unless,
+    requires,
+)
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain, operations
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
@@ -37,13 +45,13 @@ BULK_MAX = 200
 # Schemas ---------------------------------------------------------------------------------------
 
 
-class ImageSchema(Schema):
+class ImageSchema(BodySchema):
     url = fields.Str(required=True, validate=validate.Length(min=1, max=500))
-    width = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
-    height = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
+    width = fields.Int(allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
+    height = fields.Int(allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
 
 
-class VideoSchema(Schema):
+class VideoSchema(BodySchema):
     url = fields.Str(required=True, validate=validate.Length(min=1, max=500))
     duration_s = fields.Float(allow_none=True, validate=validate.Range(min=0))
 
@@ -56,20 +64,20 @@ SKU_CODE = rf"^[^{WHITESPACE}/?#%]+$"
 NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 
 
-class SkuIn(Schema):
+class SkuIn(BodySchema):
     sku_code = fields.Str(required=True, validate=[validate.Length(min=1, max=64),
                                                    validate.Regexp(SKU_CODE, error="No spaces, /, ?, # or %.")])
     spec = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=dict,
                        metadata={"description": "spec values, e.g. {\"颜色\": \"红色\", \"尺码\": \"M\"}"})
     barcode = fields.Str(allow_none=True, validate=validate.Length(max=32))
-    weight_g = fields.Int(strict=True, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
-    list_price_fen = fields.Int(strict=True, required=True, validate=validate.Range(max=MAX_INT))
-    promo_price_fen = fields.Int(strict=True, allow_none=True, validate=validate.Range(max=MAX_INT))
-    member_price_fen = fields.Int(strict=True, allow_none=True, validate=validate.Range(max=MAX_INT))
-    low_stock_threshold = fields.Int(strict=True, load_default=10, validate=validate.Range(min=0, max=MAX_INT))
+    weight_g = fields.Int(allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
+    list_price_fen = fields.Int(required=True, validate=validate.Range(max=MAX_INT))
+    promo_price_fen = fields.Int(allow_none=True, validate=validate.Range(max=MAX_INT))
+    member_price_fen = fields.Int(allow_none=True, validate=validate.Range(max=MAX_INT))
+    low_stock_threshold = fields.Int(load_default=10, validate=validate.Range(min=0, max=MAX_INT))
 
 
-class ProductIn(Schema):
+class ProductIn(BodySchema):
     shop_id = fields.Str(metadata={"description": "optional; merchant staff act for the shop in their token"})
     category_id = fields.Str(required=True)
     title = fields.Str(required=True, validate=validate.Length(max=200))
@@ -105,7 +113,7 @@ class ScanIn(ProductIn):
 
 
 class ProductPatch(ProductIn):
-    version = fields.Int(strict=True, metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT))
+    version = fields.Int(metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT))
 
 
 class SkuOut(Schema):
@@ -131,6 +139,9 @@ class FindingSchema(Schema):
 
 
 class ProductOut(Schema):
+    """A product. Its review trail (created_by, review_required, submitted_at, review_due_at,
+    review_overdue, reviewed_at, reviewed_by, reject_reason) is left out for callers other than the
+    product's shop staff and platform roles (admin, reviewer, service)."""
     product_id = fields.Str()
     shop_id = fields.Str()
     category_id = fields.Str()
@@ -177,20 +188,20 @@ class ProductListArgs(PageArgs):
     updated_since = fields.DateTime()
 
 
-class ReasonIn(Schema):
+class ReasonIn(BodySchema):
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=500))
 
 
-class OptionalReasonIn(Schema):
+class OptionalReasonIn(BodySchema):
     reason = fields.Str(validate=validate.Length(max=500))
 
 
-class DelistIn(Schema):
+class DelistIn(BodySchema):
     reason = fields.Str(required=True, validate=validate.OneOf(domain.DELIST_REASONS))
     note = fields.Str(validate=validate.Length(max=500))
 
 
-class BulkIds(Schema):
+class BulkIds(BodySchema):
     product_ids = fields.List(fields.Str(), required=True, validate=validate.Length(min=1, max=BULK_MAX))
 
 
@@ -272,7 +283,7 @@ class SkuArgs(Schema):
     shop_id = fields.Str(metadata={"description": "required for platform roles; merchant staff default to their own"})
 
 
-class SkuBatchIn(Schema):
+class SkuBatchIn(BodySchema):
     shop_id = fields.Str()
     sku_codes = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), required=True,
                             validate=validate.Length(min=1, max=BULK_MAX))
@@ -283,7 +294,7 @@ class SkuBatchOut(Schema):
     missing = fields.List(fields.Str())
 
 
-class AttributeIn(Schema):
+class AttributeIn(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     type = fields.Str(required=True, validate=validate.OneOf(domain.ATTRIBUTE_TYPES))
     required = fields.Bool(load_default=False)
@@ -294,14 +305,14 @@ class AttributeOut(AttributeIn):
     declared_in = fields.Str(metadata={"description": "the category that declares it (leaves inherit)"})
 
 
-class CategoryIn(Schema):
+class CategoryIn(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     parent_id = fields.Str(allow_none=True, validate=validate.Length(min=1, max=40),
                            metadata={"description": "null or absent: a root category"})
     attributes = fields.List(fields.Nested(AttributeIn), load_default=list)
 
 
-class CategoryPatch(Schema):
+class CategoryPatch(BodySchema):
     name = fields.Str(validate=validate.Length(min=1, max=60))
     attributes = fields.List(fields.Nested(AttributeIn),
                              metadata={"description": "replaces the category's own attributes"})
@@ -326,7 +337,7 @@ class CategoryListArgs(PageArgs):
     parent_id = fields.Str(metadata={"description": "children of this category; 'root' for the top level"})
 
 
-class BannedWordIn(Schema):
+class BannedWordIn(BodySchema):
     word = fields.Str(required=True, validate=validate.Length(min=1, max=50),
                       metadata={"pattern": NOT_BLANK, "description": "blank once trimmed: 422"})
     kind = fields.Str(load_default="banned", validate=validate.OneOf(["banned", "exemption"]))
@@ -369,37 +380,34 @@ def _ctx(session: Session) -> Ctx:
     return Ctx(session, current_principal(), config, domain.Rules.from_config(config), config.clock.now())
 
 
-def own_shop(p: Principal) -> str | None:
-    """The shop whose every product (any status) this caller may see; None for platform roles and
-    callers of no shop."""
-    return None if p.is_platform else p.shop_id
+def own_shop(scope: Scope) -> str | None:
+    """The shop whose every product (any status) this caller may change; None for platform roles
+    and callers of no shop."""
+    return None if scope.all_shops else scope.shop_id
 
 
-def can_read(p: Principal, product: Product) -> bool:
-    if p.is_platform:
-        return True
-    if own_shop(p) is not None and own_shop(p) == product.shop_id:
-        return True
-    return product.status == domain.LISTED
+def can_read(scope: Scope, product: Product) -> bool:
+    """Listed products are public to every caller who may see anything (staff without a shop may
+    not); the rest only within the caller's scope."""
+    return not scope.nothing and (product.status == domain.LISTED or scope.allows(product.shop_id))
 
 
 def _load(ctx: Ctx, product_id: str) -> Product:
     product = ctx.session.get(Product, product_id)
-    not_found_unless(product is not None and can_read(ctx.principal, product), "product")
+    not_found_unless(product is not None and can_read(current_scope(), product), "product")
     return product
 
 
 def _load_own(ctx: Ctx, product_id: str) -> Product:
     """A product the caller (merchant ops) may change: their own shop's."""
     product = _load(ctx, product_id)
-    if own_shop(ctx.principal) != product.shop_id:
+    if own_shop(current_scope()) != product.shop_id:
         raise Forbidden("you can only change your own shop's products")
     return product
 
 
 def _merchant_shop(requested: str | None = None) -> str:
-    p = current_principal()
-    shop = own_shop(p)
+    shop = own_shop(current_scope())
     if shop is None:
         raise Forbidden("only merchant staff with a shop_id in their token can do this")
     if requested and requested != shop:
@@ -431,9 +439,27 @@ def _codes_free_or_409(ctx: Ctx, shop_id: str, skus: list[dict], product_id: str
         raise Conflict(f"SKU code(s) already used in this shop: {', '.join(taken)}", errors)
 
 
+# The review trail names staff (who created, who reviewed) and carries reviewers' notes: the shop's
+# and the platform's business, not a buyer's nor another shop's, who see a listed product without it.
+REVIEW_FIELDS = ("created_by", "review_required", "submitted_at", "review_due_at", "review_overdue",
+                 "reviewed_at", "reviewed_by", "reject_reason")
+
+
+# Who reads a product's review trail (staff ids, reject notes): the platform and the shop's product
+# staff, through the one tenancy rule; buyers, finance and other shops see the listing without it.
+REVIEW_TRAIL_ROLES = PLATFORM_ROLES | {"ops", "cs", "warehouse"}
+
+
+def sees_review_history(p: Principal, product: Product) -> bool:
+    return p.scope(REVIEW_TRAIL_ROLES).allows(product.shop_id)
+
+
 def _view(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
     tree = tree or operations.load_tree(ctx.session)
     view = operations.product_view(product, tree, ctx.now, ctx.rules)
+    if not sees_review_history(ctx.principal, product):
+        for name in REVIEW_FIELDS:
+            del view[name]
     if findings is None:
         findings = domain.scan_product(operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules)
     view["findings"] = [f.to_dict() for f in findings]
@@ -494,14 +520,7 @@ def list_products(args):
     products only with status=deleted."""
     with current_db().Session() as session:
         ctx = _ctx(session)
-        p = ctx.principal
-        stmt = sa.select(Product)
-        shop = own_shop(p)
-        if not p.is_platform:
-            visible = Product.status == domain.LISTED
-            if shop is not None:
-                visible = sa.or_(visible, Product.shop_id == shop)
-            stmt = stmt.where(visible)
+        stmt = sa.select(Product).where(sa.or_(Product.status == domain.LISTED, list_filter(Product.shop_id)))
         if args.get("status"):
             stmt = stmt.where(Product.status == args["status"])
         else:
@@ -757,10 +776,11 @@ def restore_product(product_id):
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, TimelinePage)
 def product_timeline(args, product_id):
-    """Every transition and edit, oldest first: who, when, why."""
+    """Every transition and edit, oldest first: who, when, why. Only the product's shop staff and
+    platform roles (admin, reviewer, service); anyone else gets 404."""
     with current_db().Session() as session:
         ctx = _ctx(session)
-        _load(ctx, product_id)
+        not_found_unless(sees_review_history(ctx.principal, _load(ctx, product_id)), "product")
         stmt = sa.select(TimelineEntry).where(TimelineEntry.product_id == product_id)
         return paginate(session, stmt, [TimelineEntry.id], args["limit"], args.get("cursor"), descending=False)
 
@@ -869,19 +889,18 @@ def compliance_scan(body):
 
 # SKUs (read by orders and other services) ------------------------------------------------------
 def _sku_shop(requested: str | None) -> str:
-    p = current_principal()
-    shop = requested or own_shop(p)
+    shop = requested or own_shop(current_scope())
     if not shop:
         raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
     return shop
 
 
-def _visible_skus(session: Session, p: Principal, shop_id: str, codes: list[str]) -> dict[str, dict]:
+def _visible_skus(session: Session, scope: Scope, shop_id: str, codes: list[str]) -> dict[str, dict]:
     rows = session.execute(
         sa.select(Sku, Product).join(Product, Sku.product_id == Product.id)
         .where(Sku.shop_id == shop_id, Sku.sku_code.in_(codes))
     ).all()
-    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(p, product)}
+    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(scope, product)}
 
 
 @blp.route("/skus/<sku_code>", methods=["GET"])
@@ -895,7 +914,7 @@ def get_sku(args, sku_code):
     set, else list). Merchant staff of another shop and buyers see listed products' SKUs only."""
     shop_id = _sku_shop(args.get("shop_id"))
     with current_db().Session() as session:
-        found = _visible_skus(session, current_principal(), shop_id, [sku_code])
+        found = _visible_skus(session, current_scope(), shop_id, [sku_code])
     not_found_unless(sku_code in found, "SKU")
     return found[sku_code]
 
@@ -911,7 +930,7 @@ def sku_batch(body):
     shop_id = _sku_shop(body.get("shop_id"))
     codes = list(dict.fromkeys(body["sku_codes"]))
     with current_db().Session() as session:
-        found = _visible_skus(session, current_principal(), shop_id, codes)
+        found = _visible_skus(session, current_scope(), shop_id, codes)
     return {"items": [found[c] for c in codes if c in found], "missing": [c for c in codes if c not in found]}
 
 

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ecom_common.testing import auth
+from ecom_common.testing import CRAFTED_CURSORS, auth
 
 OPS = auth("ops", "alice", "S1")
 REVIEWER = auth("reviewer", "rita")
@@ -159,3 +159,11 @@ def test_openapi_documents_every_endpoint(client):
         assert path in paths, path
     assert "SkuView" in spec["components"]["schemas"]
     assert "price_fen" in spec["components"]["schemas"]["SkuView"]["properties"]
+
+
+# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
+@pytest.mark.parametrize("path", ["/api/v1/products", CATS, WORDS])
+def test_a_crafted_cursor_is_a_400(client, path, cursor):
+    body = problem(client.get(path, query_string={"cursor": cursor}, headers=ADMIN), 400)
+    assert "cursor" in body["errors"]

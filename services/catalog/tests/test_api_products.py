@@ -410,3 +410,27 @@ def test_timeline_visibility(steps, client):
     p = steps.create()
     problem(client.get(f"{BASE}/{p['product_id']}/timeline", headers=OPS2), 404)
     assert client.get(f"{BASE}/{p['product_id']}/timeline", headers=REVIEWER).status_code == 200
+
+
+REVIEW_TRAIL = {"created_by", "review_required", "submitted_at", "review_due_at", "review_overdue",
+                "reviewed_at", "reviewed_by", "reject_reason"}
+
+
+def test_a_listed_products_review_history_is_for_its_shop_and_the_platform_only(steps, client):
+    # Rejected once with a reviewer's note, then fixed and listed: the trail names staff and the note.
+    p = steps.submitted()
+    steps.act(p["product_id"], "reject", REVIEWER, json={"reason": "内部备注：主图背景不是白色"})
+    steps.act(p["product_id"], "submit")
+    steps.act(p["product_id"], "approve", REVIEWER)
+    timeline = f"{BASE}/{p['product_id']}/timeline"
+    for outsider in (BUYER, OPS2, auth("finance", "fay"), auth("buyer", "bea", "S1")):
+        product = client.get(f"{BASE}/{p['product_id']}", headers=outsider).get_json()
+        assert product["status"] == "listed" and not REVIEW_TRAIL & set(product), product
+        [listed] = client.get(f"{BASE}?shop_id=S1", headers=outsider).get_json()["items"]
+        assert not REVIEW_TRAIL & set(listed)
+        problem(client.get(timeline, headers=outsider), 404)
+    for insider in (OPS, CS1, REVIEWER, ADMIN, SERVICE_ROLE):
+        product = client.get(f"{BASE}/{p['product_id']}", headers=insider).get_json()
+        assert product["reviewed_by"] == "rita" and REVIEW_TRAIL <= set(product)
+        trail = client.get(timeline, headers=insider).get_json()["items"]
+        assert ("reject", "内部备注：主图背景不是白色", "reviewer") in [(t["action"], t["reason"], t["by_roles"]) for t in trail]

@@ -4,14 +4,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from ecom_common.http import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
+from ecom_common.auth import (
+    current_principal,
+    list_filter,
+    not_found_unless,
+    requires,
+    shop_for_read,
+    shop_for_write,
+    shop_of_resource,
+    visible,
+)
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
-from ecom_common.http import PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy
@@ -69,13 +77,7 @@ class SkuStockSchema(Schema):
 @blp.response(200, StockPageSchema)
 def list_stock(args):
     """Stock items, newest first; merchant staff see their own shop's only."""
-    principal = current_principal()
-    stmt = sa.select(StockItem)
-    scope = principal.shop_scope()
-    if scope is not None:
-        stmt = stmt.where(StockItem.shop_id == scope)
-    elif args.get("shop_id"):
-        stmt = stmt.where(StockItem.shop_id == args["shop_id"])
+    stmt = sa.select(StockItem).where(list_filter(StockItem.shop_id, shop_id=args.get("shop_id")))
     if args.get("sku_code"):
         stmt = stmt.where(StockItem.sku_code == args["sku_code"])
     if args.get("warehouse_code"):
@@ -182,8 +184,7 @@ def replenishment(args):
 @blp.response(200, SkuStockSchema)
 def get_stock(args, sku_code):
     """One SKU's stock, summed over warehouses, with the per-warehouse rows."""
-    shop_id = current_principal().shop_scope() or args.get("shop_id")
-    not_found_unless(bool(shop_id), "stock item")
+    shop_id = shop_of_resource(args.get("shop_id"), "stock item")
     with current_db().Session() as session:
         items = session.execute(
             sa.select(StockItem).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
@@ -234,7 +235,7 @@ class MovementPageSchema(Schema):
 @blp.response(200, MovementPageSchema)
 def list_movements(args, sku_code):
     """The stock ledger of one SKU, newest first: every movement with its cause and actor."""
-    shop_id = shop_for_read(args.get("shop_id"))
+    shop_id = shop_of_resource(args.get("shop_id"), "stock item")
     with current_db().Session() as session:
         known = session.execute(
             sa.select(sa.func.count()).select_from(StockItem)
@@ -249,7 +250,7 @@ def list_movements(args, sku_code):
 
 
 # Adjustments -----------------------------------------------------------------------------------
-class AdjustmentArgs(Schema):
+class AdjustmentArgs(BodySchema):
     kind = fields.Str(required=True, validate=validate.OneOf(AdjustmentKind.ALL))
     quantity = fields.Int(validate=validate.Range(min=1, max=1_000_000),
                           metadata={"description": "units received (inbound) or written off (damage, loss)"})
@@ -326,7 +327,7 @@ class PolicyQuery(Schema):
     shop_id = fields.Str(validate=SHOP_ID, metadata={"description": PLATFORM_NAMES_SHOP})
 
 
-class PolicyArgs(Schema):
+class PolicyArgs(BodySchema):
     shortage_policy = fields.Str(required=True, validate=validate.OneOf(ShortagePolicy.ALL))
 
 
@@ -462,12 +463,7 @@ class ReservationPageSchema(Schema):
 def list_reservations(args):
     """Reservations, newest first; `status=waiting` lists the waiting queue in the order it is
     served (oldest payment first)."""
-    scope = current_principal().shop_scope()
-    stmt = sa.select(Reservation)
-    if scope is not None:
-        stmt = stmt.where(Reservation.shop_id == scope)
-    elif args.get("shop_id"):
-        stmt = stmt.where(Reservation.shop_id == args["shop_id"])
+    stmt = sa.select(Reservation).where(list_filter(Reservation.shop_id, shop_id=args.get("shop_id")))
     if args.get("status"):
         stmt = stmt.where(Reservation.status == args["status"])
     if args.get("sku_code"):
@@ -486,10 +482,9 @@ def list_reservations(args):
 @blp.response(200, ReservationDetailSchema)
 def get_reservation(order_id):
     """What an order holds or waits for, where, and every status change of it."""
-    principal = current_principal()
     with current_db().Session() as session:
         res = session.get(Reservation, order_id)
-        not_found_unless(res is not None and principal.can_see_shop(res.shop_id), "reservation")
+        not_found_unless(res is not None and visible(res.shop_id), "reservation")
         lines = session.execute(sa.select(ReservationLine).where(ReservationLine.order_id == order_id)
                                 .order_by(ReservationLine.sku_code)).scalars().all()
         timeline = session.execute(sa.select(ReservationLog).where(ReservationLog.order_id == order_id)

@@ -1,9 +1,9 @@
 """inventory domain: stock per SKU and warehouse, reservations, alerts, replenishment. No Flask, no SQL.
 
 available = on_hand - reserved. Stock is never taken by reading a number in Python and writing back
-a smaller one: the database does it with a conditional update (see stock.py), so that two buyers can
-never both take the last unit. The rules here decide *what* should happen (which lines, which
-status, whether an alert fires, how much to reorder); stock.py makes it happen atomically.
+a smaller one: the database does it with a conditional update (see operations.py), so that two buyers
+can never both take the last unit. The rules here decide *what* should happen (which lines, which
+status, whether an alert fires, how much to reorder); operations.py makes it happen atomically.
 
 A SKU code is unique per shop (catalog), so stock is keyed by (shop_id, sku_code, warehouse_code).
 """
@@ -176,8 +176,9 @@ def is_low(available: int, threshold: int) -> bool:
 def low_stock_signal(alerted: bool, available: int, threshold: int) -> str | None:
     """One alert per crossing: alert when low and not yet alerted, re-arm once above again.
 
-    stock.py applies exactly this as two conditional updates on the stock row (the row is locked
-    by the movement that just changed it), so concurrent movements cannot alert twice.
+    operations.py applies exactly this right after each movement of the stock row, while the
+    movement's conditional UPDATE still holds the row's lock, so concurrent movements cannot alert
+    twice.
     """
     low = is_low(available, threshold)
     if low and not alerted:

@@ -1,7 +1,7 @@
 """inventory handlers: one function per consumed event, and the scheduled jobs.
 
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
-transaction); it reads the event, asks the stock book (stock.py) to move stock, and records events.
+transaction); it reads the event, asks the stock book (operations.py) to move stock, and records events.
 It never commits. Duplicates of one event are dropped by the inbox; a second, different event for
 the same order is made harmless by the reservation row (one per order).
 """

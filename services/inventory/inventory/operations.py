@@ -42,7 +42,7 @@ reservation_log = ReservationLog.__table__
 # client CPU than executing it (about 0.4 ms for the stock UPDATE against 0.07 ms to run it once
 # built, whose compiled form and cache key are then reused): a flash sale runs these for every
 # order. Values travel as bound parameters, exactly as when the statement is built per call.
-# bench/README.md, "Statements built once".
+# docs/perf-log.md, "Statements built once".
 _item, _shop, _sku = sa.bindparam("b_item_id"), sa.bindparam("b_shop_id"), sa.bindparam("b_sku_code")
 _dh, _dr = sa.bindparam("b_dh", type_=sa.Integer), sa.bindparam("b_dr", type_=sa.Integer)
 _now = sa.bindparam("b_now", type_=items.c.updated_at.type)

@@ -1,8 +1,9 @@
 """inventory's HTTP API: status codes, problem+json, scoping, idempotency, the ledger, policies and
 the replenishment report."""
+import pytest
 import sqlalchemy as sa
 
-from ecom_common.testing import auth
+from ecom_common.testing import CRAFTED_CURSORS, auth
 
 from inventory.models import StockMovement
 
@@ -78,6 +79,10 @@ def test_adjustment_validation_names_the_field(client, db, list_sku):
         ({"kind": "inbound"}, "quantity"),
         ({"kind": "inbound", "quantity": 0}, "quantity"),
         ({"kind": "inbound", "quantity": "many"}, "quantity"),
+        # Integers are JSON integers, as in every service (ecom_common.http.BodySchema).
+        ({"kind": "inbound", "quantity": "5"}, "quantity"),
+        ({"kind": "inbound", "quantity": 5.0}, "quantity"),
+        ({"kind": "count_correction", "counted": "3", "reason": "x"}, "counted"),
         ({"kind": "inbound", "quantity": 1, "counted": 3}, "counted"),
         ({"kind": "count_correction", "reason": "x"}, "counted"),
         ({"kind": "count_correction", "counted": -1, "reason": "x"}, "counted"),
@@ -247,3 +252,12 @@ def test_openapi_lists_the_endpoints(client):
     for path in ("/api/v1/stock/{sku_code}/adjustments", "/api/v1/stock/{sku_code}/movements",
                  "/api/v1/stock/replenishment", "/api/v1/stock-policy", "/api/v1/reservations/{order_id}"):
         assert path in spec["paths"], path
+
+
+# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
+@pytest.mark.parametrize("path", ["/api/v1/stock", "/api/v1/stock/A/movements"])
+def test_a_crafted_cursor_is_a_400(client, list_sku, path, cursor):
+    list_sku("A")
+    body = problem(client.get(path, query_string={"cursor": cursor}, headers=WH), 400)
+    assert "cursor" in body["errors"]

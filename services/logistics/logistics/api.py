@@ -11,15 +11,23 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask import Response, request
-from ecom_common.http import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.auth import current_principal, not_found_unless, requires, shop_for_read, shop_for_write
+from ecom_common.auth import (
+    current_principal,
+    list_filter,
+    not_found_unless,
+    requires,
+    shop_for_read,
+    shop_for_write,
+    shop_or_all,
+    visible,
+)
 from ecom_common.clock import aware, iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import (BadRequest, Conflict, NotFound, ServiceUnavailable, Unauthorized,
                                 UnprocessableEntity)
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 
 from . import domain
 from . import operations as ops
@@ -45,7 +53,7 @@ class ShopQuery(Schema):
 
 
 # Shipping templates ----------------------------------------------------------------------------
-class WeightRuleSchema(Schema):
+class WeightRuleSchema(BodySchema):
     first_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     first_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     additional_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
@@ -56,20 +64,20 @@ class RegionRuleSchema(WeightRuleSchema):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
 
 
-class FreeShippingSchema(Schema):
+class FreeShippingSchema(BodySchema):
     provinces = fields.List(fields.Str(), load_default=list,
                             metadata={"description": "empty: everywhere (except never_free)"})
     min_goods_fen = fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
                                metadata={"description": "free when the goods total reaches this; 0 = always"})
 
 
-class SurchargeSchema(Schema):
+class SurchargeSchema(BodySchema):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
     fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     label = fields.Str(load_default="surcharge", validate=validate.Length(min=1, max=50))
 
 
-class TemplateSchema(Schema):
+class TemplateSchema(BodySchema):
     name = fields.Str(load_default="shop template", validate=validate.Length(min=1, max=100))
     default_rule = fields.Nested(WeightRuleSchema, required=True)
     region_rules = fields.List(fields.Nested(RegionRuleSchema), load_default=list)
@@ -145,7 +153,7 @@ def commit_or_conflict(uow) -> None:
         raise
 
 
-class QuoteIn(Schema):
+class QuoteIn(BodySchema):
     shop_id = fields.Str(required=True, validate=validate.Length(min=1))
     province = fields.Str(required=True, validate=validate.Length(min=1))
     weight_g = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
@@ -181,7 +189,7 @@ def shipping_quote(body):
 
 
 # Waybill sender --------------------------------------------------------------------------------
-class SenderSchema(Schema):
+class SenderSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=50))
     phone = fields.Str(required=True, validate=validate.Length(min=5, max=30))
     province = fields.Str(required=True)
@@ -224,14 +232,14 @@ def put_sender(args, body):
 
 
 # Carriers and carrier rules --------------------------------------------------------------------
-class CarrierSchema(Schema):
+class CarrierSchema(BodySchema):
     code = fields.Str(required=True, validate=validate.Regexp(r"^[A-Z0-9_]{2,32}$"))
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     active = fields.Bool(load_default=True)
     services = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
-class CarrierList(Schema):
+class CarrierList(BodySchema):
     items = fields.List(fields.Nested(CarrierSchema), required=True)
 
 
@@ -282,7 +290,7 @@ def put_carriers(body):
         return carriers_out(uow.session)
 
 
-class CarrierRuleSchema(Schema):
+class CarrierRuleSchema(BodySchema):
     name = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=100))
     carrier = fields.Str(required=True)
     provinces = fields.List(fields.Str(), load_default=list, metadata={"description": "empty: any region"})
@@ -296,7 +304,7 @@ class CarrierRuleSchema(Schema):
             raise ValidationError("must not be above max_weight_g", "min_weight_g")
 
 
-class CarrierRulesIn(Schema):
+class CarrierRulesIn(BodySchema):
     rules = fields.List(fields.Nested(CarrierRuleSchema), required=True)
     default_carrier = fields.Str(load_default=None, allow_none=True)
 
@@ -345,7 +353,7 @@ def put_carrier_rules(args, body):
 
 
 # Promotion periods -----------------------------------------------------------------------------
-class PeriodSchema(Schema):
+class PeriodSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     starts_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
     ends_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
@@ -356,7 +364,7 @@ class PeriodSchema(Schema):
             raise ValidationError("must be after starts_at", "ends_at")
 
 
-class PeriodList(Schema):
+class PeriodList(BodySchema):
     items = fields.List(fields.Nested(PeriodSchema), required=True)
 
 
@@ -491,17 +499,13 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
 
 def load_visible(session, shipment_id: str) -> Shipment:
     s = session.get(Shipment, shipment_id)
-    not_found_unless(s is not None and current_principal().can_see_shop(s.shop_id), "shipment")
+    not_found_unless(s is not None and visible(s.shop_id), "shipment")
     return s
 
 
 def scoped(stmt, shop_id_arg: str | None):
-    scope = current_principal().shop_scope()
-    if scope is not None:
-        return stmt.where(Shipment.shop_id == scope)
-    if shop_id_arg:
-        return stmt.where(Shipment.shop_id == shop_id_arg)
-    return stmt
+    """Confine a query over shipments to what the caller may see (the one rule in ecom_common.auth)."""
+    return stmt.where(list_filter(Shipment.shop_id, shop_id=shop_id_arg))
 
 
 class ShipmentListArgs(PageArgs):
@@ -560,7 +564,7 @@ class StatsOut(Schema):
 def shipment_stats(args):
     """Counts for the shipping dashboard: by status, overdue, dispatched late, open exceptions."""
     at = now()
-    shop = current_principal().shop_scope() or args.get("shop_id")
+    shop = shop_or_all(args.get("shop_id"))
 
     def count(*conds, group=None):
         stmt = sa.select(*( [group] if group is not None else []), sa.func.count()).select_from(Shipment)
@@ -701,18 +705,18 @@ td, th {{ border: 1px solid #000; padding: 1mm; font-size: 10pt; }} .q {{ text-a
 
 
 # Warehouse actions -----------------------------------------------------------------------------
-class DispatchIn(Schema):
+class DispatchIn(BodySchema):
     carrier = fields.Str(load_default=None, allow_none=True,
                          metadata={"description": "omit to use the automatically chosen carrier"})
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
 
 
-class AssignCarrierIn(Schema):
+class AssignCarrierIn(BodySchema):
     carrier = fields.Str(required=True)
     reason = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
-class ChangeCarrierIn(Schema):
+class ChangeCarrierIn(BodySchema):
     carrier = fields.Str(required=True)
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=500))
@@ -790,7 +794,7 @@ def change_carrier(body, shipment_id):
 
 
 # Carrier webhook -------------------------------------------------------------------------------
-class TrackingIn(Schema):
+class TrackingIn(BodySchema):
     event_id = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     carrier = fields.Str(required=True)
     tracking_no = fields.Str(required=True)
@@ -820,7 +824,8 @@ class TrackingOut(Schema):
 @blp.response(200, TrackingOut)
 def tracking_webhook():
     """Carrier progress reports, signed with LOGISTICS_CARRIER_WEBHOOK_SECRET; idempotent per
-    (carrier, event_id). A resent event answers 200 with `duplicate: true` and changes nothing."""
+    (carrier, event_id). A resent event, or a report of the final state the shipment already reached
+    (delivered again under a new event id), answers 200 with `duplicate: true` and changes nothing."""
     secret = settings().webhook_secret
     if not secret:
         raise ServiceUnavailable("the carrier webhook is not configured (LOGISTICS_CARRIER_WEBHOOK_SECRET)")
@@ -844,6 +849,9 @@ def tracking_webhook():
                                                       Shipment.tracking_no == body["tracking_no"])).scalar_one_or_none()
         if s is None:
             raise NotFound(f"no shipment with {body['carrier']} tracking number {body['tracking_no']}")
+        if domain.repeats_reached_status(s.status, body["status"]):
+            # Already reached and announced once: write nothing (no second tracking row, no event).
+            return {"shipment_id": s.id, "status": s.status, "duplicate": True}
         t = now()
         session.add(TrackingEvent(shipment_id=s.id, carrier=body["carrier"], carrier_event_id=body["event_id"],
                                   tracking_no=body["tracking_no"], status=body["status"], location=body["location"],

@@ -336,6 +336,14 @@ def tracking_action(status: str) -> str:
     return f"track {status} on"
 
 
+def repeats_reached_status(current: str, status: str) -> bool:
+    """A carrier report of the state the shipment already rests in, which the machine has no move for
+    (delivered twice, typically resent under a new event id): nothing is left to do, and answering 409
+    would make a carrier that retries until a 2xx retry forever. A repeat the machine allows
+    (in_transit again, at a new location) is progress and is not this."""
+    return current == status and current not in TRANSITIONS[tracking_action(status)]
+
+
 # Pick list and receiver ------------------------------------------------------------------------
 def pick_list(lines: list[dict]) -> list[dict]:
     """One row per SKU with the total quantity, sorted by SKU so pickers walk in order."""

@@ -10,7 +10,7 @@ import pytest
 from ecom_common.consumer import EventConsumer, Outcome
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
-from ecom_common.testing import auth, recorded_events
+from ecom_common.testing import CRAFTED_CURSORS, auth, recorded_events
 
 from logistics import domain, handlers
 from logistics.app import SERVICE
@@ -216,7 +216,8 @@ def test_list_filters_pagination_and_tenancy(client, db):
     rest = client.get(f"/api/v1/shipments?limit=2&cursor={page['next_cursor']}", headers=WH).get_json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert {s["order_id"] for s in page["items"] + rest["items"]} == {"O0", "O1", "O2"}
-    assert len(client.get("/api/v1/shipments?shop_id=S2", headers=WH).get_json()["items"]) == 3  # own shop only
+    # Another shop named in the filter is a 404, as its resources are (ecom_common.auth.list_filter).
+    assert client.get("/api/v1/shipments?shop_id=S2", headers=WH).status_code == 404
     assert len(client.get("/api/v1/shipments", headers=ADMIN).get_json()["items"]) == 4
     assert len(client.get("/api/v1/shipments?shop_id=S2", headers=ADMIN).get_json()["items"]) == 1
     assert client.get("/api/v1/shipments?status=dispatched", headers=WH).get_json()["items"] == []
@@ -427,6 +428,11 @@ def test_webhook_validation(client, db):
     is_problem(signed_post(client, {**base, "tracking_no": "SF-unknown", "status": "in_transit"}), 404)
 
 
+def test_a_signed_webhook_nested_too_deeply_is_400(client):
+    body = b'{"event_id": "e1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert is_problem(signed_post(client, body), 400)["errors"] == {"body": ["Nested deeper than 32 levels."]}
+
+
 def test_webhook_without_a_configured_secret_refuses(tmp_path):
     from ecom_common.db import Database
     from ecom_common.testing import unit_config
@@ -457,6 +463,21 @@ def test_tracking_to_delivery_with_a_timeline_and_idempotent_events(client, db):
     assert [e["status"] for e in detail["timeline"]] == ["pending", "dispatched", "in_transit",
                                                           "out_for_delivery", "delivered"]
     assert len(recorded_events(db, "logistics.ShipmentDelivered")) == 1
+
+
+def test_a_repeated_delivery_under_a_new_event_id_is_a_200_no_op(client, db):
+    # Carriers retry until they get a 2xx, often with a fresh event id: delivered twice must not be 409.
+    s = dispatched(client, db)
+    assert track(client, s, "delivered", "d1").status_code == 200
+    again = track(client, s, "delivered", "d2")
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert again.get_json() == {"shipment_id": s["shipment_id"], "status": "delivered", "duplicate": True}
+    detail = client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=WH).get_json()
+    assert [t["carrier_event_id"] for t in detail["tracking"]] == ["d1"]
+    assert [e["status"] for e in detail["timeline"]] == ["pending", "dispatched", "delivered"]
+    assert len(recorded_events(db, "logistics.ShipmentDelivered")) == 1
+    # A transition the machine forbids is still a conflict.
+    assert is_problem(track(client, s, "exception", "d3", reason="丢件"), 409)["errors"] == {"status": ["delivered"]}
 
 
 def test_carrier_exception_enters_the_queue_until_progress(client, db, clock):
@@ -536,3 +557,11 @@ def test_openapi_lists_the_logistics_paths(client):
                  "/api/v1/shipments", "/api/v1/shipments/{shipment_id}/waybill", "/api/v1/tracking/webhook",
                  "/api/v1/promotion-periods", "/api/v1/shipments/stats", "/api/v1/shipments/exceptions"):
         assert path in paths, path
+
+
+# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+@pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
+def test_a_crafted_carriers_cursor_is_a_400(client, cursor):
+    r = client.get("/api/v1/carriers", query_string={"cursor": cursor}, headers=ADMIN)
+    assert r.status_code == 400 and r.mimetype == "application/problem+json", r.get_data(as_text=True)
+    assert "cursor" in r.get_json()["errors"]

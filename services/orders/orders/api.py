@@ -11,14 +11,21 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from ecom_common.http import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from ecom_common.auth import Principal, current_principal, not_found_unless, requires, shop_for_read, shop_for_write
+from ecom_common.auth import (
+    Principal,
+    current_principal,
+    list_filter,
+    not_found_unless,
+    requires,
+    shop_for_read,
+    shop_for_write,
+    visible,
+)
 from ecom_common.clock import aware
-from ecom_common.errors import Forbidden
-from ecom_common.http import MAX_INT, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
 from ecom_common.privacy import scrub
 
 from . import domain, operations
@@ -28,8 +35,6 @@ from .models import AuditRuleSet, Order, OrderLine, TimelineEntry
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Orders, their audit and timeline")
 
 A = domain.Action
-MERCHANT_STAFF = ("ops", "cs", "warehouse", "finance")
-FULL_ADDRESS_ROLES = ("ops", "cs", "warehouse", "admin", "service")
 PHONE_RE = r"^\+?[0-9][0-9\- ]{5,18}[0-9]$"
 
 
@@ -49,12 +54,12 @@ def _flatten(messages, prefix: str = "") -> dict:
     return out
 
 
-class FlatErrorsSchema(Schema):
+class FlatErrorsSchema(BodySchema):
     def handle_error(self, error: ValidationError, data, *, many: bool, **kwargs):
         raise ValidationError(_flatten(error.messages), data=data)
 
 
-class AddressSchema(Schema):
+class AddressSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=50))
     phone = fields.Str(required=True, validate=validate.Regexp(PHONE_RE, error="Not a phone number."))
     province = fields.Str(required=True, validate=validate.Length(min=1, max=20))
@@ -65,10 +70,10 @@ class AddressSchema(Schema):
     detail = fields.Str(load_default="", validate=validate.Length(max=200))
 
 
-class LineInSchema(Schema):
+class LineInSchema(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     # The range is a business rule (domain.check_requested_lines) so its message names the line.
-    quantity = fields.Int(required=True, strict=True, validate=validate.Range(max=MAX_INT),
+    quantity = fields.Int(required=True, validate=validate.Range(max=MAX_INT),
                           metadata={"minimum": 1, "maximum": domain.MAX_LINE_QUANTITY})
 
 
@@ -124,14 +129,14 @@ class ShopArgs(Schema):
 
 
 class AuditRulesInSchema(FlatErrorsSchema):
-    auto_pass_max_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT), strict=True)
-    hold_above_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT), strict=True)
+    auto_pass_max_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
+    hold_above_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
     auto_pass_middle = fields.Bool()
     remote_regions = fields.List(fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50))
     front_desk_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
                                       validate=validate.Length(max=50))
-    repeat_phone_count = fields.Int(validate=validate.Range(min=2, max=1000), strict=True)
-    repeat_phone_window_minutes = fields.Int(validate=validate.Range(min=1, max=7 * 24 * 60), strict=True)
+    repeat_phone_count = fields.Int(validate=validate.Range(min=2, max=1000))
+    repeat_phone_window_minutes = fields.Int(validate=validate.Range(min=1, max=7 * 24 * 60))
     note_hold_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
                                      validate=validate.Length(max=50))
     priority_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
@@ -251,37 +256,17 @@ class AuditRulesOutSchema(Schema):
 
 
 # Access --------------------------------------------------------------------------------------------------
-def _staff_shop(principal: Principal) -> str | None:
-    """The shop a merchant-staff caller is confined to; None for platform roles. Staff without a
-    shop_id in their token see nothing rather than everything."""
-    if principal.is_platform:
-        return None
-    if principal.has(*MERCHANT_STAFF):
-        if not principal.shop_id:
-            raise Forbidden("merchant staff tokens must carry a shop_id")
-        return principal.shop_id
-    return None
-
-
-def _can_see(principal: Principal, order: Order) -> bool:
-    if principal.is_platform:
-        return True
-    if principal.has(*MERCHANT_STAFF) and principal.shop_id == order.shop_id:
-        return True
-    return principal.has("buyer") and principal.owns(order.buyer_id)
+# Who ships or serves an order sees its full address (CONTRACTS.md, Auth); finance and reviewers do not.
+SEES_FULL_ADDRESS = frozenset({"admin", "service", "ops", "cs", "warehouse", "buyer"})
 
 
 def _sees_full_address(principal: Principal, order: Order) -> bool:
-    if principal.has("admin", "service"):
-        return True
-    if principal.has("ops", "cs", "warehouse") and principal.shop_id == order.shop_id:
-        return True
-    return principal.has("buyer") and principal.owns(order.buyer_id)
+    return principal.scope(SEES_FULL_ADDRESS).allows(order.shop_id, order.buyer_id)
 
 
 def _load_visible(session, order_id: str) -> Order:
     order = operations.load_order(session, order_id)
-    not_found_unless(order is not None and _can_see(current_principal(), order), "order")
+    not_found_unless(order is not None and visible(order.shop_id, order.buyer_id), "order")
     return order
 
 
@@ -442,18 +427,8 @@ def list_orders(args):
 
 
 def _scoped(stmt, requested_shop: str | None):
-    """Confine a query over orders to what the caller may see."""
-    principal = current_principal()
-    shop = _staff_shop(principal)
-    if shop is not None:
-        if requested_shop and requested_shop != shop:
-            return stmt.where(sa.false())
-        return stmt.where(Order.shop_id == shop)
-    if not principal.is_platform:  # a buyer
-        stmt = stmt.where(Order.buyer_id == principal.sub)
-    if requested_shop:
-        stmt = stmt.where(Order.shop_id == requested_shop)
-    return stmt
+    """Confine a query over orders to what the caller may see (the one rule in ecom_common.auth)."""
+    return stmt.where(list_filter(Order.shop_id, Order.buyer_id, requested_shop))
 
 
 @blp.route("/orders/counts", methods=["GET"])
@@ -526,7 +501,7 @@ def cancel_order(args, order_id):
     with current_db().uow() as uow:
         order = _load_visible(uow.session, order_id)
         if not principal.has("ops", "admin"):
-            # A buyer who can see the order owns it (_can_see); finance/cs/warehouse cannot get here.
+            # A buyer who can see the order owns it (visible); finance/cs/warehouse cannot get here.
             default = "cancelled by the buyer"
         else:
             default = f"cancelled by {'ops' if principal.has('ops') else 'admin'}"

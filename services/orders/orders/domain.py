@@ -1,10 +1,11 @@
 """orders domain: the order's state machine, pricing, addresses and the audit rules. No Flask, no SQL.
 
 Everything here is a plain function or value object so that the rules can be tested exhaustively
-without a database; models/lifecycle apply the results with conditional updates.
+without a database; operations.py applies the results with conditional updates.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -233,7 +234,7 @@ def totals(lines: list[PricedLine], shipping_fen: int) -> Totals:
 # Audit rules ----------------------------------------------------------------------------------------
 class HoldReason:
     AMOUNT_OVER_LIMIT = "amount_over_limit"    # payable above the manual-review threshold
-    VAGUE_ADDRESS = "vague_address"            # missing street/detail, or only a front desk
+    VAGUE_ADDRESS = "vague_address"            # missing street/detail or house number, or only a front desk
     REPEAT_PHONE = "repeat_phone"              # the same phone placed several orders in a short window
     BUYER_NOTE = "buyer_note"                  # the note asks for something (加急, 指定时间, ...)
     # Orders that do not qualify for auto-pass and are not clear holds either, when the shop reviews
@@ -256,7 +257,9 @@ class AuditRules:
     hold_above_fen: int = 500_000            # > 5000 yuan is always reviewed by hand
     auto_pass_middle: bool = True            # orders between the thresholds (or remote / presale)
     remote_regions: tuple[str, ...] = DEFAULT_REMOTE_REGIONS
-    front_desk_keywords: tuple[str, ...] = ("公司前台", "前台")
+    # Places where a parcel is left with whoever is at the door, not with the receiver. A parcel locker
+    # or a station (快递柜, 驿站) is not one: the receiver collects there with a code.
+    front_desk_keywords: tuple[str, ...] = ("公司前台", "前台", "门卫", "传达室", "收发室")
     repeat_phone_count: int = 3              # this many orders from one phone ...
     repeat_phone_window_minutes: int = 60    # ... within this window -> hold
     note_hold_keywords: tuple[str, ...] = ("加急", "指定时间", "指定日期", "改地址", "修改地址", "发票")
@@ -325,16 +328,31 @@ def is_remote(address: Address, rules: AuditRules) -> bool:
     return any(region and region in address.province for region in rules.remote_regions)
 
 
-def is_vague_address(address: Address, rules: AuditRules) -> bool:
-    """No street or no house detail, or the detail is only a company front desk ("xx公司前台")."""
-    if not address.street or not address.detail:
-        return True
-    detail = address.detail
-    for keyword in rules.front_desk_keywords:
-        if keyword and keyword in detail:
-            # "3号楼 公司前台" still names nothing but a desk; the desk is the whole instruction.
-            return True
-    return False
+# A house, building or room number: a numeral or a building letter before a unit word (100号, 三号楼,
+# A座, 2单元, 5楼, 十二层, 88弄), in the street or the detail; in the detail any digit counts too
+# (1203, 3-501). Without one ("文一西路" / "村口大树旁边") the courier has to call: a person checks.
+UNIT_NUMBER_RE = re.compile(r"[0-9０-９一二三四五六七八九十百零〇两A-Za-zＡ-Ｚａ-ｚ]\s*(?:号|栋|幢|座|单元|室|楼|层|弄)")
+DIGIT_RE = re.compile(r"[0-9０-９]")
+
+
+def has_house_number(address: Address) -> bool:
+    return bool(UNIT_NUMBER_RE.search(address.street) or UNIT_NUMBER_RE.search(address.detail)
+                or DIGIT_RE.search(address.detail))
+
+
+def vague_address(address: Address, rules: AuditRules) -> str | None:
+    """Why the address is too vague to ship to without a person checking it, or None.
+
+    No street or no detail; no house, building or room number; or the detail is a front desk
+    ("xx公司前台", "小区门卫"): "3号楼 公司前台" still names nothing but a desk."""
+    missing = [part for part in ("street", "detail") if not getattr(address, part)]
+    if missing:
+        return f"address missing {', '.join(missing)}"
+    if any(keyword and keyword in address.detail for keyword in rules.front_desk_keywords):
+        return "address is only a front desk"
+    if not has_house_number(address):
+        return "address has no house, building or room number"
+    return None
 
 
 def note_asks(note: str, rules: AuditRules) -> tuple[bool, bool]:
@@ -359,10 +377,10 @@ def audit(facts: AuditFacts, rules: AuditRules) -> AuditOutcome:
     if facts.payable_fen > rules.hold_above_fen:
         reasons.append(HoldReason.AMOUNT_OVER_LIMIT)
         details.append(f"payable {facts.payable_fen} fen > {rules.hold_above_fen}")
-    if is_vague_address(facts.address, rules):
+    vague = vague_address(facts.address, rules)
+    if vague:
         reasons.append(HoldReason.VAGUE_ADDRESS)
-        missing = [p for p in ("street", "detail") if not getattr(facts.address, p)]
-        details.append(f"address missing {', '.join(missing)}" if missing else "address is only a front desk")
+        details.append(vague)
     if facts.same_phone_orders >= rules.repeat_phone_count:
         reasons.append(HoldReason.REPEAT_PHONE)
         details.append(f"{facts.same_phone_orders} orders from this phone within "

@@ -1,7 +1,7 @@
 """orders handlers: one function per consumed event, and the scheduled jobs.
 
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
-transaction); it loads, calls the domain through lifecycle, records events. It never commits.
+transaction); it loads, calls the domain through operations.py, records events. It never commits.
 
 Events that arrive for an order that has moved on (a payment for a cancelled order, a shortage for
 an order already cancelled) change nothing but leave a timeline entry, so that ops can see them; a
