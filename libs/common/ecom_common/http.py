@@ -542,9 +542,10 @@ class ProblemSchema(Schema):
 
 # The failures any operation can answer (register_error_handlers): malformed body, cursor or
 # Idempotency-Key 400; no/bad token 401; role or shop 403; unknown or another tenant's resource 404;
-# validation or rule 422; database or peer down 503. Writes can also conflict (state, key reuse) 409.
+# validation or rule 422; database or peer down 503. Writes can also conflict (state, key reuse) 409,
+# and carry a body, which is refused over the service's limit with 413 (ecom_common.bodies).
 COMMON_PROBLEMS = (400, 401, 403, 404, 422, 503)
-WRITE_PROBLEMS = (409,)
+WRITE_PROBLEMS = (409, 413)
 
 
 # The spelling of "no NUL character" in the spec (_refuse_nul_characters answers 400 to one anywhere).

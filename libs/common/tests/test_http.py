@@ -195,7 +195,7 @@ def test_openapi_documents_errors_as_problem_json(widget_app):
     spec = widget_app.test_client().get("/openapi.json").get_json()
     responses = spec["paths"]["/api/v1/widgets"]["post"]["responses"]
     assert "default" not in responses  # every status it can answer is named, none is "default"
-    for status in ("400", "401", "403", "404", "409", "422", "503"):
+    for status in ("400", "401", "403", "404", "409", "413", "422", "503"):
         name = responses[status]["$ref"].rsplit("/", 1)[1]
         content = spec["components"]["responses"][name]["content"]
         assert list(content) == ["application/problem+json"], (status, content)
