@@ -351,7 +351,12 @@ class PrivateRabbitMQ:
             rabbit.url                      # amqp://guest:guest@127.0.0.1:<port>//
             rabbit.stop(); rabbit.start()   # a full node stop and start: durable queues and
                                             # persistent messages survive it
-            rabbit.kill(); rabbit.start()   # a hard crash (SIGKILL) and a start on the same data
+            rabbit.kill(); rabbit.start()   # a hard crash (SIGKILL) and a start on the same data:
+                                            # confirmed persistent messages in durable queues survive
+                                            # it; a queue or binding declared since the last clean
+                                            # start may not (RabbitMQ does not promise a declaration
+                                            # is on disk at declare-ok): stop() and start() once
+                                            # after declaring what a test asserts on after a kill
     """
 
     MARKER = "ECOM_PRIVATE_RABBITMQ"  # in the environment of the node's processes: its node name
@@ -506,7 +511,9 @@ class PrivateRabbitMQ:
         beam.smp, erl_child_setup and its port programs; not epmd, not any other node), nothing
         flushed, no connection.close to the clients (their sockets are closed by the kernel). Waits
         until none of them is left running; returns the seconds it took. Also the last resort of
-        `stop()` and `close()`. The data directory stays as the crash left it, for `start()`."""
+        `stop()` and `close()`. The data directory stays as the crash left it, for `start()`: what
+        RabbitMQ promises to keep is the durable queues that were on disk (those of the last clean
+        start) and the confirmed persistent messages in them."""
         started = time.monotonic()
         deadline = started + timeout
         while True:
