@@ -74,7 +74,9 @@ from ecom_common.events import make_event
 from ecom_common.testing import Platform, amqp_url, eventually
 from ecom_common.topology import Topology, dlq
 
-pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
+# A hang guard, not a deadline: with both cores busy one node start took a minute, and the kill
+# scenario starts the node three times.
+pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(600)]
 
 RATE = 6  # orders placed and paid per second at most (two HTTP calls each, plus the saga behind them)
 BEFORE_DOWN = 1.0  # seconds of traffic before the broker is taken down

@@ -463,7 +463,13 @@ class PrivateRabbitMQ:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout: float = 90) -> float:
+    # Deadlines, not expectations: a start takes 5-10 s on a quiet machine and took 57 s, a stop over
+    # 60 s, with both cores busy (each CLI call boots an Erlang VM; a crashed node's recovery reads
+    # its queues back). Past them the node is taken for hung.
+    START_TIMEOUT = 300
+    STOP_TIMEOUT = 240
+
+    def start(self, timeout: float = START_TIMEOUT) -> float:
         """Start the node (on the data it has) and wait until it is booted and its AMQP port answers;
         returns the seconds it took."""
         if self.running:
@@ -491,7 +497,7 @@ class PrivateRabbitMQ:
             raise RuntimeError(f"private RabbitMQ node {self.node} did not start: {exc}\n{tail}") from exc
         return time.monotonic() - started
 
-    def stop(self, timeout: float = 60) -> float:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> float:
         """A full stop of the node (`rabbitmqctl stop`: clients get connection.close, then the Erlang VM
         exits); returns the seconds it took."""
         started = time.monotonic()
