@@ -37,6 +37,10 @@ from .db import Database, outbox
 TEST_SECRET = "test-secret-not-for-production-0123456789"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# How long a test's HTTP client waits for an answer: a guard against a hang, not a deadline. With
+# both cores busy, a payment among 16 concurrent buyers (the in-process services share the test's
+# interpreter) took over 10 s.
+HTTP_TIMEOUT = 60
 
 
 # Unit tests ------------------------------------------------------------------------------------
@@ -153,17 +157,17 @@ class RunningService:
         return {"Authorization": f"Bearer {self.token(role, sub, shop_id)}", **extra}
 
     def get(self, path, role="ops", sub="alice", shop_id=None, **kwargs):
-        return requests.get(self.url + path, headers=self.headers(role, sub, shop_id), timeout=10, **kwargs)
+        return requests.get(self.url + path, headers=self.headers(role, sub, shop_id), timeout=HTTP_TIMEOUT, **kwargs)
 
     def post(self, path, role="ops", sub="alice", shop_id=None, headers=None, **kwargs):
         h = self.headers(role, sub, shop_id)
         h.update(headers or {})
-        return requests.post(self.url + path, headers=h, timeout=10, **kwargs)
+        return requests.post(self.url + path, headers=h, timeout=HTTP_TIMEOUT, **kwargs)
 
     def put(self, path, role="ops", sub="alice", shop_id=None, headers=None, **kwargs):
         h = self.headers(role, sub, shop_id)
         h.update(headers or {})
-        return requests.put(self.url + path, headers=h, timeout=10, **kwargs)
+        return requests.put(self.url + path, headers=h, timeout=HTTP_TIMEOUT, **kwargs)
 
 
 @dataclass
