@@ -436,7 +436,10 @@ class PrivateRabbitMQ:
         the port programs it starts, so that once beam.smp is gone they are no one's children. epmd is
         left out: it is the host's, shared by every Erlang node (the machine's broker registers with
         it too); were it started by this node, it would serve the next ones as well. Processes of
-        other users whose environment cannot be read are not this node's (it runs as this user)."""
+        other users whose environment cannot be read are not this node's (it runs as this user).
+        A process is live while any of its threads is: beam.smp's main thread can be a zombie while
+        its other threads still exit, and until the last one has, its listening socket accepts
+        connections (seen after a SIGKILL with both cores busy)."""
         found = []
         marker = f"{self.MARKER}={self.node}".encode() + b"\0"
         for entry in Path("/proc").iterdir():
@@ -447,10 +450,11 @@ class PrivateRabbitMQ:
                     continue
                 stat = (entry / "stat").read_text()
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                states = [_state((task / "stat").read_text()) for task in (entry / "task").iterdir()]
             except OSError:  # gone meanwhile, or not ours to read
                 continue
-            name, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()[0]
-            if state not in ("Z", "X") and name != "epmd":
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            if any(state not in ("Z", "X") for state in states) and name != "epmd":
                 found.append((int(entry.name), command))
         return sorted(found)
 
@@ -580,6 +584,11 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _state(stat: str) -> str:
+    """The state letter of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line (R, S, D, Z, X...)."""
+    return stat[stat.rindex(")") + 2:].split()[0]
 
 
 def _wait_for_port(port: int, deadline: float) -> None:
