@@ -79,7 +79,7 @@ import uuid
 
 import requests
 
-from ecom_common.testing import Platform, eventually
+from ecom_common.testing import HTTP_TIMEOUT, Platform, eventually
 
 CARRIER_SECRET = "carrier-webhook-test-secret"
 ADDRESS = {"name": "张三", "phone": "13812345678", "province": "浙江", "city": "杭州", "district": "西湖区",
@@ -191,7 +191,7 @@ class Saga:
         body = json.dumps({"event_id": uuid.uuid4().hex, "carrier": carrier, "tracking_no": tracking_no,
                            "status": status, "location": "杭州", **extra}).encode()
         sig = "sha256=" + hmac.new(CARRIER_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        return requests.post(self.p["logistics"].url + "/api/v1/tracking/webhook", data=body, timeout=10,
+        return requests.post(self.p["logistics"].url + "/api/v1/tracking/webhook", data=body, timeout=HTTP_TIMEOUT,
                              headers={"Content-Type": "application/json", "X-Carrier-Signature": sig})
 
 

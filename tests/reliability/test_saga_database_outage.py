@@ -29,8 +29,10 @@ directly. Five cases (catalog is not one: see docs/reliability.md):
 Buyers (client threads) place orders without pause and payers pay each placed order, every request
 with an Idempotency-Key; a payment refused with 503 is retried with the same key, as a client does
 (billing: a try that met the outage may leave its key held, 409 in progress: nothing was applied,
-so it is paid with a new key, see Traffic.pay); an order refused with 503 is not retried (it must not exist anywhere). 1.5 s in, the proxy aborts
-every connection and refuses new ones for 3 s, then listens again; the stream goes on 1.5 s after.
+so it is paid with a new key, see Traffic.pay); an order refused with 503 is not retried (it must
+not exist anywhere). 1.5 s in (and once an order has been accepted), the proxy aborts every
+connection and refuses new ones for 3 s (and until a request that needs the database has been
+answered), then listens again; the stream goes on 1.5 s after. (The "and"s are for a busy machine.)
 A request answered 503 `outcome: unknown` (its connection lost at the COMMIT: it may or may not have
 been applied) is repeated with the same key once the database is back, and counts as accepted or
 refused by what that says (a payment not applied is paid again with a new key). Right after the
@@ -80,7 +82,8 @@ from flask import has_request_context
 
 from ecom_common import metrics
 from ecom_common.db import outbox
-from ecom_common.testing import Platform, TcpProxy, database_url, eventually, recorded_events, with_search_path
+from ecom_common.testing import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
+                                 with_search_path)
 from ecom_common.topology import SUBSCRIPTIONS, dlq
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
@@ -435,6 +438,10 @@ def _scenario(service, p, proxy, h, reliability_report):
 
     traffic.start()
     time.sleep(BEFORE_CUT)
+    # With both cores busy, placing and paying one order can take longer than BEFORE_CUT: the cut
+    # waits for one, so that orders accepted before it are always part of the scenario.
+    eventually(lambda: traffic.accepted, timeout=120, interval=0.05,
+               message="an order accepted before the cut")
     accepted_when_cut = len(traffic.accepted)
     cut_at = time.monotonic()
     proxy.cut()
@@ -447,6 +454,10 @@ def _scenario(service, p, proxy, h, reliability_report):
     if held:
         traffic.post_dispatch(*held_dispatch)
     time.sleep(OUTAGE_SECONDS)
+    # and the restore waits for a request that needs the database to have been answered during the
+    # outage (however slow the machine), so that there is always one whose answer is checked below
+    eventually(lambda: any(a.kind in NEEDS[service] and a.started > cut_at for a in list(traffic.answers)),
+               timeout=120, interval=0.05, message="a request that needs the database answered during the outage")
     proxy.restore()
     back_at = time.monotonic()
     time.sleep(AFTER_RESTORE)
@@ -691,8 +702,8 @@ def _payment_webhook(p, saga, order_id: str):
     def send():
         signature = domain.sign(settings.webhook_secret(billing.config), body,
                                 int(billing.config.clock.now().timestamp()))
-        return requests.post(billing.url + settings.WEBHOOK_PATH, data=body, timeout=10,
-                             headers={"Content-Type": "application/json", domain.SIGNATURE_HEADER: signature})
+        return requests.post(billing.url + settings.WEBHOOK_PATH, data=body, timeout=HTTP_TIMEOUT, headers={
+            "Content-Type": "application/json", domain.SIGNATURE_HEADER: signature})
 
     return send
 
