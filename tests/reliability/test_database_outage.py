@@ -18,7 +18,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_common.testing import Platform, TcpProxy, database_url, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]

@@ -29,7 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common import metrics
-from ecom_common.db import outbox
+from ecom_common.outbox import outbox
 from ecom_common.testing import Platform, close_broker_connections, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from .auth import issue_token
 from .clock import OffsetClock
 from .config import PORTS, Config
-from .db import Database, outbox
+from .db import Database
+from .outbox import outbox
 
 TEST_SECRET = "test-secret-not-for-production-0123456789"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"

@@ -31,7 +31,8 @@ from ecom_common.auth import (
 from ecom_common.config import Config
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict, DomainError, Forbidden, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.idempotency import idempotent
 
 from . import domain, operations
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
