@@ -53,6 +53,8 @@ RULES_BEYOND_SCHEMA = {
     "PATCH /api/v1/products/{product_id}": "the listing rules",
     "POST /api/v1/orders": "the SKUs exist, are sellable and belong to the shop; the address is deliverable",
     "POST /api/v1/shipments/{shipment_id}/carrier": "an active carrier",
+    # a generated PUT /carriers may deactivate the carrier chosen for the shipment before its dispatch
+    "POST /api/v1/shipments/{shipment_id}/dispatch": "an active carrier (named, or the chosen one)",
     "POST /api/v1/shipments/{shipment_id}/change-carrier": "an active carrier",
     "POST /api/v1/shipping/quote": "a known province",
     "PUT /api/v1/shipping/sender": "a known province",

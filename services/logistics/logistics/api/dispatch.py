@@ -59,7 +59,8 @@ def act_on(shipment_id: str, action):
 @blp.response(200, ShipmentSchema)
 def dispatch_shipment(body, shipment_id):
     """Hand the parcel to a carrier: `pending -> dispatched` and logistics.ShipmentDispatched.
-    Naming another carrier than the chosen one overrides the choice (recorded)."""
+    Naming another carrier than the chosen one overrides the choice (recorded). 422 when the
+    carrier (named, or the chosen one) is unknown or no longer active."""
     return act_on(shipment_id, lambda uow, s, who: ops.dispatch(uow, s, body.get("carrier"), body["tracking_no"], who))
 
 
