@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection
 
-from ecom_common.testing import amqp_url, database_url
+from ecom_testkit import amqp_url, database_url
 
 
 def _docker_engine() -> bool:
@@ -79,7 +79,7 @@ import uuid
 
 import requests
 
-from ecom_common.testing import HTTP_TIMEOUT, Platform, eventually
+from ecom_testkit import HTTP_TIMEOUT, Platform, eventually
 
 CARRIER_SECRET = "carrier-webhook-test-secret"
 ADDRESS = {"name": "张三", "phone": "13812345678", "province": "浙江", "city": "杭州", "district": "西湖区",

@@ -56,12 +56,12 @@ def reliability_report(request):
 
 @pytest.fixture
 def private_broker():
-    """A RabbitMQ node of this test's own (`ecom_common.testing.PrivateRabbitMQ`: its own node name,
+    """A RabbitMQ node of this test's own (`ecom_testkit.PrivateRabbitMQ`: its own node name,
     AMQP and distribution ports, data, logs and config in a temporary directory), started, which the
     test may stop, kill (SIGKILL) and start at will; the machine's shared broker is never touched.
     Teardown always stops the node (or kills what is left of it) and removes its directory. Without
     rabbitmq-server installed the test is skipped, or fails when CI=true."""
-    from ecom_common.testing import PrivateRabbitMQ
+    from ecom_testkit import PrivateRabbitMQ
 
     if PrivateRabbitMQ.scripts_dir() is None:
         message = "rabbitmq-server is not installed: this scenario needs a RabbitMQ node of its own"
@@ -175,7 +175,7 @@ def _publish(config, events_or_bodies, routing_key: str | None = None, to_queue:
 
 
 def _worker_env(platform, service: str, tmp_path) -> dict:
-    from ecom_common.testing import TEST_SECRET
+    from ecom_testkit import TEST_SECRET
 
     rs = platform[service]
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
@@ -256,7 +256,7 @@ def two_shop_world(kit):
     import io
     import logging
 
-    from ecom_common.testing import Platform
+    from ecom_testkit import Platform
 
     with Platform(kit.services, settings=kit.settings) as platform:
         root = logging.getLogger()

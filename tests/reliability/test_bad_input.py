@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance, status_code_conformance)
 
 from ecom_common.auth import PLATFORM_ROLES
-from ecom_common.testing import Platform, token
+from ecom_testkit import Platform, token
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 

@@ -17,7 +17,7 @@ import pytest
 
 from ecom_common import metrics
 from ecom_common.db import inbox, outbox
-from ecom_common.testing import Platform, close_broker_connections, eventually
+from ecom_testkit import Platform, close_broker_connections, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
 

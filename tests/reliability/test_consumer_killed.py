@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common.db import inbox
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 from ecom_common.worker import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]

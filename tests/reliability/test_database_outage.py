@@ -2,7 +2,7 @@
 never a hang), nothing is half-written, and service is normal once it is back.
 
 The outage is simulated without touching the shared PostgreSQL server: the services reach it
-through a small TCP proxy on loopback (`ecom_common.testing.TcpProxy`) that the test closes (every open connection cut, new ones
+through a small TCP proxy on loopback (`ecom_testkit.TcpProxy`) that the test closes (every open connection cut, new ones
 refused, as when the server restarts) and reopens on the same port.
 
 Traffic during the outage: a client reading inventory's stock list without pause, and 100
@@ -19,7 +19,7 @@ import requests
 import sqlalchemy as sa
 
 from ecom_common.db import inbox, outbox
-from ecom_common.testing import Platform, TcpProxy, database_url, eventually
+from ecom_testkit import Platform, TcpProxy, database_url, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from ecom_common.db import inbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 

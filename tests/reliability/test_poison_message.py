@@ -9,7 +9,7 @@ import pytest
 from ecom_common import dlq
 from ecom_common.db import inbox
 from ecom_common.events import Envelope
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 

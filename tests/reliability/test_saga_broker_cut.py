@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from ecom_common import metrics
 from ecom_common.db import outbox
-from ecom_common.testing import Platform, close_broker_connections, eventually
+from ecom_testkit import Platform, close_broker_connections, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
 

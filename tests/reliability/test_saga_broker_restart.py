@@ -71,7 +71,7 @@ from kombu import Connection, Producer, Queue
 from ecom_common import metrics
 from ecom_common.db import outbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, amqp_url, eventually
+from ecom_testkit import Platform, amqp_url, eventually
 from ecom_common.topology import Topology, dlq
 
 # A hang guard, not a deadline: with both cores busy one node start took a minute, and the kill

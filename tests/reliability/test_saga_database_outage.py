@@ -3,7 +3,7 @@
 its end state once the database is back, nothing is done twice and nothing is dead-lettered.
 
 The six services run on PostgreSQL and RabbitMQ (`Platform`, the `Saga` driver); the service under
-test reaches PostgreSQL through a loopback TCP proxy (`ecom_common.testing.TcpProxy`), the others
+test reaches PostgreSQL through a loopback TCP proxy (`ecom_testkit.TcpProxy`), the others
 directly. Five cases (catalog is not one: see docs/reliability.md):
 
 - orders: its web process places orders and serves billing's order lookups; its worker turns
@@ -82,7 +82,7 @@ from flask import has_request_context
 
 from ecom_common import metrics
 from ecom_common.db import outbox
-from ecom_common.testing import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
+from ecom_testkit import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
                                  with_search_path)
 from ecom_common.topology import SUBSCRIPTIONS, dlq
 

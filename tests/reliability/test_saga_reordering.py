@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from ecom_common import metrics
 from ecom_common.db import inbox, outbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 
@@ -174,7 +174,7 @@ class OrdersBench:
 
 
 def _events(db, routing_key):
-    from ecom_common.testing import recorded_events
+    from ecom_testkit import recorded_events
 
     return recorded_events(db, routing_key)
 

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from ecom_common.auth import issue_token
 from ecom_common.db import outbox
-from ecom_common.testing import TEST_SECRET
+from ecom_testkit import TEST_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 

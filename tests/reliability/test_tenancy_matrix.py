@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from ecom_common.auth import issue_token
-from ecom_common.testing import TEST_SECRET, eventually
+from ecom_testkit import TEST_SECRET, eventually
 
 # a sibling module, loaded by path (importlib import mode: test directories are not packages)
 _spec = importlib.util.spec_from_file_location("_tenancy_table", Path(__file__).with_name("tenancy_table.py"))

@@ -6,7 +6,7 @@ from ecom_common.config import PORTS
 from ecom_common.db import Database
 from ecom_common.http import Blueprint, idempotent, make_app
 from ecom_common.migrations import upgrade
-from ecom_common.testing import unit_config
+from ecom_testkit import unit_config
 
 from pathlib import Path
 

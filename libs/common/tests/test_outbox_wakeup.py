@@ -5,7 +5,7 @@ import select
 from ecom_common.db import OutboxSignal, outbox_channel
 from ecom_common.events import make_event
 from ecom_common.outbox import RelayWakeup
-from ecom_common.testing import recorded_events, unit_config
+from ecom_testkit import recorded_events, unit_config
 
 
 def readable(fd) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from catalog.app import SERVICE
 from ecom_common.db import Database
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events, unit_config
 
 # The same tokens are spelled out in each test module (modules cannot import conftest).
 OPS = auth("ops", "alice", "S1")

@@ -10,7 +10,7 @@ from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
 from ecom_common.db import Database
 from ecom_common.events import make_event
-from ecom_common.testing import recorded_events, unit_config
+from ecom_testkit import recorded_events, unit_config
 
 from inventory.app import SERVICE
 from inventory.handlers import SUBSCRIPTIONS

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ecom_common.db import Database
-from ecom_common.testing import unit_config
+from ecom_testkit import unit_config
 
 from logistics.app import SERVICE
 

@@ -14,7 +14,7 @@ import pytest
 from ecom_common.consumer import EventConsumer
 from ecom_common.db import Database
 from ecom_common.events import make_event
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events, unit_config
 from orders import handlers
 from orders.app import SERVICE, create_app
 from orders.gateways import Gateways

@@ -6,7 +6,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from ecom_common.testing import auth
+from ecom_testkit import auth
 from orders.models import Order, TimelineEntry
 
 from orders_test_support import ADDRESS, OTHER_SHOP, SHOP, order_body
