@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from deploytools import DEPLOY, PORTS, ROOT, SERVICES, run, tool
+from ecom_testkit.deploytools import DEPLOY, PORTS, ROOT, SERVICES, run, tool
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 

@@ -13,7 +13,7 @@ from orders import handlers, operations
 from orders.app import SERVICE
 from orders.models import Order, TimelineEntry
 
-from orders_test_support import ADDRESS, SHOP
+from ecom_testkit.orders_support import ADDRESS, SHOP
 
 OPS = auth("ops", sub="olga", shop_id=SHOP)
 
