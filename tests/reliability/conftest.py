@@ -7,7 +7,6 @@ from it with `python -m bench.reliability_report`).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import platform
@@ -16,19 +15,15 @@ from pathlib import Path
 
 import pytest
 
+# The integration suite's session fixture (the real RabbitMQ and PostgreSQL), and its saga driver (six
+# real services over HTTP, RabbitMQ and PostgreSQL) with the platform settings of these scenarios.
+from ecom_testkit.saga import ALL_SERVICES, CARRIER_SECRET, Saga
+from ecom_testkit.servers import infrastructure  # noqa: F401  (the session fixture, autouse)
+
 REPO = Path(__file__).resolve().parents[2]
 REPORT = REPO / "bench" / "results" / "reliability.json"
 
-# The integration suite's session fixture, shared rather than copied (importlib import mode: conftest
-# modules are not importable by name).
-_spec = importlib.util.spec_from_file_location("_integration_conftest", REPO / "tests" / "integration" / "conftest.py")
-_integration = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_integration)
-infrastructure = _integration.infrastructure
-# The saga driver (six real services over HTTP, RabbitMQ and PostgreSQL) and its platform settings.
-Saga = _integration.Saga
-ALL_SERVICES = _integration.ALL_SERVICES
-SAGA_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": _integration.CARRIER_SECRET,
+SAGA_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": CARRIER_SECRET,
                  "BILLING_SANDBOX_CONFIRM_DELAY_MS": "20",
                  # many orders from the test's one receiver phone: not a "repeated recipient" hold
                  "ORDERS_REPEAT_PHONE_COUNT": "100000"}
@@ -202,7 +197,6 @@ def h():
 
 
 # A populated platform: two shops, each with its buyer and a resource of every kind -----------------
-CARRIER_SECRET = _integration.CARRIER_SECRET
 PLATFORM_SETTINGS = SAGA_SETTINGS
 
 

@@ -1,5 +1,5 @@
 """Tenancy matrix over the six real services (issue 14, items 1-2; CONTRACTS.md, Auth): every GET
-route of every service (the table in tenancy_table.py, checked against each app's url_map so a new
+route of every service (the table in ecom_testkit/tenancy_table.py, checked against each app's url_map so a new
 route cannot be forgotten) x every kind of principal (each role alone, the owning shop's staff, the
 other shop's, staff without a shop, the owning buyer and another, several roles at once), each
 reaching for shop S2's / buyer eve's resources in the two-shop world of conftest's
@@ -13,24 +13,16 @@ must not move the reads' expectations.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
 
 from ecom_common.auth import issue_token
 from ecom_testkit import TEST_SECRET, eventually
-
-# a sibling module, loaded by path (importlib import mode: test directories are not packages)
-_spec = importlib.util.spec_from_file_location("_tenancy_table", Path(__file__).with_name("tenancy_table.py"))
-T = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = T  # dataclasses look their module up there
-_spec.loader.exec_module(T)
+from ecom_testkit import tenancy_table as T
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
