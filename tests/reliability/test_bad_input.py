@@ -31,6 +31,8 @@ from schemathesis.specs.openapi.checks import (
 
 from ecom_common.auth import PLATFORM_ROLES
 from ecom_testkit import Platform, token
+from ecom_testkit.saga import ALL_SERVICES
+from ecom_testkit.world import PLATFORM_SETTINGS, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
@@ -133,9 +135,9 @@ def as_sent(case, mode, headers: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(kit):
-    with Platform(kit.services, settings=kit.settings) as platform:
-        yield platform, kit.seed_world(platform, shops=(("S1", "bob"),))["S1"]
+def world():
+    with Platform(ALL_SERVICES, settings=PLATFORM_SETTINGS) as platform:
+        yield platform, seed_world(platform, shops=(("S1", "bob"),))["S1"]
 
 
 def operations_of(app):

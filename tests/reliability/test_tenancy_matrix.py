@@ -23,6 +23,7 @@ import requests
 from ecom_common.auth import issue_token
 from ecom_testkit import TEST_SECRET, eventually
 from ecom_testkit import tenancy_table as T
+from ecom_testkit.saga import Saga
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
@@ -33,11 +34,11 @@ VOLATILE = {"generated_at", "as_of", "at", "seconds_left"}
 
 
 @pytest.fixture(scope="module")
-def world(two_shop_world, kit):
+def world(two_shop_world):
     """The two shops, plus what the matrix needs beyond them: a refund of S2's (eve pays a third
     order and cancels it), which also makes S2's figures differ from S1's."""
     platform, ids, _ = two_shop_world
-    saga = kit.Saga(platform, "S2")
+    saga = Saga(platform, "S2")
     order_id = saga.placed_and_paid("S2-PHONE", buyer="eve", shop="S2")
     saga.wait_status(order_id, "awaiting_shipment")
     saga.ok(platform["orders"].post(f"/api/v1/orders/{order_id}/cancel", role="buyer", sub="eve",
