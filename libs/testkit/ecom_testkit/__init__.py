@@ -1,11 +1,10 @@
 """Test support shared by every service's tests, the integration and reliability suites and the
 benchmarks: a dev-only package (installed by `make install`, never in the image; see
-deploy/tests/test_image.py). Split by concern:
-
-    tokens.py   the test JWT secret and tokens of it          unit.py     a service on SQLite + memory bus
-    infra.py    the machine's RabbitMQ/PostgreSQL, schemas     platform.py real services in this process
-    waiting.py  `eventually`: poll, never sleep a guess        broker.py   broker cuts, a RabbitMQ node of one's own
-    proxy.py    a TCP proxy a test cuts                        plugin.py   the per-service pytest fixtures
+deploy/tests/test_image.py). Split by concern, one module each (README.md, "Tests", has the table):
+tokens, unit, plugin (the per-service pytest fixtures), infra and servers (the machine's RabbitMQ and
+PostgreSQL), platform and saga (real services in this process), waiting, broker and proxy (fault
+injection), scenarios and world (the reliability scenarios), and the tables of single suites
+(tenancy_table, orders_support, deploytools).
 
 The names below are the ones tests import (`from ecom_testkit import Platform, eventually`).
 """
