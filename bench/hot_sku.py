@@ -210,7 +210,7 @@ def stock_via_api(sc, sku: str) -> dict:
     from ecom_common.service import load
 
     app = load("inventory").create_app(sc.configs["inventory"], sc.dbs["inventory"])
-    resp = app.test_client().get(f"/api/v1/stock/{sku}?shop_id={SHOP}", headers=auth("ops", sub="bench"))
+    resp = app.test_client().get(f"/api/v1/stock/{sku}?shop_id={SHOP}", headers=auth("ops", sub="bench", shop_id=SHOP))
     return resp.get_json() if resp.status_code == 200 else {"status": resp.status_code}
 
 

@@ -60,7 +60,7 @@ def seed_stock(db, rows: int = 200) -> None:
 
 
 def _stock_request():
-    headers = {"Authorization": f"Bearer {token(role='ops', sub='bench')}"}
+    headers = {"Authorization": f"Bearer {token(role='ops', sub='bench', shop_id='S0')}"}  # one shop's page
     return lambda i: ("GET", "/api/v1/stock?limit=20", None, headers)
 
 

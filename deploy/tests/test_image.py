@@ -1,7 +1,7 @@
 """deploy/Dockerfile and what goes into the image: hadolint finds nothing (at every level), the
 final stage has no build tools and runs as a non-root user, the build context admits exactly what
-the image needs, the wheels the builder stage makes carry every migration, and the entrypoint
-starts the right process for each role."""
+the image needs, the wheels the builder stage makes carry every file of each service (migrations,
+templates), and the entrypoint starts the right process for each role."""
 from __future__ import annotations
 
 import fnmatch
@@ -102,7 +102,8 @@ def test_the_build_context_holds_what_the_image_needs_and_nothing_else():
               "deploy/entrypoint.sh", "deploy/gunicorn.conf.py", "deploy/run_worker.py"]
     for service in SERVICES:
         needed += [f"services/{service}/pyproject.toml", f"services/{service}/{service}/app.py"]
-        needed += [str(p.relative_to(ROOT)) for p in (ROOT / "services" / service / service / "migrations").rglob("*.py")]
+        needed += [str(p.relative_to(ROOT)) for p in (ROOT / "services" / service / service).rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts]
     for path in needed:
         assert _dockerignore_admits(path, patterns), f"{path} is excluded from the build context"
     for path in [".venv/bin/python", "var/orders.sqlite", "deploy/env/platform.env", "services/orders/tests/test_x.py",
@@ -133,16 +134,17 @@ def wheels(tmp_path_factory) -> Path:
     return wheels
 
 
-def test_the_wheels_carry_every_migration_and_the_ecom_command(wheels):
+def test_the_wheels_carry_every_file_of_each_service_and_the_ecom_command(wheels):
     built = {w.name.split("-")[0]: w for w in wheels.glob("*.whl")}
     assert set(built) == {"ecom_common", *(f"ecom_{s}" for s in SERVICES)}
     with zipfile.ZipFile(built["ecom_common"]) as whl:
         entry_points = next(n for n in whl.namelist() if n.endswith("entry_points.txt"))
         assert "ecom = ecom_common.cli:main" in whl.read(entry_points).decode()
     for service in SERVICES:
-        tree = ROOT / "services" / service / service / "migrations"
-        expected = {f"{service}/migrations/{p.relative_to(tree)}" for p in tree.rglob("*")
-                    if p.is_file() and p.suffix in (".py", ".mako", ".ini") and "__pycache__" not in p.parts}
+        # Every file of the package: its migrations and any data beside the code (logistics' page templates).
+        tree = ROOT / "services" / service / service
+        expected = {f"{service}/{p.relative_to(tree)}" for p in tree.rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts}
         with zipfile.ZipFile(built[f"ecom_{service}"]) as whl:
             assert expected <= set(whl.namelist()), expected - set(whl.namelist())
             assert f"{service}/app.py" in whl.namelist()

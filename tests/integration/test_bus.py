@@ -17,7 +17,8 @@ from kombu import Connection, Producer
 
 from ecom_common import bus, dlq
 from ecom_common.consumer import Subscription
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_common.events import make_event
 from ecom_testkit import TEST_SECRET, Platform, close_broker_connections, eventually
 from ecom_common.worker import Worker

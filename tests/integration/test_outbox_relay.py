@@ -7,9 +7,8 @@ import sqlalchemy as sa
 from kombu import Connection, Producer, Queue, binding
 
 from ecom_common import bus, outbox as outbox_module
-from ecom_common.db import outbox
 from ecom_common.events import make_event
-from ecom_common.outbox import MessagesNacked, Relay
+from ecom_common.outbox import MessagesNacked, Relay, outbox
 from ecom_testkit import Platform
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common import outbox as outbox_module
-from ecom_common.db import Database, outbox
+from ecom_common.db import Database
 from ecom_common.events import make_event
-from ecom_common.outbox import Relay
+from ecom_common.outbox import Relay, outbox
 from ecom_testkit import Platform, eventually
 
 pytestmark = pytest.mark.integration
@@ -63,7 +63,7 @@ class RunningRelay:
 
 
 def listener_pids(config) -> list[int]:
-    from ecom_common.db import outbox_channel
+    from ecom_common.outbox import outbox_channel
 
     engine = sa.create_engine(config.database_url)
     with engine.connect() as conn:

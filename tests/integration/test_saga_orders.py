@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection, Producer
 
-from ecom_common.db import outbox
+from ecom_common.outbox import outbox
 from ecom_testkit import eventually
 
 pytestmark = pytest.mark.integration

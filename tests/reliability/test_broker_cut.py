@@ -16,7 +16,8 @@ import time
 import pytest
 
 from ecom_common import metrics
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_testkit import scenarios
 from ecom_testkit import Platform, close_broker_connections, eventually
 

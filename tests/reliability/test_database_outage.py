@@ -18,7 +18,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_testkit import scenarios
 from ecom_testkit import Platform, TcpProxy, database_url, eventually
 

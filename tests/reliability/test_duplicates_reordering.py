@@ -76,7 +76,7 @@ def state(platform, shop: str) -> dict:
     from inventory.models import StockMovement
 
     inv = platform["inventory"]
-    resp = inv.get(f"/api/v1/stock?shop_id={shop}&limit=200", role="ops")
+    resp = inv.get(f"/api/v1/stock?shop_id={shop}&limit=200", role="ops", shop_id=shop)
     assert resp.status_code == 200, resp.text
     stock = {i["sku_code"]: {k: i[k] for k in ("on_hand", "reserved", "available", "low_stock_threshold", "sellable")}
              for i in resp.json()["items"]}

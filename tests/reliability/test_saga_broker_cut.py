@@ -29,7 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common import metrics
-from ecom_common.db import outbox
+from ecom_common.outbox import outbox
 from ecom_testkit import scenarios
 from ecom_testkit import Platform, close_broker_connections, eventually
 

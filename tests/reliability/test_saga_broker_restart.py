@@ -69,7 +69,7 @@ import sqlalchemy as sa
 from kombu import Connection, Producer, Queue
 
 from ecom_common import metrics
-from ecom_common.db import outbox
+from ecom_common.outbox import outbox
 from ecom_common.events import make_event
 from ecom_testkit import scenarios
 from ecom_testkit import Platform, amqp_url, eventually

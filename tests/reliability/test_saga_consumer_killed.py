@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_common.service import load
 from ecom_testkit import scenarios
 from ecom_testkit import Platform, eventually

@@ -81,7 +81,7 @@ import sqlalchemy as sa
 from flask import has_request_context
 
 from ecom_common import metrics
-from ecom_common.db import outbox
+from ecom_common.outbox import outbox
 from ecom_testkit import scenarios
 from ecom_testkit import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
                                  with_search_path)

@@ -32,7 +32,8 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common import metrics
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_common.events import make_event
 from ecom_testkit import scenarios
 from ecom_testkit import Platform, eventually

@@ -36,7 +36,7 @@ import requests
 import sqlalchemy as sa
 
 from ecom_common.auth import issue_token
-from ecom_common.db import outbox
+from ecom_common.outbox import outbox
 from ecom_testkit import TEST_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]

@@ -12,13 +12,10 @@ from contextlib import contextmanager
 
 _correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 _causation: contextvars.ContextVar[str | None] = contextvars.ContextVar("causation_id", default=None)
-# The Idempotency-Key (scope, key) of the HTTP request in hand, so that the request's own transaction
-# marks the key as committed (see ecom_common.http.idempotent).
-_idempotency: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("idempotency", default=None)
 # What the HTTP request in hand has written, for its answer if the database then fails it
 # (ecom_common.http): NOTHING yet; SAVED, a unit of work committed (which also marks its
-# Idempotency-Key processed); UNKNOWN, the connection was lost at a COMMIT, which may or may not have
-# been applied.
+# Idempotency-Key processed: ecom_common.idempotency.KeyClaim); UNKNOWN, the connection was lost at a
+# COMMIT, which may or may not have been applied.
 NOTHING, SAVED, UNKNOWN = "nothing_changed", "saved", "unknown"
 _written: contextvars.ContextVar[str] = contextvars.ContextVar("written", default=NOTHING)
 
@@ -60,16 +57,3 @@ def note_commit(applied: bool | None) -> None:
 
 def written() -> str:
     return _written.get()
-
-
-def idempotency_claim() -> tuple[str, str] | None:
-    return _idempotency.get()
-
-
-@contextmanager
-def claiming(scope: str, key: str):
-    token = _idempotency.set((scope, key))
-    try:
-        yield
-    finally:
-        _idempotency.reset(token)

@@ -1,54 +1,29 @@
-"""Database access: one engine per service, a unit of work, and the tables every service has.
+"""Database access: one engine per service, a unit of work, and two of the tables every service has.
 
 Each service owns its database. Besides its own tables it keeps four that the shared machinery
-needs: the transactional outbox, the consumer inbox, Idempotency-Key records and job leases. They
-are defined here once (`common_metadata`) and created by each service's first migration.
+needs, each declared by its owner on `tables.common_metadata` and created by each service's first
+migration: the consumer inbox and job leases (here), the transactional outbox (`outbox.py`) and
+Idempotency-Key records (`idempotency.py`).
 """
 from __future__ import annotations
 
+import contextvars
 import functools
-import hashlib
-import os
-import re
-import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import context
 from .config import Config
-
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-UtcDateTime = sa.DateTime(timezone=True)
-
-common_metadata = sa.MetaData()
-
-outbox = sa.Table(
-    "outbox",
-    common_metadata,
-    sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
-    sa.Column("event_type", sa.String(100), nullable=False),
-    sa.Column("routing_key", sa.String(200), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("available_at", UtcDateTime, nullable=False),
-    sa.Column("published_at", UtcDateTime, nullable=True),
-    sa.Column("attempts", sa.Integer, nullable=False, default=0),
-    sa.Column("last_error", sa.Text, nullable=True),
-)
-# Only unpublished rows are ever scanned by the relay: a partial index keeps that cheap however
-# long the table grows.
-sa.Index(
-    "ix_outbox_unpublished",
-    outbox.c.available_at,
-    outbox.c.id,
-    postgresql_where=outbox.c.published_at.is_(None),
-    sqlite_where=outbox.c.published_at.is_(None),
-)
+from .outbox import OutboxSignal, OutboxWrites, outbox_channel
+# Services' models and migrations import the shared column types and metadata from here.
+from .tables import BigId, UtcDateTime, common_metadata  # noqa: F401
 
 inbox = sa.Table(
     "inbox",
@@ -58,20 +33,6 @@ inbox = sa.Table(
     sa.Column("event_id", sa.String(36), primary_key=True),
     sa.Column("event_type", sa.String(100), nullable=False),
     sa.Column("handled_at", UtcDateTime, nullable=False),
-)
-
-idempotency_keys = sa.Table(
-    "idempotency_keys",
-    common_metadata,
-    sa.Column("scope", sa.String(300), primary_key=True),
-    sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("status_code", sa.Integer, nullable=True),
-    sa.Column("response_body", sa.Text, nullable=True),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    # Set inside the request's own business transaction: once it is set, the request's changes are
-    # committed and a retry must never run it again, even if its response was never stored.
-    sa.Column("committed_at", UtcDateTime, nullable=True),
 )
 
 job_leases = sa.Table(
@@ -148,65 +109,18 @@ def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
             raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
 
 
-def outbox_channel(config: Config) -> str:
-    """The PostgreSQL NOTIFY channel of a service's outbox: `ecom_outbox_<service>` plus the bus
-    prefix (tests and benchmarks share one database; each namespace has its own relays). Lowercase
-    letters, digits and `_` only (it is written into LISTEN/NOTIFY as an identifier), at most 63
-    characters (PostgreSQL's identifier length; longer names end in a hash so they stay distinct)."""
-    name = re.sub(r"[^a-z0-9_]+", "_", f"ecom_outbox_{config.service}_{config.bus_prefix}".lower()).strip("_")
-    if len(name) > 63:
-        name = f"{name[:50]}_{hashlib.sha1(name.encode()).hexdigest()[:12]}"
-    return name
+class Participant(Protocol):
+    """Something else a unit of work's transaction writes (e.g. `idempotency.KeyClaim`): its
+    statements go in just before the COMMIT, and it hears when the COMMIT succeeded."""
+
+    def before_commit(self, session: Session) -> None: ...
+
+    def after_commit(self) -> None: ...
 
 
-class OutboxSignal(threading.Event):
-    """The in-process outbox wake-up: a threading.Event that a relay can also wait on with
-    `select()` next to its LISTEN socket (`fileno()`: the read end of a pipe, made on first use, that
-    `set()` writes a byte to and `clear()` empties)."""
-
-    def __init__(self):
-        super().__init__()
-        self._pipe: tuple[int, int] | None = None
-        self._pipe_lock = threading.Lock()
-
-    def fileno(self) -> int:
-        with self._pipe_lock:
-            if self._pipe is None:
-                r, w = os.pipe()
-                os.set_blocking(r, False)
-                os.set_blocking(w, False)
-                self._pipe = (r, w)
-                if self.is_set():
-                    os.write(w, b"x")
-            return self._pipe[0]
-
-    def set(self) -> None:
-        super().set()
-        pipe = self._pipe
-        if pipe is not None:
-            try:
-                os.write(pipe[1], b"x")
-            except (BlockingIOError, OSError):  # full (already readable) or closed
-                pass
-
-    def clear(self) -> None:
-        super().clear()
-        pipe = self._pipe
-        if pipe is not None:
-            try:
-                while os.read(pipe[0], 4096):
-                    pass
-            except (BlockingIOError, OSError):
-                pass
-
-    def close(self) -> None:
-        with self._pipe_lock:
-            pipe, self._pipe = self._pipe, None
-        for fd in pipe or ():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+# The participants enlisted by `Database.enlisting` in this thread (or task): (database, participant).
+_enlisted: contextvars.ContextVar[tuple[tuple["Database", Participant], ...]] = contextvars.ContextVar(
+    "ecom_enlisted_participants", default=())
 
 
 class Database:
@@ -236,8 +150,22 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def uow(self) -> "UnitOfWork":
-        return UnitOfWork(self)
+    def uow(self, *participants: Participant) -> "UnitOfWork":
+        """A unit of work whose commit also writes `participants` and those enlisted here (`enlisting`)."""
+        enlisted = tuple(p for db, p in _enlisted.get() if db is self)
+        return UnitOfWork(self, (*enlisted, *participants))
+
+    @contextmanager
+    def enlisting(self, participant: Participant) -> Iterator[None]:
+        """Every unit of work opened on this database inside the block, in this thread (or task),
+        commits `participant` too: how a caller that does not open the units of work itself (a
+        decorator around a view) gets its statements into their transaction, e.g. the HTTP request's
+        Idempotency-Key (`idempotency.idempotent`)."""
+        token = _enlisted.set((*_enlisted.get(), (self, participant)))
+        try:
+            yield
+        finally:
+            _enlisted.reset(token)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -246,16 +174,6 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.outbox_signal.close()
-
-
-# The request's Idempotency-Key, marked committed by the transaction that makes its change (built
-# once: every keyed POST runs it).
-MARK_KEY_COMMITTED = (
-    idempotency_keys.update()
-    .where(idempotency_keys.c.scope == sa.bindparam("b_scope"), idempotency_keys.c.key == sa.bindparam("b_key"),
-           idempotency_keys.c.committed_at.is_(None))
-    .values(committed_at=sa.bindparam("b_now", type_=idempotency_keys.c.committed_at.type))
-)
 
 
 class UnitOfWork:
@@ -269,16 +187,21 @@ class UnitOfWork:
 
     Leaving the block without commit() rolls everything back, recorded events included: nothing is
     published for a rolled-back change.
+
+    commit() writes, in the transaction, the recorded events (`outbox.OutboxWrites`, the first
+    participant) and then each participant's statements (`participants`, given by the code that
+    opened the unit of work: `Database.uow`), and tells each of them once the COMMIT succeeded.
     """
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, participants: tuple[Participant, ...] = ()):
         self.db = db
         self.session: Session | None = None
-        self._events: list[dict] = []  # outbox rows recorded, written by commit()
+        self.outbox = OutboxWrites(db)
+        self.participants: tuple[Participant, ...] = (self.outbox, *participants)
 
     def __enter__(self) -> "UnitOfWork":
         self.session = self.db.Session()
-        self._events = []
+        self.outbox.discard()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -288,31 +211,12 @@ class UnitOfWork:
             self.session.close()
 
     def record(self, event) -> None:
-        """Add the event to the outbox of this transaction. The rows are written by commit(), all in
-        one statement: a consumer batch records an event or more per message, and that is one round
-        trip for all of them instead of one each. Still inside the transaction, so nothing changes
-        for anyone else (nothing in a service reads back the outbox rows it is writing)."""
-        from .outbox import outbox_row
-
-        self._events.append(outbox_row(event, self.db.config.clock.now()))
+        """Add the event to the outbox of this transaction (written by commit())."""
+        self.outbox.record(event)
 
     def commit(self) -> None:
-        from . import context
-
-        recorded = len(self._events)
-        if recorded:
-            # executemany: rows (and their ids, i.e. the publishing order) in the order recorded.
-            self.session.execute(outbox.insert(), self._events)
-        claim = context.idempotency_claim()
-        if claim is not None:
-            scope, key = claim
-            self.session.execute(MARK_KEY_COMMITTED, {"b_scope": scope, "b_key": key,
-                                                      "b_now": self.db.config.clock.now()})
-        if recorded and self.db.notifies and not self.db.relays_in_process:
-            # No relay in this process (a web process): wake the worker's relay. Part of the
-            # transaction: PostgreSQL delivers it only if the commit succeeds (nothing for a
-            # rollback), after the rows are visible, once per transaction however many events.
-            self.session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
+        for participant in self.participants:
+            participant.before_commit(self.session)
         # Everything is sent before the COMMIT, so that a connection lost from here on was lost at
         # the commit itself: the one moment when the outcome is unknown to us (the server may have
         # applied it). The HTTP layer says so instead of "nothing was changed".
@@ -323,13 +227,12 @@ class UnitOfWork:
             context.note_commit(None)
             raise
         context.note_commit(True)
-        self._events = []
-        if recorded:
-            self.db.outbox_signal.set()
+        for participant in self.participants:
+            participant.after_commit()
 
     def rollback(self) -> None:
         self.session.rollback()
-        self._events = []
+        self.outbox.discard()
 
 
 @contextmanager

@@ -6,23 +6,17 @@
 - request bodies limited in size and checked where they are read (ecom_common.bodies);
 - `X-Content-Type-Options: nosniff` on every answer, `Cache-Control: no-store` on every /api/ one;
 - correlation id from X-Request-ID (or a new one), echoed back and carried into events and logs;
-- Idempotency-Key replay for creating POSTs;
 - cursor pagination;
 - /healthz, /readyz, /metrics, /openapi.json.
 """
 from __future__ import annotations
 
 import base64
-import copy
-import functools
-import hashlib
 import http as http_status
 import json
 import logging
-import threading
 import time
-import weakref
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, g, make_response, request
@@ -34,12 +28,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import bodies, bus, context, metrics
-from .auth import current_principal
 from .bodies import Blueprint  # noqa: F401 (services declare their routes on it: make_app refuses others)
-from .clock import aware, iso
+from .clock import iso
 from .config import Config
-from .db import Database, idempotency_keys, is_unique_violation
-from .errors import (BadRequest, Conflict, DomainError, Problem, ServiceUnavailable, UnprocessableEntity,
+from .db import Database
+from .errors import (BadRequest, DomainError, Problem, ServiceUnavailable, UnprocessableEntity,
                      problem_for_status)
 from .observability import configure_logging
 from .outbox import pending_count
@@ -224,161 +217,6 @@ def json_body() -> dict:
     if data is None:
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     return data
-
-
-# Idempotency -----------------------------------------------------------------------------------
-IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
-
-# Built once: every keyed POST runs these (building a statement costs more than executing it).
-_KEY = (idempotency_keys.c.scope == sa.bindparam("b_scope")) & (idempotency_keys.c.key == sa.bindparam("b_key"))
-CLAIM_KEY = idempotency_keys.insert()
-STORE_ANSWER = idempotency_keys.update().where(_KEY).values(
-    status_code=sa.bindparam("b_status_code"), response_body=sa.bindparam("b_response_body"))
-RELEASE_KEY = idempotency_keys.delete().where(
-    _KEY, idempotency_keys.c.status_code.is_(None), idempotency_keys.c.committed_at.is_(None))
-
-
-def idempotent(required: bool = False):
-    """Replay the first response for a repeated Idempotency-Key with the same body; 409 for the same
-    key with another body or while the first request is still running.
-
-    Successful (2xx/3xx) responses are stored; a failed request releases its key so that the client
-    can fix the request and retry with it. Keys are scoped by caller and path.
-
-    The key is marked committed inside the request's own business transaction (UnitOfWork.commit), so
-    a crash between that commit and storing the response can never let a retry run the request twice:
-    the retry is told it was processed (409) instead.
-    """
-
-    def decorate(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            key = request.headers.get("Idempotency-Key")
-            if not key:
-                if required:
-                    raise BadRequest("this request needs an Idempotency-Key header",
-                                     {"Idempotency-Key": ["Missing header."]})
-                return view(*args, **kwargs)
-            if len(key) > 200:
-                raise BadRequest("Idempotency-Key is too long", {"Idempotency-Key": ["At most 200 characters."]})
-            principal = current_principal()
-            scope = f"{principal.sub}:{request.method}:{request.path}"[:300]
-            digest = hashlib.sha256(request.get_data()).hexdigest()
-            db = current_db()
-            replay = _claim_key(db, scope, key, digest)
-            if replay is not None:
-                return replay
-            try:
-                with context.claiming(scope, key):
-                    resp = make_response(view(*args, **kwargs))
-            except BaseException:
-                _release_key(db, scope, key)
-                raise
-            if resp.status_code < 400:
-                try:
-                    with db.engine.begin() as conn:
-                        conn.execute(STORE_ANSWER, {"b_scope": scope, "b_key": key, "b_status_code": resp.status_code,
-                                                    "b_response_body": resp.get_data(as_text=True)})
-                except sa.exc.DBAPIError as exc:
-                    # The request's change is committed (and its key marked so in that transaction):
-                    # the client gets its answer; a repeat of the key is refused as already processed.
-                    log.warning("could not store the answer for Idempotency-Key %s: %r", key, exc)
-            else:
-                _release_key(db, scope, key)
-            return resp
-
-        # Document the header on the operation (flask-smorest's manual doc, as @blp.doc would; these
-        # views take no query arguments, whose parameters a manual list would replace).
-        wrapper._apidoc = copy.deepcopy(getattr(wrapper, "_apidoc", {}))
-        manual = wrapper._apidoc.setdefault("manual_doc", {})
-        manual["parameters"] = [*manual.get("parameters", []), {
-            "in": "header", "name": "Idempotency-Key", "required": required,
-            # an empty key is no key: refused where one is required, ignored elsewhere
-            "schema": {"type": "string", "minLength": 1 if required else 0, "maxLength": 200},
-            "description": "repeats answer as the first request did (same body) or 409 (another body, or "
-                           "still running)" + ("; required: without it, 400" if required else "")}]
-        return wrapper
-
-    return decorate
-
-
-def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | None:
-    _release_kept_keys(db)
-    now = db.config.clock.now()
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(CLAIM_KEY, {"scope": scope, "key": key, "request_hash": digest, "created_at": now})
-        return None
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise
-    with db.engine.begin() as conn:
-        row = conn.execute(
-            sa.select(idempotency_keys).where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-        ).first()
-        if row is None:  # released meanwhile: take it
-            conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=digest, created_at=now))
-            return None
-        if row.request_hash != digest:
-            raise Conflict("this Idempotency-Key was used with a different request body",
-                           {"Idempotency-Key": ["Reused with a different body."]})
-        if row.status_code is None:
-            if row.committed_at is not None:
-                raise Conflict("a request with this Idempotency-Key was already processed, but its response "
-                               "was not recorded; look the resource up instead of retrying",
-                               {"Idempotency-Key": ["Already processed."]})
-            if aware(row.created_at) > now - IN_PROGRESS_TIMEOUT:
-                raise Conflict("a request with this Idempotency-Key is still in progress",
-                               {"Idempotency-Key": ["Request in progress."]})
-            conn.execute(
-                idempotency_keys.update()
-                .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
-                .values(created_at=now)
-            )
-            return None
-    resp = make_response(row.response_body or "", row.status_code)
-    resp.mimetype = "application/json"
-    resp.headers["Idempotent-Replayed"] = "true"
-    return resp
-
-
-# Keys a failed request could not release because the database was away, per database; released
-# by this process's next keyed request (a client retrying after a 503 usually comes back to it).
-_UNRELEASED: "weakref.WeakKeyDictionary[Database, set[tuple[str, str]]]" = weakref.WeakKeyDictionary()
-_UNRELEASED_LOCK = threading.Lock()
-
-
-def _release_key(db: Database, scope: str, key: str) -> None:
-    """Let the client retry a request that failed, unless its changes were committed (then a retry
-    must not run it again). With the database away the release is kept and tried again at this
-    process's next keyed request, so that a client retrying with the same key once the database is
-    back is not told "in progress" until the key expires."""
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(RELEASE_KEY, {"b_scope": scope, "b_key": key})
-    except sa.exc.DBAPIError:
-        with _UNRELEASED_LOCK:
-            _UNRELEASED.setdefault(db, set()).add((scope, key))
-        log.warning("could not release Idempotency-Key %s; released at this process's next keyed request "
-                    "once the database is back, else it expires in %s", key, IN_PROGRESS_TIMEOUT)
-
-
-def _release_kept_keys(db: Database) -> None:
-    """Release the keys kept by `_release_key` (best effort: still away, they stay kept). Only the
-    keys of requests that failed with nothing committed are deleted (RELEASE_KEY's condition)."""
-    with _UNRELEASED_LOCK:
-        kept = list(_UNRELEASED.get(db, ()))
-    if not kept:
-        return
-    try:
-        with db.engine.begin() as conn:
-            for scope, key in kept:
-                conn.execute(RELEASE_KEY, {"b_scope": scope, "b_key": key})
-    except sa.exc.DBAPIError:
-        return
-    with _UNRELEASED_LOCK:
-        _UNRELEASED.get(db, set()).difference_update(kept)
-    log.info("released %d Idempotency-Key(s) kept while the database was away", len(kept))
 
 
 # Pagination ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import command, context
 from alembic.config import Config as AlembicConfig
 
+from . import idempotency, outbox  # noqa: F401 (they declare their tables on common_metadata)
 from .db import common_metadata, make_engine, normalize_url
 
 

@@ -1,10 +1,16 @@
 """Transactional outbox: events are rows written with the state change, published by a relay.
 
-`UnitOfWork.record(event)` inserts the row in the business transaction. The relay claims unpublished
-rows in batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several relays can run), publishes them
-with publisher confirms, and marks a row published only after the broker confirmed it. A failed publish
-bumps `attempts` and pushes `available_at` back; nothing is skipped or dropped. A row may be
-published twice (confirm lost in a connection cut): consumers are idempotent by event_id.
+This module owns the `outbox` table, what a commit does for it and how the relay is woken.
+`UnitOfWork.record(event)` hands the event to the unit of work's `OutboxWrites`, which inserts the
+rows in the business transaction, with a `NOTIFY` on the service's `outbox_channel` for the relays of
+other processes (PostgreSQL), and sets the in-process `OutboxSignal` once the commit succeeded.
+
+The relay claims unpublished rows in batches (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several
+relays can run), publishes them with publisher confirms, and marks a row published only after the
+broker confirmed it. A failed publish bumps `attempts` and pushes `available_at` back; nothing is
+skipped or dropped. A row may be published twice (confirm lost in a connection cut): consumers are
+idempotent by event_id. It waits between passes on the signal and, on PostgreSQL, a LISTEN on the
+channel (`RelayWakeup`).
 
 On RabbitMQ the relay publishes a whole batch and then waits for the broker's confirms of all of it
 (`ConfirmTracker`), instead of one round trip per message: the profile of `make bench` showed ~90%
@@ -13,19 +19,52 @@ of the relay's time waiting on each confirm in turn (before/after figures: docs/
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
+import re
 import select
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from kombu import Producer
+from sqlalchemy.orm import Session
 
 from . import bus, metrics
-from .db import Database, outbox
+from .config import Config
+from .tables import BigId, UtcDateTime, common_metadata
+
+if TYPE_CHECKING:  # db.py imports this module (a Database keeps its outbox's wake-ups), not the reverse
+    from .db import Database
 
 log = logging.getLogger("ecom.outbox")
+
+outbox = sa.Table(
+    "outbox",
+    common_metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(100), nullable=False),
+    sa.Column("routing_key", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("available_at", UtcDateTime, nullable=False),
+    sa.Column("published_at", UtcDateTime, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text, nullable=True),
+)
+# Only unpublished rows are ever scanned by the relay: a partial index keeps that cheap however
+# long the table grows.
+sa.Index(
+    "ix_outbox_unpublished",
+    outbox.c.available_at,
+    outbox.c.id,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
 
 
 def outbox_row(event, now: datetime) -> dict:
@@ -39,6 +78,103 @@ def outbox_row(event, now: datetime) -> dict:
         published_at=None,
         attempts=0,
     )
+
+
+def outbox_channel(config: Config) -> str:
+    """The PostgreSQL NOTIFY channel of a service's outbox: `ecom_outbox_<service>` plus the bus
+    prefix (tests and benchmarks share one database; each namespace has its own relays). Lowercase
+    letters, digits and `_` only (it is written into LISTEN/NOTIFY as an identifier), at most 63
+    characters (PostgreSQL's identifier length; longer names end in a hash so they stay distinct)."""
+    name = re.sub(r"[^a-z0-9_]+", "_", f"ecom_outbox_{config.service}_{config.bus_prefix}".lower()).strip("_")
+    if len(name) > 63:
+        name = f"{name[:50]}_{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+    return name
+
+
+class OutboxSignal(threading.Event):
+    """The in-process outbox wake-up: a threading.Event that a relay can also wait on with
+    `select()` next to its LISTEN socket (`fileno()`: the read end of a pipe, made on first use, that
+    `set()` writes a byte to and `clear()` empties)."""
+
+    def __init__(self):
+        super().__init__()
+        self._pipe: tuple[int, int] | None = None
+        self._pipe_lock = threading.Lock()
+
+    def fileno(self) -> int:
+        with self._pipe_lock:
+            if self._pipe is None:
+                r, w = os.pipe()
+                os.set_blocking(r, False)
+                os.set_blocking(w, False)
+                self._pipe = (r, w)
+                if self.is_set():
+                    os.write(w, b"x")
+            return self._pipe[0]
+
+    def set(self) -> None:
+        super().set()
+        pipe = self._pipe
+        if pipe is not None:
+            try:
+                os.write(pipe[1], b"x")
+            except (BlockingIOError, OSError):  # full (already readable) or closed
+                pass
+
+    def clear(self) -> None:
+        super().clear()
+        pipe = self._pipe
+        if pipe is not None:
+            try:
+                while os.read(pipe[0], 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def close(self) -> None:
+        with self._pipe_lock:
+            pipe, self._pipe = self._pipe, None
+        for fd in pipe or ():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class OutboxWrites:
+    """The events one unit of work records, and what its commit does for them (the unit of work's
+    first participant, `db.UnitOfWork`): the rows are written in the business transaction, with a
+    NOTIFY for the relays of other processes; once committed, the relay of this process is woken."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.rows: list[dict] = []
+
+    def record(self, event) -> None:
+        """The rows are written by before_commit, all in one statement: a consumer batch records an
+        event or more per message, and that is one round trip for all of them instead of one each.
+        Still inside the transaction, so nothing changes for anyone else (nothing in a service reads
+        back the outbox rows it is writing)."""
+        self.rows.append(outbox_row(event, self.db.config.clock.now()))
+
+    def before_commit(self, session: Session) -> None:
+        if not self.rows:
+            return
+        # executemany: rows (and their ids, i.e. the publishing order) in the order recorded.
+        session.execute(outbox.insert(), self.rows)
+        if self.db.notifies and not self.db.relays_in_process:
+            # No relay in this process (a web process): wake the worker's relay. Part of the
+            # transaction: PostgreSQL delivers it only if the commit succeeds (nothing for a
+            # rollback), after the rows are visible, once per transaction however many events.
+            session.execute(sa.text(f"NOTIFY {self.db.outbox_channel}"))
+
+    def after_commit(self) -> None:
+        if self.rows:
+            self.rows = []
+            self.db.outbox_signal.set()
+
+    def discard(self) -> None:
+        self.rows = []
 
 
 MARK_PUBLISHED = (outbox.update().where(outbox.c.id.in_(sa.bindparam("b_ids", expanding=True)))

@@ -4,7 +4,8 @@ from marshmallow import Schema, fields, validate
 from ecom_common.auth import requires
 from ecom_common.config import PORTS
 from ecom_common.db import Database
-from ecom_common.http import Blueprint, idempotent, make_app
+from ecom_common.http import Blueprint, make_app
+from ecom_common.idempotency import idempotent
 from ecom_common.migrations import upgrade
 from ecom_testkit import unit_config
 

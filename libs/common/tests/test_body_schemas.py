@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import re
 
 import pytest
@@ -16,10 +17,22 @@ from ecom_common.http import BodySchema
 LOADED_BY_HAND = {"logistics": ["TrackingIn"], "billing": ["WebhookEventSchema"]}
 
 
-def argument_schemas(api) -> list[Schema]:
-    """The schemas of the JSON bodies declared with @blp.arguments in a service's api module."""
+def api_modules(service: str) -> list:
+    """A service's api module, or every module of its api package (catalog's, logistics')."""
+    api = importlib.import_module(f"{service}.api")
+    parts = pkgutil.iter_modules(getattr(api, "__path__", []))
+    return [api, *(importlib.import_module(f"{api.__name__}.{part.name}") for part in parts)]
+
+
+def loaded_by_hand(service: str, modules: list) -> list[Schema]:
+    """An instance of each schema LOADED_BY_HAND names, from whichever module defines it."""
+    return [next(getattr(m, name) for m in modules if hasattr(m, name))() for name in LOADED_BY_HAND.get(service, [])]
+
+
+def argument_schemas(modules: list) -> list[Schema]:
+    """The schemas of the JSON bodies declared with @blp.arguments in a service's api modules."""
     found = []
-    for view in vars(api).values():
+    for view in (v for module in modules for v in vars(module).values()):
         if inspect.isfunction(view):
             for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
                 if parameter["in"] == "json":
@@ -75,17 +88,16 @@ def flat(messages, prefix=""):
 def body_schemas() -> list:
     params = []
     for service in PORTS:
-        api = importlib.import_module(f"{service}.api")
-        by_hand = [getattr(api, name)() for name in LOADED_BY_HAND.get(service, [])]
-        for schema in with_nested(argument_schemas(api) + by_hand).values():
+        modules = api_modules(service)
+        for schema in with_nested(argument_schemas(modules) + loaded_by_hand(service, modules)).values():
             params.append(pytest.param(schema, id=f"{service}.{type(schema).__name__}"))
     return params
 
 
 @pytest.mark.parametrize("service", list(PORTS))
 def test_every_body_a_view_loads_by_hand_is_listed(service):
-    api = importlib.import_module(f"{service}.api")
-    loaded = set(re.findall(r"(\w+)\(\)\.load\(", inspect.getsource(api)))
+    source = "".join(inspect.getsource(module) for module in api_modules(service))
+    loaded = set(re.findall(r"(\w+)\(\)\.load\(", source))
     assert loaded <= set(LOADED_BY_HAND.get(service, [])), "add it to LOADED_BY_HAND"
 
 

@@ -2,7 +2,8 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common.consumer import EventConsumer, Outcome, Subscription
-from ecom_common.db import inbox, outbox
+from ecom_common.db import inbox
+from ecom_common.outbox import outbox
 from ecom_common.events import make_event
 from ecom_common.jobs import Job, acquire_lease, release_lease, run_once
 

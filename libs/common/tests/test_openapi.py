@@ -6,7 +6,8 @@ import pytest
 from marshmallow import fields
 
 from ecom_common.auth import requires
-from ecom_common.http import NO_NUL, Blueprint, BodySchema, PageArgs, idempotent, make_app
+from ecom_common.http import NO_NUL, Blueprint, BodySchema, PageArgs, make_app
+from ecom_common.idempotency import idempotent
 from ecom_testkit import auth
 
 

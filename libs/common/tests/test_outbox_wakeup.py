@@ -2,9 +2,8 @@
 in-process signal, and SQLite (no NOTIFY: the relay there waits on the in-process signal)."""
 import select
 
-from ecom_common.db import OutboxSignal, outbox_channel
 from ecom_common.events import make_event
-from ecom_common.outbox import RelayWakeup
+from ecom_common.outbox import OutboxSignal, RelayWakeup, outbox_channel
 from ecom_testkit import recorded_events, unit_config
 
 

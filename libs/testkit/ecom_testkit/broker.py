@@ -69,6 +69,7 @@ class PrivateRabbitMQ:
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="ecom-rabbit-"))
         self.node = name or f"ecomtest-{os.getpid()}-{uuid.uuid4().hex[:6]}@localhost"
         self.port = _free_port()
+        self._known: dict[int, str] = {}  # processes() found by marker: pid -> start time
         self.dist_port = _free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
         self.process = None
@@ -134,16 +135,23 @@ class PrivateRabbitMQ:
         other users whose environment cannot be read are not this node's (it runs as this user).
         A process is live while any of its threads is: beam.smp's main thread can be a zombie while
         its other threads still exit, and until the last one has, its listening socket accepts
-        connections (seen after a SIGKILL with both cores busy)."""
+        connections (seen after a SIGKILL with both cores busy). Such a process's environ reads
+        empty (its main thread has no memory left to read), so a process once found by its marker
+        is remembered by pid and start time and recognised without it."""
         found = []
         marker = f"{self.MARKER}={self.node}".encode() + b"\0"
+        known = self._known
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit() or int(entry.name) == os.getpid():
                 continue
+            pid = int(entry.name)
             try:
-                if marker not in (entry / "environ").read_bytes():
-                    continue
                 stat = (entry / "stat").read_text()
+                started = stat[stat.rindex(")") + 2:].split()[19]
+                if known.get(pid) != started:
+                    if marker not in (entry / "environ").read_bytes():
+                        continue
+                    known[pid] = started
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
                 states = [_state((task / "stat").read_text()) for task in (entry / "task").iterdir()]
             except OSError:  # gone meanwhile, or not ours to read
@@ -248,6 +256,12 @@ class PrivateRabbitMQ:
                     pass
             time.sleep(0.05)
         self.process = None
+        # The kernel closes the listening socket when the last thread of beam.smp has exited:
+        # until then a connection may still be accepted.
+        while not _port_refused(self.port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"private RabbitMQ node {self.node}: port {self.port} still accepts after SIGKILL")
+            time.sleep(0.05)
         return time.monotonic() - started
 
     def close(self) -> None:
@@ -273,6 +287,14 @@ class PrivateRabbitMQ:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _port_refused(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return False
+    except OSError:
+        return True
 
 
 def _free_port() -> int:

@@ -63,7 +63,9 @@ class Route:
     roles: what the route's role check admits (None: any valid token). path: placeholder -> key of
     the seeded S2 ids (or a literal in quotes). marker: key of the S2 id a 200 must show.
     buyer_owned: S2's resource belongs to buyer eve, who may see it. public: a list row anyone may
-    see (a listed product). holds_s2: the seeded S2 has rows in this list."""
+    see (a listed product). holds_s2: the seeded S2 has rows in this list. sight: the roles whose
+    grants let a caller see the resource, where fewer than the admitted ones do (a product's review
+    trail: not finance, not buyers); the others get 404, as for another tenant's resource."""
     kind: str
     roles: frozenset | None = None
     path: dict = field(default_factory=dict)
@@ -72,6 +74,7 @@ class Route:
     buyer_owned: bool = False
     public: tuple | None = None
     holds_s2: bool = False
+    sight: frozenset | None = None
 
 
 def _r(*roles: str) -> frozenset:
@@ -94,7 +97,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("catalog", "/api/v1/products"): Route("list", public=("status", "listed"), holds_s2=True),
     ("catalog", "/api/v1/products/<product_id>"): Route("one", path={"product_id": "draft_id"}, marker="draft_id"),
     ("catalog", "/api/v1/products/<product_id>/timeline"): Route("one", path={"product_id": "draft_id"},
-                                                                 marker="draft_sku"),
+                                                                 marker="draft_sku",
+                                                                 sight=_r("admin", "reviewer", "service", "ops", "cs",
+                                                                          "warehouse")),
     ("catalog", "/api/v1/review-queue"): Route("list", _r("reviewer", "admin")),
     ("catalog", "/api/v1/skus/<sku_code>"): Route("one", path={"sku_code": "draft_sku"}, params=S2, marker="draft_sku"),
     ("orders", "/api/v1/audit-rules"): Route("shop", _r("ops", "admin"), params=S2),
@@ -171,7 +176,7 @@ def expectation(route: Route, who: Who) -> str:
     admitted = set(who.roles) if route.roles is None else set(who.roles) & route.roles
     if not admitted:
         return REFUSED
-    seen = grants(who, admitted)
+    seen = grants(who, admitted & route.sight if route.sight is not None else admitted)
     sees = EVERY_SHOP in seen or ("shop", THEIR_SHOP) in seen or (route.buyer_owned and ("buyer", THEIR_BUYER) in seen)
     if route.kind == "open":
         return OPEN if seen else OPEN_OR_REFUSED

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from ecom_common.clock import OffsetClock
 from ecom_common.config import PORTS, Config
-from ecom_common.db import Database, outbox
+from ecom_common.db import Database
+from ecom_common.outbox import outbox
 
 from .tokens import TEST_SECRET
 

@@ -22,7 +22,8 @@ from ecom_common.auth import (
 from ecom_common.clock import aware, iso
 from ecom_common.errors import Conflict
 from ecom_common.privacy import scrub
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.idempotency import idempotent
 from ecom_common.db import is_unique_violation
 
 from . import domain, operations

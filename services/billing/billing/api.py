@@ -15,7 +15,8 @@ from ecom_common import bodies
 from ecom_common.auth import current_principal, list_filter, not_found_unless, requires, shop_or_all, visible
 from ecom_common.db import is_unique_violation, session_scope
 from ecom_common.errors import BadRequest, Conflict, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.idempotency import idempotent
 
 from . import domain, operations as ops, reports, settings
 from .gateways import orders_gateway, payment_provider

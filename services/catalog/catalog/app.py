@@ -10,7 +10,7 @@ from . import api, handlers
 SERVICE = ServiceDef(
     name="catalog",
     package_dir=Path(__file__).parent,
-    blueprints=[api.blp],
+    blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
     description="Categories, products, SKUs, prices, the review workflow and the compliance scan.",

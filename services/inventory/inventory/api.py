@@ -19,7 +19,8 @@ from ecom_common.auth import (
 from ecom_common.clock import iso
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import NotFound
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.idempotency import idempotent
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy

@@ -10,7 +10,7 @@ from . import api, handlers
 SERVICE = ServiceDef(
     name="logistics",
     package_dir=Path(__file__).parent,
-    blueprints=[api.blp],
+    blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
     description="Shipping templates and quotes, carriers, shipments and tracking.",

@@ -551,6 +551,30 @@ def test_waybill_json_and_printable_html(client, db):
     is_problem(client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill", headers=auth("cs", shop_id="S1")), 403)
 
 
+
+def test_the_printable_waybill_escapes_every_value_a_caller_wrote(client, db):
+    """The page is a template with autoescape on (templates/waybill.html): markup typed into a
+    receiver, a sender, a carrier, a SKU code or a tracking number prints as text, never runs."""
+    script = "<script>alert(1)</script>"
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    carriers = client.get("/api/v1/carriers", headers=WH).get_json()["items"]
+    renamed = [{**c, "name": script} if c["code"] == "SF" else c for c in carriers]
+    assert client.put("/api/v1/carriers", headers=ADMIN, json={"items": renamed}).status_code == 200
+    assert client.put("/api/v1/shipping/sender", headers=OPS, json={
+        "name": script, "phone": "025-88886666", "province": "江苏", "detail": script}).status_code == 200
+    ready(db, address={**ADDRESS, "name": script, "detail": script}, lines=[{"sku_code": script, "quantity": 1}])
+    s = only_shipment(client)
+    assert client.post(f"/api/v1/shipments/{s['shipment_id']}/dispatch", headers=WH,
+                       json={"tracking_no": script}).status_code == 200
+    page = client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill?format=html", headers=WH)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "<script" not in text
+    # carrier, tracking number, receiver's address, sender's name and address, the SKU code
+    assert text.count(escaped) == 6, text
+    assert "&lt;" + "*" * (len(script) - 1) in text  # the receiver's name, masked (隐私面单) and escaped
+
+
 def test_openapi_lists_the_logistics_paths(client):
     paths = client.get("/openapi.json").get_json()["paths"]
     for path in ("/api/v1/shipping/quote", "/api/v1/shipping/templates", "/api/v1/carriers", "/api/v1/carrier-rules",

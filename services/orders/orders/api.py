@@ -25,7 +25,8 @@ from ecom_common.auth import (
     visible,
 )
 from ecom_common.clock import aware
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, idempotent, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.idempotency import idempotent
 from ecom_common.privacy import scrub
 
 from . import domain, operations

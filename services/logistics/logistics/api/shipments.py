@@ -1,0 +1,241 @@
+"""Shipments as shipping staff read them: the list, the dashboard's counts, the exception queue and
+one shipment with its timeline and carrier reports. Warehouse actions are in dispatch.py, the
+waybill in waybill.py."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from marshmallow import Schema, fields, validate
+
+from ecom_common.auth import list_filter, not_found_unless, requires, shop_or_all, visible
+from ecom_common.clock import aware, iso
+from ecom_common.http import Blueprint, PageArgs, UtcTime, current_db, paginate
+
+from .. import domain
+from ..models import Shipment, ShipmentEvent, TrackingEvent
+from .context import STAFF, ShopQuery, now
+
+blp = Blueprint("shipments", __name__)
+
+
+class LineSchema(Schema):
+    sku_code = fields.Str()
+    quantity = fields.Int()
+
+
+class ShipmentSchema(Schema):
+    shipment_id = fields.Str()
+    shop_id = fields.Str()
+    order_id = fields.Str()
+    case_id = fields.Str(allow_none=True)
+    status = fields.Str()
+    carrier = fields.Str(allow_none=True)
+    carrier_reason = fields.Str(allow_none=True)
+    tracking_no = fields.Str(allow_none=True)
+    pick_list = fields.List(fields.Nested(LineSchema))
+    receiver = fields.Dict()
+    province = fields.Str(allow_none=True)
+    weight_g = fields.Int(allow_none=True)
+    priority = fields.Bool()
+    paid_at = UtcTime(allow_none=True)
+    dispatch_due_at = UtcTime()
+    promotion = fields.Str(allow_none=True)
+    overdue = fields.Bool()
+    dispatched_late = fields.Bool()
+    created_at = UtcTime()
+    dispatched_at = UtcTime(allow_none=True)
+    delivered_at = UtcTime(allow_none=True)
+    cancelled_at = UtcTime(allow_none=True)
+    last_progress_at = UtcTime(allow_none=True)
+    exception_open = fields.Bool()
+    exception_kind = fields.Str(allow_none=True)
+    exception_reason = fields.Str(allow_none=True)
+    exception_since = UtcTime(allow_none=True)
+    time_in_exception_s = fields.Int(allow_none=True)
+    order_cancelled_after_dispatch = fields.Bool()
+
+
+class TimelineEntry(Schema):
+    """The timeline entry every service returns; `details` carries what logistics has to add (carriers)."""
+    at = UtcTime()
+    by = fields.Str()
+    action = fields.Str()
+    from_status = fields.Str(allow_none=True)
+    status = fields.Str(allow_none=True, metadata={"description": "the status after the entry"})
+    reason = fields.Str(allow_none=True)
+    details = fields.Dict(allow_none=True)
+
+
+class TrackingEntry(Schema):
+    carrier_event_id = fields.Str()
+    carrier = fields.Str()
+    tracking_no = fields.Str()
+    status = fields.Str()
+    location = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    occurred_at = UtcTime(allow_none=True)
+    received_at = UtcTime()
+
+
+class ShipmentDetail(ShipmentSchema):
+    timeline = fields.List(fields.Nested(TimelineEntry))
+    tracking = fields.List(fields.Nested(TrackingEntry))
+    carrier_history = fields.List(fields.Dict())
+
+
+def shipment_dict(s: Shipment, at: datetime) -> dict:
+    since = aware(s.exception_since)
+    return {
+        "shipment_id": s.id, "shop_id": s.shop_id, "order_id": s.order_id, "case_id": s.case_id, "status": s.status,
+        "carrier": s.carrier, "carrier_reason": s.carrier_reason, "tracking_no": s.tracking_no,
+        "pick_list": s.lines, "receiver": s.receiver, "province": s.province, "weight_g": s.weight_g,
+        "priority": s.priority, "paid_at": iso(aware(s.paid_at)), "dispatch_due_at": iso(aware(s.dispatch_due_at)),
+        "promotion": s.promotion, "overdue": domain.is_overdue(s.status, aware(s.dispatch_due_at), at),
+        "dispatched_late": s.dispatched_late, "created_at": iso(aware(s.created_at)),
+        "dispatched_at": iso(aware(s.dispatched_at)), "delivered_at": iso(aware(s.delivered_at)),
+        "cancelled_at": iso(aware(s.cancelled_at)), "last_progress_at": iso(aware(s.last_progress_at)),
+        "exception_open": s.exception_open, "exception_kind": s.exception_kind if s.exception_open else None,
+        "exception_reason": s.exception_reason if s.exception_open else None,
+        "exception_since": iso(since) if s.exception_open else None,
+        "time_in_exception_s": int((at - since).total_seconds()) if s.exception_open and since else None,
+        "order_cancelled_after_dispatch": s.order_cancelled_after_dispatch,
+    }
+
+
+def load_visible(session, shipment_id: str) -> Shipment:
+    s = session.get(Shipment, shipment_id)
+    not_found_unless(s is not None and visible(s.shop_id), "shipment")
+    return s
+
+
+def scoped(stmt, shop_id_arg: str | None):
+    """Confine a query over shipments to what the caller may see (the one rule in ecom_common.auth)."""
+    return stmt.where(list_filter(Shipment.shop_id, shop_id=shop_id_arg))
+
+
+class ShipmentListArgs(PageArgs):
+    shop_id = fields.Str()
+    status = fields.Str(validate=validate.OneOf(domain.STATUSES))
+    carrier = fields.Str()
+    order_id = fields.Str()
+    case_id = fields.Str()
+    overdue = fields.Bool(metadata={"description": "pending past its dispatch deadline"})
+    exception = fields.Bool(metadata={"description": "in the exception queue (carrier exception or stalled)"})
+    priority = fields.Bool()
+
+
+class ShipmentPage(Schema):
+    items = fields.List(fields.Nested(ShipmentSchema))
+    next_cursor = fields.Str(allow_none=True)
+
+
+@blp.route("/shipments", methods=["GET"])
+@requires(*STAFF, "service")
+@blp.arguments(ShipmentListArgs, location="query")
+@blp.response(200, ShipmentPage)
+def list_shipments(args):
+    """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked."""
+    at = now()
+    stmt = scoped(sa.select(Shipment), args.get("shop_id"))
+    for name in ("status", "carrier", "order_id", "case_id"):
+        if args.get(name):
+            stmt = stmt.where(getattr(Shipment, name) == args[name])
+    if "overdue" in args:
+        cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < at)
+        stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
+    if "exception" in args:
+        stmt = stmt.where(Shipment.exception_open.is_(bool(args["exception"])))
+    if "priority" in args:
+        stmt = stmt.where(Shipment.priority.is_(bool(args["priority"])))
+    with current_db().Session() as session:
+        return paginate(session, stmt, [Shipment.created_at, Shipment.id], args["limit"], args.get("cursor"),
+                        to_item=lambda s: shipment_dict(s, at))
+
+
+class StatsOut(Schema):
+    shop_id = fields.Str(allow_none=True)
+    by_status = fields.Dict(keys=fields.Str(), values=fields.Int())
+    overdue = fields.Int(metadata={"description": "pending past the dispatch deadline"})
+    dispatched_late = fields.Int()
+    exceptions_open = fields.Int()
+    exceptions_by_kind = fields.Dict(keys=fields.Str(), values=fields.Int())
+    at = UtcTime()
+
+
+@blp.route("/shipments/stats", methods=["GET"])
+@requires(*STAFF, "service")
+@blp.arguments(ShopQuery, location="query")
+@blp.response(200, StatsOut)
+def shipment_stats(args):
+    """Counts for the shipping dashboard: by status, overdue, dispatched late, open exceptions."""
+    at = now()
+    shop = shop_or_all(args.get("shop_id"))
+
+    def count(*conds, group=None):
+        stmt = sa.select(*( [group] if group is not None else []), sa.func.count()).select_from(Shipment)
+        if shop:
+            stmt = stmt.where(Shipment.shop_id == shop)
+        stmt = stmt.where(*conds)
+        if group is not None:
+            return {k: n for k, n in session.execute(stmt.group_by(group)).all()}
+        return session.execute(stmt).scalar_one()
+
+    with current_db().Session() as session:
+        by_status = {s: 0 for s in domain.STATUSES}
+        by_status.update(count(group=Shipment.status))
+        return {
+            "shop_id": shop,
+            "by_status": by_status,
+            "overdue": count(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < at),
+            "dispatched_late": count(Shipment.dispatched_late.is_(True)),
+            "exceptions_open": count(Shipment.exception_open.is_(True)),
+            "exceptions_by_kind": count(Shipment.exception_open.is_(True), group=Shipment.exception_kind),
+            "at": iso(at),
+        }
+
+
+class ExceptionArgs(PageArgs):
+    shop_id = fields.Str()
+    kind = fields.Str(validate=validate.OneOf(["carrier", "stalled"]))
+
+
+@blp.route("/shipments/exceptions", methods=["GET"])
+@requires(*STAFF, "service")
+@blp.arguments(ExceptionArgs, location="query")
+@blp.response(200, ShipmentPage)
+def exception_queue(args):
+    """The exception queue for ops: carrier exceptions and stalled parcels, longest waiting first,
+    each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress."""
+    at = now()
+    stmt = scoped(sa.select(Shipment).where(Shipment.exception_open.is_(True)), args.get("shop_id"))
+    if args.get("kind"):
+        stmt = stmt.where(Shipment.exception_kind == args["kind"])
+    with current_db().Session() as session:
+        return paginate(session, stmt, [Shipment.exception_since, Shipment.id], args["limit"], args.get("cursor"),
+                        descending=False, to_item=lambda s: shipment_dict(s, at))
+
+
+@blp.route("/shipments/<shipment_id>", methods=["GET"])
+@requires(*STAFF, "service")
+@blp.response(200, ShipmentDetail)
+def get_shipment(shipment_id):
+    """One shipment with its timeline, carrier reports and carrier history."""
+    at = now()
+    with current_db().Session() as session:
+        s = load_visible(session, shipment_id)
+        events = session.execute(sa.select(ShipmentEvent).where(ShipmentEvent.shipment_id == s.id)
+                                 .order_by(ShipmentEvent.id)).scalars().all()
+        tracking = session.execute(sa.select(TrackingEvent).where(TrackingEvent.shipment_id == s.id)
+                                   .order_by(TrackingEvent.id)).scalars().all()
+    out = shipment_dict(s, at)
+    out["timeline"] = [{"at": iso(aware(e.at)), "by": e.actor, "action": e.action, "from_status": e.from_status,
+                        "status": e.to_status if e.to_status is not None else e.from_status, "reason": e.reason,
+                        "details": e.data} for e in events]
+    out["tracking"] = [{"carrier_event_id": t.carrier_event_id, "carrier": t.carrier, "tracking_no": t.tracking_no,
+                        "status": t.status, "location": t.location, "reason": t.reason,
+                        "occurred_at": iso(aware(t.occurred_at)), "received_at": iso(aware(t.received_at))}
+                       for t in tracking]
+    out["carrier_history"] = [{"at": iso(aware(e.at)), "by": e.actor, "reason": e.reason, **(e.data or {})}
+                              for e in events if e.action in ("carrier_changed", "carrier_assigned", "dispatch")]
+    return out

@@ -1,0 +1,187 @@
+"""A shop's shipping settings, under /shipping: its template (the fee rules) and the quotes computed
+from it, and the sender printed on its waybills."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from marshmallow import Schema, fields, validate
+
+from ecom_common.auth import current_principal, requires, shop_for_read, shop_for_write
+from ecom_common.clock import aware, iso
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, UtcTime, current_db
+
+from .. import domain
+from .. import operations as ops
+from ..models import ShippingTemplate, ShopSender
+from .context import ShopQuery, commit_or_conflict, now, settings
+
+blp = Blueprint("shipping", __name__)
+
+
+# Shipping templates ----------------------------------------------------------------------------
+class WeightRuleSchema(BodySchema):
+    first_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
+    first_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
+    additional_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
+    additional_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
+
+
+class RegionRuleSchema(WeightRuleSchema):
+    provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
+
+
+class FreeShippingSchema(BodySchema):
+    provinces = fields.List(fields.Str(), load_default=list,
+                            metadata={"description": "empty: everywhere (except never_free)"})
+    min_goods_fen = fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
+                               metadata={"description": "free when the goods total reaches this; 0 = always"})
+
+
+class SurchargeSchema(BodySchema):
+    provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
+    fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
+    label = fields.Str(load_default="surcharge", validate=validate.Length(min=1, max=50))
+
+
+class TemplateSchema(BodySchema):
+    name = fields.Str(load_default="shop template", validate=validate.Length(min=1, max=100))
+    default_rule = fields.Nested(WeightRuleSchema, required=True)
+    region_rules = fields.List(fields.Nested(RegionRuleSchema), load_default=list)
+    free_shipping = fields.List(fields.Nested(FreeShippingSchema), load_default=list)
+    surcharges = fields.List(fields.Nested(SurchargeSchema), load_default=list)
+    never_free = fields.List(fields.Str(), load_default=list)
+    not_served = fields.List(fields.Str(), load_default=list)
+
+
+class TemplateOut(Schema):
+    shop_id = fields.Str()
+    source = fields.Str(metadata={"description": "shop (its own) or default (the platform's seed)"})
+    template = fields.Nested(TemplateSchema)
+    updated_at = UtcTime(allow_none=True)
+    updated_by = fields.Str(allow_none=True)
+
+
+def template_out(session, shop_id: str) -> dict:
+    template, source = ops.template_for(session, settings(), shop_id)
+    row = session.get(ShippingTemplate, shop_id)
+    return {"shop_id": shop_id, "source": source, "template": template.to_dict(),
+            "updated_at": iso(aware(row.updated_at)) if row else None, "updated_by": row.updated_by if row else None}
+
+
+@blp.route("/shipping/templates", methods=["GET"])
+@requires("ops", "admin", "warehouse", "cs", "service")
+@blp.arguments(ShopQuery, location="query")
+@blp.response(200, TemplateOut)
+def get_template(args):
+    """The shop's shipping template (the platform default if it has none of its own)."""
+    shop_id = shop_for_read(args.get("shop_id"))
+    with current_db().Session() as session:
+        return template_out(session, shop_id)
+
+
+@blp.route("/shipping/templates", methods=["PUT"])
+@requires("ops", "admin")
+@blp.arguments(ShopQuery, location="query")
+@blp.arguments(TemplateSchema)
+@blp.response(200, TemplateOut)
+def put_template(args, body):
+    """Replace the shop's shipping template. Province names are normalised (江苏省 == 江苏); an
+    unknown province is 422."""
+    shop_id = shop_for_write(args.get("shop_id"))
+    template = domain.Template.from_dict(body)  # unknown provinces -> 422 naming the field
+    principal = current_principal()
+    db = current_db()
+    with db.uow() as uow:
+        uow.session.merge(ShippingTemplate(shop_id=shop_id, body=template.to_dict(), updated_at=now(),
+                                           updated_by=principal.sub))
+        commit_or_conflict(uow)
+        return template_out(uow.session, shop_id)
+
+
+@blp.route("/shipping/templates", methods=["DELETE"])
+@requires("ops", "admin")
+@blp.arguments(ShopQuery, location="query")
+@blp.response(204)
+def delete_template(args):
+    """Drop the shop's own template: the platform default applies again."""
+    shop_id = shop_for_write(args.get("shop_id"))
+    with current_db().uow() as uow:
+        uow.session.execute(sa.delete(ShippingTemplate).where(ShippingTemplate.shop_id == shop_id))
+        uow.commit()
+
+
+class QuoteIn(BodySchema):
+    shop_id = fields.Str(required=True, validate=validate.Length(min=1))
+    province = fields.Str(required=True, validate=validate.Length(min=1))
+    weight_g = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
+    goods_fen = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
+
+
+class BreakdownItem(Schema):
+    item = fields.Str()
+    fen = fields.Int()
+
+
+class QuoteOut(Schema):
+    shop_id = fields.Str()
+    province = fields.Str()
+    fee_fen = fields.Int()
+    served = fields.Bool()
+    free = fields.Bool()
+    breakdown = fields.List(fields.Nested(BreakdownItem))
+    template = fields.Str(metadata={"description": "shop or default"})
+
+
+@blp.route("/shipping/quote", methods=["POST"])
+@requires()
+@blp.arguments(QuoteIn)
+@blp.response(200, QuoteOut)
+def shipping_quote(body):
+    """The shipping fee of a parcel for a shop and province, with its breakdown (sums to fee_fen).
+    A region the shop does not serve answers 422 naming the province."""
+    with current_db().Session() as session:
+        template, source = ops.template_for(session, settings(), body["shop_id"])
+    q = domain.quote(template, body["province"], body["weight_g"], body.get("goods_fen"))
+    return {"shop_id": body["shop_id"], "template": source, **q.to_dict()}
+
+
+# Waybill sender --------------------------------------------------------------------------------
+class SenderSchema(BodySchema):
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=50))
+    phone = fields.Str(required=True, validate=validate.Length(min=5, max=30))
+    province = fields.Str(required=True)
+    city = fields.Str(load_default=None, allow_none=True)
+    district = fields.Str(load_default=None, allow_none=True)
+    detail = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+
+
+class SenderOut(Schema):
+    shop_id = fields.Str()
+    source = fields.Str()
+    sender = fields.Nested(SenderSchema)
+
+
+@blp.route("/shipping/sender", methods=["GET"])
+@requires("ops", "admin", "warehouse")
+@blp.arguments(ShopQuery, location="query")
+@blp.response(200, SenderOut)
+def get_sender(args):
+    """The sender printed on the shop's waybills (the documented default if it set none)."""
+    shop_id = shop_for_read(args.get("shop_id"))
+    with current_db().Session() as session:
+        sender, source = ops.sender_for(session, settings(), shop_id)
+    return {"shop_id": shop_id, "source": source, "sender": sender}
+
+
+@blp.route("/shipping/sender", methods=["PUT"])
+@requires("ops", "admin", "warehouse")
+@blp.arguments(ShopQuery, location="query")
+@blp.arguments(SenderSchema)
+@blp.response(200, SenderOut)
+def put_sender(args, body):
+    """Replace the shop's sender address; an unknown province is 422."""
+    shop_id = shop_for_write(args.get("shop_id"))
+    body["province"] = domain.require_province(body["province"])
+    with current_db().uow() as uow:
+        uow.session.merge(ShopSender(shop_id=shop_id, body=body, updated_at=now(), updated_by=current_principal().sub))
+        commit_or_conflict(uow)
+    return {"shop_id": shop_id, "source": "shop", "sender": body}
