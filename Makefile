@@ -19,11 +19,11 @@ help:
 	@echo "make test-reliability  fault-injection scenarios (also part of make test); report in docs/reliability.md"
 	@echo "make bench        benchmarks on RabbitMQ + PostgreSQL; tables + bench/results/*.json (BENCH_ARGS=--quick)"
 
-$(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml $(wildcard services/*/pyproject.toml)
+$(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml libs/testkit/pyproject.toml $(wildcard services/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -e libs/common $(foreach s,$(SERVICES),-e services/$(s))
+	$(BIN)/pip install --quiet --no-deps -e libs/common -e libs/testkit $(foreach s,$(SERVICES),-e services/$(s))
 	@touch $@
 
 install: $(STAMP)

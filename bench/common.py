@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from ecom_common.config import Config
 from ecom_common.db import Database
-from ecom_common.testing import (TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace,
+from ecom_testkit import (TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace,
                                  drop_schema)
 
 REPO = Path(__file__).resolve().parents[1]

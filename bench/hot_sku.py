@@ -31,7 +31,7 @@ from kombu import Connection, Consumer, Producer, Queue, binding
 
 from ecom_common import bus
 from ecom_common.events import make_event
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 from .common import BIN, REPO, Text, cpu_seconds, percentile, scratch, spread, stop_process
 

@@ -28,7 +28,7 @@ from typing import Callable
 
 import requests
 
-from ecom_common.testing import token
+from ecom_testkit import token
 
 from .common import BIN, REPO, cpu_seconds, free_port, scratch, stop_process
 from .load import drive

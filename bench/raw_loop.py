@@ -23,7 +23,7 @@ from kombu import Connection, Consumer, Producer, Queue
 
 from ecom_common.config import Config
 from ecom_common.events import make_event
-from ecom_common.testing import amqp_url
+from ecom_testkit import amqp_url
 
 from .common import PREFETCH, new_prefix
 

@@ -1,7 +1,7 @@
 """Database round trips per order, by service: a count, not a timing, so it does not move with the
 machine's load (the other figures here swing by 30-50% with other engineers' tests).
 
-The six services run in this one process (`ecom_common.testing.Platform`: each its own PostgreSQL
+The six services run in this one process (`ecom_testkit.Platform`: each its own PostgreSQL
 schema, werkzeug server and worker threads, one bus namespace on RabbitMQ), driven by the saga
 benchmark's own client, observer and reactors (`saga.Bench`): an order is placed and paid, logistics
 creates its shipment, the warehouse dispatches it, the carrier's webhook reports it delivered, the
@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import event
 
-from ecom_common.testing import Platform
+from ecom_testkit import Platform
 
 from . import saga
 from .common import Text, quiet_service_logs

@@ -54,7 +54,7 @@ import uuid
 from kombu import Connection, Consumer, Queue, binding
 
 from ecom_common import bus
-from ecom_common.testing import token
+from ecom_testkit import token
 
 from . import raw_loop
 from .common import BIN, REPO, cpu_seconds, percentile, scratch

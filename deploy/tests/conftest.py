@@ -1,11 +1,6 @@
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from deploytools import K8S, OVERLAYS, render_kustomize  # noqa: E402
+from ecom_testkit.deploytools import K8S, OVERLAYS, render_kustomize
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from deploytools import DEPLOY, PORTS, ROOT, SERVICES, contract_env, run, tool
+from ecom_testkit.deploytools import DEPLOY, PORTS, ROOT, SERVICES, contract_env, run, tool
 
 from ecom_common.config import Config
 

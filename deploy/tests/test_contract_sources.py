@@ -1,7 +1,7 @@
 """The contract the deploy tests compare against is the one of CONTRACTS.md and docs/interfaces.md."""
 import re
 
-from deploytools import CALLS, DEPLOY, PORTS, contract_ports_from_docs, http_calls_from_interfaces
+from ecom_testkit.deploytools import CALLS, DEPLOY, PORTS, contract_ports_from_docs, http_calls_from_interfaces
 
 from ecom_common.config import PORTS as COMMON_PORTS
 

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from deploytools import DEPLOY, PORTS, ROOT, SERVICES, run, tool
+from ecom_testkit.deploytools import DEPLOY, PORTS, ROOT, SERVICES, run, tool
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 
@@ -112,18 +112,29 @@ def test_the_build_context_holds_what_the_image_needs_and_nothing_else():
         assert not _dockerignore_admits(path, patterns), f"{path} would be sent to the builder"
 
 
-def test_the_wheels_carry_every_file_of_each_service_and_the_ecom_command(tmp_path):
-    """What the builder stage does (pip wheel of libs/common and every service), offline."""
+def _wheel_sources() -> list[str]:
+    """What the builder stage makes wheels of (`pip wheel --no-deps --wheel-dir /wheels <paths>`)."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    return re.search(r"pip wheel --no-deps --wheel-dir \S+ ([^&\n]+)", joined).group(1).split()
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> Path:
+    """What the builder stage does (pip wheel of the paths it names), offline, from the files the build
+    context admits (no tests, no egg-info)."""
+    tmp_path = tmp_path_factory.mktemp("image")
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "libs" / "common", src / "common",
-                    ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__", "tests"))
-    for service in SERVICES:
-        shutil.copytree(ROOT / "services" / service, src / service,
+    for source in _wheel_sources():
+        shutil.copytree(ROOT / source, src / source,
                         ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__", "tests"))
     wheels = tmp_path / "wheels"
     result = run([os.sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                  "--wheel-dir", str(wheels), str(src / "common"), *(str(src / s) for s in SERVICES)], timeout=300)
+                  "--wheel-dir", str(wheels), *(str(src / s) for s in _wheel_sources())], timeout=300)
     assert result.returncode == 0, result.stderr
+    return wheels
+
+
+def test_the_wheels_carry_every_file_of_each_service_and_the_ecom_command(wheels):
     built = {w.name.split("-")[0]: w for w in wheels.glob("*.whl")}
     assert set(built) == {"ecom_common", *(f"ecom_{s}" for s in SERVICES)}
     with zipfile.ZipFile(built["ecom_common"]) as whl:
@@ -137,6 +148,21 @@ def test_the_wheels_carry_every_file_of_each_service_and_the_ecom_command(tmp_pa
         with zipfile.ZipFile(built[f"ecom_{service}"]) as whl:
             assert expected <= set(whl.namelist()), expected - set(whl.namelist())
             assert f"{service}/app.py" in whl.namelist()
+
+
+def test_the_image_holds_no_test_code(wheels):
+    """Test support (ecom_testkit: a RabbitMQ node manager, a TCP proxy, the test JWT secret) is
+    dev-only: neither built into the image's wheels nor copied into its build context."""
+    assert not [source for source in _wheel_sources() if source.startswith("libs/testkit")]
+    patterns = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
+                if ln.strip() and not ln.startswith("#")]
+    assert not _dockerignore_admits("libs/testkit/ecom_testkit/tokens.py", patterns)
+    built, test_code = sorted(wheels.glob("*.whl")), []
+    for wheel in built:
+        with zipfile.ZipFile(wheel) as whl:
+            test_code += [f"{wheel.name}: {name}" for name in whl.namelist()
+                          if name.startswith("ecom_testkit/") or name == "ecom_common/testing.py"]
+    assert built and test_code == []
 
 
 # The entrypoint --------------------------------------------------------------------------------------

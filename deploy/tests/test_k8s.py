@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
-from deploytools import (CALLS, DEPLOY, K8S, OVERLAYS, PORTS, SERVICES, contract_env, find, pod_spec,
+from ecom_testkit.deploytools import (CALLS, DEPLOY, K8S, OVERLAYS, PORTS, SERVICES, contract_env, find, pod_spec,
                          render_kustomize, workloads)
 
 from ecom_common.config import Config

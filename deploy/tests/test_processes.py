@@ -7,42 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import requests
-from deploytools import DEPLOY
+from ecom_testkit.deploytools import DEPLOY
+from ecom_testkit.waiting import Lines
 
 BIN = Path(sys.executable).parent
-
-
-class Lines:
-    """Collects a stream's lines in a thread (gunicorn writes to both stdout and stderr)."""
-
-    def __init__(self, stream):
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream):
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, pattern: str, timeout: float = 20) -> re.Match:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                found = re.search(pattern, line)
-                if found:
-                    return found
-            time.sleep(0.05)
-        raise AssertionError(f"{pattern!r} not written within {timeout}s: {self.lines[-20:]}")
 
 
 def test_gunicorn_logs_json_and_stops_gracefully_on_sigterm(tmp_path):

@@ -17,11 +17,10 @@ from urllib.parse import quote_plus
 
 import pytest
 import requests
-from deploytools import DEPLOY
 
 from ecom_common.privacy import scrub
-
-from test_processes import Lines
+from ecom_testkit.deploytools import DEPLOY
+from ecom_testkit.waiting import Lines
 
 BIN = Path(sys.executable).parent
 # A guard against a hang, not a measure: the answers come at once; without the fixes the app would

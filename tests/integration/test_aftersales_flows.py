@@ -24,7 +24,7 @@ from ecom_common import bus
 from ecom_common.auth import decode_token
 from ecom_common.clock import iso
 from ecom_common.events import make_event
-from ecom_common.testing import TEST_SECRET, Platform, amqp_url, eventually
+from ecom_testkit import TEST_SECRET, Platform, amqp_url, eventually
 from ecom_common.topology import EXCHANGE
 
 from aftersales.gateways import GATEWAY_KEY, OrdersGateway

@@ -27,7 +27,7 @@ from ecom_common import bus, metrics
 from ecom_common.auth import decode_token
 from ecom_common.db import Database, inbox
 from ecom_common.events import make_event
-from ecom_common.testing import TEST_SECRET, Platform, eventually
+from ecom_testkit import TEST_SECRET, Platform, eventually
 from ecom_common.topology import EXCHANGE, Topology
 
 from billing import operations

@@ -20,7 +20,7 @@ from ecom_common.consumer import Subscription
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
 from ecom_common.events import make_event
-from ecom_common.testing import TEST_SECRET, Platform, close_broker_connections, eventually
+from ecom_testkit import TEST_SECRET, Platform, close_broker_connections, eventually
 from ecom_common.worker import Worker
 
 pytestmark = pytest.mark.integration

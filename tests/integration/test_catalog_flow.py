@@ -10,7 +10,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 
 pytestmark = pytest.mark.integration
 

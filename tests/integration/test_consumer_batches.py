@@ -14,7 +14,7 @@ from ecom_common import bus
 from ecom_common.consumer import EventConsumer, Subscription
 from ecom_common.db import inbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common.db import make_engine
-from ecom_common.testing import scratch_database
+from ecom_testkit import scratch_database
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common.config import SERVICES
-from ecom_common.testing import database_url
+from ecom_testkit import database_url
 
 pytestmark = pytest.mark.integration
 

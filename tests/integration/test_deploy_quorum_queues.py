@@ -7,7 +7,7 @@ import uuid
 import pytest
 from kombu import Connection, Producer, Queue
 
-from ecom_common.testing import amqp_url, delete_bus_namespace
+from ecom_testkit import amqp_url, delete_bus_namespace
 from ecom_common.topology import Topology
 
 pytestmark = pytest.mark.integration

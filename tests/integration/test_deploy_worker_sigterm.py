@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from kombu import Connection, Producer
 
 from ecom_common.events import make_event
-from ecom_common.testing import (TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace,
+from ecom_testkit import (TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace,
                                  drop_schema, eventually)
 from ecom_common.topology import Topology
 

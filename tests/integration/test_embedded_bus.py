@@ -19,7 +19,7 @@ from ecom_common.consumer import Subscription
 from ecom_common.db import Database
 from ecom_common.events import make_event
 from ecom_common.service import load
-from ecom_common.testing import TEST_SECRET, eventually
+from ecom_testkit import TEST_SECRET, eventually
 from ecom_common.worker import Worker
 
 pytestmark = pytest.mark.integration

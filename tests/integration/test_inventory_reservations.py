@@ -21,7 +21,7 @@ from ecom_common.clock import iso
 from ecom_common.db import Database
 from ecom_common.events import make_event
 from ecom_common.service import load
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 from ecom_common.topology import Topology
 
 from inventory.models import Reservation, StockItem, StockMovement

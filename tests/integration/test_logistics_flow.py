@@ -14,7 +14,7 @@ from kombu import Connection, Exchange, Producer, Queue
 
 from ecom_common.bus import publish_raw, topology_for
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 from ecom_common.topology import EXCHANGE
 
 from logistics import domain

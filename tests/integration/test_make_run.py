@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from ecom_common.config import SERVICES
-from ecom_common.testing import TEST_SECRET, auth, eventually
+from ecom_testkit import TEST_SECRET, auth, eventually
 
 pytestmark = pytest.mark.integration
 

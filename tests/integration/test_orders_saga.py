@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from ecom_common import bus
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 from ecom_common.topology import Topology
 from orders.gateways import Gateways
 

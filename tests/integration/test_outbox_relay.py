@@ -9,7 +9,7 @@ from kombu import Connection, Producer, Queue, binding
 from ecom_common import bus, outbox as outbox_module
 from ecom_common.events import make_event
 from ecom_common.outbox import MessagesNacked, Relay, outbox
-from ecom_common.testing import Platform
+from ecom_testkit import Platform
 
 pytestmark = pytest.mark.integration
 

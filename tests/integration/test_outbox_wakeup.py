@@ -16,7 +16,7 @@ from ecom_common import outbox as outbox_module
 from ecom_common.db import Database
 from ecom_common.events import make_event
 from ecom_common.outbox import Relay, outbox
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import Platform, eventually
 
 pytestmark = pytest.mark.integration
 

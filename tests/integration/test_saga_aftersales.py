@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from ecom_common.testing import eventually
+from ecom_testkit import eventually
 
 pytestmark = pytest.mark.integration
 

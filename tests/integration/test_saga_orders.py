@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from kombu import Connection, Producer
 
 from ecom_common.outbox import outbox
-from ecom_common.testing import eventually
+from ecom_testkit import eventually
 
 pytestmark = pytest.mark.integration
 

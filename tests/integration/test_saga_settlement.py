@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecom_common.testing import eventually
+from ecom_testkit import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -30,7 +30,9 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance, status_code_conformance)
 
 from ecom_common.auth import PLATFORM_ROLES
-from ecom_common.testing import Platform, token
+from ecom_testkit import Platform, token
+from ecom_testkit.saga import ALL_SERVICES
+from ecom_testkit.world import PLATFORM_SETTINGS, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
@@ -135,9 +137,9 @@ def as_sent(case, mode, headers: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def world(kit):
-    with Platform(kit.services, settings=kit.settings) as platform:
-        yield platform, kit.seed_world(platform, shops=(("S1", "bob"),))["S1"]
+def world():
+    with Platform(ALL_SERVICES, settings=PLATFORM_SETTINGS) as platform:
+        yield platform, seed_world(platform, shops=(("S1", "bob"),))["S1"]
 
 
 def operations_of(app):

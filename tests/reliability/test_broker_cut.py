@@ -18,7 +18,8 @@ import pytest
 from ecom_common import metrics
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
-from ecom_common.testing import Platform, close_broker_connections, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, close_broker_connections, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
 
@@ -32,11 +33,11 @@ def duplicates_absorbed() -> float:
                                          "duplicate")._value.get()
 
 
-def test_broker_connections_cut_mid_stream_everything_delivered_once(h, reliability_report):
+def test_broker_connections_cut_mid_stream_everything_delivered_once(reliability_report):
     with Platform(["catalog", "inventory"]) as p:
         cat, inv = p["catalog"], p["inventory"]
-        h.record(cat, h.listed("P0", "WARM"))
-        eventually(lambda: h.stock_items(inv.db, "WARM") == 1, timeout=30)
+        scenarios.record(cat, scenarios.listed("P0", "WARM"))
+        eventually(lambda: scenarios.stock_items(inv.db, "WARM") == 1, timeout=30)
         dup_before = duplicates_absorbed()
         skus: list[str] = []
         cut_done = threading.Event()
@@ -49,7 +50,7 @@ def test_broker_connections_cut_mid_stream_everything_delivered_once(h, reliabil
                 if cut_done.is_set() and time.monotonic() - timeline["cut_done"] > AFTER_CUT:
                     break
                 sku = f"FLOW-{len(skus)}"
-                h.record(cat, h.listed(f"P{len(skus) + 1}", sku))
+                scenarios.record(cat, scenarios.listed(f"P{len(skus) + 1}", sku))
                 skus.append(sku)
                 time.sleep(1 / RATE)
 
@@ -58,7 +59,7 @@ def test_broker_connections_cut_mid_stream_everything_delivered_once(h, reliabil
         producer.start()
         time.sleep(1.0)
         recorded_at_cut = len(skus)
-        handled_at_cut = h.count(inv.db, inbox) - 1
+        handled_at_cut = scenarios.count(inv.db, inbox) - 1
         closed = close_broker_connections(cat.config.bus_prefix)
         timeline["cut_done"] = time.monotonic()
         recorded_when_cut_done = len(skus)
@@ -68,13 +69,13 @@ def test_broker_connections_cut_mid_stream_everything_delivered_once(h, reliabil
         assert not producer.is_alive()
         events = len(skus)
         assert events > recorded_when_cut_done  # the stream went on after the cut
-        eventually(lambda: h.count(inv.db, inbox) == events + 1, timeout=90,
+        eventually(lambda: scenarios.count(inv.db, inbox) == events + 1, timeout=90,
                    message="every event handled after the cut")
         delivered = time.monotonic()
         # nothing twice: a state change per event, a ledger row per SKU, every outbox row confirmed
-        assert [h.stock_items(inv.db, s) for s in skus] == [1] * events
-        assert [h.movements(inv.db, s) for s in skus] == [1] * events
-        assert h.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
+        assert [scenarios.stock_items(inv.db, s) for s in skus] == [1] * events
+        assert [scenarios.movements(inv.db, s) for s in skus] == [1] * events
+        assert scenarios.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
         reliability_report({
             "scenario": "broker connections cut mid-stream",
             "proves": "every event delivered after the cut, each state change once (inbox absorbs duplicates)",

@@ -21,7 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common.db import inbox
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, eventually
 from ecom_common.worker import Worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
@@ -40,20 +41,20 @@ def blocked_by(engine, pid: int) -> int:
                             {"pid": pid}).scalar_one()
 
 
-def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(h, tmp_path, reliability_report):
+def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(tmp_path, reliability_report):
     from inventory.models import StockItem
 
     with Platform(["catalog", "inventory"], workers=False) as p:
         relay = Worker(p["catalog"].db, []).start()  # catalog's outbox relay only
         inv = p["inventory"]
-        env = h.worker_env(p, "inventory", tmp_path)
+        env = scenarios.worker_env(p, "inventory", tmp_path)
         first = start_worker(env)
         second = None
         locker = inv.db.engine.connect()
         try:
-            eventually(lambda: h.queue_state(inv.config)[1] == 1, timeout=30, message="first worker consuming")
-            h.record(p["catalog"], h.listed("P0", "WARM"))
-            eventually(lambda: h.stock_items(inv.db, "WARM") == 1, timeout=30, message="first worker handling")
+            eventually(lambda: scenarios.queue_state(inv.config)[1] == 1, timeout=30, message="first worker consuming")
+            scenarios.record(p["catalog"], scenarios.listed("P0", "WARM"))
+            eventually(lambda: scenarios.stock_items(inv.db, "WARM") == 1, timeout=30, message="first worker handling")
 
             # The test takes the row the handler will insert, in a transaction it keeps open.
             pid = locker.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
@@ -61,29 +62,29 @@ def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(h, tmp_
             locker.execute(sa.insert(StockItem.__table__).values(
                 sku_code="KILLED", warehouse_code="WH1", shop_id="S1", on_hand=0, reserved=0,
                 low_stock_threshold=3, sellable=True, created_at=now, updated_at=now))
-            event = h.listed("P1", "KILLED")
-            h.record(p["catalog"], event)
+            event = scenarios.listed("P1", "KILLED")
+            scenarios.record(p["catalog"], event)
             eventually(lambda: blocked_by(inv.db.engine, pid) == 1, timeout=30,
                        message="the worker's transaction waiting on the test's row")
             # Mid-transaction: its inbox row is written (uncommitted), the handler waits.
-            assert h.count(inv.db, inbox, inbox.c.event_id == event.event_id) == 0
+            assert scenarios.count(inv.db, inbox, inbox.c.event_id == event.event_id) == 0
 
             first.send_signal(signal.SIGKILL)
             killed_at = time.monotonic()
             assert first.wait(10) == -signal.SIGKILL
             second = start_worker(env)
-            eventually(lambda: h.queue_state(inv.config)[1] == 1, timeout=30, message="second worker consuming")
+            eventually(lambda: scenarios.queue_state(inv.config)[1] == 1, timeout=30, message="second worker consuming")
             locker.rollback()  # the dead worker's transaction may now go on, and finds its client gone
 
-            eventually(lambda: h.stock_items(inv.db, "KILLED") == 1, timeout=30,
+            eventually(lambda: scenarios.stock_items(inv.db, "KILLED") == 1, timeout=30,
                        message="the redelivered message handled by the second worker")
             handled_after = time.monotonic() - killed_at
             # A little longer: a second handling, if any, would show now.
-            h.record(p["catalog"], h.listed("P2", "MARKER"))
-            eventually(lambda: h.stock_items(inv.db, "MARKER") == 1, timeout=30)
-            assert h.count(inv.db, inbox, inbox.c.event_id == event.event_id) == 1
-            assert h.movements(inv.db, "KILLED") == 1
-            assert h.stock_items(inv.db, "KILLED") == 1
+            scenarios.record(p["catalog"], scenarios.listed("P2", "MARKER"))
+            eventually(lambda: scenarios.stock_items(inv.db, "MARKER") == 1, timeout=30)
+            assert scenarios.count(inv.db, inbox, inbox.c.event_id == event.event_id) == 1
+            assert scenarios.movements(inv.db, "KILLED") == 1
+            assert scenarios.stock_items(inv.db, "KILLED") == 1
             assert blocked_by(inv.db.engine, pid) == 0
 
             second.send_signal(signal.SIGTERM)

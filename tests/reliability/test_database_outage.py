@@ -2,7 +2,7 @@
 never a hang), nothing is half-written, and service is normal once it is back.
 
 The outage is simulated without touching the shared PostgreSQL server: the services reach it
-through a small TCP proxy on loopback (`ecom_common.testing.TcpProxy`) that the test closes (every open connection cut, new ones
+through a small TCP proxy on loopback (`ecom_testkit.TcpProxy`) that the test closes (every open connection cut, new ones
 refused, as when the server restarts) and reopens on the same port.
 
 Traffic during the outage: a client reading inventory's stock list without pause, and 100
@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
-from ecom_common.testing import Platform, TcpProxy, database_url, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, TcpProxy, database_url, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 
@@ -48,7 +49,7 @@ class Reader(threading.Thread):
             self.stop.wait(0.02)
 
 
-def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written(h, reliability_report):
+def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written(reliability_report):
     real = sa.engine.make_url(database_url())
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
     proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
@@ -56,23 +57,23 @@ def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written
     try:
         with Platform(["catalog", "inventory"], base_db_url=proxied) as p:
             cat, inv = p["catalog"], p["inventory"]
-            h.record(cat, h.listed("P0", "WARM"))
-            eventually(lambda: h.stock_items(inv.db, "WARM") == 1, timeout=30)
+            scenarios.record(cat, scenarios.listed("P0", "WARM"))
+            eventually(lambda: scenarios.stock_items(inv.db, "WARM") == 1, timeout=30)
             reader = Reader(inv)
             reader.start()
             eventually(lambda: any(s == 200 for _, s, _ in reader.answers), timeout=10)
 
             skus = [f"OUT-{i}" for i in range(100)]
-            h.record(cat, *[h.listed(f"P{i + 1}", sku) for i, sku in enumerate(skus)])
+            scenarios.record(cat, *[scenarios.listed(f"P{i + 1}", sku) for i, sku in enumerate(skus)])
             time.sleep(0.05)  # let the relay and the consumer get going
-            handled_before_cut = h.count(inv.db, inbox) - 1
+            handled_before_cut = scenarios.count(inv.db, inbox) - 1
             cut_at = time.monotonic()
             proxy.cut()
             time.sleep(OUTAGE_SECONDS)
             proxy.restore()
             back_at = time.monotonic()
 
-            eventually(lambda: [h.stock_items(inv.db, s) for s in skus] == [1] * len(skus), timeout=60,
+            eventually(lambda: [scenarios.stock_items(inv.db, s) for s in skus] == [1] * len(skus), timeout=60,
                        message="every event recorded before the outage handled after it")
             settled_at = time.monotonic()
             eventually(lambda: any(t > back_at and s == 200 for t, s, _ in reader.answers), timeout=30,
@@ -86,9 +87,9 @@ def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written
             assert all(s == 503 and ct.startswith("application/problem+json") for s, ct in failures), failures
             assert any(s == 503 for s, _ in during)
             # nothing half-written, nothing twice
-            assert [h.movements(inv.db, s) for s in skus] == [1] * len(skus)
-            assert h.count(inv.db, inbox) == len(skus) + 1
-            assert h.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
+            assert [scenarios.movements(inv.db, s) for s in skus] == [1] * len(skus)
+            assert scenarios.count(inv.db, inbox) == len(skus) + 1
+            assert scenarios.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
             first_ok = min(t for t, s, _ in reader.answers if t > back_at and s == 200)
             reliability_report({
                 "scenario": "database lost under load (TCP proxy cut)",

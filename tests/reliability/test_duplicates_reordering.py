@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from ecom_common.db import inbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 
@@ -37,18 +38,18 @@ def price_changed(product_id: str, shop_id: str, threshold: int, *skus: str):
     })
 
 
-def flow_listing_then_price_change(h, shop):
-    return [h.listed("P1", "A", "B", shop_id=shop, threshold=3), price_changed("P1", shop, 7, "A", "B")]
+def flow_listing_then_price_change(shop):
+    return [scenarios.listed("P1", "A", "B", shop_id=shop, threshold=3), price_changed("P1", shop, 7, "A", "B")]
 
 
-def flow_listing_then_relisting(h, shop):
+def flow_listing_then_relisting(shop):
     # catalog lists a product again (after a delist, or an edit of its SKUs) with a new threshold
-    return [h.listed("P1", "A", "B", shop_id=shop, threshold=3), h.listed("P1", "A", "B", shop_id=shop, threshold=7)]
+    return [scenarios.listed("P1", "A", "B", shop_id=shop, threshold=3), scenarios.listed("P1", "A", "B", shop_id=shop, threshold=7)]
 
 
-def flow_two_products(h, shop):
-    return [h.listed("P1", "A", shop_id=shop), h.listed("P2", "B", "C", shop_id=shop),
-            h.listed("P3", "D", shop_id=shop)]
+def flow_two_products(shop):
+    return [scenarios.listed("P1", "A", shop_id=shop), scenarios.listed("P2", "B", "C", shop_id=shop),
+            scenarios.listed("P3", "D", shop_id=shop)]
 
 
 # Flows a handler is known to get wrong when reordered (none now: inventory keeps the catalog time of
@@ -62,13 +63,13 @@ FLOWS = {
 }
 
 
-def deliver(h, platform, events, marker_sku: str) -> None:
+def deliver(platform, events, marker_sku: str) -> None:
     """Publish `events` in the given order, then a marker; return once the marker is handled (one
     consumer takes the queue in order, so everything before it has been handled by then)."""
     inv = platform["inventory"]
-    marker = h.listed(f"P-{marker_sku}", marker_sku, shop_id="MARKERS")
-    h.publish(inv.config, [*events, marker])
-    eventually(lambda: h.stock_items(inv.db, marker_sku) == 1, timeout=30, message=f"marker {marker_sku}")
+    marker = scenarios.listed(f"P-{marker_sku}", marker_sku, shop_id="MARKERS")
+    scenarios.publish(inv.config, [*events, marker])
+    eventually(lambda: scenarios.stock_items(inv.db, marker_sku) == 1, timeout=30, message=f"marker {marker_sku}")
 
 
 def state(platform, shop: str) -> dict:
@@ -90,21 +91,21 @@ def state(platform, shop: str) -> dict:
     if name in KNOWN_ORDER_SENSITIVE else name
     for name in FLOWS
 ])
-def test_flow_delivered_twice_and_reversed_ends_as_once_in_order(flow, h, reliability_report):
+def test_flow_delivered_twice_and_reversed_ends_as_once_in_order(flow, reliability_report):
     with Platform(["inventory"]) as p:
         inv = p["inventory"]
-        in_order = FLOWS[flow](h, "REF")
-        shuffled = FLOWS[flow](h, "PERM")
-        deliver(h, p, in_order, "MARK-1")
-        deliver(h, p, list(reversed(shuffled)) * 2, "MARK-2")
+        in_order = FLOWS[flow]("REF")
+        shuffled = FLOWS[flow]("PERM")
+        deliver(p, in_order, "MARK-1")
+        deliver(p, list(reversed(shuffled)) * 2, "MARK-2")
         expected, got = state(p, "REF"), state(p, "PERM")
         # every copy was consumed, none is waiting for a retry or dead-lettered
         for queue in ("inventory.events.retry.1", "inventory.events.retry.2", "inventory.events.dlq"):
-            assert h.queue_state(inv.config, queue)[0] == 0, queue
+            assert scenarios.queue_state(inv.config, queue)[0] == 0, queue
         # the copies were deduplicated: the reordered flow left as many inbox rows as the reference
         # (events of a type inventory does not handle leave none)
-        handled_ref = h.count(inv.db, inbox, inbox.c.event_id.in_([e.event_id for e in in_order]))
-        handled = h.count(inv.db, inbox, inbox.c.event_id.in_([e.event_id for e in shuffled]))
+        handled_ref = scenarios.count(inv.db, inbox, inbox.c.event_id.in_([e.event_id for e in in_order]))
+        handled = scenarios.count(inv.db, inbox, inbox.c.event_id.in_([e.event_id for e in shuffled]))
         same = expected == got
         reliability_report({
             "scenario": f"duplicates and reordering: {flow}",

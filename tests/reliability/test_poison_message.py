@@ -9,16 +9,17 @@ import pytest
 from ecom_common import dlq
 from ecom_common.db import inbox
 from ecom_common.events import Envelope
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 
 
-def test_poison_is_dead_lettered_and_the_rest_of_the_queue_keeps_flowing(h, reliability_report):
+def test_poison_is_dead_lettered_and_the_rest_of_the_queue_keeps_flowing(reliability_report):
     with Platform(["inventory"], retry_delays=(0.2, 0.5)) as p:
         inv = p["inventory"]
-        before = [h.listed(f"PB{i}", f"BEFORE-{i}") for i in range(10)]
-        after = [h.listed(f"PA{i}", f"AFTER-{i}") for i in range(30)]
+        before = [scenarios.listed(f"PB{i}", f"BEFORE-{i}") for i in range(10)]
+        after = [scenarios.listed(f"PA{i}", f"AFTER-{i}") for i in range(30)]
         # An envelope of a handled type whose payload breaks the contract (no shop_id; a producer that
         # skipped make_event's validation): a handler error, retried through the back-off tiers,
         # then dead-lettered.
@@ -26,17 +27,17 @@ def test_poison_is_dead_lettered_and_the_rest_of_the_queue_keeps_flowing(h, reli
                           payload={"product_id": "P-BROKEN", "skus": [{"sku_code": "BROKEN"}]})
 
         started = time.monotonic()
-        h.publish(inv.config, before)
-        h.publish(inv.config, ["this is not JSON {", '{"hello": "not an envelope"}'], to_queue="inventory.events")
-        h.publish(inv.config, [broken])
-        h.publish(inv.config, after)
+        scenarios.publish(inv.config, before)
+        scenarios.publish(inv.config, ["this is not JSON {", '{"hello": "not an envelope"}'], to_queue="inventory.events")
+        scenarios.publish(inv.config, [broken])
+        scenarios.publish(inv.config, after)
 
         def dead():
             return dlq.list_dead_letters(inv.config, "inventory.events")
 
         eventually(lambda: len(dead()) >= 2, timeout=20, message="the unparseable messages dead-lettered")
         at_once = time.monotonic() - started
-        eventually(lambda: all(h.stock_items(inv.db, f"AFTER-{i}") == 1 for i in range(30)), timeout=30,
+        eventually(lambda: all(scenarios.stock_items(inv.db, f"AFTER-{i}") == 1 for i in range(30)), timeout=30,
                    message="the events behind the poison handled")
         flowed = time.monotonic() - started
         def three_dead():
@@ -51,9 +52,9 @@ def test_poison_is_dead_lettered_and_the_rest_of_the_queue_keeps_flowing(h, reli
         assert [item["attempts"] for item in unparseable] == [0, 0], letters
         assert len(retried) == 1 and retried[0]["attempts"] == len(p.retry_delays) + 1, letters
         assert retried[0]["error"]  # the handler's exception, for whoever reads the DLQ
-        assert [h.stock_items(inv.db, f"BEFORE-{i}") for i in range(10)] == [1] * 10
-        assert h.count(inv.db, inbox) == 40  # the good ones, each once; the poison left no inbox row
-        assert h.queue_state(inv.config) == (0, 1)
+        assert [scenarios.stock_items(inv.db, f"BEFORE-{i}") for i in range(10)] == [1] * 10
+        assert scenarios.count(inv.db, inbox) == 40  # the good ones, each once; the poison left no inbox row
+        assert scenarios.queue_state(inv.config) == (0, 1)
         reliability_report({
             "scenario": "poison messages",
             "proves": "unparseable -> DLQ at once (0 retries); handler error -> DLQ after its retries; "

@@ -30,7 +30,8 @@ import sqlalchemy as sa
 
 from ecom_common import metrics
 from ecom_common.outbox import outbox
-from ecom_common.testing import Platform, close_broker_connections, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, close_broker_connections, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
 
@@ -45,13 +46,13 @@ def outcomes(outcome: str) -> float:
                if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome)
 
 
-def test_broker_connections_cut_while_orders_flow_every_order_ends_once(h, reliability_report):
+def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliability_report):
     from billing.models import LedgerEntry, Payment, Refund
     from inventory.models import Reservation, StockItem, StockMovement
     from logistics.models import Shipment
 
-    with Platform(h.ALL_SERVICES, settings=h.saga_settings) as p:
-        saga = h.Saga(p)
+    with Platform(scenarios.ALL_SERVICES, settings=scenarios.SAGA_SETTINGS) as p:
+        saga = scenarios.Saga(p)
         for sku, units in SKUS.items():
             saga.product(sku, price_fen=9900, stock=units)
         warm = saga.placed_and_paid("CUT-1")  # every consumer up and the saga flowing
@@ -92,7 +93,7 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(h, relia
         accepted_when_cut_done = len(accepted)
         cut_done.set()
         # each service's relay and consumer (12 here); a connection reconnecting at that instant may be missed
-        assert closed >= len(h.ALL_SERVICES)
+        assert closed >= len(scenarios.ALL_SERVICES)
         at_end_when_cut_done = _count_status(p["orders"].db, [oid for oid, _, _ in accepted], "awaiting_shipment")
         producer.join(180)
         assert not producer.is_alive()
@@ -129,7 +130,7 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(h, relia
         assert stock == {sku: (SKUS[sku], wanted[sku]) for sku in SKUS}
         assert reservations == {"reserved": len(ids)}
         assert all(reserve_moves[f"order:{oid}"] == 1 for oid in ids) and sum(reserve_moves.values()) == len(ids)
-        assert h.ledger_matches_stock(inv)
+        assert scenarios.ledger_matches_stock(inv)
 
         # No second charge.
         billing = p["billing"].db
@@ -160,9 +161,9 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(h, relia
                               .scalars())
         assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
         assert all(deducts[f"order:{oid}"] == 1 for oid in ids) and sum(deducts.values()) == len(ids)
-        assert h.ledger_matches_stock(inv)
-        for name in h.ALL_SERVICES:  # every outbox row confirmed by the broker in the end
-            eventually(lambda: h.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
+        assert scenarios.ledger_matches_stock(inv)
+        for name in scenarios.ALL_SERVICES:  # every outbox row confirmed by the broker in the end
+            eventually(lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
                        message=f"{name}'s outbox drained")
 
         reliability_report({

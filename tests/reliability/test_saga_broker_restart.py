@@ -71,7 +71,8 @@ from kombu import Connection, Producer, Queue
 from ecom_common import metrics
 from ecom_common.outbox import outbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, amqp_url, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, amqp_url, eventually
 from ecom_common.topology import Topology, dlq
 
 # A hang guard, not a deadline: with both cores busy one node start took a minute, and the kill
@@ -111,7 +112,7 @@ def outcomes(outcome: str) -> float:
 
 
 @pytest.mark.parametrize("how", list(HOW))
-def test_broker_down_and_started_while_orders_flow_every_order_completes_once(how, h, private_broker,
+def test_broker_down_and_started_while_orders_flow_every_order_completes_once(how, private_broker,
                                                                               reliability_report):
     from billing.models import LedgerEntry, Payment, Refund, Settlement
     from inventory.models import Reservation, StockItem, StockMovement
@@ -123,21 +124,21 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
     durable = _durable_queue(rabbit.url, prefix)  # persistent messages parked in it before the node goes down
     # Retry tiers as short as the test allows, as many as production has and one more: an event that
     # overtakes its predecessor after the restart is retried until it fits, it is not a dead letter.
-    with Platform(h.ALL_SERVICES, settings=h.saga_settings, broker_url=rabbit.url,
+    with Platform(scenarios.ALL_SERVICES, settings=scenarios.SAGA_SETTINGS, broker_url=rabbit.url,
                   retry_delays=(0.2, 0.5, 1.0, 2.0), prefix=prefix) as p:
-        saga = h.Saga(p)
+        saga = scenarios.Saga(p)
         for sku, units in SKUS.items():
             saga.product(sku, price_fen=9900, stock=units)
         warm = saga.placed_and_paid("RST-1", buyer="buyer0")  # every consumer up and the saga flowing
         saga.wait_status(warm, "awaiting_shipment")
-        queues = [f"{service}.events" for service in h.ALL_SERVICES]  # one work queue per service
+        queues = [f"{service}.events" for service in scenarios.ALL_SERVICES]  # one work queue per service
         config = p["orders"].config
         if how == "kill":
             # A crash keeps only what is on disk: a clean restart first puts every queue, exchange and
             # binding declared so far there (the services declare their topology again on reconnecting).
             rabbit.stop()
             rabbit.start()
-            eventually(lambda: all(h.queue_state(config, q)[1] >= 1 for q in queues), timeout=120, interval=0.1,
+            eventually(lambda: all(scenarios.queue_state(config, q)[1] >= 1 for q in queues), timeout=120, interval=0.1,
                        message="a consumer on every service's queue after the clean restart")
         accepted: list[Accepted] = [Accepted(warm, "RST-1", 1, "buyer0", time.monotonic())]
         refused: list[str] = []
@@ -221,10 +222,10 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
 
             # Catalog's relay busy with a burst when the node goes down: some of it confirmed and
             # marked published, some published and not yet confirmed, the rest waiting.
-            burst = {e.event_id for e in _burst(h, p["catalog"])}
+            burst = {e.event_id for e in _burst(p["catalog"])}
             eventually(lambda: _burst_published(p["catalog"].db) >= p["catalog"].config.relay_batch, timeout=60,
                        interval=0.01, message="a first batch of the burst confirmed")
-            marked_at_down = {name: _outbox_ids(p[name].db) for name in h.ALL_SERVICES}  # (published, not)
+            marked_at_down = {name: _outbox_ids(p[name].db) for name in scenarios.ALL_SERVICES}  # (published, not)
             timeline["down"] = time.monotonic()
             if how == "stop":
                 rabbit.stop()
@@ -248,7 +249,7 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
                                                        *AT_LEAST_AWAITING_SHIPMENT))
 
         # Recovery: every service's consumer back on its queue, every order accepted until now on its way.
-        eventually(lambda: all(h.queue_state(config, q)[1] >= 1 for q in queues), timeout=60, interval=0.1,
+        eventually(lambda: all(scenarios.queue_state(config, q)[1] >= 1 for q in queues), timeout=60, interval=0.1,
                    message="a consumer on every service's queue")
         consumers_back = time.monotonic()
         accepted_until_back = [a.order_id for a in accepted if a.at < timeline["started"]]
@@ -294,7 +295,7 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
         assert reservations == Counter({(oid, "deducted"): 1 for oid in ids})
         assert moves == Counter({(kind, f"order:{oid}"): 1 for kind in ("reserve", "deduct") for oid in ids})
-        assert h.ledger_matches_stock(inv)
+        assert scenarios.ledger_matches_stock(inv)
 
         # No second charge.
         with p["billing"].db.Session() as s:
@@ -317,18 +318,18 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         assert shipment_events["logistics.ShipmentDelivered"] == len(ids)
 
         # Nothing dead-lettered; every queue and every outbox drained.
-        for name in h.ALL_SERVICES:
-            eventually(lambda: h.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
+        for name in scenarios.ALL_SERVICES:
+            eventually(lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
                        message=f"{name}'s outbox drained")
-        eventually(lambda: all(h.queue_state(config, q)[0] == 0 for q in queues), timeout=30,
+        eventually(lambda: all(scenarios.queue_state(config, q)[0] == 0 for q in queues), timeout=30,
                    message="every queue drained")
-        dead = {q: h.queue_state(config, dlq(q))[0] for q in queues}
+        dead = {q: scenarios.queue_state(config, dlq(q))[0] for q in queues}
         assert dead == {q: 0 for q in queues}
 
         # What the relays had had confirmed when the node went down is on it, once; everything else
         # was published again: the tap holds every event of every outbox, and nothing else.
         tapped = _tapped(rabbit.url, tap)
-        published = set().union(*(_outbox_ids(p[name].db)[0] for name in h.ALL_SERVICES))
+        published = set().union(*(_outbox_ids(p[name].db)[0] for name in scenarios.ALL_SERVICES))
         confirmed_at_down = set().union(*(marked for marked, _ in marked_at_down.values()))
         unconfirmed_at_down = set().union(*(waiting for _, waiting in marked_at_down.values()))
         assert confirmed_at_down - set(tapped) == set(), "confirmed before the broker went down, and lost"
@@ -427,12 +428,12 @@ def _tapped(url: str, tap: str) -> Counter:
     return copies
 
 
-def _burst(h, catalog) -> list:
+def _burst(catalog) -> list:
     """BURST events in catalog's outbox in one transaction, of a type no queue subscribes to (only
     the tap gets them): work for catalog's relay, nothing for the saga."""
     events = [make_event("catalog.ProductSubmitted", {"product_id": f"burst-{n}", "shop_id": "S-burst"})
               for n in range(BURST)]
-    h.record(catalog, *events)
+    scenarios.record(catalog, *events)
     return events
 
 

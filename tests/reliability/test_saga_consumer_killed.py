@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
 from ecom_common.service import load
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 
@@ -50,19 +51,19 @@ def emitted(db, routing_key: str, order_id: str) -> list[dict]:
         return [e for e in map(json.loads, bodies) if e["payload"].get("order_id") == order_id]
 
 
-def test_inventory_worker_killed_mid_reservation_reserves_the_order_once(h, tmp_path, reliability_report):
+def test_inventory_worker_killed_mid_reservation_reserves_the_order_once(tmp_path, reliability_report):
     from inventory.models import Reservation, StockItem, StockMovement
 
-    with Platform([*IN_PROCESS, "inventory"], workers=False, settings=h.saga_settings) as p:
+    with Platform([*IN_PROCESS, "inventory"], workers=False, settings=scenarios.SAGA_SETTINGS) as p:
         workers = [load(name).create_worker(p[name].config, p[name].db).start() for name in IN_PROCESS]
         inv = p["inventory"]
-        env = h.worker_env(p, "inventory", tmp_path)
+        env = scenarios.worker_env(p, "inventory", tmp_path)
         first = start_inventory_worker(env)
         second = None
         locker = inv.db.engine.connect()
         try:
-            saga = h.Saga(p)
-            eventually(lambda: h.queue_state(inv.config)[1] == 1, timeout=30, message="first worker consuming")
+            saga = scenarios.Saga(p)
+            eventually(lambda: scenarios.queue_state(inv.config)[1] == 1, timeout=30, message="first worker consuming")
             saga.product("KILL-1", price_fen=9900, stock=10)  # the listing and the receipt, through that worker
 
             # The test takes the SKU's stock row in a transaction it keeps open.
@@ -72,14 +73,14 @@ def test_inventory_worker_killed_mid_reservation_reserves_the_order_once(h, tmp_
             eventually(lambda: blocked_by(inv.db.engine, pid) == 1, timeout=30,
                        message="the worker's reservation waiting on the test's row")
             # Mid-transaction: nothing of it is visible yet, and the order is paid, not further.
-            assert h.count(inv.db, inbox, inbox.c.event_type == "orders.OrderPaid") == 0
+            assert scenarios.count(inv.db, inbox, inbox.c.event_type == "orders.OrderPaid") == 0
             assert saga.order(oid)["status"] == "paid"
 
             first.send_signal(signal.SIGKILL)
             killed_at = time.monotonic()
             assert first.wait(10) == -signal.SIGKILL
             second = start_inventory_worker(env)
-            eventually(lambda: h.queue_state(inv.config)[1] == 1, timeout=30, message="second worker consuming")
+            eventually(lambda: scenarios.queue_state(inv.config)[1] == 1, timeout=30, message="second worker consuming")
             locker.rollback()  # the dead worker's transaction may go on now, and finds its client gone
 
             saga.wait_status(oid, "awaiting_shipment", timeout=60)
@@ -90,7 +91,7 @@ def test_inventory_worker_killed_mid_reservation_reserves_the_order_once(h, tmp_
 
             paid_events = emitted(p["orders"].db, "orders.OrderPaid", oid)
             assert len(paid_events) == 1
-            assert h.count(inv.db, inbox, inbox.c.event_id == paid_events[0]["event_id"]) == 1
+            assert scenarios.count(inv.db, inbox, inbox.c.event_id == paid_events[0]["event_id"]) == 1
             with inv.db.Session() as s:
                 reservations = s.execute(sa.select(Reservation.status).where(Reservation.order_id == oid)).scalars().all()
                 reserves = s.execute(sa.select(StockMovement.reserved_delta)

@@ -3,7 +3,7 @@
 its end state once the database is back, nothing is done twice and nothing is dead-lettered.
 
 The six services run on PostgreSQL and RabbitMQ (`Platform`, the `Saga` driver); the service under
-test reaches PostgreSQL through a loopback TCP proxy (`ecom_common.testing.TcpProxy`), the others
+test reaches PostgreSQL through a loopback TCP proxy (`ecom_testkit.TcpProxy`), the others
 directly. Five cases (catalog is not one: see docs/reliability.md):
 
 - orders: its web process places orders and serves billing's order lookups; its worker turns
@@ -82,7 +82,8 @@ from flask import has_request_context
 
 from ecom_common import metrics
 from ecom_common.outbox import outbox
-from ecom_common.testing import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
+from ecom_testkit import scenarios
+from ecom_testkit import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
                                  with_search_path)
 from ecom_common.topology import SUBSCRIPTIONS, dlq
 
@@ -395,29 +396,29 @@ TIMELINE = ["pending_payment", "paid", "awaiting_shipment"]
 
 
 @pytest.mark.parametrize("service", ["orders", "inventory", "billing", "logistics", "aftersales"])
-def test_a_services_database_lost_while_orders_flow(service, h, reliability_report):
+def test_a_services_database_lost_while_orders_flow(service, reliability_report):
     real = sa.engine.make_url(database_url())
     proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
     proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    settings = {**h.saga_settings, **SETTINGS.get(service, {})}
+    settings = {**scenarios.SAGA_SETTINGS, **SETTINGS.get(service, {})}
     try:
-        with Platform(h.ALL_SERVICES, settings=settings, db_urls={service: proxied}) as p:
+        with Platform(scenarios.ALL_SERVICES, settings=settings, db_urls={service: proxied}) as p:
             try:
-                _scenario(service, p, proxy, h, reliability_report)
+                _scenario(service, p, proxy, reliability_report)
             finally:
                 proxy.restore()  # the schemas are dropped through it
     finally:
         proxy.close()
 
 
-def _scenario(service, p, proxy, h, reliability_report):
+def _scenario(service, p, proxy, reliability_report):
     from aftersales.models import Complaint
     from billing.models import BillingOrder, LedgerEntry, Payment, Refund, SandboxEvent, SandboxIntent, WebhookReceipt
     from inventory.models import Reservation, StockItem, StockMovement
     from logistics.models import Shipment, TrackingEvent
     from orders.models import Order
 
-    saga = h.Saga(p)
+    saga = scenarios.Saga(p)
     for sku, units in SKUS.items():
         saga.product(sku, price_fen=9900, stock=units)
     warm = saga.placed_and_paid("DBO-1")  # every consumer up and the saga flowing
@@ -535,7 +536,7 @@ def _scenario(service, p, proxy, h, reliability_report):
         assert s.execute(sa.select(sa.func.count()).select_from(Order)).scalar_one() == len(ids)
         assert s.execute(sa.select(sa.func.count()).where(Order.buyer_id.in_(refused))).scalar_one() == 0
     billing = p["billing"].db
-    eventually(lambda: provider_retry() or h.count(billing, SandboxEvent.__table__,
+    eventually(lambda: provider_retry() or scenarios.count(billing, SandboxEvent.__table__,
                                                    SandboxEvent.delivered_at.is_(None)) == 0,
                timeout=30, interval=0.25, message="every provider webhook event delivered")
     with billing.Session() as s:
@@ -584,7 +585,7 @@ def _scenario(service, p, proxy, h, reliability_report):
     kinds = ("reserve", "deduct") if end == "shipped" else ("reserve",)
     assert moves == Counter({(kind, f"order:{oid}"): 1 for kind in kinds for oid in ids})
     assert receipts == Counter(traffic.receipts_accepted)
-    assert h.ledger_matches_stock(inv)
+    assert scenarios.ledger_matches_stock(inv)
     for key in ("inventory.StockReserved",) + (("inventory.StockDeducted",) if end == "shipped" else ()):
         assert Counter(body["payload"]["order_id"] for _, body in _emitted(inv, key)) == Counter(ids), key
 
@@ -609,8 +610,8 @@ def _scenario(service, p, proxy, h, reliability_report):
         assert traffic.complaints_refused and traffic.complaints_accepted
 
     # Requeued, never retried or dead-lettered; every outbox drained.
-    for name in h.ALL_SERVICES:
-        eventually(lambda: h.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
+    for name in scenarios.ALL_SERVICES:
+        eventually(lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
                    message=f"{name}'s outbox drained")
     requeued = outcomes("requeued", service) - before[f"requeued:{service}"]
     assert requeued > 0  # the consumer met the outage (at least the redelivered copy)
@@ -618,7 +619,7 @@ def _scenario(service, p, proxy, h, reliability_report):
                message="the redelivered copy dropped as a duplicate once the database was back")
     assert outcomes("retried", service) == before[f"retried:{service}"]  # and spent no retry on it
     assert outcomes("dead_lettered") == before["dead_lettered"]
-    assert {q: h.queue_state(p[service].config, dlq(q))[0] for q in SUBSCRIPTIONS} == {q: 0 for q in SUBSCRIPTIONS}
+    assert {q: scenarios.queue_state(p[service].config, dlq(q))[0] for q in SUBSCRIPTIONS} == {q: 0 for q in SUBSCRIPTIONS}
 
     needing = [a for a in answers if a.kind in NEEDS[service]]
     first_ok = min((a.ended for a in needing if a.started > back_at and a.status == OK[a.kind]), default=None)
@@ -811,7 +812,7 @@ def cut_at_commit(db, proxy: TcpProxy, table: str, moment: str, applied=None):
         proxy.restore()
 
 
-def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(h, reliability_report):
+def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(reliability_report):
     """A request whose change is committed is answered 201 with what it did even if the database goes
     away right after its commit (write views read nothing after it; storing the Idempotency-Key
     answer is best effort): a 503 would tell the client that nothing was changed when it was. A
@@ -829,10 +830,10 @@ def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(h, 
             for name, proxy in proxies.items()}
     answers = {}
     try:
-        with Platform(["catalog", "orders", "inventory", "logistics", "billing"], settings=h.saga_settings,
+        with Platform(["catalog", "orders", "inventory", "logistics", "billing"], settings=scenarios.SAGA_SETTINGS,
                       db_urls=urls) as p:
             try:
-                saga = h.Saga(p)
+                saga = scenarios.Saga(p)
                 saga.product("AC-1", price_fen=9900, stock=10)
 
                 def write(service: str, send, moment: str = "after", status: int = 201, applied=None,

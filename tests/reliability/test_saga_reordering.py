@@ -35,7 +35,8 @@ from ecom_common import metrics
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
 from ecom_common.events import make_event
-from ecom_common.testing import Platform, eventually
+from ecom_testkit import scenarios
+from ecom_testkit import Platform, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 
@@ -69,14 +70,14 @@ class InventoryBench:
     services = ["inventory"]
     queue = "inventory.events"
 
-    def __init__(self, p, h):
-        self.p, self.h = p, h
+    def __init__(self, p):
+        self.p = p
 
     def subject(self, tag: str) -> dict:
         """A shop of its own with SKUs A and B, 10 on hand each; the order id the flow is about."""
         inv = self.p["inventory"]
         shop = f"{tag}-{uuid.uuid4().hex[:6]}"
-        self.h.publish(inv.config, [self.h.listed(f"P-{shop}", "A", "B", shop_id=shop)])
+        scenarios.publish(inv.config, [scenarios.listed(f"P-{shop}", "A", "B", shop_id=shop)])
         for sku in ("A", "B"):
             eventually(lambda: inv.get(f"/api/v1/stock/{sku}", role="service", params={"shop_id": shop})
                        .status_code == 200, timeout=30, message=f"stock item {shop}/{sku}")
@@ -128,8 +129,8 @@ class OrdersBench:
     services = ["catalog", "orders", "logistics"]
     queue = "orders.events"
 
-    def __init__(self, p, h):
-        self.p, self.h = p, h
+    def __init__(self, p):
+        self.p = p
         catalog = p["catalog"]
         body = {"category_id": "digital-phones", "title": "轻薄5G手机 REORDER", "brand": "Acme", "description": "全新正品",
                 "attributes": {"网络类型": "5G", "存储容量": ["128GB"]},
@@ -175,7 +176,7 @@ class OrdersBench:
 
 
 def _events(db, routing_key):
-    from ecom_common.testing import recorded_events
+    from ecom_testkit import recorded_events
 
     return recorded_events(db, routing_key)
 
@@ -205,8 +206,8 @@ class BillingBench:
     services = ["billing"]
     queue = "billing.events"
 
-    def __init__(self, p, h):
-        self.p, self.h = p, h
+    def __init__(self, p):
+        self.p = p
 
     def subject(self, tag: str) -> dict:
         return {"order_id": f"O{uuid.uuid4().hex[:12]}", "shop_id": "S1"}
@@ -252,8 +253,8 @@ class LogisticsBench:
     services = ["logistics"]
     queue = "logistics.events"
 
-    def __init__(self, p, h):
-        self.p, self.h = p, h
+    def __init__(self, p):
+        self.p = p
 
     def subject(self, tag: str) -> dict:
         return {"order_id": f"O{uuid.uuid4().hex[:12]}", "shop_id": "S1"}
@@ -283,8 +284,8 @@ class AftersalesBench:
     services = ["aftersales"]
     queue = "aftersales.events"
 
-    def __init__(self, p, h):
-        self.p, self.h = p, h
+    def __init__(self, p):
+        self.p = p
 
     def subject(self, tag: str, case_type: str = "return", status: str = "refunding") -> dict:
         """A case as cs left it (written as the API would: the events under test come over the bus)."""
@@ -391,14 +392,14 @@ def benches():
     """One platform per consuming service, shared by its flows (each flow has subjects of its own)."""
     running: dict[tuple, tuple[Platform, dict]] = {}
 
-    def get(name: str, h):
+    def get(name: str):
         key = tuple(BENCHES[name].services)
         if key not in running:
             running[key] = (Platform(list(key), retry_delays=RETRY_DELAYS,
                                      settings={"ORDERS_REPEAT_PHONE_COUNT": "100000"}).start(), {})
         p, made = running[key]
         if name not in made:
-            made[name] = BENCHES[name](p, h)
+            made[name] = BENCHES[name](p)
         return p, made[name]
 
     yield get
@@ -410,18 +411,18 @@ def retried(service: str, queue: str, keys) -> float:
     return sum(metrics.EVENTS_HANDLED.labels(service, queue, k, "retried")._value.get() for k in set(keys))
 
 
-def settle(rs, queue: str, h, events) -> None:
+def settle(rs, queue: str, events) -> None:
     """Wait until every distinct event of `events` is handled by `rs` (an inbox row each) and nothing
     is left in its queue or retry tiers; fail at once if anything was dead-lettered."""
     ids = {e.event_id for e in events}
     queues = [queue, *(f"{queue}.retry.{n}" for n in range(1, len(RETRY_DELAYS) + 1))]
 
     def done():
-        assert h.queue_state(rs.config, f"{queue}.dlq")[0] == 0, "a message was dead-lettered"
+        assert scenarios.queue_state(rs.config, f"{queue}.dlq")[0] == 0, "a message was dead-lettered"
         with rs.db.engine.connect() as conn:
             handled = conn.execute(sa.select(sa.func.count()).select_from(inbox)
                                    .where(inbox.c.event_id.in_(ids))).scalar_one()
-        return handled == len(ids) and all(h.queue_state(rs.config, q)[0] == 0 for q in queues)
+        return handled == len(ids) and all(scenarios.queue_state(rs.config, q)[0] == 0 for q in queues)
 
     eventually(done, timeout=60, interval=0.1, message="flow handled")
 
@@ -431,21 +432,21 @@ def _diff(a: dict, b: dict) -> list[str]:
 
 
 @pytest.mark.parametrize("flow", list(FLOWS))
-def test_saga_flow_delivered_twice_and_reversed_ends_as_once_in_order(flow, benches, h, reliability_report):
+def test_saga_flow_delivered_twice_and_reversed_ends_as_once_in_order(flow, benches, reliability_report):
     spec = FLOWS[flow]
-    p, bench = benches(spec.service, h)
+    p, bench = benches(spec.service)
     service = bench.queue.split(".")[0]
     rs = p[service]
     ref, perm = bench.subject("REF"), bench.subject("PERM")
     in_order, shuffled = spec.build(ref), spec.build(perm)
     keys = [e.routing_key for e in in_order]
 
-    h.publish(rs.config, in_order)
-    settle(rs, bench.queue, h, in_order)
+    scenarios.publish(rs.config, in_order)
+    settle(rs, bench.queue, in_order)
     retries_before = retried(service, bench.queue, keys)
     started = time.monotonic()
-    h.publish(rs.config, list(reversed(shuffled)) * 2)
-    settle(rs, bench.queue, h, shuffled)
+    scenarios.publish(rs.config, list(reversed(shuffled)) * 2)
+    settle(rs, bench.queue, shuffled)
     seconds = time.monotonic() - started
     retries = retried(service, bench.queue, keys) - retries_before
 

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from ecom_common.auth import issue_token
 from ecom_common.outbox import outbox
-from ecom_common.testing import TEST_SECRET
+from ecom_testkit import TEST_SECRET
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
@@ -124,7 +124,7 @@ def test_every_route_refuses_bad_tokens_except_the_public_ones(two_shop_world, r
     assert len(open_routes) == 6 * 4 + 2, sorted(open_routes)
 
 
-def test_webhooks_refuse_missing_and_wrong_signatures(two_shop_world, kit):
+def test_webhooks_refuse_missing_and_wrong_signatures(two_shop_world):
     platform, ids, _ = two_shop_world
     before = platform["orders"].get(f"/api/v1/orders/{ids['S1']['order_id']}", role="admin").json()["status"]
     # billing: the sandbox provider's event for S1's payment, signed with the wrong key, or not at all

@@ -1,5 +1,5 @@
 """Tenancy matrix over the six real services (issue 14, items 1-2; CONTRACTS.md, Auth): every GET
-route of every service (the table in tenancy_table.py, checked against each app's url_map so a new
+route of every service (the table in ecom_testkit/tenancy_table.py, checked against each app's url_map so a new
 route cannot be forgotten) x every kind of principal (each role alone, the owning shop's staff, the
 other shop's, staff without a shop, the owning buyer and another, several roles at once), each
 reaching for shop S2's / buyer eve's resources in the two-shop world of conftest's
@@ -13,24 +13,17 @@ must not move the reads' expectations.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import requests
 
 from ecom_common.auth import issue_token
-from ecom_common.testing import TEST_SECRET, eventually
-
-# a sibling module, loaded by path (importlib import mode: test directories are not packages)
-_spec = importlib.util.spec_from_file_location("_tenancy_table", Path(__file__).with_name("tenancy_table.py"))
-T = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = T  # dataclasses look their module up there
-_spec.loader.exec_module(T)
+from ecom_testkit import TEST_SECRET, eventually
+from ecom_testkit import tenancy_table as T
+from ecom_testkit.saga import Saga
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
@@ -41,11 +34,11 @@ VOLATILE = {"generated_at", "as_of", "at", "seconds_left"}
 
 
 @pytest.fixture(scope="module")
-def world(two_shop_world, kit):
+def world(two_shop_world):
     """The two shops, plus what the matrix needs beyond them: a refund of S2's (eve pays a third
     order and cancels it), which also makes S2's figures differ from S1's."""
     platform, ids, _ = two_shop_world
-    saga = kit.Saga(platform, "S2")
+    saga = Saga(platform, "S2")
     order_id = saga.placed_and_paid("S2-PHONE", buyer="eve", shop="S2")
     saga.wait_status(order_id, "awaiting_shipment")
     saga.ok(platform["orders"].post(f"/api/v1/orders/{order_id}/cancel", role="buyer", sub="eve",

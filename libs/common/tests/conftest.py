@@ -7,7 +7,7 @@ from ecom_common.db import Database
 from ecom_common.http import Blueprint, make_app
 from ecom_common.idempotency import idempotent
 from ecom_common.migrations import upgrade
-from ecom_common.testing import unit_config
+from ecom_testkit import unit_config
 
 from pathlib import Path
 

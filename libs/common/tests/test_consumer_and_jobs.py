@@ -87,7 +87,7 @@ def test_poison_bodies_are_dead_lettered_at_once_and_the_queue_keeps_flowing(db)
 
     from ecom_common import bus
     from ecom_common.db import Database
-    from ecom_common.testing import eventually
+    from ecom_testkit import eventually
 
     config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
     database = Database(config, engine=db.engine)
@@ -391,7 +391,7 @@ def test_a_backlog_is_consumed_in_batches_no_larger_than_the_setting(db):
 
     from sqlalchemy import event as sa_event
 
-    from ecom_common.testing import eventually
+    from ecom_testkit import eventually
 
     handled = []
     events = [listed(f"S{i}") for i in range(25)]

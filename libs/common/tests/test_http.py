@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 
 def post(client, body, key=None, raw=None, role="ops", sub="alice"):
@@ -76,7 +76,7 @@ def test_a_failed_request_releases_its_key(widget_app):
 
 
 def test_a_request_committed_but_not_answered_is_never_run_again(widget_app, db):
-    from ecom_common.testing import recorded_events
+    from ecom_testkit import recorded_events
 
     c = widget_app.test_client()
     headers = {**auth("ops"), "Idempotency-Key": "k-crash"}
@@ -89,7 +89,7 @@ def test_a_request_committed_but_not_answered_is_never_run_again(widget_app, db)
 
 
 def test_a_database_lost_after_the_commit_is_not_answered_nothing_was_changed(widget_app, db):
-    from ecom_common.testing import recorded_events
+    from ecom_testkit import recorded_events
 
     c = widget_app.test_client()
     before = assert_problem(c.post("/api/v1/widgets/lost-before-commit", json={"name": "w", "quantity": 1},
@@ -113,7 +113,7 @@ def test_a_database_lost_after_the_commit_is_not_answered_nothing_was_changed(wi
 def test_a_committed_request_is_answered_even_if_its_answer_cannot_be_stored(widget_app, db):
     import sqlalchemy as sa
 
-    from ecom_common.testing import recorded_events
+    from ecom_testkit import recorded_events
 
     c = widget_app.test_client()
     headers = {**auth("ops"), "Idempotency-Key": "k-unstored"}

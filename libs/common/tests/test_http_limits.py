@@ -11,7 +11,7 @@ from flask_smorest import Blueprint as PlainBlueprint
 from ecom_common import bodies
 from ecom_common.auth import requires
 from ecom_common.http import Blueprint, json_body
-from ecom_common.testing import auth, unit_config
+from ecom_testkit import auth, unit_config
 
 
 class WatchedBody(io.RawIOBase):

@@ -8,7 +8,7 @@ from marshmallow import fields
 from ecom_common.auth import requires
 from ecom_common.http import NO_NUL, Blueprint, BodySchema, PageArgs, make_app
 from ecom_common.idempotency import idempotent
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 
 class Size(BodySchema):

@@ -4,7 +4,7 @@ import select
 
 from ecom_common.events import make_event
 from ecom_common.outbox import OutboxSignal, RelayWakeup, outbox_channel
-from ecom_common.testing import recorded_events, unit_config
+from ecom_testkit import recorded_events, unit_config
 
 
 def readable(fd) -> bool:

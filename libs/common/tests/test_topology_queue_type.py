@@ -2,7 +2,7 @@
 import pytest
 
 from ecom_common import bus
-from ecom_common.testing import unit_config
+from ecom_testkit import unit_config
 from ecom_common.topology import DLQ_DELIVERY_LIMIT, SUBSCRIPTIONS, Topology
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the aftersales unit/API tests: a SQLite database migrated by the real migration, the
-memory bus (events stay in the outbox, read with recorded_events), an injectable clock, and a fake
-orders gateway in place of the HTTP call to orders."""
+memory bus (events stay in the outbox, read with recorded_events), an injectable clock (all three
+from ecom_testkit.plugin), and a fake orders gateway in place of the HTTP call to orders."""
 from __future__ import annotations
 
 import json
@@ -10,10 +10,9 @@ import pytest
 
 from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
-from ecom_common.db import Database
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events
 
 from aftersales.app import SERVICE
 from aftersales.domain import OrderView
@@ -104,15 +103,19 @@ class Api:
 
 
 @pytest.fixture
-def api(tmp_path):
-    config = unit_config("aftersales", tmp_path, settings={
-        "AFTERSALES_RETURN_ADDRESSES": json.dumps({"S1": "浙江省杭州市余杭区文一西路 1 号 S1 退货仓"}),
-    })
-    SERVICE.migrate(config)
-    db = Database(config)
-    app = SERVICE.create_app(config, db)
+def service_name():
+    return "aftersales"
+
+
+@pytest.fixture
+def service_settings():
+    return {"AFTERSALES_RETURN_ADDRESSES": json.dumps({"S1": "浙江省杭州市余杭区文一西路 1 号 S1 退货仓"})}
+
+
+@pytest.fixture
+def api(app, db, config):
+    """The plugin's app with a fake orders gateway knowing one order, delivered yesterday."""
     orders = FakeOrders()
     app.extensions[GATEWAY_KEY] = orders
     orders.add(delivered_at=iso(config.clock.now() - timedelta(days=1)))
-    yield Api(app, db, config, orders)
-    db.dispose()
+    return Api(app, db, config, orders)

@@ -25,7 +25,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from ecom_common.clock import iso
 from ecom_common.errors import IllegalTransition, RuleViolation
-from ecom_common.testing import recorded_events
+from ecom_testkit import recorded_events
 from aftersales import domain, operations
 from aftersales.domain import Action, CaseType, RequestedLine, Status
 from aftersales.models import Case, CaseEvent, Claim

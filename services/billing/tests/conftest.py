@@ -1,20 +1,19 @@
-"""Fixtures for billing's unit and API tests: SQLite, the in-memory bus, a fake orders gateway and
-the sandbox provider delivering its webhooks through the Flask test client (no threads, no network)."""
+"""Fixtures for billing's unit and API tests: SQLite, the in-memory bus (`config`, `db`, `app` from
+ecom_testkit.plugin), a fake orders gateway and the sandbox provider delivering its webhooks
+through the Flask test client (no threads, no network)."""
 from __future__ import annotations
 
 import copy
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import pytest
 
 from ecom_common.consumer import EventConsumer
-from ecom_common.db import Database
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events
 
 from billing import gateways
-from billing.app import SERVICE
 from billing.handlers import SUBSCRIPTIONS
 from billing.sandbox import SandboxProvider
 
@@ -47,7 +46,18 @@ class FakeOrders:
         return copy.deepcopy(found) if found else None
 
 
-class Billing(SimpleNamespace):
+@dataclass
+class Billing:
+    """Billing under test: its app and test client, database, fakes, and the steps of a payment."""
+
+    app: object
+    client: object
+    db: object
+    config: object
+    orders: FakeOrders
+    provider: SandboxProvider
+    consumer: EventConsumer
+
     def event(self, routing_key: str, payload: dict):
         """Deliver one event through the real consumer path (inbox dedupe, handler, commit)."""
         env = make_event(routing_key, payload)
@@ -88,14 +98,19 @@ class Billing(SimpleNamespace):
 
 
 @pytest.fixture
-def billing(tmp_path):
-    config = unit_config("billing", tmp_path, settings={
-        "BILLING_SANDBOX_AUTO_CONFIRM": "false",
-        "BILLING_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    })
-    SERVICE.migrate(config)
-    db = Database(config)
-    app = SERVICE.create_app(config, db)
+def service_name():
+    return "billing"
+
+
+@pytest.fixture
+def service_settings():
+    return {"BILLING_SANDBOX_AUTO_CONFIRM": "false", "BILLING_WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+
+@pytest.fixture
+def billing(app, db, config):
+    """The plugin's app with a fake orders gateway, and the sandbox provider delivering its webhooks
+    through the test client."""
     client = app.test_client()
     fake = FakeOrders()
     app.extensions[gateways.ORDERS_KEY] = fake
@@ -105,7 +120,5 @@ def billing(tmp_path):
 
     provider = SandboxProvider(db, transport)
     app.extensions[gateways.PROVIDER_KEY] = provider
-    b = Billing(app=app, client=client, db=db, config=config, orders=fake, provider=provider,
-                consumer=EventConsumer(db, SUBSCRIPTIONS[0]))
-    yield b
-    db.dispose()
+    return Billing(app=app, client=client, db=db, config=config, orders=fake, provider=provider,
+                   consumer=EventConsumer(db, SUBSCRIPTIONS[0]))

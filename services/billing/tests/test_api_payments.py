@@ -6,7 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 from billing import domain
 from billing.models import LedgerEntry, Payment, SandboxEvent, WebhookReceipt

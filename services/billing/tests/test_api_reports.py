@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from ecom_common.db import common_metadata
-from ecom_common.testing import CRAFTED_CURSORS, auth
+from ecom_testkit import CRAFTED_CURSORS, auth
 
 from billing.handlers import settle_due
 from billing.models import LedgerEntry, Payment, metadata

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 from billing.handlers import resend_pending_webhooks, settle_due
 from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout, Refund, SandboxIntent, Settlement

@@ -1,5 +1,6 @@
 """Fixtures for catalog's unit and API tests: a migrated SQLite database (with the seeded category
-tree and word list), the Flask app, tokens of each role, and a small client for common steps."""
+tree and word list), tokens of each role, and a small client for common steps. `config`, `app` and
+`client` come from ecom_testkit.plugin."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +10,7 @@ import pytest
 
 from catalog.app import SERVICE
 from ecom_common.db import Database
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events, unit_config
 
 # The same tokens are spelled out in each test module (modules cannot import conftest).
 OPS = auth("ops", "alice", "S1")
@@ -46,8 +47,8 @@ def dress():
 
 
 @pytest.fixture
-def config(tmp_path):
-    return unit_config("catalog", tmp_path)
+def service_name():
+    return "catalog"
 
 
 @pytest.fixture(scope="session")
@@ -60,20 +61,11 @@ def migrated_template(tmp_path_factory):
 
 @pytest.fixture
 def db(config, migrated_template, tmp_path):
+    """The plugin's `db`, from a copy of the migrated template instead of a migration per test."""
     shutil.copy(migrated_template, tmp_path / "catalog.sqlite")
     database = Database(config)
     yield database
     database.dispose()
-
-
-@pytest.fixture
-def app(config, db):
-    return SERVICE.create_app(config, db)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 class Steps:

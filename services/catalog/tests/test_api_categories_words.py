@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ecom_common.testing import CRAFTED_CURSORS, auth
+from ecom_testkit import CRAFTED_CURSORS, auth
 
 OPS = auth("ops", "alice", "S1")
 REVIEWER = auth("reviewer", "rita")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 OPS = auth("ops", "alice", "S1")
 OPS2 = auth("ops", "bob", "S2")

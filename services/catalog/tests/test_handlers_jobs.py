@@ -9,7 +9,7 @@ from catalog.models import Product, Sku, TimelineEntry
 from ecom_common.consumer import EventConsumer, Outcome
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
-from ecom_common.testing import auth
+from ecom_testkit import auth
 
 OPS = auth("ops", "alice", "S1")
 

@@ -1,4 +1,5 @@
-"""Fixtures for inventory's unit and API tests: SQLite + in-memory bus, events read from the outbox."""
+"""Fixtures for inventory's unit and API tests: SQLite + in-memory bus (`config`, `db`, `client` from
+ecom_testkit.plugin), events read from the outbox."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,11 +9,9 @@ import sqlalchemy as sa
 
 from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
-from ecom_common.db import Database
 from ecom_common.events import make_event
-from ecom_common.testing import recorded_events, unit_config
+from ecom_testkit import recorded_events
 
-from inventory.app import SERVICE
 from inventory.handlers import SUBSCRIPTIONS
 from inventory.models import StockItem, StockMovement
 from inventory.operations import StockBook
@@ -22,21 +21,8 @@ T0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def config(tmp_path):
-    return unit_config("inventory", tmp_path)
-
-
-@pytest.fixture
-def db(config):
-    SERVICE.migrate(config)
-    database = Database(config)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def client(config, db):
-    return SERVICE.create_app(config, db).test_client()
+def service_name():
+    return "inventory"
 
 
 @pytest.fixture

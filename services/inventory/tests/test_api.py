@@ -3,7 +3,7 @@ the replenishment report."""
 import pytest
 import sqlalchemy as sa
 
-from ecom_common.testing import CRAFTED_CURSORS, auth
+from ecom_testkit import CRAFTED_CURSORS, auth
 
 from inventory.models import StockMovement
 

@@ -14,7 +14,7 @@ from ecom_common.config import Config
 from ecom_common.consumer import EventConsumer
 from ecom_common.db import Database
 from ecom_common.events import make_event
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events, unit_config
 
 from logistics import handlers
 from logistics.app import SERVICE

@@ -10,7 +10,7 @@ import pytest
 from ecom_common.consumer import EventConsumer, Outcome
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
-from ecom_common.testing import CRAFTED_CURSORS, auth, recorded_events
+from ecom_testkit import CRAFTED_CURSORS, auth, recorded_events
 
 from logistics import domain, handlers
 from logistics.app import SERVICE
@@ -435,7 +435,7 @@ def test_a_signed_webhook_nested_too_deeply_is_400(client):
 
 def test_webhook_without_a_configured_secret_refuses(tmp_path):
     from ecom_common.db import Database
-    from ecom_common.testing import unit_config
+    from ecom_testkit import unit_config
 
     config = unit_config("logistics", tmp_path)
     SERVICE.migrate(config)
@@ -519,7 +519,7 @@ def test_stalled_shipments_are_flagged_once_after_48h_without_progress(client, d
 
 def test_stall_hours_are_configurable(tmp_path):
     from ecom_common.db import Database
-    from ecom_common.testing import unit_config
+    from ecom_testkit import unit_config
 
     config = unit_config("logistics", tmp_path, settings={"LOGISTICS_STALL_HOURS": "6",
                                                           "LOGISTICS_CARRIER_WEBHOOK_SECRET": WEBHOOK_SECRET})

@@ -5,36 +5,21 @@ integration tests exercise the real HTTP gateways.
 """
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 
 import pytest
 
 from ecom_common.consumer import EventConsumer
-from ecom_common.db import Database
 from ecom_common.events import make_event
-from ecom_common.testing import auth, recorded_events, unit_config
+from ecom_testkit import auth, recorded_events
+from ecom_testkit.orders_support import FakeCatalog, FakeLogistics, order_body
 from orders import handlers
-from orders.app import SERVICE, create_app
 from orders.gateways import Gateways
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from orders_test_support import FakeCatalog, FakeLogistics, order_body  # noqa: E402
-
 
 @pytest.fixture
-def config(tmp_path):
-    return unit_config("orders", tmp_path)
-
-
-@pytest.fixture
-def db(config):
-    SERVICE.migrate(config)
-    database = Database(config)
-    yield database
-    database.dispose()
+def service_name():
+    return "orders"
 
 
 @pytest.fixture
@@ -43,20 +28,10 @@ def fakes():
 
 
 @pytest.fixture
-def app(config, db, fakes):
-    application = create_app(config, db)
-    application.extensions["orders.gateways"] = fakes
-    return application
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def clock(config):
-    return config.clock
+def app(app, fakes):
+    """The plugin's app, its peers replaced by the fakes."""
+    app.extensions["orders.gateways"] = fakes
+    return app
 
 
 @pytest.fixture

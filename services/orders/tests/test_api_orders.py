@@ -6,10 +6,10 @@ import uuid
 
 import sqlalchemy as sa
 
-from ecom_common.testing import auth
+from ecom_testkit import auth
 from orders.models import Order, TimelineEntry
 
-from orders_test_support import ADDRESS, OTHER_SHOP, SHOP, order_body
+from ecom_testkit.orders_support import ADDRESS, OTHER_SHOP, SHOP, order_body
 
 BUYER = auth("buyer", sub="bob")
 OPS = auth("ops", sub="olga", shop_id=SHOP)

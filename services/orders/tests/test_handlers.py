@@ -8,12 +8,12 @@ from ecom_common.consumer import Outcome
 from ecom_common.errors import IllegalTransition
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
-from ecom_common.testing import auth
+from ecom_testkit import auth
 from orders import handlers, operations
 from orders.app import SERVICE
 from orders.models import Order, TimelineEntry
 
-from orders_test_support import ADDRESS, SHOP
+from ecom_testkit.orders_support import ADDRESS, SHOP
 
 OPS = auth("ops", sub="olga", shop_id=SHOP)
 
@@ -347,7 +347,7 @@ def test_unpaid_orders_close_after_the_timeout(place, saga, db, clock, events):
 
 
 def test_the_unpaid_timeout_is_configurable(tmp_path, fakes):
-    from ecom_common.testing import unit_config
+    from ecom_testkit import unit_config
     from ecom_common.db import Database
     config = unit_config("orders", tmp_path, settings={"ORDERS_UNPAID_TIMEOUT_MINUTES": "5"})
     assert operations.unpaid_timeout(config).total_seconds() == 300

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from ecom_common.errors import IllegalTransition
-from ecom_common.testing import recorded_events
+from ecom_testkit import recorded_events
 from orders import domain, operations
 from orders.models import Order, OrderLine, TimelineEntry
 

@@ -1,5 +1,4 @@
-"""Shared facts and helpers of the deploy/ tests (imported by name: conftest.py puts this folder on
-sys.path, as pytest runs with --import-mode=importlib).
+"""Shared facts and helpers of the deploy/ tests (deploy/tests imports them from here).
 
 The contract is written here once (ports of CONTRACTS.md, peer calls of docs/interfaces.md) and
 cross-checked against those documents and ecom_common's own table, so that the compose file and
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+# ecom_testkit is installed editable from the repository (make install): the root is three folders up.
+ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")

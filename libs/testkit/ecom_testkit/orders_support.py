@@ -1,5 +1,4 @@
-"""Test data and fake peer gateways for the orders tests (imported by conftest and test modules;
-the unusual module name keeps it from colliding with other services' test helpers on sys.path)."""
+"""Test data and fake peer gateways of the orders tests (imported by their conftest and test modules)."""
 from __future__ import annotations
 
 from ecom_common.errors import ServiceUnavailable
