@@ -14,25 +14,15 @@ import sys
 from pathlib import Path
 
 import requests
-from ecom_testkit.deploytools import DEPLOY
+from ecom_testkit.deploytools import DEPLOY, start_inventory_web
 from ecom_testkit.waiting import Lines
 
 BIN = Path(sys.executable).parent
 
 
 def test_gunicorn_logs_json_and_stops_gracefully_on_sigterm(tmp_path):
-    env = {**os.environ, "ECOM_VAR_DIR": str(tmp_path), "ECOM_JWT_SECRET": "x" * 40,
-           "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
-           "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "GUNICORN_GRACEFUL_TIMEOUT": "10"}
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
-         "inventory.app:create_app()"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    proc, port, out, err = start_inventory_web(tmp_path, threads=2, graceful_timeout=10)
     try:
-        port = int(err.wait_for(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
-        err.wait_for(r"Booting worker")
         response = requests.get(f"http://127.0.0.1:{port}/healthz", params={"q": 'say "hi"'},
                                 headers={"X-Request-ID": "req-42"}, timeout=10)
         assert response.status_code == 200

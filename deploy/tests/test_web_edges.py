@@ -7,22 +7,16 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
 import requests
 
 from ecom_common.privacy import scrub
-from ecom_testkit.deploytools import DEPLOY
-from ecom_testkit.waiting import Lines
+from ecom_testkit.deploytools import start_inventory_web
 
-BIN = Path(sys.executable).parent
 # A guard against a hang, not a measure: the answers come at once; without the fixes the app would
 # wait for a body that never comes.
 SOCKET_TIMEOUT = 120
@@ -30,19 +24,8 @@ SOCKET_TIMEOUT = 120
 
 @pytest.fixture(scope="module")
 def web(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("web")
-    env = {**os.environ, "ECOM_VAR_DIR": str(tmp_path), "ECOM_JWT_SECRET": "x" * 40,
-           "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
-           "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "GUNICORN_GRACEFUL_TIMEOUT": "5"}
-    proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"), "--bind", "127.0.0.1:0",
-         "inventory.app:create_app()"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    proc, port, out, err = start_inventory_web(tmp_path_factory.mktemp("web"), threads=4, graceful_timeout=5)
     try:
-        port = int(err.wait_for(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
-        err.wait_for(r"Booting worker")
         yield port, out, err
     finally:
         proc.send_signal(signal.SIGTERM)

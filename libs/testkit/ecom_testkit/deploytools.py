@@ -105,3 +105,29 @@ def http_calls_from_interfaces() -> dict[str, set[str]]:
         for caller in callers.split(","):
             calls[caller.strip()].add(call)
     return calls
+
+
+def start_inventory_web(tmp_path: Path, threads: int, graceful_timeout: int):
+    """A real gunicorn with deploy/gunicorn.conf.py serving inventory (SQLite, the embedded bus in
+    `tmp_path`) on a free port, booted: (process, port, stdout Lines, stderr Lines). The caller
+    stops it (SIGTERM) and reads what it wrote."""
+    import os
+
+    from .waiting import Lines
+
+    env = {**os.environ, "ECOM_VAR_DIR": str(tmp_path), "ECOM_JWT_SECRET": "x" * 40,
+           "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
+           "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
+           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": str(threads), "GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"),
+         "--bind", "127.0.0.1:0", "inventory.app:create_app()"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = Lines(proc.stdout), Lines(proc.stderr)
+    try:
+        port = int(err.wait_for(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))
+        err.wait_for(r"Booting worker")
+    except BaseException:
+        proc.kill()
+        raise
+    return proc, port, out, err
