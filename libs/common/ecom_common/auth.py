@@ -195,40 +195,10 @@ def _shop_of(scope: Scope, requested: str | None) -> str | None:
     return scope.shop_id
 
 
-def shop_for_read(requested: str | None) -> str:
-    """The shop a shop-wide read applies to: merchant staff their own (another shop answers 404,
-    never its data); platform roles must name one."""
-    scope = current_scope()
-    shop = _shop_of(scope, requested)
-    if not scope.all_shops:
-        not_found_unless(not requested or requested == shop, "shop")
+def _named(shop: str | None) -> str:
+    """A platform caller must name the shop a shop-wide request applies to."""
     if shop is None:
         raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
-    return shop
-
-
-def shop_for_write(requested: str | None) -> str:
-    """The shop a write applies to: merchant staff their own (another shop is 403); platform roles
-    must name one."""
-    scope = current_scope()
-    shop = _shop_of(scope, requested)
-    if not scope.all_shops and requested and requested != shop:
-        raise Forbidden("you can only act for your own shop")
-    if shop is None:
-        raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
-    return shop
-
-
-
-def shop_of_resource(requested: str | None, what: str = "resource") -> str:
-    """The shop of a single resource addressed by shop and key (a SKU's stock, its ledger): the
-    caller's own shop unless one is named (platform callers must name one); outside the caller's
-    scope, or with none at all, it answers 404 as any other tenant's resource does."""
-    scope = current_scope()
-    shop = requested or scope.shop_id
-    if scope.all_shops and not shop:
-        raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
-    not_found_unless(bool(shop) and scope.allows(shop), what)
     return shop
 
 
@@ -239,4 +209,32 @@ def shop_or_all(requested: str | None) -> str | None:
     shop = _shop_of(scope, requested)
     if not scope.all_shops:
         not_found_unless(not requested or requested == shop, "shop")
+    return shop
+
+
+def shop_for_read(requested: str | None) -> str:
+    """The shop a shop-wide read applies to: merchant staff their own (another shop answers 404,
+    never its data); platform roles must name one."""
+    return _named(shop_or_all(requested))
+
+
+def shop_for_write(requested: str | None) -> str:
+    """The shop a write applies to: merchant staff their own (another shop is 403); platform roles
+    must name one."""
+    scope = current_scope()
+    shop = _shop_of(scope, requested)
+    if not scope.all_shops and requested and requested != shop:
+        raise Forbidden("you can only act for your own shop")
+    return _named(shop)
+
+
+def shop_of_resource(requested: str | None, what: str = "resource") -> str:
+    """The shop of a single resource addressed by shop and key (a SKU's stock, its ledger): the
+    caller's own shop unless one is named (platform callers must name one); outside the caller's
+    scope, or with none at all, it answers 404 as any other tenant's resource does."""
+    scope = current_scope()
+    shop = requested or scope.shop_id
+    if scope.all_shops:
+        shop = _named(shop)
+    not_found_unless(bool(shop) and scope.allows(shop), what)
     return shop
