@@ -2,6 +2,7 @@
 
 Runs each benchmark, prints its table and writes bench/results/<name>.json. See bench/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -9,10 +10,11 @@ import sys
 import time
 import traceback
 
-from . import common
-from . import consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, reserve_cpu, round_trips, saga
+from . import common, consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, reserve_cpu, round_trips, saga
 
-BENCHMARKS = {m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, http_rps, hot_sku, saga, round_trips)}
+BENCHMARKS = {
+    m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, http_rps, hot_sku, saga, round_trips)
+}
 
 # Full sizes (`make bench`) and the small ones used while developing (`--quick`).
 FULL = dict(runs=3, messages=2000, requests=2000, concurrency=8, levels="200,1000,2000", workers=2)
@@ -29,13 +31,28 @@ def parse(argv):
     p.add_argument("--concurrency", type=int, help="HTTP client threads")
     p.add_argument("--levels", help="hot SKU: concurrent buyers per level, comma separated")
     p.add_argument("--workers", type=int, help="hot SKU: inventory worker processes")
-    p.add_argument("--profile", action="store_true", help="outbox relay, consumer: pyinstrument profile; reserve_cpu: cProfile; saga, hot_sku, http_rps (POST /orders): py-spy of the service processes")
-    p.add_argument("--orders", type=int, help="saga: orders per closed-loop run (300; --quick 40); round_trips: orders per run (30; --quick 10)")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help=(
+            "outbox relay, consumer: pyinstrument profile; reserve_cpu: cProfile; "
+            "saga, hot_sku, http_rps (POST /orders): py-spy of the service processes"
+        ),
+    )
+    p.add_argument(
+        "--orders",
+        type=int,
+        help="saga: orders per closed-loop run (300; --quick 40); round_trips: orders per run (30; --quick 10)",
+    )
     p.add_argument("--rate-orders", type=int, help="saga: orders of the run at 50 orders/s (250; --quick 100)")
     p.add_argument("--clients", type=int, help="saga: client threads placing and paying (8; --quick 4)")
     p.add_argument("--reactors", type=int, help="saga: threads doing dispatch, carrier webhook, confirm (8)")
-    p.add_argument("--saga-env", action="append", metavar="NAME=VALUE",
-                   help="saga (and POST /orders in http_rps): a setting for every service process, repeatable")
+    p.add_argument(
+        "--saga-env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="saga (and POST /orders in http_rps): a setting for every service process, repeatable",
+    )
     args = p.parse_args(argv)
     defaults = QUICK if args.quick else FULL
     for key, value in defaults.items():
@@ -51,9 +68,11 @@ def main(argv=None) -> int:
     args = parse(argv)
     names = args.names or list(BENCHMARKS)
     machine = common.machine()
-    print(f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, "
-          f"RabbitMQ {machine['versions'].get('rabbitmq')}, PostgreSQL {machine['versions'].get('postgresql')}, "
-          f"load {machine['load_average_at_start'][0]:.2f}")
+    print(
+        f"machine: {machine['cpu_count']} CPUs, Python {machine['python']}, "
+        f"RabbitMQ {machine['versions'].get('rabbitmq')}, PostgreSQL {machine['versions'].get('postgresql')}, "
+        f"load {machine['load_average_at_start'][0]:.2f}"
+    )
     failed = []
     for name in names:
         module = BENCHMARKS[name]
@@ -89,8 +108,10 @@ def main(argv=None) -> int:
                 payload[key] = result[key]
         path = common.write_result(name, payload)
         # A row names a figure of the runs, or carries its own spread (hot SKU: one per level).
-        rows = [(label, key if isinstance(key, (dict, common.Text)) else summary.get(key, common.spread([])))
-                for label, key in result.get("rows", [])]
+        rows = [
+            (label, key if isinstance(key, (dict, common.Text)) else summary.get(key, common.spread([])))
+            for label, key in result.get("rows", [])
+        ]
         if result.get("status") not in (None, "measured"):
             rows.append(("status", common.Text(result["status"])))
         print(common.table(f"{name}  ({elapsed:.0f}s, {args.runs} runs)", rows))

@@ -5,6 +5,7 @@ Every benchmark runs on the machine's own RabbitMQ and PostgreSQL (AMQP_URL / DA
 defaults as the integration tests), in a PostgreSQL schema and a bus namespace (queue/exchange
 prefix) of its own that are removed afterwards, and talks to loopback only.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -28,8 +29,7 @@ from tqdm import tqdm
 
 from ecom_common.config import Config
 from ecom_common.db import Database
-from ecom_testkit import (TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace,
-                                 drop_schema)
+from ecom_testkit import TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace, drop_schema
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -102,13 +102,15 @@ class Scratch:
         """The environment of a child process (gunicorn, `ecom worker`) of `service` in this namespace."""
         config = self.configs[service]
         env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
-        env.update({
-            f"{service.upper()}_DATABASE_URL": config.database_url,
-            "BROKER_URL": config.broker_url,
-            "ECOM_BUS_PREFIX": config.bus_prefix,
-            "ECOM_JWT_SECRET": config.jwt_secret,
-            "ECOM_VAR_DIR": str(REPO / "var" / "bench"),
-        })
+        env.update(
+            {
+                f"{service.upper()}_DATABASE_URL": config.database_url,
+                "BROKER_URL": config.broker_url,
+                "ECOM_BUS_PREFIX": config.bus_prefix,
+                "ECOM_JWT_SECRET": config.jwt_secret,
+                "ECOM_VAR_DIR": str(REPO / "var" / "bench"),
+            }
+        )
         env.update({k: str(v) for k, v in extra.items()})
         return env
 
@@ -131,8 +133,14 @@ def scratch(services: list[str], **config_overrides):
             schema = f"{prefix}_{name}"
             url = create_schema(base, schema)
             made.append(schema)
-            config = Config(service=name, database_url=url, broker_url=amqp_url(), jwt_secret=TEST_SECRET,
-                            bus_prefix=f"{prefix}.", **config_overrides)
+            config = Config(
+                service=name,
+                database_url=url,
+                broker_url=amqp_url(),
+                jwt_secret=TEST_SECRET,
+                bus_prefix=f"{prefix}.",
+                **config_overrides,
+            )
             load(name).migrate(config)
             sc.configs[name] = config
             sc.dbs[name] = Database(config)
@@ -158,7 +166,7 @@ def quiet_service_logs() -> None:
     configure_logging("bench")
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.StreamHandler):
-            handler.setStream(open(os.devnull, "w"))
+            handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the process
 
 
 # Child processes --------------------------------------------------------------------------------
@@ -261,7 +269,9 @@ def table(title: str, rows: list[tuple[str, dict | str]], note: str = "") -> str
     out = [f"\n== {title}", f"{'figure'.ljust(width)}  {'median':>12}  {'min':>12}  {'max':>12}  runs"]
     for name, s in rows:
         if isinstance(s, dict):
-            out.append(f"{name.ljust(width)}  {fmt(s['median']):>12}  {fmt(s['min']):>12}  {fmt(s['max']):>12}  {s['n']}")
+            out.append(
+                f"{name.ljust(width)}  {fmt(s['median']):>12}  {fmt(s['min']):>12}  {fmt(s['max']):>12}  {s['n']}"
+            )
         else:
             out.append(f"{name.ljust(width)}  {s}")
     if note:
@@ -272,14 +282,13 @@ def table(title: str, rows: list[tuple[str, dict | str]], note: str = "") -> str
 def write_result(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    payload = {"benchmark": name, "finished_at": datetime.now(timezone.utc).isoformat(), **payload}
+    payload = {"benchmark": name, "finished_at": datetime.now(UTC).isoformat(), **payload}
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
     return path
 
 
 def progress(total: int, desc: str) -> tqdm:
-    return tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True, file=sys.stderr,
-                mininterval=0.5)
+    return tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True, file=sys.stderr, mininterval=0.5)
 
 
 class Timer:

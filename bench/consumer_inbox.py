@@ -10,6 +10,7 @@ The queue holds all N when the consumer starts (a backlog), so it takes them in 
 `Config.consumer_batch` per transaction; each run also drains the same N with `consumer_batch=1`
 (one transaction per message, as before batches), interleaved, for the before/after.
 """
+
 from __future__ import annotations
 
 import threading
@@ -71,31 +72,50 @@ def run(args, bar) -> dict:
     with scratch(["inventory"]) as sc:
         db, config = sc.dbs["inventory"], sc.configs["inventory"]
         with db.engine.begin() as conn:
-            conn.execute(sa.text("CREATE TABLE bench_handled (id bigserial PRIMARY KEY, event_id text NOT NULL, "
-                                 "sku_count int NOT NULL)"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE bench_handled (id bigserial PRIMARY KEY, event_id text NOT NULL, "
+                    "sku_count int NOT NULL)"
+                )
+            )
         sub = Subscription("inventory.events", {"catalog.ProductListed": handler})
         for _ in range(args.runs):
             raw = raw_loop.drain_once(n, bar.update)
             one = _drain(args, db.__class__(config.with_(consumer_batch=1), engine=db.engine), sub, n, bar)
             batched = _drain(args, db, sub, n, bar, profile=args.profile and not runs)
-            runs.append({"raw_drain_msg_s": raw["drain_msg_s"],
-                         "consumer_one_msg_s": one["rate"], "ratio_one": one["rate"] / raw["drain_msg_s"],
-                         "consumer_msg_s": batched["rate"], "ratio": batched["rate"] / raw["drain_msg_s"],
-                         "commits_per_message": batched["commits"] / n,
-                         "batched_over_one": batched["rate"] / one["rate"]})
+            runs.append(
+                {
+                    "raw_drain_msg_s": raw["drain_msg_s"],
+                    "consumer_one_msg_s": one["rate"],
+                    "ratio_one": one["rate"] / raw["drain_msg_s"],
+                    "consumer_msg_s": batched["rate"],
+                    "ratio": batched["rate"] / raw["drain_msg_s"],
+                    "commits_per_message": batched["commits"] / n,
+                    "batched_over_one": batched["rate"] / one["rate"],
+                }
+            )
             profile_path = profile_path or batched["profile"]
     return {
-        "settings": {"messages": n, "prefetch": PREFETCH, "consumer_batch": config.consumer_batch, "runs": args.runs,
-                     "database": "postgresql", "handler": "one INSERT", "log_level": "INFO (to /dev/null)"},
+        "settings": {
+            "messages": n,
+            "prefetch": PREFETCH,
+            "consumer_batch": config.consumer_batch,
+            "runs": args.runs,
+            "database": "postgresql",
+            "handler": "one INSERT",
+            "log_level": "INFO (to /dev/null)",
+        },
         "runs": runs,
         "notes": [f"profile of the first consumer drain: {profile_path.name}"] if profile_path else [],
-        "rows": [("raw kombu drain msg/s", "raw_drain_msg_s"),
-                 ("EventConsumer, one transaction per message, msg/s (before)", "consumer_one_msg_s"),
-                 ("ratio one-per-transaction/raw", "ratio_one"),
-                 ("EventConsumer, batches (after), msg/s", "consumer_msg_s"),
-                 ("ratio consumer/raw", "ratio"),
-                 ("commits per message, batches", "commits_per_message"),
-                 ("batches / one per transaction", "batched_over_one")],
+        "rows": [
+            ("raw kombu drain msg/s", "raw_drain_msg_s"),
+            ("EventConsumer, one transaction per message, msg/s (before)", "consumer_one_msg_s"),
+            ("ratio one-per-transaction/raw", "ratio_one"),
+            ("EventConsumer, batches (after), msg/s", "consumer_msg_s"),
+            ("ratio consumer/raw", "ratio"),
+            ("commits per message, batches", "commits_per_message"),
+            ("batches / one per transaction", "batched_over_one"),
+        ],
     }
 
 

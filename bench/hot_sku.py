@@ -17,6 +17,7 @@ Per level and run, a new SKU with 100 units on hand. Figures:
 
 Target: at least 300 attempts/s with correctness.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,7 +25,7 @@ import subprocess
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from kombu import Connection, Consumer, Producer, Queue, binding
@@ -43,11 +44,17 @@ SHOP = "S-FLASH"
 
 
 def order_paid(order_id: str, sku: str):
-    return make_event("orders.OrderPaid", {
-        "order_id": order_id, "shop_id": SHOP, "buyer_id": f"B{order_id}", "payable_fen": 9900,
-        "paid_at": datetime.now(timezone.utc).isoformat(),
-        "lines": [{"sku_code": sku, "quantity": 1, "unit_price_fen": 9900, "category_id": "C-FLASH"}],
-    })
+    return make_event(
+        "orders.OrderPaid",
+        {
+            "order_id": order_id,
+            "shop_id": SHOP,
+            "buyer_id": f"B{order_id}",
+            "payable_fen": 9900,
+            "paid_at": datetime.now(UTC).isoformat(),
+            "lines": [{"sku_code": sku, "quantity": 1, "unit_price_fen": 9900, "category_id": "C-FLASH"}],
+        },
+    )
 
 
 def seed(db, sku: str) -> None:
@@ -55,12 +62,34 @@ def seed(db, sku: str) -> None:
     contract yet): the same row the ProductListed handler creates, with its ledger entry."""
     from inventory.models import StockItem, StockMovement
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.Session() as s:
-        s.add(StockItem(sku_code=sku, warehouse_code="WH1", shop_id=SHOP, on_hand=UNITS, reserved=0,
-                        low_stock_threshold=10, sellable=True, created_at=now, updated_at=now))
-        s.add(StockMovement(shop_id=SHOP, sku_code=sku, warehouse_code="WH1", kind="in", on_hand_delta=UNITS,
-                            reserved_delta=0, cause="bench:flash-sale", actor="bench", created_at=now))
+        s.add(
+            StockItem(
+                sku_code=sku,
+                warehouse_code="WH1",
+                shop_id=SHOP,
+                on_hand=UNITS,
+                reserved=0,
+                low_stock_threshold=10,
+                sellable=True,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        s.add(
+            StockMovement(
+                shop_id=SHOP,
+                sku_code=sku,
+                warehouse_code="WH1",
+                kind="in",
+                on_hand_delta=UNITS,
+                reserved_delta=0,
+                cause="bench:flash-sale",
+                actor="bench",
+                created_at=now,
+            )
+        )
         s.commit()
 
 
@@ -70,8 +99,12 @@ class Observer:
     def __init__(self, config):
         self.config = config
         self.topology = bus.topology_for(config)
-        self.queue = Queue(self.topology.name("bench.outcomes"), durable=False, auto_delete=True,
-                           bindings=[binding(self.topology.exchange, routing_key=rk) for rk in OUTCOMES])
+        self.queue = Queue(
+            self.topology.name("bench.outcomes"),
+            durable=False,
+            auto_delete=True,
+            bindings=[binding(self.topology.exchange, routing_key=rk) for rk in OUTCOMES],
+        )
         self.seen: dict[str, list] = {}
         self.lock = threading.Lock()
         self.stop = threading.Event()
@@ -95,10 +128,8 @@ class Observer:
             with Consumer(channel, [self.queue], callbacks=[self.on_message], accept=None):
                 self.ready.set()
                 while not self.stop.is_set():
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         conn.drain_events(timeout=0.2)
-                    except TimeoutError:
-                        pass
 
     def outcomes(self, orders: set[str]) -> int:
         with self.lock:
@@ -123,7 +154,8 @@ def sampler(db, sku: str, stop: threading.Event, out: dict) -> None:
     from inventory.models import StockItem
 
     stmt = sa.select(sa.func.sum(StockItem.on_hand), sa.func.sum(StockItem.reserved)).where(
-        StockItem.shop_id == SHOP, StockItem.sku_code == sku)
+        StockItem.shop_id == SHOP, StockItem.sku_code == sku
+    )
     with db.engine.connect() as conn:
         while not stop.is_set():
             on_hand, reserved = conn.execute(stmt).one()
@@ -147,7 +179,7 @@ def one_level(sc, observer, producer, workers, buyers: int, bar, timeout: float)
     cpu0 = cpu_seconds([w.pid for w in workers])
     start = time.monotonic()
     exchange = bus.topology_for(config).exchange
-    for k, (order_id, event) in enumerate(zip(orders, bodies)):
+    for _k, (order_id, event) in enumerate(zip(orders, bodies, strict=False)):
         published[order_id] = time.monotonic()
         bus.publish_raw(producer, exchange, event.routing_key, event.to_json(), message_id=event.event_id)
     order_set = set(orders)
@@ -183,9 +215,14 @@ def one_level(sc, observer, producer, workers, buyers: int, bar, timeout: float)
     last = max((t for o in answered for _, t in seen[o]), default=None)
     latencies = [(min(t for _, t in seen[o]) - published[o]) * 1000 for o in answered]
     stock = stock_via_api(sc, sku)
-    correct = (reserved_events == UNITS and len(answered) == buyers and not twice
-               and stock.get("reserved") == UNITS and sample.get("min_available", 0) >= 0
-               and stock.get("available", -1) >= 0)
+    correct = (
+        reserved_events == UNITS
+        and len(answered) == buyers
+        and not twice
+        and stock.get("reserved") == UNITS
+        and sample.get("min_available", 0) >= 0
+        and stock.get("available", -1) >= 0
+    )
     return {
         "buyers": buyers,
         "outcomes": len(answered),
@@ -216,8 +253,16 @@ def stock_via_api(sc, sku: str) -> dict:
 
 def start_workers(sc, count: int) -> list[subprocess.Popen]:
     env = sc.env("inventory", ECOM_LOG_LEVEL="INFO")
-    procs = [subprocess.Popen([str(BIN / "ecom"), "worker", "inventory"], cwd=REPO, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "ecom"), "worker", "inventory"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
     config = sc.configs["inventory"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -248,8 +293,10 @@ def run(args, bar) -> dict:
     notes = []
     has_handler = handles_order_paid()
     if not has_handler:
-        notes.append("inventory on this branch has no orders.OrderPaid handler: no attempt gets an outcome, "
-                     "so correctness is NO until the reservation handler is merged")
+        notes.append(
+            "inventory on this branch has no orders.OrderPaid handler: no attempt gets an outcome, "
+            "so correctness is NO until the reservation handler is merged"
+        )
     with scratch(["inventory"]) as sc:
         observer = Observer(sc.configs["inventory"])
         observer.thread.start()
@@ -265,14 +312,18 @@ def run(args, bar) -> dict:
                             from .common import RESULTS
                             from .spy import Spy
 
-                            spy = Spy({f"inventory worker {i + 1}": w.pid for i, w in enumerate(workers)},
-                                      RESULTS / "hot_sku.pyspy")
-                            notes.append(f"the first run of {buyers} buyers profiled with py-spy (its figures "
-                                         "include py-spy's overhead): bench/results/hot_sku.pyspy.txt")
+                            spy = Spy(
+                                {f"inventory worker {i + 1}": w.pid for i, w in enumerate(workers)},
+                                RESULTS / "hot_sku.pyspy",
+                            )
+                            notes.append(
+                                f"the first run of {buyers} buyers profiled with py-spy (its figures "
+                                "include py-spy's overhead): bench/results/hot_sku.pyspy.txt"
+                            )
                         with spy:
                             per_level.setdefault(buyers, []).append(
-                                one_level(sc, observer, producer, workers, buyers, bar,
-                                          timeout=max(60, buyers / 20)))
+                                one_level(sc, observer, producer, workers, buyers, bar, timeout=max(60, buyers / 20))
+                            )
         finally:
             for w in workers:
                 stop_process(w)
@@ -280,24 +331,45 @@ def run(args, bar) -> dict:
     rows = []
     summary = {}
     for buyers, runs in per_level.items():
-        summary[buyers] = {k: spread([r[k] for r in runs]) for k in
-                           ("attempts_s", "p50_ms", "p95_ms", "p99_ms", "reserved_events", "shortage_events",
-                            "min_available_seen", "worker_cpu_ms_per_attempt")}
+        summary[buyers] = {
+            k: spread([r[k] for r in runs])
+            for k in (
+                "attempts_s",
+                "p50_ms",
+                "p95_ms",
+                "p99_ms",
+                "reserved_events",
+                "shortage_events",
+                "min_available_seen",
+                "worker_cpu_ms_per_attempt",
+            )
+        }
         summary[buyers]["all_correct"] = all(r["correct"] for r in runs)
-        rows += [(f"{buyers} buyers: attempts/s (target >= {TARGET_ATTEMPTS_S})", summary[buyers]["attempts_s"]),
-                 (f"{buyers} buyers: p99 ms", summary[buyers]["p99_ms"]),
-                 (f"{buyers} buyers: StockReserved (must be {UNITS})", summary[buyers]["reserved_events"]),
-                 (f"{buyers} buyers: min available seen (>= 0)", summary[buyers]["min_available_seen"]),
-                 (f"{buyers} buyers: worker CPU ms/attempt", summary[buyers]["worker_cpu_ms_per_attempt"]),
-                 (f"{buyers} buyers: correct in every run", Text("yes" if summary[buyers]["all_correct"] else "NO"))]
+        rows += [
+            (f"{buyers} buyers: attempts/s (target >= {TARGET_ATTEMPTS_S})", summary[buyers]["attempts_s"]),
+            (f"{buyers} buyers: p99 ms", summary[buyers]["p99_ms"]),
+            (f"{buyers} buyers: StockReserved (must be {UNITS})", summary[buyers]["reserved_events"]),
+            (f"{buyers} buyers: min available seen (>= 0)", summary[buyers]["min_available_seen"]),
+            (f"{buyers} buyers: worker CPU ms/attempt", summary[buyers]["worker_cpu_ms_per_attempt"]),
+            (f"{buyers} buyers: correct in every run", Text("yes" if summary[buyers]["all_correct"] else "NO")),
+        ]
     return {
-        "settings": {"units": UNITS, "levels": levels(args), "runs": args.runs, "workers": args.workers,
-                     "prefetch": sc.configs["inventory"].prefetch, "database": "postgresql",
-                     "inventory_handles_order_paid": has_handler},
+        "settings": {
+            "units": UNITS,
+            "levels": levels(args),
+            "runs": args.runs,
+            "workers": args.workers,
+            "prefetch": sc.configs["inventory"].prefetch,
+            "database": "postgresql",
+            "inventory_handles_order_paid": has_handler,
+        },
         "runs": [r for runs in per_level.values() for r in runs],
         "levels": summary,
-        "targets": {"attempts_s": f">= {TARGET_ATTEMPTS_S}", "reserved": f"exactly {UNITS}",
-                    "available": "never negative"},
+        "targets": {
+            "attempts_s": f">= {TARGET_ATTEMPTS_S}",
+            "reserved": f"exactly {UNITS}",
+            "available": "never negative",
+        },
         "rows": rows,
         "notes": notes,
         "status": "measured" if has_handler else "no OrderPaid handler on this branch",

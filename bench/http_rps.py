@@ -16,15 +16,16 @@ client (bench/load.py: threads over keep-alive connections) sends a fixed number
   bench/stack.py; products are created through catalog's API. Server CPU per request is that of every
   process of the endpoint's stack.
 """
+
 from __future__ import annotations
 
 import contextlib
 import subprocess
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 import requests
 
@@ -43,19 +44,30 @@ class Endpoint:
     label: str
     service: str
     make_request: Callable[[int], tuple]
-    seed: Callable | None = None          # seed(db) of the service's own database
-    peers: tuple[str, ...] = ()           # services it calls: run as processes too (bench/stack.py)
-    stack_seed: Callable | None = None    # stack_seed(stack) -> None, through the APIs
+    seed: Callable | None = None  # seed(db) of the service's own database
+    peers: tuple[str, ...] = ()  # services it calls: run as processes too (bench/stack.py)
+    stack_seed: Callable | None = None  # stack_seed(stack) -> None, through the APIs
 
 
 def seed_stock(db, rows: int = 200) -> None:
     from inventory.models import StockItem
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with db.Session() as s:
         for i in range(rows):
-            s.add(StockItem(sku_code=f"SKU-{i:04d}", warehouse_code="WH1", shop_id=f"S{i % 5}", on_hand=100 + i,
-                            reserved=i % 7, low_stock_threshold=10, sellable=True, created_at=now, updated_at=now))
+            s.add(
+                StockItem(
+                    sku_code=f"SKU-{i:04d}",
+                    warehouse_code="WH1",
+                    shop_id=f"S{i % 5}",
+                    on_hand=100 + i,
+                    reserved=i % 7,
+                    low_stock_threshold=10,
+                    sellable=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         s.commit()
 
 
@@ -70,8 +82,7 @@ _place = PlaceOrders(prefix="RPS")
 
 ENDPOINTS = [
     Endpoint("inventory GET /api/v1/stock", "inventory", _stock_request(), seed_stock),
-    Endpoint("orders POST /api/v1/orders", "orders", _place, peers=("catalog", "logistics"),
-             stack_seed=_place.seed),
+    Endpoint("orders POST /api/v1/orders", "orders", _place, peers=("catalog", "logistics"), stack_seed=_place.seed),
 ]
 
 
@@ -79,9 +90,18 @@ def start_gunicorn(sc, service: str, env_extra: dict | None = None) -> tuple[sub
     port = free_port()
     env = sc.env(service, **(env_extra or {}))
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", str(REPO / "deploy" / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
-         f"{service}.app:create_app()"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(BIN / "gunicorn"),
+            "-c",
+            str(REPO / "deploy" / "gunicorn.conf.py"),
+            "-b",
+            f"127.0.0.1:{port}",
+            f"{service}.app:create_app()",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -115,7 +135,8 @@ def run(args, bar) -> dict:
                 # the service's worker too (its relay publishes what the endpoint records); the
                 # peers' workers would have nothing to do
                 stack = running.enter_context(
-                    Stack(sc, [*ep.peers, ep.service], settings=settings_for(args), workers=[ep.service]))
+                    Stack(sc, [*ep.peers, ep.service], settings=settings_for(args), workers=[ep.service])
+                )
                 ep.stack_seed(stack)
                 proc, port = stack.webs[ep.service], stack.port(ep.service)
                 pids = stack.pids()
@@ -138,8 +159,9 @@ def run(args, bar) -> dict:
 
                         spy = Spy(stack.named_pids(), RESULTS / f"http_rps.{ep.service}.pyspy")
                     with spy:
-                        real = drive("127.0.0.1", port, ep.make_request, args.requests, args.concurrency,
-                                     on_progress=bar.update)
+                        real = drive(
+                            "127.0.0.1", port, ep.make_request, args.requests, args.concurrency, on_progress=bar.update
+                        )
                     cpu2 = cpu_seconds(pids)
                     by2 = stack.cpu_by_process() if ep.peers else {}
                     figures = {**empty.figures("empty"), **real.figures("real")}
@@ -148,25 +170,41 @@ def run(args, bar) -> dict:
                     figures["real_server_cpu_ms_per_req"] = (cpu2 - cpu1) * 1000 / args.requests
                     if figures["real_non_2xx"] or figures["empty_non_2xx"]:
                         raise RuntimeError(f"{ep.label}: non-2xx answers: {real.statuses} {real.errors[:3]}")
-                    runs.append({"endpoint": ep.label, **{f"{key}:{k}": v for k, v in figures.items()},
-                                 f"{key}:real_cpu_ms_per_req_by_process":
-                                     {k: round((by2[k] - by1[k]) * 1000 / args.requests, 2) for k in by2}})
+                    runs.append(
+                        {
+                            "endpoint": ep.label,
+                            **{f"{key}:{k}": v for k, v in figures.items()},
+                            f"{key}:real_cpu_ms_per_req_by_process": {
+                                k: round((by2[k] - by1[k]) * 1000 / args.requests, 2) for k in by2
+                            },
+                        }
+                    )
             finally:
                 if not ep.peers:
                     stop_process(proc)
-        rows += [(f"{ep.label} rps", f"{key}:real_rps"), ("  GET /healthz (empty) of the same app rps", f"{key}:empty_rps"),
-                 (f"  ratio real/empty (target >= {TARGET})", f"{key}:ratio"),
-                 ("  real p50 ms", f"{key}:real_p50_ms"), ("  real p99 ms", f"{key}:real_p99_ms"),
-                 ("  empty p99 ms", f"{key}:empty_p99_ms"),
-                 ("  server CPU ms/request real", f"{key}:real_server_cpu_ms_per_req"),
-                 ("  server CPU ms/request empty", f"{key}:empty_server_cpu_ms_per_req")]
+        rows += [
+            (f"{ep.label} rps", f"{key}:real_rps"),
+            ("  GET /healthz (empty) of the same app rps", f"{key}:empty_rps"),
+            (f"  ratio real/empty (target >= {TARGET})", f"{key}:ratio"),
+            ("  real p50 ms", f"{key}:real_p50_ms"),
+            ("  real p99 ms", f"{key}:real_p99_ms"),
+            ("  empty p99 ms", f"{key}:empty_p99_ms"),
+            ("  server CPU ms/request real", f"{key}:real_server_cpu_ms_per_req"),
+            ("  server CPU ms/request empty", f"{key}:empty_server_cpu_ms_per_req"),
+        ]
     import os
 
     return {
-        "settings": {"requests": args.requests, "client_threads": args.concurrency, "runs": args.runs,
-                     "gunicorn": "deploy/gunicorn.conf.py", "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
-                     "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
-                     "endpoints": [e.label for e in ENDPOINTS], "client": "bench/load.py (same machine)"},
+        "settings": {
+            "requests": args.requests,
+            "client_threads": args.concurrency,
+            "runs": args.runs,
+            "gunicorn": "deploy/gunicorn.conf.py",
+            "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", "2"),
+            "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
+            "endpoints": [e.label for e in ENDPOINTS],
+            "client": "bench/load.py (same machine)",
+        },
         "runs": runs,
         "targets": {"ratio": f">= {TARGET} (for POST /api/v1/orders)"},
         "rows": rows,

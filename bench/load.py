@@ -4,14 +4,15 @@ load, e.g. the p99 of POST /orders at 50 orders/s). Loopback only.
 
     stats = drive("127.0.0.1", port, lambda i: ("GET", "/healthz", None, {}), requests=2000, threads=8)
 """
+
 from __future__ import annotations
 
 import http.client
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .common import percentile
 
@@ -41,8 +42,16 @@ class LoadResult:
         }
 
 
-def drive(host: str, port: int, make_request: Request, requests: int, threads: int = 8,
-          rate: float | None = None, timeout: float = 30, on_progress=None) -> LoadResult:
+def drive(
+    host: str,
+    port: int,
+    make_request: Request,
+    requests: int,
+    threads: int = 8,
+    rate: float | None = None,
+    timeout: float = 30,
+    on_progress=None,
+) -> LoadResult:
     """Send `requests` requests; `make_request(i)` gives (method, path, body, headers) of the i-th.
 
     rate=None: closed loop. rate=R: request i is sent at start + i/R (open loop; if the server falls

@@ -15,6 +15,7 @@ INSERT to it). Ratio = relay msg/s / direct msg/s; target >= 0.7.
 The events are catalog.ProductListed, routed to inventory.events of the namespace, which is purged
 after each measurement (nothing consumes them).
 """
+
 from __future__ import annotations
 
 import time
@@ -32,17 +33,24 @@ TARGET = 0.7
 
 
 def listing(i: int):
-    return make_event("catalog.ProductListed", {
-        "product_id": f"P{i:08d}", "shop_id": "S1", "title": "Cotton T-shirt",
-        "skus": [{"sku_code": f"SKU-{i}-M", "list_price_fen": 12900, "low_stock_threshold": 5},
-                 {"sku_code": f"SKU-{i}-L", "list_price_fen": 12900, "low_stock_threshold": 5}],
-    })
+    return make_event(
+        "catalog.ProductListed",
+        {
+            "product_id": f"P{i:08d}",
+            "shop_id": "S1",
+            "title": "Cotton T-shirt",
+            "skus": [
+                {"sku_code": f"SKU-{i}-M", "list_price_fen": 12900, "low_stock_threshold": 5},
+                {"sku_code": f"SKU-{i}-L", "list_price_fen": 12900, "low_stock_threshold": 5},
+            ],
+        },
+    )
 
 
 def record(db, events, per_transaction: int = 100) -> None:
     for start in range(0, len(events), per_transaction):
         with db.uow() as uow:
-            for event in events[start:start + per_transaction]:
+            for event in events[start : start + per_transaction]:
                 uow.record(event)
             uow.commit()
     db.outbox_signal.clear()
@@ -90,8 +98,9 @@ def run(args, bar) -> dict:
                 events = [listing(k) for k in range(n)]
                 with Timer() as direct:
                     for k, e in enumerate(events):
-                        bus.publish_raw(producer, relay.topology.exchange, e.routing_key, e.to_json(),
-                                        message_id=e.event_id)
+                        bus.publish_raw(
+                            producer, relay.topology.exchange, e.routing_key, e.to_json(), message_id=e.event_id
+                        )
                         if k % 100 == 99:
                             bar.update(100)
                 channel.queue_purge(work_queue)
@@ -112,24 +121,36 @@ def run(args, bar) -> dict:
                     profile_path.write_text(profiler.output_text(unicode=True, color=False))
                 channel.queue_purge(work_queue)
                 direct_rate = n / direct.elapsed
-                runs.append({"direct_msg_s": direct_rate, "relay_msg_s": n / batched,
-                             "relay_per_message_msg_s": n / per_message,
-                             "ratio": (n / batched) / direct_rate,
-                             "ratio_per_message": (n / per_message) / direct_rate})
+                runs.append(
+                    {
+                        "direct_msg_s": direct_rate,
+                        "relay_msg_s": n / batched,
+                        "relay_per_message_msg_s": n / per_message,
+                        "ratio": (n / batched) / direct_rate,
+                        "ratio_per_message": (n / per_message) / direct_rate,
+                    }
+                )
                 time.sleep(0.2)
     notes = []
     if profile_path:
         notes.append(f"profile of the first relay drain: {profile_path.name}")
     return {
-        "settings": {"messages": n, "relay_batch": config.relay_batch, "runs": args.runs,
-                     "database": "postgresql", "publisher_confirms": True},
+        "settings": {
+            "messages": n,
+            "relay_batch": config.relay_batch,
+            "runs": args.runs,
+            "database": "postgresql",
+            "publisher_confirms": True,
+        },
         "runs": runs,
         "targets": {"ratio": f">= {TARGET}"},
-        "rows": [("direct publish after commit msg/s", "direct_msg_s"),
-                 ("outbox relay msg/s (batch confirms)", "relay_msg_s"),
-                 (f"ratio relay/direct (target >= {TARGET})", "ratio"),
-                 ("relay, confirm per message msg/s (before)", "relay_per_message_msg_s"),
-                 ("ratio per-message relay/direct (before)", "ratio_per_message")],
+        "rows": [
+            ("direct publish after commit msg/s", "direct_msg_s"),
+            ("outbox relay msg/s (batch confirms)", "relay_msg_s"),
+            (f"ratio relay/direct (target >= {TARGET})", "ratio"),
+            ("relay, confirm per message msg/s (before)", "relay_per_message_msg_s"),
+            ("ratio per-message relay/direct (before)", "ratio_per_message"),
+        ],
         "notes": notes,
     }
 

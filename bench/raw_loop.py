@@ -13,8 +13,10 @@ Figures per run:
 - drain msg/s: N messages already queued, consumed and acked (what a consumer can reach when it
   has a backlog); the consumer benchmark compares against this one.
 """
+
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -33,12 +35,20 @@ BATCH = Config.__dataclass_fields__["relay_batch"].default  # the relay's batch
 
 def sample_body(i: int = 0) -> str:
     """A realistic message: an orders.OrderPaid envelope with two lines (~500 bytes)."""
-    return make_event("orders.OrderPaid", {
-        "order_id": f"O{i:010d}", "shop_id": "S1", "buyer_id": "B1", "payable_fen": 25800,
-        "paid_at": "2026-11-23T10:00:00Z",
-        "lines": [{"sku_code": "RED-M", "quantity": 1, "unit_price_fen": 12900, "category_id": "C1"},
-                  {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 12900, "category_id": "C1"}],
-    }).to_json()
+    return make_event(
+        "orders.OrderPaid",
+        {
+            "order_id": f"O{i:010d}",
+            "shop_id": "S1",
+            "buyer_id": "B1",
+            "payable_fen": 25800,
+            "paid_at": "2026-11-23T10:00:00Z",
+            "lines": [
+                {"sku_code": "RED-M", "quantity": 1, "unit_price_fen": 12900, "category_id": "C1"},
+                {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 12900, "category_id": "C1"},
+            ],
+        },
+    ).to_json()
 
 
 def connection(confirm: bool = True) -> Connection:
@@ -48,8 +58,16 @@ def connection(confirm: bool = True) -> Connection:
 
 
 def publish(producer: Producer, queue: str, body: str) -> None:
-    producer.publish(body, exchange="", routing_key=queue, content_type="application/json",
-                     content_encoding="utf-8", delivery_mode=2, message_id=str(uuid.uuid4()), retry=False)
+    producer.publish(
+        body,
+        exchange="",
+        routing_key=queue,
+        content_type="application/json",
+        content_encoding="utf-8",
+        delivery_mode=2,
+        message_id=str(uuid.uuid4()),
+        retry=False,
+    )
 
 
 class Counter:
@@ -84,10 +102,8 @@ def consume(queue: str, counter: Counter, ready: threading.Event | None = None, 
                 ready.set()
             deadline = time.monotonic() + timeout
             while not counter.done.is_set() and time.monotonic() < deadline:
-                try:
+                with contextlib.suppress(TimeoutError):
                     conn.drain_events(timeout=1)
-                except TimeoutError:
-                    pass
 
 
 class Queued:
@@ -191,14 +207,23 @@ def run(args, bar) -> dict:
         result.update(drain_once(n, bar.update))
         runs.append(result)
     return {
-        "settings": {"messages": n, "prefetch": PREFETCH, "confirm_batch": BATCH, "persistent": True, "publisher_confirms": True,
-                     "body_bytes": len(sample_body()), "runs": args.runs},
+        "settings": {
+            "messages": n,
+            "prefetch": PREFETCH,
+            "confirm_batch": BATCH,
+            "persistent": True,
+            "publisher_confirms": True,
+            "body_bytes": len(sample_body()),
+            "runs": args.runs,
+        },
         "runs": runs,
-        "rows": [("loop msg/s (publish+consume at once)", "loop_msg_s"),
-                 ("publish with confirms msg/s", "publish_confirmed_msg_s"),
-                 (f"loop msg/s, confirms per {BATCH}", "loop_batched_msg_s"),
-                 (f"publish msg/s, confirms per {BATCH}", "publish_batched_msg_s"),
-                 ("drain msg/s (backlog consumed)", "drain_msg_s")],
+        "rows": [
+            ("loop msg/s (publish+consume at once)", "loop_msg_s"),
+            ("publish with confirms msg/s", "publish_confirmed_msg_s"),
+            (f"loop msg/s, confirms per {BATCH}", "loop_batched_msg_s"),
+            (f"publish msg/s, confirms per {BATCH}", "publish_batched_msg_s"),
+            ("drain msg/s (backlog consumed)", "drain_msg_s"),
+        ],
     }
 
 

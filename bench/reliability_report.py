@@ -3,6 +3,7 @@ tests in tests/reliability/) into the table of docs/reliability.md, between its 
 
     python -m bench.reliability_report        (run by `make test-reliability`)
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ def render(data: dict) -> str:
     for key, item in sorted(data.get("scenarios", {}).items()):
         figures = "; ".join(f"{k}={v}" for k, v in item.items() if k not in SKIP and v is not None)
         machine = item.get("machine", {})
-        lines.append(f"| {item.get('scenario', key)} | {item.get('at', '')} ({machine.get('cpu_count')} CPUs) "
-                     f"| {figures} |")
+        lines.append(
+            f"| {item.get('scenario', key)} | {item.get('at', '')} ({machine.get('cpu_count')} CPUs) | {figures} |"
+        )
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ CPU time of one process moves far less with the machine's load than rates do, so
 to compare between commits for the handler's cost (docs/perf-log.md, "Statements built once").
 `--profile` writes a cProfile of the first run, by own time, to bench/results/reserve_cpu.profile.txt.
 """
+
 from __future__ import annotations
 
 import collections
@@ -53,8 +54,11 @@ def run(args, bar) -> dict:
         subscription = next(s for s in SUBSCRIPTIONS if "orders.OrderPaid" in s.handlers)
         consumer = EventConsumer(db, subscription)
         sent: collections.Counter = collections.Counter()
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda conn, cursor, statement, *rest: sent.update([statement.split("(")[0][:60]]))
+        event.listen(
+            db.engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *rest: sent.update([statement.split("(")[0][:60]]),
+        )
         for k in range(args.runs):
             sku = f"RC-{k}"
             seed(db, sku)
@@ -66,23 +70,39 @@ def run(args, bar) -> dict:
                 profiler.enable()
             cpu, wall = time.process_time(), time.perf_counter()
             for i in range(batch, n + batch, batch):
-                consumer.handle_batch(events[i:i + batch])
+                consumer.handle_batch(events[i : i + batch])
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
             if profiler:
                 profiler.disable()
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
                 (RESULTS / "reserve_cpu.profile.txt").write_text(out.getvalue())
-                notes.append("run 1 profiled with cProfile (its figures include the profiler's overhead): "
-                             "bench/results/reserve_cpu.profile.txt")
-            runs.append({"messages": n, "batch": batch, "cpu_ms_per_message": 1000 * cpu / n,
-                         "wall_ms_per_message": 1000 * wall / n,
-                         "statements_per_message": sum(sent.values()) / n})
+                notes.append(
+                    "run 1 profiled with cProfile (its figures include the profiler's overhead): "
+                    "bench/results/reserve_cpu.profile.txt"
+                )
+            runs.append(
+                {
+                    "messages": n,
+                    "batch": batch,
+                    "cpu_ms_per_message": 1000 * cpu / n,
+                    "wall_ms_per_message": 1000 * wall / n,
+                    "statements_per_message": sum(sent.values()) / n,
+                }
+            )
             bar.update(1)
     statements = {text: round(count / n, 2) for text, count in sent.most_common()}
-    rows = [("messages per run", "messages"), ("batch (ECOM_CONSUMER_BATCH)", "batch"),
-            ("handler CPU ms / message (this process)", "cpu_ms_per_message"),
-            ("wall ms / message", "wall_ms_per_message"),
-            ("statements / message", "statements_per_message")]
-    return {"runs": runs, "rows": rows, "statements": statements, "notes": notes,
-            "settings": {"messages": n, "consumer_batch": batch, "database": "PostgreSQL", "broker": "none"}}
+    rows = [
+        ("messages per run", "messages"),
+        ("batch (ECOM_CONSUMER_BATCH)", "batch"),
+        ("handler CPU ms / message (this process)", "cpu_ms_per_message"),
+        ("wall ms / message", "wall_ms_per_message"),
+        ("statements / message", "statements_per_message"),
+    ]
+    return {
+        "runs": runs,
+        "rows": rows,
+        "statements": statements,
+        "notes": notes,
+        "settings": {"messages": n, "consumer_batch": batch, "database": "PostgreSQL", "broker": "none"},
+    }

@@ -16,6 +16,7 @@ SAVEPOINT, NOTIFY), commits and rollbacks. Round trips = the four together. The 
 every statement (its first 120 characters) with its count per order, by service. Not counted: the
 relay's LISTEN connection (one idle socket), the idle-connection pings of the pool, the broker.
 """
+
 from __future__ import annotations
 
 import collections
@@ -70,6 +71,7 @@ class Counter:
         def count(*_args, **_kwargs):
             with self.lock:
                 self.counts[(service, kind)] += 1
+
         return count
 
     def _statement(self, service: str):
@@ -78,6 +80,7 @@ class Counter:
             with self.lock:
                 self.counts[(service, "statements")] += 1
                 self.texts[(service, text)] += 1
+
         return count
 
     def take(self) -> tuple[collections.Counter, collections.Counter]:
@@ -144,25 +147,37 @@ def run(args, bar) -> dict:
                     figures[f"total_{kind}"] = sum(figures[f"{name}_{kind}"] for name in saga.SERVICES)
                 runs.append(figures)
                 # Which statements, per order (the last run's): where a change would cut round trips.
-                statements = {name: {text: round(c / n, 2) for (svc, text), c in texts.most_common() if svc == name}
-                              for name in saga.SERVICES}
+                statements = {
+                    name: {text: round(c / n, 2) for (svc, text), c in texts.most_common() if svc == name}
+                    for name in saga.SERVICES
+                }
                 if bench.errors:
                     notes.append(f"run {k + 1}: {bench.errors[:3]}")
                     bench.errors.clear()
         finally:
             bench.close()
-    rows = [("orders per run (one at a time, to SettlementScheduled)", "orders"),
-            ("orders completed", "completed")]
+    rows = [("orders per run (one at a time, to SettlementScheduled)", "orders"), ("orders completed", "completed")]
     for name in saga.SERVICES:
         rows.append((f"{name}: round trips / order", f"{name}_round_trips"))
         rows.append((f"{name}: statements / order", f"{name}_statements"))
-    rows += [("all: transactions (BEGIN) / order", "total_begin"),
-             ("all: statements / order", "total_statements"),
-             ("all: commits / order", "total_commit"),
-             ("all: rollbacks / order", "total_rollback"),
-             ("all: round trips / order", "total_round_trips")]
+    rows += [
+        ("all: transactions (BEGIN) / order", "total_begin"),
+        ("all: statements / order", "total_statements"),
+        ("all: commits / order", "total_commit"),
+        ("all: rollbacks / order", "total_rollback"),
+        ("all: round trips / order", "total_round_trips"),
+    ]
     if not runs:
         rows.append(("status", Text("no run finished")))
-    return {"runs": runs, "rows": rows, "notes": notes, "statements": statements,
-            "settings": {"orders_per_run": n, "relay_poll_interval_s": 3600, "services": "in one process",
-                         **{k: str(v) for k, v in saga.SETTINGS.items()}}}
+    return {
+        "runs": runs,
+        "rows": rows,
+        "notes": notes,
+        "statements": statements,
+        "settings": {
+            "orders_per_run": n,
+            "relay_poll_interval_s": 3600,
+            "services": "in one process",
+            **{k: str(v) for k, v in saga.SETTINGS.items()},
+        },
+    }

@@ -36,8 +36,10 @@ Per run (at least 3; interleaved with the baseline):
 Targets (issue 8): >= 100 orders/s end to end on PostgreSQL; p99 POST /orders <= 50 ms at 50 orders/s;
 saga msg/s >= 0.3 of the raw loop.
 """
+
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -65,24 +67,29 @@ NAME = "saga"
 SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
 SHOP = "S-BENCH"
 CARRIER_SECRET = "bench-carrier-webhook-secret"
-PRODUCTS = 20           # SKUs the orders are spread over (one stock row each)
+PRODUCTS = 20  # SKUs the orders are spread over (one stock row each)
 BUYERS = 50
-RATE = 50.0             # orders/s of the open-loop run
+RATE = 50.0  # orders/s of the open-loop run
 TARGETS = {"orders_s": 100.0, "post_p99_ms_at_rate": 50.0, "msg_ratio": 0.3}
 # The services' settings for the benchmark (besides addresses and secrets).
 SETTINGS = {
     "LOGISTICS_CARRIER_WEBHOOK_SECRET": CARRIER_SECRET,
     "BILLING_SANDBOX_CONFIRM_DELAY_MS": 20,
-    "BILLING_SETTLEMENT_DAYS": 0,     # settlements due at completion; the job is run by the benchmark
-    "ECOM_JOB_INTERVAL": 3600,        # no scheduled job runs during a measurement
+    "BILLING_SETTLEMENT_DAYS": 0,  # settlements due at completion; the job is run by the benchmark
+    "ECOM_JOB_INTERVAL": 3600,  # no scheduled job runs during a measurement
     "ECOM_LOG_LEVEL": "INFO",
 }
-ADDRESS = {"name": "张三", "province": "浙江", "city": "杭州", "district": "西湖区", "street": "文三路",
-           "detail": "100号3幢501"}
+ADDRESS = {
+    "name": "张三",
+    "province": "浙江",
+    "city": "杭州",
+    "district": "西湖区",
+    "street": "文三路",
+    "detail": "100号3幢501",
+}
 FAILED = ("orders.OrderHeld", "orders.OrderCancelled", "inventory.StockShortage", "billing.PaymentFailed")
 # What the reactors do on seeing an event (the order's next HTTP step).
-STEPS = {"logistics.ShipmentCreated": "dispatch", "orders.OrderShipped": "deliver",
-         "orders.OrderDelivered": "confirm"}
+STEPS = {"logistics.ShipmentCreated": "dispatch", "orders.OrderShipped": "deliver", "orders.OrderDelivered": "confirm"}
 
 
 # HTTP -------------------------------------------------------------------------------------------
@@ -102,8 +109,9 @@ class Http:
             conns[service] = http.client.HTTPConnection("127.0.0.1", self.stack.port(service), timeout=30)
         return conns[service]
 
-    def call(self, service: str, method: str, path: str, body=None, headers: dict | None = None,
-             raw: bytes | None = None) -> tuple[int, dict | None]:
+    def call(
+        self, service: str, method: str, path: str, body=None, headers: dict | None = None, raw: bytes | None = None
+    ) -> tuple[int, dict | None]:
         payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         h = {"Content-Type": "application/json", **(headers or {})}
         for attempt in (0, 1):
@@ -145,11 +153,23 @@ def create_products(http: Http, count: int, prefix: str = "BENCH") -> list[str]:
     skus = []
     for i in range(count):
         sku = f"{prefix}-{i:03d}"
-        body = {"category_id": "digital-phones", "title": f"轻薄5G手机 {sku}", "brand": "Acme",
-                "description": "全新正品", "attributes": {"网络类型": "5G", "存储容量": ["128GB"]},
-                "images": [{"url": "https://img.example/p.jpg", "width": 800, "height": 800}],
-                "skus": [{"sku_code": sku, "spec": {"存储容量": "128GB"}, "list_price_fen": 9900,
-                          "weight_g": 400, "low_stock_threshold": 2}]}
+        body = {
+            "category_id": "digital-phones",
+            "title": f"轻薄5G手机 {sku}",
+            "brand": "Acme",
+            "description": "全新正品",
+            "attributes": {"网络类型": "5G", "存储容量": ["128GB"]},
+            "images": [{"url": "https://img.example/p.jpg", "width": 800, "height": 800}],
+            "skus": [
+                {
+                    "sku_code": sku,
+                    "spec": {"存储容量": "128GB"},
+                    "list_price_fen": 9900,
+                    "weight_g": 400,
+                    "low_stock_threshold": 2,
+                }
+            ],
+        }
         status, data = http.call("catalog", "POST", "/api/v1/products", body, merchant)
         expect(status, 201, data, "create product")
         pid = data["product_id"]
@@ -162,8 +182,11 @@ def create_products(http: Http, count: int, prefix: str = "BENCH") -> list[str]:
 
 
 def order_body(sku: str, phone_seq: int) -> dict:
-    return {"shop_id": SHOP, "lines": [{"sku_code": sku, "quantity": 1}],
-            "address": {**ADDRESS, "phone": f"139{phone_seq:08d}"}}
+    return {
+        "shop_id": SHOP,
+        "lines": [{"sku_code": sku, "quantity": 1}],
+        "address": {**ADDRESS, "phone": f"139{phone_seq:08d}"},
+    }
 
 
 class PlaceOrders:
@@ -174,8 +197,9 @@ class PlaceOrders:
         self.skus = list(skus or [])
         self.prefix = prefix
         self.phone_base = phone_base
-        self.buyers = [{**bearer("buyer", f"{prefix.lower()}-buyer-{i}"), "Content-Type": "application/json"}
-                       for i in range(20)]
+        self.buyers = [
+            {**bearer("buyer", f"{prefix.lower()}-buyer-{i}"), "Content-Type": "application/json"} for i in range(20)
+        ]
         self.phones = itertools.count(phone_base)  # a new receiver each order (repeat-phone audit rule)
 
     def seed(self, stack) -> None:
@@ -185,8 +209,12 @@ class PlaceOrders:
 
     def __call__(self, i: int) -> tuple:
         body = json.dumps(order_body(self.skus[i % len(self.skus)], next(self.phones))).encode()
-        return ("POST", "/api/v1/orders", body,
-                {**self.buyers[i % len(self.buyers)], "Idempotency-Key": uuid.uuid4().hex})
+        return (
+            "POST",
+            "/api/v1/orders",
+            body,
+            {**self.buyers[i % len(self.buyers)], "Idempotency-Key": uuid.uuid4().hex},
+        )
 
 
 # The bus ----------------------------------------------------------------------------------------
@@ -197,11 +225,15 @@ class Observer:
     def __init__(self, config, on_event):
         self.config = config
         self.topology = bus.topology_for(config)
-        self.queue = Queue(self.topology.name("bench.saga.observer"), durable=False, auto_delete=True,
-                           bindings=[binding(self.topology.exchange, routing_key="#")])
+        self.queue = Queue(
+            self.topology.name("bench.saga.observer"),
+            durable=False,
+            auto_delete=True,
+            bindings=[binding(self.topology.exchange, routing_key="#")],
+        )
         self.on_event = on_event
         self.seen: dict[str, dict[str, float]] = {}
-        self.times: list[float] = []   # every event's arrival
+        self.times: list[float] = []  # every event's arrival
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.ready = threading.Event()
@@ -229,10 +261,8 @@ class Observer:
             with Consumer(channel, [self.queue], callbacks=[self.on_message], accept=None):
                 self.ready.set()
                 while not self.stop.is_set():
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         conn.drain_events(timeout=0.2)
-                    except TimeoutError:
-                        pass
 
     def first(self, order_id: str, rk: str) -> float | None:
         with self.lock:
@@ -261,8 +291,9 @@ class Bench:
         self.errors_lock = threading.Lock()
         self.phone_seq = itertools.count(1)
         self.observer = Observer(sc.configs["orders"], self.react)
-        self.workers = [threading.Thread(target=self.reactor, daemon=True, name=f"saga-reactor-{i}")
-                        for i in range(reactors)]
+        self.workers = [
+            threading.Thread(target=self.reactor, daemon=True, name=f"saga-reactor-{i}") for i in range(reactors)
+        ]
 
     def start(self):
         self.observer.thread.start()
@@ -287,13 +318,22 @@ class Bench:
         store = bearer("warehouse", "bench-wh", SHOP)
         for sku in self.skus:
             deadline = time.monotonic() + 60
-            while self.http.call("inventory", "GET", f"/api/v1/stock/{sku}?shop_id={SHOP}", None,
-                                 bearer("service", "bench"))[0] != 200:
+            while (
+                self.http.call(
+                    "inventory", "GET", f"/api/v1/stock/{sku}?shop_id={SHOP}", None, bearer("service", "bench")
+                )[0]
+                != 200
+            ):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"no stock item for {sku} within 60s (ProductListed not handled)")
                 time.sleep(0.1)
-            status, data = self.http.call("inventory", "POST", f"/api/v1/stock/{sku}/adjustments",
-                                          {"kind": "inbound", "quantity": units, "reason": "采购入库"}, store)
+            status, data = self.http.call(
+                "inventory",
+                "POST",
+                f"/api/v1/stock/{sku}/adjustments",
+                {"kind": "inbound", "quantity": units, "reason": "采购入库"},
+                store,
+            )
             expect(status, 201, data, "stock in")
 
     # Reactions ----------------------------------------------------------------------------------
@@ -314,17 +354,30 @@ class Bench:
         if p.get("case_id"):
             return
         tracking_no = f"BN{uuid.uuid4().int % 10**14:014d}"
-        status, data = self.http.call("logistics", "POST", f"/api/v1/shipments/{p['shipment_id']}/dispatch",
-                                      {"tracking_no": tracking_no}, self.warehouse)
+        status, data = self.http.call(
+            "logistics",
+            "POST",
+            f"/api/v1/shipments/{p['shipment_id']}/dispatch",
+            {"tracking_no": tracking_no},
+            self.warehouse,
+        )
         if status != 200:
             self.error(f"dispatch {p['order_id']}: {status} {data}")
 
     def _deliver(self, p: dict) -> None:
-        body = json.dumps({"event_id": uuid.uuid4().hex, "carrier": p["carrier"], "tracking_no": p["tracking_no"],
-                           "status": "delivered", "location": "杭州"}).encode()
+        body = json.dumps(
+            {
+                "event_id": uuid.uuid4().hex,
+                "carrier": p["carrier"],
+                "tracking_no": p["tracking_no"],
+                "status": "delivered",
+                "location": "杭州",
+            }
+        ).encode()
         sig = "sha256=" + hmac.new(CARRIER_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        status, data = self.http.call("logistics", "POST", "/api/v1/tracking/webhook", raw=body,
-                                      headers={"X-Carrier-Signature": sig})
+        status, data = self.http.call(
+            "logistics", "POST", "/api/v1/tracking/webhook", raw=body, headers={"X-Carrier-Signature": sig}
+        )
         if status != 200:
             self.error(f"carrier webhook {p['order_id']}: {status} {data}")
 
@@ -332,8 +385,9 @@ class Bench:
         buyer = self.order_buyer.get(p["order_id"])
         if buyer is None:
             return  # not an order of this benchmark
-        status, data = self.http.call("orders", "POST", f"/api/v1/orders/{p['order_id']}/confirm-receipt", {},
-                                      self.buyer_auth[buyer])
+        status, data = self.http.call(
+            "orders", "POST", f"/api/v1/orders/{p['order_id']}/confirm-receipt", {}, self.buyer_auth[buyer]
+        )
         if status != 200:
             self.error(f"confirm {p['order_id']}: {status} {data}")
 
@@ -350,8 +404,9 @@ class Bench:
         oid = data["order_id"]
         self.order_buyer[oid] = buyer
         headers = {**self.buyer_auth[buyer], "Idempotency-Key": uuid.uuid4().hex}
-        status, data = self.http.call("billing", "POST", "/api/v1/payments", {"order_id": oid, "method": "alipay"},
-                                      headers)
+        status, data = self.http.call(
+            "billing", "POST", "/api/v1/payments", {"order_id": oid, "method": "alipay"}, headers
+        )
         paid = time.monotonic()
         if status != 201:
             self.error(f"POST /payments {oid}: {status} {data}")
@@ -397,8 +452,14 @@ class Bench:
         by_process = {k: round((by1[k] - by0[k]) * 1000 / n, 2) for k in by1}
         # Settlement: the job, once, as an operator or its schedule would run it.
         usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        job = subprocess.run([str(BIN / "ecom"), "job", "billing", "settle-due"], cwd=REPO,
-                             env=self.stack.env("billing"), capture_output=True, text=True, timeout=300)
+        job = subprocess.run(
+            [str(BIN / "ecom"), "job", "billing", "settle-due"],
+            cwd=REPO,
+            env=self.stack.env("billing"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         usage1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         job_cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
         job_end = time.monotonic()
@@ -413,8 +474,9 @@ class Bench:
         settled_seen = time.monotonic()
         cpu2 = cpu_seconds(pids)
         bar.update(max(0, n - done_before))
-        out = self.figures(n, rate, orders, start, scheduled_at, job_end, settled_seen,
-                           cpu1 - cpu0, cpu2 - cpu1 + job_cpu)
+        out = self.figures(
+            n, rate, orders, start, scheduled_at, job_end, settled_seen, cpu1 - cpu0, cpu2 - cpu1 + job_cpu
+        )
         out[("at_rate_" if rate else "") + "cpu_ms_per_order_by_process"] = by_process
         return out
 
@@ -440,24 +502,33 @@ class Bench:
         complete = len(scheduled) == n and len(settled) == n and not failed
         out = {
             "mode": f"open loop {rate:g}/s" if rate else f"closed loop, {self.clients} clients",
-            "orders": n, "placed_and_paid": len(ids), "ready": len(ready), "scheduled": len(scheduled),
-            "settled": len(settled), "failed": len(failed), "complete": complete,
+            "orders": n,
+            "placed_and_paid": len(ids),
+            "ready": len(ready),
+            "scheduled": len(scheduled),
+            "settled": len(settled),
+            "failed": len(failed),
+            "complete": complete,
             "errors": len(self.errors),
             "orders_ready_s": len(ready) / (last_ready - start) if last_ready else None,
             "orders_scheduled_s": len(scheduled) / window if window else None,
             "orders_settled_s": len(settled) / (job_end - start) if settled else None,
             "settle_job_s": job_end - scheduled_at,
-            "place_p50_ms": percentile(place, 50), "place_p95_ms": percentile(place, 95),
+            "place_p50_ms": percentile(place, 50),
+            "place_p95_ms": percentile(place, 95),
             "place_p99_ms": percentile(place, 99),
-            "pay_p50_ms": percentile(pay, 50), "pay_p99_ms": percentile(pay, 99),
-            "chain_ready_p50_ms": percentile(chain_ready, 50), "chain_ready_p95_ms": percentile(chain_ready, 95),
+            "pay_p50_ms": percentile(pay, 50),
+            "pay_p99_ms": percentile(pay, 99),
+            "chain_ready_p50_ms": percentile(chain_ready, 50),
+            "chain_ready_p95_ms": percentile(chain_ready, 95),
             "chain_ready_p99_ms": percentile(chain_ready, 99),
             "chain_scheduled_p50_ms": percentile(chain_scheduled, 50),
             "chain_scheduled_p95_ms": percentile(chain_scheduled, 95),
             "chain_scheduled_p99_ms": percentile(chain_scheduled, 99),
             "cpu_ms_per_order": (cpu_chain + cpu_settle) * 1000 / n,
             "cpu_ms_per_order_settle": cpu_settle * 1000 / n,
-            "events": events, "events_per_order": events / n,
+            "events": events,
+            "events_per_order": events / n,
             "saga_msg_s": events / window if window else None,
             "achieved_rate": len(ids) / (max(o[0] for o in orders.values()) - start) if len(ids) > 1 else None,
         }
@@ -507,8 +578,10 @@ def run(args, bar) -> dict:
 
                         with Spy(stack.named_pids(), RESULTS / "saga.pyspy"):
                             closed = bench.saga_once(n, None, bar, timeout=max(120, n))
-                        notes.append("run 1 profiled with py-spy (its figures include py-spy's overhead): "
-                                     "bench/results/saga.pyspy.txt")
+                        notes.append(
+                            "run 1 profiled with py-spy (its figures include py-spy's overhead): "
+                            "bench/results/saga.pyspy.txt"
+                        )
                     else:
                         closed = bench.saga_once(n, None, bar, timeout=max(120, n))
                     closed_errors = list(bench.errors)
@@ -516,13 +589,16 @@ def run(args, bar) -> dict:
                     raw = raw_loop.loop_once(messages, bar.update, batch=raw_loop.BATCH)
                     at = place_at_rate(stack, placer, at_rate, bar)
                     figures = {**closed, **at, "raw_loop_batched_msg_s": raw["loop_msg_s"]}
-                    figures["msg_ratio"] = (closed["saga_msg_s"] / raw["loop_msg_s"]
-                                            if closed.get("saga_msg_s") else None)
+                    figures["msg_ratio"] = (
+                        closed["saga_msg_s"] / raw["loop_msg_s"] if closed.get("saga_msg_s") else None
+                    )
                     figures["error_samples"] = closed_errors[:5]
                     runs.append(figures)
                     if closed_errors or not closed["complete"] or at["at_rate_non_2xx"]:
-                        notes.append(f"run {len(runs)}: complete={closed['complete']}, errors={closed_errors[:3]}, "
-                                     f"non-2xx at {RATE:g}/s={at['at_rate_non_2xx']}")
+                        notes.append(
+                            f"run {len(runs)}: complete={closed['complete']}, errors={closed_errors[:3]}, "
+                            f"non-2xx at {RATE:g}/s={at['at_rate_non_2xx']}"
+                        )
             finally:
                 bench.close()
     rows = [
@@ -554,19 +630,33 @@ def run(args, bar) -> dict:
         ("HTTP/step errors", "errors"),
     ]
     return {
-        "settings": {"orders": n, "orders_at_rate": at_rate, "rate": RATE, "clients": clients,
-                     "reactors": args.reactors or 8, "runs": args.runs, "products": PRODUCTS,
-                     "raw_loop_messages": messages, "service_settings": settings,
-                     "gunicorn": {"WEB_CONCURRENCY": env_web.get("WEB_CONCURRENCY", "2 (default)"),
-                                  "GUNICORN_THREADS": env_web.get("GUNICORN_THREADS", "4 (default)")},
-                     "relay_poll_interval": os.environ.get("ECOM_RELAY_POLL_INTERVAL", "0.5 (default)"),
-                     "database": "postgresql", "broker": "rabbitmq"},
+        "settings": {
+            "orders": n,
+            "orders_at_rate": at_rate,
+            "rate": RATE,
+            "clients": clients,
+            "reactors": args.reactors or 8,
+            "runs": args.runs,
+            "products": PRODUCTS,
+            "raw_loop_messages": messages,
+            "service_settings": settings,
+            "gunicorn": {
+                "WEB_CONCURRENCY": env_web.get("WEB_CONCURRENCY", "2 (default)"),
+                "GUNICORN_THREADS": env_web.get("GUNICORN_THREADS", "4 (default)"),
+            },
+            "relay_poll_interval": os.environ.get("ECOM_RELAY_POLL_INTERVAL", "0.5 (default)"),
+            "database": "postgresql",
+            "broker": "rabbitmq",
+        },
         "runs": runs,
-        "targets": {"orders_ready_s": f">= {TARGETS['orders_s']:g}",
-                    "at_rate_p99_ms": f"<= {TARGETS['post_p99_ms_at_rate']:g} at {RATE:g} orders/s",
-                    "msg_ratio": f">= {TARGETS['msg_ratio']}"},
+        "targets": {
+            "orders_ready_s": f">= {TARGETS['orders_s']:g}",
+            "at_rate_p99_ms": f"<= {TARGETS['post_p99_ms_at_rate']:g} at {RATE:g} orders/s",
+            "msg_ratio": f">= {TARGETS['msg_ratio']}",
+        },
         "rows": rows,
-        "notes": notes + [
+        "notes": notes
+        + [
             "settlement: BILLING_SETTLEMENT_DAYS=0 and `ecom job billing settle-due` run once per run after "
             "every order's SettlementScheduled; 'to settled' includes that job",
             "saga msg/s: events on the namespace's exchange (observer queue bound to #) from the first POST "
@@ -581,8 +671,7 @@ def place_at_rate(stack: Stack, placer: PlaceOrders, count: int, bar) -> dict:
     orders/s. The orders stay unpaid (only billing's copy of OrderPlaced follows)."""
     pids = stack.pids()
     cpu0 = cpu_seconds(pids)
-    result = drive("127.0.0.1", stack.port("orders"), placer, count, threads=8, rate=RATE,
-                   on_progress=bar.update)
+    result = drive("127.0.0.1", stack.port("orders"), placer, count, threads=8, rate=RATE, on_progress=bar.update)
     cpu1 = cpu_seconds(pids)
     bar.update(count % 50)
     out = result.figures("at_rate")

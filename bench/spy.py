@@ -9,6 +9,7 @@ py-spy needs to ptrace the processes (root, or kernel.yama.ptrace_scope 0). Samp
 threads only when `idle=True`; by default only threads running (or waiting on the GIL) count, which is
 where CPU goes.
 """
+
 from __future__ import annotations
 
 import collections
@@ -32,8 +33,20 @@ class Spy:
         self.out.mkdir(parents=True, exist_ok=True)
         for label, pid in self.pids.items():
             path = self.out / f"{label.replace(' ', '-')}.collapsed.txt"
-            cmd = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--format", "raw",
-                   "--rate", str(self.rate), "--nonblocking", "-o", str(path)]
+            cmd = [
+                str(BIN / "py-spy"),
+                "record",
+                "--pid",
+                str(pid),
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--rate",
+                str(self.rate),
+                "--nonblocking",
+                "-o",
+                str(path),
+            ]
             if self.idle:
                 cmd.append("--idle")
             self.procs[label] = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

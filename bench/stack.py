@@ -8,6 +8,7 @@ bus namespace of a `common.scratch`. Used by the saga benchmark and by http_rps'
 Every process gets, besides its own `<SERVICE>_DATABASE_URL`, `BROKER_URL`, `ECOM_BUS_PREFIX` and
 `ECOM_JWT_SECRET` (common.Scratch.env), every peer's `<SERVICE>_URL` and `settings`.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -22,8 +23,15 @@ from .common import BIN, REPO, free_port, stop_process
 
 
 class Stack:
-    def __init__(self, sc, services: list[str], settings: dict | None = None, web: bool = True,
-                 workers: bool | list[str] = True, timeout: float = 90):
+    def __init__(
+        self,
+        sc,
+        services: list[str],
+        settings: dict | None = None,
+        web: bool = True,
+        workers: bool | list[str] = True,
+        timeout: float = 90,
+    ):
         """workers: True (every service's), False, or the services whose worker runs."""
         self.sc = sc
         self.services = list(services)
@@ -68,17 +76,31 @@ class Stack:
         return {label: cpu_seconds([pid]) for label, pid in self.named_pids().items()}
 
     # Life --------------------------------------------------------------------------------------
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         for name in self.services:
             if self.web:
                 self.webs[name] = subprocess.Popen(
-                    [str(BIN / "gunicorn"), "-c", str(REPO / "deploy" / "gunicorn.conf.py"),
-                     "-b", f"127.0.0.1:{self.ports[name]}", f"{name}.app:create_app()"],
-                    cwd=REPO, env=self.env(name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    [
+                        str(BIN / "gunicorn"),
+                        "-c",
+                        str(REPO / "deploy" / "gunicorn.conf.py"),
+                        "-b",
+                        f"127.0.0.1:{self.ports[name]}",
+                        f"{name}.app:create_app()",
+                    ],
+                    cwd=REPO,
+                    env=self.env(name),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             if name in self.worker_services:
-                self.procs[name] = subprocess.Popen([str(BIN / "ecom"), "worker", name], cwd=REPO,
-                                                    env=self.env(name), stdout=subprocess.DEVNULL,
-                                                    stderr=subprocess.DEVNULL)
+                self.procs[name] = subprocess.Popen(
+                    [str(BIN / "ecom"), "worker", name],
+                    cwd=REPO,
+                    env=self.env(name),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
         deadline = time.monotonic() + self.timeout
         for name in self.services:
             if self.web:
@@ -130,7 +152,7 @@ class Stack:
         for proc in [*self.webs.values(), *self.procs.values()]:
             stop_process(proc)
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         try:
             return self.start()
         except BaseException:

@@ -19,6 +19,8 @@ Used by `make run` (deploy/Procfile, which passes --bind) and by the image (depl
 Errors gunicorn answers itself (the limits above, a malformed request line or header) are
 problem+json like the app's. The access log masks phone numbers and token-like query parameters.
 """
+
+import contextlib
 import json
 import logging
 import os
@@ -68,9 +70,11 @@ def _problem_page(sock, status_int: int, reason: str, mesg: str) -> None:
     problem+json instead of its HTML page. Its workers answer every such error through
     `gunicorn.util.write_error(sock, status_int, reason, mesg)`, replaced by this one below."""
     body = json.dumps(problem_for_status(status_int, reason, mesg or reason).to_dict(), ensure_ascii=False).encode()
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n"
-            "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/problem+json\r\nContent-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n"
+    )
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
@@ -101,17 +105,24 @@ class JsonFormatter(logging.Formatter):
 
 
 # Query parameters whose value is a credential: written as "***".
-SECRET_PARAMS = {"access_token", "refresh_token", "id_token", "token", "api_key", "apikey", "password", "secret",
-                 "signature"}
+SECRET_PARAMS = {
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "api_key",
+    "apikey",
+    "password",
+    "secret",
+    "signature",
+}
 
 
 def scrub_path(path: str) -> str:
     """WSGI hands the path over as latin-1 text of its bytes: read it as the UTF-8 it is, so that
     the masker sees the characters a client sent (full-width digits included)."""
-    try:
+    with contextlib.suppress(UnicodeError):
         path = path.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        pass
     return scrub(path)
 
 
@@ -119,8 +130,9 @@ def scrub_query(query: str) -> str:
     """Phones masked in names and values (decoded first: `139+8765+1234` is a phone with spaces),
     credentials replaced; re-encoded as it came."""
     pairs = parse_qsl(query, keep_blank_values=True, errors="replace")
-    return urlencode([(scrub(name), "***" if name.lower() in SECRET_PARAMS else scrub(value)) for name, value in pairs],
-                     safe="*")
+    return urlencode(
+        [(scrub(name), "***" if name.lower() in SECRET_PARAMS else scrub(value)) for name, value in pairs], safe="*"
+    )
 
 
 class JsonLogger(Logger):

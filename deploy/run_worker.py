@@ -5,6 +5,7 @@ in the worker process, which serves no HTTP of its own: this starts prometheus_c
 on WORKER_METRICS_PORT (0 disables it) before handing over to the worker. The exporter answering is
 also the worker container's liveness signal.
 """
+
 from __future__ import annotations
 
 import os

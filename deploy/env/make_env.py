@@ -7,6 +7,7 @@ at all: if some exist and others do not, nothing is written (the secrets could n
 
     python3 deploy/env/make_env.py [--dir deploy/env]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,9 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"env files present in {args.dir}: kept")
         return 0
     if present:
-        print("some env files exist and others do not; their secrets would not agree. Create the missing "
-              f"ones by hand from the examples, or remove all of them to regenerate: {[p.name for p in present]}",
-              file=sys.stderr)
+        print(
+            "some env files exist and others do not; their secrets would not agree. Create the missing "
+            f"ones by hand from the examples, or remove all of them to regenerate: {[p.name for p in present]}",
+            file=sys.stderr,
+        )
         return 1
     values: dict[str, str] = {}
     for example, target in targets.items():

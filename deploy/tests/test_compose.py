@@ -2,6 +2,7 @@
 vendored in check-jsonschema, `vendor.compose-spec`), accepted by Docker Compose itself
 (`docker compose config`, which needs no engine), and true to the contract: every service's
 migrate, web and worker, gated by health checks, with the environment of CONTRACTS.md."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from ecom_testkit.deploytools import DEPLOY, PORTS, ROOT, SERVICES, contract_env, run, tool
 
 from ecom_common.config import Config
+from ecom_testkit.deploytools import DEPLOY, PORTS, ROOT, SERVICES, contract_env, run, tool
 
 COMPOSE = DEPLOY / "docker-compose.yml"
 
@@ -43,8 +44,11 @@ def _stage(tmp: Path) -> Path:
 
 def _compose_config(deploy: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_", "ECOM_"))}
-    return run([tool("docker-compose"), "-f", str(deploy / "docker-compose.yml"), "config", "--format", "json"],
-               env=env, cwd=deploy)
+    return run(
+        [tool("docker-compose"), "-f", str(deploy / "docker-compose.yml"), "config", "--format", "json"],
+        env=env,
+        cwd=deploy,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +71,9 @@ def test_the_compose_file_matches_the_compose_specification_schema():
 
 def test_the_schema_check_catches_a_wrong_compose_file(tmp_path):
     broken = tmp_path / "docker-compose.yml"
-    broken.write_text(COMPOSE.read_text().replace("    stop_grace_period: 30s\n", "    stop_grace_period: 30s\n    replica: 2\n", 1))
+    broken.write_text(
+        COMPOSE.read_text().replace("    stop_grace_period: 30s\n", "    stop_grace_period: 30s\n    replica: 2\n", 1)
+    )
     result = run([tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(broken)])
     assert result.returncode != 0
 
@@ -100,13 +106,18 @@ def test_each_service_has_a_migration_a_web_and_a_worker(config, name):
     assert web["command"] == ["web", name]
     assert worker["command"] == ["worker", name]
     for process in (web, worker):
-        assert _depends(process) == {"postgres": "service_healthy", "rabbitmq": "service_healthy",
-                                     f"{name}-migrate": "service_completed_successfully"}
+        assert _depends(process) == {
+            "postgres": "service_healthy",
+            "rabbitmq": "service_healthy",
+            f"{name}-migrate": "service_completed_successfully",
+        }
         assert process["healthcheck"]["test"] == ["CMD", "/app/entrypoint.sh", "healthcheck"]
         assert process["restart"] == "unless-stopped"
         assert process["image"] == migrate["image"]
         assert process["read_only"] is True
-    assert [(p["host_ip"], p["target"], int(p["published"])) for p in web["ports"]] == [("127.0.0.1", PORTS[name], PORTS[name])]
+    assert [(p["host_ip"], p["target"], int(p["published"])) for p in web["ports"]] == [
+        ("127.0.0.1", PORTS[name], PORTS[name])
+    ]
     assert web["environment"]["PORT"] == str(PORTS[name])
     # The grace periods cover gunicorn's graceful timeout and the worker's message in hand.
     assert web["stop_grace_period"] == "30s" and worker["stop_grace_period"] == "45s"
@@ -123,8 +134,13 @@ def test_each_process_gets_the_contract_environment(config, staged, name):
         assert not any(k.endswith("_DATABASE_URL") and k != f"{name.upper()}_DATABASE_URL" for k in env)
         assert len(env["ECOM_JWT_SECRET"]) >= 32
         db = urlsplit(env[f"{name.upper()}_DATABASE_URL"])
-        assert (db.scheme, db.hostname, db.port, db.path, db.username) == ("postgresql+psycopg", "postgres", 5432,
-                                                                            f"/{name}", name)
+        assert (db.scheme, db.hostname, db.port, db.path, db.username) == (
+            "postgresql+psycopg",
+            "postgres",
+            5432,
+            f"/{name}",
+            name,
+        )
         assert db.password == postgres[f"{name.upper()}_DB_PASSWORD"]
         broker = urlsplit(env["BROKER_URL"])
         assert (broker.scheme, broker.hostname, broker.port) == ("amqp", "rabbitmq", 5672)

@@ -1,9 +1,9 @@
 """The contract the deploy tests compare against is the one of CONTRACTS.md and docs/interfaces.md."""
+
 import re
 
-from ecom_testkit.deploytools import CALLS, DEPLOY, PORTS, contract_ports_from_docs, http_calls_from_interfaces
-
 from ecom_common.config import PORTS as COMMON_PORTS
+from ecom_testkit.deploytools import CALLS, DEPLOY, PORTS, contract_ports_from_docs, http_calls_from_interfaces
 
 
 def test_ports_are_those_of_the_contract():
@@ -25,7 +25,8 @@ def test_peer_calls_are_those_of_the_interfaces_document():
 
 def test_procfile_uses_the_contract_ports():
     # `-b 127.0.0.1:${ORDERS_PORT:-8002}`: the contract's port unless the operator (or a test) moves it
-    web = re.findall(r"^(\w+)-web: .* -b 127\.0\.0\.1:\$\{(\w+)_PORT:-(\d+)\} ",
-                     (DEPLOY / "Procfile").read_text(), flags=re.M)
+    web = re.findall(
+        r"^(\w+)-web: .* -b 127\.0\.0\.1:\$\{(\w+)_PORT:-(\d+)\} ", (DEPLOY / "Procfile").read_text(), flags=re.M
+    )
     assert {s: int(p) for s, _, p in web} == PORTS
     assert all(var == s.upper() for s, var, _ in web)

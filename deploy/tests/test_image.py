@@ -2,6 +2,7 @@
 final stage has no build tools and runs as a non-root user, the build context admits exactly what
 the image needs, the wheels the builder stage makes carry every file of each service (migrations,
 templates), and the entrypoint starts the right process for each role."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -13,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from ecom_testkit.deploytools import DEPLOY, PORTS, ROOT, SERVICES, run, tool
 
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -73,8 +75,9 @@ def test_multi_stage_slim_non_root_without_build_tools():
 def test_runtime_dependencies_are_pinned():
     lines = [ln.split("#")[0].strip() for ln in (ROOT / "requirements.txt").read_text().splitlines()]
     requirements = [ln for ln in lines if ln]
-    assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[\w,]+\])?==[\w.]+", r) for r in requirements), \
+    assert requirements and all(re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[\w,]+\])?==[\w.]+", r) for r in requirements), (
         requirements
+    )
 
 
 def _dockerignore_admits(path: str, patterns: list[str]) -> bool:
@@ -91,24 +94,41 @@ def _dockerignore_admits(path: str, patterns: list[str]) -> bool:
 
 
 def test_the_build_context_holds_what_the_image_needs_and_nothing_else():
-    patterns = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
-                if ln.strip() and not ln.startswith("#")]
+    patterns = [
+        ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     copied = re.findall(r"^COPY (?!--from)(?:--\S+ )*(.+) \S+$", DOCKERFILE.read_text(), flags=re.M)
     sources = [s for line in copied for s in line.split()]
     for source in sources:
         assert (ROOT / source).exists(), source
         assert _dockerignore_admits(source.rstrip("/"), patterns), f"{source} is excluded from the build context"
-    needed = ["requirements.txt", "libs/common/pyproject.toml", "libs/common/ecom_common/cli.py",
-              "deploy/entrypoint.sh", "deploy/gunicorn.conf.py", "deploy/run_worker.py"]
+    needed = [
+        "requirements.txt",
+        "libs/common/pyproject.toml",
+        "libs/common/ecom_common/cli.py",
+        "deploy/entrypoint.sh",
+        "deploy/gunicorn.conf.py",
+        "deploy/run_worker.py",
+    ]
     for service in SERVICES:
         needed += [f"services/{service}/pyproject.toml", f"services/{service}/{service}/app.py"]
-        needed += [str(p.relative_to(ROOT)) for p in (ROOT / "services" / service / service).rglob("*")
-                   if p.is_file() and "__pycache__" not in p.parts]
+        needed += [
+            str(p.relative_to(ROOT))
+            for p in (ROOT / "services" / service / service).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        ]
     for path in needed:
         assert _dockerignore_admits(path, patterns), f"{path} is excluded from the build context"
-    for path in [".venv/bin/python", "var/orders.sqlite", "deploy/env/platform.env", "services/orders/tests/test_x.py",
-                 "libs/common/ecom_common/__pycache__/cli.cpython-311.pyc", ".git/config",
-                 "services/orders/ecom_orders.egg-info/PKG-INFO", "deploy/k8s/base/orders.yaml"]:
+    for path in [
+        ".venv/bin/python",
+        "var/orders.sqlite",
+        "deploy/env/platform.env",
+        "services/orders/tests/test_x.py",
+        "libs/common/ecom_common/__pycache__/cli.cpython-311.pyc",
+        ".git/config",
+        "services/orders/ecom_orders.egg-info/PKG-INFO",
+        "deploy/k8s/base/orders.yaml",
+    ]:
         assert not _dockerignore_admits(path, patterns), f"{path} would be sent to the builder"
 
 
@@ -125,11 +145,25 @@ def wheels(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("image")
     src = tmp_path / "src"
     for source in _wheel_sources():
-        shutil.copytree(ROOT / source, src / source,
-                        ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__", "tests"))
+        shutil.copytree(
+            ROOT / source, src / source, ignore=shutil.ignore_patterns("*.egg-info", "build", "__pycache__", "tests")
+        )
     wheels = tmp_path / "wheels"
-    result = run([os.sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                  "--wheel-dir", str(wheels), *(str(src / s) for s in _wheel_sources())], timeout=300)
+    result = run(
+        [
+            os.sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(wheels),
+            *(str(src / s) for s in _wheel_sources()),
+        ],
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     return wheels
 
@@ -143,8 +177,9 @@ def test_the_wheels_carry_every_file_of_each_service_and_the_ecom_command(wheels
     for service in SERVICES:
         # Every file of the package: its migrations and any data beside the code (logistics' page templates).
         tree = ROOT / "services" / service / service
-        expected = {f"{service}/{p.relative_to(tree)}" for p in tree.rglob("*")
-                    if p.is_file() and "__pycache__" not in p.parts}
+        expected = {
+            f"{service}/{p.relative_to(tree)}" for p in tree.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        }
         with zipfile.ZipFile(built[f"ecom_{service}"]) as whl:
             assert expected <= set(whl.namelist()), expected - set(whl.namelist())
             assert f"{service}/app.py" in whl.namelist()
@@ -154,14 +189,18 @@ def test_the_image_holds_no_test_code(wheels):
     """Test support (ecom_testkit: a RabbitMQ node manager, a TCP proxy, the test JWT secret) is
     dev-only: neither built into the image's wheels nor copied into its build context."""
     assert not [source for source in _wheel_sources() if source.startswith("libs/testkit")]
-    patterns = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
-                if ln.strip() and not ln.startswith("#")]
+    patterns = [
+        ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    ]
     assert not _dockerignore_admits("libs/testkit/ecom_testkit/tokens.py", patterns)
     built, test_code = sorted(wheels.glob("*.whl")), []
     for wheel in built:
         with zipfile.ZipFile(wheel) as whl:
-            test_code += [f"{wheel.name}: {name}" for name in whl.namelist()
-                          if name.startswith("ecom_testkit/") or name == "ecom_common/testing.py"]
+            test_code += [
+                f"{wheel.name}: {name}"
+                for name in whl.namelist()
+                if name.startswith("ecom_testkit/") or name == "ecom_common/testing.py"
+            ]
     assert built and test_code == []
 
 
@@ -176,8 +215,12 @@ def entry(tmp_path):
         (stubs / program).chmod(0o755)
 
     def call(*args, **env):
-        full_env = {"PATH": f"{stubs}:/usr/bin:/bin", "ECOM_APP_DIR": "/app", "ECOM_VAR_DIR": str(tmp_path / "var"),
-                    **env}
+        full_env = {
+            "PATH": f"{stubs}:/usr/bin:/bin",
+            "ECOM_APP_DIR": "/app",
+            "ECOM_VAR_DIR": str(tmp_path / "var"),
+            **env,
+        }
         return run(["sh", str(DEPLOY / "entrypoint.sh"), *args], env=full_env)
 
     return call
@@ -188,8 +231,15 @@ def test_web_runs_gunicorn_on_the_service_port(entry, service):
     result = entry("web", service)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:-1] == [
-        "gunicorn", "--config", "/app/gunicorn.conf.py", "--bind", f"0.0.0.0:{PORTS[service]}",
-        "--name", f"ecom-{service}-web", f"{service}.app:create_app()"]
+        "gunicorn",
+        "--config",
+        "/app/gunicorn.conf.py",
+        "--bind",
+        f"0.0.0.0:{PORTS[service]}",
+        "--name",
+        f"ecom-{service}-web",
+        f"{service}.app:create_app()",
+    ]
     check = entry("healthcheck")
     assert check.stdout.split("\n")[-2] == f"http://127.0.0.1:{PORTS[service]}/healthz"
 
@@ -199,7 +249,11 @@ def test_web_port_can_be_overridden(entry):
 
 
 def test_worker_and_migrate(entry):
-    assert entry("worker", "billing", WORKER_METRICS_PORT="9100").stdout.split() == ["python", "/app/run_worker.py", "billing"]
+    assert entry("worker", "billing", WORKER_METRICS_PORT="9100").stdout.split() == [
+        "python",
+        "/app/run_worker.py",
+        "billing",
+    ]
     assert entry("healthcheck").stdout.split()[-1] == "http://127.0.0.1:9100/metrics"
     assert entry("worker", "billing", WORKER_METRICS_PORT="0").returncode == 0
     assert entry("healthcheck").stdout == ""  # no exporter: nothing to ask

@@ -2,6 +2,7 @@
 against the Kubernetes OpenAPI schemas (kubernetes-validate, strict: unknown fields fail), and the
 rendered platform keeps the contract: every service with its migration, web and worker, probes,
 resources, ports, environment, autoscaling, disruption budgets and network policy."""
+
 from __future__ import annotations
 
 import base64
@@ -9,11 +10,22 @@ from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
-from ecom_testkit.deploytools import (CALLS, DEPLOY, K8S, OVERLAYS, PORTS, SERVICES, contract_env, find, pod_spec,
-                         render_kustomize, workloads)
 
 from ecom_common.config import Config
 from ecom_common.topology import Topology
+from ecom_testkit.deploytools import (
+    CALLS,
+    DEPLOY,
+    K8S,
+    OVERLAYS,
+    PORTS,
+    SERVICES,
+    contract_env,
+    find,
+    pod_spec,
+    render_kustomize,
+    workloads,
+)
 
 # The oldest Kubernetes minor we support, and the newest schemas the validator ships.
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
@@ -24,8 +36,16 @@ COMPONENTS = ("web", "worker", "migrate")
 # Rendering and schemas ---------------------------------------------------------------------------
 def test_the_base_renders_on_its_own():
     docs = render_kustomize(K8S / "base")
-    assert {d["kind"] for d in docs} >= {"ConfigMap", "Job", "Deployment", "Service", "HorizontalPodAutoscaler",
-                                          "PodDisruptionBudget", "NetworkPolicy", "ServiceAccount"}
+    assert {d["kind"] for d in docs} >= {
+        "ConfigMap",
+        "Job",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+        "ServiceAccount",
+    }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -115,8 +135,13 @@ def test_each_service_has_a_migration_a_web_and_a_worker(rendered, overlay, serv
     assert worker["spec"]["replicas"] >= 1
 
     for workload in (web, worker):
-        pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"
-                and d["spec"]["selector"]["matchLabels"].items() <= workload["spec"]["template"]["metadata"]["labels"].items()]
+        pdbs = [
+            d
+            for d in docs
+            if d["kind"] == "PodDisruptionBudget"
+            and d["spec"]["selector"]["matchLabels"].items()
+            <= workload["spec"]["template"]["metadata"]["labels"].items()
+        ]
         assert len(pdbs) == 1, workload["metadata"]["name"]
 
 
@@ -130,7 +155,7 @@ def test_every_container_has_requests_and_limits(rendered, overlay):
 
 # Environment: CONTRACTS.md -------------------------------------------------------------------------
 def _keys_of(docs: list[dict], kind: str, name: str) -> set[str]:
-    return set((find(docs, kind, name).get("data") or {}))
+    return set(find(docs, kind, name).get("data") or {})
 
 
 def _secret(docs: list[dict], name: str) -> dict[str, str]:
@@ -159,14 +184,18 @@ def test_peers_are_found_at_the_contract_ports(rendered, overlay):
 def test_dev_gives_every_process_the_contract_environment(rendered, service):
     docs = rendered["dev"]
     for component in COMPONENTS:
-        kind, name = ("Job", f"{service}-migrate") if component == "migrate" else ("Deployment", f"{service}-{component}")
+        kind, name = (
+            ("Job", f"{service}-migrate") if component == "migrate" else ("Deployment", f"{service}-{component}")
+        )
         container = _container(find(docs, kind, name))
         maps, secrets = _refs(container)
-        keys = set().union(*(_keys_of(docs, "ConfigMap", m) for m in maps),
-                           *(_keys_of(docs, "Secret", s) for s in secrets))
+        keys = set().union(
+            *(_keys_of(docs, "ConfigMap", m) for m in maps), *(_keys_of(docs, "Secret", s) for s in secrets)
+        )
         assert contract_env(service) <= keys, f"{name} lacks {contract_env(service) - keys}"
-        assert not any(k.endswith("_DATABASE_URL") and k != f"{service.upper()}_DATABASE_URL" for k in keys), \
+        assert not any(k.endswith("_DATABASE_URL") and k != f"{service.upper()}_DATABASE_URL" for k in keys), (
             f"{name} can see another service's database"
+        )
 
     # The generated secrets agree with each other: the login of <service>-db is the one the
     # PostgreSQL init script creates, and the broker credentials are RabbitMQ's.
@@ -194,7 +223,9 @@ def test_prod_references_secrets_that_the_operator_creates(rendered, service):
     assert not [d for d in docs if d["kind"] == "Secret"], "prod must not carry secrets"
     readme = (DEPLOY / "README.md").read_text()
     for component in COMPONENTS:
-        kind, name = ("Job", f"{service}-migrate") if component == "migrate" else ("Deployment", f"{service}-{component}")
+        kind, name = (
+            ("Job", f"{service}-migrate") if component == "migrate" else ("Deployment", f"{service}-{component}")
+        )
         maps, secrets = _refs(_container(find(docs, kind, name)))
         assert secrets == ["ecom-platform", f"{service}-db"]
         keys = set().union(*(_keys_of(docs, "ConfigMap", m) for m in maps))
@@ -214,9 +245,15 @@ def test_the_carrier_webhook_secret_is_set_by_the_deployment_never_generated(ren
         env = {k: v for m in maps for k, v in (find(docs, "ConfigMap", m).get("data") or {}).items()}
         for name in secrets:
             # prod: the Secrets the operator creates, with the keys deploy/README.md lists
-            env.update(_secret(docs, name) if overlay == "dev" else
-                       {"ECOM_JWT_SECRET": "k" * 40, "BROKER_URL": "amqps://broker//",
-                        "LOGISTICS_DATABASE_URL": "postgresql+psycopg://db/logistics"})
+            env.update(
+                _secret(docs, name)
+                if overlay == "dev"
+                else {
+                    "ECOM_JWT_SECRET": "k" * 40,
+                    "BROKER_URL": "amqps://broker//",
+                    "LOGISTICS_DATABASE_URL": "postgresql+psycopg://db/logistics",
+                }
+            )
         env["ECOM_VAR_DIR"] = str(tmp_path)
         setting = Config.from_env("logistics", env=env).setting("LOGISTICS_CARRIER_WEBHOOK_SECRET", None)
         assert setting == (env.get("LOGISTICS_CARRIER_WEBHOOK_SECRET") or None), component
@@ -248,8 +285,9 @@ def test_dev_runs_rabbitmq_and_postgres_as_statefulsets(rendered):
 
 
 def test_the_dev_init_script_is_the_compose_one():
-    assert (K8S / "overlays" / "dev" / "postgres" / "init-databases.sh").read_bytes() == \
-        (DEPLOY / "postgres" / "init-databases.sh").read_bytes()
+    assert (K8S / "overlays" / "dev" / "postgres" / "init-databases.sh").read_bytes() == (
+        DEPLOY / "postgres" / "init-databases.sh"
+    ).read_bytes()
 
 
 def test_prod_runs_no_broker_or_database(rendered):
@@ -270,8 +308,12 @@ def _matches(selector: dict | None, labels: dict) -> bool:
             return False
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr["key"], expr["operator"], expr.get("values", [])
-        if (op == "In" and labels.get(key) not in values) or (op == "NotIn" and labels.get(key) in values) \
-                or (op == "Exists" and key not in labels) or (op == "DoesNotExist" and key in labels):
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and labels.get(key) in values)
+            or (op == "Exists" and key not in labels)
+            or (op == "DoesNotExist" and key in labels)
+        ):
             return False
     return True
 
@@ -280,18 +322,22 @@ class Pod:
     def __init__(self, workload: dict):
         self.name = workload["metadata"]["name"]
         self.labels = workload["spec"]["template"]["metadata"]["labels"]
-        self.ports = {p["name"]: p["containerPort"] for c in pod_spec(workload)["containers"]
-                      for p in c.get("ports", []) if "name" in p}
+        self.ports = {
+            p["name"]: p["containerPort"]
+            for c in pod_spec(workload)["containers"]
+            for p in c.get("ports", [])
+            if "name" in p
+        }
 
 
 def _rule_allows(rule: dict, peers_key: str, other: Pod, port_owner: Pod, port: int) -> bool:
     peers = rule.get(peers_key)
-    if peers:  # absent or empty: every peer
-        # Pods of this namespace match a podSelector-only peer; namespaceSelector and ipBlock peers
-        # stand for other namespaces and addresses outside the cluster.
-        if not any("podSelector" in p and "namespaceSelector" not in p and _matches(p["podSelector"], other.labels)
-                   for p in peers):
-            return False
+    # Absent or empty peers: every peer. Pods of this namespace match a podSelector-only peer;
+    # namespaceSelector and ipBlock peers stand for other namespaces and addresses outside the cluster.
+    if peers and not any(
+        "podSelector" in p and "namespaceSelector" not in p and _matches(p["podSelector"], other.labels) for p in peers
+    ):
+        return False
     ports = rule.get("ports")
     if not ports:
         return True
@@ -300,12 +346,18 @@ def _rule_allows(rule: dict, peers_key: str, other: Pod, port_owner: Pod, port: 
 
 def _allowed(policies: list[dict], src: Pod, dst: Pod, port: int) -> bool:
     def direction(pod: Pod, kind: str, rules_key: str, peers_key: str, other: Pod) -> bool:
-        selecting = [p for p in policies if kind in p["spec"].get("policyTypes", [])
-                     and _matches(p["spec"]["podSelector"], pod.labels)]
+        selecting = [
+            p
+            for p in policies
+            if kind in p["spec"].get("policyTypes", []) and _matches(p["spec"]["podSelector"], pod.labels)
+        ]
         if not selecting:
             return True
-        return any(_rule_allows(rule, peers_key, other, dst, port)
-                   for p in selecting for rule in p["spec"].get(rules_key) or [])
+        return any(
+            _rule_allows(rule, peers_key, other, dst, port)
+            for p in selecting
+            for rule in p["spec"].get(rules_key) or []
+        )
 
     return direction(src, "Egress", "egress", "to", dst) and direction(dst, "Ingress", "ingress", "from", src)
 
@@ -350,5 +402,6 @@ def test_every_ecom_pod_is_isolated_by_default(rendered, overlay):
     deny = find(docs, "NetworkPolicy", "ecom-default-deny")["spec"]
     assert set(deny["policyTypes"]) == {"Ingress", "Egress"} and not deny.get("ingress") and not deny.get("egress")
     for workload in workloads(docs):
-        assert _matches(deny["podSelector"], workload["spec"]["template"]["metadata"]["labels"]), \
-            workload["metadata"]["name"]
+        assert _matches(deny["podSelector"], workload["spec"]["template"]["metadata"]["labels"]), workload["metadata"][
+            "name"
+        ]

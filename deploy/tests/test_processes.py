@@ -3,6 +3,7 @@
   (access log included, with the request id and an escaped path); SIGTERM stops it gracefully, exit 0.
 - worker: deploy/run_worker.py serves the worker's Prometheus metrics and stops on SIGTERM, exit 0.
 (The worker finishing a message in hand on SIGTERM is tests/integration/test_deploy_worker_sigterm.py.)"""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import requests
+
 from ecom_testkit.deploytools import DEPLOY, start_inventory_web
 from ecom_testkit.waiting import Lines
 
@@ -23,8 +25,9 @@ BIN = Path(sys.executable).parent
 def test_gunicorn_logs_json_and_stops_gracefully_on_sigterm(tmp_path):
     proc, port, out, err = start_inventory_web(tmp_path, threads=2, graceful_timeout=10)
     try:
-        response = requests.get(f"http://127.0.0.1:{port}/healthz", params={"q": 'say "hi"'},
-                                headers={"X-Request-ID": "req-42"}, timeout=10)
+        response = requests.get(
+            f"http://127.0.0.1:{port}/healthz", params={"q": 'say "hi"'}, headers={"X-Request-ID": "req-42"}, timeout=10
+        )
         assert response.status_code == 200
         out.wait_for(r'"request_id": "req-42"')
     finally:
@@ -52,15 +55,27 @@ def _free_port() -> int:
 
 
 def test_the_worker_role_serves_its_metrics_and_stops_on_sigterm(tmp_path):
-    env = {**os.environ, "ECOM_VAR_DIR": str(tmp_path), "ECOM_JWT_SECRET": "x" * 40,
-           "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
-           "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
-           "WORKER_METRICS_PORT": str(_free_port()), "WORKER_METRICS_ADDR": "127.0.0.1"}
-    migrate = subprocess.run([str(BIN / "ecom"), "migrate", "inventory"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "ECOM_VAR_DIR": str(tmp_path),
+        "ECOM_JWT_SECRET": "x" * 40,
+        "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
+        "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
+        "WORKER_METRICS_PORT": str(_free_port()),
+        "WORKER_METRICS_ADDR": "127.0.0.1",
+    }
+    migrate = subprocess.run(
+        [str(BIN / "ecom"), "migrate", "inventory"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert migrate.returncode == 0, migrate.stderr
-    proc = subprocess.Popen([sys.executable, str(DEPLOY / "run_worker.py"), "inventory"], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(DEPLOY / "run_worker.py"), "inventory"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     out = Lines(proc.stdout)
     try:
         out.wait_for(r"consuming inventory\.events")

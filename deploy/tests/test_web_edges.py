@@ -4,6 +4,7 @@
 - a body is not read before the caller is known: a request without a token is answered 401 while
   its body is still being sent;
 - the access log masks phones (path, query, X-Request-ID) and credentials in the query."""
+
 from __future__ import annotations
 
 import json
@@ -71,15 +72,20 @@ def test_a_request_line_over_the_limit_is_414_problem_json(web):
 def test_a_long_query_under_the_limit_reaches_the_app(web):
     port, _, _ = web
     # over gunicorn's default of 4094, under the configured 8190: the app answers (no token: 401)
-    problem = assert_problem(exchange(port, b"GET /api/v1/stock?q=" + b"a" * 6000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
-                             401)
+    problem = assert_problem(
+        exchange(port, b"GET /api/v1/stock?q=" + b"a" * 6000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"), 401
+    )
     assert problem["type"].endswith("/unauthorized")
 
 
-@pytest.mark.parametrize("headers", [
-    b"".join(b"X-H%d: v\r\n" % i for i in range(101)),  # more fields than the limit
-    b"X-Big: " + b"v" * 9000 + b"\r\n",  # one field over the size limit
-], ids=["too many", "too large"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"".join(b"X-H%d: v\r\n" % i for i in range(101)),  # more fields than the limit
+        b"X-Big: " + b"v" * 9000 + b"\r\n",  # one field over the size limit
+    ],
+    ids=["too many", "too large"],
+)
 def test_header_fields_over_the_limits_are_431_problem_json(web, headers):
     port, _, _ = web
     assert_problem(exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n"), 431)
@@ -91,20 +97,26 @@ def test_a_malformed_request_line_is_400_problem_json(web):
 
 
 # Bodies are not read before the caller is known ----------------------------------------------------
-@pytest.mark.parametrize("framing", [b"Content-Length: 1000000\r\n", b"Transfer-Encoding: chunked\r\n"],
-                         ids=["length", "chunked"])
+@pytest.mark.parametrize(
+    "framing", [b"Content-Length: 1000000\r\n", b"Transfer-Encoding: chunked\r\n"], ids=["length", "chunked"]
+)
 def test_a_body_without_a_token_is_refused_before_it_is_sent(web, framing):
     port, _, _ = web
     # Only the head is sent: an app that read the body would wait for it and never answer.
-    head = (b"POST /api/v1/stock/SKU-1/adjustments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            + framing + b"\r\n")
+    head = (
+        b"POST /api/v1/stock/SKU-1/adjustments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + framing
+        + b"\r\n"
+    )
     assert_problem(exchange(port, head), 401)
 
 
 def test_a_declared_length_over_the_limit_is_413_before_it_is_sent(web):
     port, _, _ = web
-    head = (b"POST /api/v1/stock/SKU-1/adjustments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 200000000\r\nAuthorization: Bearer whatever\r\n\r\n")
+    head = (
+        b"POST /api/v1/stock/SKU-1/adjustments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 200000000\r\nAuthorization: Bearer whatever\r\n\r\n"
+    )
     assert_problem(exchange(port, head), 413)
 
 
@@ -121,11 +133,16 @@ def test_405_allow_and_protective_headers_through_gunicorn(web):
 # The access log ----------------------------------------------------------------------------------
 def test_the_access_log_masks_phones_and_credentials(web):
     port, out, err = web
-    resp = requests.get(f"http://127.0.0.1:{port}/api/v1/stock/13812345678",
-                        params={"phone": "13912345678", "access_token": "s3cret-token", "q": 'say "hi"'},
-                        headers={"X-Request-ID": "req-13712345678"}, timeout=SOCKET_TIMEOUT)
+    resp = requests.get(
+        f"http://127.0.0.1:{port}/api/v1/stock/13812345678",
+        params={"phone": "13912345678", "access_token": "s3cret-token", "q": 'say "hi"'},
+        headers={"X-Request-ID": "req-13712345678"},
+        timeout=SOCKET_TIMEOUT,
+    )
     assert resp.status_code == 401
-    line = json.loads(out.wait_for(r'.*"path": "/api/v1/stock/[^/"]*".*').group(0))  # this request's line, not an earlier test's
+    line = json.loads(
+        out.wait_for(r'.*"path": "/api/v1/stock/[^/"]*".*').group(0)
+    )  # this request's line, not an earlier test's
     # masked as the app's own logs are (whatever ecom_common.privacy.scrub writes for a phone)
     assert line["path"] == "/api/v1/stock/" + scrub("13812345678")
     assert line["query"] == f"phone={quote_plus(scrub('13912345678'), safe='*')}&access_token=***&q=say+%22hi%22"

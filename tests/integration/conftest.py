@@ -1,5 +1,6 @@
 """Integration fixtures: the real RabbitMQ and PostgreSQL (`infrastructure`, ecom_testkit/servers.py)
 and the six services driven over HTTP (`saga`, ecom_testkit/saga.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,6 +12,8 @@ from ecom_testkit.servers import infrastructure  # noqa: F401  (the session fixt
 
 @pytest.fixture
 def saga():
-    with Platform(ALL_SERVICES, settings={"LOGISTICS_CARRIER_WEBHOOK_SECRET": CARRIER_SECRET,
-                                          "BILLING_SANDBOX_CONFIRM_DELAY_MS": "20"}) as p:
+    with Platform(
+        ALL_SERVICES,
+        settings={"LOGISTICS_CARRIER_WEBHOOK_SECRET": CARRIER_SECRET, "BILLING_SANDBOX_CONFIRM_DELAY_MS": "20"},
+    ) as p:
         yield Saga(p)

@@ -11,6 +11,7 @@ job run twice, and concurrently from two threads with their own connections, pay
 refund beyond what was paid is refused; the order's copy made by a payment and by OrderPlaced at the
 same moment costs the handler no retry.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,14 @@ from kombu import Connection, Exchange, Producer, Queue
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from billing import operations
+from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout
 from ecom_common import bus, metrics
 from ecom_common.auth import decode_token
 from ecom_common.db import Database, inbox
 from ecom_common.events import make_event
-from ecom_testkit import TEST_SECRET, Platform, eventually
 from ecom_common.topology import EXCHANGE, Topology
-
-from billing import operations
-from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout
+from ecom_testkit import TEST_SECRET, Platform, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,15 @@ class OrdersStandIn:
             if "service" not in decode_token(TEST_SECRET, token).roles:
                 raise PermissionError
         except Exception:
-            return Response(json.dumps({"status": 401}), 401, mimetype="application/problem+json")(environ, start_response)
+            return Response(json.dumps({"status": 401}), 401, mimetype="application/problem+json")(
+                environ, start_response
+            )
         order_id = request.path.rsplit("/", 1)[-1]
         order = self.orders.get(order_id) if request.path.startswith("/api/v1/orders/") else None
         if order is None:
-            return Response(json.dumps({"status": 404}), 404, mimetype="application/problem+json")(environ, start_response)
+            return Response(json.dumps({"status": 404}), 404, mimetype="application/problem+json")(
+                environ, start_response
+            )
         return Response(json.dumps(order), 200, mimetype="application/json")(environ, start_response)
 
     def __enter__(self):
@@ -89,8 +93,13 @@ class Bus:
         channel = self.conn.channel()
         self.topology.declare(channel)
         self.producer = Producer(self.conn.channel())
-        self.watch = Queue(f"{platform.prefix}.test.billing-watch", Exchange(self.topology.name(EXCHANGE), "topic"),
-                           routing_key="billing.#", durable=False, auto_delete=False)
+        self.watch = Queue(
+            f"{platform.prefix}.test.billing-watch",
+            Exchange(self.topology.name(EXCHANGE), "topic"),
+            routing_key="billing.#",
+            durable=False,
+            auto_delete=False,
+        )
         self.watch(channel).declare()
         self.channel = channel
         self.seen: list[dict] = []
@@ -130,12 +139,22 @@ def env():
 
 def place(p, orders, watcher, shop_id="S1", buyer_id="bob", payable_fen=10_000, lines=None) -> str:
     order_id = f"O{uuid.uuid4().hex[:10]}"
-    lines = lines or [{"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
-                      {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"}]
-    orders.orders[order_id] = {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id,
-                               "status": "pending_payment", "payable_fen": payable_fen, "lines": lines}
-    watcher.publish("orders.OrderPlaced", {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id,
-                                           "payable_fen": payable_fen, "lines": lines})
+    lines = lines or [
+        {"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
+        {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"},
+    ]
+    orders.orders[order_id] = {
+        "order_id": order_id,
+        "shop_id": shop_id,
+        "buyer_id": buyer_id,
+        "status": "pending_payment",
+        "payable_fen": payable_fen,
+        "lines": lines,
+    }
+    watcher.publish(
+        "orders.OrderPlaced",
+        {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id, "payable_fen": payable_fen, "lines": lines},
+    )
     db = p["billing"].db
     eventually(lambda: _order(db, order_id) is not None, message="billing keeps its copy of the order")
     return order_id
@@ -147,9 +166,13 @@ def _order(db, order_id) -> BillingOrder | None:
 
 
 def pay(p, order_id, buyer_id="bob", **body) -> dict:
-    resp = p["billing"].post("/api/v1/payments", role="buyer", sub=buyer_id,
-                             json={"order_id": order_id, "method": "alipay", **body},
-                             headers={"Idempotency-Key": f"pay-{order_id}"})
+    resp = p["billing"].post(
+        "/api/v1/payments",
+        role="buyer",
+        sub=buyer_id,
+        json={"order_id": order_id, "method": "alipay", **body},
+        headers={"Idempotency-Key": f"pay-{order_id}"},
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()
 
@@ -165,22 +188,28 @@ def test_a_payment_is_confirmed_by_the_providers_webhook_and_announced_on_the_bu
     assert payment["status"] == "pending"
 
     # Nothing else is called: the sandbox provider posts its signed webhook to billing over HTTP.
-    [event] = eventually(lambda: of(watcher.billing_events("PaymentSucceeded"), order_id),
-                         message="billing.PaymentSucceeded on the bus")
+    [event] = eventually(
+        lambda: of(watcher.billing_events("PaymentSucceeded"), order_id), message="billing.PaymentSucceeded on the bus"
+    )
     assert event["payload"]["payment_id"] == payment["payment_id"] and event["payload"]["amount_fen"] == 10_000
     got = p["billing"].get(f"/api/v1/payments/{payment['payment_id']}", role="buyer", sub="bob").json()
     assert got["status"] == "succeeded"
     assert [t["status"] for t in got["timeline"]] == ["pending", "succeeded"]
     # The same request again is replayed, not paid twice.
-    again = p["billing"].post("/api/v1/payments", role="buyer", sub="bob",
-                              json={"order_id": order_id, "method": "card", "card_number": "4242424242424242"},
-                              headers={"Idempotency-Key": f"pay-{order_id}"})
+    again = p["billing"].post(
+        "/api/v1/payments",
+        role="buyer",
+        sub="bob",
+        json={"order_id": order_id, "method": "card", "card_number": "4242424242424242"},
+        headers={"Idempotency-Key": f"pay-{order_id}"},
+    )
     assert again.status_code == 201 and again.json()["payment_id"] == payment["payment_id"]
     # A declined card ends in PaymentFailed.
     declined_order = place(p, orders, watcher)
     pay(p, declined_order, method="card", card_number="4000000000000002")
-    [failed] = eventually(lambda: of(watcher.billing_events("PaymentFailed"), declined_order),
-                          message="billing.PaymentFailed on the bus")
+    [failed] = eventually(
+        lambda: of(watcher.billing_events("PaymentFailed"), declined_order), message="billing.PaymentFailed on the bus"
+    )
     assert failed["payload"]["failure_code"] == "card_declined"
     assert orders.calls >= 2
 
@@ -191,15 +220,18 @@ def test_a_late_success_after_the_order_was_cancelled_is_refunded(env):
     # The provider holds this card's intent pending (it is confirmed only by the provider's retry).
     payment = pay(p, order_id, method="card", card_number="4000000000000077")
     orders.orders[order_id]["status"] = "cancelled"
-    watcher.publish("orders.OrderCancelled", {"order_id": order_id, "shop_id": "S1", "reason": "payment timeout",
-                                              "was_paid": False})
+    watcher.publish(
+        "orders.OrderCancelled", {"order_id": order_id, "shop_id": "S1", "reason": "payment timeout", "was_paid": False}
+    )
     db = p["billing"].db
     eventually(lambda: _order(db, order_id).status == "cancelled", message="billing learns of the cancellation")
 
     p.clock.advance(seconds=31)
-    assert p.run_job("billing", "sandbox-webhook-retry") == 1       # the provider retries: success, late
-    [refund] = eventually(lambda: of(watcher.billing_events("RefundSucceeded"), order_id),
-                          message="billing.RefundSucceeded for the late payment")
+    assert p.run_job("billing", "sandbox-webhook-retry") == 1  # the provider retries: success, late
+    [refund] = eventually(
+        lambda: of(watcher.billing_events("RefundSucceeded"), order_id),
+        message="billing.RefundSucceeded for the late payment",
+    )
     assert refund["payload"]["amount_fen"] == 10_000 and refund["payload"]["kind"] == "late_payment"
     assert refund["payload"]["payment_id"] == payment["payment_id"]
     assert of(watcher.billing_events("PaymentSucceeded"), order_id) == []
@@ -212,18 +244,22 @@ def test_the_settlement_job_run_twice_and_concurrently_pays_each_shop_once(env):
     placed = [place(p, orders, watcher, shop_id=shop, buyer_id="bob") for shop in ("S1", "S1", "S2")]
     for order_id in placed:
         pay(p, order_id)
-    eventually(lambda: len([e for e in watcher.billing_events("PaymentSucceeded")
-                            if e["payload"]["order_id"] in placed]) == 3, message="three payments succeeded")
+    eventually(
+        lambda: len([e for e in watcher.billing_events("PaymentSucceeded") if e["payload"]["order_id"] in placed]) == 3,
+        message="three payments succeeded",
+    )
     completed_at = p.clock.now().isoformat()
-    for order_id, shop in zip(placed, ("S1", "S1", "S2")):
-        watcher.publish("orders.OrderCompleted", {"order_id": order_id, "shop_id": shop, "payable_fen": 10_000,
-                                                  "completed_at": completed_at})
+    for order_id, shop in zip(placed, ("S1", "S1", "S2"), strict=False):
+        watcher.publish(
+            "orders.OrderCompleted",
+            {"order_id": order_id, "shop_id": shop, "payable_fen": 10_000, "completed_at": completed_at},
+        )
     eventually(lambda: len(watcher.billing_events("SettlementScheduled")) == 3, message="settlements scheduled")
-    assert p.run_job("billing", "settle-due") == 0                    # T+7 not reached
+    assert p.run_job("billing", "settle-due") == 0  # T+7 not reached
 
     p.clock.advance(days=7, minutes=1)
     config = p["billing"].config
-    replicas = [Database(config), Database(config)]                   # two workers, own connections
+    replicas = [Database(config), Database(config)]  # two workers, own connections
     results, errors = [], []
     barrier = threading.Barrier(2)
 
@@ -242,16 +278,24 @@ def test_the_settlement_job_run_twice_and_concurrently_pays_each_shop_once(env):
     for db in replicas:
         db.dispose()
     assert errors == []
-    assert sum(results) == 2                                          # one payout per shop, whoever won
-    assert p.run_job("billing", "settle-due") == 0                    # and again: nothing
+    assert sum(results) == 2  # one payout per shop, whoever won
+    assert p.run_job("billing", "settle-due") == 0  # and again: nothing
 
-    paid = eventually(lambda: len(watcher.billing_events("SettlementPaid")) >= 2 and watcher.billing_events("SettlementPaid"),
-                      message="billing.SettlementPaid on the bus")
-    assert sorted((e["payload"]["shop_id"], e["payload"]["amount_fen"]) for e in paid) == [("S1", 19_000), ("S2", 9_500)]
+    paid = eventually(
+        lambda: len(watcher.billing_events("SettlementPaid")) >= 2 and watcher.billing_events("SettlementPaid"),
+        message="billing.SettlementPaid on the bus",
+    )
+    assert sorted((e["payload"]["shop_id"], e["payload"]["amount_fen"]) for e in paid) == [
+        ("S1", 19_000),
+        ("S2", 9_500),
+    ]
     with p["billing"].db.Session() as s:
         assert s.execute(sa.select(sa.func.count()).select_from(Payout)).scalar_one() == 2
-        balances = dict(s.execute(sa.select(LedgerEntry.shop_id, sa.func.sum(LedgerEntry.amount_fen))
-                                  .group_by(LedgerEntry.shop_id)).all())
+        balances = dict(
+            s.execute(
+                sa.select(LedgerEntry.shop_id, sa.func.sum(LedgerEntry.amount_fen)).group_by(LedgerEntry.shop_id)
+            ).all()
+        )
     assert balances == {"S1": 0, "S2": 0}
     today = p.clock.now().date().isoformat()
     report = p["billing"].get(f"/api/v1/reconciliation?date={today}", role="finance").json()
@@ -263,12 +307,28 @@ def test_a_second_refund_beyond_what_was_paid_is_refused(env):
     order_id = place(p, orders, watcher)
     pay(p, order_id)
     eventually(lambda: of(watcher.billing_events("PaymentSucceeded"), order_id), message="paid")
-    watcher.publish("aftersales.RefundApproved", {"case_id": "C-1", "order_id": order_id, "shop_id": "S1",
-                                                  "amount_fen": 6_000, "lines": [{"sku_code": "SKU-A", "quantity": 2}]})
+    watcher.publish(
+        "aftersales.RefundApproved",
+        {
+            "case_id": "C-1",
+            "order_id": order_id,
+            "shop_id": "S1",
+            "amount_fen": 6_000,
+            "lines": [{"sku_code": "SKU-A", "quantity": 2}],
+        },
+    )
     [ok] = eventually(lambda: of(watcher.billing_events("RefundSucceeded"), order_id), message="first refund")
     assert ok["payload"]["case_id"] == "C-1" and ok["payload"]["amount_fen"] == 6_000
-    watcher.publish("aftersales.RefundApproved", {"case_id": "C-2", "order_id": order_id, "shop_id": "S1",
-                                                  "amount_fen": 4_001, "lines": [{"sku_code": "SKU-B", "quantity": 1}]})
+    watcher.publish(
+        "aftersales.RefundApproved",
+        {
+            "case_id": "C-2",
+            "order_id": order_id,
+            "shop_id": "S1",
+            "amount_fen": 4_001,
+            "lines": [{"sku_code": "SKU-B", "quantity": 1}],
+        },
+    )
     [refused] = eventually(lambda: of(watcher.billing_events("RefundFailed"), order_id), message="second refused")
     assert refused["payload"]["case_id"] == "C-2" and refused["payload"]["code"] == "amount_exceeds_paid"
     assert len(of(watcher.billing_events("RefundSucceeded"), order_id)) == 1
@@ -287,19 +347,39 @@ def test_the_order_copy_made_by_a_payment_and_by_order_placed_at_once_spends_no_
     p, orders, watcher = env
     db = p["billing"].db
     order_id = f"O{uuid.uuid4().hex[:10]}"
-    lines = [{"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
-             {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"}]
-    retried = lambda: sum(s.value for f in metrics.EVENTS_HANDLED.collect() for s in f.samples  # noqa: E731
-                          if s.name.endswith("_total") and s.labels.get("outcome") == "retried"
-                          and s.labels.get("service") == "billing")
+    lines = [
+        {"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
+        {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"},
+    ]
+
+    def retried():
+        return sum(
+            s.value
+            for f in metrics.EVENTS_HANDLED.collect()
+            for s in f.samples  # noqa: E731
+            if s.name.endswith("_total")
+            and s.labels.get("outcome") == "retried"
+            and s.labels.get("service") == "billing"
+        )
+
     before = retried()
     with db.Session() as payment:
-        operations.remember_order(payment, db.config.clock.now(), order_id=order_id, shop_id="S1", buyer_id="bob",
-                                  payable_fen=10_000, lines=lines, source="http")
+        operations.remember_order(
+            payment,
+            db.config.clock.now(),
+            order_id=order_id,
+            shop_id="S1",
+            buyer_id="bob",
+            payable_fen=10_000,
+            lines=lines,
+            source="http",
+        )
         payment.flush()
         pid = payment.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-        event_id = watcher.publish("orders.OrderPlaced", {"order_id": order_id, "shop_id": "S1", "buyer_id": "bob",
-                                                          "payable_fen": 10_000, "lines": lines})
+        event_id = watcher.publish(
+            "orders.OrderPlaced",
+            {"order_id": order_id, "shop_id": "S1", "buyer_id": "bob", "payable_fen": 10_000, "lines": lines},
+        )
         eventually(lambda: _blocked_by(db.engine, pid) == 1, message="the handler's insert waiting for the copy")
         payment.commit()
     eventually(lambda: _handled(db, event_id), message="OrderPlaced handled")
@@ -313,11 +393,14 @@ def test_the_order_copy_made_by_a_payment_and_by_order_placed_at_once_spends_no_
 
 def _blocked_by(engine, pid: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                            {"pid": pid}).scalar_one()
+        return conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}
+        ).scalar_one()
 
 
 def _handled(db, event_id: str) -> bool:
     with db.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(inbox).where(inbox.c.event_id == event_id)
-                            ).scalar_one() == 1
+        return (
+            conn.execute(sa.select(sa.func.count()).select_from(inbox).where(inbox.c.event_id == event_id)).scalar_one()
+            == 1
+        )

@@ -2,9 +2,9 @@
 
 Each test runs real services (HTTP + worker) on its own PostgreSQL schemas and bus namespace.
 """
+
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,13 +15,13 @@ import pytest
 import sqlalchemy as sa
 from kombu import Connection, Producer
 
-from ecom_common import bus, dlq
+from ecom_common import dlq
 from ecom_common.consumer import Subscription
 from ecom_common.db import inbox
-from ecom_common.outbox import outbox
 from ecom_common.events import make_event
-from ecom_testkit import TEST_SECRET, Platform, close_broker_connections, eventually
+from ecom_common.outbox import outbox
 from ecom_common.worker import Worker
+from ecom_testkit import TEST_SECRET, Platform, close_broker_connections, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +29,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def listed(product_id: str, *skus: str, shop_id: str = "S1"):
-    return make_event("catalog.ProductListed", {
-        "product_id": product_id, "shop_id": shop_id,
-        "skus": [{"sku_code": s, "list_price_fen": 1000, "low_stock_threshold": 3} for s in skus],
-    })
+    return make_event(
+        "catalog.ProductListed",
+        {
+            "product_id": product_id,
+            "shop_id": shop_id,
+            "skus": [{"sku_code": s, "list_price_fen": 1000, "low_stock_threshold": 3} for s in skus],
+        },
+    )
 
 
 def record(service, event, commit=True):
@@ -81,9 +85,13 @@ def test_the_same_message_twice_changes_state_once():
         p["catalog"].db.outbox_signal.set()
         # 2) and the broker redelivers a copy
         with Connection(p.broker_url) as conn:
-            Producer(conn.channel()).publish(event.to_json(), exchange=f"{p.prefix}.ecom.events",
-                                             routing_key=event.routing_key, content_type="application/json",
-                                             delivery_mode=2)
+            Producer(conn.channel()).publish(
+                event.to_json(),
+                exchange=f"{p.prefix}.ecom.events",
+                routing_key=event.routing_key,
+                content_type="application/json",
+                delivery_mode=2,
+            )
         inv = p["inventory"].db
         eventually(lambda: count(p["catalog"].db, outbox, outbox.c.published_at.is_(None)) == 0)
         # both copies are consumed (acknowledged) but the stock item was created once
@@ -113,8 +121,11 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replay_redrives_it(tm
         try:
             event = listed("P1", "POISON")
             record(p["catalog"], event)
-            dead = eventually(lambda: dlq.list_dead_letters(inv.config, "inventory.events"), timeout=20,
-                              message="message in inventory.events.dlq")
+            dead = eventually(
+                lambda: dlq.list_dead_letters(inv.config, "inventory.events"),
+                timeout=20,
+                message="message in inventory.events.dlq",
+            )
             assert len(attempts) == 3  # the first try and two retries
             assert dead[0]["event_id"] == event.event_id
             assert "warehouse master data unavailable" in dead[0]["error"]
@@ -124,10 +135,20 @@ def test_failing_handler_is_retried_then_dead_lettered_and_replay_redrives_it(tm
             assert stock_status(p, "POISON") == 404
 
             broken.clear()  # the cause is fixed
-            env = {**os.environ, "BROKER_URL": p.broker_url, "ECOM_BUS_PREFIX": inv.config.bus_prefix,
-                   "ECOM_JWT_SECRET": TEST_SECRET, "ECOM_VAR_DIR": str(tmp_path)}
-            out = subprocess.run([str(Path(sys.executable).parent / "ecom"), "dlq", "replay", "inventory.events"],
-                                 env=env, capture_output=True, text=True, timeout=60)
+            env = {
+                **os.environ,
+                "BROKER_URL": p.broker_url,
+                "ECOM_BUS_PREFIX": inv.config.bus_prefix,
+                "ECOM_JWT_SECRET": TEST_SECRET,
+                "ECOM_VAR_DIR": str(tmp_path),
+            }
+            out = subprocess.run(
+                [str(Path(sys.executable).parent / "ecom"), "dlq", "replay", "inventory.events"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert out.returncode == 0, out.stderr
             assert "replayed 1 message" in out.stdout
             eventually(lambda: stock_status(p, "POISON") == 200, message="replayed message handled")
@@ -152,4 +173,3 @@ def test_relay_and_consumer_survive_a_broker_connection_cut():
             eventually(lambda: stock_status(p, sku) == 200, timeout=60, message=f"{sku} delivered after the cut")
         inv = p["inventory"].db
         assert sum(movements(inv, sku) for sku in skus) == len(skus)
-

@@ -2,6 +2,7 @@
 stock item in inventory (through catalog.ProductListed on RabbitMQ); once delisted, the SKU endpoint
 orders relies on reports it as not sellable. Plus the guarded transitions and the purge job on
 PostgreSQL."""
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +22,14 @@ DRESS = {
     "attributes": {"尺码": ["S", "M"], "颜色": ["红色"], "材质": "雪纺"},
     "images": [{"url": "https://img.example/main.jpg", "width": 800, "height": 800}],
     "skus": [
-        {"sku_code": "DRESS-RED-S", "spec": {"颜色": "红色", "尺码": "S"}, "list_price_fen": 29900,
-         "promo_price_fen": 25900, "weight_g": 300, "low_stock_threshold": 4},
+        {
+            "sku_code": "DRESS-RED-S",
+            "spec": {"颜色": "红色", "尺码": "S"},
+            "list_price_fen": 29900,
+            "promo_price_fen": 25900,
+            "weight_g": 300,
+            "low_stock_threshold": 4,
+        },
         {"sku_code": "DRESS-RED-M", "spec": {"颜色": "红色", "尺码": "M"}, "list_price_fen": 29900, "weight_g": 320},
     ],
 }
@@ -36,8 +43,9 @@ def ok(r, status=200):
 def test_listed_product_becomes_stock_and_delisting_stops_sales():
     with Platform(["catalog", "inventory"]) as p:
         catalog, inventory = p["catalog"], p["inventory"]
-        product = ok(catalog.post("/api/v1/products", json=DRESS, shop_id="S1",
-                                  headers={"Idempotency-Key": "it-create-1"}), 201)
+        product = ok(
+            catalog.post("/api/v1/products", json=DRESS, shop_id="S1", headers={"Idempotency-Key": "it-create-1"}), 201
+        )
         pid = product["product_id"]
         ok(catalog.post(f"/api/v1/products/{pid}/submit", shop_id="S1"))
         queue = ok(catalog.get("/api/v1/review-queue", role="reviewer", sub="rita"))
@@ -52,8 +60,11 @@ def test_listed_product_becomes_stock_and_delisting_stops_sales():
         item = eventually(stock, message="inventory stock item from catalog.ProductListed")
         assert item["shop_id"] == "S1" and item["on_hand"] == 0
         assert item["warehouses"][0]["low_stock_threshold"] == 4
-        eventually(lambda: inventory.get("/api/v1/stock/DRESS-RED-M", role="service",
-                                         params={"shop_id": "S1"}).status_code == 200)
+        eventually(
+            lambda: (
+                inventory.get("/api/v1/stock/DRESS-RED-M", role="service", params={"shop_id": "S1"}).status_code == 200
+            )
+        )
 
         sku = ok(catalog.get("/api/v1/skus/DRESS-RED-S", role="service", params={"shop_id": "S1"}))
         assert sku["sellable"] is True and sku["price_fen"] == 25900
@@ -61,8 +72,13 @@ def test_listed_product_becomes_stock_and_delisting_stops_sales():
         ok(catalog.post(f"/api/v1/products/{pid}/delist", json={"reason": "seasonal"}, shop_id="S1"))
         sku = ok(catalog.get("/api/v1/skus/DRESS-RED-S", role="service", params={"shop_id": "S1"}))
         assert sku["sellable"] is False and sku["product_status"] == "delisted"
-        batch = ok(catalog.post("/api/v1/skus/batch", role="service",
-                                json={"shop_id": "S1", "sku_codes": ["DRESS-RED-S", "DRESS-RED-M", "NOPE"]}))
+        batch = ok(
+            catalog.post(
+                "/api/v1/skus/batch",
+                role="service",
+                json={"shop_id": "S1", "sku_codes": ["DRESS-RED-S", "DRESS-RED-M", "NOPE"]},
+            )
+        )
         assert [i["sellable"] for i in batch["items"]] == [False, False] and batch["missing"] == ["NOPE"]
 
         # Everything the catalog recorded reached the broker (the outbox drained).

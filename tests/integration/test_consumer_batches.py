@@ -1,8 +1,10 @@
 """Consumer batches over the real RabbitMQ and PostgreSQL: a backlog is handled several messages per
 transaction, and a batch that meets a deadlock with another batch is rolled back and handled again
 message by message, each event once (ecom_common.consumer, "Batches")."""
+
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
@@ -20,10 +22,14 @@ pytestmark = pytest.mark.integration
 
 
 def listed(sku: str):
-    return make_event("catalog.ProductListed", {
-        "product_id": f"P-{sku}", "shop_id": "S1",
-        "skus": [{"sku_code": sku, "list_price_fen": 1000, "low_stock_threshold": 3}],
-    })
+    return make_event(
+        "catalog.ProductListed",
+        {
+            "product_id": f"P-{sku}",
+            "shop_id": "S1",
+            "skus": [{"sku_code": sku, "list_price_fen": 1000, "low_stock_threshold": 3}],
+        },
+    )
 
 
 def count(db, table, *where):
@@ -44,13 +50,16 @@ def test_a_backlog_is_handled_in_batches_by_the_real_handlers_each_event_once():
             topology.declare(channel)
             producer = Producer(channel)
             for event in events + events[:10]:  # ten copies: the broker delivering twice
-                bus.publish_raw(producer, topology.exchange, event.routing_key, event.to_json(),
-                                message_id=event.event_id)
+                bus.publish_raw(
+                    producer, topology.exchange, event.routing_key, event.to_json(), message_id=event.event_id
+                )
         commits, inbox_inserts = [], []
         sa_event.listen(inv.db.engine, "commit", lambda c: commits.append(1))
-        sa_event.listen(inv.db.engine, "before_cursor_execute",
-                        lambda conn, cur, statement, *rest: statement.startswith("INSERT INTO inbox")
-                        and inbox_inserts.append(1))
+        sa_event.listen(
+            inv.db.engine,
+            "before_cursor_execute",
+            lambda conn, cur, statement, *rest: statement.startswith("INSERT INTO inbox") and inbox_inserts.append(1),
+        )
         consumer = EventConsumer(inv.db, SUBSCRIPTIONS[0])
         thread = threading.Thread(target=consumer.run, daemon=True)
         thread.start()
@@ -58,8 +67,11 @@ def test_a_backlog_is_handled_in_batches_by_the_real_handlers_each_event_once():
             eventually(lambda: count(inv.db, inbox) == 120, timeout=30, message="the backlog handled")
             with bus.connect(inv.config) as conn:
                 work = Queue(topology.name("inventory.events"), no_declare=True)(conn.channel())
-                eventually(lambda: work.queue_declare(passive=True).message_count == 0, timeout=10,
-                           message="every message acked")
+                eventually(
+                    lambda: work.queue_declare(passive=True).message_count == 0,
+                    timeout=10,
+                    message="every message acked",
+                )
         finally:
             consumer.stop.set()
             thread.join(10)
@@ -148,7 +160,7 @@ def test_two_batches_that_deadlock_are_handled_again_one_by_one_each_event_once(
             with inv.db.engine.connect() as conn:
                 assert dict(conn.execute(sa.text("SELECT name, n FROM counters")).all()) == {"A": 2, "B": 2}
             assert count(inv.db, inbox) == 4
-            for consumer, _, queue in consumers.values():
+            for _consumer, _, queue in consumers.values():
                 assert queue.queue_declare(passive=True).message_count == 0  # all acked, none requeued
             with bus.connect(inv.config) as conn:
                 for parked in ("inventory.events.retry.1", "inventory.events.dlq"):
@@ -156,8 +168,6 @@ def test_two_batches_that_deadlock_are_handled_again_one_by_one_each_event_once(
                     assert q.queue_declare(passive=True).message_count == 0
         finally:
             for conn in conns:
-                try:
+                with contextlib.suppress(Exception):
                     conn.channel().queue_delete(f"{p.prefix}.deadlock.{conns.index(conn) + 1}")
-                except Exception:
-                    pass
                 conn.close()

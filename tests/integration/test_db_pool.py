@@ -1,6 +1,7 @@
 """Pooled PostgreSQL connections are pinged before use only after sitting idle (ECOM_DB_PING_IDLE_SECONDS,
 2 s): an idle connection the server dropped is replaced unseen; one in steady use that the server
 dropped fails its next statement once, after which the pool connects anew."""
+
 from __future__ import annotations
 
 import pytest

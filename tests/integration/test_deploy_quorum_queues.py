@@ -1,14 +1,15 @@
 """The production queue topology (ECOM_QUEUE_TYPE=quorum) on the real RabbitMQ: the broker accepts
 the declared arguments, a message redelivered past the delivery limit lands in <queue>.dlq (not
 dropped), and a retry tier still expires back into its work queue."""
+
 import time
 import uuid
 
 import pytest
 from kombu import Connection, Producer, Queue
 
-from ecom_testkit import amqp_url, delete_bus_namespace
 from ecom_common.topology import Topology
+from ecom_testkit import amqp_url, delete_bus_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +41,9 @@ def test_redelivered_past_the_limit_goes_to_the_dlq(quorum):
     work, dead = quorum.name("inventory.events"), quorum.name("inventory.events.dlq")
     with Connection(amqp_url(), transport_options={"confirm_publish": True}) as conn:
         producer = Producer(conn.channel())
-        producer.publish('{"poison": true}', exchange="", routing_key=work, delivery_mode=2,
-                         content_type="application/json")
+        producer.publish(
+            '{"poison": true}', exchange="", routing_key=work, delivery_mode=2, content_type="application/json"
+        )
         # Delivered and returned (as when a consumer crashes with it in hand) up to the limit...
         for _ in range(3):
             message = _get(conn, work)
@@ -57,8 +59,14 @@ def test_redelivered_past_the_limit_goes_to_the_dlq(quorum):
 def test_a_retry_tier_expires_back_to_its_work_queue(quorum):
     work, retry = quorum.name("orders.events"), quorum.name("orders.events.retry.1")
     with Connection(amqp_url(), transport_options={"confirm_publish": True}) as conn:
-        Producer(conn.channel()).publish('{"again": 1}', exchange="", routing_key=retry, delivery_mode=2,
-                                         content_type="application/json", expiration=0.2)
+        Producer(conn.channel()).publish(
+            '{"again": 1}',
+            exchange="",
+            routing_key=retry,
+            delivery_mode=2,
+            content_type="application/json",
+            expiration=0.2,
+        )
         message = _get(conn, work)
         assert message is not None
         message.ack()

@@ -5,6 +5,7 @@ is acknowledged exactly once, and the process exits 0.
 The handler is made to block from outside, with no hook in production code: this test holds an
 ACCESS EXCLUSIVE lock on inventory's stock_items table, so the catalog.ProductListed handler waits
 inside its transaction (after its inbox row) until the lock is released."""
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,16 @@ import sqlalchemy as sa
 from kombu import Connection, Producer
 
 from ecom_common.events import make_event
-from ecom_testkit import (TEST_SECRET, amqp_url, create_schema, database_url, delete_bus_namespace,
-                                 drop_schema, eventually)
 from ecom_common.topology import Topology
+from ecom_testkit import (
+    TEST_SECRET,
+    amqp_url,
+    create_schema,
+    database_url,
+    delete_bus_namespace,
+    drop_schema,
+    eventually,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +42,15 @@ def namespace(tmp_path):
     prefix = f"t{uuid.uuid4().hex[:10]}"
     schema = f"{prefix}_inventory"
     db_url = create_schema(database_url(), schema)
-    env = {**os.environ, "INVENTORY_DATABASE_URL": db_url, "BROKER_URL": amqp_url(),
-           "ECOM_BUS_PREFIX": f"{prefix}.", "ECOM_JWT_SECRET": TEST_SECRET, "ECOM_VAR_DIR": str(tmp_path),
-           "ECOM_JOB_INTERVAL": "3600"}
+    env = {
+        **os.environ,
+        "INVENTORY_DATABASE_URL": db_url,
+        "BROKER_URL": amqp_url(),
+        "ECOM_BUS_PREFIX": f"{prefix}.",
+        "ECOM_JWT_SECRET": TEST_SECRET,
+        "ECOM_VAR_DIR": str(tmp_path),
+        "ECOM_JOB_INTERVAL": "3600",
+    }
     env.pop("ECOM_QUEUE_TYPE", None)
     yield {"prefix": f"{prefix}.", "schema": schema, "db_url": db_url, "env": env}
     drop_schema(database_url(), schema)
@@ -50,8 +64,9 @@ def _queue_depth(topology: Topology, name: str) -> int:
 
 def test_sigterm_finishes_the_message_in_hand_acks_it_once_and_exits_0(namespace, tmp_path):
     env = namespace["env"]
-    migrate = subprocess.run([str(BIN / "ecom"), "migrate", "inventory"], env=env, capture_output=True, text=True,
-                             timeout=120)
+    migrate = subprocess.run(
+        [str(BIN / "ecom"), "migrate", "inventory"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert migrate.returncode == 0, migrate.stderr
 
     topology = Topology(namespace["prefix"])
@@ -60,27 +75,39 @@ def test_sigterm_finishes_the_message_in_hand_acks_it_once_and_exits_0(namespace
 
     engine = sa.create_engine(namespace["db_url"])
     locker = engine.connect()
-    log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([str(BIN / "ecom"), "worker", "inventory"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in the finally below
+    worker = subprocess.Popen([str(BIN / "ecom"), "worker", "inventory"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         locker.execute(sa.text("LOCK TABLE stock_items IN ACCESS EXCLUSIVE MODE"))
 
-        event = make_event("catalog.ProductListed", {
-            "product_id": "P-sigterm", "shop_id": "S1", "title": "Thermos",
-            "skus": [{"sku_code": "TH-500", "list_price_fen": 9900, "low_stock_threshold": 4}],
-        })
+        event = make_event(
+            "catalog.ProductListed",
+            {
+                "product_id": "P-sigterm",
+                "shop_id": "S1",
+                "title": "Thermos",
+                "skus": [{"sku_code": "TH-500", "list_price_fen": 9900, "low_stock_threshold": 4}],
+            },
+        )
         with Connection(amqp_url(), transport_options={"confirm_publish": True}) as conn:
             Producer(conn.channel()).publish(
-                event.to_json(), exchange=topology.name("ecom.events"), routing_key="catalog.ProductListed",
-                content_type="application/json", content_encoding="utf-8", delivery_mode=2,
-                message_id=event.event_id)
+                event.to_json(),
+                exchange=topology.name("ecom.events"),
+                routing_key="catalog.ProductListed",
+                content_type="application/json",
+                content_encoding="utf-8",
+                delivery_mode=2,
+                message_id=event.event_id,
+            )
 
         # The handler is running: its transaction waits for our lock.
         waiting = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass(:t)")
         with engine.connect() as probe:
-            eventually(lambda: probe.execute(waiting, {"t": f'"{namespace["schema"]}".stock_items'}).scalar() >= 1,
-                       timeout=30, message="the handler blocked on stock_items")
+            eventually(
+                lambda: probe.execute(waiting, {"t": f'"{namespace["schema"]}".stock_items'}).scalar() >= 1,
+                timeout=30,
+                message="the handler blocked on stock_items",
+            )
 
         worker.send_signal(signal.SIGTERM)
         time.sleep(2.0)
@@ -97,8 +124,7 @@ def test_sigterm_finishes_the_message_in_hand_acks_it_once_and_exits_0(namespace
     output = (tmp_path / "worker.log").read_text()
     assert "finishing the message in hand" in output, output[-2000:]
     with engine.connect() as conn:
-        items = conn.execute(sa.text(
-            "SELECT shop_id, sku_code, low_stock_threshold FROM stock_items")).all()
+        items = conn.execute(sa.text("SELECT shop_id, sku_code, low_stock_threshold FROM stock_items")).all()
         inbox = conn.execute(sa.text("SELECT consumer, event_id FROM inbox")).all()
     engine.dispose()
     assert [tuple(r) for r in items] == [("S1", "TH-500", 4)]

@@ -1,13 +1,13 @@
 """The embedded default (SQLite per service + kombu's sqla+sqlite bus) across real processes, as
 `make run` starts it: an event recorded by one service's process reaches another's worker process,
 and a failing handler goes through the retry tiers (held by the retry forwarder) to the DLQ."""
+
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,8 @@ from ecom_common.consumer import Subscription
 from ecom_common.db import Database
 from ecom_common.events import make_event
 from ecom_common.service import load
-from ecom_testkit import TEST_SECRET, eventually
 from ecom_common.worker import Worker
+from ecom_testkit import TEST_SECRET, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -29,8 +29,9 @@ ECOM = str(Path(sys.executable).parent / "ecom")
 
 def embedded_env(var: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and k != "BROKER_URL"}
-    env.update(ECOM_VAR_DIR=str(var), ECOM_JWT_SECRET=TEST_SECRET, ECOM_RELAY_POLL_INTERVAL="0.1",
-               ECOM_RETRY_DELAYS="0.2,0.4")
+    env.update(
+        ECOM_VAR_DIR=str(var), ECOM_JWT_SECRET=TEST_SECRET, ECOM_RELAY_POLL_INTERVAL="0.1", ECOM_RETRY_DELAYS="0.2,0.4"
+    )
     return env
 
 
@@ -44,14 +45,20 @@ def stock_rows(db: Database, sku: str) -> int:
 def test_event_crosses_processes_on_the_embedded_bus(tmp_path):
     env = embedded_env(tmp_path)
     subprocess.run([ECOM, "migrate", "catalog", "inventory"], env=env, check=True, capture_output=True, timeout=120)
-    procs = [subprocess.Popen([ECOM, "worker", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for name in ("catalog", "inventory")]
+    procs = [
+        subprocess.Popen([ECOM, "worker", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name in ("catalog", "inventory")
+    ]
     try:
         catalog = Database(Config.from_env("catalog", env=env))
         inventory = Database(Config.from_env("inventory", env=env))
         with catalog.uow() as uow:
-            uow.record(make_event("catalog.ProductListed", {
-                "product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": "EMB-1", "list_price_fen": 100}]}))
+            uow.record(
+                make_event(
+                    "catalog.ProductListed",
+                    {"product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": "EMB-1", "list_price_fen": 100}]},
+                )
+            )
             uow.commit()
         # published by the catalog worker's relay, consumed by the inventory worker process
         eventually(lambda: stock_rows(inventory, "EMB-1") == 1, timeout=30, message="stock item via embedded bus")
@@ -76,8 +83,12 @@ def test_retries_and_dead_letters_on_the_embedded_bus(tmp_path):
     worker = Worker(db, [Subscription("inventory.events", {"catalog.ProductListed": always_fails})]).start()
     try:
         with db.uow() as uow:
-            uow.record(make_event("catalog.ProductListed", {
-                "product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": "EMB-2", "list_price_fen": 100}]}))
+            uow.record(
+                make_event(
+                    "catalog.ProductListed",
+                    {"product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": "EMB-2", "list_price_fen": 100}]},
+                )
+            )
             uow.commit()
         dead = eventually(lambda: dlq.list_dead_letters(config, "inventory.events"), timeout=30)
         assert len(tries) == 3 and "bad master data" in dead[0]["error"]

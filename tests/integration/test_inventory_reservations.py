@@ -5,12 +5,13 @@ catalog's and logistics' events are published for real onto the test's exchange
 `<prefix>.ecom.events`, exactly as those services' relays would; what inventory publishes is read
 back from a queue of the test's own bound to `inventory.#` (so it proves the outbox relay too).
 """
+
 from __future__ import annotations
 
 import json
 import threading
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -21,15 +22,14 @@ from ecom_common.clock import iso
 from ecom_common.db import Database
 from ecom_common.events import make_event
 from ecom_common.service import load
-from ecom_testkit import Platform, eventually
 from ecom_common.topology import Topology
-
+from ecom_testkit import Platform, eventually
 from inventory.models import Reservation, StockItem, StockMovement
 
 pytestmark = pytest.mark.integration
 
 SHOP = "S1"
-T0 = datetime(2026, 11, 11, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
 
 
 class Bus:
@@ -41,16 +41,22 @@ class Bus:
         channel = self.conn.channel()
         self.topology.declare(channel)  # the same declarations the services make; idempotent
         self.producer = Producer(channel)
-        self.capture = Queue(f"{platform.prefix}.test.inventory-out", exchange=self.topology.exchange,
-                             routing_key="inventory.#", exclusive=True, durable=False)
+        self.capture = Queue(
+            f"{platform.prefix}.test.inventory-out",
+            exchange=self.topology.exchange,
+            routing_key="inventory.#",
+            exclusive=True,
+            durable=False,
+        )
         self.capture_channel = self.conn.channel()
         self.capture(self.capture_channel).declare()
         self.seen: list[dict] = []
 
     def publish(self, routing_key: str, payload: dict, envelope=None):
         envelope = envelope or make_event(routing_key, payload)
-        bus.publish_raw(self.producer, self.topology.exchange, routing_key, envelope.to_json(),
-                        message_id=envelope.event_id)
+        bus.publish_raw(
+            self.producer, self.topology.exchange, routing_key, envelope.to_json(), message_id=envelope.event_id
+        )
         return envelope
 
     def collect(self) -> list[dict]:
@@ -62,7 +68,7 @@ class Bus:
             self.seen.append(json.loads(message.body))
 
     def of(self, event_type: str) -> list[dict]:
-        return [e["payload"] for e in self.collect() if f'{e["producer"]}.{e["type"]}' == event_type]
+        return [e["payload"] for e in self.collect() if f"{e['producer']}.{e['type']}" == event_type]
 
     def close(self):
         self.conn.release()
@@ -82,38 +88,65 @@ def wire(platform):
 
 
 def list_sku(wire, platform, sku_code, threshold=10):
-    wire.publish("catalog.ProductListed", {"product_id": "P-" + sku_code, "shop_id": SHOP,
-                                           "skus": [{"sku_code": sku_code, "list_price_fen": 9900,
-                                                     "low_stock_threshold": threshold}]})
-    eventually(lambda: platform["inventory"].get(f"/api/v1/stock/{sku_code}", role="warehouse",
-                                                 shop_id=SHOP).status_code == 200, message="stock item created")
+    wire.publish(
+        "catalog.ProductListed",
+        {
+            "product_id": "P-" + sku_code,
+            "shop_id": SHOP,
+            "skus": [{"sku_code": sku_code, "list_price_fen": 9900, "low_stock_threshold": threshold}],
+        },
+    )
+    eventually(
+        lambda: (
+            platform["inventory"].get(f"/api/v1/stock/{sku_code}", role="warehouse", shop_id=SHOP).status_code == 200
+        ),
+        message="stock item created",
+    )
 
 
 def inbound(platform, sku_code, quantity, key=None):
     headers = {"Idempotency-Key": key} if key else {}
-    resp = platform["inventory"].post(f"/api/v1/stock/{sku_code}/adjustments", role="warehouse", sub="wang",
-                                      shop_id=SHOP, headers=headers, json={"kind": "inbound", "quantity": quantity})
+    resp = platform["inventory"].post(
+        f"/api/v1/stock/{sku_code}/adjustments",
+        role="warehouse",
+        sub="wang",
+        shop_id=SHOP,
+        headers=headers,
+        json={"kind": "inbound", "quantity": quantity},
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()
 
 
 def order_paid(order_id, lines, minute=0):
-    return {"order_id": order_id, "shop_id": SHOP, "buyer_id": "b-" + order_id, "payable_fen": 9900,
-            "paid_at": iso(T0 + timedelta(minutes=minute)),
-            "lines": [{"sku_code": s, "quantity": q, "unit_price_fen": 9900} for s, q in lines]}
+    return {
+        "order_id": order_id,
+        "shop_id": SHOP,
+        "buyer_id": "b-" + order_id,
+        "payable_fen": 9900,
+        "paid_at": iso(T0 + timedelta(minutes=minute)),
+        "lines": [{"sku_code": s, "quantity": q, "unit_price_fen": 9900} for s, q in lines],
+    }
 
 
 def stock_row(platform, sku_code):
     with platform["inventory"].db.engine.connect() as conn:
-        return conn.execute(sa.select(StockItem.on_hand, StockItem.reserved)
-                            .where(StockItem.shop_id == SHOP, StockItem.sku_code == sku_code)).one()
+        return conn.execute(
+            sa.select(StockItem.on_hand, StockItem.reserved).where(
+                StockItem.shop_id == SHOP, StockItem.sku_code == sku_code
+            )
+        ).one()
 
 
 def ledger_sum(platform, sku_code):
     with platform["inventory"].db.engine.connect() as conn:
-        return tuple(conn.execute(sa.select(sa.func.sum(StockMovement.on_hand_delta),
-                                            sa.func.sum(StockMovement.reserved_delta))
-                                  .where(StockMovement.shop_id == SHOP, StockMovement.sku_code == sku_code)).one())
+        return tuple(
+            conn.execute(
+                sa.select(sa.func.sum(StockMovement.on_hand_delta), sa.func.sum(StockMovement.reserved_delta)).where(
+                    StockMovement.shop_id == SHOP, StockMovement.sku_code == sku_code
+                )
+            ).one()
+        )
 
 
 def statuses(platform):
@@ -206,9 +239,17 @@ def test_duplicate_paid_cancel_dispatch_and_the_waiting_queue(platform, wire):
     # dispatch deducts: O2 takes the whole shelf
     wire.publish("orders.OrderPaid", order_paid("O2", [("TEE", 3)], minute=2))
     eventually(lambda: statuses(platform).get("O2") == "reserved", message="O2 reserved")
-    wire.publish("logistics.ShipmentDispatched", {"order_id": "O2", "shop_id": SHOP, "shipment_id": "S2",
-                                                  "carrier": "SF", "tracking_no": "SF100",
-                                                  "lines": [{"sku_code": "TEE", "quantity": 3}]})
+    wire.publish(
+        "logistics.ShipmentDispatched",
+        {
+            "order_id": "O2",
+            "shop_id": SHOP,
+            "shipment_id": "S2",
+            "carrier": "SF",
+            "tracking_no": "SF100",
+            "lines": [{"sku_code": "TEE", "quantity": 3}],
+        },
+    )
     eventually(lambda: statuses(platform).get("O2") == "deducted", message="O2 deducted")
     assert tuple(stock_row(platform, "TEE")) == (0, 0)
 
@@ -216,15 +257,19 @@ def test_duplicate_paid_cancel_dispatch_and_the_waiting_queue(platform, wire):
     # published newest payment first to show the order comes from paid_at, not from arrival
     for order_id, minute in (("W3", 30), ("W2", 20), ("W1", 10)):
         wire.publish("orders.OrderPaid", order_paid(order_id, [("TEE", 1)], minute=minute))
-    eventually(lambda: [statuses(platform).get(o) for o in ("W1", "W2", "W3")] == ["waiting"] * 3,
-               message="three orders waiting")
+    eventually(
+        lambda: [statuses(platform).get(o) for o in ("W1", "W2", "W3")] == ["waiting"] * 3,
+        message="three orders waiting",
+    )
     receipt = inbound(platform, "TEE", 2)
     assert receipt["served_orders"] == ["W1", "W2"]
     assert statuses(platform)["W3"] == "waiting"
     receipt = inbound(platform, "TEE", 5)
     assert receipt["served_orders"] == ["W3"]
-    eventually(lambda: [e["order_id"] for e in wire.of("inventory.StockReserved")] == ["O1", "O2", "W1", "W2", "W3"]
-               or None, message="StockReserved for O1, O2, W1, W2, W3 in that order")
+    eventually(
+        lambda: [e["order_id"] for e in wire.of("inventory.StockReserved")] == ["O1", "O2", "W1", "W2", "W3"] or None,
+        message="StockReserved for O1, O2, W1, W2, W3 in that order",
+    )
     shortage = wire.of("inventory.StockShortage")
     assert {e["order_id"] for e in shortage} == {"W1", "W2", "W3"} and {e["policy"] for e in shortage} == {"wait"}
     assert tuple(stock_row(platform, "TEE")) == (7, 3)

@@ -7,6 +7,7 @@ is read back from a queue of the test's own bound to `orders.#`. Catalog and log
 started here (the lead's cross-service tests run them): a small HTTP server answers their two calls
 with the shapes of docs/interfaces.md, so that orders' real HTTP gateways are exercised.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,20 +16,27 @@ import uuid
 
 import pytest
 from flask import Flask, jsonify, request
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection, Producer, Queue
 from werkzeug.serving import make_server
 
 from ecom_common import bus
 from ecom_common.events import make_event
-from ecom_testkit import Platform, eventually
 from ecom_common.topology import Topology
+from ecom_testkit import Platform, eventually
 from orders.gateways import Gateways
 
 pytestmark = pytest.mark.integration
 
 SHOP = "S1"
-ADDRESS = {"name": "张三", "phone": "13812345678", "province": "浙江", "city": "杭州", "district": "西湖区",
-           "street": "文三路", "detail": "100号3幢501"}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13812345678",
+    "province": "浙江",
+    "city": "杭州",
+    "district": "西湖区",
+    "street": "文三路",
+    "detail": "100号3幢501",
+}
 SKUS = {
     "RED-M": {"price_fen": 9900, "list_price_fen": 12900, "weight_g": 500, "sellable": True},
     "BIG": {"price_fen": 600000, "list_price_fen": 600000, "weight_g": 2000, "sellable": True},
@@ -49,10 +57,21 @@ def peer_stub():
         for code in body["sku_codes"]:
             if code in SKUS and body["shop_id"] == SHOP:
                 s = SKUS[code]
-                items.append({"sku_code": code, "shop_id": SHOP, "product_id": "P1", "title": code,
-                              "category_id": "C-dress", "product_status": "listed" if s["sellable"] else "delisted",
-                              "promo_price_fen": None, "member_price_fen": None, "low_stock_threshold": 10,
-                              "spec": {}, **s})
+                items.append(
+                    {
+                        "sku_code": code,
+                        "shop_id": SHOP,
+                        "product_id": "P1",
+                        "title": code,
+                        "category_id": "C-dress",
+                        "product_status": "listed" if s["sellable"] else "delisted",
+                        "promo_price_fen": None,
+                        "member_price_fen": None,
+                        "low_stock_threshold": 10,
+                        "spec": {},
+                        **s,
+                    }
+                )
             else:
                 missing.append(code)
         return jsonify({"items": items, "missing": missing})
@@ -62,9 +81,18 @@ def peer_stub():
         body = request.get_json()
         seen.append(("logistics", request.headers.get("Authorization", "")[:7], body))
         if body["province"] == "台湾":
-            return jsonify({"type": "about:blank", "title": "Unprocessable Entity", "status": 422,
-                            "detail": "region not served", "errors": {"province": ["Not served."]}}), 422
-        fee = 0 if body["province"] in ("江苏", "浙江", "上海") else 1000 + 500 * max(0, -(-body["weight_g"] // 1000) - 1)
+            return jsonify(
+                {
+                    "type": "about:blank",
+                    "title": "Unprocessable Entity",
+                    "status": 422,
+                    "detail": "region not served",
+                    "errors": {"province": ["Not served."]},
+                }
+            ), 422
+        fee = (
+            0 if body["province"] in ("江苏", "浙江", "上海") else 1000 + 500 * max(0, -(-body["weight_g"] // 1000) - 1)
+        )
         return jsonify({"fee_fen": fee, "served": True, "breakdown": [{"item": "template", "fee_fen": fee}]})
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -80,8 +108,13 @@ class Bus:
         self.conn = Connection(platform.broker_url, transport_options={"confirm_publish": True})
         channel = self.conn.channel()
         self.topology.declare(channel)
-        self.queue = Queue(f"{platform.prefix}.test-tap", exchange=self.topology.exchange, routing_key="orders.#",
-                           exclusive=True, durable=False)  # gone when the connection closes
+        self.queue = Queue(
+            f"{platform.prefix}.test-tap",
+            exchange=self.topology.exchange,
+            routing_key="orders.#",
+            exclusive=True,
+            durable=False,
+        )  # gone when the connection closes
         self.queue(channel).declare()
         self.producer = Producer(self.conn.channel())
         self.seen: list[dict] = []
@@ -101,12 +134,18 @@ class Bus:
 
     def emitted(self, routing_key: str, order_id: str | None = None) -> list[dict]:
         self._drain()
-        return [e for e in self.seen if f"{e['producer']}.{e['type']}" == routing_key
-                and (order_id is None or e["payload"].get("order_id") == order_id)]
+        return [
+            e
+            for e in self.seen
+            if f"{e['producer']}.{e['type']}" == routing_key
+            and (order_id is None or e["payload"].get("order_id") == order_id)
+        ]
 
     def wait_for(self, routing_key: str, order_id: str, count: int = 1) -> list[dict]:
-        return eventually(lambda: len(self.emitted(routing_key, order_id)) >= count and
-                          self.emitted(routing_key, order_id), message=f"{count} x {routing_key}")
+        return eventually(
+            lambda: len(self.emitted(routing_key, order_id)) >= count and self.emitted(routing_key, order_id),
+            message=f"{count} x {routing_key}",
+        )
 
     def close(self):
         self.conn.release()
@@ -135,8 +174,9 @@ def use_stub_peers(p):
 
 def place(p, lines=None, buyer="bob", **extra):
     body = {"shop_id": SHOP, "lines": lines or [{"sku_code": "RED-M", "quantity": 2}], "address": ADDRESS, **extra}
-    return p["orders"].post("/api/v1/orders", role="buyer", sub=buyer, json=body,
-                            headers={"Idempotency-Key": uuid.uuid4().hex})
+    return p["orders"].post(
+        "/api/v1/orders", role="buyer", sub=buyer, json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
 
 
 def order_of(p, order_id, role="ops"):
@@ -146,8 +186,9 @@ def order_of(p, order_id, role="ops"):
 
 
 def wait_status(p, order_id, status):
-    return eventually(lambda: (o := order_of(p, order_id))["status"] == status and o,
-                      message=f"order {order_id} {status}")
+    return eventually(
+        lambda: (o := order_of(p, order_id))["status"] == status and o, message=f"order {order_id} {status}"
+    )
 
 
 def lines_of(order):
@@ -173,12 +214,15 @@ def test_place_pay_reserve_ship_deliver_confirm(platform):
     assert "13812345678" not in json.dumps(placed)
 
     # billing: the payment succeeds; delivered twice (same event id) and reported once more -> paid once.
-    paid_event = make_event("billing.PaymentSucceeded", {"order_id": oid, "shop_id": SHOP, "payment_id": "P1",
-                                                         "amount_fen": 19800, "method": "alipay"})
+    paid_event = make_event(
+        "billing.PaymentSucceeded",
+        {"order_id": oid, "shop_id": SHOP, "payment_id": "P1", "amount_fen": 19800, "method": "alipay"},
+    )
     p.bus.publish(None, None, event=paid_event)
     p.bus.publish(None, None, event=paid_event)
-    p.bus.publish("billing.PaymentSucceeded", {"order_id": oid, "shop_id": SHOP, "payment_id": "P1",
-                                               "amount_fen": 19800})
+    p.bus.publish(
+        "billing.PaymentSucceeded", {"order_id": oid, "shop_id": SHOP, "payment_id": "P1", "amount_fen": 19800}
+    )
     wait_status(p, oid, "paid")
     (order_paid,) = p.bus.wait_for("orders.OrderPaid", oid)
     assert order_paid["payload"]["payable_fen"] == 19800 and order_paid["causation_id"] == paid_event.event_id
@@ -190,11 +234,29 @@ def test_place_pay_reserve_ship_deliver_confirm(platform):
     assert ready["payload"]["address"]["phone"] == "138****5678"
 
     # logistics: an exchange's replacement is ignored, the order's own shipment moves it.
-    p.bus.publish("logistics.ShipmentDispatched", {"order_id": oid, "shop_id": SHOP, "shipment_id": "S9",
-                                                   "carrier": "顺丰", "tracking_no": "SFX", "lines": lines_of(order),
-                                                   "case_id": "C-other"})
-    p.bus.publish("logistics.ShipmentDispatched", {"order_id": oid, "shop_id": SHOP, "shipment_id": "S1",
-                                                   "carrier": "中通", "tracking_no": "ZT1", "lines": lines_of(order)})
+    p.bus.publish(
+        "logistics.ShipmentDispatched",
+        {
+            "order_id": oid,
+            "shop_id": SHOP,
+            "shipment_id": "S9",
+            "carrier": "顺丰",
+            "tracking_no": "SFX",
+            "lines": lines_of(order),
+            "case_id": "C-other",
+        },
+    )
+    p.bus.publish(
+        "logistics.ShipmentDispatched",
+        {
+            "order_id": oid,
+            "shop_id": SHOP,
+            "shipment_id": "S1",
+            "carrier": "中通",
+            "tracking_no": "ZT1",
+            "lines": lines_of(order),
+        },
+    )
     shipped = wait_status(p, oid, "shipped")
     assert (shipped["carrier"], shipped["tracking_no"]) == ("中通", "ZT1")
     p.bus.publish("logistics.ShipmentDelivered", {"order_id": oid, "shop_id": SHOP, "shipment_id": "S1"})
@@ -208,8 +270,13 @@ def test_place_pay_reserve_ship_deliver_confirm(platform):
 
     final = order_of(p, oid, role="admin")
     assert [(t["from_status"], t["status"]) for t in final["timeline"]] == [
-        (None, "pending_payment"), ("pending_payment", "paid"), ("paid", "awaiting_shipment"),
-        ("awaiting_shipment", "shipped"), ("shipped", "delivered"), ("delivered", "completed")]
+        (None, "pending_payment"),
+        ("pending_payment", "paid"),
+        ("paid", "awaiting_shipment"),
+        ("awaiting_shipment", "shipped"),
+        ("shipped", "delivered"),
+        ("delivered", "completed"),
+    ]
     assert len(p.bus.emitted("orders.OrderPaid", oid)) == 1
 
 
@@ -218,9 +285,17 @@ def test_held_review_shortage_and_timeouts(platform):
     use_stub_peers(p)
     bad = place(p, [{"sku_code": "OLD", "quantity": 1}])
     assert bad.status_code == 422 and "lines.0.sku_code" in bad.json()["errors"]
-    not_served = p["orders"].post("/api/v1/orders", role="buyer", sub="bob", headers={"Idempotency-Key": "ns"},
-                                  json={"shop_id": SHOP, "lines": [{"sku_code": "RED-M", "quantity": 1}],
-                                        "address": {**ADDRESS, "province": "台湾"}})
+    not_served = p["orders"].post(
+        "/api/v1/orders",
+        role="buyer",
+        sub="bob",
+        headers={"Idempotency-Key": "ns"},
+        json={
+            "shop_id": SHOP,
+            "lines": [{"sku_code": "RED-M", "quantity": 1}],
+            "address": {**ADDRESS, "province": "台湾"},
+        },
+    )
     assert not_served.status_code == 422 and "address.province" in not_served.json()["errors"]
 
     big = place(p, [{"sku_code": "BIG", "quantity": 1}], address={**ADDRESS, "province": "四川"}).json()
@@ -228,8 +303,15 @@ def test_held_review_shortage_and_timeouts(platform):
     unpaid = place(p, buyer="dave").json()
     assert big["shipping_fen"] == 1500  # 2 kg outside 江浙沪: 10 + 5 yuan
     for o in (big, short):
-        p.bus.publish("billing.PaymentSucceeded", {"order_id": o["order_id"], "shop_id": SHOP, "payment_id": "P-" +
-                                                   o["order_id"], "amount_fen": o["payable_fen"]})
+        p.bus.publish(
+            "billing.PaymentSucceeded",
+            {
+                "order_id": o["order_id"],
+                "shop_id": SHOP,
+                "payment_id": "P-" + o["order_id"],
+                "amount_fen": o["payable_fen"],
+            },
+        )
         wait_status(p, o["order_id"], "paid")
 
     # A 6000-yuan order is held for review, then approved by ops.
@@ -240,19 +322,32 @@ def test_held_review_shortage_and_timeouts(platform):
     assert held_event["payload"]["reasons"] == ["amount_over_limit"]
     listed = p["orders"].get("/api/v1/orders?held_reason=amount_over_limit", role="ops", shop_id=SHOP).json()
     assert [o["order_id"] for o in listed["items"]] == [big["order_id"]]
-    approved = p["orders"].post(f"/api/v1/orders/{big['order_id']}/review", role="ops", shop_id=SHOP,
-                                json={"decision": "approve", "reason": "电话核实"})
+    approved = p["orders"].post(
+        f"/api/v1/orders/{big['order_id']}/review",
+        role="ops",
+        shop_id=SHOP,
+        json={"decision": "approve", "reason": "电话核实"},
+    )
     assert approved.status_code == 200 and approved.json()["status"] == "awaiting_shipment"
     p.bus.wait_for("orders.OrderReadyToShip", big["order_id"])
 
     # Stock is short and the shop cancels such orders: cancelled, and billing is told to refund.
-    p.bus.publish("inventory.StockShortage", {"order_id": short["order_id"], "shop_id": SHOP, "policy": "cancel",
-                                              "short": [{"sku_code": "RED-M", "short": 2}]})
+    p.bus.publish(
+        "inventory.StockShortage",
+        {
+            "order_id": short["order_id"],
+            "shop_id": SHOP,
+            "policy": "cancel",
+            "short": [{"sku_code": "RED-M", "short": 2}],
+        },
+    )
     wait_status(p, short["order_id"], "cancelled")
     (cancelled,) = p.bus.wait_for("orders.OrderCancelled", short["order_id"])
     assert cancelled["payload"]["was_paid"] is True
-    p.bus.publish("billing.RefundSucceeded", {"order_id": short["order_id"], "shop_id": SHOP, "refund_id": "R1",
-                                              "amount_fen": short["payable_fen"]})
+    p.bus.publish(
+        "billing.RefundSucceeded",
+        {"order_id": short["order_id"], "shop_id": SHOP, "refund_id": "R1", "amount_fen": short["payable_fen"]},
+    )
     eventually(lambda: order_of(p, short["order_id"])["timeline"][-1]["action"] == "refund_succeeded")
 
     # The unpaid order closes itself once the clock passes 30 minutes.
@@ -266,18 +361,30 @@ def test_held_review_shortage_and_timeouts(platform):
     # The shop waits for stock instead: presale promise, then reserved when stock arrives; an
     # after-sales refund-only request then cancels it before shipment, carrying the case id.
     waiter = place(p, buyer="erin", address={**ADDRESS, "phone": "13900000009"}).json()
-    p.bus.publish("billing.PaymentSucceeded", {"order_id": waiter["order_id"], "shop_id": SHOP, "payment_id": "PW",
-                                               "amount_fen": waiter["payable_fen"]})
+    p.bus.publish(
+        "billing.PaymentSucceeded",
+        {"order_id": waiter["order_id"], "shop_id": SHOP, "payment_id": "PW", "amount_fen": waiter["payable_fen"]},
+    )
     wait_status(p, waiter["order_id"], "paid")
-    p.bus.publish("inventory.StockShortage", {"order_id": waiter["order_id"], "shop_id": SHOP, "policy": "wait",
-                                              "short": [{"sku_code": "RED-M", "short": 2}]})
+    p.bus.publish(
+        "inventory.StockShortage",
+        {
+            "order_id": waiter["order_id"],
+            "shop_id": SHOP,
+            "policy": "wait",
+            "short": [{"sku_code": "RED-M", "short": 2}],
+        },
+    )
     waiting = wait_status(p, waiter["order_id"], "awaiting_stock")
     assert waiting["promise"] == "预计3天内发货" and waiting["presale"] is True
-    p.bus.publish("inventory.StockReserved", {"order_id": waiter["order_id"], "shop_id": SHOP,
-                                              "lines": lines_of(waiter)})
+    p.bus.publish(
+        "inventory.StockReserved", {"order_id": waiter["order_id"], "shop_id": SHOP, "lines": lines_of(waiter)}
+    )
     wait_status(p, waiter["order_id"], "awaiting_shipment")
-    p.bus.publish("aftersales.OrderCancelRequested", {"order_id": waiter["order_id"], "shop_id": SHOP,
-                                                      "case_id": "C1", "reason": "仅退款"})
+    p.bus.publish(
+        "aftersales.OrderCancelRequested",
+        {"order_id": waiter["order_id"], "shop_id": SHOP, "case_id": "C1", "reason": "仅退款"},
+    )
     assert wait_status(p, waiter["order_id"], "cancelled")["case_id"] == "C1"
     (by_case,) = p.bus.wait_for("orders.OrderCancelled", waiter["order_id"])
     assert by_case["payload"]["case_id"] == "C1" and by_case["payload"]["was_paid"] is True

@@ -1,12 +1,14 @@
 """The outbox relay's batch confirms over RabbitMQ: a row is marked published only once the broker
 has acked it, a nacked or unconfirmed row is retried with back-off, nothing is lost."""
+
 from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
 from kombu import Connection, Producer, Queue, binding
 
-from ecom_common import bus, outbox as outbox_module
+from ecom_common import bus
+from ecom_common import outbox as outbox_module
 from ecom_common.events import make_event
 from ecom_common.outbox import MessagesNacked, Relay, outbox
 from ecom_testkit import Platform
@@ -15,8 +17,10 @@ pytestmark = pytest.mark.integration
 
 
 def listed(i: int):
-    return make_event("catalog.ProductListed", {
-        "product_id": f"P{i}", "shop_id": "S1", "skus": [{"sku_code": f"SKU-{i}", "list_price_fen": 100}]})
+    return make_event(
+        "catalog.ProductListed",
+        {"product_id": f"P{i}", "shop_id": "S1", "skus": [{"sku_code": f"SKU-{i}", "list_price_fen": 100}]},
+    )
 
 
 def record(db, events):
@@ -60,15 +64,19 @@ def test_a_batch_is_published_then_confirmed_as_a_whole_and_marked_once_acked():
 
 def test_nacked_messages_stay_unpublished_and_are_retried_with_backoff():
     with Platform(["catalog"], workers=False) as p:
-        db, config = p["catalog"].db, p["catalog"].config
+        db, _config = p["catalog"].db, p["catalog"].config
         relay = Relay(db)
         with relay.connect() as conn:
             channel = conn.channel()
             relay.topology.declare(channel)
             # A queue that refuses what it has no room for: the broker nacks those publishes.
-            full = Queue(relay.topology.name("test.full"), durable=False, auto_delete=True,
-                         bindings=[binding(relay.topology.exchange, routing_key="catalog.ProductListed")],
-                         queue_arguments={"x-max-length": 5, "x-overflow": "reject-publish"})
+            full = Queue(
+                relay.topology.name("test.full"),
+                durable=False,
+                auto_delete=True,
+                bindings=[binding(relay.topology.exchange, routing_key="catalog.ProductListed")],
+                queue_arguments={"x-max-length": 5, "x-overflow": "reject-publish"},
+            )
             full(channel).declare()
             events = [listed(i) for i in range(20)]
             record(db, events)

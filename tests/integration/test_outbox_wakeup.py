@@ -4,6 +4,7 @@ even when the commit came from another engine (another process: a web process, `
 in the relay's own process wakes it by the in-process signal and sends no NOTIFY. No
 timing is asserted: the relays here poll once an hour, so only the notification can have woken them;
 without LISTEN (it fails, or its connection is lost) the relay falls back to polling."""
+
 from __future__ import annotations
 
 import threading
@@ -24,8 +25,10 @@ AN_HOUR = 3600.0
 
 
 def listed(i):
-    return make_event("catalog.ProductListed", {
-        "product_id": f"P{i}", "shop_id": "S1", "skus": [{"sku_code": f"SKU-{i}", "list_price_fen": 100}]})
+    return make_event(
+        "catalog.ProductListed",
+        {"product_id": f"P{i}", "shop_id": "S1", "skus": [{"sku_code": f"SKU-{i}", "list_price_fen": 100}]},
+    )
 
 
 def record(db, *events, commit=True):
@@ -38,8 +41,10 @@ def record(db, *events, commit=True):
 
 def published(db, event) -> bool:
     with db.engine.connect() as conn:
-        return conn.execute(sa.select(outbox.c.published_at).where(outbox.c.event_id == event.event_id)
-                            ).scalar_one() is not None
+        return (
+            conn.execute(sa.select(outbox.c.published_at).where(outbox.c.event_id == event.event_id)).scalar_one()
+            is not None
+        )
 
 
 class RunningRelay:
@@ -67,8 +72,13 @@ def listener_pids(config) -> list[int]:
 
     engine = sa.create_engine(config.database_url)
     with engine.connect() as conn:
-        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE query = :q"),
-                            {"q": f"LISTEN {outbox_channel(config)}"}).scalars().all()
+        pids = (
+            conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE query = :q"), {"q": f"LISTEN {outbox_channel(config)}"}
+            )
+            .scalars()
+            .all()
+        )
     engine.dispose()
     return list(pids)
 
@@ -97,12 +107,12 @@ def test_notify_is_sent_once_per_committed_unit_of_work_with_events_and_never_fo
         with psycopg.connect(url, autocommit=True) as listener:
             listener.execute(f"LISTEN {db.outbox_channel}")
             listener.execute("LISTEN test_sentinel")
-            record(db, listed(1), commit=False)          # rolled back
-            with db.uow() as uow:                        # committed, no event
+            record(db, listed(1), commit=False)  # rolled back
+            with db.uow() as uow:  # committed, no event
                 uow.session.execute(sa.text("SELECT 1"))
                 uow.commit()
-            record(db, listed(2), listed(3))             # committed, two events: one NOTIFY
-            with db.engine.begin() as conn:              # delivered after everything above
+            record(db, listed(2), listed(3))  # committed, two events: one NOTIFY
+            with db.engine.begin() as conn:  # delivered after everything above
                 conn.execute(sa.text("NOTIFY test_sentinel"))
             got = []
             for n in listener.notifies(timeout=30):
@@ -128,10 +138,10 @@ def test_a_commit_in_the_relays_own_process_wakes_it_by_the_signal_and_sends_no_
             record(db, first)
             eventually(lambda: published(db, first), timeout=30, message="published after the signal")
             r.stop.set()
-            db.outbox_signal.set()                       # as Worker.request_stop does
+            db.outbox_signal.set()  # as Worker.request_stop does
             r.thread.join(10)
             assert db.relays_in_process == 0
-            record(db, listed(2))                        # no relay here any more: one NOTIFY
+            record(db, listed(2))  # no relay here any more: one NOTIFY
             with db.engine.begin() as conn:
                 conn.execute(sa.text("NOTIFY test_sentinel"))
             got = []
@@ -168,7 +178,7 @@ def test_the_relay_polls_when_its_listen_connection_is_lost_and_listens_again(mo
         web = Database(config)
         try:
             before, after = listed(1), listed(2)
-            with RunningRelay(config, poll=0.2) as r:
+            with RunningRelay(config, poll=0.2):
                 pids = eventually(lambda: listener_pids(config), message="the relay's LISTEN connection")
                 with web.engine.connect() as conn:
                     conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})

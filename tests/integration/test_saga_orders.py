@@ -1,9 +1,9 @@
 """From placing an order to ready-to-ship, with compensations, across the six real services over
 RabbitMQ, PostgreSQL and real HTTP (issue 4 "Must show"; issue 3: a delisted product cannot be
 ordered)."""
+
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -39,8 +39,13 @@ def test_large_order_is_held_reviewed_and_released(saga):
     oid = saga.placed_and_paid("PHONE-PRO")
     held = saga.wait_status(oid, "on_hold")
     assert held["held_reasons"], held
-    r = saga["orders"].post(f"/api/v1/orders/{oid}/review", role="ops", sub="olga", shop_id="S1",
-                            json={"decision": "approve", "reason": "电话核实无误"})
+    r = saga["orders"].post(
+        f"/api/v1/orders/{oid}/review",
+        role="ops",
+        sub="olga",
+        shop_id="S1",
+        json={"decision": "approve", "reason": "电话核实无误"},
+    )
     saga.ok(r)
     order = saga.wait_status(oid, "awaiting_shipment")
     assert statuses(order)[-3:] == ["paid", "on_hold", "awaiting_shipment"]
@@ -60,12 +65,14 @@ def test_cancel_after_payment_releases_stock_and_refunds(saga):
     saga.product("PHONE-C", price_fen=9900, stock=4)
     oid = saga.placed_and_paid("PHONE-C", quantity=3, buyer="carol")
     saga.wait_status(oid, "awaiting_shipment")
-    saga.ok(saga["orders"].post(f"/api/v1/orders/{oid}/cancel", role="buyer", sub="carol",
-                                json={"reason": "不想要了"}))
+    saga.ok(saga["orders"].post(f"/api/v1/orders/{oid}/cancel", role="buyer", sub="carol", json={"reason": "不想要了"}))
     saga.wait_status(oid, "cancelled")
     eventually(lambda: saga.stock("PHONE-C")["reserved"] == 0, message="reservation released")
-    refunds = eventually(lambda: saga["billing"].get("/api/v1/refunds", role="finance", sub="fin",
-                                                     params={"order_id": oid}).json()["items"])
+    refunds = eventually(
+        lambda: (
+            saga["billing"].get("/api/v1/refunds", role="finance", sub="fin", params={"order_id": oid}).json()["items"]
+        )
+    )
     order = saga.order(oid)
     assert [r["status"] for r in refunds] == ["succeeded"] and refunds[0]["amount_fen"] == order["payable_fen"]
     eventually(lambda: saga.shipment_for(oid)["status"] == "cancelled", message="pending shipment cancelled")
@@ -76,8 +83,11 @@ def test_shortage_with_cancel_policy_refunds_in_full(saga):
     saga.ok(saga["inventory"].put("/api/v1/stock-policy", role="ops", shop_id="S1", json={"shortage_policy": "cancel"}))
     oid = saga.placed_and_paid("PHONE-S", quantity=2)
     order = saga.wait_status(oid, "cancelled")
-    refunds = eventually(lambda: saga["billing"].get("/api/v1/refunds", role="finance", sub="fin",
-                                                     params={"order_id": oid}).json()["items"])
+    refunds = eventually(
+        lambda: (
+            saga["billing"].get("/api/v1/refunds", role="finance", sub="fin", params={"order_id": oid}).json()["items"]
+        )
+    )
     assert sum(r["amount_fen"] for r in refunds if r["status"] == "succeeded") == order["payable_fen"]
     assert saga.stock("PHONE-S")["reserved"] == 0
 
@@ -89,9 +99,13 @@ def test_duplicate_order_paid_reserves_once(saga):
     with saga["orders"].db.engine.connect() as conn:
         body = conn.execute(sa.select(outbox.c.body).where(outbox.c.routing_key == "orders.OrderPaid")).scalar_one()
     with Connection(saga.p.broker_url) as conn:
-        Producer(conn.channel()).publish(body, exchange=f"{saga.p.prefix}.ecom.events",
-                                         routing_key="orders.OrderPaid", content_type="application/json",
-                                         delivery_mode=2)
+        Producer(conn.channel()).publish(
+            body,
+            exchange=f"{saga.p.prefix}.ecom.events",
+            routing_key="orders.OrderPaid",
+            content_type="application/json",
+            delivery_mode=2,
+        )
     # a marker after the duplicate: once it is reserved, the duplicate has been consumed
     saga.product("PHONE-MARK", stock=1)
     marker = saga.placed_and_paid("PHONE-MARK")
@@ -129,15 +143,24 @@ def test_no_oversell_200_concurrent_buyers_for_50_units(saga):
     assert len(reserved) == 50 and len(waiting) == 150  # the default shortage policy is "wait"
     stock = saga.stock("HOT-SKU")
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (50, 50, 0)
-    moves = saga.ok(saga["inventory"].get("/api/v1/stock/HOT-SKU/movements", role="service",
-                                          params={"shop_id": "S1", "limit": 200}))
+    moves = saga.ok(
+        saga["inventory"].get("/api/v1/stock/HOT-SKU/movements", role="service", params={"shop_id": "S1", "limit": 200})
+    )
     items = moves["items"]
     while moves.get("next_cursor"):
-        moves = saga.ok(saga["inventory"].get("/api/v1/stock/HOT-SKU/movements", role="service",
-                                              params={"shop_id": "S1", "limit": 200, "cursor": moves["next_cursor"]}))
+        moves = saga.ok(
+            saga["inventory"].get(
+                "/api/v1/stock/HOT-SKU/movements",
+                role="service",
+                params={"shop_id": "S1", "limit": 200, "cursor": moves["next_cursor"]},
+            )
+        )
         items += moves["items"]
     assert sum(m["on_hand_delta"] for m in items) == 50 and sum(m["reserved_delta"] for m in items) == 50
     # stock arrives: the oldest waiting payments are served first
     saga.stock_in("HOT-SKU", 5)
-    eventually(lambda: sum(saga.order(o)["status"] in ("awaiting_shipment", "on_hold") for o in waiting) == 5,
-               timeout=60, message="five waiting orders reserved after the receipt")
+    eventually(
+        lambda: sum(saga.order(o)["status"] in ("awaiting_shipment", "on_hold") for o in waiting) == 5,
+        timeout=60,
+        message="five waiting orders reserved after the receipt",
+    )

@@ -2,6 +2,7 @@
 show"): placed, paid, reserved, audited, shipment created, dispatched (inventory deducted), tracked,
 delivered, confirmed, settlement scheduled and — with the clock moved on 7 days — paid out; the
 ledger balances to zero. A stalled shipment is flagged. Running the settlement job twice pays once."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,10 @@ def test_whole_chain_to_settlement_and_ledger_balances(saga):
     carrier = dispatched["carrier"]
     order = saga.wait_status(oid, "shipped")
     assert order["tracking_no"] == "SF1234567890"
-    eventually(lambda: (s := saga.stock("PHONE-SET"))["on_hand"] == 2 and s["reserved"] == 0,
-               message="inventory deducted on dispatch")
+    eventually(
+        lambda: (s := saga.stock("PHONE-SET"))["on_hand"] == 2 and s["reserved"] == 0,
+        message="inventory deducted on dispatch",
+    )
 
     for status in ("in_transit", "out_for_delivery", "delivered"):
         assert saga.carrier_reports(carrier, "SF1234567890", status).status_code == 200
@@ -29,9 +32,10 @@ def test_whole_chain_to_settlement_and_ledger_balances(saga):
     saga.ok(saga["orders"].post(f"/api/v1/orders/{oid}/confirm-receipt", role="buyer", sub="dora", json={}))
     completed = saga.wait_status(oid, "completed")
     billing = saga["billing"]
-    settlements = eventually(lambda: billing.get("/api/v1/settlements", role="finance", sub="fin",
-                                                 params={"shop_id": "S1"}).json()["items"],
-                             message="settlement scheduled")
+    settlements = eventually(
+        lambda: billing.get("/api/v1/settlements", role="finance", sub="fin", params={"shop_id": "S1"}).json()["items"],
+        message="settlement scheduled",
+    )
     assert settlements[0]["status"] == "scheduled"
 
     assert saga.p.run_job("billing", "settle-due") == 0  # not due yet

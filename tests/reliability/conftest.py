@@ -5,12 +5,13 @@ Each test records what it measured with `reliability_report(name, figures)`; the
 into bench/results/reliability.json (`make test-reliability` then renders docs/reliability.md's table
 from it with `python -m bench.reliability_report`).
 """
+
 from __future__ import annotations
 
 import json
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def reliability_report(request):
             data = {}
         data.setdefault("scenarios", {})[name] = {
             "test": request.node.nodeid,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"cpu_count": os.cpu_count(), "python": platform.python_version()},
             **figures,
         }

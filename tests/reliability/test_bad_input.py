@@ -12,8 +12,10 @@ random and, in a second pass, are the ids of the shop's real resources (seeded t
 first), so that the generated bodies reach the views' logic rather than stopping at 404. A bounded
 number of examples per operation and mode, with a fixed seed: the same requests on every run.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -26,8 +28,13 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, missing_required_header, negative_data_rejection, positive_data_acceptance,
-    response_schema_conformance, status_code_conformance)
+    content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from ecom_common.auth import PLATFORM_ROLES
 from ecom_testkit import Platform, token
@@ -41,8 +48,15 @@ SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billin
 # ECOM_FUZZ_EXAMPLES=50 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "6"))
 SEED = 20261123
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          negative_data_rejection, positive_data_acceptance, missing_required_header]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
+]
 
 # Operations whose 422 can answer a request the schema calls valid, because the rule is over stored
 # data or across fields, which an OpenAPI 3.0 schema cannot say; each operation's description names
@@ -78,7 +92,7 @@ def accepted_roles(view) -> tuple[str, ...]:
     any authenticated caller."""
     f = view
     while f is not None:
-        for name, cell in zip(f.__code__.co_freevars, f.__closure__ or ()):
+        for name, cell in zip(f.__code__.co_freevars, f.__closure__ or (), strict=False):
             if name == "roles":
                 return tuple(cell.cell_contents)
         f = getattr(f, "__wrapped__", None)
@@ -169,8 +183,14 @@ def fuzz(service, ids: dict) -> tuple[int, int, dict]:
                 strategy = op.as_strategy(generation_mode=mode, path_parameters=path_parameters)
 
                 @seed(SEED)
-                @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
-                          suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+                @settings(
+                    max_examples=EXAMPLES,
+                    deadline=None,
+                    database=None,
+                    derandomize=False,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.explicit, Phase.generate],
+                )
                 @given(case=strategy)
                 def run(case):
                     nonlocal requests
@@ -182,13 +202,13 @@ def fuzz(service, ids: dict) -> tuple[int, int, dict]:
                         for exc in group.exceptions:
                             key = (label, mode.value, type(exc).__name__)
                             if not failures[key]:
-                                failures[key].append(f"{str(exc)[:600]}\n    {case.as_curl_command()[:600]}\n"
-                                                     f"    -> {response.status_code} {response.text[:300]}")
+                                failures[key].append(
+                                    f"{str(exc)[:600]}\n    {case.as_curl_command()[:600]}\n"
+                                    f"    -> {response.status_code} {response.text[:300]}"
+                                )
 
-                try:
+                with contextlib.suppress(Unsatisfiable):
                     run()
-                except Unsatisfiable:
-                    pass
     return operations, requests, failures
 
 
@@ -197,10 +217,17 @@ def test_generated_requests_get_no_5xx_and_only_documented_answers(world, name, 
     platform, ids = world
     started = time.monotonic()
     operations, requests, failures = fuzz(platform[name], ids)
-    reliability_report({
-        "operations": operations, "requests": requests, "examples_per_operation_mode_pass": EXAMPLES,
-        "seed": SEED, "failures": len(failures), "seconds": round(time.monotonic() - started, 1),
-    }, scenario=f"bad input (schemathesis): {name}")
+    reliability_report(
+        {
+            "operations": operations,
+            "requests": requests,
+            "examples_per_operation_mode_pass": EXAMPLES,
+            "seed": SEED,
+            "failures": len(failures),
+            "seconds": round(time.monotonic() - started, 1),
+        },
+        scenario=f"bad input (schemathesis): {name}",
+    )
     report = "\n".join(f"- {k}: {v[0]}" for k, v in sorted(failures.items()))
     assert not failures, f"{len(failures)} kinds of failure in {name}:\n{report}"
 

@@ -8,6 +8,7 @@ share the broker). The test then waits for every event to be handled and checks 
 exactly once. Duplicates are expected at the wire (a publish whose confirm was lost is published
 again); the inbox absorbs them, and the report counts them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -18,8 +19,7 @@ import pytest
 from ecom_common import metrics
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, close_broker_connections, eventually
+from ecom_testkit import Platform, close_broker_connections, eventually, scenarios
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
 
@@ -29,8 +29,9 @@ MAX_EVENTS = 1500
 
 
 def duplicates_absorbed() -> float:
-    return metrics.EVENTS_HANDLED.labels("inventory", "inventory.events", "catalog.ProductListed",
-                                         "duplicate")._value.get()
+    return metrics.EVENTS_HANDLED.labels(
+        "inventory", "inventory.events", "catalog.ProductListed", "duplicate"
+    )._value.get()
 
 
 def test_broker_connections_cut_mid_stream_everything_delivered_once(reliability_report):
@@ -69,23 +70,30 @@ def test_broker_connections_cut_mid_stream_everything_delivered_once(reliability
         assert not producer.is_alive()
         events = len(skus)
         assert events > recorded_when_cut_done  # the stream went on after the cut
-        eventually(lambda: scenarios.count(inv.db, inbox) == events + 1, timeout=90,
-                   message="every event handled after the cut")
+        eventually(
+            lambda: scenarios.count(inv.db, inbox) == events + 1,
+            timeout=90,
+            message="every event handled after the cut",
+        )
         delivered = time.monotonic()
         # nothing twice: a state change per event, a ledger row per SKU, every outbox row confirmed
         assert [scenarios.stock_items(inv.db, s) for s in skus] == [1] * events
         assert [scenarios.movements(inv.db, s) for s in skus] == [1] * events
         assert scenarios.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
-        reliability_report({
-            "scenario": "broker connections cut mid-stream",
-            "proves": "every event delivered after the cut, each state change once (inbox absorbs duplicates)",
-            "events": events, "rate_per_s": RATE,
-            "connections_closed": closed,
-            "recorded_when_cut_began": recorded_at_cut,
-            "handled_when_cut_began": handled_at_cut,
-            "recorded_when_cut_done": recorded_when_cut_done,
-            "seconds_cutting_with_rabbitmqctl": round(timeline["cut_done"] - started - 1.0, 2),
-            "handled_in_the_end": events,
-            "duplicates_absorbed_by_inbox": int(duplicates_absorbed() - dup_before),
-            "seconds_from_cut_to_all_delivered": round(delivered - timeline["cut_done"], 2),
-        }, scenario="broker_cut")
+        reliability_report(
+            {
+                "scenario": "broker connections cut mid-stream",
+                "proves": "every event delivered after the cut, each state change once (inbox absorbs duplicates)",
+                "events": events,
+                "rate_per_s": RATE,
+                "connections_closed": closed,
+                "recorded_when_cut_began": recorded_at_cut,
+                "handled_when_cut_began": handled_at_cut,
+                "recorded_when_cut_done": recorded_when_cut_done,
+                "seconds_cutting_with_rabbitmqctl": round(timeline["cut_done"] - started - 1.0, 2),
+                "handled_in_the_end": events,
+                "duplicates_absorbed_by_inbox": int(duplicates_absorbed() - dup_before),
+                "seconds_from_cut_to_all_delivered": round(delivered - timeline["cut_done"], 2),
+            },
+            scenario="broker_cut",
+        )

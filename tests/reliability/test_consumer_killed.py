@@ -8,22 +8,22 @@ handler's INSERT then waits on the unique index for the test's transaction, and 
 waiting (pg_blocking_pids) before it sends SIGKILL. Then a second worker is started, and only then
 the test rolls back, so that the new worker also meets the dead worker's still-open transaction.
 """
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from ecom_common.db import inbox
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, eventually
 from ecom_common.worker import Worker
+from ecom_testkit import Platform, eventually, scenarios
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 
@@ -31,14 +31,16 @@ ECOM = str(Path(sys.executable).parent / "ecom")
 
 
 def start_worker(env) -> subprocess.Popen:
-    return subprocess.Popen([ECOM, "worker", "inventory"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [ECOM, "worker", "inventory"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def blocked_by(engine, pid: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                            {"pid": pid}).scalar_one()
+        return conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}
+        ).scalar_one()
 
 
 def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(tmp_path, reliability_report):
@@ -58,14 +60,27 @@ def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(tmp_pat
 
             # The test takes the row the handler will insert, in a transaction it keeps open.
             pid = locker.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-            now = datetime.now(timezone.utc)
-            locker.execute(sa.insert(StockItem.__table__).values(
-                sku_code="KILLED", warehouse_code="WH1", shop_id="S1", on_hand=0, reserved=0,
-                low_stock_threshold=3, sellable=True, created_at=now, updated_at=now))
+            now = datetime.now(UTC)
+            locker.execute(
+                sa.insert(StockItem.__table__).values(
+                    sku_code="KILLED",
+                    warehouse_code="WH1",
+                    shop_id="S1",
+                    on_hand=0,
+                    reserved=0,
+                    low_stock_threshold=3,
+                    sellable=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             event = scenarios.listed("P1", "KILLED")
             scenarios.record(p["catalog"], event)
-            eventually(lambda: blocked_by(inv.db.engine, pid) == 1, timeout=30,
-                       message="the worker's transaction waiting on the test's row")
+            eventually(
+                lambda: blocked_by(inv.db.engine, pid) == 1,
+                timeout=30,
+                message="the worker's transaction waiting on the test's row",
+            )
             # Mid-transaction: its inbox row is written (uncommitted), the handler waits.
             assert scenarios.count(inv.db, inbox, inbox.c.event_id == event.event_id) == 0
 
@@ -76,8 +91,11 @@ def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(tmp_pat
             eventually(lambda: scenarios.queue_state(inv.config)[1] == 1, timeout=30, message="second worker consuming")
             locker.rollback()  # the dead worker's transaction may now go on, and finds its client gone
 
-            eventually(lambda: scenarios.stock_items(inv.db, "KILLED") == 1, timeout=30,
-                       message="the redelivered message handled by the second worker")
+            eventually(
+                lambda: scenarios.stock_items(inv.db, "KILLED") == 1,
+                timeout=30,
+                message="the redelivered message handled by the second worker",
+            )
             handled_after = time.monotonic() - killed_at
             # A little longer: a second handling, if any, would show now.
             scenarios.record(p["catalog"], scenarios.listed("P2", "MARKER"))
@@ -89,13 +107,18 @@ def test_consumer_killed_mid_transaction_is_redelivered_and_handled_once(tmp_pat
 
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0, second.stderr.read()[-2000:]
-            reliability_report({
-                "scenario": "consumer killed (SIGKILL) mid-transaction",
-                "proves": "redelivered to a new worker, handled exactly once",
-                "seconds_from_kill_to_handled": round(handled_after, 2),
-                "inbox_rows": 1, "ledger_rows": 1, "stock_items": 1,
-                "second_worker_exit_code_on_sigterm": 0,
-            }, scenario="consumer_sigkill")
+            reliability_report(
+                {
+                    "scenario": "consumer killed (SIGKILL) mid-transaction",
+                    "proves": "redelivered to a new worker, handled exactly once",
+                    "seconds_from_kill_to_handled": round(handled_after, 2),
+                    "inbox_rows": 1,
+                    "ledger_rows": 1,
+                    "stock_items": 1,
+                    "second_worker_exit_code_on_sigterm": 0,
+                },
+                scenario="consumer_sigkill",
+            )
         finally:
             locker.close()
             for proc in (first, second):

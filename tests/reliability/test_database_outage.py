@@ -2,13 +2,15 @@
 never a hang), nothing is half-written, and service is normal once it is back.
 
 The outage is simulated without touching the shared PostgreSQL server: the services reach it
-through a small TCP proxy on loopback (`ecom_testkit.TcpProxy`) that the test closes (every open connection cut, new ones
+through a small TCP proxy on loopback (`ecom_testkit.TcpProxy`) that the test closes (every open connection cut, new
+ones
 refused, as when the server restarts) and reopens on the same port.
 
 Traffic during the outage: a client reading inventory's stock list without pause, and 100
 catalog.ProductListed events recorded in catalog's outbox just before the cut, so that catalog's
 relay and inventory's consumer are mid-flow when the database goes.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +22,7 @@ import sqlalchemy as sa
 
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, TcpProxy, database_url, eventually
+from ecom_testkit import Platform, TcpProxy, database_url, eventually, scenarios
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 
@@ -73,11 +74,17 @@ def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written
             proxy.restore()
             back_at = time.monotonic()
 
-            eventually(lambda: [scenarios.stock_items(inv.db, s) for s in skus] == [1] * len(skus), timeout=60,
-                       message="every event recorded before the outage handled after it")
+            eventually(
+                lambda: [scenarios.stock_items(inv.db, s) for s in skus] == [1] * len(skus),
+                timeout=60,
+                message="every event recorded before the outage handled after it",
+            )
             settled_at = time.monotonic()
-            eventually(lambda: any(t > back_at and s == 200 for t, s, _ in reader.answers), timeout=30,
-                       message="reads served again")
+            eventually(
+                lambda: any(t > back_at and s == 200 for t, s, _ in reader.answers),
+                timeout=30,
+                message="reads served again",
+            )
             reader.stop.set()
             reader.join(10)
 
@@ -91,20 +98,23 @@ def test_requests_get_503_while_the_database_is_away_and_nothing_is_half_written
             assert scenarios.count(inv.db, inbox) == len(skus) + 1
             assert scenarios.count(cat.db, outbox, outbox.c.published_at.is_(None)) == 0
             first_ok = min(t for t, s, _ in reader.answers if t > back_at and s == 200)
-            reliability_report({
-                "scenario": "database lost under load (TCP proxy cut)",
-                "proves": "503 problem+json during the outage, nothing half-written, normal service after",
-                "outage_seconds": OUTAGE_SECONDS,
-                "requests_total": len(reader.answers),
-                "requests_during_outage": len(during),
-                "answers_503_problem_json": sum(1 for s, _ in failures if s == 503),
-                "answers_other_than_200_or_503": sum(1 for s, _ in failures if s != 503),
-                "events_recorded_before_cut": len(skus),
-                "events_handled_when_cut": handled_before_cut,
-                "events_handled_once": len(skus),
-                "seconds_to_first_200_after_restore": round(first_ok - back_at, 2),
-                "seconds_to_all_events_handled_after_restore": round(settled_at - back_at, 2),
-            }, scenario="database_outage")
+            reliability_report(
+                {
+                    "scenario": "database lost under load (TCP proxy cut)",
+                    "proves": "503 problem+json during the outage, nothing half-written, normal service after",
+                    "outage_seconds": OUTAGE_SECONDS,
+                    "requests_total": len(reader.answers),
+                    "requests_during_outage": len(during),
+                    "answers_503_problem_json": sum(1 for s, _ in failures if s == 503),
+                    "answers_other_than_200_or_503": sum(1 for s, _ in failures if s != 503),
+                    "events_recorded_before_cut": len(skus),
+                    "events_handled_when_cut": handled_before_cut,
+                    "events_handled_once": len(skus),
+                    "seconds_to_first_200_after_restore": round(first_ok - back_at, 2),
+                    "seconds_to_all_events_handled_after_restore": round(settled_at - back_at, 2),
+                },
+                scenario="database_outage",
+            )
     finally:
         if reader:
             reader.stop.set()

@@ -15,6 +15,7 @@ The saga's own flows (OrderPaid / OrderCancelled / ShipmentDispatched for invent
 PaymentSucceeded / StockReserved / ... for orders, and billing's, logistics' and aftersales') are in
 test_saga_reordering.py, with the same harness idea per consuming service.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -24,18 +25,23 @@ import sqlalchemy as sa
 
 from ecom_common.db import inbox
 from ecom_common.events import make_event
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, eventually
+from ecom_testkit import Platform, eventually, scenarios
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(120)]
 
 
 def price_changed(product_id: str, shop_id: str, threshold: int, *skus: str):
-    return make_event("catalog.PriceChanged", {
-        "product_id": product_id, "shop_id": shop_id,
-        "skus": [{"sku_code": s, "list_price_fen": 900, "promo_price_fen": 800, "low_stock_threshold": threshold}
-                 for s in skus],
-    })
+    return make_event(
+        "catalog.PriceChanged",
+        {
+            "product_id": product_id,
+            "shop_id": shop_id,
+            "skus": [
+                {"sku_code": s, "list_price_fen": 900, "promo_price_fen": 800, "low_stock_threshold": threshold}
+                for s in skus
+            ],
+        },
+    )
 
 
 def flow_listing_then_price_change(shop):
@@ -44,12 +50,18 @@ def flow_listing_then_price_change(shop):
 
 def flow_listing_then_relisting(shop):
     # catalog lists a product again (after a delist, or an edit of its SKUs) with a new threshold
-    return [scenarios.listed("P1", "A", "B", shop_id=shop, threshold=3), scenarios.listed("P1", "A", "B", shop_id=shop, threshold=7)]
+    return [
+        scenarios.listed("P1", "A", "B", shop_id=shop, threshold=3),
+        scenarios.listed("P1", "A", "B", shop_id=shop, threshold=7),
+    ]
 
 
 def flow_two_products(shop):
-    return [scenarios.listed("P1", "A", shop_id=shop), scenarios.listed("P2", "B", "C", shop_id=shop),
-            scenarios.listed("P3", "D", shop_id=shop)]
+    return [
+        scenarios.listed("P1", "A", shop_id=shop),
+        scenarios.listed("P2", "B", "C", shop_id=shop),
+        scenarios.listed("P3", "D", shop_id=shop),
+    ]
 
 
 # Flows a handler is known to get wrong when reordered (none now: inventory keeps the catalog time of
@@ -78,19 +90,26 @@ def state(platform, shop: str) -> dict:
     inv = platform["inventory"]
     resp = inv.get(f"/api/v1/stock?shop_id={shop}&limit=200", role="ops", shop_id=shop)
     assert resp.status_code == 200, resp.text
-    stock = {i["sku_code"]: {k: i[k] for k in ("on_hand", "reserved", "available", "low_stock_threshold", "sellable")}
-             for i in resp.json()["items"]}
+    stock = {
+        i["sku_code"]: {k: i[k] for k in ("on_hand", "reserved", "available", "low_stock_threshold", "sellable")}
+        for i in resp.json()["items"]
+    }
     with inv.db.Session() as s:
-        rows = s.execute(sa.select(StockMovement.sku_code, StockMovement.kind)
-                         .where(StockMovement.shop_id == shop)).all()
+        rows = s.execute(
+            sa.select(StockMovement.sku_code, StockMovement.kind).where(StockMovement.shop_id == shop)
+        ).all()
     return {"stock": stock, "ledger": dict(Counter(f"{sku}:{kind}" for sku, kind in rows))}
 
 
-@pytest.mark.parametrize("flow", [
-    pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_ORDER_SENSITIVE[name], strict=False))
-    if name in KNOWN_ORDER_SENSITIVE else name
-    for name in FLOWS
-])
+@pytest.mark.parametrize(
+    "flow",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_ORDER_SENSITIVE[name], strict=False))
+        if name in KNOWN_ORDER_SENSITIVE
+        else name
+        for name in FLOWS
+    ],
+)
 def test_flow_delivered_twice_and_reversed_ends_as_once_in_order(flow, reliability_report):
     with Platform(["inventory"]) as p:
         inv = p["inventory"]
@@ -107,16 +126,19 @@ def test_flow_delivered_twice_and_reversed_ends_as_once_in_order(flow, reliabili
         handled_ref = scenarios.count(inv.db, inbox, inbox.c.event_id.in_([e.event_id for e in in_order]))
         handled = scenarios.count(inv.db, inbox, inbox.c.event_id.in_([e.event_id for e in shuffled]))
         same = expected == got
-        reliability_report({
-            "scenario": f"duplicates and reordering: {flow}",
-            "proves": "a flow delivered twice and reversed ends as once in order",
-            "events_in_flow": len(in_order),
-            "deliveries_reordered_flow": 2 * len(shuffled),
-            "inbox_rows": handled,
-            "same_state": same,
-            "order_sensitive_handler": KNOWN_ORDER_SENSITIVE.get(flow) if not same else None,
-            "expected": expected if not same else None,
-            "got": got if not same else None,
-        }, scenario=f"duplicates_reordering.{flow}")
+        reliability_report(
+            {
+                "scenario": f"duplicates and reordering: {flow}",
+                "proves": "a flow delivered twice and reversed ends as once in order",
+                "events_in_flow": len(in_order),
+                "deliveries_reordered_flow": 2 * len(shuffled),
+                "inbox_rows": handled,
+                "same_state": same,
+                "order_sensitive_handler": KNOWN_ORDER_SENSITIVE.get(flow) if not same else None,
+                "expected": expected if not same else None,
+                "got": got if not same else None,
+            },
+            scenario=f"duplicates_reordering.{flow}",
+        )
         assert handled == handled_ref
         assert got == expected

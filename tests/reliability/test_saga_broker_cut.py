@@ -19,6 +19,7 @@ for a while after it. Then:
 Duplicates at the wire (a publish whose confirm was lost is published again; an unacked delivery is
 redelivered) are absorbed by the inboxes; the report counts them.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,8 +31,7 @@ import sqlalchemy as sa
 
 from ecom_common import metrics
 from ecom_common.outbox import outbox
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, close_broker_connections, eventually
+from ecom_testkit import Platform, close_broker_connections, eventually, scenarios
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
 
@@ -42,8 +42,12 @@ SKUS = {"CUT-1": 400, "CUT-2": 400}  # SKU -> units on hand
 
 
 def outcomes(outcome: str) -> float:
-    return sum(sample.value for family in metrics.EVENTS_HANDLED.collect() for sample in family.samples
-               if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome)
+    return sum(
+        sample.value
+        for family in metrics.EVENTS_HANDLED.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome
+    )
 
 
 def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliability_report):
@@ -66,8 +70,11 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
         def produce():
             n = 0
             while len(accepted) < MAX_ORDERS:
-                if (cut_done.is_set() and time.monotonic() - timeline["cut_done"] > AFTER_CUT
-                        and len(accepted) >= MIN_ORDERS):
+                if (
+                    cut_done.is_set()
+                    and time.monotonic() - timeline["cut_done"] > AFTER_CUT
+                    and len(accepted) >= MIN_ORDERS
+                ):
                     break
                 n += 1
                 sku, qty = ("CUT-1", "CUT-2")[n % 2], 1 + n % 3
@@ -103,16 +110,24 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
         ids = [oid for oid, _, _ in accepted]
         orders_db = p["orders"].db
 
-        eventually(lambda: _count_status(orders_db, ids, "awaiting_shipment") == len(ids), timeout=120,
-                   interval=0.25, message="every accepted order awaiting_shipment")
+        eventually(
+            lambda: _count_status(orders_db, ids, "awaiting_shipment") == len(ids),
+            timeout=120,
+            interval=0.25,
+            message="every accepted order awaiting_shipment",
+        )
         all_at_end = time.monotonic()
 
         # Every order's timeline: each transition once.
         for oid in ids:
-            assert [e["status"] for e in saga.order(oid)["timeline"]] == \
-                ["pending_payment", "paid", "awaiting_shipment"], oid
-        emitted = Counter((r.routing_key, r.order_id) for r in _emitted(orders_db, ("orders.OrderPaid",
-                                                                                    "orders.OrderReadyToShip")))
+            assert [e["status"] for e in saga.order(oid)["timeline"]] == [
+                "pending_payment",
+                "paid",
+                "awaiting_shipment",
+            ], oid
+        emitted = Counter(
+            (r.routing_key, r.order_id) for r in _emitted(orders_db, ("orders.OrderPaid", "orders.OrderReadyToShip"))
+        )
         assert all(emitted[("orders.OrderPaid", oid)] == 1 for oid in ids)
         assert all(emitted[("orders.OrderReadyToShip", oid)] == 1 for oid in ids)
 
@@ -123,10 +138,12 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
         inv = p["inventory"].db
         with inv.Session() as s:
             stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
-            reservations = Counter(s.execute(sa.select(Reservation.status).where(Reservation.order_id.in_(ids)))
-                                   .scalars())
-            reserve_moves = Counter(s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "reserve"))
-                                    .scalars())
+            reservations = Counter(
+                s.execute(sa.select(Reservation.status).where(Reservation.order_id.in_(ids))).scalars()
+            )
+            reserve_moves = Counter(
+                s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "reserve")).scalars()
+            )
         assert stock == {sku: (SKUS[sku], wanted[sku]) for sku in SKUS}
         assert reservations == {"reserved": len(ids)}
         assert all(reserve_moves[f"order:{oid}"] == 1 for oid in ids) and sum(reserve_moves.values()) == len(ids)
@@ -136,8 +153,7 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
         billing = p["billing"].db
         with billing.Session() as s:
             payments = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
-            entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment"))
-                              .scalars())
+            entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment")).scalars())
             refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
         assert payments == Counter(ids) and entries == Counter(ids) and refunds == 0
 
@@ -152,35 +168,47 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
         for n, oid in enumerate(ids):
             saga.dispatch(shipment_ids[oid], f"SF{n:010d}")
 
-        eventually(lambda: _count_status(orders_db, ids, "shipped") == len(ids), timeout=60, interval=0.25,
-                   message="every order shipped")
+        eventually(
+            lambda: _count_status(orders_db, ids, "shipped") == len(ids),
+            timeout=60,
+            interval=0.25,
+            message="every order shipped",
+        )
         eventually(lambda: _reservations(inv, ids) == {"deducted": len(ids)}, timeout=30, message="all deducted")
         with inv.Session() as s:
             stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
-            deducts = Counter(s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "deduct"))
-                              .scalars())
+            deducts = Counter(s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "deduct")).scalars())
         assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
         assert all(deducts[f"order:{oid}"] == 1 for oid in ids) and sum(deducts.values()) == len(ids)
         assert scenarios.ledger_matches_stock(inv)
         for name in scenarios.ALL_SERVICES:  # every outbox row confirmed by the broker in the end
-            eventually(lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
-                       message=f"{name}'s outbox drained")
+            eventually(
+                lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0,
+                timeout=30,
+                message=f"{name}'s outbox drained",
+            )
 
-        reliability_report({
-            "scenario": "broker connections cut while orders flow (saga)",
-            "proves": "every accepted order reaches its end state after the cut; no stock taken twice, "
-                      "no second charge, no duplicate shipment",
-            "orders_accepted": len(ids), "orders_refused": len(refused), "rate_per_s": RATE,
-            "connections_closed": closed,
-            "accepted_when_cut_began": accepted_when_cut_began,
-            "accepted_when_cut_done": accepted_when_cut_done,
-            "seconds_cutting_with_rabbitmqctl": round(timeline["cut_done"] - started_cut, 2),
-            "awaiting_shipment_when_cut_done": at_end_when_cut_done,
-            "seconds_from_cut_to_all_awaiting_shipment": round(all_at_end - timeline["cut_done"], 2),
-            "units_reserved": sum(wanted.values()),
-            "succeeded_payments": sum(payments.values()), "shipments": sum(shipments.values()),
-            "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
-        }, scenario="saga_broker_cut")
+        reliability_report(
+            {
+                "scenario": "broker connections cut while orders flow (saga)",
+                "proves": "every accepted order reaches its end state after the cut; no stock taken twice, "
+                "no second charge, no duplicate shipment",
+                "orders_accepted": len(ids),
+                "orders_refused": len(refused),
+                "rate_per_s": RATE,
+                "connections_closed": closed,
+                "accepted_when_cut_began": accepted_when_cut_began,
+                "accepted_when_cut_done": accepted_when_cut_done,
+                "seconds_cutting_with_rabbitmqctl": round(timeline["cut_done"] - started_cut, 2),
+                "awaiting_shipment_when_cut_done": at_end_when_cut_done,
+                "seconds_from_cut_to_all_awaiting_shipment": round(all_at_end - timeline["cut_done"], 2),
+                "units_reserved": sum(wanted.values()),
+                "succeeded_payments": sum(payments.values()),
+                "shipments": sum(shipments.values()),
+                "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
+            },
+            scenario="saga_broker_cut",
+        )
 
 
 def _emitted(db, keys):

@@ -53,6 +53,7 @@ Duplicates at the wire (a publish whose confirm was lost is published again; an 
 one whose ack the crash lost, is delivered again after the start) are absorbed by the inboxes; the
 report counts them.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -69,11 +70,10 @@ import sqlalchemy as sa
 from kombu import Connection, Producer, Queue
 
 from ecom_common import metrics
-from ecom_common.outbox import outbox
 from ecom_common.events import make_event
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, amqp_url, eventually
+from ecom_common.outbox import outbox
 from ecom_common.topology import Topology, dlq
+from ecom_testkit import Platform, amqp_url, eventually, scenarios
 
 # A hang guard, not a deadline: with both cores busy one node start took a minute, and the kill
 # scenario starts the node three times.
@@ -90,10 +90,16 @@ TIMELINE = ["pending_payment", "paid", "awaiting_shipment", "shipped", "delivere
 AT_LEAST_AWAITING_SHIPMENT = ("awaiting_shipment", "shipped", "delivered", "completed")
 # how the node goes down -> (the report's scenario key, its title, the figure for the time it took)
 HOW = {
-    "stop": ("saga_broker_restart", "broker stopped and started while orders flow (saga, private node)",
-             "seconds_stopping_with_rabbitmqctl"),
-    "kill": ("saga_broker_crash", "broker killed (SIGKILL) and started while orders flow (saga, private node)",
-             "seconds_killing"),
+    "stop": (
+        "saga_broker_restart",
+        "broker stopped and started while orders flow (saga, private node)",
+        "seconds_stopping_with_rabbitmqctl",
+    ),
+    "kill": (
+        "saga_broker_crash",
+        "broker killed (SIGKILL) and started while orders flow (saga, private node)",
+        "seconds_killing",
+    ),
 }
 
 
@@ -107,13 +113,16 @@ class Accepted:
 
 
 def outcomes(outcome: str) -> float:
-    return sum(sample.value for family in metrics.EVENTS_HANDLED.collect() for sample in family.samples
-               if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome)
+    return sum(
+        sample.value
+        for family in metrics.EVENTS_HANDLED.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome
+    )
 
 
 @pytest.mark.parametrize("how", list(HOW))
-def test_broker_down_and_started_while_orders_flow_every_order_completes_once(how, private_broker,
-                                                                              reliability_report):
+def test_broker_down_and_started_while_orders_flow_every_order_completes_once(how, private_broker, reliability_report):
     from billing.models import LedgerEntry, Payment, Refund, Settlement
     from inventory.models import Reservation, StockItem, StockMovement
     from logistics.models import Shipment
@@ -124,8 +133,13 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
     durable = _durable_queue(rabbit.url, prefix)  # persistent messages parked in it before the node goes down
     # Retry tiers as short as the test allows, as many as production has and one more: an event that
     # overtakes its predecessor after the restart is retried until it fits, it is not a dead letter.
-    with Platform(scenarios.ALL_SERVICES, settings=scenarios.SAGA_SETTINGS, broker_url=rabbit.url,
-                  retry_delays=(0.2, 0.5, 1.0, 2.0), prefix=prefix) as p:
+    with Platform(
+        scenarios.ALL_SERVICES,
+        settings=scenarios.SAGA_SETTINGS,
+        broker_url=rabbit.url,
+        retry_delays=(0.2, 0.5, 1.0, 2.0),
+        prefix=prefix,
+    ) as p:
         saga = scenarios.Saga(p)
         for sku, units in SKUS.items():
             saga.product(sku, price_fen=9900, stock=units)
@@ -138,8 +152,12 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
             # binding declared so far there (the services declare their topology again on reconnecting).
             rabbit.stop()
             rabbit.start()
-            eventually(lambda: all(scenarios.queue_state(config, q)[1] >= 1 for q in queues), timeout=120, interval=0.1,
-                       message="a consumer on every service's queue after the clean restart")
+            eventually(
+                lambda: all(scenarios.queue_state(config, q)[1] >= 1 for q in queues),
+                timeout=120,
+                interval=0.1,
+                message="a consumer on every service's queue after the clean restart",
+            )
         accepted: list[Accepted] = [Accepted(warm, "RST-1", 1, "buyer0", time.monotonic())]
         refused: list[str] = []
         floor_errors: list[str] = []
@@ -154,8 +172,11 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         def produce():
             n = 0
             while len(accepted) < MAX_ORDERS:
-                if (broker_back.is_set() and time.monotonic() - timeline["started"] > AFTER_START
-                        and len(accepted) >= MIN_ORDERS):
+                if (
+                    broker_back.is_set()
+                    and time.monotonic() - timeline["started"] > AFTER_START
+                    and len(accepted) >= MIN_ORDERS
+                ):
                     break
                 n += 1
                 sku, qty, buyer = ("RST-1", "RST-2")[n % 2], 1 + n % 3, f"buyer{n % 7}"
@@ -183,12 +204,20 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         def work_the_floor():
             orders = {a.order_id: a for a in list(accepted)}
             with logistics_db.Session() as s:
-                shipments = s.execute(sa.select(Shipment).where(Shipment.order_id.in_(orders),
-                                                                Shipment.case_id.is_(None))).scalars().all()
+                shipments = (
+                    s.execute(sa.select(Shipment).where(Shipment.order_id.in_(orders), Shipment.case_id.is_(None)))
+                    .scalars()
+                    .all()
+                )
             for sh in shipments:
                 if sh.status == "pending":
-                    answer = p["logistics"].post(f"/api/v1/shipments/{sh.id}/dispatch", role="warehouse", sub="wang",
-                                                 shop_id="S1", json={"tracking_no": f"SF{next(tracking_nos):010d}"})
+                    answer = p["logistics"].post(
+                        f"/api/v1/shipments/{sh.id}/dispatch",
+                        role="warehouse",
+                        sub="wang",
+                        shop_id="S1",
+                        json={"tracking_no": f"SF{next(tracking_nos):010d}"},
+                    )
                     step = "dispatch"
                 elif sh.status == "dispatched":
                     answer = saga.carrier_reports(sh.carrier, sh.tracking_no, "delivered")
@@ -199,8 +228,7 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
                 if answer.status_code != 200:
                     floor_errors.append(f"{step} {sh.id}: {answer.status_code} {answer.text[:200]}")
             for oid in _with_status(orders_db, list(orders), "delivered"):
-                answer = p["orders"].post(f"/api/v1/orders/{oid}/confirm-receipt", role="buyer",
-                                          sub=orders[oid].buyer)
+                answer = p["orders"].post(f"/api/v1/orders/{oid}/confirm-receipt", role="buyer", sub=orders[oid].buyer)
                 floor_work["confirm"] += 1
                 if answer.status_code != 200:
                     floor_errors.append(f"confirm {oid}: {answer.status_code} {answer.text[:200]}")
@@ -223,8 +251,12 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
             # Catalog's relay busy with a burst when the node goes down: some of it confirmed and
             # marked published, some published and not yet confirmed, the rest waiting.
             burst = {e.event_id for e in _burst(p["catalog"])}
-            eventually(lambda: _burst_published(p["catalog"].db) >= p["catalog"].config.relay_batch, timeout=60,
-                       interval=0.01, message="a first batch of the burst confirmed")
+            eventually(
+                lambda: _burst_published(p["catalog"].db) >= p["catalog"].config.relay_batch,
+                timeout=60,
+                interval=0.01,
+                message="a first batch of the burst confirmed",
+            )
             marked_at_down = {name: _outbox_ids(p[name].db) for name in scenarios.ALL_SERVICES}  # (published, not)
             timeline["down"] = time.monotonic()
             if how == "stop":
@@ -245,17 +277,28 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         # do not: the restart was real
         assert _parked_after_restart(rabbit.url, durable, transient) == (['{"n": 0}', '{"n": 1}', '{"n": 2}'], False)
         in_outage = [a for a in accepted if timeline["down"] <= a.at < timeline["started"]]
-        at_least_awaiting_when_back = len(_with_status(orders_db, [a.order_id for a in accepted],
-                                                       *AT_LEAST_AWAITING_SHIPMENT))
+        at_least_awaiting_when_back = len(
+            _with_status(orders_db, [a.order_id for a in accepted], *AT_LEAST_AWAITING_SHIPMENT)
+        )
 
         # Recovery: every service's consumer back on its queue, every order accepted until now on its way.
-        eventually(lambda: all(scenarios.queue_state(config, q)[1] >= 1 for q in queues), timeout=60, interval=0.1,
-                   message="a consumer on every service's queue")
+        eventually(
+            lambda: all(scenarios.queue_state(config, q)[1] >= 1 for q in queues),
+            timeout=60,
+            interval=0.1,
+            message="a consumer on every service's queue",
+        )
         consumers_back = time.monotonic()
         accepted_until_back = [a.order_id for a in accepted if a.at < timeline["started"]]
-        eventually(lambda: len(_with_status(orders_db, accepted_until_back, *AT_LEAST_AWAITING_SHIPMENT))
-                   == len(accepted_until_back), timeout=90, interval=0.1,
-                   message="every order accepted before the broker was back at least awaiting_shipment")
+        eventually(
+            lambda: (
+                len(_with_status(orders_db, accepted_until_back, *AT_LEAST_AWAITING_SHIPMENT))
+                == len(accepted_until_back)
+            ),
+            timeout=90,
+            interval=0.1,
+            message="every order accepted before the broker was back at least awaiting_shipment",
+        )
         backlog_through = time.monotonic()
 
         producer.join(120)
@@ -265,8 +308,12 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         assert len(accepted) >= MIN_ORDERS
 
         ids = [a.order_id for a in accepted]
-        eventually(lambda: len(_with_status(orders_db, ids, "completed")) == len(ids), timeout=120, interval=0.25,
-                   message="every accepted order completed")
+        eventually(
+            lambda: len(_with_status(orders_db, ids, "completed")) == len(ids),
+            timeout=120,
+            interval=0.25,
+            message="every accepted order completed",
+        )
         all_completed = time.monotonic()
         stop_floor.set()
         floor.join(30)
@@ -277,10 +324,10 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
             assert [e["status"] for e in saga.order(oid)["timeline"]] == TIMELINE, oid
         emitted = Counter((rk, oid) for rk, oid in _emitted(orders_db) if oid in set(ids))
         kinds = {rk for rk, _ in emitted}
-        assert {"orders.OrderPlaced", "orders.OrderPaid", "orders.OrderReadyToShip",
-                "orders.OrderCompleted"} <= kinds
-        assert all(emitted[(rk, oid)] == 1 for rk in kinds for oid in ids), \
-            {key: n for key, n in emitted.items() if n != 1}
+        assert {"orders.OrderPlaced", "orders.OrderPaid", "orders.OrderReadyToShip", "orders.OrderCompleted"} <= kinds
+        assert all(emitted[(rk, oid)] == 1 for rk in kinds for oid in ids), {
+            key: n for key, n in emitted.items() if n != 1
+        }
 
         # No stock taken twice.
         wanted = defaultdict(int)
@@ -290,8 +337,13 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         with inv.Session() as s:
             stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
             reservations = Counter(s.execute(sa.select(Reservation.order_id, Reservation.status)).all())
-            moves = Counter(s.execute(sa.select(StockMovement.kind, StockMovement.cause)
-                                      .where(StockMovement.kind.in_(("reserve", "deduct")))).all())
+            moves = Counter(
+                s.execute(
+                    sa.select(StockMovement.kind, StockMovement.cause).where(
+                        StockMovement.kind.in_(("reserve", "deduct"))
+                    )
+                ).all()
+            )
         assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
         assert reservations == Counter({(oid, "deducted"): 1 for oid in ids})
         assert moves == Counter({(kind, f"order:{oid}"): 1 for kind in ("reserve", "deduct") for oid in ids})
@@ -300,8 +352,7 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         # No second charge.
         with p["billing"].db.Session() as s:
             payments = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
-            entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment"))
-                              .scalars())
+            entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment")).scalars())
             refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
             settlements = Counter(s.execute(sa.select(Settlement.order_id)).scalars())
         assert payments == Counter(ids) and entries == Counter(ids) and refunds == 0
@@ -309,8 +360,7 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
 
         # No duplicate shipment.
         with logistics_db.Session() as s:
-            shipments = Counter(s.execute(sa.select(Shipment.order_id).where(Shipment.status == "delivered"))
-                                .scalars())
+            shipments = Counter(s.execute(sa.select(Shipment.order_id).where(Shipment.status == "delivered")).scalars())
             all_shipments = s.execute(sa.select(sa.func.count()).select_from(Shipment)).scalar_one()
         assert shipments == Counter(ids) and all_shipments == len(ids)
         shipment_events = Counter(rk for rk, oid in _emitted(logistics_db) if oid in set(ids))
@@ -319,10 +369,16 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
 
         # Nothing dead-lettered; every queue and every outbox drained.
         for name in scenarios.ALL_SERVICES:
-            eventually(lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
-                       message=f"{name}'s outbox drained")
-        eventually(lambda: all(scenarios.queue_state(config, q)[0] == 0 for q in queues), timeout=30,
-                   message="every queue drained")
+            eventually(
+                lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0,
+                timeout=30,
+                message=f"{name}'s outbox drained",
+            )
+        eventually(
+            lambda: all(scenarios.queue_state(config, q)[0] == 0 for q in queues),
+            timeout=30,
+            message="every queue drained",
+        )
         dead = {q: scenarios.queue_state(config, dlq(q))[0] for q in queues}
         assert dead == {q: 0 for q in queues}
 
@@ -340,34 +396,45 @@ def test_broker_down_and_started_while_orders_flow_every_order_completes_once(ho
         twice = {e for e, n in tapped.items() if n > 1}
 
         scenario, title, seconds_going = HOW[how]
-        reliability_report({
-            "scenario": title,
-            "proves": f"every order accepted before, during and after a broker {how} and start is completed; "
-                      "what the relays had confirmed is not lost, the rest is published again; "
-                      "no stock taken twice, no second charge, no duplicate shipment, nothing dead-lettered",
-            "orders_accepted": len(ids), "orders_refused": len(refused), "rate_per_s": RATE,
-            "accepted_before_down": sum(1 for a in accepted if a.at < timeline["down"]),
-            "accepted_during_outage": len(in_outage),
-            seconds_going: round(timeline["gone"] - timeline["down"], 2),
-            "seconds_down": round(timeline["starting"] - timeline["gone"], 2),
-            "seconds_starting": round(timeline["started"] - timeline["starting"], 2),
-            "outage_seconds": round(timeline["started"] - timeline["down"], 2),
-            "events_confirmed_at_down": len(confirmed_at_down),
-            "events_unconfirmed_at_down": len(unconfirmed_at_down),
-            "burst_confirmed_at_down": len(burst & confirmed_at_down),
-            "events_on_the_node_twice": len(twice), "events_published": len(published),
-            "at_least_awaiting_shipment_when_back": at_least_awaiting_when_back,
-            "seconds_from_start_to_every_consumer_back": round(consumers_back - timeline["started"], 2),
-            "seconds_from_start_to_outage_backlog_awaiting_shipment": round(backlog_through - timeline["started"], 2),
-            "seconds_from_start_to_all_completed": round(all_completed - timeline["started"], 2),
-            "dispatches": floor_work["dispatch"], "delivery_reports": floor_work["delivered"],
-            "receipts_confirmed": floor_work["confirm"],
-            "units_sold": sum(wanted.values()),
-            "succeeded_payments": sum(payments.values()), "shipments": all_shipments,
-            "settlements": sum(settlements.values()), "dead_lettered": sum(dead.values()),
-            "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
-            "handler_retries": int(outcomes("retried") - retried_before),
-        }, scenario=scenario)
+        reliability_report(
+            {
+                "scenario": title,
+                "proves": f"every order accepted before, during and after a broker {how} and start is completed; "
+                "what the relays had confirmed is not lost, the rest is published again; "
+                "no stock taken twice, no second charge, no duplicate shipment, nothing dead-lettered",
+                "orders_accepted": len(ids),
+                "orders_refused": len(refused),
+                "rate_per_s": RATE,
+                "accepted_before_down": sum(1 for a in accepted if a.at < timeline["down"]),
+                "accepted_during_outage": len(in_outage),
+                seconds_going: round(timeline["gone"] - timeline["down"], 2),
+                "seconds_down": round(timeline["starting"] - timeline["gone"], 2),
+                "seconds_starting": round(timeline["started"] - timeline["starting"], 2),
+                "outage_seconds": round(timeline["started"] - timeline["down"], 2),
+                "events_confirmed_at_down": len(confirmed_at_down),
+                "events_unconfirmed_at_down": len(unconfirmed_at_down),
+                "burst_confirmed_at_down": len(burst & confirmed_at_down),
+                "events_on_the_node_twice": len(twice),
+                "events_published": len(published),
+                "at_least_awaiting_shipment_when_back": at_least_awaiting_when_back,
+                "seconds_from_start_to_every_consumer_back": round(consumers_back - timeline["started"], 2),
+                "seconds_from_start_to_outage_backlog_awaiting_shipment": round(
+                    backlog_through - timeline["started"], 2
+                ),
+                "seconds_from_start_to_all_completed": round(all_completed - timeline["started"], 2),
+                "dispatches": floor_work["dispatch"],
+                "delivery_reports": floor_work["delivered"],
+                "receipts_confirmed": floor_work["confirm"],
+                "units_sold": sum(wanted.values()),
+                "succeeded_payments": sum(payments.values()),
+                "shipments": all_shipments,
+                "settlements": sum(settlements.values()),
+                "dead_lettered": sum(dead.values()),
+                "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
+                "handler_retries": int(outcomes("retried") - retried_before),
+            },
+            scenario=scenario,
+        )
 
     # What the fixture's teardown does (again, harmlessly, after this): the node stopped for good, its
     # directory removed, nothing left listening.
@@ -431,16 +498,20 @@ def _tapped(url: str, tap: str) -> Counter:
 def _burst(catalog) -> list:
     """BURST events in catalog's outbox in one transaction, of a type no queue subscribes to (only
     the tap gets them): work for catalog's relay, nothing for the saga."""
-    events = [make_event("catalog.ProductSubmitted", {"product_id": f"burst-{n}", "shop_id": "S-burst"})
-              for n in range(BURST)]
+    events = [
+        make_event("catalog.ProductSubmitted", {"product_id": f"burst-{n}", "shop_id": "S-burst"}) for n in range(BURST)
+    ]
     scenarios.record(catalog, *events)
     return events
 
 
 def _burst_published(db) -> int:
     with db.engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
-            outbox.c.routing_key == "catalog.ProductSubmitted", outbox.c.published_at.is_not(None))).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count())
+            .select_from(outbox)
+            .where(outbox.c.routing_key == "catalog.ProductSubmitted", outbox.c.published_at.is_not(None))
+        ).scalar_one()
 
 
 def _outbox_ids(db) -> tuple[set[str], set[str]]:

@@ -10,6 +10,7 @@ SIGKILL, starts a second worker and only then releases the row. RabbitMQ redeliv
 OrderPaid to the new worker, which waits for the dead worker's transaction to be rolled back and
 reserves the order.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,7 @@ import sqlalchemy as sa
 from ecom_common.db import inbox
 from ecom_common.outbox import outbox
 from ecom_common.service import load
-from ecom_testkit import scenarios
-from ecom_testkit import Platform, eventually
+from ecom_testkit import Platform, eventually, scenarios
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 
@@ -35,14 +35,16 @@ IN_PROCESS = ["catalog", "orders", "billing", "logistics"]
 
 
 def start_inventory_worker(env) -> subprocess.Popen:
-    return subprocess.Popen([ECOM, "worker", "inventory"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [ECOM, "worker", "inventory"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
 
 
 def blocked_by(engine, pid: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"),
-                            {"pid": pid}).scalar_one()
+        return conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}
+        ).scalar_one()
 
 
 def emitted(db, routing_key: str, order_id: str) -> list[dict]:
@@ -70,8 +72,11 @@ def test_inventory_worker_killed_mid_reservation_reserves_the_order_once(tmp_pat
             pid = locker.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
             locker.execute(sa.select(StockItem.id).where(StockItem.sku_code == "KILL-1").with_for_update()).all()
             oid = saga.placed_and_paid("KILL-1", quantity=2)
-            eventually(lambda: blocked_by(inv.db.engine, pid) == 1, timeout=30,
-                       message="the worker's reservation waiting on the test's row")
+            eventually(
+                lambda: blocked_by(inv.db.engine, pid) == 1,
+                timeout=30,
+                message="the worker's reservation waiting on the test's row",
+            )
             # Mid-transaction: nothing of it is visible yet, and the order is paid, not further.
             assert scenarios.count(inv.db, inbox, inbox.c.event_type == "orders.OrderPaid") == 0
             assert saga.order(oid)["status"] == "paid"
@@ -93,30 +98,50 @@ def test_inventory_worker_killed_mid_reservation_reserves_the_order_once(tmp_pat
             assert len(paid_events) == 1
             assert scenarios.count(inv.db, inbox, inbox.c.event_id == paid_events[0]["event_id"]) == 1
             with inv.db.Session() as s:
-                reservations = s.execute(sa.select(Reservation.status).where(Reservation.order_id == oid)).scalars().all()
-                reserves = s.execute(sa.select(StockMovement.reserved_delta)
-                                     .where(StockMovement.cause == f"order:{oid}")).scalars().all()
+                reservations = (
+                    s.execute(sa.select(Reservation.status).where(Reservation.order_id == oid)).scalars().all()
+                )
+                reserves = (
+                    s.execute(sa.select(StockMovement.reserved_delta).where(StockMovement.cause == f"order:{oid}"))
+                    .scalars()
+                    .all()
+                )
             assert reservations == ["reserved"]
             assert reserves == [2]
             stock = saga.stock("KILL-1")
             assert (stock["on_hand"], stock["reserved"]) == (10, 3)
             assert len(emitted(inv.db, "inventory.StockReserved", oid)) == 1
-            assert [e["status"] for e in saga.order(oid)["timeline"]] == ["pending_payment", "paid", "awaiting_shipment"]
-            shipments = p["logistics"].get("/api/v1/shipments", role="warehouse", shop_id="S1",
-                                           params={"order_id": oid}).json()["items"]
+            assert [e["status"] for e in saga.order(oid)["timeline"]] == [
+                "pending_payment",
+                "paid",
+                "awaiting_shipment",
+            ]
+            shipments = (
+                p["logistics"]
+                .get("/api/v1/shipments", role="warehouse", shop_id="S1", params={"order_id": oid})
+                .json()["items"]
+            )
             assert len(shipments) == 1
             assert blocked_by(inv.db.engine, pid) == 0
 
             second.send_signal(signal.SIGTERM)
             assert second.wait(30) == 0, second.stderr.read()[-2000:]
-            reliability_report({
-                "scenario": "inventory worker killed (SIGKILL) mid-reservation (saga)",
-                "proves": "OrderPaid redelivered to a new worker, the order reserved exactly once, the saga goes on",
-                "seconds_from_kill_to_awaiting_shipment": round(seconds_to_end_state, 2),
-                "inbox_rows": 1, "reservations": len(reservations), "reserve_movements": len(reserves),
-                "stock_reserved_events": 1, "shipments": len(shipments),
-                "second_worker_exit_code_on_sigterm": 0,
-            }, scenario="saga_consumer_sigkill")
+            reliability_report(
+                {
+                    "scenario": "inventory worker killed (SIGKILL) mid-reservation (saga)",
+                    "proves": (
+                        "OrderPaid redelivered to a new worker, the order reserved exactly once, the saga goes on"
+                    ),
+                    "seconds_from_kill_to_awaiting_shipment": round(seconds_to_end_state, 2),
+                    "inbox_rows": 1,
+                    "reservations": len(reservations),
+                    "reserve_movements": len(reserves),
+                    "stock_reserved_events": 1,
+                    "shipments": len(shipments),
+                    "second_worker_exit_code_on_sigterm": 0,
+                },
+                scenario="saga_consumer_sigkill",
+            )
         finally:
             locker.close()
             for proc in (first, second):

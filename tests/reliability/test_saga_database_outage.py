@@ -63,6 +63,7 @@ sent again twice once the database is back. Then:
   least one message, retried none); nothing dead-lettered anywhere (every dead-letter queue of the
   namespace empty); every outbox drained.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -82,10 +83,17 @@ from flask import has_request_context
 
 from ecom_common import metrics
 from ecom_common.outbox import outbox
-from ecom_testkit import scenarios
-from ecom_testkit import (HTTP_TIMEOUT, Platform, TcpProxy, database_url, eventually, recorded_events,
-                                 with_search_path)
 from ecom_common.topology import SUBSCRIPTIONS, dlq
+from ecom_testkit import (
+    HTTP_TIMEOUT,
+    Platform,
+    TcpProxy,
+    database_url,
+    eventually,
+    recorded_events,
+    scenarios,
+    with_search_path,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
 
@@ -224,8 +232,9 @@ class Traffic:
             self.stop.wait(PAUSE)
 
     def place(self, buyer: str, key: str, sku: str, qty: int, kind: str = "place"):
-        return self.call(kind, lambda: self.saga.place([{"sku_code": sku, "quantity": qty}], buyer=buyer,
-                                                          idempotency_key=key))
+        return self.call(
+            kind, lambda: self.saga.place([{"sku_code": sku, "quantity": qty}], buyer=buyer, idempotency_key=key)
+        )
 
     def payer(self) -> None:
         while (item := self.to_pay.get()) is not None:
@@ -287,18 +296,29 @@ class Traffic:
             self.stop.wait(0.1)
 
     def post_receipt(self, ref: str, key: str, kind: str = "receive"):
-        return self.call(kind, lambda: self.saga["inventory"].post(
-            f"/api/v1/stock/{RECEIPT_SKU}/adjustments", role="warehouse", sub="wang", shop_id="S1",
-            headers={"Idempotency-Key": key},
-            json={"kind": "inbound", "quantity": 1, "reason": "采购入库", "reference": ref}))
+        return self.call(
+            kind,
+            lambda: self.saga["inventory"].post(
+                f"/api/v1/stock/{RECEIPT_SKU}/adjustments",
+                role="warehouse",
+                sub="wang",
+                shop_id="S1",
+                headers={"Idempotency-Key": key},
+                json={"kind": "inbound", "quantity": 1, "reason": "采购入库", "reference": ref},
+            ),
+        )
 
     def dispatcher(self) -> None:
         """The warehouse: list the pending shipments, dispatch them one by one, list again. A shipment
         whose dispatch was refused is still pending and is dispatched again (a new key and tracking
         number) from a later list."""
         while not self.stop.is_set():
-            listed = self.call("shipments", lambda: self.saga["logistics"].get(
-                "/api/v1/shipments", role="warehouse", sub="wang", shop_id="S1", params={"status": "pending"}))
+            listed = self.call(
+                "shipments",
+                lambda: self.saga["logistics"].get(
+                    "/api/v1/shipments", role="warehouse", sub="wang", shop_id="S1", params={"status": "pending"}
+                ),
+            )
             pending = listed.json()["items"] if listed is not None and listed.status_code == 200 else []
             for item in pending:
                 if self.stop.is_set():
@@ -334,26 +354,45 @@ class Traffic:
                     self.complaints_refused.append(oid)
 
     def post_complaint(self, oid: str, buyer: str, key: str, kind: str = "complain"):
-        return self.call(kind, lambda: self.saga["aftersales"].post(
-            "/api/v1/complaints", role="buyer", sub=buyer, headers={"Idempotency-Key": key},
-            json={"order_id": oid, "tier": "general", "text": "付款了还没发货，什么时候发？"}))
+        return self.call(
+            kind,
+            lambda: self.saga["aftersales"].post(
+                "/api/v1/complaints",
+                role="buyer",
+                sub=buyer,
+                headers={"Idempotency-Key": key},
+                json={"order_id": oid, "tier": "general", "text": "付款了还没发货，什么时候发？"},
+            ),
+        )
 
     def tracking_no(self) -> str:
         with self.lock:
             return f"SF{next(self.tracking):010d}"
 
     def post_dispatch(self, sid: str, key: str, tracking_no: str, kind: str = "dispatch"):
-        return self.call(kind, lambda: self.saga["logistics"].post(
-            f"/api/v1/shipments/{sid}/dispatch", role="warehouse", sub="wang", shop_id="S1",
-            headers={"Idempotency-Key": key}, json={"tracking_no": tracking_no}))
+        return self.call(
+            kind,
+            lambda: self.saga["logistics"].post(
+                f"/api/v1/shipments/{sid}/dispatch",
+                role="warehouse",
+                sub="wang",
+                shop_id="S1",
+                headers={"Idempotency-Key": key},
+                json={"tracking_no": tracking_no},
+            ),
+        )
 
     def resolve(self) -> None:
         """What a client does with a request in doubt once the service is back: the same request with
         the same key. 409 already processed: it was applied (an order is looked up and paid); 409 in
         progress: it was not (the key stays held for a while; a shipment not dispatched is still
         pending and is dispatched at the end); a success: it was not, and now it is."""
-        repeat = {"place": self.place, "receive": self.post_receipt, "dispatch": self.post_dispatch,
-                  "complain": self.post_complaint}
+        repeat = {
+            "place": self.place,
+            "receive": self.post_receipt,
+            "dispatch": self.post_dispatch,
+            "complain": self.post_complaint,
+        }
         for item in self.in_doubt:
             resp = repeat[item[0]](*item[1:], kind="repeat")
             if resp.status_code == 409:
@@ -382,14 +421,24 @@ class Traffic:
 
 
 def outcomes(outcome: str, service: str | None = None) -> float:
-    return sum(sample.value for family in metrics.EVENTS_HANDLED.collect() for sample in family.samples
-               if sample.name.endswith("_total") and sample.labels.get("outcome") == outcome
-               and (service is None or sample.labels.get("service") == service))
+    return sum(
+        sample.value
+        for family in metrics.EVENTS_HANDLED.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("outcome") == outcome
+        and (service is None or sample.labels.get("service") == service)
+    )
 
 
 # The requests that need the service's database (placing needs logistics' for its shipping quote).
-NEEDS = {"orders": {"place", "pay"}, "inventory": {"receive"}, "billing": {"pay", "webhook"},
-         "logistics": {"place", "shipments", "dispatch", "webhook"}, "aftersales": {"complain"}}
+NEEDS = {
+    "orders": {"place", "pay"},
+    "inventory": {"receive"},
+    "billing": {"pay", "webhook"},
+    "logistics": {"place", "shipments", "dispatch", "webhook"},
+    "aftersales": {"complain"},
+}
 # Where every accepted order ends (the cases with a warehouse clerk: shipped), and its timeline.
 END = {"logistics": "shipped", "aftersales": "shipped"}
 TIMELINE = ["pending_payment", "paid", "awaiting_shipment"]
@@ -427,7 +476,9 @@ def _scenario(service, p, proxy, reliability_report):
     if end == "shipped":  # its parcel dispatched (ShipmentDispatched handled by orders, inventory, aftersales)
         _dispatch_warm(p, saga, warm)
     webhook = WEBHOOKS[service](p, saga, warm) if service in WEBHOOKS else None
-    traffic = Traffic(saga, clerk=service == "inventory", warehouse=end == "shipped", complainers=service == "aftersales")
+    traffic = Traffic(
+        saga, clerk=service == "inventory", warehouse=end == "shipped", complainers=service == "aftersales"
+    )
     held = None
     if service == "logistics":  # a paid order whose parcel the test dispatches right after the cut
         held = saga.placed_and_paid("DBO-2")
@@ -441,8 +492,7 @@ def _scenario(service, p, proxy, reliability_report):
     time.sleep(BEFORE_CUT)
     # With both cores busy, placing and paying one order can take longer than BEFORE_CUT: the cut
     # waits for one, so that orders accepted before it are always part of the scenario.
-    eventually(lambda: traffic.accepted, timeout=120, interval=0.05,
-               message="an order accepted before the cut")
+    eventually(lambda: traffic.accepted, timeout=120, interval=0.05, message="an order accepted before the cut")
     accepted_when_cut = len(traffic.accepted)
     cut_at = time.monotonic()
     proxy.cut()
@@ -457,8 +507,12 @@ def _scenario(service, p, proxy, reliability_report):
     time.sleep(OUTAGE_SECONDS)
     # and the restore waits for a request that needs the database to have been answered during the
     # outage (however slow the machine), so that there is always one whose answer is checked below
-    eventually(lambda: any(a.kind in NEEDS[service] and a.started > cut_at for a in list(traffic.answers)),
-               timeout=120, interval=0.05, message="a request that needs the database answered during the outage")
+    eventually(
+        lambda: any(a.kind in NEEDS[service] and a.started > cut_at for a in list(traffic.answers)),
+        timeout=120,
+        interval=0.05,
+        message="a request that needs the database answered during the outage",
+    )
     proxy.restore()
     back_at = time.monotonic()
     time.sleep(AFTER_RESTORE)
@@ -468,7 +522,8 @@ def _scenario(service, p, proxy, reliability_report):
     resent = [traffic.call("repeat", webhook) for _ in range(2)] if webhook else []
     assert all(r.status_code == 200 for r in resent), [r.text for r in resent]
     assert [r.json()["duplicate"] for r in resent] == {"billing": [True, True], "logistics": [False, True]}.get(
-        service, [])
+        service, []
+    )
     if held:  # the dispatch refused during the outage left nothing: the same request, same key, runs now
         again = [traffic.post_dispatch(*held_dispatch, kind="repeat") for _ in range(2)]
         assert [r.status_code for r in again] == [200, 200], [r.text for r in again]
@@ -527,7 +582,8 @@ def _scenario(service, p, proxy, reliability_report):
         assert [e["status"] for e in saga.order(oid)["timeline"]] == timeline, oid
     emitted = Counter((rk, body["payload"]["order_id"]) for rk, body in _emitted(orders_db))
     for key in ("orders.OrderPlaced", "orders.OrderPaid", "orders.OrderReadyToShip") + (
-            ("orders.OrderShipped",) if end == "shipped" else ()):
+        ("orders.OrderShipped",) if end == "shipped" else ()
+    ):
         assert Counter({oid: n for (rk, oid), n in emitted.items() if rk == key}) == Counter(ids), key
 
     # Nothing of a refused order anywhere.
@@ -536,17 +592,24 @@ def _scenario(service, p, proxy, reliability_report):
         assert s.execute(sa.select(sa.func.count()).select_from(Order)).scalar_one() == len(ids)
         assert s.execute(sa.select(sa.func.count()).where(Order.buyer_id.in_(refused))).scalar_one() == 0
     billing = p["billing"].db
-    eventually(lambda: provider_retry() or scenarios.count(billing, SandboxEvent.__table__,
-                                                   SandboxEvent.delivered_at.is_(None)) == 0,
-               timeout=30, interval=0.25, message="every provider webhook event delivered")
+    eventually(
+        lambda: (
+            provider_retry()
+            or scenarios.count(billing, SandboxEvent.__table__, SandboxEvent.delivered_at.is_(None)) == 0
+        ),
+        timeout=30,
+        interval=0.25,
+        message="every provider webhook event delivered",
+    )
     with billing.Session() as s:
         assert s.execute(sa.select(sa.func.count()).where(BillingOrder.buyer_id.in_(refused))).scalar_one() == 0
         payments = Counter(s.execute(sa.select(Payment.order_id)).scalars())
         succeeded = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
         entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment")).scalars())
         refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
-        intents = Counter(s.execute(sa.select(SandboxIntent.order_id).where(SandboxIntent.status == "succeeded"))
-                          .scalars())
+        intents = Counter(
+            s.execute(sa.select(SandboxIntent.order_id).where(SandboxIntent.status == "succeeded")).scalars()
+        )
         all_intents = s.execute(sa.select(sa.func.count()).select_from(SandboxIntent)).scalar_one()
         provider_events = Counter(s.execute(sa.select(SandboxEvent.intent_id)).scalars())
         received = Counter(s.execute(sa.select(WebhookReceipt.intent_id)).scalars())
@@ -568,16 +631,24 @@ def _scenario(service, p, proxy, reliability_report):
         with inv.Session() as s:
             return dict(Counter(s.execute(sa.select(Reservation.order_id, Reservation.status)).all()))
 
-    eventually(lambda: reservations() == {(oid, taken): 1 for oid in ids}, timeout=30,
-               message=f"every reservation {taken} once")
+    eventually(
+        lambda: reservations() == {(oid, taken): 1 for oid in ids},
+        timeout=30,
+        message=f"every reservation {taken} once",
+    )
     with inv.Session() as s:
         stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
-        moves = Counter(s.execute(sa.select(StockMovement.kind, StockMovement.cause)
-                                  .where(StockMovement.kind.in_(("reserve", "deduct")))).all())
-        receipts = Counter(s.execute(sa.select(StockMovement.reference)
-                                     .where(StockMovement.reference.like("GRN-%"))).scalars())
-    received = {sku: units + (len(traffic.receipts_accepted) if sku == RECEIPT_SKU else 0)
-                for sku, units in SKUS.items()}
+        moves = Counter(
+            s.execute(
+                sa.select(StockMovement.kind, StockMovement.cause).where(StockMovement.kind.in_(("reserve", "deduct")))
+            ).all()
+        )
+        receipts = Counter(
+            s.execute(sa.select(StockMovement.reference).where(StockMovement.reference.like("GRN-%"))).scalars()
+        )
+    received = {
+        sku: units + (len(traffic.receipts_accepted) if sku == RECEIPT_SKU else 0) for sku, units in SKUS.items()
+    }
     if end == "shipped":
         assert stock == {sku: (received[sku] - wanted[sku], 0) for sku in SKUS}
     else:
@@ -611,67 +682,114 @@ def _scenario(service, p, proxy, reliability_report):
 
     # Requeued, never retried or dead-lettered; every outbox drained.
     for name in scenarios.ALL_SERVICES:
-        eventually(lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0, timeout=30,
-                   message=f"{name}'s outbox drained")
+        eventually(
+            lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0,
+            timeout=30,
+            message=f"{name}'s outbox drained",
+        )
     requeued = outcomes("requeued", service) - before[f"requeued:{service}"]
     assert requeued > 0  # the consumer met the outage (at least the redelivered copy)
-    eventually(lambda: outcomes("duplicate") - before["duplicate"] >= 1, timeout=30,
-               message="the redelivered copy dropped as a duplicate once the database was back")
+    eventually(
+        lambda: outcomes("duplicate") - before["duplicate"] >= 1,
+        timeout=30,
+        message="the redelivered copy dropped as a duplicate once the database was back",
+    )
     assert outcomes("retried", service) == before[f"retried:{service}"]  # and spent no retry on it
     assert outcomes("dead_lettered") == before["dead_lettered"]
-    assert {q: scenarios.queue_state(p[service].config, dlq(q))[0] for q in SUBSCRIPTIONS} == {q: 0 for q in SUBSCRIPTIONS}
+    assert {q: scenarios.queue_state(p[service].config, dlq(q))[0] for q in SUBSCRIPTIONS} == {
+        q: 0 for q in SUBSCRIPTIONS
+    }
 
     needing = [a for a in answers if a.kind in NEEDS[service]]
     first_ok = min((a.ended for a in needing if a.started > back_at and a.status == OK[a.kind]), default=None)
-    reliability_report({
-        "scenario": f"{service} database lost while orders flow (saga)",
-        "proves": f"503 problem+json while it is away; every accepted order reaches {end} once; "
-                  "refused ones exist nowhere; no stock taken twice, no second charge, nothing dead-lettered",
-        "outage_seconds": OUTAGE_SECONDS,
-        "orders_accepted": len(ids),
-        "orders_accepted_when_cut": accepted_when_cut + len(accepted) - len(traffic.accepted),
-        "orders_refused_503": len(refused),  # nothing of them anywhere
-        "payments_503_retried": sum(1 for a in answers if a.kind == "pay" and a.status == 503),
-        # retried with a key that the outage left held (409 in progress), then paid with a new key
-        **({"payment_keys_left_held": sum(1 for a in answers if a.kind == "pay" and a.held)}
-           if service == "billing" else {}),
-        **({"receipts_accepted": len(traffic.receipts_accepted), "receipts_refused_503": len(traffic.receipts_refused)}
-           if service == "inventory" else {}),
-        **({"dispatches_accepted": len(traffic.dispatched),
-            "dispatches_refused_503": sum(1 for a in answers if a.kind == "dispatch" and a.status == 503),
-            "shipment_lists_refused_503": sum(1 for a in answers if a.kind == "shipments" and a.status == 503),
-            "dispatched_at_the_end": last_round} if end == "shipped" else {}),
-        **({"held_back_dispatch": "503 during the outage, then 200 with the same key, then replayed"} if held else {}),
-        **({"complaints_accepted": len(traffic.complaints_accepted),
-            "complaints_refused_503": len(traffic.complaints_refused)} if service == "aftersales" else {}),
-        **({"webhook_during_outage": 503,
-            "webhook_resent_after": " then ".join("duplicate" if r.json()["duplicate"] else "applied" for r in resent)}
-           if webhook else {}),
-        **({"webhooks_resent_by_provider_retry": sum(resent_by_provider)} if service == "billing" else {}),
-        "requests_needing_it_during_outage": len(during),
-        "answers_503_problem_json": sum(1 for a in answers if a.status == 503),
-        # lost at their COMMIT (503 outcome=unknown), then repeated with the same Idempotency-Key
-        "answers_503_in_doubt": sum(1 for a in answers if a.outcome == "unknown"),
-        "in_doubt_applied": sum(n for k, n in traffic.resolved.items() if k.endswith(": applied")),
-        "in_doubt_not_applied": sum(n for k, n in traffic.resolved.items() if not k.endswith(": applied")),
-        "answers_other_than_success_or_503": 0,
-        "slowest_answer_during_outage_s": round(max(a.ended - a.started for a in during), 2),
-        "messages_requeued": int(requeued),
-        "messages_retried_by_it": 0,
-        # other services' retries (e.g. billing's OrderPlaced racing POST /payments for the order copy)
-        "messages_retried_elsewhere": int(outcomes("retried") - before["retried"]),
-        "messages_dead_lettered": 0,
-        "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - before["duplicate"]),
-        "seconds_to_first_success_after_restore": round(first_ok - back_at, 2) if first_ok else None,
-        f"seconds_from_restore_to_all_{end}": round(drained_at - back_at, 2),
-    }, scenario=f"saga_database_outage_{service}")
+    reliability_report(
+        {
+            "scenario": f"{service} database lost while orders flow (saga)",
+            "proves": f"503 problem+json while it is away; every accepted order reaches {end} once; "
+            "refused ones exist nowhere; no stock taken twice, no second charge, nothing dead-lettered",
+            "outage_seconds": OUTAGE_SECONDS,
+            "orders_accepted": len(ids),
+            "orders_accepted_when_cut": accepted_when_cut + len(accepted) - len(traffic.accepted),
+            "orders_refused_503": len(refused),  # nothing of them anywhere
+            "payments_503_retried": sum(1 for a in answers if a.kind == "pay" and a.status == 503),
+            # retried with a key that the outage left held (409 in progress), then paid with a new key
+            **(
+                {"payment_keys_left_held": sum(1 for a in answers if a.kind == "pay" and a.held)}
+                if service == "billing"
+                else {}
+            ),
+            **(
+                {
+                    "receipts_accepted": len(traffic.receipts_accepted),
+                    "receipts_refused_503": len(traffic.receipts_refused),
+                }
+                if service == "inventory"
+                else {}
+            ),
+            **(
+                {
+                    "dispatches_accepted": len(traffic.dispatched),
+                    "dispatches_refused_503": sum(1 for a in answers if a.kind == "dispatch" and a.status == 503),
+                    "shipment_lists_refused_503": sum(1 for a in answers if a.kind == "shipments" and a.status == 503),
+                    "dispatched_at_the_end": last_round,
+                }
+                if end == "shipped"
+                else {}
+            ),
+            **(
+                {"held_back_dispatch": "503 during the outage, then 200 with the same key, then replayed"}
+                if held
+                else {}
+            ),
+            **(
+                {
+                    "complaints_accepted": len(traffic.complaints_accepted),
+                    "complaints_refused_503": len(traffic.complaints_refused),
+                }
+                if service == "aftersales"
+                else {}
+            ),
+            **(
+                {
+                    "webhook_during_outage": 503,
+                    "webhook_resent_after": " then ".join(
+                        "duplicate" if r.json()["duplicate"] else "applied" for r in resent
+                    ),
+                }
+                if webhook
+                else {}
+            ),
+            **({"webhooks_resent_by_provider_retry": sum(resent_by_provider)} if service == "billing" else {}),
+            "requests_needing_it_during_outage": len(during),
+            "answers_503_problem_json": sum(1 for a in answers if a.status == 503),
+            # lost at their COMMIT (503 outcome=unknown), then repeated with the same Idempotency-Key
+            "answers_503_in_doubt": sum(1 for a in answers if a.outcome == "unknown"),
+            "in_doubt_applied": sum(n for k, n in traffic.resolved.items() if k.endswith(": applied")),
+            "in_doubt_not_applied": sum(n for k, n in traffic.resolved.items() if not k.endswith(": applied")),
+            "answers_other_than_success_or_503": 0,
+            "slowest_answer_during_outage_s": round(max(a.ended - a.started for a in during), 2),
+            "messages_requeued": int(requeued),
+            "messages_retried_by_it": 0,
+            # other services' retries (e.g. billing's OrderPlaced racing POST /payments for the order copy)
+            "messages_retried_elsewhere": int(outcomes("retried") - before["retried"]),
+            "messages_dead_lettered": 0,
+            "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - before["duplicate"]),
+            "seconds_to_first_success_after_restore": round(first_ok - back_at, 2) if first_ok else None,
+            f"seconds_from_restore_to_all_{end}": round(drained_at - back_at, 2),
+        },
+        scenario=f"saga_database_outage_{service}",
+    )
 
 
 # The event the service consumes of which the warm order's copy is redelivered during the outage:
 # (producing service, routing key).
-WARM_COPY = {"orders": ("billing", "billing.PaymentSucceeded"), "inventory": ("orders", "orders.OrderPaid"),
-             "billing": ("orders", "orders.OrderPlaced"), "logistics": ("orders", "orders.OrderReadyToShip"),
-             "aftersales": ("logistics", "logistics.ShipmentDispatched")}
+WARM_COPY = {
+    "orders": ("billing", "billing.PaymentSucceeded"),
+    "inventory": ("orders", "orders.OrderPaid"),
+    "billing": ("orders", "orders.OrderPlaced"),
+    "logistics": ("orders", "orders.OrderReadyToShip"),
+    "aftersales": ("logistics", "logistics.ShipmentDispatched"),
+}
 
 
 def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> None:
@@ -681,12 +799,14 @@ def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> Non
 
     config = p[producer_service].config
     with p[producer_service].db.engine.connect() as conn:
-        rows = conn.execute(sa.select(outbox.c.event_id, outbox.c.body).where(outbox.c.routing_key == routing_key)
-                            ).all()
+        rows = conn.execute(
+            sa.select(outbox.c.event_id, outbox.c.body).where(outbox.c.routing_key == routing_key)
+        ).all()
     event_id, body = next((e, b) for e, b in rows if json.loads(b)["payload"]["order_id"] == order_id)
     with bus.connect(config, role="test-redeliver") as conn:
-        bus.publish_raw(Producer(conn.channel()), bus.topology_for(config).exchange, routing_key, body,
-                        message_id=event_id)
+        bus.publish_raw(
+            Producer(conn.channel()), bus.topology_for(config).exchange, routing_key, body, message_id=event_id
+        )
 
 
 def _payment_webhook(p, saga, order_id: str):
@@ -697,14 +817,26 @@ def _payment_webhook(p, saga, order_id: str):
 
     billing = p["billing"]
     with billing.db.Session() as s:
-        body = s.execute(sa.select(SandboxEvent.body).join(SandboxIntent, SandboxIntent.intent_id == SandboxEvent.intent_id)
-                         .where(SandboxIntent.order_id == order_id)).scalar_one().encode()
+        body = (
+            s.execute(
+                sa.select(SandboxEvent.body)
+                .join(SandboxIntent, SandboxIntent.intent_id == SandboxEvent.intent_id)
+                .where(SandboxIntent.order_id == order_id)
+            )
+            .scalar_one()
+            .encode()
+        )
 
     def send():
-        signature = domain.sign(settings.webhook_secret(billing.config), body,
-                                int(billing.config.clock.now().timestamp()))
-        return requests.post(billing.url + settings.WEBHOOK_PATH, data=body, timeout=HTTP_TIMEOUT, headers={
-            "Content-Type": "application/json", domain.SIGNATURE_HEADER: signature})
+        signature = domain.sign(
+            settings.webhook_secret(billing.config), body, int(billing.config.clock.now().timestamp())
+        )
+        return requests.post(
+            billing.url + settings.WEBHOOK_PATH,
+            data=body,
+            timeout=HTTP_TIMEOUT,
+            headers={"Content-Type": "application/json", domain.SIGNATURE_HEADER: signature},
+        )
 
     return send
 
@@ -719,8 +851,14 @@ def _dispatch_warm(p, saga, order_id: str) -> None:
 
     def handled(name: str) -> bool:
         with p[name].db.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(inbox).where(
-                inbox.c.event_type == "logistics.ShipmentDispatched")).scalar_one() == 1
+            return (
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(inbox)
+                    .where(inbox.c.event_type == "logistics.ShipmentDispatched")
+                ).scalar_one()
+                == 1
+            )
 
     saga.dispatch(saga.shipment_for(order_id)["shipment_id"], WARM_TRACKING_NO)
     saga.wait_status(order_id, "shipped")
@@ -742,8 +880,13 @@ WEBHOOKS = {"billing": _payment_webhook, "logistics": _carrier_webhook}
 
 def _dispatch_pending(saga, traffic) -> int:
     """The warehouse's last round: every shipment still pending dispatched (200 each)."""
-    pending = saga["logistics"].get("/api/v1/shipments", role="warehouse", sub="wang", shop_id="S1",
-                                    params={"status": "pending", "limit": 200}).json()["items"]
+    pending = (
+        saga["logistics"]
+        .get(
+            "/api/v1/shipments", role="warehouse", sub="wang", shop_id="S1", params={"status": "pending", "limit": 200}
+        )
+        .json()["items"]
+    )
     for item in pending:
         saga.dispatch(item["shipment_id"], traffic.tracking_no())
     return len(pending)
@@ -826,18 +969,22 @@ def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(rel
     complete with its OrderPlaced, and a repeat is refused as already processed. Never run twice."""
     real = sa.engine.make_url(database_url())
     proxies = {name: TcpProxy(real.host or "127.0.0.1", real.port or 5432).start() for name in WRITES}
-    urls = {name: real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-            for name, proxy in proxies.items()}
+    urls = {
+        name: real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        for name, proxy in proxies.items()
+    }
     answers = {}
     try:
-        with Platform(["catalog", "orders", "inventory", "logistics", "billing"], settings=scenarios.SAGA_SETTINGS,
-                      db_urls=urls) as p:
+        with Platform(
+            ["catalog", "orders", "inventory", "logistics", "billing"], settings=scenarios.SAGA_SETTINGS, db_urls=urls
+        ) as p:
             try:
                 saga = scenarios.Saga(p)
                 saga.product("AC-1", price_fen=9900, stock=10)
 
-                def write(service: str, send, moment: str = "after", status: int = 201, applied=None,
-                          repeated: int = 409):
+                def write(
+                    service: str, send, moment: str = "after", status: int = 201, applied=None, repeated: int = 409
+                ):
                     key = uuid.uuid4().hex
                     with cut_at_commit(p[service].db, proxies[service], WRITES[service], moment, applied) as fired:
                         first = send(key)
@@ -845,72 +992,105 @@ def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(rel
                     assert first.status_code == status, f"{service}: {first.status_code} {first.text}"
                     again = send(key)  # the database is back
                     assert again.status_code == repeated, f"{service}: {again.status_code} {again.text}"
-                    label = {"after": "lost_after_commit", "at": "lost_at_commit_not_applied",
-                             "applied": "lost_at_commit_applied"}[moment]
-                    said = (f"409 {again.json()['errors']['Idempotency-Key'][0].rstrip('.').lower()}"
-                            if again.status_code == 409 else f"{again.status_code}, run now")
+                    label = {
+                        "after": "lost_after_commit",
+                        "at": "lost_at_commit_not_applied",
+                        "applied": "lost_at_commit_applied",
+                    }[moment]
+                    said = (
+                        f"409 {again.json()['errors']['Idempotency-Key'][0].rstrip('.').lower()}"
+                        if again.status_code == 409
+                        else f"{again.status_code}, run now"
+                    )
                     answers[f"{service}_{label}"] = f"{first.status_code} then {said}"
                     return first.json(), (again.json().get("errors") if again.status_code == 409 else again.json())
 
-                order, again = write("orders", lambda key: saga.place([{"sku_code": "AC-1", "quantity": 2}],
-                                                                      buyer="ann", idempotency_key=key))
+                order, again = write(
+                    "orders",
+                    lambda key: saga.place([{"sku_code": "AC-1", "quantity": 2}], buyer="ann", idempotency_key=key),
+                )
                 assert again == {"Idempotency-Key": ["Already processed."]}
-                assert order["status"] == "pending_payment" and [e["status"] for e in order["timeline"]] == \
-                    ["pending_payment"]
+                assert order["status"] == "pending_payment" and [e["status"] for e in order["timeline"]] == [
+                    "pending_payment"
+                ]
                 assert saga.order(order["order_id"])["payable_fen"] == order["payable_fen"]
                 assert _rows(p["orders"].db, "SELECT count(*) FROM orders WHERE buyer_id = 'ann'") == 1
 
-                payment, again = write("billing", lambda key: saga.pay(order["order_id"], buyer="ann",
-                                                                        idempotency_key=key))
+                payment, again = write(
+                    "billing", lambda key: saga.pay(order["order_id"], buyer="ann", idempotency_key=key)
+                )
                 assert again == {"Idempotency-Key": ["Already processed."]}
                 assert payment["order_id"] == order["order_id"] and payment["amount_fen"] == order["payable_fen"]
-                assert _rows(p["billing"].db, f"SELECT count(*) FROM payments WHERE order_id = '{order['order_id']}'") == 1
+                assert (
+                    _rows(p["billing"].db, f"SELECT count(*) FROM payments WHERE order_id = '{order['order_id']}'") == 1
+                )
 
-                receipt, again = write("inventory", lambda key: p["inventory"].post(
-                    "/api/v1/stock/AC-1/adjustments", role="warehouse", sub="wang", shop_id="S1",
-                    headers={"Idempotency-Key": key}, json={"kind": "inbound", "quantity": 5, "reason": "采购入库"}))
+                receipt, again = write(
+                    "inventory",
+                    lambda key: p["inventory"].post(
+                        "/api/v1/stock/AC-1/adjustments",
+                        role="warehouse",
+                        sub="wang",
+                        shop_id="S1",
+                        headers={"Idempotency-Key": key},
+                        json={"kind": "inbound", "quantity": 5, "reason": "采购入库"},
+                    ),
+                )
                 assert again == {"Idempotency-Key": ["Already processed."]}
                 assert receipt["movement"]["on_hand_delta"] == 5
                 assert saga.stock("AC-1")["on_hand"] == receipt["stock"]["on_hand"] == 15
 
-                lost, placed = write("orders", lambda key: saga.place([{"sku_code": "AC-1", "quantity": 1}],
-                                                                      buyer="cid", idempotency_key=key),
-                                     moment="at", status=503, repeated=201)
+                lost, placed = write(
+                    "orders",
+                    lambda key: saga.place([{"sku_code": "AC-1", "quantity": 1}], buyer="cid", idempotency_key=key),
+                    moment="at",
+                    status=503,
+                    repeated=201,
+                )
                 assert lost["outcome"] == "unknown" and "may or may not" in lost["detail"]
                 # not applied: the repeat placed it, once
                 assert placed["status"] == "pending_payment"
                 assert _rows(p["orders"].db, "SELECT count(*) FROM orders WHERE buyer_id = 'cid'") == 1
-                assert [e["payload"]["order_id"] for e in recorded_events(p["orders"].db, "orders.OrderPlaced")
-                        ].count(placed["order_id"]) == 1
+                assert [e["payload"]["order_id"] for e in recorded_events(p["orders"].db, "orders.OrderPlaced")].count(
+                    placed["order_id"]
+                ) == 1
 
                 direct = sa.create_engine(with_search_path(database_url(), f"{p.prefix}_orders"))
                 try:
                     dees = lambda: _rows_on(direct, "SELECT count(*) FROM orders WHERE buyer_id = 'dee'")  # noqa: E731
-                    lost, again = write("orders", lambda key: saga.place([{"sku_code": "AC-1", "quantity": 1}],
-                                                                         buyer="dee", idempotency_key=key),
-                                        moment="applied", status=503, applied=lambda: dees() == 1)
+                    lost, again = write(
+                        "orders",
+                        lambda key: saga.place([{"sku_code": "AC-1", "quantity": 1}], buyer="dee", idempotency_key=key),
+                        moment="applied",
+                        status=503,
+                        applied=lambda: dees() == 1,
+                    )
                 finally:
                     direct.dispose()
                 assert lost["outcome"] == "unknown" and "may or may not" in lost["detail"]
                 assert again == {"Idempotency-Key": ["Already processed."]}
                 [mine] = p["orders"].get("/api/v1/orders", role="buyer", sub="dee").json()["items"]
                 assert mine["status"] == "pending_payment"
-                assert [e["payload"]["order_id"] for e in recorded_events(p["orders"].db, "orders.OrderPlaced")
-                        ].count(mine["order_id"]) == 1
+                assert [e["payload"]["order_id"] for e in recorded_events(p["orders"].db, "orders.OrderPlaced")].count(
+                    mine["order_id"]
+                ) == 1
             finally:
                 for proxy in proxies.values():
                     proxy.restore()
     finally:
         for proxy in proxies.values():
             proxy.close()
-    reliability_report({
-        "scenario": "database lost at or right after a write's commit (orders, billing, inventory)",
-        "proves": "a committed write is answered 201 with what it did, not 503; a write lost at its COMMIT "
-                  "answers 503 outcome=unknown, not 'nothing was changed'; a repeat with the same "
-                  "Idempotency-Key is refused (409) when it was applied and runs once when it was not; "
-                  "never run twice",
-        **answers,
-    }, scenario="database_lost_at_commit")
+    reliability_report(
+        {
+            "scenario": "database lost at or right after a write's commit (orders, billing, inventory)",
+            "proves": "a committed write is answered 201 with what it did, not 503; a write lost at its COMMIT "
+            "answers 503 outcome=unknown, not 'nothing was changed'; a repeat with the same "
+            "Idempotency-Key is refused (409) when it was applied and runs once when it was not; "
+            "never run twice",
+            **answers,
+        },
+        scenario="database_lost_at_commit",
+    )
 
 
 def _rows(db, sql: str) -> int:

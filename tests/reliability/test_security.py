@@ -20,6 +20,7 @@ refund-only case, and a complaint.
   keeps the full address for the roles that ship), or in the order, shipment and case lists; a single
   order shows it only to the roles that ship or serve it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,7 +30,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -61,9 +62,14 @@ def _b64(data: dict) -> str:
 
 
 def bad_tokens() -> dict:
-    now = datetime.now(timezone.utc)
-    claims = {"sub": "root", "roles": ["admin"], "iss": "ecom", "iat": int(now.timestamp()),
-              "exp": int((now + timedelta(hours=1)).timestamp())}
+    now = datetime.now(UTC)
+    claims = {
+        "sub": "root",
+        "roles": ["admin"],
+        "iss": "ecom",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(hours=1)).timestamp()),
+    }
     return {
         "missing": None,
         "expired": issue_token(TEST_SECRET, "root", ["admin"], ttl=timedelta(minutes=5), now=now - timedelta(hours=1)),
@@ -75,9 +81,17 @@ def bad_tokens() -> dict:
 
 
 def concrete(rule: str, ids: dict) -> str:
-    values = {"product_id": ids["product_id"], "order_id": ids["order_id"], "payment_id": ids["payment_id"],
-              "shipment_id": ids["shipment_id"], "case_id": ids["case_id"], "complaint_id": ids["complaint_id"],
-              "sku_code": ids["sku_code"], "category_id": "digital-phones", "word": "最"}
+    values = {
+        "product_id": ids["product_id"],
+        "order_id": ids["order_id"],
+        "payment_id": ids["payment_id"],
+        "shipment_id": ids["shipment_id"],
+        "case_id": ids["case_id"],
+        "complaint_id": ids["complaint_id"],
+        "sku_code": ids["sku_code"],
+        "category_id": "digital-phones",
+        "word": "最",
+    }
     return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values.get(m.group(1), "x"), rule)
 
 
@@ -99,10 +113,18 @@ def test_every_route_refuses_bad_tokens_except_the_public_ones(two_shop_world, r
                 url = rs.url + concrete(rule.rule, ids["S1"])
                 for kind, bearer in tokens.items():
                     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-                    resp = requests.request(method, url, headers=headers, timeout=10,
-                                            json={} if method in ("POST", "PUT", "PATCH") else None)
-                    if resp.status_code != 401 or not resp.headers.get("Content-Type", "").startswith(
-                            "application/problem+json") or "Bearer" not in resp.headers.get("WWW-Authenticate", ""):
+                    resp = requests.request(
+                        method,
+                        url,
+                        headers=headers,
+                        timeout=10,
+                        json={} if method in ("POST", "PUT", "PATCH") else None,
+                    )
+                    if (
+                        resp.status_code != 401
+                        or not resp.headers.get("Content-Type", "").startswith("application/problem+json")
+                        or "Bearer" not in resp.headers.get("WWW-Authenticate", "")
+                    ):
                         wrong.append(f"{name} {method} {rule.rule} [{kind}] -> {resp.status_code} {resp.text[:120]}")
                     else:
                         refused += 1
@@ -117,9 +139,16 @@ def test_every_route_refuses_bad_tokens_except_the_public_ones(two_shop_world, r
     for name, rs in platform.running.items():
         for path in ("/healthz", "/readyz", "/openapi.json", "/metrics"):
             assert requests.get(rs.url + path, timeout=10).status_code == 200, (name, path)
-    reliability_report({"routes": routes, "bad_tokens_per_route": len(tokens), "refusals_401": refused,
-                        "routes_without_token_by_design": len(open_routes), "wrong_answers": len(wrong)},
-                       scenario="security: bad tokens on every route")
+    reliability_report(
+        {
+            "routes": routes,
+            "bad_tokens_per_route": len(tokens),
+            "refusals_401": refused,
+            "routes_without_token_by_design": len(open_routes),
+            "wrong_answers": len(wrong),
+        },
+        scenario="security: bad tokens on every route",
+    )
     assert not wrong, "\n".join(wrong[:40])
     assert len(open_routes) == 6 * 4 + 2, sorted(open_routes)
 
@@ -128,20 +157,41 @@ def test_webhooks_refuse_missing_and_wrong_signatures(two_shop_world):
     platform, ids, _ = two_shop_world
     before = platform["orders"].get(f"/api/v1/orders/{ids['S1']['order_id']}", role="admin").json()["status"]
     # billing: the sandbox provider's event for S1's payment, signed with the wrong key, or not at all
-    event = json.dumps({"id": f"evt_{uuid.uuid4().hex}", "type": "payment_intent.succeeded", "data": {"object": {
-        "id": "pi_x", "reference": ids["S1"]["payment_id"], "amount_fen": 1, "status": "succeeded"}}}).encode()
+    event = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "payment_intent.succeeded",
+            "data": {
+                "object": {"id": "pi_x", "reference": ids["S1"]["payment_id"], "amount_fen": 1, "status": "succeeded"}
+            },
+        }
+    ).encode()
     ts = int(time.time())
     wrong = hmac.new(b"wrong-key", f"{ts}.".encode() + event, hashlib.sha256).hexdigest()
     url = platform["billing"].url + "/api/v1/payments/webhook"
     for headers in ({}, {"X-Sandbox-Signature": f"t={ts},v1={wrong}"}):
         resp = requests.post(url, data=event, headers={"Content-Type": "application/json", **headers}, timeout=10)
         assert resp.status_code in (400, 401) and resp.headers["Content-Type"].startswith("application/problem+json")
-    assert requests.post(url, data=event, timeout=10, headers={"Content-Type": "application/json",
-                         "X-Sandbox-Signature": f"t={ts},v1={wrong}"}).status_code == 401
+    assert (
+        requests.post(
+            url,
+            data=event,
+            timeout=10,
+            headers={"Content-Type": "application/json", "X-Sandbox-Signature": f"t={ts},v1={wrong}"},
+        ).status_code
+        == 401
+    )
     # logistics: a carrier's "delivered" for S1's shipment, wrongly signed or unsigned
     shipment = platform["logistics"].get(f"/api/v1/shipments/{ids['S1']['shipment_id']}", role="admin").json()
-    body = json.dumps({"event_id": uuid.uuid4().hex, "carrier": shipment["carrier"] or "SF", "tracking_no": "SF1",
-                       "status": "delivered", "location": "杭州"}).encode()
+    body = json.dumps(
+        {
+            "event_id": uuid.uuid4().hex,
+            "carrier": shipment["carrier"] or "SF",
+            "tracking_no": "SF1",
+            "status": "delivered",
+            "location": "杭州",
+        }
+    ).encode()
     url = platform["logistics"].url + "/api/v1/tracking/webhook"
     for headers in ({}, {"X-Carrier-Signature": "sha256=" + hmac.new(b"wrong", body, hashlib.sha256).hexdigest()}):
         problem(requests.post(url, data=body, headers={"Content-Type": "application/json", **headers}, timeout=10), 401)
@@ -151,65 +201,107 @@ def test_webhooks_refuse_missing_and_wrong_signatures(two_shop_world):
 # Tenancy -------------------------------------------------------------------------------------------
 def cross_tenant_attempts(mine: dict, theirs: dict) -> list[tuple]:
     """(service, method, path, role, sub, params/json) of S1's people reaching for S2's things."""
-    o, d, p, c, k, s, pay, sku = (theirs[x] for x in ("order_id", "draft_id", "product_id", "case_id", "complaint_id",
-                                                      "shipment_id", "payment_id", "sku_code"))
+    o, d, p, c, k, s, pay, sku = (
+        theirs[x]
+        for x in (
+            "order_id",
+            "draft_id",
+            "product_id",
+            "case_id",
+            "complaint_id",
+            "shipment_id",
+            "payment_id",
+            "sku_code",
+        )
+    )
     me, shop = mine["buyer"], mine["shop_id"]
     staff = [("ops", "olga"), ("cs", "cathy"), ("warehouse", "wang"), ("finance", "fay")]
     out = []
     # orders
     out += [("orders", "GET", f"/api/v1/orders/{o}", role, sub, None) for role, sub in staff]
-    out += [("orders", "GET", f"/api/v1/orders/{o}", "buyer", me, None),
-            ("orders", "POST", f"/api/v1/orders/{o}/cancel", "buyer", me, {"reason": "mine now"}),
-            ("orders", "POST", f"/api/v1/orders/{o}/cancel", "ops", "olga", {"reason": "mine now"}),
-            ("orders", "POST", f"/api/v1/orders/{o}/review", "ops", "olga", {"decision": "reject", "reason": "x"}),
-            ("orders", "POST", f"/api/v1/orders/{o}/confirm-receipt", "buyer", me, None)]
+    out += [
+        ("orders", "GET", f"/api/v1/orders/{o}", "buyer", me, None),
+        ("orders", "POST", f"/api/v1/orders/{o}/cancel", "buyer", me, {"reason": "mine now"}),
+        ("orders", "POST", f"/api/v1/orders/{o}/cancel", "ops", "olga", {"reason": "mine now"}),
+        ("orders", "POST", f"/api/v1/orders/{o}/review", "ops", "olga", {"decision": "reject", "reason": "x"}),
+        ("orders", "POST", f"/api/v1/orders/{o}/confirm-receipt", "buyer", me, None),
+    ]
     # catalog: the other shop's draft and listed product
-    out += [("catalog", "GET", f"/api/v1/products/{d}", "ops", "olga", None),
-            ("catalog", "GET", f"/api/v1/products/{d}", "buyer", me, None),
-            ("catalog", "GET", f"/api/v1/products/{d}/timeline", "ops", "olga", None),
-            ("catalog", "PATCH", f"/api/v1/products/{d}", "ops", "olga", {"title": "被改了的标题手机"}),
-            ("catalog", "POST", f"/api/v1/products/{d}/submit", "ops", "olga", None),
-            ("catalog", "DELETE", f"/api/v1/products/{d}", "ops", "olga", None),
-            ("catalog", "GET", f"/api/v1/skus/{theirs['shop_id']}-DRAFT", "ops", "olga", {"shop_id": theirs["shop_id"]})]
+    out += [
+        ("catalog", "GET", f"/api/v1/products/{d}", "ops", "olga", None),
+        ("catalog", "GET", f"/api/v1/products/{d}", "buyer", me, None),
+        ("catalog", "GET", f"/api/v1/products/{d}/timeline", "ops", "olga", None),
+        ("catalog", "PATCH", f"/api/v1/products/{d}", "ops", "olga", {"title": "被改了的标题手机"}),
+        ("catalog", "POST", f"/api/v1/products/{d}/submit", "ops", "olga", None),
+        ("catalog", "DELETE", f"/api/v1/products/{d}", "ops", "olga", None),
+        ("catalog", "GET", f"/api/v1/skus/{theirs['shop_id']}-DRAFT", "ops", "olga", {"shop_id": theirs["shop_id"]}),
+    ]
     # inventory
-    out += [("inventory", "GET", f"/api/v1/stock/{sku}", "warehouse", "wang", {"shop_id": theirs["shop_id"]}),
-            ("inventory", "GET", f"/api/v1/stock/{sku}/movements", "warehouse", "wang", {"shop_id": theirs["shop_id"]}),
-            ("inventory", "POST", f"/api/v1/stock/{sku}/adjustments", "warehouse", "wang",
-             {"kind": "loss", "quantity": 1, "reason": "盘亏"}),
-            ("inventory", "GET", f"/api/v1/reservations/{o}", "warehouse", "wang", None)]
+    out += [
+        ("inventory", "GET", f"/api/v1/stock/{sku}", "warehouse", "wang", {"shop_id": theirs["shop_id"]}),
+        ("inventory", "GET", f"/api/v1/stock/{sku}/movements", "warehouse", "wang", {"shop_id": theirs["shop_id"]}),
+        (
+            "inventory",
+            "POST",
+            f"/api/v1/stock/{sku}/adjustments",
+            "warehouse",
+            "wang",
+            {"kind": "loss", "quantity": 1, "reason": "盘亏"},
+        ),
+        ("inventory", "GET", f"/api/v1/reservations/{o}", "warehouse", "wang", None),
+    ]
     # aftersales
-    out += [("aftersales", "GET", f"/api/v1/cases/{c}", "buyer", me, None),
-            ("aftersales", "GET", f"/api/v1/cases/{c}", "cs", "cathy", None),
-            ("aftersales", "POST", f"/api/v1/cases/{c}/approve", "cs", "cathy", {}),
-            ("aftersales", "POST", f"/api/v1/cases/{c}/reject", "cs", "cathy", {"reason": "no"}),
-            ("aftersales", "POST", "/api/v1/cases", "buyer", me,
-             {"order_id": o, "type": "refund_only", "reason": "no_reason"}),
-            ("aftersales", "GET", f"/api/v1/complaints/{k}", "buyer", me, None),
-            ("aftersales", "GET", f"/api/v1/complaints/{k}", "cs", "cathy", None),
-            ("aftersales", "POST", f"/api/v1/complaints/{k}/respond", "cs", "cathy", {"text": "已处理"}),
-            ("aftersales", "POST", "/api/v1/complaints", "buyer", me, {"order_id": o, "tier": "general", "text": "x"})]
+    out += [
+        ("aftersales", "GET", f"/api/v1/cases/{c}", "buyer", me, None),
+        ("aftersales", "GET", f"/api/v1/cases/{c}", "cs", "cathy", None),
+        ("aftersales", "POST", f"/api/v1/cases/{c}/approve", "cs", "cathy", {}),
+        ("aftersales", "POST", f"/api/v1/cases/{c}/reject", "cs", "cathy", {"reason": "no"}),
+        (
+            "aftersales",
+            "POST",
+            "/api/v1/cases",
+            "buyer",
+            me,
+            {"order_id": o, "type": "refund_only", "reason": "no_reason"},
+        ),
+        ("aftersales", "GET", f"/api/v1/complaints/{k}", "buyer", me, None),
+        ("aftersales", "GET", f"/api/v1/complaints/{k}", "cs", "cathy", None),
+        ("aftersales", "POST", f"/api/v1/complaints/{k}/respond", "cs", "cathy", {"text": "已处理"}),
+        ("aftersales", "POST", "/api/v1/complaints", "buyer", me, {"order_id": o, "tier": "general", "text": "x"}),
+    ]
     # logistics
-    out += [("logistics", "GET", f"/api/v1/shipments/{s}", "warehouse", "wang", None),
-            ("logistics", "GET", f"/api/v1/shipments/{s}/waybill", "warehouse", "wang", None),
-            ("logistics", "POST", f"/api/v1/shipments/{s}/dispatch", "warehouse", "wang", {"tracking_no": "SF99999999"}),
-            ("logistics", "POST", f"/api/v1/shipments/{s}/carrier", "warehouse", "wang", {"carrier": "SF"})]
+    out += [
+        ("logistics", "GET", f"/api/v1/shipments/{s}", "warehouse", "wang", None),
+        ("logistics", "GET", f"/api/v1/shipments/{s}/waybill", "warehouse", "wang", None),
+        ("logistics", "POST", f"/api/v1/shipments/{s}/dispatch", "warehouse", "wang", {"tracking_no": "SF99999999"}),
+        ("logistics", "POST", f"/api/v1/shipments/{s}/carrier", "warehouse", "wang", {"carrier": "SF"}),
+    ]
     # billing
-    out += [("billing", "GET", f"/api/v1/payments/{pay}", "buyer", me, None),
-            ("billing", "GET", f"/api/v1/payments/{pay}", "finance", "fay", None),
-            ("billing", "POST", "/api/v1/payments", "buyer", me, {"order_id": o, "method": "alipay"})]
-    return [(svc, method, path, role, sub, shop if role != "buyer" else None, data)
-            for svc, method, path, role, sub, data in out]
+    out += [
+        ("billing", "GET", f"/api/v1/payments/{pay}", "buyer", me, None),
+        ("billing", "GET", f"/api/v1/payments/{pay}", "finance", "fay", None),
+        ("billing", "POST", "/api/v1/payments", "buyer", me, {"order_id": o, "method": "alipay"}),
+    ]
+    return [
+        (svc, method, path, role, sub, shop if role != "buyer" else None, data)
+        for svc, method, path, role, sub, data in out
+    ]
 
 
 # Lists a caller may name another shop in: 404, or a page without a single row of that shop
 SCOPED_LISTS = [
-    ("orders", "/api/v1/orders", "ops"), ("orders", "/api/v1/orders", "finance"),
+    ("orders", "/api/v1/orders", "ops"),
+    ("orders", "/api/v1/orders", "finance"),
     ("catalog", "/api/v1/products", "ops"),
-    ("inventory", "/api/v1/stock", "warehouse"), ("inventory", "/api/v1/reservations", "warehouse"),
-    ("aftersales", "/api/v1/cases", "cs"), ("aftersales", "/api/v1/complaints", "cs"),
+    ("inventory", "/api/v1/stock", "warehouse"),
+    ("inventory", "/api/v1/reservations", "warehouse"),
+    ("aftersales", "/api/v1/cases", "cs"),
+    ("aftersales", "/api/v1/complaints", "cs"),
     ("logistics", "/api/v1/shipments", "warehouse"),
-    ("billing", "/api/v1/payments", "finance"), ("billing", "/api/v1/ledger", "finance"),
-    ("billing", "/api/v1/refunds", "finance"), ("billing", "/api/v1/settlements", "finance"),
+    ("billing", "/api/v1/payments", "finance"),
+    ("billing", "/api/v1/ledger", "finance"),
+    ("billing", "/api/v1/refunds", "finance"),
+    ("billing", "/api/v1/settlements", "finance"),
 ]
 
 
@@ -221,8 +313,11 @@ def state_of(platform, ids: dict) -> dict:
         "order": get("orders", f"/api/v1/orders/{ids['order_id']}")["status"],
         "draft": (draft["status"], draft["title"], draft.get("version")),
         "product": get("catalog", f"/api/v1/products/{ids['product_id']}")["status"],
-        "stock": {k: v for k, v in get("inventory", f"/api/v1/stock/{ids['sku_code']}",
-                                       params={"shop_id": ids["shop_id"]}).items() if k != "updated_at"},
+        "stock": {
+            k: v
+            for k, v in get("inventory", f"/api/v1/stock/{ids['sku_code']}", params={"shop_id": ids["shop_id"]}).items()
+            if k != "updated_at"
+        },
         "case": get("aftersales", f"/api/v1/cases/{ids['case_id']}")["status"],
         "complaint": get("aftersales", f"/api/v1/complaints/{ids['complaint_id']}")["status"],
         "shipment": get("logistics", f"/api/v1/shipments/{ids['shipment_id']}")["status"],
@@ -238,62 +333,102 @@ def test_one_tenant_cannot_read_or_change_anothers_resources(two_shop_world, rel
     before = state_of(platform, theirs)
     wrong, attempts = [], cross_tenant_attempts(mine, theirs)
     # ids of theirs a refusal must not reveal (unless the caller sent them)
-    secrets_of_theirs = {theirs[k] for k in ("order_id", "payment_id", "shipment_id", "case_id", "case_order_id",
-                                             "complaint_id", "draft_id", "product_id")}
+    secrets_of_theirs = {
+        theirs[k]
+        for k in (
+            "order_id",
+            "payment_id",
+            "shipment_id",
+            "case_id",
+            "case_order_id",
+            "complaint_id",
+            "draft_id",
+            "product_id",
+        )
+    }
     for svc, method, path, role, sub, shop, data in attempts:
         rs = platform[svc]
         kwargs = {"params": data} if method == "GET" else {"json": data if data is not None else {}}
-        resp = requests.request(method, rs.url + path, timeout=10, **kwargs,
-                                headers=rs.headers(role, sub, shop, **{"Idempotency-Key": uuid.uuid4().hex}))
+        resp = requests.request(
+            method,
+            rs.url + path,
+            timeout=10,
+            **kwargs,
+            headers=rs.headers(role, sub, shop, **{"Idempotency-Key": uuid.uuid4().hex}),
+        )
         sent = path + json.dumps(data or {})
         leaked = [x for x in secrets_of_theirs if x in resp.text and x not in sent]
-        if resp.status_code != 404 or not resp.headers.get("Content-Type", "").startswith("application/problem+json") \
-                or leaked:
+        if (
+            resp.status_code != 404
+            or not resp.headers.get("Content-Type", "").startswith("application/problem+json")
+            or leaked
+        ):
             wrong.append(f"{role}({shop or sub}) {method} {svc}{path} -> {resp.status_code} {resp.text[:160]}")
     # their listed product is public (buyers see it): acting on it is refused as not theirs (403)
-    resp = platform["catalog"].post(f"/api/v1/products/{p}/delist", shop_id=mine["shop_id"], json={"reason": "seasonal"})
+    resp = platform["catalog"].post(
+        f"/api/v1/products/{p}/delist", shop_id=mine["shop_id"], json={"reason": "seasonal"}
+    )
     if resp.status_code not in (403, 404):
         wrong.append(f"ops delist of their listed product -> {resp.status_code} {resp.text[:160]}")
     # the lists, asked for the other shop by name
     for svc, path, role in SCOPED_LISTS:
-        resp = platform[svc].get(path, role=role, sub="s1-staff", shop_id=mine["shop_id"],
-                                 params={"shop_id": theirs["shop_id"]})
+        resp = platform[svc].get(
+            path, role=role, sub="s1-staff", shop_id=mine["shop_id"], params={"shop_id": theirs["shop_id"]}
+        )
         if resp.status_code == 200:
             rows = [row for row in resp.json()["items"] if row.get("shop_id") == theirs["shop_id"]]
             # only what is public anyway: their listed products (never a draft)
-            if any(not (svc == "catalog" and row.get("status") == "listed") for row in rows) \
-                    or resp.json().get("shop_id") == theirs["shop_id"]:
+            if (
+                any(not (svc == "catalog" and row.get("status") == "listed") for row in rows)
+                or resp.json().get("shop_id") == theirs["shop_id"]
+            ):
                 wrong.append(f"{role} list {svc}{path}?shop_id=S2 -> rows of S2: {json.dumps(rows)[:200]}")
         elif resp.status_code != 404:
             wrong.append(f"{role} list {svc}{path}?shop_id=S2 -> {resp.status_code} {resp.text[:160]}")
     # reports a shop's staff may ask for another shop by name: 404, or their own shop's figures
-    for svc, path, role, extra in (("orders", "/api/v1/orders/counts", "ops", {}),
-                                   ("inventory", "/api/v1/stock/replenishment", "warehouse", {}),
-                                   ("aftersales", "/api/v1/complaints/dashboard", "cs", {}),
-                                   ("aftersales", "/api/v1/feedback/report", "cs", {}),
-                                   ("logistics", "/api/v1/shipments/stats", "warehouse", {}),
-                                   ("billing", "/api/v1/reconciliation", "finance", {"date": time.strftime("%Y-%m-%d")})):
-        resp = platform[svc].get(path, role=role, sub="s1-staff", shop_id=mine["shop_id"],
-                                 params={"shop_id": theirs["shop_id"], **extra})
+    for svc, path, role, extra in (
+        ("orders", "/api/v1/orders/counts", "ops", {}),
+        ("inventory", "/api/v1/stock/replenishment", "warehouse", {}),
+        ("aftersales", "/api/v1/complaints/dashboard", "cs", {}),
+        ("aftersales", "/api/v1/feedback/report", "cs", {}),
+        ("logistics", "/api/v1/shipments/stats", "warehouse", {}),
+        ("billing", "/api/v1/reconciliation", "finance", {"date": time.strftime("%Y-%m-%d")}),
+    ):
+        resp = platform[svc].get(
+            path, role=role, sub="s1-staff", shop_id=mine["shop_id"], params={"shop_id": theirs["shop_id"], **extra}
+        )
         if resp.status_code == 200 and theirs["shop_id"] in resp.text:
             wrong.append(f"{role} report {svc}{path}?shop_id=S2 -> {resp.text[:160]}")
         elif resp.status_code not in (200, 404):
             wrong.append(f"{role} report {svc}{path}?shop_id=S2 -> {resp.status_code} {resp.text[:160]}")
     # a buyer's lists hold only their own orders and cases, whatever they filter on
-    for svc, path in (("orders", "/api/v1/orders"), ("aftersales", "/api/v1/cases"), ("billing", "/api/v1/payments"),
-                      ("aftersales", "/api/v1/complaints")):
+    for svc, path in (
+        ("orders", "/api/v1/orders"),
+        ("aftersales", "/api/v1/cases"),
+        ("billing", "/api/v1/payments"),
+        ("aftersales", "/api/v1/complaints"),
+    ):
         for params in ({}, {"buyer_id": theirs["buyer"]}, {"shop_id": theirs["shop_id"]}):
             resp = platform[svc].get(path, role="buyer", sub=mine["buyer"], params=params)
             if resp.status_code == 200:
-                if any(row.get("buyer_id") not in (None, mine["buyer"]) or row.get("shop_id") == theirs["shop_id"]
-                       for row in resp.json()["items"]):
+                if any(
+                    row.get("buyer_id") not in (None, mine["buyer"]) or row.get("shop_id") == theirs["shop_id"]
+                    for row in resp.json()["items"]
+                ):
                     wrong.append(f"buyer list {svc}{path}?{params} -> another buyer's rows")
             elif resp.status_code not in (404, 422):
                 wrong.append(f"buyer list {svc}{path}?{params} -> {resp.status_code}")
     after = state_of(platform, theirs)
-    reliability_report({"cross_tenant_requests": len(attempts), "lists_checked": len(SCOPED_LISTS) + 12, "reports_checked": 6,
-                        "answers_other_than_404_or_leaking": len(wrong), "their_state_unchanged": after == before},
-                       scenario="security: one tenant against another")
+    reliability_report(
+        {
+            "cross_tenant_requests": len(attempts),
+            "lists_checked": len(SCOPED_LISTS) + 12,
+            "reports_checked": 6,
+            "answers_other_than_404_or_leaking": len(wrong),
+            "their_state_unchanged": after == before,
+        },
+        scenario="security: one tenant against another",
+    )
     assert not wrong, "\n".join(wrong)
     assert after == before
 
@@ -323,16 +458,25 @@ def test_every_list_is_capped_at_200(two_shop_world, reliability_report):
     # a list with more than 200 rows: banned words (admin), 210 more than the seeded ones
     catalog = platform["catalog"]
     for i in range(210):
-        assert catalog.post("/api/v1/banned-words", role="admin", sub="root",
-                            json={"word": f"禁词{i:03d}", "kind": "banned"}).status_code in (200, 201)
+        assert catalog.post(
+            "/api/v1/banned-words", role="admin", sub="root", json={"word": f"禁词{i:03d}", "kind": "banned"}
+        ).status_code in (200, 201)
     first = catalog.get("/api/v1/banned-words", role="admin", sub="root", params={"limit": 200}).json()
     default = catalog.get("/api/v1/banned-words", role="admin", sub="root").json()
-    rest = catalog.get("/api/v1/banned-words", role="admin", sub="root",
-                       params={"limit": 200, "cursor": first["next_cursor"]}).json()
+    rest = catalog.get(
+        "/api/v1/banned-words", role="admin", sub="root", params={"limit": 200, "cursor": first["next_cursor"]}
+    ).json()
     total = len(first["items"]) + len(rest["items"])
-    reliability_report({"paginated_lists": lists, "wrong_answers": len(wrong), "rows_in_the_long_list": total,
-                        "first_page": len(first["items"]), "default_page": len(default["items"])},
-                       scenario="security: list pages capped at 200")
+    reliability_report(
+        {
+            "paginated_lists": lists,
+            "wrong_answers": len(wrong),
+            "rows_in_the_long_list": total,
+            "first_page": len(first["items"]),
+            "default_page": len(default["items"]),
+        },
+        scenario="security: list pages capped at 200",
+    )
     assert not wrong, "\n".join(wrong)
     assert len(first["items"]) == 200 and first["next_cursor"] and len(default["items"]) == 50
     assert total > 210 and not {w["word"] for w in first["items"]} & {w["word"] for w in rest["items"]}
@@ -374,14 +518,21 @@ def test_no_unmasked_phone_in_logs_events_stored_rows_or_lists(two_shop_world, r
             if PHONE in text:
                 leaks.append(f"stored in {name}.{table}")
     # lists, for every role that can read them
-    for svc, path, roles in (("orders", "/api/v1/orders", ("ops", "cs", "warehouse", "finance", "admin", "service")),
-                             ("logistics", "/api/v1/shipments", ("warehouse", "ops", "cs", "admin")),
-                             ("logistics", "/api/v1/shipments/exceptions", ("warehouse", "admin")),
-                             ("aftersales", "/api/v1/cases", ("cs", "ops", "admin")),
-                             ("aftersales", "/api/v1/complaints", ("cs", "admin"))):
+    for svc, path, roles in (
+        ("orders", "/api/v1/orders", ("ops", "cs", "warehouse", "finance", "admin", "service")),
+        ("logistics", "/api/v1/shipments", ("warehouse", "ops", "cs", "admin")),
+        ("logistics", "/api/v1/shipments/exceptions", ("warehouse", "admin")),
+        ("aftersales", "/api/v1/cases", ("cs", "ops", "admin")),
+        ("aftersales", "/api/v1/complaints", ("cs", "admin")),
+    ):
         for role in roles:
-            resp = platform[svc].get(path, role=role, sub="x", shop_id=None if role in ("admin", "service") else "S1",
-                                     params={"shop_id": "S1"})
+            resp = platform[svc].get(
+                path,
+                role=role,
+                sub="x",
+                shop_id=None if role in ("admin", "service") else "S1",
+                params={"shop_id": "S1"},
+            )
             assert resp.status_code == 200, (svc, path, role, resp.text[:200])
             if PHONE in resp.text or NAME in resp.text:
                 leaks.append(f"list {svc}{path} as {role}")
@@ -393,11 +544,14 @@ def test_no_unmasked_phone_in_logs_events_stored_rows_or_lists(two_shop_world, r
         text = platform["orders"].get(f"/api/v1/orders/{oid}", role=role, shop_id="S1").text
         assert (PHONE in text) is full, (role, text[:300])
     # the shipment, its waybill and the case never carry it (logistics masks on arrival)
-    for svc, path in (("logistics", f"/api/v1/shipments/{ids['S1']['shipment_id']}"),
-                      ("logistics", f"/api/v1/shipments/{ids['S1']['shipment_id']}/waybill"),
-                      ("aftersales", f"/api/v1/cases/{ids['S1']['case_id']}")):
+    for svc, path in (
+        ("logistics", f"/api/v1/shipments/{ids['S1']['shipment_id']}"),
+        ("logistics", f"/api/v1/shipments/{ids['S1']['shipment_id']}/waybill"),
+        ("aftersales", f"/api/v1/cases/{ids['S1']['case_id']}"),
+    ):
         if PHONE in platform[svc].get(path, role="admin").text:
             leaks.append(f"single {svc}{path}")
-    reliability_report({"log_lines": len(lines), "events_checked": events, "leaks": len(leaks)},
-                       scenario="security: no unmasked phone")
+    reliability_report(
+        {"log_lines": len(lines), "events_checked": events, "leaks": len(leaks)}, scenario="security: no unmasked phone"
+    )
     assert not leaks, "\n".join(leaks[:20])

@@ -11,11 +11,12 @@ draft product: 403/404 problem+json, and S2 unchanged afterwards. The writes com
 in this file (pytest keeps the order): a write the services wrongly let through changes S2, which
 must not move the reads' expectations.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -41,11 +42,24 @@ def world(two_shop_world):
     saga = Saga(platform, "S2")
     order_id = saga.placed_and_paid("S2-PHONE", buyer="eve", shop="S2")
     saga.wait_status(order_id, "awaiting_shipment")
-    saga.ok(platform["orders"].post(f"/api/v1/orders/{order_id}/cancel", role="buyer", sub="eve",
-                                    json={"reason": "不要了"}, headers={"Idempotency-Key": uuid.uuid4().hex}))
-    refund = eventually(lambda: platform["billing"].get("/api/v1/refunds", role="admin", sub="root",
-                                                        params={"shop_id": "S2", "order_id": order_id}).json()["items"],
-                        timeout=60, message="the refund of S2's cancelled order")[0]
+    saga.ok(
+        platform["orders"].post(
+            f"/api/v1/orders/{order_id}/cancel",
+            role="buyer",
+            sub="eve",
+            json={"reason": "不要了"},
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+    refund = eventually(
+        lambda: (
+            platform["billing"]
+            .get("/api/v1/refunds", role="admin", sub="root", params={"shop_id": "S2", "order_id": order_id})
+            .json()["items"]
+        ),
+        timeout=60,
+        message="the refund of S2's cancelled order",
+    )[0]
     s2 = {**ids["S2"], "refund_id": refund["refund_id"], "draft_sku": "S2-DRAFT"}
     with requests.Session() as http:
         yield platform, {**ids, "S2": s2}, http
@@ -53,17 +67,21 @@ def world(two_shop_world):
 
 def call(platform, http, svc: str, method: str, path: str, who, params=None, body=None):
     token = issue_token(TEST_SECRET, who.sub, list(who.roles), shop_id=who.shop)
-    return http.request(method, platform[svc].url + path, params=params, timeout=30,
-                        json=body if method != "GET" else None,
-                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex})
+    return http.request(
+        method,
+        platform[svc].url + path,
+        params=params,
+        timeout=30,
+        json=body if method != "GET" else None,
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+    )
 
 
 def concrete(rule: str, route, s2: dict) -> tuple[str, dict]:
     path = rule
     for name, key in route.path.items():
         path = path.replace(f"<{name}>", key.strip("'") if key.startswith("'") else s2[key])
-    params = {k: (datetime.now(timezone.utc).date().isoformat() if v == "today" else v)
-              for k, v in route.params.items()}
+    params = {k: (datetime.now(UTC).date().isoformat() if v == "today" else v) for k, v in route.params.items()}
     return path, params
 
 
@@ -77,8 +95,19 @@ def steady(value):
 
 
 def secrets_of(s2: dict) -> set[str]:
-    return {s2[k] for k in ("order_id", "payment_id", "shipment_id", "case_id", "case_order_id", "complaint_id",
-                            "draft_id", "refund_id")}
+    return {
+        s2[k]
+        for k in (
+            "order_id",
+            "payment_id",
+            "shipment_id",
+            "case_id",
+            "case_order_id",
+            "complaint_id",
+            "draft_id",
+            "refund_id",
+        )
+    }
 
 
 def is_problem(resp, *statuses) -> str | None:
@@ -100,9 +129,15 @@ def leaked(resp, s2: dict) -> list[str]:
 def test_every_get_route_is_in_the_matrix(world):
     """The table is the url_maps' GET routes, no more and no less: a new route needs its row."""
     platform, _, _ = world
-    served = {(name, rule.rule) for name, rs in platform.running.items() for rule in rs.app.url_map.iter_rules()
-              if "GET" in rule.methods and rule.endpoint != "static" and rule.rule not in PUBLIC}
-    assert not served - set(T.ROUTES), f"GET routes with no row in tenancy_table.ROUTES: {sorted(served - set(T.ROUTES))}"
+    served = {
+        (name, rule.rule)
+        for name, rs in platform.running.items()
+        for rule in rs.app.url_map.iter_rules()
+        if "GET" in rule.methods and rule.endpoint != "static" and rule.rule not in PUBLIC
+    }
+    assert not served - set(T.ROUTES), (
+        f"GET routes with no row in tenancy_table.ROUTES: {sorted(served - set(T.ROUTES))}"
+    )
     assert not set(T.ROUTES) - served, f"rows for routes no service serves: {sorted(set(T.ROUTES) - served)}"
 
 
@@ -118,8 +153,9 @@ def admin_answer(platform, http, svc, path, params):
     return _admin_answers[key]
 
 
-@pytest.mark.parametrize("svc, rule, who, expected",
-                         [pytest.param(*c, id=f"{c[0]} GET {c[1]} | {c[2].name} | {c[3]}") for c in T.cases()])
+@pytest.mark.parametrize(
+    "svc, rule, who, expected", [pytest.param(*c, id=f"{c[0]} GET {c[1]} | {c[2].name} | {c[3]}") for c in T.cases()]
+)
 def test_read(world, svc, rule, who, expected):
     platform, ids, http = world
     s2 = ids["S2"]
@@ -176,36 +212,92 @@ def _writes() -> list[tuple]:
     state it would change: (service, path template, params, fields))."""
     s2 = {"shop_id": "S2"}
     return [
-        ("book stock into S2", "inventory", "POST", "/api/v1/stock/{sku_code}/adjustments", {},
-         {"kind": "inbound", "quantity": 5, "reason": "采购入库", "shop_id": "S2"}, "warehouse",
-         ("inventory", "/api/v1/stock/{sku_code}", s2, ("on_hand", "reserved", "available"))),
-        ("change S2's shortage policy", "inventory", "PUT", "/api/v1/stock-policy", s2,
-         {"shortage_policy": "cancel"}, "ops",
-         ("inventory", "/api/v1/stock-policy", s2, ("shortage_policy", "is_default", "updated_by"))),
-        ("change S2's shortage policy", "inventory", "PUT", "/api/v1/stock-policy", s2,
-         {"shortage_policy": "cancel"}, "warehouse",
-         ("inventory", "/api/v1/stock-policy", s2, ("shortage_policy", "is_default", "updated_by"))),
-        ("change S2's audit rules", "orders", "PUT", "/api/v1/audit-rules", s2,
-         {"auto_pass_max_fen": 1}, "ops",
-         ("orders", "/api/v1/audit-rules", s2, ("auto_pass_max_fen", "is_default", "updated_by"))),
-        ("dispatch S2's shipment", "logistics", "POST", "/api/v1/shipments/{shipment_id}/dispatch", {},
-         {"tracking_no": "SF123456789012"}, "warehouse",
-         ("logistics", "/api/v1/shipments/{shipment_id}", {}, ("status", "tracking_no"))),
-        ("approve S2's refund case", "aftersales", "POST", "/api/v1/cases/{case_id}/approve", {}, {}, "cs",
-         ("aftersales", "/api/v1/cases/{case_id}", {}, ("status",))),
-        ("edit S2's draft product", "catalog", "PATCH", "/api/v1/products/{draft_id}", {},
-         {"title": "被改了的标题手机"}, "ops",
-         ("catalog", "/api/v1/products/{draft_id}", {}, ("title", "version", "status"))),
+        (
+            "book stock into S2",
+            "inventory",
+            "POST",
+            "/api/v1/stock/{sku_code}/adjustments",
+            {},
+            {"kind": "inbound", "quantity": 5, "reason": "采购入库", "shop_id": "S2"},
+            "warehouse",
+            ("inventory", "/api/v1/stock/{sku_code}", s2, ("on_hand", "reserved", "available")),
+        ),
+        (
+            "change S2's shortage policy",
+            "inventory",
+            "PUT",
+            "/api/v1/stock-policy",
+            s2,
+            {"shortage_policy": "cancel"},
+            "ops",
+            ("inventory", "/api/v1/stock-policy", s2, ("shortage_policy", "is_default", "updated_by")),
+        ),
+        (
+            "change S2's shortage policy",
+            "inventory",
+            "PUT",
+            "/api/v1/stock-policy",
+            s2,
+            {"shortage_policy": "cancel"},
+            "warehouse",
+            ("inventory", "/api/v1/stock-policy", s2, ("shortage_policy", "is_default", "updated_by")),
+        ),
+        (
+            "change S2's audit rules",
+            "orders",
+            "PUT",
+            "/api/v1/audit-rules",
+            s2,
+            {"auto_pass_max_fen": 1},
+            "ops",
+            ("orders", "/api/v1/audit-rules", s2, ("auto_pass_max_fen", "is_default", "updated_by")),
+        ),
+        (
+            "dispatch S2's shipment",
+            "logistics",
+            "POST",
+            "/api/v1/shipments/{shipment_id}/dispatch",
+            {},
+            {"tracking_no": "SF123456789012"},
+            "warehouse",
+            ("logistics", "/api/v1/shipments/{shipment_id}", {}, ("status", "tracking_no")),
+        ),
+        (
+            "approve S2's refund case",
+            "aftersales",
+            "POST",
+            "/api/v1/cases/{case_id}/approve",
+            {},
+            {},
+            "cs",
+            ("aftersales", "/api/v1/cases/{case_id}", {}, ("status",)),
+        ),
+        (
+            "edit S2's draft product",
+            "catalog",
+            "PATCH",
+            "/api/v1/products/{draft_id}",
+            {},
+            {"title": "被改了的标题手机"},
+            "ops",
+            ("catalog", "/api/v1/products/{draft_id}", {}, ("title", "version", "status")),
+        ),
     ]
 
 
 def _attackers(role: str) -> list:
-    return [T.Who(f"{role}@no-shop", (role,), f"{role}-x"), T.Who(f"{role}@S1", (role,), f"{role}-s1", "S1"),
-            T.Who(f"bob buyer+{role}@no-shop", ("buyer", role), "bob")]
+    return [
+        T.Who(f"{role}@no-shop", (role,), f"{role}-x"),
+        T.Who(f"{role}@S1", (role,), f"{role}-s1", "S1"),
+        T.Who(f"bob buyer+{role}@no-shop", ("buyer", role), "bob"),
+    ]
 
 
-WRITES = [pytest.param(w, who, id=f"{w[0]}: {w[1]} {w[2]} {w[3]} | {who.name} | 403/404, S2 unchanged")
-          for w in _writes() for who in _attackers(w[6])]
+WRITES = [
+    pytest.param(w, who, id=f"{w[0]}: {w[1]} {w[2]} {w[3]} | {who.name} | 403/404, S2 unchanged")
+    for w in _writes()
+    for who in _attackers(w[6])
+]
 
 
 @pytest.mark.parametrize("write, who", WRITES)

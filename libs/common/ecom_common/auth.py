@@ -14,11 +14,12 @@ Services use only the helpers at the bottom: `visible` / `not_found_unless` for 
 (another tenant's resource answers 404, never its data), `list_filter` for lists (403 for a caller
 who may see nothing), `shop_for_read` / `shop_for_write` for a shop-wide read or write.
 """
+
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import sqlalchemy as sa
@@ -96,9 +97,16 @@ def staff_without_shop(roles, shop_id: str | None) -> list[str]:
     return [] if shop_id else sorted(set(roles) & (STAFF_ROLES - {"finance"}))
 
 
-def issue_token(secret: str, sub: str, roles: list[str] | tuple[str, ...], shop_id: str | None = None,
-                ttl: timedelta = timedelta(hours=12), now: datetime | None = None, **extra) -> str:
-    now = now or datetime.now(timezone.utc)
+def issue_token(
+    secret: str,
+    sub: str,
+    roles: list[str] | tuple[str, ...],
+    shop_id: str | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+    **extra,
+) -> str:
+    now = now or datetime.now(UTC)
     claims = {"sub": sub, "roles": list(roles), "iss": ISSUER, "iat": now, "exp": now + ttl, **extra}
     if shop_id is not None:
         claims["shop_id"] = shop_id
@@ -108,12 +116,13 @@ def issue_token(secret: str, sub: str, roles: list[str] | tuple[str, ...], shop_
 def decode_token(secret: str, token: str) -> Principal:
     try:
         # `algorithms` pinned: alg=none and other algorithms are refused.
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
-                            options={"require": ["exp", "sub", "iss"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], issuer=ISSUER, options={"require": ["exp", "sub", "iss"]}
+        )
     except jwt.ExpiredSignatureError:
-        raise Unauthorized("token expired")
+        raise Unauthorized("token expired") from None
     except jwt.PyJWTError as exc:
-        raise Unauthorized(f"invalid token: {exc}")
+        raise Unauthorized(f"invalid token: {exc}") from exc
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Unauthorized("invalid token: roles must be a list of strings")

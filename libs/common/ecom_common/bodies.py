@@ -10,6 +10,7 @@
   `loads`: `request.get_json()` (`Request`), webargs (`Blueprint`'s parser) and hand-parsed
   webhooks.
 """
+
 from __future__ import annotations
 
 import functools
@@ -43,8 +44,10 @@ def max_body_bytes(config: Config) -> int:
 
 
 def too_large(limit: int) -> ContentTooLarge:
-    return ContentTooLarge(f"the request body is larger than this service accepts ({limit} bytes at most)",
-                           {"body": [f"At most {limit} bytes."]})
+    return ContentTooLarge(
+        f"the request body is larger than this service accepts ({limit} bytes at most)",
+        {"body": [f"At most {limit} bytes."]},
+    )
 
 
 def refuse_oversize_body() -> None:
@@ -82,14 +85,17 @@ def _walk(value, nul: bool) -> None:
             children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children)
         elif nul and isinstance(node, str) and "\x00" in node:
-            raise BadRequest("the request's body contains a NUL character",
-                             {"body": ["NUL characters (\\u0000) are not accepted."]})
+            raise BadRequest(
+                "the request's body contains a NUL character", {"body": ["NUL characters (\\u0000) are not accepted."]}
+            )
 
 
 def _too_deep() -> BadRequest:
     log.warning("refused a JSON body nested deeper than %d levels", MAX_JSON_DEPTH)
-    return BadRequest(f"the request body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
-                      {"body": [f"Nested deeper than {MAX_JSON_DEPTH} levels."]})
+    return BadRequest(
+        f"the request body is nested too deeply (at most {MAX_JSON_DEPTH} levels)",
+        {"body": [f"Nested deeper than {MAX_JSON_DEPTH} levels."]},
+    )
 
 
 class _RequestJson:
@@ -113,8 +119,12 @@ class Request(flask.Request):
         # werkzeug stops reading a body of unknown length (chunked) at MAX_CONTENT_LENGTH and hands
         # over what it read: a body cut short, not refused. One byte more tells which it was.
         limit = self.max_content_length
-        if (self.content_length is None and limit is not None and len(data) >= limit
-                and self.environ["wsgi.input"].read(1)):
+        if (
+            self.content_length is None
+            and limit is not None
+            and len(data) >= limit
+            and self.environ["wsgi.input"].read(1)
+        ):
             raise too_large(limit)
         return data.decode(errors="replace") if as_text else data
 
@@ -148,8 +158,10 @@ class Blueprint(flask_smorest.Blueprint):
             @functools.wraps(parse)
             def view(*args, **kw):
                 if not is_json_request(flask.request) or not flask.request.get_data(cache=True).strip():
-                    raise UnprocessableEntity("this request needs a JSON body (Content-Type: application/json)",
-                                              {"body": ["A JSON body is required."]})
+                    raise UnprocessableEntity(
+                        "this request needs a JSON body (Content-Type: application/json)",
+                        {"body": ["A JSON body is required."]},
+                    )
                 return parse(*args, **kw)
 
             return view

@@ -6,6 +6,7 @@ Rules from MESSAGING-NOTES.md that this module enforces:
 - one connection per thread, opened where it is used (never inherited across a fork);
 - heartbeats serviced by whoever owns the connection (`heartbeat_check` in every loop).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,15 @@ def topology_for(config: Config) -> Topology:
     )
 
 
-def publish_raw(producer: Producer, exchange, routing_key: str, body: str, headers: dict | None = None,
-                message_id: str | None = None, expiration: float | None = None) -> None:
+def publish_raw(
+    producer: Producer,
+    exchange,
+    routing_key: str,
+    body: str,
+    headers: dict | None = None,
+    message_id: str | None = None,
+    expiration: float | None = None,
+) -> None:
     """Publish a JSON text persistently. With confirm_publish this blocks until the broker confirms."""
     producer.publish(
         body,
@@ -80,6 +88,6 @@ def check_broker(config: Config, timeout: float = 3.0) -> None:
     try:
         conn.ensure_connection(max_retries=1, timeout=timeout)
         if config.embedded_bus:
-            conn.default_channel  # opens the SQLite file
+            _ = conn.default_channel  # opens the SQLite file
     finally:
         conn.release()

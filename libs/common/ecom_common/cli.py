@@ -1,14 +1,15 @@
 """The `ecom` command: tokens, migrations, workers, jobs and dead-letter queues.
 
-    ecom token --role ops --sub alice [--shop-id S1] [--ttl-hours 12]
-    ecom migrate [SERVICE ...]            (all six when none is named)
-    ecom worker SERVICE                   consumers + outbox relay + scheduled jobs
-    ecom job SERVICE NAME                 run one scheduled job now (with its lease)
-    ecom dlq list QUEUE [--limit N]       e.g. ecom dlq list inventory.events
-    ecom dlq replay QUEUE [--limit N]     move dead letters back to QUEUE for another try
-    ecom carrier-webhook --carrier ZTO --tracking-no T1 --status delivered [--event-id E] [--location L]
-                         [--reason R] [--occurred-at T] | --body JSON|-   sign a carrier report, POST it
+ecom token --role ops --sub alice [--shop-id S1] [--ttl-hours 12]
+ecom migrate [SERVICE ...]            (all six when none is named)
+ecom worker SERVICE                   consumers + outbox relay + scheduled jobs
+ecom job SERVICE NAME                 run one scheduled job now (with its lease)
+ecom dlq list QUEUE [--limit N]       e.g. ecom dlq list inventory.events
+ecom dlq replay QUEUE [--limit N]     move dead letters back to QUEUE for another try
+ecom carrier-webhook --carrier ZTO --tracking-no T1 --status delivered [--event-id E] [--location L]
+                     [--reason R] [--occurred-at T] | --body JSON|-   sign a carrier report, POST it
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ def _token(args) -> int:
         # Such a token would see nothing (CONTRACTS.md, Auth): refuse rather than mint a useless one.
         print(f"merchant staff role(s) {', '.join(shopless)} need --shop-id", file=sys.stderr)
         return 2
-    print(issue_token(load_jwt_secret(), args.sub, args.role, shop_id=args.shop_id,
-                      ttl=timedelta(hours=args.ttl_hours)))
+    print(
+        issue_token(load_jwt_secret(), args.sub, args.role, shop_id=args.shop_id, ttl=timedelta(hours=args.ttl_hours))
+    )
     return 0
 
 
@@ -95,9 +97,15 @@ def _dlq(args) -> int:
 def _carrier_report(args) -> bytes:
     if args.body is not None:
         return (sys.stdin.read() if args.body == "-" else args.body).encode()
-    report = {"event_id": args.event_id or f"cli-{uuid.uuid4().hex}", "carrier": args.carrier,
-              "tracking_no": args.tracking_no, "status": args.status, "location": args.location,
-              "reason": args.reason, "occurred_at": args.occurred_at}
+    report = {
+        "event_id": args.event_id or f"cli-{uuid.uuid4().hex}",
+        "carrier": args.carrier,
+        "tracking_no": args.tracking_no,
+        "status": args.status,
+        "location": args.location,
+        "reason": args.reason,
+        "occurred_at": args.occurred_at,
+    }
     return json.dumps({k: v for k, v in report.items() if v is not None}, ensure_ascii=False).encode()
 
 
@@ -105,25 +113,36 @@ def _carrier_webhook(args) -> int:
     """A carrier's progress report, signed with the secret logistics is configured with (the same
     setting, the same HMAC), POSTed to logistics' webhook: a test delivery without a carrier."""
     import requests
+
     from logistics import domain
     from logistics.operations import Settings
 
-    missing = [flag for flag, value in (("--carrier", args.carrier), ("--tracking-no", args.tracking_no),
-                                        ("--status", args.status)) if not value]
+    missing = [
+        flag
+        for flag, value in (("--carrier", args.carrier), ("--tracking-no", args.tracking_no), ("--status", args.status))
+        if not value
+    ]
     if args.body is None and missing:
         print(f"carrier-webhook: give --body, or {', '.join(missing)}", file=sys.stderr)
         return 2
     config = Config.from_env("logistics")
     secret = Settings.from_config(config).webhook_secret
     if not secret:
-        print("LOGISTICS_CARRIER_WEBHOOK_SECRET is not set (it is generated into var/ only on the embedded "
-              "default, without BROKER_URL): set it as logistics has it", file=sys.stderr)
+        print(
+            "LOGISTICS_CARRIER_WEBHOOK_SECRET is not set (it is generated into var/ only on the embedded "
+            "default, without BROKER_URL): set it as logistics has it",
+            file=sys.stderr,
+        )
         return 2
     body = _carrier_report(args)
     url = args.url or config.peers["logistics"].rstrip("/") + "/api/v1/tracking/webhook"
     try:
-        resp = requests.post(url, data=body, timeout=30, headers={
-            "Content-Type": "application/json", domain.SIGNATURE_HEADER: domain.sign(secret, body)})
+        resp = requests.post(
+            url,
+            data=body,
+            timeout=30,
+            headers={"Content-Type": "application/json", domain.SIGNATURE_HEADER: domain.sign(secret, body)},
+        )
     except requests.RequestException as exc:
         print(f"cannot reach logistics at {url}: {exc}", file=sys.stderr)
         return 1

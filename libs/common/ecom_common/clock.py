@@ -3,14 +3,15 @@
 Deadlines (unpaid order timeout, 24 h dispatch, T+7 settlement, SLAs) all read `config.clock.now()`
 so that tests can move time on instead of sleeping.
 """
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -18,14 +19,22 @@ def iso(dt: datetime | None) -> str | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO-8601 time from the wire (a Z or an offset; a time without one is UTC), or None for
+    None / "". Raises ValueError for anything else."""
+    if value is None or value == "":
+        return None
+    return aware(datetime.fromisoformat(value))  # Python 3.11 reads a trailing Z
 
 
 def aware(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if dt is not None and dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
+        return dt.replace(tzinfo=UTC)
     return dt
 
 

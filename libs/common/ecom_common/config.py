@@ -4,8 +4,10 @@ One `Config` per service process. Everything a service needs to know about its s
 here, so that tests can build a config by hand (its own database, its own bus prefix, its own
 clock) and run several services in one process without touching os.environ.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import tempfile
@@ -53,8 +55,11 @@ def generated_settings(service: str, env=os.environ) -> dict[str, str]:
     (named but empty keeps the feature off)."""
     if env.get("BROKER_URL"):
         return {}
-    return {name: generated_secret(var_dir(env) / filename) for name, filename in GENERATED_SETTINGS.items()
-            if name.startswith(service.upper() + "_") and name not in env}
+    return {
+        name: generated_secret(var_dir(env) / filename)
+        for name, filename in GENERATED_SETTINGS.items()
+        if name.startswith(service.upper() + "_") and name not in env
+    }
 
 
 def generated_secret(path: Path) -> str:
@@ -70,10 +75,9 @@ def generated_secret(path: Path) -> str:
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
-            try:
+            # FileExistsError: another process linked its secret first; use that one.
+            with contextlib.suppress(FileExistsError):
                 os.link(tmp, path)
-            except FileExistsError:
-                pass  # another process linked its secret first: use that one
         finally:
             os.unlink(tmp)
     return path.read_text().strip()
@@ -117,16 +121,13 @@ class Config:
     testing: bool = False
 
     @classmethod
-    def from_env(cls, service: str, env=os.environ, **overrides) -> "Config":
+    def from_env(cls, service: str, env=os.environ, **overrides) -> Config:
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
         prefix = service.upper()
         vdir = var_dir(env)
         database_url = env.get(f"{prefix}_DATABASE_URL") or f"sqlite:///{vdir / (service + '.sqlite')}"
-        peers = {
-            name: env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}")
-            for name, port in PORTS.items()
-        }
+        peers = {name: env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}") for name, port in PORTS.items()}
         kwargs = dict(
             service=service,
             database_url=database_url,
@@ -134,8 +135,10 @@ class Config:
             jwt_secret=load_jwt_secret(env),
             bus_prefix=env.get("ECOM_BUS_PREFIX", ""),
             peers=peers,
-            settings={**generated_settings(service, env),
-                      **{k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")}},
+            settings={
+                **generated_settings(service, env),
+                **{k: v for k, v in env.items() if k.startswith(prefix + "_") or k.startswith("ECOM_")},
+            },
         )
         if env.get("ECOM_RETRY_DELAYS"):
             kwargs["retry_delays"] = _floats(env["ECOM_RETRY_DELAYS"])
@@ -154,7 +157,7 @@ class Config:
         kwargs.update(overrides)
         return cls(**kwargs)
 
-    def with_(self, **changes) -> "Config":
+    def with_(self, **changes) -> Config:
         return replace(self, **changes)
 
     def setting(self, name: str, default, cast=str):

@@ -20,15 +20,17 @@ batch fails (a handler raising, a deadlock with another batch, the database goin
 batch is rolled back and its messages are handled again one by one, each in its own transaction,
 exactly as above: the failing message takes its retry or dead-letter path and the others commit.
 """
+
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sqlalchemy as sa
 from kombu import Consumer, Producer, Queue
@@ -90,12 +92,19 @@ class EventConsumer:
             # must not abort the transaction, which holds the rest of the batch. A copy handled by
             # another consumer right now makes this wait for its commit, then counts as a duplicate.
             now = utcnow()
-            rows = {envelope.event_id: {"consumer": self.consumer_name, "event_id": envelope.event_id,
-                                        "event_type": envelope.routing_key, "handled_at": now}
-                    for envelope, handler in zip(envelopes, handlers) if handler is not None}
+            rows = {
+                envelope.event_id: {
+                    "consumer": self.consumer_name,
+                    "event_id": envelope.event_id,
+                    "event_type": envelope.routing_key,
+                    "handled_at": now,
+                }
+                for envelope, handler in zip(envelopes, handlers, strict=False)
+                if handler is not None
+            }
             fresh = insert_new(uow.session, inbox, list(rows.values()), "event_id")
             outcomes = []
-            for envelope, handler in zip(envelopes, handlers):
+            for envelope, handler in zip(envelopes, handlers, strict=False):
                 if handler is None:
                     outcomes.append(Outcome.IGNORED)
                     continue
@@ -158,20 +167,24 @@ class EventConsumer:
         except Exception as exc:
             # Nothing of the batch was committed. Which message failed, and whether it deserves a retry,
             # a requeue or the DLQ, is decided message by message, as if there had been no batch.
-            log.info("batch of %d events on %s rolled back (%r); handling them one by one",
-                     len(batch), self.consumer_name, exc)
+            log.info(
+                "batch of %d events on %s rolled back (%r); handling them one by one",
+                len(batch),
+                self.consumer_name,
+                exc,
+            )
             for i, (message, _) in enumerate(batch):
                 if self.on_message(None, message) == Outcome.REQUEUED:
                     # The database is unreachable: the rest would meet the same outage, one second
                     # each. Back on the queue, untried, as the one that just was.
-                    for rest, envelope in batch[i + 1:]:
+                    for rest, envelope in batch[i + 1 :]:
                         rest.requeue()
                         with context.bound(envelope.correlation_id, envelope.event_id):
                             self._settled(rest, envelope, Outcome.REQUEUED, started)
                     break
             return
         metrics.CONSUMER_BATCH.labels(self.config.service, self.consumer_name).observe(len(batch))
-        for (message, envelope), outcome in zip(batch, outcomes):
+        for (message, envelope), outcome in zip(batch, outcomes, strict=False):
             message.ack()  # after the commit; a failure reconnects (see on_message)
             with context.bound(envelope.correlation_id, envelope.event_id):
                 self._settled(message, envelope, outcome, started)
@@ -208,17 +221,24 @@ class EventConsumer:
         delays = self.config.retry_delays
         if attempts <= len(delays):
             delay = delays[attempts - 1]
-            log.warning("handler failed for %s (attempt %d), retry in %ss: %r",
-                        envelope.routing_key, attempts, delay, exc)
+            log.warning(
+                "handler failed for %s (attempt %d), retry in %ss: %r", envelope.routing_key, attempts, delay, exc
+            )
             new_headers = {
                 **_clean(headers),
                 "x-attempts": attempts,
                 "x-last-error": _error_text(exc),
                 "x-retry-at": time.time() + delay,
             }
-            bus.publish_raw(self._producer, "", self.topology.name(retry_queue(self.sub.queue, attempts)),
-                            _raw_body(message), headers=new_headers, message_id=envelope.event_id,
-                            expiration=delay)
+            bus.publish_raw(
+                self._producer,
+                "",
+                self.topology.name(retry_queue(self.sub.queue, attempts)),
+                _raw_body(message),
+                headers=new_headers,
+                message_id=envelope.event_id,
+                expiration=delay,
+            )
             message.ack()
             return Outcome.RETRIED
         log.error("handler failed for %s after %d attempts, dead-lettered: %r", envelope.routing_key, attempts, exc)
@@ -234,8 +254,14 @@ class EventConsumer:
             "x-failed-at": iso(utcnow()),
             "x-original-queue": self.sub.queue,
         }
-        bus.publish_raw(self._producer, "", self.topology.name(dlq(self.sub.queue)), _raw_body(message),
-                        headers=dl_headers, message_id=message.properties.get("message_id"))
+        bus.publish_raw(
+            self._producer,
+            "",
+            self.topology.name(dlq(self.sub.queue)),
+            _raw_body(message),
+            headers=dl_headers,
+            message_id=message.properties.get("message_id"),
+        )
         message.ack()
 
     # The loop -----------------------------------------------------------------------------------
@@ -252,8 +278,13 @@ class EventConsumer:
                     self._producer = Producer(conn.channel())
                     queue = Queue(self.queue_name, no_declare=True)
                     pending: list = []
-                    with Consumer(channel, [queue], callbacks=[lambda body, message: pending.append(message)],
-                                  accept=None, on_decode_error=self.on_undecodable):
+                    with Consumer(
+                        channel,
+                        [queue],
+                        callbacks=[lambda body, message, pending=pending: pending.append(message)],
+                        accept=None,
+                        on_decode_error=self.on_undecodable,
+                    ):
                         log.info("consuming %s", self.queue_name)
                         delay = 0.5
                         while not self.stop.is_set():
@@ -273,8 +304,7 @@ class EventConsumer:
             except Exception as exc:
                 if self.stop.is_set():
                     break
-                log.warning("consumer %s lost its connection, reconnecting in %.1fs: %r",
-                            self.queue_name, delay, exc)
+                log.warning("consumer %s lost its connection, reconnecting in %.1fs: %r", self.queue_name, delay, exc)
                 self.stop.wait(delay)
                 delay = min(delay * 2, 15)
 
@@ -339,15 +369,18 @@ class RetryForwarder:
             consumers = [Queue(name, no_declare=True) for name in sources]
             with Consumer(channel, consumers, callbacks=[hold], accept=None):
                 while not self.stop.is_set():
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         conn.drain_events(timeout=0.2)
-                    except TimeoutError:
-                        pass
                     while heap and heap[0][0] <= time.time():
                         _, _, target, message = heapq.heappop(heap)
-                        bus.publish_raw(producer, "", target, _raw_body(message),
-                                        headers=dict(message.headers or {}),
-                                        message_id=message.properties.get("message_id"))
+                        bus.publish_raw(
+                            producer,
+                            "",
+                            target,
+                            _raw_body(message),
+                            headers=dict(message.headers or {}),
+                            message_id=message.properties.get("message_id"),
+                        )
                         message.ack()
 
 
@@ -363,8 +396,11 @@ def _raw_body(message) -> str | bytes:
 
 def _clean(headers: dict) -> dict:
     # RabbitMQ's own dead-letter bookkeeping grows on each hop; we keep our own counters instead.
-    return {k: v for k, v in headers.items() if not k.startswith("x-death") and not k.startswith("x-first-death")
-            and not k.startswith("x-last-death")}
+    return {
+        k: v
+        for k, v in headers.items()
+        if not k.startswith("x-death") and not k.startswith("x-first-death") and not k.startswith("x-last-death")
+    }
 
 
 def _error_text(exc: Exception) -> str:

@@ -4,6 +4,7 @@ Set by the HTTP layer (X-Request-ID or a fresh id) and by the consumer (from the
 read by `make_event` and by the log processor, so that one order's requests, events and log lines
 share one correlation id.
 """
+
 from __future__ import annotations
 
 import contextvars

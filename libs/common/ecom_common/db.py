@@ -5,6 +5,7 @@ needs, each declared by its owner on `tables.common_metadata` and created by eac
 migration: the consumer inbox and job leases (here), the transactional outbox (`outbox.py`) and
 Idempotency-Key records (`idempotency.py`).
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -12,6 +13,7 @@ import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import context
 from .config import Config
 from .outbox import OutboxSignal, OutboxWrites, outbox_channel
+
 # Services' models and migrations import the shared column types and metadata from here.
 from .tables import BigId, UtcDateTime, common_metadata  # noqa: F401
 
@@ -49,7 +52,7 @@ def normalize_url(url: str) -> str:
     # psycopg 3 is the driver we install; accept the plain scheme operators usually write.
     for plain in ("postgresql://", "postgres://"):
         if url.startswith(plain):
-            return "postgresql+psycopg://" + url[len(plain):]
+            return "postgresql+psycopg://" + url[len(plain) :]
     return url
 
 
@@ -119,8 +122,9 @@ class Participant(Protocol):
 
 
 # The participants enlisted by `Database.enlisting` in this thread (or task): (database, participant).
-_enlisted: contextvars.ContextVar[tuple[tuple["Database", Participant], ...]] = contextvars.ContextVar(
-    "ecom_enlisted_participants", default=())
+_enlisted: contextvars.ContextVar[tuple[tuple[Database, Participant], ...]] = contextvars.ContextVar(
+    "ecom_enlisted_participants", default=()
+)
 
 
 class Database:
@@ -129,9 +133,12 @@ class Database:
 
     def __init__(self, config: Config, engine: sa.Engine | None = None):
         self.config = config
-        self.engine = engine or make_engine(config.database_url, pool_size=config.db_pool_size,
-                                            max_overflow=config.db_max_overflow,
-                                            ping_idle_seconds=config.db_ping_idle_seconds)
+        self.engine = engine or make_engine(
+            config.database_url,
+            pool_size=config.db_pool_size,
+            max_overflow=config.db_max_overflow,
+            ping_idle_seconds=config.db_ping_idle_seconds,
+        )
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Set after a commit that recorded events, so that a relay in this process publishes at
         # once instead of waiting for its next poll.
@@ -150,7 +157,7 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def uow(self, *participants: Participant) -> "UnitOfWork":
+    def uow(self, *participants: Participant) -> UnitOfWork:
         """A unit of work whose commit also writes `participants` and those enlisted here (`enlisting`)."""
         enlisted = tuple(p for db, p in _enlisted.get() if db is self)
         return UnitOfWork(self, (*enlisted, *participants))
@@ -196,11 +203,15 @@ class UnitOfWork:
     def __init__(self, db: Database, participants: tuple[Participant, ...] = ()):
         self.db = db
         self.session: Session | None = None
+        # The time of this business transaction (the configured clock, read when it opens): every
+        # timestamp it writes is this one, so tests can move time on (ecom_common.clock).
+        self.now: datetime = db.config.clock.now()
         self.outbox = OutboxWrites(db)
         self.participants: tuple[Participant, ...] = (self.outbox, *participants)
 
-    def __enter__(self) -> "UnitOfWork":
+    def __enter__(self) -> UnitOfWork:
         self.session = self.db.Session()
+        self.now = self.db.config.clock.now()
         self.outbox.discard()
         return self
 
@@ -256,7 +267,7 @@ def is_unique_violation(exc: Exception) -> bool:
     return "unique" in text or "duplicate key" in text or "primary key" in text
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _insert_ignoring(dialect: str, table: sa.Table, returning: str | None = None):
     """INSERT ... ON CONFLICT DO NOTHING [RETURNING column], built once per table: building a
     statement costs several times the client CPU of executing one already built (whose compiled

@@ -1,4 +1,5 @@
 """Dead-letter queues: look at what failed, and re-drive it once the cause is fixed."""
+
 from __future__ import annotations
 
 from kombu import Producer, Queue
@@ -33,14 +34,16 @@ def list_dead_letters(config: Config, queue: str, limit: int = 1000) -> list[dic
                 body = bus.body_json(message)
             except Exception:
                 body = message.body if isinstance(message.body, str) else repr(message.body)
-            items.append({
-                "event_id": body.get("event_id") if isinstance(body, dict) else None,
-                "type": f"{body.get('producer')}.{body.get('type')}" if isinstance(body, dict) else None,
-                "attempts": headers.get("x-attempts"),
-                "error": headers.get("x-error"),
-                "failed_at": headers.get("x-failed-at"),
-                "body": body,
-            })
+            items.append(
+                {
+                    "event_id": body.get("event_id") if isinstance(body, dict) else None,
+                    "type": f"{body.get('producer')}.{body.get('type')}" if isinstance(body, dict) else None,
+                    "attempts": headers.get("x-attempts"),
+                    "error": headers.get("x-error"),
+                    "failed_at": headers.get("x-failed-at"),
+                    "body": body,
+                }
+            )
         for message in held:
             message.requeue()
     return items
@@ -63,9 +66,14 @@ def replay(config: Config, queue: str, limit: int = 1000) -> int:
             headers = dict(message.headers or {})
             replays = int(headers.get("x-replays", 0)) + 1
             raw = message.body.decode("utf-8") if isinstance(message.body, bytes) else message.body
-            bus.publish_raw(producer, "", topology.name(queue), raw,
-                            headers={"x-replays": replays, "x-previous-error": headers.get("x-error", "")},
-                            message_id=message.properties.get("message_id"))
+            bus.publish_raw(
+                producer,
+                "",
+                topology.name(queue),
+                raw,
+                headers={"x-replays": replays, "x-previous-error": headers.get("x-error", "")},
+                message_id=message.properties.get("message_id"),
+            )
             message.ack()
             moved += 1
     return moved

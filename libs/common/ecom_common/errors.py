@@ -3,6 +3,7 @@ application/problem+json {"type", "title", "status", "detail", "errors"}.
 
 Domain code raises DomainError subclasses (no Flask here); the HTTP layer maps them.
 """
+
 from __future__ import annotations
 
 
@@ -71,10 +72,20 @@ class BadGateway(Problem):
 
 # The type of a problem by status, for the ones not raised as a class above (werkzeug's and
 # gunicorn's own errors).
-TYPE_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
-              405: "method-not-allowed", 409: "conflict", 413: "content-too-large", 414: "uri-too-long",
-              415: "unsupported-media-type", 422: "validation", 431: "header-fields-too-large",
-              503: "unavailable"}
+TYPE_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "content-too-large",
+    414: "uri-too-long",
+    415: "unsupported-media-type",
+    422: "validation",
+    431: "header-fields-too-large",
+    503: "unavailable",
+}
 
 
 def problem_for_status(status: int, title: str, detail: str, errors: dict | None = None) -> Problem:
@@ -115,3 +126,28 @@ class IllegalTransition(DomainError):
 
 class ConflictError(DomainError):
     problem = Conflict
+
+
+class ConcurrentChange(ConflictError):
+    """A guarded write found the row changed since it was read (compare-and-set on its status or
+    version): over HTTP a 409 that tells the caller to reload; in a handler, like any exception, the
+    message goes through the retry tiers and the retry reads the new state."""
+
+    def __init__(self, detail: str = "changed by someone else meanwhile; reload and try again"):
+        super().__init__(detail)
+
+
+# Signals to the consumer: not errors of the message, which will be right later. ----------------
+class RetryLater(Exception):
+    """A handler cannot act on this event yet (it overtook the event it answers, a peer is away):
+    the consumer sends it through its back-off tiers (ecom_common.consumer) instead of dead-lettering
+    it as poison. `reason` is logged and counted."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class LostRace(RetryLater):
+    """A handler or job lost a race for a row to another writer (its conditional UPDATE matched
+    nothing): retried, it reads the winner's state and decides again."""

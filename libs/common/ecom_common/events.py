@@ -7,6 +7,7 @@ may rely on the required fields declared here.
 
 Routing key = `<producer>.<Type>` (CONTRACTS.md, "Events").
 """
+
 from __future__ import annotations
 
 import json
@@ -336,7 +337,7 @@ class ReturnReceived(CaseRef):
 class ReshipRequested(CaseRef):
     lines = fields.List(fields.Nested(Line), required=True)
     shipping_paid_by = fields.Str()
-    returned_lines = fields.List(fields.Nested(Line))   # what came back (lines = the new spec to ship)
+    returned_lines = fields.List(fields.Nested(Line))  # what came back (lines = the new spec to ship)
 
 
 @event("aftersales.OrderCancelRequested")
@@ -356,7 +357,7 @@ class ComplaintEscalated(Payload):
     tier = fields.Str(required=True)
     reason = fields.Str()
     order_id = fields.Str()
-    kind = fields.Str()   # "crisis" (at creation) or "breach:<milestone>" (the SLA job)
+    kind = fields.Str()  # "crisis" (at creation) or "breach:<milestone>" (the SLA job)
 
 
 # Envelope ------------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ class Envelope:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Envelope":
+    def from_dict(cls, data: dict) -> Envelope:
         missing = [k for k in ("event_id", "type", "producer", "payload") if k not in data]
         if missing:
             raise ValueError(f"not an event envelope, missing {missing}")

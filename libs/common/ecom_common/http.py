@@ -9,9 +9,11 @@
 - cursor pagination;
 - /healthz, /readyz, /metrics, /openapi.json.
 """
+
 from __future__ import annotations
 
 import base64
+import contextlib
 import http as http_status
 import json
 import logging
@@ -19,8 +21,8 @@ import time
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import Flask, Response, current_app, g, make_response, request
 from apispec import BasePlugin
+from flask import Flask, Response, current_app, g, make_response, request
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
@@ -32,8 +34,7 @@ from .bodies import Blueprint  # noqa: F401 (services declare their routes on it
 from .clock import iso
 from .config import Config
 from .db import Database
-from .errors import (BadRequest, DomainError, Problem, ServiceUnavailable, UnprocessableEntity,
-                     problem_for_status)
+from .errors import BadRequest, DomainError, Problem, ServiceUnavailable, UnprocessableEntity, problem_for_status
 from .observability import configure_logging
 from .outbox import pending_count
 
@@ -74,8 +75,9 @@ def _flatten_messages(messages) -> dict:
 def _from_http_exception(exc: HTTPException) -> Problem:
     data = getattr(exc, "data", None) or {}
     errors = _flatten_messages(data["messages"]) if "messages" in data else {}
-    problem = problem_for_status(exc.code or 500, exc.name,
-                                 exc.description if exc.code != 422 else "the request failed validation", errors)
+    problem = problem_for_status(
+        exc.code or 500, exc.name, exc.description if exc.code != 422 else "the request failed validation", errors
+    )
     if problem.status == 400 and errors.get("_schema") == ["Invalid JSON body."]:
         problem.detail = "the request body is not valid JSON"
         problem.errors = {"body": ["Invalid JSON body."]}
@@ -89,12 +91,12 @@ DB_DOWN = {
     # lost after this request's own commit: the change is saved (write views build their answer
     # before the commit; this is one that reads after it)
     context.SAVED: "the database went away after this request's change was saved: it is saved, but the answer "
-                   "could not be read; look it up instead of sending the request again (with the same "
-                   "Idempotency-Key a repeat is refused as already processed)",
+    "could not be read; look it up instead of sending the request again (with the same "
+    "Idempotency-Key a repeat is refused as already processed)",
     # lost at the commit: the server may or may not have applied it
     context.UNKNOWN: "the database went away while this request's change was being saved: it may or may not be "
-                     "saved; repeat the request with the same Idempotency-Key once the service is back (it is "
-                     "refused as already processed if it was saved) or look it up",
+    "saved; repeat the request with the same Idempotency-Key once the service is back (it is "
+    "refused as already processed if it was saved) or look it up",
 }
 
 
@@ -128,9 +130,12 @@ def register_error_handlers(app: Flask) -> None:
         # the transaction is rolled back. The input schemas bound what they can (MAX_INT); this
         # covers what they cannot see, e.g. a total computed from bounded parts.
         log.warning("a value the database cannot store: %s", str(getattr(exc, "orig", exc)).splitlines()[0])
-        return problem_response(UnprocessableEntity(
-            "a value in this request is out of the range this service can store; nothing was changed",
-            {"_schema": ["A value is out of range."]}))
+        return problem_response(
+            UnprocessableEntity(
+                "a value in this request is out of the range this service can store; nothing was changed",
+                {"_schema": ["A value is out of range."]},
+            )
+        )
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
@@ -169,8 +174,9 @@ def _refuse_nul_characters() -> None:
     elif any("\x00" in v for _, v in request.headers.items()):
         where = "headers"
     if where:
-        raise BadRequest(f"the request's {where} contains a NUL character",
-                         {where: ["NUL characters (\\u0000) are not accepted."]})
+        raise BadRequest(
+            f"the request's {where} contains a NUL character", {where: ["NUL characters (\\u0000) are not accepted."]}
+        )
 
 
 def _before():
@@ -248,8 +254,11 @@ def _strict_ints(field: fields.Field) -> None:
     if isinstance(field, fields.Integer):
         field.strict = True
     # Integers inside containers: List(Int()), Tuple((Int(), ...)), Dict(values=Int()).
-    for inner in (getattr(field, "inner", None), getattr(field, "value_field", None),
-                  *(getattr(field, "tuple_fields", None) or ())):
+    for inner in (
+        getattr(field, "inner", None),
+        getattr(field, "value_field", None),
+        *(getattr(field, "tuple_fields", None) or ()),
+    ):
         if inner is not None:
             _strict_ints(inner)
 
@@ -258,10 +267,14 @@ class PageArgs(Schema):
     """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
 
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.Str(load_default=None, metadata={
-        "pattern": "^[A-Za-z0-9_-]*$",
-        "description": "Opaque: only a `next_cursor` this list returned (unpadded base64url); any other value is "
-                       "a 400 problem."})
+    cursor = fields.Str(
+        load_default=None,
+        metadata={
+            "pattern": "^[A-Za-z0-9_-]*$",
+            "description": "Opaque: only a `next_cursor` this list returned (unpadded base64url); any other value is "
+            "a 400 problem.",
+        },
+    )
 
 
 def encode_cursor(values: list) -> str:
@@ -285,9 +298,9 @@ def decode_cursor(cursor: str, columns: list) -> list:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         if not isinstance(values, list) or len(values) != len(columns):
             raise ValueError("wrong arity")
-        return [_cursor_value(value, col) for value, col in zip(values, columns)]
+        return [_cursor_value(value, col) for value, col in zip(values, columns, strict=False)]
     except (ValueError, TypeError):
-        raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]})
+        raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]}) from None
 
 
 def _cursor_value(value, column):
@@ -299,15 +312,20 @@ def _cursor_value(value, column):
         return datetime.fromisoformat(value)
     if kind is int and type(value) is int and -(2**63) <= value < 2**63:  # bool is not an id
         return value
-    if kind is str and isinstance(value, str) and len(value) <= (column.type.length or MAX_CURSOR) \
-            and "\x00" not in value:
+    if (
+        kind is str
+        and isinstance(value, str)
+        and len(value) <= (column.type.length or MAX_CURSOR)
+        and "\x00" not in value
+    ):
         value.encode()  # a lone surrogate (JSON \ud800) cannot be sent to the database: ValueError
         return value
     raise TypeError(f"not a {kind.__name__} for {column.key}")
 
 
-def paginate(session, stmt, keys: list, limit: int, cursor: str | None, descending: bool = True,
-             to_item=lambda row: row) -> dict:
+def paginate(
+    session, stmt, keys: list, limit: int, cursor: str | None, descending: bool = True, to_item=lambda row: row
+) -> dict:
     """Keyset pagination over `keys` (unique together, e.g. [created_at, id]).
 
     Returns {"items": [...], "next_cursor": str|None}; stable under concurrent inserts.
@@ -353,10 +371,8 @@ def register_health(app: Flask) -> None:
 
     @app.get("/metrics")
     def prometheus():
-        try:
+        with contextlib.suppress(Exception):
             metrics.OUTBOX_PENDING.labels(current_config().service).set(pending_count(current_db()))
-        except Exception:
-            pass
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -369,9 +385,13 @@ class ProblemSchema(Schema):
     status = fields.Int(required=True)
     detail = fields.Str(required=True)
     errors = fields.Dict(required=True, metadata={"description": "field -> messages"})
-    outcome = fields.Str(validate=validate.OneOf(list(DB_DOWN)), metadata={
-        "description": "503 when the database is unavailable: what the request had written, `nothing_changed`, "
-                       "`saved` (the answer was lost after the commit) or `unknown` (lost at the commit)"})
+    outcome = fields.Str(
+        validate=validate.OneOf(list(DB_DOWN)),
+        metadata={
+            "description": "503 when the database is unavailable: what the request had written, `nothing_changed`, "
+            "`saved` (the answer was lost after the commit) or `unknown` (lost at the commit)"
+        },
+    )
 
     class Meta:
         # Some problems add members (readyz: `checks`): RFC 9457 allows extensions.
@@ -454,11 +474,13 @@ class ProblemResponsesPlugin(BasePlugin):
 # The app factory -------------------------------------------------------------------------------
 # What every operation enforces that a field's schema cannot say (OpenAPI 3.0 cannot constrain an
 # object's keys or free-form values), appended to each service's description.
-API_RULES = ("\n\nEvery failure is application/problem+json. Text containing a NUL character (U+0000) is "
-             "refused with 400 wherever it appears: path, query, headers, and any string or object key of a "
-             "JSON body. A list's `cursor` is valid only as the list returned it (`next_cursor`); any "
-             "other value is a 400. A 422 names the fields that broke a rule, including rules over stored "
-             "data or across fields that the operation's description states.")
+API_RULES = (
+    "\n\nEvery failure is application/problem+json. Text containing a NUL character (U+0000) is "
+    "refused with 400 wherever it appears: path, query, headers, and any string or object key of a "
+    "JSON body. A list's `cursor` is valid only as the list returned it (`next_cursor`); any "
+    "other value is a 400. A 422 names the fields that broke a rule, including rules over stored "
+    "data or across fields that the operation's description states."
+)
 
 
 def make_app(config: Config, blueprints: list, db: Database | None = None, description: str = "") -> Flask:
@@ -490,8 +512,10 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for blp in blueprints:
         if not isinstance(blp, bodies.Blueprint):
-            raise TypeError(f"blueprint {blp.name!r} must be an ecom_common.http.Blueprint, whose arguments "
-                            "parse request bodies with their limits (ecom_common.bodies)")
+            raise TypeError(
+                f"blueprint {blp.name!r} must be an ecom_common.http.Blueprint, whose arguments "
+                "parse request bodies with their limits (ecom_common.bodies)"
+            )
         api.register_blueprint(blp)
     register_error_handlers(app)
     register_health(app)

@@ -6,6 +6,7 @@ successful answer is then stored and replayed for a repeat with the same body. A
 releases its key, unless its change was committed; a release the database was away for is kept and
 done at this process's next keyed request.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,13 +49,20 @@ IN_PROGRESS_TIMEOUT = timedelta(seconds=60)
 # Built once: every keyed POST runs these (building a statement costs more than executing it).
 _KEY = (idempotency_keys.c.scope == sa.bindparam("b_scope")) & (idempotency_keys.c.key == sa.bindparam("b_key"))
 CLAIM_KEY = idempotency_keys.insert()
-STORE_ANSWER = idempotency_keys.update().where(_KEY).values(
-    status_code=sa.bindparam("b_status_code"), response_body=sa.bindparam("b_response_body"))
+STORE_ANSWER = (
+    idempotency_keys.update()
+    .where(_KEY)
+    .values(status_code=sa.bindparam("b_status_code"), response_body=sa.bindparam("b_response_body"))
+)
 RELEASE_KEY = idempotency_keys.delete().where(
-    _KEY, idempotency_keys.c.status_code.is_(None), idempotency_keys.c.committed_at.is_(None))
+    _KEY, idempotency_keys.c.status_code.is_(None), idempotency_keys.c.committed_at.is_(None)
+)
 # Run by the transaction that makes the request's change (KeyClaim).
-MARK_KEY_COMMITTED = idempotency_keys.update().where(_KEY, idempotency_keys.c.committed_at.is_(None)).values(
-    committed_at=sa.bindparam("b_now", type_=idempotency_keys.c.committed_at.type))
+MARK_KEY_COMMITTED = (
+    idempotency_keys.update()
+    .where(_KEY, idempotency_keys.c.committed_at.is_(None))
+    .values(committed_at=sa.bindparam("b_now", type_=idempotency_keys.c.committed_at.type))
+)
 
 
 class KeyClaim:
@@ -68,8 +76,9 @@ class KeyClaim:
         self.key = key
 
     def before_commit(self, session: Session) -> None:
-        session.execute(MARK_KEY_COMMITTED, {"b_scope": self.scope, "b_key": self.key,
-                                             "b_now": self.db.config.clock.now()})
+        session.execute(
+            MARK_KEY_COMMITTED, {"b_scope": self.scope, "b_key": self.key, "b_now": self.db.config.clock.now()}
+        )
 
     def after_commit(self) -> None:
         pass
@@ -94,8 +103,9 @@ def idempotent(required: bool = False):
             key = request.headers.get("Idempotency-Key")
             if not key:
                 if required:
-                    raise BadRequest("this request needs an Idempotency-Key header",
-                                     {"Idempotency-Key": ["Missing header."]})
+                    raise BadRequest(
+                        "this request needs an Idempotency-Key header", {"Idempotency-Key": ["Missing header."]}
+                    )
                 return view(*args, **kwargs)
             if len(key) > 200:
                 raise BadRequest("Idempotency-Key is too long", {"Idempotency-Key": ["At most 200 characters."]})
@@ -115,8 +125,15 @@ def idempotent(required: bool = False):
             if resp.status_code < 400:
                 try:
                     with db.engine.begin() as conn:
-                        conn.execute(STORE_ANSWER, {"b_scope": scope, "b_key": key, "b_status_code": resp.status_code,
-                                                    "b_response_body": resp.get_data(as_text=True)})
+                        conn.execute(
+                            STORE_ANSWER,
+                            {
+                                "b_scope": scope,
+                                "b_key": key,
+                                "b_status_code": resp.status_code,
+                                "b_response_body": resp.get_data(as_text=True),
+                            },
+                        )
                 except sa.exc.DBAPIError as exc:
                     # The request's change is committed (and its key marked so in that transaction):
                     # the client gets its answer; a repeat of the key is refused as already processed.
@@ -129,12 +146,18 @@ def idempotent(required: bool = False):
         # views take no query arguments, whose parameters a manual list would replace).
         wrapper._apidoc = copy.deepcopy(getattr(wrapper, "_apidoc", {}))
         manual = wrapper._apidoc.setdefault("manual_doc", {})
-        manual["parameters"] = [*manual.get("parameters", []), {
-            "in": "header", "name": "Idempotency-Key", "required": required,
-            # an empty key is no key: refused where one is required, ignored elsewhere
-            "schema": {"type": "string", "minLength": 1 if required else 0, "maxLength": 200},
-            "description": "repeats answer as the first request did (same body) or 409 (another body, or "
-                           "still running)" + ("; required: without it, 400" if required else "")}]
+        manual["parameters"] = [
+            *manual.get("parameters", []),
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": required,
+                # an empty key is no key: refused where one is required, ignored elsewhere
+                "schema": {"type": "string", "minLength": 1 if required else 0, "maxLength": 200},
+                "description": "repeats answer as the first request did (same body) or 409 (another body, or "
+                "still running)" + ("; required: without it, 400" if required else ""),
+            },
+        ]
         return wrapper
 
     return decorate
@@ -158,16 +181,22 @@ def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | No
             conn.execute(idempotency_keys.insert().values(scope=scope, key=key, request_hash=digest, created_at=now))
             return None
         if row.request_hash != digest:
-            raise Conflict("this Idempotency-Key was used with a different request body",
-                           {"Idempotency-Key": ["Reused with a different body."]})
+            raise Conflict(
+                "this Idempotency-Key was used with a different request body",
+                {"Idempotency-Key": ["Reused with a different body."]},
+            )
         if row.status_code is None:
             if row.committed_at is not None:
-                raise Conflict("a request with this Idempotency-Key was already processed, but its response "
-                               "was not recorded; look the resource up instead of retrying",
-                               {"Idempotency-Key": ["Already processed."]})
+                raise Conflict(
+                    "a request with this Idempotency-Key was already processed, but its response "
+                    "was not recorded; look the resource up instead of retrying",
+                    {"Idempotency-Key": ["Already processed."]},
+                )
             if aware(row.created_at) > now - IN_PROGRESS_TIMEOUT:
-                raise Conflict("a request with this Idempotency-Key is still in progress",
-                               {"Idempotency-Key": ["Request in progress."]})
+                raise Conflict(
+                    "a request with this Idempotency-Key is still in progress",
+                    {"Idempotency-Key": ["Request in progress."]},
+                )
             conn.execute(
                 idempotency_keys.update()
                 .where(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
@@ -182,7 +211,7 @@ def _claim_key(db: Database, scope: str, key: str, digest: str) -> Response | No
 
 # Keys a failed request could not release because the database was away, per database; released
 # by this process's next keyed request (a client retrying after a 503 usually comes back to it).
-_UNRELEASED: "weakref.WeakKeyDictionary[Database, set[tuple[str, str]]]" = weakref.WeakKeyDictionary()
+_UNRELEASED: weakref.WeakKeyDictionary[Database, set[tuple[str, str]]] = weakref.WeakKeyDictionary()
 _UNRELEASED_LOCK = threading.Lock()
 
 
@@ -197,8 +226,12 @@ def _release_key(db: Database, scope: str, key: str) -> None:
     except sa.exc.DBAPIError:
         with _UNRELEASED_LOCK:
             _UNRELEASED.setdefault(db, set()).add((scope, key))
-        log.warning("could not release Idempotency-Key %s; released at this process's next keyed request "
-                    "once the database is back, else it expires in %s", key, IN_PROGRESS_TIMEOUT)
+        log.warning(
+            "could not release Idempotency-Key %s; released at this process's next keyed request "
+            "once the database is back, else it expires in %s",
+            key,
+            IN_PROGRESS_TIMEOUT,
+        )
 
 
 def _release_kept_keys(db: Database) -> None:

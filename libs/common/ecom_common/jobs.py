@@ -3,17 +3,19 @@
 Several worker replicas may run the same job: a lease row in the service's database lets exactly one
 of them run it at a time. Jobs must be idempotent anyway (a lease can expire under a slow run).
 """
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 import sqlalchemy as sa
 
@@ -28,8 +30,8 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 @dataclass
 class Job:
     name: str
-    run: Callable[[Database], int]   # returns how many things it acted on (for logs and metrics)
-    interval: float | None = None    # seconds; None -> config.job_interval
+    run: Callable[[Database], int]  # returns how many things it acted on (for logs and metrics)
+    interval: float | None = None  # seconds; None -> config.job_interval
 
 
 def acquire_lease(db: Database, name: str, ttl: float, holder: str = HOLDER) -> bool:
@@ -94,9 +96,7 @@ class Scheduler:
             now = time.monotonic()
             for job in self.jobs:
                 if now >= next_at[job.name]:
-                    try:
+                    with contextlib.suppress(Exception):  # logged; try again next interval
                         run_once(self.db, job)
-                    except Exception:
-                        pass  # logged; try again next interval
                     next_at[job.name] = now + (job.interval or self.db.config.job_interval)
             self.stop.wait(0.5)

@@ -3,6 +3,7 @@
 Each service keeps `<service>/migrations/` (env.py calls `run_env`). `upgrade(config, path)` is what
 `make run`, `ecom migrate` and the test fixtures call.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,7 @@ def alembic_config(migrations_dir: Path, database_url: str) -> AlembicConfig:
 
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "head") -> None:
     if database_url.startswith("sqlite:///"):
-        Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(database_url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(migrations_dir, database_url), revision)
 
 

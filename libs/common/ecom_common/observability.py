@@ -1,4 +1,5 @@
 """JSON logs with the correlation id on every line, and phone numbers masked before they are written."""
+
 from __future__ import annotations
 
 import logging

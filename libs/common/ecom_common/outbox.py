@@ -16,8 +16,10 @@ On RabbitMQ the relay publishes a whole batch and then waits for the broker's co
 (`ConfirmTracker`), instead of one round trip per message: the profile of `make bench` showed ~90%
 of the relay's time waiting on each confirm in turn (before/after figures: docs/perf-log.md).
 """
+
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -116,10 +118,8 @@ class OutboxSignal(threading.Event):
         super().set()
         pipe = self._pipe
         if pipe is not None:
-            try:
+            with contextlib.suppress(BlockingIOError, OSError):  # full (already readable) or closed
                 os.write(pipe[1], b"x")
-            except (BlockingIOError, OSError):  # full (already readable) or closed
-                pass
 
     def clear(self) -> None:
         super().clear()
@@ -135,10 +135,8 @@ class OutboxSignal(threading.Event):
         with self._pipe_lock:
             pipe, self._pipe = self._pipe, None
         for fd in pipe or ():
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 class OutboxWrites:
@@ -177,8 +175,11 @@ class OutboxWrites:
         self.rows = []
 
 
-MARK_PUBLISHED = (outbox.update().where(outbox.c.id.in_(sa.bindparam("b_ids", expanding=True)))
-                  .values(published_at=sa.bindparam("b_now", type_=outbox.c.published_at.type)))
+MARK_PUBLISHED = (
+    outbox.update()
+    .where(outbox.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    .values(published_at=sa.bindparam("b_now", type_=outbox.c.published_at.type))
+)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -211,7 +212,9 @@ class ConfirmTracker:
         # Confirms may come out of order (a nack for a full queue at once, the ack of a persisted
         # message after its fsync): settled_upto only moves over an unbroken run of settled tags.
         if multiple:
-            into.update(t for t in range(self.settled_upto + 1, tag + 1) if t not in self.acked and t not in self.nacked)
+            into.update(
+                t for t in range(self.settled_upto + 1, tag + 1) if t not in self.acked and t not in self.nacked
+            )
         else:
             into.add(tag)
         while self.settled_upto + 1 in self.acked or self.settled_upto + 1 in self.nacked:
@@ -263,10 +266,8 @@ class OutboxListener:
         return sum(1 for _ in self.conn.notifies(timeout=0))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.conn.close()
-        except Exception:
-            pass
 
 
 class RelayWakeup:
@@ -300,8 +301,9 @@ class RelayWakeup:
             log.debug("relay listening on %s", self.db.outbox_channel)
         except Exception as exc:
             self._next_try = time.monotonic() + self.RETRY_LISTEN
-            log.warning("relay could not LISTEN on %s, polling every %.1fs: %r",
-                        self.db.outbox_channel, self.interval, exc)
+            log.warning(
+                "relay could not LISTEN on %s, polling every %.1fs: %r", self.db.outbox_channel, self.interval, exc
+            )
 
     def wait(self) -> None:
         signal = self.db.outbox_signal
@@ -342,8 +344,10 @@ class Relay:
         # Built once (a pass of the relay runs it, and building costs more than executing).
         stmt = (
             sa.select(outbox.c.id, outbox.c.event_id, outbox.c.routing_key, outbox.c.body, outbox.c.attempts)
-            .where(outbox.c.published_at.is_(None),
-                   outbox.c.available_at <= sa.bindparam("b_now", type_=outbox.c.available_at.type))
+            .where(
+                outbox.c.published_at.is_(None),
+                outbox.c.available_at <= sa.bindparam("b_now", type_=outbox.c.available_at.type),
+            )
             .order_by(outbox.c.id)
             .limit(self.config.relay_batch)
         )
@@ -383,8 +387,9 @@ class Relay:
             if tracker is None:
                 try:
                     for row in rows:
-                        bus.publish_raw(producer, self.topology.exchange, row.routing_key, row.body,
-                                        message_id=row.event_id)
+                        bus.publish_raw(
+                            producer, self.topology.exchange, row.routing_key, row.body, message_id=row.event_id
+                        )
                         sent.append(row.id)
                 except Exception as exc:
                     failed, error = [rows[len(sent)]], exc
@@ -392,16 +397,17 @@ class Relay:
                 tags: list[int] = []
                 try:
                     for row in rows:
-                        bus.publish_raw(producer, self.topology.exchange, row.routing_key, row.body,
-                                        message_id=row.event_id)
+                        bus.publish_raw(
+                            producer, self.topology.exchange, row.routing_key, row.body, message_id=row.event_id
+                        )
                         tags.append(tracker.next_tag())
                     tracker.wait(tags[-1])
                 except Exception as exc:
                     error = exc
                 # Only what the broker acked counts as published; the rest stays for the next pass.
                 # (After an error the caller reconnects: a new channel gets a new tracker.)
-                sent = [row.id for row, tag in zip(rows, tags) if tag in tracker.acked]
-                nacked = [row for row, tag in zip(rows, tags) if tag in tracker.nacked]
+                sent = [row.id for row, tag in zip(rows, tags, strict=False) if tag in tracker.acked]
+                nacked = [row for row, tag in zip(rows, tags, strict=False) if tag in tracker.nacked]
                 tracker.acked.difference_update(tags)
                 tracker.nacked.difference_update(tags)
                 if nacked:
@@ -414,8 +420,11 @@ class Relay:
                 session.execute(
                     outbox.update()
                     .where(outbox.c.id == row.id)
-                    .values(attempts=row.attempts + 1, last_error=repr(error)[:2000],
-                            available_at=now + backoff(row.attempts + 1))
+                    .values(
+                        attempts=row.attempts + 1,
+                        last_error=repr(error)[:2000],
+                        available_at=now + backoff(row.attempts + 1),
+                    )
                 )
             self._mark(session, sent)
             session.commit()

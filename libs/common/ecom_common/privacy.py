@@ -3,6 +3,7 @@
 Phones and names are masked in list views, events and logs; the full value only on a single order,
 to roles that ship or serve it.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,8 @@ import re
 # and nothing is masked; a separator, a letter or any other character ends it, so a phone written
 # next to another number with a space between is still masked. Dates, times and money amounts never
 # hold 11 digits in one separated run starting 1[3-9] and are left alone.
-_D = "[0-9\uff10-\uff19]"          # a digit, ASCII or full-width
-_S = "[ .\\-\u3000\uff0d\uff0e]"   # one separator: space, dot, dash, and their full-width forms
+_D = "[0-9\uff10-\uff19]"  # a digit, ASCII or full-width
+_S = "[ .\\-\u3000\uff0d\uff0e]"  # one separator: space, dot, dash, and their full-width forms
 _8, _6, _0 = "[8\uff18]", "[6\uff16]", "[0\uff10]"
 PHONE_RE = re.compile(
     f"(?<!{_D})(?:(?:[+\uff0b]{_8}{_6}|{_0}{_0}{_8}{_6}|{_8}{_6}){_S}?)?"

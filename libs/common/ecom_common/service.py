@@ -3,6 +3,7 @@
 Each service's app.py declares one `ServiceDef`; `create_app`, the worker, the migrations and the CLI
 are all built from it, so that every service starts, migrates and runs the same way.
 """
+
 from __future__ import annotations
 
 import importlib

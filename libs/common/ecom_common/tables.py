@@ -4,6 +4,7 @@ Each table is declared by the module that owns it, on `common_metadata`: the out
 Idempotency-Key records in `idempotency.py`, the consumer inbox and job leases in `db.py`.
 `migrations.create_common_tables` creates them all in each service's first migration.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -9,6 +9,7 @@ Every process declares *all* of it before it publishes or consumes: RabbitMQ the
 event published before its consumer first started, and the embedded bus (kombu's sqla transport,
 whose exchange bindings live in each process's memory) routes correctly in every process.
 """
+
 from __future__ import annotations
 
 from kombu import Exchange, Queue
@@ -20,43 +21,43 @@ EXCHANGE = "ecom.events"
 # a key bound without a handler is delivered only to be acknowledged and dropped.
 SUBSCRIPTIONS: dict[str, list[str]] = {
     "inventory.events": [
-        "catalog.ProductListed",        # create stock items for new SKUs, update thresholds
+        "catalog.ProductListed",  # create stock items for new SKUs, update thresholds
         "catalog.PriceChanged",
-        "orders.OrderPaid",             # reserve all lines or none
-        "orders.OrderCancelled",        # release what was reserved
+        "orders.OrderPaid",  # reserve all lines or none
+        "orders.OrderCancelled",  # release what was reserved
         "logistics.ShipmentDispatched",  # deduct the reservation
-        "aftersales.ReturnReceived",    # resellable returns go back into stock
+        "aftersales.ReturnReceived",  # resellable returns go back into stock
     ],
     "orders.events": [
-        "billing.PaymentSucceeded",     # -> paid, OrderPaid
+        "billing.PaymentSucceeded",  # -> paid, OrderPaid
         "billing.PaymentFailed",
         "billing.RefundSucceeded",
-        "inventory.StockReserved",      # -> audit rules
-        "inventory.StockShortage",      # -> awaiting_stock or cancelled, by policy
+        "inventory.StockReserved",  # -> audit rules
+        "inventory.StockShortage",  # -> awaiting_stock or cancelled, by policy
         "logistics.ShipmentDispatched",  # -> shipped
         "logistics.ShipmentDelivered",  # -> delivered
         "aftersales.OrderCancelRequested",
     ],
     "billing.events": [
-        "orders.OrderPlaced",           # what the buyer will owe
-        "orders.OrderCancelled",        # refund what was paid
-        "orders.OrderCompleted",        # schedule settlement T+7
-        "aftersales.RefundApproved",    # refund to the original route
+        "orders.OrderPlaced",  # what the buyer will owe
+        "orders.OrderCancelled",  # refund what was paid
+        "orders.OrderCompleted",  # schedule settlement T+7
+        "aftersales.RefundApproved",  # refund to the original route
     ],
     "logistics.events": [
-        "orders.OrderReadyToShip",      # create the shipment
-        "orders.OrderCancelled",        # cancel a shipment not yet dispatched
-        "aftersales.ReshipRequested",   # replacement shipment of an exchange
+        "orders.OrderReadyToShip",  # create the shipment
+        "orders.OrderCancelled",  # cancel a shipment not yet dispatched
+        "aftersales.ReshipRequested",  # replacement shipment of an exchange
     ],
     "aftersales.events": [
-        "orders.OrderCancelled",        # the order's requested cases are moot -> rejected
-        "billing.RefundSucceeded",      # -> case closed
+        "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
+        "billing.RefundSucceeded",  # -> case closed
         "billing.RefundFailed",
         "logistics.ShipmentDispatched",  # replacement shipped -> reshipped
         "logistics.ShipmentDelivered",
     ],
     "catalog.events": [
-        "inventory.LowStock",           # shown to ops on the product
+        "inventory.LowStock",  # shown to ops on the product
     ],
 }
 
@@ -90,8 +91,13 @@ class Topology:
     broker means draining and deleting its queues first (deploy/README.md).
     """
 
-    def __init__(self, prefix: str = "", retry_tiers: int = 3, queue_type: str = "classic",
-                 delivery_limit: int = DEFAULT_DELIVERY_LIMIT):
+    def __init__(
+        self,
+        prefix: str = "",
+        retry_tiers: int = 3,
+        queue_type: str = "classic",
+        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
+    ):
         if queue_type not in QUEUE_TYPES:
             raise ValueError(f"queue type {queue_type!r}; one of {', '.join(QUEUE_TYPES)}")
         if delivery_limit < 1:
@@ -115,11 +121,13 @@ class Topology:
             full,
             bindings=[binding(self.exchange, routing_key=rk) for rk in SUBSCRIPTIONS[queue]],
             durable=True,
-            queue_arguments=self._quorum({
-                "x-delivery-limit": self.delivery_limit,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": dead,
-            }),
+            queue_arguments=self._quorum(
+                {
+                    "x-delivery-limit": self.delivery_limit,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": dead,
+                }
+            ),
         )
         out = [work]
         for tier in range(1, self.retry_tiers + 1):
@@ -138,8 +146,13 @@ class Topology:
                     },
                 )
             )
-        out.append(Queue(dead, durable=True,
-                         queue_arguments=self._quorum({"x-delivery-limit": DLQ_DELIVERY_LIMIT}, dead_letters=False)))
+        out.append(
+            Queue(
+                dead,
+                durable=True,
+                queue_arguments=self._quorum({"x-delivery-limit": DLQ_DELIVERY_LIMIT}, dead_letters=False),
+            )
+        )
         return out
 
     def _quorum(self, arguments: dict, dead_letters: bool = True) -> dict | None:

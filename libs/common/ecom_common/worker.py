@@ -3,6 +3,7 @@
 Each runs in its own thread with its own broker connection (py-amqp connections are not thread-safe).
 SIGTERM or SIGINT: stop taking messages, finish the one in hand, ack, close, exit 0.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,9 @@ log = logging.getLogger("ecom.worker")
 
 
 class Worker:
-    def __init__(self, db: Database, subscriptions: list[Subscription], jobs: list[Job] | None = None,
-                 relay: bool = True):
+    def __init__(
+        self, db: Database, subscriptions: list[Subscription], jobs: list[Job] | None = None, relay: bool = True
+    ):
         self.db = db
         self.stop_event = threading.Event()
         self.consumers = [EventConsumer(db, sub, self.stop_event) for sub in subscriptions]
@@ -37,7 +39,7 @@ class Worker:
         if self.jobs:
             yield "scheduler", Scheduler(self.db, self.jobs, self.stop_event).run
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         for name, target in self._targets():
             thread = threading.Thread(target=target, name=f"{self.db.config.service}-{name}", daemon=True)
             thread.start()

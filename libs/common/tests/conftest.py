@@ -1,15 +1,14 @@
+from pathlib import Path
+
 import pytest
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires
-from ecom_common.config import PORTS
 from ecom_common.db import Database
 from ecom_common.http import Blueprint, make_app
 from ecom_common.idempotency import idempotent
 from ecom_common.migrations import upgrade
 from ecom_testkit import unit_config
-
-from pathlib import Path
 
 INVENTORY_MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "inventory" / "inventory" / "migrations"
 

@@ -1,5 +1,6 @@
 """Every JSON body of every service refuses a string (or a float) where it takes an integer: the
 schemas it is loaded with, and those they nest, derive from ecom_common.http.BodySchema."""
+
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,11 @@ def with_nested(schemas: list[Schema]) -> dict[type, Schema]:
 
 def containers(field):
     yield field
-    for inner in (getattr(field, "inner", None), getattr(field, "value_field", None),
-                  *(getattr(field, "tuple_fields", None) or ())):
+    for inner in (
+        getattr(field, "inner", None),
+        getattr(field, "value_field", None),
+        *(getattr(field, "tuple_fields", None) or ()),
+    ):
         if inner is not None:
             yield from containers(inner)
 
@@ -115,5 +119,7 @@ def test_a_body_refuses_a_string_for_an_integer(schema):
             type(schema)().load({key: bad})
         # A FlatErrorsSchema (orders) names nested fields "lines.0.quantity" itself.
         messages = dict(flat(refused.value.messages))
-        assert any(path.split(".")[0] == key and "Not a valid integer." in m for path, m in messages.items()), \
-            (key, messages)
+        assert any(path.split(".")[0] == key and "Not a valid integer." in m for path, m in messages.items()), (
+            key,
+            messages,
+        )

@@ -1,5 +1,6 @@
 """CODEOWNERS gives every service its team and the shared kernel to the platform group, and names only
 paths that exist (a moved folder would silently lose its reviewers)."""
+
 from pathlib import Path
 
 import pytest
@@ -40,20 +41,31 @@ def test_every_pattern_names_a_path_that_exists():
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_service_is_reviewed_by_its_team(service):
-    for path in (f"services/{service}/README.md", f"services/{service}/{service}/operations.py",
-                 f"services/{service}/tests/conftest.py"):
+    for path in (
+        f"services/{service}/README.md",
+        f"services/{service}/{service}/operations.py",
+        f"services/{service}/tests/conftest.py",
+    ):
         assert owners_of(path) == [f"@ecom/{service}-team"], path
 
 
 def test_every_folder_under_services_has_a_team():
     folders = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
-    assert {f: owners_of(f"services/{f}/pyproject.toml") for f in folders} == {
-        f: [f"@ecom/{f}-team"] for f in folders}
+    assert {f: owners_of(f"services/{f}/pyproject.toml") for f in folders} == {f: [f"@ecom/{f}-team"] for f in folders}
 
 
-@pytest.mark.parametrize("path", [
-    "libs/common/ecom_common/topology.py", "deploy/Dockerfile", "tests/integration/conftest.py",
-    "tests/reliability/conftest.py", "Makefile", ".ci/run", "README.md", "pytest.ini",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "libs/common/ecom_common/topology.py",
+        "deploy/Dockerfile",
+        "tests/integration/conftest.py",
+        "tests/reliability/conftest.py",
+        "Makefile",
+        ".ci/run",
+        "README.md",
+        "pytest.ini",
+    ],
+)
 def test_the_shared_kernel_and_the_platform_files_are_the_platform_groups(path):
     assert owners_of(path) == [PLATFORM]

@@ -3,14 +3,16 @@ import sqlalchemy as sa
 
 from ecom_common.consumer import EventConsumer, Outcome, Subscription
 from ecom_common.db import inbox
-from ecom_common.outbox import outbox
 from ecom_common.events import make_event
 from ecom_common.jobs import Job, acquire_lease, release_lease, run_once
+from ecom_common.outbox import outbox
 
 
 def listed(sku="A"):
-    return make_event("catalog.ProductListed",
-                      {"product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": sku, "list_price_fen": 100}]})
+    return make_event(
+        "catalog.ProductListed",
+        {"product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": sku, "list_price_fen": 100}]},
+    )
 
 
 def count(db, table):
@@ -92,8 +94,9 @@ def test_poison_bodies_are_dead_lettered_at_once_and_the_queue_keeps_flowing(db)
     config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
     database = Database(config, engine=db.engine)
     handled = []
-    consumer = EventConsumer(database, Subscription("inventory.events",
-                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    consumer = EventConsumer(
+        database, Subscription("inventory.events", {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)})
+    )
     topology = bus.topology_for(config)
     work = topology.name("inventory.events")
     good = listed()
@@ -101,12 +104,23 @@ def test_poison_bodies_are_dead_lettered_at_once_and_the_queue_keeps_flowing(db)
         channel = conn.channel()
         topology.declare(channel)
         producer = Producer(channel)
-        producer.publish("not json {", exchange="", routing_key=work, content_type="application/json",
-                         content_encoding="utf-8")
-        producer.publish(b"\xff\xfe not utf-8", exchange="", routing_key=work,
-                         content_type="application/octet-stream", content_encoding="binary")
-        producer.publish('{"hello": "not an envelope"}', exchange="", routing_key=work,
-                         content_type="application/json", content_encoding="utf-8")
+        producer.publish(
+            "not json {", exchange="", routing_key=work, content_type="application/json", content_encoding="utf-8"
+        )
+        producer.publish(
+            b"\xff\xfe not utf-8",
+            exchange="",
+            routing_key=work,
+            content_type="application/octet-stream",
+            content_encoding="binary",
+        )
+        producer.publish(
+            '{"hello": "not an envelope"}',
+            exchange="",
+            routing_key=work,
+            content_type="application/json",
+            content_encoding="utf-8",
+        )
         bus.publish_raw(producer, topology.exchange, good.routing_key, good.to_json(), message_id=good.event_id)
     thread = threading.Thread(target=consumer.run, daemon=True)
     thread.start()
@@ -147,13 +161,16 @@ class _FakeConfirmChannel:
             callback(tag, multiple)
 
 
-@pytest.mark.parametrize("script, acked, nacked", [
-    ([(1, False, True), (2, False, True), (3, False, True)], {1, 2, 3}, set()),
-    ([(3, True, True)], {1, 2, 3}, set()),
-    # out of order: a nack (full queue) before the acks of earlier persisted messages
-    ([(3, False, False), (2, True, True)], {1, 2}, {3}),
-    ([(2, False, True), (3, False, False), (1, False, True)], {1, 2}, {3}),
-])
+@pytest.mark.parametrize(
+    "script, acked, nacked",
+    [
+        ([(1, False, True), (2, False, True), (3, False, True)], {1, 2, 3}, set()),
+        ([(3, True, True)], {1, 2, 3}, set()),
+        # out of order: a nack (full queue) before the acks of earlier persisted messages
+        ([(3, False, False), (2, True, True)], {1, 2}, {3}),
+        ([(2, False, True), (3, False, False), (1, False, True)], {1, 2}, {3}),
+    ],
+)
 def test_confirm_tracker_settles_out_of_order_and_multiple_confirms(script, acked, nacked):
     from ecom_common.outbox import ConfirmTracker
 
@@ -192,20 +209,30 @@ def test_an_ack_that_fails_after_the_commit_is_not_a_handler_failure(db, ack_err
     config = db.config.with_(bus_prefix=f"u{uuid.uuid4().hex[:8]}.")  # the memory bus is per process
     database = Database(config, engine=db.engine)
     handled = []
-    consumer = EventConsumer(database, Subscription("inventory.events",
-                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    consumer = EventConsumer(
+        database, Subscription("inventory.events", {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)})
+    )
     topology = bus.topology_for(config)
     event = listed()
     # what py-amqp raises from basic_ack: on a socket the broker reset; on a channel it closed (e.g. its
     # consumer_timeout) while the connection, and the producer's channel, live on
-    error = (ConnectionResetError(104, "Connection reset by peer") if ack_error == "connection-reset"
-             else RecoverableConnectionError("connection already closed"))
+    error = (
+        ConnectionResetError(104, "Connection reset by peer")
+        if ack_error == "connection-reset"
+        else RecoverableConnectionError("connection already closed")
+    )
     with bus.connect(config) as conn:
         channel = conn.channel()
         topology.declare(channel)
         consumer._producer = Producer(conn.channel())  # as run() sets it: a publish would go through
-        bus.publish_raw(consumer._producer, "", topology.name("inventory.events"), event.to_json(),
-                        headers={"x-attempts": attempts_so_far}, message_id=event.event_id)
+        bus.publish_raw(
+            consumer._producer,
+            "",
+            topology.name("inventory.events"),
+            event.to_json(),
+            headers={"x-attempts": attempts_so_far},
+            message_id=event.event_id,
+        )
         message = Queue(topology.name("inventory.events"), no_declare=True)(channel).get(no_ack=False)
 
         def ack_fails(*args, **kwargs):
@@ -216,8 +243,9 @@ def test_an_ack_that_fails_after_the_commit_is_not_a_handler_failure(db, ack_err
             consumer.on_message(message.payload, message)
 
         assert handled == [event.event_id] and count(database, inbox) == 1  # committed once
-        parked = [topology.name(q) for q in ("inventory.events.retry.1", "inventory.events.retry.2",
-                                             "inventory.events.dlq")]
+        parked = [
+            topology.name(q) for q in ("inventory.events.retry.1", "inventory.events.retry.2", "inventory.events.dlq")
+        ]
         assert [channel.queue_declare(q, passive=True).message_count for q in parked] == [0, 0, 0]
         # the redelivery is a duplicate
         assert consumer.handle(event) == Outcome.DUPLICATE and handled == [event.event_id]
@@ -242,8 +270,13 @@ def _published(db, events, *, raw=()):
     topology.declare(channel)
     producer = Producer(channel)
     for body in raw:
-        producer.publish(body, exchange="", routing_key=topology.name("inventory.events"),
-                         content_type="application/json", content_encoding="utf-8")
+        producer.publish(
+            body,
+            exchange="",
+            routing_key=topology.name("inventory.events"),
+            content_type="application/json",
+            content_encoding="utf-8",
+        )
     for event in events:
         bus.publish_raw(producer, topology.exchange, event.routing_key, event.to_json(), message_id=event.event_id)
 
@@ -267,14 +300,19 @@ def test_a_batch_is_one_transaction_and_a_copy_inside_it_is_a_duplicate(db):
 
     def handler(uow, event):
         calls.append(event.event_id)
-        uow.record(make_event("inventory.StockItemCreated", {"sku_code": event.payload["skus"][0]["sku_code"],
-                                                             "shop_id": "S1"}))
+        uow.record(
+            make_event(
+                "inventory.StockItemCreated", {"sku_code": event.payload["skus"][0]["sku_code"], "shop_id": "S1"}
+            )
+        )
 
     consumer = EventConsumer(db, Subscription("inventory.events", {"catalog.ProductListed": handler}))
     a, b = listed("A"), listed("B")
     commits = []
     sa_event.listen(db.engine, "commit", lambda conn: commits.append(1))
-    outcomes = consumer.handle_batch([a, b, a, make_event("inventory.StockItemCreated", {"sku_code": "Z", "shop_id": "S1"})])
+    outcomes = consumer.handle_batch(
+        [a, b, a, make_event("inventory.StockItemCreated", {"sku_code": "Z", "shop_id": "S1"})]
+    )
     assert outcomes == [Outcome.HANDLED, Outcome.HANDLED, Outcome.DUPLICATE, Outcome.IGNORED]
     assert calls == [a.event_id, b.event_id] and len(commits) == 1
     assert count(db, inbox) == 2 and count(db, outbox) == 2
@@ -288,8 +326,11 @@ def _statements(engine):
     from sqlalchemy import event as sa_event
 
     sent = []
-    sa_event.listen(engine, "before_cursor_execute",
-                    lambda conn, cursor, statement, params, context, many: sent.append(statement.split("(")[0].strip()))
+    sa_event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, params, context, many: sent.append(statement.split("(")[0].strip()),
+    )
     return sent
 
 
@@ -297,11 +338,11 @@ def test_a_batch_writes_its_inbox_rows_and_its_events_in_one_statement_each(db):
     """What a batch of N messages sends besides its handlers' own statements: one INSERT into the
     inbox and one into the outbox, whatever N; the events keep the order the handlers recorded them
     in (the relay publishes by outbox id)."""
+
     def handler(uow, event):
         sku = event.payload["skus"][0]["sku_code"]
         uow.record(make_event("inventory.StockItemCreated", {"sku_code": sku, "shop_id": "S1"}))
-        uow.record(make_event("inventory.LowStock", {"sku_code": sku, "shop_id": "S1", "available": 0,
-                                                     "threshold": 5}))
+        uow.record(make_event("inventory.LowStock", {"sku_code": sku, "shop_id": "S1", "available": 0, "threshold": 5}))
 
     consumer = EventConsumer(db, Subscription("inventory.events", {"catalog.ProductListed": handler}))
     events = [listed(f"SKU{i}") for i in range(20)]
@@ -312,8 +353,10 @@ def test_a_batch_writes_its_inbox_rows_and_its_events_in_one_statement_each(db):
         rows = c.execute(sa.select(outbox.c.routing_key, outbox.c.body).order_by(outbox.c.id)).all()
         assert c.execute(sa.select(sa.func.count()).select_from(inbox)).scalar_one() == 20
     import json
+
     assert [(rk, json.loads(body)["payload"]["sku_code"]) for rk, body in rows] == [
-        (rk, f"SKU{i}") for i in range(20) for rk in ("inventory.StockItemCreated", "inventory.LowStock")]
+        (rk, f"SKU{i}") for i in range(20) for rk in ("inventory.StockItemCreated", "inventory.LowStock")
+    ]
 
 
 def test_events_recorded_by_a_unit_of_work_that_rolls_back_are_never_written(db):
@@ -376,8 +419,9 @@ def test_a_batch_that_commits_acks_every_message(db):
     events = [listed(s) for s in "ABCDE"]
     database, conn, producer, take, parked = _published(db, events)
     with conn:
-        consumer = EventConsumer(database, Subscription("inventory.events",
-                                                        {"catalog.ProductListed": lambda u, e: handled.append(e)}))
+        consumer = EventConsumer(
+            database, Subscription("inventory.events", {"catalog.ProductListed": lambda u, e: handled.append(e)})
+        )
         consumer._producer = producer
         consumer.on_messages(take())
         assert [e.event_id for e in handled] == [e.event_id for e in events]
@@ -401,8 +445,9 @@ def test_a_backlog_is_consumed_in_batches_no_larger_than_the_setting(db):
     commits = []
     sa_event.listen(db.engine, "commit", lambda c: commits.append(1))
     sizes = []
-    consumer = EventConsumer(database, Subscription("inventory.events",
-                                                    {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)}))
+    consumer = EventConsumer(
+        database, Subscription("inventory.events", {"catalog.ProductListed": lambda u, e: handled.append(e.event_id)})
+    )
     original = consumer.on_messages
     consumer.on_messages = lambda messages: (sizes.append(len(messages)), original(messages))
     thread = threading.Thread(target=consumer.run, daemon=True)

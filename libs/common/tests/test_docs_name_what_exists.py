@@ -4,6 +4,7 @@ heading), and every file a comment or docstring names is in the repository.
 A file renamed or moved leaves behind the comments that send readers to it; this test fails on the
 first such name instead of leaving it for a reader to discover.
 """
+
 import ast
 import io
 import os
@@ -21,7 +22,8 @@ WRITTEN_BY_RUNS = ("bench/results/",)
 PLACEHOLDERS = ("path/to/", "file.py")
 
 FILE_NAME = re.compile(
-    r"(?<![\w/.:<>{*$-])((?:[\w.-]+/)*[\w-]+\.(?:py|md|ya?ml|toml|ini|sh|json|txt|cfg|conf|sql|j2|html))(?![\w.])")
+    r"(?<![\w/.:<>{*$-])((?:[\w.-]+/)*[\w-]+\.(?:py|md|ya?ml|toml|ini|sh|json|txt|cfg|conf|sql|j2|html))(?![\w.])"
+)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.M)
 
@@ -72,7 +74,10 @@ def prose_of(path: Path):
 
 def has_prose(path: Path) -> bool:
     return path.suffix in (".py", ".sh", ".yml", ".yaml", ".toml", ".ini") or path.name in (
-        "Makefile", "Dockerfile", "Procfile")
+        "Makefile",
+        "Dockerfile",
+        "Procfile",
+    )
 
 
 def slug(heading: str) -> str:
@@ -87,8 +92,12 @@ def test_comments_and_docstrings_name_files_that_exist():
         # anywhere in its text is read for where that name sits (prose, or code).
         if all(named_file_exists(name, path) for name in FILE_NAME.findall(path.read_text())):
             continue
-        stale += [f"{path.relative_to(ROOT)}:{line}: {m.group(1)}" for line, text in prose_of(path)
-                  for m in FILE_NAME.finditer(text) if not named_file_exists(m.group(1), path)]
+        stale += [
+            f"{path.relative_to(ROOT)}:{line}: {m.group(1)}"
+            for line, text in prose_of(path)
+            for m in FILE_NAME.finditer(text)
+            if not named_file_exists(m.group(1), path)
+        ]
     assert stale == []
 
 

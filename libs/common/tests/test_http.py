@@ -1,7 +1,5 @@
 import json
 
-import pytest
-
 from ecom_testkit import auth
 
 
@@ -41,8 +39,9 @@ def test_wrong_type_and_missing_field_are_422_naming_the_fields(widget_app):
 def test_auth_problems(widget_app):
     c = widget_app.test_client()
     assert_problem(c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}), 401)
-    assert_problem(c.post("/api/v1/widgets", json={"name": "w", "quantity": 1},
-                          headers={"Authorization": "Bearer nope"}), 401)
+    assert_problem(
+        c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers={"Authorization": "Bearer nope"}), 401
+    )
     assert_problem(post(c, {"name": "w", "quantity": 1}, role="buyer"), 403)
     assert widget_app.created == []
 
@@ -92,22 +91,29 @@ def test_a_database_lost_after_the_commit_is_not_answered_nothing_was_changed(wi
     from ecom_testkit import recorded_events
 
     c = widget_app.test_client()
-    before = assert_problem(c.post("/api/v1/widgets/lost-before-commit", json={"name": "w", "quantity": 1},
-                                   headers=auth("ops")), 503)
+    before = assert_problem(
+        c.post("/api/v1/widgets/lost-before-commit", json={"name": "w", "quantity": 1}, headers=auth("ops")), 503
+    )
     assert "nothing was changed" in before["detail"] and before["outcome"] == "nothing_changed"
 
     headers = {**auth("ops"), "Idempotency-Key": "k-lost"}
-    after = assert_problem(c.post("/api/v1/widgets/lost-after-commit", json={"name": "w", "quantity": 1},
-                                  headers=headers), 503)
+    after = assert_problem(
+        c.post("/api/v1/widgets/lost-after-commit", json={"name": "w", "quantity": 1}, headers=headers), 503
+    )
     assert "nothing was changed" not in after["detail"] and "it is saved" in after["detail"]
     assert after["outcome"] == "saved"
-    again = assert_problem(c.post("/api/v1/widgets/lost-after-commit", json={"name": "w", "quantity": 1},
-                                  headers=headers), 409)
+    again = assert_problem(
+        c.post("/api/v1/widgets/lost-after-commit", json={"name": "w", "quantity": 1}, headers=headers), 409
+    )
     assert "already processed" in again["detail"]
     assert len(widget_app.created) == 1 and len(recorded_events(db)) == 1
     # the next request on the same thread starts clean
-    assert "nothing was changed" in assert_problem(c.post("/api/v1/widgets/lost-before-commit", json={
-        "name": "w", "quantity": 1}, headers=auth("ops")), 503)["detail"]
+    assert (
+        "nothing was changed"
+        in assert_problem(
+            c.post("/api/v1/widgets/lost-before-commit", json={"name": "w", "quantity": 1}, headers=auth("ops")), 503
+        )["detail"]
+    )
 
 
 def test_a_committed_request_is_answered_even_if_its_answer_cannot_be_stored(widget_app, db):
@@ -134,8 +140,9 @@ def test_a_key_that_could_not_be_released_in_an_outage_is_released_when_the_data
 
     c = widget_app.test_client()
     headers = {**auth("ops"), "Idempotency-Key": "k-outage"}
-    first = assert_problem(c.post("/api/v1/widgets/lost-with-its-key", json={"name": "w", "quantity": 1},
-                                  headers=headers), 503)
+    first = assert_problem(
+        c.post("/api/v1/widgets/lost-with-its-key", json={"name": "w", "quantity": 1}, headers=headers), 503
+    )
     assert first["outcome"] == "nothing_changed"
     with db.engine.begin() as conn:  # the database is back, the key still claimed in it
         conn.execute(sa.text("ALTER TABLE idempotency_keys_gone RENAME TO idempotency_keys"))
@@ -216,4 +223,3 @@ def test_nul_characters_are_refused_as_400_before_anything_runs(widget_app):
     assert widget_app.created == []
     # a literal backslash-u text is not a NUL: it goes through to validation as usual
     assert post(c, {"name": "\\u0000", "quantity": 1}).status_code == 201
-

@@ -1,5 +1,6 @@
 """Request bodies: limited in size, read only after the caller is authenticated, JSON bounded in
 depth (ecom_common.bodies); the headers every answer carries (ecom_common.http)."""
+
 import io
 import json
 import logging
@@ -34,9 +35,16 @@ class WatchedBody(io.RawIOBase):
 
 def send(client, body: WatchedBody, length: str, headers=None, **environ):
     """POST a widget with `body` as the WSGI input stream and Content-Length `length` ("" for none)."""
-    return client.post("/api/v1/widgets", headers=headers or {}, environ_overrides={
-        "wsgi.input": io.BufferedReader(body), "CONTENT_LENGTH": length, "CONTENT_TYPE": "application/json",
-        **environ})
+    return client.post(
+        "/api/v1/widgets",
+        headers=headers or {},
+        environ_overrides={
+            "wsgi.input": io.BufferedReader(body),
+            "CONTENT_LENGTH": length,
+            "CONTENT_TYPE": "application/json",
+            **environ,
+        },
+    )
 
 
 def assert_problem(resp, status):
@@ -83,8 +91,9 @@ def test_a_declared_length_over_the_limit_is_413_without_reading_it(widget_app, 
 def test_a_chunked_body_is_cut_off_once_it_passes_the_limit(make_widget_app):
     app = app_with(make_widget_app, ECOM_MAX_BODY_BYTES="10000")
     body = WatchedBody(50 * 1024 * 1024)
-    resp = send(app.test_client(), body, "", auth("ops"), **{"wsgi.input_terminated": True,
-                                                                "HTTP_TRANSFER_ENCODING": "chunked"})
+    resp = send(
+        app.test_client(), body, "", auth("ops"), **{"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"}
+    )
     assert_problem(resp, 413)
     assert body.read_bytes < 1024 * 1024  # stopped near the limit, not read to the end
     assert app.created == []
@@ -94,8 +103,12 @@ def test_the_limit_is_a_setting_per_service_or_for_all(tmp_path):
     config = unit_config("inventory", tmp_path)
     assert bodies.max_body_bytes(config) == 1024 * 1024
     assert bodies.max_body_bytes(config.with_(settings={"ECOM_MAX_BODY_BYTES": "2048"})) == 2048
-    assert bodies.max_body_bytes(config.with_(settings={"ECOM_MAX_BODY_BYTES": "2048",
-                                                        "INVENTORY_MAX_BODY_BYTES": "4096"})) == 4096
+    assert (
+        bodies.max_body_bytes(
+            config.with_(settings={"ECOM_MAX_BODY_BYTES": "2048", "INVENTORY_MAX_BODY_BYTES": "4096"})
+        )
+        == 4096
+    )
     with pytest.raises(ValueError):
         bodies.max_body_bytes(config.with_(settings={"INVENTORY_MAX_BODY_BYTES": "0"}))
 
@@ -138,8 +151,9 @@ def test_deeply_nested_json_is_400_and_one_log_line(make_widget_app, path, depth
 
 
 def test_deeply_nested_json_without_a_token_is_401(widget_app):
-    assert_problem(widget_app.test_client().post("/api/v1/widgets", data=nested(1000),
-                                                 content_type="application/json"), 401)
+    assert_problem(
+        widget_app.test_client().post("/api/v1/widgets", data=nested(1000), content_type="application/json"), 401
+    )
 
 
 def test_json_within_the_depth_limit_is_parsed(make_widget_app):
@@ -150,8 +164,11 @@ def test_json_within_the_depth_limit_is_parsed(make_widget_app):
 
 
 def test_a_nul_in_a_hand_parsed_body_is_400(make_widget_app):
-    resp = app_with(make_widget_app).test_client().post("/api/v1/raw", data='{"k": "a\\u0000"}',
-                                           content_type="application/json", headers=auth("ops"))
+    resp = (
+        app_with(make_widget_app)
+        .test_client()
+        .post("/api/v1/raw", data='{"k": "a\\u0000"}', content_type="application/json", headers=auth("ops"))
+    )
     assert "body" in assert_problem(resp, 400)["errors"]
 
 
@@ -169,10 +186,17 @@ def test_405_names_the_allowed_methods(widget_app):
 
 def test_every_answer_is_nosniff_and_api_answers_are_not_stored(widget_app):
     c = widget_app.test_client()
-    for resp in (c.get("/healthz"), c.get("/api/v1/nothing"), c.post("/api/v1/widgets", json={}),
-                 c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers=auth("ops"))):
+    for resp in (
+        c.get("/healthz"),
+        c.get("/api/v1/nothing"),
+        c.post("/api/v1/widgets", json={}),
+        c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers=auth("ops")),
+    ):
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "Cache-Control" not in c.get("/healthz").headers
-    for resp in (c.get("/api/v1/nothing"), c.post("/api/v1/widgets", json={}),
-                 c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers=auth("ops"))):
+    for resp in (
+        c.get("/api/v1/nothing"),
+        c.post("/api/v1/widgets", json={}),
+        c.post("/api/v1/widgets", json={"name": "w", "quantity": 1}, headers=auth("ops")),
+    ):
         assert resp.headers["Cache-Control"] == "no-store"

@@ -2,6 +2,7 @@
 whatever the field (NUL characters, made-up cursors, a missing required body), the headers it reads,
 and what marshmallow refuses that apispec's rendering admits (null in a free-form value, any object
 for a nullable nested one)."""
+
 import pytest
 from marshmallow import fields
 
@@ -60,8 +61,9 @@ def test_the_spec_says_no_nul_on_every_string_and_path_parameter(gadget_app):
 
 
 def test_the_spec_says_a_cursor_is_only_one_the_list_returned(gadget_app):
-    (cursor,) = [p for p in spec_of(gadget_app)["paths"]["/api/v1/gadgets"]["get"]["parameters"]
-                 if p["name"] == "cursor"]
+    (cursor,) = [
+        p for p in spec_of(gadget_app)["paths"]["/api/v1/gadgets"]["get"]["parameters"] if p["name"] == "cursor"
+    ]
     assert cursor["schema"]["pattern"] == "^[A-Za-z0-9_-]*$" and "next_cursor" in cursor["description"]
 
 
@@ -69,7 +71,12 @@ def test_a_free_form_value_is_not_null_and_a_nullable_nested_one_is_null_or_the_
     properties = spec_of(gadget_app)["components"]["schemas"]["GadgetPatch"]["properties"]
     assert {"type": "null"} not in properties["specs"]["additionalProperties"]["anyOf"]
     assert {b.get("type") for b in properties["specs"]["additionalProperties"]["anyOf"]} == {
-        "string", "number", "boolean", "array", "object"}
+        "string",
+        "number",
+        "boolean",
+        "array",
+        "object",
+    }
     assert {"type": "object", "nullable": True, "enum": [None]} in properties["size"]["anyOf"]
     # as the server has it
     c = gadget_app.test_client()
@@ -85,8 +92,11 @@ def test_the_idempotency_key_header_is_documented_where_it_is_read(gadget_app):
     assert "default" not in operation["responses"]
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"data": "name=x"}, {"data": "", "content_type": "application/json"}],
-                         ids=["no body", "not JSON", "empty JSON body"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"data": "name=x"}, {"data": "", "content_type": "application/json"}],
+    ids=["no body", "not JSON", "empty JSON body"],
+)
 def test_a_required_body_is_required_even_when_every_field_is_optional(gadget_app, kwargs):
     c = gadget_app.test_client()
     answer = c.patch("/api/v1/gadgets/g1", headers={**auth("ops"), "Idempotency-Key": "k"}, **kwargs)

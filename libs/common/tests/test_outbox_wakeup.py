@@ -1,5 +1,6 @@
 """The outbox wake-up pieces that need no server: the NOTIFY channel's name, the selectable
 in-process signal, and SQLite (no NOTIFY: the relay there waits on the in-process signal)."""
+
 import select
 
 from ecom_common.events import make_event
@@ -27,7 +28,7 @@ def test_the_channel_is_a_safe_identifier_per_service_and_bus_namespace(tmp_path
 
 def test_the_signal_is_an_event_whose_pipe_is_readable_while_it_is_set():
     signal = OutboxSignal()
-    signal.set()                       # set before anyone selects: the pipe starts readable
+    signal.set()  # set before anyone selects: the pipe starts readable
     assert readable(signal)
     signal.clear()
     assert not readable(signal) and not signal.is_set()
@@ -37,7 +38,7 @@ def test_the_signal_is_an_event_whose_pipe_is_readable_while_it_is_set():
     signal.clear()
     assert not readable(signal)
     signal.close()
-    signal.set()                       # after close: still an Event
+    signal.set()  # after close: still an Event
     assert signal.is_set()
 
 
@@ -47,8 +48,12 @@ def test_on_sqlite_a_commit_sends_no_notify_and_wakes_the_relay_in_process(db):
     wakeup.listen()
     assert not wakeup.listening
     with db.uow() as uow:
-        uow.record(make_event("catalog.ProductListed", {
-            "product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": "A", "list_price_fen": 1}]}))
+        uow.record(
+            make_event(
+                "catalog.ProductListed",
+                {"product_id": "P1", "shop_id": "S1", "skus": [{"sku_code": "A", "list_price_fen": 1}]},
+            )
+        )
         uow.commit()
     wakeup.wait()  # returns at once: the commit set the signal (else an hour)
     assert not db.outbox_signal.is_set()

@@ -17,9 +17,19 @@ def seed(db, n):
     now = db.config.clock.now()
     with db.Session() as s:
         for i in range(n):
-            s.add(StockItem(sku_code=f"SKU{i:03d}", warehouse_code="WH1", shop_id="S1", on_hand=i, reserved=0,
-                            low_stock_threshold=1, sellable=True, created_at=now + timedelta(seconds=i % 3),
-                            updated_at=now))
+            s.add(
+                StockItem(
+                    sku_code=f"SKU{i:03d}",
+                    warehouse_code="WH1",
+                    shop_id="S1",
+                    on_hand=i,
+                    reserved=0,
+                    low_stock_threshold=1,
+                    sellable=True,
+                    created_at=now + timedelta(seconds=i % 3),
+                    updated_at=now,
+                )
+            )
         s.commit()
     return StockItem
 
@@ -29,8 +39,9 @@ def test_keyset_pages_cover_everything_once(db):
     seen, cursor = [], None
     with db.Session() as s:
         while True:
-            page = paginate(s, sa.select(StockItem), [StockItem.created_at, StockItem.id], 5, cursor,
-                            to_item=lambda r: r.sku_code)
+            page = paginate(
+                s, sa.select(StockItem), [StockItem.created_at, StockItem.id], 5, cursor, to_item=lambda r: r.sku_code
+            )
             seen += page["items"]
             cursor = page["next_cursor"]
             if not cursor:
@@ -47,10 +58,16 @@ def test_bad_cursor_is_a_400(db):
 
 # Any JSON a client can base64 into a cursor: scalars of every type, nested lists and objects.
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=2**62, max_value=2**70)
-    | st.floats() | st.text() | st.sampled_from(["2026-12-03T13:01:20+00:00", "SKU001", "\x00", "\ud800"]),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**62, max_value=2**70)
+    | st.floats()
+    | st.text()
+    | st.sampled_from(["2026-12-03T13:01:20+00:00", "SKU001", "\x00", "\ud800"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=300, deadline=None)
@@ -66,7 +83,7 @@ def test_any_json_cursor_is_a_key_of_the_columns_types_or_a_400(db, values):
             continue
         # What gets through is what the driver binds for that column, on SQLite and PostgreSQL alike.
         assert len(decoded) == len(columns)
-        for value, column in zip(decoded, columns):
+        for value, column in zip(decoded, columns, strict=False):
             assert type(value) is column.type.python_type
             if isinstance(value, int):
                 assert -(2**63) <= value < 2**63

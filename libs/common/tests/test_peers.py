@@ -1,5 +1,6 @@
 """PeerClient against a real HTTP server on the loopback (a werkzeug server in a thread, no fakes):
 what a caller answers when its peer is unavailable, failing, or unreachable."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,17 @@ def peer():
 
 
 def client(base: str) -> PeerClient:
-    return PeerClient(Config(service="orders", database_url="sqlite://", broker_url="memory://", jwt_secret="k" * 40,
-                             peers={"logistics": base}), "logistics", timeout=5)
+    return PeerClient(
+        Config(
+            service="orders",
+            database_url="sqlite://",
+            broker_url="memory://",
+            jwt_secret="k" * 40,
+            peers={"logistics": base},
+        ),
+        "logistics",
+        timeout=5,
+    )
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

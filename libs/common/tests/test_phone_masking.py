@@ -1,6 +1,7 @@
 """Phone masking (ecom_common.privacy): every spelling of a mainland mobile number is masked as
 138****5678 in free text; numbers that are not phones (order ids, tracking numbers, dates, times,
 money) are left as they are."""
+
 from __future__ import annotations
 
 import re
@@ -58,16 +59,19 @@ def test_a_phone_field_in_any_spelling_is_masked_the_same_way(phone):
     assert mask_phone(spelled) == f"{digits[:3]}****{digits[-4:]}"
 
 
-@pytest.mark.parametrize("text,masked", [
-    ("+8613987651236", "139****1236"),
-    ("86 13987651236", "139****1236"),
-    ("+86-139-8765-1236", "139****1236"),
-    ("139-8765-1235", "139****1235"),
-    ("139 8765 1234", "139****1234"),
-    ("１３９８７６５１２３４", "139****1234"),
-    ("电话：０086 139.8765 1234，谢谢", "电话：139****1234，谢谢"),
-    ("x2 13987651236", "x2 139****1236"),  # a separator ends the number before: still a phone
-])
+@pytest.mark.parametrize(
+    "text,masked",
+    [
+        ("+8613987651236", "139****1236"),
+        ("86 13987651236", "139****1236"),
+        ("+86-139-8765-1236", "139****1236"),
+        ("139-8765-1235", "139****1235"),
+        ("139 8765 1234", "139****1234"),
+        ("１３９８７６５１２３４", "139****1234"),
+        ("电话：０086 139.8765 1234，谢谢", "电话：139****1234，谢谢"),
+        ("x2 13987651236", "x2 139****1236"),  # a separator ends the number before: still a phone
+    ],
+)
 def test_the_spellings_from_the_issue(text, masked):
     assert scrub(text) == masked
 
@@ -81,14 +85,17 @@ def test_a_longer_digit_run_is_not_a_phone(run):
     assert scrub(text) == text
 
 
-@pytest.mark.parametrize("text", [
-    "order O2026120313012012345678 paid",
-    "tracking SF1398765123612345678",  # 19 digits that begin like a phone
-    "9913987651236",
-    "2026-12-03 13:01:20, 2026.12.03, 20261203130120",
-    "¥13,987,651.23 and 1398765.00 fen",
-    "bank card 6222 1398 7651 2360",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order O2026120313012012345678 paid",
+        "tracking SF1398765123612345678",  # 19 digits that begin like a phone
+        "9913987651236",
+        "2026-12-03 13:01:20, 2026.12.03, 20261203130120",
+        "¥13,987,651.23 and 1398765.00 fen",
+        "bank card 6222 1398 7651 2360",
+    ],
+)
 def test_ids_dates_times_and_money_are_left_alone(text):
     assert scrub(text) == text
 

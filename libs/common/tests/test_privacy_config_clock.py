@@ -42,9 +42,15 @@ def test_the_embedded_default_generates_service_secrets_into_var_and_nowhere_els
 
 
 def test_config_reads_service_urls_and_settings(tmp_path):
-    env = {"ECOM_VAR_DIR": str(tmp_path), "ORDERS_DATABASE_URL": "postgresql://x/y",
-           "BROKER_URL": "amqp://guest:guest@h:5672//", "CATALOG_URL": "http://catalog:8001",
-           "ECOM_JWT_SECRET": "k" * 40, "ORDERS_UNPAID_TIMEOUT_MINUTES": "5", "ECOM_RETRY_DELAYS": "1,2"}
+    env = {
+        "ECOM_VAR_DIR": str(tmp_path),
+        "ORDERS_DATABASE_URL": "postgresql://x/y",
+        "BROKER_URL": "amqp://guest:guest@h:5672//",
+        "CATALOG_URL": "http://catalog:8001",
+        "ECOM_JWT_SECRET": "k" * 40,
+        "ORDERS_UNPAID_TIMEOUT_MINUTES": "5",
+        "ECOM_RETRY_DELAYS": "1,2",
+    }
     c = Config.from_env("orders", env=env)
     assert not c.embedded_bus and c.database_url == "postgresql://x/y"
     assert c.peers["catalog"] == "http://catalog:8001"
@@ -62,8 +68,12 @@ def test_offset_clock_moves_on():
 
 
 def test_database_pool_settings_come_from_the_environment(tmp_path):
-    env = {"ECOM_VAR_DIR": str(tmp_path), "ECOM_DB_POOL_SIZE": "4", "ECOM_DB_MAX_OVERFLOW": "6",
-           "ECOM_DB_PING_IDLE_SECONDS": "0.5"}
+    env = {
+        "ECOM_VAR_DIR": str(tmp_path),
+        "ECOM_DB_POOL_SIZE": "4",
+        "ECOM_DB_MAX_OVERFLOW": "6",
+        "ECOM_DB_PING_IDLE_SECONDS": "0.5",
+    }
     c = Config.from_env("billing", env=env)
     assert (c.db_pool_size, c.db_max_overflow, c.db_ping_idle_seconds) == (4, 6, 0.5)
 

@@ -6,6 +6,7 @@ consumer's `Outcome.IGNORED`): every such event is delivered, dropped and paid f
 key that is not bound never runs. Both are a disagreement between the topology table and a service's
 handlers.py (its `SUBSCRIPTIONS`, which app.py's ServiceDef hands to the worker).
 """
+
 import pytest
 
 from ecom_common import service
@@ -23,8 +24,10 @@ def drift(name: str) -> dict[str, dict[str, list[str]]]:
     for queue in sorted(set(handled) | set(queues_of(name))):
         bound, handlers = set(SUBSCRIPTIONS.get(queue, [])), handled.get(queue, set())
         if bound != handlers:
-            out[queue] = {"bound, no handler (consumed and dropped)": sorted(bound - handlers),
-                          "handler, not bound (never runs)": sorted(handlers - bound)}
+            out[queue] = {
+                "bound, no handler (consumed and dropped)": sorted(bound - handlers),
+                "handler, not bound (never runs)": sorted(handlers - bound),
+            }
     return out
 
 

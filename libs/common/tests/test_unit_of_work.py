@@ -1,6 +1,7 @@
 """The unit of work's participants: what a caller adds to a business transaction (e.g. the HTTP
 request's Idempotency-Key) commits with it or not at all, and only the units of work it was given
 to or enlisted for write it."""
+
 import sqlalchemy as sa
 
 from ecom_common.db import Database, job_leases
@@ -13,8 +14,9 @@ class LeaseNote:
         self.db, self.name, self.committed = db, name, 0
 
     def before_commit(self, session) -> None:
-        session.execute(job_leases.insert().values(name=self.name, holder="test",
-                                                   expires_at=self.db.config.clock.now()))
+        session.execute(
+            job_leases.insert().values(name=self.name, holder="test", expires_at=self.db.config.clock.now())
+        )
 
     def after_commit(self) -> None:
         self.committed += 1
@@ -59,7 +61,7 @@ def test_an_enlisted_participant_joins_the_units_of_work_opened_in_the_block_on_
             with other.uow() as uow:
                 uow.commit()  # not enlisted there: the note is not written a second time
         with db.uow() as uow:
-            uow.commit()      # after the block: not enlisted any more
+            uow.commit()  # after the block: not enlisted any more
     finally:
         other.dispose()
     assert leases(db) == {"enlisted"}

@@ -8,9 +8,19 @@ injection), scenarios and world (the reliability scenarios), and the tables of s
 
 The names below are the ones tests import (`from ecom_testkit import Platform, eventually`).
 """
+
 from .broker import PrivateRabbitMQ, close_broker_connections
-from .infra import (DEFAULT_AMQP_URL, DEFAULT_DATABASE_URL, amqp_url, create_schema, database_url,
-                    delete_bus_namespace, drop_schema, scratch_database, with_search_path)
+from .infra import (
+    DEFAULT_AMQP_URL,
+    DEFAULT_DATABASE_URL,
+    amqp_url,
+    create_schema,
+    database_url,
+    delete_bus_namespace,
+    drop_schema,
+    scratch_database,
+    with_search_path,
+)
 from .platform import HTTP_TIMEOUT, Platform, RunningService
 from .proxy import TcpProxy
 from .tokens import TEST_SECRET, auth, token
@@ -18,8 +28,26 @@ from .unit import CRAFTED_CURSORS, recorded_events, unit_config
 from .waiting import eventually
 
 __all__ = [
-    "CRAFTED_CURSORS", "DEFAULT_AMQP_URL", "DEFAULT_DATABASE_URL", "HTTP_TIMEOUT", "TEST_SECRET", "Platform",
-    "PrivateRabbitMQ", "RunningService", "TcpProxy", "amqp_url", "auth", "close_broker_connections",
-    "create_schema", "database_url", "delete_bus_namespace", "drop_schema", "eventually", "recorded_events",
-    "scratch_database", "token", "unit_config", "with_search_path",
+    "CRAFTED_CURSORS",
+    "DEFAULT_AMQP_URL",
+    "DEFAULT_DATABASE_URL",
+    "HTTP_TIMEOUT",
+    "TEST_SECRET",
+    "Platform",
+    "PrivateRabbitMQ",
+    "RunningService",
+    "TcpProxy",
+    "amqp_url",
+    "auth",
+    "close_broker_connections",
+    "create_schema",
+    "database_url",
+    "delete_bus_namespace",
+    "drop_schema",
+    "eventually",
+    "recorded_events",
+    "scratch_database",
+    "token",
+    "unit_config",
+    "with_search_path",
 ]

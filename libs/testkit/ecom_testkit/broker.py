@@ -1,7 +1,9 @@
 """Fault injection on RabbitMQ: cutting a test's connections on the shared broker, and a node of a
 test's own that it may stop, kill and start (`PrivateRabbitMQ`)."""
+
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,7 +22,10 @@ def close_broker_connections(name_prefix: str) -> int:
     Uses rabbitmqctl (the management plugin is not assumed). Returns how many were closed."""
     out = subprocess.run(
         ["rabbitmqctl", "list_connections", "pid", "client_properties", "--formatter", "json", "-q"],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     closed = 0
     for conn in json.loads(out or "[]"):
@@ -28,8 +33,12 @@ def close_broker_connections(name_prefix: str) -> int:
         # rabbitmqctl renders client properties as [name, type, value] triples
         name = next((p[2] for p in props if isinstance(p, list) and p and p[0] == "connection_name"), "")
         if isinstance(name, str) and name.startswith(name_prefix):
-            subprocess.run(["rabbitmqctl", "close_connection", conn["pid"], "test: connection cut"],
-                           capture_output=True, text=True, timeout=60)
+            subprocess.run(
+                ["rabbitmqctl", "close_connection", conn["pid"], "test: connection cut"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             closed += 1
     return closed
 
@@ -88,9 +97,7 @@ class PrivateRabbitMQ:
         return Path(found).resolve().parent if found else None
 
     def _write_files(self) -> None:
-        (self.dir / "rabbitmq.conf").write_text(
-            f"listeners.tcp.1 = 127.0.0.1:{self.port}\n"
-            "log.file.level = info\n")
+        (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\nlog.file.level = info\n")
         (self.dir / "enabled_plugins").write_text("[].\n")
         (self.dir / "rabbitmq-env.conf").write_text("")  # not /etc/rabbitmq/rabbitmq-env.conf
         cookie = self.dir / ".erlang.cookie"
@@ -101,22 +108,24 @@ class PrivateRabbitMQ:
     def env(self) -> dict:
         d = self.dir
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
-        env.update({
-            "HOME": str(d),  # the Erlang cookie of this node (server and CLI)
-            "RABBITMQ_NODENAME": self.node,
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": str(self.port),
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
-            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),  # absent: none
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(d / "log"),
-            "RABBITMQ_PID_FILE": str(self.pid_file),
-            "ERL_EPMD_ADDRESS": "127.0.0.1",
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-        })
+        env.update(
+            {
+                "HOME": str(d),  # the Erlang cookie of this node (server and CLI)
+                "RABBITMQ_NODENAME": self.node,
+                "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(self.dist_port),
+                "RABBITMQ_CONF_ENV_FILE": str(d / "rabbitmq-env.conf"),
+                "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq.conf"),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(d / "advanced.config"),  # absent: none
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
+                "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(d / "log"),
+                "RABBITMQ_PID_FILE": str(self.pid_file),
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            }
+        )
         return env
 
     @property
@@ -147,7 +156,7 @@ class PrivateRabbitMQ:
             pid = int(entry.name)
             try:
                 stat = (entry / "stat").read_text()
-                started = stat[stat.rindex(")") + 2:].split()[19]
+                started = stat[stat.rindex(")") + 2 :].split()[19]
                 if known.get(pid) != started:
                     if marker not in (entry / "environ").read_bytes():
                         continue
@@ -156,18 +165,26 @@ class PrivateRabbitMQ:
                 states = [_state((task / "stat").read_text()) for task in (entry / "task").iterdir()]
             except OSError:  # gone meanwhile, or not ours to read
                 continue
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
             if any(state not in ("Z", "X") for state in states) and name != "epmd":
                 found.append((int(entry.name), command))
         return sorted(found)
 
     def ctl(self, *args: str, timeout: float = 90, check: bool = True):
         """`rabbitmqctl -n <this node> ...`"""
-        result = subprocess.run([str(self.scripts / "rabbitmqctl"), "-n", self.node, *args], env=self.env,
-                                cwd=self.dir, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [str(self.scripts / "rabbitmqctl"), "-n", self.node, *args],
+            env=self.env,
+            cwd=self.dir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and result.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} on {self.node}: exit {result.returncode}: "
-                               f"{(result.stderr or result.stdout)[-2000:]}")
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(args)} on {self.node}: exit {result.returncode}: "
+                f"{(result.stderr or result.stdout)[-2000:]}"
+            )
         return result
 
     @property
@@ -193,9 +210,15 @@ class PrivateRabbitMQ:
         # the crash left it.
         self.pid_file.unlink(missing_ok=True)
         with open(self.log_file, "ab") as out:
-            self.process = subprocess.Popen([str(self.scripts / "rabbitmq-server")], env=self.server_env, cwd=self.dir,
-                                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(
+                [str(self.scripts / "rabbitmq-server")],
+                env=self.server_env,
+                cwd=self.dir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         try:
             # One CLI call (each costs a second of CPU to boot): waits for the pid file, then the
             # Erlang distribution, then the rabbit application (what `await_startup` waits for, but
@@ -242,18 +265,15 @@ class PrivateRabbitMQ:
             if not pids:
                 break
             if time.monotonic() > deadline:
-                raise RuntimeError(f"private RabbitMQ node {self.node}: still running after SIGKILL: "
-                                   f"{self.processes()}")
+                raise RuntimeError(
+                    f"private RabbitMQ node {self.node}: still running after SIGKILL: {self.processes()}"
+                )
             for pid in pids:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             if self.process is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(1)  # the script: reaped here, not left a zombie
-                except subprocess.TimeoutExpired:
-                    pass
             time.sleep(0.05)
         self.process = None
         # The kernel closes the listening socket when the last thread of beam.smp has exited:
@@ -268,16 +288,14 @@ class PrivateRabbitMQ:
         """Stop the node whatever state it is in and remove its directory."""
         try:
             if self.running:
-                try:
+                with contextlib.suppress(Exception):  # stop() has killed it
                     self.stop(timeout=30)
-                except Exception:
-                    pass  # stop() has killed it
         finally:
             self.kill()  # whatever is left of it (none after a clean stop)
             if self.owns_dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "PrivateRabbitMQ":
+    def __enter__(self) -> PrivateRabbitMQ:
         try:
             self.start()
         except BaseException:
@@ -305,7 +323,7 @@ def _free_port() -> int:
 
 def _state(stat: str) -> str:
     """The state letter of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line (R, S, D, Z, X...)."""
-    return stat[stat.rindex(")") + 2:].split()[0]
+    return stat[stat.rindex(")") + 2 :].split()[0]
 
 
 def _wait_for_port(port: int, deadline: float) -> None:
@@ -315,5 +333,5 @@ def _wait_for_port(port: int, deadline: float) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+                raise TimeoutError(f"nothing listens on 127.0.0.1:{port}") from None
             time.sleep(0.1)

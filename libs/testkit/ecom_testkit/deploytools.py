@@ -4,6 +4,7 @@ The contract is written here once (ports of CONTRACTS.md, peer calls of docs/int
 cross-checked against those documents and ecom_common's own table, so that the compose file and
 the manifests are compared with the contract, not with themselves.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,7 @@ K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")
 
 # CONTRACTS.md "Services, ports, databases".
-PORTS = {"catalog": 8001, "orders": 8002, "inventory": 8003, "aftersales": 8004, "logistics": 8005,
-         "billing": 8006}
+PORTS = {"catalog": 8001, "orders": 8002, "inventory": 8003, "aftersales": 8004, "logistics": 8005, "billing": 8006}
 SERVICES = tuple(PORTS)
 
 # Who calls whom over HTTP: docs/interfaces.md "Service-to-service HTTP", plus billing -> billing
@@ -37,10 +37,12 @@ CALLS = {
     "billing": {"orders", "billing"},
 }
 
+
 # What every ecom process must be given (CONTRACTS.md).
 def contract_env(service: str) -> set[str]:
     return {f"{service.upper()}_DATABASE_URL", "BROKER_URL", "ECOM_JWT_SECRET"} | {
-        f"{peer.upper()}_URL" for peer in SERVICES}
+        f"{peer.upper()}_URL" for peer in SERVICES
+    }
 
 
 def tool(name: str) -> str:
@@ -115,14 +117,31 @@ def start_inventory_web(tmp_path: Path, threads: int, graceful_timeout: int):
 
     from .waiting import Lines
 
-    env = {**os.environ, "ECOM_VAR_DIR": str(tmp_path), "ECOM_JWT_SECRET": "x" * 40,
-           "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
-           "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
-           "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": str(threads), "GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout)}
+    env = {
+        **os.environ,
+        "ECOM_VAR_DIR": str(tmp_path),
+        "ECOM_JWT_SECRET": "x" * 40,
+        "INVENTORY_DATABASE_URL": f"sqlite:///{tmp_path / 'inventory.sqlite'}",
+        "BROKER_URL": f"sqla+sqlite:///{tmp_path / 'bus.sqlite'}",
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": str(threads),
+        "GUNICORN_GRACEFUL_TIMEOUT": str(graceful_timeout),
+    }
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"),
-         "--bind", "127.0.0.1:0", "inventory.app:create_app()"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            str(DEPLOY / "gunicorn.conf.py"),
+            "--bind",
+            "127.0.0.1:0",
+            "inventory.app:create_app()",
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     out, err = Lines(proc.stdout), Lines(proc.stderr)
     try:
         port = int(err.wait_for(r"Listening at: http://127\.0\.0\.1:(\d+)").group(1))

@@ -1,10 +1,11 @@
 """The machine's RabbitMQ and PostgreSQL as tests use them: their URLs (AMQP_URL / DATABASE_URL or
 the local defaults), a PostgreSQL schema per test, and the cleanup of a test's bus namespace."""
+
 from __future__ import annotations
 
 import os
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -56,10 +57,8 @@ def delete_bus_namespace(broker_url: str, prefix: str, retry_tiers: int = 8) -> 
                 channel.queue_delete(name)
             except Exception:
                 channel = conn.channel()
-        try:
+        with suppress(Exception):
             channel.exchange_delete(topology.name(EXCHANGE))
-        except Exception:
-            pass
 
 
 @contextmanager

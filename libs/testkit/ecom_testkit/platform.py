@@ -2,8 +2,10 @@
 schema, real HTTP on an ephemeral port (werkzeug, threaded) and a real worker against RabbitMQ, on a
 bus namespace of its own (every queue and the exchange carry a unique prefix), so that no test sees
 another's leftovers."""
+
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -68,8 +70,8 @@ class RunningService:
 class Platform:
     """Services of one test, on their own schemas and bus namespace.
 
-        with Platform(["catalog", "inventory", "orders"]) as p:
-            p["catalog"].post("/api/v1/products", json=..., shop_id="S1")
+    with Platform(["catalog", "inventory", "orders"]) as p:
+        p["catalog"].post("/api/v1/products", json=..., shop_id="S1")
     """
 
     services: list[str]
@@ -113,7 +115,7 @@ class Platform:
             testing=True,
         )
 
-    def start(self) -> "Platform":
+    def start(self) -> Platform:
         from werkzeug.serving import make_server
 
         from ecom_common.service import load
@@ -124,7 +126,7 @@ class Platform:
             servers[name] = make_server("127.0.0.1", 0, dispatchers[name], threaded=True)
             peers[name] = f"http://127.0.0.1:{servers[name].server_port}"
         # Peers not started in this test point at a closed port: calling them fails loudly.
-        for name, port in PORTS.items():
+        for name, _port in PORTS.items():
             peers.setdefault(name, "http://127.0.0.1:9")
         for name in self.services:
             schema = f"{self.prefix}_{name}"
@@ -160,16 +162,12 @@ class Platform:
         for rs in self.running.values():
             rs.db.dispose()
         for name in self.running:
-            try:
+            with contextlib.suppress(Exception):
                 drop_schema(self.db_url(name), f"{self.prefix}_{name}")
-            except Exception:
-                pass
-        try:
+        with contextlib.suppress(Exception):
             delete_bus_namespace(self.broker_url, f"{self.prefix}.")
-        except Exception:
-            pass
 
-    def __enter__(self) -> "Platform":
+    def __enter__(self) -> Platform:
         try:
             return self.start()
         except BaseException:

@@ -15,6 +15,7 @@ migrations), `app`, `client` (Flask's test client) and `clock` (the config's, mo
 A conftest overrides any of them by defining a fixture of the same name (catalog copies a migrated
 template instead of migrating per test).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -24,8 +25,10 @@ from .unit import unit_config
 
 @pytest.fixture
 def service_name() -> str:
-    pytest.fail("the per-service fixtures need the service's name: define a `service_name` fixture in its "
-                "tests/conftest.py", pytrace=False)
+    pytest.fail(
+        "the per-service fixtures need the service's name: define a `service_name` fixture in its tests/conftest.py",
+        pytrace=False,
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """A loopback TCP proxy that a test cuts, to take a shared server (PostgreSQL) away from the
 processes under test without touching it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,9 @@ class TcpProxy:
             return
         self.connections += 1
         self.writers |= {client_writer, server_writer}
-        await asyncio.gather(self._pipe(client_reader, server_writer),
-                             self._pipe(server_reader, client_writer, replies=True))
+        await asyncio.gather(
+            self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer, replies=True)
+        )
         self.writers -= {client_writer, server_writer}
 
     async def _start(self):
@@ -77,7 +79,7 @@ class TcpProxy:
         self.replies.set()  # the held pipes see their writers gone and end
         await self.server.wait_closed()
 
-    def start(self) -> "TcpProxy":
+    def start(self) -> TcpProxy:
         self._call(self._start())
         return self
 

@@ -1,6 +1,7 @@
 """Helpers of the reliability scenarios: events to record or publish, counts and invariants read from
 a service's database, the state of a queue, a worker process's environment. Tests import the module
 (`from ecom_testkit import scenarios`) and call `scenarios.listed(...)`, `scenarios.queue_state(...)`."""
+
 from __future__ import annotations
 
 import os
@@ -13,10 +14,14 @@ from .world import SAGA_SETTINGS  # noqa: F401
 def listed(product_id: str, *skus: str, shop_id: str = "S1", threshold: int = 3):
     from ecom_common.events import make_event
 
-    return make_event("catalog.ProductListed", {
-        "product_id": product_id, "shop_id": shop_id,
-        "skus": [{"sku_code": s, "list_price_fen": 1000, "low_stock_threshold": threshold} for s in skus],
-    })
+    return make_event(
+        "catalog.ProductListed",
+        {
+            "product_id": product_id,
+            "shop_id": shop_id,
+            "skus": [{"sku_code": s, "list_price_fen": 1000, "low_stock_threshold": threshold} for s in skus],
+        },
+    )
 
 
 def record(service, *events) -> None:
@@ -35,6 +40,7 @@ def count(db, table, *where) -> int:
 
 def movements(db, sku: str, shop_id: str | None = None) -> int:
     import sqlalchemy as sa
+
     from inventory.models import StockMovement
 
     stmt = sa.select(sa.func.count()).where(StockMovement.sku_code == sku)
@@ -46,6 +52,7 @@ def movements(db, sku: str, shop_id: str | None = None) -> int:
 
 def stock_items(db, sku: str) -> int:
     import sqlalchemy as sa
+
     from inventory.models import StockItem
 
     with db.Session() as s:
@@ -56,16 +63,24 @@ def ledger_matches_stock(db) -> bool:
     """Inventory's ledger sums to its stock: per SKU and warehouse, the movements' on-hand and reserved
     deltas add up to the stock item's on hand and reserved."""
     import sqlalchemy as sa
+
     from inventory.models import StockItem, StockMovement
 
     with db.Session() as s:
-        sums = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(
-            sa.select(StockMovement.sku_code, StockMovement.warehouse_code,
-                      sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
-                      sa.func.sum(StockMovement.reserved_delta).label("reserved"))
-            .group_by(StockMovement.sku_code, StockMovement.warehouse_code))}
-        items = {(r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
-                 for r in s.execute(sa.select(StockItem)).scalars()}
+        sums = {
+            (r.sku_code, r.warehouse_code): (r.on_hand, r.reserved)
+            for r in s.execute(
+                sa.select(
+                    StockMovement.sku_code,
+                    StockMovement.warehouse_code,
+                    sa.func.sum(StockMovement.on_hand_delta).label("on_hand"),
+                    sa.func.sum(StockMovement.reserved_delta).label("reserved"),
+                ).group_by(StockMovement.sku_code, StockMovement.warehouse_code)
+            )
+        }
+        items = {
+            (r.sku_code, r.warehouse_code): (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()
+        }
     return sums == items
 
 
@@ -101,8 +116,14 @@ def publish(config, events_or_bodies, routing_key: str | None = None, to_queue: 
             body = item if isinstance(item, (str, bytes)) else item.to_json()
             rk = routing_key or getattr(item, "routing_key", "")
             if to_queue:
-                producer.publish(body, exchange="", routing_key=topology.name(to_queue), delivery_mode=2,
-                                 content_type="application/json", retry=False)
+                producer.publish(
+                    body,
+                    exchange="",
+                    routing_key=topology.name(to_queue),
+                    delivery_mode=2,
+                    content_type="application/json",
+                    retry=False,
+                )
             else:
                 bus.publish_raw(producer, topology.exchange, rk, body, message_id=item.event_id)
 
@@ -110,12 +131,14 @@ def publish(config, events_or_bodies, routing_key: str | None = None, to_queue: 
 def worker_env(platform, service: str, tmp_path) -> dict:
     rs = platform[service]
     env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")}
-    env.update({
-        "BROKER_URL": platform.broker_url,
-        f"{service.upper()}_DATABASE_URL": rs.config.database_url,
-        "ECOM_BUS_PREFIX": rs.config.bus_prefix,
-        "ECOM_JWT_SECRET": TEST_SECRET,
-        "ECOM_VAR_DIR": str(tmp_path),
-        "ECOM_RETRY_DELAYS": ",".join(str(d) for d in platform.retry_delays),
-    })
+    env.update(
+        {
+            "BROKER_URL": platform.broker_url,
+            f"{service.upper()}_DATABASE_URL": rs.config.database_url,
+            "ECOM_BUS_PREFIX": rs.config.bus_prefix,
+            "ECOM_JWT_SECRET": TEST_SECRET,
+            "ECOM_VAR_DIR": str(tmp_path),
+            "ECOM_RETRY_DELAYS": ",".join(str(d) for d in platform.retry_delays),
+        }
+    )
     return env

@@ -5,6 +5,7 @@ otherwise the machine's own servers at AMQP_URL / DATABASE_URL (defaults: 127.0.
 postgres@127.0.0.1/test). When CI=true a missing broker or database fails the run; elsewhere the
 tests are skipped with the reason. A suite's conftest imports the `infrastructure` fixture by name.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,9 +33,7 @@ def _start_containers(stack):
 
     rabbit = stack.enter_context(RabbitMqContainer("rabbitmq:3.13-management"))
     pg = stack.enter_context(PostgresContainer("postgres:16", driver="psycopg"))
-    os.environ["AMQP_URL"] = (
-        f"amqp://guest:guest@{rabbit.get_container_host_ip()}:{rabbit.get_exposed_port(5672)}//"
-    )
+    os.environ["AMQP_URL"] = f"amqp://guest:guest@{rabbit.get_container_host_ip()}:{rabbit.get_exposed_port(5672)}//"
     os.environ["DATABASE_URL"] = pg.get_connection_url()
 
 

@@ -7,6 +7,7 @@ buyer sees what they own; staff without a shop see nothing (403 on lists, 404 on
 resources). A principal with several roles sees the union of what each of its roles *that the
 route admits* may see. Another tenant's resource answers 404 problem+json, never its data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,7 +28,9 @@ class Who:
 
 PRINCIPALS = [
     # platform roles
-    Who("admin", ("admin",), "root"), Who("reviewer", ("reviewer",), "rita"), Who("service", ("service",), "svc"),
+    Who("admin", ("admin",), "root"),
+    Who("reviewer", ("reviewer",), "rita"),
+    Who("service", ("service",), "svc"),
     Who("finance(platform)", ("finance",), "fred"),
     # the owning shop's staff, and the other shop's
     *(Who(f"{r}@S2", (r,), f"{r}-s2", "S2") for r in ("ops", "cs", "warehouse", "finance")),
@@ -35,9 +38,11 @@ PRINCIPALS = [
     # staff without a shop: nothing
     *(Who(f"{r}@no-shop", (r,), f"{r}-x") for r in ("ops", "cs", "warehouse")),
     # buyers: the owner and another
-    Who("buyer eve", ("buyer",), "eve"), Who("buyer bob", ("buyer",), "bob"),
+    Who("buyer eve", ("buyer",), "eve"),
+    Who("buyer bob", ("buyer",), "bob"),
     # several roles: the union of what each admitted role may see
-    Who("bob buyer+ops@no-shop", ("buyer", "ops"), "bob"), Who("bob buyer+cs@no-shop", ("buyer", "cs"), "bob"),
+    Who("bob buyer+ops@no-shop", ("buyer", "ops"), "bob"),
+    Who("bob buyer+cs@no-shop", ("buyer", "cs"), "bob"),
     Who("bob buyer+ops@S1", ("buyer", "ops"), "bob", "S1"),
     Who("eve buyer+ops@S1", ("buyer", "ops"), "eve", "S1"),
 ]
@@ -66,6 +71,7 @@ class Route:
     see (a listed product). holds_s2: the seeded S2 has rows in this list. sight: the roles whose
     grants let a caller see the resource, where fewer than the admitted ones do (a product's review
     trail: not finance, not buyers); the others get 404, as for another tenant's resource."""
+
     kind: str
     roles: frozenset | None = None
     path: dict = field(default_factory=dict)
@@ -96,66 +102,87 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("catalog", "/api/v1/categories/tree"): Route("open"),
     ("catalog", "/api/v1/products"): Route("list", public=("status", "listed"), holds_s2=True),
     ("catalog", "/api/v1/products/<product_id>"): Route("one", path={"product_id": "draft_id"}, marker="draft_id"),
-    ("catalog", "/api/v1/products/<product_id>/timeline"): Route("one", path={"product_id": "draft_id"},
-                                                                 marker="draft_sku",
-                                                                 sight=_r("admin", "reviewer", "service", "ops", "cs",
-                                                                          "warehouse")),
+    ("catalog", "/api/v1/products/<product_id>/timeline"): Route(
+        "one",
+        path={"product_id": "draft_id"},
+        marker="draft_sku",
+        sight=_r("admin", "reviewer", "service", "ops", "cs", "warehouse"),
+    ),
     ("catalog", "/api/v1/review-queue"): Route("list", _r("reviewer", "admin")),
     ("catalog", "/api/v1/skus/<sku_code>"): Route("one", path={"sku_code": "draft_sku"}, params=S2, marker="draft_sku"),
     ("orders", "/api/v1/audit-rules"): Route("shop", _r("ops", "admin"), params=S2),
     ("orders", "/api/v1/orders"): Route("list", ORDER_READERS, buyer_owned=True, holds_s2=True),
-    ("orders", "/api/v1/orders/<order_id>"): Route("one", ORDER_READERS, path={"order_id": "order_id"},
-                                                   marker="order_id", buyer_owned=True),
+    ("orders", "/api/v1/orders/<order_id>"): Route(
+        "one", ORDER_READERS, path={"order_id": "order_id"}, marker="order_id", buyer_owned=True
+    ),
     ("orders", "/api/v1/orders/counts"): Route("shop", ORDER_READERS, params=S2, buyer_owned=True),
-    ("inventory", "/api/v1/reservations"): Route("list", _r("warehouse", "ops", "admin", "service", "cs"),
-                                                 holds_s2=True),
-    ("inventory", "/api/v1/reservations/<order_id>"): Route("one", _r("warehouse", "ops", "admin", "service", "cs"),
-                                                            path={"order_id": "order_id"}, marker="order_id"),
-    ("inventory", "/api/v1/stock"): Route("list", _r("warehouse", "ops", "admin", "finance", "service"),
-                                          holds_s2=True),
+    ("inventory", "/api/v1/reservations"): Route(
+        "list", _r("warehouse", "ops", "admin", "service", "cs"), holds_s2=True
+    ),
+    ("inventory", "/api/v1/reservations/<order_id>"): Route(
+        "one", _r("warehouse", "ops", "admin", "service", "cs"), path={"order_id": "order_id"}, marker="order_id"
+    ),
+    ("inventory", "/api/v1/stock"): Route("list", _r("warehouse", "ops", "admin", "finance", "service"), holds_s2=True),
     ("inventory", "/api/v1/stock-policy"): Route("shop", _r("ops", "warehouse", "admin", "service"), params=S2),
-    ("inventory", "/api/v1/stock/<sku_code>"): Route("one", _r("warehouse", "ops", "admin", "finance", "service", "cs"),
-                                                     path={"sku_code": "sku_code"}, params=S2, marker="sku_code"),
-    ("inventory", "/api/v1/stock/<sku_code>/movements"): Route("one", _r("warehouse", "ops", "admin", "finance",
-                                                                         "service"),
-                                                               path={"sku_code": "sku_code"}, params=S2,
-                                                               marker="sku_code"),
+    ("inventory", "/api/v1/stock/<sku_code>"): Route(
+        "one",
+        _r("warehouse", "ops", "admin", "finance", "service", "cs"),
+        path={"sku_code": "sku_code"},
+        params=S2,
+        marker="sku_code",
+    ),
+    ("inventory", "/api/v1/stock/<sku_code>/movements"): Route(
+        "one",
+        _r("warehouse", "ops", "admin", "finance", "service"),
+        path={"sku_code": "sku_code"},
+        params=S2,
+        marker="sku_code",
+    ),
     ("inventory", "/api/v1/stock/replenishment"): Route("shop", _r("warehouse", "ops", "admin"), params=S2),
     ("aftersales", "/api/v1/cases"): Route("list", AFTERSALES_READERS, buyer_owned=True, holds_s2=True),
-    ("aftersales", "/api/v1/cases/<case_id>"): Route("one", AFTERSALES_READERS, path={"case_id": "case_id"},
-                                                     marker="case_id", buyer_owned=True),
+    ("aftersales", "/api/v1/cases/<case_id>"): Route(
+        "one", AFTERSALES_READERS, path={"case_id": "case_id"}, marker="case_id", buyer_owned=True
+    ),
     ("aftersales", "/api/v1/complaints"): Route("list", AFTERSALES_READERS, buyer_owned=True, holds_s2=True),
-    ("aftersales", "/api/v1/complaints/<complaint_id>"): Route("one", AFTERSALES_READERS,
-                                                               path={"complaint_id": "complaint_id"},
-                                                               marker="complaint_id", buyer_owned=True),
+    ("aftersales", "/api/v1/complaints/<complaint_id>"): Route(
+        "one", AFTERSALES_READERS, path={"complaint_id": "complaint_id"}, marker="complaint_id", buyer_owned=True
+    ),
     ("aftersales", "/api/v1/complaints/dashboard"): Route("shop", _r("cs", "ops", "admin"), params=S2),
     ("aftersales", "/api/v1/feedback/report"): Route("shop", _r("cs", "ops", "admin", "finance"), params=S2),
     ("logistics", "/api/v1/carrier-rules"): Route("shop", _r("admin", "warehouse", "ops"), params=S2),
     ("logistics", "/api/v1/carriers"): Route("open", _r("admin", "warehouse", "ops", "cs", "service")),
     ("logistics", "/api/v1/promotion-periods"): Route("open"),
     ("logistics", "/api/v1/shipments"): Route("list", SHIPMENT_READERS, holds_s2=True),
-    ("logistics", "/api/v1/shipments/<shipment_id>"): Route("one", SHIPMENT_READERS,
-                                                             path={"shipment_id": "shipment_id"}, marker="shipment_id"),
-    ("logistics", "/api/v1/shipments/<shipment_id>/waybill"): Route("one", _r("warehouse", "ops", "admin", "service"),
-                                                                     path={"shipment_id": "shipment_id"},
-                                                                     marker="shipment_id"),
+    ("logistics", "/api/v1/shipments/<shipment_id>"): Route(
+        "one", SHIPMENT_READERS, path={"shipment_id": "shipment_id"}, marker="shipment_id"
+    ),
+    ("logistics", "/api/v1/shipments/<shipment_id>/waybill"): Route(
+        "one", _r("warehouse", "ops", "admin", "service"), path={"shipment_id": "shipment_id"}, marker="shipment_id"
+    ),
     ("logistics", "/api/v1/shipments/exceptions"): Route("list", SHIPMENT_READERS),
     ("logistics", "/api/v1/shipments/stats"): Route("shop", SHIPMENT_READERS, params=S2),
     ("logistics", "/api/v1/shipping/sender"): Route("shop", _r("ops", "admin", "warehouse"), params=S2),
-    ("logistics", "/api/v1/shipping/templates"): Route("shop", _r("ops", "admin", "warehouse", "cs", "service"),
-                                                       params=S2),
+    ("logistics", "/api/v1/shipping/templates"): Route(
+        "shop", _r("ops", "admin", "warehouse", "cs", "service"), params=S2
+    ),
     ("billing", "/api/v1/commission-rates"): Route("list", _r("admin", "finance")),
     ("billing", "/api/v1/ledger"): Route("list", MONEY_READERS, holds_s2=True),
-    ("billing", "/api/v1/payments"): Route("list", _r("buyer", "finance", "admin", "ops", "cs", "service"),
-                                           buyer_owned=True, holds_s2=True),
-    ("billing", "/api/v1/payments/<payment_id>"): Route("one", _r("buyer", "finance", "admin", "ops", "cs", "service"),
-                                                        path={"payment_id": "payment_id"}, marker="payment_id",
-                                                        buyer_owned=True),
+    ("billing", "/api/v1/payments"): Route(
+        "list", _r("buyer", "finance", "admin", "ops", "cs", "service"), buyer_owned=True, holds_s2=True
+    ),
+    ("billing", "/api/v1/payments/<payment_id>"): Route(
+        "one",
+        _r("buyer", "finance", "admin", "ops", "cs", "service"),
+        path={"payment_id": "payment_id"},
+        marker="payment_id",
+        buyer_owned=True,
+    ),
     ("billing", "/api/v1/payouts"): Route("list", MONEY_READERS),
     ("billing", "/api/v1/reconciliation"): Route("shop", MONEY_READERS, params={**S2, "date": "today"}),
     ("billing", "/api/v1/refunds"): Route("list", _r("finance", "admin", "ops", "cs", "service"), holds_s2=True),
-    ("billing", "/api/v1/refunds/<refund_id>"): Route("one", _r("finance", "admin", "ops", "cs", "service"),
-                                                      path={"refund_id": "refund_id"}, marker="refund_id"),
+    ("billing", "/api/v1/refunds/<refund_id>"): Route(
+        "one", _r("finance", "admin", "ops", "cs", "service"), path={"refund_id": "refund_id"}, marker="refund_id"
+    ),
     ("billing", "/api/v1/settlements"): Route("list", MONEY_READERS),
 }
 
@@ -197,8 +224,11 @@ def row_visible(route: Route, who: Who, row: dict) -> bool:
     seen = grants(who, admitted)
     if route.public and row.get(route.public[0]) == route.public[1]:
         return True
-    return EVERY_SHOP in seen or ("shop", row.get("shop_id")) in seen or \
-        (route.buyer_owned and "buyer_id" in row and ("buyer", row["buyer_id"]) in seen)
+    return (
+        EVERY_SHOP in seen
+        or ("shop", row.get("shop_id")) in seen
+        or (route.buyer_owned and "buyer_id" in row and ("buyer", row["buyer_id"]) in seen)
+    )
 
 
 def cases() -> list[tuple[str, str, Who, str]]:

@@ -1,5 +1,6 @@
 """Unit tests: a service on a SQLite file of its own and kombu's in-memory transport (events stay in
 the outbox table, where `recorded_events` reads them)."""
+
 from __future__ import annotations
 
 import base64
@@ -31,11 +32,12 @@ def unit_config(service: str, tmp_path: Path, **overrides) -> Config:
     return Config(**kwargs)
 
 
-
 # Cursors a client can craft for a list keyed by one column: valid base64 JSON lists of one value
 # that no column holds (an object, a list, a bool, an integer past 64 bits, a string with a NUL).
-CRAFTED_CURSORS = [base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
-                   for value in ({"a": 1}, [1], True, 2**70, "\x00")]
+CRAFTED_CURSORS = [
+    base64.urlsafe_b64encode(json.dumps([value]).encode()).decode().rstrip("=")
+    for value in ({"a": 1}, [1], True, 2**70, "\x00")
+]
 
 
 def recorded_events(db: Database, routing_key: str | None = None) -> list[dict]:

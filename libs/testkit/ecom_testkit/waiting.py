@@ -1,5 +1,6 @@
 """Waiting for what happens asynchronously (a worker, a relay): poll with a generous deadline, never
 sleep for a guessed duration."""
+
 from __future__ import annotations
 
 import re

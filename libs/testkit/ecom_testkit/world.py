@@ -1,21 +1,30 @@
 """A populated platform for the reliability scenarios: two shops, each with its buyer and a resource
 of every kind, driven through the public HTTP surface (`seed_world`), and the platform settings of
 the saga scenarios."""
+
 from __future__ import annotations
 
 from .saga import CARRIER_SECRET, Saga
 
-SAGA_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": CARRIER_SECRET,
-                 "BILLING_SANDBOX_CONFIRM_DELAY_MS": "20",
-                 # many orders from the test's one receiver phone: not a "repeated recipient" hold
-                 "ORDERS_REPEAT_PHONE_COUNT": "100000"}
+SAGA_SETTINGS = {
+    "LOGISTICS_CARRIER_WEBHOOK_SECRET": CARRIER_SECRET,
+    "BILLING_SANDBOX_CONFIRM_DELAY_MS": "20",
+    # many orders from the test's one receiver phone: not a "repeated recipient" hold
+    "ORDERS_REPEAT_PHONE_COUNT": "100000",
+}
 PLATFORM_SETTINGS = SAGA_SETTINGS
 
 
 def _draft(saga, shop: str, sku: str) -> str:
-    body = {"category_id": "digital-phones", "title": f"草稿手机 {sku}", "brand": "Acme", "description": "草稿",
-            "attributes": {"网络类型": "5G", "存储容量": ["64GB"]}, "images": [{"url": "https://img.example/d.jpg", "width": 800, "height": 800}],
-            "skus": [{"sku_code": sku, "spec": {"存储容量": "64GB"}, "list_price_fen": 5000, "weight_g": 300}]}
+    body = {
+        "category_id": "digital-phones",
+        "title": f"草稿手机 {sku}",
+        "brand": "Acme",
+        "description": "草稿",
+        "attributes": {"网络类型": "5G", "存储容量": ["64GB"]},
+        "images": [{"url": "https://img.example/d.jpg", "width": 800, "height": 800}],
+        "skus": [{"sku_code": sku, "spec": {"存储容量": "64GB"}, "list_price_fen": 5000, "weight_g": 300}],
+    }
     return saga.ok(saga["catalog"].post("/api/v1/products", json=body, shop_id=shop), 201)["product_id"]
 
 
@@ -30,23 +39,52 @@ def _seed_shop(saga, shop: str, buyer: str) -> dict:
     product_id = saga.product(sku, stock=10, shop=shop)
     draft_id = _draft(saga, shop, f"{shop}-DRAFT")
     # buyers write their phone into notes: it is personal data there too
-    order = saga.ok(saga.place([{"sku_code": sku, "quantity": 1}], buyer=buyer, shop=shop,
-                               note="放门口，到了打13812345678"), 201)
+    order = saga.ok(
+        saga.place([{"sku_code": sku, "quantity": 1}], buyer=buyer, shop=shop, note="放门口，到了打13812345678"), 201
+    )
     payment = saga.ok(saga.pay(order["order_id"], buyer=buyer), 201)
     saga.wait_status(order["order_id"], "awaiting_shipment")
     shipment = saga.shipment_for(order["order_id"])
     # a note asking for something holds the order for review (and carries the phone again)
     second = saga.placed_and_paid(sku, buyer=buyer, shop=shop, note="加急！电话13812345678")
     saga.wait_status(second, "on_hold")
-    case = saga.ok(saga["aftersales"].post("/api/v1/cases", role="buyer", sub=buyer, headers={"Idempotency-Key": uuid.uuid4().hex},
-                                           json={"order_id": second, "type": "refund_only", "reason": "no_reason",
-                                                 "evidence": {"images": [], "text": "不要了，有事打13812345678"}}), 201)
-    complaint = saga.ok(saga["aftersales"].post("/api/v1/complaints", role="buyer", sub=buyer,
-                                                json={"order_id": order["order_id"], "tier": "general",
-                                                      "text": "还没发货，请回电13812345678"}), 201)
-    return {"shop_id": shop, "buyer": buyer, "sku_code": sku, "product_id": product_id, "draft_id": draft_id,
-            "order_id": order["order_id"], "payment_id": payment["payment_id"], "shipment_id": shipment["shipment_id"],
-            "case_order_id": second, "case_id": case["case_id"], "complaint_id": complaint["complaint_id"]}
+    case = saga.ok(
+        saga["aftersales"].post(
+            "/api/v1/cases",
+            role="buyer",
+            sub=buyer,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={
+                "order_id": second,
+                "type": "refund_only",
+                "reason": "no_reason",
+                "evidence": {"images": [], "text": "不要了，有事打13812345678"},
+            },
+        ),
+        201,
+    )
+    complaint = saga.ok(
+        saga["aftersales"].post(
+            "/api/v1/complaints",
+            role="buyer",
+            sub=buyer,
+            json={"order_id": order["order_id"], "tier": "general", "text": "还没发货，请回电13812345678"},
+        ),
+        201,
+    )
+    return {
+        "shop_id": shop,
+        "buyer": buyer,
+        "sku_code": sku,
+        "product_id": product_id,
+        "draft_id": draft_id,
+        "order_id": order["order_id"],
+        "payment_id": payment["payment_id"],
+        "shipment_id": shipment["shipment_id"],
+        "case_order_id": second,
+        "case_id": case["case_id"],
+        "complaint_id": complaint["complaint_id"],
+    }
 
 
 def seed_world(platform, shops=(("S1", "bob"), ("S2", "eve"))) -> dict:

@@ -5,6 +5,7 @@ returns and gives feedback; `cs` of the shop approves, rejects, retries refunds 
 complaints; `warehouse` of the shop inspects returns; `admin` may act for any shop. A buyer sees only
 their own cases, shop staff only their shop's; anyone else's answers 404.
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -20,19 +21,23 @@ from ecom_common.auth import (
     visible,
 )
 from ecom_common.clock import aware, iso
+from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict
-from ecom_common.privacy import scrub
 from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
 from ecom_common.idempotency import idempotent
-from ecom_common.db import is_unique_violation
+from ecom_common.privacy import scrub
 
 from . import domain, operations
 from .domain import CaseType, ComplaintStatus, Reason, Status, Tier
 from .gateways import orders_gateway
 from .models import Case, Complaint, Feedback
 
-blp = Blueprint("aftersales", __name__, url_prefix="/api/v1",
-                description="Return, exchange and refund-only cases, complaints, SLAs and feedback")
+blp = Blueprint(
+    "aftersales",
+    __name__,
+    url_prefix="/api/v1",
+    description="Return, exchange and refund-only cases, complaints, SLAs and feedback",
+)
 
 STAFF = ("cs", "ops", "warehouse", "finance", "admin", "service")
 
@@ -52,8 +57,9 @@ class FreeText(fields.Str):
 class LineIn(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     quantity = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
-    new_sku_code = fields.Str(validate=validate.Length(min=1, max=64),
-                              metadata={"description": "exchange only: the spec to ship instead"})
+    new_sku_code = fields.Str(
+        validate=validate.Length(min=1, max=64), metadata={"description": "exchange only: the spec to ship instead"}
+    )
 
 
 class EvidenceIn(BodySchema):
@@ -65,10 +71,14 @@ class CaseCreate(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     type = fields.Str(required=True, validate=validate.OneOf(CaseType.ALL))
     reason = fields.Str(required=True, validate=validate.OneOf(Reason.ALL))
-    lines = fields.List(fields.Nested(LineIn), load_default=list,
-                        metadata={"description": "omit for a refund-only before shipment (whole order)"})
-    amount_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT),
-                            metadata={"description": "default: what was paid for the lines"})
+    lines = fields.List(
+        fields.Nested(LineIn),
+        load_default=list,
+        metadata={"description": "omit for a refund-only before shipment (whole order)"},
+    )
+    amount_fen = fields.Int(
+        validate=validate.Range(min=0, max=MAX_INT), metadata={"description": "default: what was paid for the lines"}
+    )
     evidence = fields.Nested(EvidenceIn, load_default=lambda: {"images": [], "text": ""})
 
 
@@ -82,6 +92,7 @@ class LineOut(Schema):
 
 class TimelineOut(Schema):
     """The timeline entry every service returns (cases and complaints alike)."""
+
     at = UtcTime()
     by = fields.Str()
     action = fields.Str()
@@ -249,28 +260,56 @@ def _policy() -> domain.Policy:
 
 def case_json(case: Case, now, detail: bool = True) -> dict:
     running = case.status not in Status.FINAL
-    sla = {"kind": case.sla_kind if running else None,
-           **domain.time_left(case.sla_due_at if running else None, now)}
+    sla = {"kind": case.sla_kind if running else None, **domain.time_left(case.sla_due_at if running else None, now)}
     out = {
-        "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "buyer_id": case.buyer_id,
-        "type": case.case_type, "reason": case.reason, "status": case.status, "amount_fen": case.amount_fen,
-        "lines": [{"sku_code": l.sku_code, "quantity": l.quantity, "unit_price_fen": l.unit_price_fen,
-                   "amount_fen": l.amount_fen, "new_sku_code": l.new_sku_code} for l in case.lines],
+        "case_id": case.id,
+        "order_id": case.order_id,
+        "shop_id": case.shop_id,
+        "buyer_id": case.buyer_id,
+        "type": case.case_type,
+        "reason": case.reason,
+        "status": case.status,
+        "amount_fen": case.amount_fen,
+        "lines": [
+            {
+                "sku_code": l.sku_code,
+                "quantity": l.quantity,
+                "unit_price_fen": l.unit_price_fen,
+                "amount_fen": l.amount_fen,
+                "new_sku_code": l.new_sku_code,
+            }
+            for l in case.lines
+        ],
         "evidence": case.evidence or {},
         "before_shipment": case.before_shipment,
         "shipping_paid_by": case.shipping_paid_by,
         "return_address": case.return_address,
-        "return_shipment": ({"carrier": case.return_carrier, "tracking_no": case.return_tracking_no}
-                            if case.return_tracking_no else None),
-        "inspection": ({"resellable": case.resellable, "note": case.inspection_note,
-                        "received_at": iso(aware(case.received_at))} if case.received_at else None),
-        "refund": {"attempts": case.refund_attempts, "failed": case.refund_failed,
-                   "last_error": case.last_refund_error, "refund_id": case.refund_id},
-        "replacement": ({"shipment_id": case.reship_shipment_id, "tracking_no": case.reship_tracking_no}
-                        if case.reship_shipment_id else None),
+        "return_shipment": (
+            {"carrier": case.return_carrier, "tracking_no": case.return_tracking_no}
+            if case.return_tracking_no
+            else None
+        ),
+        "inspection": (
+            {"resellable": case.resellable, "note": case.inspection_note, "received_at": iso(aware(case.received_at))}
+            if case.received_at
+            else None
+        ),
+        "refund": {
+            "attempts": case.refund_attempts,
+            "failed": case.refund_failed,
+            "last_error": case.last_refund_error,
+            "refund_id": case.refund_id,
+        },
+        "replacement": (
+            {"shipment_id": case.reship_shipment_id, "tracking_no": case.reship_tracking_no}
+            if case.reship_shipment_id
+            else None
+        ),
         "sla": sla,
         "allowed_actions": domain.allowed_actions(case.case_type, case.status),
-        "created_at": case.created_at, "updated_at": case.updated_at, "closed_at": case.closed_at,
+        "created_at": case.created_at,
+        "updated_at": case.updated_at,
+        "closed_at": case.closed_at,
     }
     if detail:
         out["timeline"] = timeline_json(case.timeline, lambda t: t.reason)
@@ -282,23 +321,36 @@ def timeline_json(entries, why) -> list[dict]:
     the status before an entry is the status after the one before it."""
     out, before = [], None
     for t in entries:
-        out.append({"at": t.at, "by": t.by, "action": t.action, "from_status": before, "status": t.status,
-                    "reason": why(t)})
+        out.append(
+            {"at": t.at, "by": t.by, "action": t.action, "from_status": before, "status": t.status, "reason": why(t)}
+        )
         before = t.status
     return out
 
 
 def complaint_json(c: Complaint, now, detail: bool = True) -> dict:
     running = c.status != ComplaintStatus.RESOLVED and c.met_at is None
-    clock = (domain.time_left(c.due_at, now) if running
-             else {"due_at": aware(c.due_at), "seconds_left": None, "overdue": False})
+    clock = (
+        domain.time_left(c.due_at, now)
+        if running
+        else {"due_at": aware(c.due_at), "seconds_left": None, "overdue": False}
+    )
     out = {
-        "complaint_id": c.id, "order_id": c.order_id, "shop_id": c.shop_id, "buyer_id": c.buyer_id,
-        "tier": c.tier, "text": c.text, "status": c.status, "milestone": c.milestone,
+        "complaint_id": c.id,
+        "order_id": c.order_id,
+        "shop_id": c.shop_id,
+        "buyer_id": c.buyer_id,
+        "tier": c.tier,
+        "text": c.text,
+        "status": c.status,
+        "milestone": c.milestone,
         "sla": {"kind": c.milestone, **clock},
-        "met_at": c.met_at, "response": c.response, "resolution": c.resolution,
+        "met_at": c.met_at,
+        "response": c.response,
+        "resolution": c.resolution,
         "escalations": [{"kind": e.kind, "at": e.at, "reason": e.reason} for e in c.escalations],
-        "created_at": c.created_at, "updated_at": c.updated_at,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
     }
     if detail:
         out["timeline"] = timeline_json(c.timeline, lambda t: t.note)
@@ -338,7 +390,7 @@ def create_case(args):
     and not claimed by another case, "no_reason" within AFTERSALES_NO_REASON_DAYS of delivery.
     A refund-only below AFTERSALES_AUTO_APPROVE_FEN is approved at once."""
     p = current_principal()
-    order = _buyers_order(args["order_id"])   # before any write: orders down -> 503, nothing written
+    order = _buyers_order(args["order_id"])  # before any write: orders down -> 503, nothing written
     now, policy = _now(), _policy()
     lines = [domain.RequestedLine(l["sku_code"], l["quantity"], l.get("new_sku_code")) for l in args["lines"]]
     draft = domain.draft_case(order, args["type"], args["reason"], lines, args.get("amount_fen"), now, policy)
@@ -366,8 +418,14 @@ def list_cases(args):
     elif args.get("overdue") is False:
         stmt = stmt.where(sa.or_(Case.sla_due_at.is_(None), Case.sla_due_at >= now))
     with current_db().Session() as session:
-        return paginate(session, stmt, [Case.created_at, Case.id], args["limit"], args.get("cursor"),
-                        to_item=lambda c: case_json(c, now, detail=False))
+        return paginate(
+            session,
+            stmt,
+            [Case.created_at, Case.id],
+            args["limit"],
+            args.get("cursor"),
+            to_item=lambda c: case_json(c, now, detail=False),
+        )
 
 
 @blp.route("/cases/<case_id>", methods=["GET"])
@@ -397,8 +455,9 @@ def _act(case_id: str, work) -> dict:
 def approve_case(args, case_id):
     """cs approves: a return or exchange waits for the buyer's parcel (the shop's return address is
     on the case); a refund-only goes to refunding at once."""
-    return _act(case_id, lambda uow, case, p, now, policy:
-                operations.approve(uow, case, p.sub, now, policy, args.get("reason")))
+    return _act(
+        case_id, lambda uow, case, p, now, policy: operations.approve(uow, case, p.sub, now, policy, args.get("reason"))
+    )
 
 
 @blp.route("/cases/<case_id>/reject", methods=["POST"])
@@ -407,8 +466,9 @@ def approve_case(args, case_id):
 @blp.response(200, CaseOut)
 def reject_case(args, case_id):
     """cs rejects with a reason; the units and amount become claimable again."""
-    return _act(case_id, lambda uow, case, p, now, policy:
-                operations.reject(uow, case, p.sub, now, policy, args["reason"]))
+    return _act(
+        case_id, lambda uow, case, p, now, policy: operations.reject(uow, case, p.sub, now, policy, args["reason"])
+    )
 
 
 @blp.route("/cases/<case_id>/return-shipment", methods=["POST"])
@@ -417,8 +477,12 @@ def reject_case(args, case_id):
 @blp.response(200, CaseOut)
 def return_shipment(args, case_id):
     """The buyer sent the goods back: carrier and tracking number (approved -> awaiting_return)."""
-    return _act(case_id, lambda uow, case, p, now, policy:
-                operations.ship_return(uow, case, p.sub, now, policy, args["carrier"], args["tracking_no"]))
+    return _act(
+        case_id,
+        lambda uow, case, p, now, policy: operations.ship_return(
+            uow, case, p.sub, now, policy, args["carrier"], args["tracking_no"]
+        ),
+    )
 
 
 @blp.route("/cases/<case_id>/receive", methods=["POST"])
@@ -428,8 +492,12 @@ def return_shipment(args, case_id):
 def receive_return(args, case_id):
     """The warehouse inspected the returned goods (ReturnReceived{resellable}); a return goes on to
     refunding (RefundApproved), an exchange asks logistics for the replacement (ReshipRequested)."""
-    return _act(case_id, lambda uow, case, p, now, policy:
-                operations.receive(uow, case, p.sub, now, policy, args["resellable"], args.get("note")))
+    return _act(
+        case_id,
+        lambda uow, case, p, now, policy: operations.receive(
+            uow, case, p.sub, now, policy, args["resellable"], args.get("note")
+        ),
+    )
 
 
 @blp.route("/cases/<case_id>/retry-refund", methods=["POST"])
@@ -438,9 +506,12 @@ def receive_return(args, case_id):
 @blp.response(200, CaseOut)
 def retry_refund(args, case_id):
     """Ask billing again after it reported RefundFailed (409 unless the last refund failed)."""
-    return _act(case_id, lambda uow, case, p, now, policy:
-                operations.start_refund(uow, case, p.sub, now, policy, args.get("reason") or "refund retried",
-                                      retry=True))
+    return _act(
+        case_id,
+        lambda uow, case, p, now, policy: operations.start_refund(
+            uow, case, p.sub, now, policy, args.get("reason") or "refund retried", retry=True
+        ),
+    )
 
 
 @blp.route("/cases/<case_id>/feedback", methods=["POST"])
@@ -454,14 +525,20 @@ def give_feedback(args, case_id):
     with current_db().uow() as uow:
         case = _load_case(uow.session, case_id)
         domain.check_feedback_allowed(case.status)
-        fb = Feedback(case_id=case.id, shop_id=case.shop_id, buyer_id=case.buyer_id, score=args["score"],
-                      comment=args.get("comment"), created_at=now)
+        fb = Feedback(
+            case_id=case.id,
+            shop_id=case.shop_id,
+            buyer_id=case.buyer_id,
+            score=args["score"],
+            comment=args.get("comment"),
+            created_at=now,
+        )
         uow.session.add(fb)
         try:
             uow.session.flush()
         except sa.exc.IntegrityError as exc:
             if is_unique_violation(exc):
-                raise Conflict("feedback was already given for this case", {"case_id": ["Feedback exists."]})
+                raise Conflict("feedback was already given for this case", {"case_id": ["Feedback exists."]}) from exc
             raise
         uow.commit()
         return fb
@@ -478,17 +555,24 @@ def feedback_report(args):
         rows = session.execute(
             sa.select(Feedback.score, sa.func.count()).where(Feedback.shop_id == shop_id).group_by(Feedback.score)
         ).all()
-        recent = session.execute(
-            sa.select(Feedback).where(Feedback.shop_id == shop_id)
-            .order_by(Feedback.created_at.desc(), Feedback.case_id.desc()).limit(10)
-        ).scalars().all()
+        recent = (
+            session.execute(
+                sa.select(Feedback)
+                .where(Feedback.shop_id == shop_id)
+                .order_by(Feedback.created_at.desc(), Feedback.case_id.desc())
+                .limit(10)
+            )
+            .scalars()
+            .all()
+        )
     dist = {str(s): 0 for s in range(1, 6)}
     for score, n in rows:
         dist[str(score)] = n
     count = sum(dist.values())
     total = sum(int(s) * n for s, n in dist.items())
     return {
-        "shop_id": shop_id, "count": count,
+        "shop_id": shop_id,
+        "count": count,
         "average_score": round(total / count, 2) if count else None,
         "distribution": dist,
         "satisfied_share": round((dist["4"] + dist["5"]) / count, 4) if count else None,
@@ -527,11 +611,18 @@ def list_complaints(args):
         if args.get(key):
             stmt = stmt.where(col == args[key])
     if args.get("overdue"):
-        stmt = stmt.where(Complaint.met_at.is_(None), Complaint.status != ComplaintStatus.RESOLVED,
-                          Complaint.due_at < now)
+        stmt = stmt.where(
+            Complaint.met_at.is_(None), Complaint.status != ComplaintStatus.RESOLVED, Complaint.due_at < now
+        )
     with current_db().Session() as session:
-        return paginate(session, stmt, [Complaint.created_at, Complaint.id], args["limit"], args.get("cursor"),
-                        to_item=lambda c: complaint_json(c, now, detail=False))
+        return paginate(
+            session,
+            stmt,
+            [Complaint.created_at, Complaint.id],
+            args["limit"],
+            args.get("cursor"),
+            to_item=lambda c: complaint_json(c, now, detail=False),
+        )
 
 
 @blp.route("/complaints/dashboard", methods=["GET"])
@@ -554,13 +645,21 @@ def complaints_dashboard(args):
             bucket["open"] += 1
             bucket["overdue"] += int(clock["overdue"])
             bucket["escalated"] += int(bool(c.escalations))
-            bucket["items"].append({
-                "complaint_id": c.id, "order_id": c.order_id, "shop_id": c.shop_id, "status": c.status,
-                "milestone": c.milestone, "milestone_met": c.met_at is not None,
-                "due_at": iso(aware(c.due_at)), "seconds_left": clock["seconds_left"],
-                "overdue": clock["overdue"], "escalated": bool(c.escalations),
-                "created_at": iso(aware(c.created_at)),
-            })
+            bucket["items"].append(
+                {
+                    "complaint_id": c.id,
+                    "order_id": c.order_id,
+                    "shop_id": c.shop_id,
+                    "status": c.status,
+                    "milestone": c.milestone,
+                    "milestone_met": c.met_at is not None,
+                    "due_at": iso(aware(c.due_at)),
+                    "seconds_left": clock["seconds_left"],
+                    "overdue": clock["overdue"],
+                    "escalated": bool(c.escalations),
+                    "created_at": iso(aware(c.created_at)),
+                }
+            )
     return {"generated_at": now, "shop_id": shop_id, "tiers": tiers}
 
 

@@ -1,4 +1,5 @@
 """The aftersales service: `create_app()` for gunicorn, `create_worker()` for `ecom worker aftersales`."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ A case walks one of three paths (CONTRACTS.md statuses):
 `awaiting_return -> received` when the warehouse has inspected them. A refund that billing reports
 as failed leaves the case in `refunding` (the failure goes to the timeline) until cs retries it.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,13 +61,13 @@ class Status:
 class Action:
     APPROVE = "approve"
     REJECT = "reject"
-    SHIP_RETURN = "ship_return"        # buyer handed the goods to a carrier
-    RECEIVE = "receive"                # warehouse inspected the returned goods
-    START_REFUND = "start_refund"      # the refund is asked of billing
-    REFUND_FAILED = "refund_failed"    # billing could not refund: stays refunding
-    RETRY_REFUND = "retry_refund"      # cs asks billing again
-    RESHIP = "reship"                  # the replacement of an exchange was dispatched
-    CLOSE = "close"                    # refund succeeded / replacement delivered
+    SHIP_RETURN = "ship_return"  # buyer handed the goods to a carrier
+    RECEIVE = "receive"  # warehouse inspected the returned goods
+    START_REFUND = "start_refund"  # the refund is asked of billing
+    REFUND_FAILED = "refund_failed"  # billing could not refund: stays refunding
+    RETRY_REFUND = "retry_refund"  # cs asks billing again
+    RESHIP = "reship"  # the replacement of an exchange was dispatched
+    CLOSE = "close"  # refund succeeded / replacement delivered
 
 
 R, E, O = CaseType.RETURN, CaseType.EXCHANGE, CaseType.REFUND_ONLY
@@ -102,7 +103,7 @@ def allowed_actions(case_type: str, status: str) -> list[str]:
 
 # Settings --------------------------------------------------------------------------------------
 def _periods(raw: str) -> tuple[tuple[datetime, datetime], ...]:
-    """"2026-11-01T00:00:00Z/2026-11-12T00:00:00Z,..." -> ((start, end), ...)."""
+    """ "2026-11-01T00:00:00Z/2026-11-12T00:00:00Z,..." -> ((start, end), ...)."""
     out = []
     for part in (raw or "").split(","):
         part = part.strip()
@@ -136,7 +137,7 @@ class Policy:
     default_return_address: str = ""
 
     @classmethod
-    def from_config(cls, config) -> "Policy":
+    def from_config(cls, config) -> Policy:
         s = config.setting
         return cls(
             auto_approve_below_fen=s("AFTERSALES_AUTO_APPROVE_FEN", 5000, int),
@@ -151,8 +152,9 @@ class Policy:
             complaint_serious_hours=s("AFTERSALES_COMPLAINT_SERIOUS_HOURS", 4, float),
             complaint_crisis_hours=s("AFTERSALES_COMPLAINT_CRISIS_HOURS", 24, float),
             return_addresses=s("AFTERSALES_RETURN_ADDRESSES", {}, json.loads),
-            default_return_address=s("AFTERSALES_DEFAULT_RETURN_ADDRESS",
-                                     "Returns desk, the shop's registered warehouse", str),
+            default_return_address=s(
+                "AFTERSALES_DEFAULT_RETURN_ADDRESS", "Returns desk, the shop's registered warehouse", str
+            ),
         )
 
     def in_promotion(self, at: datetime) -> bool:
@@ -186,7 +188,7 @@ class OrderView:
     delivered_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: dict) -> "OrderView":
+    def from_json(cls, data: dict) -> OrderView:
         """Read the order of `GET orders /api/v1/orders/{id}`; lines of one SKU are summed."""
         by_sku: dict[str, list[int]] = {}
         for line in data.get("lines") or []:
@@ -227,8 +229,8 @@ class CaseLine:
     sku_code: str
     quantity: int
     unit_price_fen: int
-    amount_fen: int          # this line's share of the case amount
-    cap_fen: int             # what was paid for all bought units of this SKU (claims ceiling)
+    amount_fen: int  # this line's share of the case amount
+    cap_fen: int  # what was paid for all bought units of this SKU (claims ceiling)
     bought_quantity: int
     new_sku_code: str | None = None
 
@@ -276,17 +278,28 @@ def auto_approves(case_type: str, amount_fen: int, policy: Policy) -> bool:
     return case_type == CaseType.REFUND_ONLY and amount_fen < policy.auto_approve_below_fen
 
 
-def draft_case(order: OrderView, case_type: str, reason: str, lines: list[RequestedLine],
-               amount_fen: int | None, now: datetime, policy: Policy) -> CaseDraft:
+def draft_case(
+    order: OrderView,
+    case_type: str,
+    reason: str,
+    lines: list[RequestedLine],
+    amount_fen: int | None,
+    now: datetime,
+    policy: Policy,
+) -> CaseDraft:
     """Check a buyer's request against the order (status, lines, quantities, amount, the
     no-reason window) and price it. Raises RuleViolation (-> 422) naming the field."""
     before_shipment = order.status in PRE_SHIPMENT
     if before_shipment and case_type != CaseType.REFUND_ONLY:
-        raise RuleViolation(f"a {case_type} needs the goods: the order is {order.status}, not yet delivered",
-                            {"type": ["Before shipment only refund_only is possible (it cancels the order)."]})
+        raise RuleViolation(
+            f"a {case_type} needs the goods: the order is {order.status}, not yet delivered",
+            {"type": ["Before shipment only refund_only is possible (it cancels the order)."]},
+        )
     if not before_shipment and order.status not in AFTER_DELIVERY:
-        raise RuleViolation(f"the order is {order.status}: after-sales needs a delivered or completed order",
-                            {"order_id": [f"Order status {order.status} is not eligible."]})
+        raise RuleViolation(
+            f"the order is {order.status}: after-sales needs a delivered or completed order",
+            {"order_id": [f"Order status {order.status} is not eligible."]},
+        )
 
     if before_shipment:
         # The whole order is cancelled and refunded in full, so the case covers every line.
@@ -294,15 +307,20 @@ def draft_case(order: OrderView, case_type: str, reason: str, lines: list[Reques
         if lines:
             asked = {(l.sku_code, l.quantity) for l in lines}
             if asked != {(l.sku_code, l.quantity) for l in order.lines}:
-                raise RuleViolation("before shipment the whole order is cancelled: ask for every line or omit lines",
-                                    {"lines": ["Before shipment a refund covers the whole order."]})
+                raise RuleViolation(
+                    "before shipment the whole order is cancelled: ask for every line or omit lines",
+                    {"lines": ["Before shipment a refund covers the whole order."]},
+                )
         if amount_fen is not None and amount_fen != order.payable_fen:
-            raise RuleViolation("before shipment the refund is what was paid for the order",
-                                {"amount_fen": [f"Must be {order.payable_fen} (the order's payable) or omitted."]})
+            raise RuleViolation(
+                "before shipment the refund is what was paid for the order",
+                {"amount_fen": [f"Must be {order.payable_fen} (the order's payable) or omitted."]},
+            )
         lines = wanted
     elif not lines:
-        raise RuleViolation("say which lines and quantities the case is about",
-                            {"lines": ["At least one line is required."]})
+        raise RuleViolation(
+            "say which lines and quantities the case is about", {"lines": ["At least one line is required."]}
+        )
 
     errors: dict[str, list[str]] = {}
     seen: set[str] = set()
@@ -329,50 +347,71 @@ def draft_case(order: OrderView, case_type: str, reason: str, lines: list[Reques
     caps = [ol.unit_price_fen * req.quantity for req, ol in priced]
     if case_type == CaseType.EXCHANGE:
         if amount_fen:
-            raise RuleViolation("an exchange refunds nothing", {"amount_fen": ["Must be 0 or omitted for an exchange."]})
+            raise RuleViolation(
+                "an exchange refunds nothing", {"amount_fen": ["Must be 0 or omitted for an exchange."]}
+            )
         amount = 0
     else:
         amount = sum(caps) if amount_fen is None else amount_fen
         if amount > sum(caps):
-            raise RuleViolation("the amount is above what was paid for these lines",
-                                {"amount_fen": [f"At most {sum(caps)} (unit price x quantity)."]})
+            raise RuleViolation(
+                "the amount is above what was paid for these lines",
+                {"amount_fen": [f"At most {sum(caps)} (unit price x quantity)."]},
+            )
         if amount > order.payable_fen:
-            raise RuleViolation("the amount is above what was paid for the order",
-                                {"amount_fen": [f"At most {order.payable_fen}."]})
+            raise RuleViolation(
+                "the amount is above what was paid for the order", {"amount_fen": [f"At most {order.payable_fen}."]}
+            )
         if amount <= 0:
             raise RuleViolation("a refund needs an amount", {"amount_fen": ["Must be above 0."]})
 
     if reason == Reason.NO_REASON and not before_shipment:
         if order.delivered_at is None:
-            raise RuleViolation("the delivery time is unknown, so a no-reason return cannot be checked",
-                                {"reason": ["no_reason needs a delivered order."]})
+            raise RuleViolation(
+                "the delivery time is unknown, so a no-reason return cannot be checked",
+                {"reason": ["no_reason needs a delivered order."]},
+            )
         if now > order.delivered_at + timedelta(days=policy.no_reason_days):
-            raise RuleViolation(f"no-reason returns are only possible within {policy.no_reason_days} days of delivery",
-                                {"reason": [f"The {policy.no_reason_days}-day no-reason window has passed."]})
+            raise RuleViolation(
+                f"no-reason returns are only possible within {policy.no_reason_days} days of delivery",
+                {"reason": [f"The {policy.no_reason_days}-day no-reason window has passed."]},
+            )
 
     shares = allocate(amount, caps)
     case_lines = tuple(
-        CaseLine(sku_code=req.sku_code, quantity=req.quantity, unit_price_fen=ol.unit_price_fen,
-                 amount_fen=share, cap_fen=ol.cap_fen, bought_quantity=ol.quantity,
-                 new_sku_code=req.new_sku_code)
-        for (req, ol), share in zip(priced, shares)
+        CaseLine(
+            sku_code=req.sku_code,
+            quantity=req.quantity,
+            unit_price_fen=ol.unit_price_fen,
+            amount_fen=share,
+            cap_fen=ol.cap_fen,
+            bought_quantity=ol.quantity,
+            new_sku_code=req.new_sku_code,
+        )
+        for (req, ol), share in zip(priced, shares, strict=False)
     )
     return CaseDraft(
-        case_type=case_type, reason=reason, order=order, lines=case_lines, amount_fen=amount,
-        before_shipment=before_shipment, auto_approve=auto_approves(case_type, amount, policy),
+        case_type=case_type,
+        reason=reason,
+        order=order,
+        lines=case_lines,
+        amount_fen=amount,
+        before_shipment=before_shipment,
+        auto_approve=auto_approves(case_type, amount, policy),
         shipping_paid_by=shipping_paid_by(reason) if case_type == CaseType.EXCHANGE else None,
     )
 
 
 # Case SLA clock --------------------------------------------------------------------------------
 class SlaKind:
-    RESPONSE = "response"   # cs approves or rejects
-    REFUND = "refund"       # the money reaches the buyer
-    RESHIP = "reship"       # the replacement leaves the warehouse
+    RESPONSE = "response"  # cs approves or rejects
+    REFUND = "refund"  # the money reaches the buyer
+    RESHIP = "reship"  # the replacement leaves the warehouse
 
 
-def case_sla(case_type: str, status: str, since: datetime, policy: Policy,
-             received_at: datetime | None = None) -> tuple[str | None, datetime | None]:
+def case_sla(
+    case_type: str, status: str, since: datetime, policy: Policy, received_at: datetime | None = None
+) -> tuple[str | None, datetime | None]:
     """(kind, due_at) of the clock that runs in `status`, entered at `since`; (None, None) while the
     case waits on the buyer or a carrier, or is final.
 
@@ -401,9 +440,9 @@ def time_left(due_at: datetime | None, now: datetime) -> dict:
 
 # Complaints ------------------------------------------------------------------------------------
 class Tier:
-    GENERAL = "general"     # e.g. late delivery: first response within 2 h
-    SERIOUS = "serious"     # e.g. quality: a solution within 4 h
-    CRISIS = "crisis"       # media, safety: admin at once, a public statement within 24 h
+    GENERAL = "general"  # e.g. late delivery: first response within 2 h
+    SERIOUS = "serious"  # e.g. quality: a solution within 4 h
+    CRISIS = "crisis"  # media, safety: admin at once, a public statement within 24 h
     ALL = (GENERAL, SERIOUS, CRISIS)
 
 
@@ -416,7 +455,7 @@ class ComplaintStatus:
 
 COMPLAINT_TRANSITIONS = {
     ("respond", ComplaintStatus.OPEN): ComplaintStatus.RESPONDED,
-    ("respond", ComplaintStatus.RESPONDED): ComplaintStatus.RESPONDED,   # follow-ups
+    ("respond", ComplaintStatus.RESPONDED): ComplaintStatus.RESPONDED,  # follow-ups
     ("resolve", ComplaintStatus.OPEN): ComplaintStatus.RESOLVED,
     ("resolve", ComplaintStatus.RESPONDED): ComplaintStatus.RESOLVED,
 }
@@ -433,8 +472,11 @@ def complaint_next(status: str, action: str) -> str:
 
 
 def complaint_due(tier: str, created_at: datetime, policy: Policy) -> datetime:
-    hours = {Tier.GENERAL: policy.complaint_general_hours, Tier.SERIOUS: policy.complaint_serious_hours,
-             Tier.CRISIS: policy.complaint_crisis_hours}[tier]
+    hours = {
+        Tier.GENERAL: policy.complaint_general_hours,
+        Tier.SERIOUS: policy.complaint_serious_hours,
+        Tier.CRISIS: policy.complaint_crisis_hours,
+    }[tier]
     return created_at + timedelta(hours=hours)
 
 

@@ -3,6 +3,7 @@
 Behind this small class so that unit tests inject a fake (`app.extensions[GATEWAY_KEY]`), and so
 that the rest of the service sees an `OrderView`, not orders' JSON.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -32,7 +33,7 @@ class OrdersGateway:
         try:
             return OrderView.from_json(resp.json())
         except (KeyError, TypeError, ValueError) as exc:
-            raise BadGateway(f"orders answered an order aftersales cannot read: {exc!r}")
+            raise BadGateway(f"orders answered an order aftersales cannot read: {exc!r}") from exc
 
 
 def orders_gateway():

@@ -4,6 +4,7 @@ Each handler runs inside the consumer's unit of work (inbox row + changes + outb
 transaction) and never commits. Events that carry no case_id, or a case_id this service does not
 know, are not about a case: they are acknowledged and left alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,9 +53,17 @@ def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
         return
     now, policy = _ctx(uow)
     p = event.payload
-    operations.close(uow, case, "billing", now, policy, outcome="refunded",
-                   reason=f"refund {p['refund_id']} of {p['amount_fen']} fen succeeded",
-                   refund_id=p["refund_id"], refund_failed=False)
+    operations.close(
+        uow,
+        case,
+        "billing",
+        now,
+        policy,
+        outcome="refunded",
+        reason=f"refund {p['refund_id']} of {p['amount_fen']} fen succeeded",
+        refund_id=p["refund_id"],
+        refund_failed=False,
+    )
 
 
 def on_refund_failed(uow: UnitOfWork, event: Envelope) -> None:
@@ -64,9 +73,18 @@ def on_refund_failed(uow: UnitOfWork, event: Envelope) -> None:
         return
     now, policy = _ctx(uow)
     why = event.payload.get("reason") or "refund failed"
-    operations.transition(uow, case, Action.REFUND_FAILED, "billing", now, policy,
-                        f"refund {event.payload['refund_id']} failed: {why}",
-                        refund_failed=True, last_refund_error=why[:1000], refund_id=event.payload["refund_id"])
+    operations.transition(
+        uow,
+        case,
+        Action.REFUND_FAILED,
+        "billing",
+        now,
+        policy,
+        f"refund {event.payload['refund_id']} failed: {why}",
+        refund_failed=True,
+        last_refund_error=why[:1000],
+        refund_id=event.payload["refund_id"],
+    )
 
 
 def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
@@ -79,9 +97,17 @@ def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
         return
     now, policy = _ctx(uow)
     p = event.payload
-    operations.transition(uow, case, Action.RESHIP, "logistics", now, policy,
-                        f"replacement {p['shipment_id']} dispatched with {p['carrier']} {p['tracking_no']}",
-                        reship_shipment_id=p["shipment_id"], reship_tracking_no=p["tracking_no"])
+    operations.transition(
+        uow,
+        case,
+        Action.RESHIP,
+        "logistics",
+        now,
+        policy,
+        f"replacement {p['shipment_id']} dispatched with {p['carrier']} {p['tracking_no']}",
+        reship_shipment_id=p["shipment_id"],
+        reship_tracking_no=p["tracking_no"],
+    )
 
 
 def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
@@ -96,8 +122,15 @@ def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
         log.warning("replacement delivered for case %s in status %s; ignored", case.id, case.status)
         return
     now, policy = _ctx(uow)
-    operations.close(uow, case, "logistics", now, policy, outcome="exchanged",
-                   reason=f"replacement {event.payload['shipment_id']} delivered")
+    operations.close(
+        uow,
+        case,
+        "logistics",
+        now,
+        policy,
+        outcome="exchanged",
+        reason=f"replacement {event.payload['shipment_id']} delivered",
+    )
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
@@ -108,16 +141,25 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
     own = _case_of(uow, event)
     if own is not None:
-        operations.note(uow, own, "order_cancelled", "orders", now,
-                      f"order {p['order_id']} cancelled; billing refunds it in full")
+        operations.note(
+            uow, own, "order_cancelled", "orders", now, f"order {p['order_id']} cancelled; billing refunds it in full"
+        )
         return
-    waiting = uow.session.execute(
-        sa.select(Case).where(Case.order_id == p["order_id"], Case.status == Status.REQUESTED)
-    ).scalars().all()
+    waiting = (
+        uow.session.execute(sa.select(Case).where(Case.order_id == p["order_id"], Case.status == Status.REQUESTED))
+        .scalars()
+        .all()
+    )
     for case in waiting:
-        operations.reject(uow, case, operations.SYSTEM, now, policy,
-                        f"order cancelled ({p.get('reason') or 'no reason given'}); "
-                        + ("billing refunds what was paid" if p.get("was_paid") else "nothing was paid"))
+        operations.reject(
+            uow,
+            case,
+            operations.SYSTEM,
+            now,
+            policy,
+            f"order cancelled ({p.get('reason') or 'no reason given'}); "
+            + ("billing refunds what was paid" if p.get("was_paid") else "nothing was paid"),
+        )
 
 
 HANDLERS = {
@@ -137,12 +179,21 @@ def escalate_complaint_breaches(db: Database) -> int:
     (the escalation row's key guarantees it even with two workers). Time is config.clock."""
     now = db.config.clock.now()
     with db.Session() as session:
-        ids = session.execute(
-            sa.select(Complaint.id).where(
-                Complaint.status != ComplaintStatus.RESOLVED, Complaint.met_at.is_(None), Complaint.due_at < now,
-                ~sa.exists().where(Escalation.complaint_id == Complaint.id, Escalation.kind.like("breach:%")),
-            ).order_by(Complaint.due_at).limit(500)
-        ).scalars().all()
+        ids = (
+            session.execute(
+                sa.select(Complaint.id)
+                .where(
+                    Complaint.status != ComplaintStatus.RESOLVED,
+                    Complaint.met_at.is_(None),
+                    Complaint.due_at < now,
+                    ~sa.exists().where(Escalation.complaint_id == Complaint.id, Escalation.kind.like("breach:%")),
+                )
+                .order_by(Complaint.due_at)
+                .limit(500)
+            )
+            .scalars()
+            .all()
+        )
     escalated = 0
     for complaint_id in ids:
         with db.uow() as uow:
@@ -150,9 +201,13 @@ def escalate_complaint_breaches(db: Database) -> int:
             if c is None or c.status == ComplaintStatus.RESOLVED or not domain.breached(c.due_at, c.met_at, now):
                 continue
             overdue_min = int((now - aware(c.due_at)).total_seconds() // 60)
-            if operations.escalate(uow, c, f"breach:{c.milestone}", now,
-                                 f"SLA breach: {c.tier} complaint's {c.milestone.replace('_', ' ')} "
-                                 f"overdue by {overdue_min} min"):
+            if operations.escalate(
+                uow,
+                c,
+                f"breach:{c.milestone}",
+                now,
+                f"SLA breach: {c.tier} complaint's {c.milestone.replace('_', ' ')} overdue by {overdue_min} min",
+            ):
                 escalated += 1
             uow.commit()
     return escalated

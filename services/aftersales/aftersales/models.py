@@ -2,6 +2,7 @@
 
 Keep in step with migrations/versions/0001_initial.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -56,8 +57,8 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
-    lines: Mapped[list["CaseLine"]] = relationship(order_by="CaseLine.id", lazy="selectin")
-    timeline: Mapped[list["CaseEvent"]] = relationship(order_by="CaseEvent.id", lazy="selectin")
+    lines: Mapped[list[CaseLine]] = relationship(order_by="CaseLine.id", lazy="selectin")
+    timeline: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", lazy="selectin")
 
 
 class CaseLine(Base):
@@ -133,8 +134,8 @@ class Complaint(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
-    timeline: Mapped[list["ComplaintEvent"]] = relationship(order_by="ComplaintEvent.id", lazy="selectin")
-    escalations: Mapped[list["Escalation"]] = relationship(order_by="Escalation.at", lazy="selectin")
+    timeline: Mapped[list[ComplaintEvent]] = relationship(order_by="ComplaintEvent.id", lazy="selectin")
+    escalations: Mapped[list[Escalation]] = relationship(order_by="Escalation.at", lazy="selectin")
 
 
 class ComplaintEvent(Base):
@@ -155,7 +156,7 @@ class Escalation(Base):
     __tablename__ = "complaint_escalations"
 
     complaint_id: Mapped[str] = mapped_column(sa.ForeignKey("complaints.id"), primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(48), primary_key=True)   # "crisis" | "breach:<milestone>"
+    kind: Mapped[str] = mapped_column(sa.String(48), primary_key=True)  # "crisis" | "breach:<milestone>"
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     reason: Mapped[str] = mapped_column(sa.String(500), nullable=False)
 

@@ -5,6 +5,7 @@ owns the unit of work (views commit, the consumer commits for handlers).
 Every status change is `UPDATE cases SET status = :next ... WHERE id = :id AND status = :current`:
 when two requests race, exactly one wins and the other gets 409 (IllegalTransition).
 """
+
 from __future__ import annotations
 
 import secrets
@@ -34,11 +35,27 @@ def claim(session, draft: domain.CaseDraft) -> None:
 
     One conditional UPDATE per row: concurrent cases cannot both take the last unit or fen."""
     order = draft.order
-    rows = [dict(order_id=order.order_id, sku_code=l.sku_code, bought_qty=l.quantity, cap_fen=l.cap_fen,
-                 claimed_qty=0, claimed_fen=0) for l in order.lines]
-    rows.append(dict(order_id=order.order_id, sku_code=Claim.ORDER_ROW,
-                     bought_qty=sum(l.quantity for l in order.lines),
-                     cap_fen=order.payable_fen, claimed_qty=0, claimed_fen=0))
+    rows = [
+        dict(
+            order_id=order.order_id,
+            sku_code=l.sku_code,
+            bought_qty=l.quantity,
+            cap_fen=l.cap_fen,
+            claimed_qty=0,
+            claimed_fen=0,
+        )
+        for l in order.lines
+    ]
+    rows.append(
+        dict(
+            order_id=order.order_id,
+            sku_code=Claim.ORDER_ROW,
+            bought_qty=sum(l.quantity for l in order.lines),
+            cap_fen=order.payable_fen,
+            claimed_qty=0,
+            claimed_fen=0,
+        )
+    )
     insert_ignore(session, Claim.__table__, rows)
     wants = [(l.sku_code, l.quantity, l.amount_fen, i) for i, l in enumerate(draft.lines)]
     wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen, None))
@@ -46,8 +63,12 @@ def claim(session, draft: domain.CaseDraft) -> None:
     for sku, qty, fen, i in sorted(wants):
         taken = session.execute(
             sa.update(Claim)
-            .where(Claim.order_id == order.order_id, Claim.sku_code == sku,
-                   Claim.claimed_qty + qty <= Claim.bought_qty, Claim.claimed_fen + fen <= Claim.cap_fen)
+            .where(
+                Claim.order_id == order.order_id,
+                Claim.sku_code == sku,
+                Claim.claimed_qty + qty <= Claim.bought_qty,
+                Claim.claimed_fen + fen <= Claim.cap_fen,
+            )
             .values(claimed_qty=Claim.claimed_qty + qty, claimed_fen=Claim.claimed_fen + fen)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -66,45 +87,97 @@ def release_claims(session, case: Case) -> None:
     for sku, qty, fen in sorted(wants):
         session.execute(
             sa.update(Claim)
-            .where(Claim.order_id == case.order_id, Claim.sku_code == sku,
-                   Claim.claimed_qty >= qty, Claim.claimed_fen >= fen)
+            .where(
+                Claim.order_id == case.order_id,
+                Claim.sku_code == sku,
+                Claim.claimed_qty >= qty,
+                Claim.claimed_fen >= fen,
+            )
             .values(claimed_qty=Claim.claimed_qty - qty, claimed_fen=Claim.claimed_fen - fen)
             .execution_options(synchronize_session=False)
         )
 
 
 # Cases -------------------------------------------------------------------------------------------
-def open_case(uow: UnitOfWork, draft: domain.CaseDraft, buyer_id: str, evidence: dict, now: datetime,
-              policy: domain.Policy) -> Case:
+def open_case(
+    uow: UnitOfWork, draft: domain.CaseDraft, buyer_id: str, evidence: dict, now: datetime, policy: domain.Policy
+) -> Case:
     session = uow.session
     claim(session, draft)
     kind, due = domain.case_sla(draft.case_type, Status.REQUESTED, now, policy)
     case = Case(
-        id=new_id("C", now), order_id=draft.order.order_id, shop_id=draft.order.shop_id, buyer_id=buyer_id,
-        case_type=draft.case_type, reason=draft.reason, status=Status.REQUESTED, amount_fen=draft.amount_fen,
-        evidence=evidence, before_shipment=draft.before_shipment, shipping_paid_by=draft.shipping_paid_by,
-        refund_attempts=0, refund_failed=False, sla_kind=kind, sla_due_at=due, created_at=now, updated_at=now,
+        id=new_id("C", now),
+        order_id=draft.order.order_id,
+        shop_id=draft.order.shop_id,
+        buyer_id=buyer_id,
+        case_type=draft.case_type,
+        reason=draft.reason,
+        status=Status.REQUESTED,
+        amount_fen=draft.amount_fen,
+        evidence=evidence,
+        before_shipment=draft.before_shipment,
+        shipping_paid_by=draft.shipping_paid_by,
+        refund_attempts=0,
+        refund_failed=False,
+        sla_kind=kind,
+        sla_due_at=due,
+        created_at=now,
+        updated_at=now,
     )
     session.add(case)
     session.flush()
     for l in draft.lines:
-        session.add(CaseLine(case_id=case.id, sku_code=l.sku_code, quantity=l.quantity,
-                             unit_price_fen=l.unit_price_fen, amount_fen=l.amount_fen, new_sku_code=l.new_sku_code))
-    session.add(CaseEvent(case_id=case.id, action="request", status=Status.REQUESTED, at=now, by=buyer_id,
-                          reason=f"{draft.case_type}: {draft.reason}"))
+        session.add(
+            CaseLine(
+                case_id=case.id,
+                sku_code=l.sku_code,
+                quantity=l.quantity,
+                unit_price_fen=l.unit_price_fen,
+                amount_fen=l.amount_fen,
+                new_sku_code=l.new_sku_code,
+            )
+        )
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            action="request",
+            status=Status.REQUESTED,
+            at=now,
+            by=buyer_id,
+            reason=f"{draft.case_type}: {draft.reason}",
+        )
+    )
     session.flush()
     session.refresh(case)
-    uow.record(make_event("aftersales.CaseRequested", {
-        "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "case_type": case.case_type}))
+    uow.record(
+        make_event(
+            "aftersales.CaseRequested",
+            {"case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "case_type": case.case_type},
+        )
+    )
     if draft.auto_approve:
-        approve(uow, case, SYSTEM, now, policy,
-                reason=f"refund-only below {policy.auto_approve_below_fen} fen is approved automatically")
+        approve(
+            uow,
+            case,
+            SYSTEM,
+            now,
+            policy,
+            reason=f"refund-only below {policy.auto_approve_below_fen} fen is approved automatically",
+        )
     session.expire(case)
     return session.get(Case, case.id)
 
 
-def transition(uow: UnitOfWork, case: Case, action: str, by: str, now: datetime, policy: domain.Policy,
-               reason: str | None = None, **changes) -> str:
+def transition(
+    uow: UnitOfWork,
+    case: Case,
+    action: str,
+    by: str,
+    now: datetime,
+    policy: domain.Policy,
+    reason: str | None = None,
+    **changes,
+) -> str:
     """Move `case` by `action` if the machine allows it from the status it has *in the database*."""
     current = case.status
     nxt = domain.next_status(case.case_type, current, action)
@@ -129,8 +202,9 @@ def transition(uow: UnitOfWork, case: Case, action: str, by: str, now: datetime,
     return nxt
 
 
-def approve(uow: UnitOfWork, case: Case, by: str, now: datetime, policy: domain.Policy,
-            reason: str | None = None) -> None:
+def approve(
+    uow: UnitOfWork, case: Case, by: str, now: datetime, policy: domain.Policy, reason: str | None = None
+) -> None:
     changes = {}
     if case.case_type in (CaseType.RETURN, CaseType.EXCHANGE):
         changes["return_address"] = policy.return_address(case.shop_id)
@@ -148,8 +222,15 @@ def _lines(case: Case) -> list[dict]:
     return [{"sku_code": l.sku_code, "quantity": l.quantity} for l in case.lines]
 
 
-def start_refund(uow: UnitOfWork, case: Case, by: str, now: datetime, policy: domain.Policy,
-                 reason: str | None = None, retry: bool = False) -> None:
+def start_refund(
+    uow: UnitOfWork,
+    case: Case,
+    by: str,
+    now: datetime,
+    policy: domain.Policy,
+    reason: str | None = None,
+    retry: bool = False,
+) -> None:
     """Ask for the money: billing refunds (RefundApproved), or, before shipment, orders cancels the
     order and billing refunds it in full (OrderCancelRequested). Either way billing's
     RefundSucceeded carries the case id back and closes the case."""
@@ -159,43 +240,92 @@ def start_refund(uow: UnitOfWork, case: Case, by: str, now: datetime, policy: do
     attempt = case.refund_attempts + 1
     transition(uow, case, action, by, now, policy, reason, refund_attempts=attempt, refund_failed=False)
     if case.before_shipment:
-        uow.record(make_event("aftersales.OrderCancelRequested", {
-            "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id,
-            "reason": f"refund-only case {case.id} before shipment"}))
+        uow.record(
+            make_event(
+                "aftersales.OrderCancelRequested",
+                {
+                    "case_id": case.id,
+                    "order_id": case.order_id,
+                    "shop_id": case.shop_id,
+                    "reason": f"refund-only case {case.id} before shipment",
+                },
+            )
+        )
     else:
-        uow.record(make_event("aftersales.RefundApproved", {
-            "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id,
-            "amount_fen": case.amount_fen, "lines": _lines(case), "attempt": attempt}))
+        uow.record(
+            make_event(
+                "aftersales.RefundApproved",
+                {
+                    "case_id": case.id,
+                    "order_id": case.order_id,
+                    "shop_id": case.shop_id,
+                    "amount_fen": case.amount_fen,
+                    "lines": _lines(case),
+                    "attempt": attempt,
+                },
+            )
+        )
 
 
 def ship_return(uow, case: Case, by: str, now, policy, carrier: str, tracking_no: str) -> None:
-    transition(uow, case, Action.SHIP_RETURN, by, now, policy, f"{carrier} {tracking_no}",
-               return_carrier=carrier, return_tracking_no=tracking_no)
+    transition(
+        uow,
+        case,
+        Action.SHIP_RETURN,
+        by,
+        now,
+        policy,
+        f"{carrier} {tracking_no}",
+        return_carrier=carrier,
+        return_tracking_no=tracking_no,
+    )
 
 
 def receive(uow, case: Case, by: str, now, policy, resellable: bool, note: str | None) -> None:
     """The warehouse inspected the goods: stock is told (resellable or not); a return's refund is
     asked for at once, an exchange's replacement is requested from logistics."""
     why = ("resellable" if resellable else "not resellable") + (f": {note}" if note else "")
-    transition(uow, case, Action.RECEIVE, by, now, policy, why, received_at=now, resellable=resellable,
-               inspection_note=note)
-    uow.record(make_event("aftersales.ReturnReceived", {
-        "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id,
-        "resellable": resellable, "lines": _lines(case)}))
+    transition(
+        uow, case, Action.RECEIVE, by, now, policy, why, received_at=now, resellable=resellable, inspection_note=note
+    )
+    uow.record(
+        make_event(
+            "aftersales.ReturnReceived",
+            {
+                "case_id": case.id,
+                "order_id": case.order_id,
+                "shop_id": case.shop_id,
+                "resellable": resellable,
+                "lines": _lines(case),
+            },
+        )
+    )
     if case.case_type == CaseType.RETURN:
         start_refund(uow, case, SYSTEM, now, policy, reason="return received")
     else:
-        uow.record(make_event("aftersales.ReshipRequested", {
-            "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id,
-            "lines": [{"sku_code": l.new_sku_code, "quantity": l.quantity} for l in case.lines],
-            "shipping_paid_by": case.shipping_paid_by or domain.shipping_paid_by(case.reason),
-            "returned_lines": _lines(case)}))
+        uow.record(
+            make_event(
+                "aftersales.ReshipRequested",
+                {
+                    "case_id": case.id,
+                    "order_id": case.order_id,
+                    "shop_id": case.shop_id,
+                    "lines": [{"sku_code": l.new_sku_code, "quantity": l.quantity} for l in case.lines],
+                    "shipping_paid_by": case.shipping_paid_by or domain.shipping_paid_by(case.reason),
+                    "returned_lines": _lines(case),
+                },
+            )
+        )
 
 
 def close(uow, case: Case, by: str, now, policy, outcome: str, reason: str, **changes) -> None:
     transition(uow, case, Action.CLOSE, by, now, policy, reason, **changes)
-    uow.record(make_event("aftersales.CaseClosed", {
-        "case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "outcome": outcome}))
+    uow.record(
+        make_event(
+            "aftersales.CaseClosed",
+            {"case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "outcome": outcome},
+        )
+    )
 
 
 def note(uow, case: Case, action: str, by: str, now, reason: str) -> None:
@@ -204,16 +334,27 @@ def note(uow, case: Case, action: str, by: str, now, reason: str) -> None:
 
 
 # Complaints ------------------------------------------------------------------------------------
-def open_complaint(uow: UnitOfWork, order: domain.OrderView, buyer_id: str, tier: str, text: str,
-                   now: datetime, policy: domain.Policy) -> Complaint:
-    c = Complaint(id=new_id("K", now), order_id=order.order_id, shop_id=order.shop_id, buyer_id=buyer_id,
-                  tier=tier, text=text, status=domain.ComplaintStatus.OPEN,
-                  milestone=domain.COMPLAINT_MILESTONE[tier], due_at=domain.complaint_due(tier, now, policy),
-                  created_at=now, updated_at=now)
+def open_complaint(
+    uow: UnitOfWork, order: domain.OrderView, buyer_id: str, tier: str, text: str, now: datetime, policy: domain.Policy
+) -> Complaint:
+    c = Complaint(
+        id=new_id("K", now),
+        order_id=order.order_id,
+        shop_id=order.shop_id,
+        buyer_id=buyer_id,
+        tier=tier,
+        text=text,
+        status=domain.ComplaintStatus.OPEN,
+        milestone=domain.COMPLAINT_MILESTONE[tier],
+        due_at=domain.complaint_due(tier, now, policy),
+        created_at=now,
+        updated_at=now,
+    )
     uow.session.add(c)
     uow.session.flush()
-    uow.session.add(ComplaintEvent(complaint_id=c.id, action="open", status=c.status, at=now, by=buyer_id,
-                                   note=f"{tier} complaint"))
+    uow.session.add(
+        ComplaintEvent(complaint_id=c.id, action="open", status=c.status, at=now, by=buyer_id, note=f"{tier} complaint")
+    )
     if tier == domain.Tier.CRISIS:
         escalate(uow, c, "crisis", now, "crisis complaint: escalated to admin at once")
     uow.session.flush()
@@ -222,15 +363,27 @@ def open_complaint(uow: UnitOfWork, order: domain.OrderView, buyer_id: str, tier
 
 def escalate(uow: UnitOfWork, c: Complaint, kind: str, now: datetime, reason: str) -> bool:
     """Escalate once per (complaint, kind): the escalation row's key decides, not a Python check."""
-    inserted = insert_ignore(uow.session, Escalation.__table__,
-                              dict(complaint_id=c.id, kind=kind, at=now, reason=reason))
+    inserted = insert_ignore(
+        uow.session, Escalation.__table__, dict(complaint_id=c.id, kind=kind, at=now, reason=reason)
+    )
     if inserted != 1:
         return False
-    uow.session.add(ComplaintEvent(complaint_id=c.id, action="escalate", status=c.status, at=now, by=SYSTEM,
-                                   note=reason))
-    uow.record(make_event("aftersales.ComplaintEscalated", {
-        "complaint_id": c.id, "shop_id": c.shop_id, "tier": c.tier, "reason": reason,
-        "order_id": c.order_id, "kind": kind}))
+    uow.session.add(
+        ComplaintEvent(complaint_id=c.id, action="escalate", status=c.status, at=now, by=SYSTEM, note=reason)
+    )
+    uow.record(
+        make_event(
+            "aftersales.ComplaintEscalated",
+            {
+                "complaint_id": c.id,
+                "shop_id": c.shop_id,
+                "tier": c.tier,
+                "reason": reason,
+                "order_id": c.order_id,
+                "kind": kind,
+            },
+        )
+    )
     return True
 
 
@@ -242,8 +395,10 @@ def act_on_complaint(uow: UnitOfWork, c: Complaint, action: str, by: str, text: 
     if met:
         changes["met_at"] = now
     updated = uow.session.execute(
-        sa.update(Complaint).where(Complaint.id == c.id, Complaint.status == current)
-        .values(status=nxt, updated_at=now, **changes).execution_options(synchronize_session=False)
+        sa.update(Complaint)
+        .where(Complaint.id == c.id, Complaint.status == current)
+        .values(status=nxt, updated_at=now, **changes)
+        .execution_options(synchronize_session=False)
     ).rowcount
     if updated != 1:
         fresh = uow.session.execute(sa.select(Complaint.status).where(Complaint.id == c.id)).scalar_one()

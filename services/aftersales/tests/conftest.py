@@ -1,6 +1,7 @@
 """Fixtures of the aftersales unit/API tests: a SQLite database migrated by the real migration, the
 memory bus (events stay in the outbox, read with recorded_events), an injectable clock (all three
 from ecom_testkit.plugin), and a fake orders gateway in place of the HTTP call to orders."""
+
 from __future__ import annotations
 
 import json
@@ -8,15 +9,14 @@ from datetime import timedelta
 
 import pytest
 
+from aftersales.app import SERVICE
+from aftersales.domain import OrderView
+from aftersales.gateways import GATEWAY_KEY
 from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
 from ecom_testkit import auth, recorded_events
-
-from aftersales.app import SERVICE
-from aftersales.domain import OrderView
-from aftersales.gateways import GATEWAY_KEY
 
 
 class FakeOrders:
@@ -27,14 +27,31 @@ class FakeOrders:
         self.down = False
         self.calls = 0
 
-    def add(self, order_id="O1", buyer_id="bob", shop_id="S1", status="delivered", delivered_at=None,
-            lines=None, payable_fen=None) -> dict:
-        lines = lines or [{"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000, "category_id": "c1"},
-                          {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 8000, "category_id": "c1"}]
-        order = {"order_id": order_id, "buyer_id": buyer_id, "shop_id": shop_id, "status": status, "lines": lines,
-                 "payable_fen": payable_fen if payable_fen is not None else
-                 sum(l["quantity"] * l["unit_price_fen"] for l in lines),
-                 "delivered_at": delivered_at}
+    def add(
+        self,
+        order_id="O1",
+        buyer_id="bob",
+        shop_id="S1",
+        status="delivered",
+        delivered_at=None,
+        lines=None,
+        payable_fen=None,
+    ) -> dict:
+        lines = lines or [
+            {"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000, "category_id": "c1"},
+            {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 8000, "category_id": "c1"},
+        ]
+        order = {
+            "order_id": order_id,
+            "buyer_id": buyer_id,
+            "shop_id": shop_id,
+            "status": status,
+            "lines": lines,
+            "payable_fen": payable_fen
+            if payable_fen is not None
+            else sum(l["quantity"] * l["unit_price_fen"] for l in lines),
+            "delivered_at": delivered_at,
+        }
         self.orders[order_id] = order
         return order
 

@@ -16,6 +16,7 @@ Invariants after every step:
   case claiming the same money is refused while the first is alive; each refund request (RefundApproved)
   asks for the case amount with attempt 1, 2, 3...
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -23,15 +24,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from ecom_common.clock import iso
-from ecom_common.errors import IllegalTransition, RuleViolation
-from ecom_testkit import recorded_events
 from aftersales import domain, operations
 from aftersales.domain import Action, CaseType, RequestedLine, Status
 from aftersales.models import Case, CaseEvent, Claim
+from ecom_common.clock import iso
+from ecom_common.errors import IllegalTransition, RuleViolation
+from ecom_testkit import recorded_events
 
-LINES = [{"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000}, {"sku_code": "BLUE-L", "quantity": 1,
-                                                                          "unit_price_fen": 8000}]
+LINES = [
+    {"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000},
+    {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 8000},
+]
 PAYABLE = 14000
 
 
@@ -41,14 +44,26 @@ class CaseMachine(RuleBasedStateMachine):
         self.db, self.clock, self.policy = db, clock, policy
         self.n = 0
 
-    @initialize(case_type=st.sampled_from(CaseType.ALL), take_blue=st.booleans(), red=st.integers(0, 2),
-                amount_cut=st.integers(0, 100))
+    @initialize(
+        case_type=st.sampled_from(CaseType.ALL),
+        take_blue=st.booleans(),
+        red=st.integers(0, 2),
+        amount_cut=st.integers(0, 100),
+    )
     def open(self, case_type, take_blue, red, amount_cut):
         CaseMachine.orders = getattr(CaseMachine, "orders", 0) + 1
-        self.order = domain.OrderView.from_json({
-            "order_id": f"O{CaseMachine.orders}", "shop_id": "S1", "buyer_id": "bob", "status": "delivered",
-            "lines": LINES, "payable_fen": PAYABLE, "delivered_at": iso(self.clock.now())})
-        wanted = ([RequestedLine("RED-M", red, "RED-L" if case_type == CaseType.EXCHANGE else None)] if red else [])
+        self.order = domain.OrderView.from_json(
+            {
+                "order_id": f"O{CaseMachine.orders}",
+                "shop_id": "S1",
+                "buyer_id": "bob",
+                "status": "delivered",
+                "lines": LINES,
+                "payable_fen": PAYABLE,
+                "delivered_at": iso(self.clock.now()),
+            }
+        )
+        wanted = [RequestedLine("RED-M", red, "RED-L" if case_type == CaseType.EXCHANGE else None)] if red else []
         if take_blue or not wanted:
             wanted.append(RequestedLine("BLUE-L", 1, "BLUE-XL" if case_type == CaseType.EXCHANGE else None))
         full = sum(3000 * l.quantity if l.sku_code == "RED-M" else 8000 for l in wanted)
@@ -73,10 +88,14 @@ class CaseMachine(RuleBasedStateMachine):
     def stored(self):
         with self.db.Session() as s:
             status = s.execute(sa.select(Case.status).where(Case.id == self.case_id)).scalar_one()
-            entries = s.execute(sa.select(sa.func.count()).select_from(CaseEvent)
-                                .where(CaseEvent.case_id == self.case_id)).scalar_one()
-            claims = s.execute(sa.select(Claim.sku_code, Claim.claimed_qty, Claim.claimed_fen)
-                               .where(Claim.order_id == self.order.order_id).order_by(Claim.sku_code)).all()
+            entries = s.execute(
+                sa.select(sa.func.count()).select_from(CaseEvent).where(CaseEvent.case_id == self.case_id)
+            ).scalar_one()
+            claims = s.execute(
+                sa.select(Claim.sku_code, Claim.claimed_qty, Claim.claimed_fen)
+                .where(Claim.order_id == self.order.order_id)
+                .order_by(Claim.sku_code)
+            ).all()
         return status, entries, [tuple(c) for c in claims], len(recorded_events(self.db))
 
     def attempt(self, work, transitions: int, target: str | None, allowed: bool):
@@ -109,41 +128,74 @@ class CaseMachine(RuleBasedStateMachine):
     def refund_asked(self):
         self.refund_requests += 1
         event = recorded_events(self.db, "aftersales.RefundApproved")[-1]["payload"]
-        assert (event["case_id"], event["amount_fen"], event["attempt"]) == (self.case_id, self.amount,
-                                                                             self.refund_requests)
+        assert (event["case_id"], event["amount_fen"], event["attempt"]) == (
+            self.case_id,
+            self.amount,
+            self.refund_requests,
+        )
 
     # rules ------------------------------------------------------------------------------------------
     @rule()
     def approve(self):
         refund_only = self.type == CaseType.REFUND_ONLY
         target = Status.REFUNDING if refund_only else Status.APPROVED
-        if self.attempt(lambda uow, c, now: operations.approve(uow, c, "carol", now, self.policy),
-                        2 if refund_only else 1, target, self.can(Action.APPROVE)) and refund_only:
+        if (
+            self.attempt(
+                lambda uow, c, now: operations.approve(uow, c, "carol", now, self.policy),
+                2 if refund_only else 1,
+                target,
+                self.can(Action.APPROVE),
+            )
+            and refund_only
+        ):
             self.refund_asked()
 
     @rule()
     def reject(self):
-        self.attempt(lambda uow, c, now: operations.reject(uow, c, "carol", now, self.policy, "not our fault"),
-                     1, Status.REJECTED, self.can(Action.REJECT))
+        self.attempt(
+            lambda uow, c, now: operations.reject(uow, c, "carol", now, self.policy, "not our fault"),
+            1,
+            Status.REJECTED,
+            self.can(Action.REJECT),
+        )
 
     @rule()
     def ship_return(self):
-        self.attempt(lambda uow, c, now: operations.ship_return(uow, c, "bob", now, self.policy, "SF", "SF123"),
-                     1, Status.AWAITING_RETURN, self.can(Action.SHIP_RETURN))
+        self.attempt(
+            lambda uow, c, now: operations.ship_return(uow, c, "bob", now, self.policy, "SF", "SF123"),
+            1,
+            Status.AWAITING_RETURN,
+            self.can(Action.SHIP_RETURN),
+        )
 
     @rule(resellable=st.booleans())
     def receive(self, resellable):
         is_return = self.type == CaseType.RETURN
-        if self.attempt(lambda uow, c, now: operations.receive(uow, c, "wang", now, self.policy, resellable, None),
-                        2 if is_return else 1, Status.REFUNDING if is_return else Status.RECEIVED,
-                        self.can(Action.RECEIVE)) and is_return:
+        if (
+            self.attempt(
+                lambda uow, c, now: operations.receive(uow, c, "wang", now, self.policy, resellable, None),
+                2 if is_return else 1,
+                Status.REFUNDING if is_return else Status.RECEIVED,
+                self.can(Action.RECEIVE),
+            )
+            and is_return
+        ):
             self.refund_asked()
 
     @rule()
     def refund_failed(self):
         def work(uow, c, now):
-            operations.transition(uow, c, Action.REFUND_FAILED, "billing", now, self.policy, "card closed",
-                                refund_failed=True, last_refund_error="card closed")
+            operations.transition(
+                uow,
+                c,
+                Action.REFUND_FAILED,
+                "billing",
+                now,
+                self.policy,
+                "card closed",
+                refund_failed=True,
+                last_refund_error="card closed",
+            )
 
         if self.attempt(work, 1, Status.REFUNDING, self.can(Action.REFUND_FAILED)):
             self.refund_failed = True
@@ -151,30 +203,49 @@ class CaseMachine(RuleBasedStateMachine):
     @rule()
     def retry_refund(self):
         allowed = self.can(Action.RETRY_REFUND) and self.refund_failed
-        if self.attempt(lambda uow, c, now: operations.start_refund(uow, c, "carol", now, self.policy, retry=True),
-                        1, Status.REFUNDING, allowed):
+        if self.attempt(
+            lambda uow, c, now: operations.start_refund(uow, c, "carol", now, self.policy, retry=True),
+            1,
+            Status.REFUNDING,
+            allowed,
+        ):
             self.refund_failed = False
             self.refund_asked()
 
     @rule()
     def reship(self):
-        self.attempt(lambda uow, c, now: operations.transition(uow, c, Action.RESHIP, "logistics", now, self.policy,
-                                                             "dispatched", reship_shipment_id="S1"),
-                     1, Status.RESHIPPED, self.can(Action.RESHIP))
+        self.attempt(
+            lambda uow, c, now: operations.transition(
+                uow, c, Action.RESHIP, "logistics", now, self.policy, "dispatched", reship_shipment_id="S1"
+            ),
+            1,
+            Status.RESHIPPED,
+            self.can(Action.RESHIP),
+        )
 
     @rule()
     def close(self):
-        self.attempt(lambda uow, c, now: operations.close(uow, c, "billing", now, self.policy, "refunded", "done"),
-                     1, Status.CLOSED, self.can(Action.CLOSE))
+        self.attempt(
+            lambda uow, c, now: operations.close(uow, c, "billing", now, self.policy, "refunded", "done"),
+            1,
+            Status.CLOSED,
+            self.can(Action.CLOSE),
+        )
 
     @rule()
     def competing_case_for_the_same_money(self):
         """A second case asking for everything that was paid: refused while this case holds a claim."""
         if self.status == Status.REJECTED:
             return
-        draft = domain.draft_case(self.order, CaseType.RETURN, "quality",
-                                  [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)], None, self.clock.now(),
-                                  self.policy)
+        draft = domain.draft_case(
+            self.order,
+            CaseType.RETURN,
+            "quality",
+            [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)],
+            None,
+            self.clock.now(),
+            self.policy,
+        )
         before = self.stored()
         try:
             with self.db.uow() as uow:
@@ -199,15 +270,17 @@ class CaseMachine(RuleBasedStateMachine):
             entries = list(case.timeline)
             assert case.status == self.status and len(entries) == self.entries
             assert (entries[0].action, entries[0].status) == ("request", Status.REQUESTED)
-            for before, after in zip(entries, entries[1:]):
+            for before, after in zip(entries, entries[1:], strict=False):
                 assert domain.next_status(self.type, before.status, after.action) == after.status
             assert entries[-1].status == case.status
             # money
             assert case.amount_fen == self.amount == sum(l.amount_fen for l in case.lines)
             assert {l.sku_code: (l.quantity, l.amount_fen) for l in case.lines} == self.shares
             assert case.refund_attempts == self.refund_requests
-            claims = {c.sku_code: c for c in s.execute(sa.select(Claim).where(
-                Claim.order_id == self.order.order_id)).scalars()}
+            claims = {
+                c.sku_code: c
+                for c in s.execute(sa.select(Claim).where(Claim.order_id == self.order.order_id)).scalars()
+            }
         live = self.status != Status.REJECTED
         order_row = claims[Claim.ORDER_ROW]
         assert order_row.cap_fen == PAYABLE and order_row.claimed_fen <= PAYABLE
@@ -221,6 +294,12 @@ def test_random_action_sequences_keep_the_case_invariants(api):
     policy = domain.Policy.from_config(api.config)
     run_state_machine_as_test(
         lambda: CaseMachine(api.db, api.clock, policy),
-        settings=settings(max_examples=25, stateful_step_count=20, deadline=None, database=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=20,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
     )

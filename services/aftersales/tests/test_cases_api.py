@@ -1,6 +1,5 @@
 """Cases over HTTP with a fake orders gateway: the three paths, the rules, errors, tenancy,
 idempotency, the SLA lists, and the handlers of billing's and logistics' events."""
-from datetime import timedelta
 
 from ecom_common.clock import iso
 
@@ -11,12 +10,16 @@ def actions(case):
 
 # Opening a case ---------------------------------------------------------------------------------
 def test_buyer_opens_a_return_with_evidence(api):
-    case = api.open_case(lines=[{"sku_code": "RED-M", "quantity": 2}], amount_fen=5000,
-                         evidence={"images": ["https://img.example/1.jpg"], "text": "线头开了"})
+    case = api.open_case(
+        lines=[{"sku_code": "RED-M", "quantity": 2}],
+        amount_fen=5000,
+        evidence={"images": ["https://img.example/1.jpg"], "text": "线头开了"},
+    )
     assert case["case_id"].startswith("C") and case["status"] == "requested"
     assert case["shop_id"] == "S1" and case["amount_fen"] == 5000
-    assert case["lines"] == [{"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000, "amount_fen": 5000,
-                              "new_sku_code": None}]
+    assert case["lines"] == [
+        {"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000, "amount_fen": 5000, "new_sku_code": None}
+    ]
     assert case["evidence"]["images"] == ["https://img.example/1.jpg"]
     assert case["sla"]["kind"] == "response" and case["sla"]["seconds_left"] > 24 * 3600 - 60
     assert case["allowed_actions"] == ["approve", "reject"]
@@ -28,22 +31,35 @@ def test_buyer_opens_a_return_with_evidence(api):
 def test_errors_change_nothing(api):
     r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality"}, role=None)
     assert r.status_code == 401 and r.mimetype == "application/problem+json"
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality"}, role="cs",
-                 shop_id="S1")
+    r = api.post(
+        "/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality"}, role="cs", shop_id="S1"
+    )
     assert r.status_code == 403
-    r = api.client.post("/api/v1/cases", data="{not json", content_type="application/json",
-                        headers=api._h("buyer", "bob", None, None))
+    r = api.client.post(
+        "/api/v1/cases", data="{not json", content_type="application/json", headers=api._h("buyer", "bob", None, None)
+    )
     assert r.status_code == 400
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "swap", "reason": "meh",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 0}]})
+    r = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O1", "type": "swap", "reason": "meh", "lines": [{"sku_code": "RED-M", "quantity": 0}]},
+    )
     assert r.status_code == 422
     assert {"type", "reason", "lines"} <= set(r.get_json()["errors"])
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 3}]})
+    r = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O1", "type": "return", "reason": "quality", "lines": [{"sku_code": "RED-M", "quantity": 3}]},
+    )
     assert r.status_code == 422 and "lines.0.quantity" in r.get_json()["errors"]
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality",
-                                        "evidence": {"images": ["not a url"]},
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}]})
+    r = api.post(
+        "/api/v1/cases",
+        json={
+            "order_id": "O1",
+            "type": "return",
+            "reason": "quality",
+            "evidence": {"images": ["not a url"]},
+            "lines": [{"sku_code": "RED-M", "quantity": 1}],
+        },
+    )
     assert r.status_code == 422
     assert api.count("cases") == 0 and api.events() == []
 
@@ -51,37 +67,57 @@ def test_errors_change_nothing(api):
 def test_someone_elses_or_unknown_order_is_404(api):
     api.orders.add(order_id="O2", buyer_id="eve")
     for order_id in ("O2", "O404"):
-        r = api.post("/api/v1/cases", json={"order_id": order_id, "type": "return", "reason": "quality",
-                                            "lines": [{"sku_code": "RED-M", "quantity": 1}]})
+        r = api.post(
+            "/api/v1/cases",
+            json={
+                "order_id": order_id,
+                "type": "return",
+                "reason": "quality",
+                "lines": [{"sku_code": "RED-M", "quantity": 1}],
+            },
+        )
         assert r.status_code == 404, r.get_json()
     assert api.count("cases") == 0
 
 
 def test_orders_down_is_503_and_nothing_is_written(api):
     api.orders.down = True
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}]},
-                 headers={"Idempotency-Key": "k-down"})
+    r = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O1", "type": "return", "reason": "quality", "lines": [{"sku_code": "RED-M", "quantity": 1}]},
+        headers={"Idempotency-Key": "k-down"},
+    )
     assert r.status_code == 503 and r.mimetype == "application/problem+json"
     assert api.count("cases") == 0 and api.count("claims") == 0 and api.events() == []
     # The key was released: the same request succeeds once orders is back.
     api.orders.down = False
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "return", "reason": "quality",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}]},
-                 headers={"Idempotency-Key": "k-down"})
+    r = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O1", "type": "return", "reason": "quality", "lines": [{"sku_code": "RED-M", "quantity": 1}]},
+        headers={"Idempotency-Key": "k-down"},
+    )
     assert r.status_code == 201
 
 
 def test_order_not_yet_delivered_and_no_reason_window(api):
     api.orders.add(order_id="O3", status="shipped")
-    r = api.post("/api/v1/cases", json={"order_id": "O3", "type": "return", "reason": "quality",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}]})
+    r = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O3", "type": "return", "reason": "quality", "lines": [{"sku_code": "RED-M", "quantity": 1}]},
+    )
     assert r.status_code == 422 and "order_id" in r.get_json()["errors"]
     api.orders.add(order_id="O4", delivered_at=api.now_iso(days=-6))
     api.open_case(order_id="O4", reason="no_reason")
-    api.clock.advance(days=1, minutes=1)   # now 7 days and a minute after delivery
-    r = api.post("/api/v1/cases", json={"order_id": "O4", "type": "return", "reason": "no_reason",
-                                        "lines": [{"sku_code": "BLUE-L", "quantity": 1}]})
+    api.clock.advance(days=1, minutes=1)  # now 7 days and a minute after delivery
+    r = api.post(
+        "/api/v1/cases",
+        json={
+            "order_id": "O4",
+            "type": "return",
+            "reason": "no_reason",
+            "lines": [{"sku_code": "BLUE-L", "quantity": 1}],
+        },
+    )
     assert r.status_code == 422 and "reason" in r.get_json()["errors"]
 
 
@@ -99,10 +135,18 @@ def test_idempotency_key_replays_and_refuses_another_body(api):
 
 def test_units_and_money_cannot_be_claimed_twice(api):
     first = api.open_case(lines=[{"sku_code": "RED-M", "quantity": 2}])
-    r = api.post("/api/v1/cases", json={"order_id": "O1", "type": "refund_only", "reason": "quality",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}], "amount_fen": 100})
+    r = api.post(
+        "/api/v1/cases",
+        json={
+            "order_id": "O1",
+            "type": "refund_only",
+            "reason": "quality",
+            "lines": [{"sku_code": "RED-M", "quantity": 1}],
+            "amount_fen": 100,
+        },
+    )
     assert r.status_code == 422 and "already claimed" in r.get_json()["detail"]
-    api.open_case(lines=[{"sku_code": "BLUE-L", "quantity": 1}])    # another line is still free
+    api.open_case(lines=[{"sku_code": "BLUE-L", "quantity": 1}])  # another line is still free
     api.act(first["case_id"], "reject", {"reason": "photos show wear"})
     api.open_case(type="refund_only", lines=[{"sku_code": "RED-M", "quantity": 1}], amount_fen=100)  # freed
 
@@ -110,25 +154,44 @@ def test_units_and_money_cannot_be_claimed_twice(api):
 def test_a_second_refund_beyond_what_was_paid_is_refused(api):
     # A discounted order: 14000 worth of lines, 9000 paid.
     api.orders.add(order_id="O5", payable_fen=9000, delivered_at=api.now_iso(days=-1))
-    api.open_case(order_id="O5", type="refund_only", reason="not_as_described",
-                  lines=[{"sku_code": "BLUE-L", "quantity": 1}], amount_fen=8000)
-    r = api.post("/api/v1/cases", json={"order_id": "O5", "type": "return", "reason": "quality",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}], "amount_fen": 3000})
+    api.open_case(
+        order_id="O5",
+        type="refund_only",
+        reason="not_as_described",
+        lines=[{"sku_code": "BLUE-L", "quantity": 1}],
+        amount_fen=8000,
+    )
+    r = api.post(
+        "/api/v1/cases",
+        json={
+            "order_id": "O5",
+            "type": "return",
+            "reason": "quality",
+            "lines": [{"sku_code": "RED-M", "quantity": 1}],
+            "amount_fen": 3000,
+        },
+    )
     assert r.status_code == 422 and "amount_fen" in r.get_json()["errors"]
 
 
 # Refund-only ------------------------------------------------------------------------------------
 def test_small_refund_only_is_approved_automatically(api):
-    case = api.open_case(type="refund_only", reason="not_as_described", amount_fen=4999,
-                         lines=[{"sku_code": "RED-M", "quantity": 2}])
+    case = api.open_case(
+        type="refund_only", reason="not_as_described", amount_fen=4999, lines=[{"sku_code": "RED-M", "quantity": 2}]
+    )
     assert case["status"] == "refunding"
-    assert actions(case) == [("request", "requested", "bob"), ("approve", "approved", "system"),
-                             ("start_refund", "refunding", "system")]
+    assert actions(case) == [
+        ("request", "requested", "bob"),
+        ("approve", "approved", "system"),
+        ("start_refund", "refunding", "system"),
+    ]
     assert case["sla"]["kind"] == "refund"
     [ev] = api.events("aftersales.RefundApproved")
     assert ev["payload"]["amount_fen"] == 4999 and ev["payload"]["lines"] == [{"sku_code": "RED-M", "quantity": 2}]
-    outcome, _ = api.deliver("billing.RefundSucceeded", {"order_id": "O1", "shop_id": "S1", "refund_id": "R1",
-                                                         "amount_fen": 4999, "case_id": case["case_id"]})
+    outcome, _ = api.deliver(
+        "billing.RefundSucceeded",
+        {"order_id": "O1", "shop_id": "S1", "refund_id": "R1", "amount_fen": 4999, "case_id": case["case_id"]},
+    )
     assert outcome == "handled"
     closed = api.case(case["case_id"])
     assert closed["status"] == "closed" and closed["refund"]["refund_id"] == "R1" and closed["sla"]["kind"] is None
@@ -136,8 +199,9 @@ def test_small_refund_only_is_approved_automatically(api):
 
 
 def test_refund_only_at_threshold_waits_for_cs(api):
-    case = api.open_case(type="refund_only", reason="quality", amount_fen=5000,
-                         lines=[{"sku_code": "RED-M", "quantity": 2}])
+    case = api.open_case(
+        type="refund_only", reason="quality", amount_fen=5000, lines=[{"sku_code": "RED-M", "quantity": 2}]
+    )
     assert case["status"] == "requested" and api.events("aftersales.RefundApproved") == []
     r = api.post(f"/api/v1/cases/{case['case_id']}/approve", json={}, role="buyer")
     assert r.status_code == 403
@@ -154,10 +218,13 @@ def test_refund_only_before_shipment_asks_orders_to_cancel(api):
     [ev] = api.events("aftersales.OrderCancelRequested")
     assert ev["payload"]["case_id"] == case["case_id"] and ev["payload"]["order_id"] == "O6"
     assert api.events("aftersales.RefundApproved") == []
-    api.deliver("orders.OrderCancelled", {"order_id": "O6", "shop_id": "S1", "was_paid": True,
-                                          "case_id": case["case_id"]})
-    api.deliver("billing.RefundSucceeded", {"order_id": "O6", "shop_id": "S1", "refund_id": "R6",
-                                            "amount_fen": 14000, "case_id": case["case_id"]})
+    api.deliver(
+        "orders.OrderCancelled", {"order_id": "O6", "shop_id": "S1", "was_paid": True, "case_id": case["case_id"]}
+    )
+    api.deliver(
+        "billing.RefundSucceeded",
+        {"order_id": "O6", "shop_id": "S1", "refund_id": "R6", "amount_fen": 14000, "case_id": case["case_id"]},
+    )
     closed = api.case(case["case_id"])
     assert closed["status"] == "closed"
     assert [t["action"] for t in closed["timeline"]][-2:] == ["order_cancelled", "close"]
@@ -173,12 +240,16 @@ def test_order_cancelled_elsewhere_rejects_cases_waiting_for_cs(api):
 def test_refund_failure_stays_refunding_and_cs_retries(api):
     case = api.open_case(type="refund_only", reason="quality", amount_fen=1000)
     cid = case["case_id"]
-    api.act(cid, "retry-refund", expect=409)   # nothing failed yet
-    api.deliver("billing.RefundFailed", {"order_id": "O1", "shop_id": "S1", "refund_id": "R9",
-                                         "reason": "provider timeout", "case_id": cid})
+    api.act(cid, "retry-refund", expect=409)  # nothing failed yet
+    api.deliver(
+        "billing.RefundFailed",
+        {"order_id": "O1", "shop_id": "S1", "refund_id": "R9", "reason": "provider timeout", "case_id": cid},
+    )
     failed = api.case(cid)
     assert failed["status"] == "refunding" and failed["refund"]["failed"]
-    assert failed["timeline"][-1]["action"] == "refund_failed" and "provider timeout" in failed["timeline"][-1]["reason"]
+    assert (
+        failed["timeline"][-1]["action"] == "refund_failed" and "provider timeout" in failed["timeline"][-1]["reason"]
+    )
     retried = api.act(cid, "retry-refund", {"reason": "provider back"})
     assert retried["refund"] == {"attempts": 2, "failed": False, "last_error": "provider timeout", "refund_id": "R9"}
     assert [e["payload"]["attempt"] for e in api.events("aftersales.RefundApproved")] == [1, 2]
@@ -203,8 +274,9 @@ def test_return_walks_to_closed(api):
     assert approved["status"] == "approved" and "S1 退货仓" in approved["return_address"]
     r = api.post(f"/api/v1/cases/{cid}/return-shipment", json={"carrier": "SF"})
     assert r.status_code == 422 and "tracking_no" in r.get_json()["errors"]
-    shipped = api.act(cid, "return-shipment", {"carrier": "SF", "tracking_no": "SF123456"}, role="buyer", sub="bob",
-                      shop_id=None)
+    shipped = api.act(
+        cid, "return-shipment", {"carrier": "SF", "tracking_no": "SF123456"}, role="buyer", sub="bob", shop_id=None
+    )
     assert shipped["status"] == "awaiting_return" and shipped["return_shipment"]["tracking_no"] == "SF123456"
     received = api.act(cid, "receive", {"resellable": False, "note": "stained"}, role="warehouse", sub="wally")
     assert received["status"] == "refunding" and received["inspection"]["resellable"] is False
@@ -213,13 +285,27 @@ def test_return_walks_to_closed(api):
     assert rr["payload"]["resellable"] is False and rr["payload"]["lines"] == [{"sku_code": "RED-M", "quantity": 2}]
     [ra] = api.events("aftersales.RefundApproved")
     assert ra["payload"]["amount_fen"] == 6000
-    api.deliver("billing.RefundSucceeded", {"order_id": "O1", "shop_id": "S1", "refund_id": "R2",
-                                            "amount_fen": 6000, "case_id": cid})
+    api.deliver(
+        "billing.RefundSucceeded",
+        {"order_id": "O1", "shop_id": "S1", "refund_id": "R2", "amount_fen": 6000, "case_id": cid},
+    )
     closed = api.case(cid, role="cs", sub="carol", shop_id="S1")
     assert [t["status"] for t in closed["timeline"]] == [
-        "requested", "approved", "awaiting_return", "received", "refunding", "closed"]
+        "requested",
+        "approved",
+        "awaiting_return",
+        "received",
+        "refunding",
+        "closed",
+    ]
     assert [t["from_status"] for t in closed["timeline"]] == [
-        None, "requested", "approved", "awaiting_return", "received", "refunding"]
+        None,
+        "requested",
+        "approved",
+        "awaiting_return",
+        "received",
+        "refunding",
+    ]
     assert set(closed["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
     api.act(cid, "approve", expect=409)
 
@@ -227,8 +313,7 @@ def test_return_walks_to_closed(api):
 def test_refund_overdue_after_receipt(api):
     cid = api.open_case()["case_id"]
     api.act(cid, "approve")
-    api.act(cid, "return-shipment", {"carrier": "YTO", "tracking_no": "YT0001"}, role="buyer", sub="bob",
-            shop_id=None)
+    api.act(cid, "return-shipment", {"carrier": "YTO", "tracking_no": "YT0001"}, role="buyer", sub="bob", shop_id=None)
     api.act(cid, "receive", {"resellable": True}, role="warehouse", sub="wally")
     api.clock.advance(hours=23)
     assert api.get("/api/v1/cases?overdue=true", role="cs", sub="carol", shop_id="S1").get_json()["items"] == []
@@ -243,7 +328,7 @@ def test_response_overdue_is_listed(api):
     done = api.open_case(type="refund_only", amount_fen=100, lines=[{"sku_code": "RED-M", "quantity": 1}])
     assert done["status"] == "refunding"
     api.clock.advance(hours=24, minutes=1)
-    api.act(cid, "approve")   # answered late, but answered: waiting on the buyer now
+    api.act(cid, "approve")  # answered late, but answered: waiting on the buyer now
     overdue = api.get("/api/v1/cases?overdue=true", role="admin", sub="root").get_json()["items"]
     assert [c["sla"]["kind"] for c in overdue] == ["response"]
     api.clock.advance(hours=24)
@@ -253,11 +338,11 @@ def test_response_overdue_is_listed(api):
 
 # Exchange ---------------------------------------------------------------------------------------
 def test_exchange_reships_the_new_spec_and_closes_on_delivery(api):
-    cid = api.open_case(type="exchange", reason="size",
-                        lines=[{"sku_code": "RED-M", "quantity": 1, "new_sku_code": "RED-L"}])["case_id"]
+    cid = api.open_case(
+        type="exchange", reason="size", lines=[{"sku_code": "RED-M", "quantity": 1, "new_sku_code": "RED-L"}]
+    )["case_id"]
     api.act(cid, "approve")
-    api.act(cid, "return-shipment", {"carrier": "ZTO", "tracking_no": "ZT7788"}, role="buyer", sub="bob",
-            shop_id=None)
+    api.act(cid, "return-shipment", {"carrier": "ZTO", "tracking_no": "ZT7788"}, role="buyer", sub="bob", shop_id=None)
     received = api.act(cid, "receive", {"resellable": True}, role="warehouse", sub="wally")
     assert received["status"] == "received" and received["sla"]["kind"] == "reship"
     [rs] = api.events("aftersales.ReshipRequested")
@@ -272,9 +357,18 @@ def test_exchange_reships_the_new_spec_and_closes_on_delivery(api):
 
     with pytest.raises(NotYet):
         api.deliver("logistics.ShipmentDelivered", delivered)
-    api.deliver("logistics.ShipmentDispatched", {"order_id": "O1", "shop_id": "S1", "shipment_id": "S9",
-                                                 "carrier": "SF", "tracking_no": "SF999",
-                                                 "lines": [{"sku_code": "RED-L", "quantity": 1}], "case_id": cid})
+    api.deliver(
+        "logistics.ShipmentDispatched",
+        {
+            "order_id": "O1",
+            "shop_id": "S1",
+            "shipment_id": "S9",
+            "carrier": "SF",
+            "tracking_no": "SF999",
+            "lines": [{"sku_code": "RED-L", "quantity": 1}],
+            "case_id": cid,
+        },
+    )
     assert api.case(cid)["status"] == "reshipped"
     api.deliver("logistics.ShipmentDelivered", delivered)
     closed = api.case(cid)
@@ -282,11 +376,20 @@ def test_exchange_reships_the_new_spec_and_closes_on_delivery(api):
 
 
 def test_shipments_without_case_are_ignored(api):
-    cid = api.open_case(type="exchange", reason="quality",
-                        lines=[{"sku_code": "RED-M", "quantity": 1, "new_sku_code": "RED-M"}])["case_id"]
-    outcome, _ = api.deliver("logistics.ShipmentDispatched", {"order_id": "O1", "shop_id": "S1", "shipment_id": "S1",
-                                                              "carrier": "SF", "tracking_no": "SF1",
-                                                              "lines": [{"sku_code": "RED-M", "quantity": 1}]})
+    cid = api.open_case(
+        type="exchange", reason="quality", lines=[{"sku_code": "RED-M", "quantity": 1, "new_sku_code": "RED-M"}]
+    )["case_id"]
+    outcome, _ = api.deliver(
+        "logistics.ShipmentDispatched",
+        {
+            "order_id": "O1",
+            "shop_id": "S1",
+            "shipment_id": "S1",
+            "carrier": "SF",
+            "tracking_no": "SF1",
+            "lines": [{"sku_code": "RED-M", "quantity": 1}],
+        },
+    )
     assert outcome == "handled" and api.case(cid)["status"] == "requested"
 
 
@@ -306,16 +409,22 @@ def test_other_tenants_get_404(api):
 
 def test_lists_filter_scope_and_paginate(api):
     api.orders.add(order_id="O8", buyer_id="eve", shop_id="S2", delivered_at=api.now_iso(days=-1))
-    ids = [api.open_case(lines=[{"sku_code": "RED-M", "quantity": 1}])["case_id"],
-           api.open_case(lines=[{"sku_code": "RED-M", "quantity": 1}])["case_id"],
-           api.open_case(type="refund_only", amount_fen=100, lines=[{"sku_code": "BLUE-L", "quantity": 1}])["case_id"]]
-    r = api.post("/api/v1/cases", json={"order_id": "O8", "type": "return", "reason": "size",
-                                        "lines": [{"sku_code": "RED-M", "quantity": 1}]}, sub="eve")
+    ids = [
+        api.open_case(lines=[{"sku_code": "RED-M", "quantity": 1}])["case_id"],
+        api.open_case(lines=[{"sku_code": "RED-M", "quantity": 1}])["case_id"],
+        api.open_case(type="refund_only", amount_fen=100, lines=[{"sku_code": "BLUE-L", "quantity": 1}])["case_id"],
+    ]
+    r = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O8", "type": "return", "reason": "size", "lines": [{"sku_code": "RED-M", "quantity": 1}]},
+        sub="eve",
+    )
     assert r.status_code == 201
     mine = api.get("/api/v1/cases").get_json()["items"]
     assert sorted(c["case_id"] for c in mine) == sorted(ids) and "timeline" not in mine[0]
     assert [c["case_id"] for c in api.get("/api/v1/cases", role="cs", sub="c", shop_id="S2").get_json()["items"]] == [
-        r.get_json()["case_id"]]
+        r.get_json()["case_id"]
+    ]
     assert len(api.get("/api/v1/cases", role="admin", sub="root").get_json()["items"]) == 4
     assert len(api.get("/api/v1/cases?shop_id=S1", role="admin", sub="root").get_json()["items"]) == 3
     refunding = api.get("/api/v1/cases?status=refunding", role="cs", sub="c", shop_id="S1").get_json()["items"]
@@ -333,15 +442,18 @@ def test_lists_filter_scope_and_paginate(api):
 def test_feedback_after_closing_and_report(api):
     cid = api.open_case(type="refund_only", amount_fen=1000)["case_id"]
     r = api.post(f"/api/v1/cases/{cid}/feedback", json={"score": 5})
-    assert r.status_code == 409   # not over yet
-    api.deliver("billing.RefundSucceeded", {"order_id": "O1", "shop_id": "S1", "refund_id": "R1",
-                                            "amount_fen": 1000, "case_id": cid})
+    assert r.status_code == 409  # not over yet
+    api.deliver(
+        "billing.RefundSucceeded",
+        {"order_id": "O1", "shop_id": "S1", "refund_id": "R1", "amount_fen": 1000, "case_id": cid},
+    )
     assert api.post(f"/api/v1/cases/{cid}/feedback", json={"score": 6}).status_code == 422
     assert api.post(f"/api/v1/cases/{cid}/feedback", json={"score": 4}, sub="eve").status_code == 404
     r = api.post(f"/api/v1/cases/{cid}/feedback", json={"score": 4, "comment": "快"}, headers={"Idempotency-Key": "f1"})
     assert r.status_code == 201 and r.get_json()["score"] == 4
-    again = api.post(f"/api/v1/cases/{cid}/feedback", json={"score": 4, "comment": "快"},
-                     headers={"Idempotency-Key": "f1"})
+    again = api.post(
+        f"/api/v1/cases/{cid}/feedback", json={"score": 4, "comment": "快"}, headers={"Idempotency-Key": "f1"}
+    )
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert api.post(f"/api/v1/cases/{cid}/feedback", json={"score": 1}).status_code == 409
     rejected = api.open_case(lines=[{"sku_code": "BLUE-L", "quantity": 1}])["case_id"]
@@ -358,7 +470,11 @@ def test_feedback_after_closing_and_report(api):
 
 def test_openapi_lists_the_endpoints(api):
     spec = api.client.get("/openapi.json").get_json()
-    for path in ("/api/v1/cases", "/api/v1/cases/{case_id}/receive", "/api/v1/complaints/dashboard",
-                 "/api/v1/feedback/report"):
+    for path in (
+        "/api/v1/cases",
+        "/api/v1/cases/{case_id}/receive",
+        "/api/v1/complaints/dashboard",
+        "/api/v1/feedback/report",
+    ):
         assert path in spec["paths"]
     assert iso(api.clock.now())  # the clock is the injectable one

@@ -1,12 +1,14 @@
 """Complaints over HTTP: tiers and their clocks, crisis escalation on creation, the breach
 escalation job driven by the injectable clock (once per breach), cs handling, the dashboard."""
+
 from aftersales.app import SERVICE
 from ecom_common.jobs import run_once
 
 
 def complain(api, tier="general", order_id="O1", sub="bob", expect=201, **extra):
-    r = api.post("/api/v1/complaints", json={"order_id": order_id, "tier": tier, "text": "快递三天没动", **extra},
-                 sub=sub)
+    r = api.post(
+        "/api/v1/complaints", json={"order_id": order_id, "tier": tier, "text": "快递三天没动", **extra}, sub=sub
+    )
     assert r.status_code == expect, r.get_json()
     return r.get_json()
 
@@ -23,8 +25,12 @@ def cs(api, cid, action, text="已联系快递，今天送达", shop_id="S1", ex
 
 def test_complaint_validation_and_ownership(api):
     assert api.post("/api/v1/complaints", json={"order_id": "O1", "tier": "mild", "text": ""}).status_code == 422
-    assert api.post("/api/v1/complaints", json={"order_id": "O1", "tier": "general", "text": "x"},
-                    role="cs", shop_id="S1").status_code == 403
+    assert (
+        api.post(
+            "/api/v1/complaints", json={"order_id": "O1", "tier": "general", "text": "x"}, role="cs", shop_id="S1"
+        ).status_code
+        == 403
+    )
     complain(api, sub="eve", expect=404)
     api.orders.down = True
     complain(api, expect=503)
@@ -39,7 +45,7 @@ def test_general_complaint_clock_and_first_response(api):
     answered = cs(api, c["complaint_id"], "respond")
     assert answered["status"] == "responded" and answered["met_at"] and answered["sla"]["seconds_left"] is None
     api.clock.advance(hours=3)
-    assert escalate(api) == 0   # answered in time: no breach
+    assert escalate(api) == 0  # answered in time: no breach
     resolved = cs(api, c["complaint_id"], "resolve", "已送达并补偿 10 元券")
     assert resolved["status"] == "resolved"
     cs(api, c["complaint_id"], "respond", expect=409)
@@ -66,16 +72,20 @@ def test_breaches_are_escalated_once_when_the_clock_moves_on(api):
     # A serious complaint's clock waits for a solution: a response alone does not stop it.
     cs(api, serious["complaint_id"], "respond", "正在核实质量问题")
     api.clock.advance(hours=2, minutes=1)
-    assert escalate(api) == 1          # general: no first response within 2 h
-    assert escalate(api) == 0          # once per breach
+    assert escalate(api) == 1  # general: no first response within 2 h
+    assert escalate(api) == 0  # once per breach
     api.clock.advance(hours=2)
-    assert escalate(api) == 1          # serious: no solution within 4 h
+    assert escalate(api) == 1  # serious: no solution within 4 h
     api.clock.advance(hours=20)
-    assert escalate(api) == 1          # crisis: no statement within 24 h
+    assert escalate(api) == 1  # crisis: no statement within 24 h
     assert escalate(api) == 0
     kinds = {(e["payload"]["complaint_id"], e["payload"]["kind"]) for e in api.events("aftersales.ComplaintEscalated")}
-    assert kinds == {(crisis["complaint_id"], "crisis"), (general["complaint_id"], "breach:first_response"),
-                     (serious["complaint_id"], "breach:solution"), (crisis["complaint_id"], "breach:statement")}
+    assert kinds == {
+        (crisis["complaint_id"], "crisis"),
+        (general["complaint_id"], "breach:first_response"),
+        (serious["complaint_id"], "breach:solution"),
+        (crisis["complaint_id"], "breach:statement"),
+    }
     g = api.get(f"/api/v1/complaints/{general['complaint_id']}", role="cs", sub="carol", shop_id="S1").get_json()
     assert g["sla"]["overdue"] and g["escalations"][0]["reason"].startswith("SLA breach")
     overdue = api.get("/api/v1/complaints?overdue=true", role="cs", sub="carol", shop_id="S1").get_json()["items"]
@@ -86,7 +96,7 @@ def test_dashboard_by_tier_with_time_left(api):
     api.orders.add(order_id="O2", shop_id="S2", delivered_at=None)
     g1 = complain(api)
     complain(api, tier="serious")
-    complain(api, order_id="O2")           # another shop's
+    complain(api, order_id="O2")  # another shop's
     done = complain(api)
     cs(api, done["complaint_id"], "resolve", "退款完成")
     api.clock.advance(hours=1)
@@ -97,7 +107,9 @@ def test_dashboard_by_tier_with_time_left(api):
     assert serious["open"] == 1 and 3 * 3600 - 100 < serious["items"][0]["seconds_left"] <= 3 * 3600
     assert crisis == {"open": 0, "overdue": 0, "escalated": 0, "items": []}
     api.clock.advance(hours=1, minutes=5)
-    general = api.get("/api/v1/complaints/dashboard", role="cs", sub="carol", shop_id="S1").get_json()["tiers"]["general"]
+    general = api.get("/api/v1/complaints/dashboard", role="cs", sub="carol", shop_id="S1").get_json()["tiers"][
+        "general"
+    ]
     assert general["overdue"] == 1 and general["items"][0]["seconds_left"] < 0
     everyone = api.get("/api/v1/complaints/dashboard", role="admin", sub="root").get_json()
     assert everyone["tiers"]["general"]["open"] == 2

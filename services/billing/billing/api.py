@@ -3,6 +3,7 @@
 Payments (buyer), the sandbox provider's signed webhook, and the money reports (finance, admin, a
 shop's ops). Nobody sees another shop's money: it answers 404.
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,13 +19,25 @@ from ecom_common.errors import BadRequest, Conflict, NotFound, Problem, Unproces
 from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
 from ecom_common.idempotency import idempotent
 
-from . import domain, operations as ops, reports, settings
+from . import domain, reports, settings
+from . import operations as ops
 from .gateways import orders_gateway, payment_provider
-from .models import (AuditEntry, BillingOrder, CommissionRate, LedgerEntry, OrderLine, Payment, Payout, Refund,
-                     Settlement, WebhookReceipt)
+from .models import (
+    AuditEntry,
+    BillingOrder,
+    CommissionRate,
+    LedgerEntry,
+    OrderLine,
+    Payment,
+    Payout,
+    Refund,
+    Settlement,
+    WebhookReceipt,
+)
 
-blp = Blueprint("billing", __name__, url_prefix="/api/v1",
-                description="Payments, refunds, the merchant ledger and T+7 settlement")
+blp = Blueprint(
+    "billing", __name__, url_prefix="/api/v1", description="Payments, refunds, the merchant ledger and T+7 settlement"
+)
 
 MONEY_READERS = ("finance", "admin", "ops")
 
@@ -41,10 +54,14 @@ def money_scope(requested: str | None) -> str | None:
 class PaymentCreateSchema(BodySchema):
     order_id = fields.Str(required=True, validate=validate.Length(min=1, max=40))
     method = fields.Str(required=True, validate=validate.OneOf(domain.METHODS))
-    card_number = fields.Str(validate=validate.Regexp(r"^[0-9]{12,19}$", error="12 to 19 digits"),
-                             metadata={"description": "card only; see the README for the test cards"})
-    amount_fen = fields.Int(validate=validate.Range(min=1, max=MAX_INT),
-                            metadata={"description": "optional; refused (422) unless it equals the payable amount"})
+    card_number = fields.Str(
+        validate=validate.Regexp(r"^[0-9]{12,19}$", error="12 to 19 digits"),
+        metadata={"description": "card only; see the README for the test cards"},
+    )
+    amount_fen = fields.Int(
+        validate=validate.Range(min=1, max=MAX_INT),
+        metadata={"description": "optional; refused (422) unless it equals the payable amount"},
+    )
 
     @validates_schema
     def _card_rules(self, data, **kwargs):
@@ -52,13 +69,15 @@ class PaymentCreateSchema(BodySchema):
             raise ValidationError({"card_number": ["Missing data for required field."]})
         if data.get("method") in domain.WALLETS and data.get("card_number"):
             raise ValidationError({"card_number": ["Only for method card."]})
-        if data.get("card_number") and not (data["card_number"] in domain.TEST_CARDS
-                                            or domain.luhn_ok(data["card_number"])):
+        if data.get("card_number") and not (
+            data["card_number"] in domain.TEST_CARDS or domain.luhn_ok(data["card_number"])
+        ):
             raise ValidationError({"card_number": ["Not a valid card number."]})
 
 
 class TimelineSchema(Schema):
     """The timeline entry every service returns (read from the billing audit trail)."""
+
     at = UtcTime()
     by = fields.Str(attribute="actor")
     action = fields.Str()
@@ -148,8 +167,10 @@ class LedgerArgs(PageArgs):
 class LedgerPageSchema(Schema):
     shop_id = fields.Str(allow_none=True)
     balance_fen = fields.Int(metadata={"description": "sum of every entry in scope (all kinds, all dates)"})
-    unpaid_released_fen = fields.Int(allow_none=True, metadata={
-        "description": "settled but not yet paid out (negative: refunds to take from the next payout)"})
+    unpaid_released_fen = fields.Int(
+        allow_none=True,
+        metadata={"description": "settled but not yet paid out (negative: refunds to take from the next payout)"},
+    )
     items = fields.List(fields.Nested(LedgerEntrySchema))
     next_cursor = fields.Str(allow_none=True)
 
@@ -257,9 +278,16 @@ def _ensure_order_copy(order_id: str, facts: domain.OrderFacts, raw: dict) -> No
     db = current_db()
     try:
         with session_scope(db) as session:
-            ops.remember_order(session, db.config.clock.now(), order_id=order_id, shop_id=facts.shop_id,
-                               buyer_id=facts.buyer_id, payable_fen=facts.payable_fen, lines=raw.get("lines") or [],
-                               source="http")
+            ops.remember_order(
+                session,
+                db.config.clock.now(),
+                order_id=order_id,
+                shop_id=facts.shop_id,
+                buyer_id=facts.buyer_id,
+                payable_fen=facts.payable_fen,
+                lines=raw.get("lines") or [],
+                source="http",
+            )
     except sa.exc.IntegrityError as exc:
         if not is_unique_violation(exc):
             raise  # the event handler stored it at the same moment: fine
@@ -284,8 +312,12 @@ def create_payment(args):
         local = session.get(BillingOrder, args["order_id"])
         knows_cancelled = local is not None and local.status == "cancelled"
         # Usually orders.OrderPlaced made the copy already (with its lines): nothing to write then.
-        complete_copy = local is not None and bool(local.buyer_id and local.payable_fen) and session.execute(
-            sa.select(OrderLine.id).where(OrderLine.order_id == local.order_id).limit(1)).first() is not None
+        complete_copy = (
+            local is not None
+            and bool(local.buyer_id and local.payable_fen)
+            and session.execute(sa.select(OrderLine.id).where(OrderLine.order_id == local.order_id).limit(1)).first()
+            is not None
+        )
     amount = domain.check_payable(facts, principal.sub, args.get("amount_fen"), knows_cancelled)
     if not complete_copy:
         _ensure_order_copy(args["order_id"], facts, raw)
@@ -293,30 +325,53 @@ def create_payment(args):
     with db.uow() as uow:
         session, now = uow.session, db.config.clock.now()
         active = session.execute(
-            sa.select(Payment.payment_id, Payment.status)
-            .where(Payment.order_id == facts.order_id, Payment.status.in_(domain.PaymentStatus.ACTIVE))
+            sa.select(Payment.payment_id, Payment.status).where(
+                Payment.order_id == facts.order_id, Payment.status.in_(domain.PaymentStatus.ACTIVE)
+            )
         ).first()
         if active is not None:
-            raise Conflict(f"the order already has a {active.status} payment {active.payment_id}",
-                           {"order_id": [f"payment {active.status}"]})
+            raise Conflict(
+                f"the order already has a {active.status} payment {active.payment_id}",
+                {"order_id": [f"payment {active.status}"]},
+            )
         payment_id = domain.new_id("P", now)
-        intent = provider.create_intent(session, payment_id, facts.order_id, amount, args["method"],
-                                        args.get("card_number"))
+        intent = provider.create_intent(
+            session, payment_id, facts.order_id, amount, args["method"], args.get("card_number")
+        )
         provider.confirm(session, intent)
-        payment = Payment(payment_id=payment_id, order_id=facts.order_id, shop_id=facts.shop_id,
-                          buyer_id=principal.sub, amount_fen=amount, method=args["method"],
-                          card_last4=intent.card_last4, status=domain.PaymentStatus.PENDING,
-                          intent_id=intent.intent_id, created_at=now, updated_at=now)
+        payment = Payment(
+            payment_id=payment_id,
+            order_id=facts.order_id,
+            shop_id=facts.shop_id,
+            buyer_id=principal.sub,
+            amount_fen=amount,
+            method=args["method"],
+            card_last4=intent.card_last4,
+            status=domain.PaymentStatus.PENDING,
+            intent_id=intent.intent_id,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(payment)
-        ops.audit(session, now, principal.sub, "payment", payment_id, "created", None, "pending",
-                  f"{args['method']} {amount} fen, intent {intent.intent_id}")
+        ops.audit(
+            session,
+            now,
+            principal.sub,
+            "payment",
+            payment_id,
+            "created",
+            None,
+            "pending",
+            f"{args['method']} {amount} fen, intent {intent.intent_id}",
+        )
         try:
             uow.commit()
         except sa.exc.IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
-            raise Conflict("another payment for this order started at the same time",
-                           {"order_id": ["payment pending"]})
+            raise Conflict(
+                "another payment for this order started at the same time", {"order_id": ["payment pending"]}
+            ) from exc
     provider.confirm_later(intent)
     return payment
 
@@ -346,22 +401,36 @@ def list_payments(args):
 def get_payment(payment_id):
     with current_db().Session() as session:
         payment = _visible_payment(session.get(Payment, payment_id))
-        timeline = session.execute(
-            sa.select(AuditEntry).where(AuditEntry.subject_type == "payment", AuditEntry.subject_id == payment_id)
-            .order_by(AuditEntry.id)).scalars().all()
+        timeline = (
+            session.execute(
+                sa.select(AuditEntry)
+                .where(AuditEntry.subject_type == "payment", AuditEntry.subject_id == payment_id)
+                .order_by(AuditEntry.id)
+            )
+            .scalars()
+            .all()
+        )
         out = {name: getattr(payment, name) for name in PaymentSchema().fields}
         out["timeline"] = timeline
         return out
 
 
 @blp.route("/payments/webhook", methods=["POST"])
-@blp.doc(security=[],  # signed by the provider (X-Sandbox-Signature), not a bearer token
-         parameters=[{"in": "header", "name": domain.SIGNATURE_HEADER, "required": True,
-                      "schema": {"type": "string", "pattern": "^t=[0-9]+(,v1=[0-9a-f]{64})+$"},
-                      "description": "t=<unix ts>,v1=<hex HMAC-SHA256 of \"<ts>.<raw body>\">; missing or "
-                                     "garbled 400, not matching or outside the tolerance 401"}],
-         # read by hand after the signature check, so that an unsigned caller learns nothing of it
-         requestBody={"required": True, "content": {"application/json": {"schema": WebhookEventSchema}}})
+@blp.doc(
+    security=[],  # signed by the provider (X-Sandbox-Signature), not a bearer token
+    parameters=[
+        {
+            "in": "header",
+            "name": domain.SIGNATURE_HEADER,
+            "required": True,
+            "schema": {"type": "string", "pattern": "^t=[0-9]+(,v1=[0-9a-f]{64})+$"},
+            "description": 't=<unix ts>,v1=<hex HMAC-SHA256 of "<ts>.<raw body>">; missing or '
+            "garbled 400, not matching or outside the tolerance 401",
+        }
+    ],
+    # read by hand after the signature check, so that an unsigned caller learns nothing of it
+    requestBody={"required": True, "content": {"application/json": {"schema": WebhookEventSchema}}},
+)
 @blp.response(200)
 def payment_webhook():
     """The sandbox provider's signed webhook: `X-Sandbox-Signature: t=<unix ts>,v1=<hex HMAC-SHA256 of
@@ -369,24 +438,30 @@ def payment_webhook():
     changes nothing; an event id already received answers 200 with duplicate=true and changes nothing."""
     config = current_config()
     raw = request.get_data(cache=True)
-    domain.verify_signature(settings.webhook_secret(config), raw, request.headers.get(domain.SIGNATURE_HEADER),
-                            config.clock.now().timestamp(), settings.webhook_tolerance_s(config))
+    domain.verify_signature(
+        settings.webhook_secret(config),
+        raw,
+        request.headers.get(domain.SIGNATURE_HEADER),
+        config.clock.now().timestamp(),
+        settings.webhook_tolerance_s(config),
+    )
     try:
         body = bodies.loads(raw)  # too deep or with a NUL character: a 400 problem
     except ValueError:
-        raise BadRequest("the request body is not valid JSON", {"body": ["Invalid JSON body."]})
+        raise BadRequest("the request body is not valid JSON", {"body": ["Invalid JSON body."]}) from None
     try:
         event = WebhookEventSchema().load(body)
     except ValidationError as exc:
-        raise UnprocessableEntity("the webhook event failed validation", exc.messages)
+        raise UnprocessableEntity("the webhook event failed validation", exc.messages) from exc
     intent = event["data"]["object"]
     db = current_db()
     with db.Session() as session:
         payment = session.get(Payment, intent["reference"])
         not_found_unless(payment is not None and payment.intent_id == intent["id"], "payment")
         if intent["amount_fen"] != payment.amount_fen:
-            raise UnprocessableEntity("the event's amount differs from the payment's",
-                                      {"amount_fen": [f"expected {payment.amount_fen}"]})
+            raise UnprocessableEntity(
+                "the event's amount differs from the payment's", {"amount_fen": [f"expected {payment.amount_fen}"]}
+            )
         order = session.get(BillingOrder, payment.order_id)
         local_cancelled = order is not None and order.status == "cancelled"
         pending = payment.status == domain.PaymentStatus.PENDING
@@ -395,8 +470,14 @@ def payment_webhook():
     if kind is True and pending and not local_cancelled and settings.ask_orders_on_webhook(config):
         cancelled_elsewhere = _orders_says_cancelled(payment.order_id)
     with db.uow() as uow:
-        uow.session.add(WebhookReceipt(provider_event_id=event["id"], event_type=event["type"][:60],
-                                       intent_id=intent["id"], received_at=config.clock.now()))
+        uow.session.add(
+            WebhookReceipt(
+                provider_event_id=event["id"],
+                event_type=event["type"][:60],
+                intent_id=intent["id"],
+                received_at=config.clock.now(),
+            )
+        )
         try:
             uow.session.flush()
         except sa.exc.IntegrityError as exc:
@@ -405,8 +486,14 @@ def payment_webhook():
             return {"received": True, "duplicate": True, "event_id": event["id"]}
         outcome = "ignored"
         if kind is not None:
-            outcome = ops.apply_payment_outcome(uow, payment.payment_id, kind, intent.get("failure_code"),
-                                                intent.get("failure_message"), cancelled_elsewhere)
+            outcome = ops.apply_payment_outcome(
+                uow,
+                payment.payment_id,
+                kind,
+                intent.get("failure_code"),
+                intent.get("failure_message"),
+                cancelled_elsewhere,
+            )
         uow.commit()
     return {"received": True, "duplicate": False, "event_id": event["id"], "outcome": outcome}
 
@@ -527,8 +614,14 @@ def _rates_body(session) -> dict:
 def get_commission_rates(args):
     """Commission per category in basis points (500 = 5%), by category; categories not listed pay the default."""
     with current_db().Session() as session:
-        page = paginate(session, sa.select(CommissionRate), [CommissionRate.category_id], args["limit"],
-                        args.get("cursor"), descending=False)
+        page = paginate(
+            session,
+            sa.select(CommissionRate),
+            [CommissionRate.category_id],
+            args["limit"],
+            args.get("cursor"),
+            descending=False,
+        )
         page["default_bps"] = settings.default_commission_bps(current_config())
         return page
 
@@ -546,18 +639,35 @@ def put_commission_rates(args):
         for rate in args["rates"]:
             old = session.get(CommissionRate, rate["category_id"])
             if old is None:
-                session.add(CommissionRate(category_id=rate["category_id"], rate_bps=rate["rate_bps"],
-                                           updated_at=now, updated_by=principal.sub))
+                session.add(
+                    CommissionRate(
+                        category_id=rate["category_id"],
+                        rate_bps=rate["rate_bps"],
+                        updated_at=now,
+                        updated_by=principal.sub,
+                    )
+                )
             else:
-                session.execute(sa.update(CommissionRate).where(CommissionRate.category_id == rate["category_id"])
-                                .values(rate_bps=rate["rate_bps"], updated_at=now, updated_by=principal.sub))
-            ops.audit(session, now, principal.sub, "commission_rate", rate["category_id"], "set",
-                      str(old.rate_bps) if old else None, str(rate["rate_bps"]))
+                session.execute(
+                    sa.update(CommissionRate)
+                    .where(CommissionRate.category_id == rate["category_id"])
+                    .values(rate_bps=rate["rate_bps"], updated_at=now, updated_by=principal.sub)
+                )
+            ops.audit(
+                session,
+                now,
+                principal.sub,
+                "commission_rate",
+                rate["category_id"],
+                "set",
+                str(old.rate_bps) if old else None,
+                str(rate["rate_bps"]),
+            )
         try:
             uow.commit()
         except sa.exc.IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
-            raise Conflict("the rates were changed at the same time; retry", {"rates": ["concurrent change"]})
+            raise Conflict("the rates were changed at the same time; retry", {"rates": ["concurrent change"]}) from exc
     with db.Session() as session:
         return _rates_body(session)

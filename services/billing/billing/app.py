@@ -1,4 +1,5 @@
 """The billing service: `create_app()` for gunicorn, `create_worker()` for `ecom worker billing`."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -2,6 +2,7 @@
 
 No Flask, no SQL. Money is integer fen everywhere; nothing here ever uses floats for money.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ecom_common.errors import BadRequest as _BadRequestProblem
 from ecom_common.errors import ConflictError, DomainError, IllegalTransition, RuleViolation
 from ecom_common.errors import NotFound as _NotFoundProblem
 from ecom_common.errors import Unauthorized as _UnauthorizedProblem
-from ecom_common.errors import BadRequest as _BadRequestProblem
 
 METHODS = ("alipay", "wechat", "unionpay", "card")
 WALLETS = ("alipay", "wechat", "unionpay")
@@ -64,7 +65,7 @@ class OrderFacts:
     payable_fen: int
 
     @classmethod
-    def from_orders_api(cls, data: dict) -> "OrderFacts":
+    def from_orders_api(cls, data: dict) -> OrderFacts:
         totals = data.get("totals") or {}
         payable = data.get("payable_fen", totals.get("payable_fen"))
         return cls(
@@ -118,7 +119,7 @@ def check_payment_transition(current: str, target: str) -> None:
 
 class IntentStatus:
     REQUIRES_CONFIRMATION = "requires_confirmation"
-    PENDING = "pending"          # confirmed, the provider is processing
+    PENDING = "pending"  # confirmed, the provider is processing
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -139,7 +140,7 @@ def check_intent_transition(current: str, target: str) -> None:
 # The sandbox provider's deterministic outcomes ----------------------------------------------------
 @dataclass(frozen=True)
 class PlannedOutcome:
-    status: str                      # succeeded | failed
+    status: str  # succeeded | failed
     failure_code: str | None = None
     # False: the provider does not confirm on its own schedule; only its retry (the
     # sandbox-webhook-retry job) resolves the intent. Lets tests and demos see a stuck intent.
@@ -236,7 +237,7 @@ def verify_signature(secret: str, body: bytes, header: str | None, now_ts: float
     try:
         ts = int(parts["t"][0])
     except (KeyError, ValueError):
-        raise SignatureError("signature header has no valid timestamp", malformed=True)
+        raise SignatureError("signature header has no valid timestamp", malformed=True) from None
     candidates = parts.get("v1") or []
     if not candidates:
         raise SignatureError("signature header has no v1 signature", malformed=True)
@@ -332,15 +333,24 @@ def plan_full_refund(balances: list[LineBalance], paid_fen: int, refunded_fen: i
         return RefundPlan(0)
     caps = [max(0, b.remaining_fen) for b in balances]
     if sum(caps) < remaining:  # lines unknown or inconsistent: refund the order-level remainder
-        parts = [RefundPart(b.line_no, b.sku_code, c, b.remaining_qty, b.category_id) for b, c in zip(balances, caps)]
+        parts = [
+            RefundPart(b.line_no, b.sku_code, c, b.remaining_qty, b.category_id)
+            for b, c in zip(balances, caps, strict=False)
+        ]
         return RefundPlan(remaining, parts)
     amounts = allocate(remaining, caps)
-    return RefundPlan(remaining, [RefundPart(b.line_no, b.sku_code, a, b.remaining_qty, b.category_id)
-                                  for b, a in zip(balances, amounts)])
+    return RefundPlan(
+        remaining,
+        [
+            RefundPart(b.line_no, b.sku_code, a, b.remaining_qty, b.category_id)
+            for b, a in zip(balances, amounts, strict=False)
+        ],
+    )
 
 
-def plan_line_refund(balances: list[LineBalance], requested: list[dict] | None, amount_fen: int,
-                     paid_fen: int, refunded_fen: int) -> RefundPlan:
+def plan_line_refund(
+    balances: list[LineBalance], requested: list[dict] | None, amount_fen: int, paid_fen: int, refunded_fen: int
+) -> RefundPlan:
     """An after-sales refund: never more than was paid for the named lines (and quantities) minus
     what was already refunded for them, and never more than the order's paid amount left."""
     if paid_fen <= 0:
@@ -365,8 +375,9 @@ def plan_line_refund(balances: list[LineBalance], requested: list[dict] | None, 
                     chosen.append((b, take))
                     qty -= take
             if qty > 0:
-                raise RefundRefused("quantity_exceeds_bought",
-                                    f"{sku}: more units asked than were bought and not yet refunded")
+                raise RefundRefused(
+                    "quantity_exceeds_bought", f"{sku}: more units asked than were bought and not yet refunded"
+                )
         caps = [b.cap_for(q) for b, q in chosen]
     else:
         chosen = [(b, 0) for b in balances]
@@ -378,8 +389,10 @@ def plan_line_refund(balances: list[LineBalance], requested: list[dict] | None, 
             f"asked {amount_fen} fen but at most {cap} fen was paid for these lines and not yet refunded",
         )
     amounts = allocate(amount_fen, caps) if sum(caps) else [0] * len(caps)
-    return RefundPlan(amount_fen, [RefundPart(b.line_no, b.sku_code, a, q, b.category_id)
-                                   for (b, q), a in zip(chosen, amounts)])
+    return RefundPlan(
+        amount_fen,
+        [RefundPart(b.line_no, b.sku_code, a, q, b.category_id) for (b, q), a in zip(chosen, amounts, strict=False)],
+    )
 
 
 # Commission ---------------------------------------------------------------------------------------
@@ -400,7 +413,9 @@ class CommissionLine:
     commission_fen: int
 
 
-def commission_for(lines: list[tuple[int, str | None, int]], rates: dict[str, int], default_bps: int) -> list[CommissionLine]:
+def commission_for(
+    lines: list[tuple[int, str | None, int]], rates: dict[str, int], default_bps: int
+) -> list[CommissionLine]:
     """Per line (line_no, category_id, net paid and not refunded): the category's rate or the default."""
     out = []
     for line_no, category, net in lines:

@@ -8,6 +8,7 @@
 Views reach both through `orders_gateway()` / `payment_provider()`, which keep one instance per app in
 `app.extensions` (tests put a fake there).
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote

@@ -3,6 +3,7 @@
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
 transaction) and never commits. The business steps live in operations.py (shared with the API).
 """
+
 from __future__ import annotations
 
 from ecom_common.consumer import Subscription
@@ -18,9 +19,17 @@ def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
     """Remember what the buyer will owe, line by line (for refund caps and commission)."""
     p = event.payload
     now = uow.db.config.clock.now()
-    ops.remember_order(uow.session, now, order_id=p["order_id"], shop_id=p["shop_id"], buyer_id=p.get("buyer_id"),
-                       payable_fen=p["payable_fen"], lines=p.get("lines") or [], source="event",
-                       placed_at=ops.parse_time(event.occurred_at))
+    ops.remember_order(
+        uow.session,
+        now,
+        order_id=p["order_id"],
+        shop_id=p["shop_id"],
+        buyer_id=p.get("buyer_id"),
+        payable_fen=p["payable_fen"],
+        lines=p.get("lines") or [],
+        source="event",
+        placed_at=ops.parse_time(event.occurred_at),
+    )
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
@@ -28,15 +37,31 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     A payment still pending is refunded when (if) its late success arrives."""
     p = event.payload
     session, now = uow.session, uow.db.config.clock.now()
-    ops.remember_order(session, now, order_id=p["order_id"], shop_id=p["shop_id"], buyer_id=p.get("buyer_id"),
-                       payable_fen=p.get("payable_fen") or 0, lines=p.get("lines"), source="event")
+    ops.remember_order(
+        session,
+        now,
+        order_id=p["order_id"],
+        shop_id=p["shop_id"],
+        buyer_id=p.get("buyer_id"),
+        payable_fen=p.get("payable_fen") or 0,
+        lines=p.get("lines"),
+        source="event",
+    )
     order = ops.lock_order(session, p["order_id"])
     ops.mark_cancelled(session, now, order, p.get("reason"), p.get("case_id"), "orders")
     if ops.succeeded_payment(session, order.order_id) is None:
         if p.get("was_paid"):
-            ops._refuse(uow, order.order_id, order.shop_id, f"order:{order.order_id}:full", "order_cancelled",
-                        p.get("case_id"), 0, "no_payment_on_record",
-                        "orders reports the order paid but billing holds no succeeded payment for it")
+            ops._refuse(
+                uow,
+                order.order_id,
+                order.shop_id,
+                f"order:{order.order_id}:full",
+                "order_cancelled",
+                p.get("case_id"),
+                0,
+                "no_payment_on_record",
+                "orders reports the order paid but billing holds no succeeded payment for it",
+            )
         return
     ops.refund_in_full(uow, order, kind="order_cancelled", case_id=p.get("case_id"), actor="orders")
 

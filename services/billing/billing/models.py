@@ -2,6 +2,7 @@
 
 Keep in step with migrations/versions/0001_initial.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -72,9 +73,13 @@ class Payment(Base):
     __table_args__ = (
         # At most one pending-or-succeeded payment per order, enforced by the database: two buyers'
         # tabs paying at once cannot both start a payment.
-        sa.Index("uq_payments_one_active", "order_id", unique=True,
-                 postgresql_where=sa.text("status IN ('pending', 'succeeded')"),
-                 sqlite_where=sa.text("status IN ('pending', 'succeeded')")),
+        sa.Index(
+            "uq_payments_one_active",
+            "order_id",
+            unique=True,
+            postgresql_where=sa.text("status IN ('pending', 'succeeded')"),
+            sqlite_where=sa.text("status IN ('pending', 'succeeded')"),
+        ),
     )
 
     payment_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -99,9 +104,13 @@ class Refund(Base):
     __table_args__ = (
         # One succeeded refund per key ("order:<id>:full", "case:<id>"): a redelivered or duplicated
         # request can never refund twice. Failed attempts are kept for the record and do not block.
-        sa.Index("uq_refunds_key_succeeded", "refund_key", unique=True,
-                 postgresql_where=sa.text("status = 'succeeded'"),
-                 sqlite_where=sa.text("status = 'succeeded'")),
+        sa.Index(
+            "uq_refunds_key_succeeded",
+            "refund_key",
+            unique=True,
+            postgresql_where=sa.text("status = 'succeeded'"),
+            sqlite_where=sa.text("status = 'succeeded'"),
+        ),
     )
 
     refund_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -222,8 +231,9 @@ class WebhookReceipt(Base):
 # The sandbox provider's own records (it lives inside billing, but keeps its books apart) ----------
 class SandboxIntent(Base):
     __tablename__ = "sandbox_intents"
-    __table_args__ = (sa.CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen",
-                                         name="ck_intent_refund_le_amount"),)
+    __table_args__ = (
+        sa.CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="ck_intent_refund_le_amount"),
+    )
 
     intent_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)  # billing's payment id

@@ -13,13 +13,14 @@
 Billing's own code talks to the provider only through this class; the provider's tables
 (`sandbox_*`) are its books, not billing's.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Callable
 
 import requests
 import sqlalchemy as sa
@@ -54,15 +55,24 @@ class SandboxProvider:
         self.transport = transport or http_transport
 
     # Inside billing's transaction ------------------------------------------------------------
-    def create_intent(self, session, reference: str, order_id: str, amount_fen: int, method: str,
-                      card_number: str | None) -> SandboxIntent:
+    def create_intent(
+        self, session, reference: str, order_id: str, amount_fen: int, method: str, card_number: str | None
+    ) -> SandboxIntent:
         plan = domain.plan_outcome(method, card_number)
         now = self.config.clock.now()
         intent = SandboxIntent(
-            intent_id=domain.new_id("pi_", now), reference=reference, order_id=order_id, amount_fen=amount_fen,
-            refunded_fen=0, method=method, card_last4=card_number[-4:] if card_number else None,
-            planned_status=plan.status, failure_code=plan.failure_code, auto_confirm=plan.auto_confirm,
-            status=domain.IntentStatus.REQUIRES_CONFIRMATION, created_at=now,
+            intent_id=domain.new_id("pi_", now),
+            reference=reference,
+            order_id=order_id,
+            amount_fen=amount_fen,
+            refunded_fen=0,
+            method=method,
+            card_last4=card_number[-4:] if card_number else None,
+            planned_status=plan.status,
+            failure_code=plan.failure_code,
+            auto_confirm=plan.auto_confirm,
+            status=domain.IntentStatus.REQUIRES_CONFIRMATION,
+            created_at=now,
         )
         session.add(intent)
         session.flush()
@@ -73,8 +83,10 @@ class SandboxProvider:
         now = self.config.clock.now()
         moved = session.execute(
             sa.update(SandboxIntent)
-            .where(SandboxIntent.intent_id == intent.intent_id,
-                   SandboxIntent.status == domain.IntentStatus.REQUIRES_CONFIRMATION)
+            .where(
+                SandboxIntent.intent_id == intent.intent_id,
+                SandboxIntent.status == domain.IntentStatus.REQUIRES_CONFIRMATION,
+            )
             .values(status=domain.IntentStatus.PENDING, confirmed_at=now)
         ).rowcount
         if moved != 1:
@@ -85,16 +97,25 @@ class SandboxProvider:
         now = self.config.clock.now()
         taken = session.execute(
             sa.update(SandboxIntent)
-            .where(SandboxIntent.intent_id == intent_id,
-                   SandboxIntent.status == domain.IntentStatus.SUCCEEDED,
-                   SandboxIntent.refunded_fen + amount_fen <= SandboxIntent.amount_fen)
+            .where(
+                SandboxIntent.intent_id == intent_id,
+                SandboxIntent.status == domain.IntentStatus.SUCCEEDED,
+                SandboxIntent.refunded_fen + amount_fen <= SandboxIntent.amount_fen,
+            )
             .values(refunded_fen=SandboxIntent.refunded_fen + amount_fen)
         ).rowcount
         if taken != 1:
             raise ProviderRefused(f"the provider refused to refund {amount_fen} fen on {intent_id}")
         refund_id = domain.new_id("re_", now)
-        session.add(SandboxRefund(provider_refund_id=refund_id, intent_id=intent_id, reference=reference,
-                                  amount_fen=amount_fen, created_at=now))
+        session.add(
+            SandboxRefund(
+                provider_refund_id=refund_id,
+                intent_id=intent_id,
+                reference=reference,
+                amount_fen=amount_fen,
+                created_at=now,
+            )
+        )
         return refund_id
 
     # The provider's own work, in its own transactions ------------------------------------------
@@ -127,22 +148,30 @@ class SandboxProvider:
             "id": event_id,
             "type": EVENT_SUCCEEDED if succeeded else EVENT_FAILED,
             "created": int(now.timestamp()),
-            "data": {"object": {
-                "id": intent.intent_id,
-                "object": "payment_intent",
-                "reference": intent.reference,
-                "order_id": intent.order_id,
-                "amount_fen": intent.amount_fen,
-                "currency": "CNY",
-                "method": intent.method,
-                "card_last4": intent.card_last4,
-                "status": intent.status,
-                "failure_code": None if succeeded else intent.failure_code,
-                "failure_message": None if succeeded else domain.FAILURE_MESSAGES.get(intent.failure_code or ""),
-            }},
+            "data": {
+                "object": {
+                    "id": intent.intent_id,
+                    "object": "payment_intent",
+                    "reference": intent.reference,
+                    "order_id": intent.order_id,
+                    "amount_fen": intent.amount_fen,
+                    "currency": "CNY",
+                    "method": intent.method,
+                    "card_last4": intent.card_last4,
+                    "status": intent.status,
+                    "failure_code": None if succeeded else intent.failure_code,
+                    "failure_message": None if succeeded else domain.FAILURE_MESSAGES.get(intent.failure_code or ""),
+                }
+            },
         }
-        return SandboxEvent(event_id=event_id, intent_id=intent.intent_id, event_type=body["type"],
-                            body=json.dumps(body, separators=(",", ":")), created_at=now, attempts=0)
+        return SandboxEvent(
+            event_id=event_id,
+            intent_id=intent.intent_id,
+            event_type=body["type"],
+            body=json.dumps(body, separators=(",", ":")),
+            created_at=now,
+            attempts=0,
+        )
 
     def deliver(self, event_id: str) -> bool:
         """POST the event, signed now, to billing's webhook; True when billing answered 2xx."""
@@ -202,23 +231,42 @@ class SandboxProvider:
         now = self.config.clock.now()
         cutoff = now - timedelta(seconds=settings.retry_after_s(self.config))
         with session_scope(self.db) as session:
-            stuck = session.execute(
-                sa.select(SandboxIntent.intent_id)
-                .where(SandboxIntent.status == domain.IntentStatus.PENDING, SandboxIntent.confirmed_at <= cutoff)
-                .order_by(SandboxIntent.confirmed_at).limit(200)
-            ).scalars().all()
+            stuck = (
+                session.execute(
+                    sa.select(SandboxIntent.intent_id)
+                    .where(SandboxIntent.status == domain.IntentStatus.PENDING, SandboxIntent.confirmed_at <= cutoff)
+                    .order_by(SandboxIntent.confirmed_at)
+                    .limit(200)
+                )
+                .scalars()
+                .all()
+            )
         for intent_id in stuck:
             self.resolve(intent_id)
         with session_scope(self.db) as session:
-            undelivered = session.execute(
-                sa.select(SandboxEvent.event_id)
-                .where(SandboxEvent.delivered_at.is_(None),
-                       sa.or_(SandboxEvent.intent_id.in_(stuck) if stuck else sa.false(),
-                              SandboxEvent.created_at <= cutoff))
-                .where(sa.or_(SandboxEvent.last_attempt_at.is_(None), SandboxEvent.last_attempt_at <= cutoff,
-                              SandboxEvent.intent_id.in_(stuck) if stuck else sa.false()))
-                .order_by(SandboxEvent.created_at).limit(200)
-            ).scalars().all()
+            undelivered = (
+                session.execute(
+                    sa.select(SandboxEvent.event_id)
+                    .where(
+                        SandboxEvent.delivered_at.is_(None),
+                        sa.or_(
+                            SandboxEvent.intent_id.in_(stuck) if stuck else sa.false(),
+                            SandboxEvent.created_at <= cutoff,
+                        ),
+                    )
+                    .where(
+                        sa.or_(
+                            SandboxEvent.last_attempt_at.is_(None),
+                            SandboxEvent.last_attempt_at <= cutoff,
+                            SandboxEvent.intent_id.in_(stuck) if stuck else sa.false(),
+                        )
+                    )
+                    .order_by(SandboxEvent.created_at)
+                    .limit(200)
+                )
+                .scalars()
+                .all()
+            )
         sent = 0
         for event_id in undelivered:
             if self.deliver(event_id):

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the settings table below is rewritten by settings.from_config, issue 15 item 8)
 """billing's settings: every figure configurable through `config.setting("BILLING_...")`.
 
 | setting                               | default | meaning |
@@ -12,6 +13,7 @@
 | BILLING_DEFAULT_COMMISSION_BPS        | 500     | commission for categories without a rate (5%) |
 | BILLING_ASK_ORDERS_ON_WEBHOOK         | true    | before applying a success, ask orders whether the order was cancelled meanwhile |
 """
+
 from __future__ import annotations
 
 import hashlib

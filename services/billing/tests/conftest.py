@@ -1,6 +1,7 @@
 """Fixtures for billing's unit and API tests: SQLite, the in-memory bus (`config`, `db`, `app` from
 ecom_testkit.plugin), a fake orders gateway and the sandbox provider delivering its webhooks
 through the Flask test client (no threads, no network)."""
+
 from __future__ import annotations
 
 import copy
@@ -8,14 +9,13 @@ from dataclasses import dataclass
 
 import pytest
 
+from billing import gateways
+from billing.handlers import SUBSCRIPTIONS
+from billing.sandbox import SandboxProvider
 from ecom_common.consumer import EventConsumer
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
 from ecom_testkit import auth, recorded_events
-
-from billing import gateways
-from billing.handlers import SUBSCRIPTIONS
-from billing.sandbox import SandboxProvider
 
 WEBHOOK_SECRET = "whsec_unit_test"
 
@@ -28,14 +28,25 @@ class FakeOrders:
         self.down = False
         self.calls = 0
 
-    def add(self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, status="pending_payment",
-            lines=None) -> dict:
-        lines = lines if lines is not None else [
-            {"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
-            {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"},
-        ]
-        self.orders[order_id] = {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id,
-                                 "status": status, "payable_fen": payable_fen, "lines": lines}
+    def add(
+        self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, status="pending_payment", lines=None
+    ) -> dict:
+        lines = (
+            lines
+            if lines is not None
+            else [
+                {"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "category_id": "C-dress"},
+                {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "category_id": "C-mask"},
+            ]
+        )
+        self.orders[order_id] = {
+            "order_id": order_id,
+            "shop_id": shop_id,
+            "buyer_id": buyer_id,
+            "status": status,
+            "payable_fen": payable_fen,
+            "lines": lines,
+        }
         return self.orders[order_id]
 
     def order(self, order_id):
@@ -69,10 +80,14 @@ class Billing:
     def events(self, routing_key=None):
         return recorded_events(self.db, routing_key)
 
-    def placed(self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, lines=None, status="pending_payment"):
+    def placed(
+        self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, lines=None, status="pending_payment"
+    ):
         """An order placed at orders (the fake answers for it) and announced by OrderPlaced."""
         order = self.orders.add(order_id, shop_id, buyer_id, payable_fen, status, lines)
-        self.event("orders.OrderPlaced", {k: order[k] for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")})
+        self.event(
+            "orders.OrderPlaced", {k: order[k] for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")}
+        )
         return order
 
     def pay(self, order_id="O1", buyer="bob", method="alipay", card_number=None, headers=None, **extra):
@@ -120,5 +135,12 @@ def billing(app, db, config):
 
     provider = SandboxProvider(db, transport)
     app.extensions[gateways.PROVIDER_KEY] = provider
-    return Billing(app=app, client=client, db=db, config=config, orders=fake, provider=provider,
-                   consumer=EventConsumer(db, SUBSCRIPTIONS[0]))
+    return Billing(
+        app=app,
+        client=client,
+        db=db,
+        config=config,
+        orders=fake,
+        provider=provider,
+        consumer=EventConsumer(db, SUBSCRIPTIONS[0]),
+    )

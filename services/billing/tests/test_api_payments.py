@@ -1,4 +1,5 @@
 """POST /payments, the sandbox provider and its signed webhook, through the Flask test client."""
+
 from __future__ import annotations
 
 import json
@@ -6,10 +7,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from ecom_testkit import auth
-
 from billing import domain
 from billing.models import LedgerEntry, Payment, SandboxEvent, WebhookReceipt
+from ecom_testkit import auth
 
 SECRET = "whsec_unit_test"  # conftest's BILLING_WEBHOOK_SECRET
 
@@ -34,29 +34,34 @@ def test_no_token_is_401(billing):
 
 def test_a_role_other_than_buyer_is_403(billing):
     billing.placed()
-    resp = billing.client.post("/api/v1/payments", json={"order_id": "O1", "method": "alipay"},
-                               headers=auth("ops", shop_id="S1"))
+    resp = billing.client.post(
+        "/api/v1/payments", json={"order_id": "O1", "method": "alipay"}, headers=auth("ops", shop_id="S1")
+    )
     assert resp.status_code == 403
 
 
 def test_malformed_json_is_400(billing):
     billing.placed()
-    resp = billing.client.post("/api/v1/payments", data="{not json", content_type="application/json",
-                               headers=auth("buyer", sub="bob"))
+    resp = billing.client.post(
+        "/api/v1/payments", data="{not json", content_type="application/json", headers=auth("buyer", sub="bob")
+    )
     assert resp.status_code == 400
     assert resp.mimetype == "application/problem+json"
     assert count(billing.db, Payment) == 0
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"order_id": "O1", "method": "paypal"}, "method"),
-    ({"order_id": "O1", "method": "card"}, "card_number"),
-    ({"order_id": "O1", "method": "alipay", "card_number": "4242424242424242"}, "card_number"),
-    ({"order_id": "O1", "method": "card", "card_number": "4242424242424241"}, "card_number"),
-    ({"order_id": "O1", "method": "card", "card_number": "12ab"}, "card_number"),
-    ({"order_id": "O1", "method": "alipay", "amount_fen": 0}, "amount_fen"),
-    ({"method": "alipay"}, "order_id"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"order_id": "O1", "method": "paypal"}, "method"),
+        ({"order_id": "O1", "method": "card"}, "card_number"),
+        ({"order_id": "O1", "method": "alipay", "card_number": "4242424242424242"}, "card_number"),
+        ({"order_id": "O1", "method": "card", "card_number": "4242424242424241"}, "card_number"),
+        ({"order_id": "O1", "method": "card", "card_number": "12ab"}, "card_number"),
+        ({"order_id": "O1", "method": "alipay", "amount_fen": 0}, "amount_fen"),
+        ({"method": "alipay"}, "order_id"),
+    ],
+)
 def test_invalid_payment_requests_are_422_naming_the_field(billing, body, field):
     billing.placed()
     resp = billing.client.post("/api/v1/payments", json=body, headers=auth("buyer", sub="bob"))
@@ -139,7 +144,6 @@ def test_the_same_idempotency_key_replays_the_first_payment(billing):
     assert count(billing.db, Payment) == 1
 
 
-
 def test_a_refused_payment_releases_its_idempotency_key(billing):
     """Billing's copy of the order (kept before the payment is written) is not the request's change:
     a payment refused after it leaves its key free, and the same request with the same key is
@@ -166,19 +170,28 @@ def test_a_payment_is_pending_until_the_providers_webhook_confirms_it(billing):
     row = payment_row(billing.db, payment["payment_id"])
     assert row.status == "succeeded"
     [event] = billing.events("billing.PaymentSucceeded")
-    assert event["payload"] == {"order_id": "O1", "shop_id": "S1", "payment_id": payment["payment_id"],
-                                "amount_fen": 10_000, "method": "card", "paid_at": event["payload"]["paid_at"]}
+    assert event["payload"] == {
+        "order_id": "O1",
+        "shop_id": "S1",
+        "payment_id": payment["payment_id"],
+        "amount_fen": 10_000,
+        "method": "card",
+        "paid_at": event["payload"]["paid_at"],
+    }
     with billing.db.Session() as s:
         entries = s.execute(sa.select(LedgerEntry.kind, LedgerEntry.amount_fen)).all()
     assert entries == [("payment", 10_000)]
-    detail = billing.client.get(f"/api/v1/payments/{payment['payment_id']}", headers=auth("buyer", sub="bob")).get_json()
+    detail = billing.client.get(
+        f"/api/v1/payments/{payment['payment_id']}", headers=auth("buyer", sub="bob")
+    ).get_json()
     assert [t["status"] for t in detail["timeline"]] == ["pending", "succeeded"]
     assert set(detail["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
     assert detail["timeline"][0]["by"] == "bob" and detail["timeline"][0]["at"].endswith("Z")
 
 
-@pytest.mark.parametrize("card, code", [("4000000000000002", "card_declined"),
-                                        ("4000000000009995", "insufficient_funds")])
+@pytest.mark.parametrize(
+    "card, code", [("4000000000000002", "card_declined"), ("4000000000009995", "insufficient_funds")]
+)
 def test_declining_test_cards_fail_the_payment(billing, card, code):
     billing.placed()
     payment = billing.pay(method="card", card_number=card).get_json()
@@ -208,13 +221,16 @@ def _now_ts(billing) -> int:
     return int(billing.config.clock.now().timestamp())
 
 
-@pytest.mark.parametrize("make_header, status", [
-    (lambda body, ts: domain.sign("wrong-secret", body, ts), 401),
-    (lambda body, ts: domain.sign(SECRET, body + b" ", ts), 401),
-    (lambda body, ts: domain.sign(SECRET, body, ts - 3_600), 401),   # stale: outside the tolerance
-    (lambda body, ts: "t=now,v1=xyz", 400),
-    (lambda body, ts: None, 400),
-])
+@pytest.mark.parametrize(
+    "make_header, status",
+    [
+        (lambda body, ts: domain.sign("wrong-secret", body, ts), 401),
+        (lambda body, ts: domain.sign(SECRET, body + b" ", ts), 401),
+        (lambda body, ts: domain.sign(SECRET, body, ts - 3_600), 401),  # stale: outside the tolerance
+        (lambda body, ts: "t=now,v1=xyz", 400),
+        (lambda body, ts: None, 400),
+    ],
+)
 def test_a_badly_signed_webhook_is_refused_and_changes_nothing(billing, make_header, status):
     billing.placed()
     payment = billing.pay().get_json()
@@ -252,8 +268,13 @@ def test_a_webhook_whose_amount_differs_is_422(billing):
 
 
 def test_a_webhook_for_an_unknown_intent_is_404(billing):
-    body = json.dumps({"id": "evt_x", "type": "payment_intent.succeeded",
-                       "data": {"object": {"id": "pi_x", "reference": "P404", "amount_fen": 1, "status": "succeeded"}}}).encode()
+    body = json.dumps(
+        {
+            "id": "evt_x",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_x", "reference": "P404", "amount_fen": 1, "status": "succeeded"}},
+        }
+    ).encode()
     assert _post_webhook(billing, body, domain.sign(SECRET, body, _now_ts(billing))).status_code == 404
 
 
@@ -270,12 +291,12 @@ def test_a_signed_webhook_with_a_body_the_platform_refuses_is_400(billing, body)
 def test_the_providers_retry_resends_webhooks_for_intents_still_pending(billing):
     billing.placed()
     payment = billing.pay(method="card", card_number="4000000000000077").get_json()  # never auto-confirmed
-    assert billing.provider.redeliver_due() == 0          # not pending long enough yet
+    assert billing.provider.redeliver_due() == 0  # not pending long enough yet
     assert payment_row(billing.db, payment["payment_id"]).status == "pending"
     billing.config.clock.advance(seconds=31)
     assert billing.provider.redeliver_due() == 1
     assert payment_row(billing.db, payment["payment_id"]).status == "succeeded"
-    assert billing.provider.redeliver_due() == 0          # delivered: not sent again
+    assert billing.provider.redeliver_due() == 0  # delivered: not sent again
     assert len(billing.events("billing.PaymentSucceeded")) == 1
 
 
@@ -283,7 +304,7 @@ def test_an_undelivered_webhook_is_resent_by_the_retry(billing):
     billing.placed()
     payment = billing.pay().get_json()
     real = billing.provider.transport
-    billing.provider.transport = lambda url, body, headers: 503     # billing was down
+    billing.provider.transport = lambda url, body, headers: 503  # billing was down
     assert billing.confirm(payment) is False
     billing.provider.transport = real
     billing.config.clock.advance(seconds=31)
@@ -295,13 +316,15 @@ def test_an_undelivered_webhook_is_resent_by_the_retry(billing):
 def test_payments_are_listed_per_scope(billing):
     billing.paid("O1", shop_id="S1", buyer_id="bob")
     billing.paid("O2", shop_id="S2", buyer_id="carol")
+
     def ids(resp):
         assert resp.status_code == 200, resp.get_json()
         return sorted(p["order_id"] for p in resp.get_json()["items"])
+
     assert ids(billing.get("/api/v1/payments", role="buyer", sub="bob")) == ["O1"]
     assert ids(billing.get("/api/v1/payments?order_id=O2", role="buyer", sub="bob")) == []
     assert ids(billing.get("/api/v1/payments", role="ops", shop_id="S2")) == ["O2"]
-    assert ids(billing.get("/api/v1/payments")) == ["O1", "O2"]                        # finance, all shops
+    assert ids(billing.get("/api/v1/payments")) == ["O1", "O2"]  # finance, all shops
     assert ids(billing.get("/api/v1/payments?order_id=O1", role="admin")) == ["O1"]
     assert billing.get("/api/v1/payments?shop_id=S1", role="ops", shop_id="S2").status_code == 404
     p1 = billing.get("/api/v1/payments?order_id=O1").get_json()["items"][0]["payment_id"]
@@ -314,7 +337,7 @@ def test_payments_are_listed_per_scope(billing):
 def test_a_payment_before_order_placed_is_consumed_keeps_a_copy_from_orders_answer(billing):
     from billing.models import BillingOrder, OrderLine
 
-    billing.orders.add("O7", payable_fen=10_000)            # orders knows it; OrderPlaced not consumed yet
+    billing.orders.add("O7", payable_fen=10_000)  # orders knows it; OrderPlaced not consumed yet
     resp = billing.pay("O7")
     assert resp.status_code == 201, resp.get_json()
     with billing.db.Session() as s:
@@ -322,8 +345,10 @@ def test_a_payment_before_order_placed_is_consumed_keeps_a_copy_from_orders_answ
         assert (copy.source, copy.buyer_id, copy.payable_fen) == ("http", "bob", 10_000)
         assert s.execute(sa.select(sa.func.count()).where(OrderLine.order_id == "O7")).scalar_one() == 2
     # OrderPlaced arriving afterwards finds the copy and leaves it as it is.
-    billing.event("orders.OrderPlaced", {k: billing.orders.orders["O7"][k]
-                                         for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")})
+    billing.event(
+        "orders.OrderPlaced",
+        {k: billing.orders.orders["O7"][k] for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")},
+    )
     with billing.db.Session() as s:
         assert s.execute(sa.select(sa.func.count()).where(OrderLine.order_id == "O7")).scalar_one() == 2
 

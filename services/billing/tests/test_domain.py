@@ -1,15 +1,15 @@
 """Domain rules without a database: signatures, test cards, refund caps, commission, settlement due
 logic and the ledger's arithmetic."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ecom_common.errors import BadRequest, IllegalTransition, RuleViolation, Unauthorized
-
 from billing import domain
 from billing.domain import EntryKind, LineBalance
+from ecom_common.errors import BadRequest, IllegalTransition, RuleViolation, Unauthorized
 
 SECRET = "whsec_domain"
 BODY = b'{"id":"evt_1","type":"payment_intent.succeeded"}'
@@ -23,11 +23,14 @@ def test_a_signed_body_verifies_and_returns_its_timestamp():
     assert domain.verify_signature(SECRET, BODY, header, NOW + 10, 300) == NOW
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda h, b: (h, b + b" "),                              # body changed after signing
-    lambda h, b: (domain.sign("other-secret", b, NOW), b),   # signed with another secret
-    lambda h, b: (h.replace(f"t={NOW}", f"t={NOW + 1}"), b),  # timestamp moved (it is inside the MAC)
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda h, b: (h, b + b" "),  # body changed after signing
+        lambda h, b: (domain.sign("other-secret", b, NOW), b),  # signed with another secret
+        lambda h, b: (h.replace(f"t={NOW}", f"t={NOW + 1}"), b),  # timestamp moved (it is inside the MAC)
+    ],
+)
 def test_a_tampered_webhook_is_unauthorized(tamper):
     header, body = tamper(domain.sign(SECRET, BODY, NOW), BODY)
     with pytest.raises(domain.SignatureError) as err:
@@ -58,14 +61,17 @@ def test_any_of_several_signatures_may_match_during_secret_rotation():
 
 
 # Test cards ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("card, status, code", [
-    ("4242424242424242", "succeeded", None),
-    ("4000000000000002", "failed", "card_declined"),
-    ("4000000000009995", "failed", "insufficient_funds"),
-    ("4000000000000069", "failed", "expired_card"),
-    ("4000000000000119", "failed", "processing_error"),
-    ("5555555555554444", "succeeded", None),   # any other valid card number succeeds
-])
+@pytest.mark.parametrize(
+    "card, status, code",
+    [
+        ("4242424242424242", "succeeded", None),
+        ("4000000000000002", "failed", "card_declined"),
+        ("4000000000009995", "failed", "insufficient_funds"),
+        ("4000000000000069", "failed", "expired_card"),
+        ("4000000000000119", "failed", "processing_error"),
+        ("5555555555554444", "succeeded", None),  # any other valid card number succeeds
+    ],
+)
 def test_test_cards_are_deterministic(card, status, code):
     outcome = domain.plan_outcome("card", card)
     assert (outcome.status, outcome.failure_code) == (status, code)
@@ -82,12 +88,15 @@ def test_wallets_always_succeed(method):
     assert domain.plan_outcome(method, None).status == "succeeded"
 
 
-@pytest.mark.parametrize("method, card, field", [
-    ("alipay", "4242424242424242", "card_number"),  # a card number on a wallet
-    ("card", None, "card_number"),                  # a card payment without a number
-    ("card", "4242424242424241", "card_number"),    # fails the Luhn check
-    ("paypal", None, "method"),
-])
+@pytest.mark.parametrize(
+    "method, card, field",
+    [
+        ("alipay", "4242424242424242", "card_number"),  # a card number on a wallet
+        ("card", None, "card_number"),  # a card payment without a number
+        ("card", "4242424242424241", "card_number"),  # fails the Luhn check
+        ("paypal", None, "method"),
+    ],
+)
 def test_bad_payment_instruments_are_rule_violations(method, card, field):
     with pytest.raises(RuleViolation) as err:
         domain.plan_outcome(method, card)
@@ -121,8 +130,15 @@ def test_payability_refusals():
 
 
 def test_orders_answer_with_nested_totals_is_understood():
-    f = domain.OrderFacts.from_orders_api({"order_id": "O9", "shop_id": "S1", "buyer_id": "bob",
-                                           "status": "pending_payment", "totals": {"payable_fen": 123}})
+    f = domain.OrderFacts.from_orders_api(
+        {
+            "order_id": "O9",
+            "shop_id": "S1",
+            "buyer_id": "bob",
+            "status": "pending_payment",
+            "totals": {"payable_fen": 123},
+        }
+    )
     assert f.payable_fen == 123
 
 
@@ -147,8 +163,10 @@ def test_allocate_splits_exactly_and_proportionally():
 
 
 def test_line_shares_spread_a_discount_over_the_lines():
-    lines = [{"sku_code": "A", "quantity": 2, "unit_price_fen": 3_000},
-             {"sku_code": "B", "quantity": 1, "unit_price_fen": 4_000}]
+    lines = [
+        {"sku_code": "A", "quantity": 2, "unit_price_fen": 3_000},
+        {"sku_code": "B", "quantity": 1, "unit_price_fen": 4_000},
+    ]
     assert domain.line_shares(9_000, lines) == [5_400, 3_600]  # 10% off, paid 90 yuan
 
 
@@ -189,12 +207,15 @@ def test_the_order_level_remainder_caps_a_refund_too():
     assert err.value.code == "amount_exceeds_paid"
 
 
-@pytest.mark.parametrize("lines, amount, paid, code", [
-    ([{"sku_code": "Z", "quantity": 1}], 100, 10_000, "line_not_in_order"),
-    ([{"sku_code": "B", "quantity": 2}], 100, 10_000, "quantity_exceeds_bought"),
-    ([{"sku_code": "A", "quantity": 1}], 0, 10_000, "amount_not_positive"),
-    ([{"sku_code": "A", "quantity": 1}], 100, 0, "order_not_paid"),
-])
+@pytest.mark.parametrize(
+    "lines, amount, paid, code",
+    [
+        ([{"sku_code": "Z", "quantity": 1}], 100, 10_000, "line_not_in_order"),
+        ([{"sku_code": "B", "quantity": 2}], 100, 10_000, "quantity_exceeds_bought"),
+        ([{"sku_code": "A", "quantity": 1}], 0, 10_000, "amount_not_positive"),
+        ([{"sku_code": "A", "quantity": 1}], 100, 0, "order_not_paid"),
+    ],
+)
 def test_refund_refusals(lines, amount, paid, code):
     with pytest.raises(domain.RefundRefused) as err:
         domain.plan_line_refund(balances(), lines, amount, paid, 0)
@@ -218,21 +239,25 @@ def test_a_full_refund_takes_what_is_left_line_by_line():
 
 
 # Commission -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("amount, bps, expected", [
-    (10_000, 500, 500),   # 5% of 100 yuan
-    (10, 500, 1),         # 0.5 fen rounds half up
-    (9, 500, 0),          # 0.45 fen rounds down
-    (12_345, 250, 309),   # 308.625
-    (0, 500, 0),
-    (-10, 500, -1),       # symmetric for reversals
-])
+@pytest.mark.parametrize(
+    "amount, bps, expected",
+    [
+        (10_000, 500, 500),  # 5% of 100 yuan
+        (10, 500, 1),  # 0.5 fen rounds half up
+        (9, 500, 0),  # 0.45 fen rounds down
+        (12_345, 250, 309),  # 308.625
+        (0, 500, 0),
+        (-10, 500, -1),  # symmetric for reversals
+    ],
+)
 def test_commission_rounds_half_up_in_fen(amount, bps, expected):
     assert domain.commission_fen(amount, bps) == expected
 
 
 def test_commission_per_line_uses_the_category_rate_or_the_default():
-    lines = domain.commission_for([(1, "C-dress", 6_000), (2, "C-mask", 4_000), (3, None, 1_000)],
-                                  {"C-dress": 800}, 500)
+    lines = domain.commission_for(
+        [(1, "C-dress", 6_000), (2, "C-mask", 4_000), (3, None, 1_000)], {"C-dress": 800}, 500
+    )
     assert [(l.rate_bps, l.commission_fen) for l in lines] == [(800, 480), (500, 200), (500, 50)]
 
 
@@ -243,9 +268,9 @@ def test_a_rate_above_100_percent_is_refused():
 
 # Settlement due logic -------------------------------------------------------------------------------
 def test_settlement_is_due_seven_days_after_completion():
-    completed = datetime(2026, 11, 1, 10, 0, tzinfo=timezone.utc)
+    completed = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
     due = domain.settlement_due_at(completed, 7)
-    assert due == datetime(2026, 11, 8, 10, 0, tzinfo=timezone.utc)
+    assert due == datetime(2026, 11, 8, 10, 0, tzinfo=UTC)
     assert not domain.is_due(due, due - timedelta(seconds=1))
     assert domain.is_due(due, due)
     assert domain.is_due(due, due + timedelta(days=1))
@@ -264,8 +289,11 @@ def test_entry_signs_follow_the_kind():
 
 
 def test_a_settled_order_balances_to_zero():
-    entries = [domain.entry_amount(EntryKind.PAYMENT, 10_000), domain.entry_amount(EntryKind.REFUND, 2_000),
-               domain.entry_amount(EntryKind.COMMISSION, 400)]
+    entries = [
+        domain.entry_amount(EntryKind.PAYMENT, 10_000),
+        domain.entry_amount(EntryKind.REFUND, 2_000),
+        domain.entry_amount(EntryKind.COMMISSION, 400),
+    ]
     payout = domain.payout_amount(entries)
     assert payout == 7_600
     assert domain.balance(entries + [domain.entry_amount(EntryKind.PAYOUT, payout)]) == 0
@@ -277,6 +305,6 @@ def test_nothing_is_paid_out_when_refunds_exceed_new_income():
 
 
 def test_ids_carry_their_prefix_and_sort_by_time():
-    a = domain.new_id("P", datetime(2026, 1, 1, tzinfo=timezone.utc))
-    b = domain.new_id("P", datetime(2026, 1, 2, tzinfo=timezone.utc))
+    a = domain.new_id("P", datetime(2026, 1, 1, tzinfo=UTC))
+    b = domain.new_id("P", datetime(2026, 1, 2, tzinfo=UTC))
     assert a.startswith("P") and a < b

@@ -1,19 +1,25 @@
 """Refunds (cancellations, late payments, after-sales caps) and T+7 settlement through the real
 consumer path (inbox + handler + outbox) on SQLite."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ecom_testkit import auth
-
 from billing.handlers import resend_pending_webhooks, settle_due
 from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout, Refund, SandboxIntent, Settlement
+from ecom_testkit import auth
 
 
 def ledger(db, shop_id="S1") -> list[tuple[str, int]]:
     with db.Session() as s:
-        return [tuple(r) for r in s.execute(sa.select(LedgerEntry.kind, LedgerEntry.amount_fen)
-                                            .where(LedgerEntry.shop_id == shop_id).order_by(LedgerEntry.id))]
+        return [
+            tuple(r)
+            for r in s.execute(
+                sa.select(LedgerEntry.kind, LedgerEntry.amount_fen)
+                .where(LedgerEntry.shop_id == shop_id)
+                .order_by(LedgerEntry.id)
+            )
+        ]
 
 
 def balance(db, shop_id="S1") -> int:
@@ -26,14 +32,17 @@ def order_row(db, order_id="O1") -> BillingOrder:
 
 
 def cancel(billing, order_id="O1", was_paid=True, case_id=None):
-    return billing.event("orders.OrderCancelled", {"order_id": order_id, "shop_id": "S1", "reason": "buyer cancelled",
-                                                   "was_paid": was_paid, "case_id": case_id})
+    return billing.event(
+        "orders.OrderCancelled",
+        {"order_id": order_id, "shop_id": "S1", "reason": "buyer cancelled", "was_paid": was_paid, "case_id": case_id},
+    )
 
 
 def complete(billing, order_id="O1", payable_fen=10_000):
     at = billing.config.clock.now().isoformat()
-    return billing.event("orders.OrderCompleted", {"order_id": order_id, "shop_id": "S1", "completed_at": at,
-                                                   "payable_fen": payable_fen})
+    return billing.event(
+        "orders.OrderCompleted", {"order_id": order_id, "shop_id": "S1", "completed_at": at, "payable_fen": payable_fen}
+    )
 
 
 def approve(billing, case_id, amount_fen, lines, order_id="O1"):
@@ -49,7 +58,9 @@ def test_order_placed_keeps_each_lines_share_of_the_payable_amount(billing):
     with billing.db.Session() as s:
         lines = s.execute(sa.select(OrderLine).order_by(OrderLine.line_no)).scalars().all()
     assert [(l.sku_code, l.quantity, l.share_fen, l.category_id) for l in lines] == [
-        ("SKU-A", 2, 5_400, "C-dress"), ("SKU-B", 1, 3_600, "C-mask")]
+        ("SKU-A", 2, 5_400, "C-dress"),
+        ("SKU-B", 1, 3_600, "C-mask"),
+    ]
     assert order_row(billing.db).payable_fen == 9_000
 
 
@@ -58,8 +69,16 @@ def test_an_order_placed_after_its_completion_arrived_takes_its_placing_time_and
     # status and settlement, and takes what only OrderPlaced carries when it arrives.
     complete(billing, payable_fen=9_000)
     assert order_row(billing.db).placed_at is None
-    billing.event("orders.OrderPlaced", {"order_id": "O1", "shop_id": "S1", "buyer_id": "bob", "payable_fen": 9_000,
-                                         "lines": [{"sku_code": "SKU-A", "quantity": 1, "unit_price_fen": 9_000}]})
+    billing.event(
+        "orders.OrderPlaced",
+        {
+            "order_id": "O1",
+            "shop_id": "S1",
+            "buyer_id": "bob",
+            "payable_fen": 9_000,
+            "lines": [{"sku_code": "SKU-A", "quantity": 1, "unit_price_fen": 9_000}],
+        },
+    )
     row = order_row(billing.db)
     assert row.status == "completed" and row.placed_at is not None and row.buyer_id == "bob"
     with billing.db.Session() as s:
@@ -73,14 +92,14 @@ def test_a_paid_order_cancelled_is_refunded_once_carrying_the_case_id(billing):
     outcome, env = cancel(billing, case_id="C1")
     assert outcome == "handled"
     assert billing.redeliver(env) == "duplicate"
-    cancel(billing, case_id="C1")                       # the same fact announced again, new event id
+    cancel(billing, case_id="C1")  # the same fact announced again, new event id
     [refund] = billing.events("billing.RefundSucceeded")
     assert refund["payload"]["amount_fen"] == 10_000 and refund["payload"]["case_id"] == "C1"
     assert ledger(billing.db) == [("payment", 10_000), ("refund", -10_000)]
     assert balance(billing.db) == 0
     with billing.db.Session() as s:
         intent = s.execute(sa.select(SandboxIntent)).scalar_one()
-    assert intent.refunded_fen == 10_000                 # back to the original route
+    assert intent.refunded_fen == 10_000  # back to the original route
 
 
 def test_an_unpaid_order_cancelled_refunds_nothing(billing):
@@ -99,27 +118,27 @@ def test_paid_per_orders_but_no_payment_on_record_is_a_refund_failure(billing):
 
 def test_a_late_success_after_the_cancellation_is_refunded_not_announced(billing):
     billing.placed()
-    payment = billing.pay().get_json()                      # pending at the provider
-    cancel(billing, was_paid=False)                          # the unpaid order times out meanwhile
+    payment = billing.pay().get_json()  # pending at the provider
+    cancel(billing, was_paid=False)  # the unpaid order times out meanwhile
     assert billing.events("billing.RefundSucceeded") == []
-    assert billing.confirm(payment)                          # the provider's success arrives late
+    assert billing.confirm(payment)  # the provider's success arrives late
     assert billing.events("billing.PaymentSucceeded") == []
     [refund] = billing.events("billing.RefundSucceeded")
     assert refund["payload"]["amount_fen"] == 10_000 and refund["payload"]["kind"] == "late_payment"
     assert balance(billing.db) == 0
-    cancel(billing, was_paid=False)                          # and again: still one refund
+    cancel(billing, was_paid=False)  # and again: still one refund
     assert len(billing.events("billing.RefundSucceeded")) == 1
 
 
 def test_a_late_success_is_refunded_when_orders_answers_cancelled(billing):
     billing.placed()
     payment = billing.pay().get_json()
-    billing.orders.orders["O1"]["status"] = "cancelled"      # OrderCancelled not consumed yet
+    billing.orders.orders["O1"]["status"] = "cancelled"  # OrderCancelled not consumed yet
     billing.confirm(payment)
     assert billing.events("billing.PaymentSucceeded") == []
     assert len(billing.events("billing.RefundSucceeded")) == 1
     assert order_row(billing.db).status == "cancelled"
-    cancel(billing, was_paid=False)                           # the event arrives later: no second refund
+    cancel(billing, was_paid=False)  # the event arrives later: no second refund
     assert len(billing.events("billing.RefundSucceeded")) == 1
 
 
@@ -130,24 +149,26 @@ def test_an_approved_refund_within_the_cap_is_paid_back(billing):
     [refund] = billing.events("billing.RefundSucceeded")
     assert refund["payload"]["case_id"] == "C1" and refund["payload"]["amount_fen"] == 3_000
     assert order_row(billing.db).refunded_fen == 3_000
-    approve(billing, "C1", 3_000, [{"sku_code": "SKU-A", "quantity": 1}])    # the same case again
+    approve(billing, "C1", 3_000, [{"sku_code": "SKU-A", "quantity": 1}])  # the same case again
     assert len(billing.events("billing.RefundSucceeded")) == 1
 
 
 def test_a_second_refund_beyond_what_was_paid_is_refused_and_moves_nothing(billing):
     billing.paid()
     approve(billing, "C1", 6_000, [{"sku_code": "SKU-A", "quantity": 2}])
-    approve(billing, "C2", 1, [{"sku_code": "SKU-A", "quantity": 1}])        # nothing left on that line
-    approve(billing, "C3", 4_001, [{"sku_code": "SKU-B", "quantity": 1}])    # above the line's 4000
+    approve(billing, "C2", 1, [{"sku_code": "SKU-A", "quantity": 1}])  # nothing left on that line
+    approve(billing, "C3", 4_001, [{"sku_code": "SKU-B", "quantity": 1}])  # above the line's 4000
     assert len(billing.events("billing.RefundSucceeded")) == 1
     failed = billing.events("billing.RefundFailed")
     assert [(f["payload"]["case_id"], f["payload"]["code"]) for f in failed] == [
-        ("C2", "quantity_exceeds_bought"), ("C3", "amount_exceeds_paid")]
+        ("C2", "quantity_exceeds_bought"),
+        ("C3", "amount_exceeds_paid"),
+    ]
     assert order_row(billing.db).refunded_fen == 6_000
     assert ledger(billing.db) == [("payment", 10_000), ("refund", -6_000)]
-    approve(billing, "C4", 4_000, [{"sku_code": "SKU-B", "quantity": 1}])    # exactly what is left
+    approve(billing, "C4", 4_000, [{"sku_code": "SKU-B", "quantity": 1}])  # exactly what is left
     assert order_row(billing.db).refunded_fen == 10_000
-    cancel(billing)                                                          # nothing left to refund
+    cancel(billing)  # nothing left to refund
     assert len(billing.events("billing.RefundSucceeded")) == 2
     with billing.db.Session() as s:
         statuses = s.execute(sa.select(Refund.case_id, Refund.status).order_by(Refund.created_at)).all()
@@ -165,17 +186,17 @@ def test_a_refund_for_an_unknown_or_unpaid_order_is_refused(billing):
 def test_completion_schedules_settlement_at_t_plus_7_and_the_job_pays_once(billing):
     billing.paid()
     complete(billing)
-    complete(billing)                                          # announced twice: scheduled once
+    complete(billing)  # announced twice: scheduled once
     [scheduled] = billing.events("billing.SettlementScheduled")
     with billing.db.Session() as s:
         st = s.execute(sa.select(Settlement)).scalar_one()
     assert (st.due_at.replace(tzinfo=None) - st.completed_at.replace(tzinfo=None)).days == 7
     assert scheduled["payload"]["settlement_id"] == st.settlement_id
 
-    assert settle_due(billing.db) == 0                         # not due yet
+    assert settle_due(billing.db) == 0  # not due yet
     billing.config.clock.advance(days=7, seconds=1)
     assert settle_due(billing.db) == 1
-    assert settle_due(billing.db) == 0                         # run twice: pays once
+    assert settle_due(billing.db) == 0  # run twice: pays once
     [paid] = billing.events("billing.SettlementPaid")
     # default 5% on each line's share: 6000 -> 300, 4000 -> 200
     assert paid["payload"]["amount_fen"] == 9_500 and paid["payload"]["shop_id"] == "S1"
@@ -184,14 +205,17 @@ def test_completion_schedules_settlement_at_t_plus_7_and_the_job_pays_once(billi
 
 
 def test_commission_follows_the_category_rate(billing):
-    resp = billing.client.put("/api/v1/commission-rates", json={"rates": [{"category_id": "C-dress", "rate_bps": 1_000}]},
-                              headers=auth("admin", sub="root"))
+    resp = billing.client.put(
+        "/api/v1/commission-rates",
+        json={"rates": [{"category_id": "C-dress", "rate_bps": 1_000}]},
+        headers=auth("admin", sub="root"),
+    )
     assert resp.status_code == 200, resp.get_json()
     billing.paid()
     complete(billing)
     billing.config.clock.advance(days=8)
     settle_due(billing.db)
-    assert ledger(billing.db)[1] == ("commission", -(600 + 200))   # 10% of 6000 + 5% of 4000
+    assert ledger(billing.db)[1] == ("commission", -(600 + 200))  # 10% of 6000 + 5% of 4000
 
 
 def test_a_refund_before_settlement_lowers_the_payout_and_the_commission(billing):
@@ -209,14 +233,14 @@ def test_a_refund_after_settlement_is_taken_from_the_next_payout(billing):
     billing.paid("O1")
     complete(billing, "O1")
     billing.config.clock.advance(days=8)
-    settle_due(billing.db)                                       # O1 paid out: 9500
+    settle_due(billing.db)  # O1 paid out: 9500
     approve(billing, "C1", 4_000, [{"sku_code": "SKU-B", "quantity": 1}])
     [refund] = billing.events("billing.RefundSucceeded")
     assert refund["payload"]["after_settlement"] is True
     # the commission taken on that money is given back (5% of 4000)
     assert ledger(billing.db)[-2:] == [("refund", -4_000), ("commission_reversal", 200)]
     settle_due(billing.db)
-    assert len(billing.events("billing.SettlementPaid")) == 1    # nothing new due: nothing paid
+    assert len(billing.events("billing.SettlementPaid")) == 1  # nothing new due: nothing paid
 
     billing.paid("O2")
     complete(billing, "O2")
@@ -234,11 +258,11 @@ def test_refunds_exceeding_new_income_are_carried_forward_not_paid(billing):
     complete(billing, "O1")
     billing.config.clock.advance(days=8)
     settle_due(billing.db)
-    approve(billing, "C1", 10_000, None)                           # the whole order refunded after payout
+    approve(billing, "C1", 10_000, None)  # the whole order refunded after payout
     billing.paid("O2", payable_fen=1_000, lines=[{"sku_code": "SKU-C", "quantity": 1, "unit_price_fen": 1_000}])
     complete(billing, "O2", payable_fen=1_000)
     billing.config.clock.advance(days=8)
-    assert settle_due(billing.db) == 0                             # 1000 - 50 - 10000 + 500 < 0
+    assert settle_due(billing.db) == 0  # 1000 - 50 - 10000 + 500 < 0
     with billing.db.Session() as s:
         st = s.execute(sa.select(Settlement).where(Settlement.order_id == "O2")).scalar_one()
     assert st.status == "settled" and st.payout_id is None

@@ -1,4 +1,5 @@
 """The catalog service: `create_app()` for gunicorn, `create_worker()` for `ecom worker catalog`."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ The compliance scan returns *findings* (field, rule, offending text, message). F
 "error" block a create, an edit or a submission (the API answers 422 naming each one); "warning"s are
 advice shown to the reviewer and to ops (too few detail images, video length, attribute completeness).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,15 +35,15 @@ class Rules:
     title_max_chars: int = 30
     main_image_min_px: int = 800
     detail_image_max_width_px: int = 750
-    min_detail_images: int = 5            # warning only
-    video_min_seconds: int = 30           # warning only
-    video_max_seconds: int = 60           # warning only
-    completeness_target_pct: int = 90     # warning only
+    min_detail_images: int = 5  # warning only
+    video_min_seconds: int = 30  # warning only
+    video_max_seconds: int = 60  # warning only
+    completeness_target_pct: int = 90  # warning only
     review_due_hours: int = 24
     restore_days: int = 30
 
     @classmethod
-    def from_config(cls, config) -> "Rules":
+    def from_config(cls, config) -> Rules:
         s = config.setting
         return cls(
             title_max_chars=s("CATALOG_TITLE_MAX_CHARS", 30, int),
@@ -64,15 +65,20 @@ WARNING = "warning"
 
 @dataclass(frozen=True)
 class Finding:
-    field: str      # e.g. "title", "images[0]", "skus[1].promo_price_fen", "attributes.颜色"
-    rule: str       # e.g. "banned_word", "title_too_long"
-    text: str       # the offending text or value, as given
+    field: str  # e.g. "title", "images[0]", "skus[1].promo_price_fen", "attributes.颜色"
+    rule: str  # e.g. "banned_word", "title_too_long"
+    text: str  # the offending text or value, as given
     message: str
     severity: str = ERROR
 
     def to_dict(self) -> dict:
-        return {"field": self.field, "rule": self.rule, "text": self.text, "message": self.message,
-                "severity": self.severity}
+        return {
+            "field": self.field,
+            "rule": self.rule,
+            "text": self.text,
+            "message": self.message,
+            "severity": self.severity,
+        }
 
     def as_error_message(self) -> str:
         return f"{self.rule}: {self.message} ({self.text!r})"
@@ -103,8 +109,14 @@ def scan_title(title: str | None, rules: Rules) -> list[Finding]:
         return [Finding("title", "title_required", title or "", "the title must not be empty")]
     n = title_length(title)
     if n > rules.title_max_chars:
-        return [Finding("title", "title_too_long", title,
-                        f"the title has {n} characters, at most {rules.title_max_chars} are allowed")]
+        return [
+            Finding(
+                "title",
+                "title_too_long",
+                title,
+                f"the title has {n} characters, at most {rules.title_max_chars} are allowed",
+            )
+        ]
     return []
 
 
@@ -140,9 +152,11 @@ class Lexicon:
                 if not any(cs <= start and end <= ce for cs, ce in covered):
                     hits.append((start, end, word))
                 start = folded.find(w, start + 1)
-        kept = [h for h in hits
-                if not any(o is not h and o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0])
-                           for o in hits)]
+        kept = [
+            h
+            for h in hits
+            if not any(o is not h and o[0] <= h[0] and h[1] <= o[1] and (o[1] - o[0]) > (h[1] - h[0]) for o in hits)
+        ]
         return sorted(set(kept))
 
 
@@ -152,9 +166,15 @@ def scan_words(field_name: str, text: str | None, lexicon: Lexicon) -> list[Find
         if word in seen:
             continue
         seen.add(word)
-        snippet = text[max(0, start - 6):end + 6]
-        findings.append(Finding(field_name, "banned_word", text[start:end],
-                                f"{word!r} is an absolute/advertising word not allowed (in …{snippet}…)"))
+        snippet = text[max(0, start - 6) : end + 6]
+        findings.append(
+            Finding(
+                field_name,
+                "banned_word",
+                text[start:end],
+                f"{word!r} is an absolute/advertising word not allowed (in …{snippet}…)",
+            )
+        )
     return findings
 
 
@@ -169,23 +189,36 @@ def scan_images(images: list[dict] | None, rules: Rules) -> list[Finding]:
     url = str(main.get("url", ""))
     m = rules.main_image_min_px
     if w is None or h is None:
-        out.append(Finding("images[0]", "main_image_size", url,
-                           f"give the main image's width and height (at least {m}x{m})"))
+        out.append(
+            Finding("images[0]", "main_image_size", url, f"give the main image's width and height (at least {m}x{m})")
+        )
     else:
         if w < m or h < m:
-            out.append(Finding("images[0]", "main_image_size", f"{w}x{h}",
-                               f"the main image must be at least {m}x{m}"))
+            out.append(Finding("images[0]", "main_image_size", f"{w}x{h}", f"the main image must be at least {m}x{m}"))
         if w != h:
             out.append(Finding("images[0]", "main_image_square", f"{w}x{h}", "the main image must be square"))
     for i, img in enumerate(images[1:], start=1):
         width = img.get("width")
         if width is not None and width > rules.detail_image_max_width_px:
-            out.append(Finding(f"images[{i}]", "detail_image_width", f"{width}px",
-                               f"detail images are at most {rules.detail_image_max_width_px} px wide"))
+            out.append(
+                Finding(
+                    f"images[{i}]",
+                    "detail_image_width",
+                    f"{width}px",
+                    f"detail images are at most {rules.detail_image_max_width_px} px wide",
+                )
+            )
     details = len(images) - 1
     if details < rules.min_detail_images:
-        out.append(Finding("images", "detail_images_few", str(details),
-                           f"{details} detail image(s); at least {rules.min_detail_images} are recommended", WARNING))
+        out.append(
+            Finding(
+                "images",
+                "detail_images_few",
+                str(details),
+                f"{details} detail image(s); at least {rules.min_detail_images} are recommended",
+                WARNING,
+            )
+        )
     return out
 
 
@@ -194,9 +227,15 @@ def scan_video(video: dict | None, rules: Rules) -> list[Finding]:
         return []
     d = video["duration_s"]
     if d < rules.video_min_seconds or d > rules.video_max_seconds:
-        return [Finding("video.duration_s", "video_length", f"{d}s",
-                        f"a product video should last {rules.video_min_seconds}-{rules.video_max_seconds} s",
-                        WARNING)]
+        return [
+            Finding(
+                "video.duration_s",
+                "video_length",
+                f"{d}s",
+                f"a product video should last {rules.video_min_seconds}-{rules.video_max_seconds} s",
+                WARNING,
+            )
+        ]
     return []
 
 
@@ -211,11 +250,23 @@ def scan_prices(skus: list[dict] | None) -> list[Finding]:
         if lp is None or lp <= 0:
             continue
         if pp is not None and pp > 0 and pp >= lp:
-            out.append(Finding(f"skus[{i}].promo_price_fen", "promo_below_list", str(pp),
-                               f"the promotional price must be below the list price {lp}"))
+            out.append(
+                Finding(
+                    f"skus[{i}].promo_price_fen",
+                    "promo_below_list",
+                    str(pp),
+                    f"the promotional price must be below the list price {lp}",
+                )
+            )
         if mp is not None and mp > 0 and mp > lp:
-            out.append(Finding(f"skus[{i}].member_price_fen", "member_not_above_list", str(mp),
-                               f"the member price must not be above the list price {lp}"))
+            out.append(
+                Finding(
+                    f"skus[{i}].member_price_fen",
+                    "member_not_above_list",
+                    str(mp),
+                    f"the member price must not be above the list price {lp}",
+                )
+            )
     return out
 
 
@@ -235,7 +286,7 @@ class AttributeDef:
     type: str
     required: bool = False
     options: tuple[str, ...] = ()
-    category_id: str | None = None   # where it is declared (a leaf inherits its ancestors')
+    category_id: str | None = None  # where it is declared (a leaf inherits its ancestors')
 
 
 @dataclass
@@ -329,22 +380,30 @@ def check_attribute_value(defn: AttributeDef, value, field_name: str) -> list[Fi
         if not isinstance(value, str):
             return [Finding(field_name, "attribute_type", shown, f"{defn.name} takes one of its allowed values")]
         if value not in defn.options:
-            return [Finding(field_name, "attribute_value", value,
-                            f"{defn.name} must be one of: {', '.join(defn.options)}")]
+            return [
+                Finding(field_name, "attribute_value", value, f"{defn.name} must be one of: {', '.join(defn.options)}")
+            ]
     elif defn.type == MULTI_ENUM:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             return [Finding(field_name, "attribute_type", shown, f"{defn.name} takes a non-empty list of values")]
         bad = [v for v in value if v not in defn.options]
         if bad:
-            return [Finding(field_name, "attribute_value", ", ".join(bad),
-                            f"{defn.name} must be chosen from: {', '.join(defn.options)}")]
+            return [
+                Finding(
+                    field_name,
+                    "attribute_value",
+                    ", ".join(bad),
+                    f"{defn.name} must be chosen from: {', '.join(defn.options)}",
+                )
+            ]
         if len(set(value)) != len(value):
             return [Finding(field_name, "attribute_value", shown, f"{defn.name} lists a value twice")]
     return []
 
 
-def scan_category(tree: CategoryTree, category_id: str | None, attributes: dict | None,
-                  skus: list[dict] | None) -> list[Finding]:
+def scan_category(
+    tree: CategoryTree, category_id: str | None, attributes: dict | None, skus: list[dict] | None
+) -> list[Finding]:
     """Leaf-only placement, every required attribute present and valid, no attribute the category
     does not know (服装类目下填写电器属性), and SKU spec values that fit the category."""
     if not category_id or tree.get(category_id) is None:
@@ -358,20 +417,34 @@ def scan_category(tree: CategoryTree, category_id: str | None, attributes: dict 
     for name, value in attributes.items():
         defn = defs.get(name)
         if defn is None:
-            out.append(Finding(f"attributes.{name}", "attribute_unknown", name,
-                               f"{' > '.join(tree.path(category_id))} has no attribute {name!r}"))
+            out.append(
+                Finding(
+                    f"attributes.{name}",
+                    "attribute_unknown",
+                    name,
+                    f"{' > '.join(tree.path(category_id))} has no attribute {name!r}",
+                )
+            )
         else:
             out.extend(check_attribute_value(defn, value, f"attributes.{name}"))
     for name, defn in defs.items():
         if defn.required and name not in attributes:
-            out.append(Finding(f"attributes.{name}", "attribute_required", name, f"{name} is required in this category"))
+            out.append(
+                Finding(f"attributes.{name}", "attribute_required", name, f"{name} is required in this category")
+            )
     for i, sku in enumerate(skus or []):
         for name, value in (sku.get("spec") or {}).items():
             fname = f"skus[{i}].spec.{name}"
             defn = defs.get(name)
             if defn is None:
-                out.append(Finding(fname, "attribute_unknown", name,
-                                   f"{' > '.join(tree.path(category_id))} has no attribute {name!r}"))
+                out.append(
+                    Finding(
+                        fname,
+                        "attribute_unknown",
+                        name,
+                        f"{' > '.join(tree.path(category_id))} has no attribute {name!r}",
+                    )
+                )
                 continue
             # A SKU is one point of a spec: one value, also for a multi-enum attribute.
             single = AttributeDef(defn.name, ENUM if defn.type == MULTI_ENUM else defn.type, options=defn.options)
@@ -406,8 +479,14 @@ def scan_skus(skus: list[dict] | None) -> list[Finding]:
         spec_key = tuple(sorted((sku.get("spec") or {}).items(), key=lambda kv: kv[0]))
         spec_key = tuple((k, str(v)) for k, v in spec_key)
         if spec_key in specs and len(skus) > 1:
-            out.append(Finding(f"skus[{i}].spec", "sku_spec_duplicate", str(dict(spec_key)),
-                               f"same spec as skus[{specs[spec_key]}]"))
+            out.append(
+                Finding(
+                    f"skus[{i}].spec",
+                    "sku_spec_duplicate",
+                    str(dict(spec_key)),
+                    f"same spec as skus[{specs[spec_key]}]",
+                )
+            )
         specs.setdefault(spec_key, i)
     return out
 
@@ -425,9 +504,16 @@ def scan_product(draft: dict, tree: CategoryTree, lexicon: Lexicon, rules: Rules
     findings += scan_category(tree, draft.get("category_id"), draft.get("attributes"), draft.get("skus"))
     pct = attribute_completeness(tree, draft.get("category_id"), draft.get("attributes"))
     if tree.is_leaf(draft.get("category_id") or "") and pct < rules.completeness_target_pct:
-        findings.append(Finding("attributes", "attribute_completeness", f"{pct}%",
-                                f"{pct}% of the category's attributes are filled; "
-                                f"{rules.completeness_target_pct}% raises search weight", WARNING))
+        findings.append(
+            Finding(
+                "attributes",
+                "attribute_completeness",
+                f"{pct}%",
+                f"{pct}% of the category's attributes are filled; "
+                f"{rules.completeness_target_pct}% raises search weight",
+                WARNING,
+            )
+        )
     return findings
 
 
@@ -439,8 +525,8 @@ SKU_COMMERCIAL_FIELDS = ("list_price_fen", "promo_price_fen", "member_price_fen"
 
 @dataclass(frozen=True)
 class EditKind:
-    content: bool       # what a shopper reads changed: a listed product goes back to review
-    commercial: bool    # prices (or weight / alert threshold) changed: PriceChanged
+    content: bool  # what a shopper reads changed: a listed product goes back to review
+    commercial: bool  # prices (or weight / alert threshold) changed: PriceChanged
 
 
 def classify_edit(before: dict, after: dict) -> EditKind:
@@ -463,7 +549,13 @@ def classify_edit(before: dict, after: dict) -> EditKind:
 
 # Lifecycle -----------------------------------------------------------------------------------
 DRAFT, PENDING, LISTED, REJECTED, DELISTED, DELETED = (
-    "draft", "pending_review", "listed", "rejected", "delisted", "deleted")
+    "draft",
+    "pending_review",
+    "listed",
+    "rejected",
+    "delisted",
+    "deleted",
+)
 STATUSES = (DRAFT, PENDING, LISTED, REJECTED, DELISTED, DELETED)
 
 SEASONAL, OUT_OF_STOCK, VIOLATION = "seasonal", "out_of_stock", "violation"
@@ -490,7 +582,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 class ProductState:
     status: str
     delist_reason: str | None = None
-    review_required: bool = False          # delisted with content edited since: must be reviewed
+    review_required: bool = False  # delisted with content edited since: must be reviewed
     deleted_at: datetime | None = None
     status_before_delete: str | None = None
 
@@ -501,7 +593,7 @@ class Transition:
     from_status: str
     to_status: str
     reason: str | None = None
-    changes: dict = field(default_factory=dict)   # other columns to set with the new status
+    changes: dict = field(default_factory=dict)  # other columns to set with the new status
 
 
 def _guard(state: ProductState, action: str) -> None:
@@ -521,8 +613,7 @@ def withdraw(state: ProductState) -> Transition:
 
 def approve(state: ProductState, reason: str | None = None) -> Transition:
     _guard(state, "approve")
-    return Transition("approve", state.status, LISTED, reason,
-                      {"delist_reason": None, "review_required": False})
+    return Transition("approve", state.status, LISTED, reason, {"delist_reason": None, "review_required": False})
 
 
 def reject(state: ProductState, reason: str) -> Transition:
@@ -536,8 +627,9 @@ def delist(state: ProductState, reason: str, note: str | None = None) -> Transit
     _guard(state, "delist")
     if reason not in DELIST_REASONS:
         raise RuleViolation("unknown delist reason", {"reason": [f"One of: {', '.join(DELIST_REASONS)}."]})
-    return Transition("delist", state.status, DELISTED, f"{reason}: {note}" if note else reason,
-                      {"delist_reason": reason})
+    return Transition(
+        "delist", state.status, DELISTED, f"{reason}: {note}" if note else reason, {"delist_reason": reason}
+    )
 
 
 def relist(state: ProductState) -> Transition:
@@ -547,15 +639,17 @@ def relist(state: ProductState) -> Transition:
     if state.delist_reason == VIOLATION:
         raise IllegalTransition("product delisted for a violation (submit it for review)", state.status, "relist")
     if state.review_required:
-        raise IllegalTransition("product whose content changed while delisted (submit it for review)",
-                                state.status, "relist")
+        raise IllegalTransition(
+            "product whose content changed while delisted (submit it for review)", state.status, "relist"
+        )
     return Transition("relist", state.status, LISTED, None, {"delist_reason": None})
 
 
 def delete(state: ProductState, now: datetime, reason: str | None = None) -> Transition:
     _guard(state, "delete")
-    return Transition("delete", state.status, DELETED, reason,
-                      {"deleted_at": now, "status_before_delete": state.status})
+    return Transition(
+        "delete", state.status, DELETED, reason, {"deleted_at": now, "status_before_delete": state.status}
+    )
 
 
 def restore_target(before: str | None) -> tuple[str, str | None]:
@@ -586,8 +680,9 @@ def edit(state: ProductState, kind: EditKind) -> Transition:
     edits of a delisted product mark it as needing review before it can be relisted."""
     _guard(state, "edit")
     if state.status == LISTED and kind.content:
-        return Transition("edit", LISTED, PENDING, "content changed while listed: review again",
-                          {"delist_reason": None})
+        return Transition(
+            "edit", LISTED, PENDING, "content changed while listed: review again", {"delist_reason": None}
+        )
     changes = {}
     if state.status == DELISTED and kind.content:
         changes["review_required"] = True
@@ -614,39 +709,98 @@ def purge_cutoff(now: datetime, rules: Rules) -> datetime:
 # Seed data (used by migration 0001; documented in the README) ----------------------------------
 SEED_CATEGORIES: list[dict] = [
     {"id": "womenswear", "parent_id": None, "name": "女装", "attributes": []},
-    {"id": "womenswear-dresses", "parent_id": "womenswear", "name": "连衣裙", "attributes": [
-        {"name": "尺码", "type": MULTI_ENUM, "required": True, "options": ["XS", "S", "M", "L", "XL", "XXL"]},
-        {"name": "颜色", "type": MULTI_ENUM, "required": True,
-         "options": ["黑色", "白色", "红色", "蓝色", "粉色", "绿色", "黄色", "灰色", "杏色"]},
-        {"name": "材质", "type": ENUM, "required": True, "options": ["棉", "麻", "真丝", "涤纶", "羊毛", "雪纺", "混纺"]},
-        {"name": "裙长", "type": ENUM, "required": False, "options": ["短裙", "中长裙", "长裙"]},
-        {"name": "风格", "type": TEXT, "required": False},
-    ]},
+    {
+        "id": "womenswear-dresses",
+        "parent_id": "womenswear",
+        "name": "连衣裙",
+        "attributes": [
+            {"name": "尺码", "type": MULTI_ENUM, "required": True, "options": ["XS", "S", "M", "L", "XL", "XXL"]},
+            {
+                "name": "颜色",
+                "type": MULTI_ENUM,
+                "required": True,
+                "options": ["黑色", "白色", "红色", "蓝色", "粉色", "绿色", "黄色", "灰色", "杏色"],
+            },
+            {
+                "name": "材质",
+                "type": ENUM,
+                "required": True,
+                "options": ["棉", "麻", "真丝", "涤纶", "羊毛", "雪纺", "混纺"],
+            },
+            {"name": "裙长", "type": ENUM, "required": False, "options": ["短裙", "中长裙", "长裙"]},
+            {"name": "风格", "type": TEXT, "required": False},
+        ],
+    },
     {"id": "beauty", "parent_id": None, "name": "美妆护肤", "attributes": []},
-    {"id": "beauty-masks", "parent_id": "beauty", "name": "面膜", "attributes": [
-        {"name": "适用肤质", "type": MULTI_ENUM, "required": True,
-         "options": ["干性", "油性", "混合性", "中性", "敏感性", "通用"]},
-        {"name": "净含量ml", "type": NUMBER, "required": True},
-        {"name": "片数", "type": NUMBER, "required": False},
-    ]},
-    {"id": "beauty-masks-repair", "parent_id": "beauty-masks", "name": "修护面膜", "attributes": [
-        {"name": "功效", "type": MULTI_ENUM, "required": True, "options": ["修护", "补水", "舒缓", "保湿", "提亮"]},
-        {"name": "备案号", "type": TEXT, "required": False},
-    ]},
+    {
+        "id": "beauty-masks",
+        "parent_id": "beauty",
+        "name": "面膜",
+        "attributes": [
+            {
+                "name": "适用肤质",
+                "type": MULTI_ENUM,
+                "required": True,
+                "options": ["干性", "油性", "混合性", "中性", "敏感性", "通用"],
+            },
+            {"name": "净含量ml", "type": NUMBER, "required": True},
+            {"name": "片数", "type": NUMBER, "required": False},
+        ],
+    },
+    {
+        "id": "beauty-masks-repair",
+        "parent_id": "beauty-masks",
+        "name": "修护面膜",
+        "attributes": [
+            {"name": "功效", "type": MULTI_ENUM, "required": True, "options": ["修护", "补水", "舒缓", "保湿", "提亮"]},
+            {"name": "备案号", "type": TEXT, "required": False},
+        ],
+    },
     {"id": "digital", "parent_id": None, "name": "数码", "attributes": []},
-    {"id": "digital-phones", "parent_id": "digital", "name": "手机", "attributes": [
-        {"name": "网络类型", "type": ENUM, "required": True, "options": ["5G", "4G"]},
-        {"name": "存储容量", "type": MULTI_ENUM, "required": True, "options": ["64GB", "128GB", "256GB", "512GB", "1TB"]},
-        {"name": "颜色", "type": TEXT, "required": False},
-        {"name": "屏幕尺寸英寸", "type": NUMBER, "required": False},
-        {"name": "运行内存", "type": ENUM, "required": False, "options": ["4GB", "6GB", "8GB", "12GB", "16GB"]},
-    ]},
+    {
+        "id": "digital-phones",
+        "parent_id": "digital",
+        "name": "手机",
+        "attributes": [
+            {"name": "网络类型", "type": ENUM, "required": True, "options": ["5G", "4G"]},
+            {
+                "name": "存储容量",
+                "type": MULTI_ENUM,
+                "required": True,
+                "options": ["64GB", "128GB", "256GB", "512GB", "1TB"],
+            },
+            {"name": "颜色", "type": TEXT, "required": False},
+            {"name": "屏幕尺寸英寸", "type": NUMBER, "required": False},
+            {"name": "运行内存", "type": ENUM, "required": False, "options": ["4GB", "6GB", "8GB", "12GB", "16GB"]},
+        ],
+    },
 ]
 
 # 广告法 第九条 (absolute terms) and the usual platform list; admins edit it at /api/v1/banned-words.
 SEED_BANNED_WORDS = [
-    "最", "第一", "绝对", "国家级", "顶级", "极品", "唯一", "首个", "首选", "独家", "全网第一", "史无前例",
-    "万能", "永久", "王牌", "世界级", "冠军", "极致", "终极", "顶尖", "100%", "NO.1", "TOP1",
+    "最",
+    "第一",
+    "绝对",
+    "国家级",
+    "顶级",
+    "极品",
+    "唯一",
+    "首个",
+    "首选",
+    "独家",
+    "全网第一",
+    "史无前例",
+    "万能",
+    "永久",
+    "王牌",
+    "世界级",
+    "冠军",
+    "极致",
+    "终极",
+    "顶尖",
+    "100%",
+    "NO.1",
+    "TOP1",
 ]
 # Ordinary words that contain a banned one but claim nothing.
 SEED_EXEMPTIONS = ["最近", "最初", "第一次", "第一步", "绝对值"]

@@ -3,6 +3,7 @@
 Handlers run inside the consumer's unit of work (inbox row + changes + outbox in one transaction);
 they never commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,7 @@ def on_low_stock(uow: UnitOfWork, event: Envelope) -> None:
     at = aware(datetime.fromisoformat(occurred.replace("Z", "+00:00"))) if occurred else uow.db.config.clock.now()
     stmt = (
         sa.update(Sku)
-        .where(Sku.sku_code == p["sku_code"],
-               sa.or_(Sku.low_stock_alert_at.is_(None), Sku.low_stock_alert_at <= at))
+        .where(Sku.sku_code == p["sku_code"], sa.or_(Sku.low_stock_alert_at.is_(None), Sku.low_stock_alert_at <= at))
         .values(low_stock_available=p["available"], low_stock_alert_at=at)
         .execution_options(synchronize_session=False)
     )
@@ -55,10 +55,16 @@ def purge_deleted_products(db: Database) -> int:
     rules = domain.Rules.from_config(db.config)
     cutoff = domain.purge_cutoff(db.config.clock.now(), rules)
     with db.Session() as session:
-        ids = session.execute(
-            sa.select(Product.id).where(Product.status == domain.DELETED, Product.deleted_at <= cutoff)
-            .order_by(Product.deleted_at).limit(500)
-        ).scalars().all()
+        ids = (
+            session.execute(
+                sa.select(Product.id)
+                .where(Product.status == domain.DELETED, Product.deleted_at <= cutoff)
+                .order_by(Product.deleted_at)
+                .limit(500)
+            )
+            .scalars()
+            .all()
+        )
     purged = 0
     for product_id in ids:
         with db.uow() as uow:

@@ -2,6 +2,7 @@
 
 Keep in step with migrations/versions/0001_initial.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,14 +23,16 @@ class Category(Base):
     __tablename__ = "categories"
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
-    parent_id: Mapped[str | None] = mapped_column(sa.String(40), sa.ForeignKey("categories.id"), nullable=True,
-                                                  index=True)
+    parent_id: Mapped[str | None] = mapped_column(
+        sa.String(40), sa.ForeignKey("categories.id"), nullable=True, index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(60), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
-    attributes: Mapped[list["CategoryAttribute"]] = relationship(
-        order_by="CategoryAttribute.position", cascade="all, delete-orphan", lazy="selectin")
+    attributes: Mapped[list[CategoryAttribute]] = relationship(
+        order_by="CategoryAttribute.position", cascade="all, delete-orphan", lazy="selectin"
+    )
 
 
 class CategoryAttribute(Base):
@@ -54,8 +57,7 @@ class Product(Base):
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
-    category_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("categories.id"), nullable=False,
-                                             index=True)
+    category_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("categories.id"), nullable=False, index=True)
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     brand: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     description: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
@@ -79,8 +81,7 @@ class Product(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
 
-    skus: Mapped[list["Sku"]] = relationship(order_by="Sku.position", cascade="all, delete-orphan",
-                                             lazy="selectin")
+    skus: Mapped[list[Sku]] = relationship(order_by="Sku.position", cascade="all, delete-orphan", lazy="selectin")
 
 
 class Sku(Base):

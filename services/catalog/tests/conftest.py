@@ -1,6 +1,7 @@
 """Fixtures for catalog's unit and API tests: a migrated SQLite database (with the seeded category
 tree and word list), tokens of each role, and a small client for common steps. `config`, `app` and
 `client` come from ecom_testkit.plugin."""
+
 from __future__ import annotations
 
 import copy
@@ -25,11 +26,17 @@ DRESS = {
     "images": [{"url": "https://img.example/main.jpg", "width": 800, "height": 800}]
     + [{"url": f"https://img.example/d{i}.jpg", "width": 750, "height": 1000} for i in range(5)],
     "skus": [
-        {"sku_code": "DRESS-RED-S", "spec": {"颜色": "红色", "尺码": "S"}, "barcode": "6901234567890",
-         "weight_g": 300, "list_price_fen": 29900, "promo_price_fen": 25900, "member_price_fen": 27900,
-         "low_stock_threshold": 5},
-        {"sku_code": "DRESS-RED-M", "spec": {"颜色": "红色", "尺码": "M"}, "weight_g": 320,
-         "list_price_fen": 29900},
+        {
+            "sku_code": "DRESS-RED-S",
+            "spec": {"颜色": "红色", "尺码": "S"},
+            "barcode": "6901234567890",
+            "weight_g": 300,
+            "list_price_fen": 29900,
+            "promo_price_fen": 25900,
+            "member_price_fen": 27900,
+            "low_stock_threshold": 5,
+        },
+        {"sku_code": "DRESS-RED-M", "spec": {"颜色": "红色", "尺码": "M"}, "weight_g": 320, "list_price_fen": 29900},
     ],
 }
 

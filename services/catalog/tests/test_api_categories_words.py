@@ -1,4 +1,5 @@
 """Categories (admin) and the banned-word list (admin), plus the seeded defaults and /openapi.json."""
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -30,7 +31,9 @@ def test_seeded_tree(client):
     mask = client.get(f"{CATS}/beauty-masks-repair", headers=OPS).get_json()
     assert mask["path"] == ["美妆护肤", "面膜", "修护面膜"] and mask["is_leaf"] is True
     assert [(a["name"], a["declared_in"]) for a in mask["attributes"]][:2] == [
-        ("适用肤质", "beauty-masks"), ("净含量ml", "beauty-masks")]
+        ("适用肤质", "beauty-masks"),
+        ("净含量ml", "beauty-masks"),
+    ]
     dress = client.get(f"{CATS}/womenswear-dresses", headers=OPS).get_json()
     assert {a["name"] for a in dress["attributes"]} >= {"尺码", "颜色", "材质"}
     assert client.get(f"{CATS}/womenswear", headers=OPS).get_json()["is_leaf"] is False
@@ -54,15 +57,28 @@ def test_category_list_flat_and_by_parent(client):
 
 # Category management -------------------------------------------------------------------------------
 def test_admin_adds_a_leaf_and_products_go_there(client, steps):
-    r = client.post(CATS, headers=ADMIN, json={"name": "半身裙", "parent_id": "womenswear", "attributes": [
-        {"name": "裙型", "type": "enum", "required": True, "options": ["A字裙", "百褶裙"]},
-        {"name": "腰围cm", "type": "number"},
-    ]})
+    r = client.post(
+        CATS,
+        headers=ADMIN,
+        json={
+            "name": "半身裙",
+            "parent_id": "womenswear",
+            "attributes": [
+                {"name": "裙型", "type": "enum", "required": True, "options": ["A字裙", "百褶裙"]},
+                {"name": "腰围cm", "type": "number"},
+            ],
+        },
+    )
     assert r.status_code == 201, r.get_json()
     cat = r.get_json()
     assert cat["path"] == ["女装", "半身裙"] and cat["is_leaf"] is True
-    body = {"category_id": cat["category_id"], "title": "百褶半身裙", "attributes": {"裙型": "百褶裙", "腰围cm": 68},
-            "images": [{"url": "m", "width": 800, "height": 800}], "skus": [{"sku_code": "SK-1", "list_price_fen": 100}]}
+    body = {
+        "category_id": cat["category_id"],
+        "title": "百褶半身裙",
+        "attributes": {"裙型": "百褶裙", "腰围cm": 68},
+        "images": [{"url": "m", "width": 800, "height": 800}],
+        "skus": [{"sku_code": "SK-1", "list_price_fen": 100}],
+    }
     assert steps.create(body)["category_path"] == ["女装", "半身裙"]
     e = problem(client.post("/api/v1/products", headers=OPS, json={**body, "attributes": {"裙型": "鱼尾裙"}}), 422)
     assert e["findings"][0]["rule"] == "attribute_value"
@@ -76,12 +92,18 @@ def test_only_admin_manages_categories(client, headers, status):
 
 
 def test_category_rules(client, steps):
-    problem(client.post(CATS, headers=ADMIN, json={"name": "连衣裙", "parent_id": "womenswear"}), 409)   # sibling
+    problem(client.post(CATS, headers=ADMIN, json={"name": "连衣裙", "parent_id": "womenswear"}), 409)  # sibling
     problem(client.post(CATS, headers=ADMIN, json={"name": "x", "parent_id": "nope"}), 422)
     # an empty parent id is not "no parent" (found by schemathesis: it reached the foreign key, a 500)
     assert "parent_id" in problem(client.post(CATS, headers=ADMIN, json={"name": "x", "parent_id": ""}), 422)["errors"]
-    e = problem(client.post(CATS, headers=ADMIN, json={"name": "童装", "parent_id": "womenswear-dresses", "attributes": [
-        {"name": "尺码", "type": "text"}]}), 422)   # clashes with an inherited attribute
+    e = problem(
+        client.post(
+            CATS,
+            headers=ADMIN,
+            json={"name": "童装", "parent_id": "womenswear-dresses", "attributes": [{"name": "尺码", "type": "text"}]},
+        ),
+        422,
+    )  # clashes with an inherited attribute
     assert "attributes[0].name" in e["errors"]
     problem(client.post(CATS, headers=ADMIN, json={"name": "x", "attributes": [{"name": "a", "type": "colour"}]}), 422)
     problem(client.post(CATS, headers=ADMIN, json={"name": "x", "attributes": [{"name": "a", "type": "enum"}]}), 422)
@@ -89,16 +111,23 @@ def test_category_rules(client, steps):
     # A category holding products must stay a leaf, and cannot be removed.
     problem(client.post(CATS, headers=ADMIN, json={"name": "短款", "parent_id": "womenswear-dresses"}), 409)
     problem(client.delete(f"{CATS}/womenswear-dresses", headers=ADMIN), 409)
-    problem(client.delete(f"{CATS}/womenswear", headers=ADMIN), 409)   # has children
+    problem(client.delete(f"{CATS}/womenswear", headers=ADMIN), 409)  # has children
 
 
 def test_update_and_delete_category(client):
-    r = client.patch(f"{CATS}/digital-phones", headers=ADMIN, json={"name": "智能手机", "attributes": [
-        {"name": "网络类型", "type": "enum", "required": True, "options": ["5G"]}]})
+    r = client.patch(
+        f"{CATS}/digital-phones",
+        headers=ADMIN,
+        json={
+            "name": "智能手机",
+            "attributes": [{"name": "网络类型", "type": "enum", "required": True, "options": ["5G"]}],
+        },
+    )
     assert r.status_code == 200 and r.get_json()["name"] == "智能手机"
     assert [a["name"] for a in r.get_json()["attributes"]] == ["网络类型"]
-    problem(client.patch(f"{CATS}/digital", headers=ADMIN, json={"attributes": [
-        {"name": "网络类型", "type": "text"}]}), 422)   # would clash with the child's own attribute
+    problem(
+        client.patch(f"{CATS}/digital", headers=ADMIN, json={"attributes": [{"name": "网络类型", "type": "text"}]}), 422
+    )  # would clash with the child's own attribute
     problem(client.patch(f"{CATS}/nope", headers=ADMIN, json={"name": "x"}), 404)
     assert client.delete(f"{CATS}/digital-phones", headers=ADMIN).status_code == 204
     assert client.get(f"{CATS}/digital", headers=ADMIN).get_json()["is_leaf"] is True
@@ -118,9 +147,14 @@ def test_admin_bans_and_exempts_words(client, dress):
     assert client.post("/api/v1/products", headers=OPS, json=dress(title="爆款法式连衣裙")).status_code == 201
     r = client.post(WORDS, headers=ADMIN, json={"word": "爆款", "note": "平台规则"})
     assert r.status_code == 201 and r.get_json()["kind"] == "banned" and r.get_json()["created_by"] == "adam"
-    e = problem(client.post("/api/v1/products", headers=OPS, json=dress(title="爆款法式连衣裙",
-                                                                        skus=[{"sku_code": "N1", "list_price_fen": 1}])),
-                422)
+    e = problem(
+        client.post(
+            "/api/v1/products",
+            headers=OPS,
+            json=dress(title="爆款法式连衣裙", skus=[{"sku_code": "N1", "list_price_fen": 1}]),
+        ),
+        422,
+    )
     assert e["findings"][0]["text"] == "爆款"
     # 最后 is not exempt by default: a product saying 最后一天 is flagged until an admin exempts it.
     body = dress(title="最后一天法式连衣裙", skus=[{"sku_code": "N2", "list_price_fen": 1}])
@@ -148,14 +182,28 @@ def test_word_rules(client):
 def test_openapi_documents_every_endpoint(client):
     spec = client.get("/openapi.json").get_json()
     paths = spec["paths"]
-    for path in ("/api/v1/products", "/api/v1/products/{product_id}", "/api/v1/products/{product_id}/submit",
-                 "/api/v1/products/{product_id}/approve", "/api/v1/products/{product_id}/reject",
-                 "/api/v1/products/{product_id}/delist", "/api/v1/products/{product_id}/relist",
-                 "/api/v1/products/{product_id}/restore", "/api/v1/products/{product_id}/timeline",
-                 "/api/v1/products/bulk/delist", "/api/v1/products/bulk/relist", "/api/v1/review-queue",
-                 "/api/v1/skus/{sku_code}", "/api/v1/skus/batch", "/api/v1/categories", "/api/v1/categories/tree",
-                 "/api/v1/categories/{category_id}", "/api/v1/banned-words", "/api/v1/banned-words/{word}",
-                 "/api/v1/compliance/scan"):
+    for path in (
+        "/api/v1/products",
+        "/api/v1/products/{product_id}",
+        "/api/v1/products/{product_id}/submit",
+        "/api/v1/products/{product_id}/approve",
+        "/api/v1/products/{product_id}/reject",
+        "/api/v1/products/{product_id}/delist",
+        "/api/v1/products/{product_id}/relist",
+        "/api/v1/products/{product_id}/restore",
+        "/api/v1/products/{product_id}/timeline",
+        "/api/v1/products/bulk/delist",
+        "/api/v1/products/bulk/relist",
+        "/api/v1/review-queue",
+        "/api/v1/skus/{sku_code}",
+        "/api/v1/skus/batch",
+        "/api/v1/categories",
+        "/api/v1/categories/tree",
+        "/api/v1/categories/{category_id}",
+        "/api/v1/banned-words",
+        "/api/v1/banned-words/{word}",
+        "/api/v1/compliance/scan",
+    ):
         assert path in paths, path
     assert "SkuView" in spec["components"]["schemas"]
     assert "price_fen" in spec["components"]["schemas"]["SkuView"]["properties"]

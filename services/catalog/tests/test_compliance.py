@@ -1,4 +1,5 @@
 """The compliance scan and category rules, without a database."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,12 +9,20 @@ from catalog.domain import Lexicon, Rules
 
 RULES = Rules()
 LEX = Lexicon(banned=tuple(domain.SEED_BANNED_WORDS), exemptions=tuple(domain.SEED_EXEMPTIONS))
-TREE = domain.CategoryTree([
-    domain.CategoryNode(c["id"], c["name"], c["parent_id"], [
-        domain.AttributeDef(a["name"], a["type"], a["required"], tuple(a.get("options", [])), c["id"])
-        for a in c["attributes"]
-    ]) for c in domain.SEED_CATEGORIES
-])
+TREE = domain.CategoryTree(
+    [
+        domain.CategoryNode(
+            c["id"],
+            c["name"],
+            c["parent_id"],
+            [
+                domain.AttributeDef(a["name"], a["type"], a["required"], tuple(a.get("options", [])), c["id"])
+                for a in c["attributes"]
+            ],
+        )
+        for c in domain.SEED_CATEGORIES
+    ]
+)
 
 
 def rules_of(findings, severity=domain.ERROR):
@@ -23,7 +32,7 @@ def rules_of(findings, severity=domain.ERROR):
 # Title -----------------------------------------------------------------------------------------
 def test_a_cjk_character_counts_as_one():
     assert domain.title_length("连衣裙") == 3
-    assert domain.title_length("  iPhone 15 手机  ") == 12   # trimmed; Latin, digits and spaces count one
+    assert domain.title_length("  iPhone 15 手机  ") == 12  # trimmed; Latin, digits and spaces count one
 
 
 def test_thirty_cjk_characters_pass_thirty_one_fail():
@@ -34,14 +43,14 @@ def test_thirty_cjk_characters_pass_thirty_one_fail():
 
 
 def test_a_title_of_thirty_cjk_characters_is_90_utf8_bytes_and_still_passes():
-    title = "法式碎花雪纺连衣裙" * 3 + "夏季新款"   # 9 * 3 + 4 = 31 characters
+    title = "法式碎花雪纺连衣裙" * 3 + "夏季新款"  # 9 * 3 + 4 = 31 characters
     assert domain.title_length(title) == 31
     assert domain.scan_title(title[:30], RULES) == []
     assert len(title[:30].encode()) == 90
 
 
 def test_mixed_title_counts_each_character_once():
-    title = "Apple iPhone 15 Pro 256GB 5G手机"   # 30 characters
+    title = "Apple iPhone 15 Pro 256GB 5G手机"  # 30 characters
     assert domain.title_length(title) == 30
     assert domain.scan_title(title, RULES) == []
     assert rules_of(domain.scan_title(title + "!", RULES)) == [("title", "title_too_long")]
@@ -138,7 +147,8 @@ def test_few_detail_images_is_only_a_warning():
 
 def test_video_length_is_a_warning():
     assert rules_of(domain.scan_video({"url": "v", "duration_s": 90}, RULES), domain.WARNING) == [
-        ("video.duration_s", "video_length")]
+        ("video.duration_s", "video_length")
+    ]
     assert domain.scan_video({"url": "v", "duration_s": 45}, RULES) == []
 
 
@@ -159,15 +169,19 @@ def test_promo_must_be_below_list():
 def test_member_price_may_equal_but_not_exceed_list():
     assert domain.scan_prices([sku(10000, mp=10000)]) == []
     assert rules_of(domain.scan_prices([sku(10000, mp=10001)])) == [
-        ("skus[0].member_price_fen", "member_not_above_list")]
+        ("skus[0].member_price_fen", "member_not_above_list")
+    ]
 
 
-@pytest.mark.parametrize("field,s", [
-    ("skus[0].list_price_fen", sku(0)),
-    ("skus[0].list_price_fen", sku(-5)),
-    ("skus[0].promo_price_fen", sku(100, 0)),
-    ("skus[0].member_price_fen", sku(100, mp=-1)),
-])
+@pytest.mark.parametrize(
+    "field,s",
+    [
+        ("skus[0].list_price_fen", sku(0)),
+        ("skus[0].list_price_fen", sku(-5)),
+        ("skus[0].promo_price_fen", sku(100, 0)),
+        ("skus[0].member_price_fen", sku(100, mp=-1)),
+    ],
+)
 def test_every_price_positive(field, s):
     assert (field, "price_positive") in rules_of(domain.scan_prices([s]))
 
@@ -186,10 +200,13 @@ def test_effective_price_is_promo_when_set():
 # SKUs ------------------------------------------------------------------------------------------
 def test_at_least_one_sku_and_distinct_codes_and_specs():
     assert rules_of(domain.scan_skus([])) == [("skus", "sku_required")]
-    found = domain.scan_skus([
-        {"sku_code": "A", "spec": {"尺码": "S"}}, {"sku_code": "A", "spec": {"尺码": "M"}},
-        {"sku_code": "B", "spec": {"尺码": "S"}},
-    ])
+    found = domain.scan_skus(
+        [
+            {"sku_code": "A", "spec": {"尺码": "S"}},
+            {"sku_code": "A", "spec": {"尺码": "M"}},
+            {"sku_code": "B", "spec": {"尺码": "S"}},
+        ]
+    )
     assert rules_of(found) == [("skus[1].sku_code", "sku_code_duplicate"), ("skus[2].spec", "sku_spec_duplicate")]
 
 
@@ -219,22 +236,27 @@ def test_electrical_attribute_under_clothing_is_caught():
 
 def test_required_attributes_must_be_present():
     found = domain.scan_category(TREE, "womenswear-dresses", {"尺码": ["S"]}, [])
-    assert sorted(rules_of(found)) == [("attributes.材质", "attribute_required"), ("attributes.颜色", "attribute_required")]
+    assert sorted(rules_of(found)) == [
+        ("attributes.材质", "attribute_required"),
+        ("attributes.颜色", "attribute_required"),
+    ]
 
 
 def test_attribute_types():
     bad = {"尺码": "S", "颜色": ["紫色"], "材质": ["棉"], "风格": ""}
     found = domain.scan_category(TREE, "womenswear-dresses", bad, [])
-    assert sorted(rules_of(found)) == sorted([
-        ("attributes.尺码", "attribute_type"),     # multi-enum takes a list
-        ("attributes.颜色", "attribute_value"),    # not an allowed value
-        ("attributes.材质", "attribute_type"),     # enum takes one value
-        ("attributes.风格", "attribute_type"),     # text must not be empty
-    ])
+    assert sorted(rules_of(found)) == sorted(
+        [
+            ("attributes.尺码", "attribute_type"),  # multi-enum takes a list
+            ("attributes.颜色", "attribute_value"),  # not an allowed value
+            ("attributes.材质", "attribute_type"),  # enum takes one value
+            ("attributes.风格", "attribute_type"),  # text must not be empty
+        ]
+    )
 
 
 def test_number_attribute_and_inherited_attributes():
-    ok = {"适用肤质": ["通用"], "净含量ml": 25, "功效": ["修护"]}   # 适用肤质/净含量 inherited from 面膜
+    ok = {"适用肤质": ["通用"], "净含量ml": 25, "功效": ["修护"]}  # 适用肤质/净含量 inherited from 面膜
     assert domain.scan_category(TREE, "beauty-masks-repair", ok, []) == []
     found = domain.scan_category(TREE, "beauty-masks-repair", {**ok, "净含量ml": "25ml"}, [])
     assert rules_of(found) == [("attributes.净含量ml", "attribute_type")]
@@ -243,18 +265,28 @@ def test_number_attribute_and_inherited_attributes():
 
 
 def test_sku_spec_must_fit_the_category():
-    skus = [{"sku_code": "A", "spec": {"颜色": "红色", "尺码": "M"}},
-            {"sku_code": "B", "spec": {"颜色": "紫色", "功率": "100W"}}]
+    skus = [
+        {"sku_code": "A", "spec": {"颜色": "红色", "尺码": "M"}},
+        {"sku_code": "B", "spec": {"颜色": "紫色", "功率": "100W"}},
+    ]
     found = domain.scan_category(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS, skus)
-    assert sorted(rules_of(found)) == [("skus[1].spec.功率", "attribute_unknown"), ("skus[1].spec.颜色", "attribute_value")]
+    assert sorted(rules_of(found)) == [
+        ("skus[1].spec.功率", "attribute_unknown"),
+        ("skus[1].spec.颜色", "attribute_value"),
+    ]
 
 
 def test_attribute_completeness():
-    assert domain.attribute_completeness(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS) == 60   # 3 of 5
+    assert domain.attribute_completeness(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS) == 60  # 3 of 5
     full = {**GOOD_DRESS_ATTRS, "裙长": "长裙", "风格": "通勤"}
     assert domain.attribute_completeness(TREE, "womenswear-dresses", full) == 100
-    draft = {"category_id": "womenswear-dresses", "title": "连衣裙", "attributes": GOOD_DRESS_ATTRS,
-             "images": [img(800, 800)] + [img(750, 750)] * 5, "skus": [sku(100)]}
+    draft = {
+        "category_id": "womenswear-dresses",
+        "title": "连衣裙",
+        "attributes": GOOD_DRESS_ATTRS,
+        "images": [img(800, 800)] + [img(750, 750)] * 5,
+        "skus": [sku(100)],
+    }
     found = domain.scan_product(draft, TREE, LEX, RULES)
     assert rules_of(found) == []
     assert ("attributes", "attribute_completeness") in rules_of(found, domain.WARNING)
@@ -262,21 +294,31 @@ def test_attribute_completeness():
 
 def test_attribute_definitions_rules():
     inherited = [domain.AttributeDef("颜色", domain.TEXT)]
-    errors = domain.validate_attribute_defs([
-        {"name": "颜色", "type": "text"},
-        {"name": "尺码", "type": "enum", "options": []},
-        {"name": "产地", "type": "colour"},
-        {"name": "重量", "type": "number", "options": ["1"]},
-        {"name": "款式", "type": "multi_enum", "options": ["A", "A"]},
-    ], inherited)
-    assert set(errors) == {"attributes[0].name", "attributes[1].options", "attributes[2].type",
-                           "attributes[3].options", "attributes[4].options"}
+    errors = domain.validate_attribute_defs(
+        [
+            {"name": "颜色", "type": "text"},
+            {"name": "尺码", "type": "enum", "options": []},
+            {"name": "产地", "type": "colour"},
+            {"name": "重量", "type": "number", "options": ["1"]},
+            {"name": "款式", "type": "multi_enum", "options": ["A", "A"]},
+        ],
+        inherited,
+    )
+    assert set(errors) == {
+        "attributes[0].name",
+        "attributes[1].options",
+        "attributes[2].type",
+        "attributes[3].options",
+        "attributes[4].options",
+    }
     assert domain.validate_attribute_defs([{"name": "尺码", "type": "enum", "options": ["S"]}], inherited) == {}
 
 
 def test_field_errors_name_rule_and_text():
-    found = [domain.Finding("title", "banned_word", "最", "…"), domain.Finding("images", "detail_images_few", "0",
-                                                                            "…", domain.WARNING)]
+    found = [
+        domain.Finding("title", "banned_word", "最", "…"),
+        domain.Finding("images", "detail_images_few", "0", "…", domain.WARNING),
+    ]
     errors = domain.field_errors(found)
     assert list(errors) == ["title"]
     assert "banned_word" in errors["title"][0] and "'最'" in errors["title"][0]

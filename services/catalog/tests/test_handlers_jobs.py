@@ -1,4 +1,5 @@
 """The purge job (clock-driven) and the inventory.LowStock handler."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,9 +31,9 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
     client.delete(f"/api/v1/products/{recent['product_id']}", headers=OPS)
     alive = steps.create(dress(skus=[{"sku_code": "ALIVE", "list_price_fen": 100}]))
 
-    config.clock.advance(days=19)   # old deleted 29 days ago: still restorable
+    config.clock.advance(days=19)  # old deleted 29 days ago: still restorable
     assert run_once(db, SERVICE.job("purge_deleted_products")) == 0
-    config.clock.advance(days=1, minutes=1)   # 30 days + 1 minute
+    config.clock.advance(days=1, minutes=1)  # 30 days + 1 minute
     assert run_once(db, SERVICE.job("purge_deleted_products")) == 1
     assert count(db, Product, id=old["product_id"]) == 0
     assert count(db, Sku, product_id=old["product_id"]) == 0
@@ -41,7 +42,7 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
     assert client.get(f"/api/v1/products/{old['product_id']}", headers=OPS).status_code == 404
     # The purged product's SKU codes are free again.
     assert steps.create()["skus"][0]["sku_code"] == "DRESS-RED-S"
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0   # idempotent
+    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0  # idempotent
 
 
 def test_purge_respects_the_setting(steps, client, db, config):
@@ -64,18 +65,19 @@ def test_restored_product_is_not_purged(steps, client, db, config):
 def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
     p = steps.listed()
     consumer = EventConsumer(db, handlers.SUBSCRIPTIONS[0])
-    event = make_event("inventory.LowStock", {"sku_code": "DRESS-RED-S", "shop_id": "S1", "available": 3,
-                                              "threshold": 5})
+    event = make_event(
+        "inventory.LowStock", {"sku_code": "DRESS-RED-S", "shop_id": "S1", "available": 3, "threshold": 5}
+    )
     assert consumer.handle(event) == Outcome.HANDLED
     assert consumer.handle(event) == Outcome.DUPLICATE
     # Another shop's SKU with the same code is untouched.
-    other = make_event("inventory.LowStock", {"sku_code": "DRESS-RED-M", "shop_id": "S2", "available": 0,
-                                              "threshold": 5})
+    other = make_event(
+        "inventory.LowStock", {"sku_code": "DRESS-RED-M", "shop_id": "S2", "available": 0, "threshold": 5}
+    )
     consumer.handle(other)
     skus = client.get(f"/api/v1/products/{p['product_id']}", headers=OPS).get_json()["skus"]
     assert skus[0]["low_stock_available"] == 3 and skus[0]["low_stock_alert_at"] is not None
     assert skus[1]["low_stock_available"] is None
-
 
 
 def test_sku_code_race_is_409_not_500(steps, client, monkeypatch, dress):

@@ -1,15 +1,16 @@
 """The product state machine, without a database: every legal move and every illegal one."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from catalog import domain
-from catalog.domain import (DELETED, DELISTED, DRAFT, LISTED, PENDING, REJECTED, EditKind, ProductState, Rules)
+from catalog.domain import DELETED, DELISTED, DRAFT, LISTED, PENDING, REJECTED, EditKind, ProductState, Rules
 from ecom_common.errors import IllegalTransition, RuleViolation
 
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 RULES = Rules()
 
 
@@ -83,16 +84,18 @@ def test_any_live_status_can_be_deleted_and_restored_within_30_days():
         domain.restore(deleted, NOW + timedelta(days=30, seconds=1), RULES)
 
 
-@pytest.mark.parametrize("before,after", [
-    (DRAFT, DRAFT), (PENDING, DRAFT), (REJECTED, REJECTED), (LISTED, DELISTED), (DELISTED, DELISTED)])
+@pytest.mark.parametrize(
+    "before,after", [(DRAFT, DRAFT), (PENDING, DRAFT), (REJECTED, REJECTED), (LISTED, DELISTED), (DELISTED, DELISTED)]
+)
 def test_restore_targets(before, after):
     t = domain.restore(st(DELETED, deleted_at=NOW, status_before_delete=before), NOW, RULES)
     assert t.to_status == after
 
 
 def test_restoring_a_violation_keeps_it_a_violation():
-    t = domain.restore(st(DELETED, deleted_at=NOW, status_before_delete=DELISTED, delist_reason="violation"),
-                       NOW, RULES)
+    t = domain.restore(
+        st(DELETED, deleted_at=NOW, status_before_delete=DELISTED, delist_reason="violation"), NOW, RULES
+    )
     assert t.changes["delist_reason"] == "violation"
 
 
@@ -112,10 +115,14 @@ ILLEGAL = [
 @pytest.mark.parametrize("action,statuses", ILLEGAL)
 def test_illegal_transitions_raise(action, statuses):
     calls = {
-        "submit": lambda s: domain.submit(s), "withdraw": lambda s: domain.withdraw(s),
-        "approve": lambda s: domain.approve(s), "reject": lambda s: domain.reject(s, "x"),
-        "delist": lambda s: domain.delist(s, "seasonal"), "relist": lambda s: domain.relist(s),
-        "delete": lambda s: domain.delete(s, NOW), "restore": lambda s: domain.restore(s, NOW, RULES),
+        "submit": lambda s: domain.submit(s),
+        "withdraw": lambda s: domain.withdraw(s),
+        "approve": lambda s: domain.approve(s),
+        "reject": lambda s: domain.reject(s, "x"),
+        "delist": lambda s: domain.delist(s, "seasonal"),
+        "relist": lambda s: domain.relist(s),
+        "delete": lambda s: domain.delete(s, NOW),
+        "restore": lambda s: domain.restore(s, NOW, RULES),
         "edit": lambda s: domain.edit(s, EditKind(True, False)),
     }
     for status in statuses:
@@ -130,10 +137,27 @@ def test_transition_table_covers_every_status():
 
 
 # Edit classification -----------------------------------------------------------------------------
-BASE = {"title": "连衣裙", "description": "d", "images": [{"url": "a"}], "attributes": {"材质": "棉"},
-        "category_id": "c", "brand": None, "video": None,
-        "skus": [{"sku_code": "A", "spec": {"尺码": "S"}, "barcode": None, "list_price_fen": 100,
-                  "promo_price_fen": None, "member_price_fen": None, "low_stock_threshold": 10, "weight_g": 1}]}
+BASE = {
+    "title": "连衣裙",
+    "description": "d",
+    "images": [{"url": "a"}],
+    "attributes": {"材质": "棉"},
+    "category_id": "c",
+    "brand": None,
+    "video": None,
+    "skus": [
+        {
+            "sku_code": "A",
+            "spec": {"尺码": "S"},
+            "barcode": None,
+            "list_price_fen": 100,
+            "promo_price_fen": None,
+            "member_price_fen": None,
+            "low_stock_threshold": 10,
+            "weight_g": 1,
+        }
+    ],
+}
 
 
 def changed(**kw):
@@ -148,17 +172,20 @@ def changed(**kw):
     return d
 
 
-@pytest.mark.parametrize("after,content,commercial", [
-    (changed(title="新标题"), True, False),
-    (changed(description="新描述"), True, False),
-    (changed(images=[{"url": "b"}]), True, False),
-    (changed(attributes={"材质": "麻"}), True, False),
-    (changed(sku_spec={"尺码": "M"}), True, False),
-    (changed(sku_list_price_fen=90), False, True),
-    (changed(sku_promo_price_fen=80), False, True),
-    (changed(sku_low_stock_threshold=3), False, True),
-    (changed(), False, False),
-])
+@pytest.mark.parametrize(
+    "after,content,commercial",
+    [
+        (changed(title="新标题"), True, False),
+        (changed(description="新描述"), True, False),
+        (changed(images=[{"url": "b"}]), True, False),
+        (changed(attributes={"材质": "麻"}), True, False),
+        (changed(sku_spec={"尺码": "M"}), True, False),
+        (changed(sku_list_price_fen=90), False, True),
+        (changed(sku_promo_price_fen=80), False, True),
+        (changed(sku_low_stock_threshold=3), False, True),
+        (changed(), False, False),
+    ],
+)
 def test_classify_edit(after, content, commercial):
     assert domain.classify_edit(BASE, after) == EditKind(content, commercial)
 

@@ -1,4 +1,5 @@
 """inventory HTTP API: flask-smorest blueprint and marshmallow schemas."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,8 +25,15 @@ from ecom_common.idempotency import idempotent
 
 from . import domain
 from .domain import AdjustmentKind, ReservationStatus, ShortagePolicy
-from .models import (Reservation, ReservationLine, ReservationLog, StockItem, StockMovement, StockPolicy,
-                     StockPolicyChange)
+from .models import (
+    Reservation,
+    ReservationLine,
+    ReservationLog,
+    StockItem,
+    StockMovement,
+    StockPolicy,
+    StockPolicyChange,
+)
 from .operations import StockBook, UnknownSku, default_policy
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock per SKU and warehouse")
@@ -101,12 +109,17 @@ PLATFORM_NAMES_SHOP = "required for platform roles (else 422); merchant staff us
 # Replenishment (declared before /stock/<sku_code>; werkzeug prefers the static path anyway) ------
 class ReplenishmentArgs(Schema):
     shop_id = fields.Str(validate=SHOP_ID, metadata={"description": PLATFORM_NAMES_SHOP})
-    window_days = fields.Int(validate=validate.Range(min=1, max=365),
-                             metadata={"description": "sales history to average over (default 30)"})
-    cover_days = fields.Int(validate=validate.Range(min=0, max=365),
-                            metadata={"description": "reorder when available covers at most this (default 3)"})
-    target_days = fields.Int(validate=validate.Range(min=0, max=365),
-                             metadata={"description": "a reorder brings stock up to this many days (default 15)"})
+    window_days = fields.Int(
+        validate=validate.Range(min=1, max=365), metadata={"description": "sales history to average over (default 30)"}
+    )
+    cover_days = fields.Int(
+        validate=validate.Range(min=0, max=365),
+        metadata={"description": "reorder when available covers at most this (default 3)"},
+    )
+    target_days = fields.Int(
+        validate=validate.Range(min=0, max=365),
+        metadata={"description": "a reorder brings stock up to this many days (default 15)"},
+    )
 
 
 class ReplenishmentLineSchema(Schema):
@@ -146,35 +159,49 @@ def replenishment(args):
     now = config.clock.now()
     since = now - timedelta(days=settings.window_days)
     with current_db().Session() as session:
-        available = dict(session.execute(
-            sa.select(StockItem.sku_code, sa.func.sum(StockItem.on_hand - StockItem.reserved))
-            .where(StockItem.shop_id == shop_id, StockItem.sellable.is_(True))
-            .group_by(StockItem.sku_code)
-        ).all())
-        sold = dict(session.execute(
-            sa.select(StockMovement.sku_code, -sa.func.sum(StockMovement.on_hand_delta))
-            .where(StockMovement.shop_id == shop_id, StockMovement.kind == domain.Movement.DEDUCT,
-                   StockMovement.cause.like("order:%"), StockMovement.created_at >= since,
-                   StockMovement.created_at <= now)
-            .group_by(StockMovement.sku_code)
-        ).all())
-        waiting = dict(session.execute(
-            sa.select(ReservationLine.sku_code, sa.func.sum(ReservationLine.quantity))
-            .join(Reservation, Reservation.order_id == ReservationLine.order_id)
-            .where(Reservation.shop_id == shop_id, Reservation.status == ReservationStatus.WAITING)
-            .group_by(ReservationLine.sku_code)
-        ).all())
+        available = dict(
+            session.execute(
+                sa.select(StockItem.sku_code, sa.func.sum(StockItem.on_hand - StockItem.reserved))
+                .where(StockItem.shop_id == shop_id, StockItem.sellable.is_(True))
+                .group_by(StockItem.sku_code)
+            ).all()
+        )
+        sold = dict(
+            session.execute(
+                sa.select(StockMovement.sku_code, -sa.func.sum(StockMovement.on_hand_delta))
+                .where(
+                    StockMovement.shop_id == shop_id,
+                    StockMovement.kind == domain.Movement.DEDUCT,
+                    StockMovement.cause.like("order:%"),
+                    StockMovement.created_at >= since,
+                    StockMovement.created_at <= now,
+                )
+                .group_by(StockMovement.sku_code)
+            ).all()
+        )
+        waiting = dict(
+            session.execute(
+                sa.select(ReservationLine.sku_code, sa.func.sum(ReservationLine.quantity))
+                .join(Reservation, Reservation.order_id == ReservationLine.order_id)
+                .where(Reservation.shop_id == shop_id, Reservation.status == ReservationStatus.WAITING)
+                .group_by(ReservationLine.sku_code)
+            ).all()
+        )
     lines = []
     for sku_code in sorted(available):
-        line = domain.replenishment_line(sku_code, int(available[sku_code]), int(sold.get(sku_code) or 0),
-                                         settings, int(waiting.get(sku_code) or 0))
+        line = domain.replenishment_line(
+            sku_code, int(available[sku_code]), int(sold.get(sku_code) or 0), settings, int(waiting.get(sku_code) or 0)
+        )
         if line is not None:
             lines.append(line)
     # Most urgent first: the fewest days of cover left.
     lines.sort(key=lambda l: (l.available / l.average_daily_sales if l.average_daily_sales else -1, l.sku_code))
     return {
-        "shop_id": shop_id, "as_of": iso(now), "window_days": settings.window_days,
-        "cover_days": settings.cover_days, "target_days": settings.target_days,
+        "shop_id": shop_id,
+        "as_of": iso(now),
+        "window_days": settings.window_days,
+        "cover_days": settings.cover_days,
+        "target_days": settings.target_days,
         "items": [l.to_dict() for l in lines],
     }
 
@@ -187,10 +214,15 @@ def get_stock(args, sku_code):
     """One SKU's stock, summed over warehouses, with the per-warehouse rows."""
     shop_id = shop_of_resource(args.get("shop_id"), "stock item")
     with current_db().Session() as session:
-        items = session.execute(
-            sa.select(StockItem).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
-            .order_by(StockItem.warehouse_code)
-        ).scalars().all()
+        items = (
+            session.execute(
+                sa.select(StockItem)
+                .where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
+                .order_by(StockItem.warehouse_code)
+            )
+            .scalars()
+            .all()
+        )
     not_found_unless(bool(items), "stock item")
     return {
         "shop_id": shop_id,
@@ -239,7 +271,8 @@ def list_movements(args, sku_code):
     shop_id = shop_of_resource(args.get("shop_id"), "stock item")
     with current_db().Session() as session:
         known = session.execute(
-            sa.select(sa.func.count()).select_from(StockItem)
+            sa.select(sa.func.count())
+            .select_from(StockItem)
             .where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
         ).scalar_one()
         not_found_unless(bool(known), "stock item")
@@ -253,15 +286,21 @@ def list_movements(args, sku_code):
 # Adjustments -----------------------------------------------------------------------------------
 class AdjustmentArgs(BodySchema):
     kind = fields.Str(required=True, validate=validate.OneOf(AdjustmentKind.ALL))
-    quantity = fields.Int(validate=validate.Range(min=1, max=1_000_000),
-                          metadata={"description": "units received (inbound) or written off (damage, loss)"})
-    counted = fields.Int(validate=validate.Range(min=0, max=100_000_000),
-                         metadata={"description": "units counted on the shelf (count_correction)"})
+    quantity = fields.Int(
+        validate=validate.Range(min=1, max=1_000_000),
+        metadata={"description": "units received (inbound) or written off (damage, loss)"},
+    )
+    counted = fields.Int(
+        validate=validate.Range(min=0, max=100_000_000),
+        metadata={"description": "units counted on the shelf (count_correction)"},
+    )
     reason = fields.Str(validate=validate.Length(min=1, max=500))
     warehouse_code = fields.Str(load_default=domain.DEFAULT_WAREHOUSE, validate=WAREHOUSE_CODE)
     shop_id = fields.Str(validate=SHOP_ID, metadata={"description": "platform roles name the shop"})
-    reference = fields.Str(validate=validate.Length(min=1, max=200),
-                           metadata={"description": "e.g. the purchase order or count sheet number"})
+    reference = fields.Str(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "e.g. the purchase order or count sheet number"},
+    )
 
     @validates_schema
     def _by_kind(self, data, **_kwargs):
@@ -297,25 +336,38 @@ class AdjustmentResultSchema(Schema):
 def adjust_stock(args, sku_code):
     """Inbound receipt or counted correction (or a damage/loss write-off) for one warehouse.
 
-    A count_correction needs `counted` and `reason` (422). A correction or write-off can never leave less on hand than is reserved (422). An inbound
+    A count_correction needs `counted` and `reason` (422). A correction or write-off can never leave less on hand
+    than is reserved (422). An inbound
     receipt serves orders waiting for this SKU, oldest payment first."""
     principal = current_principal()
     shop_id = shop_for_write(args.get("shop_id"))
     with current_db().uow() as uow:
         book = StockBook(uow, actor=principal.sub)
         try:
-            book.adjust(shop_id, sku_code, args["warehouse_code"], args["kind"], args.get("quantity"),
-                        args.get("counted"), args.get("reason"), args.get("reference"))
+            book.adjust(
+                shop_id,
+                sku_code,
+                args["warehouse_code"],
+                args["kind"],
+                args.get("quantity"),
+                args.get("counted"),
+                args.get("reason"),
+                args.get("reference"),
+            )
         except UnknownSku:
-            raise NotFound("stock item not found")
+            raise NotFound("stock item not found") from None
         served = list(book.served)
         # The answer is read in the transaction, before the commit (the stock row is locked by now):
         # nothing is read after it, so a database lost right after the commit cannot turn a
         # receipt that was booked into a 503.
         session = uow.session
         item = session.execute(
-            sa.select(StockItem).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code,
-                                       StockItem.warehouse_code == args["warehouse_code"])
+            sa.select(StockItem)
+            .where(
+                StockItem.shop_id == shop_id,
+                StockItem.sku_code == sku_code,
+                StockItem.warehouse_code == args["warehouse_code"],
+            )
             .execution_options(populate_existing=True)
         ).scalar_one()
         movement = session.get(StockMovement, book.last_movement_id, populate_existing=True)
@@ -343,10 +395,20 @@ class PolicySchema(Schema):
 def _policy_view(session, shop_id: str) -> dict:
     row = session.get(StockPolicy, shop_id)
     if row is None:
-        return {"shop_id": shop_id, "shortage_policy": default_policy(current_config()), "is_default": True,
-                "updated_by": None, "updated_at": None}
-    return {"shop_id": shop_id, "shortage_policy": row.shortage_policy, "is_default": False,
-            "updated_by": row.updated_by, "updated_at": row.updated_at}
+        return {
+            "shop_id": shop_id,
+            "shortage_policy": default_policy(current_config()),
+            "is_default": True,
+            "updated_by": None,
+            "updated_at": None,
+        }
+    return {
+        "shop_id": shop_id,
+        "shortage_policy": row.shortage_policy,
+        "is_default": False,
+        "updated_by": row.updated_by,
+        "updated_at": row.updated_at,
+    }
 
 
 @blp.route("/stock-policy", methods=["GET"])
@@ -388,8 +450,11 @@ def put_policy(query, args):
         else:
             session.execute(sa.update(StockPolicy).where(StockPolicy.shop_id == shop_id).values(**values))
         if old != new:
-            session.add(StockPolicyChange(shop_id=shop_id, old_policy=old, new_policy=new,
-                                          changed_by=principal.sub[:120], changed_at=now))
+            session.add(
+                StockPolicyChange(
+                    shop_id=shop_id, old_policy=old, new_policy=new, changed_by=principal.sub[:120], changed_at=now
+                )
+            )
         uow.commit()
     with current_db().Session() as session:
         return _policy_view(session, shop_id)
@@ -404,13 +469,18 @@ class ReservationLineSchema(Schema):
 
 # What each entry of a reservation's log did: every entry is a change to the status it records.
 RESERVATION_ACTIONS = {
-    ReservationStatus.WAITING: "wait", ReservationStatus.RESERVED: "reserve", ReservationStatus.RELEASED: "release",
-    ReservationStatus.DEDUCTED: "deduct", ReservationStatus.SHORT: "short", ReservationStatus.CANCELLED: "cancel",
+    ReservationStatus.WAITING: "wait",
+    ReservationStatus.RESERVED: "reserve",
+    ReservationStatus.RELEASED: "release",
+    ReservationStatus.DEDUCTED: "deduct",
+    ReservationStatus.SHORT: "short",
+    ReservationStatus.CANCELLED: "cancel",
 }
 
 
 class ReservationLogSchema(Schema):
     """The timeline entry every service returns."""
+
     at = UtcTime()
     by = fields.Str()
     action = fields.Str(metadata={"description": ", ".join(sorted(set(RESERVATION_ACTIONS.values())))})
@@ -424,8 +494,16 @@ def reservation_timeline(entries) -> list[dict]:
     entry is the status after the one before it."""
     out, before = [], None
     for e in entries:
-        out.append({"at": e.at, "by": e.by, "action": RESERVATION_ACTIONS.get(e.status, e.status),
-                    "from_status": before, "status": e.status, "reason": e.reason})
+        out.append(
+            {
+                "at": e.at,
+                "by": e.by,
+                "action": RESERVATION_ACTIONS.get(e.status, e.status),
+                "from_status": before,
+                "status": e.status,
+                "reason": e.reason,
+            }
+        )
         before = e.status
     return out
 
@@ -468,14 +546,24 @@ def list_reservations(args):
     if args.get("status"):
         stmt = stmt.where(Reservation.status == args["status"])
     if args.get("sku_code"):
-        stmt = stmt.where(Reservation.order_id.in_(
-            sa.select(ReservationLine.order_id).where(ReservationLine.sku_code == args["sku_code"])))
+        stmt = stmt.where(
+            Reservation.order_id.in_(
+                sa.select(ReservationLine.order_id).where(ReservationLine.sku_code == args["sku_code"])
+            )
+        )
     with current_db().Session() as session:
         if args.get("status") == ReservationStatus.WAITING:
-            return paginate(session, stmt, [Reservation.paid_at, Reservation.order_id], args["limit"],
-                            args.get("cursor"), descending=False)
-        return paginate(session, stmt, [Reservation.created_at, Reservation.order_id], args["limit"],
-                        args.get("cursor"))
+            return paginate(
+                session,
+                stmt,
+                [Reservation.paid_at, Reservation.order_id],
+                args["limit"],
+                args.get("cursor"),
+                descending=False,
+            )
+        return paginate(
+            session, stmt, [Reservation.created_at, Reservation.order_id], args["limit"], args.get("cursor")
+        )
 
 
 @blp.route("/reservations/<order_id>", methods=["GET"])
@@ -486,10 +574,22 @@ def get_reservation(order_id):
     with current_db().Session() as session:
         res = session.get(Reservation, order_id)
         not_found_unless(res is not None and visible(res.shop_id), "reservation")
-        lines = session.execute(sa.select(ReservationLine).where(ReservationLine.order_id == order_id)
-                                .order_by(ReservationLine.sku_code)).scalars().all()
-        timeline = session.execute(sa.select(ReservationLog).where(ReservationLog.order_id == order_id)
-                                   .order_by(ReservationLog.id)).scalars().all()
+        lines = (
+            session.execute(
+                sa.select(ReservationLine)
+                .where(ReservationLine.order_id == order_id)
+                .order_by(ReservationLine.sku_code)
+            )
+            .scalars()
+            .all()
+        )
+        timeline = (
+            session.execute(
+                sa.select(ReservationLog).where(ReservationLog.order_id == order_id).order_by(ReservationLog.id)
+            )
+            .scalars()
+            .all()
+        )
         out = {name: getattr(res, name) for name in ReservationSchema().fields}
     out["lines"] = lines
     out["timeline"] = reservation_timeline(timeline)

@@ -1,4 +1,5 @@
 """The inventory service: `create_app()` for gunicorn, `create_worker()` for `ecom worker inventory`."""
+
 from __future__ import annotations
 
 from pathlib import Path

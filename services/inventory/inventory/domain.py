@@ -7,11 +7,12 @@ status, whether an alert fires, how much to reorder); operations.py makes it hap
 
 A SKU code is unique per shop (catalog), so stock is keyed by (shop_id, sku_code, warehouse_code).
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ecom_common.errors import IllegalTransition, RuleViolation
 
@@ -21,14 +22,14 @@ DEFAULT_WAREHOUSE = "WH1"
 class Movement:
     """Kinds of stock-ledger rows: every change of on_hand or reserved is one of these."""
 
-    IN = "in"            # goods received (inbound receipt, resellable return)
-    OUT = "out"          # goods written off (damage, loss) or sent without a reservation (exchange)
+    IN = "in"  # goods received (inbound receipt, resellable return)
+    OUT = "out"  # goods written off (damage, loss) or sent without a reservation (exchange)
     RESERVE = "reserve"  # a paid order's line put aside: reserved += n
     RELEASE = "release"  # a reservation given back (cancel): reserved -= n
-    DEDUCT = "deduct"    # a reserved line shipped: on_hand -= n, reserved -= n
-    ADJUST = "adjust"    # a counted correction: on_hand set to what was counted
-    CREATE = "create"    # the stock item came to exist (0 on hand)
-    NOTE = "note"        # no quantity change, a fact worth keeping (e.g. an unsellable return)
+    DEDUCT = "deduct"  # a reserved line shipped: on_hand -= n, reserved -= n
+    ADJUST = "adjust"  # a counted correction: on_hand set to what was counted
+    CREATE = "create"  # the stock item came to exist (0 on hand)
+    NOTE = "note"  # no quantity change, a fact worth keeping (e.g. an unsellable return)
 
     ALL = (IN, OUT, RESERVE, RELEASE, DEDUCT, ADJUST, CREATE, NOTE)
 
@@ -69,7 +70,7 @@ class ShortLine:
 class ShortagePolicy:
     """What a shop wants done with a paid order that cannot be reserved in full."""
 
-    WAIT = "wait"      # presale: the order waits (awaiting_stock) and is reserved when stock arrives
+    WAIT = "wait"  # presale: the order waits (awaiting_stock) and is reserved when stock arrives
     CANCEL = "cancel"  # the order is cancelled (by orders) and refunded (by billing)
 
     ALL = (WAIT, CANCEL)
@@ -78,11 +79,11 @@ class ShortagePolicy:
 
 # Reservations ----------------------------------------------------------------------------------
 class ReservationStatus:
-    WAITING = "waiting"      # short, policy wait: queued for stock in order of payment time
-    RESERVED = "reserved"    # every line put aside
-    RELEASED = "released"    # cancelled after reserving (stock given back) or dropped from the queue
-    DEDUCTED = "deducted"    # shipped: the reserved units left the warehouse
-    SHORT = "short"          # short, policy cancel: nothing reserved, orders cancels the order
+    WAITING = "waiting"  # short, policy wait: queued for stock in order of payment time
+    RESERVED = "reserved"  # every line put aside
+    RELEASED = "released"  # cancelled after reserving (stock given back) or dropped from the queue
+    DEDUCTED = "deducted"  # shipped: the reserved units left the warehouse
+    SHORT = "short"  # short, policy cancel: nothing reserved, orders cancels the order
     CANCELLED = "cancelled"  # the order was cancelled before any OrderPaid reached us (tombstone)
 
     ALL = (WAITING, RESERVED, RELEASED, DEDUCTED, SHORT, CANCELLED)
@@ -121,17 +122,17 @@ def parse_time(value: str | None, fallback: datetime) -> datetime:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return fallback
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # Adjustments -----------------------------------------------------------------------------------
 class AdjustmentKind:
     """What the warehouse tells us: goods came in, a count differs, goods were damaged or lost."""
 
-    INBOUND = "inbound"                  # quantity received: on_hand += quantity
+    INBOUND = "inbound"  # quantity received: on_hand += quantity
     COUNT_CORRECTION = "count_correction"  # counted value: on_hand := counted
-    DAMAGE = "damage"                    # quantity written off: on_hand -= quantity
-    LOSS = "loss"                        # quantity missing: on_hand -= quantity
+    DAMAGE = "damage"  # quantity written off: on_hand -= quantity
+    LOSS = "loss"  # quantity missing: on_hand -= quantity
 
     ALL = (INBOUND, COUNT_CORRECTION, DAMAGE, LOSS)
     BY_QUANTITY = (INBOUND, DAMAGE, LOSS)
@@ -140,8 +141,9 @@ class AdjustmentKind:
     MOVEMENT = {INBOUND: Movement.IN, COUNT_CORRECTION: Movement.ADJUST, DAMAGE: Movement.OUT, LOSS: Movement.OUT}
 
 
-def adjustment_delta(kind: str, on_hand: int, reserved: int, quantity: int | None = None,
-                     counted: int | None = None) -> int:
+def adjustment_delta(
+    kind: str, on_hand: int, reserved: int, quantity: int | None = None, counted: int | None = None
+) -> int:
     """The change of on_hand an adjustment makes, or RuleViolation when it would leave less on hand
     than is reserved for paid orders (a count or write-off can never take promised goods away)."""
     if kind == AdjustmentKind.INBOUND:
@@ -191,9 +193,9 @@ def low_stock_signal(alerted: bool, available: int, threshold: int) -> str | Non
 # Replenishment (safety stock) ------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReplenishmentSettings:
-    window_days: int = 30   # sales history the average is taken over
-    cover_days: int = 3     # reorder when available covers at most this many days of sales
-    target_days: int = 15   # a reorder brings stock up to this many days of sales
+    window_days: int = 30  # sales history the average is taken over
+    cover_days: int = 3  # reorder when available covers at most this many days of sales
+    target_days: int = 15  # a reorder brings stock up to this many days of sales
 
 
 @dataclass(frozen=True)
@@ -218,8 +220,9 @@ class ReplenishmentLine:
         }
 
 
-def replenishment_line(sku_code: str, available: int, sold_in_window: int, settings: ReplenishmentSettings,
-                       waiting_quantity: int = 0) -> ReplenishmentLine | None:
+def replenishment_line(
+    sku_code: str, available: int, sold_in_window: int, settings: ReplenishmentSettings, waiting_quantity: int = 0
+) -> ReplenishmentLine | None:
     """A SKU needs replenishing when its available stock is at most average daily sales x cover
     days, or when paid orders are already waiting for it. The suggestion brings stock up to
     `target_days` of sales plus what the waiting orders need.
@@ -228,8 +231,7 @@ def replenishment_line(sku_code: str, available: int, sold_in_window: int, setti
     no one waiting: there is nothing to cover).
     """
     if settings.window_days < 1 or settings.cover_days < 0 or settings.target_days < 0:
-        raise RuleViolation("replenishment settings must be positive",
-                            {"window_days": [str(settings.window_days)]})
+        raise RuleViolation("replenishment settings must be positive", {"window_days": [str(settings.window_days)]})
     average = sold_in_window / settings.window_days
     reorder_point = average * settings.cover_days
     needs = (average > 0 and available <= reorder_point) or waiting_quantity > 0
@@ -237,8 +239,7 @@ def replenishment_line(sku_code: str, available: int, sold_in_window: int, setti
         return None
     target = math.ceil(average * settings.target_days - 1e-9)
     suggested = max(0, target + waiting_quantity - available)
-    return ReplenishmentLine(sku_code, available, sold_in_window, average, reorder_point, waiting_quantity,
-                             suggested)
+    return ReplenishmentLine(sku_code, available, sold_in_window, average, reorder_point, waiting_quantity, suggested)
 
 
 # Catalog ---------------------------------------------------------------------------------------

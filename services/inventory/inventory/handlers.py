@@ -5,6 +5,7 @@ transaction); it reads the event, asks the stock book (operations.py) to move st
 It never commits. Duplicates of one event are dropped by the inbox; a second, different event for
 the same order is made harmless by the reservation row (one per order).
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,9 +38,14 @@ def on_product_listed(uow: UnitOfWork, event: Envelope) -> None:
         if known:
             _apply_threshold(uow, book, sku.shop_id, sku.sku_code, sku.low_stock_threshold, said_at)
             continue
-        book.ensure_item(sku.shop_id, sku.sku_code, domain.DEFAULT_WAREHOUSE,
-                         cause=f"product:{event.payload['product_id']}", threshold=sku.low_stock_threshold,
-                         threshold_as_of=said_at)
+        book.ensure_item(
+            sku.shop_id,
+            sku.sku_code,
+            domain.DEFAULT_WAREHOUSE,
+            cause=f"product:{event.payload['product_id']}",
+            threshold=sku.low_stock_threshold,
+            threshold_as_of=said_at,
+        )
 
 
 def on_price_changed(uow: UnitOfWork, event: Envelope) -> None:
@@ -54,27 +60,37 @@ def on_price_changed(uow: UnitOfWork, event: Envelope) -> None:
             continue
         threshold = int(sku["low_stock_threshold"])
         if not _apply_threshold(uow, book, shop_id, sku["sku_code"], threshold, said_at):
-            book.ensure_item(shop_id, sku["sku_code"], domain.DEFAULT_WAREHOUSE,
-                             cause=f"product:{event.payload['product_id']}", threshold=threshold,
-                             threshold_as_of=said_at)
+            book.ensure_item(
+                shop_id,
+                sku["sku_code"],
+                domain.DEFAULT_WAREHOUSE,
+                cause=f"product:{event.payload['product_id']}",
+                threshold=threshold,
+                threshold_as_of=said_at,
+            )
 
 
-def _apply_threshold(uow: UnitOfWork, book: StockBook, shop_id: str, sku_code: str, threshold: int,
-                     said_at) -> bool:
+def _apply_threshold(uow: UnitOfWork, book: StockBook, shop_id: str, sku_code: str, threshold: int, said_at) -> bool:
     """Take catalog's threshold only if it is newer than the one we have (events may arrive out of
     order): one conditional UPDATE on threshold_as_of. False when the shop has no stock item for the SKU."""
     updated = uow.session.execute(
         sa.update(StockItem)
-        .where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code,
-               sa.or_(StockItem.threshold_as_of.is_(None), StockItem.threshold_as_of <= said_at))
+        .where(
+            StockItem.shop_id == shop_id,
+            StockItem.sku_code == sku_code,
+            sa.or_(StockItem.threshold_as_of.is_(None), StockItem.threshold_as_of <= said_at),
+        )
         .values(low_stock_threshold=threshold, threshold_as_of=said_at, updated_at=book.now)
     ).rowcount
     if updated:
         book.recheck_low_stock(shop_id, sku_code)
         return True
-    return uow.session.execute(
-        sa.select(sa.func.count()).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
-    ).scalar_one() > 0
+    return (
+        uow.session.execute(
+            sa.select(sa.func.count()).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
+        ).scalar_one()
+        > 0
+    )
 
 
 def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
@@ -114,17 +130,31 @@ def on_return_received(uow: UnitOfWork, event: Envelope) -> None:
     reference = f"return:{p['case_id']}"
     for line in domain.merge_lines(p["lines"]):
         shipped_from = uow.session.execute(
-            sa.select(ReservationLine.warehouse_code)
-            .where(ReservationLine.order_id == p["order_id"], ReservationLine.sku_code == line.sku_code)
+            sa.select(ReservationLine.warehouse_code).where(
+                ReservationLine.order_id == p["order_id"], ReservationLine.sku_code == line.sku_code
+            )
         ).scalar_one_or_none()
         warehouses = book.warehouses_of(p["shop_id"], line.sku_code)
         warehouse = shipped_from or (warehouses[0][1] if warehouses else domain.DEFAULT_WAREHOUSE)
         if p["resellable"]:
-            book.receive(p["shop_id"], line.sku_code, warehouse, line.quantity, cause,
-                         f"resellable return of order {p['order_id']}", reference)
+            book.receive(
+                p["shop_id"],
+                line.sku_code,
+                warehouse,
+                line.quantity,
+                cause,
+                f"resellable return of order {p['order_id']}",
+                reference,
+            )
         else:
-            book.note(p["shop_id"], line.sku_code, warehouse, cause,
-                      f"return of {line.quantity} not resellable (order {p['order_id']})", reference)
+            book.note(
+                p["shop_id"],
+                line.sku_code,
+                warehouse,
+                cause,
+                f"return of {line.quantity} not resellable (order {p['order_id']})",
+                reference,
+            )
 
 
 HANDLERS = {

@@ -1,4 +1,5 @@
 """inventory tables. The shared outbox/inbox tables come from ecom_common.db."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -99,8 +100,9 @@ class ReservationLine(Base):
     __table_args__ = (sa.Index("ix_reservation_lines_sku", "shop_id", "sku_code"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    order_id: Mapped[str] = mapped_column(sa.String(64), sa.ForeignKey("reservations.order_id"), nullable=False,
-                                          index=True)
+    order_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("reservations.order_id"), nullable=False, index=True
+    )
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)

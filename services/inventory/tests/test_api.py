@@ -1,10 +1,10 @@
 """inventory's HTTP API: status codes, problem+json, scoping, idempotency, the ledger, policies and
 the replenishment report."""
+
 import pytest
 import sqlalchemy as sa
 
 from ecom_testkit import CRAFTED_CURSORS, auth
-
 from inventory.models import StockMovement
 
 SHOP = "S1"
@@ -63,7 +63,9 @@ def test_correction_below_reserved_is_422_and_changes_nothing(client, db, list_s
     receive("A", 10)
     pay("O1", [("A", 3)])
     before = ledger_size(db)
-    body = problem(client.post(ADJ, json={"kind": "count_correction", "counted": 2, "reason": "count"}, headers=WH), 422)
+    body = problem(
+        client.post(ADJ, json={"kind": "count_correction", "counted": 2, "reason": "count"}, headers=WH), 422
+    )
     assert "counted" in body["errors"]
     body = problem(client.post(ADJ, json={"kind": "loss", "quantity": 8, "reason": "lost"}, headers=WH), 422)
     assert "quantity" in body["errors"]
@@ -126,8 +128,12 @@ def test_admin_must_name_the_shop(client, list_sku, stock):
 def test_unknown_or_other_shops_sku_is_404(client, list_sku):
     list_sku("A", shop_id="S2", product_id="P2")
     problem(client.post(ADJ, json={"kind": "inbound", "quantity": 1}, headers=WH), 404)
-    problem(client.post("/api/v1/stock/NOPE/adjustments", json={"kind": "count_correction", "counted": 1,
-                                                               "reason": "x"}, headers=WH), 404)
+    problem(
+        client.post(
+            "/api/v1/stock/NOPE/adjustments", json={"kind": "count_correction", "counted": 1, "reason": "x"}, headers=WH
+        ),
+        404,
+    )
     problem(client.get("/api/v1/stock/A", headers=WH), 404)
     problem(client.get("/api/v1/stock/A/movements", headers=WH), 404)
     problem(client.get("/api/v1/stock/A/movements?shop_id=S2", headers=WH), 404)
@@ -192,8 +198,9 @@ def test_stock_policy_get_put(client, db):
     assert (got["shortage_policy"], got["is_default"], got["updated_by"]) == ("cancel", False, "li")
     problem(client.put("/api/v1/stock-policy", json={"shortage_policy": "maybe"}, headers=ops), 422)
     problem(client.put("/api/v1/stock-policy?shop_id=S2", json={"shortage_policy": "wait"}, headers=ops), 403)
-    problem(client.put("/api/v1/stock-policy", json={"shortage_policy": "wait"}, headers=auth("finance", shop_id=SHOP)),
-            403)
+    problem(
+        client.put("/api/v1/stock-policy", json={"shortage_policy": "wait"}, headers=auth("finance", shop_id=SHOP)), 403
+    )
     problem(client.get("/api/v1/stock-policy?shop_id=S2", headers=ops), 404)
     problem(client.get("/api/v1/stock-policy", headers=auth("admin")), 422)
     problem(client.put("/api/v1/stock-policy", data="nope", headers={**ops, "Content-Type": "application/json"}), 400)
@@ -208,8 +215,17 @@ def test_replenishment_report_uses_sales_over_the_window(client, config, list_sk
     # 30 units of A and 30 of B sold (dispatched) now; C never sells
     for i, sku in enumerate(["A", "B"]):
         pay(f"O{i}", [(sku, 30)])
-        deliver("logistics.ShipmentDispatched", {"order_id": f"O{i}", "shop_id": SHOP, "shipment_id": f"S{i}",
-                                                 "carrier": "SF", "tracking_no": "T", "lines": []})
+        deliver(
+            "logistics.ShipmentDispatched",
+            {
+                "order_id": f"O{i}",
+                "shop_id": SHOP,
+                "shipment_id": f"S{i}",
+                "carrier": "SF",
+                "tracking_no": "T",
+                "lines": [],
+            },
+        )
     pay("O9", [("C", 2)])  # waiting for C
     report = client.get("/api/v1/stock/replenishment", headers=WH).get_json()
     # A: 1/day, available 10 > 3 -> not listed with cover 3; B: 70 left -> not listed; C: 2 waiting
@@ -249,8 +265,13 @@ def test_reservations_detail_and_waiting_queue(client, list_sku, receive, pay):
 
 def test_openapi_lists_the_endpoints(client):
     spec = client.get("/openapi.json").get_json()
-    for path in ("/api/v1/stock/{sku_code}/adjustments", "/api/v1/stock/{sku_code}/movements",
-                 "/api/v1/stock/replenishment", "/api/v1/stock-policy", "/api/v1/reservations/{order_id}"):
+    for path in (
+        "/api/v1/stock/{sku_code}/adjustments",
+        "/api/v1/stock/{sku_code}/movements",
+        "/api/v1/stock/replenishment",
+        "/api/v1/stock-policy",
+        "/api/v1/reservations/{order_id}",
+    ):
         assert path in spec["paths"], path
 
 

@@ -1,13 +1,21 @@
 """Domain rules of inventory, without a database."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 import pytest
 
 from ecom_common.errors import IllegalTransition, RuleViolation
-
 from inventory import domain
-from inventory.domain import (AdjustmentKind, Line, LowStockSignal, ReplenishmentSettings, ReservationStatus as RS,
-                              ShortagePolicy)
+from inventory.domain import (
+    AdjustmentKind,
+    Line,
+    LowStockSignal,
+    ReplenishmentSettings,
+    ShortagePolicy,
+)
+from inventory.domain import (
+    ReservationStatus as RS,
+)
 
 
 def test_lines_are_merged_per_sku_and_sorted_so_locks_are_taken_in_one_order():
@@ -34,17 +42,29 @@ def test_default_policy_is_wait():
     assert ShortagePolicy.DEFAULT == "wait"
 
 
-@pytest.mark.parametrize("current,target", [
-    (RS.WAITING, RS.RESERVED), (RS.WAITING, RS.RELEASED), (RS.RESERVED, RS.RELEASED), (RS.RESERVED, RS.DEDUCTED),
-])
+@pytest.mark.parametrize(
+    "current,target",
+    [
+        (RS.WAITING, RS.RESERVED),
+        (RS.WAITING, RS.RELEASED),
+        (RS.RESERVED, RS.RELEASED),
+        (RS.RESERVED, RS.DEDUCTED),
+    ],
+)
 def test_allowed_reservation_transitions(current, target):
     domain.check_transition(current, target, "x")
 
 
-@pytest.mark.parametrize("current,target", [
-    (RS.DEDUCTED, RS.RELEASED), (RS.RELEASED, RS.RESERVED), (RS.SHORT, RS.RESERVED), (RS.WAITING, RS.DEDUCTED),
-    (RS.CANCELLED, RS.RESERVED),
-])
+@pytest.mark.parametrize(
+    "current,target",
+    [
+        (RS.DEDUCTED, RS.RELEASED),
+        (RS.RELEASED, RS.RESERVED),
+        (RS.SHORT, RS.RESERVED),
+        (RS.WAITING, RS.DEDUCTED),
+        (RS.CANCELLED, RS.RESERVED),
+    ],
+)
 def test_illegal_reservation_transitions(current, target):
     with pytest.raises(IllegalTransition):
         domain.check_transition(current, target, "x")
@@ -127,7 +147,7 @@ def test_suggestion_is_never_negative():
 
 
 def test_parse_time_reads_z_and_falls_back():
-    fallback = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert domain.parse_time("2026-11-01T08:00:00Z", fallback) == datetime(2026, 11, 1, 8, tzinfo=timezone.utc)
+    fallback = datetime(2026, 1, 1, tzinfo=UTC)
+    assert domain.parse_time("2026-11-01T08:00:00Z", fallback) == datetime(2026, 11, 1, 8, tzinfo=UTC)
     assert domain.parse_time(None, fallback) is fallback
     assert domain.parse_time("yesterday", fallback) is fallback

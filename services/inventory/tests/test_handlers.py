@@ -1,11 +1,13 @@
 """inventory's event handlers over SQLite: reservations all-or-nothing, policies, release, deduct,
 returns, the waiting queue and low-stock alerts. Events are read back from the outbox."""
+
+from datetime import UTC
+
 import pytest
 import sqlalchemy as sa
 
 from ecom_common.consumer import Outcome
 from ecom_common.errors import RuleViolation
-
 from inventory.models import Reservation, ReservationLine, StockMovement, StockPolicy
 
 SHOP = "S1"  # the shop of conftest's fixtures
@@ -17,10 +19,14 @@ def status_of(db, order_id):
 
 
 def set_policy(db, policy, shop_id=SHOP):
-    from datetime import datetime, timezone
+    from datetime import datetime
+
     with db.engine.begin() as conn:
-        conn.execute(sa.insert(StockPolicy).values(shop_id=shop_id, shortage_policy=policy, updated_by="t",
-                                                   updated_at=datetime.now(timezone.utc)))
+        conn.execute(
+            sa.insert(StockPolicy).values(
+                shop_id=shop_id, shortage_policy=policy, updated_by="t", updated_at=datetime.now(UTC)
+            )
+        )
 
 
 def movements(db, **where):
@@ -44,7 +50,12 @@ def test_paid_order_reserves_every_line(list_sku, receive, pay, stock, events, l
     pay("O1", [("B", 2), ("A", 1), ("B", 1)])
     assert stock("A") == (5, 1) and stock("B") == (5, 3)
     assert events("inventory.StockReserved") == [
-        {"order_id": "O1", "shop_id": SHOP, "lines": [{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": 3}]}]
+        {
+            "order_id": "O1",
+            "shop_id": SHOP,
+            "lines": [{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": 3}],
+        }
+    ]
     assert ledger_matches_stock()
 
 
@@ -58,8 +69,12 @@ def test_all_or_nothing_one_short_line_reserves_none(db, list_sku, receive, pay,
     assert movements(db, kind="reserve") == []
     assert events("inventory.StockReserved") == []
     [shortage] = events("inventory.StockShortage")
-    assert shortage == {"order_id": "O1", "shop_id": SHOP, "policy": "wait",
-                        "short": [{"sku_code": "B", "requested": 3, "available": 1}]}
+    assert shortage == {
+        "order_id": "O1",
+        "shop_id": SHOP,
+        "policy": "wait",
+        "short": [{"sku_code": "B", "requested": 3, "available": 1}],
+    }
     assert status_of(db, "O1") == "waiting"
     assert ledger_matches_stock()
 
@@ -88,7 +103,10 @@ def test_policy_is_per_shop(db, list_sku, receive, pay, events):
     set_policy(db, "cancel", "S2")
     pay("O1", [("A", 1)], shop_id="S1")
     pay("O2", [("A", 1)], shop_id="S2")
-    assert [(e["order_id"], e["policy"]) for e in events("inventory.StockShortage")] == [("O1", "wait"), ("O2", "cancel")]
+    assert [(e["order_id"], e["policy"]) for e in events("inventory.StockShortage")] == [
+        ("O1", "wait"),
+        ("O2", "cancel"),
+    ]
 
 
 def test_duplicate_order_paid_reserves_once(db, list_sku, receive, pay, stock, events):
@@ -112,8 +130,9 @@ def test_cancel_releases_and_is_idempotent(db, list_sku, receive, pay, deliver, 
     deliver("orders.OrderCancelled", cancel)
     assert stock("A") == (5, 0)
     assert status_of(db, "O1") == "released"
-    assert events("inventory.StockReleased") == [{"order_id": "O1", "shop_id": SHOP,
-                                                  "lines": [{"sku_code": "A", "quantity": 2}]}]
+    assert events("inventory.StockReleased") == [
+        {"order_id": "O1", "shop_id": SHOP, "lines": [{"sku_code": "A", "quantity": 2}]}
+    ]
     assert [m.reserved_delta for m in movements(db, kind="release")] == [-2]
     assert ledger_matches_stock()
 
@@ -142,15 +161,26 @@ def test_dispatch_deducts_the_reservation(db, list_sku, receive, pay, deliver, s
     list_sku("A")
     receive("A", 5)
     pay("O1", [("A", 2)])
-    dispatched = {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9", "carrier": "SF", "tracking_no": "T1",
-                  "lines": [{"sku_code": "A", "quantity": 2}]}
+    dispatched = {
+        "order_id": "O1",
+        "shop_id": SHOP,
+        "shipment_id": "S9",
+        "carrier": "SF",
+        "tracking_no": "T1",
+        "lines": [{"sku_code": "A", "quantity": 2}],
+    }
     deliver("logistics.ShipmentDispatched", dispatched)
     deliver("logistics.ShipmentDispatched", dispatched)  # another event for the same dispatch: no-op
     assert stock("A") == (3, 0)
     assert status_of(db, "O1") == "deducted"
     [m] = movements(db, kind="deduct")
-    assert (m.on_hand_delta, m.reserved_delta, m.cause, m.reference, m.actor) == (-2, -2, "order:O1", "shipment:S9",
-                                                                                  "logistics")
+    assert (m.on_hand_delta, m.reserved_delta, m.cause, m.reference, m.actor) == (
+        -2,
+        -2,
+        "order:O1",
+        "shipment:S9",
+        "logistics",
+    )
     assert len(events("inventory.StockDeducted")) == 1
     # cancelling after shipment changes nothing
     deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP})
@@ -161,20 +191,36 @@ def test_dispatch_deducts_the_reservation(db, list_sku, receive, pay, deliver, s
 def test_dispatch_without_a_reservation_fails_loudly(list_sku, deliver):
     list_sku("A")
     with pytest.raises(RuleViolation):
-        deliver("logistics.ShipmentDispatched", {"order_id": "O404", "shop_id": SHOP, "shipment_id": "S1",
-                                                 "carrier": "SF", "tracking_no": "T", "lines": []})
+        deliver(
+            "logistics.ShipmentDispatched",
+            {
+                "order_id": "O404",
+                "shop_id": SHOP,
+                "shipment_id": "S1",
+                "carrier": "SF",
+                "tracking_no": "T",
+                "lines": [],
+            },
+        )
 
 
-def test_dispatch_after_the_cancel_takes_the_parcel_off_on_hand_once(db, list_sku, receive, pay, deliver, stock,
-                                                                      events, ledger_matches_stock):
+def test_dispatch_after_the_cancel_takes_the_parcel_off_on_hand_once(
+    db, list_sku, receive, pay, deliver, stock, events, ledger_matches_stock
+):
     # The warehouse dispatched while the buyer cancelled, and the cancel reached us first: the
     # reservation is released but the parcel left, so its units come off on hand (once).
     list_sku("A")
     receive("A", 5)
     pay("O1", [("A", 2)])
     deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP, "was_paid": True})
-    dispatched = {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9", "carrier": "SF", "tracking_no": "T1",
-                  "lines": [{"sku_code": "A", "quantity": 2}]}
+    dispatched = {
+        "order_id": "O1",
+        "shop_id": SHOP,
+        "shipment_id": "S9",
+        "carrier": "SF",
+        "tracking_no": "T1",
+        "lines": [{"sku_code": "A", "quantity": 2}],
+    }
     deliver("logistics.ShipmentDispatched", dispatched)
     deliver("logistics.ShipmentDispatched", dispatched)  # another event for the same parcel
     assert stock("A") == (3, 0)
@@ -185,13 +231,23 @@ def test_dispatch_after_the_cancel_takes_the_parcel_off_on_hand_once(db, list_sk
     assert ledger_matches_stock()
 
 
-def test_dispatch_of_an_order_cancelled_before_its_payment_was_seen(db, list_sku, receive, pay, deliver, stock,
-                                                                    ledger_matches_stock):
+def test_dispatch_of_an_order_cancelled_before_its_payment_was_seen(
+    db, list_sku, receive, pay, deliver, stock, ledger_matches_stock
+):
     list_sku("A")
     receive("A", 5)
     deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP, "was_paid": True})  # tombstone
-    deliver("logistics.ShipmentDispatched", {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9", "carrier": "SF",
-                                             "tracking_no": "T1", "lines": [{"sku_code": "A", "quantity": 1}]})
+    deliver(
+        "logistics.ShipmentDispatched",
+        {
+            "order_id": "O1",
+            "shop_id": SHOP,
+            "shipment_id": "S9",
+            "carrier": "SF",
+            "tracking_no": "T1",
+            "lines": [{"sku_code": "A", "quantity": 1}],
+        },
+    )
     pay("O1", [("A", 1)])  # late: reserves nothing
     assert stock("A") == (4, 0)
     assert ledger_matches_stock()
@@ -204,19 +260,35 @@ def test_dispatch_after_the_cancel_cannot_take_units_promised_to_others(list_sku
     deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": SHOP, "was_paid": True})
     pay("O2", [("A", 2)])  # the released units went to another buyer
     with pytest.raises(RuleViolation):
-        deliver("logistics.ShipmentDispatched", {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S9",
-                                                 "carrier": "SF", "tracking_no": "T1",
-                                                 "lines": [{"sku_code": "A", "quantity": 2}]})
+        deliver(
+            "logistics.ShipmentDispatched",
+            {
+                "order_id": "O1",
+                "shop_id": SHOP,
+                "shipment_id": "S9",
+                "carrier": "SF",
+                "tracking_no": "T1",
+                "lines": [{"sku_code": "A", "quantity": 2}],
+            },
+        )
     assert stock("A") == (2, 2)
 
 
-def test_replacement_shipment_deducts_on_hand_with_the_case_cause(db, list_sku, receive, pay, deliver, stock,
-                                                                   ledger_matches_stock):
+def test_replacement_shipment_deducts_on_hand_with_the_case_cause(
+    db, list_sku, receive, pay, deliver, stock, ledger_matches_stock
+):
     list_sku("A")
     receive("A", 5)
     pay("O1", [("A", 1)])
-    replacement = {"order_id": "O1", "shop_id": SHOP, "shipment_id": "S2", "carrier": "SF", "tracking_no": "T",
-                   "lines": [{"sku_code": "A", "quantity": 1}], "case_id": "C7"}
+    replacement = {
+        "order_id": "O1",
+        "shop_id": SHOP,
+        "shipment_id": "S2",
+        "carrier": "SF",
+        "tracking_no": "T",
+        "lines": [{"sku_code": "A", "quantity": 1}],
+        "case_id": "C7",
+    }
     deliver("logistics.ShipmentDispatched", replacement)
     deliver("logistics.ShipmentDispatched", replacement)
     assert stock("A") == (4, 1)  # the order's own reservation is untouched
@@ -231,14 +303,24 @@ def test_replacement_cannot_take_reserved_units(list_sku, receive, pay, deliver,
     receive("A", 1)
     pay("O1", [("A", 1)])
     with pytest.raises(RuleViolation):
-        deliver("logistics.ShipmentDispatched", {"order_id": "O0", "shop_id": SHOP, "shipment_id": "S2", "carrier": "SF",
-                                                 "tracking_no": "T", "lines": [{"sku_code": "A", "quantity": 1}],
-                                                 "case_id": "C7"})
+        deliver(
+            "logistics.ShipmentDispatched",
+            {
+                "order_id": "O0",
+                "shop_id": SHOP,
+                "shipment_id": "S2",
+                "carrier": "SF",
+                "tracking_no": "T",
+                "lines": [{"sku_code": "A", "quantity": 1}],
+                "case_id": "C7",
+            },
+        )
     assert stock("A") == (1, 1)
 
 
-def test_resellable_return_goes_back_on_hand_unsellable_only_noted(db, list_sku, receive, deliver, stock,
-                                                                  ledger_matches_stock):
+def test_resellable_return_goes_back_on_hand_unsellable_only_noted(
+    db, list_sku, receive, deliver, stock, ledger_matches_stock
+):
     list_sku("A")
     receive("A", 2)
     base = {"order_id": "O1", "shop_id": SHOP, "lines": [{"sku_code": "A", "quantity": 1}]}
@@ -246,12 +328,15 @@ def test_resellable_return_goes_back_on_hand_unsellable_only_noted(db, list_sku,
     deliver("aftersales.ReturnReceived", {**base, "case_id": "C2", "resellable": False})
     assert stock("A") == (3, 0)
     assert [(m.kind, m.on_hand_delta) for m in movements(db, sku_code="A") if m.cause.startswith("case:")] == [
-        ("in", 1), ("note", 0)]
+        ("in", 1),
+        ("note", 0),
+    ]
     assert ledger_matches_stock()
 
 
-def test_waiting_orders_are_served_oldest_payment_first_when_stock_arrives(db, list_sku, receive, pay, stock, events,
-                                                                           ledger_matches_stock):
+def test_waiting_orders_are_served_oldest_payment_first_when_stock_arrives(
+    db, list_sku, receive, pay, stock, events, ledger_matches_stock
+):
     list_sku("A")
     # delivered out of payment order
     pay("O3", [("A", 1)], minute=3)
@@ -265,7 +350,10 @@ def test_waiting_orders_are_served_oldest_payment_first_when_stock_arrives(db, l
     receive("A", 1)
     assert [e["order_id"] for e in events("inventory.StockReserved")] == ["O1", "O2", "O3"]
     with db.engine.connect() as conn:
-        assert conn.execute(sa.select(ReservationLine.warehouse_code).where(ReservationLine.order_id == "O3")).scalar() == "WH1"
+        assert (
+            conn.execute(sa.select(ReservationLine.warehouse_code).where(ReservationLine.order_id == "O3")).scalar()
+            == "WH1"
+        )
     assert ledger_matches_stock()
 
 
@@ -296,8 +384,10 @@ def test_multi_line_waiting_order_needs_every_line(db, list_sku, receive, pay, e
     assert status_of(db, "O1") == "waiting"
     receive("B", 1)
     assert status_of(db, "O1") == "reserved"
-    assert events("inventory.StockReserved")[0]["lines"] == [{"sku_code": "A", "quantity": 1},
-                                                            {"sku_code": "B", "quantity": 1}]
+    assert events("inventory.StockReserved")[0]["lines"] == [
+        {"sku_code": "A", "quantity": 1},
+        {"sku_code": "B", "quantity": 1},
+    ]
 
 
 def test_reserves_from_a_second_warehouse_when_the_first_cannot_cover_the_line(db, list_sku, receive, pay, stock):
@@ -317,8 +407,9 @@ def test_low_stock_emitted_once_per_crossing(list_sku, receive, pay, deliver, ev
     assert events("inventory.LowStock") == []
     pay("O2", [("A", 1)])  # 3 available: crossing
     pay("O3", [("A", 1)])  # 2: still below, no second alert
-    assert events("inventory.LowStock") == [{"sku_code": "A", "shop_id": SHOP, "available": 3, "threshold": 3,
-                                             "warehouse_code": "WH1"}]
+    assert events("inventory.LowStock") == [
+        {"sku_code": "A", "shop_id": SHOP, "available": 3, "threshold": 3, "warehouse_code": "WH1"}
+    ]
     receive("A", 10)  # 12 available: re-armed
     pay("O4", [("A", 9)])  # 3 again: second crossing
     assert [e["available"] for e in events("inventory.LowStock")] == [3, 3]
@@ -341,10 +432,22 @@ def _threshold(db, sku):
 def test_an_older_catalog_event_arriving_late_does_not_roll_the_threshold_back(db, deliver):
     from ecom_common.events import make_event
 
-    listing = make_event("catalog.ProductListed", {
-        "product_id": "P1", "shop_id": SHOP, "skus": [{"sku_code": "A", "list_price_fen": 1000, "low_stock_threshold": 3}]})
-    change = make_event("catalog.PriceChanged", {
-        "product_id": "P1", "shop_id": SHOP, "skus": [{"sku_code": "A", "list_price_fen": 900, "low_stock_threshold": 7}]})
+    listing = make_event(
+        "catalog.ProductListed",
+        {
+            "product_id": "P1",
+            "shop_id": SHOP,
+            "skus": [{"sku_code": "A", "list_price_fen": 1000, "low_stock_threshold": 3}],
+        },
+    )
+    change = make_event(
+        "catalog.PriceChanged",
+        {
+            "product_id": "P1",
+            "shop_id": SHOP,
+            "skus": [{"sku_code": "A", "list_price_fen": 900, "low_stock_threshold": 7}],
+        },
+    )
     assert change.occurred_at > listing.occurred_at
     # delivered newest first: the price change finds no item yet and creates it with its threshold;
     # the older listing then leaves the newer threshold alone
@@ -360,28 +463,49 @@ def test_a_batch_reads_stock_items_once_but_sees_an_item_created_in_it(db, event
     between two orders) is not hidden by the earlier reading."""
     from ecom_common.consumer import EventConsumer
     from ecom_common.events import make_event
-
     from inventory.handlers import SUBSCRIPTIONS
 
     def paid(order_id, sku):
-        return make_event("orders.OrderPaid", {"order_id": order_id, "shop_id": SHOP, "payable_fen": 1000,
-                                               "paid_at": "2026-11-01T08:00:00Z",
-                                               "lines": [{"sku_code": sku, "quantity": 1}]})
+        return make_event(
+            "orders.OrderPaid",
+            {
+                "order_id": order_id,
+                "shop_id": SHOP,
+                "payable_fen": 1000,
+                "paid_at": "2026-11-01T08:00:00Z",
+                "lines": [{"sku_code": sku, "quantity": 1}],
+            },
+        )
 
-    listing = make_event("catalog.ProductListed", {"product_id": "P9", "shop_id": SHOP, "skus": [
-        {"sku_code": "NEW", "list_price_fen": 1000, "low_stock_threshold": 0}]})
+    listing = make_event(
+        "catalog.ProductListed",
+        {
+            "product_id": "P9",
+            "shop_id": SHOP,
+            "skus": [{"sku_code": "NEW", "list_price_fen": 1000, "low_stock_threshold": 0}],
+        },
+    )
     consumer = EventConsumer(db, SUBSCRIPTIONS[0])
     statements = []
     sa.event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    assert consumer.handle_batch([paid("O1", "NEW"), listing, paid("O2", "NEW"), paid("O3", "NEW")]) == [
-        Outcome.HANDLED] * 4
+    assert (
+        consumer.handle_batch([paid("O1", "NEW"), listing, paid("O2", "NEW"), paid("O3", "NEW")])
+        == [Outcome.HANDLED] * 4
+    )
     assert [e["order_id"] for e in events("inventory.StockShortage")] == ["O1", "O2", "O3"]
     # O1: no stock item yet; O2, O3: the listed item, with nothing on hand
     with db.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(Reservation).where(
-            Reservation.status == "waiting")).scalar_one() == 3
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "stock_items.warehouse_code"
-             in s and "ORDER BY" in s]
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(Reservation).where(Reservation.status == "waiting")
+            ).scalar_one()
+            == 3
+        )
+    reads = [
+        s
+        for s in statements
+        if s.lstrip().upper().startswith("SELECT") and "stock_items.warehouse_code" in s and "ORDER BY" in s
+    ]
     assert len(reads) == 2  # O1's reading, then one after the listing created the item (O2 and O3 share it)
     policy_reads = [s for s in statements if "stock_policies" in s and s.lstrip().upper().startswith("SELECT")]
     assert len(policy_reads) == 1

@@ -1,4 +1,5 @@
 """The logistics service: `create_app()` for gunicorn, `create_worker()` for `ecom worker logistics`."""
+
 from __future__ import annotations
 
 from pathlib import Path

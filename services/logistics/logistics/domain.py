@@ -2,6 +2,7 @@
 and carrier-webhook signatures. No Flask, no SQL: every rule here is a plain function or value object
 that the unit tests call directly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,9 +18,40 @@ from ecom_common.privacy import mask_name, mask_phone
 # The 34 provincial-level divisions by their short names. Templates, rules and addresses all compare
 # short names, so "江苏省", "江苏" and " 江苏 " are one region.
 PROVINCES = (
-    "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江", "江苏", "浙江", "安徽",
-    "福建", "江西", "山东", "河南", "湖北", "湖南", "广东", "海南", "四川", "贵州", "云南", "陕西",
-    "甘肃", "青海", "台湾", "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+    "北京",
+    "天津",
+    "上海",
+    "重庆",
+    "河北",
+    "山西",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "海南",
+    "四川",
+    "贵州",
+    "云南",
+    "陕西",
+    "甘肃",
+    "青海",
+    "台湾",
+    "内蒙古",
+    "广西",
+    "西藏",
+    "宁夏",
+    "新疆",
+    "香港",
+    "澳门",
 )
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
 
@@ -103,8 +135,12 @@ class Template:
     # JSON form (stored per shop and shown by the API) ------------------------------------------
     def to_dict(self) -> dict:
         def rule(r: WeightRule) -> dict:
-            return {"first_weight_g": r.first_weight_g, "first_fen": r.first_fen,
-                    "additional_weight_g": r.additional_weight_g, "additional_fen": r.additional_fen}
+            return {
+                "first_weight_g": r.first_weight_g,
+                "first_fen": r.first_fen,
+                "additional_weight_g": r.additional_weight_g,
+                "additional_fen": r.additional_fen,
+            }
 
         return {
             "name": self.name,
@@ -117,12 +153,13 @@ class Template:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Template":
+    def from_dict(cls, data: dict) -> Template:
         """Build (and validate) a template; province names are normalised, unknown ones -> 422."""
 
         def rule(d: dict) -> WeightRule:
-            return WeightRule(int(d["first_weight_g"]), int(d["first_fen"]),
-                              int(d["additional_weight_g"]), int(d["additional_fen"]))
+            return WeightRule(
+                int(d["first_weight_g"]), int(d["first_fen"]), int(d["additional_weight_g"]), int(d["additional_fen"])
+            )
 
         return cls(
             name=data.get("name") or "shop template",
@@ -144,9 +181,12 @@ class Template:
         )
 
 
-def default_template(remote: list[str] | tuple[str, ...] = ("新疆", "西藏", "内蒙古"),
-                     free: list[str] | tuple[str, ...] = ("江苏", "浙江", "上海"),
-                     rule: WeightRule = WeightRule(), remote_surcharge_fen: int = 1500) -> Template:
+def default_template(
+    remote: list[str] | tuple[str, ...] = ("新疆", "西藏", "内蒙古"),
+    free: list[str] | tuple[str, ...] = ("江苏", "浙江", "上海"),
+    rule: WeightRule = WeightRule(),
+    remote_surcharge_fen: int = 1500,
+) -> Template:
     """The seed template (BUSINESS-RULES.md "Shipping"): 江浙沪 free; elsewhere 10 yuan for the first
     kg and 5 yuan per additional started kg; remote regions never free and +15 yuan."""
     return Template(
@@ -160,8 +200,10 @@ def default_template(remote: list[str] | tuple[str, ...] = ("新疆", "西藏", 
 
 class RegionNotServed(RuleViolation):
     def __init__(self, province: str):
-        super().__init__(f"this shop does not ship to {province}",
-                         {"province": [f"{province} is not served by this shop's shipping template."]})
+        super().__init__(
+            f"this shop does not ship to {province}",
+            {"province": [f"{province} is not served by this shop's shipping template."]},
+        )
         self.province = province
 
 
@@ -173,8 +215,13 @@ class Quote:
     free: bool
 
     def to_dict(self) -> dict:
-        return {"province": self.province, "fee_fen": self.fee_fen, "served": True, "free": self.free,
-                "breakdown": self.breakdown}
+        return {
+            "province": self.province,
+            "fee_fen": self.fee_fen,
+            "served": True,
+            "free": self.free,
+            "breakdown": self.breakdown,
+        }
 
 
 def quote(template: Template, province: str, weight_g: int, goods_fen: int | None = None) -> Quote:
@@ -227,24 +274,36 @@ class CarrierRule:
             return False
         if self.min_weight_g is not None and (weight_g is None or weight_g < self.min_weight_g):
             return False
-        if self.max_weight_g is not None and weight_g is not None and weight_g > self.max_weight_g:
-            return False
-        return True
+        return not (self.max_weight_g is not None and weight_g is not None and weight_g > self.max_weight_g)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "carrier": self.carrier, "provinces": list(self.provinces),
-                "min_weight_g": self.min_weight_g, "max_weight_g": self.max_weight_g}
+        return {
+            "name": self.name,
+            "carrier": self.carrier,
+            "provinces": list(self.provinces),
+            "min_weight_g": self.min_weight_g,
+            "max_weight_g": self.max_weight_g,
+        }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CarrierRule":
-        return cls(name=d.get("name") or d["carrier"], carrier=d["carrier"],
-                   provinces=tuple(normalise_provinces(d.get("provinces", []), "rules")),
-                   min_weight_g=d.get("min_weight_g"), max_weight_g=d.get("max_weight_g"))
+    def from_dict(cls, d: dict) -> CarrierRule:
+        return cls(
+            name=d.get("name") or d["carrier"],
+            carrier=d["carrier"],
+            provinces=tuple(normalise_provinces(d.get("provinces", []), "rules")),
+            min_weight_g=d.get("min_weight_g"),
+            max_weight_g=d.get("max_weight_g"),
+        )
 
 
-def default_carrier_rules(remote=("新疆", "西藏", "内蒙古"), next_day=("江苏", "浙江", "上海"),
-                          heavy_g: int = 20000, remote_carrier: str = "EMS", heavy_carrier: str = "DBL",
-                          next_day_carrier: str = "SF") -> list[CarrierRule]:
+def default_carrier_rules(
+    remote=("新疆", "西藏", "内蒙古"),
+    next_day=("江苏", "浙江", "上海"),
+    heavy_g: int = 20000,
+    remote_carrier: str = "EMS",
+    heavy_carrier: str = "DBL",
+    next_day_carrier: str = "SF",
+) -> list[CarrierRule]:
     """Remote regions first (coverage matters more than price), then heavy parcels (price), then the
     next-day carrier for 江浙沪; anything else falls to the default carrier."""
     return [
@@ -260,8 +319,9 @@ class CarrierChoice:
     reason: str
 
 
-def choose_carrier(rules: list[CarrierRule], active: set[str], province: str | None, weight_g: int | None,
-                   default: str | None) -> CarrierChoice:
+def choose_carrier(
+    rules: list[CarrierRule], active: set[str], province: str | None, weight_g: int | None, default: str | None
+) -> CarrierChoice:
     for rule in rules:
         if rule.carrier in active and rule.applies(province, weight_g):
             return CarrierChoice(rule.carrier, f"rule: {rule.name}")
@@ -284,8 +344,9 @@ class PromotionPeriod:
         return self.starts_at <= at < self.ends_at
 
 
-def dispatch_deadline(paid_at: datetime, periods: list[PromotionPeriod], hours: float = 24,
-                      promo_hours: float = 48) -> tuple[datetime, str | None]:
+def dispatch_deadline(
+    paid_at: datetime, periods: list[PromotionPeriod], hours: float = 24, promo_hours: float = 48
+) -> tuple[datetime, str | None]:
     """Due time for dispatch: paid_at + 24 h, or + 48 h when payment fell in a declared promotion
     period (announced on the product page). Returns (due_at, promotion name or None)."""
     for period in periods:
@@ -332,7 +393,9 @@ def next_status(current: str, action: str) -> str:
 
 def tracking_action(status: str) -> str:
     if status not in TRACKING_STATUSES:
-        raise RuleViolation(f"unknown tracking status {status!r}", {"status": [f"One of {', '.join(TRACKING_STATUSES)}."]})
+        raise RuleViolation(
+            f"unknown tracking status {status!r}", {"status": [f"One of {', '.join(TRACKING_STATUSES)}."]}
+        )
     return f"track {status} on"
 
 
@@ -388,14 +451,19 @@ def signature_valid(secret: str | None, body: bytes, header: str | None) -> bool
         return False
     given = header.strip()
     if given.startswith("sha256="):
-        given = given[len("sha256="):]
+        given = given[len("sha256=") :]
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, given.lower())
 
 
 # Stalls and exceptions -------------------------------------------------------------------------
-def is_stalled(status: str, last_progress_at: datetime | None, now: datetime, stall_hours: float,
-               exception_open: bool) -> bool:
+def is_stalled(
+    status: str, last_progress_at: datetime | None, now: datetime, stall_hours: float, exception_open: bool
+) -> bool:
     """Moving with no carrier progress for `stall_hours`, and not already in the exception queue."""
-    return (status in (DISPATCHED, IN_TRANSIT, OUT_FOR_DELIVERY) and not exception_open
-            and last_progress_at is not None and now - last_progress_at >= timedelta(hours=stall_hours))
+    return (
+        status in (DISPATCHED, IN_TRANSIT, OUT_FOR_DELIVERY)
+        and not exception_open
+        and last_progress_at is not None
+        and now - last_progress_at >= timedelta(hours=stall_hours)
+    )

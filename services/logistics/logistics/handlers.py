@@ -5,6 +5,7 @@ transaction) and never commits. Redelivered events are skipped by the inbox; a *
 for the same order (e.g. OrderReadyToShip emitted twice after a re-audit) is absorbed by the
 shipment's unique dedupe key.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,9 +31,17 @@ def on_order_ready_to_ship(uow: UnitOfWork, event: Envelope) -> None:
         return
     settings = ops.Settings.from_config(uow.db.config)
     ops.create_shipment(
-        uow, settings, shop_id=p["shop_id"], order_id=p["order_id"], lines=p["lines"], address=p.get("address"),
-        weight_g=p.get("weight_g"), paid_at=ops.parse_time(p.get("paid_at")), priority=p.get("priority", False),
-        case_id=None, actor="orders",
+        uow,
+        settings,
+        shop_id=p["shop_id"],
+        order_id=p["order_id"],
+        lines=p["lines"],
+        address=p.get("address"),
+        weight_g=p.get("weight_g"),
+        paid_at=ops.parse_time(p.get("paid_at")),
+        priority=p.get("priority", False),
+        case_id=None,
+        actor="orders",
     )
 
 
@@ -56,8 +65,17 @@ def on_reship_requested(uow: UnitOfWork, event: Envelope) -> None:
     else:
         address, weight_g = order_address(uow, p["order_id"]), None
     ops.create_shipment(
-        uow, settings, shop_id=p["shop_id"], order_id=p["order_id"], lines=p["lines"], address=address,
-        weight_g=weight_g, paid_at=None, priority=False, case_id=p["case_id"], actor="aftersales",
+        uow,
+        settings,
+        shop_id=p["shop_id"],
+        order_id=p["order_id"],
+        lines=p["lines"],
+        address=address,
+        weight_g=weight_g,
+        paid_at=None,
+        priority=False,
+        case_id=p["case_id"],
+        actor="aftersales",
     )
 
 

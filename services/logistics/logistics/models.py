@@ -2,6 +2,7 @@
 
 Keep in step with migrations/versions/0001_initial.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

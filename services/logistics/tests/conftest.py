@@ -1,6 +1,7 @@
 """Fixtures for the logistics unit and API tests: `config`, `db`, `app`, `client` and `clock` come from
 ecom_testkit.plugin (SQLite file + in-memory bus, injectable clock); this file names the service and
 its carrier webhook secret."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """HTTP API and event handlers on SQLite with the in-memory bus: status codes, tenancy,
 idempotency, the events written to the outbox, and clock-driven deadlines and stalls."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ from ecom_common.consumer import EventConsumer, Outcome
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
 from ecom_testkit import CRAFTED_CURSORS, auth, recorded_events
-
 from logistics import domain, handlers
 from logistics.app import SERVICE
 
@@ -21,8 +21,14 @@ WH = auth("warehouse", sub="wang", shop_id="S1")
 WH2 = auth("warehouse", sub="li", shop_id="S2")
 OPS = auth("ops", sub="ops1", shop_id="S1")
 ADMIN = auth("admin", sub="root")
-ADDRESS = {"name": "张三", "phone": "13812345678", "province": "江苏省", "city": "南京市", "district": "鼓楼区",
-           "detail": "中山路 1 号"}
+ADDRESS = {
+    "name": "张三",
+    "phone": "13812345678",
+    "province": "江苏省",
+    "city": "南京市",
+    "district": "鼓楼区",
+    "detail": "中山路 1 号",
+}
 
 
 def deliver(db, routing_key: str, payload: dict) -> str:
@@ -32,9 +38,13 @@ def deliver(db, routing_key: str, payload: dict) -> str:
 
 
 def ready(db, order_id="O1", shop_id="S1", address=None, **extra) -> dict:
-    payload = {"order_id": order_id, "shop_id": shop_id, "lines": [{"sku_code": "SKU-A", "quantity": 2},
-                                                                  {"sku_code": "SKU-B", "quantity": 1}],
-               "address": address or ADDRESS, **extra}
+    payload = {
+        "order_id": order_id,
+        "shop_id": shop_id,
+        "lines": [{"sku_code": "SKU-A", "quantity": 2}, {"sku_code": "SKU-B", "quantity": 1}],
+        "address": address or ADDRESS,
+        **extra,
+    }
     deliver(db, "orders.OrderReadyToShip", payload)
     return payload
 
@@ -59,14 +69,23 @@ def is_problem(resp, status: int) -> dict:
 def signed_post(client, body: dict | bytes, secret=WEBHOOK_SECRET, signature=None):
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     sig = signature if signature is not None else domain.sign(secret, raw)
-    return client.post("/api/v1/tracking/webhook", data=raw, content_type="application/json",
-                       headers={domain.SIGNATURE_HEADER: sig})
+    return client.post(
+        "/api/v1/tracking/webhook", data=raw, content_type="application/json", headers={domain.SIGNATURE_HEADER: sig}
+    )
 
 
 def track(client, shipment, status, event_id, reason=None, carrier=None):
-    return signed_post(client, {"event_id": event_id, "carrier": carrier or shipment["carrier"],
-                                "tracking_no": shipment["tracking_no"], "status": status, "reason": reason,
-                                "location": "南京转运中心"})
+    return signed_post(
+        client,
+        {
+            "event_id": event_id,
+            "carrier": carrier or shipment["carrier"],
+            "tracking_no": shipment["tracking_no"],
+            "status": status,
+            "reason": reason,
+            "location": "南京转运中心",
+        },
+    )
 
 
 def dispatched(client, db, order_id="O1", tracking_no="SF0001", **extra) -> dict:
@@ -79,38 +98,71 @@ def dispatched(client, db, order_id="O1", tracking_no="SF0001", **extra) -> dict
 
 # Quotes ----------------------------------------------------------------------------------------
 def test_quote_for_any_authenticated_role(client):
-    resp = client.post("/api/v1/shipping/quote", headers=auth("service", sub="service:orders"),
-                       json={"shop_id": "S9", "province": "新疆维吾尔自治区", "weight_g": 1500, "goods_fen": 99900})
+    resp = client.post(
+        "/api/v1/shipping/quote",
+        headers=auth("service", sub="service:orders"),
+        json={"shop_id": "S9", "province": "新疆维吾尔自治区", "weight_g": 1500, "goods_fen": 99900},
+    )
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["fee_fen"] == 1000 + 500 + 1500 and body["served"] and body["province"] == "新疆"
     assert body["template"] == "default"
     assert sum(i["fen"] for i in body["breakdown"]) == body["fee_fen"]
-    buyer = client.post("/api/v1/shipping/quote", headers=auth("buyer", sub="b1"),
-                        json={"shop_id": "S9", "province": "上海市", "weight_g": 5000})
+    buyer = client.post(
+        "/api/v1/shipping/quote",
+        headers=auth("buyer", sub="b1"),
+        json={"shop_id": "S9", "province": "上海市", "weight_g": 5000},
+    )
     assert buyer.get_json()["fee_fen"] == 0
 
 
 def test_quote_errors(client):
     url = "/api/v1/shipping/quote"
     is_problem(client.post(url, json={"shop_id": "S1", "province": "江苏", "weight_g": 1}), 401)
-    assert "weight_g" in is_problem(client.post(url, headers=OPS, json={"shop_id": "S1", "province": "江苏"}), 422)["errors"]
-    assert "weight_g" in is_problem(client.post(url, headers=OPS, json={"shop_id": "S1", "province": "江苏",
-                                                                       "weight_g": -1}), 422)["errors"]
-    assert "province" in is_problem(client.post(url, headers=OPS, json={"shop_id": "S1", "province": "火星",
-                                                                        "weight_g": 1}), 422)["errors"]
+    assert (
+        "weight_g"
+        in is_problem(client.post(url, headers=OPS, json={"shop_id": "S1", "province": "江苏"}), 422)["errors"]
+    )
+    assert (
+        "weight_g"
+        in is_problem(client.post(url, headers=OPS, json={"shop_id": "S1", "province": "江苏", "weight_g": -1}), 422)[
+            "errors"
+        ]
+    )
+    assert (
+        "province"
+        in is_problem(client.post(url, headers=OPS, json={"shop_id": "S1", "province": "火星", "weight_g": 1}), 422)[
+            "errors"
+        ]
+    )
     is_problem(client.post(url, headers=OPS, data="{not json", content_type="application/json"), 400)
 
 
 def test_region_not_served_is_422_naming_the_province(client):
-    put = client.put("/api/v1/shipping/templates?shop_id=S1", headers=OPS, json={
-        "default_rule": {"first_weight_g": 1000, "first_fen": 800, "additional_weight_g": 500, "additional_fen": 200},
-        "not_served": ["西藏自治区"]})
+    put = client.put(
+        "/api/v1/shipping/templates?shop_id=S1",
+        headers=OPS,
+        json={
+            "default_rule": {
+                "first_weight_g": 1000,
+                "first_fen": 800,
+                "additional_weight_g": 500,
+                "additional_fen": 200,
+            },
+            "not_served": ["西藏自治区"],
+        },
+    )
     assert put.status_code == 200 and put.get_json()["template"]["not_served"] == ["西藏"]
-    problem = is_problem(client.post("/api/v1/shipping/quote", headers=OPS,
-                                     json={"shop_id": "S1", "province": "西藏", "weight_g": 1000}), 422)
+    problem = is_problem(
+        client.post(
+            "/api/v1/shipping/quote", headers=OPS, json={"shop_id": "S1", "province": "西藏", "weight_g": 1000}
+        ),
+        422,
+    )
     assert "西藏" in problem["detail"] and "province" in problem["errors"]
-    ok = client.post("/api/v1/shipping/quote", headers=OPS, json={"shop_id": "S1", "province": "广东", "weight_g": 1600})
+    ok = client.post(
+        "/api/v1/shipping/quote", headers=OPS, json={"shop_id": "S1", "province": "广东", "weight_g": 1600}
+    )
     assert ok.get_json()["fee_fen"] == 800 + 2 * 200 and ok.get_json()["template"] == "shop"
 
 
@@ -118,15 +170,15 @@ def test_region_not_served_is_422_naming_the_province(client):
 def test_templates_tenancy_roles_and_revert(client):
     url = "/api/v1/shipping/templates"
     assert client.get(url, headers=OPS).get_json()["source"] == "default"
-    is_problem(client.get(url + "?shop_id=S2", headers=OPS), 404)             # another shop: 404
-    is_problem(client.get(url, headers=ADMIN), 422)                           # platform role names a shop
+    is_problem(client.get(url + "?shop_id=S2", headers=OPS), 404)  # another shop: 404
+    is_problem(client.get(url, headers=ADMIN), 422)  # platform role names a shop
     body = {"default_rule": {"first_weight_g": 1000, "first_fen": 0, "additional_weight_g": 1000, "additional_fen": 0}}
     is_problem(client.put(url + "?shop_id=S1", headers=auth("cs", shop_id="S1"), json=body), 403)
     is_problem(client.put(url + "?shop_id=S2", headers=OPS, json=body), 403)
     bad = is_problem(client.put(url, headers=OPS, json={**body, "never_free": ["Atlantis"]}), 422)
     assert "never_free" in bad["errors"]
     assert "default_rule" in is_problem(client.put(url, headers=OPS, json={}), 422)["errors"]
-    assert client.get(url, headers=OPS).get_json()["source"] == "default"     # nothing was written
+    assert client.get(url, headers=OPS).get_json()["source"] == "default"  # nothing was written
     assert client.put(url + "?shop_id=S1", headers=ADMIN, json=body).get_json()["source"] == "shop"
     assert client.get(url, headers=OPS).get_json()["updated_by"] == "root"
     assert client.delete(url, headers=OPS).status_code == 204
@@ -136,9 +188,17 @@ def test_templates_tenancy_roles_and_revert(client):
 def test_sender_default_and_per_shop(client):
     default = client.get("/api/v1/shipping/sender", headers=WH).get_json()
     assert default["source"] == "default" and default["sender"]["province"] == "浙江"
-    put = client.put("/api/v1/shipping/sender", headers=OPS, json={"name": "S1 仓", "phone": "025-88886666",
-                                                                  "province": "江苏省", "city": "苏州市",
-                                                                  "detail": "工业园区 8 号"})
+    put = client.put(
+        "/api/v1/shipping/sender",
+        headers=OPS,
+        json={
+            "name": "S1 仓",
+            "phone": "025-88886666",
+            "province": "江苏省",
+            "city": "苏州市",
+            "detail": "工业园区 8 号",
+        },
+    )
     assert put.status_code == 200 and put.get_json()["sender"]["province"] == "江苏"
     assert client.get("/api/v1/shipping/sender", headers=WH).get_json()["sender"]["name"] == "S1 仓"
     assert client.get("/api/v1/shipping/sender", headers=WH2).get_json()["source"] == "default"
@@ -148,11 +208,19 @@ def test_sender_default_and_per_shop(client):
 def test_carriers_seeded_and_replaced_by_admin_only(client):
     codes = {c["code"]: c for c in client.get("/api/v1/carriers", headers=WH).get_json()["items"]}
     assert set(codes) == {"SF", "ZTO", "EMS", "DBL"} and all(c["active"] for c in codes.values())
-    body = {"items": [{"code": "ZTO", "name": "中通快递"}, {"code": "EMS", "name": "中国邮政EMS"},
-                      {"code": "DBL", "name": "德邦快递"}, {"code": "JD", "name": "京东物流"}]}
+    body = {
+        "items": [
+            {"code": "ZTO", "name": "中通快递"},
+            {"code": "EMS", "name": "中国邮政EMS"},
+            {"code": "DBL", "name": "德邦快递"},
+            {"code": "JD", "name": "京东物流"},
+        ]
+    }
     is_problem(client.put("/api/v1/carriers", headers=WH, json=body), 403)
     is_problem(client.put("/api/v1/carriers", headers=ADMIN, json={"items": [{"code": "x", "name": "?"}]}), 422)
-    after = {c["code"]: c["active"] for c in client.put("/api/v1/carriers", headers=ADMIN, json=body).get_json()["items"]}
+    after = {
+        c["code"]: c["active"] for c in client.put("/api/v1/carriers", headers=ADMIN, json=body).get_json()["items"]
+    }
     assert after == {"SF": False, "ZTO": True, "EMS": True, "DBL": True, "JD": True}
     first = client.get("/api/v1/carriers", headers=WH, query_string={"limit": 2}).get_json()
     rest = client.get("/api/v1/carriers", headers=WH, query_string={"cursor": first["next_cursor"]}).get_json()
@@ -162,7 +230,7 @@ def test_carriers_seeded_and_replaced_by_admin_only(client):
 
 
 def test_carrier_choice_on_creation_follows_the_rules_and_shop_rules(client, db):
-    ready(db, order_id="O-js")                                                   # 江苏 -> SF next day
+    ready(db, order_id="O-js")  # 江苏 -> SF next day
     ready(db, order_id="O-xj", address={**ADDRESS, "province": "新疆维吾尔自治区"})  # remote -> EMS
     ready(db, order_id="O-gd-heavy", address={**ADDRESS, "province": "广东"}, weight_g=25000)
     ready(db, order_id="O-gd", address={**ADDRESS, "province": "广东"}, weight_g=800)
@@ -171,8 +239,12 @@ def test_carrier_choice_on_creation_follows_the_rules_and_shop_rules(client, db)
 
     rules = {"rules": [{"carrier": "EMS", "provinces": ["广东省"]}], "default_carrier": "DBL"}
     is_problem(client.put("/api/v1/carrier-rules", headers=OPS, json=rules), 403)
-    assert "rules" in is_problem(client.put("/api/v1/carrier-rules", headers=WH,
-                                            json={"rules": [{"carrier": "NOPE"}]}), 422)["errors"]
+    assert (
+        "rules"
+        in is_problem(client.put("/api/v1/carrier-rules", headers=WH, json={"rules": [{"carrier": "NOPE"}]}), 422)[
+            "errors"
+        ]
+    )
     assert client.put("/api/v1/carrier-rules", headers=WH, json=rules).status_code == 200
     assert client.get("/api/v1/carrier-rules", headers=WH).get_json()["source"] == "shop"
     assert client.get("/api/v1/carrier-rules", headers=WH2).get_json()["source"] == "default"
@@ -201,8 +273,10 @@ def test_ready_to_ship_creates_one_pending_shipment_per_order(client, db):
 
 def test_redelivered_event_is_skipped_by_the_inbox(db):
     consumer = EventConsumer(db, handlers.SUBSCRIPTIONS[0])
-    event = make_event("orders.OrderReadyToShip", {"order_id": "O1", "shop_id": "S1", "address": ADDRESS,
-                                                   "lines": [{"sku_code": "A", "quantity": 1}]})
+    event = make_event(
+        "orders.OrderReadyToShip",
+        {"order_id": "O1", "shop_id": "S1", "address": ADDRESS, "lines": [{"sku_code": "A", "quantity": 1}]},
+    )
     assert consumer.handle(event) == Outcome.HANDLED
     assert consumer.handle(event) == Outcome.DUPLICATE
 
@@ -228,7 +302,10 @@ def test_list_filters_pagination_and_tenancy(client, db):
     other = only_shipment(client, ADMIN, shop_id="S2")
     for path in ("", "/waybill"):
         is_problem(client.get(f"/api/v1/shipments/{other['shipment_id']}{path}", headers=WH), 404)
-    is_problem(client.post(f"/api/v1/shipments/{other['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "ZTO99999"}), 404)
+    is_problem(
+        client.post(f"/api/v1/shipments/{other['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "ZTO99999"}),
+        404,
+    )
     is_problem(client.get("/api/v1/shipments/S-nope", headers=WH), 404)
 
 
@@ -239,16 +316,25 @@ def test_dispatch_emits_shipment_dispatched_and_guards_the_state(client, db):
     url = f"/api/v1/shipments/{s['shipment_id']}/dispatch"
     is_problem(client.post(url, headers=OPS, json={"tracking_no": "SF0001"}), 403)
     assert "tracking_no" in is_problem(client.post(url, headers=WH, json={}), 422)["errors"]
-    assert "carrier" in is_problem(client.post(url, headers=WH, json={"carrier": "NOPE", "tracking_no": "SF0001"}), 422)["errors"]
+    assert (
+        "carrier"
+        in is_problem(client.post(url, headers=WH, json={"carrier": "NOPE", "tracking_no": "SF0001"}), 422)["errors"]
+    )
     is_problem(client.post(url, headers=WH, data="{", content_type="application/json"), 400)
     assert recorded_events(db, "logistics.ShipmentDispatched") == []
 
     resp = client.post(url, headers=WH, json={"tracking_no": "SF0001"})
     assert resp.status_code == 200 and resp.get_json()["status"] == "dispatched"
     [event] = recorded_events(db, "logistics.ShipmentDispatched")
-    assert event["payload"] == {"shipment_id": s["shipment_id"], "order_id": "O1", "shop_id": "S1", "carrier": "SF",
-                                "tracking_no": "SF0001", "case_id": None,
-                                "lines": [{"sku_code": "SKU-A", "quantity": 2}, {"sku_code": "SKU-B", "quantity": 1}]}
+    assert event["payload"] == {
+        "shipment_id": s["shipment_id"],
+        "order_id": "O1",
+        "shop_id": "S1",
+        "carrier": "SF",
+        "tracking_no": "SF0001",
+        "case_id": None,
+        "lines": [{"sku_code": "SKU-A", "quantity": 2}, {"sku_code": "SKU-B", "quantity": 1}],
+    }
     problem = is_problem(client.post(url, headers=WH, json={"tracking_no": "SF0002"}), 409)
     assert problem["errors"] == {"status": ["dispatched"]}
     assert len(recorded_events(db, "logistics.ShipmentDispatched")) == 1
@@ -271,15 +357,25 @@ def test_warehouse_overrides_the_carrier_and_tracking_numbers_are_unique(client,
     ready(db, order_id="O1")
     ready(db, order_id="O2")
     s1, s2 = only_shipment(client, order_id="O1"), only_shipment(client, order_id="O2")
-    assigned = client.post(f"/api/v1/shipments/{s1['shipment_id']}/carrier", headers=WH, json={"carrier": "ZTO", "reason": "SF 爆仓"})
+    assigned = client.post(
+        f"/api/v1/shipments/{s1['shipment_id']}/carrier", headers=WH, json={"carrier": "ZTO", "reason": "SF 爆仓"}
+    )
     assert assigned.status_code == 200 and assigned.get_json()["carrier"] == "ZTO"
     ok = client.post(f"/api/v1/shipments/{s1['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "T-1000"})
     assert ok.get_json()["carrier"] == "ZTO"
     is_problem(client.post(f"/api/v1/shipments/{s1['shipment_id']}/carrier", headers=WH, json={"carrier": "SF"}), 409)
-    dup = is_problem(client.post(f"/api/v1/shipments/{s2['shipment_id']}/dispatch", headers=WH,
-                                 json={"carrier": "ZTO", "tracking_no": "T-1000"}), 409)
+    dup = is_problem(
+        client.post(
+            f"/api/v1/shipments/{s2['shipment_id']}/dispatch",
+            headers=WH,
+            json={"carrier": "ZTO", "tracking_no": "T-1000"},
+        ),
+        409,
+    )
     assert "tracking_no" in dup["errors"]
-    ok2 = client.post(f"/api/v1/shipments/{s2['shipment_id']}/dispatch", headers=WH, json={"carrier": "DBL", "tracking_no": "T-1000"})
+    ok2 = client.post(
+        f"/api/v1/shipments/{s2['shipment_id']}/dispatch", headers=WH, json={"carrier": "DBL", "tracking_no": "T-1000"}
+    )
     assert ok2.status_code == 200 and ok2.get_json()["carrier_reason"] == "chosen by warehouse wang"
 
 
@@ -288,9 +384,12 @@ def test_change_carrier_after_a_failed_pickup_keeps_history(client, db):
     s = only_shipment(client)
     url = f"/api/v1/shipments/{s['shipment_id']}/change-carrier"
     body = {"carrier": "ZTO", "tracking_no": "ZTO7777", "reason": "顺丰未揽收"}
-    is_problem(client.post(url, headers=WH, json=body), 409)                   # still pending
+    is_problem(client.post(url, headers=WH, json=body), 409)  # still pending
     client.post(f"/api/v1/shipments/{s['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF0001"})
-    assert "reason" in is_problem(client.post(url, headers=WH, json={"carrier": "ZTO", "tracking_no": "ZTO7777"}), 422)["errors"]
+    assert (
+        "reason"
+        in is_problem(client.post(url, headers=WH, json={"carrier": "ZTO", "tracking_no": "ZTO7777"}), 422)["errors"]
+    )
     changed = client.post(url, headers=WH, json=body)
     assert changed.status_code == 200 and changed.get_json()["tracking_no"] == "ZTO7777"
     detail = client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=OPS).get_json()
@@ -312,9 +411,18 @@ def test_overdue_listed_and_counted_and_promotion_periods_give_48h(client, db, c
     ready(db, order_id="O-normal", paid_at=paid.isoformat())
     is_problem(client.put("/api/v1/promotion-periods", headers=OPS, json={"items": []}), 403)
     bad = {"items": [{"name": "双11", "starts_at": paid.isoformat(), "ends_at": paid.isoformat()}]}
-    assert "ends_at" in json.dumps(is_problem(client.put("/api/v1/promotion-periods", headers=ADMIN, json=bad), 422)["errors"])
-    period = {"items": [{"name": "双11", "starts_at": (paid - timedelta(hours=1)).isoformat(),
-                         "ends_at": (paid + timedelta(hours=1)).isoformat()}]}
+    assert "ends_at" in json.dumps(
+        is_problem(client.put("/api/v1/promotion-periods", headers=ADMIN, json=bad), 422)["errors"]
+    )
+    period = {
+        "items": [
+            {
+                "name": "双11",
+                "starts_at": (paid - timedelta(hours=1)).isoformat(),
+                "ends_at": (paid + timedelta(hours=1)).isoformat(),
+            }
+        ]
+    }
     assert client.put("/api/v1/promotion-periods", headers=ADMIN, json=period).status_code == 200
     periods = client.get("/api/v1/promotion-periods", headers=WH).get_json()
     assert periods["items"][0]["name"] == "双11" and periods["next_cursor"] is None
@@ -330,7 +438,9 @@ def test_overdue_listed_and_counted_and_promotion_periods_give_48h(client, db, c
     assert stats["overdue"] == 1 and stats["by_status"]["pending"] == 2
     clock.advance(hours=24)
     assert client.get("/api/v1/shipments/stats", headers=WH).get_json()["overdue"] == 2
-    late = client.post(f"/api/v1/shipments/{overdue[0]['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF5555"})
+    late = client.post(
+        f"/api/v1/shipments/{overdue[0]['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF5555"}
+    )
     assert late.get_json()["dispatched_late"] is True
     stats = client.get("/api/v1/shipments/stats", headers=WH).get_json()
     assert stats["overdue"] == 1 and stats["dispatched_late"] == 1
@@ -349,7 +459,12 @@ def test_order_cancelled_cancels_a_pending_shipment_and_leaves_a_dispatched_one(
     assert gone["status"] == "dispatched" and gone["order_cancelled_after_dispatch"]
     timeline = client.get(f"/api/v1/shipments/{gone['shipment_id']}", headers=WH).get_json()["timeline"]
     assert timeline[-1]["action"] == "order_cancelled_after_dispatch" and "buyer asked" in timeline[-1]["reason"]
-    is_problem(client.post(f"/api/v1/shipments/{pending['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF1"*3}), 409)
+    is_problem(
+        client.post(
+            f"/api/v1/shipments/{pending['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF1" * 3}
+        ),
+        409,
+    )
 
 
 def test_a_cancellation_handled_before_ready_to_ship_prevents_the_shipment(client, db):
@@ -363,13 +478,15 @@ def test_reship_reuses_the_original_address_and_carries_the_case_id(client, db):
     dispatched(client, db, order_id="O1")
     payload = {"case_id": "C1", "order_id": "O1", "shop_id": "S1", "lines": [{"sku_code": "SKU-A-L", "quantity": 1}]}
     deliver(db, "aftersales.ReshipRequested", payload)
-    deliver(db, "aftersales.ReshipRequested", payload)   # a second event for the case: still one replacement
+    deliver(db, "aftersales.ReshipRequested", payload)  # a second event for the case: still one replacement
     replacement = only_shipment(client, case_id="C1")
     assert replacement["order_id"] == "O1" and replacement["status"] == "pending"
     assert replacement["receiver"]["name"] == "张*" and replacement["receiver"]["city"] == "南京市"
     assert replacement["pick_list"] == [{"sku_code": "SKU-A-L", "quantity": 1}]
     assert recorded_events(db, "logistics.ShipmentCreated")[-1]["payload"]["case_id"] == "C1"
-    sent = client.post(f"/api/v1/shipments/{replacement['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF0002"})
+    sent = client.post(
+        f"/api/v1/shipments/{replacement['shipment_id']}/dispatch", headers=WH, json={"tracking_no": "SF0002"}
+    )
     assert sent.status_code == 200
     event = recorded_events(db, "logistics.ShipmentDispatched")[-1]["payload"]
     assert event["case_id"] == "C1" and event["lines"] == [{"sku_code": "SKU-A-L", "quantity": 1}]
@@ -394,14 +511,25 @@ def test_reship_without_an_original_shipment_asks_orders(client, db, monkeypatch
                 status_code = 200
 
                 def json(self):
-                    return {"order_id": "O-old", "address": {"name": "李四", "phone": "13900001111", "province": "广东省",
-                                                             "city": "广州市", "detail": "天河路 2 号"}}
+                    return {
+                        "order_id": "O-old",
+                        "address": {
+                            "name": "李四",
+                            "phone": "13900001111",
+                            "province": "广东省",
+                            "city": "广州市",
+                            "detail": "天河路 2 号",
+                        },
+                    }
 
             return Resp()
 
     monkeypatch.setattr(handlers, "PeerClient", FakeOrders)
-    deliver(db, "aftersales.ReshipRequested", {"case_id": "C9", "order_id": "O-old", "shop_id": "S1",
-                                               "lines": [{"sku_code": "X", "quantity": 1}]})
+    deliver(
+        db,
+        "aftersales.ReshipRequested",
+        {"case_id": "C9", "order_id": "O-old", "shop_id": "S1", "lines": [{"sku_code": "X", "quantity": 1}]},
+    )
     s = only_shipment(client, case_id="C9")
     assert calls == ["/api/v1/orders/O-old"]
     assert s["receiver"]["phone"] == "139****1111" and s["province"] == "广东" and s["carrier"] == "ZTO"
@@ -448,7 +576,7 @@ def test_tracking_to_delivery_with_a_timeline_and_idempotent_events(client, db):
     s = dispatched(client, db)
     first = track(client, s, "in_transit", "e1")
     assert first.get_json() == {"shipment_id": s["shipment_id"], "status": "in_transit", "duplicate": False}
-    assert track(client, s, "in_transit", "e1").get_json()["duplicate"] is True    # resent: no change
+    assert track(client, s, "in_transit", "e1").get_json()["duplicate"] is True  # resent: no change
     assert track(client, s, "out_for_delivery", "e2").get_json()["status"] == "out_for_delivery"
     delivered = track(client, s, "delivered", "e3")
     assert delivered.get_json()["status"] == "delivered"
@@ -456,12 +584,17 @@ def test_tracking_to_delivery_with_a_timeline_and_idempotent_events(client, db):
     assert event["payload"]["shipment_id"] == s["shipment_id"] and event["payload"]["order_id"] == "O1"
     assert event["payload"]["case_id"] is None and event["payload"]["delivered_at"]
     assert track(client, s, "delivered", "e3").get_json()["duplicate"] is True
-    late = is_problem(track(client, s, "in_transit", "e4"), 409)                  # delivered is final
+    late = is_problem(track(client, s, "in_transit", "e4"), 409)  # delivered is final
     assert late["errors"] == {"status": ["delivered"]}
     detail = client.get(f"/api/v1/shipments/{s['shipment_id']}", headers=auth("cs", shop_id="S1")).get_json()
     assert [t["carrier_event_id"] for t in detail["tracking"]] == ["e1", "e2", "e3"]
-    assert [e["status"] for e in detail["timeline"]] == ["pending", "dispatched", "in_transit",
-                                                          "out_for_delivery", "delivered"]
+    assert [e["status"] for e in detail["timeline"]] == [
+        "pending",
+        "dispatched",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
+    ]
     assert len(recorded_events(db, "logistics.ShipmentDelivered")) == 1
 
 
@@ -506,23 +639,28 @@ def test_stalled_shipments_are_flagged_once_after_48h_without_progress(client, d
     assert run_once(db, job) == 0
     clock.advance(hours=1)
     assert run_once(db, job) == 1
-    assert run_once(db, job) == 0                      # safe to run twice: flagged once
+    assert run_once(db, job) == 0  # safe to run twice: flagged once
     [event] = recorded_events(db, "logistics.ShipmentStalled")
     assert event["payload"]["shipment_id"] == s["shipment_id"] and event["payload"]["last_progress_at"]
     queue = client.get("/api/v1/shipments/exceptions?kind=stalled", headers=OPS).get_json()["items"]
     assert [q["shipment_id"] for q in queue] == [s["shipment_id"]] and "48 h" in queue[0]["exception_reason"]
     clock.advance(hours=47)
-    assert run_once(db, job) == 1                      # the other one stalls in its turn
-    track(client, s, "in_transit", "s1")               # progress takes it out of the queue
-    assert [q["order_id"] for q in client.get("/api/v1/shipments/exceptions", headers=OPS).get_json()["items"]] == ["O-moving"]
+    assert run_once(db, job) == 1  # the other one stalls in its turn
+    track(client, s, "in_transit", "s1")  # progress takes it out of the queue
+    assert [q["order_id"] for q in client.get("/api/v1/shipments/exceptions", headers=OPS).get_json()["items"]] == [
+        "O-moving"
+    ]
 
 
 def test_stall_hours_are_configurable(tmp_path):
     from ecom_common.db import Database
     from ecom_testkit import unit_config
 
-    config = unit_config("logistics", tmp_path, settings={"LOGISTICS_STALL_HOURS": "6",
-                                                          "LOGISTICS_CARRIER_WEBHOOK_SECRET": WEBHOOK_SECRET})
+    config = unit_config(
+        "logistics",
+        tmp_path,
+        settings={"LOGISTICS_STALL_HOURS": "6", "LOGISTICS_CARRIER_WEBHOOK_SECRET": WEBHOOK_SECRET},
+    )
     SERVICE.migrate(config)
     db = Database(config)
     client = SERVICE.create_app(config, db).test_client()
@@ -551,7 +689,6 @@ def test_waybill_json_and_printable_html(client, db):
     is_problem(client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill", headers=auth("cs", shop_id="S1")), 403)
 
 
-
 def test_the_printable_waybill_escapes_every_value_a_caller_wrote(client, db):
     """The page is a template with autoescape on (templates/waybill.html): markup typed into a
     receiver, a sender, a carrier, a SKU code or a tracking number prints as text, never runs."""
@@ -560,12 +697,22 @@ def test_the_printable_waybill_escapes_every_value_a_caller_wrote(client, db):
     carriers = client.get("/api/v1/carriers", headers=WH).get_json()["items"]
     renamed = [{**c, "name": script} if c["code"] == "SF" else c for c in carriers]
     assert client.put("/api/v1/carriers", headers=ADMIN, json={"items": renamed}).status_code == 200
-    assert client.put("/api/v1/shipping/sender", headers=OPS, json={
-        "name": script, "phone": "025-88886666", "province": "江苏", "detail": script}).status_code == 200
+    assert (
+        client.put(
+            "/api/v1/shipping/sender",
+            headers=OPS,
+            json={"name": script, "phone": "025-88886666", "province": "江苏", "detail": script},
+        ).status_code
+        == 200
+    )
     ready(db, address={**ADDRESS, "name": script, "detail": script}, lines=[{"sku_code": script, "quantity": 1}])
     s = only_shipment(client)
-    assert client.post(f"/api/v1/shipments/{s['shipment_id']}/dispatch", headers=WH,
-                       json={"tracking_no": script}).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/shipments/{s['shipment_id']}/dispatch", headers=WH, json={"tracking_no": script}
+        ).status_code
+        == 200
+    )
     page = client.get(f"/api/v1/shipments/{s['shipment_id']}/waybill?format=html", headers=WH)
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and page.mimetype == "text/html"
@@ -577,9 +724,18 @@ def test_the_printable_waybill_escapes_every_value_a_caller_wrote(client, db):
 
 def test_openapi_lists_the_logistics_paths(client):
     paths = client.get("/openapi.json").get_json()["paths"]
-    for path in ("/api/v1/shipping/quote", "/api/v1/shipping/templates", "/api/v1/carriers", "/api/v1/carrier-rules",
-                 "/api/v1/shipments", "/api/v1/shipments/{shipment_id}/waybill", "/api/v1/tracking/webhook",
-                 "/api/v1/promotion-periods", "/api/v1/shipments/stats", "/api/v1/shipments/exceptions"):
+    for path in (
+        "/api/v1/shipping/quote",
+        "/api/v1/shipping/templates",
+        "/api/v1/carriers",
+        "/api/v1/carrier-rules",
+        "/api/v1/shipments",
+        "/api/v1/shipments/{shipment_id}/waybill",
+        "/api/v1/tracking/webhook",
+        "/api/v1/promotion-periods",
+        "/api/v1/shipments/stats",
+        "/api/v1/shipments/exceptions",
+    ):
         assert path in paths, path
 
 

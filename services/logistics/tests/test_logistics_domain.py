@@ -1,19 +1,30 @@
 """Domain rules without a database: quotes, province names, carrier choice, deadlines, the shipment
 state machine, webhook signatures, stalls."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ecom_common.errors import Conflict, IllegalTransition, RuleViolation
-
 from logistics import domain
-from logistics.domain import (CarrierRule, PromotionPeriod, Template, WeightRule, choose_carrier,
-                              default_carrier_rules, default_template, dispatch_deadline, is_overdue, next_status,
-                              normalise_province, quote)
+from logistics.domain import (
+    CarrierRule,
+    PromotionPeriod,
+    Template,
+    WeightRule,
+    choose_carrier,
+    default_carrier_rules,
+    default_template,
+    dispatch_deadline,
+    is_overdue,
+    next_status,
+    normalise_province,
+    quote,
+)
 
 SEED = default_template()
 FREE = ("江苏", "浙江", "上海")
@@ -39,7 +50,7 @@ def test_jiangzhehu_ship_free_whatever_the_weight(province, weight_g):
 def test_elsewhere_10_yuan_first_kg_then_5_per_started_kg(province):
     assert quote(SEED, province, 0).fee_fen == 1000
     assert quote(SEED, province, 1000).fee_fen == 1000
-    assert quote(SEED, province, 1001).fee_fen == 1500   # a started kilogram counts in full
+    assert quote(SEED, province, 1001).fee_fen == 1500  # a started kilogram counts in full
     assert quote(SEED, province, 2000).fee_fen == 1500
     assert quote(SEED, province, 2001).fee_fen == 2000
     q = quote(SEED, province, 3500)
@@ -55,11 +66,22 @@ def test_remote_regions_never_free_and_15_yuan_more(province):
     assert quote(SEED, province, 2500).fee_fen == 1000 + 2 * 500 + 1500
 
 
-@pytest.mark.parametrize("spelled,short", [
-    ("江苏省", "江苏"), ("上海市", "上海"), ("浙江", "浙江"), (" 浙江省 ", "浙江"),
-    ("新疆维吾尔自治区", "新疆"), ("西藏自治区", "西藏"), ("内蒙古自治区", "内蒙古"),
-    ("广西壮族自治区", "广西"), ("宁夏回族自治区", "宁夏"), ("香港特别行政区", "香港"), ("黑龙江省", "黑龙江"),
-])
+@pytest.mark.parametrize(
+    "spelled,short",
+    [
+        ("江苏省", "江苏"),
+        ("上海市", "上海"),
+        ("浙江", "浙江"),
+        (" 浙江省 ", "浙江"),
+        ("新疆维吾尔自治区", "新疆"),
+        ("西藏自治区", "西藏"),
+        ("内蒙古自治区", "内蒙古"),
+        ("广西壮族自治区", "广西"),
+        ("宁夏回族自治区", "宁夏"),
+        ("香港特别行政区", "香港"),
+        ("黑龙江省", "黑龙江"),
+    ],
+)
 def test_province_suffixes_are_normalised(spelled, short):
     assert normalise_province(spelled) == short
     assert quote(SEED, spelled, 1000).province == short
@@ -92,25 +114,46 @@ def test_a_remote_province_listed_as_free_stays_paid():
 
 
 def test_free_above_a_goods_threshold():
-    template = Template.from_dict({
-        "default_rule": {"first_weight_g": 1000, "first_fen": 800, "additional_weight_g": 500, "additional_fen": 300},
-        "free_shipping": [{"provinces": [], "min_goods_fen": 9900}],
-        "never_free": ["新疆维吾尔自治区"],
-    })
+    template = Template.from_dict(
+        {
+            "default_rule": {
+                "first_weight_g": 1000,
+                "first_fen": 800,
+                "additional_weight_g": 500,
+                "additional_fen": 300,
+            },
+            "free_shipping": [{"provinces": [], "min_goods_fen": 9900}],
+            "never_free": ["新疆维吾尔自治区"],
+        }
+    )
     assert quote(template, "广东", 1600, goods_fen=9900).fee_fen == 0
     assert quote(template, "广东", 1600, goods_fen=9899).fee_fen == 800 + 2 * 300
-    assert quote(template, "广东", 1600).fee_fen == 1400           # goods total unknown: not free
+    assert quote(template, "广东", 1600).fee_fen == 1400  # goods total unknown: not free
     assert quote(template, "新疆", 1000, goods_fen=100_000).fee_fen == 800
 
 
 def test_region_rules_surcharges_and_regions_not_served():
-    template = Template.from_dict({
-        "default_rule": {"first_weight_g": 1000, "first_fen": 1000, "additional_weight_g": 1000, "additional_fen": 500},
-        "region_rules": [{"provinces": ["广东省"], "first_weight_g": 2000, "first_fen": 600,
-                          "additional_weight_g": 1000, "additional_fen": 200}],
-        "surcharges": [{"provinces": ["海南"], "fen": 800, "label": "island"}],
-        "not_served": ["西藏自治区", "台湾"],
-    })
+    template = Template.from_dict(
+        {
+            "default_rule": {
+                "first_weight_g": 1000,
+                "first_fen": 1000,
+                "additional_weight_g": 1000,
+                "additional_fen": 500,
+            },
+            "region_rules": [
+                {
+                    "provinces": ["广东省"],
+                    "first_weight_g": 2000,
+                    "first_fen": 600,
+                    "additional_weight_g": 1000,
+                    "additional_fen": 200,
+                }
+            ],
+            "surcharges": [{"provinces": ["海南"], "fen": 800, "label": "island"}],
+            "not_served": ["西藏自治区", "台湾"],
+        }
+    )
     assert quote(template, "广东", 3000).fee_fen == 600 + 200
     assert quote(template, "海南", 1000).fee_fen == 1000 + 800
     with pytest.raises(domain.RegionNotServed) as err:
@@ -129,8 +172,11 @@ def test_template_with_an_unknown_province_is_refused_naming_the_field():
     assert "not_served" in err.value.errors
 
 
-@given(province=st.sampled_from(domain.PROVINCES), weight_g=st.integers(0, 200_000),
-       goods=st.one_of(st.none(), st.integers(0, 10**7)))
+@given(
+    province=st.sampled_from(domain.PROVINCES),
+    weight_g=st.integers(0, 200_000),
+    goods=st.one_of(st.none(), st.integers(0, 10**7)),
+)
 def test_breakdown_always_sums_to_the_fee(province, weight_g, goods):
     q = quote(SEED, province, weight_g, goods)
     assert total(q) == q.fee_fen >= 0
@@ -141,12 +187,22 @@ RULES = default_carrier_rules(heavy_g=20000)
 ALL = {"SF", "ZTO", "EMS", "DBL"}
 
 
-@pytest.mark.parametrize("province,weight_g,expected", [
-    ("江苏", 1000, "SF"), ("浙江", None, "SF"), ("上海", 19999, "SF"),  # 江浙沪: next day
-    ("新疆", 500, "EMS"), ("西藏", 50000, "EMS"), ("内蒙古", None, "EMS"),  # remote: coverage first
-    ("广东", 20000, "DBL"), ("江苏", 25000, "DBL"),                     # heavy: cheapest per kg
-    ("广东", 1000, "ZTO"), ("四川", None, "ZTO"), (None, None, "ZTO"),    # the rest: default
-])
+@pytest.mark.parametrize(
+    "province,weight_g,expected",
+    [
+        ("江苏", 1000, "SF"),
+        ("浙江", None, "SF"),
+        ("上海", 19999, "SF"),  # 江浙沪: next day
+        ("新疆", 500, "EMS"),
+        ("西藏", 50000, "EMS"),
+        ("内蒙古", None, "EMS"),  # remote: coverage first
+        ("广东", 20000, "DBL"),
+        ("江苏", 25000, "DBL"),  # heavy: cheapest per kg
+        ("广东", 1000, "ZTO"),
+        ("四川", None, "ZTO"),
+        (None, None, "ZTO"),  # the rest: default
+    ],
+)
 def test_carrier_is_chosen_by_region_and_parcel(province, weight_g, expected):
     assert choose_carrier(RULES, ALL, province, weight_g, "ZTO").carrier == expected
 
@@ -165,8 +221,8 @@ def test_weight_bounds_of_a_rule():
 
 
 # Dispatch deadline -----------------------------------------------------------------------------
-T0 = datetime(2026, 11, 10, 8, 0, tzinfo=timezone.utc)
-DOUBLE_11 = PromotionPeriod("双11", datetime(2026, 11, 11, tzinfo=timezone.utc), datetime(2026, 11, 12, tzinfo=timezone.utc))
+T0 = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
+DOUBLE_11 = PromotionPeriod("双11", datetime(2026, 11, 11, tzinfo=UTC), datetime(2026, 11, 12, tzinfo=UTC))
 
 
 def test_dispatch_within_24_hours_of_payment():
@@ -175,7 +231,7 @@ def test_dispatch_within_24_hours_of_payment():
 
 
 def test_48_hours_when_paid_in_a_promotion_period():
-    paid = datetime(2026, 11, 11, 0, 0, tzinfo=timezone.utc)
+    paid = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
     assert dispatch_deadline(paid, [DOUBLE_11]) == (paid + timedelta(hours=48), "双11")
     end = DOUBLE_11.ends_at  # the end is exclusive
     assert dispatch_deadline(end, [DOUBLE_11]) == (end + timedelta(hours=24), None)
@@ -203,14 +259,26 @@ def test_the_happy_path():
     assert next_status("dispatched", "change the carrier of") == "dispatched"
 
 
-@pytest.mark.parametrize("current,action", [
-    ("dispatched", "dispatch"), ("cancelled", "dispatch"), ("delivered", "dispatch"),
-    ("dispatched", "cancel"), ("delivered", "cancel"), ("cancelled", "cancel"),
-    ("pending", "track in_transit on"), ("pending", "track delivered on"), ("cancelled", "track exception on"),
-    ("delivered", "track in_transit on"), ("delivered", "track delivered on"),
-    ("pending", "change the carrier of"), ("in_transit", "change the carrier of"), ("delivered", "change the carrier of"),
-    ("dispatched", "assign carrier to"),
-])
+@pytest.mark.parametrize(
+    "current,action",
+    [
+        ("dispatched", "dispatch"),
+        ("cancelled", "dispatch"),
+        ("delivered", "dispatch"),
+        ("dispatched", "cancel"),
+        ("delivered", "cancel"),
+        ("cancelled", "cancel"),
+        ("pending", "track in_transit on"),
+        ("pending", "track delivered on"),
+        ("cancelled", "track exception on"),
+        ("delivered", "track in_transit on"),
+        ("delivered", "track delivered on"),
+        ("pending", "change the carrier of"),
+        ("in_transit", "change the carrier of"),
+        ("delivered", "change the carrier of"),
+        ("dispatched", "assign carrier to"),
+    ],
+)
 def test_illegal_transitions_raise_and_map_to_409(current, action):
     with pytest.raises(IllegalTransition) as err:
         next_status(current, action)
@@ -229,26 +297,36 @@ BODY = b'{"event_id":"e1","status":"in_transit"}'
 def test_signature_checks():
     good = domain.sign("s3cret", BODY)
     assert good.startswith("sha256=") and domain.signature_valid("s3cret", BODY, good)
-    assert domain.signature_valid("s3cret", BODY, good[len("sha256="):])        # bare hex accepted
+    assert domain.signature_valid("s3cret", BODY, good[len("sha256=") :])  # bare hex accepted
     assert domain.signature_valid("s3cret", BODY, good.upper().replace("SHA256=", "sha256="))
-    assert not domain.signature_valid("other", BODY, good)                         # wrong secret
-    assert not domain.signature_valid("s3cret", BODY + b" ", good)                 # body tampered
-    assert not domain.signature_valid("s3cret", BODY, None)                        # no header
-    assert not domain.signature_valid("s3cret", BODY, "sha256=")                   # empty
-    assert not domain.signature_valid("", BODY, domain.sign("", BODY))              # no secret configured
+    assert not domain.signature_valid("other", BODY, good)  # wrong secret
+    assert not domain.signature_valid("s3cret", BODY + b" ", good)  # body tampered
+    assert not domain.signature_valid("s3cret", BODY, None)  # no header
+    assert not domain.signature_valid("s3cret", BODY, "sha256=")  # empty
+    assert not domain.signature_valid("", BODY, domain.sign("", BODY))  # no secret configured
 
 
 # Receiver, pick list, stalls -------------------------------------------------------------------
 def test_receiver_is_masked_and_masking_is_idempotent():
-    r = domain.masked_receiver({"receiver_name": "欧阳娜娜", "receiver_phone": "13912345678", "province": "广东省",
-                                "city": "深圳市", "detail": "科技园 1 号"})
+    r = domain.masked_receiver(
+        {
+            "receiver_name": "欧阳娜娜",
+            "receiver_phone": "13912345678",
+            "province": "广东省",
+            "city": "深圳市",
+            "detail": "科技园 1 号",
+        }
+    )
     assert r["name"] == "欧***" and r["phone"] == "139****5678" and r["province"] == "广东"
     assert domain.masked_receiver(r) == r
 
 
 def test_pick_list_adds_up_lines_of_one_sku():
-    lines = [{"sku_code": "B", "quantity": 1}, {"sku_code": "A", "quantity": 2, "unit_price_fen": 5},
-             {"sku_code": "B", "quantity": 3}]
+    lines = [
+        {"sku_code": "B", "quantity": 1},
+        {"sku_code": "A", "quantity": 2, "unit_price_fen": 5},
+        {"sku_code": "B", "quantity": 3},
+    ]
     assert domain.pick_list(lines) == [{"sku_code": "A", "quantity": 2}, {"sku_code": "B", "quantity": 4}]
 
 
@@ -257,6 +335,6 @@ def test_stalled_after_the_configured_hours_without_progress():
     assert not domain.is_stalled("in_transit", last, last + timedelta(hours=47, minutes=59), 48, False)
     assert domain.is_stalled("in_transit", last, last + timedelta(hours=48), 48, False)
     assert domain.is_stalled("dispatched", last, last + timedelta(hours=6), 6, False)
-    assert not domain.is_stalled("in_transit", last, last + timedelta(hours=99), 48, True)   # already queued
+    assert not domain.is_stalled("in_transit", last, last + timedelta(hours=99), 48, True)  # already queued
     assert not domain.is_stalled("delivered", last, last + timedelta(hours=99), 48, False)
     assert not domain.is_stalled("pending", None, last + timedelta(hours=99), 48, False)

@@ -5,6 +5,7 @@ finance with a shop_id) their shop's; admin, service and platform finance every 
 tenant's order answers 404. The full receiver address only on a single order, to the roles that ship
 or serve it (ops, cs, warehouse, admin, service) and to the buyer themself; lists carry the masked one.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -74,8 +75,11 @@ class AddressSchema(BodySchema):
 class LineInSchema(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     # The range is a business rule (domain.check_requested_lines) so its message names the line.
-    quantity = fields.Int(required=True, validate=validate.Range(max=MAX_INT),
-                          metadata={"minimum": 1, "maximum": domain.MAX_LINE_QUANTITY})
+    quantity = fields.Int(
+        required=True,
+        validate=validate.Range(max=MAX_INT),
+        metadata={"minimum": 1, "maximum": domain.MAX_LINE_QUANTITY},
+    )
 
 
 class PlaceOrderSchema(FlatErrorsSchema):
@@ -116,8 +120,11 @@ class OrderListArgs(PageArgs):
     def _ranges(self, data, **kwargs):
         if data.get("created_from") and data.get("created_to") and data["created_from"] > data["created_to"]:
             raise ValidationError("Must not be after created_to.", "created_from")
-        if (data.get("min_payable_fen") is not None and data.get("max_payable_fen") is not None
-                and data["min_payable_fen"] > data["max_payable_fen"]):
+        if (
+            data.get("min_payable_fen") is not None
+            and data.get("max_payable_fen") is not None
+            and data["min_payable_fen"] > data["max_payable_fen"]
+        ):
             raise ValidationError("Must not be above max_payable_fen.", "min_payable_fen")
 
 
@@ -134,14 +141,17 @@ class AuditRulesInSchema(FlatErrorsSchema):
     hold_above_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
     auto_pass_middle = fields.Bool()
     remote_regions = fields.List(fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50))
-    front_desk_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
-                                      validate=validate.Length(max=50))
+    front_desk_keywords = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50)
+    )
     repeat_phone_count = fields.Int(validate=validate.Range(min=2, max=1000))
     repeat_phone_window_minutes = fields.Int(validate=validate.Range(min=1, max=7 * 24 * 60))
-    note_hold_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
-                                     validate=validate.Length(max=50))
-    priority_keywords = fields.List(fields.Str(validate=validate.Length(min=1, max=20)),
-                                    validate=validate.Length(max=50))
+    note_hold_keywords = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50)
+    )
+    priority_keywords = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=20)), validate=validate.Length(max=50)
+    )
 
 
 # Schemas: output ---------------------------------------------------------------------------------------
@@ -169,6 +179,7 @@ class LineOutSchema(Schema):
 
 class TimelineOutSchema(Schema):
     """The timeline entry every service returns."""
+
     at = UtcTime()
     by = fields.Str()
     action = fields.Str()
@@ -292,8 +303,11 @@ def _order_out(order: Order, now: datetime, full_address: bool = False, timeline
         "shipping_breakdown": order.shipping_breakdown,
         "held_reasons": order.held_reason_list,
         "held_at": aware(order.held_at),
-        "review": (domain.review_wait(aware(order.held_at), now, operations.review_target_minutes(config))
-                   if order.status == domain.ON_HOLD else None),
+        "review": (
+            domain.review_wait(aware(order.held_at), now, operations.review_target_minutes(config))
+            if order.status == domain.ON_HOLD
+            else None
+        ),
         "promise": order.promise,
         "promised_ship_by": aware(order.promised_ship_by),
         "payment_id": order.payment_id,
@@ -310,16 +324,30 @@ def _order_out(order: Order, now: datetime, full_address: bool = False, timeline
         "created_at": aware(order.created_at),
         "updated_at": aware(order.updated_at),
         "lines": [
-            {"line_no": line.line_no, "sku_code": line.sku_code, "title": line.title,
-             "category_id": line.category_id, "quantity": line.quantity, "list_price_fen": line.list_price_fen,
-             "unit_price_fen": line.unit_price_fen, "total_fen": line.total_fen, "weight_g": line.weight_g}
+            {
+                "line_no": line.line_no,
+                "sku_code": line.sku_code,
+                "title": line.title,
+                "category_id": line.category_id,
+                "quantity": line.quantity,
+                "list_price_fen": line.list_price_fen,
+                "unit_price_fen": line.unit_price_fen,
+                "total_fen": line.total_fen,
+                "weight_g": line.weight_g,
+            }
             for line in order.lines
         ],
     }
     if timeline:
         out["timeline"] = [
-            {"status": t.status, "from_status": t.from_status, "action": t.action, "at": aware(t.at), "by": t.by,
-             "reason": t.reason}
+            {
+                "status": t.status,
+                "from_status": t.from_status,
+                "action": t.action,
+                "at": aware(t.at),
+                "by": t.by,
+                "reason": t.reason,
+            }
             for t in order.timeline
         ]
     return out
@@ -335,8 +363,9 @@ def _detail(session, order: Order) -> dict:
     """The order with its timeline, as the caller may see it. A view that changed the order renders it
     in its own transaction after the flush, just before the commit, instead of reading it again."""
     session.flush()
-    return _order_out(order, current_config().clock.now(), _sees_full_address(current_principal(), order),
-                      timeline=True)
+    return _order_out(
+        order, current_config().clock.now(), _sees_full_address(current_principal(), order), timeline=True
+    )
 
 
 def _new_order_id(now: datetime) -> str:
@@ -363,28 +392,56 @@ def place_order(args):
     skus = gateways.catalog.skus(shop_id, [line["sku_code"] for line in args["lines"]])
     priced = domain.price_lines(args["lines"], skus)
     goods_only = domain.totals(priced, 0)
-    quote = gateways.logistics.quote(shop_id, address.province, domain.total_weight_g(priced),
-                                     goods_only.goods_payable_fen)
+    quote = gateways.logistics.quote(
+        shop_id, address.province, domain.total_weight_g(priced), goods_only.goods_payable_fen
+    )
     totals = domain.totals(priced, quote.fee_fen)
 
     now = current_config().clock.now()
     order_id = _new_order_id(now)
     with current_db().uow() as uow:
         order = Order(
-            id=order_id, shop_id=shop_id, buyer_id=principal.sub, status=domain.PENDING_PAYMENT,
-            presale=args["presale"], priority=False, note=args["note"].strip(),
-            address=address.to_dict(), address_masked=address.masked(), receiver_phone=address.phone,
-            goods_fen=totals.goods_fen, discount_fen=totals.discount_fen, shipping_fen=totals.shipping_fen,
-            payable_fen=totals.payable_fen, shipping_breakdown=quote.breakdown, held_reasons="",
-            created_at=now, updated_at=now,
+            id=order_id,
+            shop_id=shop_id,
+            buyer_id=principal.sub,
+            status=domain.PENDING_PAYMENT,
+            presale=args["presale"],
+            priority=False,
+            note=args["note"].strip(),
+            address=address.to_dict(),
+            address_masked=address.masked(),
+            receiver_phone=address.phone,
+            goods_fen=totals.goods_fen,
+            discount_fen=totals.discount_fen,
+            shipping_fen=totals.shipping_fen,
+            payable_fen=totals.payable_fen,
+            shipping_breakdown=quote.breakdown,
+            held_reasons="",
+            created_at=now,
+            updated_at=now,
             lines=[
-                OrderLine(line_no=i, sku_code=p.sku_code, title=p.title[:200], category_id=p.category_id,
-                          quantity=p.quantity, list_price_fen=p.list_price_fen, unit_price_fen=p.unit_price_fen,
-                          weight_g=p.weight_g)
+                OrderLine(
+                    line_no=i,
+                    sku_code=p.sku_code,
+                    title=p.title[:200],
+                    category_id=p.category_id,
+                    quantity=p.quantity,
+                    list_price_fen=p.list_price_fen,
+                    unit_price_fen=p.unit_price_fen,
+                    weight_g=p.weight_g,
+                )
                 for i, p in enumerate(priced)
             ],
-            timeline=[TimelineEntry(status=domain.PENDING_PAYMENT, from_status=None, action="placed", at=now,
-                                    by=principal.sub, reason=f"payable {totals.payable_fen} fen")],
+            timeline=[
+                TimelineEntry(
+                    status=domain.PENDING_PAYMENT,
+                    from_status=None,
+                    action="placed",
+                    at=now,
+                    by=principal.sub,
+                    reason=f"payable {totals.payable_fen} fen",
+                )
+            ],
         )
         uow.session.add(order)
         uow.session.flush()
@@ -423,8 +480,14 @@ def list_orders(args):
         stmt = stmt.where(Order.priority.is_(args["priority"]))
     now = current_config().clock.now()
     with current_db().Session() as session:
-        return paginate(session, stmt, [Order.created_at, Order.id], args["limit"], args.get("cursor"),
-                        to_item=lambda o: _order_out(o, now))
+        return paginate(
+            session,
+            stmt,
+            [Order.created_at, Order.id],
+            args["limit"],
+            args.get("cursor"),
+            to_item=lambda o: _order_out(o, now),
+        )
 
 
 def _scoped(stmt, requested_shop: str | None):
@@ -443,17 +506,21 @@ def count_orders(args):
     target = operations.review_target_minutes(config)
     with current_db().Session() as session:
         rows = session.execute(
-            _scoped(sa.select(Order.status, sa.func.count()).select_from(Order), args.get("shop_id"))
-            .group_by(Order.status)
+            _scoped(sa.select(Order.status, sa.func.count()).select_from(Order), args.get("shop_id")).group_by(
+                Order.status
+            )
         ).all()
         overdue = session.execute(
-            _scoped(sa.select(sa.func.count()).select_from(Order), args.get("shop_id"))
-            .where(Order.status == domain.ON_HOLD, Order.held_at < now - timedelta(minutes=target))
+            _scoped(sa.select(sa.func.count()).select_from(Order), args.get("shop_id")).where(
+                Order.status == domain.ON_HOLD, Order.held_at < now - timedelta(minutes=target)
+            )
         ).scalar_one()
     by_status = {s: 0 for s in domain.STATUSES}
     by_status.update({status: n for status, n in rows})
-    tabs = [{"tab": key, "label": label, "statuses": list(statuses), "count": sum(by_status[s] for s in statuses)}
-            for key, label, statuses in domain.TABS]
+    tabs = [
+        {"tab": key, "label": label, "statuses": list(statuses), "count": sum(by_status[s] for s in statuses)}
+        for key, label, statuses in domain.TABS
+    ]
     return {"by_status": by_status, "tabs": tabs, "total": sum(by_status.values()), "on_hold_overdue": overdue}
 
 
@@ -479,8 +546,9 @@ def review_order(args, order_id):
         order = _load_visible(uow.session, order_id)
         reason = (args.get("reason") or "").strip()
         if args["decision"] == "approve":
-            operations.move(uow.session, order, A.APPROVE, principal.sub, "review approved" + (f": {reason}" if reason
-                                                                                               else ""), now)
+            operations.move(
+                uow.session, order, A.APPROVE, principal.sub, "review approved" + (f": {reason}" if reason else ""), now
+            )
             uow.record(operations.ready_to_ship_event(order))
         else:
             operations.cancel(uow, order, principal.sub, f"review rejected: {reason}", now, action=A.REJECT)
@@ -556,8 +624,9 @@ def put_audit_rules(args, body):
         rules = domain.AuditRules.from_dict(body, base=current)
         row = uow.session.get(AuditRuleSet, shop_id)
         if row is None:
-            uow.session.add(AuditRuleSet(shop_id=shop_id, rules=rules.to_dict(), updated_at=now,
-                                         updated_by=principal.sub))
+            uow.session.add(
+                AuditRuleSet(shop_id=shop_id, rules=rules.to_dict(), updated_at=now, updated_by=principal.sub)
+            )
         else:
             row.rules = rules.to_dict()
             row.updated_at = now
@@ -569,5 +638,10 @@ def put_audit_rules(args, body):
 def _rules_out(session, shop_id: str) -> dict:
     rules, is_default = operations.rules_for(session, current_config(), shop_id)
     row = session.get(AuditRuleSet, shop_id)
-    return {"shop_id": shop_id, "is_default": is_default, "updated_at": aware(row.updated_at) if row else None,
-            "updated_by": row.updated_by if row else None, **rules.to_dict()}
+    return {
+        "shop_id": shop_id,
+        "is_default": is_default,
+        "updated_at": aware(row.updated_at) if row else None,
+        "updated_by": row.updated_by if row else None,
+        **rules.to_dict(),
+    }

@@ -1,4 +1,5 @@
 """The orders service: `create_app()` for gunicorn, `create_worker()` for `ecom worker orders`."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Everything here is a plain function or value object so that the rules can be tested exhaustively
 without a database; operations.py applies the results with conditional updates.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,8 +24,7 @@ DELIVERED = "delivered"
 COMPLETED = "completed"
 CANCELLED = "cancelled"
 
-STATUSES = (PENDING_PAYMENT, PAID, AWAITING_STOCK, ON_HOLD, AWAITING_SHIPMENT, SHIPPED, DELIVERED,
-            COMPLETED, CANCELLED)
+STATUSES = (PENDING_PAYMENT, PAID, AWAITING_STOCK, ON_HOLD, AWAITING_SHIPMENT, SHIPPED, DELIVERED, COMPLETED, CANCELLED)
 FINAL = (COMPLETED, CANCELLED)
 # Everything before the parcel leaves the warehouse: the order can still be cancelled.
 BEFORE_SHIPMENT = (PENDING_PAYMENT, PAID, AWAITING_STOCK, ON_HOLD, AWAITING_SHIPMENT)
@@ -41,17 +41,17 @@ TABS = (
 class Action:
     """What can happen to an order. Each action is allowed only from the statuses in TRANSITIONS."""
 
-    PAY = "pay"                        # billing.PaymentSucceeded
+    PAY = "pay"  # billing.PaymentSucceeded
     WAIT_FOR_STOCK = "wait_for_stock"  # inventory.StockShortage, policy wait (presale)
-    PASS_AUDIT = "pass_audit"          # inventory.StockReserved + audit passed
-    HOLD = "hold"                      # inventory.StockReserved + audit held
-    APPROVE = "approve"                # ops review
-    REJECT = "reject"                  # ops review
-    CANCEL = "cancel"                  # buyer, ops, after-sales request, shortage policy cancel
-    CLOSE_UNPAID = "close_unpaid"      # unpaid timeout job
-    SHIP = "ship"                      # logistics.ShipmentDispatched
-    DELIVER = "deliver"                # logistics.ShipmentDelivered
-    COMPLETE = "complete"              # buyer confirms receipt or auto-confirm
+    PASS_AUDIT = "pass_audit"  # inventory.StockReserved + audit passed
+    HOLD = "hold"  # inventory.StockReserved + audit held
+    APPROVE = "approve"  # ops review
+    REJECT = "reject"  # ops review
+    CANCEL = "cancel"  # buyer, ops, after-sales request, shortage policy cancel
+    CLOSE_UNPAID = "close_unpaid"  # unpaid timeout job
+    SHIP = "ship"  # logistics.ShipmentDispatched
+    DELIVER = "deliver"  # logistics.ShipmentDelivered
+    COMPLETE = "complete"  # buyer confirms receipt or auto-confirm
 
 
 # action -> (statuses it may start from, status it leads to)
@@ -106,7 +106,7 @@ class Address:
     detail: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Address":
+    def from_dict(cls, data: dict) -> Address:
         return cls(**{k: (data.get(k) or "").strip() for k in ADDRESS_FIELDS})
 
     def to_dict(self) -> dict:
@@ -140,7 +140,7 @@ class PricedLine:
     title: str
     category_id: str | None
     list_price_fen: int
-    unit_price_fen: int     # the effective price the buyer pays (catalog's price_fen)
+    unit_price_fen: int  # the effective price the buyer pays (catalog's price_fen)
     weight_g: int
 
     @property
@@ -155,8 +155,8 @@ class PricedLine:
 
 @dataclass(frozen=True)
 class Totals:
-    goods_fen: int       # at list price
-    discount_fen: int    # promotional savings (list price - effective price)
+    goods_fen: int  # at list price
+    discount_fen: int  # promotional savings (list price - effective price)
     shipping_fen: int
     payable_fen: int
 
@@ -200,21 +200,24 @@ def price_lines(lines: list[dict], skus: dict[str, dict]) -> list[PricedLine]:
             continue
         if not sku.get("sellable"):
             errors[f"lines.{i}.sku_code"] = [
-                f"SKU {line['sku_code']!r} is not for sale (product {sku.get('product_status') or 'not listed'})."]
+                f"SKU {line['sku_code']!r} is not for sale (product {sku.get('product_status') or 'not listed'})."
+            ]
             continue
         price = sku.get("price_fen")
         if price is None or price < 0:
             errors[f"lines.{i}.sku_code"] = [f"SKU {line['sku_code']!r} has no price."]
             continue
-        priced.append(PricedLine(
-            sku_code=line["sku_code"],
-            quantity=line["quantity"],
-            title=sku.get("title") or "",
-            category_id=sku.get("category_id"),
-            list_price_fen=int(sku.get("list_price_fen") if sku.get("list_price_fen") is not None else price),
-            unit_price_fen=int(price),
-            weight_g=int(sku.get("weight_g") or 0),
-        ))
+        priced.append(
+            PricedLine(
+                sku_code=line["sku_code"],
+                quantity=line["quantity"],
+                title=sku.get("title") or "",
+                category_id=sku.get("category_id"),
+                list_price_fen=int(sku.get("list_price_fen") if sku.get("list_price_fen") is not None else price),
+                unit_price_fen=int(price),
+                weight_g=int(sku.get("weight_g") or 0),
+            )
+        )
     if errors:
         raise RuleViolation("some order lines cannot be sold", errors)
     return priced
@@ -227,16 +230,17 @@ def total_weight_g(lines: list[PricedLine]) -> int:
 def totals(lines: list[PricedLine], shipping_fen: int) -> Totals:
     goods = sum(line.list_total_fen for line in lines)
     discount = goods - sum(line.total_fen for line in lines)
-    return Totals(goods_fen=goods, discount_fen=discount, shipping_fen=shipping_fen,
-                  payable_fen=goods - discount + shipping_fen)
+    return Totals(
+        goods_fen=goods, discount_fen=discount, shipping_fen=shipping_fen, payable_fen=goods - discount + shipping_fen
+    )
 
 
 # Audit rules ----------------------------------------------------------------------------------------
 class HoldReason:
-    AMOUNT_OVER_LIMIT = "amount_over_limit"    # payable above the manual-review threshold
-    VAGUE_ADDRESS = "vague_address"            # missing street/detail or house number, or only a front desk
-    REPEAT_PHONE = "repeat_phone"              # the same phone placed several orders in a short window
-    BUYER_NOTE = "buyer_note"                  # the note asks for something (加急, 指定时间, ...)
+    AMOUNT_OVER_LIMIT = "amount_over_limit"  # payable above the manual-review threshold
+    VAGUE_ADDRESS = "vague_address"  # missing street/detail or house number, or only a front desk
+    REPEAT_PHONE = "repeat_phone"  # the same phone placed several orders in a short window
+    BUYER_NOTE = "buyer_note"  # the note asks for something (加急, 指定时间, ...)
     # Orders that do not qualify for auto-pass and are not clear holds either, when the shop reviews
     # such "middle" orders by hand (auto_pass_middle = false):
     MIDDLE_AMOUNT = "middle_amount"
@@ -253,15 +257,15 @@ DEFAULT_REMOTE_REGIONS = ("新疆", "西藏", "内蒙古")
 class AuditRules:
     """Per-shop audit rules; the defaults are the seed rules of the SOP (BUSINESS-RULES.md)."""
 
-    auto_pass_max_fen: int = 50_000          # <= 500 yuan passes automatically (other conditions met)
-    hold_above_fen: int = 500_000            # > 5000 yuan is always reviewed by hand
-    auto_pass_middle: bool = True            # orders between the thresholds (or remote / presale)
+    auto_pass_max_fen: int = 50_000  # <= 500 yuan passes automatically (other conditions met)
+    hold_above_fen: int = 500_000  # > 5000 yuan is always reviewed by hand
+    auto_pass_middle: bool = True  # orders between the thresholds (or remote / presale)
     remote_regions: tuple[str, ...] = DEFAULT_REMOTE_REGIONS
     # Places where a parcel is left with whoever is at the door, not with the receiver. A parcel locker
     # or a station (快递柜, 驿站) is not one: the receiver collects there with a code.
     front_desk_keywords: tuple[str, ...] = ("公司前台", "前台", "门卫", "传达室", "收发室")
-    repeat_phone_count: int = 3              # this many orders from one phone ...
-    repeat_phone_window_minutes: int = 60    # ... within this window -> hold
+    repeat_phone_count: int = 3  # this many orders from one phone ...
+    repeat_phone_window_minutes: int = 60  # ... within this window -> hold
     note_hold_keywords: tuple[str, ...] = ("加急", "指定时间", "指定日期", "改地址", "修改地址", "发票")
     priority_keywords: tuple[str, ...] = ("加急", "指定时间")
 
@@ -273,7 +277,7 @@ class AuditRules:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict | None, base: "AuditRules | None" = None) -> "AuditRules":
+    def from_dict(cls, data: dict | None, base: AuditRules | None = None) -> AuditRules:
         """`data` over `base` (default: the seed rules); unknown keys are ignored."""
         base = base or cls()
         known = {f.name for f in fields(cls)}
@@ -331,13 +335,18 @@ def is_remote(address: Address, rules: AuditRules) -> bool:
 # A house, building or room number: a numeral or a building letter before a unit word (100号, 三号楼,
 # A座, 2单元, 5楼, 十二层, 88弄), in the street or the detail; in the detail any digit counts too
 # (1203, 3-501). Without one ("文一西路" / "村口大树旁边") the courier has to call: a person checks.
-UNIT_NUMBER_RE = re.compile(r"[0-9０-９一二三四五六七八九十百零〇两A-Za-zＡ-Ｚａ-ｚ]\s*(?:号|栋|幢|座|单元|室|楼|层|弄)")
+UNIT_NUMBER_RE = re.compile(
+    r"[0-9０-９一二三四五六七八九十百零〇两A-Za-zＡ-Ｚａ-ｚ]\s*(?:号|栋|幢|座|单元|室|楼|层|弄)"
+)
 DIGIT_RE = re.compile(r"[0-9０-９]")
 
 
 def has_house_number(address: Address) -> bool:
-    return bool(UNIT_NUMBER_RE.search(address.street) or UNIT_NUMBER_RE.search(address.detail)
-                or DIGIT_RE.search(address.detail))
+    return bool(
+        UNIT_NUMBER_RE.search(address.street)
+        or UNIT_NUMBER_RE.search(address.detail)
+        or DIGIT_RE.search(address.detail)
+    )
 
 
 def vague_address(address: Address, rules: AuditRules) -> str | None:
@@ -383,8 +392,9 @@ def audit(facts: AuditFacts, rules: AuditRules) -> AuditOutcome:
         details.append(vague)
     if facts.same_phone_orders >= rules.repeat_phone_count:
         reasons.append(HoldReason.REPEAT_PHONE)
-        details.append(f"{facts.same_phone_orders} orders from this phone within "
-                       f"{rules.repeat_phone_window_minutes} min")
+        details.append(
+            f"{facts.same_phone_orders} orders from this phone within {rules.repeat_phone_window_minutes} min"
+        )
     asks, priority = note_asks(facts.note, rules)
     if asks:
         reasons.append(HoldReason.BUYER_NOTE)

@@ -4,8 +4,10 @@ Small classes over ecom_common.peers.PeerClient, so that unit tests can put fake
 (`app.extensions["orders.gateways"] = Gateways(FakeCatalog(), FakeLogistics())`). A peer that cannot
 be reached raises ServiceUnavailable (503) from PeerClient before anything is written.
 """
+
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -19,8 +21,9 @@ class RegionNotServed(RuleViolation):
     """Logistics does not deliver to this province (its 422)."""
 
     def __init__(self, province: str, detail: str | None = None):
-        super().__init__(detail or f"the shop does not ship to {province}",
-                         {"address.province": [f"Not served: {province}."]})
+        super().__init__(
+            detail or f"the shop does not ship to {province}", {"address.province": [f"Not served: {province}."]}
+        )
 
 
 @dataclass(frozen=True)
@@ -47,15 +50,19 @@ class LogisticsGateway:
         self.client = PeerClient(config, "logistics")
 
     def quote(self, shop_id: str, province: str, weight_g: int, goods_fen: int) -> Quote:
-        resp = self.client.post("/api/v1/shipping/quote", json={
-            "shop_id": shop_id, "province": province, "weight_g": weight_g, "goods_fen": goods_fen,
-        })
+        resp = self.client.post(
+            "/api/v1/shipping/quote",
+            json={
+                "shop_id": shop_id,
+                "province": province,
+                "weight_g": weight_g,
+                "goods_fen": goods_fen,
+            },
+        )
         if resp.status_code == 422:
             detail = None
-            try:
+            with contextlib.suppress(ValueError):
                 detail = resp.json().get("detail")
-            except ValueError:
-                pass
             raise RegionNotServed(province, detail)
         if resp.status_code != 200:
             raise BadGateway(f"logistics answered {resp.status_code} to a shipping quote")
@@ -71,7 +78,7 @@ class Gateways:
     logistics: object
 
     @classmethod
-    def from_config(cls, config: Config) -> "Gateways":
+    def from_config(cls, config: Config) -> Gateways:
         return cls(CatalogGateway(config), LogisticsGateway(config))
 
 

@@ -8,6 +8,7 @@ an order already cancelled) change nothing but leave a timeline entry, so that o
 transition that loses a race raises ConcurrentChange and the message is retried against the new
 status.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,22 +67,51 @@ def on_payment_succeeded(uow: UnitOfWork, event: Envelope) -> None:
     if order.payment_id == p["payment_id"]:
         return  # the same payment reported again under another event id
     if order.status != domain.PENDING_PAYMENT:
-        operations.note(uow.session, order, "payment_ignored", _by(event),
-                       f"payment {p['payment_id']} of {p['amount_fen']} fen arrived while {order.status}; "
-                       "billing refunds it", now)
+        operations.note(
+            uow.session,
+            order,
+            "payment_ignored",
+            _by(event),
+            f"payment {p['payment_id']} of {p['amount_fen']} fen arrived while {order.status}; billing refunds it",
+            now,
+        )
         return
     if p["amount_fen"] != order.payable_fen:
-        operations.note(uow.session, order, "payment_mismatch", _by(event),
-                       f"payment {p['payment_id']} of {p['amount_fen']} fen does not match payable "
-                       f"{order.payable_fen} fen; not applied", now)
+        operations.note(
+            uow.session,
+            order,
+            "payment_mismatch",
+            _by(event),
+            f"payment {p['payment_id']} of {p['amount_fen']} fen does not match payable "
+            f"{order.payable_fen} fen; not applied",
+            now,
+        )
         return
-    operations.move(uow.session, order, A.PAY, _by(event), f"payment {p['payment_id']} ({p.get('method') or '?'})",
-                   now, paid_at=now, payment_id=p["payment_id"])
-    uow.record(make_event("orders.OrderPaid", {
-        "order_id": order.id, "shop_id": order.shop_id, "buyer_id": order.buyer_id,
-        "payable_fen": order.payable_fen, "paid_at": iso(now), "lines": operations.lines_payload(order),
-        "presale": order.presale, "payment_id": p["payment_id"],
-    }))
+    operations.move(
+        uow.session,
+        order,
+        A.PAY,
+        _by(event),
+        f"payment {p['payment_id']} ({p.get('method') or '?'})",
+        now,
+        paid_at=now,
+        payment_id=p["payment_id"],
+    )
+    uow.record(
+        make_event(
+            "orders.OrderPaid",
+            {
+                "order_id": order.id,
+                "shop_id": order.shop_id,
+                "buyer_id": order.buyer_id,
+                "payable_fen": order.payable_fen,
+                "paid_at": iso(now),
+                "lines": operations.lines_payload(order),
+                "presale": order.presale,
+                "payment_id": p["payment_id"],
+            },
+        )
+    )
 
 
 def on_payment_failed(uow: UnitOfWork, event: Envelope) -> None:
@@ -89,9 +119,14 @@ def on_payment_failed(uow: UnitOfWork, event: Envelope) -> None:
     order = _load(uow, event)
     if order is None:
         return
-    operations.note(uow.session, order, "payment_failed", _by(event),
-                   f"payment {p['payment_id']} failed: {p.get('reason') or 'no reason given'}",
-                   uow.db.config.clock.now())
+    operations.note(
+        uow.session,
+        order,
+        "payment_failed",
+        _by(event),
+        f"payment {p['payment_id']} failed: {p.get('reason') or 'no reason given'}",
+        uow.db.config.clock.now(),
+    )
 
 
 def on_stock_reserved(uow: UnitOfWork, event: Envelope) -> None:
@@ -102,8 +137,14 @@ def on_stock_reserved(uow: UnitOfWork, event: Envelope) -> None:
     _answer_to_order_paid(order, event)
     now = uow.db.config.clock.now()
     if not domain.can(order.status, A.PASS_AUDIT):
-        operations.note(uow.session, order, "reservation_ignored", _by(event),
-                       f"stock reserved while {order.status}; nothing to audit", now)
+        operations.note(
+            uow.session,
+            order,
+            "reservation_ignored",
+            _by(event),
+            f"stock reserved while {order.status}; nothing to audit",
+            now,
+        )
         return
     operations.audit_and_route(uow, order, now)
 
@@ -130,8 +171,17 @@ def on_stock_shortage(uow: UnitOfWork, event: Envelope) -> None:
         operations.note(uow.session, order, "shortage_ignored", _by(event), f"shortage while {order.status}", now)
         return
     ship_by, promise = domain.presale_promise(now, operations.presale_ship_days(uow.db.config))
-    operations.move(uow.session, order, A.WAIT_FOR_STOCK, _by(event), f"waiting for stock ({short}); {promise}", now,
-                   presale=True, promised_ship_by=ship_by, promise=promise)
+    operations.move(
+        uow.session,
+        order,
+        A.WAIT_FOR_STOCK,
+        _by(event),
+        f"waiting for stock ({short}); {promise}",
+        now,
+        presale=True,
+        promised_ship_by=ship_by,
+        promise=promise,
+    )
 
 
 def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
@@ -146,19 +196,47 @@ def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
     now = uow.db.config.clock.now()
     if order.status in (domain.SHIPPED, domain.DELIVERED, domain.COMPLETED):
         if (order.carrier, order.tracking_no) != (p["carrier"], p["tracking_no"]) and order.status == domain.SHIPPED:
-            uow.session.execute(sa.update(Order).where(Order.id == order.id, Order.status == domain.SHIPPED)
-                                .values(carrier=p["carrier"], tracking_no=p["tracking_no"], updated_at=now))
-            operations.note(uow.session, order, "tracking_changed", _by(event),
-                           f"now {p['carrier']} {p['tracking_no']} (was {order.carrier} {order.tracking_no})", now)
+            uow.session.execute(
+                sa.update(Order)
+                .where(Order.id == order.id, Order.status == domain.SHIPPED)
+                .values(carrier=p["carrier"], tracking_no=p["tracking_no"], updated_at=now)
+            )
+            operations.note(
+                uow.session,
+                order,
+                "tracking_changed",
+                _by(event),
+                f"now {p['carrier']} {p['tracking_no']} (was {order.carrier} {order.tracking_no})",
+                now,
+            )
         return
     # Anything else before shipment raises IllegalTransition: retried, then dead-lettered for ops
     # (a dispatched parcel for a cancelled order needs a human).
-    operations.move(uow.session, order, A.SHIP, _by(event), f"dispatched with {p['carrier']} {p['tracking_no']}", now,
-                   shipped_at=now, carrier=p["carrier"], tracking_no=p["tracking_no"], shipment_id=p["shipment_id"])
-    uow.record(make_event("orders.OrderShipped", {
-        "order_id": order.id, "shop_id": order.shop_id, "carrier": p["carrier"], "tracking_no": p["tracking_no"],
-        "shipment_id": p["shipment_id"], "shipped_at": iso(now),
-    }))
+    operations.move(
+        uow.session,
+        order,
+        A.SHIP,
+        _by(event),
+        f"dispatched with {p['carrier']} {p['tracking_no']}",
+        now,
+        shipped_at=now,
+        carrier=p["carrier"],
+        tracking_no=p["tracking_no"],
+        shipment_id=p["shipment_id"],
+    )
+    uow.record(
+        make_event(
+            "orders.OrderShipped",
+            {
+                "order_id": order.id,
+                "shop_id": order.shop_id,
+                "carrier": p["carrier"],
+                "tracking_no": p["tracking_no"],
+                "shipment_id": p["shipment_id"],
+                "shipped_at": iso(now),
+            },
+        )
+    )
 
 
 def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
@@ -174,10 +252,18 @@ def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
     # Before `shipped` this raises IllegalTransition: the Dispatched event is still on its way (e.g.
     # in a retry tier), so the retry finds the order shipped.
     operations.move(uow.session, order, A.DELIVER, _by(event), "delivered", now, delivered_at=now)
-    uow.record(make_event("orders.OrderDelivered", {
-        "order_id": order.id, "shop_id": order.shop_id, "delivered_at": iso(now),
-        "carrier_delivered_at": p.get("delivered_at"), "shipment_id": p["shipment_id"],
-    }))
+    uow.record(
+        make_event(
+            "orders.OrderDelivered",
+            {
+                "order_id": order.id,
+                "shop_id": order.shop_id,
+                "delivered_at": iso(now),
+                "carrier_delivered_at": p.get("delivered_at"),
+                "shipment_id": p["shipment_id"],
+            },
+        )
+    )
 
 
 def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
@@ -186,8 +272,14 @@ def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
     if order is None:
         return
     case = f" for case {p['case_id']}" if p.get("case_id") else ""
-    operations.note(uow.session, order, "refund_succeeded", _by(event),
-                   f"refund {p['refund_id']} of {p['amount_fen']} fen{case}", uow.db.config.clock.now())
+    operations.note(
+        uow.session,
+        order,
+        "refund_succeeded",
+        _by(event),
+        f"refund {p['refund_id']} of {p['amount_fen']} fen{case}",
+        uow.db.config.clock.now(),
+    )
 
 
 def on_cancel_requested(uow: UnitOfWork, event: Envelope) -> None:
@@ -198,11 +290,23 @@ def on_cancel_requested(uow: UnitOfWork, event: Envelope) -> None:
         return
     now = uow.db.config.clock.now()
     if not domain.can(order.status, A.CANCEL):
-        operations.note(uow.session, order, "cancel_request_refused", _by(event),
-                       f"case {p['case_id']} asked to cancel, but the order is {order.status}", now)
+        operations.note(
+            uow.session,
+            order,
+            "cancel_request_refused",
+            _by(event),
+            f"case {p['case_id']} asked to cancel, but the order is {order.status}",
+            now,
+        )
         return
-    operations.cancel(uow, order, f"aftersales:{p['case_id']}", p.get("reason") or f"after-sales case {p['case_id']}",
-                     now, case_id=p["case_id"])
+    operations.cancel(
+        uow,
+        order,
+        f"aftersales:{p['case_id']}",
+        p.get("reason") or f"after-sales case {p['case_id']}",
+        now,
+        case_id=p["case_id"],
+    )
 
 
 HANDLERS = {
@@ -243,17 +347,24 @@ def close_unpaid_orders(db: Database) -> int:
     now = config.clock.now()
     timeout = operations.unpaid_timeout(config)
     with db.Session() as session:
-        ids = session.execute(
-            sa.select(Order.id).where(Order.status == domain.PENDING_PAYMENT, Order.created_at <= now - timeout)
-            .order_by(Order.created_at).limit(operations.job_batch(config))
-        ).scalars().all()
+        ids = (
+            session.execute(
+                sa.select(Order.id)
+                .where(Order.status == domain.PENDING_PAYMENT, Order.created_at <= now - timeout)
+                .order_by(Order.created_at)
+                .limit(operations.job_batch(config))
+            )
+            .scalars()
+            .all()
+        )
     minutes = int(timeout.total_seconds() // 60)
 
     def close(uow, order):
         if order.status != domain.PENDING_PAYMENT or aware(order.created_at) > now - timeout:
             return False
-        operations.cancel(uow, order, operations.SYSTEM, f"not paid within {minutes} minutes", now,
-                         action=A.CLOSE_UNPAID)
+        operations.cancel(
+            uow, order, operations.SYSTEM, f"not paid within {minutes} minutes", now, action=A.CLOSE_UNPAID
+        )
         return True
 
     return _each(db, list(ids), close)
@@ -265,10 +376,16 @@ def auto_confirm_receipt(db: Database) -> int:
     now = config.clock.now()
     after = operations.auto_confirm_after(config)
     with db.Session() as session:
-        ids = session.execute(
-            sa.select(Order.id).where(Order.status == domain.DELIVERED, Order.delivered_at <= now - after)
-            .order_by(Order.delivered_at).limit(operations.job_batch(config))
-        ).scalars().all()
+        ids = (
+            session.execute(
+                sa.select(Order.id)
+                .where(Order.status == domain.DELIVERED, Order.delivered_at <= now - after)
+                .order_by(Order.delivered_at)
+                .limit(operations.job_batch(config))
+            )
+            .scalars()
+            .all()
+        )
 
     def confirm(uow, order):
         if order.status != domain.DELIVERED or aware(order.delivered_at) > now - after:

@@ -2,6 +2,7 @@
 
 Keep in step with migrations/versions/0001_initial.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -62,9 +63,9 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
-    lines: Mapped[list["OrderLine"]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
+    lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
     # Read only by the detail view: loaded when accessed, not with every order a handler acts on.
-    timeline: Mapped[list["TimelineEntry"]] = relationship(order_by="TimelineEntry.id", lazy="select")
+    timeline: Mapped[list[TimelineEntry]] = relationship(order_by="TimelineEntry.id", lazy="select")
 
     @property
     def held_reason_list(self) -> list[str]:
@@ -100,9 +101,9 @@ class TimelineEntry(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True)
-    status: Mapped[str] = mapped_column(sa.String(32), nullable=False)        # the status after the entry
+    status: Mapped[str] = mapped_column(sa.String(32), nullable=False)  # the status after the entry
     from_status: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
-    action: Mapped[str] = mapped_column(sa.String(40), nullable=False)        # placed, pay, hold, payment_failed...
+    action: Mapped[str] = mapped_column(sa.String(40), nullable=False)  # placed, pay, hold, payment_failed...
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)

@@ -3,6 +3,7 @@
 The fakes stand in for catalog and logistics behind the same methods as orders/gateways.py; the
 integration tests exercise the real HTTP gateways.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -39,8 +40,11 @@ def place(client):
     """Place an order as a buyer; returns the response JSON (asserts 201)."""
 
     def _place(buyer="bob", key=None, **body_overrides):
-        resp = client.post("/api/v1/orders", json=order_body(**body_overrides),
-                           headers={**auth("buyer", sub=buyer), "Idempotency-Key": key or uuid.uuid4().hex})
+        resp = client.post(
+            "/api/v1/orders",
+            json=order_body(**body_overrides),
+            headers={**auth("buyer", sub=buyer), "Idempotency-Key": key or uuid.uuid4().hex},
+        )
         assert resp.status_code == 201, resp.get_json()
         return resp.get_json()
 
@@ -74,32 +78,60 @@ def saga(deliver):
     class Saga:
         @staticmethod
         def pay(order, payment_id=None, amount=None):
-            return deliver("billing.PaymentSucceeded", {
-                "order_id": order["order_id"], "shop_id": order["shop_id"], "payment_id": payment_id or "P1",
-                "amount_fen": order["payable_fen"] if amount is None else amount, "method": "alipay"})
+            return deliver(
+                "billing.PaymentSucceeded",
+                {
+                    "order_id": order["order_id"],
+                    "shop_id": order["shop_id"],
+                    "payment_id": payment_id or "P1",
+                    "amount_fen": order["payable_fen"] if amount is None else amount,
+                    "method": "alipay",
+                },
+            )
 
         @staticmethod
         def reserve(order):
-            return deliver("inventory.StockReserved", {
-                "order_id": order["order_id"], "shop_id": order["shop_id"],
-                "lines": [{"sku_code": line["sku_code"], "quantity": line["quantity"]} for line in order["lines"]]})
+            return deliver(
+                "inventory.StockReserved",
+                {
+                    "order_id": order["order_id"],
+                    "shop_id": order["shop_id"],
+                    "lines": [{"sku_code": line["sku_code"], "quantity": line["quantity"]} for line in order["lines"]],
+                },
+            )
 
         @staticmethod
         def shortage(order, policy):
-            return deliver("inventory.StockShortage", {
-                "order_id": order["order_id"], "shop_id": order["shop_id"], "policy": policy,
-                "short": [{"sku_code": order["lines"][0]["sku_code"], "requested": 2, "available": 0, "short": 2}]})
+            return deliver(
+                "inventory.StockShortage",
+                {
+                    "order_id": order["order_id"],
+                    "shop_id": order["shop_id"],
+                    "policy": policy,
+                    "short": [{"sku_code": order["lines"][0]["sku_code"], "requested": 2, "available": 0, "short": 2}],
+                },
+            )
 
         @staticmethod
         def dispatch(order, case_id=None, carrier="顺丰", tracking_no="SF100"):
-            return deliver("logistics.ShipmentDispatched", {
-                "order_id": order["order_id"], "shop_id": order["shop_id"], "shipment_id": "S1",
-                "carrier": carrier, "tracking_no": tracking_no, "case_id": case_id,
-                "lines": [{"sku_code": line["sku_code"], "quantity": line["quantity"]} for line in order["lines"]]})
+            return deliver(
+                "logistics.ShipmentDispatched",
+                {
+                    "order_id": order["order_id"],
+                    "shop_id": order["shop_id"],
+                    "shipment_id": "S1",
+                    "carrier": carrier,
+                    "tracking_no": tracking_no,
+                    "case_id": case_id,
+                    "lines": [{"sku_code": line["sku_code"], "quantity": line["quantity"]} for line in order["lines"]],
+                },
+            )
 
         @staticmethod
         def deliver_parcel(order, case_id=None):
-            return deliver("logistics.ShipmentDelivered", {
-                "order_id": order["order_id"], "shop_id": order["shop_id"], "shipment_id": "S1", "case_id": case_id})
+            return deliver(
+                "logistics.ShipmentDelivered",
+                {"order_id": order["order_id"], "shop_id": order["shop_id"], "shipment_id": "S1", "case_id": case_id},
+            )
 
     return Saga()

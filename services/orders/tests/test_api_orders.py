@@ -1,4 +1,5 @@
 """API tests per endpoint (fake peer gateways, SQLite): success, 400/401/403/404/409/422, replay."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,8 @@ import uuid
 import sqlalchemy as sa
 
 from ecom_testkit import auth
-from orders.models import Order, TimelineEntry
-
 from ecom_testkit.orders_support import ADDRESS, OTHER_SHOP, SHOP, order_body
+from orders.models import Order, TimelineEntry
 
 BUYER = auth("buyer", sub="bob")
 OPS = auth("ops", sub="olga", shop_id=SHOP)
@@ -42,21 +42,31 @@ def assert_problem(resp, status, *fields):
 
 # POST /orders -------------------------------------------------------------------------------------------
 def test_place_an_order(client, db, events, fakes):
-    resp = post_order(client, order_body([{"sku_code": "RED-M", "quantity": 2}, {"sku_code": "BLUE-L", "quantity": 1}],
-                                         note="颜色要和图片一样"))
+    resp = post_order(
+        client,
+        order_body(
+            [{"sku_code": "RED-M", "quantity": 2}, {"sku_code": "BLUE-L", "quantity": 1}], note="颜色要和图片一样"
+        ),
+    )
     assert resp.status_code == 201
     order = resp.get_json()
     assert order["order_id"].startswith("O") and order["status"] == "pending_payment"
     assert order["buyer_id"] == "bob" and order["shop_id"] == SHOP
     # 2 x 99 (list 129) + 1 x 50; goods paid 248 yuan >= 99: free shipping in the fake quote.
     assert (order["goods_fen"], order["discount_fen"], order["shipping_fen"], order["payable_fen"]) == (
-        30800, 6000, 0, 24800)
+        30800,
+        6000,
+        0,
+        24800,
+    )
     assert [(l["sku_code"], l["unit_price_fen"], l["category_id"]) for l in order["lines"]] == [
-        ("RED-M", 9900, "C-dress"), ("BLUE-L", 5000, "C-dress")]
+        ("RED-M", 9900, "C-dress"),
+        ("BLUE-L", 5000, "C-dress"),
+    ]
     assert order["address"] == ADDRESS and order["address_masked"] is False  # the buyer themself
     assert [t["action"] for t in order["timeline"]] == ["placed"]
     assert set(order["timeline"][0]) == {"at", "by", "action", "from_status", "status", "reason"}
-    assert order["timeline"][0]["at"].endswith("Z") and order["created_at"].endswith("Z")   # UTC, like every service
+    assert order["timeline"][0]["at"].endswith("Z") and order["created_at"].endswith("Z")  # UTC, like every service
     # Rendered from the order in hand, not read back: it must equal what is stored.
     assert order == client.get(f"/api/v1/orders/{order['order_id']}", headers=BUYER).get_json()
     assert fakes.logistics.calls == [(SHOP, "浙江", 2 * 500 + 1500, 24800)]
@@ -106,8 +116,9 @@ def test_place_needs_a_token_and_the_buyer_role(client, db):
 
 
 def test_malformed_json_is_400(client, db):
-    resp = client.post("/api/v1/orders", data="{not json", content_type="application/json",
-                       headers={**BUYER, "Idempotency-Key": "m"})
+    resp = client.post(
+        "/api/v1/orders", data="{not json", content_type="application/json", headers={**BUYER, "Idempotency-Key": "m"}
+    )
     assert_problem(resp, 400)
     assert count_orders(db) == 0
 
@@ -127,12 +138,18 @@ def test_a_bad_phone_is_422(client):
 
 
 def test_unknown_and_unsellable_skus_and_bad_quantities_name_the_line(client, db, events):
-    assert_problem(post_order(client, order_body([{"sku_code": "RED-M", "quantity": 1},
-                                                  {"sku_code": "NOPE", "quantity": 1}])), 422, "lines.1.sku_code")
+    assert_problem(
+        post_order(client, order_body([{"sku_code": "RED-M", "quantity": 1}, {"sku_code": "NOPE", "quantity": 1}])),
+        422,
+        "lines.1.sku_code",
+    )
     assert_problem(post_order(client, order_body([{"sku_code": "OLD", "quantity": 1}])), 422, "lines.0.sku_code")
     assert_problem(post_order(client, order_body([{"sku_code": "RED-M", "quantity": 0}])), 422, "lines.0.quantity")
-    assert_problem(post_order(client, order_body([{"sku_code": "RED-M", "quantity": 1},
-                                                  {"sku_code": "RED-M", "quantity": 1}])), 422, "lines.1.sku_code")
+    assert_problem(
+        post_order(client, order_body([{"sku_code": "RED-M", "quantity": 1}, {"sku_code": "RED-M", "quantity": 1}])),
+        422,
+        "lines.1.sku_code",
+    )
     # Another shop's SKU is unknown in this shop.
     assert_problem(post_order(client, order_body([{"sku_code": "GREEN-S", "quantity": 1}])), 422, "lines.0.sku_code")
     assert count_orders(db) == 0 and events() == []
@@ -162,8 +179,14 @@ def test_an_incomplete_address_is_accepted_and_left_to_the_audit(client):
 def test_get_order_visibility_and_address(client, place):
     order = place()
     path = f"/api/v1/orders/{order['order_id']}"
-    for headers in (OPS, auth("cs", shop_id=SHOP), auth("warehouse", shop_id=SHOP), auth("admin"), auth("service"),
-                    BUYER):
+    for headers in (
+        OPS,
+        auth("cs", shop_id=SHOP),
+        auth("warehouse", shop_id=SHOP),
+        auth("admin"),
+        auth("service"),
+        BUYER,
+    ):
         body = client.get(path, headers=headers).get_json()
         assert body["address"]["phone"] == "13812345678" and body["address_masked"] is False, headers
         assert body["timeline"][0]["action"] == "placed"
@@ -239,16 +262,23 @@ def test_list_filters_and_pagination(client, place, saga, clock):
     page1 = client.get("/api/v1/orders?limit=2", headers=auth("admin")).get_json()
     page2 = client.get(f"/api/v1/orders?limit=2&cursor={page1['next_cursor']}", headers=auth("admin")).get_json()
     assert [o["order_id"] for o in page1["items"] + page2["items"]] == [
-        urgent["order_id"], big["order_id"], small["order_id"]]
+        urgent["order_id"],
+        big["order_id"],
+        small["order_id"],
+    ]
     assert page2["next_cursor"] is None
 
 
 def test_list_bad_filters_are_422_or_400(client):
-    for query, field in [("?status=lost", "status"), ("?held_reason=moon", "held_reason"),
-                         ("?min_payable_fen=-1", "min_payable_fen"), ("?limit=0", "limit"),
-                         ("?min_payable_fen=9&max_payable_fen=1", "min_payable_fen"),
-                         ("?created_from=2026-02-01T00:00:00Z&created_to=2026-01-01T00:00:00Z", "created_from"),
-                         ("?tab=somewhere", "tab")]:
+    for query, field in [
+        ("?status=lost", "status"),
+        ("?held_reason=moon", "held_reason"),
+        ("?min_payable_fen=-1", "min_payable_fen"),
+        ("?limit=0", "limit"),
+        ("?min_payable_fen=9&max_payable_fen=1", "min_payable_fen"),
+        ("?created_from=2026-02-01T00:00:00Z&created_to=2026-01-01T00:00:00Z", "created_from"),
+        ("?tab=somewhere", "tab"),
+    ]:
         assert_problem(client.get("/api/v1/orders" + query, headers=OPS), 422, field)
     assert_problem(client.get("/api/v1/orders?cursor=garbage", headers=OPS), 400, "cursor")
 
@@ -340,8 +370,9 @@ def test_a_held_order_shows_its_wait(client, place, saga, clock):
 
 def test_approve_a_held_order(client, place, saga, events):
     order = held_order(place, saga)
-    resp = client.post(f"/api/v1/orders/{order['order_id']}/review", json={"decision": "approve", "reason": "已电话核实"},
-                       headers=OPS)
+    resp = client.post(
+        f"/api/v1/orders/{order['order_id']}/review", json={"decision": "approve", "reason": "已电话核实"}, headers=OPS
+    )
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["status"] == "awaiting_shipment" and body["review"] is None
@@ -352,8 +383,11 @@ def test_approve_a_held_order(client, place, saga, events):
 
 def test_reject_a_held_order(client, place, saga, events):
     order = held_order(place, saga)
-    resp = client.post(f"/api/v1/orders/{order['order_id']}/review", json={"decision": "reject", "reason": "疑似欺诈"},
-                       headers=auth("admin"))
+    resp = client.post(
+        f"/api/v1/orders/{order['order_id']}/review",
+        json={"decision": "reject", "reason": "疑似欺诈"},
+        headers=auth("admin"),
+    )
     assert resp.status_code == 200 and resp.get_json()["status"] == "cancelled"
     (cancelled,) = events("orders.OrderCancelled")
     assert cancelled["payload"]["was_paid"] is True and "疑似欺诈" in cancelled["payload"]["reason"]
@@ -370,8 +404,11 @@ def test_review_rules(client, place, saga):
     assert_problem(client.post(path, json={"decision": "maybe"}, headers=OPS), 422, "decision")
     assert_problem(client.post(path, json={"decision": "reject"}, headers=OPS), 422, "reason")
     assert_problem(client.post(path, data="nope", content_type="application/json", headers=OPS), 400)
-    assert_problem(client.post(f"/api/v1/orders/{unheld['order_id']}/review", json={"decision": "approve"},
-                               headers=OPS), 409, "status")
+    assert_problem(
+        client.post(f"/api/v1/orders/{unheld['order_id']}/review", json={"decision": "approve"}, headers=OPS),
+        409,
+        "status",
+    )
     assert client.post(path, json={"decision": "approve"}, headers=OPS).status_code == 200
     assert_problem(client.post(path, json={"decision": "approve"}, headers=OPS), 409)
 
@@ -383,7 +420,7 @@ def test_confirm_receipt(client, place, saga, events):
     saga.pay(order)
     saga.reserve(order)
     saga.dispatch(order)
-    assert_problem(client.post(path, headers=BUYER), 409, "status")   # shipped, not delivered yet
+    assert_problem(client.post(path, headers=BUYER), 409, "status")  # shipped, not delivered yet
     saga.deliver_parcel(order)
     assert_problem(client.post(path, headers=auth("buyer", sub="eve")), 404)
     assert_problem(client.post(path, headers=OPS), 403)
@@ -409,8 +446,13 @@ def test_timeline_records_every_change(client, place, saga, db):
     client.post(f"/api/v1/orders/{order['order_id']}/confirm-receipt", headers=BUYER)
     body = client.get(f"/api/v1/orders/{order['order_id']}", headers=OPS).get_json()
     assert [(t["from_status"], t["status"]) for t in body["timeline"]] == [
-        (None, "pending_payment"), ("pending_payment", "paid"), ("paid", "awaiting_shipment"),
-        ("awaiting_shipment", "shipped"), ("shipped", "delivered"), ("delivered", "completed")]
+        (None, "pending_payment"),
+        ("pending_payment", "paid"),
+        ("paid", "awaiting_shipment"),
+        ("awaiting_shipment", "shipped"),
+        ("shipped", "delivered"),
+        ("delivered", "completed"),
+    ]
     assert body["carrier"] == "顺丰" and body["tracking_no"] == "SF100"
     with db.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(TimelineEntry)).scalar_one() == 6
@@ -420,8 +462,9 @@ def test_timeline_records_every_change(client, place, saga, db):
 def test_audit_rules_defaults_and_update(client):
     body = client.get("/api/v1/audit-rules", headers=OPS).get_json()
     assert body["is_default"] is True and body["auto_pass_max_fen"] == 50000 and body["shop_id"] == SHOP
-    resp = client.put("/api/v1/audit-rules", json={"auto_pass_middle": False, "remote_regions": ["新疆", "青海"]},
-                      headers=OPS)
+    resp = client.put(
+        "/api/v1/audit-rules", json={"auto_pass_middle": False, "remote_regions": ["新疆", "青海"]}, headers=OPS
+    )
     assert resp.status_code == 200
     body = client.get("/api/v1/audit-rules", headers=OPS).get_json()
     assert body["is_default"] is False and body["auto_pass_middle"] is False
@@ -440,12 +483,13 @@ def test_audit_rules_errors(client):
     # another shop's rules do not exist for you (CONTRACTS.md: another tenant's resource is a 404)
     assert_problem(client.get(f"/api/v1/audit-rules?shop_id={OTHER_SHOP}", headers=OPS), 404)
     assert_problem(client.put(f"/api/v1/audit-rules?shop_id={OTHER_SHOP}", json={}, headers=OPS), 403)
-    assert_problem(client.put("/api/v1/audit-rules", json={"hold_above_fen": 100}, headers=OPS), 422,
-                   "hold_above_fen")
-    assert_problem(client.put("/api/v1/audit-rules", json={"repeat_phone_count": 1}, headers=OPS), 422,
-                   "repeat_phone_count")
-    assert_problem(client.put("/api/v1/audit-rules", json={"remote_regions": "新疆"}, headers=OPS), 422,
-                   "remote_regions")
+    assert_problem(client.put("/api/v1/audit-rules", json={"hold_above_fen": 100}, headers=OPS), 422, "hold_above_fen")
+    assert_problem(
+        client.put("/api/v1/audit-rules", json={"repeat_phone_count": 1}, headers=OPS), 422, "repeat_phone_count"
+    )
+    assert_problem(
+        client.put("/api/v1/audit-rules", json={"remote_regions": "新疆"}, headers=OPS), 422, "remote_regions"
+    )
     assert_problem(client.put("/api/v1/audit-rules", data="{", content_type="application/json", headers=OPS), 400)
     assert client.get("/api/v1/audit-rules", headers=OPS).get_json()["is_default"] is True
 

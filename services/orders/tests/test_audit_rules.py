@@ -1,7 +1,8 @@
 """The audit rules (pure functions), pricing and addresses."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_small_complete_local_orders_pass(payable):
 
 def test_just_above_auto_pass_is_a_middle_order():
     strict = AuditRules(auto_pass_middle=False)
-    assert domain.audit(facts(50_001), RULES).passed           # default: middle orders pass
+    assert domain.audit(facts(50_001), RULES).passed  # default: middle orders pass
     held = domain.audit(facts(50_001), strict)
     assert held.held and held.reasons == (HoldReason.MIDDLE_AMOUNT,)
 
@@ -57,10 +58,17 @@ def test_above_5000_yuan_is_always_held(middle):
     assert outcome.held and outcome.reasons == (HoldReason.AMOUNT_OVER_LIMIT,)
 
 
-@pytest.mark.parametrize("address", [
-    addr(street=""), addr(detail=""), addr(street="", detail=""),
-    addr(detail="某某科技公司前台"), addr(detail="前台"), addr(detail="3号楼公司前台代收"),
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        addr(street=""),
+        addr(detail=""),
+        addr(street="", detail=""),
+        addr(detail="某某科技公司前台"),
+        addr(detail="前台"),
+        addr(detail="3号楼公司前台代收"),
+    ],
+)
 def test_vague_addresses_are_held(address):
     outcome = domain.audit(facts(address=address), RULES)
     assert outcome.held and outcome.reasons == (HoldReason.VAGUE_ADDRESS,)
@@ -83,21 +91,36 @@ def test_the_seed_front_desks_are_held(detail):
 
 
 # BUSINESS-RULES.md: "vague address (no house number ...)" is reviewed by hand.
-@pytest.mark.parametrize("street,detail", [
-    ("文一西路", "村口大树旁边"), ("文三路", "小区北门"), ("鼓楼大街", "钟楼旁边"), ("文一西路", "丰巢快递柜"),
-    ("G320国道", "加油站对面"),  # a road number is not a house number
-])
+@pytest.mark.parametrize(
+    "street,detail",
+    [
+        ("文一西路", "村口大树旁边"),
+        ("文三路", "小区北门"),
+        ("鼓楼大街", "钟楼旁边"),
+        ("文一西路", "丰巢快递柜"),
+        ("G320国道", "加油站对面"),  # a road number is not a house number
+    ],
+)
 def test_an_address_without_a_house_building_or_room_number_is_held(street, detail):
     outcome = domain.audit(facts(address=addr(street=street, detail=detail)), RULES)
     assert outcome.held and outcome.reasons == (HoldReason.VAGUE_ADDRESS,)
     assert outcome.details == ("address has no house, building or room number",)
 
 
-@pytest.mark.parametrize("street,detail", [
-    ("文三路", "100号3幢501"), ("文一西路969号", "阿里巴巴西溪园区"), ("文三路", "三号楼二单元"),
-    ("文三路", "西溪花园 A座"), ("文三路", "东方大厦十二层"), ("文三路", "幸福小区 3-501"),
-    ("文三路", "１２０３"), ("愚园路", "88弄"), ("文三路", "丰巢快递柜 5 号柜"),
-])
+@pytest.mark.parametrize(
+    "street,detail",
+    [
+        ("文三路", "100号3幢501"),
+        ("文一西路969号", "阿里巴巴西溪园区"),
+        ("文三路", "三号楼二单元"),
+        ("文三路", "西溪花园 A座"),
+        ("文三路", "东方大厦十二层"),
+        ("文三路", "幸福小区 3-501"),
+        ("文三路", "１２０３"),
+        ("愚园路", "88弄"),
+        ("文三路", "丰巢快递柜 5 号柜"),
+    ],
+)
 def test_a_house_building_or_room_number_passes(street, detail):
     assert domain.audit(facts(address=addr(street=street, detail=detail)), RULES).passed
 
@@ -114,9 +137,15 @@ def test_repeat_count_is_configurable():
     assert domain.audit(facts(same_phone=2), AuditRules(repeat_phone_count=2)).held
 
 
-@pytest.mark.parametrize("note,priority", [
-    ("加急，谢谢", True), ("请指定时间发货：周六", True), ("需要开发票", False), ("请修改地址到公司", False),
-])
+@pytest.mark.parametrize(
+    "note,priority",
+    [
+        ("加急，谢谢", True),
+        ("请指定时间发货：周六", True),
+        ("需要开发票", False),
+        ("请修改地址到公司", False),
+    ],
+)
 def test_notes_that_ask_for_something_hold(note, priority):
     outcome = domain.audit(facts(note=note), RULES)
     assert outcome.held and outcome.reasons == (HoldReason.BUYER_NOTE,)
@@ -137,8 +166,12 @@ def test_plain_notes_do_not_hold(note):
 
 def test_every_hold_reason_is_reported_together():
     outcome = domain.audit(facts(600_000, addr(detail="公司前台"), "加急", same_phone=5), RULES)
-    assert outcome.reasons == (HoldReason.AMOUNT_OVER_LIMIT, HoldReason.VAGUE_ADDRESS, HoldReason.REPEAT_PHONE,
-                               HoldReason.BUYER_NOTE)
+    assert outcome.reasons == (
+        HoldReason.AMOUNT_OVER_LIMIT,
+        HoldReason.VAGUE_ADDRESS,
+        HoldReason.REPEAT_PHONE,
+        HoldReason.BUYER_NOTE,
+    )
     assert outcome.priority
     assert len(outcome.details) == 4
 
@@ -186,12 +219,15 @@ def test_unknown_rule_keys_are_ignored():
     assert AuditRules.from_dict({"frobnicate": 1}) == AuditRules()
 
 
-@pytest.mark.parametrize("data,field", [
-    ({"hold_above_fen": 100, "auto_pass_max_fen": 200}, "hold_above_fen"),
-    ({"auto_pass_max_fen": -1, "hold_above_fen": 10}, "auto_pass_max_fen"),
-    ({"repeat_phone_count": 1}, "repeat_phone_count"),
-    ({"repeat_phone_window_minutes": 0}, "repeat_phone_window_minutes"),
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"hold_above_fen": 100, "auto_pass_max_fen": 200}, "hold_above_fen"),
+        ({"auto_pass_max_fen": -1, "hold_above_fen": 10}, "auto_pass_max_fen"),
+        ({"repeat_phone_count": 1}, "repeat_phone_count"),
+        ({"repeat_phone_window_minutes": 0}, "repeat_phone_window_minutes"),
+    ],
+)
 def test_inconsistent_rules_are_refused(data, field):
     with pytest.raises(RuleViolation) as info:
         AuditRules.from_dict(data)
@@ -200,24 +236,34 @@ def test_inconsistent_rules_are_refused(data, field):
 
 # Held orders' waiting time ------------------------------------------------------------------------------------
 def test_review_wait_and_overdue():
-    held = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
+    held = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
     assert domain.review_wait(held, held + timedelta(minutes=12), 30) == {
-        "waiting_minutes": 12, "target_minutes": 30, "overdue": False}
+        "waiting_minutes": 12,
+        "target_minutes": 30,
+        "overdue": False,
+    }
     assert domain.review_wait(held, held + timedelta(minutes=30), 30)["overdue"] is False
     assert domain.review_wait(held, held + timedelta(minutes=30, seconds=1), 30)["overdue"] is True
     assert domain.review_wait(None, held, 30) is None
 
 
 def test_presale_promise():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert domain.presale_promise(now, 3) == (now + timedelta(days=3), "预计3天内发货")
 
 
 # Addresses -----------------------------------------------------------------------------------------------------
 def test_masked_address_hides_the_person_and_the_house():
     masked = GOOD.masked()
-    assert masked == {"name": "张*", "phone": "138****5678", "province": "浙江", "city": "杭州",
-                      "district": "西湖区", "street": "文三路", "detail": "****"}
+    assert masked == {
+        "name": "张*",
+        "phone": "138****5678",
+        "province": "浙江",
+        "city": "杭州",
+        "district": "西湖区",
+        "street": "文三路",
+        "detail": "****",
+    }
     assert "13812345678" not in str(masked) and "501" not in str(masked)
 
 
@@ -228,15 +274,25 @@ def test_address_from_dict_trims_and_fills_missing_parts():
 
 # Pricing --------------------------------------------------------------------------------------------------------
 def sku(code, price, list_price=None, sellable=True, weight=100, category="C1"):
-    return {"sku_code": code, "price_fen": price, "list_price_fen": list_price, "sellable": sellable,
-            "weight_g": weight, "category_id": category, "title": code, "product_status": "listed"}
+    return {
+        "sku_code": code,
+        "price_fen": price,
+        "list_price_fen": list_price,
+        "sellable": sellable,
+        "weight_g": weight,
+        "category_id": category,
+        "title": code,
+        "product_status": "listed",
+    }
 
 
 def test_pricing_copies_effective_price_and_computes_totals():
     skus = {"A": sku("A", 9900, 12900, weight=500), "B": sku("B", 5000, None, weight=1500)}
     lines = domain.price_lines([{"sku_code": "A", "quantity": 2}, {"sku_code": "B", "quantity": 1}], skus)
-    assert [(l.unit_price_fen, l.list_price_fen, l.category_id) for l in lines] == [(9900, 12900, "C1"),
-                                                                                     (5000, 5000, "C1")]
+    assert [(l.unit_price_fen, l.list_price_fen, l.category_id) for l in lines] == [
+        (9900, 12900, "C1"),
+        (5000, 5000, "C1"),
+    ]
     assert domain.total_weight_g(lines) == 2500
     t = domain.totals(lines, 1000)
     assert (t.goods_fen, t.discount_fen, t.shipping_fen, t.payable_fen) == (30800, 6000, 1000, 25800)
@@ -252,20 +308,25 @@ def test_a_list_price_below_the_effective_price_is_no_negative_discount():
 def test_unknown_and_unsellable_skus_name_their_lines():
     skus = {"A": sku("A", 100), "OFF": sku("OFF", 100, sellable=False)}
     with pytest.raises(RuleViolation) as info:
-        domain.price_lines([{"sku_code": "A", "quantity": 1}, {"sku_code": "NOPE", "quantity": 1},
-                            {"sku_code": "OFF", "quantity": 1}], skus)
+        domain.price_lines(
+            [{"sku_code": "A", "quantity": 1}, {"sku_code": "NOPE", "quantity": 1}, {"sku_code": "OFF", "quantity": 1}],
+            skus,
+        )
     assert set(info.value.errors) == {"lines.1.sku_code", "lines.2.sku_code"}
     assert "NOPE" in info.value.errors["lines.1.sku_code"][0]
     assert "not for sale" in info.value.errors["lines.2.sku_code"][0]
 
 
-@pytest.mark.parametrize("lines,keys", [
-    ([{"sku_code": "A", "quantity": 0}], {"lines.0.quantity"}),
-    ([{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": -3}], {"lines.1.quantity"}),
-    ([{"sku_code": "A", "quantity": 10_000}], {"lines.0.quantity"}),
-    ([{"sku_code": "A", "quantity": 1}, {"sku_code": "A", "quantity": 2}], {"lines.1.sku_code"}),
-    ([], {"lines"}),
-])
+@pytest.mark.parametrize(
+    "lines,keys",
+    [
+        ([{"sku_code": "A", "quantity": 0}], {"lines.0.quantity"}),
+        ([{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": -3}], {"lines.1.quantity"}),
+        ([{"sku_code": "A", "quantity": 10_000}], {"lines.0.quantity"}),
+        ([{"sku_code": "A", "quantity": 1}, {"sku_code": "A", "quantity": 2}], {"lines.1.sku_code"}),
+        ([], {"lines"}),
+    ],
+)
 def test_requested_line_rules(lines, keys):
     with pytest.raises(RuleViolation) as info:
         domain.check_requested_lines(lines)

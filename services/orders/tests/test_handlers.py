@@ -1,4 +1,5 @@
 """Event handlers and jobs, through the real consumer (inbox dedupe) on SQLite."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,11 +10,10 @@ from ecom_common.errors import IllegalTransition
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
 from ecom_testkit import auth
+from ecom_testkit.orders_support import ADDRESS, SHOP
 from orders import handlers, operations
 from orders.app import SERVICE
 from orders.models import Order, TimelineEntry
-
-from ecom_testkit.orders_support import ADDRESS, SHOP
 
 OPS = auth("ops", sub="olga", shop_id=SHOP)
 
@@ -34,7 +34,7 @@ def actions(db, order):
     return [t.action for t in get(db, order).timeline]
 
 
-# billing.PaymentSucceeded ----------------------------------------------------------------------------------
+# billing.PaymentSucceeded -------------------------------------------------------------------------
 def test_payment_marks_paid_and_emits_order_paid(place, saga, db, events):
     order = place()
     assert saga.pay(order, "P9") == Outcome.HANDLED
@@ -50,13 +50,20 @@ def test_payment_marks_paid_and_emits_order_paid(place, saga, db, events):
 
 def test_a_duplicate_payment_event_changes_state_once(place, deliver, db, events):
     order = place()
-    env = make_event("billing.PaymentSucceeded", {"order_id": order["order_id"], "shop_id": SHOP, "payment_id": "P1",
-                                                  "amount_fen": order["payable_fen"]})
+    env = make_event(
+        "billing.PaymentSucceeded",
+        {"order_id": order["order_id"], "shop_id": SHOP, "payment_id": "P1", "amount_fen": order["payable_fen"]},
+    )
     assert deliver(None, None, event=env) == Outcome.HANDLED
     assert deliver(None, None, event=env) == Outcome.DUPLICATE
     # The same payment reported again under a new event id is recognised too.
-    assert deliver("billing.PaymentSucceeded", {"order_id": order["order_id"], "shop_id": SHOP, "payment_id": "P1",
-                                                "amount_fen": order["payable_fen"]}) == Outcome.HANDLED
+    assert (
+        deliver(
+            "billing.PaymentSucceeded",
+            {"order_id": order["order_id"], "shop_id": SHOP, "payment_id": "P1", "amount_fen": order["payable_fen"]},
+        )
+        == Outcome.HANDLED
+    )
     assert len(events("orders.OrderPaid")) == 1
     assert actions(db, order) == ["placed", "pay"]
 
@@ -88,25 +95,35 @@ def test_a_payment_for_the_wrong_amount_is_not_applied(place, saga, db, events):
 
 
 def test_an_event_for_an_unknown_order_is_ignored(deliver):
-    assert deliver("billing.PaymentSucceeded", {"order_id": "O-unknown", "shop_id": SHOP, "payment_id": "P",
-                                                "amount_fen": 1}) == Outcome.HANDLED
+    assert (
+        deliver(
+            "billing.PaymentSucceeded", {"order_id": "O-unknown", "shop_id": SHOP, "payment_id": "P", "amount_fen": 1}
+        )
+        == Outcome.HANDLED
+    )
 
 
-# billing.PaymentFailed / RefundSucceeded ----------------------------------------------------------------------
+# billing.PaymentFailed / RefundSucceeded ----------------------------------------------------------
 def test_payment_failed_and_refund_are_timeline_entries(place, deliver, db):
     order = place()
-    deliver("billing.PaymentFailed", {"order_id": order["order_id"], "shop_id": SHOP, "payment_id": "P1",
-                                      "reason": "card declined"})
-    deliver("billing.RefundSucceeded", {"order_id": order["order_id"], "shop_id": SHOP, "refund_id": "R1",
-                                        "amount_fen": 500, "case_id": "C1"})
+    deliver(
+        "billing.PaymentFailed",
+        {"order_id": order["order_id"], "shop_id": SHOP, "payment_id": "P1", "reason": "card declined"},
+    )
+    deliver(
+        "billing.RefundSucceeded",
+        {"order_id": order["order_id"], "shop_id": SHOP, "refund_id": "R1", "amount_fen": 500, "case_id": "C1"},
+    )
     o = get(db, order)
     assert o.status == "pending_payment"
-    assert [(t.action, t.status) for t in o.timeline[1:]] == [("payment_failed", "pending_payment"),
-                                                              ("refund_succeeded", "pending_payment")]
+    assert [(t.action, t.status) for t in o.timeline[1:]] == [
+        ("payment_failed", "pending_payment"),
+        ("refund_succeeded", "pending_payment"),
+    ]
     assert "card declined" in o.timeline[1].reason and "C1" in o.timeline[2].reason
 
 
-# inventory.StockReserved -> audit --------------------------------------------------------------------------------
+# inventory.StockReserved -> audit -----------------------------------------------------------------
 def test_reserved_small_order_passes_the_audit(place, saga, db, events):
     order = place()
     saga.pay(order)
@@ -119,13 +136,16 @@ def test_reserved_small_order_passes_the_audit(place, saga, db, events):
     assert events("orders.OrderHeld") == []
 
 
-@pytest.mark.parametrize("body,reasons,priority", [
-    (dict(lines=[{"sku_code": "BIG", "quantity": 1}]), ["amount_over_limit"], False),
-    (dict(address={**ADDRESS, "detail": "公司前台"}), ["vague_address"], False),
-    (dict(address={k: v for k, v in ADDRESS.items() if k != "street"}), ["vague_address"], False),
-    (dict(note="加急！"), ["buyer_note"], True),
-    (dict(note="指定时间发货"), ["buyer_note"], True),
-])
+@pytest.mark.parametrize(
+    "body,reasons,priority",
+    [
+        (dict(lines=[{"sku_code": "BIG", "quantity": 1}]), ["amount_over_limit"], False),
+        (dict(address={**ADDRESS, "detail": "公司前台"}), ["vague_address"], False),
+        (dict(address={k: v for k, v in ADDRESS.items() if k != "street"}), ["vague_address"], False),
+        (dict(note="加急！"), ["buyer_note"], True),
+        (dict(note="指定时间发货"), ["buyer_note"], True),
+    ],
+)
 def test_reserved_orders_that_need_review_are_held(place, saga, db, events, body, reasons, priority):
     order = place(**body)
     saga.pay(order)
@@ -163,8 +183,7 @@ def test_middle_orders_follow_the_shop_setting(client, place, saga, db):
     saga.reserve(passed)
     assert status(db, passed) == "awaiting_shipment"
     assert client.put("/api/v1/audit-rules", json={"auto_pass_middle": False}, headers=OPS).status_code == 200
-    held = place(lines=[{"sku_code": "MID", "quantity": 1}], buyer="carol",
-                 address={**ADDRESS, "phone": "13900000000"})
+    held = place(lines=[{"sku_code": "MID", "quantity": 1}], buyer="carol", address={**ADDRESS, "phone": "13900000000"})
     saga.pay(held)
     saga.reserve(held)
     assert get(db, held).held_reason_list == ["middle_amount"]
@@ -212,7 +231,7 @@ def test_a_shortage_that_overtakes_its_payment_waits_for_it(place, saga, db, eve
     assert [e["payload"]["was_paid"] for e in events("orders.OrderCancelled")] == [True]
 
 
-# inventory.StockShortage -------------------------------------------------------------------------------------------
+# inventory.StockShortage --------------------------------------------------------------------------
 def test_shortage_with_wait_policy_makes_a_presale_promise(place, saga, db, clock, events):
     order = place()
     saga.pay(order)
@@ -247,7 +266,7 @@ def test_shortage_with_cancel_policy_cancels_and_refunds(place, saga, db, events
     assert cancelled["payload"]["was_paid"] is True and cancelled["payload"]["lines"][0]["sku_code"] == "RED-M"
 
 
-# logistics ---------------------------------------------------------------------------------------------------------
+# logistics ----------------------------------------------------------------------------------------
 def test_dispatch_and_delivery(place, saga, db, events):
     order = place()
     saga.pay(order)
@@ -289,13 +308,15 @@ def test_delivery_before_dispatch_is_retried_not_applied(place, saga, db):
     assert status(db, order) == "awaiting_shipment"
 
 
-# aftersales.OrderCancelRequested ----------------------------------------------------------------------------------------
+# aftersales.OrderCancelRequested ------------------------------------------------------------------
 def test_a_cancel_request_from_aftersales_carries_the_case(place, saga, deliver, db, events):
     order = place()
     saga.pay(order)
     saga.reserve(order)
-    deliver("aftersales.OrderCancelRequested", {"order_id": order["order_id"], "shop_id": SHOP, "case_id": "C1",
-                                                "reason": "仅退款"})
+    deliver(
+        "aftersales.OrderCancelRequested",
+        {"order_id": order["order_id"], "shop_id": SHOP, "case_id": "C1", "reason": "仅退款"},
+    )
     o = get(db, order)
     assert o.status == "cancelled" and o.case_id == "C1"
     (cancelled,) = events("orders.OrderCancelled")
@@ -312,7 +333,7 @@ def test_a_cancel_request_after_shipment_is_refused_on_the_timeline(place, saga,
     assert events("orders.OrderCancelled") == []
 
 
-# Concurrency guard -------------------------------------------------------------------------------------------------------
+# Concurrency guard --------------------------------------------------------------------------------
 def test_a_transition_that_lost_a_race_writes_nothing(place, db):
     order = place()
     with db.uow() as uow:
@@ -324,11 +345,15 @@ def test_a_transition_that_lost_a_race_writes_nothing(place, db):
             operations.move(uow.session, stale, "pay", "billing", "", db.config.clock.now())
         uow.rollback()
     with db.Session() as s:
-        assert s.execute(sa.select(sa.func.count()).select_from(TimelineEntry)
-                         .where(TimelineEntry.action == "pay")).scalar_one() == 0
+        assert (
+            s.execute(
+                sa.select(sa.func.count()).select_from(TimelineEntry).where(TimelineEntry.action == "pay")
+            ).scalar_one()
+            == 0
+        )
 
 
-# Jobs --------------------------------------------------------------------------------------------------------------------
+# Jobs ---------------------------------------------------------------------------------------------
 def test_unpaid_orders_close_after_the_timeout(place, saga, db, clock, events):
     stale = place()
     paid = place(address={**ADDRESS, "phone": "13900000001"})
@@ -347,12 +372,15 @@ def test_unpaid_orders_close_after_the_timeout(place, saga, db, clock, events):
 
 
 def test_the_unpaid_timeout_is_configurable(tmp_path, fakes):
-    from ecom_testkit import unit_config
     from ecom_common.db import Database
+    from ecom_testkit import unit_config
+
     config = unit_config("orders", tmp_path, settings={"ORDERS_UNPAID_TIMEOUT_MINUTES": "5"})
     assert operations.unpaid_timeout(config).total_seconds() == 300
-    assert operations.auto_confirm_after(unit_config("orders", tmp_path, settings={"ORDERS_AUTO_CONFIRM_DAYS": "2"})
-                                        ).days == 2
+    assert (
+        operations.auto_confirm_after(unit_config("orders", tmp_path, settings={"ORDERS_AUTO_CONFIRM_DAYS": "2"})).days
+        == 2
+    )
     Database(config).dispose()
 
 

@@ -4,6 +4,7 @@ written below or an IllegalTransition (-> 409).
 The expected table is written out here by hand from CONTRACTS.md and the issue, not derived from
 domain.TRANSITIONS, so a change to the machine has to be made (and justified) in both places.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -33,10 +34,30 @@ EXPECTED = {
     ("shipped", "deliver"): "delivered",
     ("delivered", "complete"): "completed",
 }
-ACTIONS = ["pay", "wait_for_stock", "pass_audit", "hold", "approve", "reject", "cancel", "close_unpaid", "ship",
-           "deliver", "complete"]
-STATUSES = ["pending_payment", "paid", "awaiting_stock", "on_hold", "awaiting_shipment", "shipped", "delivered",
-            "completed", "cancelled"]
+ACTIONS = [
+    "pay",
+    "wait_for_stock",
+    "pass_audit",
+    "hold",
+    "approve",
+    "reject",
+    "cancel",
+    "close_unpaid",
+    "ship",
+    "deliver",
+    "complete",
+]
+STATUSES = [
+    "pending_payment",
+    "paid",
+    "awaiting_stock",
+    "on_hold",
+    "awaiting_shipment",
+    "shipped",
+    "delivered",
+    "completed",
+    "cancelled",
+]
 
 
 def test_the_statuses_are_exactly_those_of_the_contract():
@@ -99,11 +120,20 @@ def test_the_illegal_transition_message_says_what_and_from_where():
     assert str(info.value) == "cannot cancel a order that is shipped"
 
 
-@pytest.mark.parametrize("status,tab", [
-    ("pending_payment", "to_pay"), ("paid", "to_ship"), ("awaiting_stock", "to_ship"), ("on_hold", "to_ship"),
-    ("awaiting_shipment", "to_ship"), ("shipped", "to_receive"), ("delivered", "to_receive"),
-    ("completed", "completed"), ("cancelled", None),
-])
+@pytest.mark.parametrize(
+    "status,tab",
+    [
+        ("pending_payment", "to_pay"),
+        ("paid", "to_ship"),
+        ("awaiting_stock", "to_ship"),
+        ("on_hold", "to_ship"),
+        ("awaiting_shipment", "to_ship"),
+        ("shipped", "to_receive"),
+        ("delivered", "to_receive"),
+        ("completed", "completed"),
+        ("cancelled", None),
+    ],
+)
 def test_tabs(status, tab):
     assert domain.tab_of(status) == tab
 

@@ -14,6 +14,7 @@ Invariants after every step:
 - money never changes after placing (goods, discount, shipping, payable; payable = goods - discount +
   shipping); a cancellation's OrderCancelled says was_paid exactly when the order had been paid.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -47,26 +48,71 @@ class OrderMachine(RuleBasedStateMachine):
         super().__init__()
         self.db, self.clock = db, clock
 
-    @initialize(unit_price=st.integers(1, 10**6), list_extra=st.integers(0, 10**5), quantity=st.integers(1, 20),
-                shipping=st.integers(0, 5000))
+    @initialize(
+        unit_price=st.integers(1, 10**6),
+        list_extra=st.integers(0, 10**5),
+        quantity=st.integers(1, 20),
+        shipping=st.integers(0, 5000),
+    )
     def place(self, unit_price, list_extra, quantity, shipping):
         line = domain.PricedLine("SKU-1", quantity, "商品", "C1", unit_price + list_extra, unit_price, 500)
         totals = domain.totals([line], shipping)
         now = self.clock.now()
         self.order_id = f"O{uuid.uuid4().hex[:12]}"
-        address = domain.Address.from_dict({"name": "张三", "phone": "13812345678", "province": "浙江", "city": "杭州",
-                                             "street": "文三路", "detail": "1号"})
+        address = domain.Address.from_dict(
+            {
+                "name": "张三",
+                "phone": "13812345678",
+                "province": "浙江",
+                "city": "杭州",
+                "street": "文三路",
+                "detail": "1号",
+            }
+        )
         with self.db.uow() as uow:
-            uow.session.add(Order(
-                id=self.order_id, shop_id="S1", buyer_id="bob", status=domain.PENDING_PAYMENT, presale=False,
-                priority=False, note="", address=address.to_dict(), address_masked=address.masked(),
-                receiver_phone=address.phone, goods_fen=totals.goods_fen, discount_fen=totals.discount_fen,
-                shipping_fen=totals.shipping_fen, payable_fen=totals.payable_fen, held_reasons="",
-                created_at=now, updated_at=now,
-                lines=[OrderLine(line_no=0, sku_code="SKU-1", title="商品", category_id="C1", quantity=quantity,
-                                 list_price_fen=line.list_price_fen, unit_price_fen=unit_price, weight_g=500)],
-                timeline=[TimelineEntry(status=domain.PENDING_PAYMENT, from_status=None, action="placed", at=now,
-                                        by="bob", reason="placed")]))
+            uow.session.add(
+                Order(
+                    id=self.order_id,
+                    shop_id="S1",
+                    buyer_id="bob",
+                    status=domain.PENDING_PAYMENT,
+                    presale=False,
+                    priority=False,
+                    note="",
+                    address=address.to_dict(),
+                    address_masked=address.masked(),
+                    receiver_phone=address.phone,
+                    goods_fen=totals.goods_fen,
+                    discount_fen=totals.discount_fen,
+                    shipping_fen=totals.shipping_fen,
+                    payable_fen=totals.payable_fen,
+                    held_reasons="",
+                    created_at=now,
+                    updated_at=now,
+                    lines=[
+                        OrderLine(
+                            line_no=0,
+                            sku_code="SKU-1",
+                            title="商品",
+                            category_id="C1",
+                            quantity=quantity,
+                            list_price_fen=line.list_price_fen,
+                            unit_price_fen=unit_price,
+                            weight_g=500,
+                        )
+                    ],
+                    timeline=[
+                        TimelineEntry(
+                            status=domain.PENDING_PAYMENT,
+                            from_status=None,
+                            action="placed",
+                            at=now,
+                            by="bob",
+                            reason="placed",
+                        )
+                    ],
+                )
+            )
             uow.commit()
         self.money = (totals.goods_fen, totals.discount_fen, totals.shipping_fen, totals.payable_fen)
         self.status = domain.PENDING_PAYMENT
@@ -81,15 +127,15 @@ class OrderMachine(RuleBasedStateMachine):
     def stored(self) -> tuple[str, int]:
         with self.db.Session() as s:
             status = s.execute(sa.select(Order.status).where(Order.id == self.order_id)).scalar_one()
-            entries = s.execute(sa.select(sa.func.count()).select_from(TimelineEntry)
-                                .where(TimelineEntry.order_id == self.order_id)).scalar_one()
+            entries = s.execute(
+                sa.select(sa.func.count()).select_from(TimelineEntry).where(TimelineEntry.order_id == self.order_id)
+            ).scalar_one()
         return status, entries
 
     def expect_refused(self, call, error=IllegalTransition):
-        with pytest.raises(error):
-            with self.db.uow() as uow:
-                call(uow)
-                uow.commit()
+        with pytest.raises(error), self.db.uow() as uow:
+            call(uow)
+            uow.commit()
         assert self.stored() == (self.status, self.entries), "a refused action changed the order"
         assert len(recorded_events(self.db)) == self.events, "a refused action recorded an event"
 
@@ -98,8 +144,12 @@ class OrderMachine(RuleBasedStateMachine):
         status, entries = self.stored()
         assert (status, entries) == (target, self.entries + 1)
         with self.db.Session() as s:
-            last = s.execute(sa.select(TimelineEntry).where(TimelineEntry.order_id == self.order_id)
-                             .order_by(TimelineEntry.id.desc()).limit(1)).scalar_one()
+            last = s.execute(
+                sa.select(TimelineEntry)
+                .where(TimelineEntry.order_id == self.order_id)
+                .order_by(TimelineEntry.id.desc())
+                .limit(1)
+            ).scalar_one()
         assert (last.from_status, last.status, last.action, last.by) == (self.status, target, action, by)
         self.status, self.entries = target, entries
         if action == domain.Action.PAY:
@@ -154,10 +204,9 @@ class OrderMachine(RuleBasedStateMachine):
         with self.db.engine.begin() as conn:  # the other writer, committed
             conn.execute(sa.update(Order).where(Order.id == self.order_id).values(status=other))
         stale = SimpleNamespace(id=self.order_id, status=self.status)  # what this request had read
-        with pytest.raises(operations.ConcurrentChange):
-            with self.db.uow() as uow:
-                operations.move(uow.session, stale, action, "olga", "stale", self.clock.now())
-                uow.commit()
+        with pytest.raises(operations.ConcurrentChange), self.db.uow() as uow:
+            operations.move(uow.session, stale, action, "olga", "stale", self.clock.now())
+            uow.commit()
         with self.db.engine.begin() as conn:
             assert conn.execute(sa.select(Order.status).where(Order.id == self.order_id)).scalar_one() == other
             conn.execute(sa.update(Order).where(Order.id == self.order_id).values(status=self.status))
@@ -176,7 +225,7 @@ class OrderMachine(RuleBasedStateMachine):
             entries = list(order.timeline)
             assert order.status == self.status and len(entries) == self.entries
             assert entries[0].from_status is None
-            for before, after in zip(entries, entries[1:]):
+            for before, after in zip(entries, entries[1:], strict=False):
                 assert after.from_status == before.status
             assert entries[-1].status == order.status
             goods, discount, shipping, payable = self.money
@@ -187,6 +236,12 @@ class OrderMachine(RuleBasedStateMachine):
 def test_random_action_sequences_keep_the_order_invariants(db, clock):
     run_state_machine_as_test(
         lambda: OrderMachine(db, clock),
-        settings=settings(max_examples=30, stateful_step_count=20, deadline=None, database=None, derandomize=True,
-                          suppress_health_check=[HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=20,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
     )

@@ -1,5 +1,4 @@
-from ecom_common.migrations import run_env
-
 from aftersales.models import metadata
+from ecom_common.migrations import run_env
 
 run_env(metadata)

@@ -4,14 +4,19 @@ share in schemas.py and what every view needs (context, tenancy, the scan gate) 
 The resources are nested in one blueprint, `blp`, so that every path stays under /api/v1 and
 /openapi.json keeps one tag, "catalog"; app.py registers `BLUEPRINTS`.
 """
+
 from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
 from . import bulk, categories, products, review, skus, transitions, words
 
-blp = Blueprint("catalog", __name__, url_prefix="/api/v1",
-                description="Categories, products and SKUs, the compliance scan and the review workflow")
+blp = Blueprint(
+    "catalog",
+    __name__,
+    url_prefix="/api/v1",
+    description="Categories, products and SKUs, the compliance scan and the review workflow",
+)
 for resource in (products, transitions, bulk, review, skus, categories, words):
     blp.register_blueprint(resource.blp)
 

@@ -1,5 +1,6 @@
 """Bulk delist and relist (e.g. the end of a season): each product in its own transaction, each
 result reported."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -49,13 +50,29 @@ def _bulk(product_ids: list[str], act) -> dict:
                 uow.commit()
             results.append({"product_id": pid, "ok": True, "status": status, "error": None})
         except Problem as exc:
-            results.append({"product_id": pid, "ok": False, "status": None,
-                            "error": {"status": exc.status, "title": exc.title, "detail": exc.detail}})
+            results.append(
+                {
+                    "product_id": pid,
+                    "ok": False,
+                    "status": None,
+                    "error": {"status": exc.status, "title": exc.title, "detail": exc.detail},
+                }
+            )
         except DomainError as exc:
             problem = exc.problem(exc.detail, exc.errors)
-            results.append({"product_id": pid, "ok": False, "status": None,
-                            "error": {"status": problem.status, "title": problem.title, "detail": problem.detail,
-                                      "errors": exc.errors}})
+            results.append(
+                {
+                    "product_id": pid,
+                    "ok": False,
+                    "status": None,
+                    "error": {
+                        "status": problem.status,
+                        "title": problem.title,
+                        "detail": problem.detail,
+                        "errors": exc.errors,
+                    },
+                }
+            )
     ok = sum(1 for r in results if r["ok"])
     return {"succeeded": ok, "failed": len(results) - ok, "results": results}
 
@@ -67,6 +84,7 @@ def _bulk(product_ids: list[str], act) -> dict:
 @blp.response(200, BulkOut)
 def bulk_delist(body):
     """Delist many products at once (e.g. end of season); each result reported."""
+
     def act(ctx, uow, pid):
         product = delist_target(ctx, pid)
         do_delist(ctx, uow, product, body["reason"], body.get("note"))
@@ -82,6 +100,7 @@ def bulk_delist(body):
 @blp.response(200, BulkOut)
 def bulk_relist(body):
     """Relist many delisted products at once; violations are refused per item (409)."""
+
     def act(ctx, uow, pid):
         do_relist(ctx, uow, load_own(ctx, pid))
         return domain.LISTED

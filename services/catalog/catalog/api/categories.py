@@ -1,5 +1,6 @@
 """Categories: the tree products live in (products in leaf categories only), each category with its
 typed attributes, which its subcategories inherit. Admins change it; everyone reads it."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,15 +31,19 @@ class AttributeOut(AttributeIn):
 
 class CategoryIn(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    parent_id = fields.Str(allow_none=True, validate=validate.Length(min=1, max=40),
-                           metadata={"description": "null or absent: a root category"})
+    parent_id = fields.Str(
+        allow_none=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "null or absent: a root category"},
+    )
     attributes = fields.List(fields.Nested(AttributeIn), load_default=list)
 
 
 class CategoryPatch(BodySchema):
     name = fields.Str(validate=validate.Length(min=1, max=60))
-    attributes = fields.List(fields.Nested(AttributeIn),
-                             metadata={"description": "replaces the category's own attributes"})
+    attributes = fields.List(
+        fields.Nested(AttributeIn), metadata={"description": "replaces the category's own attributes"}
+    )
 
 
 class CategoryOut(Schema):
@@ -63,10 +68,21 @@ class CategoryListArgs(PageArgs):
 def _category_view(tree: domain.CategoryTree, cid: str) -> dict:
     node = tree.get(cid)
     return {
-        "category_id": node.id, "parent_id": node.parent_id, "name": node.name, "path": tree.path(cid),
+        "category_id": node.id,
+        "parent_id": node.parent_id,
+        "name": node.name,
+        "path": tree.path(cid),
         "is_leaf": tree.is_leaf(cid),
-        "attributes": [{"name": a.name, "type": a.type, "required": a.required, "options": list(a.options),
-                        "declared_in": a.category_id} for a in tree.attributes(cid)],
+        "attributes": [
+            {
+                "name": a.name,
+                "type": a.type,
+                "required": a.required,
+                "options": list(a.options),
+                "declared_in": a.category_id,
+            }
+            for a in tree.attributes(cid)
+        ],
     }
 
 
@@ -89,8 +105,15 @@ def list_categories(args):
             stmt = stmt.where(Category.parent_id.is_(None))
         elif args.get("parent_id"):
             stmt = stmt.where(Category.parent_id == args["parent_id"])
-        return paginate(session, stmt, [Category.id], args["limit"], args.get("cursor"), descending=False,
-                        to_item=lambda c: _category_view(tree, c.id))
+        return paginate(
+            session,
+            stmt,
+            [Category.id],
+            args["limit"],
+            args.get("cursor"),
+            descending=False,
+            to_item=lambda c: _category_view(tree, c.id),
+        )
 
 
 @blp.route("/categories/tree", methods=["GET"])
@@ -100,8 +123,7 @@ def category_tree():
     """The whole tree, nested (roots in `items`, each with `children`)."""
     with current_db().Session() as session:
         tree = operations.load_tree(session)
-    return {"items": [_category_tree_view(tree, c) for c in sorted(tree.children.get(None, []))],
-            "next_cursor": None}
+    return {"items": [_category_tree_view(tree, c) for c in sorted(tree.children.get(None, []))], "next_cursor": None}
 
 
 @blp.route("/categories/<category_id>", methods=["GET"])
@@ -115,8 +137,9 @@ def get_category(category_id):
     return _category_view(tree, category_id)
 
 
-def _check_attributes(tree: domain.CategoryTree, category_id: str | None, parent_id: str | None,
-                      attrs: list[dict]) -> None:
+def _check_attributes(
+    tree: domain.CategoryTree, category_id: str | None, parent_id: str | None, attrs: list[dict]
+) -> None:
     inherited = tree.attributes(parent_id) if parent_id else []
     errors = domain.validate_attribute_defs(attrs, inherited)
     if category_id:
@@ -125,7 +148,8 @@ def _check_attributes(tree: domain.CategoryTree, category_id: str | None, parent
             for a in tree.get(cid).attributes:
                 if a.name in names:
                     errors.setdefault("attributes", []).append(
-                        f"{a.name!r} is already declared by the subcategory {' > '.join(tree.path(cid))}")
+                        f"{a.name!r} is already declared by the subcategory {' > '.join(tree.path(cid))}"
+                    )
     if errors:
         raise UnprocessableEntity("the attributes are not valid", errors)
 
@@ -140,9 +164,15 @@ def _set_attributes(session: Session, category: Category, attrs: list[dict]) -> 
     category.attributes.clear()
     session.flush()
     for i, a in enumerate(attrs):
-        category.attributes.append(CategoryAttribute(name=a["name"].strip(), type=a["type"],
-                                                     required=a.get("required", False),
-                                                     options=list(a.get("options") or []), position=i))
+        category.attributes.append(
+            CategoryAttribute(
+                name=a["name"].strip(),
+                type=a["type"],
+                required=a.get("required", False),
+                options=list(a.get("options") or []),
+                position=i,
+            )
+        )
 
 
 @blp.route("/categories", methods=["POST"])
@@ -153,7 +183,8 @@ def _set_attributes(session: Session, category: Category, attrs: list[dict]) -> 
 def create_category(body):
     """Add a category with its typed attributes.
 
-    Under parent_id (an existing category, else 422), or a root. A category that holds products cannot get children (products
+    Under parent_id (an existing category, else 422), or a root. A category that holds products cannot get children
+    (products
     live in leaf categories only): 409."""
     with current_db().uow() as uow:
         session = uow.session
@@ -164,14 +195,25 @@ def create_category(body):
         # and broke the foreign key: a 500)
         if parent_id is not None and tree.get(parent_id) is None:
             raise UnprocessableEntity("no such parent category", {"parent_id": ["Unknown category."]})
-        if parent_id and session.execute(
-                sa.select(sa.func.count()).select_from(Product).where(Product.category_id == parent_id)).scalar():
-            raise Conflict("the parent category holds products; products live in leaf categories only",
-                           {"parent_id": ["Holds products."]})
+        if (
+            parent_id
+            and session.execute(
+                sa.select(sa.func.count()).select_from(Product).where(Product.category_id == parent_id)
+            ).scalar()
+        ):
+            raise Conflict(
+                "the parent category holds products; products live in leaf categories only",
+                {"parent_id": ["Holds products."]},
+            )
         _sibling_name_free(tree, parent_id, body["name"].strip(), None)
         _check_attributes(tree, None, parent_id, body["attributes"])
-        category = Category(id=domain.new_category_id(now), parent_id=parent_id, name=body["name"].strip(),
-                            created_at=now, updated_at=now)
+        category = Category(
+            id=domain.new_category_id(now),
+            parent_id=parent_id,
+            name=body["name"].strip(),
+            created_at=now,
+            updated_at=now,
+        )
         session.add(category)
         session.flush()
         _set_attributes(session, category, body["attributes"])
@@ -214,11 +256,13 @@ def delete_category(category_id):
         session = uow.session
         category = session.get(Category, category_id)
         not_found_unless(category is not None, "category")
-        if session.execute(sa.select(sa.func.count()).select_from(Category)
-                           .where(Category.parent_id == category_id)).scalar():
+        if session.execute(
+            sa.select(sa.func.count()).select_from(Category).where(Category.parent_id == category_id)
+        ).scalar():
             raise Conflict("the category has subcategories", {"category_id": ["Has subcategories."]})
-        if session.execute(sa.select(sa.func.count()).select_from(Product)
-                           .where(Product.category_id == category_id)).scalar():
+        if session.execute(
+            sa.select(sa.func.count()).select_from(Product).where(Product.category_id == category_id)
+        ).scalar():
             raise Conflict("the category holds products", {"category_id": ["Holds products."]})
         session.delete(category)
         uow.commit()

@@ -10,6 +10,7 @@ Who may do what (CONTRACTS.md roles):
   every product; merchant staff see their own shop's products in every status and other shops' only
   when listed; a buyer sees listed products. Anything not visible answers 404.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -85,7 +86,8 @@ def merchant_shop(requested: str | None = None) -> str:
 def compliance_problem(findings: list[domain.Finding]) -> UnprocessableEntity:
     errs = domain.errors_of(findings)
     return UnprocessableEntity(
-        f"the product breaks {len(errs)} listing rule(s)", domain.field_errors(errs),
+        f"the product breaks {len(errs)} listing rule(s)",
+        domain.field_errors(errs),
         findings=[f.to_dict() for f in errs],
     )
 
@@ -101,15 +103,26 @@ def scan_or_422(ctx: Ctx, draft: dict, tree=None) -> list[domain.Finding]:
 def codes_free_or_409(ctx: Ctx, shop_id: str, skus: list[dict], product_id: str | None) -> None:
     taken = operations.codes_taken(ctx.session, shop_id, [s["sku_code"] for s in skus], product_id)
     if taken:
-        errors = {f"skus[{i}].sku_code": [f"sku_code_taken: another product of this shop uses {s['sku_code']!r}"]
-                  for i, s in enumerate(skus) if s["sku_code"] in taken}
+        errors = {
+            f"skus[{i}].sku_code": [f"sku_code_taken: another product of this shop uses {s['sku_code']!r}"]
+            for i, s in enumerate(skus)
+            if s["sku_code"] in taken
+        }
         raise Conflict(f"SKU code(s) already used in this shop: {', '.join(taken)}", errors)
 
 
 # The review trail names staff (who created, who reviewed) and carries reviewers' notes: the shop's
 # and the platform's business, not a buyer's nor another shop's, who see a listed product without it.
-REVIEW_FIELDS = ("created_by", "review_required", "submitted_at", "review_due_at", "review_overdue",
-                 "reviewed_at", "reviewed_by", "reject_reason")
+REVIEW_FIELDS = (
+    "created_by",
+    "review_required",
+    "submitted_at",
+    "review_due_at",
+    "review_overdue",
+    "reviewed_at",
+    "reviewed_by",
+    "reject_reason",
+)
 
 
 # Who reads a product's review trail (staff ids, reject notes): the platform and the shop's product
@@ -130,6 +143,8 @@ def view_for(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
         for name in REVIEW_FIELDS:
             del view[name]
     if findings is None:
-        findings = domain.scan_product(operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules)
+        findings = domain.scan_product(
+            operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules
+        )
     view["findings"] = [f.to_dict() for f in findings]
     return view

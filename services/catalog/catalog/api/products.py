@@ -1,7 +1,8 @@
 """Products: create, search, read and edit a shop's products."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
@@ -21,7 +22,9 @@ blp = Blueprint("products", __name__)
 
 
 class ProductPatch(ProductIn):
-    version = fields.Int(metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT))
+    version = fields.Int(
+        metadata={"description": "the version you read; 409 if it moved on"}, validate=validate.Range(max=MAX_INT)
+    )
 
 
 class ProductPage(Schema):
@@ -30,8 +33,10 @@ class ProductPage(Schema):
 
 
 class ProductListArgs(PageArgs):
-    status = fields.Str(validate=validate.OneOf(domain.STATUSES),
-                        metadata={"description": "deleted products are listed only when asked for"})
+    status = fields.Str(
+        validate=validate.OneOf(domain.STATUSES),
+        metadata={"description": "deleted products are listed only when asked for"},
+    )
     category_id = fields.Str(metadata={"description": "this category and everything below it"})
     shop_id = fields.Str()
     q = fields.Str(validate=validate.Length(min=1, max=100), metadata={"description": "text in the title"})
@@ -43,7 +48,7 @@ def _commit(uow) -> None:
         uow.commit()
     except sa.exc.IntegrityError as exc:
         if is_unique_violation(exc):
-            raise Conflict("a SKU code of this product was taken meanwhile", {"skus": ["sku_code_taken"]})
+            raise Conflict("a SKU code of this product was taken meanwhile", {"skus": ["sku_code_taken"]}) from exc
         raise
 
 
@@ -64,17 +69,37 @@ def create_product(body):
         findings = scan_or_422(ctx, body, tree)
         codes_free_or_409(ctx, shop_id, body["skus"], None)
         product = Product(
-            id=domain.new_product_id(ctx.now), shop_id=shop_id, category_id=body["category_id"],
-            title=body["title"].strip(), brand=body.get("brand"), description=body.get("description"),
-            attributes=body.get("attributes") or {}, images=body.get("images") or [], video=body.get("video"),
-            status=domain.DRAFT, version=1, review_required=False, created_by=ctx.actor,
-            created_at=ctx.now, updated_at=ctx.now,
+            id=domain.new_product_id(ctx.now),
+            shop_id=shop_id,
+            category_id=body["category_id"],
+            title=body["title"].strip(),
+            brand=body.get("brand"),
+            description=body.get("description"),
+            attributes=body.get("attributes") or {},
+            images=body.get("images") or [],
+            video=body.get("video"),
+            status=domain.DRAFT,
+            version=1,
+            review_required=False,
+            created_by=ctx.actor,
+            created_at=ctx.now,
+            updated_at=ctx.now,
         )
         ctx.session.add(product)
         ctx.session.flush()
         operations.replace_skus(ctx.session, product, body["skus"])
-        operations.write_timeline(ctx.session, product.id, ctx.now, ctx.actor, ctx.principal.roles, "create", None,
-                             domain.DRAFT, None, {"sku_codes": [s["sku_code"] for s in body["skus"]]})
+        operations.write_timeline(
+            ctx.session,
+            product.id,
+            ctx.now,
+            ctx.actor,
+            ctx.principal.roles,
+            "create",
+            None,
+            domain.DRAFT,
+            None,
+            {"sku_codes": [s["sku_code"] for s in body["skus"]]},
+        )
         _commit(uow)
         return view_for(ctx, product, tree, findings)
 
@@ -105,12 +130,18 @@ def list_products(args):
             stmt = stmt.where(sa.func.lower(Product.title).contains(args["q"].lower(), autoescape=True))
         if args.get("updated_since"):
             stmt = stmt.where(Product.updated_at >= _utc(args["updated_since"]))
-        return paginate(session, stmt, [Product.id], args["limit"], args.get("cursor"),
-                        to_item=lambda prod: view_for(ctx, prod, tree, findings=[]))
+        return paginate(
+            session,
+            stmt,
+            [Product.id],
+            args["limit"],
+            args.get("cursor"),
+            to_item=lambda prod: view_for(ctx, prod, tree, findings=[]),
+        )
 
 
 def _utc(dt: datetime) -> datetime:
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
 @blp.route("/products/<product_id>", methods=["GET"])
@@ -141,19 +172,32 @@ def edit_product(body, product_id):
         ctx = make_ctx(uow.session)
         product = load_own(ctx, product_id)
         if expected_version is not None and expected_version != product.version:
-            raise Conflict("the product has changed since you read it",
-                           {"version": [f"Current version is {product.version}."]})
+            raise Conflict(
+                "the product has changed since you read it", {"version": [f"Current version is {product.version}."]}
+            )
         before = operations.product_draft(product)
         after = {**before, **{k: v for k, v in body.items()}}
         if "title" in body:
             after["title"] = body["title"].strip()
         if "skus" in body:
-            after["skus"] = [{**{"spec": {}, "barcode": None, "weight_g": None, "promo_price_fen": None,
-                                 "member_price_fen": None, "low_stock_threshold": 10}, **s} for s in body["skus"]]
+            after["skus"] = [
+                {
+                    **{
+                        "spec": {},
+                        "barcode": None,
+                        "weight_g": None,
+                        "promo_price_fen": None,
+                        "member_price_fen": None,
+                        "low_stock_threshold": 10,
+                    },
+                    **s,
+                }
+                for s in body["skus"]
+            ]
         kind = domain.classify_edit(before, after)
         t = domain.edit(operations.state_of(product), kind)
         if after == before:
-            return view_for(ctx, product)   # nothing changed: no new version, no timeline entry
+            return view_for(ctx, product)  # nothing changed: no new version, no timeline entry
         tree = operations.load_tree(ctx.session)
         findings = scan_or_422(ctx, after, tree)
         if "skus" in body:
@@ -162,11 +206,27 @@ def edit_product(body, product_id):
         old_codes = [s["sku_code"] for s in before["skus"]]
         extra = {k: after[k] for k in ("category_id", "title", "brand", "description", "attributes", "images", "video")}
         if t.to_status == domain.PENDING:
-            extra.update(submitted_at=ctx.now, review_due_at=domain.review_due(ctx.now, ctx.rules),
-                         reviewed_at=None, reviewed_by=None)
-        operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, extra,
-                    {"content": kind.content, "commercial": kind.commercial, "fields": changed,
-                     "skus_changed": "skus" in body and before["skus"] != after["skus"]})
+            extra.update(
+                submitted_at=ctx.now,
+                review_due_at=domain.review_due(ctx.now, ctx.rules),
+                reviewed_at=None,
+                reviewed_by=None,
+            )
+        operations.apply(
+            ctx.session,
+            product,
+            t,
+            ctx.now,
+            ctx.actor,
+            ctx.principal.roles,
+            extra,
+            {
+                "content": kind.content,
+                "commercial": kind.commercial,
+                "fields": changed,
+                "skus_changed": "skus" in body and before["skus"] != after["skus"],
+            },
+        )
         if "skus" in body:
             operations.replace_skus(ctx.session, product, after["skus"])
         if t.to_status == domain.PENDING:

@@ -1,5 +1,6 @@
 """Review: the reviewers' queue of products waiting for a decision, and the compliance scan run dry
 on a product body (approve and reject are transitions, in transitions.py)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -88,8 +89,15 @@ def review_queue(args):
             view["overdue"] = view["review_overdue"]
             return view
 
-        return paginate(session, stmt, [Product.submitted_at, Product.id], args["limit"], args.get("cursor"),
-                        descending=False, to_item=item)
+        return paginate(
+            session,
+            stmt,
+            [Product.submitted_at, Product.id],
+            args["limit"],
+            args.get("cursor"),
+            descending=False,
+            to_item=item,
+        )
 
 
 @blp.route("/compliance/scan", methods=["POST"])
@@ -102,7 +110,10 @@ def compliance_scan(body):
         ctx = make_ctx(session)
         tree = operations.load_tree(session)
         findings = domain.scan_product(body, tree, operations.load_lexicon(session), ctx.rules)
-        return {"passed": not domain.errors_of(findings),
-                "attribute_completeness": domain.attribute_completeness(tree, body.get("category_id"),
-                                                                        body.get("attributes")),
-                "findings": [f.to_dict() for f in findings]}
+        return {
+            "passed": not domain.errors_of(findings),
+            "attribute_completeness": domain.attribute_completeness(
+                tree, body.get("category_id"), body.get("attributes")
+            ),
+            "findings": [f.to_dict() for f in findings],
+        }

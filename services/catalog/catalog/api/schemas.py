@@ -1,5 +1,6 @@
 """The schemas more than one catalog resource speaks: a product in (created, edited, scanned) and out
 (every product answer: products, transitions, the review queue), its SKUs, images, findings."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -30,10 +31,16 @@ SKU_CODE = rf"^[^{WHITESPACE}/?#%]+$"
 
 
 class SkuIn(BodySchema):
-    sku_code = fields.Str(required=True, validate=[validate.Length(min=1, max=64),
-                                                   validate.Regexp(SKU_CODE, error="No spaces, /, ?, # or %.")])
-    spec = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=dict,
-                       metadata={"description": "spec values, e.g. {\"颜色\": \"红色\", \"尺码\": \"M\"}"})
+    sku_code = fields.Str(
+        required=True,
+        validate=[validate.Length(min=1, max=64), validate.Regexp(SKU_CODE, error="No spaces, /, ?, # or %.")],
+    )
+    spec = fields.Dict(
+        keys=fields.Str(),
+        values=fields.Raw(),
+        load_default=dict,
+        metadata={"description": 'spec values, e.g. {"颜色": "红色", "尺码": "M"}'},
+    )
     barcode = fields.Str(allow_none=True, validate=validate.Length(max=32))
     weight_g = fields.Int(allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
     list_price_fen = fields.Int(required=True, validate=validate.Range(max=MAX_INT))
@@ -49,8 +56,9 @@ class ProductIn(BodySchema):
     brand = fields.Str(allow_none=True, validate=validate.Length(max=100))
     description = fields.Str(allow_none=True, validate=validate.Length(max=20000))
     attributes = fields.Dict(keys=fields.Str(), values=fields.Raw(), load_default=dict)
-    images = fields.List(fields.Nested(ImageSchema), load_default=list,
-                         metadata={"description": "main image first, then detail images"})
+    images = fields.List(
+        fields.Nested(ImageSchema), load_default=list, metadata={"description": "main image first, then detail images"}
+    )
     video = fields.Nested(VideoSchema, allow_none=True)
     skus = fields.List(fields.Nested(SkuIn), required=True)
 
@@ -81,6 +89,7 @@ class ProductOut(Schema):
     """A product. Its review trail (created_by, review_required, submitted_at, review_due_at,
     review_overdue, reviewed_at, reviewed_by, reject_reason) is left out for callers other than the
     product's shop staff and platform roles (admin, reviewer, service)."""
+
     product_id = fields.Str()
     shop_id = fields.Str()
     category_id = fields.Str()

@@ -1,4 +1,5 @@
 """SKUs, as orders and the other services read them: one SKU of a shop, or many at once."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -41,8 +42,11 @@ class SkuArgs(Schema):
 
 class SkuBatchIn(BodySchema):
     shop_id = fields.Str()
-    sku_codes = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), required=True,
-                            validate=validate.Length(min=1, max=BULK_MAX))
+    sku_codes = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=64)),
+        required=True,
+        validate=validate.Length(min=1, max=BULK_MAX),
+    )
 
 
 class SkuBatchOut(Schema):
@@ -59,7 +63,8 @@ def _sku_shop(requested: str | None) -> str:
 
 def _visible_skus(session: Session, scope: Scope, shop_id: str, codes: list[str]) -> dict[str, dict]:
     rows = session.execute(
-        sa.select(Sku, Product).join(Product, Sku.product_id == Product.id)
+        sa.select(Sku, Product)
+        .join(Product, Sku.product_id == Product.id)
         .where(Sku.shop_id == shop_id, Sku.sku_code.in_(codes))
     ).all()
     return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(scope, product)}

@@ -1,6 +1,7 @@
 """A product's lifecycle: submit, withdraw, approve, reject, delist, relist, delete and restore, each
 one transition of domain.py's state machine (the `do_*` steps are shared with bulk.py), and the
 timeline that records every transition and edit."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ class OptionalReasonIn(BodySchema):
 
 class TimelineOut(Schema):
     """The timeline entry every service returns, plus catalog's `entry_id` (its order) and `by_roles`."""
+
     entry_id = fields.Int(attribute="id")
     at = UtcTime()
     by = fields.Str(attribute="actor")
@@ -47,35 +49,67 @@ class TimelinePage(Schema):
 def do_submit(ctx: Ctx, uow, product: Product) -> None:
     t = domain.submit(operations.state_of(product))
     scan_or_422(ctx, operations.product_draft(product))
-    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
-        "submitted_at": ctx.now, "review_due_at": domain.review_due(ctx.now, ctx.rules),
-        "reviewed_at": None, "reviewed_by": None,
-    })
+    operations.apply(
+        ctx.session,
+        product,
+        t,
+        ctx.now,
+        ctx.actor,
+        ctx.principal.roles,
+        {
+            "submitted_at": ctx.now,
+            "review_due_at": domain.review_due(ctx.now, ctx.rules),
+            "reviewed_at": None,
+            "reviewed_by": None,
+        },
+    )
     uow.record(operations.ev_submitted(product))
 
 
 def do_withdraw(ctx: Ctx, uow, product: Product) -> None:
     t = domain.withdraw(operations.state_of(product))
-    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles,
-                {"submitted_at": None, "review_due_at": None})
+    operations.apply(
+        ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {"submitted_at": None, "review_due_at": None}
+    )
 
 
 def do_approve(ctx: Ctx, uow, product: Product, reason: str | None) -> None:
     t = domain.approve(operations.state_of(product), reason)
     # The word list may have grown since submission: nothing that breaks the law goes on sale.
     scan_or_422(ctx, operations.product_draft(product))
-    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
-        "reviewed_at": ctx.now, "reviewed_by": ctx.actor, "listed_at": ctx.now, "reject_reason": None,
-    })
+    operations.apply(
+        ctx.session,
+        product,
+        t,
+        ctx.now,
+        ctx.actor,
+        ctx.principal.roles,
+        {
+            "reviewed_at": ctx.now,
+            "reviewed_by": ctx.actor,
+            "listed_at": ctx.now,
+            "reject_reason": None,
+        },
+    )
     uow.record(operations.ev_approved(product, ctx.actor))
     uow.record(operations.ev_listed(product))
 
 
 def do_reject(ctx: Ctx, uow, product: Product, reason: str) -> None:
     t = domain.reject(operations.state_of(product), reason)
-    operations.apply(ctx.session, product, t, ctx.now, ctx.actor, ctx.principal.roles, {
-        "reviewed_at": ctx.now, "reviewed_by": ctx.actor, "reject_reason": reason,
-    })
+    operations.apply(
+        ctx.session,
+        product,
+        t,
+        ctx.now,
+        ctx.actor,
+        ctx.principal.roles,
+        {
+            "reviewed_at": ctx.now,
+            "reviewed_by": ctx.actor,
+            "reject_reason": reason,
+        },
+    )
     uow.record(operations.ev_rejected(product, reason))
 
 

@@ -1,5 +1,6 @@
 """The advertising-law word list the compliance scan reads: banned words and their exemptions.
 Admins change it; everyone reads it."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,8 +22,11 @@ NOT_BLANK = rf"^[^\x00]*[^\x00{WHITESPACE}][^\x00]*$"
 
 
 class BannedWordIn(BodySchema):
-    word = fields.Str(required=True, validate=validate.Length(min=1, max=50),
-                      metadata={"pattern": NOT_BLANK, "description": "blank once trimmed: 422"})
+    word = fields.Str(
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"pattern": NOT_BLANK, "description": "blank once trimmed: 422"},
+    )
     kind = fields.Str(load_default="banned", validate=validate.OneOf(["banned", "exemption"]))
     note = fields.Str(validate=validate.Length(max=200))
 
@@ -71,15 +75,20 @@ def add_banned_word(body):
     if not word:
         raise UnprocessableEntity("the word is empty", {"word": ["Must not be blank."]})
     with current_db().uow() as uow:
-        row = BannedWord(word=word, kind=body["kind"], note=body.get("note"), created_by=current_principal().sub,
-                         created_at=current_config().clock.now())
+        row = BannedWord(
+            word=word,
+            kind=body["kind"],
+            note=body.get("note"),
+            created_by=current_principal().sub,
+            created_at=current_config().clock.now(),
+        )
         uow.session.add(row)
         try:
             uow.commit()
         except sa.exc.IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
-            raise Conflict(f"{word!r} is already on the list", {"word": ["Already listed."]})
+            raise Conflict(f"{word!r} is already on the list", {"word": ["Already listed."]}) from exc
         return row
 
 

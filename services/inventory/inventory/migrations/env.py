@@ -1,5 +1,4 @@
 from ecom_common.migrations import run_env
-
 from inventory.models import metadata
 
 run_env(metadata)

@@ -4,14 +4,19 @@ reads (settings, the time, the shop query) in context.py.
 The resources are nested in one blueprint, `blp`, so that every path stays under /api/v1 and
 /openapi.json keeps one tag, "logistics"; app.py registers `BLUEPRINTS`.
 """
+
 from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
 from . import carriers, dispatch, periods, shipments, shipping, tracking, waybill
 
-blp = Blueprint("logistics", __name__, url_prefix="/api/v1",
-                description="Shipping templates and quotes, carriers, shipments and tracking")
+blp = Blueprint(
+    "logistics",
+    __name__,
+    url_prefix="/api/v1",
+    description="Shipping templates and quotes, carriers, shipments and tracking",
+)
 for resource in (shipping, carriers, periods, shipments, waybill, dispatch, tracking):
     blp.register_blueprint(resource.blp)
 

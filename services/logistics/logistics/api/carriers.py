@@ -1,5 +1,6 @@
 """Carriers (the platform's list, admin only) and each shop's carrier rules: which carrier a new
 shipment gets."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -50,8 +51,15 @@ def carriers_out(session) -> dict:
 def list_carriers(args):
     """The platform's carriers by code (inactive ones are never chosen)."""
     with current_db().Session() as session:
-        return paginate(session, sa.select(Carrier), [Carrier.code], args["limit"], args.get("cursor"),
-                        descending=False, to_item=carrier_dict)
+        return paginate(
+            session,
+            sa.select(Carrier),
+            [Carrier.code],
+            args["limit"],
+            args.get("cursor"),
+            descending=False,
+            to_item=carrier_dict,
+        )
 
 
 @blp.route("/carriers", methods=["PUT"])
@@ -68,8 +76,15 @@ def put_carriers(body):
     with current_db().uow() as uow:
         t = now()
         for item in body["items"]:
-            uow.session.merge(Carrier(code=item["code"], name=item["name"], active=item["active"],
-                                      services=item.get("services"), updated_at=t))
+            uow.session.merge(
+                Carrier(
+                    code=item["code"],
+                    name=item["name"],
+                    active=item["active"],
+                    services=item.get("services"),
+                    updated_at=t,
+                )
+            )
         uow.session.execute(sa.update(Carrier).where(Carrier.code.not_in(codes)).values(active=False, updated_at=t))
         commit_or_conflict(uow)
         return carriers_out(uow.session)
@@ -128,10 +143,18 @@ def put_carrier_rules(args, body):
         if unknown:
             raise UnprocessableEntity("unknown carrier", {"rules": [f"Unknown carrier {c!r}." for c in unknown]})
         if body.get("default_carrier") and body["default_carrier"] not in known:
-            raise UnprocessableEntity("unknown carrier", {"default_carrier": [f"Unknown carrier {body['default_carrier']!r}."]})
-        uow.session.merge(CarrierRuleSet(shop_id=shop_id, rules=[r.to_dict() for r in rules],
-                                         default_carrier=body.get("default_carrier"), updated_at=now(),
-                                         updated_by=current_principal().sub))
+            raise UnprocessableEntity(
+                "unknown carrier", {"default_carrier": [f"Unknown carrier {body['default_carrier']!r}."]}
+            )
+        uow.session.merge(
+            CarrierRuleSet(
+                shop_id=shop_id,
+                rules=[r.to_dict() for r in rules],
+                default_carrier=body.get("default_carrier"),
+                updated_at=now(),
+                updated_by=current_principal().sub,
+            )
+        )
         commit_or_conflict(uow)
     default = body.get("default_carrier") or settings().default_carrier
     return {"shop_id": shop_id, "source": "shop", "rules": [r.to_dict() for r in rules], "default_carrier": default}

@@ -1,5 +1,6 @@
 """What every logistics view reads: the service's settings, the time, which roles are shipping staff,
 the `?shop_id=` a shop's settings are asked for by, and a commit that a concurrent writer lost."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -37,5 +38,5 @@ def commit_or_conflict(uow) -> None:
         uow.commit()
     except sa.exc.IntegrityError as exc:
         if is_unique_violation(exc):
-            raise Conflict("changed concurrently by another request; retry")
+            raise Conflict("changed concurrently by another request; retry") from exc
         raise

@@ -1,5 +1,6 @@
 """Warehouse actions on a shipment: dispatch it, override its carrier before printing, or change
 the carrier of a parcel whose pickup failed."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -20,8 +21,9 @@ blp = Blueprint("dispatch", __name__)
 
 
 class DispatchIn(BodySchema):
-    carrier = fields.Str(load_default=None, allow_none=True,
-                         metadata={"description": "omit to use the automatically chosen carrier"})
+    carrier = fields.Str(
+        load_default=None, allow_none=True, metadata={"description": "omit to use the automatically chosen carrier"}
+    )
     tracking_no = fields.Str(required=True, validate=validate.Length(min=4, max=64))
 
 
@@ -46,8 +48,10 @@ def act_on(shipment_id: str, action):
             uow.commit()
         except sa.exc.IntegrityError as exc:
             if is_unique_violation(exc):
-                raise Conflict("tracking number already used by another shipment",
-                               {"tracking_no": ["Already used by another shipment."]})
+                raise Conflict(
+                    "tracking number already used by another shipment",
+                    {"tracking_no": ["Already used by another shipment."]},
+                ) from exc
             raise
         return shipment_dict(s, now())
 
@@ -77,9 +81,17 @@ def assign_carrier(body, shipment_id):
         ops.require_active_carrier(uow.session, body["carrier"])
         t = now()
         before = s.carrier
-        ops.transition(uow.session, s, "assign carrier to", t, who, reason=body.get("reason"),
-                       values={"carrier": body["carrier"], "carrier_reason": f"chosen by warehouse {who}"},
-                       data={"old_carrier": before, "carrier": body["carrier"]}, timeline_action="carrier_assigned")
+        ops.transition(
+            uow.session,
+            s,
+            "assign carrier to",
+            t,
+            who,
+            reason=body.get("reason"),
+            values={"carrier": body["carrier"], "carrier_reason": f"chosen by warehouse {who}"},
+            data={"old_carrier": before, "carrier": body["carrier"]},
+            timeline_action="carrier_assigned",
+        )
 
     return act_on(shipment_id, run)
 
@@ -99,10 +111,21 @@ def change_carrier(body, shipment_id):
         ops.ensure_tracking_free(uow.session, body["carrier"], body["tracking_no"], s.id)
         t = now()
         old = {"old_carrier": s.carrier, "old_tracking_no": s.tracking_no}
-        ops.transition(uow.session, s, "change the carrier of", t, who, reason=body["reason"],
-                       values={"carrier": body["carrier"], "tracking_no": body["tracking_no"], "last_progress_at": t,
-                               "carrier_reason": f"changed by warehouse {who}: {body['reason']}"[:200]},
-                       data={**old, "carrier": body["carrier"], "tracking_no": body["tracking_no"]},
-                       timeline_action="carrier_changed")
+        ops.transition(
+            uow.session,
+            s,
+            "change the carrier of",
+            t,
+            who,
+            reason=body["reason"],
+            values={
+                "carrier": body["carrier"],
+                "tracking_no": body["tracking_no"],
+                "last_progress_at": t,
+                "carrier_reason": f"changed by warehouse {who}: {body['reason']}"[:200],
+            },
+            data={**old, "carrier": body["carrier"], "tracking_no": body["tracking_no"]},
+            timeline_action="carrier_changed",
+        )
 
     return act_on(shipment_id, run)

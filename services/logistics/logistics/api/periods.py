@@ -1,8 +1,9 @@
 """Promotion periods (双11 and the like): orders paid within one have 48 h, not 24 h, to be
 dispatched."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -18,8 +19,8 @@ blp = Blueprint("periods", __name__)
 
 class PeriodSchema(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
-    starts_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
-    ends_at = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    starts_at = fields.AwareDateTime(required=True, default_timezone=UTC)
+    ends_at = fields.AwareDateTime(required=True, default_timezone=UTC)
 
     @validates_schema
     def _order(self, data, **kwargs):
@@ -44,8 +45,12 @@ class PeriodPage(Schema):
 
 def periods_out(session) -> dict:
     """Every period (the answer to a replacement: what is stored now)."""
-    return {"items": [{"name": p.name, "starts_at": p.starts_at, "ends_at": p.ends_at}
-                      for p in ops.promotion_periods(session)], "next_cursor": None}
+    return {
+        "items": [
+            {"name": p.name, "starts_at": p.starts_at, "ends_at": p.ends_at} for p in ops.promotion_periods(session)
+        ],
+        "next_cursor": None,
+    }
 
 
 @blp.route("/promotion-periods", methods=["GET"])
@@ -55,9 +60,15 @@ def periods_out(session) -> dict:
 def list_periods(args):
     """Declared big promotions, earliest first: orders paid within one have 48 h (not 24 h) to be dispatched."""
     with current_db().Session() as session:
-        return paginate(session, sa.select(PromotionPeriod), [PromotionPeriod.starts_at, PromotionPeriod.id],
-                        args["limit"], args.get("cursor"), descending=False,
-                        to_item=lambda p: {"name": p.name, "starts_at": p.starts_at, "ends_at": p.ends_at})
+        return paginate(
+            session,
+            sa.select(PromotionPeriod),
+            [PromotionPeriod.starts_at, PromotionPeriod.id],
+            args["limit"],
+            args.get("cursor"),
+            descending=False,
+            to_item=lambda p: {"name": p.name, "starts_at": p.starts_at, "ends_at": p.ends_at},
+        )
 
 
 @blp.route("/promotion-periods", methods=["PUT"])

@@ -1,6 +1,7 @@
 """Shipments as shipping staff read them: the list, the dashboard's counts, the exception queue and
 one shipment with its timeline and carrier reports. Warehouse actions are in dispatch.py, the
 waybill in waybill.py."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -58,6 +59,7 @@ class ShipmentSchema(Schema):
 
 class TimelineEntry(Schema):
     """The timeline entry every service returns; `details` carries what logistics has to add (carriers)."""
+
     at = UtcTime()
     by = fields.Str()
     action = fields.Str()
@@ -87,15 +89,31 @@ class ShipmentDetail(ShipmentSchema):
 def shipment_dict(s: Shipment, at: datetime) -> dict:
     since = aware(s.exception_since)
     return {
-        "shipment_id": s.id, "shop_id": s.shop_id, "order_id": s.order_id, "case_id": s.case_id, "status": s.status,
-        "carrier": s.carrier, "carrier_reason": s.carrier_reason, "tracking_no": s.tracking_no,
-        "pick_list": s.lines, "receiver": s.receiver, "province": s.province, "weight_g": s.weight_g,
-        "priority": s.priority, "paid_at": iso(aware(s.paid_at)), "dispatch_due_at": iso(aware(s.dispatch_due_at)),
-        "promotion": s.promotion, "overdue": domain.is_overdue(s.status, aware(s.dispatch_due_at), at),
-        "dispatched_late": s.dispatched_late, "created_at": iso(aware(s.created_at)),
-        "dispatched_at": iso(aware(s.dispatched_at)), "delivered_at": iso(aware(s.delivered_at)),
-        "cancelled_at": iso(aware(s.cancelled_at)), "last_progress_at": iso(aware(s.last_progress_at)),
-        "exception_open": s.exception_open, "exception_kind": s.exception_kind if s.exception_open else None,
+        "shipment_id": s.id,
+        "shop_id": s.shop_id,
+        "order_id": s.order_id,
+        "case_id": s.case_id,
+        "status": s.status,
+        "carrier": s.carrier,
+        "carrier_reason": s.carrier_reason,
+        "tracking_no": s.tracking_no,
+        "pick_list": s.lines,
+        "receiver": s.receiver,
+        "province": s.province,
+        "weight_g": s.weight_g,
+        "priority": s.priority,
+        "paid_at": iso(aware(s.paid_at)),
+        "dispatch_due_at": iso(aware(s.dispatch_due_at)),
+        "promotion": s.promotion,
+        "overdue": domain.is_overdue(s.status, aware(s.dispatch_due_at), at),
+        "dispatched_late": s.dispatched_late,
+        "created_at": iso(aware(s.created_at)),
+        "dispatched_at": iso(aware(s.dispatched_at)),
+        "delivered_at": iso(aware(s.delivered_at)),
+        "cancelled_at": iso(aware(s.cancelled_at)),
+        "last_progress_at": iso(aware(s.last_progress_at)),
+        "exception_open": s.exception_open,
+        "exception_kind": s.exception_kind if s.exception_open else None,
         "exception_reason": s.exception_reason if s.exception_open else None,
         "exception_since": iso(since) if s.exception_open else None,
         "time_in_exception_s": int((at - since).total_seconds()) if s.exception_open and since else None,
@@ -149,8 +167,14 @@ def list_shipments(args):
     if "priority" in args:
         stmt = stmt.where(Shipment.priority.is_(bool(args["priority"])))
     with current_db().Session() as session:
-        return paginate(session, stmt, [Shipment.created_at, Shipment.id], args["limit"], args.get("cursor"),
-                        to_item=lambda s: shipment_dict(s, at))
+        return paginate(
+            session,
+            stmt,
+            [Shipment.created_at, Shipment.id],
+            args["limit"],
+            args.get("cursor"),
+            to_item=lambda s: shipment_dict(s, at),
+        )
 
 
 class StatsOut(Schema):
@@ -173,7 +197,7 @@ def shipment_stats(args):
     shop = shop_or_all(args.get("shop_id"))
 
     def count(*conds, group=None):
-        stmt = sa.select(*( [group] if group is not None else []), sa.func.count()).select_from(Shipment)
+        stmt = sa.select(*([group] if group is not None else []), sa.func.count()).select_from(Shipment)
         if shop:
             stmt = stmt.where(Shipment.shop_id == shop)
         stmt = stmt.where(*conds)
@@ -212,8 +236,15 @@ def exception_queue(args):
     if args.get("kind"):
         stmt = stmt.where(Shipment.exception_kind == args["kind"])
     with current_db().Session() as session:
-        return paginate(session, stmt, [Shipment.exception_since, Shipment.id], args["limit"], args.get("cursor"),
-                        descending=False, to_item=lambda s: shipment_dict(s, at))
+        return paginate(
+            session,
+            stmt,
+            [Shipment.exception_since, Shipment.id],
+            args["limit"],
+            args.get("cursor"),
+            descending=False,
+            to_item=lambda s: shipment_dict(s, at),
+        )
 
 
 @blp.route("/shipments/<shipment_id>", methods=["GET"])
@@ -224,18 +255,49 @@ def get_shipment(shipment_id):
     at = now()
     with current_db().Session() as session:
         s = load_visible(session, shipment_id)
-        events = session.execute(sa.select(ShipmentEvent).where(ShipmentEvent.shipment_id == s.id)
-                                 .order_by(ShipmentEvent.id)).scalars().all()
-        tracking = session.execute(sa.select(TrackingEvent).where(TrackingEvent.shipment_id == s.id)
-                                   .order_by(TrackingEvent.id)).scalars().all()
+        events = (
+            session.execute(
+                sa.select(ShipmentEvent).where(ShipmentEvent.shipment_id == s.id).order_by(ShipmentEvent.id)
+            )
+            .scalars()
+            .all()
+        )
+        tracking = (
+            session.execute(
+                sa.select(TrackingEvent).where(TrackingEvent.shipment_id == s.id).order_by(TrackingEvent.id)
+            )
+            .scalars()
+            .all()
+        )
     out = shipment_dict(s, at)
-    out["timeline"] = [{"at": iso(aware(e.at)), "by": e.actor, "action": e.action, "from_status": e.from_status,
-                        "status": e.to_status if e.to_status is not None else e.from_status, "reason": e.reason,
-                        "details": e.data} for e in events]
-    out["tracking"] = [{"carrier_event_id": t.carrier_event_id, "carrier": t.carrier, "tracking_no": t.tracking_no,
-                        "status": t.status, "location": t.location, "reason": t.reason,
-                        "occurred_at": iso(aware(t.occurred_at)), "received_at": iso(aware(t.received_at))}
-                       for t in tracking]
-    out["carrier_history"] = [{"at": iso(aware(e.at)), "by": e.actor, "reason": e.reason, **(e.data or {})}
-                              for e in events if e.action in ("carrier_changed", "carrier_assigned", "dispatch")]
+    out["timeline"] = [
+        {
+            "at": iso(aware(e.at)),
+            "by": e.actor,
+            "action": e.action,
+            "from_status": e.from_status,
+            "status": e.to_status if e.to_status is not None else e.from_status,
+            "reason": e.reason,
+            "details": e.data,
+        }
+        for e in events
+    ]
+    out["tracking"] = [
+        {
+            "carrier_event_id": t.carrier_event_id,
+            "carrier": t.carrier,
+            "tracking_no": t.tracking_no,
+            "status": t.status,
+            "location": t.location,
+            "reason": t.reason,
+            "occurred_at": iso(aware(t.occurred_at)),
+            "received_at": iso(aware(t.received_at)),
+        }
+        for t in tracking
+    ]
+    out["carrier_history"] = [
+        {"at": iso(aware(e.at)), "by": e.actor, "reason": e.reason, **(e.data or {})}
+        for e in events
+        if e.action in ("carrier_changed", "carrier_assigned", "dispatch")
+    ]
     return out

@@ -1,5 +1,6 @@
 """A shop's shipping settings, under /shipping: its template (the fee rules) and the quotes computed
 from it, and the sender printed on its waybills."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,10 +31,14 @@ class RegionRuleSchema(WeightRuleSchema):
 
 
 class FreeShippingSchema(BodySchema):
-    provinces = fields.List(fields.Str(), load_default=list,
-                            metadata={"description": "empty: everywhere (except never_free)"})
-    min_goods_fen = fields.Int(load_default=0, validate=validate.Range(min=0, max=MAX_INT),
-                               metadata={"description": "free when the goods total reaches this; 0 = always"})
+    provinces = fields.List(
+        fields.Str(), load_default=list, metadata={"description": "empty: everywhere (except never_free)"}
+    )
+    min_goods_fen = fields.Int(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_INT),
+        metadata={"description": "free when the goods total reaches this; 0 = always"},
+    )
 
 
 class SurchargeSchema(BodySchema):
@@ -63,8 +68,13 @@ class TemplateOut(Schema):
 def template_out(session, shop_id: str) -> dict:
     template, source = ops.template_for(session, settings(), shop_id)
     row = session.get(ShippingTemplate, shop_id)
-    return {"shop_id": shop_id, "source": source, "template": template.to_dict(),
-            "updated_at": iso(aware(row.updated_at)) if row else None, "updated_by": row.updated_by if row else None}
+    return {
+        "shop_id": shop_id,
+        "source": source,
+        "template": template.to_dict(),
+        "updated_at": iso(aware(row.updated_at)) if row else None,
+        "updated_by": row.updated_by if row else None,
+    }
 
 
 @blp.route("/shipping/templates", methods=["GET"])
@@ -91,8 +101,9 @@ def put_template(args, body):
     principal = current_principal()
     db = current_db()
     with db.uow() as uow:
-        uow.session.merge(ShippingTemplate(shop_id=shop_id, body=template.to_dict(), updated_at=now(),
-                                           updated_by=principal.sub))
+        uow.session.merge(
+            ShippingTemplate(shop_id=shop_id, body=template.to_dict(), updated_at=now(), updated_by=principal.sub)
+        )
         commit_or_conflict(uow)
         return template_out(uow.session, shop_id)
 

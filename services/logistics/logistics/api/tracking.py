@@ -1,8 +1,9 @@
 """The carriers' tracking webhook: signed progress reports (picked up, in transit, delivered,
 exceptions), each applied once."""
+
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import sqlalchemy as sa
 from flask import request
@@ -26,7 +27,7 @@ class TrackingIn(BodySchema):
     carrier = fields.Str(required=True)
     tracking_no = fields.Str(required=True)
     status = fields.Str(required=True, validate=validate.OneOf(domain.TRACKING_STATUSES))
-    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc)
+    occurred_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
     location = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
     reason = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
@@ -43,11 +44,20 @@ class TrackingOut(Schema):
 
 
 @blp.route("/tracking/webhook", methods=["POST"])
-@blp.doc(security=[], parameters=[{"in": "header", "name": domain.SIGNATURE_HEADER, "required": True,
-                                    "schema": {"type": "string", "pattern": "^(sha256=)?[0-9a-fA-F]{64}$"},
-                                    "description": "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>"}],
-         # read by hand after the signature check, so that an unsigned caller learns nothing of it
-         requestBody={"required": True, "content": {"application/json": {"schema": TrackingIn}}})
+@blp.doc(
+    security=[],
+    parameters=[
+        {
+            "in": "header",
+            "name": domain.SIGNATURE_HEADER,
+            "required": True,
+            "schema": {"type": "string", "pattern": "^(sha256=)?[0-9a-fA-F]{64}$"},
+            "description": "sha256=<hex HMAC-SHA256 of the raw body with the shared secret>",
+        }
+    ],
+    # read by hand after the signature check, so that an unsigned caller learns nothing of it
+    requestBody={"required": True, "content": {"application/json": {"schema": TrackingIn}}},
+)
 @blp.response(200, TrackingOut)
 def tracking_webhook():
     """Carrier progress reports, signed with LOGISTICS_CARRIER_WEBHOOK_SECRET; idempotent per
@@ -65,24 +75,38 @@ def tracking_webhook():
     try:
         body = TrackingIn().load(data)
     except ValidationError as exc:
-        raise UnprocessableEntity("the request failed validation", exc.messages)
+        raise UnprocessableEntity("the request failed validation", exc.messages) from exc
     with current_db().uow() as uow:
         session = uow.session
-        seen = session.execute(sa.select(TrackingEvent.shipment_id).where(
-            TrackingEvent.carrier == body["carrier"], TrackingEvent.carrier_event_id == body["event_id"])).scalar()
+        seen = session.execute(
+            sa.select(TrackingEvent.shipment_id).where(
+                TrackingEvent.carrier == body["carrier"], TrackingEvent.carrier_event_id == body["event_id"]
+            )
+        ).scalar()
         if seen is not None:
             return {"shipment_id": seen, "status": session.get(Shipment, seen).status, "duplicate": True}
-        s = session.execute(sa.select(Shipment).where(Shipment.carrier == body["carrier"],
-                                                      Shipment.tracking_no == body["tracking_no"])).scalar_one_or_none()
+        s = session.execute(
+            sa.select(Shipment).where(Shipment.carrier == body["carrier"], Shipment.tracking_no == body["tracking_no"])
+        ).scalar_one_or_none()
         if s is None:
             raise NotFound(f"no shipment with {body['carrier']} tracking number {body['tracking_no']}")
         if domain.repeats_reached_status(s.status, body["status"]):
             # Already reached and announced once: write nothing (no second tracking row, no event).
             return {"shipment_id": s.id, "status": s.status, "duplicate": True}
         t = now()
-        session.add(TrackingEvent(shipment_id=s.id, carrier=body["carrier"], carrier_event_id=body["event_id"],
-                                  tracking_no=body["tracking_no"], status=body["status"], location=body["location"],
-                                  reason=body["reason"], occurred_at=body["occurred_at"], received_at=t))
+        session.add(
+            TrackingEvent(
+                shipment_id=s.id,
+                carrier=body["carrier"],
+                carrier_event_id=body["event_id"],
+                tracking_no=body["tracking_no"],
+                status=body["status"],
+                location=body["location"],
+                reason=body["reason"],
+                occurred_at=body["occurred_at"],
+                received_at=t,
+            )
+        )
         try:
             session.flush()
         except sa.exc.IntegrityError as exc:
@@ -91,8 +115,13 @@ def tracking_webhook():
             # The same event raced in on another connection and won: this one is the duplicate.
             uow.rollback()
             return {"shipment_id": s.id, "status": session.get(Shipment, s.id).status, "duplicate": True}
-        ops.apply_tracking(uow, s, body["status"], t, body["reason"],
-                           {"event_id": body["event_id"], "location": body["location"],
-                            "occurred_at": iso(body["occurred_at"])})
+        ops.apply_tracking(
+            uow,
+            s,
+            body["status"],
+            t,
+            body["reason"],
+            {"event_id": body["event_id"], "location": body["location"], "occurred_at": iso(body["occurred_at"])},
+        )
         uow.commit()
         return {"shipment_id": s.id, "status": s.status, "duplicate": False}

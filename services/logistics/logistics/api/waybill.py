@@ -1,5 +1,6 @@
 """The waybill: what the warehouse prints and sticks on a parcel, as JSON or as a printable page
 (templates/waybill.html)."""
+
 from __future__ import annotations
 
 import jinja2
@@ -19,14 +20,16 @@ blp = Blueprint("waybill", __name__)
 
 # Autoescape on, for every template: each value printed comes from a caller (receiver, sender,
 # carrier, SKU codes). `finalize` prints a missing value (None) as nothing, not "None".
-PAGES = jinja2.Environment(loader=jinja2.PackageLoader("logistics"), autoescape=True,
-                           finalize=lambda value: "" if value is None else value)
+PAGES = jinja2.Environment(
+    loader=jinja2.PackageLoader("logistics"), autoescape=True, finalize=lambda value: "" if value is None else value
+)
 
 
 @blp.route("/shipments/<shipment_id>/waybill", methods=["GET"])
 @requires("warehouse", "ops", "admin", "service")
-@blp.doc(responses={200: {"description": "JSON by default; `?format=html` or `Accept: text/html` gives a "
-                                         "printable page"}})
+@blp.doc(
+    responses={200: {"description": "JSON by default; `?format=html` or `Accept: text/html` gives a printable page"}}
+)
 def waybill(shipment_id):
     """The waybill: sender, masked receiver, order number, carrier, tracking number, SKU lines."""
     with current_db().Session() as session:
