@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .clock import Clock, SystemClock
 
-SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing")
+SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing")
 PORTS = {
     "catalog": 8001,
     "orders": 8002,
@@ -24,6 +24,7 @@ PORTS = {
     "aftersales": 8004,
     "logistics": 8005,
     "billing": 8006,
+    "marketing": 8007,
 }
 
 

@@ -235,6 +235,40 @@ class SettlementPaid(Payload):
     order_ids = fields.List(fields.Str())
 
 
+# marketing -----------------------------------------------------------------------------------
+class CouponRef(Payload):
+    claim_id = fields.Str(required=True)
+    template_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True, allow_none=True)  # null: a platform coupon
+    funded_by = fields.Str(required=True)  # shop | platform
+
+
+@event("marketing.CouponIssued")
+class CouponIssued(CouponRef):
+    pass
+
+
+@event("marketing.CouponUsed")
+class CouponUsed(CouponRef):
+    order_id = fields.Str(required=True)
+
+
+@event("marketing.CouponReleased")
+class CouponReleased(CouponRef):
+    order_id = fields.Str(required=True)
+    reason = fields.Str()  # the order's cancellation reason, or "timeout" (the order never appeared)
+
+
+@event("marketing.PointsEarned")
+class PointsEarned(Payload):
+    shop_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    points = fields.Int(required=True)
+    balance = fields.Int(required=True)
+
+
 # inventory -----------------------------------------------------------------------------------
 @event("inventory.StockReserved")
 class StockReserved(OrderRef):

@@ -201,7 +201,7 @@ class CouponRefusedError(RuleViolation):
     """A coupon (or points) the quote cannot use, with the reason as a code the client can read
     (422 problem+json: `errors[field] == [reason]`)."""
 
-    def __init__(self, reason: str, detail: str, field_name: str = "coupon_claim_id"):
+    def __init__(self, reason: str, detail: str, field_name: str = "coupon_claim_ids"):
         super().__init__(detail, {field_name: [reason]})
         self.reason = reason
 

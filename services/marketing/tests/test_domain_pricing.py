@@ -104,7 +104,7 @@ def test_a_coupon_below_its_threshold_at_its_stage_is_refused():
     with pytest.raises(d.CouponRefusedError) as refused:
         quote(line(price=20000), reductions=(MJ,), shop_coupon=coupon(1000, 20000))
     assert refused.value.reason == "below_threshold"
-    assert refused.value.errors == {"coupon_claim_id": ["below_threshold"]}
+    assert refused.value.errors == {"coupon_claim_ids": ["below_threshold"]}
 
 
 def test_a_coupon_for_some_skus_is_applied_to_those_lines_only():

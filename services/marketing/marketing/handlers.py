@@ -1,0 +1,86 @@
+"""marketing handlers: one function per consumed event, and the scheduled jobs.
+
+Each handler runs in the consumer's unit of work (inbox row + changes + outbox in one transaction),
+maps the payload, calls one operation and decides: ignore (a log line) or retry later. A coupon's
+life follows the order that locked it (operations.quote): placed -> kept past the lock timeout,
+paid -> used, cancelled (or closed unpaid) -> released. Points follow the money: earned on
+completion for what was paid, taken back in proportion by a refund.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ecom_common import clock
+from ecom_common.consumer import Subscription
+from ecom_common.db import Database, UnitOfWork
+from ecom_common.errors import RetryLater
+from ecom_common.events import Envelope
+from ecom_common.jobs import Job
+from ecom_common.usecase import for_event, for_job
+
+from . import operations
+from .settings import Settings
+
+log = logging.getLogger("marketing.handlers")
+
+
+def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
+    """orders.OrderPlaced -> the quote's locks are kept until the order is paid or cancelled."""
+    if not operations.order_placed(for_event(uow, event, Settings), event.payload["order_id"]):
+        log.info("order %s was placed without a locking quote (or after it expired)", event.payload["order_id"])
+
+
+def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
+    """orders.OrderPaid -> the claims locked by the order are used (CouponUsed); the member's paid
+    orders and total paid count it once."""
+    p = event.payload
+    ctx = for_event(uow, event, Settings)
+    operations.order_paid(ctx, p["order_id"])
+    if p.get("buyer_id"):
+        operations.record_paid(
+            ctx, p["order_id"], shop_id=p["shop_id"], buyer_id=p["buyer_id"], paid_fen=p["payable_fen"]
+        )
+
+
+def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
+    """orders.OrderCancelled (by the buyer, or closed unpaid) -> the claims it locked are released
+    (CouponReleased) and its points returned."""
+    p = event.payload
+    operations.release_order(for_event(uow, event, Settings), p["order_id"], p.get("reason") or "order cancelled")
+
+
+def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
+    """orders.OrderCompleted -> points for what was paid (PointsEarned)."""
+    p = event.payload
+    earned = operations.earn_points(for_event(uow, event, Settings), p["order_id"], clock.parse_iso(p["completed_at"]))
+    if earned is None:
+        raise RetryLater(f"order {p['order_id']} completed before its payment reached marketing")
+
+
+def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
+    """billing.RefundSucceeded -> the points the refunded share earned are taken back."""
+    p = event.payload
+    taken = operations.take_back_points(for_event(uow, event, Settings), p["order_id"], p["amount_fen"])
+    if taken is None:
+        log.info("refund of order %s, which marketing never saw paid: no points to take back", p["order_id"])
+
+
+HANDLERS = {
+    "orders.OrderPlaced": on_order_placed,
+    "orders.OrderPaid": on_order_paid,
+    "orders.OrderCancelled": on_order_cancelled,
+    "orders.OrderCompleted": on_order_completed,
+    "billing.RefundSucceeded": on_refund_succeeded,
+}
+
+SUBSCRIPTIONS = [Subscription("marketing.events", HANDLERS)]
+
+
+def release_stale_locks(db: Database) -> int:
+    """Locks of quotes whose order never appeared within MARKETING_LOCK_TIMEOUT_MINUTES go back."""
+    with for_job(db, Settings) as ctx:
+        return len(operations.release_stale_locks(ctx))
+
+
+JOBS: list[Job] = [Job("release-stale-locks", release_stale_locks, interval=60)]

@@ -1,0 +1,25 @@
+"""marketing's settings: one frozen object, read once per config (`settings_of`). The service
+README's `## Settings` table lists the same variables with the same defaults
+(tests/test_settings.py checks it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ecom_common.settings import ServiceSettings, setting
+
+
+@dataclass(frozen=True)
+class Settings(ServiceSettings):
+    lock_timeout_minutes: int = setting(
+        "MARKETING_LOCK_TIMEOUT_MINUTES",
+        30,
+        "a coupon or points locked by a quote whose order never appears are released after this",
+    )
+    points_per_yuan: int = setting("MARKETING_POINTS_PER_YUAN", 1, "points earned per yuan paid, on completion")
+    points_max_percent: int = setting(
+        "MARKETING_POINTS_MAX_PERCENT", 50, "the share of what is still payable that points may pay (100 = all)"
+    )
+    utc_offset_minutes: int = setting(
+        "MARKETING_UTC_OFFSET_MINUTES", 480, "the local time of daily discount windows (480: China, UTC+8)"
+    )
