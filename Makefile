@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 .PHONY: help install migrate run run-rabbit test test-unit test-integration test-reliability bench clean compose-env compose-up compose-down
 
 help:
-	@echo "make run          set up and start all six services (SQLite + embedded bus)"
+	@echo "make run          set up and start all seven services (SQLite + embedded bus)"
 	@echo "make run-rabbit   the same on RabbitMQ and PostgreSQL (see README: configuration)"
 	@echo "make test         set up and run every test (needs RabbitMQ and PostgreSQL)"
 	@echo "make test-unit    fast tests only (no network)"

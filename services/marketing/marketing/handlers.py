@@ -51,10 +51,16 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
-    """orders.OrderCompleted -> points for what was paid (PointsEarned)."""
+    """orders.OrderCompleted -> points for what was paid (PointsEarned). An order whose OrderPaid
+    marketing never saw (paid before marketing ran) counts as paid now, when the event names its
+    buyer; without a buyer it is retried (the OrderPaid may be on its way)."""
     p = event.payload
-    earned = operations.earn_points(for_event(uow, event, Settings), p["order_id"], clock.parse_iso(p["completed_at"]))
-    if earned is None:
+    ctx = for_event(uow, event, Settings)
+    if p.get("buyer_id"):
+        operations.record_paid(
+            ctx, p["order_id"], shop_id=p["shop_id"], buyer_id=p["buyer_id"], paid_fen=p["payable_fen"]
+        )
+    if operations.earn_points(ctx, p["order_id"], clock.parse_iso(p["completed_at"])) is None:
         raise RetryLater(f"order {p['order_id']} completed before its payment reached marketing")
 
 

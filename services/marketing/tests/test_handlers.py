@@ -134,6 +134,14 @@ def test_points_redeemed_at_checkout_and_returned_on_cancel(client, db, deliver)
     assert member(client)["points"] == 500
 
 
+def test_a_completion_naming_its_buyer_counts_an_order_marketing_never_saw_paid(client, deliver):
+    done = {"order_id": "O5", "shop_id": "S1", "buyer_id": "bob", "completed_at": "2026-11-20T00:00:00Z"}
+    deliver("orders.OrderCompleted", {**done, "payable_fen": 9900})
+    deliver("orders.OrderPaid", paid("O5", 9900))  # late: counted once
+    m = member(client)
+    assert (m["paid_orders"], m["completed_orders"], m["points"]) == (1, 1, 99)
+
+
 def test_completion_before_the_payment_reached_marketing_is_retried(deliver):
     with pytest.raises(RetryLater):
         deliver(
