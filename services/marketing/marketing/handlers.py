@@ -14,7 +14,7 @@ import logging
 from ecom_common import clock
 from ecom_common.consumer import Subscription
 from ecom_common.db import Database, UnitOfWork
-from ecom_common.errors import RetryLater
+from ecom_common.errors import LostRace, RetryLater
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event, for_job
@@ -84,9 +84,19 @@ SUBSCRIPTIONS = [Subscription("marketing.events", HANDLERS)]
 
 
 def release_stale_locks(db: Database) -> int:
-    """Locks of quotes whose order never appeared within MARKETING_LOCK_TIMEOUT_MINUTES go back."""
+    """Locks of quotes whose order never appeared within MARKETING_LOCK_TIMEOUT_MINUTES go back,
+    one quote per transaction; a quote whose order appeared meanwhile keeps them."""
     with for_job(db, Settings) as ctx:
-        return len(operations.release_stale_locks(ctx))
+        stale = operations.stale_quotes(ctx)
+    released = 0
+    for order_id in stale:
+        try:
+            with for_job(db, Settings) as ctx:
+                operations.release_order(ctx, order_id, operations.TIMEOUT)
+            released += 1
+        except LostRace as lost:
+            log.info("lock of order %s not released: %s", order_id, lost.reason)
+    return released
 
 
 JOBS: list[Job] = [Job("release-stale-locks", release_stale_locks, interval=60)]

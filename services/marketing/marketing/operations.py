@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from ecom_common.clock import aware
 from ecom_common.db import insert_ignore
-from ecom_common.errors import ConcurrentChange, NotFound, RuleViolation
+from ecom_common.errors import ConcurrentChange, LostRace, NotFound, RuleViolation
 from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
@@ -29,6 +29,7 @@ from .models import BuyerClaimCount, CouponClaim, CouponTemplate, Member, Member
 from .settings import Settings
 
 MCtx = Ctx[Settings]
+TIMEOUT = "timeout"  # the reason of a release by the lock timeout (release-stale-locks)
 
 
 # Promotions ---------------------------------------------------------------------------------
@@ -376,20 +377,23 @@ def order_paid(ctx: MCtx, order_id: str) -> list[str]:
 
 
 def release_order(ctx: MCtx, order_id: str, reason: str) -> list[str]:
-    """Cancelled (or never placed within the timeout): the order's locked claims go back to their
-    buyer, its points back to the member. A claim already used stays used."""
+    """Cancelled (or, reason TIMEOUT, never placed within the timeout): the order's locked claims
+    go back to their buyer, the points it redeemed back to the member (also after payment: the
+    money is refunded, so are the points). A claim already used stays used."""
     quote_row = ctx.session.get(OrderQuote, order_id)
     if quote_row is None or quote_row.status in ("cancelled", "expired"):
         return []
-    to = "expired" if reason == "timeout" else "cancelled"
-    if not _move_quote(ctx, order_id, (quote_row.status,), to):
-        raise ConcurrentChange()
+    was = quote_row.status
+    if reason == TIMEOUT and was != "locked":
+        return []  # the order appeared meanwhile: its locks stay
+    if not _move_quote(ctx, order_id, (was,), "expired" if reason == TIMEOUT else "cancelled"):
+        raise LostRace(f"the quote of order {order_id} changed meanwhile")
     released = []
     for claim in _locked_by(ctx, order_id):
         claim.status, claim.order_id, claim.locked_at = "available", None, None
         released.append(claim.claim_id)
         ctx.record(make_event("marketing.CouponReleased", coupon_payload(claim, order_id=order_id, reason=reason)))
-    if quote_row.points and quote_row.status != "paid":
+    if quote_row.points:
         _add_points(ctx, quote_row.shop_id, quote_row.buyer_id, quote_row.points)
     return released
 
@@ -410,7 +414,7 @@ def _locked_by(ctx: MCtx, order_id: str) -> list[CouponClaim]:
     return list(ctx.session.scalars(stmt.order_by(CouponClaim.claim_id).with_for_update()).all())
 
 
-def release_stale_locks(ctx: MCtx, limit: int = 100) -> list[str]:
+def stale_quotes(ctx: MCtx, limit: int = 100) -> list[str]:
     """The quotes whose order never appeared within MARKETING_LOCK_TIMEOUT_MINUTES (order ids)."""
     cutoff = ctx.now - timedelta(minutes=ctx.settings.lock_timeout_minutes)
     stale = ctx.session.scalars(
@@ -419,8 +423,6 @@ def release_stale_locks(ctx: MCtx, limit: int = 100) -> list[str]:
         .order_by(OrderQuote.created_at)
         .limit(limit)
     ).all()
-    for order_id in stale:
-        release_order(ctx, order_id, "timeout")
     return list(stale)
 
 

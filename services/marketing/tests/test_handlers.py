@@ -163,3 +163,17 @@ def test_members_are_tenanted(client, deliver):
     assert (
         client.get("/api/v1/members/bob", query_string={"shop_id": "S1"}, headers=OPS1).get_json()["paid_orders"] == 1
     )
+
+
+def test_points_redeemed_by_a_paid_order_come_back_when_it_is_cancelled(client, deliver):
+    deliver("orders.OrderPaid", paid("O7", 50000))
+    deliver(
+        "orders.OrderCompleted",
+        {"order_id": "O7", "shop_id": "S1", "completed_at": "2026-11-20T00:00:00Z", "payable_fen": 50000},
+    )
+    body = {"order_id": "O8", "shop_id": "S1", "buyer_id": "bob", "lines": LINES, "points": 500}
+    assert client.post("/api/v1/quotes", json=body, headers=SERVICE).get_json()["points_used"] == 500
+    deliver("orders.OrderPaid", paid("O8", 29500))
+    assert member(client)["points"] == 0
+    deliver("orders.OrderCancelled", {"order_id": "O8", "shop_id": "S1", "reason": "shortage", "was_paid": True})
+    assert member(client)["points"] == 500
