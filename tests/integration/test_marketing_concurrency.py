@@ -1,4 +1,5 @@
-"""marketing's counters under concurrency, on the real PostgreSQL over real HTTP (issue 16, "Proven").
+"""marketing's counters under concurrency, on the real PostgreSQL (issue 16, "Proven"): over real
+HTTP for quotes and claims, through the real consumer for payments.
 
 The anchors' bugs: Saleor #544 and mall #1003, one coupon used by several concurrent orders; a
 template's quantity overrun by read-then-write. marketing moves every counter by conditional
@@ -15,7 +16,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from ecom_testkit import Platform
+from ecom_testkit import Platform, recorded_events
 from marketing.models import CouponClaim, CouponTemplate
 
 pytestmark = pytest.mark.integration
@@ -109,3 +110,49 @@ def test_one_buyer_racing_for_more_than_their_limit_gets_exactly_the_limit(marke
     assert statuses == {201: 3, 422: 17}, statuses
     with marketing.db.engine.connect() as conn:
         assert conn.execute(sa.select(CouponTemplate.claimed_quantity)).scalar_one() == 3
+
+
+def test_three_hundred_concurrent_payers_of_a_first_hundred_gift_get_exactly_a_hundred_gifts(marketing):
+    """Each payment handled by the real consumer (inbox + handler in one transaction), 300 at once."""
+    from ecom_common.consumer import EventConsumer
+    from ecom_common.events import make_event
+    from marketing.handlers import SUBSCRIPTIONS
+    from marketing.models import Gift, Promotion
+
+    body = {
+        "kind": "first_n_gift",
+        "name": "前100名送礼盒",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "gift_sku_code": "GIFT-BOX",
+        "gift_limit": 100,
+    }
+    resp = marketing.post("/api/v1/promotions", role="ops", sub="olga", shop_id="S1", json=body)
+    assert resp.status_code == 201, resp.text
+    consumer = EventConsumer(marketing.db, SUBSCRIPTIONS[0])
+    start = threading.Barrier(30)
+
+    def pay(i: int) -> str:
+        event = make_event(
+            "orders.OrderPaid",
+            {
+                "order_id": f"O{i}",
+                "shop_id": "S1",
+                "buyer_id": f"buyer-{i}",
+                "payable_fen": 9900,
+                "paid_at": "2026-11-11T00:00:00Z",
+                "lines": [{"sku_code": "A", "quantity": 1, "unit_price_fen": 9900}],
+            },
+        )
+        if i < 30:
+            start.wait()
+        return consumer.handle(event)
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = Counter(pool.map(pay, range(300)))
+    assert outcomes == {"handled": 300}, outcomes
+    with marketing.db.engine.connect() as conn:
+        gifts = conn.execute(sa.select(sa.func.count()).select_from(Gift)).scalar_one()
+        granted = conn.execute(sa.select(Promotion.gifts_granted)).scalar_one()
+    assert (gifts, granted) == (100, 100)
+    assert len(recorded_events(marketing.db, "marketing.GiftGranted")) == 100

@@ -260,6 +260,16 @@ class CouponReleased(CouponRef):
     reason = fields.Str()  # the order's cancellation reason, or "timeout" (the order never appeared)
 
 
+@event("marketing.GiftGranted")
+class GiftGranted(Payload):
+    order_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    promotion_id = fields.Str(required=True)
+    gift_sku_code = fields.Str(required=True)  # goes on the shipment's pick list
+    quantity = fields.Int(required=True)
+
+
 @event("marketing.PointsEarned")
 class PointsEarned(Payload):
     shop_id = fields.Str(required=True)

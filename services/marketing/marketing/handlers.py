@@ -33,14 +33,15 @@ def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
 
 def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
     """orders.OrderPaid -> the claims locked by the order are used (CouponUsed); the member's paid
-    orders and total paid count it once."""
+    orders and total paid count it once; first-N gifts (GiftGranted)."""
     p = event.payload
-    ctx = for_event(uow, event, Settings)
-    operations.order_paid(ctx, p["order_id"])
-    if p.get("buyer_id"):
-        operations.record_paid(
-            ctx, p["order_id"], shop_id=p["shop_id"], buyer_id=p["buyer_id"], paid_fen=p["payable_fen"]
-        )
+    operations.apply_payment(
+        for_event(uow, event, Settings),
+        p["order_id"],
+        shop_id=p["shop_id"],
+        buyer_id=p.get("buyer_id"),
+        paid_fen=p["payable_fen"],
+    )
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:

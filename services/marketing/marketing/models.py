@@ -23,11 +23,15 @@ class Base(DeclarativeBase):
 
 
 class Promotion(Base):
-    """A shop's promotion: `kind` full_reduction | timed_discount | first_order, its terms as JSON
-    (tiers / SKUs and rate and daily window / reduction), applying between starts_at and ends_at
-    while active."""
+    """A shop's promotion: `kind` full_reduction | timed_discount | first_order | first_n_gift, its
+    terms as JSON (tiers / SKUs and rate and daily window / reduction / gift SKU), applying between
+    starts_at and ends_at while active. A first-N gift counts the gifts it granted in
+    `gifts_granted`, never past `gift_limit`."""
 
     __tablename__ = "promotions"
+    __table_args__ = (
+        sa.CheckConstraint("gift_limit IS NULL OR gifts_granted <= gift_limit", name="ck_promotion_gifts"),
+    )
 
     promotion_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
@@ -37,8 +41,23 @@ class Promotion(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     terms: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    gift_limit: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    gifts_granted: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     created_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
+class Gift(Base):
+    """A gift granted to a paid order by a first-N promotion (one per order and promotion)."""
+
+    __tablename__ = "gifts"
+
+    order_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    promotion_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    gift_sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
 class CouponTemplate(Base):

@@ -25,7 +25,7 @@ from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
 
 from . import domain
-from .models import BuyerClaimCount, CouponClaim, CouponTemplate, Member, MemberOrder, OrderQuote, Promotion
+from .models import BuyerClaimCount, CouponClaim, CouponTemplate, Gift, Member, MemberOrder, OrderQuote, Promotion
 from .settings import Settings
 
 MCtx = Ctx[Settings]
@@ -45,6 +45,8 @@ def create_promotion(ctx: MCtx, shop_id: str, body: dict[str, Any]) -> Promotion
         starts_at=body["starts_at"],
         ends_at=body["ends_at"],
         terms=body["terms"],
+        gift_limit=body["terms"].get("gift_limit") if body["kind"] == "first_n_gift" else None,
+        gifts_granted=0,
         created_at=ctx.now,
         created_by=ctx.actor.id,
     )
@@ -360,7 +362,60 @@ def _lock(ctx: MCtx, out: dict[str, Any], claims: list[CouponClaim]) -> None:
             raise domain.CouponRefusedError("not_enough_points", "the buyer no longer holds these points", "points")
 
 
-# What orders' events do to a quote's locks --------------------------------------------------
+# What orders' events do ----------------------------------------------------------------------
+def apply_payment(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str | None, paid_fen: int) -> None:
+    """orders.OrderPaid: the order's locked coupons are used; the member counts the paid order; the
+    shop's first-N gift promotions grant it a gift while they have gifts left."""
+    order_paid(ctx, order_id)
+    if buyer_id:
+        record_paid(ctx, order_id, shop_id=shop_id, buyer_id=buyer_id, paid_fen=paid_fen)
+        grant_gifts(ctx, order_id, shop_id=shop_id, buyer_id=buyer_id, paid_fen=paid_fen)
+
+
+def grant_gifts(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str, paid_fen: int) -> list[str]:
+    """First N payers get a gift (GiftGranted, for the pick list): N counted by conditional UPDATE
+    (`gifts_granted + 1 WHERE gifts_granted < gift_limit`), so 300 concurrent payers of a first-100
+    gift get exactly 100. One gift per order and promotion (a repeated payment grants nothing)."""
+    offers = ctx.session.scalars(
+        sa.select(Promotion).where(
+            Promotion.shop_id == shop_id,
+            Promotion.kind == "first_n_gift",
+            Promotion.status == "active",
+            Promotion.starts_at <= ctx.now,
+            Promotion.ends_at > ctx.now,
+        )
+    ).all()
+    granted = []
+    for offer in offers:
+        if paid_fen < offer.terms.get("threshold_fen", 0):
+            continue
+        row = {
+            "order_id": order_id,
+            "promotion_id": offer.promotion_id,
+            "shop_id": shop_id,
+            "buyer_id": buyer_id,
+            "gift_sku_code": offer.terms["gift_sku_code"],
+            "granted_at": ctx.now,
+        }
+        if not insert_ignore(ctx.session, Gift.__table__, row):
+            continue
+        won = ctx.session.execute(
+            sa.update(Promotion)
+            .where(Promotion.promotion_id == offer.promotion_id, Promotion.gifts_granted < Promotion.gift_limit)
+            .values(gifts_granted=Promotion.gifts_granted + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won != 1:  # all given: no gift for this order
+            ctx.session.execute(
+                sa.delete(Gift).where(Gift.order_id == order_id, Gift.promotion_id == offer.promotion_id)
+            )
+            continue
+        payload = {k: row[k] for k in ("order_id", "shop_id", "buyer_id", "promotion_id", "gift_sku_code")}
+        ctx.record(make_event("marketing.GiftGranted", {**payload, "quantity": 1}))
+        granted.append(offer.promotion_id)
+    return granted
+
+
 def order_placed(ctx: MCtx, order_id: str) -> bool:
     """The order appeared: its locks stay until it is paid or cancelled (no timeout)."""
     return _move_quote(ctx, order_id, ("locked",), "placed")

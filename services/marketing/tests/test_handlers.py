@@ -177,3 +177,28 @@ def test_points_redeemed_by_a_paid_order_come_back_when_it_is_cancelled(client, 
     assert member(client)["points"] == 0
     deliver("orders.OrderCancelled", {"order_id": "O8", "shop_id": "S1", "reason": "shortage", "was_paid": True})
     assert member(client)["points"] == 500
+
+
+def test_the_first_n_payers_get_the_gift_box_once_each(client, db, deliver):
+    body = {
+        "kind": "first_n_gift",
+        "name": "前2名送礼盒",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "gift_sku_code": "GIFT-BOX",
+        "gift_limit": 2,
+        "threshold_fen": 10000,
+    }
+    promotion_id = client.post("/api/v1/promotions", json=body, headers=OPS1).get_json()["promotion_id"]
+    deliver("orders.OrderPaid", paid("O1", 9999))  # below the threshold: no gift
+    first = deliver("orders.OrderPaid", paid("O2", 10000))
+    deliver("orders.OrderPaid", {}, event=first)  # the same event again
+    deliver("orders.OrderPaid", paid("O3", 20000))
+    deliver("orders.OrderPaid", paid("O4", 20000))  # the third payer over the threshold: none left
+    gifts = [e["payload"] for e in recorded_events(db, "marketing.GiftGranted")]
+    assert [(g["order_id"], g["gift_sku_code"], g["quantity"]) for g in gifts] == [
+        ("O2", "GIFT-BOX", 1),
+        ("O3", "GIFT-BOX", 1),
+    ]
+    made = client.get(f"/api/v1/promotions/{promotion_id}", headers=OPS1).get_json()
+    assert (made["gifts_granted"], made["gift_limit"]) == (2, 2)

@@ -21,7 +21,7 @@ from ..settings import Settings
 from .schemas import Fen, Time
 
 blp = Blueprint("promotions", __name__)
-KINDS = ("full_reduction", "timed_discount", "first_order")
+KINDS = ("full_reduction", "timed_discount", "first_order", "first_n_gift")
 READERS = ("ops", "finance", "admin", "service")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -48,6 +48,8 @@ class PromotionIn(BodySchema):
     window_end = fields.Str(validate=validate.Regexp(HHMM))
     reduction_fen = Fen()
     threshold_fen = Fen(load_default=0)
+    gift_sku_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={"description": "first_n_gift"})
+    gift_limit = fields.Int(validate=validate.Range(min=1, max=10_000_000), metadata={"description": "N payers"})
 
     @validates_schema
     def _terms_of_kind(self, data, **kwargs):
@@ -55,6 +57,7 @@ class PromotionIn(BodySchema):
             "full_reduction": ("tiers",),
             "timed_discount": ("sku_codes", "rate_bps"),
             "first_order": ("reduction_fen",),
+            "first_n_gift": ("gift_sku_code", "gift_limit"),
         }
         missing = [f for f in need[data["kind"]] if data.get(f) in (None, [])]
         if missing:
@@ -76,6 +79,8 @@ class PromotionOut(Schema):
     starts_at = UtcTime()
     ends_at = UtcTime()
     terms = fields.Dict()
+    gift_limit = fields.Int(allow_none=True)
+    gifts_granted = fields.Int()
     created_at = UtcTime()
     created_by = fields.Str()
 
@@ -103,6 +108,9 @@ def terms_of(body: dict) -> dict:
         if "window_start" in body:
             window = {"window_start": _minutes(body["window_start"]), "window_end": _minutes(body["window_end"])}
         return {"sku_codes": body["sku_codes"], "rate_bps": body["rate_bps"], **window}
+    if kind == "first_n_gift":
+        gift = {"gift_sku_code": body["gift_sku_code"], "gift_limit": body["gift_limit"]}
+        return {**gift, "threshold_fen": body.get("threshold_fen", 0)}
     return {"reduction_fen": body["reduction_fen"], "threshold_fen": body.get("threshold_fen", 0)}
 
 

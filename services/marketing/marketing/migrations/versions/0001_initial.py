@@ -1,5 +1,5 @@
 """marketing: shared tables, promotions, coupon templates, claims and per-buyer counts, quotes,
-members and their orders.
+members and their orders, gifts.
 
 Revision ID: 0001
 Revises:
@@ -114,14 +114,26 @@ def upgrade() -> None:
     sa.Column('starts_at', UtcDateTime, nullable=False),
     sa.Column('ends_at', UtcDateTime, nullable=False),
     sa.Column('terms', sa.JSON(), nullable=False),
+    sa.Column('gift_limit', sa.Integer(), nullable=True),
+    sa.Column('gifts_granted', sa.Integer(), nullable=False),
     sa.Column('created_at', UtcDateTime, nullable=False),
     sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.CheckConstraint('gift_limit IS NULL OR gifts_granted <= gift_limit', name='ck_promotion_gifts'),
     sa.PrimaryKeyConstraint('promotion_id')
+    )
+    op.create_table('gifts',
+    sa.Column('order_id', sa.String(length=64), nullable=False),
+    sa.Column('promotion_id', sa.String(length=40), nullable=False),
+    sa.Column('shop_id', sa.String(length=64), nullable=False),
+    sa.Column('buyer_id', sa.String(length=120), nullable=False),
+    sa.Column('gift_sku_code', sa.String(length=64), nullable=False),
+    sa.Column('granted_at', UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint('order_id', 'promotion_id')
     )
     op.create_index(op.f('ix_promotions_shop_id'), 'promotions', ['shop_id'], unique=False)
 
 
 def downgrade() -> None:
-    for table in ('order_quotes', 'member_orders', 'members', 'coupon_claims', 'coupon_buyer_counts', 'coupon_templates', 'promotions'):
+    for table in ('gifts', 'order_quotes', 'member_orders', 'members', 'coupon_claims', 'coupon_buyer_counts', 'coupon_templates', 'promotions'):
         op.drop_table(table)
     drop_common_tables(op)
