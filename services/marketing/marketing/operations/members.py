@@ -1,0 +1,98 @@
+"""Members and points: built from orders' and billing's events; points earned on completion,
+taken back by refunds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ecom_common.db import insert_ignore
+from ecom_common.events import make_event
+
+from ..models import Member, MemberOrder
+from .common import MCtx
+
+
+def member(ctx: MCtx, shop_id: str, buyer_id: str) -> Member:
+    """The buyer's membership of the shop (a buyer who never paid there holds nothing yet)."""
+    ctx.require_visible(shop_id, buyer_id, what="member")
+    row = ctx.session.get(Member, (shop_id, buyer_id))
+    return row or Member(**_empty_member(shop_id, buyer_id))
+
+
+def _member_row(ctx: MCtx, shop_id: str, buyer_id: str) -> Member:
+    insert_ignore(ctx.session, Member.__table__, _empty_member(shop_id, buyer_id))
+    row = ctx.session.get(Member, (shop_id, buyer_id), with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def _empty_member(shop_id: str, buyer_id: str) -> dict[str, Any]:
+    zero = ("paid_orders", "total_paid_fen", "completed_orders", "refunds", "refunded_fen", "points")
+    return {"shop_id": shop_id, "buyer_id": buyer_id, **dict.fromkeys(zero, 0)}
+
+
+def record_paid(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str, paid_fen: int) -> bool:
+    """A paid order counts once for its member: first and last paid, paid orders, total paid."""
+    row = {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id, "paid_fen": paid_fen}
+    if not insert_ignore(ctx.session, MemberOrder.__table__, {**row, "refunded_fen": 0, **_zero_points()}):
+        return False
+    m = _member_row(ctx, shop_id, buyer_id)
+    m.first_paid_at = m.first_paid_at or ctx.now
+    m.last_paid_at = ctx.now
+    m.paid_orders += 1
+    m.total_paid_fen += paid_fen
+    return True
+
+
+def _zero_points() -> dict[str, int]:
+    return {"points_earned": 0, "points_taken_back": 0}
+
+
+def earn_points(ctx: MCtx, order_id: str, completed_at: datetime) -> int | None:
+    """Completed: points for what the order paid less what was refunded (MARKETING_POINTS_PER_YUAN
+    per whole yuan). None when the order's payment is not known yet (the caller retries)."""
+    order = ctx.session.get(MemberOrder, order_id, with_for_update=True)
+    if order is None:
+        return None
+    if order.completed_at is not None:
+        return 0
+    order.completed_at = completed_at.astimezone(UTC)
+    points = max(order.paid_fen - order.refunded_fen, 0) // 100 * ctx.settings.points_per_yuan
+    order.points_earned = points
+    m = _member_row(ctx, order.shop_id, order.buyer_id)
+    m.completed_orders += 1
+    m.points += points
+    if points:
+        payload = {
+            "shop_id": order.shop_id,
+            "buyer_id": order.buyer_id,
+            "order_id": order_id,
+            "points": points,
+            "balance": m.points,
+        }
+        ctx.record(make_event("marketing.PointsEarned", payload))
+    return points
+
+
+def take_back_points(ctx: MCtx, order_id: str, refunded_fen: int) -> int | None:
+    """A refund takes back the points the refunded share earned (never more than were earned, and
+    never below zero held: what was already spent stays spent). None: the order is unknown."""
+    order = ctx.session.get(MemberOrder, order_id, with_for_update=True)
+    if order is None:
+        return None
+    order.refunded_fen = min(order.refunded_fen + refunded_fen, order.paid_fen)
+    m = _member_row(ctx, order.shop_id, order.buyer_id)
+    m.refunds += 1
+    m.refunded_fen += refunded_fen
+    if order.completed_at is None or order.paid_fen == 0:
+        return 0  # nothing earned yet: completion earns on what is left
+    due = order.points_earned * order.refunded_fen // order.paid_fen - order.points_taken_back
+    due = max(min(due, m.points), 0)
+    order.points_taken_back += due
+    m.points -= due
+    return due
+
+
+def add_points(ctx: MCtx, shop_id: str, buyer_id: str, points: int) -> None:
+    _member_row(ctx, shop_id, buyer_id).points += points
