@@ -156,3 +156,44 @@ def test_three_hundred_concurrent_payers_of_a_first_hundred_gift_get_exactly_a_h
         granted = conn.execute(sa.select(Promotion.gifts_granted)).scalar_one()
     assert (gifts, granted) == (100, 100)
     assert len(recorded_events(marketing.db, "marketing.GiftGranted")) == 100
+
+
+def test_a_campaign_budget_is_never_overspent_by_concurrent_orders(marketing):
+    """A subsidy of 30,000 fen pays ten 满200减30 orders: of 40 orders quoted at once, exactly ten get
+    the reduction, the others pay the full price, and the campaign has spent exactly its budget."""
+    from marketing.models import Campaign
+
+    made = marketing.post(
+        "/api/v1/campaigns",
+        role="ops",
+        sub="olga",
+        shop_id="S1",
+        json={"name": "双11", "starts_at": "2026-11-01T00:00:00Z", "budget_fen": 100_000},
+    )
+    assert made.status_code == 201, made.text
+    promotion = {
+        "kind": "full_reduction",
+        "name": "满200减30",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "tiers": [{"threshold_fen": 20000, "reduction_fen": 3000}],
+        "campaign_id": made.json()["campaign_id"],
+    }
+    assert marketing.post("/api/v1/promotions", role="ops", sub="olga", shop_id="S1", json=promotion).status_code == 201
+    start = threading.Barrier(40)
+    headers = marketing.headers("service", "orders")
+
+    def place(i: int) -> int:
+        body = {"order_id": f"O{i}", "shop_id": "S1", "buyer_id": f"b{i}", "lines": LINES}
+        with requests.Session() as http:
+            start.wait()
+            resp = http.post(marketing.url + "/api/v1/quotes", json=body, headers=headers, timeout=120)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["payable_fen"]
+
+    with ThreadPoolExecutor(40) as pool:
+        payables = Counter(pool.map(place, range(40)))
+    assert payables == {27000: 10, 30000: 30}, payables
+    with marketing.db.engine.connect() as conn:
+        spent, budget = conn.execute(sa.select(Campaign.subsidy_spent_fen, Campaign.subsidy_budget_fen)).one()
+    assert (spent, budget) == (30000, 30000)

@@ -186,6 +186,10 @@ ROUTES: dict[tuple[str, str], Route] = {
         "one", _r("finance", "admin", "ops", "cs", "service"), path={"refund_id": "refund_id"}, marker="refund_id"
     ),
     ("billing", "/api/v1/settlements"): Route("list", MONEY_READERS),
+    ("marketing", "/api/v1/campaigns"): Route("list", MARKETING_READERS, holds_s2=True),
+    ("marketing", "/api/v1/campaigns/<campaign_id>"): Route(
+        "one", MARKETING_READERS, path={"campaign_id": "campaign_id"}, marker="campaign_id"
+    ),
     ("marketing", "/api/v1/promotions"): Route("list", MARKETING_READERS, holds_s2=True),
     ("marketing", "/api/v1/promotions/<promotion_id>"): Route(
         "one", MARKETING_READERS, path={"promotion_id": "promotion_id"}, marker="promotion_id"

@@ -41,8 +41,33 @@ class Promotion(Base):
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     terms: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    campaign_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
     gift_limit: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     gifts_granted: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
+class Campaign(Base):
+    """A shop's campaign: targets, phases (warm-up, burst, return), a budget and its split. Its
+    subsidy budget pays the discounts of its linked promotions: `subsidy_spent_fen` holds what quotes
+    reserved (released on cancel) and never passes `subsidy_budget_fen`."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (
+        sa.CheckConstraint("subsidy_spent_fen >= 0 AND subsidy_spent_fen <= subsidy_budget_fen", name="ck_subsidy"),
+    )
+
+    campaign_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    targets: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    phases: Mapped[list] = mapped_column(sa.JSON, nullable=False)
+    budget_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    split: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    subsidy_budget_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    subsidy_spent_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    attributed_gmv_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     created_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
 
@@ -134,6 +159,8 @@ class OrderQuote(Base):
     points: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     payable_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     body: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    # campaign id -> subsidy reserved for this order (returned when it is cancelled)
+    subsidy: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 

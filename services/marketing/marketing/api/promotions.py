@@ -34,6 +34,9 @@ class TierIn(BodySchema):
 class PromotionIn(BodySchema):
     shop_id = fields.Str(validate=validate.Length(min=1, max=64))
     kind = fields.Str(required=True, validate=validate.OneOf(KINDS))
+    campaign_id = fields.Str(
+        validate=validate.Length(min=1, max=40), metadata={"description": "the campaign whose subsidy pays it"}
+    )
     name = fields.Str(required=True, validate=validate.Length(min=1, max=100))
     starts_at = Time(required=True)
     ends_at = Time(required=True)
@@ -79,6 +82,7 @@ class PromotionOut(Schema):
     starts_at = UtcTime()
     ends_at = UtcTime()
     terms = fields.Dict()
+    campaign_id = fields.Str(allow_none=True)
     gift_limit = fields.Int(allow_none=True)
     gifts_granted = fields.Int()
     created_at = UtcTime()

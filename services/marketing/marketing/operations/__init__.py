@@ -10,15 +10,17 @@ status (never read-then-write):
 - a claim's lock: `status = 'locked' WHERE status = 'available'`, so of many orders racing for one
   claim exactly one matches; the losers read who holds it and answer 422 `locked`;
 - points: `points - n WHERE points >= n`;
-- a first-N gift: `gifts_granted + 1 WHERE gifts_granted < gift_limit`.
+- a first-N gift: `gifts_granted + 1 WHERE gifts_granted < gift_limit`;
+- a campaign's subsidy: `subsidy_spent_fen + n WHERE subsidy_spent_fen + n <= subsidy_budget_fen`.
 """
 
 from __future__ import annotations
 
+from .campaigns import create_campaign, get_campaign
 from .common import TIMEOUT, MCtx
 from .coupons import claim_coupon, coupon_payload, create_template, get_claim, get_template, stop_template
 from .members import add_points, earn_points, member, record_paid, take_back_points
-from .promotions import active_rules, create_promotion, end_promotion, get_promotion, grant_gifts
+from .promotions import active_promotions, active_rules, create_promotion, end_promotion, get_promotion, grant_gifts
 from .quotes import (
     apply_payment,
     order_paid,
@@ -32,15 +34,18 @@ from .quotes import (
 __all__ = [
     "TIMEOUT",
     "MCtx",
+    "active_promotions",
     "active_rules",
     "add_points",
     "apply_payment",
     "claim_coupon",
     "coupon_payload",
+    "create_campaign",
     "create_promotion",
     "create_template",
     "earn_points",
     "end_promotion",
+    "get_campaign",
     "get_claim",
     "get_promotion",
     "get_template",

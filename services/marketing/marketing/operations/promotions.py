@@ -13,13 +13,18 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 
 from .. import domain
-from ..models import Gift, Promotion
+from ..models import Campaign, Gift, Promotion
 from .common import MCtx
 
 
 def create_promotion(ctx: MCtx, shop_id: str, body: dict[str, Any]) -> Promotion:
     if body["ends_at"] <= body["starts_at"]:
         raise RuleViolation("a promotion ends after it starts", {"ends_at": ["must be after starts_at"]})
+    campaign_id = body.get("campaign_id")
+    if campaign_id is not None:
+        campaign = ctx.session.get(Campaign, campaign_id)
+        if campaign is None or campaign.shop_id != shop_id:
+            raise RuleViolation("no such campaign in this shop", {"campaign_id": ["unknown"]})
     promotion = Promotion(
         promotion_id=new_id("PR", ctx.now),
         shop_id=shop_id,
@@ -29,6 +34,7 @@ def create_promotion(ctx: MCtx, shop_id: str, body: dict[str, Any]) -> Promotion
         starts_at=body["starts_at"],
         ends_at=body["ends_at"],
         terms=body["terms"],
+        campaign_id=campaign_id,
         gift_limit=body["terms"].get("gift_limit") if body["kind"] == "first_n_gift" else None,
         gifts_granted=0,
         created_at=ctx.now,
@@ -54,15 +60,21 @@ def end_promotion(ctx: MCtx, promotion_id: str) -> Promotion:
     return promotion
 
 
-def active_rules(ctx: MCtx, shop_id: str) -> dict[str, tuple[Any, ...]]:
-    rows = ctx.session.scalars(
-        sa.select(Promotion).where(
-            Promotion.shop_id == shop_id,
-            Promotion.status == "active",
-            Promotion.starts_at <= ctx.now,
-            Promotion.ends_at > ctx.now,
-        )
-    ).all()
+def active_promotions(ctx: MCtx, shop_id: str, spent: frozenset[str] = frozenset()) -> list[Promotion]:
+    """The shop's promotions applying now, but for those of the campaigns in `spent`."""
+    stmt = sa.select(Promotion).where(
+        Promotion.shop_id == shop_id,
+        Promotion.status == "active",
+        Promotion.starts_at <= ctx.now,
+        Promotion.ends_at > ctx.now,
+    )
+    if spent:
+        stmt = stmt.where(sa.or_(Promotion.campaign_id.is_(None), Promotion.campaign_id.not_in(spent)))
+    return list(ctx.session.scalars(stmt).all())
+
+
+def active_rules(rows: list[Promotion]) -> dict[str, tuple[Any, ...]]:
+    """The engine's rules of these promotions (domain.PricingIn's fields)."""
     timed, reductions, first = [], [], []
     for p in rows:
         t = p.terms

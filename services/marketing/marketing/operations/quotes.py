@@ -3,6 +3,7 @@ orders' events do to the lock (placed, paid: used, cancelled or timed out: relea
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,10 +16,11 @@ from ecom_common.events import make_event
 
 from .. import domain
 from ..models import CouponClaim, CouponTemplate, Member, OrderQuote
+from . import campaigns
 from .common import TIMEOUT, MCtx
 from .coupons import coupon_payload
 from .members import add_points, record_paid
-from .promotions import active_rules, grant_gifts
+from .promotions import active_promotions, active_rules, grant_gifts
 
 
 def quote(ctx: MCtx, body: dict[str, Any]) -> dict[str, Any]:
@@ -38,24 +40,39 @@ def quote(ctx: MCtx, body: dict[str, Any]) -> dict[str, Any]:
         )
     terms = {c.funded_by: _terms(ctx, c) for c in claims}
     local = ctx.now + timedelta(minutes=ctx.settings.utc_offset_minutes)
-    priced = domain.price_order(
-        domain.PricingIn(
-            lines=tuple(domain.LineIn(**line) for line in body["lines"]),
-            at=ctx.now,
-            local_minute=local.hour * 60 + local.minute,
-            is_member=member is not None and member.paid_orders > 0,
-            first_order=member is None or member.paid_orders == 0,
-            shop_coupon=terms.get(domain.SHOP),
-            platform_coupon=terms.get(domain.PLATFORM),
-            points=points,
-            points_cap_percent=ctx.settings.points_max_percent,
-            **active_rules(ctx, shop_id),
-        )
+    pricing = domain.PricingIn(
+        lines=tuple(domain.LineIn(**line) for line in body["lines"]),
+        at=ctx.now,
+        local_minute=local.hour * 60 + local.minute,
+        is_member=member is not None and member.paid_orders > 0,
+        first_order=member is None or member.paid_orders == 0,
+        shop_coupon=terms.get(domain.SHOP),
+        platform_coupon=terms.get(domain.PLATFORM),
+        points=points,
+        points_cap_percent=ctx.settings.points_max_percent,
     )
+    priced, needs = _within_budgets(ctx, pricing, shop_id=shop_id, lock=order_id is not None)
     out = quote_body(priced, shop_id=shop_id, buyer_id=buyer_id, order_id=order_id)
     if order_id is not None:
-        _lock(ctx, out, claims)
+        _lock(ctx, out, claims, needs)
     return out
+
+
+def _within_budgets(
+    ctx: MCtx, pricing: domain.PricingIn, *, shop_id: str, lock: bool
+) -> tuple[domain.Quote, dict[str, int]]:
+    """Price with the shop's promotions; a campaign whose subsidy left cannot pay its promotions'
+    discounts stops applying them, and the order is priced again without them. With `lock`, the
+    subsidies are reserved (campaigns.reserve: never overspent)."""
+    spent: frozenset[str] = frozenset()
+    while True:
+        rows = active_promotions(ctx, shop_id, spent)
+        priced = domain.price_order(replace(pricing, **active_rules(rows)))
+        needs = campaigns.subsidy_needs(priced, {p.promotion_id: p.campaign_id for p in rows if p.campaign_id})
+        short = campaigns.reserve(ctx, needs) if lock else campaigns.short_of(ctx, needs)
+        if not short:
+            return priced, needs
+        spent |= frozenset(short)
 
 
 def _stored(stored: OrderQuote, shop_id: str, buyer_id: str) -> dict[str, Any]:
@@ -114,8 +131,9 @@ def quote_body(q: domain.Quote, *, shop_id: str, buyer_id: str, order_id: str | 
     }
 
 
-def _lock(ctx: MCtx, out: dict[str, Any], claims: list[CouponClaim]) -> None:
-    """Lock the claims and points for the order, or nothing at all (the caller rolls back)."""
+def _lock(ctx: MCtx, out: dict[str, Any], claims: list[CouponClaim], subsidy: dict[str, int]) -> None:
+    """Lock the claims and points for the order (its campaigns' subsidy is reserved already), or
+    nothing at all (the caller rolls back)."""
     order_id = out["order_id"]
     row = {
         "order_id": order_id,
@@ -126,6 +144,7 @@ def _lock(ctx: MCtx, out: dict[str, Any], claims: list[CouponClaim]) -> None:
         "points": out["points_used"],
         "payable_fen": out["payable_fen"],
         "body": out,
+        "subsidy": subsidy,
         "created_at": ctx.now,
         "updated_at": ctx.now,
     }
@@ -159,7 +178,7 @@ def _lock(ctx: MCtx, out: dict[str, Any], claims: list[CouponClaim]) -> None:
 def apply_payment(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str | None, paid_fen: int) -> None:
     """orders.OrderPaid: the order's locked coupons are used; the member counts the paid order; the
     shop's first-N gift promotions grant it a gift while they have gifts left."""
-    order_paid(ctx, order_id)
+    order_paid(ctx, order_id, paid_fen)
     if buyer_id:
         record_paid(ctx, order_id, shop_id=shop_id, buyer_id=buyer_id, paid_fen=paid_fen)
         grant_gifts(ctx, order_id, shop_id=shop_id, buyer_id=buyer_id, paid_fen=paid_fen)
@@ -170,9 +189,13 @@ def order_placed(ctx: MCtx, order_id: str) -> bool:
     return _move_quote(ctx, order_id, ("locked",), "placed")
 
 
-def order_paid(ctx: MCtx, order_id: str) -> list[str]:
-    """Paid: the order's locked claims are used (one claim pays for one order only)."""
-    _move_quote(ctx, order_id, ("locked", "placed"), "paid")
+def order_paid(ctx: MCtx, order_id: str, paid_fen: int = 0) -> list[str]:
+    """Paid: the order's locked claims are used (one claim pays for one order only); its GMV counts
+    for the campaigns whose promotions it used."""
+    if _move_quote(ctx, order_id, ("locked", "placed"), "paid"):
+        quote_row = ctx.session.get(OrderQuote, order_id)
+        assert quote_row is not None
+        campaigns.attribute(ctx, dict(quote_row.subsidy or {}), paid_fen)
     claims = _locked_by(ctx, order_id)
     for claim in claims:
         claim.status, claim.used_at = "used", ctx.now
@@ -199,6 +222,7 @@ def release_order(ctx: MCtx, order_id: str, reason: str) -> list[str]:
         ctx.record(make_event("marketing.CouponReleased", coupon_payload(claim, order_id=order_id, reason=reason)))
     if quote_row.points:
         add_points(ctx, quote_row.shop_id, quote_row.buyer_id, quote_row.points)
+    campaigns.release(ctx, dict(quote_row.subsidy or {}))  # the subsidy goes back to its budgets
     return released
 
 

@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('points', sa.Integer(), nullable=False),
     sa.Column('payable_fen', sa.Integer(), nullable=False),
     sa.Column('body', sa.JSON(), nullable=False),
+    sa.Column('subsidy', sa.JSON(), nullable=False),
     sa.Column('created_at', UtcDateTime, nullable=False),
     sa.Column('updated_at', UtcDateTime, nullable=False),
     sa.PrimaryKeyConstraint('order_id')
@@ -114,6 +115,7 @@ def upgrade() -> None:
     sa.Column('starts_at', UtcDateTime, nullable=False),
     sa.Column('ends_at', UtcDateTime, nullable=False),
     sa.Column('terms', sa.JSON(), nullable=False),
+    sa.Column('campaign_id', sa.String(length=40), nullable=True),
     sa.Column('gift_limit', sa.Integer(), nullable=True),
     sa.Column('gifts_granted', sa.Integer(), nullable=False),
     sa.Column('created_at', UtcDateTime, nullable=False),
@@ -121,6 +123,23 @@ def upgrade() -> None:
     sa.CheckConstraint('gift_limit IS NULL OR gifts_granted <= gift_limit', name='ck_promotion_gifts'),
     sa.PrimaryKeyConstraint('promotion_id')
     )
+    op.create_table('campaigns',
+    sa.Column('campaign_id', sa.String(length=40), nullable=False),
+    sa.Column('shop_id', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('targets', sa.JSON(), nullable=False),
+    sa.Column('phases', sa.JSON(), nullable=False),
+    sa.Column('budget_fen', sa.BigInteger(), nullable=False),
+    sa.Column('split', sa.JSON(), nullable=False),
+    sa.Column('subsidy_budget_fen', sa.BigInteger(), nullable=False),
+    sa.Column('subsidy_spent_fen', sa.BigInteger(), nullable=False),
+    sa.Column('attributed_gmv_fen', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', UtcDateTime, nullable=False),
+    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.CheckConstraint('subsidy_spent_fen >= 0 AND subsidy_spent_fen <= subsidy_budget_fen', name='ck_subsidy'),
+    sa.PrimaryKeyConstraint('campaign_id')
+    )
+    op.create_index(op.f('ix_campaigns_shop_id'), 'campaigns', ['shop_id'], unique=False)
     op.create_table('gifts',
     sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('promotion_id', sa.String(length=40), nullable=False),
@@ -134,6 +153,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ('gifts', 'order_quotes', 'member_orders', 'members', 'coupon_claims', 'coupon_buyer_counts', 'coupon_templates', 'promotions'):
+    for table in ('campaigns', 'gifts', 'order_quotes', 'member_orders', 'members', 'coupon_claims', 'coupon_buyer_counts', 'coupon_templates', 'promotions'):
         op.drop_table(table)
     drop_common_tables(op)
