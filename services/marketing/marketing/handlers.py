@@ -100,4 +100,19 @@ def release_stale_locks(db: Database) -> int:
     return released
 
 
-JOBS: list[Job] = [Job("release-stale-locks", release_stale_locks, interval=60)]
+def issue_repurchase_coupons(db: Database) -> int:
+    """The re-purchase segment (one paid order more than MARKETING_REPURCHASE_AFTER_DAYS ago, no
+    repeat, not refunded) gets its coupon, one member per transaction."""
+    with for_job(db, Settings) as ctx:
+        due = operations.repurchase_segment(ctx)
+    issued = 0
+    for shop_id, buyer_id in due:
+        with for_job(db, Settings) as ctx:
+            issued += operations.issue_repurchase(ctx, shop_id, buyer_id) is not None
+    return issued
+
+
+JOBS: list[Job] = [
+    Job("release-stale-locks", release_stale_locks, interval=60),
+    Job("issue-repurchase-coupons", issue_repurchase_coupons, interval=3600),
+]

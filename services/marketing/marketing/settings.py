@@ -20,6 +20,15 @@ class Settings(ServiceSettings):
     points_max_percent: int = setting(
         "MARKETING_POINTS_MAX_PERCENT", 50, "the share of what is still payable that points may pay (100 = all)"
     )
+    repurchase_after_days: int = setting(
+        "MARKETING_REPURCHASE_AFTER_DAYS",
+        30,
+        "a buyer's one paid order this old, no repeat, not refunded: re-purchase coupon",
+    )
+    repurchase_coupon_fen: int = setting(
+        "MARKETING_REPURCHASE_COUPON_FEN", 1000, "the re-purchase coupon (no threshold)"
+    )
+    repurchase_valid_days: int = setting("MARKETING_REPURCHASE_VALID_DAYS", 14, "days the re-purchase coupon is valid")
     utc_offset_minutes: int = setting(
         "MARKETING_UTC_OFFSET_MINUTES", 480, "the local time of daily discount windows (480: China, UTC+8)"
     )

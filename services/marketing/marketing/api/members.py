@@ -1,12 +1,12 @@
-"""A buyer's membership of a shop: paid orders and the points they hold. The buyer reads their
-own; the shop's staff and platform roles read any of theirs."""
+"""A buyer's membership of a shop: paid orders and the points they hold (the buyer reads their
+own; the shop's staff and platform roles any of theirs); the re-purchase segment's coupons."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ecom_common.auth import requires
-from ecom_common.http import Blueprint, UtcTime
+from ecom_common.auth import requires, shop_for_write
+from ecom_common.http import Blueprint, BodySchema, UtcTime
 from ecom_common.usecase import use_case
 
 from .. import operations
@@ -40,3 +40,29 @@ def get_member(args, buyer_id):
     """A buyer's membership of `shop_id` (zeros for a buyer who never paid there)."""
     with use_case(Settings) as ctx:
         return MemberOut().dump(operations.member(ctx, args["shop_id"], buyer_id))
+
+
+class RepurchaseIn(BodySchema):
+    shop_id = fields.Str(validate=validate.Length(min=1, max=64))
+
+
+class RepurchaseOut(Schema):
+    issued = fields.Int(metadata={"description": "coupons issued by this call"})
+    claim_ids = fields.List(fields.Str())
+
+
+@blp.route("/segments/repurchase/coupons", methods=["POST"])
+@requires("ops", "admin")
+@blp.arguments(RepurchaseIn)
+@blp.response(200, RepurchaseOut)
+def issue_repurchase_coupons(body):
+    """Issue the re-purchase coupon (MARKETING_REPURCHASE_COUPON_FEN, no threshold) to your shop's
+    buyers with one paid order more than MARKETING_REPURCHASE_AFTER_DAYS ago, no repeat and no
+    refund, up to 100 a call; each buyer once (the job `issue-repurchase-coupons` does the same)."""
+    shop_id = shop_for_write(body.get("shop_id"))
+    with use_case(Settings) as ctx:
+        claims = [
+            operations.issue_repurchase(ctx, shop, buyer) for shop, buyer in operations.repurchase_segment(ctx, shop_id)
+        ]
+        ids = [c.claim_id for c in claims if c is not None]
+        return {"issued": len(ids), "claim_ids": ids}

@@ -11,6 +11,7 @@ status (never read-then-write):
   claim exactly one matches; the losers read who holds it and answer 422 `locked`;
 - points: `points - n WHERE points >= n`;
 - a first-N gift: `gifts_granted + 1 WHERE gifts_granted < gift_limit`;
+- a re-purchase coupon: `repurchase_issued_at = now WHERE repurchase_issued_at IS NULL AND ...`;
 - a campaign's subsidy: `subsidy_spent_fen + n WHERE subsidy_spent_fen + n <= subsidy_budget_fen`.
 """
 
@@ -30,6 +31,7 @@ from .quotes import (
     release_order,
     stale_quotes,
 )
+from .segments import issue_repurchase, repurchase_segment
 
 __all__ = [
     "TIMEOUT",
@@ -49,6 +51,7 @@ __all__ = [
     "get_claim",
     "get_promotion",
     "get_template",
+    "issue_repurchase",
     "grant_gifts",
     "member",
     "order_paid",
@@ -57,6 +60,7 @@ __all__ = [
     "quote_body",
     "record_paid",
     "release_order",
+    "repurchase_segment",
     "stale_quotes",
     "stop_template",
     "take_back_points",
