@@ -34,14 +34,11 @@ def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
 def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
     """orders.OrderPaid -> the claims locked by the order are used (CouponUsed); the member's paid
     orders and total paid count it once; first-N gifts (GiftGranted)."""
-    p = event.payload
-    operations.apply_payment(
-        for_event(uow, event, Settings),
-        p["order_id"],
-        shop_id=p["shop_id"],
-        buyer_id=p.get("buyer_id"),
-        paid_fen=p["payable_fen"],
-    )
+    operations.apply_payment(for_event(uow, event, Settings), paid_order(event.payload))
+
+
+def paid_order(p: dict) -> operations.PaidOrder:
+    return operations.PaidOrder(p["order_id"], p["shop_id"], p.get("buyer_id"), p["payable_fen"])
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
@@ -52,16 +49,11 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
-    """orders.OrderCompleted -> points for what was paid (PointsEarned). An order whose OrderPaid
-    marketing never saw (paid before marketing ran) counts as paid now, when the event names its
-    buyer; without a buyer it is retried (the OrderPaid may be on its way)."""
+    """orders.OrderCompleted -> points for what was paid (PointsEarned); an order marketing never
+    saw paid counts as paid now when the event names its buyer, else it is retried."""
     p = event.payload
     ctx = for_event(uow, event, Settings)
-    if p.get("buyer_id"):
-        operations.record_paid(
-            ctx, p["order_id"], shop_id=p["shop_id"], buyer_id=p["buyer_id"], paid_fen=p["payable_fen"]
-        )
-    if operations.earn_points(ctx, p["order_id"], clock.parse_iso(p["completed_at"])) is None:
+    if operations.complete_order(ctx, paid_order(p), clock.parse_iso(p["completed_at"])) is None:
         raise RetryLater(f"order {p['order_id']} completed before its payment reached marketing")
 
 

@@ -18,9 +18,9 @@ status (never read-then-write):
 from __future__ import annotations
 
 from .campaigns import create_campaign, get_campaign
-from .common import TIMEOUT, MCtx
+from .common import TIMEOUT, MCtx, PaidOrder
 from .coupons import claim_coupon, coupon_payload, create_template, get_claim, get_template, stop_template
-from .members import add_points, earn_points, member, record_paid, take_back_points
+from .members import add_points, complete_order, earn_points, member, record_paid, take_back_points
 from .promotions import active_promotions, active_rules, create_promotion, end_promotion, get_promotion, grant_gifts
 from .quotes import (
     apply_payment,
@@ -36,11 +36,13 @@ from .segments import issue_repurchase, repurchase_segment
 __all__ = [
     "TIMEOUT",
     "MCtx",
+    "PaidOrder",
     "active_promotions",
     "active_rules",
     "add_points",
     "apply_payment",
     "claim_coupon",
+    "complete_order",
     "coupon_payload",
     "create_campaign",
     "create_promotion",

@@ -10,7 +10,7 @@ from ecom_common.db import insert_ignore
 from ecom_common.events import make_event
 
 from ..models import Member, MemberOrder
-from .common import MCtx
+from .common import MCtx, PaidOrder
 
 
 def member(ctx: MCtx, shop_id: str, buyer_id: str) -> Member:
@@ -32,17 +32,27 @@ def _empty_member(shop_id: str, buyer_id: str) -> dict[str, Any]:
     return {"shop_id": shop_id, "buyer_id": buyer_id, **dict.fromkeys(zero, 0)}
 
 
-def record_paid(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str, paid_fen: int) -> bool:
+def record_paid(ctx: MCtx, order: PaidOrder) -> bool:
     """A paid order counts once for its member: first and last paid, paid orders, total paid."""
-    row = {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id, "paid_fen": paid_fen}
+    if order.buyer_id is None:
+        return False
+    row = {"order_id": order.order_id, "shop_id": order.shop_id, "buyer_id": order.buyer_id, "paid_fen": order.paid_fen}
     if not insert_ignore(ctx.session, MemberOrder.__table__, {**row, "refunded_fen": 0, **_zero_points()}):
         return False
-    m = _member_row(ctx, shop_id, buyer_id)
+    m = _member_row(ctx, order.shop_id, order.buyer_id)
     m.first_paid_at = m.first_paid_at or ctx.now
     m.last_paid_at = ctx.now
     m.paid_orders += 1
-    m.total_paid_fen += paid_fen
+    m.total_paid_fen += order.paid_fen
     return True
+
+
+def complete_order(ctx: MCtx, order: PaidOrder, completed_at: datetime) -> int | None:
+    """orders.OrderCompleted: points for what was paid. An order whose payment marketing never saw
+    (paid before marketing ran) counts as paid now when its buyer is known; None when it is not
+    (the caller retries: the payment may be on its way)."""
+    record_paid(ctx, order)
+    return earn_points(ctx, order.order_id, completed_at)
 
 
 def _zero_points() -> dict[str, int]:

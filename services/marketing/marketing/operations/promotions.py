@@ -14,7 +14,7 @@ from ecom_common.ids import new_id
 
 from .. import domain
 from ..models import Campaign, Gift, Promotion
-from .common import MCtx
+from .common import MCtx, PaidOrder
 
 
 def create_promotion(ctx: MCtx, shop_id: str, body: dict[str, Any]) -> Promotion:
@@ -93,13 +93,13 @@ def active_rules(rows: list[Promotion]) -> dict[str, tuple[Any, ...]]:
     return {"timed": tuple(timed), "reductions": tuple(reductions), "first_order_offers": tuple(first)}
 
 
-def grant_gifts(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str, paid_fen: int) -> list[str]:
+def grant_gifts(ctx: MCtx, order: PaidOrder) -> list[str]:
     """First N payers get a gift (GiftGranted, for the pick list): N counted by conditional UPDATE
     (`gifts_granted + 1 WHERE gifts_granted < gift_limit`), so 300 concurrent payers of a first-100
     gift get exactly 100. One gift per order and promotion (a repeated payment grants nothing)."""
     offers = ctx.session.scalars(
         sa.select(Promotion).where(
-            Promotion.shop_id == shop_id,
+            Promotion.shop_id == order.shop_id,
             Promotion.kind == "first_n_gift",
             Promotion.status == "active",
             Promotion.starts_at <= ctx.now,
@@ -108,13 +108,13 @@ def grant_gifts(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str, paid_f
     ).all()
     granted = []
     for offer in offers:
-        if paid_fen < offer.terms.get("threshold_fen", 0):
+        if order.buyer_id is None or order.paid_fen < offer.terms.get("threshold_fen", 0):
             continue
         row = {
-            "order_id": order_id,
+            "order_id": order.order_id,
             "promotion_id": offer.promotion_id,
-            "shop_id": shop_id,
-            "buyer_id": buyer_id,
+            "shop_id": order.shop_id,
+            "buyer_id": order.buyer_id,
             "gift_sku_code": offer.terms["gift_sku_code"],
             "granted_at": ctx.now,
         }
@@ -128,7 +128,7 @@ def grant_gifts(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str, paid_f
         ).rowcount
         if won != 1:  # all given: no gift for this order
             ctx.session.execute(
-                sa.delete(Gift).where(Gift.order_id == order_id, Gift.promotion_id == offer.promotion_id)
+                sa.delete(Gift).where(Gift.order_id == order.order_id, Gift.promotion_id == offer.promotion_id)
             )
             continue
         payload = {k: row[k] for k in ("order_id", "shop_id", "buyer_id", "promotion_id", "gift_sku_code")}

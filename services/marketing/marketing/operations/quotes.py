@@ -17,7 +17,7 @@ from ecom_common.events import make_event
 from .. import domain
 from ..models import CouponClaim, CouponTemplate, Member, OrderQuote
 from . import campaigns
-from .common import TIMEOUT, MCtx
+from .common import TIMEOUT, MCtx, PaidOrder
 from .coupons import coupon_payload
 from .members import add_points, record_paid
 from .promotions import active_promotions, active_rules, grant_gifts
@@ -175,13 +175,12 @@ def _lock(ctx: MCtx, out: dict[str, Any], claims: list[CouponClaim], subsidy: di
 
 
 # What orders' events do ----------------------------------------------------------------------
-def apply_payment(ctx: MCtx, order_id: str, *, shop_id: str, buyer_id: str | None, paid_fen: int) -> None:
+def apply_payment(ctx: MCtx, order: PaidOrder) -> None:
     """orders.OrderPaid: the order's locked coupons are used; the member counts the paid order; the
     shop's first-N gift promotions grant it a gift while they have gifts left."""
-    order_paid(ctx, order_id, paid_fen)
-    if buyer_id:
-        record_paid(ctx, order_id, shop_id=shop_id, buyer_id=buyer_id, paid_fen=paid_fen)
-        grant_gifts(ctx, order_id, shop_id=shop_id, buyer_id=buyer_id, paid_fen=paid_fen)
+    order_paid(ctx, order.order_id, order.paid_fen)
+    record_paid(ctx, order)
+    grant_gifts(ctx, order)
 
 
 def order_placed(ctx: MCtx, order_id: str) -> bool:
