@@ -270,6 +270,14 @@ class GiftGranted(Payload):
     quantity = fields.Int(required=True)
 
 
+@event("marketing.MemberTierChanged")
+class MemberTierChanged(Payload):
+    shop_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    from_tier = fields.Str(required=True)  # new | active | high_value
+    tier = fields.Str(required=True)
+
+
 @event("marketing.PointsEarned")
 class PointsEarned(Payload):
     shop_id = fields.Str(required=True)

@@ -368,3 +368,28 @@ def coupon_refusal(claim: ClaimView, *, buyer_id: str, shop_id: str, order_id: s
         raise CouponRefusedError("used", "the coupon was already used")
     if claim.status == "locked" and (order_id is None or claim.order_id != order_id):
         raise CouponRefusedError("locked", "the coupon is held by another order")
+
+
+# Members ---------------------------------------------------------------------------------
+NEW, ACTIVE, HIGH_VALUE = "new", "active", "high_value"
+
+
+@dataclass(frozen=True)
+class TierRules:
+    """active: at least `active_orders` paid orders; high value: at least `high_value_fen` paid
+    net of refunds (BUSINESS-RULES.md: new / active / high value)."""
+
+    active_orders: int = 2
+    high_value_fen: int = 500_000
+
+
+def member_tier(paid_orders: int, net_paid_fen: int, rules: TierRules) -> str:
+    if net_paid_fen >= rules.high_value_fen:
+        return HIGH_VALUE
+    return ACTIVE if paid_orders >= rules.active_orders else NEW
+
+
+def member_level(growth: int, thresholds: tuple[int, ...]) -> int:
+    """The level a growth value reaches: 1 + how many thresholds above the first it meets
+    (thresholds ascending, the first usually 0)."""
+    return max(1, sum(1 for t in thresholds if growth >= t))

@@ -182,6 +182,7 @@ class Member(Base):
     refunds: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     points: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    tier: Mapped[str] = mapped_column(sa.String(12), nullable=False, default="new")
     # when the re-purchase coupon was issued to this member (once: operations.segments)
     repurchase_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 

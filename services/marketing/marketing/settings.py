@@ -20,6 +20,13 @@ class Settings(ServiceSettings):
     points_max_percent: int = setting(
         "MARKETING_POINTS_MAX_PERCENT", 50, "the share of what is still payable that points may pay (100 = all)"
     )
+    tier_active_orders: int = setting("MARKETING_TIER_ACTIVE_ORDERS", 2, "paid orders that make a member active")
+    tier_high_value_fen: int = setting(
+        "MARKETING_TIER_HIGH_VALUE_FEN", 500000, "paid net of refunds that makes a member high value"
+    )
+    level_growth: tuple[str, ...] = setting(
+        "MARKETING_LEVEL_GROWTH", ("0", "1000", "5000", "20000"), "growth value (yuan paid net) of levels 1, 2, ..."
+    )
     repurchase_after_days: int = setting(
         "MARKETING_REPURCHASE_AFTER_DAYS",
         30,

@@ -255,3 +255,15 @@ def test_a_coupon_refusal_names_its_reason(changes, reason):
 def test_a_claim_locked_by_the_same_order_and_a_platform_coupon_are_usable():
     d.coupon_refusal(claim(status="locked", order_id="O1"), buyer_id="bob", shop_id="S1", order_id="O1", at=NOW)
     d.coupon_refusal(claim(shop_id=None), buyer_id="bob", shop_id="S9", order_id=None, at=NOW)
+
+
+def test_member_tiers_and_levels():
+    rules = d.TierRules(active_orders=2, high_value_fen=500_000)
+    assert [d.member_tier(n, fen, rules) for n, fen in ((0, 0), (1, 499_999), (2, 0), (1, 500_000))] == [
+        "new",
+        "new",
+        "active",
+        "high_value",
+    ]
+    thresholds = (0, 1000, 5000, 20000)
+    assert [d.member_level(g, thresholds) for g in (0, 999, 1000, 4999, 5000, 20000, 10**9)] == [1, 1, 2, 2, 3, 4, 4]

@@ -53,3 +53,23 @@ def test_the_endpoint_issues_for_the_callers_shop(client, clock, deliver):
     assert answer["issued"] == 1 and len(answer["claim_ids"]) == 1
     assert client.post("/api/v1/segments/repurchase/coupons", json={}, headers=OPS1).get_json()["issued"] == 0
     assert client.post("/api/v1/segments/repurchase/coupons", json={}, headers=auth("buyer", "amy")).status_code == 403
+
+
+def test_tiers_follow_paid_orders_and_net_paid_and_levels_the_growth_value(client, db, deliver):
+    def member():
+        return client.get("/api/v1/members/amy", query_string={"shop_id": "S1"}, headers=OPS1).get_json()
+
+    assert (member()["tier"], member()["level"]) == ("new", 1)
+    deliver("orders.OrderPaid", paid("O1", "amy"))
+    assert member()["tier"] == "new"
+    deliver("orders.OrderPaid", paid("O2", "amy"))
+    assert member()["tier"] == "active"
+    deliver("orders.OrderPaid", {**paid("O3", "amy"), "payable_fen": 500_000})
+    m = member()
+    assert (m["tier"], m["growth"], m["level"]) == ("high_value", 5198, 3)  # 0 / 1000 / 5000 / 20000
+    deliver("billing.RefundSucceeded", {"order_id": "O3", "shop_id": "S1", "refund_id": "R1", "amount_fen": 500_000})
+    assert member()["tier"] == "active"
+    changes = [
+        (e["payload"]["from_tier"], e["payload"]["tier"]) for e in recorded_events(db, "marketing.MemberTierChanged")
+    ]
+    assert changes == [("new", "active"), ("active", "high_value"), ("high_value", "active")]

@@ -30,6 +30,9 @@ class MemberOut(Schema):
     refunds = fields.Int()
     refunded_fen = fields.Int()
     points = fields.Int(metadata={"description": "100 points = 1 yuan at checkout"})
+    tier = fields.Str(metadata={"description": "new | active | high_value"})
+    growth = fields.Int(metadata={"description": "growth value: whole yuan paid net of refunds"})
+    level = fields.Int(metadata={"description": "by growth value (MARKETING_LEVEL_GROWTH)"})
 
 
 @blp.route("/members/<buyer_id>", methods=["GET"])

@@ -9,15 +9,18 @@ from typing import Any
 from ecom_common.db import insert_ignore
 from ecom_common.events import make_event
 
+from .. import domain
 from ..models import Member, MemberOrder
 from .common import MCtx, PaidOrder
 
 
-def member(ctx: MCtx, shop_id: str, buyer_id: str) -> Member:
-    """The buyer's membership of the shop (a buyer who never paid there holds nothing yet)."""
+def member(ctx: MCtx, shop_id: str, buyer_id: str) -> dict[str, Any]:
+    """The buyer's membership of the shop with its level (a buyer who never paid there holds
+    nothing yet)."""
     ctx.require_visible(shop_id, buyer_id, what="member")
-    row = ctx.session.get(Member, (shop_id, buyer_id))
-    return row or Member(**_empty_member(shop_id, buyer_id))
+    row = ctx.session.get(Member, (shop_id, buyer_id)) or Member(**_empty_member(shop_id, buyer_id))
+    out = {c.key: getattr(row, c.key) for c in Member.__table__.columns}
+    return {**out, "level": level_of(ctx, row), "growth": max(row.total_paid_fen - row.refunded_fen, 0) // 100}
 
 
 def _member_row(ctx: MCtx, shop_id: str, buyer_id: str) -> Member:
@@ -29,7 +32,7 @@ def _member_row(ctx: MCtx, shop_id: str, buyer_id: str) -> Member:
 
 def _empty_member(shop_id: str, buyer_id: str) -> dict[str, Any]:
     zero = ("paid_orders", "total_paid_fen", "completed_orders", "refunds", "refunded_fen", "points")
-    return {"shop_id": shop_id, "buyer_id": buyer_id, **dict.fromkeys(zero, 0)}
+    return {"shop_id": shop_id, "buyer_id": buyer_id, "tier": domain.NEW, **dict.fromkeys(zero, 0)}
 
 
 def record_paid(ctx: MCtx, order: PaidOrder) -> bool:
@@ -44,6 +47,7 @@ def record_paid(ctx: MCtx, order: PaidOrder) -> bool:
     m.last_paid_at = ctx.now
     m.paid_orders += 1
     m.total_paid_fen += order.paid_fen
+    retier(ctx, m)
     return True
 
 
@@ -95,6 +99,7 @@ def take_back_points(ctx: MCtx, order_id: str, refunded_fen: int) -> int | None:
     m = _member_row(ctx, order.shop_id, order.buyer_id)
     m.refunds += 1
     m.refunded_fen += refunded_fen
+    retier(ctx, m)
     if order.completed_at is None or order.paid_fen == 0:
         return 0  # nothing earned yet: completion earns on what is left
     due = order.points_earned * order.refunded_fen // order.paid_fen - order.points_taken_back
@@ -106,3 +111,19 @@ def take_back_points(ctx: MCtx, order_id: str, refunded_fen: int) -> int | None:
 
 def add_points(ctx: MCtx, shop_id: str, buyer_id: str, points: int) -> None:
     _member_row(ctx, shop_id, buyer_id).points += points
+
+
+def retier(ctx: MCtx, m: Member) -> None:
+    """The member's tier from their paid orders and net paid (MemberTierChanged when it moves)."""
+    rules = domain.TierRules(ctx.settings.tier_active_orders, ctx.settings.tier_high_value_fen)
+    tier = domain.member_tier(m.paid_orders, m.total_paid_fen - m.refunded_fen, rules)
+    if tier != m.tier:
+        payload = {"shop_id": m.shop_id, "buyer_id": m.buyer_id, "from_tier": m.tier, "tier": tier}
+        m.tier = tier
+        ctx.record(make_event("marketing.MemberTierChanged", payload))
+
+
+def level_of(ctx: MCtx, m: Member) -> int:
+    """The member's level by growth value: whole yuan paid net of refunds."""
+    growth = max(m.total_paid_fen - m.refunded_fen, 0) // 100
+    return domain.member_level(growth, tuple(int(x) for x in ctx.settings.level_growth))

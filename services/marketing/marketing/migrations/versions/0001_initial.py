@@ -89,6 +89,7 @@ def upgrade() -> None:
     sa.Column('refunds', sa.Integer(), nullable=False),
     sa.Column('refunded_fen', sa.BigInteger(), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
+    sa.Column('tier', sa.String(length=12), nullable=False),
     sa.Column('repurchase_issued_at', UtcDateTime, nullable=True),
     sa.CheckConstraint('points >= 0', name='ck_member_points'),
     sa.PrimaryKeyConstraint('shop_id', 'buyer_id')
