@@ -104,7 +104,20 @@ def issue_repurchase_coupons(db: Database) -> int:
     return issued
 
 
+def issue_level_coupons(db: Database) -> int:
+    """On the 1st of each month (local time), members of level 2 and up get their level's coupon,
+    once: safe on two replicas (operations.issue_level_coupon)."""
+    with for_job(db, Settings) as ctx:
+        due = operations.level_coupon_due(ctx)
+    issued = 0
+    for shop_id, buyer_id in due:
+        with for_job(db, Settings) as ctx:
+            issued += operations.issue_level_coupon(ctx, shop_id, buyer_id) is not None
+    return issued
+
+
 JOBS: list[Job] = [
     Job("release-stale-locks", release_stale_locks, interval=60),
     Job("issue-repurchase-coupons", issue_repurchase_coupons, interval=3600),
+    Job("issue-level-coupons", issue_level_coupons, interval=3600),
 ]

@@ -187,6 +187,18 @@ class Member(Base):
     repurchase_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
+class LevelCouponIssue(Base):
+    """A member's level coupon of one month (local time): inserted before the coupon is issued."""
+
+    __tablename__ = "level_coupon_issues"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)
+    level: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
 class MemberOrder(Base):
     """What an order paid, had refunded and earned in points: refunds take back points in
     proportion, never more than were earned."""

@@ -27,6 +27,9 @@ class Settings(ServiceSettings):
     level_growth: tuple[str, ...] = setting(
         "MARKETING_LEVEL_GROWTH", ("0", "1000", "5000", "20000"), "growth value (yuan paid net) of levels 1, 2, ..."
     )
+    level_coupon_fen: tuple[str, ...] = setting(
+        "MARKETING_LEVEL_COUPON_FEN", ("0", "500", "1000", "2000"), "the coupon (fen) of levels 1, 2, ... each month"
+    )
     repurchase_after_days: int = setting(
         "MARKETING_REPURCHASE_AFTER_DAYS",
         30,

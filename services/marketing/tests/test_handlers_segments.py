@@ -73,3 +73,26 @@ def test_tiers_follow_paid_orders_and_net_paid_and_levels_the_growth_value(clien
         (e["payload"]["from_tier"], e["payload"]["tier"]) for e in recorded_events(db, "marketing.MemberTierChanged")
     ]
     assert changes == [("new", "active"), ("active", "high_value"), ("high_value", "active")]
+
+
+def test_level_coupons_are_issued_on_the_first_of_the_month_once(client, db, clock, deliver):
+    from datetime import timedelta
+
+    from ecom_common.usecase import for_job
+    from marketing import operations
+    from marketing.handlers import issue_level_coupons
+    from marketing.settings import Settings
+
+    deliver("orders.OrderPaid", {**paid("O1", "amy"), "payable_fen": 100_000})  # growth 1000: level 2
+    deliver("orders.OrderPaid", paid("O2", "ben"))  # level 1: no coupon
+    local = clock.now() + timedelta(hours=8)
+    first = (local.replace(day=1, hour=12) + timedelta(days=32)).replace(day=1)
+    clock.advance(seconds=(first - local).total_seconds())
+    assert issue_level_coupons(db) == 1
+    assert issue_level_coupons(db) == 0  # once a month
+    with for_job(db, Settings) as ctx:  # a second replica racing the first finds it issued
+        assert operations.issue_level_coupon(ctx, "S1", "amy") is None
+    issued = [e["payload"] for e in recorded_events(db, "marketing.CouponIssued")]
+    assert [(e["buyer_id"], e["reason"]) for e in issued] == [("amy", "level")]
+    clock.advance(days=1)
+    assert issue_level_coupons(db) == 0  # not the 1st any more

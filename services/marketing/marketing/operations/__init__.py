@@ -31,7 +31,7 @@ from .quotes import (
     release_order,
     stale_quotes,
 )
-from .segments import issue_repurchase, repurchase_segment
+from .segments import issue_level_coupon, issue_repurchase, level_coupon_due, repurchase_segment
 
 __all__ = [
     "TIMEOUT",
@@ -53,7 +53,9 @@ __all__ = [
     "get_claim",
     "get_promotion",
     "get_template",
+    "issue_level_coupon",
     "issue_repurchase",
+    "level_coupon_due",
     "grant_gifts",
     "member",
     "order_paid",

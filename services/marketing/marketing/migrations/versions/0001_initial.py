@@ -142,6 +142,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('campaign_id')
     )
     op.create_index(op.f('ix_campaigns_shop_id'), 'campaigns', ['shop_id'], unique=False)
+    op.create_table('level_coupon_issues',
+    sa.Column('shop_id', sa.String(length=64), nullable=False),
+    sa.Column('buyer_id', sa.String(length=120), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('level', sa.Integer(), nullable=False),
+    sa.Column('issued_at', UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint('shop_id', 'buyer_id', 'month')
+    )
     op.create_table('gifts',
     sa.Column('order_id', sa.String(length=64), nullable=False),
     sa.Column('promotion_id', sa.String(length=40), nullable=False),
@@ -155,6 +163,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ('campaigns', 'gifts', 'order_quotes', 'member_orders', 'members', 'coupon_claims', 'coupon_buyer_counts', 'coupon_templates', 'promotions'):
+    for table in ('level_coupon_issues', 'campaigns', 'gifts', 'order_quotes', 'member_orders', 'members', 'coupon_claims', 'coupon_buyer_counts', 'coupon_templates', 'promotions'):
         op.drop_table(table)
     drop_common_tables(op)
