@@ -25,11 +25,14 @@ from datetime import timedelta
 import requests
 import sqlalchemy as sa
 
+from ecom_common import ids
 from ecom_common.db import Database, session_scope
 from ecom_common.errors import DomainError
+from ecom_common.settings import settings_of
 
-from . import domain, settings
+from . import domain
 from .models import SandboxEvent, SandboxIntent, SandboxRefund
+from .settings import Settings
 
 log = logging.getLogger("billing.sandbox")
 
@@ -44,7 +47,7 @@ def http_transport(url: str, body: bytes, headers: dict) -> int:
     return requests.post(url, data=body, headers=headers, timeout=5).status_code
 
 
-class ProviderRefused(DomainError):
+class ProviderRefusedError(DomainError):
     """The provider would not do it (e.g. refund above what the intent captured)."""
 
 
@@ -54,20 +57,22 @@ class SandboxProvider:
         self.config = db.config
         self.transport = transport or http_transport
 
+    @property
+    def settings(self) -> Settings:
+        return settings_of(self.config, Settings)
+
     # Inside billing's transaction ------------------------------------------------------------
-    def create_intent(
-        self, session, reference: str, order_id: str, amount_fen: int, method: str, card_number: str | None
-    ) -> SandboxIntent:
-        plan = domain.plan_outcome(method, card_number)
+    def create_intent(self, session, reference: str, charge: domain.Charge) -> SandboxIntent:
+        plan = domain.plan_outcome(charge.method, charge.card_number)
         now = self.config.clock.now()
         intent = SandboxIntent(
-            intent_id=domain.new_id("pi_", now),
+            intent_id=ids.new_id(domain.INTENT_ID, now),
             reference=reference,
-            order_id=order_id,
-            amount_fen=amount_fen,
+            order_id=charge.order_id,
+            amount_fen=charge.amount_fen,
             refunded_fen=0,
-            method=method,
-            card_last4=card_number[-4:] if card_number else None,
+            method=charge.method,
+            card_last4=charge.card_number[-4:] if charge.card_number else None,
             planned_status=plan.status,
             failure_code=plan.failure_code,
             auto_confirm=plan.auto_confirm,
@@ -105,8 +110,8 @@ class SandboxProvider:
             .values(refunded_fen=SandboxIntent.refunded_fen + amount_fen)
         ).rowcount
         if taken != 1:
-            raise ProviderRefused(f"the provider refused to refund {amount_fen} fen on {intent_id}")
-        refund_id = domain.new_id("re_", now)
+            raise ProviderRefusedError(f"the provider refused to refund {amount_fen} fen on {intent_id}")
+        refund_id = ids.new_id(domain.PROVIDER_REFUND_ID, now)
         session.add(
             SandboxRefund(
                 provider_refund_id=refund_id,
@@ -143,7 +148,7 @@ class SandboxProvider:
 
     def _event_for(self, intent: SandboxIntent, now) -> SandboxEvent:
         succeeded = intent.status == domain.IntentStatus.SUCCEEDED
-        event_id = domain.new_id("evt_", now)
+        event_id = ids.new_id(domain.PROVIDER_EVENT_ID, now)
         body = {
             "id": event_id,
             "type": EVENT_SUCCEEDED if succeeded else EVENT_FAILED,
@@ -183,11 +188,13 @@ class SandboxProvider:
             body = event.body.encode()
         headers = {
             "Content-Type": "application/json",
-            domain.SIGNATURE_HEADER: domain.sign(settings.webhook_secret(self.config), body, int(now.timestamp())),
+            domain.SIGNATURE_HEADER: domain.sign(
+                self.settings.signing_secret(self.config.jwt_secret), body, int(now.timestamp())
+            ),
         }
         error = None
         try:
-            status = self.transport(settings.webhook_url(self.config), body, headers)
+            status = self.transport(self.settings.webhook_target(self.config.peers["billing"]), body, headers)
             ok = 200 <= status < 300
             if not ok:
                 error = f"webhook answered {status}"
@@ -210,7 +217,7 @@ class SandboxProvider:
         """What a real provider does after confirm: settle asynchronously and call the webhook.
         Called after billing's commit with the intent in hand: it reads nothing (a database lost
         right after the commit must not fail a payment that exists; the retry job resends)."""
-        if not settings.auto_confirm(self.config) or not intent.auto_confirm:
+        if not self.settings.sandbox_auto_confirm or not intent.auto_confirm:
             return None
         intent_id = intent.intent_id
 
@@ -220,7 +227,7 @@ class SandboxProvider:
             except Exception:
                 log.exception("sandbox confirmation of %s failed; the retry job will resend", intent_id)
 
-        timer = threading.Timer(settings.confirm_delay_s(self.config), run)
+        timer = threading.Timer(self.settings.confirm_delay_s, run)
         timer.daemon = True
         timer.name = f"sandbox-confirm-{intent_id}"
         timer.start()
@@ -229,7 +236,7 @@ class SandboxProvider:
     def redeliver_due(self) -> int:
         """The provider's retry: resolve intents pending for too long and resend undelivered events."""
         now = self.config.clock.now()
-        cutoff = now - timedelta(seconds=settings.retry_after_s(self.config))
+        cutoff = now - timedelta(seconds=self.settings.sandbox_retry_after_seconds)
         with session_scope(self.db) as session:
             stuck = (
                 session.execute(
