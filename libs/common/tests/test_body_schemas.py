@@ -15,7 +15,7 @@ from ecom_common.config import PORTS
 from ecom_common.http import BodySchema
 
 # Bodies a view loads itself instead of through @blp.arguments (the signed webhooks).
-LOADED_BY_HAND = {"logistics": ["TrackingIn"], "billing": ["WebhookEventSchema"]}
+LOADED_BY_HAND = {"logistics": ["TrackingIn"], "billing": ["WebhookEventIn"]}
 
 
 def api_modules(service: str) -> list:
