@@ -1,4 +1,5 @@
-"""billing domain: money rules, the sandbox provider's rules, refund caps, commission and settlement.
+"""billing domain: money rules, webhook signatures, payability, refund caps, commission and settlement
+(the sandbox provider's own rules, its test cards and intents, are in sandbox.py).
 
 No Flask, no SQL. Money is integer fen everywhere; nothing here ever uses floats for money.
 """
@@ -151,7 +152,7 @@ class Charge:
     card_number: str | None = None
 
 
-# Payment and intent state machines ---------------------------------------------------------------
+# Payment state machine ----------------------------------------------------------------------
 class PaymentStatus:
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -171,57 +172,6 @@ def check_payment_transition(current: str, target: str) -> None:
         raise IllegalTransition("payment", current, f"mark {target}")
 
 
-class IntentStatus:
-    REQUIRES_CONFIRMATION = "requires_confirmation"
-    PENDING = "pending"  # confirmed, the provider is processing
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-INTENT_TRANSITIONS = {
-    IntentStatus.REQUIRES_CONFIRMATION: {IntentStatus.PENDING},
-    IntentStatus.PENDING: {IntentStatus.SUCCEEDED, IntentStatus.FAILED},
-    IntentStatus.SUCCEEDED: set(),
-    IntentStatus.FAILED: set(),
-}
-
-
-def check_intent_transition(current: str, target: str) -> None:
-    if target not in INTENT_TRANSITIONS.get(current, set()):
-        raise IllegalTransition("payment intent", current, f"move to {target}")
-
-
-# The sandbox provider's deterministic outcomes ----------------------------------------------------
-@dataclass(frozen=True)
-class PlannedOutcome:
-    status: str  # succeeded | failed
-    failure_code: str | None = None
-    # False: the provider does not confirm on its own schedule; only its retry (the
-    # sandbox-webhook-retry job) resolves the intent. Lets tests and demos see a stuck intent.
-    auto_confirm: bool = True
-
-    @property
-    def message(self) -> str | None:
-        return FAILURE_MESSAGES.get(self.failure_code) if self.failure_code else None
-
-
-FAILURE_MESSAGES = {
-    "card_declined": "the card was declined",
-    "insufficient_funds": "the card has insufficient funds",
-    "expired_card": "the card has expired",
-    "processing_error": "the issuer could not process the payment",
-}
-
-TEST_CARDS: dict[str, PlannedOutcome] = {
-    "4242424242424242": PlannedOutcome("succeeded"),
-    "4000000000000002": PlannedOutcome("failed", "card_declined"),
-    "4000000000009995": PlannedOutcome("failed", "insufficient_funds"),
-    "4000000000000069": PlannedOutcome("failed", "expired_card"),
-    "4000000000000119": PlannedOutcome("failed", "processing_error"),
-    "4000000000000077": PlannedOutcome("succeeded", auto_confirm=False),
-}
-
-
 def luhn_ok(number: str) -> bool:
     if not number.isdigit() or not 12 <= len(number) <= 19:
         return False
@@ -234,24 +184,6 @@ def luhn_ok(number: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
-
-
-def plan_outcome(method: str, card_number: str | None) -> PlannedOutcome:
-    """What the sandbox will answer for this payment. Wallets always succeed; documented test cards
-    behave as documented; any other Luhn-valid card succeeds."""
-    if method not in METHODS:
-        raise RuleViolation(f"unknown payment method {method!r}", {"method": [f"one of {', '.join(METHODS)}"]})
-    if method in WALLETS:
-        if card_number:
-            raise RuleViolation("card_number is only for method card", {"card_number": ["only for method card"]})
-        return PlannedOutcome("succeeded")
-    if not card_number:
-        raise RuleViolation("method card needs a card_number", {"card_number": ["Missing data for required field."]})
-    if card_number in TEST_CARDS:
-        return TEST_CARDS[card_number]
-    if not luhn_ok(card_number):
-        raise RuleViolation("the card number is not valid", {"card_number": ["not a valid card number"]})
-    return PlannedOutcome("succeeded")
 
 
 # Webhook signatures --------------------------------------------------------------------------------

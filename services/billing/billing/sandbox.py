@@ -11,7 +11,8 @@
 - Refunds go back to the intent (the original payment route) and can never exceed what it captured.
 
 Billing's own code talks to the provider only through this class; the provider's tables
-(`sandbox_*`) are its books, not billing's.
+(`sandbox_*`) are its books, not billing's, and its rules (the intent's state machine, the
+documented test cards and their outcomes) are written here, above the class.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import requests
@@ -27,7 +29,7 @@ import sqlalchemy as sa
 
 from ecom_common import ids
 from ecom_common.db import Database, session_scope
-from ecom_common.errors import DomainError
+from ecom_common.errors import DomainError, IllegalTransition, RuleViolation
 from ecom_common.settings import settings_of
 
 from . import domain
@@ -51,6 +53,75 @@ class ProviderRefusedError(DomainError):
     """The provider would not do it (e.g. refund above what the intent captured)."""
 
 
+# The provider's rules: its intents' state machine and its deterministic outcomes ----------------
+class IntentStatus:
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    PENDING = "pending"  # confirmed, the provider is processing
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+INTENT_TRANSITIONS = {
+    IntentStatus.REQUIRES_CONFIRMATION: {IntentStatus.PENDING},
+    IntentStatus.PENDING: {IntentStatus.SUCCEEDED, IntentStatus.FAILED},
+    IntentStatus.SUCCEEDED: set(),
+    IntentStatus.FAILED: set(),
+}
+
+
+def check_intent_transition(current: str, target: str) -> None:
+    if target not in INTENT_TRANSITIONS.get(current, set()):
+        raise IllegalTransition("payment intent", current, f"move to {target}")
+
+
+@dataclass(frozen=True)
+class PlannedOutcome:
+    status: str  # succeeded | failed
+    failure_code: str | None = None
+    # False: the provider does not confirm on its own schedule; only its retry (the
+    # sandbox-webhook-retry job) resolves the intent. Lets tests and demos see a stuck intent.
+    auto_confirm: bool = True
+
+    @property
+    def message(self) -> str | None:
+        return FAILURE_MESSAGES.get(self.failure_code) if self.failure_code else None
+
+
+FAILURE_MESSAGES = {
+    "card_declined": "the card was declined",
+    "insufficient_funds": "the card has insufficient funds",
+    "expired_card": "the card has expired",
+    "processing_error": "the issuer could not process the payment",
+}
+
+TEST_CARDS: dict[str, PlannedOutcome] = {
+    "4242424242424242": PlannedOutcome("succeeded"),
+    "4000000000000002": PlannedOutcome("failed", "card_declined"),
+    "4000000000009995": PlannedOutcome("failed", "insufficient_funds"),
+    "4000000000000069": PlannedOutcome("failed", "expired_card"),
+    "4000000000000119": PlannedOutcome("failed", "processing_error"),
+    "4000000000000077": PlannedOutcome("succeeded", auto_confirm=False),
+}
+
+
+def plan_outcome(method: str, card_number: str | None) -> PlannedOutcome:
+    """What the sandbox will answer for this payment. Wallets always succeed; documented test cards
+    behave as documented; any other Luhn-valid card succeeds."""
+    if method not in domain.METHODS:
+        raise RuleViolation(f"unknown payment method {method!r}", {"method": [f"one of {', '.join(domain.METHODS)}"]})
+    if method in domain.WALLETS:
+        if card_number:
+            raise RuleViolation("card_number is only for method card", {"card_number": ["only for method card"]})
+        return PlannedOutcome("succeeded")
+    if not card_number:
+        raise RuleViolation("method card needs a card_number", {"card_number": ["Missing data for required field."]})
+    if card_number in TEST_CARDS:
+        return TEST_CARDS[card_number]
+    if not domain.luhn_ok(card_number):
+        raise RuleViolation("the card number is not valid", {"card_number": ["not a valid card number"]})
+    return PlannedOutcome("succeeded")
+
+
 class SandboxProvider:
     def __init__(self, db: Database, transport: Transport | None = None):
         self.db = db
@@ -63,7 +134,7 @@ class SandboxProvider:
 
     # Inside billing's transaction ------------------------------------------------------------
     def create_intent(self, session, reference: str, charge: domain.Charge) -> SandboxIntent:
-        plan = domain.plan_outcome(charge.method, charge.card_number)
+        plan = plan_outcome(charge.method, charge.card_number)
         now = self.config.clock.now()
         intent = SandboxIntent(
             intent_id=ids.new_id(domain.INTENT_ID, now),
@@ -76,7 +147,7 @@ class SandboxProvider:
             planned_status=plan.status,
             failure_code=plan.failure_code,
             auto_confirm=plan.auto_confirm,
-            status=domain.IntentStatus.REQUIRES_CONFIRMATION,
+            status=IntentStatus.REQUIRES_CONFIRMATION,
             created_at=now,
         )
         session.add(intent)
@@ -84,18 +155,18 @@ class SandboxProvider:
         return intent
 
     def confirm(self, session, intent: SandboxIntent) -> None:
-        domain.check_intent_transition(intent.status, domain.IntentStatus.PENDING)
+        check_intent_transition(intent.status, IntentStatus.PENDING)
         now = self.config.clock.now()
         moved = session.execute(
             sa.update(SandboxIntent)
             .where(
                 SandboxIntent.intent_id == intent.intent_id,
-                SandboxIntent.status == domain.IntentStatus.REQUIRES_CONFIRMATION,
+                SandboxIntent.status == IntentStatus.REQUIRES_CONFIRMATION,
             )
-            .values(status=domain.IntentStatus.PENDING, confirmed_at=now)
+            .values(status=IntentStatus.PENDING, confirmed_at=now)
         ).rowcount
         if moved != 1:
-            raise domain.IllegalTransition("payment intent", intent.status, "confirm")
+            raise IllegalTransition("payment intent", intent.status, "confirm")
 
     def refund(self, session, intent_id: str, reference: str, amount_fen: int) -> str:
         """Refund to the intent's route. The intent's captured amount is the hard ceiling."""
@@ -104,7 +175,7 @@ class SandboxProvider:
             sa.update(SandboxIntent)
             .where(
                 SandboxIntent.intent_id == intent_id,
-                SandboxIntent.status == domain.IntentStatus.SUCCEEDED,
+                SandboxIntent.status == IntentStatus.SUCCEEDED,
                 SandboxIntent.refunded_fen + amount_fen <= SandboxIntent.amount_fen,
             )
             .values(refunded_fen=SandboxIntent.refunded_fen + amount_fen)
@@ -132,10 +203,10 @@ class SandboxProvider:
             intent = session.get(SandboxIntent, intent_id)
             if intent is None:
                 return None
-            if intent.status == domain.IntentStatus.PENDING:
+            if intent.status == IntentStatus.PENDING:
                 moved = session.execute(
                     sa.update(SandboxIntent)
-                    .where(SandboxIntent.intent_id == intent_id, SandboxIntent.status == domain.IntentStatus.PENDING)
+                    .where(SandboxIntent.intent_id == intent_id, SandboxIntent.status == IntentStatus.PENDING)
                     .values(status=intent.planned_status, resolved_at=now)
                 ).rowcount
                 if moved == 1:
@@ -147,7 +218,7 @@ class SandboxProvider:
         return event_id
 
     def _event_for(self, intent: SandboxIntent, now) -> SandboxEvent:
-        succeeded = intent.status == domain.IntentStatus.SUCCEEDED
+        succeeded = intent.status == IntentStatus.SUCCEEDED
         event_id = ids.new_id(domain.PROVIDER_EVENT_ID, now)
         body = {
             "id": event_id,
@@ -165,7 +236,7 @@ class SandboxProvider:
                     "card_last4": intent.card_last4,
                     "status": intent.status,
                     "failure_code": None if succeeded else intent.failure_code,
-                    "failure_message": None if succeeded else domain.FAILURE_MESSAGES.get(intent.failure_code or ""),
+                    "failure_message": None if succeeded else FAILURE_MESSAGES.get(intent.failure_code or ""),
                 }
             },
         }
@@ -241,7 +312,7 @@ class SandboxProvider:
             stuck = (
                 session.execute(
                     sa.select(SandboxIntent.intent_id)
-                    .where(SandboxIntent.status == domain.IntentStatus.PENDING, SandboxIntent.confirmed_at <= cutoff)
+                    .where(SandboxIntent.status == IntentStatus.PENDING, SandboxIntent.confirmed_at <= cutoff)
                     .order_by(SandboxIntent.confirmed_at)
                     .limit(200)
                 )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from billing import domain
+from billing import domain, sandbox
 from billing.domain import EntryKind, LineBalance
 from ecom_common import ids
 from ecom_common.errors import BadRequest, IllegalTransition, RuleViolation, Unauthorized
@@ -74,19 +74,19 @@ def test_any_of_several_signatures_may_match_during_secret_rotation():
     ],
 )
 def test_test_cards_are_deterministic(card, status, code):
-    outcome = domain.plan_outcome("card", card)
+    outcome = sandbox.plan_outcome("card", card)
     assert (outcome.status, outcome.failure_code) == (status, code)
     assert outcome.auto_confirm
 
 
 def test_the_slow_card_is_only_confirmed_by_the_providers_retry():
-    outcome = domain.plan_outcome("card", "4000000000000077")
+    outcome = sandbox.plan_outcome("card", "4000000000000077")
     assert outcome.status == "succeeded" and outcome.auto_confirm is False
 
 
 @pytest.mark.parametrize("method", ["alipay", "wechat", "unionpay"])
 def test_wallets_always_succeed(method):
-    assert domain.plan_outcome(method, None).status == "succeeded"
+    assert sandbox.plan_outcome(method, None).status == "succeeded"
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_wallets_always_succeed(method):
 )
 def test_bad_payment_instruments_are_rule_violations(method, card, field):
     with pytest.raises(RuleViolation) as err:
-        domain.plan_outcome(method, card)
+        sandbox.plan_outcome(method, card)
     assert field in err.value.errors
 
 
@@ -149,9 +149,9 @@ def test_payment_and_intent_state_machines():
     for current, target in [("succeeded", "failed"), ("failed", "succeeded"), ("succeeded", "pending")]:
         with pytest.raises(IllegalTransition):
             domain.check_payment_transition(current, target)
-    domain.check_intent_transition("requires_confirmation", "pending")
+    sandbox.check_intent_transition("requires_confirmation", "pending")
     with pytest.raises(IllegalTransition):
-        domain.check_intent_transition("requires_confirmation", "succeeded")
+        sandbox.check_intent_transition("requires_confirmation", "succeeded")
 
 
 # Allocation and refund caps ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ecom_common.idempotency import idempotent
 from ecom_common.schemas import TimelineOut, page_of
 from ecom_common.usecase import use_case
 
-from .. import domain, gateways, operations
+from .. import domain, gateways, operations, sandbox
 from ..models import Payment
 from ..settings import Settings
 
@@ -39,7 +39,7 @@ class PaymentIn(BodySchema):
         if data.get("method") in domain.WALLETS and data.get("card_number"):
             raise ValidationError({"card_number": ["Only for method card."]})
         if data.get("card_number") and not (
-            data["card_number"] in domain.TEST_CARDS or domain.luhn_ok(data["card_number"])
+            data["card_number"] in sandbox.TEST_CARDS or domain.luhn_ok(data["card_number"])
         ):
             raise ValidationError({"card_number": ["Not a valid card number."]})
 
