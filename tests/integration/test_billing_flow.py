@@ -24,7 +24,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from billing import operations
+from billing import handlers, operations
 from billing.domain import OrderCopy
 from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout
 from billing.settings import Settings
@@ -270,7 +270,7 @@ def test_the_settlement_job_run_twice_and_concurrently_pays_each_shop_once(env):
     def run(db):
         try:
             barrier.wait()
-            results.append(operations.settle_due(db))
+            results.append(handlers.settle_due(db))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

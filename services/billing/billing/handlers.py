@@ -7,17 +7,24 @@ with the API). A use case that loses a guarded update raises LostRace: the consu
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
+
+from ecom_common import ids
 from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
-from ecom_common.db import Database, UnitOfWork
+from ecom_common.db import Database, UnitOfWork, is_unique_violation
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
-from ecom_common.usecase import for_event
+from ecom_common.usecase import Actor, for_event, for_job
 
-from . import operations
+from . import domain, operations
 from .domain import OrderCopy, RefundRequest
 from .sandbox import SandboxProvider
 from .settings import Settings
+
+log = logging.getLogger("billing.handlers")
 
 
 def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
@@ -63,8 +70,24 @@ SUBSCRIPTIONS = [Subscription("billing.events", HANDLERS)]
 
 
 def settle_due(db: Database) -> int:
-    """Pay out the settlements due (one unit of work per shop: operations.settle_due)."""
-    return operations.settle_due(db)
+    """The settlement job: for each shop with settlements due, claim them and pay out, one unit of
+    work per shop. Returns the number of payouts made. Safe to run twice or on two replicas at once
+    (operations.settle_shop)."""
+    run = ids.new_id(domain.RUN_ID, db.config.clock.now())
+    with for_job(db, Settings) as ctx:
+        shops = operations.shops_due(ctx)
+    payouts = 0
+    for shop_id in shops:
+        try:
+            with for_job(db, Settings, Actor(f"job:{run}")) as ctx:
+                if operations.settle_shop(ctx, shop_id, run=run) is not None:
+                    payouts += 1
+        except sa.exc.IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            # Another run paid these ledger entries first: its payout stands, ours rolled back whole.
+            log.info("settlement of shop %s lost a race to another run; nothing paid twice", shop_id)
+    return payouts
 
 
 def resend_pending_webhooks(db: Database) -> int:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import current_principal, list_filter, requires
-from ecom_common.db import is_unique_violation
+from ecom_common.db import UnitOfWork, is_unique_violation
 from ecom_common.errors import Conflict, NotFound
 from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_db, paginate
 from ecom_common.idempotency import idempotent
 from ecom_common.schemas import TimelineOut, page_of
-from ecom_common.usecase import use_case
+from ecom_common.settings import settings_of
+from ecom_common.usecase import Actor, Ctx, use_case
 
 from .. import domain, gateways, operations, sandbox
 from ..models import Payment
@@ -96,9 +100,10 @@ def create_payment(args):
         raise NotFound("order not found")
     facts = domain.OrderFacts.from_orders_api(raw)
     copy = domain.OrderCopy(args["order_id"], facts.shop_id, facts.buyer_id, facts.payable_fen, raw.get("lines") or [])
-    amount = operations.prepare_payment(
-        current_db(), facts, copy, buyer_id=current_principal().sub, amount_fen=args.get("amount_fen")
-    )
+    with _order_copy_unit() as ctx:
+        amount = operations.payable_amount(ctx, facts, amount_fen=args.get("amount_fen"))
+        # Usually orders.OrderPlaced made the copy already, with its lines: then nothing is written.
+        operations.remember_order(ctx, copy, source="http")
     charge = domain.Charge(facts.order_id, amount, args["method"], args.get("card_number"))
     try:
         with use_case(Settings) as ctx:
@@ -111,6 +116,27 @@ def create_payment(args):
         ) from exc
     gateways.payment_provider().confirm_later(intent)
     return payment
+
+
+@contextmanager
+def _order_copy_unit() -> Iterator[Ctx[Settings]]:
+    """The transaction a payment checks the order and keeps billing's copy of it in, before its own
+    (a payment may arrive before orders.OrderPlaced is consumed: the copy is made from orders' answer).
+
+    Not the request's unit of work (`use_case`): the copy records no event and is not the request's
+    change, so its commit must not mark the request's Idempotency-Key processed (a payment refused
+    or lost after it would then be answered "already processed" on a retry, with no payment made),
+    nor count as the request's write when a later step fails. Hence a bare UnitOfWork, with none of
+    the participants the request enlisted, whose session alone commits."""
+    db, principal = current_db(), current_principal()
+    actor = Actor(principal.sub, tuple(sorted(principal.roles)))
+    try:
+        with UnitOfWork(db) as uow:
+            yield Ctx(uow=uow, actor=actor, settings=settings_of(db.config, Settings))
+            uow.session.commit()
+    except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise  # the event handler stored the copy at the same moment: fine
 
 
 @blp.route("/payments", methods=["GET"])

@@ -16,26 +16,22 @@ from __future__ import annotations
 
 from .orders import (
     cancel_order,
-    keep_order_copy,
     mark_cancelled,
-    order_as_billing_knows_it,
-    prepare_payment,
+    payable_amount,
     remember_order,
 )
 from .payments import apply_payment_outcome, payment_with_timeline, receive_webhook, start_payment
 from .refunds import execute_refund, refund_for_case, refund_in_full, refuse, visible_refund
-from .settlement import pay_out, schedule_settlement, set_commission_rates, settle_due, settle_shop
+from .settlement import pay_out, schedule_settlement, set_commission_rates, settle_shop, shops_due
 
 __all__ = [
     "apply_payment_outcome",
     "cancel_order",
     "execute_refund",
-    "keep_order_copy",
     "mark_cancelled",
-    "order_as_billing_knows_it",
     "pay_out",
+    "payable_amount",
     "payment_with_timeline",
-    "prepare_payment",
     "receive_webhook",
     "refund_for_case",
     "refund_in_full",
@@ -43,8 +39,8 @@ __all__ = [
     "remember_order",
     "schedule_settlement",
     "set_commission_rates",
-    "settle_due",
     "settle_shop",
+    "shops_due",
     "start_payment",
     "visible_refund",
 ]

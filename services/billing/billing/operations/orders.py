@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ecom_common.db import Database, UnitOfWork, insert_ignore, is_unique_violation
-from ecom_common.settings import settings_of
+from ecom_common.db import insert_ignore
 from ecom_common.usecase import Ctx
 
 from .. import books, domain
@@ -111,44 +110,10 @@ def cancel_order(
     return refund_in_full(ctx, order, request)
 
 
-def order_as_billing_knows_it(db: Database, order_id: str) -> tuple[bool, bool]:
-    """(billing knows the order cancelled, billing's copy is complete), read before a payment."""
-    with db.Session() as session:
-        local = session.get(BillingOrder, order_id)
-        knows_cancelled = local is not None and local.status == "cancelled"
-        # Usually orders.OrderPlaced made the copy already (with its lines): nothing to write then.
-        complete = (
-            local is not None and bool(local.buyer_id and local.payable_fen) and books.has_lines(session, order_id)
-        )
-    return knows_cancelled, complete
-
-
-def keep_order_copy(db: Database, copy: domain.OrderCopy) -> None:
-    """A payment may arrive before orders.OrderPlaced is consumed: keep the copy from orders' answer.
-
-    Its own transaction, outside the request's unit of work: the copy records no event and is not the
-    request's change, so its commit must not mark the request's Idempotency-Key processed (a payment
-    refused or lost after it would then be answered "already processed" on a retry, with no payment
-    made), nor count as the request's write. Hence a bare UnitOfWork (no participants enlisted by
-    the request) whose session alone commits."""
-    try:
-        with UnitOfWork(db) as uow:
-            ctx = Ctx(uow=uow, actor=BILLING, settings=settings_of(db.config, Settings))
-            remember_order(ctx, copy, source="http")
-            uow.session.commit()
-    except sa.exc.IntegrityError as exc:
-        if not is_unique_violation(exc):
-            raise  # the event handler stored it at the same moment: fine
-
-
-def prepare_payment(
-    db: Database, facts: domain.OrderFacts, copy: domain.OrderCopy, *, buyer_id: str, amount_fen: int | None
-) -> int:
-    """Before a payment's unit of work: the amount to charge (orders' answer is authoritative, and
-    billing's own knowledge of a cancellation is respected too), and billing's copy of the order
-    kept if it is not complete yet. Raises when the order cannot be paid, before anything is written."""
-    knows_cancelled, complete = order_as_billing_knows_it(db, copy.order_id)
-    amount = domain.check_payable(facts, buyer_id, amount_fen, knows_cancelled)
-    if not complete:
-        keep_order_copy(db, copy)
-    return amount
+def payable_amount(ctx: Ctx[Settings], facts: domain.OrderFacts, *, amount_fen: int | None) -> int:
+    """What a payment by the caller would charge, checked before anything is written: orders' answer
+    is authoritative, and billing's own knowledge of a cancellation is respected too (events may be
+    ahead of a stale read)."""
+    local = ctx.session.get(BillingOrder, facts.order_id)
+    knows_cancelled = local is not None and local.status == "cancelled"
+    return domain.check_payable(facts, ctx.actor.id, amount_fen, knows_cancelled)

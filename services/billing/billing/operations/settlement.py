@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from ecom_common import ids
 from ecom_common.clock import iso
-from ecom_common.db import Database, is_unique_violation
 from ecom_common.events import make_event
-from ecom_common.usecase import Actor, Ctx, for_job
+from ecom_common.usecase import Ctx
 
 from .. import books, domain
 from ..books import BILLING, audit, book
@@ -19,8 +17,6 @@ from ..domain import Booking, EntryKind
 from ..models import BillingOrder, CommissionRate, LedgerEntry, Payout, PayoutItem, Settlement
 from ..settings import Settings
 from .orders import remember_order
-
-log = logging.getLogger("billing.operations")
 
 
 def schedule_settlement(ctx: Ctx[Settings], copy: domain.OrderCopy, *, completed_at: datetime) -> Settlement | None:
@@ -67,34 +63,17 @@ def schedule_settlement(ctx: Ctx[Settings], copy: domain.OrderCopy, *, completed
     return settlement
 
 
-def settle_due(db: Database) -> int:
-    """The settlement job: for each shop with settlements due, claim them and pay out, one unit of
-    work per shop. Returns the number of payouts made. Safe to run twice or on two replicas at once
-    (see settle_shop)."""
-    now = db.config.clock.now()
-    run = ids.new_id(domain.RUN_ID, now)
-    with db.Session() as session:
-        shops = (
-            session.execute(
-                sa.select(Settlement.shop_id)
-                .where(Settlement.status == "scheduled", Settlement.due_at <= now)
-                .distinct()
-            )
-            .scalars()
-            .all()
+def shops_due(ctx: Ctx[Settings]) -> list[str]:
+    """The shops with settlements due now (the settle-due job settles each in a unit of work of its own)."""
+    return list(
+        ctx.session.execute(
+            sa.select(Settlement.shop_id)
+            .where(Settlement.status == "scheduled", Settlement.due_at <= ctx.now)
+            .distinct()
         )
-    payouts = 0
-    for shop_id in shops:
-        try:
-            with for_job(db, Settings, Actor(f"job:{run}")) as ctx:
-                if settle_shop(ctx, shop_id, run=run) is not None:
-                    payouts += 1
-        except sa.exc.IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise
-            # Another run paid these ledger entries first: its payout stands, ours rolled back whole.
-            log.info("settlement of shop %s lost a race to another run; nothing paid twice", shop_id)
-    return payouts
+        .scalars()
+        .all()
+    )
 
 
 def settle_shop(ctx: Ctx[Settings], shop_id: str, *, run: str) -> Payout | None:
