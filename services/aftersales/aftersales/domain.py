@@ -420,10 +420,11 @@ def case_sla(
 
 
 def time_left(due_at: datetime | None, now: datetime) -> dict[str, Any]:
-    if due_at is None:
+    due = aware(due_at)
+    if due is None:
         return {"due_at": None, "seconds_left": None, "overdue": False}
-    left = (aware(due_at) - now).total_seconds()
-    return {"due_at": aware(due_at), "seconds_left": int(left), "overdue": left < 0}
+    left = (due - now).total_seconds()
+    return {"due_at": due, "seconds_left": int(left), "overdue": left < 0}
 
 
 # Complaints ------------------------------------------------------------------------------------
@@ -477,7 +478,8 @@ def meets_milestone(tier: str, action: str) -> bool:
 
 
 def breached(due_at: datetime, met_at: datetime | None, now: datetime) -> bool:
-    return met_at is None and now > aware(due_at)
+    due = aware(due_at)
+    return met_at is None and due is not None and now > due
 
 
 # Feedback --------------------------------------------------------------------------------------
