@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from kombu import Connection, Producer
+from kombu.connection import Connection
+from kombu.messaging import Producer
 
 from .config import Config
 from .topology import DEFAULT_DELIVERY_LIMIT, Topology

@@ -33,7 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from kombu import Consumer, Producer, Queue
+from kombu.entity import Queue
+from kombu.messaging import Consumer, Producer
 
 from . import bus, context, metrics
 from .clock import iso, utcnow

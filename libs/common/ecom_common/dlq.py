@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from kombu import Producer, Queue
+from kombu.entity import Queue
+from kombu.messaging import Producer
 
 from . import bus
 from .config import Config

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from kombu import Producer
+from kombu.messaging import Producer
 from sqlalchemy.orm import Session
 
 from . import bus, metrics

@@ -12,7 +12,7 @@ whose exchange bindings live in each process's memory) routes correctly in every
 
 from __future__ import annotations
 
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 EXCHANGE = "ecom.events"
 
@@ -113,7 +113,7 @@ class Topology:
 
     def entities(self, queue: str) -> list[Queue]:
         """The work queue with its bindings, its retry tiers and its DLQ."""
-        from kombu import binding
+        from kombu.entity import binding
 
         full = self.name(queue)
         dead = self.name(dlq(queue))
