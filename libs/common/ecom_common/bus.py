@@ -10,8 +10,11 @@ Rules from MESSAGING-NOTES.md that this module enforces:
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from kombu.connection import Connection
+from kombu.entity import Exchange
+from kombu.message import Message
 from kombu.messaging import Producer
 
 from .config import Config
@@ -54,10 +57,10 @@ def topology_for(config: Config) -> Topology:
 
 def publish_raw(
     producer: Producer,
-    exchange,
+    exchange: Exchange | str,
     routing_key: str,
     body: str,
-    headers: dict | None = None,
+    headers: dict[str, Any] | None = None,
     message_id: str | None = None,
     expiration: float | None = None,
 ) -> None:
@@ -76,11 +79,12 @@ def publish_raw(
     )
 
 
-def body_json(message) -> dict:
+def body_json(message: Message) -> dict[str, Any]:
     raw = message.body
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8")
-    return json.loads(raw)
+    data: dict[str, Any] = json.loads(raw)
+    return data
 
 
 def check_broker(config: Config, timeout: float = 3.0) -> None:

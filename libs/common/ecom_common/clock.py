@@ -36,6 +36,10 @@ def parse_iso(value: str | None) -> datetime | None:
     return aware(datetime.fromisoformat(value))  # Python 3.11 reads a trailing Z
 
 
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
 def aware(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if dt is not None and dt.tzinfo is None:

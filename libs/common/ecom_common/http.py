@@ -483,7 +483,9 @@ API_RULES = (
 )
 
 
-def make_app(config: Config, blueprints: list, db: Database | None = None, description: str = "") -> Flask:
+def make_app(
+    config: Config, blueprints: list[bodies.Blueprint], db: Database | None = None, description: str = ""
+) -> Flask:
     configure_logging(config.service)
     app = Flask(config.service)
     app.config.update(
