@@ -59,12 +59,13 @@ def publish_raw(
     producer: Producer,
     exchange: Exchange | str,
     routing_key: str,
-    body: str,
+    body: str | bytes,
     headers: dict[str, Any] | None = None,
     message_id: str | None = None,
     expiration: float | None = None,
 ) -> None:
-    """Publish a JSON text persistently. With confirm_publish this blocks until the broker confirms."""
+    """Publish a JSON text (a poison body: its bytes) persistently. With confirm_publish this blocks until
+    the broker confirms."""
     producer.publish(
         body,
         exchange=exchange,

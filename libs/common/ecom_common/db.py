@@ -207,7 +207,7 @@ class UnitOfWork:
 
     def __init__(self, db: Database, participants: tuple[Participant, ...] = ()) -> None:
         self.db = db
-        self.session: Session | None = None
+        self._session: Session | None = None
         # The time of this business transaction (the configured clock, read when it opens): every
         # timestamp it writes is this one, so tests can move time on (ecom_common.clock).
         self.now: datetime = db.config.clock.now()
@@ -215,17 +215,19 @@ class UnitOfWork:
         self.participants: tuple[Participant, ...] = (self.outbox, *participants)
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.db.Session()
+        self._session = self.db.Session()
         self.now = self.db.config.clock.now()
         self.outbox.discard()
         return self
 
-    def _open(self) -> Session:
-        assert self.session is not None, "the unit of work is not open"
-        return self.session
+    @property
+    def session(self) -> Session:
+        """The transaction's session, from entering the `with` block on."""
+        assert self._session is not None, "the unit of work is not open"
+        return self._session
 
     def __exit__(self, *exc: object) -> None:
-        session = self._open()
+        session = self.session
         try:
             session.rollback()
         finally:
@@ -236,7 +238,7 @@ class UnitOfWork:
         self.outbox.record(event)
 
     def commit(self) -> None:
-        session = self._open()
+        session = self.session
         for participant in self.participants:
             participant.before_commit(session)
         # Everything is sent before the COMMIT, so that a connection lost from here on was lost at
@@ -253,7 +255,7 @@ class UnitOfWork:
             participant.after_commit()
 
     def rollback(self) -> None:
-        self._open().rollback()
+        self.session.rollback()
         self.outbox.discard()
 
 
