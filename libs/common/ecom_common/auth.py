@@ -39,7 +39,7 @@ PLATFORM_ROLES = frozenset({"admin", "reviewer", "service"})
 STAFF_ROLES = frozenset({"ops", "cs", "warehouse", "finance"})
 
 # A shop or buyer column, of a Table (`table.c.shop_id`) or a mapped class (`Order.shop_id`).
-Column = SQLCoreOperations[str | None]
+TenantColumn = SQLCoreOperations[str | None]
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
@@ -64,7 +64,9 @@ class Scope:
             return True
         return self.buyer_id is not None and buyer_id == self.buyer_id
 
-    def where(self, shop_column: Column | None = None, buyer_column: Column | None = None) -> sa.ColumnElement[bool]:
+    def where(
+        self, shop_column: TenantColumn | None = None, buyer_column: TenantColumn | None = None
+    ) -> sa.ColumnElement[bool]:
         """The same rule as a SQL condition over a table's shop and buyer columns."""
         if self.all_shops:
             return sa.true()
@@ -189,7 +191,7 @@ def not_found_unless(visible: bool, what: str = "resource") -> None:
 
 
 def list_filter(
-    shop_column: Column | None = None, buyer_column: Column | None = None, shop_id: str | None = None
+    shop_column: TenantColumn | None = None, buyer_column: TenantColumn | None = None, shop_id: str | None = None
 ) -> sa.ColumnElement[bool]:
     """The WHERE condition that confines a list to the caller's scope; 403 for a caller who may see
     nothing (merchant staff whose token has no shop). `shop_id` is the list's optional `?shop_id=`

@@ -226,9 +226,8 @@ def current_config() -> Config:
 
 def json_body() -> dict[str, Any]:
     """For views that parse by hand: malformed JSON is a 400 problem, never a 500."""
-    data: dict[str, Any] | None = request.get_json(
-        silent=True
-    )  # bodies.Request: too deep or with a NUL is a 400 problem
+    # bodies.Request: too deep or with a NUL is a 400 problem
+    data: dict[str, Any] | None = request.get_json(silent=True)
     if data is None:
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     return data
@@ -292,13 +291,13 @@ def encode_cursor(values: Sequence[Any]) -> str:
 
 
 # A key column of a list, as the services name it: a mapped class's attribute (`Order.created_at`).
-Key = QueryableAttribute[Any]
+PageKey = QueryableAttribute[Any]
 
 # A cursor this kit wrote is a few dozen characters; anything much longer was not written by it.
 MAX_CURSOR = 512
 
 
-def decode_cursor(cursor: str, columns: Sequence[Key]) -> list[Any]:
+def decode_cursor(cursor: str, columns: Sequence[PageKey]) -> list[Any]:
     """The key values `encode_cursor` wrote, each checked against its column before it reaches SQL.
 
     A cursor is client input: a value of another shape (a list or object, a string for an integer
@@ -315,7 +314,7 @@ def decode_cursor(cursor: str, columns: Sequence[Key]) -> list[Any]:
         raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]}) from None
 
 
-def _cursor_value(value: object, column: Key) -> Any:
+def _cursor_value(value: object, column: PageKey) -> Any:
     """`value` as `column` holds it, or TypeError/ValueError."""
     kind = column.type.python_type
     if value is None and column.nullable:
@@ -338,7 +337,7 @@ def _cursor_value(value: object, column: Key) -> Any:
 def paginate(
     session: Session,
     stmt: sa.Select[Any],
-    keys: Sequence[Key],
+    keys: Sequence[PageKey],
     limit: int,
     cursor: str | None,
     descending: bool = True,
