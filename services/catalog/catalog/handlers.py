@@ -16,9 +16,11 @@ from ecom_common.consumer import Subscription
 from ecom_common.db import Database, UnitOfWork
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
+from ecom_common.settings import settings_of
 
 from . import domain
 from .models import Product, Sku, TimelineEntry
+from .settings import Settings
 
 log = logging.getLogger("catalog.handlers")
 
@@ -52,7 +54,7 @@ def purge_deleted_products(db: Database) -> int:
     for good, with their SKUs (freeing their codes) and timeline. Each product in its own
     transaction, claimed by a conditional UPDATE so that a restore racing the purge wins or loses
     cleanly."""
-    rules = domain.Rules.from_config(db.config)
+    rules = settings_of(db.config, Settings)
     cutoff = domain.purge_cutoff(db.config.clock.now(), rules)
     with db.Session() as session:
         ids = (

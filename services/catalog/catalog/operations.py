@@ -18,8 +18,9 @@ from ecom_common.db import is_unique_violation
 from ecom_common.errors import ConflictError
 from ecom_common.events import make_event
 
-from . import domain
+from . import compliance, domain
 from .models import BannedWord, Category, Product, Sku, TimelineEntry
+from .settings import Settings
 
 
 # Reference data --------------------------------------------------------------------------------
@@ -38,9 +39,9 @@ def load_tree(session: Session) -> domain.CategoryTree:
     )
 
 
-def load_lexicon(session: Session) -> domain.Lexicon:
+def load_lexicon(session: Session) -> compliance.Lexicon:
     rows = session.execute(sa.select(BannedWord.word, BannedWord.kind)).all()
-    return domain.Lexicon(
+    return compliance.Lexicon(
         banned=tuple(sorted(w for w, k in rows if k == "banned")),
         exemptions=tuple(sorted(w for w, k in rows if k == "exemption")),
     )
@@ -271,7 +272,7 @@ def sku_view(product: Product, sku: Sku) -> dict:
     }
 
 
-def product_view(product: Product, tree: domain.CategoryTree, now: datetime, rules: domain.Rules) -> dict:
+def product_view(product: Product, tree: domain.CategoryTree, now: datetime, rules: Settings) -> dict:
     return {
         "product_id": product.id,
         "shop_id": product.shop_id,
@@ -288,7 +289,7 @@ def product_view(product: Product, tree: domain.CategoryTree, now: datetime, rul
         "delist_reason": product.delist_reason,
         "review_required": bool(product.review_required),
         "sellable": product.status == domain.LISTED,
-        "attribute_completeness": domain.attribute_completeness(tree, product.category_id, product.attributes),
+        "attribute_completeness": compliance.attribute_completeness(tree, product.category_id, product.attributes),
         "submitted_at": product.submitted_at,
         "review_due_at": product.review_due_at,
         "review_overdue": product.status == domain.PENDING and domain.is_overdue(_aware(product.review_due_at), now),

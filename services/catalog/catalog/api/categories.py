@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
+from ecom_common import ids
 from ecom_common.auth import not_found_unless, requires
 from ecom_common.errors import Conflict, UnprocessableEntity
 from ecom_common.http import Blueprint, BodySchema, PageArgs, current_config, current_db, paginate
@@ -208,7 +209,7 @@ def create_category(body):
         _sibling_name_free(tree, parent_id, body["name"].strip(), None)
         _check_attributes(tree, None, parent_id, body["attributes"])
         category = Category(
-            id=domain.new_category_id(now),
+            id=ids.new_id("CAT", now),
             parent_id=parent_id,
             name=body["name"].strip(),
             created_at=now,

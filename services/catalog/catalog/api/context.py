@@ -22,9 +22,11 @@ from ecom_common.auth import PLATFORM_ROLES, Principal, Scope, current_principal
 from ecom_common.config import Config
 from ecom_common.errors import Conflict, Forbidden, UnprocessableEntity
 from ecom_common.http import current_config
+from ecom_common.settings import settings_of
 
-from .. import domain, operations
+from .. import compliance, domain, operations
 from ..models import Product
+from ..settings import Settings
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Ctx:
     session: Session
     principal: Principal
     config: Config
-    rules: domain.Rules
+    rules: Settings
     now: datetime
 
     @property
@@ -43,7 +45,7 @@ class Ctx:
 def make_ctx(session: Session) -> Ctx:
     """The request's caller, settings and time, over `session`."""
     config = current_config()
-    return Ctx(session, current_principal(), config, domain.Rules.from_config(config), config.clock.now())
+    return Ctx(session, current_principal(), config, settings_of(config, Settings), config.clock.now())
 
 
 def own_shop(scope: Scope) -> str | None:
@@ -83,19 +85,19 @@ def merchant_shop(requested: str | None = None) -> str:
     return shop
 
 
-def compliance_problem(findings: list[domain.Finding]) -> UnprocessableEntity:
-    errs = domain.errors_of(findings)
+def compliance_problem(findings: list[compliance.Finding]) -> UnprocessableEntity:
+    errs = compliance.errors_of(findings)
     return UnprocessableEntity(
         f"the product breaks {len(errs)} listing rule(s)",
-        domain.field_errors(errs),
+        compliance.field_errors(errs),
         findings=[f.to_dict() for f in errs],
     )
 
 
-def scan_or_422(ctx: Ctx, draft: dict, tree=None) -> list[domain.Finding]:
+def scan_or_422(ctx: Ctx, draft: dict, tree=None) -> list[compliance.Finding]:
     tree = tree or operations.load_tree(ctx.session)
-    findings = domain.scan_product(draft, tree, operations.load_lexicon(ctx.session), ctx.rules)
-    if domain.errors_of(findings):
+    findings = compliance.scan_product(draft, tree, operations.load_lexicon(ctx.session), ctx.rules)
+    if compliance.errors_of(findings):
         raise compliance_problem(findings)
     return findings
 
@@ -143,7 +145,7 @@ def view_for(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
         for name in REVIEW_FIELDS:
             del view[name]
     if findings is None:
-        findings = domain.scan_product(
+        findings = compliance.scan_product(
             operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules
         )
     view["findings"] = [f.to_dict() for f in findings]

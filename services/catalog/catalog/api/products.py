@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
+from ecom_common import ids
 from ecom_common.auth import list_filter, requires
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict
@@ -69,7 +70,7 @@ def create_product(body):
         findings = scan_or_422(ctx, body, tree)
         codes_free_or_409(ctx, shop_id, body["skus"], None)
         product = Product(
-            id=domain.new_product_id(ctx.now),
+            id=ids.new_id("PR", ctx.now),
             shop_id=shop_id,
             category_id=body["category_id"],
             title=body["title"].strip(),

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields
 from ecom_common.auth import requires
 from ecom_common.http import Blueprint, PageArgs, current_db, paginate
 
-from .. import domain, operations
+from .. import compliance, domain, operations
 from ..models import Product
 from .context import make_ctx, view_for
 from .schemas import FindingSchema, ImageSchema, ProductIn, ProductOut, SkuIn, VideoSchema
@@ -84,7 +84,7 @@ def review_queue(args):
             stmt = stmt.where(Product.category_id.in_(tree.subtree(args["category_id"])))
 
         def item(product):
-            findings = domain.scan_product(operations.product_draft(product), tree, lexicon, ctx.rules)
+            findings = compliance.scan_product(operations.product_draft(product), tree, lexicon, ctx.rules)
             view = view_for(ctx, product, tree, findings)
             view["overdue"] = view["review_overdue"]
             return view
@@ -109,10 +109,10 @@ def compliance_scan(body):
     with current_db().Session() as session:
         ctx = make_ctx(session)
         tree = operations.load_tree(session)
-        findings = domain.scan_product(body, tree, operations.load_lexicon(session), ctx.rules)
+        findings = compliance.scan_product(body, tree, operations.load_lexicon(session), ctx.rules)
         return {
-            "passed": not domain.errors_of(findings),
-            "attribute_completeness": domain.attribute_completeness(
+            "passed": not compliance.errors_of(findings),
+            "attribute_completeness": compliance.attribute_completeness(
                 tree, body.get("category_id"), body.get("attributes")
             ),
             "findings": [f.to_dict() for f in findings],
