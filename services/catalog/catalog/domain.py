@@ -108,6 +108,29 @@ def validate_attribute_defs(defs: list[dict[str, Any]], inherited: list[Attribut
     return errors
 
 
+def attribute_errors(
+    tree: CategoryTree, parent_id: str | None, defs: list[dict[str, Any]], *, category_id: str | None = None
+) -> dict[str, list[str]]:
+    """The rules of validate_attribute_defs against what the category inherits from `parent_id`,
+    and, for an existing category, no name its subcategories already declare."""
+    inherited = tree.attributes(parent_id) if parent_id else []
+    errors = validate_attribute_defs(defs, inherited)
+    if category_id:
+        names = {d["name"] for d in defs}
+        for cid in tree.subtree(category_id)[1:]:
+            for a in tree.nodes[cid].attributes:
+                if a.name in names:
+                    errors.setdefault("attributes", []).append(
+                        f"{a.name!r} is already declared by the subcategory {' > '.join(tree.path(cid))}"
+                    )
+    return errors
+
+
+def sibling_named(tree: CategoryTree, parent_id: str | None, name: str, *, exclude: str | None = None) -> bool:
+    """Whether another child of `parent_id` (other than `exclude`) is called `name`."""
+    return any(cid != exclude and tree.nodes[cid].name == name for cid in tree.children.get(parent_id, []))
+
+
 # Edits ---------------------------------------------------------------------------------------
 CONTENT_FIELDS = ("title", "brand", "description", "images", "video", "attributes", "category_id")
 SKU_CONTENT_FIELDS = ("spec", "barcode")
@@ -181,7 +204,7 @@ class ProductState:
 @dataclass(frozen=True)
 class Transition:
     action: str
-    from_status: str
+    from_status: str | None  # None only for the product's creation
     to_status: str
     reason: str | None = None
     changes: dict[str, Any] = field(default_factory=dict)  # other columns to set with the new status
@@ -190,6 +213,11 @@ class Transition:
 def _guard(state: ProductState, action: str) -> None:
     if state.status not in TRANSITIONS[action]:
         raise IllegalTransition("product", state.status, action)
+
+
+def create() -> Transition:
+    """A new product starts as a draft (the first entry of its timeline)."""
+    return Transition("create", None, DRAFT)
 
 
 def submit(state: ProductState) -> Transition:

@@ -32,9 +32,9 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
     alive = steps.create(dress(skus=[{"sku_code": "ALIVE", "list_price_fen": 100}]))
 
     config.clock.advance(days=19)  # old deleted 29 days ago: still restorable
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0
+    assert run_once(db, SERVICE.job("purge-deleted-products")) == 0
     config.clock.advance(days=1, minutes=1)  # 30 days + 1 minute
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 1
+    assert run_once(db, SERVICE.job("purge-deleted-products")) == 1
     assert count(db, Product, id=old["product_id"]) == 0
     assert count(db, Sku, product_id=old["product_id"]) == 0
     assert count(db, TimelineEntry, product_id=old["product_id"]) == 0
@@ -42,7 +42,7 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
     assert client.get(f"/api/v1/products/{old['product_id']}", headers=OPS).status_code == 404
     # The purged product's SKU codes are free again.
     assert steps.create()["skus"][0]["sku_code"] == "DRESS-RED-S"
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0  # idempotent
+    assert run_once(db, SERVICE.job("purge-deleted-products")) == 0  # idempotent
 
 
 def test_purge_respects_the_setting(steps, client, db, config):
@@ -82,10 +82,10 @@ def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
 
 def test_sku_code_race_is_409_not_500(steps, client, monkeypatch, dress):
     """The pre-check can miss a code inserted meanwhile; the unique constraint still answers 409."""
-    from catalog import operations
+    from catalog import store
 
     steps.create()
-    monkeypatch.setattr(operations, "codes_taken", lambda *a, **k: [])
+    monkeypatch.setattr(store, "codes_taken", lambda *a, **k: [])
     r = client.post("/api/v1/products", json=dress(), headers=OPS)
     assert r.status_code == 409, r.get_json()
     assert r.get_json()["errors"] == {"skus": ["sku_code_taken"]}

@@ -10,15 +10,15 @@ from ecom_common.auth import Scope, current_scope, not_found_unless, requires
 from ecom_common.errors import UnprocessableEntity
 from ecom_common.http import Blueprint, BodySchema, current_db
 
-from .. import operations
+from .. import store
 from ..models import Product, Sku
-from .context import can_read, own_shop
+from .context import sku_view
 from .schemas import BULK_MAX
 
 blp = Blueprint("skus", __name__)
 
 
-class SkuView(Schema):
+class SkuOut(Schema):
     sku_code = fields.Str()
     shop_id = fields.Str()
     product_id = fields.Str()
@@ -50,12 +50,12 @@ class SkuBatchIn(BodySchema):
 
 
 class SkuBatchOut(Schema):
-    items = fields.List(fields.Nested(SkuView))
+    items = fields.List(fields.Nested(SkuOut))
     missing = fields.List(fields.Str())
 
 
 def _sku_shop(requested: str | None) -> str:
-    shop = requested or own_shop(current_scope())
+    shop = requested or store.own_shop(current_scope())
     if not shop:
         raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
     return shop
@@ -67,13 +67,13 @@ def _visible_skus(session: Session, scope: Scope, shop_id: str, codes: list[str]
         .join(Product, Sku.product_id == Product.id)
         .where(Sku.shop_id == shop_id, Sku.sku_code.in_(codes))
     ).all()
-    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(scope, product)}
+    return {sku.sku_code: sku_view(product, sku) for sku, product in rows if store.can_read(scope, product)}
 
 
 @blp.route("/skus/<sku_code>", methods=["GET"])
 @requires()
 @blp.arguments(SkuArgs, location="query")
-@blp.response(200, SkuView)
+@blp.response(200, SkuOut)
 def get_sku(args, sku_code):
     """One SKU of a shop, as orders reads it.
 
