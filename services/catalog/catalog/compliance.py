@@ -1,5 +1,5 @@
 """catalog's compliance scan: what a product must satisfy to be saved, submitted or approved.
-No Flask, no SQL: plain functions over a product as plain data (operations.product_draft).
+No Flask, no SQL: plain functions over a product as plain data (store.product_draft).
 
 The scan returns *findings* (field, rule, offending text, message). Findings of severity "error" block
 a create, an edit or a submission (the API answers 422 naming each one); "warning"s are advice shown

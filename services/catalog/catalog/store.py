@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ecom_common.auth import Scope
 from ecom_common.clock import aware
 from ecom_common.db import is_unique_violation
-from ecom_common.errors import ConflictError
+from ecom_common.errors import ConcurrentChange, ConflictError
 from ecom_common.usecase import Ctx
 
 from . import compliance, domain
@@ -151,7 +151,8 @@ def write_timeline(
 
 
 def guarded_update(session: Session, product: Product, expected_status: str, values: dict[str, Any]) -> None:
-    """UPDATE the product only if nobody changed it since we read it; 409 otherwise."""
+    """UPDATE the product only if nobody changed it since we read it; 409 (ConcurrentChange)
+    otherwise: the caller reloads and retries."""
     result = session.execute(
         sa.update(Product)
         .where(Product.id == product.id, Product.status == expected_status, Product.version == product.version)
@@ -159,10 +160,9 @@ def guarded_update(session: Session, product: Product, expected_status: str, val
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise ConflictError(
-            "the product was changed by someone else meanwhile; reload and retry",
-            {"version": [f"Expected version {product.version}."]},
-        )
+        lost = ConcurrentChange("the product was changed by someone else meanwhile; reload and retry")
+        lost.errors = {"version": [f"Expected version {product.version}."]}
+        raise lost
     session.expire(product)
 
 
