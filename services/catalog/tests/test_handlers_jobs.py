@@ -86,7 +86,6 @@ def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
 
 def test_sku_code_race_is_409_not_500(steps, client, monkeypatch, dress):
     """The pre-check can miss a code inserted meanwhile; the unique constraint still answers 409."""
-
     steps.create()
     monkeypatch.setattr(store, "codes_taken", lambda *a, **k: [])
     r = client.post("/api/v1/products", json=dress(), headers=OPS)
