@@ -78,7 +78,7 @@ def _delistable(ctx: Ctx[Settings], product_id: str) -> Product:
 
 
 # The scan as a gate ------------------------------------------------------------------------------
-def compliance_problem(findings: list[compliance.Finding]) -> UnprocessableEntity:
+def _compliance_problem(findings: list[compliance.Finding]) -> UnprocessableEntity:
     errs = compliance.errors_of(findings)
     return UnprocessableEntity(
         f"the product breaks {len(errs)} listing rule(s)",
@@ -93,7 +93,7 @@ def _scan_or_422(
     tree = tree or store.load_tree(ctx.session)
     findings = compliance.scan_product(draft, tree, store.load_lexicon(ctx.session), ctx.settings)
     if compliance.errors_of(findings):
-        raise compliance_problem(findings)
+        raise _compliance_problem(findings)
     return findings
 
 
