@@ -1,7 +1,7 @@
 """inventory domain: stock per SKU and warehouse, reservations, alerts, replenishment. No Flask, no SQL.
 
 available = on_hand - reserved. Stock is never taken by reading a number in Python and writing back
-a smaller one: the database does it with a conditional update (see operations.py), so that two buyers
+a smaller one: the database does it with a conditional update (see ledger.py), so that two buyers
 can never both take the last unit. The rules here decide *what* should happen (which lines, which
 status, whether an alert fires, how much to reorder); operations.py makes it happen atomically.
 
@@ -233,7 +233,7 @@ def is_low(available: int, threshold: int) -> bool:
 def low_stock_signal(alerted: bool, available: int, threshold: int) -> str | None:
     """One alert per crossing: alert when low and not yet alerted, re-arm once above again.
 
-    operations.py applies exactly this right after each movement of the stock row, while the
+    ledger.py applies exactly this right after each movement of the stock row, while the
     movement's conditional UPDATE still holds the row's lock, so concurrent movements cannot alert
     twice.
     """
