@@ -102,14 +102,14 @@ def reserve_order(
     # All or nothing. One line needs no SAVEPOINT: its single conditional UPDATE either took the
     # units or changed nothing. Several lines do: a later short line rolls back the earlier ones.
     attempt = session.begin_nested() if len(merged) > 1 else None
-    allocations, short = reservations.reserve_lines(ctx, order_id, shop_id, merged)
+    allocations, short = reservations.reserve_lines(ctx, order_id, shop_id=shop_id, lines=merged)
     if not short:
         if attempt is not None:
             attempt.commit()
         session.execute(reservations.MARK_RESERVED, {"b_order_id": order_id, "b_now": now})
         reservations.log_status(ctx, order_id, RS.RESERVED, "all lines reserved")
-        reservations.insert_lines(ctx, order_id, shop_id, allocations)
-        reservations.emit_reserved(ctx, order_id, shop_id, merged)
+        reservations.insert_lines(ctx, order_id, shop_id=shop_id, allocations=allocations)
+        reservations.emit_reserved(ctx, order_id, shop_id=shop_id, lines=merged)
         return ReserveOutcome(RS.RESERVED, [])
 
     if attempt is not None:
@@ -127,7 +127,7 @@ def reserve_order(
     reservations.log_status(
         ctx, order_id, status, "short: " + ", ".join(f"{s.sku_code} {s.requested}>{s.available}" for s in short)
     )
-    reservations.insert_lines(ctx, order_id, shop_id, [(line, None) for line in merged])
+    reservations.insert_lines(ctx, order_id, shop_id=shop_id, allocations=[(line, None) for line in merged])
     ctx.record(
         make_event(
             "inventory.StockShortage",

@@ -72,7 +72,7 @@ def set_status(ctx: Ctx[Settings], order_id: str, *, expected: str, target: str,
 
 
 def reserve_lines(
-    ctx: Ctx[Settings], order_id: str, shop_id: str, lines: list[domain.Line]
+    ctx: Ctx[Settings], order_id: str, *, shop_id: str, lines: list[domain.Line]
 ) -> tuple[list[tuple[domain.Line, str]], list[domain.ShortLine]]:
     """Try to reserve every line; returns (allocations, short lines). Does not roll back: the
     caller's savepoint does when anything is short."""
@@ -93,7 +93,7 @@ def reserve_lines(
 
 
 def insert_lines(
-    ctx: Ctx[Settings], order_id: str, shop_id: str, allocations: list[tuple[domain.Line, str | None]]
+    ctx: Ctx[Settings], order_id: str, *, shop_id: str, allocations: list[tuple[domain.Line, str | None]]
 ) -> None:
     rows = [
         dict(order_id=order_id, shop_id=shop_id, sku_code=line.sku_code, quantity=line.quantity, warehouse_code=wh)
@@ -104,7 +104,7 @@ def insert_lines(
         ctx.session.execute(WRITE_LINES, rows if len(rows) > 1 else rows[0])
 
 
-def emit_reserved(ctx: Ctx[Settings], order_id: str, shop_id: str, lines: list[domain.Line]) -> None:
+def emit_reserved(ctx: Ctx[Settings], order_id: str, *, shop_id: str, lines: list[domain.Line]) -> None:
     ctx.record(
         make_event(
             "inventory.StockReserved",
@@ -132,7 +132,7 @@ def item_of(ctx: Ctx[Settings], line: Any) -> int | None:
 
 
 # The waiting queue -----------------------------------------------------------------------------
-def serve_waiting(ctx: Ctx[Settings], shop_id: str, sku_codes: list[str], limit: int | None = None) -> list[str]:
+def serve_waiting(ctx: Ctx[Settings], shop_id: str, sku_codes: list[str], *, limit: int | None = None) -> list[str]:
     """Reserve waiting orders that need these SKUs, oldest payment first. An order that still
     cannot be served in full stays waiting and does not hold up the ones behind it. Returns the
     orders reserved."""
@@ -170,7 +170,7 @@ def serve_waiting(ctx: Ctx[Settings], shop_id: str, sku_codes: list[str], limit:
             attempt.rollback()
             continue
         lines = [domain.Line(r.sku_code, r.quantity) for r in rows]
-        allocations, short = reserve_lines(ctx, order_id, shop_id, lines)
+        allocations, short = reserve_lines(ctx, order_id, shop_id=shop_id, lines=lines)
         if short:
             attempt.rollback()
             for s in short:
@@ -184,6 +184,6 @@ def serve_waiting(ctx: Ctx[Settings], shop_id: str, sku_codes: list[str], limit:
                 .values(warehouse_code=warehouse)
             )
         attempt.commit()
-        emit_reserved(ctx, order_id, shop_id, lines)
+        emit_reserved(ctx, order_id, shop_id=shop_id, lines=lines)
         served.append(order_id)
     return served
