@@ -633,7 +633,7 @@ def test_carrier_exception_enters_the_queue_until_progress(client, db, clock):
 def test_stalled_shipments_are_flagged_once_after_48h_without_progress(client, db, clock):
     s = dispatched(client, db, order_id="O-stuck", tracking_no="SF0001")
     moving = dispatched(client, db, order_id="O-moving", tracking_no="SF0002")
-    job = SERVICE.job("flag_stalled_shipments")
+    job = SERVICE.job("flag-stalled-shipments")
     clock.advance(hours=47)
     track(client, moving, "in_transit", "m1")
     assert run_once(db, job) == 0
@@ -666,7 +666,7 @@ def test_stall_hours_are_configurable(tmp_path):
     client = SERVICE.create_app(config, db).test_client()
     dispatched(client, db)
     config.clock.advance(hours=6)
-    assert run_once(db, SERVICE.job("flag_stalled_shipments")) == 1
+    assert run_once(db, SERVICE.job("flag-stalled-shipments")) == 1
 
 
 # Waybill ---------------------------------------------------------------------------------------
