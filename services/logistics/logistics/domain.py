@@ -434,34 +434,6 @@ def repeats_reached_status(current: str, status: str) -> bool:
     return current == status and current not in TRANSITIONS[tracking_action(status)]
 
 
-# New shipments and carrier reports -------------------------------------------------------------
-@dataclass(frozen=True)
-class NewShipment:
-    """What a shipment is created from: an order ready to ship, or an exchange's replacement (`case_id`)."""
-
-    shop_id: str
-    order_id: str
-    lines: list[dict[str, Any]]
-    address: dict[str, Any] | None = None
-    weight_g: int | None = None
-    paid_at: datetime | None = None
-    priority: bool = False
-    case_id: str | None = None
-
-
-@dataclass(frozen=True)
-class TrackingReport:
-    """One progress report of a carrier's webhook (`event_id` unique per carrier)."""
-
-    event_id: str
-    carrier: str
-    tracking_no: str
-    status: str
-    occurred_at: datetime | None = None
-    location: str | None = None
-    reason: str | None = None
-
-
 # Pick list and receiver ------------------------------------------------------------------------
 def pick_list(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per SKU with the total quantity, sorted by SKU so pickers walk in order."""

@@ -21,7 +21,7 @@ from ecom_common.jobs import Job
 from ecom_common.peers import PeerClient
 from ecom_common.usecase import Actor, for_event, for_job
 
-from . import domain, operations
+from . import operations
 from .settings import Settings
 
 log = logging.getLogger("logistics.handlers")
@@ -34,7 +34,7 @@ def on_order_ready_to_ship(uow: UnitOfWork, event: Envelope) -> None:
         paid_at = parse_iso(p.get("paid_at"))
     except ValueError:
         paid_at = None  # an unreadable payment time: the dispatch clock starts now
-    order = domain.NewShipment(
+    order = operations.NewShipment(
         shop_id=p["shop_id"],
         order_id=p["order_id"],
         lines=p["lines"],
@@ -61,7 +61,7 @@ def on_reship_requested(uow: UnitOfWork, event: Envelope) -> None:
     is none (it was never shipped through us) do we ask orders for the order's address.
     """
     p = event.payload
-    order = domain.NewShipment(shop_id=p["shop_id"], order_id=p["order_id"], lines=p["lines"], case_id=p["case_id"])
+    order = operations.NewShipment(shop_id=p["shop_id"], order_id=p["order_id"], lines=p["lines"], case_id=p["case_id"])
     operations.ship_replacement(
         for_event(uow, event, Settings), order, lambda: order_address(uow.db.config, p["order_id"])
     )

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecom_common.settings import ServiceSettings, setting
+from ecom_common.usecase import Ctx
 
 from . import domain
 
@@ -104,3 +105,7 @@ class Settings(ServiceSettings):
                 remote=self.remote_carrier, heavy=self.heavy_carrier, next_day=self.next_day_carrier
             ),
         )
+
+
+# The context every logistics use case runs in (operations/): `verb(ctx: Context, thing, ...)`.
+Context = Ctx[Settings]

@@ -70,7 +70,7 @@ def tracking_webhook():
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     try:
-        report = domain.TrackingReport(**TrackingIn().load(data))
+        report = operations.TrackingReport(**TrackingIn().load(data))
     except ValidationError as exc:
         raise UnprocessableEntity("the request failed validation", exc.messages) from exc
     # No caller token here (the signature is the carrier's credential): the unit of work is opened
