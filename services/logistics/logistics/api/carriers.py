@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import requires, shop_for_read, shop_for_write
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, current_db, paginate
+from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, paginate
 from ecom_common.schemas import page_of
 from ecom_common.usecase import use_case
 
@@ -46,9 +46,9 @@ CarrierPage = page_of(CarrierOut)
 @blp.response(200, CarrierPage)
 def list_carriers(args):
     """The platform's carriers by code (inactive ones are never chosen)."""
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
         return paginate(
-            session, sa.select(Carrier), [Carrier.code], args["limit"], args.get("cursor"), descending=False
+            ctx.session, sa.select(Carrier), [Carrier.code], args["limit"], args.get("cursor"), descending=False
         )
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import requires
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_db, paginate
+from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, paginate
 from ecom_common.schemas import page_of
 from ecom_common.usecase import use_case
 
@@ -50,9 +50,9 @@ PeriodPage = page_of(PeriodOut)
 @blp.response(200, PeriodPage)
 def list_periods(args):
     """Declared big promotions, earliest first: orders paid within one have 48 h (not 24 h) to be dispatched."""
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
         return paginate(
-            session,
+            ctx.session,
             sa.select(PromotionPeriod),
             [PromotionPeriod.starts_at, PromotionPeriod.id],
             args["limit"],

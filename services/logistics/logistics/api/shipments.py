@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import list_filter, requires, shop_or_all
 from ecom_common.clock import aware, iso
-from ecom_common.http import Blueprint, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.http import Blueprint, PageArgs, UtcTime, paginate
 from ecom_common.schemas import TimelineOut, page_of
 from ecom_common.usecase import use_case
 
@@ -143,26 +143,21 @@ ShipmentPage = page_of(ShipmentOut)
 @blp.response(200, ShipmentPage)
 def list_shipments(args):
     """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked."""
-    at = current_config().clock.now()
     stmt = scoped(sa.select(Shipment), args.get("shop_id"))
     for name in ("status", "carrier", "order_id", "case_id"):
         if args.get(name):
             stmt = stmt.where(getattr(Shipment, name) == args[name])
-    if "overdue" in args:
-        cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < at)
-        stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
     if "exception" in args:
         stmt = stmt.where(Shipment.exception_open.is_(bool(args["exception"])))
     if "priority" in args:
         stmt = stmt.where(Shipment.priority.is_(bool(args["priority"])))
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
+        if "overdue" in args:
+            cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < ctx.now)
+            stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
+        keys = [Shipment.created_at, Shipment.id]
         return paginate(
-            session,
-            stmt,
-            [Shipment.created_at, Shipment.id],
-            args["limit"],
-            args.get("cursor"),
-            to_item=lambda s: shipment_dict(s, at),
+            ctx.session, stmt, keys, args["limit"], args.get("cursor"), to_item=lambda s: shipment_dict(s, ctx.now)
         )
 
 
@@ -199,19 +194,18 @@ class ExceptionArgs(PageArgs):
 def exception_queue(args):
     """The exception queue for ops: carrier exceptions and stalled parcels, longest waiting first,
     each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress."""
-    at = current_config().clock.now()
     stmt = scoped(sa.select(Shipment).where(Shipment.exception_open.is_(True)), args.get("shop_id"))
     if args.get("kind"):
         stmt = stmt.where(Shipment.exception_kind == args["kind"])
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
         return paginate(
-            session,
+            ctx.session,
             stmt,
             [Shipment.exception_since, Shipment.id],
             args["limit"],
             args.get("cursor"),
             descending=False,
-            to_item=lambda s: shipment_dict(s, at),
+            to_item=lambda s: shipment_dict(s, ctx.now),
         )
 
 

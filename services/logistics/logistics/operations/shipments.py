@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ecom_common.clock import aware, iso
-from ecom_common.errors import ConflictError, NotFound, RuleViolation
+from ecom_common.errors import ConcurrentChange, ConflictError, NotFound, RuleViolation
 from ecom_common.events import make_event
 from ecom_common.ids import new_id
 
@@ -75,10 +75,9 @@ def compare_and_set(ctx: Context, shipment: Shipment, values: dict[str, Any]) ->
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
-        raise ConflictError(
-            "the shipment was changed by someone else meanwhile; reload it and retry",
-            {"shipment": ["Changed concurrently."]},
-        )
+        lost = ConcurrentChange("the shipment was changed by someone else meanwhile; reload it and retry")
+        lost.errors = {"shipment": ["Changed concurrently."]}
+        raise lost
     ctx.session.refresh(shipment)
 
 
