@@ -271,6 +271,17 @@ def test_ready_to_ship_creates_one_pending_shipment_per_order(client, db):
     assert len(recorded_events(db, "logistics.ShipmentCreated")) == 1
 
 
+def test_shipment_ids_take_their_time_from_the_configured_clock(client, db, clock):
+    # ecom_common.ids: "S" + milliseconds of the transaction's now (hex) + random; a test that moves
+    # the clock on gets ids that sort after the earlier ones.
+    clock.advance(days=400)
+    ready(db)
+    sid = only_shipment(client)["shipment_id"]
+    assert sid.startswith("S") and len(sid) == 1 + 12 + 8
+    millis = int(sid[1:13], 16)
+    assert abs(millis / 1000 - clock.now().timestamp()) < 60
+
+
 def test_redelivered_event_is_skipped_by_the_inbox(db):
     consumer = EventConsumer(db, handlers.SUBSCRIPTIONS[0])
     event = make_event(
