@@ -26,10 +26,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from ecom_common.errors import IllegalTransition
+from ecom_common.errors import ConcurrentChange, IllegalTransition
+from ecom_common.usecase import Actor, Ctx
 from ecom_testkit import recorded_events
 from orders import domain, operations
 from orders.models import Order, OrderLine, TimelineEntry
+from orders.settings import Settings
 
 ACTIONS = sorted(domain.TRANSITIONS)
 # What the service writes with each action besides the status (handlers/api), so that the stored
@@ -41,6 +43,11 @@ CHANGES = {
     domain.Action.COMPLETE: lambda now: {"completed_at": now},
     domain.Action.HOLD: lambda now: {"held_at": now, "held_reasons": ",amount_over_limit,"},
 }
+
+
+def as_(uow, by: str) -> Ctx:
+    """The context an operation runs in, acting as `by`."""
+    return Ctx(uow=uow, actor=Actor(by), settings=Settings())
 
 
 class OrderMachine(RuleBasedStateMachine):
@@ -163,7 +170,7 @@ class OrderMachine(RuleBasedStateMachine):
         def apply(uow):
             now = self.clock.now()
             changes = CHANGES.get(action, lambda _: {})(now)
-            operations.move(uow.session, self.load(uow.session), action, by, f"{action} by {by}", now, **changes)
+            operations.move(as_(uow, by), self.load(uow.session), action, f"{action} by {by}", **changes)
 
         if domain.can(self.status, action):
             with self.db.uow() as uow:
@@ -179,7 +186,7 @@ class OrderMachine(RuleBasedStateMachine):
         self.clock.advance(minutes=1)
 
         def apply(uow):
-            operations.cancel(uow, self.load(uow.session), by, "buyer changed mind", self.clock.now())
+            operations.cancel(as_(uow, by), self.load(uow.session), "buyer changed mind")
 
         if not domain.can(self.status, domain.Action.CANCEL):
             self.expect_refused(apply)
@@ -204,8 +211,8 @@ class OrderMachine(RuleBasedStateMachine):
         with self.db.engine.begin() as conn:  # the other writer, committed
             conn.execute(sa.update(Order).where(Order.id == self.order_id).values(status=other))
         stale = SimpleNamespace(id=self.order_id, status=self.status)  # what this request had read
-        with pytest.raises(operations.ConcurrentChange), self.db.uow() as uow:
-            operations.move(uow.session, stale, action, "olga", "stale", self.clock.now())
+        with pytest.raises(ConcurrentChange), self.db.uow() as uow:
+            operations.move(as_(uow, "olga"), stale, action, "stale")
             uow.commit()
         with self.db.engine.begin() as conn:
             assert conn.execute(sa.select(Order.status).where(Order.id == self.order_id)).scalar_one() == other

@@ -25,10 +25,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from aftersales import domain, operations
-from aftersales.domain import Action, CaseType, RequestedLine, Status
+from aftersales.domain import Action, CaseRequest, CaseType, RequestedLine, Status
 from aftersales.models import Case, CaseEvent, Claim
+from aftersales.settings import Settings
 from ecom_common.clock import iso
 from ecom_common.errors import IllegalTransition, RuleViolation
+from ecom_common.usecase import Actor, Ctx
 from ecom_testkit import recorded_events
 
 LINES = [
@@ -39,9 +41,10 @@ PAYABLE = 14000
 
 
 class CaseMachine(RuleBasedStateMachine):
-    def __init__(self, db, clock, policy):
+    def __init__(self, db, clock, settings):
         super().__init__()
-        self.db, self.clock, self.policy = db, clock, policy
+        self.db, self.clock, self.settings = db, clock, settings
+        self.policy = settings.policy
         self.n = 0
 
     @initialize(
@@ -68,9 +71,11 @@ class CaseMachine(RuleBasedStateMachine):
             wanted.append(RequestedLine("BLUE-L", 1, "BLUE-XL" if case_type == CaseType.EXCHANGE else None))
         full = sum(3000 * l.quantity if l.sku_code == "RED-M" else 8000 for l in wanted)
         amount = None if case_type == CaseType.EXCHANGE else max(1, full * (100 - amount_cut) // 100)
-        draft = domain.draft_case(self.order, case_type, "quality", wanted, amount, self.clock.now(), self.policy)
+        draft = domain.draft_case(
+            self.order, CaseRequest(case_type, "quality", wanted, amount), self.clock.now(), self.policy
+        )
         with self.db.uow() as uow:
-            case = operations.open_case(uow, draft, "bob", {"images": [], "text": ""}, self.clock.now(), self.policy)
+            case = operations.open_case(self.ctx(uow, "bob"), draft, evidence={"images": [], "text": ""})
             uow.commit()
             self.case_id = case.id
         self.type, self.amount = case_type, draft.amount_fen
@@ -85,6 +90,9 @@ class CaseMachine(RuleBasedStateMachine):
         assert self.stored()[:2] == (self.status, self.entries)
 
     # helpers --------------------------------------------------------------------------------------
+    def ctx(self, uow, by):
+        return Ctx(uow=uow, actor=Actor(by), settings=self.settings)
+
     def stored(self):
         with self.db.Session() as s:
             status = s.execute(sa.select(Case.status).where(Case.id == self.case_id)).scalar_one()
@@ -141,7 +149,7 @@ class CaseMachine(RuleBasedStateMachine):
         target = Status.REFUNDING if refund_only else Status.APPROVED
         if (
             self.attempt(
-                lambda uow, c, now: operations.approve(uow, c, "carol", now, self.policy),
+                lambda uow, c, now: operations.approve(self.ctx(uow, "carol"), c),
                 2 if refund_only else 1,
                 target,
                 self.can(Action.APPROVE),
@@ -153,7 +161,7 @@ class CaseMachine(RuleBasedStateMachine):
     @rule()
     def reject(self):
         self.attempt(
-            lambda uow, c, now: operations.reject(uow, c, "carol", now, self.policy, "not our fault"),
+            lambda uow, c, now: operations.reject(self.ctx(uow, "carol"), c, reason="not our fault"),
             1,
             Status.REJECTED,
             self.can(Action.REJECT),
@@ -162,7 +170,7 @@ class CaseMachine(RuleBasedStateMachine):
     @rule()
     def ship_return(self):
         self.attempt(
-            lambda uow, c, now: operations.ship_return(uow, c, "bob", now, self.policy, "SF", "SF123"),
+            lambda uow, c, now: operations.ship_return(self.ctx(uow, "bob"), c, carrier="SF", tracking_no="SF123"),
             1,
             Status.AWAITING_RETURN,
             self.can(Action.SHIP_RETURN),
@@ -173,7 +181,7 @@ class CaseMachine(RuleBasedStateMachine):
         is_return = self.type == CaseType.RETURN
         if (
             self.attempt(
-                lambda uow, c, now: operations.receive(uow, c, "wang", now, self.policy, resellable, None),
+                lambda uow, c, now: operations.receive(self.ctx(uow, "wang"), c, resellable=resellable, note=None),
                 2 if is_return else 1,
                 Status.REFUNDING if is_return else Status.RECEIVED,
                 self.can(Action.RECEIVE),
@@ -185,17 +193,7 @@ class CaseMachine(RuleBasedStateMachine):
     @rule()
     def refund_failed(self):
         def work(uow, c, now):
-            operations.transition(
-                uow,
-                c,
-                Action.REFUND_FAILED,
-                "billing",
-                now,
-                self.policy,
-                "card closed",
-                refund_failed=True,
-                last_refund_error="card closed",
-            )
+            operations.refund_failed(self.ctx(uow, "billing"), c, refund_id="R1", error="card closed")
 
         if self.attempt(work, 1, Status.REFUNDING, self.can(Action.REFUND_FAILED)):
             self.refund_failed = True
@@ -204,7 +202,7 @@ class CaseMachine(RuleBasedStateMachine):
     def retry_refund(self):
         allowed = self.can(Action.RETRY_REFUND) and self.refund_failed
         if self.attempt(
-            lambda uow, c, now: operations.start_refund(uow, c, "carol", now, self.policy, retry=True),
+            lambda uow, c, now: operations.start_refund(self.ctx(uow, "carol"), c, retry=True),
             1,
             Status.REFUNDING,
             allowed,
@@ -215,8 +213,8 @@ class CaseMachine(RuleBasedStateMachine):
     @rule()
     def reship(self):
         self.attempt(
-            lambda uow, c, now: operations.transition(
-                uow, c, Action.RESHIP, "logistics", now, self.policy, "dispatched", reship_shipment_id="S1"
+            lambda uow, c, now: operations.reship(
+                self.ctx(uow, "logistics"), c, shipment_id="S1", carrier="SF", tracking_no="SF9"
             ),
             1,
             Status.RESHIPPED,
@@ -226,7 +224,7 @@ class CaseMachine(RuleBasedStateMachine):
     @rule()
     def close(self):
         self.attempt(
-            lambda uow, c, now: operations.close(uow, c, "billing", now, self.policy, "refunded", "done"),
+            lambda uow, c, now: operations.close(self.ctx(uow, "billing"), c, outcome="refunded", reason="done"),
             1,
             Status.CLOSED,
             self.can(Action.CLOSE),
@@ -239,17 +237,14 @@ class CaseMachine(RuleBasedStateMachine):
             return
         draft = domain.draft_case(
             self.order,
-            CaseType.RETURN,
-            "quality",
-            [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)],
-            None,
+            CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)], None),
             self.clock.now(),
             self.policy,
         )
         before = self.stored()
         try:
             with self.db.uow() as uow:
-                operations.open_case(uow, draft, "bob", {"images": [], "text": ""}, self.clock.now(), self.policy)
+                operations.open_case(self.ctx(uow, "bob"), draft, evidence={"images": [], "text": ""})
                 uow.commit()
         except RuleViolation:
             pass
@@ -291,9 +286,8 @@ class CaseMachine(RuleBasedStateMachine):
 
 
 def test_random_action_sequences_keep_the_case_invariants(api):
-    policy = domain.Policy.from_config(api.config)
     run_state_machine_as_test(
-        lambda: CaseMachine(api.db, api.clock, policy),
+        lambda: CaseMachine(api.db, api.clock, Settings.from_config(api.config)),
         settings=settings(
             max_examples=25,
             stateful_step_count=20,
