@@ -31,7 +31,7 @@ INTENT_ID, PROVIDER_REFUND_ID, PROVIDER_EVENT_ID = "pi_", "re_", "evt_"  # the s
 class UnknownOrderError(DomainError):
     """Missing, or another buyer's: indistinguishable on purpose."""
 
-    problem = _NotFoundProblem  # type: ignore[assignment, unused-ignore]
+    problem = _NotFoundProblem
 
 
 class NotPayableError(ConflictError):
@@ -192,7 +192,7 @@ class SignatureError(DomainError):
 
     def __init__(self, detail: str, malformed: bool = False):
         super().__init__(detail, {"X-Sandbox-Signature": [detail]})
-        self.problem = _BadRequestProblem if malformed else _UnauthorizedProblem  # type: ignore[assignment, unused-ignore]
+        self.problem = _BadRequestProblem if malformed else _UnauthorizedProblem
 
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
