@@ -8,7 +8,9 @@ from marshmallow import Schema, fields, validate
 from ecom_common.auth import requires
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.http import Blueprint, current_config, current_db
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, UtcTime
 from ecom_common.settings import settings_of
 from ecom_common.usecase import use_case
 

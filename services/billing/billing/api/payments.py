@@ -11,9 +11,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ecom_common.auth import current_principal, list_filter, requires
 from ecom_common.db import UnitOfWork, is_unique_violation
 from ecom_common.errors import Conflict, NotFound
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, UtcTime, current_db, paginate
+from ecom_common.http import Blueprint, current_db
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import TimelineOut, page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 from ecom_common.settings import settings_of
 from ecom_common.usecase import Actor, Ctx, use_case
 

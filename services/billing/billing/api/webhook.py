@@ -7,7 +7,8 @@ from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from ecom_common import bodies
 from ecom_common.errors import BadRequest, NotFound, Problem, UnprocessableEntity
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, current_config, current_db
+from ecom_common.http import Blueprint, current_config, current_db
+from ecom_common.schemas import MAX_INT, BodySchema
 from ecom_common.settings import settings_of
 from ecom_common.usecase import Actor, Ctx
 

@@ -7,8 +7,9 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import requires, shop_for_read, shop_for_write
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, paginate
-from ecom_common.schemas import page_of
+from ecom_common.http import Blueprint
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import MAX_INT, BodySchema, page_of
 from ecom_common.usecase import use_case
 
 from .. import domain, operations

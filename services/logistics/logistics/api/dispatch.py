@@ -6,8 +6,9 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from ecom_common.auth import requires
-from ecom_common.http import Blueprint, BodySchema
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.schemas import BodySchema
 from ecom_common.usecase import use_case
 
 from .. import operations

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import requires
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, paginate
-from ecom_common.schemas import page_of
+from ecom_common.http import Blueprint
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import domain, operations

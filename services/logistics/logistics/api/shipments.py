@@ -11,8 +11,9 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import list_filter, requires, shop_or_all
 from ecom_common.clock import aware, iso
-from ecom_common.http import Blueprint, PageArgs, UtcTime, paginate
-from ecom_common.schemas import TimelineOut, page_of
+from ecom_common.http import Blueprint
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import domain, operations

@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires, shop_for_read, shop_for_write
 from ecom_common.clock import aware, iso
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, UtcTime
+from ecom_common.http import Blueprint
+from ecom_common.schemas import MAX_INT, BodySchema, UtcTime
 from ecom_common.usecase import use_case
 
 from .. import domain, operations

@@ -9,7 +9,8 @@ from flask import request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.errors import BadRequest, ServiceUnavailable, Unauthorized, UnprocessableEntity
-from ecom_common.http import Blueprint, BodySchema, current_config, current_db
+from ecom_common.http import Blueprint, current_config, current_db
+from ecom_common.schemas import BodySchema
 from ecom_common.settings import settings_of
 from ecom_common.usecase import Actor, Ctx
 
