@@ -1,6 +1,7 @@
-"""The codebase's own checks, run by `make test`: ruff, lint and format, configured in ruff.toml. A
-failure prints the tool's report: fix the code, or, where a rule is wrong for this codebase, say why
-in the configuration."""
+"""The codebase's own checks, run by `make test`: ruff, lint and format, configured in ruff.toml, and
+mypy, strict on the files mypy.ini names (the shared kernel and every service's domain.py). A failure
+prints the tool's report: fix the code, or, where a rule is wrong for this codebase, say why in the
+configuration."""
 
 from __future__ import annotations
 
@@ -28,4 +29,9 @@ def test_ruff_check_is_clean():
 
 def test_ruff_format_leaves_every_file_as_it_is():
     result = run("ruff", "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_is_clean():
+    result = run("mypy", "--config-file", "mypy.ini")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -21,11 +21,12 @@ from flask import Flask, request
 from kombu import Connection, Exchange, Producer, Queue
 from werkzeug.serving import make_server
 
-from aftersales.gateways import GATEWAY_KEY, OrdersGateway
+from aftersales.gateways import ORDERS, OrdersGateway
 from ecom_common import bus
 from ecom_common.auth import decode_token
 from ecom_common.clock import iso
 from ecom_common.events import make_event
+from ecom_common.peers import gateway, inject_gateway
 from ecom_common.topology import EXCHANGE
 from ecom_testkit import TEST_SECRET, Platform, amqp_url, eventually
 
@@ -139,8 +140,8 @@ def env():
         svc = p["aftersales"]
         # Point the service's orders gateway at the stub (Platform aims peers it did not start at a
         # closed port). It is the production OrdersGateway: real PeerClient, real HTTP, service token.
-        svc.app.extensions[GATEWAY_KEY] = OrdersGateway(
-            svc.config.with_(peers={**svc.config.peers, "orders": orders.url})
+        inject_gateway(
+            svc.app, ORDERS, OrdersGateway(svc.config.with_(peers={**svc.config.peers, "orders": orders.url}))
         )
         tap = BusTap(svc.config.bus_prefix)
         try:
@@ -362,9 +363,10 @@ def test_refund_only_before_shipment_cancels_the_order(env):
 def test_orders_unreachable_is_503_and_nothing_written(env):
     p, svc, orders, tap = env
     order_id = orders.add(now=p.clock.now())
-    working = svc.app.extensions[GATEWAY_KEY]
-    svc.app.extensions[GATEWAY_KEY] = OrdersGateway(
-        svc.config.with_(peers={**svc.config.peers, "orders": "http://127.0.0.1:9"})
+    with svc.app.app_context():
+        working = gateway(ORDERS, OrdersGateway)
+    inject_gateway(
+        svc.app, ORDERS, OrdersGateway(svc.config.with_(peers={**svc.config.peers, "orders": "http://127.0.0.1:9"}))
     )
     try:
         r = svc.post(
@@ -379,7 +381,7 @@ def test_orders_unreachable_is_503_and_nothing_written(env):
             },
         )
     finally:
-        svc.app.extensions[GATEWAY_KEY] = working
+        inject_gateway(svc.app, ORDERS, working)
     assert r.status_code == 503 and r.headers["Content-Type"].startswith("application/problem+json")
     assert svc.get(f"/api/v1/cases?order_id={order_id}", role="admin", sub="root").json()["items"] == []
 

@@ -21,9 +21,10 @@ from werkzeug.serving import make_server
 
 from ecom_common import bus
 from ecom_common.events import make_event
+from ecom_common.peers import inject_gateway
 from ecom_common.topology import Topology
 from ecom_testkit import Platform, eventually
-from orders.gateways import Gateways
+from orders.gateways import PEERS, Gateways
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +170,7 @@ def platform():
 def use_stub_peers(p):
     orders = p["orders"]
     peers = {**orders.config.peers, "catalog": p.stub_url, "logistics": p.stub_url}
-    orders.app.extensions["orders.gateways"] = Gateways.from_config(orders.config.with_(peers=peers))
+    inject_gateway(orders.app, PEERS, Gateways.from_config(orders.config.with_(peers=peers)))
 
 
 def place(p, lines=None, buyer="bob", **extra):
@@ -351,9 +352,9 @@ def test_held_review_shortage_and_timeouts(platform):
     eventually(lambda: order_of(p, short["order_id"])["timeline"][-1]["action"] == "refund_succeeded")
 
     # The unpaid order closes itself once the clock passes 30 minutes.
-    assert p.run_job("orders", "close_unpaid_orders") == 0
+    assert p.run_job("orders", "close-unpaid-orders") == 0
     p.clock.advance(minutes=31)
-    assert p.run_job("orders", "close_unpaid_orders") == 1
+    assert p.run_job("orders", "close-unpaid-orders") == 1
     assert order_of(p, unpaid["order_id"])["status"] == "cancelled"
     (closed,) = p.bus.wait_for("orders.OrderCancelled", unpaid["order_id"])
     assert closed["payload"]["was_paid"] is False

@@ -24,14 +24,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import Counter, defaultdict
 
 import pytest
 import sqlalchemy as sa
 
 from ecom_common import metrics
-from ecom_common.outbox import outbox
-from ecom_testkit import Platform, close_broker_connections, eventually, scenarios
+from ecom_testkit import Platform, close_broker_connections, scenarios
+from ecom_testkit.invariants import (
+    assert_each_order_reached,
+    assert_no_double_charge,
+    assert_no_double_reservation,
+    assert_one_shipment_per_order,
+    assert_outboxes_drained_and_dlqs_empty,
+    count_status,
+    wait_each_order_reached,
+    wait_reservations,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(240)]
 
@@ -51,8 +59,6 @@ def outcomes(outcome: str) -> float:
 
 
 def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliability_report):
-    from billing.models import LedgerEntry, Payment, Refund
-    from inventory.models import Reservation, StockItem, StockMovement
     from logistics.models import Shipment
 
     with Platform(scenarios.ALL_SERVICES, settings=scenarios.SAGA_SETTINGS) as p:
@@ -101,92 +107,31 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
         cut_done.set()
         # each service's relay and consumer (12 here); a connection reconnecting at that instant may be missed
         assert closed >= len(scenarios.ALL_SERVICES)
-        at_end_when_cut_done = _count_status(p["orders"].db, [oid for oid, _, _ in accepted], "awaiting_shipment")
+        at_end_when_cut_done = count_status(p["orders"].db, [oid for oid, _, _ in accepted], "awaiting_shipment")
         producer.join(180)
         assert not producer.is_alive()
         assert refused == []  # placing and paying never needed the broker
         assert len(accepted) >= MIN_ORDERS and len(accepted) > accepted_when_cut_done
 
         ids = [oid for oid, _, _ in accepted]
-        orders_db = p["orders"].db
-
-        eventually(
-            lambda: _count_status(orders_db, ids, "awaiting_shipment") == len(ids),
-            timeout=120,
-            interval=0.25,
-            message="every accepted order awaiting_shipment",
-        )
+        wait_each_order_reached(p, ids, "awaiting_shipment", timeout=120)
         all_at_end = time.monotonic()
-
-        # Every order's timeline: each transition once.
-        for oid in ids:
-            assert [e["status"] for e in saga.order(oid)["timeline"]] == [
-                "pending_payment",
-                "paid",
-                "awaiting_shipment",
-            ], oid
-        emitted = Counter(
-            (r.routing_key, r.order_id) for r in _emitted(orders_db, ("orders.OrderPaid", "orders.OrderReadyToShip"))
-        )
-        assert all(emitted[("orders.OrderPaid", oid)] == 1 for oid in ids)
-        assert all(emitted[("orders.OrderReadyToShip", oid)] == 1 for oid in ids)
-
-        # No stock taken twice.
-        wanted = defaultdict(int)
-        for _, sku, qty in accepted:
-            wanted[sku] += qty
-        inv = p["inventory"].db
-        with inv.Session() as s:
-            stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
-            reservations = Counter(
-                s.execute(sa.select(Reservation.status).where(Reservation.order_id.in_(ids))).scalars()
-            )
-            reserve_moves = Counter(
-                s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "reserve")).scalars()
-            )
-        assert stock == {sku: (SKUS[sku], wanted[sku]) for sku in SKUS}
-        assert reservations == {"reserved": len(ids)}
-        assert all(reserve_moves[f"order:{oid}"] == 1 for oid in ids) and sum(reserve_moves.values()) == len(ids)
-        assert scenarios.ledger_matches_stock(inv)
-
-        # No second charge.
-        billing = p["billing"].db
-        with billing.Session() as s:
-            payments = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
-            entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment")).scalars())
-            refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
-        assert payments == Counter(ids) and entries == Counter(ids) and refunds == 0
-
-        # No duplicate shipment.
-        with p["logistics"].db.Session() as s:
-            shipments = Counter(s.execute(sa.select(Shipment.order_id).where(Shipment.case_id.is_(None))).scalars())
-        assert shipments == Counter(ids)
+        assert_each_order_reached(p, saga, ids, "awaiting_shipment")
+        assert_no_double_reservation(p, accepted, received=SKUS, taken="reserved")
+        assert_no_double_charge(p, ids, every_attempt=False)
+        assert_one_shipment_per_order(p, ids)
 
         # Onward: every parcel dispatched; each reservation deducted once, every order shipped.
         with p["logistics"].db.Session() as s:
             shipment_ids = dict(s.execute(sa.select(Shipment.order_id, Shipment.id)).all())
         for n, oid in enumerate(ids):
             saga.dispatch(shipment_ids[oid], f"SF{n:010d}")
-
-        eventually(
-            lambda: _count_status(orders_db, ids, "shipped") == len(ids),
-            timeout=60,
-            interval=0.25,
-            message="every order shipped",
-        )
-        eventually(lambda: _reservations(inv, ids) == {"deducted": len(ids)}, timeout=30, message="all deducted")
-        with inv.Session() as s:
-            stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
-            deducts = Counter(s.execute(sa.select(StockMovement.cause).where(StockMovement.kind == "deduct")).scalars())
-        assert stock == {sku: (SKUS[sku] - wanted[sku], 0) for sku in SKUS}
-        assert all(deducts[f"order:{oid}"] == 1 for oid in ids) and sum(deducts.values()) == len(ids)
-        assert scenarios.ledger_matches_stock(inv)
-        for name in scenarios.ALL_SERVICES:  # every outbox row confirmed by the broker in the end
-            eventually(
-                lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0,
-                timeout=30,
-                message=f"{name}'s outbox drained",
-            )
+        wait_each_order_reached(p, ids, "shipped", timeout=60)
+        wait_reservations(p, ids, "deducted")
+        assert_no_double_reservation(p, accepted, received=SKUS, taken="deducted")
+        assert_one_shipment_per_order(p, ids, dispatched=True)
+        assert_outboxes_drained_and_dlqs_empty(p)  # every outbox row confirmed by the broker in the end
+        wanted = sum(qty for _, _, qty in accepted)
 
         reliability_report(
             {
@@ -202,34 +147,10 @@ def test_broker_connections_cut_while_orders_flow_every_order_ends_once(reliabil
                 "seconds_cutting_with_rabbitmqctl": round(timeline["cut_done"] - started_cut, 2),
                 "awaiting_shipment_when_cut_done": at_end_when_cut_done,
                 "seconds_from_cut_to_all_awaiting_shipment": round(all_at_end - timeline["cut_done"], 2),
-                "units_reserved": sum(wanted.values()),
-                "succeeded_payments": sum(payments.values()),
-                "shipments": sum(shipments.values()),
+                "units_reserved": wanted,
+                "succeeded_payments": len(ids),
+                "shipments": len(ids),
                 "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - duplicates_before),
             },
             scenario="saga_broker_cut",
         )
-
-
-def _emitted(db, keys):
-    import json
-
-    with db.engine.connect() as conn:
-        rows = conn.execute(sa.select(outbox.c.routing_key, outbox.c.body).where(outbox.c.routing_key.in_(keys))).all()
-    from types import SimpleNamespace
-
-    return [SimpleNamespace(routing_key=rk, order_id=json.loads(body)["payload"]["order_id"]) for rk, body in rows]
-
-
-def _count_status(db, ids, status) -> int:
-    from orders.models import Order
-
-    with db.Session() as s:
-        return s.execute(sa.select(sa.func.count()).where(Order.id.in_(ids), Order.status == status)).scalar_one()
-
-
-def _reservations(db, ids) -> dict:
-    from inventory.models import Reservation
-
-    with db.Session() as s:
-        return dict(Counter(s.execute(sa.select(Reservation.status).where(Reservation.order_id.in_(ids))).scalars()))

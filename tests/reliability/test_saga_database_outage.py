@@ -42,7 +42,7 @@ sent again twice once the database is back. Then:
 
 - every answer is its success (201; 200 for lists, dispatches and webhooks) or 503 problem+json, no
   request went unanswered, no 503 says a change was saved; while the database was away every
-  request that needed it got 503 (at least one did); requests that do not need it (`NEEDS`: e.g.
+  request that needed it got 503 (at least one did); requests that do not need it (`Outage.needs`: e.g.
   placing while inventory or billing is away, paying while inventory or logistics is, dispatching
   while aftersales is) all succeeded;
 - every accepted order (placed 201, paid 201) reaches awaiting_shipment (logistics, aftersales:
@@ -72,7 +72,8 @@ import queue
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -83,7 +84,6 @@ from flask import has_request_context
 
 from ecom_common import metrics
 from ecom_common.outbox import outbox
-from ecom_common.topology import SUBSCRIPTIONS, dlq
 from ecom_testkit import (
     HTTP_TIMEOUT,
     Platform,
@@ -93,6 +93,18 @@ from ecom_testkit import (
     recorded_events,
     scenarios,
     with_search_path,
+)
+from ecom_testkit.invariants import (
+    assert_each_order_reached,
+    assert_no_double_charge,
+    assert_no_double_reservation,
+    assert_nothing_of,
+    assert_one_shipment_per_order,
+    assert_outboxes_drained_and_dlqs_empty,
+    guarantee,
+    shipments_per_order,
+    wait_each_order_reached,
+    wait_reservations,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(180)]
@@ -108,9 +120,6 @@ SKUS = {"DBO-1": 300, "DBO-2": 300}  # SKU -> units received before the run
 RECEIPT_SKU = "DBO-1"
 # What a request of each kind answers when it succeeds (anything else but a 503 is a failure).
 OK = {"place": 201, "pay": 201, "receive": 201, "shipments": 200, "dispatch": 200, "webhook": 200, "complain": 201}
-# The settings of a case on top of the saga's: billing's provider retries an intent still pending
-# 1 s after its confirmation (30 s by default), once the test runs its retry job after the restore.
-SETTINGS = {"billing": {"BILLING_SANDBOX_RETRY_AFTER_SECONDS": "1"}}
 
 
 @dataclass
@@ -431,367 +440,6 @@ def outcomes(outcome: str, service: str | None = None) -> float:
     )
 
 
-# The requests that need the service's database (placing needs logistics' for its shipping quote).
-NEEDS = {
-    "orders": {"place", "pay"},
-    "inventory": {"receive"},
-    "billing": {"pay", "webhook"},
-    "logistics": {"place", "shipments", "dispatch", "webhook"},
-    "aftersales": {"complain"},
-}
-# Where every accepted order ends (the cases with a warehouse clerk: shipped), and its timeline.
-END = {"logistics": "shipped", "aftersales": "shipped"}
-TIMELINE = ["pending_payment", "paid", "awaiting_shipment"]
-
-
-@pytest.mark.parametrize("service", ["orders", "inventory", "billing", "logistics", "aftersales"])
-def test_a_services_database_lost_while_orders_flow(service, reliability_report):
-    real = sa.engine.make_url(database_url())
-    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
-    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    settings = {**scenarios.SAGA_SETTINGS, **SETTINGS.get(service, {})}
-    try:
-        with Platform(scenarios.ALL_SERVICES, settings=settings, db_urls={service: proxied}) as p:
-            try:
-                _scenario(service, p, proxy, reliability_report)
-            finally:
-                proxy.restore()  # the schemas are dropped through it
-    finally:
-        proxy.close()
-
-
-def _scenario(service, p, proxy, reliability_report):
-    from aftersales.models import Complaint
-    from billing.models import BillingOrder, LedgerEntry, Payment, Refund, SandboxEvent, SandboxIntent, WebhookReceipt
-    from inventory.models import Reservation, StockItem, StockMovement
-    from logistics.models import Shipment, TrackingEvent
-    from orders.models import Order
-
-    saga = scenarios.Saga(p)
-    for sku, units in SKUS.items():
-        saga.product(sku, price_fen=9900, stock=units)
-    warm = saga.placed_and_paid("DBO-1")  # every consumer up and the saga flowing
-    saga.wait_status(warm, "awaiting_shipment")
-    end = END.get(service, "awaiting_shipment")
-    if end == "shipped":  # its parcel dispatched (ShipmentDispatched handled by orders, inventory, aftersales)
-        _dispatch_warm(p, saga, warm)
-    webhook = WEBHOOKS[service](p, saga, warm) if service in WEBHOOKS else None
-    traffic = Traffic(
-        saga, clerk=service == "inventory", warehouse=end == "shipped", complainers=service == "aftersales"
-    )
-    held = None
-    if service == "logistics":  # a paid order whose parcel the test dispatches right after the cut
-        held = saga.placed_and_paid("DBO-2")
-        saga.wait_status(held, "awaiting_shipment")
-        held_dispatch = (saga.shipment_for(held)["shipment_id"], uuid.uuid4().hex, "SFHELD000001")
-        traffic.held_back.add(held_dispatch[0])
-    before = {o: outcomes(o) for o in ("retried", "dead_lettered", "duplicate")}
-    before.update({f"{o}:{service}": outcomes(o, service) for o in ("retried", "requeued")})
-
-    traffic.start()
-    time.sleep(BEFORE_CUT)
-    # With both cores busy, placing and paying one order can take longer than BEFORE_CUT: the cut
-    # waits for one, so that orders accepted before it are always part of the scenario.
-    eventually(lambda: traffic.accepted, timeout=120, interval=0.05, message="an order accepted before the cut")
-    accepted_when_cut = len(traffic.accepted)
-    cut_at = time.monotonic()
-    proxy.cut()
-    # Whether traffic happens to bring the service's consumer a message in these 3 s depends on
-    # timing; a redelivered copy of one it handled before (the warm order's) always does: it must be
-    # requeued while the database is away, then dropped as a duplicate. The same for the webhook.
-    _redeliver(p, *WARM_COPY[service], warm)
-    if webhook:
-        traffic.call("webhook", webhook)
-    if held:
-        traffic.post_dispatch(*held_dispatch)
-    time.sleep(OUTAGE_SECONDS)
-    # and the restore waits for a request that needs the database to have been answered during the
-    # outage (however slow the machine), so that there is always one whose answer is checked below
-    eventually(
-        lambda: any(a.kind in NEEDS[service] and a.started > cut_at for a in list(traffic.answers)),
-        timeout=120,
-        interval=0.05,
-        message="a request that needs the database answered during the outage",
-    )
-    proxy.restore()
-    back_at = time.monotonic()
-    time.sleep(AFTER_RESTORE)
-    traffic.finish()
-    # The sender of the webhook refused during the outage sends it again (twice: once applied, a
-    # duplicate); billing's copy is of an event received before the outage: a duplicate both times.
-    resent = [traffic.call("repeat", webhook) for _ in range(2)] if webhook else []
-    assert all(r.status_code == 200 for r in resent), [r.text for r in resent]
-    assert [r.json()["duplicate"] for r in resent] == {"billing": [True, True], "logistics": [False, True]}.get(
-        service, []
-    )
-    if held:  # the dispatch refused during the outage left nothing: the same request, same key, runs now
-        again = [traffic.post_dispatch(*held_dispatch, kind="repeat") for _ in range(2)]
-        assert [r.status_code for r in again] == [200, 200], [r.text for r in again]
-        assert again[0].json()["status"] == "dispatched" and again[1].json() == again[0].json()  # then replayed
-    accepted = [(warm, "DBO-1", 1), *([(held, "DBO-2", 1)] if held else []), *traffic.accepted]
-    ids = [oid for oid, _, _ in accepted]
-
-    # Answers: success or 503 problem+json, nothing else; while the database was away, every request
-    # that needed it got a 503; those that did not need it were served.
-    answers = [a for a in traffic.answers if a.kind != "repeat"]  # (the repeats are checked where made)
-    # (a payment retried with a key still held, see Traffic.pay, is answered 409 in progress)
-    assert [a for a in answers if a.status not in (OK[a.kind], 503) and not (a.kind == "pay" and a.held)] == []
-    assert traffic.lied == []
-    assert all(a.content_type.startswith("application/problem+json") for a in answers if a.status == 503)
-    # Writes build their answer before the commit: none is lost after it.
-    assert not any(a.outcome == "saved" for a in answers)
-    during = [a for a in answers if a.kind in NEEDS[service] and cut_at < a.started and a.ended < back_at]
-    assert during and all(a.status == 503 for a in during)
-    assert all(a.status == OK[a.kind] for a in answers if a.kind not in NEEDS[service])
-    assert [a.status for a in answers if a.kind == "webhook"] == ([503] if webhook else [])
-    if held:  # (whatever the clerk's timing, a dispatch met the outage)
-        assert any(a.kind == "dispatch" for a in during)
-    assert traffic.unpaid == []
-    assert accepted_when_cut > 0 and len(traffic.accepted) > accepted_when_cut
-    # placing needs orders' database, and logistics' for the shipping quote
-    assert bool(traffic.refused_buyers) == ("place" in NEEDS[service])
-    if service == "inventory":
-        assert traffic.receipts_refused
-
-    # Every accepted order reaches its end state (awaiting_shipment; with a warehouse: shipped), each step
-    # once. Billing: the provider's retry job resolves the intents it could not while the database
-    # was away and resends their webhooks (in production every 10 s, after 30 s).
-    orders_db = p["orders"].db
-    resent_by_provider = []
-
-    def shipments():
-        with p["logistics"].db.Session() as s:
-            return Counter(s.execute(sa.select(Shipment.order_id).where(Shipment.case_id.is_(None))).scalars())
-
-    def provider_retry():
-        if service == "billing":
-            resent_by_provider.append(p.run_job("billing", "sandbox-webhook-retry") or 0)
-
-    def at_end():
-        provider_retry()
-        return _count_status(orders_db, ids, end) == len(ids)
-
-    last_round = 0
-    if end == "shipped":  # the warehouse dispatches what is still pending once every shipment exists
-        eventually(lambda: shipments() == Counter(ids), timeout=90, interval=0.25, message="one shipment per order")
-        last_round = _dispatch_pending(saga, traffic)
-    eventually(at_end, timeout=90, interval=0.25, message=f"every accepted order {end}")
-    drained_at = time.monotonic()
-    timeline = TIMELINE + (["shipped"] if end == "shipped" else [])
-    for oid in ids:
-        assert [e["status"] for e in saga.order(oid)["timeline"]] == timeline, oid
-    emitted = Counter((rk, body["payload"]["order_id"]) for rk, body in _emitted(orders_db))
-    for key in ("orders.OrderPlaced", "orders.OrderPaid", "orders.OrderReadyToShip") + (
-        ("orders.OrderShipped",) if end == "shipped" else ()
-    ):
-        assert Counter({oid: n for (rk, oid), n in emitted.items() if rk == key}) == Counter(ids), key
-
-    # Nothing of a refused order anywhere.
-    refused = traffic.refused_buyers
-    with orders_db.Session() as s:
-        assert s.execute(sa.select(sa.func.count()).select_from(Order)).scalar_one() == len(ids)
-        assert s.execute(sa.select(sa.func.count()).where(Order.buyer_id.in_(refused))).scalar_one() == 0
-    billing = p["billing"].db
-    eventually(
-        lambda: (
-            provider_retry()
-            or scenarios.count(billing, SandboxEvent.__table__, SandboxEvent.delivered_at.is_(None)) == 0
-        ),
-        timeout=30,
-        interval=0.25,
-        message="every provider webhook event delivered",
-    )
-    with billing.Session() as s:
-        assert s.execute(sa.select(sa.func.count()).where(BillingOrder.buyer_id.in_(refused))).scalar_one() == 0
-        payments = Counter(s.execute(sa.select(Payment.order_id)).scalars())
-        succeeded = Counter(s.execute(sa.select(Payment.order_id).where(Payment.status == "succeeded")).scalars())
-        entries = Counter(s.execute(sa.select(LedgerEntry.order_id).where(LedgerEntry.kind == "payment")).scalars())
-        refunds = s.execute(sa.select(sa.func.count()).select_from(Refund)).scalar_one()
-        intents = Counter(
-            s.execute(sa.select(SandboxIntent.order_id).where(SandboxIntent.status == "succeeded")).scalars()
-        )
-        all_intents = s.execute(sa.select(sa.func.count()).select_from(SandboxIntent)).scalar_one()
-        provider_events = Counter(s.execute(sa.select(SandboxEvent.intent_id)).scalars())
-        received = Counter(s.execute(sa.select(WebhookReceipt.intent_id)).scalars())
-    # No second charge (and no payment row left by a refused attempt); the provider's books agree:
-    # one intent per payment, succeeded, its one webhook event delivered and received once.
-    assert payments == Counter(ids) and succeeded == Counter(ids) and entries == Counter(ids) and refunds == 0
-    assert intents == Counter(ids) and all_intents == len(ids)
-    assert len(provider_events) == len(ids) and set(provider_events.values()) == {1} and received == provider_events
-
-    # No stock taken twice; the receipts refused left nothing. Logistics: every reservation deducted
-    # once the inventory worker has consumed the dispatches.
-    wanted = defaultdict(int)
-    for _, sku, qty in accepted:
-        wanted[sku] += qty
-    inv = p["inventory"].db
-    taken = "deducted" if end == "shipped" else "reserved"
-
-    def reservations():
-        with inv.Session() as s:
-            return dict(Counter(s.execute(sa.select(Reservation.order_id, Reservation.status)).all()))
-
-    eventually(
-        lambda: reservations() == {(oid, taken): 1 for oid in ids},
-        timeout=30,
-        message=f"every reservation {taken} once",
-    )
-    with inv.Session() as s:
-        stock = {r.sku_code: (r.on_hand, r.reserved) for r in s.execute(sa.select(StockItem)).scalars()}
-        moves = Counter(
-            s.execute(
-                sa.select(StockMovement.kind, StockMovement.cause).where(StockMovement.kind.in_(("reserve", "deduct")))
-            ).all()
-        )
-        receipts = Counter(
-            s.execute(sa.select(StockMovement.reference).where(StockMovement.reference.like("GRN-%"))).scalars()
-        )
-    received = {
-        sku: units + (len(traffic.receipts_accepted) if sku == RECEIPT_SKU else 0) for sku, units in SKUS.items()
-    }
-    if end == "shipped":
-        assert stock == {sku: (received[sku] - wanted[sku], 0) for sku in SKUS}
-    else:
-        assert stock == {sku: (received[sku], wanted[sku]) for sku in SKUS}
-    kinds = ("reserve", "deduct") if end == "shipped" else ("reserve",)
-    assert moves == Counter({(kind, f"order:{oid}"): 1 for kind in kinds for oid in ids})
-    assert receipts == Counter(traffic.receipts_accepted)
-    assert scenarios.ledger_matches_stock(inv)
-    for key in ("inventory.StockReserved",) + (("inventory.StockDeducted",) if end == "shipped" else ()):
-        assert Counter(body["payload"]["order_id"] for _, body in _emitted(inv, key)) == Counter(ids), key
-
-    # One shipment per order, created once (logistics: dispatched once; the carrier's report once).
-    logistics = p["logistics"].db
-    assert shipments() == Counter(ids)
-    for key in ("logistics.ShipmentCreated",) + (("logistics.ShipmentDispatched",) if end == "shipped" else ()):
-        assert Counter(body["payload"]["order_id"] for _, body in _emitted(logistics, key)) == Counter(ids), key
-    if end == "shipped":
-        with logistics.Session() as s:
-            statuses = Counter(s.execute(sa.select(Shipment.order_id, Shipment.status)).all())
-            reports = Counter(s.execute(sa.select(TrackingEvent.carrier_event_id)).scalars())
-        in_transit = {warm} if service == "logistics" else set()
-        assert statuses == Counter({(oid, "in_transit" if oid in in_transit else "dispatched"): 1 for oid in ids})
-        assert list(reports.values()) == ([1] if service == "logistics" else [])
-
-    # Every complaint accepted exists once, the refused ones not at all.
-    with p["aftersales"].db.Session() as s:
-        complaints = Counter(s.execute(sa.select(Complaint.order_id)).scalars())
-    assert complaints == Counter(traffic.complaints_accepted)
-    if service == "aftersales":
-        assert traffic.complaints_refused and traffic.complaints_accepted
-
-    # Requeued, never retried or dead-lettered; every outbox drained.
-    for name in scenarios.ALL_SERVICES:
-        eventually(
-            lambda: scenarios.count(p[name].db, outbox, outbox.c.published_at.is_(None)) == 0,
-            timeout=30,
-            message=f"{name}'s outbox drained",
-        )
-    requeued = outcomes("requeued", service) - before[f"requeued:{service}"]
-    assert requeued > 0  # the consumer met the outage (at least the redelivered copy)
-    eventually(
-        lambda: outcomes("duplicate") - before["duplicate"] >= 1,
-        timeout=30,
-        message="the redelivered copy dropped as a duplicate once the database was back",
-    )
-    assert outcomes("retried", service) == before[f"retried:{service}"]  # and spent no retry on it
-    assert outcomes("dead_lettered") == before["dead_lettered"]
-    assert {q: scenarios.queue_state(p[service].config, dlq(q))[0] for q in SUBSCRIPTIONS} == {
-        q: 0 for q in SUBSCRIPTIONS
-    }
-
-    needing = [a for a in answers if a.kind in NEEDS[service]]
-    first_ok = min((a.ended for a in needing if a.started > back_at and a.status == OK[a.kind]), default=None)
-    reliability_report(
-        {
-            "scenario": f"{service} database lost while orders flow (saga)",
-            "proves": f"503 problem+json while it is away; every accepted order reaches {end} once; "
-            "refused ones exist nowhere; no stock taken twice, no second charge, nothing dead-lettered",
-            "outage_seconds": OUTAGE_SECONDS,
-            "orders_accepted": len(ids),
-            "orders_accepted_when_cut": accepted_when_cut + len(accepted) - len(traffic.accepted),
-            "orders_refused_503": len(refused),  # nothing of them anywhere
-            "payments_503_retried": sum(1 for a in answers if a.kind == "pay" and a.status == 503),
-            # retried with a key that the outage left held (409 in progress), then paid with a new key
-            **(
-                {"payment_keys_left_held": sum(1 for a in answers if a.kind == "pay" and a.held)}
-                if service == "billing"
-                else {}
-            ),
-            **(
-                {
-                    "receipts_accepted": len(traffic.receipts_accepted),
-                    "receipts_refused_503": len(traffic.receipts_refused),
-                }
-                if service == "inventory"
-                else {}
-            ),
-            **(
-                {
-                    "dispatches_accepted": len(traffic.dispatched),
-                    "dispatches_refused_503": sum(1 for a in answers if a.kind == "dispatch" and a.status == 503),
-                    "shipment_lists_refused_503": sum(1 for a in answers if a.kind == "shipments" and a.status == 503),
-                    "dispatched_at_the_end": last_round,
-                }
-                if end == "shipped"
-                else {}
-            ),
-            **(
-                {"held_back_dispatch": "503 during the outage, then 200 with the same key, then replayed"}
-                if held
-                else {}
-            ),
-            **(
-                {
-                    "complaints_accepted": len(traffic.complaints_accepted),
-                    "complaints_refused_503": len(traffic.complaints_refused),
-                }
-                if service == "aftersales"
-                else {}
-            ),
-            **(
-                {
-                    "webhook_during_outage": 503,
-                    "webhook_resent_after": " then ".join(
-                        "duplicate" if r.json()["duplicate"] else "applied" for r in resent
-                    ),
-                }
-                if webhook
-                else {}
-            ),
-            **({"webhooks_resent_by_provider_retry": sum(resent_by_provider)} if service == "billing" else {}),
-            "requests_needing_it_during_outage": len(during),
-            "answers_503_problem_json": sum(1 for a in answers if a.status == 503),
-            # lost at their COMMIT (503 outcome=unknown), then repeated with the same Idempotency-Key
-            "answers_503_in_doubt": sum(1 for a in answers if a.outcome == "unknown"),
-            "in_doubt_applied": sum(n for k, n in traffic.resolved.items() if k.endswith(": applied")),
-            "in_doubt_not_applied": sum(n for k, n in traffic.resolved.items() if not k.endswith(": applied")),
-            "answers_other_than_success_or_503": 0,
-            "slowest_answer_during_outage_s": round(max(a.ended - a.started for a in during), 2),
-            "messages_requeued": int(requeued),
-            "messages_retried_by_it": 0,
-            # other services' retries (e.g. billing's OrderPlaced racing POST /payments for the order copy)
-            "messages_retried_elsewhere": int(outcomes("retried") - before["retried"]),
-            "messages_dead_lettered": 0,
-            "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - before["duplicate"]),
-            "seconds_to_first_success_after_restore": round(first_ok - back_at, 2) if first_ok else None,
-            f"seconds_from_restore_to_all_{end}": round(drained_at - back_at, 2),
-        },
-        scenario=f"saga_database_outage_{service}",
-    )
-
-
-# The event the service consumes of which the warm order's copy is redelivered during the outage:
-# (producing service, routing key).
-WARM_COPY = {
-    "orders": ("billing", "billing.PaymentSucceeded"),
-    "inventory": ("orders", "orders.OrderPaid"),
-    "billing": ("orders", "orders.OrderPlaced"),
-    "logistics": ("orders", "orders.OrderReadyToShip"),
-    "aftersales": ("logistics", "logistics.ShipmentDispatched"),
-}
-
-
 def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> None:
     from kombu import Producer
 
@@ -812,8 +460,10 @@ def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> Non
 def _payment_webhook(p, saga, order_id: str):
     """The sandbox provider sending the payment event of `order_id` again (read from its books now,
     signed when sent), as it resends a webhook that got no 2xx."""
-    from billing import domain, settings
+    from billing import domain
     from billing.models import SandboxEvent, SandboxIntent
+    from billing.settings import WEBHOOK_PATH, Settings
+    from ecom_common.settings import settings_of
 
     billing = p["billing"]
     with billing.db.Session() as s:
@@ -828,11 +478,10 @@ def _payment_webhook(p, saga, order_id: str):
         )
 
     def send():
-        signature = domain.sign(
-            settings.webhook_secret(billing.config), body, int(billing.config.clock.now().timestamp())
-        )
+        secret = settings_of(billing.config, Settings).signing_secret(billing.config.jwt_secret)
+        signature = domain.sign(secret, body, int(billing.config.clock.now().timestamp()))
         return requests.post(
-            billing.url + settings.WEBHOOK_PATH,
+            billing.url + WEBHOOK_PATH,
             data=body,
             timeout=HTTP_TIMEOUT,
             headers={"Content-Type": "application/json", domain.SIGNATURE_HEADER: signature},
@@ -874,10 +523,6 @@ def _carrier_webhook(p, saga, order_id: str):
     return lambda: saga.carrier_reports(carrier, WARM_TRACKING_NO, "in_transit", event_id=event_id)
 
 
-# The signed webhook a case sends right after the cut and again after the restore.
-WEBHOOKS = {"billing": _payment_webhook, "logistics": _carrier_webhook}
-
-
 def _dispatch_pending(saga, traffic) -> int:
     """The warehouse's last round: every shipment still pending dispatched (200 each)."""
     pending = (
@@ -892,19 +537,342 @@ def _dispatch_pending(saga, traffic) -> int:
     return len(pending)
 
 
-def _emitted(db, routing_key: str | None = None) -> list[tuple[str, dict]]:
-    stmt = sa.select(outbox.c.routing_key, outbox.c.body)
-    if routing_key:
-        stmt = stmt.where(outbox.c.routing_key == routing_key)
-    with db.engine.connect() as conn:
-        return [(rk, json.loads(body)) for rk, body in conn.execute(stmt).all()]
+@dataclass(frozen=True)
+class Outage:
+    """One case of the table: whose database goes away, and what that changes in the traffic and in
+    what is checked."""
+
+    service: str
+    needs: frozenset[str]  # the kinds of request that need its database (placing also needs logistics')
+    warm_copy: tuple[str, str]  # (producer, routing key) of a consumed event redelivered during the outage
+    end: str = "awaiting_shipment"  # where every accepted order ends ("shipped": a warehouse clerk dispatches)
+    webhook: Callable | None = None  # the signed webhook the service takes: (p, saga, order) -> send()
+    settings: dict = field(default_factory=dict)  # on top of the saga's
+    clerk: bool = False  # a clerk posts inbound receipts (a write of its own during the outage)
+    complainers: bool = False  # buyers complain about the orders they paid
+    held_dispatch: bool = False  # one paid order's parcel dispatched by the test right after the cut
 
 
-def _count_status(db, ids, status) -> int:
+OUTAGES = {
+    case.service: case
+    for case in (
+        Outage("orders", frozenset({"place", "pay"}), ("billing", "billing.PaymentSucceeded")),
+        Outage("inventory", frozenset({"receive"}), ("orders", "orders.OrderPaid"), clerk=True),
+        # billing's provider retries an intent still pending 1 s after its confirmation (30 s by
+        # default), once the test runs its retry job after the restore
+        Outage(
+            "billing",
+            frozenset({"pay", "webhook"}),
+            ("orders", "orders.OrderPlaced"),
+            webhook=_payment_webhook,
+            settings={"BILLING_SANDBOX_RETRY_AFTER_SECONDS": "1"},
+        ),
+        Outage(
+            "logistics",
+            frozenset({"place", "shipments", "dispatch", "webhook"}),
+            ("orders", "orders.OrderReadyToShip"),
+            end="shipped",
+            webhook=_carrier_webhook,
+            held_dispatch=True,
+        ),
+        Outage(
+            "aftersales",
+            frozenset({"complain"}),
+            ("logistics", "logistics.ShipmentDispatched"),
+            end="shipped",
+            complainers=True,
+        ),
+    )
+}
+
+
+@pytest.mark.parametrize("service", list(OUTAGES))
+def test_a_services_database_lost_while_orders_flow(service, reliability_report):
+    case = OUTAGES[service]
+    real = sa.engine.make_url(database_url())
+    proxy = TcpProxy(real.host or "127.0.0.1", real.port or 5432).start()
+    proxied = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        with Platform(
+            scenarios.ALL_SERVICES, settings={**scenarios.SAGA_SETTINGS, **case.settings}, db_urls={service: proxied}
+        ) as p:
+            try:
+                _scenario(case, p, proxy, reliability_report)
+            finally:
+                proxy.restore()  # the schemas are dropped through it
+    finally:
+        proxy.close()
+
+
+def _scenario(case: Outage, p, proxy, reliability_report):
+    from billing.models import SandboxEvent, SandboxIntent, WebhookReceipt
+    from inventory.models import StockMovement
+    from logistics.models import Shipment, TrackingEvent
     from orders.models import Order
 
-    with db.Session() as s:
-        return s.execute(sa.select(sa.func.count()).where(Order.id.in_(ids), Order.status == status)).scalar_one()
+    service, end = case.service, case.end
+    saga = scenarios.Saga(p)
+    for sku, units in SKUS.items():
+        saga.product(sku, price_fen=9900, stock=units)
+    warm = saga.placed_and_paid("DBO-1")  # every consumer up and the saga flowing
+    saga.wait_status(warm, "awaiting_shipment")
+    if end == "shipped":  # its parcel dispatched (ShipmentDispatched handled by orders, inventory, aftersales)
+        _dispatch_warm(p, saga, warm)
+    webhook = case.webhook(p, saga, warm) if case.webhook else None
+    traffic = Traffic(saga, clerk=case.clerk, warehouse=end == "shipped", complainers=case.complainers)
+    held = None
+    if case.held_dispatch:  # a paid order whose parcel the test dispatches right after the cut
+        held = saga.placed_and_paid("DBO-2")
+        saga.wait_status(held, "awaiting_shipment")
+        held_dispatch = (saga.shipment_for(held)["shipment_id"], uuid.uuid4().hex, "SFHELD000001")
+        traffic.held_back.add(held_dispatch[0])
+    before = {o: outcomes(o) for o in ("retried", "dead_lettered", "duplicate")}
+    before.update({f"{o}:{service}": outcomes(o, service) for o in ("retried", "requeued")})
+
+    traffic.start()
+    time.sleep(BEFORE_CUT)
+    # With both cores busy, placing and paying one order can take longer than BEFORE_CUT: the cut
+    # waits for one, so that orders accepted before it are always part of the scenario.
+    eventually(lambda: traffic.accepted, timeout=120, interval=0.05, message="an order accepted before the cut")
+    accepted_when_cut = len(traffic.accepted)
+    cut_at = time.monotonic()
+    proxy.cut()
+    # Whether traffic happens to bring the service's consumer a message in these 3 s depends on
+    # timing; a redelivered copy of one it handled before (the warm order's) always does: it must be
+    # requeued while the database is away, then dropped as a duplicate. The same for the webhook.
+    _redeliver(p, *case.warm_copy, warm)
+    if webhook:
+        traffic.call("webhook", webhook)
+    if held:
+        traffic.post_dispatch(*held_dispatch)
+    time.sleep(OUTAGE_SECONDS)
+    # and the restore waits for a request that needs the database to have been answered during the
+    # outage (however slow the machine), so that there is always one whose answer is checked below
+    eventually(
+        lambda: any(a.kind in case.needs and a.started > cut_at for a in list(traffic.answers)),
+        timeout=120,
+        interval=0.05,
+        message="a request that needs the database answered during the outage",
+    )
+    proxy.restore()
+    back_at = time.monotonic()
+    time.sleep(AFTER_RESTORE)
+    traffic.finish()
+    # The sender of the webhook refused during the outage sends it again (twice: once applied, a
+    # duplicate); billing's copy is of an event received before the outage: a duplicate both times.
+    resent = [traffic.call("repeat", webhook) for _ in range(2)] if webhook else []
+    assert all(r.status_code == 200 for r in resent), [r.text for r in resent]
+    assert [r.json()["duplicate"] for r in resent] == {"billing": [True, True], "logistics": [False, True]}.get(
+        service, []
+    )
+    if held:  # the dispatch refused during the outage left nothing: the same request, same key, runs now
+        again = [traffic.post_dispatch(*held_dispatch, kind="repeat") for _ in range(2)]
+        assert [r.status_code for r in again] == [200, 200], [r.text for r in again]
+        assert again[0].json()["status"] == "dispatched" and again[1].json() == again[0].json()  # then replayed
+    accepted = [(warm, "DBO-1", 1), *([(held, "DBO-2", 1)] if held else []), *traffic.accepted]
+    ids = [oid for oid, _, _ in accepted]
+
+    # Answers: success or 503 problem+json, nothing else; while the database was away, every request
+    # that needed it got a 503; those that did not need it were served.
+    answers = [a for a in traffic.answers if a.kind != "repeat"]  # (the repeats are checked where made)
+    with guarantee("every request answered with its success or 503 problem+json, truthfully"):
+        # (a payment retried with a key still held, see Traffic.pay, is answered 409 in progress)
+        assert [a for a in answers if a.status not in (OK[a.kind], 503) and not (a.kind == "pay" and a.held)] == []
+        assert traffic.lied == []
+        assert all(a.content_type.startswith("application/problem+json") for a in answers if a.status == 503)
+        # Writes build their answer before the commit: none is lost after it.
+        assert not any(a.outcome == "saved" for a in answers)
+    during = [a for a in answers if a.kind in case.needs and cut_at < a.started and a.ended < back_at]
+    with guarantee("503 for what needs the database while it is away, service as usual for the rest"):
+        assert during and all(a.status == 503 for a in during)
+        assert all(a.status == OK[a.kind] for a in answers if a.kind not in case.needs)
+        assert [a.status for a in answers if a.kind == "webhook"] == ([503] if webhook else [])
+        if held:  # (whatever the clerk's timing, a dispatch met the outage)
+            assert any(a.kind == "dispatch" for a in during)
+        assert traffic.unpaid == []
+        assert accepted_when_cut > 0 and len(traffic.accepted) > accepted_when_cut
+        # placing needs orders' database, and logistics' for the shipping quote
+        assert bool(traffic.refused_buyers) == ("place" in case.needs)
+        if case.clerk:
+            assert traffic.receipts_refused
+
+    # Every accepted order reaches its end state (awaiting_shipment; with a warehouse: shipped), each step
+    # once. Billing: the provider's retry job resolves the intents it could not while the database
+    # was away and resends their webhooks (in production every 10 s, after 30 s).
+    resent_by_provider = []
+
+    def provider_retry():
+        if service == "billing":
+            resent_by_provider.append(p.run_job("billing", "sandbox-webhook-retry") or 0)
+
+    last_round = 0
+    if end == "shipped":  # the warehouse dispatches what is still pending once every shipment exists
+        eventually(
+            lambda: shipments_per_order(p) == Counter(ids), timeout=90, interval=0.25, message="one shipment per order"
+        )
+        last_round = _dispatch_pending(saga, traffic)
+    wait_each_order_reached(p, ids, end, poll=provider_retry)
+    drained_at = time.monotonic()
+    assert_each_order_reached(p, saga, ids, end)
+
+    # Nothing of a refused order anywhere.
+    refused = traffic.refused_buyers
+    assert_nothing_of(p, refused)
+    with p["orders"].db.Session() as s:
+        assert s.execute(sa.select(sa.func.count()).select_from(Order)).scalar_one() == len(ids)
+
+    # No second charge (and no payment row left by a refused attempt); the provider's books agree:
+    # one intent per payment, succeeded, its one webhook event delivered and received once.
+    billing = p["billing"].db
+    eventually(
+        lambda: (
+            provider_retry()
+            or scenarios.count(billing, SandboxEvent.__table__, SandboxEvent.delivered_at.is_(None)) == 0
+        ),
+        timeout=30,
+        interval=0.25,
+        message="every provider webhook event delivered",
+    )
+    assert_no_double_charge(p, ids, every_attempt=True)
+    with guarantee("the payment provider's books agree"), billing.Session() as s:
+        intents = Counter(
+            s.execute(sa.select(SandboxIntent.order_id).where(SandboxIntent.status == "succeeded")).scalars()
+        )
+        all_intents = s.execute(sa.select(sa.func.count()).select_from(SandboxIntent)).scalar_one()
+        provider_events = Counter(s.execute(sa.select(SandboxEvent.intent_id)).scalars())
+        received = Counter(s.execute(sa.select(WebhookReceipt.intent_id)).scalars())
+        assert intents == Counter(ids) and all_intents == len(ids)
+        assert len(provider_events) == len(ids) and set(provider_events.values()) == {1}
+        assert received == provider_events
+
+    # No stock taken twice; the receipts refused left nothing. Logistics: every reservation deducted
+    # once the inventory worker has consumed the dispatches.
+    taken = "deducted" if end == "shipped" else "reserved"
+    wait_reservations(p, ids, taken)
+    stock_received = {
+        sku: units + (len(traffic.receipts_accepted) if sku == RECEIPT_SKU else 0) for sku, units in SKUS.items()
+    }
+    assert_no_double_reservation(p, accepted, stock_received, taken)
+    with guarantee("an inbound receipt refused with 503 left nothing"), p["inventory"].db.Session() as s:
+        receipts = Counter(
+            s.execute(sa.select(StockMovement.reference).where(StockMovement.reference.like("GRN-%"))).scalars()
+        )
+        assert receipts == Counter(traffic.receipts_accepted)
+
+    # One shipment per order, created once (logistics: dispatched once; the carrier's report once).
+    assert_one_shipment_per_order(p, ids, dispatched=end == "shipped")
+    if end == "shipped":
+        with guarantee("each carrier report applied once"), p["logistics"].db.Session() as s:
+            statuses = Counter(s.execute(sa.select(Shipment.order_id, Shipment.status)).all())
+            reports = Counter(s.execute(sa.select(TrackingEvent.carrier_event_id)).scalars())
+            in_transit = {warm} if service == "logistics" else set()
+            assert statuses == Counter({(oid, "in_transit" if oid in in_transit else "dispatched"): 1 for oid in ids})
+            assert list(reports.values()) == ([1] if service == "logistics" else [])
+
+    # Every complaint accepted exists once, the refused ones not at all.
+    assert_each_complaint_once(p, traffic.complaints_accepted)
+    if case.complainers:
+        assert traffic.complaints_refused and traffic.complaints_accepted
+
+    # Requeued, never retried or dead-lettered; every outbox drained.
+    assert_outboxes_drained_and_dlqs_empty(p)
+    requeued = outcomes("requeued", service) - before[f"requeued:{service}"]
+    with guarantee("what met the outage was requeued, without spending a retry"):
+        assert requeued > 0  # the consumer met the outage (at least the redelivered copy)
+        eventually(
+            lambda: outcomes("duplicate") - before["duplicate"] >= 1,
+            timeout=30,
+            message="the redelivered copy dropped as a duplicate once the database was back",
+        )
+        assert outcomes("retried", service) == before[f"retried:{service}"]  # and spent no retry on it
+        assert outcomes("dead_lettered") == before["dead_lettered"]
+
+    needing = [a for a in answers if a.kind in case.needs]
+    first_ok = min((a.ended for a in needing if a.started > back_at and a.status == OK[a.kind]), default=None)
+    reliability_report(
+        {
+            "scenario": f"{service} database lost while orders flow (saga)",
+            "proves": f"503 problem+json while it is away; every accepted order reaches {end} once; "
+            "refused ones exist nowhere; no stock taken twice, no second charge, nothing dead-lettered",
+            "outage_seconds": OUTAGE_SECONDS,
+            "orders_accepted": len(ids),
+            "orders_accepted_when_cut": accepted_when_cut + len(accepted) - len(traffic.accepted),
+            "orders_refused_503": len(refused),  # nothing of them anywhere
+            "payments_503_retried": sum(1 for a in answers if a.kind == "pay" and a.status == 503),
+            # retried with a key that the outage left held (409 in progress), then paid with a new key
+            **(
+                {"payment_keys_left_held": sum(1 for a in answers if a.kind == "pay" and a.held)}
+                if service == "billing"
+                else {}
+            ),
+            **(
+                {
+                    "receipts_accepted": len(traffic.receipts_accepted),
+                    "receipts_refused_503": len(traffic.receipts_refused),
+                }
+                if case.clerk
+                else {}
+            ),
+            **(
+                {
+                    "dispatches_accepted": len(traffic.dispatched),
+                    "dispatches_refused_503": sum(1 for a in answers if a.kind == "dispatch" and a.status == 503),
+                    "shipment_lists_refused_503": sum(1 for a in answers if a.kind == "shipments" and a.status == 503),
+                    "dispatched_at_the_end": last_round,
+                }
+                if end == "shipped"
+                else {}
+            ),
+            **(
+                {"held_back_dispatch": "503 during the outage, then 200 with the same key, then replayed"}
+                if held
+                else {}
+            ),
+            **(
+                {
+                    "complaints_accepted": len(traffic.complaints_accepted),
+                    "complaints_refused_503": len(traffic.complaints_refused),
+                }
+                if case.complainers
+                else {}
+            ),
+            **(
+                {
+                    "webhook_during_outage": 503,
+                    "webhook_resent_after": " then ".join(
+                        "duplicate" if r.json()["duplicate"] else "applied" for r in resent
+                    ),
+                }
+                if webhook
+                else {}
+            ),
+            **({"webhooks_resent_by_provider_retry": sum(resent_by_provider)} if service == "billing" else {}),
+            "requests_needing_it_during_outage": len(during),
+            "answers_503_problem_json": sum(1 for a in answers if a.status == 503),
+            # lost at their COMMIT (503 outcome=unknown), then repeated with the same Idempotency-Key
+            "answers_503_in_doubt": sum(1 for a in answers if a.outcome == "unknown"),
+            "in_doubt_applied": sum(n for k, n in traffic.resolved.items() if k.endswith(": applied")),
+            "in_doubt_not_applied": sum(n for k, n in traffic.resolved.items() if not k.endswith(": applied")),
+            "answers_other_than_success_or_503": 0,
+            "slowest_answer_during_outage_s": round(max(a.ended - a.started for a in during), 2),
+            "messages_requeued": int(requeued),
+            "messages_retried_by_it": 0,
+            # other services' retries (e.g. billing's OrderPlaced racing POST /payments for the order copy)
+            "messages_retried_elsewhere": int(outcomes("retried") - before["retried"]),
+            "messages_dead_lettered": 0,
+            "duplicates_absorbed_by_inboxes": int(outcomes("duplicate") - before["duplicate"]),
+            "seconds_to_first_success_after_restore": round(first_ok - back_at, 2) if first_ok else None,
+            f"seconds_from_restore_to_all_{end}": round(drained_at - back_at, 2),
+        },
+        scenario=f"saga_database_outage_{service}",
+    )
+
+
+def assert_each_complaint_once(p, order_ids: list[str]) -> None:
+    from aftersales.models import Complaint
+
+    with guarantee("a complaint accepted exists once, a refused one not at all"), p["aftersales"].db.Session() as s:
+        assert Counter(s.execute(sa.select(Complaint.order_id)).scalars()) == Counter(order_ids)
 
 
 # The database lost at and right after a write's commit ---------------------------------------------

@@ -18,12 +18,15 @@ who may see nothing), `shop_for_read` / `shop_for_write` for a shop-wide read or
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
 
 import jwt
 import sqlalchemy as sa
 from flask import current_app, g, request
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from .errors import Forbidden, NotFound, Unauthorized, UnprocessableEntity
 
@@ -34,6 +37,11 @@ ROLES = ("admin", "reviewer", "ops", "cs", "warehouse", "finance", "buyer", "ser
 PLATFORM_ROLES = frozenset({"admin", "reviewer", "service"})
 # Roles of a merchant's staff: confined to the token's shop_id (finance without one is platform).
 STAFF_ROLES = frozenset({"ops", "cs", "warehouse", "finance"})
+
+# A shop or buyer column, of a Table (`table.c.shop_id`) or a mapped class (`Order.shop_id`).
+TenantColumn = SQLCoreOperations[str | None]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -56,11 +64,13 @@ class Scope:
             return True
         return self.buyer_id is not None and buyer_id == self.buyer_id
 
-    def where(self, shop_column=None, buyer_column=None):
+    def where(
+        self, shop_column: TenantColumn | None = None, buyer_column: TenantColumn | None = None
+    ) -> sa.ColumnElement[bool]:
         """The same rule as a SQL condition over a table's shop and buyer columns."""
         if self.all_shops:
             return sa.true()
-        terms = []
+        terms: list[sa.ColumnElement[bool]] = []
         if self.shop_id is not None and shop_column is not None:
             terms.append(shop_column == self.shop_id)
         if self.buyer_id is not None and buyer_column is not None:
@@ -92,7 +102,7 @@ class Principal:
         return buyer_id is not None and buyer_id == self.sub
 
 
-def staff_without_shop(roles, shop_id: str | None) -> list[str]:
+def staff_without_shop(roles: Iterable[str], shop_id: str | None) -> list[str]:
     """Merchant-staff roles that a token without a shop would carry to no use (`ecom token` refuses)."""
     return [] if shop_id else sorted(set(roles) & (STAFF_ROLES - {"finance"}))
 
@@ -104,10 +114,10 @@ def issue_token(
     shop_id: str | None = None,
     ttl: timedelta = timedelta(hours=12),
     now: datetime | None = None,
-    **extra,
+    **extra: Any,
 ) -> str:
     now = now or datetime.now(UTC)
-    claims = {"sub": sub, "roles": list(roles), "iss": ISSUER, "iat": now, "exp": now + ttl, **extra}
+    claims: dict[str, Any] = {"sub": sub, "roles": list(roles), "iss": ISSUER, "iat": now, "exp": now + ttl, **extra}
     if shop_id is not None:
         claims["shop_id"] = shop_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -131,27 +141,28 @@ def decode_token(secret: str, token: str) -> Principal:
 
 
 def current_principal() -> Principal:
-    principal = getattr(g, "principal", None)
+    principal: Principal | None = getattr(g, "principal", None)
     if principal is not None:
         return principal
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token")
-    g.principal = decode_token(current_app.config["ECOM"].jwt_secret, token.strip())
-    return g.principal
+    principal = decode_token(current_app.config["ECOM"].jwt_secret, token.strip())
+    g.principal = principal
+    return principal
 
 
-def requires(*roles: str):
+def requires(*roles: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Let the request in only with a valid token carrying one of `roles` (any role if none given)."""
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {unknown}")
     admitted = frozenset(roles) if roles else None
 
-    def decorate(view):
+    def decorate(view: Callable[_P, _R]) -> Callable[_P, _R]:
         @functools.wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             principal = current_principal()
             if roles and not principal.has(*roles):
                 raise Forbidden(f"requires one of the roles: {', '.join(roles)}")
@@ -179,7 +190,9 @@ def not_found_unless(visible: bool, what: str = "resource") -> None:
         raise NotFound(f"{what} not found")
 
 
-def list_filter(shop_column=None, buyer_column=None, shop_id: str | None = None):
+def list_filter(
+    shop_column: TenantColumn | None = None, buyer_column: TenantColumn | None = None, shop_id: str | None = None
+) -> sa.ColumnElement[bool]:
     """The WHERE condition that confines a list to the caller's scope; 403 for a caller who may see
     nothing (merchant staff whose token has no shop). `shop_id` is the list's optional `?shop_id=`
     filter: a shop outside the caller's scope answers 404 as a single resource would, except to a
@@ -191,7 +204,8 @@ def list_filter(shop_column=None, buyer_column=None, shop_id: str | None = None)
     if shop_id:
         buyer_rows = scope.buyer_id is not None and buyer_column is not None
         not_found_unless(scope.all_shops or shop_id == scope.shop_id or buyer_rows, "shop")
-        condition = sa.and_(condition, shop_column == shop_id)
+        # Every list filtering by shop passes its shop column; without one nothing matches.
+        condition = sa.and_(condition, shop_column == shop_id if shop_column is not None else sa.false())
     return condition
 
 
@@ -246,4 +260,5 @@ def shop_of_resource(requested: str | None, what: str = "resource") -> str:
     if scope.all_shops:
         shop = _named(shop)
     not_found_unless(bool(shop) and scope.allows(shop), what)
+    assert shop is not None  # not_found_unless raised otherwise
     return shop

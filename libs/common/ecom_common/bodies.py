@@ -16,9 +16,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
+from typing import Any, Literal, overload
 
 import flask
 import flask_smorest
+from marshmallow import Schema
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -28,6 +31,8 @@ from .errors import BadRequest, ContentTooLarge, UnprocessableEntity
 log = logging.getLogger("ecom.http")
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# A Flask view function: its URL arguments (and the arguments flask-smorest parsed) in, a response out.
+View = Callable[..., Any]
 # No document of this platform nests more than a few levels; the parsers recurse per level, so a
 # body nested thousands deep would exhaust the stack (a 500) if it were not refused first.
 MAX_JSON_DEPTH = 32
@@ -57,7 +62,7 @@ def refuse_oversize_body() -> None:
         raise too_large(limit)
 
 
-def loads(data: bytes | str):
+def loads(data: bytes | str) -> Any:
     """JSON of a request body. Malformed JSON raises ValueError (json.JSONDecodeError or
     UnicodeDecodeError) as json.loads does, for the caller's own "invalid JSON" answer; too deep or
     carrying a NUL character is a BadRequest problem."""
@@ -75,8 +80,8 @@ def loads(data: bytes | str):
     return value
 
 
-def _walk(value, nul: bool) -> None:
-    stack = [(value, 0)]
+def _walk(value: object, nul: bool) -> None:
+    stack: list[tuple[object, int]] = [(value, 0)]
     while stack:  # a loop, not recursion: the depth is what is being checked
         node, depth = stack.pop()
         if isinstance(node, (dict, list)):
@@ -106,15 +111,20 @@ class _RequestJson:
 
 
 class Request(flask.Request):
-    @property
-    def json_module(self):
+    # werkzeug types it as the json module; what it uses of it is `loads` and `dumps`.
+    @property  # type: ignore[override]
+    def json_module(self) -> type[_RequestJson]:
         return _RequestJson
 
     @json_module.setter
-    def json_module(self, _provider):
+    def json_module(self, _provider: object) -> None:
         """Flask hands each request the app's JSON provider; a request body parses with `loads`."""
 
-    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False):
+    @overload
+    def get_data(self, cache: bool = ..., as_text: Literal[False] = ..., parse_form_data: bool = ...) -> bytes: ...
+    @overload
+    def get_data(self, cache: bool = ..., as_text: Literal[True] = ..., parse_form_data: bool = ...) -> str: ...
+    def get_data(self, cache: bool = True, as_text: bool = False, parse_form_data: bool = False) -> bytes | str:
         data = super().get_data(cache=cache, parse_form_data=parse_form_data)
         # werkzeug stops reading a body of unknown length (chunked) at MAX_CONTENT_LENGTH and hands
         # over what it read: a body cut short, not refused. One byte more tells which it was.
@@ -132,13 +142,13 @@ class Request(flask.Request):
 class BodyParser(FlaskParser):
     """webargs reading JSON bodies with `loads`."""
 
-    def _raw_load_json(self, req: flask.Request):
+    def _raw_load_json(self, req: flask.Request) -> Any:
         if not is_json_request(req):
             return core.missing
         return loads(req.get_data(cache=True))
 
 
-class Blueprint(flask_smorest.Blueprint):
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]  # flask-smorest has no type information
     """The blueprint every service declares its routes on: its `arguments` parse with BodyParser
     (make_app refuses any other, so that no route skips the body checks), and a JSON body the
     operation documents as required is required. webargs reads a missing body (or one not sent as
@@ -147,16 +157,18 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = BodyParser()
 
-    def arguments(self, schema, *, location="json", required=True, **kwargs):
-        decorator = super().arguments(schema, location=location, required=required, **kwargs)
+    def arguments(
+        self, schema: Schema | type[Schema], *, location: str = "json", required: bool = True, **kwargs: Any
+    ) -> Callable[[View], View]:
+        decorator: Callable[[View], View] = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
             return decorator
 
-        def body_required(func):
+        def body_required(func: View) -> View:
             parse = decorator(func)
 
             @functools.wraps(parse)
-            def view(*args, **kw):
+            def view(*args: Any, **kw: Any) -> Any:
                 if not is_json_request(flask.request) or not flask.request.get_data(cache=True).strip():
                     raise UnprocessableEntity(
                         "this request needs a JSON body (Content-Type: application/json)",

@@ -10,8 +10,12 @@ Rules from MESSAGING-NOTES.md that this module enforces:
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from kombu import Connection, Producer
+from kombu.connection import Connection
+from kombu.entity import Exchange
+from kombu.message import Message
+from kombu.messaging import Producer
 
 from .config import Config
 from .topology import DEFAULT_DELIVERY_LIMIT, Topology
@@ -53,14 +57,15 @@ def topology_for(config: Config) -> Topology:
 
 def publish_raw(
     producer: Producer,
-    exchange,
+    exchange: Exchange | str,
     routing_key: str,
-    body: str,
-    headers: dict | None = None,
+    body: str | bytes,
+    headers: dict[str, Any] | None = None,
     message_id: str | None = None,
     expiration: float | None = None,
 ) -> None:
-    """Publish a JSON text persistently. With confirm_publish this blocks until the broker confirms."""
+    """Publish a JSON text (a poison body: its bytes) persistently. With confirm_publish this blocks until
+    the broker confirms."""
     producer.publish(
         body,
         exchange=exchange,
@@ -75,11 +80,12 @@ def publish_raw(
     )
 
 
-def body_json(message) -> dict:
+def body_json(message: Message) -> dict[str, Any]:
     raw = message.body
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8")
-    return json.loads(raw)
+    data: dict[str, Any] = json.loads(raw)
+    return data
 
 
 def check_broker(config: Config, timeout: float = 3.0) -> None:

@@ -16,12 +16,13 @@ import argparse
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from .config import SERVICES, Config, load_jwt_secret
 
 
-def _token(args) -> int:
+def _token(args: argparse.Namespace) -> int:
     from .auth import ROLES, issue_token, staff_without_shop
 
     for role in args.role:
@@ -39,7 +40,7 @@ def _token(args) -> int:
     return 0
 
 
-def _migrate(args) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     from .service import load
 
     unknown = set(args.services) - set(SERVICES)
@@ -52,13 +53,13 @@ def _migrate(args) -> int:
     return 0
 
 
-def _worker(args) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from .service import load
 
     return load(args.service).create_worker().run_forever()
 
 
-def _job(args) -> int:
+def _job(args: argparse.Namespace) -> int:
     from .db import Database
     from .jobs import run_once
     from .observability import configure_logging
@@ -79,7 +80,7 @@ def _config_for_queue(queue: str) -> Config:
     return Config.from_env(service if service in SERVICES else "orders")
 
 
-def _dlq(args) -> int:
+def _dlq(args: argparse.Namespace) -> int:
     from . import dlq
 
     config = _config_for_queue(args.queue)
@@ -94,7 +95,7 @@ def _dlq(args) -> int:
     return 0
 
 
-def _carrier_report(args) -> bytes:
+def _carrier_report(args: argparse.Namespace) -> bytes:
     if args.body is not None:
         return (sys.stdin.read() if args.body == "-" else args.body).encode()
     report = {
@@ -109,13 +110,13 @@ def _carrier_report(args) -> bytes:
     return json.dumps({k: v for k, v in report.items() if v is not None}, ensure_ascii=False).encode()
 
 
-def _carrier_webhook(args) -> int:
+def _carrier_webhook(args: argparse.Namespace) -> int:
     """A carrier's progress report, signed with the secret logistics is configured with (the same
     setting, the same HMAC), POSTed to logistics' webhook: a test delivery without a carrier."""
     import requests
 
     from logistics import domain
-    from logistics.operations import Settings
+    from logistics.settings import Settings
 
     missing = [
         flag
@@ -126,7 +127,7 @@ def _carrier_webhook(args) -> int:
         print(f"carrier-webhook: give --body, or {', '.join(missing)}", file=sys.stderr)
         return 2
     config = Config.from_env("logistics")
-    secret = Settings.from_config(config).webhook_secret
+    secret = Settings.from_config(config).carrier_webhook_secret
     if not secret:
         print(
             "LOGISTICS_CARRIER_WEBHOOK_SECRET is not set (it is generated into var/ only on the embedded "
@@ -193,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_carrier_webhook)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    command: Callable[[argparse.Namespace], int] = args.func
+    return command(args)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import overload
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def iso(dt: datetime) -> str: ...
+@overload
+def iso(dt: None) -> None: ...
 def iso(dt: datetime | None) -> str | None:
     """ISO-8601 UTC with a Z, as CONTRACTS.md wants times on the wire."""
     if dt is None:
@@ -31,6 +36,10 @@ def parse_iso(value: str | None) -> datetime | None:
     return aware(datetime.fromisoformat(value))  # Python 3.11 reads a trailing Z
 
 
+@overload
+def aware(dt: datetime) -> datetime: ...
+@overload
+def aware(dt: None) -> None: ...
 def aware(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if dt is not None and dt.tzinfo is None:
@@ -59,6 +68,6 @@ class OffsetClock(Clock):
         with self._lock:
             return utcnow() + self._offset
 
-    def advance(self, **kwargs) -> None:
+    def advance(self, **kwargs: float) -> None:
         with self._lock:
             self._offset += timedelta(**kwargs)

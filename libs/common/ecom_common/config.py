@@ -11,10 +11,15 @@ import contextlib
 import os
 import secrets
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar, overload
 
 from .clock import Clock, SystemClock
+
+_D = TypeVar("_D")
+_T = TypeVar("_T")
 
 SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing")
 PORTS = {
@@ -28,11 +33,11 @@ PORTS = {
 }
 
 
-def var_dir(env=os.environ) -> Path:
+def var_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(env.get("ECOM_VAR_DIR", "var")).resolve()
 
 
-def embedded_broker_url(env=os.environ) -> str:
+def embedded_broker_url(env: Mapping[str, str] = os.environ) -> str:
     return f"sqla+sqlite:///{var_dir(env) / 'bus.sqlite'}"
 
 
@@ -44,14 +49,14 @@ def embedded_broker_url(env=os.environ) -> str:
 GENERATED_SETTINGS = {"LOGISTICS_CARRIER_WEBHOOK_SECRET": "carrier-webhook-secret"}
 
 
-def load_jwt_secret(env=os.environ) -> str:
+def load_jwt_secret(env: Mapping[str, str] = os.environ) -> str:
     """`ECOM_JWT_SECRET`, else the secret generated once into var/ (embedded default)."""
     if env.get("ECOM_JWT_SECRET"):
         return env["ECOM_JWT_SECRET"]
     return generated_secret(var_dir(env) / "jwt-secret")
 
 
-def generated_settings(service: str, env=os.environ) -> dict[str, str]:
+def generated_settings(service: str, env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """The GENERATED_SETTINGS of `service` that the environment does not name, on the embedded default
     (named but empty keeps the feature off)."""
     if env.get("BROKER_URL"):
@@ -122,14 +127,14 @@ class Config:
     testing: bool = False
 
     @classmethod
-    def from_env(cls, service: str, env=os.environ, **overrides) -> Config:
+    def from_env(cls, service: str, env: Mapping[str, str] = os.environ, **overrides: Any) -> Config:
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
         prefix = service.upper()
         vdir = var_dir(env)
         database_url = env.get(f"{prefix}_DATABASE_URL") or f"sqlite:///{vdir / (service + '.sqlite')}"
         peers = {name: env.get(f"{name.upper()}_URL", f"http://127.0.0.1:{port}") for name, port in PORTS.items()}
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             service=service,
             database_url=database_url,
             broker_url=env.get("BROKER_URL") or embedded_broker_url(env),
@@ -158,10 +163,14 @@ class Config:
         kwargs.update(overrides)
         return cls(**kwargs)
 
-    def with_(self, **changes) -> Config:
+    def with_(self, **changes: Any) -> Config:
         return replace(self, **changes)
 
-    def setting(self, name: str, default, cast=str):
+    @overload
+    def setting(self, name: str, default: _D) -> str | _D: ...
+    @overload
+    def setting(self, name: str, default: _D, cast: Callable[[str], _T]) -> _T | _D: ...
+    def setting(self, name: str, default: object, cast: Callable[[str], object] = str) -> object:
         """A service setting such as ORDERS_UNPAID_TIMEOUT_MINUTES, cast, or its default."""
         raw = self.settings.get(name)
         if raw is None or raw == "":

@@ -31,9 +31,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from kombu import Consumer, Producer, Queue
+from kombu.connection import Connection
+from kombu.entity import Queue
+from kombu.message import Message
+from kombu.messaging import Consumer, Producer
 
 from . import bus, context, metrics
 from .clock import iso, utcnow
@@ -66,7 +70,7 @@ class Outcome:
 
 
 class EventConsumer:
-    def __init__(self, db: Database, subscription: Subscription, stop: threading.Event | None = None):
+    def __init__(self, db: Database, subscription: Subscription, stop: threading.Event | None = None) -> None:
         self.db = db
         self.config = db.config
         self.sub = subscription
@@ -103,7 +107,7 @@ class EventConsumer:
                 if handler is not None
             }
             fresh = insert_new(uow.session, inbox, list(rows.values()), "event_id")
-            outcomes = []
+            outcomes: list[str] = []
             for envelope, handler in zip(envelopes, handlers, strict=False):
                 if handler is None:
                     outcomes.append(Outcome.IGNORED)
@@ -119,7 +123,7 @@ class EventConsumer:
                 uow.commit()
         return outcomes
 
-    def on_message(self, body, message) -> str | None:
+    def on_message(self, body: object, message: Message) -> str | None:
         """Handle one message in a transaction of its own, and settle it: ack, retry, dead-letter or
         requeue. Returns the outcome (None for a message that is not an envelope)."""
         # Runs inside drain_events (or for each message of a failed batch): a stop request is only
@@ -148,14 +152,14 @@ class EventConsumer:
             self._settled(message, envelope, outcome, started)
         return outcome
 
-    def on_messages(self, messages: list) -> None:
+    def on_messages(self, messages: list[Message]) -> None:
         """Handle messages that were waiting together: one transaction for all of them, or, if that
         fails, one transaction each (`on_message`)."""
         if len(messages) == 1:
             self.on_message(None, messages[0])
             return
         started = time.perf_counter()
-        batch = []
+        batch: list[tuple[Message, Envelope]] = []
         for message in messages:
             envelope = self._parse(message, dict(message.headers or {}))
             if envelope is not None:
@@ -189,7 +193,7 @@ class EventConsumer:
             with context.bound(envelope.correlation_id, envelope.event_id):
                 self._settled(message, envelope, outcome, started)
 
-    def _parse(self, message, headers: dict) -> Envelope | None:
+    def _parse(self, message: Message, headers: dict[str, Any]) -> Envelope | None:
         try:
             return Envelope.from_dict(bus.body_json(message))
         except Exception as exc:  # poison: no retry can parse it
@@ -198,7 +202,7 @@ class EventConsumer:
             metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, "?", Outcome.DEAD).inc()
             return None
 
-    def _settled(self, message, envelope: Envelope, outcome: str, started: float) -> None:
+    def _settled(self, message: Message, envelope: Envelope, outcome: str, started: float) -> None:
         log.info(
             "event %s",
             outcome,
@@ -207,7 +211,7 @@ class EventConsumer:
         metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, envelope.routing_key, outcome).inc()
         metrics.EVENT_LATENCY.labels(self.config.service, self.consumer_name).observe(time.perf_counter() - started)
 
-    def on_undecodable(self, message, exc) -> None:
+    def on_undecodable(self, message: Message, exc: Exception) -> None:
         """kombu decodes a body by its content type before `on_message` sees it (e.g. broken JSON sent
         as application/json); such a message is poison too. Without this hook kombu raises out of
         drain_events, the consumer reconnects, the message is redelivered and the queue is stuck."""
@@ -216,7 +220,9 @@ class EventConsumer:
         self._dead_letter(message, headers, exc, attempts=int(headers.get("x-attempts", 0)))
         metrics.EVENTS_HANDLED.labels(self.config.service, self.consumer_name, "?", Outcome.DEAD).inc()
 
-    def _retry_or_dead_letter(self, message, headers: dict, envelope: Envelope, exc: Exception) -> str:
+    def _retry_or_dead_letter(
+        self, message: Message, headers: dict[str, Any], envelope: Envelope, exc: Exception
+    ) -> str:
         attempts = int(headers.get("x-attempts", 0)) + 1
         delays = self.config.retry_delays
         if attempts <= len(delays):
@@ -231,7 +237,7 @@ class EventConsumer:
                 "x-retry-at": time.time() + delay,
             }
             bus.publish_raw(
-                self._producer,
+                self._publisher(),
                 "",
                 self.topology.name(retry_queue(self.sub.queue, attempts)),
                 _raw_body(message),
@@ -245,7 +251,7 @@ class EventConsumer:
         self._dead_letter(message, headers, exc, attempts)
         return Outcome.DEAD
 
-    def _dead_letter(self, message, headers: dict, exc: Exception, attempts: int) -> None:
+    def _dead_letter(self, message: Message, headers: dict[str, Any], exc: Exception, attempts: int) -> None:
         dl_headers = {
             **_clean(headers),
             "x-attempts": attempts,
@@ -255,7 +261,7 @@ class EventConsumer:
             "x-original-queue": self.sub.queue,
         }
         bus.publish_raw(
-            self._producer,
+            self._publisher(),
             "",
             self.topology.name(dlq(self.sub.queue)),
             _raw_body(message),
@@ -263,6 +269,10 @@ class EventConsumer:
             message_id=message.properties.get("message_id"),
         )
         message.ack()
+
+    def _publisher(self) -> Producer:
+        assert self._producer is not None, "the consumer publishes once run() has connected"
+        return self._producer
 
     # The loop -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -277,7 +287,7 @@ class EventConsumer:
                     channel.basic_qos(0, self.config.prefetch, False)
                     self._producer = Producer(conn.channel())
                     queue = Queue(self.queue_name, no_declare=True)
-                    pending: list = []
+                    pending: list[Message] = []
                     with Consumer(
                         channel,
                         [queue],
@@ -308,7 +318,7 @@ class EventConsumer:
                 self.stop.wait(delay)
                 delay = min(delay * 2, 15)
 
-    def _take_waiting(self, conn, pending: list) -> None:
+    def _take_waiting(self, conn: Connection, pending: list[Message]) -> None:
         """After a message arrived, take those already waiting behind it, without waiting for more:
         a backlog becomes a batch, a lone message is handled at once. (drain_events reads one frame
         per call, a message is three or more; a short read timeout keeps a half-read frame for the
@@ -333,7 +343,7 @@ class RetryForwarder:
     """The embedded bus has no message TTL or dead-lettering: this thread holds retried messages
     until their `x-retry-at` and moves them back to their work queue (publish, then ack)."""
 
-    def __init__(self, db: Database, queues: list[str], stop: threading.Event | None = None):
+    def __init__(self, db: Database, queues: list[str], stop: threading.Event | None = None) -> None:
         self.config = db.config
         self.queues = queues
         self.stop = stop or threading.Event()
@@ -350,18 +360,18 @@ class RetryForwarder:
                 self.stop.wait(1.0)
 
     def _run(self) -> None:
-        heap: list = []
+        heap: list[tuple[float, int, str, Message]] = []
         seq = itertools.count()
         with bus.connect(self.config, role="retry-forwarder") as conn:
             channel = conn.channel()
             self.topology.declare(channel)
             producer = Producer(conn.channel())
-            sources = {}
+            sources: dict[str, str] = {}
             for q in self.queues:
                 for tier in range(1, len(self.config.retry_delays) + 1):
                     sources[self.topology.name(retry_queue(q, tier))] = self.topology.name(q)
 
-            def hold(body, message):
+            def hold(body: object, message: Message) -> None:
                 target = sources[message.delivery_info["routing_key"]]
                 due = float((message.headers or {}).get("x-retry-at", 0))
                 heapq.heappush(heap, (due, next(seq), target, message))
@@ -384,8 +394,8 @@ class RetryForwarder:
                         message.ack()
 
 
-def _raw_body(message) -> str | bytes:
-    raw = message.body
+def _raw_body(message: Message) -> str | bytes:
+    raw: str | bytes = message.body
     if isinstance(raw, bytes):
         try:
             return raw.decode("utf-8")
@@ -394,7 +404,7 @@ def _raw_body(message) -> str | bytes:
     return raw
 
 
-def _clean(headers: dict) -> dict:
+def _clean(headers: dict[str, Any]) -> dict[str, Any]:
     # RabbitMQ's own dead-letter bookkeeping grows on each hop; we keep our own counters instead.
     return {
         k: v

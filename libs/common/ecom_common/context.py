@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 _correlation: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
@@ -34,7 +35,7 @@ def new_id() -> str:
 
 
 @contextmanager
-def bound(correlation: str | None, causation: str | None = None):
+def bound(correlation: str | None, causation: str | None = None) -> Iterator[None]:
     t1 = _correlation.set(correlation or new_id())
     t2 = _causation.set(causation)
     try:

@@ -14,12 +14,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from . import context
 from .config import Config
@@ -27,6 +29,9 @@ from .outbox import OutboxSignal, OutboxWrites, outbox_channel
 
 # Services' models and migrations import the shared column types and metadata from here.
 from .tables import BigId, UtcDateTime, common_metadata  # noqa: F401
+
+if TYPE_CHECKING:
+    from .events import Envelope
 
 inbox = sa.Table(
     "inbox",
@@ -56,7 +61,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs) -> sa.Engine:
+def make_engine(url: str, **kwargs: Any) -> sa.Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         for pool_only in ("pool_size", "max_overflow", "ping_idle_seconds"):
@@ -64,7 +69,7 @@ def make_engine(url: str, **kwargs) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
 
         @sa_event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             # WAL lets the web and worker processes read while one writes; foreign keys are off by
             # default in SQLite.
             cur = dbapi_conn.cursor()
@@ -92,16 +97,16 @@ PING_IDLE_SECONDS = 2.0
 
 def _ping_when_idle(engine: sa.Engine, idle_seconds: float) -> None:
     @sa_event.listens_for(engine, "connect")
-    def _connected(dbapi_conn, record):
+    def _connected(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["ecom_idle_since"] = time.monotonic()
 
     @sa_event.listens_for(engine, "checkin")
-    def _checked_in(dbapi_conn, record):
+    def _checked_in(dbapi_conn: DBAPIConnection | None, record: ConnectionPoolEntry | None) -> None:
         if record is not None:
             record.info["ecom_idle_since"] = time.monotonic()
 
     @sa_event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_conn, record, proxy):
+    def _checked_out(dbapi_conn: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
         idle_since = record.info.get("ecom_idle_since")
         if idle_since is not None and time.monotonic() - idle_since <= idle_seconds:
             return
@@ -131,7 +136,7 @@ class Database:
     """The service's engine and session factory, plus the outbox wake-ups (in-process signal; on
     PostgreSQL also a NOTIFY on `outbox_channel` at every commit that recorded events)."""
 
-    def __init__(self, config: Config, engine: sa.Engine | None = None):
+    def __init__(self, config: Config, engine: sa.Engine | None = None) -> None:
         self.config = config
         self.engine = engine or make_engine(
             config.database_url,
@@ -200,9 +205,9 @@ class UnitOfWork:
     opened the unit of work: `Database.uow`), and tells each of them once the COMMIT succeeded.
     """
 
-    def __init__(self, db: Database, participants: tuple[Participant, ...] = ()):
+    def __init__(self, db: Database, participants: tuple[Participant, ...] = ()) -> None:
         self.db = db
-        self.session: Session | None = None
+        self._session: Session | None = None
         # The time of this business transaction (the configured clock, read when it opens): every
         # timestamp it writes is this one, so tests can move time on (ecom_common.clock).
         self.now: datetime = db.config.clock.now()
@@ -210,30 +215,38 @@ class UnitOfWork:
         self.participants: tuple[Participant, ...] = (self.outbox, *participants)
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self.db.Session()
+        self._session = self.db.Session()
         self.now = self.db.config.clock.now()
         self.outbox.discard()
         return self
 
-    def __exit__(self, *exc) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+    @property
+    def session(self) -> Session:
+        """The transaction's session, from entering the `with` block on."""
+        assert self._session is not None, "the unit of work is not open"
+        return self._session
 
-    def record(self, event) -> None:
+    def __exit__(self, *exc: object) -> None:
+        session = self.session
+        try:
+            session.rollback()
+        finally:
+            session.close()
+
+    def record(self, event: Envelope) -> None:
         """Add the event to the outbox of this transaction (written by commit())."""
         self.outbox.record(event)
 
     def commit(self) -> None:
+        session = self.session
         for participant in self.participants:
-            participant.before_commit(self.session)
+            participant.before_commit(session)
         # Everything is sent before the COMMIT, so that a connection lost from here on was lost at
         # the commit itself: the one moment when the outcome is unknown to us (the server may have
         # applied it). The HTTP layer says so instead of "nothing was changed".
-        self.session.flush()
+        session.flush()
         try:
-            self.session.commit()
+            session.commit()
         except (sa.exc.OperationalError, sa.exc.InterfaceError):
             context.note_commit(None)
             raise
@@ -247,7 +260,7 @@ class UnitOfWork:
 
 
 @contextmanager
-def session_scope(db: Database):
+def session_scope(db: Database) -> Iterator[Session]:
     """A plain read/write session for code that records no events (jobs' bookkeeping, reports)."""
     session = db.Session()
     try:
@@ -268,7 +281,7 @@ def is_unique_violation(exc: Exception) -> bool:
 
 
 @functools.cache
-def _insert_ignoring(dialect: str, table: sa.Table, returning: str | None = None):
+def _insert_ignoring(dialect: str, table: sa.Table, returning: str | None = None) -> sa.Insert:
     """INSERT ... ON CONFLICT DO NOTHING [RETURNING column], built once per table: building a
     statement costs several times the client CPU of executing one already built (whose compiled
     form is cached), and consumers run these for every message."""
@@ -276,7 +289,7 @@ def _insert_ignoring(dialect: str, table: sa.Table, returning: str | None = None
     return ins.returning(table.c[returning]) if returning else ins
 
 
-def insert_new(session, table, rows: list[dict], key: str) -> set:
+def insert_new(session: Session, table: sa.Table, rows: list[dict[str, Any]], key: str) -> set[Any]:
     """INSERT ... ON CONFLICT DO NOTHING of several rows in one statement (PostgreSQL, SQLite); the
     `key` values of the rows that were inserted, i.e. that were not there already. Rows are sent
     sorted by `key`, so that two transactions inserting overlapping keys take their locks in the
@@ -289,7 +302,7 @@ def insert_new(session, table, rows: list[dict], key: str) -> set:
     return set(session.execute(ins, sorted(rows, key=lambda row: row[key])).scalars())
 
 
-def insert_ignore(session, table, rows: list[dict] | dict) -> int:
+def insert_ignore(session: Session, table: sa.Table, rows: list[dict[str, Any]] | dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL, SQLite); for one row, returns 1 if it was
     inserted, else 0. Unlike catching IntegrityError it needs no SAVEPOINT around it: the conflict
     does not abort the transaction.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from kombu import Producer, Queue
+from typing import Any
+
+from kombu.entity import Queue
+from kombu.messaging import Producer
 
 from . import bus
 from .config import Config
@@ -14,11 +17,11 @@ def _check(queue: str) -> None:
         raise SystemExit(f"unknown queue {queue!r}; queues: {', '.join(SUBSCRIPTIONS)}")
 
 
-def list_dead_letters(config: Config, queue: str, limit: int = 1000) -> list[dict]:
+def list_dead_letters(config: Config, queue: str, limit: int = 1000) -> list[dict[str, Any]]:
     """Read without removing: messages are fetched unacknowledged and returned to the queue on close."""
     _check(queue)
     topology = bus.topology_for(config)
-    items = []
+    items: list[dict[str, Any]] = []
     with bus.connect(config) as conn:
         channel = conn.channel()
         topology.declare(channel)
@@ -30,6 +33,7 @@ def list_dead_letters(config: Config, queue: str, limit: int = 1000) -> list[dic
                 break
             held.append(message)
             headers = dict(message.headers or {})
+            body: dict[str, Any] | str
             try:
                 body = bus.body_json(message)
             except Exception:

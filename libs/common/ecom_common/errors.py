@@ -6,20 +6,22 @@ Domain code raises DomainError subclasses (no Flask here); the HTTP layer maps t
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Problem(Exception):
     status = 500
     title = "Internal Server Error"
     type_slug = "internal"
 
-    def __init__(self, detail: str | None = None, errors: dict | None = None, **extra):
+    def __init__(self, detail: str | None = None, errors: dict[str, Any] | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors or {}
         self.extra = extra
 
-    def to_dict(self, base_type: str = "https://errors.ecom.example/") -> dict:
-        body = {
+    def to_dict(self, base_type: str = "https://errors.ecom.example/") -> dict[str, Any]:
+        body: dict[str, Any] = {
             "type": base_type + self.type_slug,
             "title": self.title,
             "status": self.status,
@@ -88,7 +90,7 @@ TYPE_SLUGS = {
 }
 
 
-def problem_for_status(status: int, title: str, detail: str, errors: dict | None = None) -> Problem:
+def problem_for_status(status: int, title: str, detail: str | None, errors: dict[str, Any] | None = None) -> Problem:
     problem = Problem(detail, errors)
     problem.status, problem.title = status, title
     problem.type_slug = TYPE_SLUGS.get(status, f"http-{status}")
@@ -99,9 +101,9 @@ def problem_for_status(status: int, title: str, detail: str, errors: dict | None
 class DomainError(Exception):
     """Base for rule violations found by domain code."""
 
-    problem = UnprocessableEntity
+    problem: type[Problem] = UnprocessableEntity
 
-    def __init__(self, detail: str, errors: dict | None = None):
+    def __init__(self, detail: str, errors: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or {}

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
@@ -30,14 +32,15 @@ class Payload(Schema):
 
 
 REGISTRY: dict[str, type[Schema]] = {}
+_S = TypeVar("_S", bound=type[Schema])
 
 
-def event(routing_key: str):
+def event(routing_key: str) -> Callable[[_S], _S]:
     producer, _, name = routing_key.partition(".")
     if not producer or not name:
         raise ValueError(f"routing key must be <producer>.<Type>: {routing_key!r}")
 
-    def register(schema_cls: type[Schema]) -> type[Schema]:
+    def register(schema_cls: _S) -> _S:
         REGISTRY[routing_key] = schema_cls
         return schema_cls
 
@@ -417,7 +420,7 @@ class ComplaintEscalated(Payload):
 class Envelope:
     type: str
     producer: str
-    payload: dict
+    payload: dict[str, Any]
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     version: int = ENVELOPE_VERSION
     occurred_at: str = field(default_factory=lambda: iso(utcnow()))
@@ -428,7 +431,7 @@ class Envelope:
     def routing_key(self) -> str:
         return f"{self.producer}.{self.type}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
             "type": self.type,
@@ -444,7 +447,7 @@ class Envelope:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, data: dict) -> Envelope:
+    def from_dict(cls, data: dict[str, Any]) -> Envelope:
         missing = [k for k in ("event_id", "type", "producer", "payload") if k not in data]
         if missing:
             raise ValueError(f"not an event envelope, missing {missing}")
@@ -476,7 +479,7 @@ def _schema(routing_key: str, schema_cls: type[Schema]) -> Schema:
     return schema
 
 
-def make_event(routing_key: str, payload: dict, occurred_at: datetime | None = None) -> Envelope:
+def make_event(routing_key: str, payload: dict[str, Any], occurred_at: datetime | None = None) -> Envelope:
     """Build a validated envelope, carrying the current correlation and causation ids."""
     schema_cls = REGISTRY.get(routing_key)
     if schema_cls is None:
@@ -497,7 +500,7 @@ def make_event(routing_key: str, payload: dict, occurred_at: datetime | None = N
     return env
 
 
-def _json_default(value):
+def _json_default(value: object) -> str:
     if isinstance(value, datetime):
         return iso(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

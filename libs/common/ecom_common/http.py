@@ -12,17 +12,18 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http as http_status
 import json
 import logging
 import time
-from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from apispec import BasePlugin
+from apispec.ext.marshmallow.field_converter import FieldConverterMixin
 from flask import Flask, Response, current_app, g, make_response, request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
@@ -31,21 +32,19 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import bodies, bus, context, metrics
 from .bodies import Blueprint  # noqa: F401 (services declare their routes on it: make_app refuses others)
-from .clock import iso
 from .config import Config
 from .db import Database
 from .errors import BadRequest, DomainError, Problem, ServiceUnavailable, UnprocessableEntity, problem_for_status
 from .observability import configure_logging
 from .outbox import pending_count
 
+# Importable from here as well, where every view imports its HTTP kit from.
+from .pagination import MAX_PAGE, PageArgs, decode_cursor, encode_cursor, paginate  # noqa: F401
+from .schemas import MAX_INT, BodySchema, UtcTime  # noqa: F401
+
 log = logging.getLogger("ecom.http")
 
 PROBLEM_JSON = "application/problem+json"
-MAX_PAGE = 200
-# The largest integer a request may carry where it is stored or compared: PostgreSQL's INTEGER, the
-# type of the services' quantity, price and weight columns. Input schemas bound their integers with
-# it (`validate.Range(..., max=MAX_INT)`) so that a larger one is a 422 naming the field.
-MAX_INT = 2**31 - 1
 
 
 # Errors ----------------------------------------------------------------------------------------
@@ -57,11 +56,11 @@ def problem_response(problem: Problem) -> Response:
     return resp
 
 
-def _flatten_messages(messages) -> dict:
+def _flatten_messages(messages: object) -> dict[str, Any]:
     """webargs nests messages by location ({"json": {...}, "query": {...}}): merge the locations."""
     if not isinstance(messages, dict):
         return {"_schema": messages if isinstance(messages, list) else [str(messages)]}
-    out: dict = {}
+    out: dict[str, Any] = {}
     for location, errs in messages.items():
         if location in ("json", "query", "form", "headers", "view_args", "files", "path") and isinstance(errs, dict):
             out.update(errs)
@@ -102,15 +101,15 @@ DB_DOWN = {
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
-    def _problem(exc: Problem):
+    def _problem(exc: Problem) -> Response:
         return problem_response(exc)
 
     @app.errorhandler(DomainError)
-    def _domain(exc: DomainError):
+    def _domain(exc: DomainError) -> Response:
         return problem_response(exc.problem(exc.detail, exc.errors))
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException) -> Response:
         resp = problem_response(_from_http_exception(exc))
         # What the exception says beyond its page, e.g. a 405's Allow (RFC 9110 requires it).
         for name, value in exc.get_headers():
@@ -119,13 +118,13 @@ def register_error_handlers(app: Flask) -> None:
         return resp
 
     @app.errorhandler(RequestEntityTooLarge)
-    def _too_large(exc: RequestEntityTooLarge):
+    def _too_large(exc: RequestEntityTooLarge) -> Response:
         # werkzeug's own 413 (a body stream read again past the limit) answered as bodies' are: a
         # declared length over the limit in refuse_oversize_body, a chunked one in Request.get_data.
         return problem_response(bodies.too_large(current_app.config["MAX_CONTENT_LENGTH"]))
 
     @app.errorhandler(sa.exc.DataError)
-    def _unstorable(exc):
+    def _unstorable(exc: sa.exc.DataError) -> Response:
         # A value the database refuses (out of range, not representable): the client's input, and
         # the transaction is rolled back. The input schemas bound what they can (MAX_INT); this
         # covers what they cannot see, e.g. a total computed from bounded parts.
@@ -139,18 +138,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
-    def _db_down(exc):
+    def _db_down(exc: sa.exc.DBAPIError) -> Response:
         log.error("database unavailable: %r", exc)
         return problem_response(ServiceUnavailable(DB_DOWN[context.written()], outcome=context.written()))
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return problem_response(Problem("an unexpected error occurred; it has been logged"))
 
 
 # Request context -------------------------------------------------------------------------------
-def _has_nul(value) -> bool:
+def _has_nul(value: object) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
@@ -179,7 +178,7 @@ def _refuse_nul_characters() -> None:
         )
 
 
-def _before():
+def _before() -> None:
     g.started = time.perf_counter()
     cid = request.headers.get("X-Request-ID") or context.new_id()
     g.correlation_id = cid[:100]
@@ -210,149 +209,32 @@ def _protective_headers(resp: Response) -> Response:
 
 # Accessors -------------------------------------------------------------------------------------
 def current_db() -> Database:
-    return current_app.extensions["ecom.db"]
+    db: Database = current_app.extensions["ecom.db"]
+    return db
 
 
 def current_config() -> Config:
-    return current_app.config["ECOM"]
+    config: Config = current_app.config["ECOM"]
+    return config
 
 
-def json_body() -> dict:
+def json_body() -> dict[str, Any]:
     """For views that parse by hand: malformed JSON is a 400 problem, never a 500."""
-    data = request.get_json(silent=True)  # bodies.Request: too deep or with a NUL is a 400 problem
+    # bodies.Request: too deep or with a NUL is a 400 problem
+    data: dict[str, Any] | None = request.get_json(silent=True)
     if data is None:
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     return data
 
 
-# Pagination ------------------------------------------------------------------------------------
-class UtcTime(fields.DateTime):
-    """A response time as CONTRACTS.md wants it on the wire: ISO-8601 UTC with a Z
-    (`2026-11-23T02:12:46.724689Z`). Naive datetimes (SQLite) are read as UTC; an ISO string
-    already rendered is normalised the same way. Loading is fields.DateTime's."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return iso(value)
-
-
-class BodySchema(Schema):
-    """Base of every schema a JSON body is loaded with (and of the schemas it nests): an integer must
-    be a JSON integer, `"5"` or `5.0` is a 422 naming the field, in every service alike.
-
-    One option here rather than `strict=True` on each field, so that a new field cannot forget it.
-    Query and path schemas (PageArgs, XArgs) stay on Schema: their values arrive as text."""
-
-    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
-        _strict_ints(field_obj)
-
-
-def _strict_ints(field: fields.Field) -> None:
-    if isinstance(field, fields.Integer):
-        field.strict = True
-    # Integers inside containers: List(Int()), Tuple((Int(), ...)), Dict(values=Int()).
-    for inner in (
-        getattr(field, "inner", None),
-        getattr(field, "value_field", None),
-        *(getattr(field, "tuple_fields", None) or ()),
-    ):
-        if inner is not None:
-            _strict_ints(inner)
-
-
-class PageArgs(Schema):
-    """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
-
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.Str(
-        load_default=None,
-        metadata={
-            "pattern": "^[A-Za-z0-9_-]*$",
-            "description": "Opaque: only a `next_cursor` this list returned (unpadded base64url); any other value is "
-            "a 400 problem.",
-        },
-    )
-
-
-def encode_cursor(values: list) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-# A cursor this kit wrote is a few dozen characters; anything much longer was not written by it.
-MAX_CURSOR = 512
-
-
-def decode_cursor(cursor: str, columns: list) -> list:
-    """The key values `encode_cursor` wrote, each checked against its column before it reaches SQL.
-
-    A cursor is client input: a value of another shape (a list or object, a string for an integer
-    key, an integer past 64 bits, a NUL) would otherwise fail in the database driver, a 500."""
-    try:
-        if len(cursor) > MAX_CURSOR:
-            raise ValueError("too long")
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-        if not isinstance(values, list) or len(values) != len(columns):
-            raise ValueError("wrong arity")
-        return [_cursor_value(value, col) for value, col in zip(values, columns, strict=False)]
-    except (ValueError, TypeError):
-        raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]}) from None
-
-
-def _cursor_value(value, column):
-    """`value` as `column` holds it, or TypeError/ValueError."""
-    kind = column.type.python_type
-    if value is None and column.nullable:
-        return None  # a nullable key (exception_since) is written as null when the last row has none
-    if kind is datetime and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    if kind is int and type(value) is int and -(2**63) <= value < 2**63:  # bool is not an id
-        return value
-    if (
-        kind is str
-        and isinstance(value, str)
-        and len(value) <= (column.type.length or MAX_CURSOR)
-        and "\x00" not in value
-    ):
-        value.encode()  # a lone surrogate (JSON \ud800) cannot be sent to the database: ValueError
-        return value
-    raise TypeError(f"not a {kind.__name__} for {column.key}")
-
-
-def paginate(
-    session, stmt, keys: list, limit: int, cursor: str | None, descending: bool = True, to_item=lambda row: row
-) -> dict:
-    """Keyset pagination over `keys` (unique together, e.g. [created_at, id]).
-
-    Returns {"items": [...], "next_cursor": str|None}; stable under concurrent inserts.
-    """
-    order = [k.desc() if descending else k.asc() for k in keys]
-    stmt = stmt.order_by(*order)
-    if cursor:
-        values = decode_cursor(cursor, keys)
-        row_cmp = sa.tuple_(*keys) < sa.tuple_(*values) if descending else sa.tuple_(*keys) > sa.tuple_(*values)
-        stmt = stmt.where(row_cmp)
-    rows = session.execute(stmt.limit(limit + 1)).scalars().all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, k.key) for k in keys])
-    return {"items": [to_item(r) for r in rows], "next_cursor": next_cursor}
-
-
 # Health ----------------------------------------------------------------------------------------
 def register_health(app: Flask) -> None:
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> dict[str, str]:
         return {"status": "ok", "service": current_config().service}
 
     @app.get("/readyz")
-    def readyz():
+    def readyz() -> dict[str, Any] | Response:
         checks: dict[str, str] = {}
         try:
             current_db().ping()
@@ -370,7 +252,7 @@ def register_health(app: Flask) -> None:
         return problem_response(ServiceUnavailable(f"not ready: {failed}", checks=checks))
 
     @app.get("/metrics")
-    def prometheus():
+    def prometheus() -> Response:
         with contextlib.suppress(Exception):
             metrics.OUTBOX_PENDING.labels(current_config().service).set(pending_count(current_db()))
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
@@ -415,7 +297,9 @@ NO_NUL = "^[^\\x00]*$"
 _ANY_OBJECT = {"type": "object", "nullable": True}
 
 
-def say_what_is_enforced(converter, field, ret, **kwargs) -> dict:
+def say_what_is_enforced(
+    converter: FieldConverterMixin, field: fields.Field[Any], ret: dict[str, Any], **kwargs: Any
+) -> dict[str, Any]:
     """apispec attribute function: what the server enforces on a field beyond marshmallow's own
     words. Every string field without a pattern, format or enum of its own says that a NUL character
     is refused (_refuse_nul_characters, 400); a free-form value is not null unless it may be; a
@@ -430,7 +314,7 @@ def say_what_is_enforced(converter, field, ret, **kwargs) -> dict:
     return {}
 
 
-class ProblemApi(Api):
+class ProblemApi(Api):  # type: ignore[misc]  # flask-smorest has no type information
     """flask-smorest's Api documenting errors as they are sent: problem+json, not its own Error."""
 
     ERROR_SCHEMA = ProblemSchema
@@ -438,9 +322,9 @@ class ProblemApi(Api):
     # below adds the HTTP kit's), so that an undocumented one is a finding, not "default".
     DEFAULT_ERROR_RESPONSE_NAME = None
 
-    def _register_responses(self):
+    def _register_responses(self) -> None:
         for status in http_status.HTTPStatus:
-            response = {"description": status.phrase}
+            response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
                 prepare_response(response, self.spec, PROBLEM_JSON)
@@ -453,7 +337,13 @@ class ProblemResponsesPlugin(BasePlugin):
     """Declare on every operation the problems the HTTP kit can answer, so that clients (and
     schemathesis) can rely on the documented statuses; an operation's own declaration wins."""
 
-    def path_helper(self, path=None, operations=None, parameters=None, **kwargs):
+    def path_helper(
+        self,
+        path: str | None = None,
+        operations: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> str | None:
         # Path parameters come from the URL rule, not from a marshmallow field: say "no NUL" here.
         for parameter in parameters or ():
             schema = parameter.get("schema") if isinstance(parameter, dict) else None
@@ -461,7 +351,9 @@ class ProblemResponsesPlugin(BasePlugin):
                 schema.setdefault("pattern", NO_NUL)
         return path
 
-    def operation_helper(self, path=None, operations=None, **kwargs):
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         for method, operation in (operations or {}).items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
@@ -483,7 +375,9 @@ API_RULES = (
 )
 
 
-def make_app(config: Config, blueprints: list, db: Database | None = None, description: str = "") -> Flask:
+def make_app(
+    config: Config, blueprints: list[bodies.Blueprint], db: Database | None = None, description: str = ""
+) -> Flask:
     configure_logging(config.service)
     app = Flask(config.service)
     app.config.update(
@@ -496,8 +390,10 @@ def make_app(config: Config, blueprints: list, db: Database | None = None, descr
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    json_provider = app.json
+    assert isinstance(json_provider, DefaultJSONProvider)  # Flask's own: make_app keeps it
+    json_provider.ensure_ascii = False
+    json_provider.sort_keys = False
     app.extensions["ecom.db"] = db or Database(config)
     bodies.limit_bodies(app, config)
     api = ProblemApi(

@@ -15,13 +15,16 @@ import hashlib
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Response, make_response, request
 from sqlalchemy.orm import Session
 
 from .auth import current_principal
+from .bodies import View
 from .clock import aware
 from .db import Database, is_unique_violation
 from .errors import BadRequest, Conflict
@@ -70,7 +73,7 @@ class KeyClaim:
     opens (`Database.enlisting`): each marks the key committed in its own transaction (the first one
     does; the statement does nothing once it is set)."""
 
-    def __init__(self, db: Database, scope: str, key: str):
+    def __init__(self, db: Database, scope: str, key: str) -> None:
         self.db = db
         self.scope = scope
         self.key = key
@@ -84,7 +87,7 @@ class KeyClaim:
         pass
 
 
-def idempotent(required: bool = False):
+def idempotent(required: bool = False) -> Callable[[View], View]:
     """Replay the first response for a repeated Idempotency-Key with the same body; 409 for the same
     key with another body or while the first request is still running.
 
@@ -97,9 +100,9 @@ def idempotent(required: bool = False):
     retry run the request twice: the retry is told it was processed (409) instead.
     """
 
-    def decorate(view):
+    def decorate(view: View) -> View:
         @functools.wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = request.headers.get("Idempotency-Key")
             if not key:
                 if required:
@@ -144,8 +147,8 @@ def idempotent(required: bool = False):
 
         # Document the header on the operation (flask-smorest's manual doc, as @blp.doc would; these
         # views take no query arguments, whose parameters a manual list would replace).
-        wrapper._apidoc = copy.deepcopy(getattr(wrapper, "_apidoc", {}))
-        manual = wrapper._apidoc.setdefault("manual_doc", {})
+        apidoc = copy.deepcopy(getattr(wrapper, "_apidoc", {}))
+        manual = apidoc.setdefault("manual_doc", {})
         manual["parameters"] = [
             *manual.get("parameters", []),
             {
@@ -158,6 +161,7 @@ def idempotent(required: bool = False):
                 "still running)" + ("; required: without it, 400" if required else ""),
             },
         ]
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]  # where flask-smorest reads a view's doc
         return wrapper
 
     return decorate

@@ -7,6 +7,7 @@ import os
 import sys
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from . import context
 from .privacy import scrub
@@ -14,7 +15,7 @@ from .privacy import scrub
 _configured = False
 
 
-def _add_context(_logger, _name, event_dict):
+def _add_context(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     cid = context.correlation_id()
     if cid and "correlation_id" not in event_dict:
         event_dict["correlation_id"] = cid
@@ -24,14 +25,14 @@ def _add_context(_logger, _name, event_dict):
     return event_dict
 
 
-def _scrub_values(_logger, _name, event_dict):
+def _scrub_values(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     for key, value in list(event_dict.items()):
         if isinstance(value, str):
             event_dict[key] = scrub(value)
     return event_dict
 
 
-def _extra_from_record(_logger, _name, event_dict):
+def _extra_from_record(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     record = event_dict.get("_record")
     if record is not None:
         for key, value in record.__dict__.items():
@@ -50,7 +51,7 @@ def configure_logging(service: str, level: str | None = None) -> None:
         return
     _configured = True
     level = (level or os.environ.get("ECOM_LOG_LEVEL", "INFO")).upper()
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.add_log_level,

@@ -28,11 +28,13 @@ import re
 import select
 import threading
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from kombu import Producer
+from kombu.connection import Connection
+from kombu.messaging import Producer
 from sqlalchemy.orm import Session
 
 from . import bus, metrics
@@ -40,7 +42,11 @@ from .config import Config
 from .tables import BigId, UtcDateTime, common_metadata
 
 if TYPE_CHECKING:  # db.py imports this module (a Database keeps its outbox's wake-ups), not the reverse
+    import psycopg
+    from amqp.channel import Channel as AmqpChannel
+
     from .db import Database
+    from .events import Envelope
 
 log = logging.getLogger("ecom.outbox")
 
@@ -69,7 +75,7 @@ sa.Index(
 )
 
 
-def outbox_row(event, now: datetime) -> dict:
+def outbox_row(event: Envelope, now: datetime) -> dict[str, Any]:
     return dict(
         event_id=event.event_id,
         event_type=event.type,
@@ -98,7 +104,7 @@ class OutboxSignal(threading.Event):
     `select()` next to its LISTEN socket (`fileno()`: the read end of a pipe, made on first use, that
     `set()` writes a byte to and `clear()` empties)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self._pipe: tuple[int, int] | None = None
         self._pipe_lock = threading.Lock()
@@ -144,11 +150,11 @@ class OutboxWrites:
     first participant, `db.UnitOfWork`): the rows are written in the business transaction, with a
     NOTIFY for the relays of other processes; once committed, the relay of this process is woken."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.rows: list[dict] = []
+        self.rows: list[dict[str, Any]] = []
 
-    def record(self, event) -> None:
+    def record(self, event: Envelope) -> None:
         """The rows are written by before_commit, all in one statement: a consumer batch records an
         event or more per message, and that is one round trip for all of them instead of one each.
         Still inside the transaction, so nothing changes for anyone else (nothing in a service reads
@@ -198,7 +204,7 @@ class ConfirmTracker:
     messages published on a channel in confirm mode 1, 2, 3, ...; an ack or nack may cover every
     tag up to its own with `multiple`)."""
 
-    def __init__(self, channel):
+    def __init__(self, channel: AmqpChannel) -> None:
         self.channel = channel
         self.last_tag = 0
         self.acked: set[int] = set()
@@ -208,7 +214,7 @@ class ConfirmTracker:
         channel.events["basic_ack"].add(self._on_ack)
         channel.events["basic_nack"].add(self._on_nack)
 
-    def _settle(self, into: set, tag: int, multiple: bool) -> None:
+    def _settle(self, into: set[int], tag: int, multiple: bool) -> None:
         # Confirms may come out of order (a nack for a full queue at once, the ack of a persisted
         # message after its fsync): settled_upto only moves over an unbroken run of settled tags.
         if multiple:
@@ -220,10 +226,10 @@ class ConfirmTracker:
         while self.settled_upto + 1 in self.acked or self.settled_upto + 1 in self.nacked:
             self.settled_upto += 1
 
-    def _on_ack(self, tag, multiple):
+    def _on_ack(self, tag: int, multiple: bool) -> None:
         self._settle(self.acked, tag, multiple)
 
-    def _on_nack(self, tag, multiple):
+    def _on_nack(self, tag: int, multiple: bool) -> None:
         self._settle(self.nacked, tag, multiple)
 
     def next_tag(self) -> int:
@@ -244,11 +250,12 @@ class OutboxListener:
     """`LISTEN <outbox channel>` on a connection of its own (a raw psycopg connection taken from the
     engine and detached from its pool, in autocommit), whose socket a relay can select() on."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database) -> None:
         self.db = db
         raw = db.engine.raw_connection()
         try:
             conn = raw.driver_connection
+            assert conn is not None  # a connection just checked out of the pool is open
             raw.detach()  # never goes back to the pool in LISTEN/autocommit state
             conn.rollback()  # the pool's pre-ping may have opened a transaction
             conn.autocommit = True
@@ -256,7 +263,7 @@ class OutboxListener:
         except BaseException:
             raw.invalidate()
             raise
-        self.conn = conn
+        self.conn: psycopg.Connection[Any] = conn
 
     def fileno(self) -> int:
         return self.conn.fileno()
@@ -282,7 +289,7 @@ class RelayWakeup:
 
     RETRY_LISTEN = 5.0
 
-    def __init__(self, db: Database, interval: float):
+    def __init__(self, db: Database, interval: float) -> None:
         self.db = db
         self.interval = interval
         self.listener: OutboxListener | None = None
@@ -312,7 +319,8 @@ class RelayWakeup:
             signal.wait(self.interval)
         else:
             try:
-                readable, _, _ = select.select([self.listener, signal], [], [], self.interval)
+                waiting_on: list[OutboxListener | OutboxSignal] = [self.listener, signal]
+                readable, _, _ = select.select(waiting_on, [], [], self.interval)
                 if self.listener in readable:
                     self.listener.consume()
             except Exception as exc:
@@ -330,8 +338,12 @@ class RelayWakeup:
             self.listener = None
 
 
+# A row the relay claimed: id, event_id, routing_key, body, attempts.
+ClaimedRow = sa.Row[int, str, str, str, int]
+
+
 class Relay:
-    def __init__(self, db: Database, stop: threading.Event | None = None):
+    def __init__(self, db: Database, stop: threading.Event | None = None) -> None:
         self.db = db
         self.config = db.config
         self.stop = stop or threading.Event()
@@ -340,7 +352,7 @@ class Relay:
 
     # One pass -------------------------------------------------------------------------------
     @functools.cached_property
-    def _claim_statement(self):
+    def _claim_statement(self) -> sa.Select[Any, Any, Any, Any, Any]:
         # Built once (a pass of the relay runs it, and building costs more than executing).
         stmt = (
             sa.select(outbox.c.id, outbox.c.event_id, outbox.c.routing_key, outbox.c.body, outbox.c.attempts)
@@ -355,10 +367,10 @@ class Relay:
             stmt = stmt.with_for_update(skip_locked=True)
         return stmt
 
-    def claim(self, session, now: datetime) -> list:
+    def claim(self, session: Session, now: datetime) -> Sequence[ClaimedRow]:
         return session.execute(self._claim_statement, {"b_now": now}).all()
 
-    def connect(self):
+    def connect(self) -> Connection:
         """The relay's broker connection: on RabbitMQ without per-publish confirm waits, because the
         relay waits for a whole batch's confirms itself (`ConfirmTracker`)."""
         return bus.connect(self.config, role="relay", confirm_publish=False)
@@ -435,7 +447,7 @@ class Relay:
         finally:
             session.close()
 
-    def _mark(self, session, ids: list[int]) -> None:
+    def _mark(self, session: Session, ids: list[int]) -> None:
         if ids:
             session.execute(MARK_PUBLISHED, {"b_ids": ids, "b_now": self.config.clock.now()})
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import flask
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -47,7 +48,7 @@ class PeerClient:
         self.timeout = timeout
         self._token: str | None = None
 
-    def _headers(self) -> dict:
+    def _headers(self) -> dict[str, str]:
         if self._token is None:
             self._token = issue_token(
                 self.config.jwt_secret, f"service:{self.config.service}", ["service"], ttl=timedelta(days=3650)
@@ -58,7 +59,7 @@ class PeerClient:
             headers["X-Request-ID"] = cid
         return headers
 
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
             resp = _session().request(method, self.base + path, headers=self._headers(), timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
@@ -69,10 +70,10 @@ class PeerClient:
             raise BadGateway(f"{self.peer} answered {resp.status_code}")
         return resp
 
-    def get(self, path: str, **kwargs) -> requests.Response:
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs) -> requests.Response:
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
 
@@ -90,6 +91,6 @@ def gateway(key: str, factory: Callable[[Config], T]) -> T:
     return instance
 
 
-def inject_gateway(app, key: str, instance) -> None:
+def inject_gateway(app: flask.Flask, key: str, instance: object) -> None:
     """Use `instance` (a fake, in unit tests) as the app's gateway `key`."""
     app.extensions[f"gateway.{key}"] = instance

@@ -27,7 +27,7 @@ PHONE_RE = re.compile(
 _ASCII = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
-def _masked(match: re.Match) -> str:
+def _masked(match: re.Match[str]) -> str:
     """138****5678 from a PHONE_RE match: the prefix and separators go, digits become ASCII."""
     digits = re.sub(_S, "", match.group("number")).translate(_ASCII)
     return f"{digits[:3]}****{digits[-4:]}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .consumer import Subscription
@@ -17,12 +18,17 @@ from .jobs import Job
 from .migrations import upgrade
 from .worker import Worker
 
+if TYPE_CHECKING:  # annotations only: the web stack is imported where it is used (create_app)
+    from flask import Flask
+
+    from .bodies import Blueprint
+
 
 @dataclass
 class ServiceDef:
     name: str
     package_dir: Path
-    blueprints: list
+    blueprints: list[Blueprint]
     subscriptions: list[Subscription] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     description: str = ""
@@ -34,7 +40,7 @@ class ServiceDef:
     def config(self, config: Config | None = None) -> Config:
         return config or Config.from_env(self.name)
 
-    def create_app(self, config: Config | None = None, db: Database | None = None):
+    def create_app(self, config: Config | None = None, db: Database | None = None) -> Flask:
         from .http import make_app
 
         return make_app(self.config(config), self.blueprints, db=db, description=self.description)
@@ -59,4 +65,5 @@ class ServiceDef:
 def load(service: str) -> ServiceDef:
     """The ServiceDef of a service by name (imports `<service>.app`)."""
     module = importlib.import_module(f"{service}.app")
-    return module.SERVICE
+    service_def: ServiceDef = module.SERVICE
+    return service_def

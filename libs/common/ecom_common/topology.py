@@ -12,7 +12,10 @@ whose exchange bindings live in each process's memory) routes correctly in every
 
 from __future__ import annotations
 
-from kombu import Exchange, Queue
+from typing import Any
+
+from kombu.entity import Exchange, Queue
+from kombu.transport.base import StdChannel
 
 EXCHANGE = "ecom.events"
 
@@ -120,7 +123,7 @@ class Topology:
 
     def entities(self, queue: str) -> list[Queue]:
         """The work queue with its bindings, its retry tiers and its DLQ."""
-        from kombu import binding
+        from kombu.entity import binding
 
         full = self.name(queue)
         dead = self.name(dlq(queue))
@@ -162,11 +165,11 @@ class Topology:
         )
         return out
 
-    def _quorum(self, arguments: dict, dead_letters: bool = True) -> dict | None:
+    def _quorum(self, arguments: dict[str, Any], dead_letters: bool = True) -> dict[str, Any] | None:
         """Quorum-queue arguments, or None (no arguments at all) for classic queues."""
         if self.queue_type != "quorum":
             return None
-        out = {"x-queue-type": "quorum", **arguments}
+        out: dict[str, Any] = {"x-queue-type": "quorum", **arguments}
         if dead_letters:
             # at-least-once dead-lettering needs reject-publish: a full queue refuses new messages
             # (the publisher's confirm fails and it retries) rather than dropping the oldest.
@@ -174,11 +177,13 @@ class Topology:
             out["x-overflow"] = "reject-publish"
         return out
 
-    def declare(self, channel) -> None:
-        self.exchange(channel).declare()
+    def declare(self, channel: StdChannel) -> None:
+        # kombu annotates what an entity binds to as its virtual transports' Channel; a RabbitMQ
+        # (pyamqp) channel, also a StdChannel, binds the same way.
+        self.exchange(channel).declare()  # type: ignore[arg-type]
         for queue in SUBSCRIPTIONS:
             for entity in self.entities(queue):
-                entity(channel).declare()
+                entity(channel).declare()  # type: ignore[arg-type]
 
     def all_queue_names(self) -> list[str]:
         return [e.name for q in SUBSCRIPTIONS for e in self.entities(q)]

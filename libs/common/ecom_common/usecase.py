@@ -71,8 +71,7 @@ class Ctx(Generic[S]):
 
     @property
     def session(self) -> Session:
-        assert self.uow.session is not None, "the unit of work is not open"
-        return self.uow.session
+        return self.uow.session  # checks the unit of work is open
 
     def record(self, event: Envelope) -> None:
         self.uow.record(event)

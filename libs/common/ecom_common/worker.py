@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 from .consumer import EventConsumer, RetryForwarder, Subscription
 from .db import Database
@@ -21,7 +23,7 @@ log = logging.getLogger("ecom.worker")
 class Worker:
     def __init__(
         self, db: Database, subscriptions: list[Subscription], jobs: list[Job] | None = None, relay: bool = True
-    ):
+    ) -> None:
         self.db = db
         self.stop_event = threading.Event()
         self.consumers = [EventConsumer(db, sub, self.stop_event) for sub in subscriptions]
@@ -29,7 +31,7 @@ class Worker:
         self.relay_enabled = relay
         self._threads: list[threading.Thread] = []
 
-    def _targets(self):
+    def _targets(self) -> Iterator[tuple[str, Callable[[], None]]]:
         if self.relay_enabled:
             yield "relay", Relay(self.db, self.stop_event).run
         for consumer in self.consumers:
@@ -58,7 +60,7 @@ class Worker:
         self._threads.clear()
 
     def run_forever(self) -> int:
-        def on_signal(signum, _frame):
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
             log.info("signal %s: finishing the message in hand and stopping", signum)
             self.request_stop()
 

@@ -140,3 +140,10 @@ def test_a_readme_settings_table_is_checked_against_the_settings(tmp_path):
     readme.write_text(readme.read_text().replace("| 30 |", "| 45 |"))
     with pytest.raises(AssertionError, match="ORDERS_TIMEOUT_MINUTES"):
         assert_readme_lists(OrdersLike, readme)
+
+
+def test_a_broken_guarantee_names_itself():
+    from ecom_testkit.invariants import guarantee
+
+    with pytest.raises(AssertionError, match=r"^no double charge: 2 refunds$"), guarantee("no double charge"):
+        raise AssertionError("2 refunds")

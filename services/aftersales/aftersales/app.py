@@ -11,7 +11,7 @@ from . import api, handlers
 SERVICE = ServiceDef(
     name="aftersales",
     package_dir=Path(__file__).parent,
-    blueprints=[api.blp],
+    blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
     description="Return, exchange and refund-only cases, complaints and their SLAs.",

@@ -15,11 +15,12 @@ as failed leaves the case in `refunding` (the failure goes to the timeline) unti
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from ecom_common.clock import aware
+from ecom_common.clock import aware, parse_iso
 from ecom_common.errors import IllegalTransition, RuleViolation
 
 
@@ -73,7 +74,7 @@ class Action:
 R, E, O = CaseType.RETURN, CaseType.EXCHANGE, CaseType.REFUND_ONLY
 S = Status
 # (action, current status) -> (case types it applies to, next status)
-CASE_TRANSITIONS: dict[tuple[str, str], tuple[frozenset, str]] = {
+CASE_TRANSITIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     (Action.APPROVE, S.REQUESTED): (frozenset({R, E, O}), S.APPROVED),
     (Action.REJECT, S.REQUESTED): (frozenset({R, E, O}), S.REJECTED),
     (Action.SHIP_RETURN, S.APPROVED): (frozenset({R, E}), S.AWAITING_RETURN),
@@ -102,7 +103,7 @@ def allowed_actions(case_type: str, status: str) -> list[str]:
 
 
 # Settings --------------------------------------------------------------------------------------
-def _periods(raw: str) -> tuple[tuple[datetime, datetime], ...]:
+def parse_periods(raw: str) -> tuple[tuple[datetime, datetime], ...]:
     """ "2026-11-01T00:00:00Z/2026-11-12T00:00:00Z,..." -> ((start, end), ...)."""
     out = []
     for part in (raw or "").split(","):
@@ -110,17 +111,20 @@ def _periods(raw: str) -> tuple[tuple[datetime, datetime], ...]:
         if not part:
             continue
         start, _, end = part.partition("/")
-        out.append((_parse_time(start), _parse_time(end)))
+        out.append((_time(start), _time(end)))
     return tuple(out)
 
 
-def _parse_time(value: str) -> datetime:
-    return aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+def _time(value: str) -> datetime:
+    at: datetime | None = parse_iso(value.strip())
+    if at is None:
+        raise ValueError("a time is missing")
+    return at
 
 
 @dataclass(frozen=True)
 class Policy:
-    """Every figure of the after-sales SOP, read from AFTERSALES_* settings."""
+    """Every figure of the after-sales SOP (settings.Settings.policy reads them from AFTERSALES_*)."""
 
     auto_approve_below_fen: int = 5000
     no_reason_days: int = 7
@@ -129,33 +133,12 @@ class Policy:
     promo_refund_hours: float = 48
     refund_only_hours: float = 48
     reship_hours: float = 24
-    promotion_periods: tuple = ()
+    promotion_periods: tuple[tuple[datetime, datetime], ...] = ()
     complaint_general_hours: float = 2
     complaint_serious_hours: float = 4
     complaint_crisis_hours: float = 24
-    return_addresses: dict = field(default_factory=dict)
+    return_addresses: dict[str, str] = field(default_factory=dict)
     default_return_address: str = ""
-
-    @classmethod
-    def from_config(cls, config) -> Policy:
-        s = config.setting
-        return cls(
-            auto_approve_below_fen=s("AFTERSALES_AUTO_APPROVE_FEN", 5000, int),
-            no_reason_days=s("AFTERSALES_NO_REASON_DAYS", 7, int),
-            response_hours=s("AFTERSALES_RESPONSE_HOURS", 24, float),
-            refund_hours=s("AFTERSALES_REFUND_HOURS", 24, float),
-            promo_refund_hours=s("AFTERSALES_PROMO_REFUND_HOURS", 48, float),
-            refund_only_hours=s("AFTERSALES_REFUND_ONLY_HOURS", 48, float),
-            reship_hours=s("AFTERSALES_RESHIP_HOURS", 24, float),
-            promotion_periods=s("AFTERSALES_PROMOTION_PERIODS", (), _periods),
-            complaint_general_hours=s("AFTERSALES_COMPLAINT_GENERAL_HOURS", 2, float),
-            complaint_serious_hours=s("AFTERSALES_COMPLAINT_SERIOUS_HOURS", 4, float),
-            complaint_crisis_hours=s("AFTERSALES_COMPLAINT_CRISIS_HOURS", 24, float),
-            return_addresses=s("AFTERSALES_RETURN_ADDRESSES", {}, json.loads),
-            default_return_address=s(
-                "AFTERSALES_DEFAULT_RETURN_ADDRESS", "Returns desk, the shop's registered warehouse", str
-            ),
-        )
 
     def in_promotion(self, at: datetime) -> bool:
         return any(start <= at < end for start, end in self.promotion_periods)
@@ -188,7 +171,7 @@ class OrderView:
     delivered_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: dict) -> OrderView:
+    def from_json(cls, data: dict[str, Any]) -> OrderView:
         """Read the order of `GET orders /api/v1/orders/{id}`; lines of one SKU are summed."""
         by_sku: dict[str, list[int]] = {}
         for line in data.get("lines") or []:
@@ -209,7 +192,7 @@ class OrderView:
             status=str(data["status"]),
             lines=lines,
             payable_fen=int(payable) if payable is not None else sum(l.cap_fen for l in lines),
-            delivered_at=_parse_time(delivered) if isinstance(delivered, str) and delivered else None,
+            delivered_at=_time(delivered) if isinstance(delivered, str) and delivered else None,
         )
 
     def line(self, sku_code: str) -> OrderLine | None:
@@ -222,6 +205,17 @@ class RequestedLine:
     sku_code: str
     quantity: int
     new_sku_code: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseRequest:
+    """What a buyer asks for (`POST /cases`), before it is checked against the order. `lines` may be
+    empty for a refund-only before shipment (the whole order); `amount_fen` None: what was paid."""
+
+    case_type: str
+    reason: str
+    lines: Sequence[RequestedLine] = ()
+    amount_fen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -278,17 +272,11 @@ def auto_approves(case_type: str, amount_fen: int, policy: Policy) -> bool:
     return case_type == CaseType.REFUND_ONLY and amount_fen < policy.auto_approve_below_fen
 
 
-def draft_case(
-    order: OrderView,
-    case_type: str,
-    reason: str,
-    lines: list[RequestedLine],
-    amount_fen: int | None,
-    now: datetime,
-    policy: Policy,
-) -> CaseDraft:
+def draft_case(order: OrderView, request: CaseRequest, now: datetime, policy: Policy) -> CaseDraft:
     """Check a buyer's request against the order (status, lines, quantities, amount, the
     no-reason window) and price it. Raises RuleViolation (-> 422) naming the field."""
+    case_type, reason, amount_fen = request.case_type, request.reason, request.amount_fen
+    lines = list(request.lines)
     before_shipment = order.status in PRE_SHIPMENT
     if before_shipment and case_type != CaseType.REFUND_ONLY:
         raise RuleViolation(
@@ -431,11 +419,12 @@ def case_sla(
     return None, None
 
 
-def time_left(due_at: datetime | None, now: datetime) -> dict:
-    if due_at is None:
+def time_left(due_at: datetime | None, now: datetime) -> dict[str, Any]:
+    due = aware(due_at)
+    if due is None:
         return {"due_at": None, "seconds_left": None, "overdue": False}
-    left = (aware(due_at) - now).total_seconds()
-    return {"due_at": aware(due_at), "seconds_left": int(left), "overdue": left < 0}
+    left = (due - now).total_seconds()
+    return {"due_at": due, "seconds_left": int(left), "overdue": left < 0}
 
 
 # Complaints ------------------------------------------------------------------------------------
@@ -489,7 +478,8 @@ def meets_milestone(tier: str, action: str) -> bool:
 
 
 def breached(due_at: datetime, met_at: datetime | None, now: datetime) -> bool:
-    return met_at is None and now > aware(due_at)
+    due = aware(due_at)
+    return met_at is None and due is not None and now > due
 
 
 # Feedback --------------------------------------------------------------------------------------

@@ -1,26 +1,25 @@
 """The one call aftersales makes to another service: `GET orders /api/v1/orders/{order_id}`.
 
-Behind this small class so that unit tests inject a fake (`app.extensions[GATEWAY_KEY]`), and so
-that the rest of the service sees an `OrderView`, not orders' JSON.
+Behind this small class so that the rest of the service sees an `OrderView`, not orders' JSON. Views
+reach the app's instance with `orders()` (ecom_common.peers.gateway); unit tests put a fake in its
+place with `peers.inject_gateway(app, ORDERS, fake)`.
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import current_app
-
+from ecom_common.config import Config
 from ecom_common.errors import BadGateway
-from ecom_common.http import current_config
-from ecom_common.peers import PeerClient
+from ecom_common.peers import PeerClient, gateway
 
 from .domain import OrderView
 
-GATEWAY_KEY = "aftersales.orders_gateway"
+ORDERS = "orders"
 
 
 class OrdersGateway:
-    def __init__(self, config):
+    def __init__(self, config: Config):
         self.client = PeerClient(config, "orders")
 
     def get_order(self, order_id: str) -> OrderView | None:
@@ -36,8 +35,6 @@ class OrdersGateway:
             raise BadGateway(f"orders answered an order aftersales cannot read: {exc!r}") from exc
 
 
-def orders_gateway():
-    gw = current_app.extensions.get(GATEWAY_KEY)
-    if gw is None:
-        gw = current_app.extensions[GATEWAY_KEY] = OrdersGateway(current_config())
-    return gw
+def orders() -> OrdersGateway:
+    """The app's orders gateway (a fake in unit tests)."""
+    return gateway(ORDERS, OrdersGateway)

@@ -1,6 +1,11 @@
-"""Case and complaint work shared by the HTTP views and the event handlers: load, ask the domain,
-save with a guarded UPDATE, write the timeline, record the events. Nothing here commits; the caller
-owns the unit of work (views commit, the consumer commits for handlers).
+"""aftersales' service layer: every use case is `verb(ctx, case_or_id, ...)` (ecom_common.usecase),
+shared by the HTTP views and the event handlers: load (and check tenancy), ask the domain, save with
+a guarded UPDATE, write the timeline, record the events. Nothing here commits; the caller owns the
+unit of work (views commit through `use_case`, the consumer commits for handlers, jobs per step).
+
+Who acts is `ctx.actor` (written as `by` on the timeline), the time is `ctx.now`, the SOP's figures
+are `ctx.settings.policy`. A view passes an id, loaded here as the caller may see it (another
+tenant's answers 404); a handler passes the case it already loaded to decide whether to act.
 
 Every status change is `UPDATE cases SET status = :next ... WHERE id = :id AND status = :current`:
 when two requests race, exactly one wins and the other gets 409 (IllegalTransition).
@@ -8,108 +13,62 @@ when two requests race, exactly one wins and the other gets 409 (IllegalTransiti
 
 from __future__ import annotations
 
-import secrets
-from datetime import datetime
-
 import sqlalchemy as sa
 
-from ecom_common.db import UnitOfWork, insert_ignore
-from ecom_common.errors import IllegalTransition, RuleViolation
+from ecom_common.clock import aware
+from ecom_common.db import insert_ignore, is_unique_violation
+from ecom_common.errors import ConflictError, IllegalTransition, NotFound
 from ecom_common.events import make_event
+from ecom_common.ids import new_id
+from ecom_common.usecase import SYSTEM, Ctx
 
-from . import domain
-from .domain import Action, CaseType, Status
-from .models import Case, CaseEvent, CaseLine, Claim, Complaint, ComplaintEvent, Escalation
+from . import claims, domain
+from .domain import Action, CaseType, ComplaintStatus, Status
+from .models import Case, CaseEvent, CaseLine, Complaint, ComplaintEvent, Escalation, Feedback
+from .settings import Settings
 
-SYSTEM = "system"
-
-
-def new_id(prefix: str, now: datetime) -> str:
-    """Prefix + time-sortable hex + random (docs/interfaces.md: ids are prefix + sortable random)."""
-    return f"{prefix}{int(now.timestamp() * 1000):012x}{secrets.token_hex(4)}"
+AftersalesCtx = Ctx[Settings]
 
 
-# Claims ------------------------------------------------------------------------------------------
-def claim(session, draft: domain.CaseDraft) -> None:
-    """Take the case's units and money from what the order still has unclaimed, or RuleViolation.
-
-    One conditional UPDATE per row: concurrent cases cannot both take the last unit or fen."""
-    order = draft.order
-    rows = [
-        dict(
-            order_id=order.order_id,
-            sku_code=l.sku_code,
-            bought_qty=l.quantity,
-            cap_fen=l.cap_fen,
-            claimed_qty=0,
-            claimed_fen=0,
-        )
-        for l in order.lines
-    ]
-    rows.append(
-        dict(
-            order_id=order.order_id,
-            sku_code=Claim.ORDER_ROW,
-            bought_qty=sum(l.quantity for l in order.lines),
-            cap_fen=order.payable_fen,
-            claimed_qty=0,
-            claimed_fen=0,
-        )
-    )
-    insert_ignore(session, Claim.__table__, rows)
-    wants = [(l.sku_code, l.quantity, l.amount_fen, i) for i, l in enumerate(draft.lines)]
-    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen, None))
-    # Rows are always locked in the same (sku_code) order, so concurrent cases cannot deadlock.
-    for sku, qty, fen, i in sorted(wants):
-        taken = session.execute(
-            sa.update(Claim)
-            .where(
-                Claim.order_id == order.order_id,
-                Claim.sku_code == sku,
-                Claim.claimed_qty + qty <= Claim.bought_qty,
-                Claim.claimed_fen + fen <= Claim.cap_fen,
-            )
-            .values(claimed_qty=Claim.claimed_qty + qty, claimed_fen=Claim.claimed_fen + fen)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if taken != 1:
-            field = "amount_fen" if sku == Claim.ORDER_ROW else f"lines.{i}"
-            raise RuleViolation(
-                "these units or this amount are already claimed by another case of this order",
-                {field: ["Already claimed (or refunded) by another case of this order."]},
-            )
+def case_of(ctx: AftersalesCtx, case_or_id: Case | str) -> Case:
+    """The case, as the caller may see it: a missing one and another tenant's both answer 404."""
+    if isinstance(case_or_id, Case):
+        return case_or_id
+    case = ctx.session.get(Case, case_or_id)
+    if case is None:
+        raise NotFound("case not found")
+    ctx.require_visible(case.shop_id, case.buyer_id, "case")
+    return case
 
 
-def release_claims(session, case: Case) -> None:
-    """A rejected case gives its units and money back to the order."""
-    wants = [(l.sku_code, l.quantity, l.amount_fen) for l in case.lines]
-    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in case.lines), case.amount_fen))
-    for sku, qty, fen in sorted(wants):
-        session.execute(
-            sa.update(Claim)
-            .where(
-                Claim.order_id == case.order_id,
-                Claim.sku_code == sku,
-                Claim.claimed_qty >= qty,
-                Claim.claimed_fen >= fen,
-            )
-            .values(claimed_qty=Claim.claimed_qty - qty, claimed_fen=Claim.claimed_fen - fen)
-            .execution_options(synchronize_session=False)
-        )
+def complaint_of(ctx: AftersalesCtx, complaint_or_id: Complaint | str) -> Complaint:
+    if isinstance(complaint_or_id, Complaint):
+        return complaint_or_id
+    c = ctx.session.get(Complaint, complaint_or_id)
+    if c is None:
+        raise NotFound("complaint not found")
+    ctx.require_visible(c.shop_id, c.buyer_id, "complaint")
+    return c
 
 
 # Cases -------------------------------------------------------------------------------------------
-def open_case(
-    uow: UnitOfWork, draft: domain.CaseDraft, buyer_id: str, evidence: dict, now: datetime, policy: domain.Policy
-) -> Case:
-    session = uow.session
-    claim(session, draft)
+def request_case(ctx: AftersalesCtx, order: domain.OrderView, *, request: domain.CaseRequest, evidence: dict) -> Case:
+    """The buyer's request, checked against the order (domain.draft_case), opened as a case."""
+    draft = domain.draft_case(order, request, ctx.now, ctx.settings.policy)
+    return open_case(ctx, draft, evidence=evidence)
+
+
+def open_case(ctx: AftersalesCtx, draft: domain.CaseDraft, *, evidence: dict) -> Case:
+    """Claim the draft's units and money and open the case for `ctx.actor` (the buyer); a small
+    refund-only is approved at once by the system."""
+    session, now, policy = ctx.session, ctx.now, ctx.settings.policy
+    claims.take(session, draft)
     kind, due = domain.case_sla(draft.case_type, Status.REQUESTED, now, policy)
     case = Case(
         id=new_id("C", now),
         order_id=draft.order.order_id,
         shop_id=draft.order.shop_id,
-        buyer_id=buyer_id,
+        buyer_id=ctx.actor.id,
         case_type=draft.case_type,
         reason=draft.reason,
         status=Status.REQUESTED,
@@ -143,13 +102,13 @@ def open_case(
             action="request",
             status=Status.REQUESTED,
             at=now,
-            by=buyer_id,
+            by=ctx.actor.id,
             reason=f"{draft.case_type}: {draft.reason}",
         )
     )
     session.flush()
     session.refresh(case)
-    uow.record(
+    ctx.record(
         make_event(
             "aftersales.CaseRequested",
             {"case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "case_type": case.case_type},
@@ -157,90 +116,78 @@ def open_case(
     )
     if draft.auto_approve:
         approve(
-            uow,
+            ctx.acting_as(SYSTEM),
             case,
-            SYSTEM,
-            now,
-            policy,
             reason=f"refund-only below {policy.auto_approve_below_fen} fen is approved automatically",
         )
     session.expire(case)
     return session.get(Case, case.id)
 
 
-def transition(
-    uow: UnitOfWork,
-    case: Case,
-    action: str,
-    by: str,
-    now: datetime,
-    policy: domain.Policy,
-    reason: str | None = None,
-    **changes,
-) -> str:
+def transition(ctx: AftersalesCtx, case: Case, *, action: str, reason: str | None = None, **changes) -> str:
     """Move `case` by `action` if the machine allows it from the status it has *in the database*."""
+    now, session = ctx.now, ctx.session
     current = case.status
     nxt = domain.next_status(case.case_type, current, action)
     received_at = changes.get("received_at", case.received_at)
     if nxt != current or action == Action.RETRY_REFUND:
-        kind, due = domain.case_sla(case.case_type, nxt, now, policy, received_at=received_at)
+        kind, due = domain.case_sla(case.case_type, nxt, now, ctx.settings.policy, received_at=received_at)
         changes.update(sla_kind=kind, sla_due_at=due)
     if nxt == Status.CLOSED:
         changes["closed_at"] = now
-    updated = uow.session.execute(
+    updated = session.execute(
         sa.update(Case)
         .where(Case.id == case.id, Case.status == current)
         .values(status=nxt, updated_at=now, **changes)
         .execution_options(synchronize_session=False)
     ).rowcount
     if updated != 1:
-        fresh = uow.session.execute(sa.select(Case.status).where(Case.id == case.id)).scalar_one()
+        fresh = session.execute(sa.select(Case.status).where(Case.id == case.id)).scalar_one()
         raise IllegalTransition(f"{case.case_type} case", fresh, action.replace("_", " "))
-    uow.session.add(CaseEvent(case_id=case.id, action=action, status=nxt, at=now, by=by, reason=reason))
-    uow.session.flush()
-    uow.session.refresh(case)
+    session.add(CaseEvent(case_id=case.id, action=action, status=nxt, at=now, by=ctx.actor.id, reason=reason))
+    session.flush()
+    session.refresh(case)
     return nxt
 
 
-def approve(
-    uow: UnitOfWork, case: Case, by: str, now: datetime, policy: domain.Policy, reason: str | None = None
-) -> None:
+def approve(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str | None = None) -> Case:
+    """cs approves: a return or exchange gets the shop's return address; a refund-only's refund is
+    asked for at once."""
+    case = case_of(ctx, case_or_id)
     changes = {}
     if case.case_type in (CaseType.RETURN, CaseType.EXCHANGE):
-        changes["return_address"] = policy.return_address(case.shop_id)
-    transition(uow, case, Action.APPROVE, by, now, policy, reason, **changes)
+        changes["return_address"] = ctx.settings.policy.return_address(case.shop_id)
+    transition(ctx, case, action=Action.APPROVE, reason=reason, **changes)
     if case.case_type == CaseType.REFUND_ONLY:
-        start_refund(uow, case, by, now, policy, reason="refund without return")
+        start_refund(ctx, case, reason="refund without return")
+    return case
 
 
-def reject(uow: UnitOfWork, case: Case, by: str, now: datetime, policy: domain.Policy, reason: str) -> None:
-    transition(uow, case, Action.REJECT, by, now, policy, reason)
-    release_claims(uow.session, case)
+def reject(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str) -> Case:
+    """requested -> rejected; the case's units and money become claimable again."""
+    case = case_of(ctx, case_or_id)
+    transition(ctx, case, action=Action.REJECT, reason=reason)
+    claims.release(ctx.session, case)
+    return case
 
 
 def _lines(case: Case) -> list[dict]:
     return [{"sku_code": l.sku_code, "quantity": l.quantity} for l in case.lines]
 
 
-def start_refund(
-    uow: UnitOfWork,
-    case: Case,
-    by: str,
-    now: datetime,
-    policy: domain.Policy,
-    reason: str | None = None,
-    retry: bool = False,
-) -> None:
+def start_refund(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str | None = None, retry: bool = False) -> Case:
     """Ask for the money: billing refunds (RefundApproved), or, before shipment, orders cancels the
     order and billing refunds it in full (OrderCancelRequested). Either way billing's
-    RefundSucceeded carries the case id back and closes the case."""
+    RefundSucceeded carries the case id back and closes the case. `retry`: cs asks again after
+    billing reported RefundFailed (409 unless the last refund failed)."""
+    case = case_of(ctx, case_or_id)
     action = Action.RETRY_REFUND if retry else Action.START_REFUND
     if retry and not case.refund_failed:
         raise IllegalTransition(f"{case.case_type} case", "refunding (no failed refund)", "retry refund")
     attempt = case.refund_attempts + 1
-    transition(uow, case, action, by, now, policy, reason, refund_attempts=attempt, refund_failed=False)
+    transition(ctx, case, action=action, reason=reason, refund_attempts=attempt, refund_failed=False)
     if case.before_shipment:
-        uow.record(
+        ctx.record(
             make_event(
                 "aftersales.OrderCancelRequested",
                 {
@@ -252,7 +199,7 @@ def start_refund(
             )
         )
     else:
-        uow.record(
+        ctx.record(
             make_event(
                 "aftersales.RefundApproved",
                 {
@@ -265,30 +212,38 @@ def start_refund(
                 },
             )
         )
+    return case
 
 
-def ship_return(uow, case: Case, by: str, now, policy, carrier: str, tracking_no: str) -> None:
+def ship_return(ctx: AftersalesCtx, case_or_id: Case | str, *, carrier: str, tracking_no: str) -> Case:
+    """The buyer handed the goods to a carrier: approved -> awaiting_return."""
+    case = case_of(ctx, case_or_id)
     transition(
-        uow,
+        ctx,
         case,
-        Action.SHIP_RETURN,
-        by,
-        now,
-        policy,
-        f"{carrier} {tracking_no}",
+        action=Action.SHIP_RETURN,
+        reason=f"{carrier} {tracking_no}",
         return_carrier=carrier,
         return_tracking_no=tracking_no,
     )
+    return case
 
 
-def receive(uow, case: Case, by: str, now, policy, resellable: bool, note: str | None) -> None:
+def receive(ctx: AftersalesCtx, case_or_id: Case | str, *, resellable: bool, note: str | None) -> Case:
     """The warehouse inspected the goods: stock is told (resellable or not); a return's refund is
     asked for at once, an exchange's replacement is requested from logistics."""
+    case = case_of(ctx, case_or_id)
     why = ("resellable" if resellable else "not resellable") + (f": {note}" if note else "")
     transition(
-        uow, case, Action.RECEIVE, by, now, policy, why, received_at=now, resellable=resellable, inspection_note=note
+        ctx,
+        case,
+        action=Action.RECEIVE,
+        reason=why,
+        received_at=ctx.now,
+        resellable=resellable,
+        inspection_note=note,
     )
-    uow.record(
+    ctx.record(
         make_event(
             "aftersales.ReturnReceived",
             {
@@ -301,9 +256,9 @@ def receive(uow, case: Case, by: str, now, policy, resellable: bool, note: str |
         )
     )
     if case.case_type == CaseType.RETURN:
-        start_refund(uow, case, SYSTEM, now, policy, reason="return received")
+        start_refund(ctx.acting_as(SYSTEM), case, reason="return received")
     else:
-        uow.record(
+        ctx.record(
             make_event(
                 "aftersales.ReshipRequested",
                 {
@@ -316,11 +271,40 @@ def receive(uow, case: Case, by: str, now, policy, resellable: bool, note: str |
                 },
             )
         )
+    return case
 
 
-def close(uow, case: Case, by: str, now, policy, outcome: str, reason: str, **changes) -> None:
-    transition(uow, case, Action.CLOSE, by, now, policy, reason, **changes)
-    uow.record(
+def refund_failed(ctx: AftersalesCtx, case: Case, *, refund_id: str, error: str | None) -> None:
+    """billing could not refund: the case stays refunding with the failure on its timeline; cs may
+    retry (start_refund(retry=True))."""
+    why = error or "refund failed"
+    transition(
+        ctx,
+        case,
+        action=Action.REFUND_FAILED,
+        reason=f"refund {refund_id} failed: {why}",
+        refund_failed=True,
+        last_refund_error=why[:1000],
+        refund_id=refund_id,
+    )
+
+
+def reship(ctx: AftersalesCtx, case: Case, *, shipment_id: str, carrier: str, tracking_no: str) -> None:
+    """The replacement of an exchange left the warehouse: received -> reshipped."""
+    transition(
+        ctx,
+        case,
+        action=Action.RESHIP,
+        reason=f"replacement {shipment_id} dispatched with {carrier} {tracking_no}",
+        reship_shipment_id=shipment_id,
+        reship_tracking_no=tracking_no,
+    )
+
+
+def close(ctx: AftersalesCtx, case: Case, *, outcome: str, reason: str, **changes) -> None:
+    """refunding/reshipped -> closed (CaseClosed{outcome})."""
+    transition(ctx, case, action=Action.CLOSE, reason=reason, **changes)
+    ctx.record(
         make_event(
             "aftersales.CaseClosed",
             {"case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "outcome": outcome},
@@ -328,50 +312,119 @@ def close(uow, case: Case, by: str, now, policy, outcome: str, reason: str, **ch
     )
 
 
-def note(uow, case: Case, action: str, by: str, now, reason: str) -> None:
+def close_refunded(ctx: AftersalesCtx, case: Case, *, refund_id: str, amount_fen: int) -> None:
+    """billing refunded the case: refunding -> closed."""
+    close(
+        ctx,
+        case,
+        outcome="refunded",
+        reason=f"refund {refund_id} of {amount_fen} fen succeeded",
+        refund_id=refund_id,
+        refund_failed=False,
+    )
+
+
+def close_exchanged(ctx: AftersalesCtx, case: Case, *, shipment_id: str) -> None:
+    """The replacement reached the buyer: reshipped -> closed."""
+    close(ctx, case, outcome="exchanged", reason=f"replacement {shipment_id} delivered")
+
+
+def note(ctx: AftersalesCtx, case: Case, *, action: str, reason: str) -> None:
     """A timeline entry that changes no status (e.g. the order was cancelled by orders)."""
-    uow.session.add(CaseEvent(case_id=case.id, action=action, status=case.status, at=now, by=by, reason=reason))
+    ctx.session.add(
+        CaseEvent(case_id=case.id, action=action, status=case.status, at=ctx.now, by=ctx.actor.id, reason=reason)
+    )
+
+
+def order_cancelled(ctx: AftersalesCtx, order_id: str, *, own_case: Case | None, reason: str, was_paid: bool) -> None:
+    """orders cancelled the order. For our own request (`own_case`) the timeline says so; billing's
+    RefundSucceeded will close the case. Cancelled for another reason: cases still waiting for cs
+    are moot (billing refunds the whole order) and are rejected by the system."""
+    if own_case is not None:
+        note(
+            ctx,
+            own_case,
+            action="order_cancelled",
+            reason=f"order {order_id} cancelled; billing refunds it in full",
+        )
+        return
+    waiting = (
+        ctx.session.execute(sa.select(Case).where(Case.order_id == order_id, Case.status == Status.REQUESTED))
+        .scalars()
+        .all()
+    )
+    why = f"order cancelled ({reason or 'no reason given'}); " + (
+        "billing refunds what was paid" if was_paid else "nothing was paid"
+    )
+    for case in waiting:
+        reject(ctx.acting_as(SYSTEM), case, reason=why)
+
+
+# Feedback ----------------------------------------------------------------------------------------
+def give_feedback(ctx: AftersalesCtx, case_or_id: Case | str, *, score: int, comment: str | None) -> Feedback:
+    """Satisfaction once the case is over (closed or rejected); once per case (409 the second time)."""
+    case = case_of(ctx, case_or_id)
+    domain.check_feedback_allowed(case.status)
+    fb = Feedback(
+        case_id=case.id,
+        shop_id=case.shop_id,
+        buyer_id=case.buyer_id,
+        score=score,
+        comment=comment,
+        created_at=ctx.now,
+    )
+    ctx.session.add(fb)
+    try:
+        ctx.session.flush()
+    except sa.exc.IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise ConflictError("feedback was already given for this case", {"case_id": ["Feedback exists."]}) from exc
+        raise
+    return fb
 
 
 # Complaints ------------------------------------------------------------------------------------
-def open_complaint(
-    uow: UnitOfWork, order: domain.OrderView, buyer_id: str, tier: str, text: str, now: datetime, policy: domain.Policy
-) -> Complaint:
+def open_complaint(ctx: AftersalesCtx, order: domain.OrderView, *, tier: str, text: str) -> Complaint:
+    """A complaint of `ctx.actor` (the buyer) about `order`; a crisis is escalated at once."""
+    now, session = ctx.now, ctx.session
     c = Complaint(
         id=new_id("K", now),
         order_id=order.order_id,
         shop_id=order.shop_id,
-        buyer_id=buyer_id,
+        buyer_id=ctx.actor.id,
         tier=tier,
         text=text,
-        status=domain.ComplaintStatus.OPEN,
+        status=ComplaintStatus.OPEN,
         milestone=domain.COMPLAINT_MILESTONE[tier],
-        due_at=domain.complaint_due(tier, now, policy),
+        due_at=domain.complaint_due(tier, now, ctx.settings.policy),
         created_at=now,
         updated_at=now,
     )
-    uow.session.add(c)
-    uow.session.flush()
-    uow.session.add(
-        ComplaintEvent(complaint_id=c.id, action="open", status=c.status, at=now, by=buyer_id, note=f"{tier} complaint")
+    session.add(c)
+    session.flush()
+    session.add(
+        ComplaintEvent(
+            complaint_id=c.id, action="open", status=c.status, at=now, by=ctx.actor.id, note=f"{tier} complaint"
+        )
     )
     if tier == domain.Tier.CRISIS:
-        escalate(uow, c, "crisis", now, "crisis complaint: escalated to admin at once")
-    uow.session.flush()
+        escalate(ctx, c, kind="crisis", reason="crisis complaint: escalated to admin at once")
+    session.flush()
     return c
 
 
-def escalate(uow: UnitOfWork, c: Complaint, kind: str, now: datetime, reason: str) -> bool:
-    """Escalate once per (complaint, kind): the escalation row's key decides, not a Python check."""
+def escalate(ctx: AftersalesCtx, c: Complaint, *, kind: str, reason: str) -> bool:
+    """Escalate once per (complaint, kind): the escalation row's key decides, not a Python check.
+    The escalation is the system's, whoever caused it."""
     inserted = insert_ignore(
-        uow.session, Escalation.__table__, dict(complaint_id=c.id, kind=kind, at=now, reason=reason)
+        ctx.session, Escalation.__table__, dict(complaint_id=c.id, kind=kind, at=ctx.now, reason=reason)
     )
     if inserted != 1:
         return False
-    uow.session.add(
-        ComplaintEvent(complaint_id=c.id, action="escalate", status=c.status, at=now, by=SYSTEM, note=reason)
+    ctx.session.add(
+        ComplaintEvent(complaint_id=c.id, action="escalate", status=c.status, at=ctx.now, by=SYSTEM.id, note=reason)
     )
-    uow.record(
+    ctx.record(
         make_event(
             "aftersales.ComplaintEscalated",
             {
@@ -387,22 +440,60 @@ def escalate(uow: UnitOfWork, c: Complaint, kind: str, now: datetime, reason: st
     return True
 
 
-def act_on_complaint(uow: UnitOfWork, c: Complaint, action: str, by: str, text: str, now: datetime) -> None:
+def breached_complaints(ctx: AftersalesCtx, *, limit: int = 500) -> list[str]:
+    """Ids of complaints whose clock ran out before their milestone was met and that were not yet
+    escalated for a breach, most overdue first."""
+    return list(
+        ctx.session.execute(
+            sa.select(Complaint.id)
+            .where(
+                Complaint.status != ComplaintStatus.RESOLVED,
+                Complaint.met_at.is_(None),
+                Complaint.due_at < ctx.now,
+                ~sa.exists().where(Escalation.complaint_id == Complaint.id, Escalation.kind.like("breach:%")),
+            )
+            .order_by(Complaint.due_at)
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def escalate_breach(ctx: AftersalesCtx, complaint_id: str) -> bool:
+    """Escalate the complaint's SLA breach, once (re-checked here: it may have been met since)."""
+    c = ctx.session.get(Complaint, complaint_id)
+    if c is None or c.status == ComplaintStatus.RESOLVED or not domain.breached(c.due_at, c.met_at, ctx.now):
+        return False
+    overdue_min = int((ctx.now - aware(c.due_at)).total_seconds() // 60)
+    return escalate(
+        ctx,
+        c,
+        kind=f"breach:{c.milestone}",
+        reason=f"SLA breach: {c.tier} complaint's {c.milestone.replace('_', ' ')} overdue by {overdue_min} min",
+    )
+
+
+def act_on_complaint(ctx: AftersalesCtx, complaint_or_id: Complaint | str, *, action: str, text: str) -> Complaint:
+    """cs responds or resolves; the tier's clock stops when its milestone is met."""
+    c = complaint_of(ctx, complaint_or_id)
+    now, session = ctx.now, ctx.session
     current = c.status
     nxt = domain.complaint_next(current, action)
     changes = {"response": text} if action == "respond" else {"resolution": text}
     met = domain.meets_milestone(c.tier, action) and c.met_at is None
     if met:
         changes["met_at"] = now
-    updated = uow.session.execute(
+    updated = session.execute(
         sa.update(Complaint)
         .where(Complaint.id == c.id, Complaint.status == current)
         .values(status=nxt, updated_at=now, **changes)
         .execution_options(synchronize_session=False)
     ).rowcount
     if updated != 1:
-        fresh = uow.session.execute(sa.select(Complaint.status).where(Complaint.id == c.id)).scalar_one()
+        fresh = session.execute(sa.select(Complaint.status).where(Complaint.id == c.id)).scalar_one()
         raise IllegalTransition("complaint", fresh, action)
-    uow.session.add(ComplaintEvent(complaint_id=c.id, action=action, status=nxt, at=now, by=by, note=text))
-    uow.session.flush()
-    uow.session.refresh(c)
+    session.add(ComplaintEvent(complaint_id=c.id, action=action, status=nxt, at=now, by=ctx.actor.id, note=text))
+    session.flush()
+    session.refresh(c)
+    return c

@@ -11,11 +11,12 @@ import pytest
 
 from aftersales.app import SERVICE
 from aftersales.domain import OrderView
-from aftersales.gateways import GATEWAY_KEY
+from aftersales.gateways import ORDERS
 from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
+from ecom_common.peers import inject_gateway
 from ecom_testkit import auth, recorded_events
 
 
@@ -133,6 +134,6 @@ def service_settings():
 def api(app, db, config):
     """The plugin's app with a fake orders gateway knowing one order, delivered yesterday."""
     orders = FakeOrders()
-    app.extensions[GATEWAY_KEY] = orders
+    inject_gateway(app, ORDERS, orders)
     orders.add(delivered_at=iso(config.clock.now() - timedelta(days=1)))
     return Api(app, db, config, orders)

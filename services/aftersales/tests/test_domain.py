@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from aftersales import domain
-from aftersales.domain import Action, CaseType, OrderView, Policy, RequestedLine, Status
+from aftersales.domain import Action, CaseRequest, CaseType, OrderView, Policy, RequestedLine, Status
+from aftersales.settings import Settings
 from ecom_common.errors import IllegalTransition, RuleViolation
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -105,7 +106,10 @@ def test_order_lines_of_one_sku_are_summed():
 
 def test_return_defaults_amount_to_what_was_paid_and_splits_it():
     d = domain.draft_case(
-        order(), CaseType.RETURN, "quality", [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)], None, T0, POLICY
+        order(),
+        CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)], None),
+        T0,
+        POLICY,
     )
     assert d.amount_fen == 14000 and [l.amount_fen for l in d.lines] == [6000, 8000]
     assert not d.auto_approve and not d.before_shipment
@@ -113,7 +117,7 @@ def test_return_defaults_amount_to_what_was_paid_and_splits_it():
 
 def test_quantity_above_bought_is_refused():
     with pytest.raises(RuleViolation) as err:
-        domain.draft_case(order(), CaseType.RETURN, "size", [RequestedLine("RED-M", 3)], None, T0, POLICY)
+        domain.draft_case(order(), CaseRequest(CaseType.RETURN, "size", [RequestedLine("RED-M", 3)], None), T0, POLICY)
     assert "lines.0.quantity" in err.value.errors
 
 
@@ -121,10 +125,12 @@ def test_unknown_sku_and_duplicate_line_are_refused():
     with pytest.raises(RuleViolation) as err:
         domain.draft_case(
             order(),
-            CaseType.RETURN,
-            "size",
-            [RequestedLine("RED-M", 1), RequestedLine("NOPE", 1), RequestedLine("RED-M", 1)],
-            None,
+            CaseRequest(
+                CaseType.RETURN,
+                "size",
+                [RequestedLine("RED-M", 1), RequestedLine("NOPE", 1), RequestedLine("RED-M", 1)],
+                None,
+            ),
             T0,
             POLICY,
         )
@@ -132,10 +138,15 @@ def test_unknown_sku_and_duplicate_line_are_refused():
 
 
 def test_amount_cap_is_unit_price_times_quantity():
-    domain.draft_case(order(), CaseType.REFUND_ONLY, "not_as_described", [RequestedLine("RED-M", 1)], 3000, T0, POLICY)
+    domain.draft_case(
+        order(), CaseRequest(CaseType.REFUND_ONLY, "not_as_described", [RequestedLine("RED-M", 1)], 3000), T0, POLICY
+    )
     with pytest.raises(RuleViolation) as err:
         domain.draft_case(
-            order(), CaseType.REFUND_ONLY, "not_as_described", [RequestedLine("RED-M", 1)], 3001, T0, POLICY
+            order(),
+            CaseRequest(CaseType.REFUND_ONLY, "not_as_described", [RequestedLine("RED-M", 1)], 3001),
+            T0,
+            POLICY,
         )
     assert "amount_fen" in err.value.errors
 
@@ -145,10 +156,7 @@ def test_amount_cap_is_also_what_the_order_paid():
     with pytest.raises(RuleViolation):
         domain.draft_case(
             order(payable=10000),
-            CaseType.RETURN,
-            "quality",
-            [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)],
-            12000,
+            CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 2), RequestedLine("BLUE-L", 1)], 12000),
             T0,
             POLICY,
         )
@@ -158,46 +166,65 @@ def test_order_status_must_be_delivered_or_completed():
     for status in ("pending_payment", "shipped", "cancelled"):
         with pytest.raises(RuleViolation):
             domain.draft_case(
-                order(status=status), CaseType.RETURN, "quality", [RequestedLine("RED-M", 1)], None, T0, POLICY
+                order(status=status),
+                CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 1)], None),
+                T0,
+                POLICY,
             )
     domain.draft_case(
-        order(status="completed"), CaseType.RETURN, "quality", [RequestedLine("RED-M", 1)], None, T0, POLICY
+        order(status="completed"),
+        CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 1)], None),
+        T0,
+        POLICY,
     )
 
 
 def test_before_shipment_only_refund_only_and_the_whole_order():
     o = order(status="awaiting_shipment", delivered_at=None)
     with pytest.raises(RuleViolation):
-        domain.draft_case(o, CaseType.RETURN, "other", [RequestedLine("RED-M", 1)], None, T0, POLICY)
+        domain.draft_case(o, CaseRequest(CaseType.RETURN, "other", [RequestedLine("RED-M", 1)], None), T0, POLICY)
     with pytest.raises(RuleViolation) as err:
-        domain.draft_case(o, CaseType.REFUND_ONLY, "other", [RequestedLine("RED-M", 1)], None, T0, POLICY)
+        domain.draft_case(o, CaseRequest(CaseType.REFUND_ONLY, "other", [RequestedLine("RED-M", 1)], None), T0, POLICY)
     assert "lines" in err.value.errors
-    d = domain.draft_case(o, CaseType.REFUND_ONLY, "no_reason", [], None, T0, POLICY)
+    d = domain.draft_case(o, CaseRequest(CaseType.REFUND_ONLY, "no_reason", [], None), T0, POLICY)
     assert d.before_shipment and d.amount_fen == 14000 and len(d.lines) == 2 and not d.auto_approve
 
 
 def test_no_reason_only_within_seven_days_of_delivery():
     lines = [RequestedLine("RED-M", 1)]
-    domain.draft_case(order(), CaseType.RETURN, "no_reason", lines, None, T0 + timedelta(days=7), POLICY)
+    domain.draft_case(order(), CaseRequest(CaseType.RETURN, "no_reason", lines, None), T0 + timedelta(days=7), POLICY)
     with pytest.raises(RuleViolation) as err:
-        domain.draft_case(order(), CaseType.RETURN, "no_reason", lines, None, T0 + timedelta(days=7, seconds=1), POLICY)
+        domain.draft_case(
+            order(), CaseRequest(CaseType.RETURN, "no_reason", lines, None), T0 + timedelta(days=7, seconds=1), POLICY
+        )
     assert "reason" in err.value.errors
     # Other reasons are not bound to the window; the window is a setting.
-    domain.draft_case(order(), CaseType.RETURN, "quality", lines, None, T0 + timedelta(days=30), POLICY)
+    domain.draft_case(order(), CaseRequest(CaseType.RETURN, "quality", lines, None), T0 + timedelta(days=30), POLICY)
     domain.draft_case(
-        order(), CaseType.RETURN, "no_reason", lines, None, T0 + timedelta(days=9), Policy(no_reason_days=10)
+        order(),
+        CaseRequest(CaseType.RETURN, "no_reason", lines, None),
+        T0 + timedelta(days=9),
+        Policy(no_reason_days=10),
     )
 
 
 def test_exchange_needs_the_new_spec_and_refunds_nothing():
     with pytest.raises(RuleViolation) as err:
-        domain.draft_case(order(), CaseType.EXCHANGE, "size", [RequestedLine("RED-M", 1)], None, T0, POLICY)
+        domain.draft_case(
+            order(), CaseRequest(CaseType.EXCHANGE, "size", [RequestedLine("RED-M", 1)], None), T0, POLICY
+        )
     assert "lines.0.new_sku_code" in err.value.errors
     with pytest.raises(RuleViolation):
-        domain.draft_case(order(), CaseType.EXCHANGE, "size", [RequestedLine("RED-M", 1, "RED-L")], 100, T0, POLICY)
-    d = domain.draft_case(order(), CaseType.EXCHANGE, "size", [RequestedLine("RED-M", 1, "RED-L")], None, T0, POLICY)
+        domain.draft_case(
+            order(), CaseRequest(CaseType.EXCHANGE, "size", [RequestedLine("RED-M", 1, "RED-L")], 100), T0, POLICY
+        )
+    d = domain.draft_case(
+        order(), CaseRequest(CaseType.EXCHANGE, "size", [RequestedLine("RED-M", 1, "RED-L")], None), T0, POLICY
+    )
     assert d.amount_fen == 0 and d.shipping_paid_by == "buyer"
-    d = domain.draft_case(order(), CaseType.EXCHANGE, "quality", [RequestedLine("RED-M", 1, "RED-M")], None, T0, POLICY)
+    d = domain.draft_case(
+        order(), CaseRequest(CaseType.EXCHANGE, "quality", [RequestedLine("RED-M", 1, "RED-M")], None), T0, POLICY
+    )
     assert d.shipping_paid_by == "merchant"
 
 
@@ -228,7 +255,9 @@ def test_response_sla_is_24_hours_from_request():
 
 def test_refund_sla_24h_after_receipt_48h_in_a_promotion():
     assert domain.case_sla(CaseType.RETURN, Status.RECEIVED, T0, POLICY) == ("refund", T0 + timedelta(hours=24))
-    promo = Policy.from_config(_Cfg({"AFTERSALES_PROMOTION_PERIODS": "2026-11-11T00:00:00Z/2026-11-21T00:00:00Z"}))
+    promo = Settings.from_config(
+        _Cfg({"AFTERSALES_PROMOTION_PERIODS": "2026-11-11T00:00:00Z/2026-11-21T00:00:00Z"})
+    ).policy
     assert promo.in_promotion(T0) and not promo.in_promotion(T0 + timedelta(days=1))
     assert domain.case_sla(CaseType.RETURN, Status.RECEIVED, T0, promo)[1] == T0 + timedelta(hours=48)
     # Refunding keeps the clock of the receipt, not of the moment billing was asked.
@@ -252,7 +281,7 @@ def test_time_left():
 
 
 def test_settings_are_read_from_config():
-    p = Policy.from_config(
+    p = Settings.from_config(
         _Cfg(
             {
                 "AFTERSALES_AUTO_APPROVE_FEN": "8000",
@@ -261,7 +290,7 @@ def test_settings_are_read_from_config():
                 "AFTERSALES_RETURN_ADDRESSES": '{"S1": "杭州市余杭区 1 号"}',
             }
         )
-    )
+    ).policy
     assert (p.auto_approve_below_fen, p.no_reason_days, p.complaint_general_hours) == (8000, 15, 1)
     assert p.return_address("S1") == "杭州市余杭区 1 号" and p.return_address("S2") == p.default_return_address
 

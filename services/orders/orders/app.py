@@ -11,7 +11,7 @@ from . import api, handlers
 SERVICE = ServiceDef(
     name="orders",
     package_dir=Path(__file__).parent,
-    blueprints=[api.blp],
+    blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
     description="Orders, their pricing, audit rules and timeline.",

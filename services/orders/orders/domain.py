@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 from ecom_common.errors import IllegalTransition, RuleViolation
 from ecom_common.privacy import mask_name, mask_phone, scrub
@@ -106,13 +107,13 @@ class Address:
     detail: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict) -> Address:
+    def from_dict(cls, data: dict[str, Any]) -> Address:
         return cls(**{k: (data.get(k) or "").strip() for k in ADDRESS_FIELDS})
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def masked(self) -> dict:
+    def masked(self) -> dict[str, Any]:
         """For lists, events and logs: the region stays (carriers and reports need it), the person
         and the house number do not."""
         return {
@@ -166,7 +167,19 @@ class Totals:
         return self.goods_fen - self.discount_fen
 
 
-def check_requested_lines(lines: list[dict]) -> None:
+@dataclass(frozen=True)
+class OrderRequest:
+    """What a buyer asks to order, as parsed from the request: not yet checked, priced or quoted."""
+
+    shop_id: str
+    buyer_id: str
+    lines: list[dict[str, Any]]  # [{sku_code, quantity}]
+    address: dict[str, Any]
+    note: str = ""
+    presale: bool = False
+
+
+def check_requested_lines(lines: list[dict[str, Any]]) -> None:
     """Shape rules on the buyer's lines before anything is looked up: quantity 1..9999, each SKU once.
     Errors name the line (`lines.<index>.<field>`, index from 0)."""
     errors: dict[str, list[str]] = {}
@@ -177,7 +190,7 @@ def check_requested_lines(lines: list[dict]) -> None:
             errors[f"lines.{i}.quantity"] = ["Must be at least 1."]
         elif qty > MAX_LINE_QUANTITY:
             errors[f"lines.{i}.quantity"] = [f"Must be at most {MAX_LINE_QUANTITY}."]
-        code = line.get("sku_code")
+        code: Any = line.get("sku_code")
         if code in seen:
             errors[f"lines.{i}.sku_code"] = [f"The same SKU as line {seen[code]}; put the quantity on one line."]
         else:
@@ -188,7 +201,7 @@ def check_requested_lines(lines: list[dict]) -> None:
         raise RuleViolation("some order lines are not valid", errors)
 
 
-def price_lines(lines: list[dict], skus: dict[str, dict]) -> list[PricedLine]:
+def price_lines(lines: list[dict[str, Any]], skus: dict[str, dict[str, Any]]) -> list[PricedLine]:
     """Copy the catalog's prices onto the lines. An unknown SKU or one that cannot be sold (not
     listed, deleted, delisted) is a 422 naming the line."""
     errors: dict[str, list[str]] = {}
@@ -207,13 +220,14 @@ def price_lines(lines: list[dict], skus: dict[str, dict]) -> list[PricedLine]:
         if price is None or price < 0:
             errors[f"lines.{i}.sku_code"] = [f"SKU {line['sku_code']!r} has no price."]
             continue
+        list_price = sku.get("list_price_fen")
         priced.append(
             PricedLine(
                 sku_code=line["sku_code"],
                 quantity=line["quantity"],
                 title=sku.get("title") or "",
                 category_id=sku.get("category_id"),
-                list_price_fen=int(sku.get("list_price_fen") if sku.get("list_price_fen") is not None else price),
+                list_price_fen=int(list_price if list_price is not None else price),
                 unit_price_fen=int(price),
                 weight_g=int(sku.get("weight_g") or 0),
             )
@@ -269,7 +283,7 @@ class AuditRules:
     note_hold_keywords: tuple[str, ...] = ("加急", "指定时间", "指定日期", "改地址", "修改地址", "发票")
     priority_keywords: tuple[str, ...] = ("加急", "指定时间")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         for k, v in out.items():
             if isinstance(v, tuple):
@@ -277,7 +291,7 @@ class AuditRules:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict | None, base: AuditRules | None = None) -> AuditRules:
+    def from_dict(cls, data: dict[str, Any] | None, base: AuditRules | None = None) -> AuditRules:
         """`data` over `base` (default: the seed rules); unknown keys are ignored."""
         base = base or cls()
         known = {f.name for f in fields(cls)}
@@ -421,7 +435,7 @@ def audit(facts: AuditFacts, rules: AuditRules) -> AuditOutcome:
 
 
 # Held orders: how long they have waited --------------------------------------------------------------
-def review_wait(held_at: datetime | None, now: datetime, target_minutes: int) -> dict | None:
+def review_wait(held_at: datetime | None, now: datetime, target_minutes: int) -> dict[str, Any] | None:
     if held_at is None:
         return None
     waited = max(timedelta(0), now - held_at)

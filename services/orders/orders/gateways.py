@@ -1,16 +1,15 @@
 """The two peers orders asks when an order is placed: catalog (prices) and logistics (shipping fee).
 
-Small classes over ecom_common.peers.PeerClient, so that unit tests can put fakes in their place
-(`app.extensions["orders.gateways"] = Gateways(FakeCatalog(), FakeLogistics())`). A peer that cannot
-be reached raises ServiceUnavailable (503) from PeerClient before anything is written.
+Small classes over ecom_common.peers.PeerClient. operations.place reaches both through
+`peers.gateway(PEERS, Gateways.from_config)`; unit tests put fakes in their place with
+`peers.inject_gateway(app, PEERS, Gateways(FakeCatalog(), FakeLogistics()))`. A peer that cannot be
+reached raises ServiceUnavailable (503) from PeerClient before anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-
-from flask import current_app
 
 from ecom_common.config import Config
 from ecom_common.errors import BadGateway, RuleViolation
@@ -72,19 +71,15 @@ class LogisticsGateway:
         return Quote(fee_fen=int(body["fee_fen"]), breakdown=list(body.get("breakdown") or []))
 
 
+# The app's gateways to both peers, under this key (ecom_common.peers.gateway).
+PEERS = "orders.peers"
+
+
 @dataclass
 class Gateways:
-    catalog: object
-    logistics: object
+    catalog: CatalogGateway
+    logistics: LogisticsGateway
 
     @classmethod
     def from_config(cls, config: Config) -> Gateways:
         return cls(CatalogGateway(config), LogisticsGateway(config))
-
-
-def current_gateways() -> Gateways:
-    gateways = current_app.extensions.get("orders.gateways")
-    if gateways is None:
-        gateways = Gateways.from_config(current_app.config["ECOM"])
-        current_app.extensions["orders.gateways"] = gateways
-    return gateways

@@ -1,7 +1,7 @@
 """Fixtures for the orders unit and API tests: SQLite, the in-memory bus, fake peer gateways.
 
-The fakes stand in for catalog and logistics behind the same methods as orders/gateways.py; the
-integration tests exercise the real HTTP gateways.
+The fakes stand in for catalog and logistics behind the same methods as orders/gateways.py (put in
+place with ecom_common.peers.inject_gateway); the integration tests exercise the real HTTP gateways.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import pytest
 
 from ecom_common.consumer import EventConsumer
 from ecom_common.events import make_event
+from ecom_common.peers import inject_gateway
 from ecom_testkit import auth, recorded_events
 from ecom_testkit.orders_support import FakeCatalog, FakeLogistics, order_body
 from orders import handlers
-from orders.gateways import Gateways
+from orders.gateways import PEERS, Gateways
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def fakes():
 @pytest.fixture
 def app(app, fakes):
     """The plugin's app, its peers replaced by the fakes."""
-    app.extensions["orders.gateways"] = fakes
+    inject_gateway(app, PEERS, fakes)
     return app
 
 

@@ -6,14 +6,16 @@ import pytest
 import sqlalchemy as sa
 
 from ecom_common.consumer import Outcome
-from ecom_common.errors import IllegalTransition
+from ecom_common.errors import ConcurrentChange, IllegalTransition, RetryLater
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
+from ecom_common.usecase import Actor, Ctx
 from ecom_testkit import auth
 from ecom_testkit.orders_support import ADDRESS, SHOP
 from orders import handlers, operations
 from orders.app import SERVICE
 from orders.models import Order, TimelineEntry
+from orders.settings import Settings
 
 OPS = auth("ops", sub="olga", shop_id=SHOP)
 
@@ -210,7 +212,7 @@ def test_a_reservation_that_overtakes_its_payment_waits_for_it(place, saga, db, 
     # inventory's answer can only follow OrderPaid; seen while pending_payment, the payment is still
     # on its way (e.g. in a retry tier): the handler raises so the consumer retries it later.
     order = place()
-    with pytest.raises(handlers.NotYet):
+    with pytest.raises(RetryLater):
         saga.reserve(order)
     assert status(db, order) == "pending_payment" and actions(db, order) == ["placed"]
     saga.pay(order)
@@ -221,7 +223,7 @@ def test_a_reservation_that_overtakes_its_payment_waits_for_it(place, saga, db, 
 
 def test_a_shortage_that_overtakes_its_payment_waits_for_it(place, saga, db, events):
     order = place()
-    with pytest.raises(handlers.NotYet):
+    with pytest.raises(RetryLater):
         saga.shortage(order, "cancel")
     assert status(db, order) == "pending_payment"
     saga.pay(order)
@@ -341,8 +343,8 @@ def test_a_transition_that_lost_a_race_writes_nothing(place, db):
         # Another transaction cancels the order after we loaded it.
         with db.engine.begin() as conn:
             conn.execute(sa.update(Order).where(Order.id == order["order_id"]).values(status="cancelled"))
-        with pytest.raises(operations.ConcurrentChange):
-            operations.move(uow.session, stale, "pay", "billing", "", db.config.clock.now())
+        with pytest.raises(ConcurrentChange):
+            operations.move(Ctx(uow=uow, actor=Actor("billing"), settings=Settings()), stale, "pay", "")
         uow.rollback()
     with db.Session() as s:
         assert (
@@ -360,15 +362,15 @@ def test_unpaid_orders_close_after_the_timeout(place, saga, db, clock, events):
     saga.pay(paid)
     clock.advance(minutes=29)
     fresh = place(address={**ADDRESS, "phone": "13900000002"})
-    assert run_once(db, SERVICE.job("close_unpaid_orders")) == 0
+    assert run_once(db, SERVICE.job("close-unpaid-orders")) == 0
     clock.advance(minutes=2)
-    assert run_once(db, SERVICE.job("close_unpaid_orders")) == 1
+    assert run_once(db, SERVICE.job("close-unpaid-orders")) == 1
     assert (status(db, stale), status(db, paid), status(db, fresh)) == ("cancelled", "paid", "pending_payment")
     o = get(db, stale)
     assert o.timeline[-1].action == "close_unpaid" and o.timeline[-1].by == "system"
     (cancelled,) = events("orders.OrderCancelled")
     assert cancelled["payload"]["was_paid"] is False and cancelled["payload"]["order_id"] == stale["order_id"]
-    assert run_once(db, SERVICE.job("close_unpaid_orders")) == 0  # a second run finds nothing
+    assert run_once(db, SERVICE.job("close-unpaid-orders")) == 0  # a second run finds nothing
 
 
 def test_the_unpaid_timeout_is_configurable(tmp_path, fakes):
@@ -376,9 +378,11 @@ def test_the_unpaid_timeout_is_configurable(tmp_path, fakes):
     from ecom_testkit import unit_config
 
     config = unit_config("orders", tmp_path, settings={"ORDERS_UNPAID_TIMEOUT_MINUTES": "5"})
-    assert operations.unpaid_timeout(config).total_seconds() == 300
+    assert Settings.from_config(config).unpaid_timeout.total_seconds() == 300
     assert (
-        operations.auto_confirm_after(unit_config("orders", tmp_path, settings={"ORDERS_AUTO_CONFIRM_DAYS": "2"})).days
+        Settings.from_config(
+            unit_config("orders", tmp_path, settings={"ORDERS_AUTO_CONFIRM_DAYS": "2"})
+        ).auto_confirm_after.days
         == 2
     )
     Database(config).dispose()
@@ -393,7 +397,7 @@ def test_delivered_orders_auto_confirm_after_seven_days(place, saga, db, clock, 
     clock.advance(days=6, hours=23)
     assert handlers.auto_confirm_receipt(db) == 0
     clock.advance(hours=2)
-    assert run_once(db, SERVICE.job("auto_confirm_receipt")) == 1
+    assert run_once(db, SERVICE.job("auto-confirm-receipt")) == 1
     o = get(db, order)
     assert o.status == "completed" and o.timeline[-1].by == "system"
     (done,) = events("orders.OrderCompleted")

@@ -1,0 +1,78 @@
+"""aftersales' settings (AFTERSALES_*), read once per config: `ctx.settings` in a use case.
+
+The figures of the after-sales SOP are the domain's `Policy` (`ctx.settings.policy`); this module only
+says where each comes from and what it is when unset (the README's "Settings" table, checked by
+tests/test_settings.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+
+from ecom_common.settings import ServiceSettings, setting
+
+from . import domain
+
+
+@dataclass(frozen=True)
+class Settings(ServiceSettings):
+    auto_approve_below_fen: int = setting(
+        "AFTERSALES_AUTO_APPROVE_FEN", 5000, "a refund_only strictly below this amount (fen) is approved at once"
+    )
+    no_reason_days: int = setting("AFTERSALES_NO_REASON_DAYS", 7, "days after delivery a no_reason return is possible")
+    response_hours: float = setting("AFTERSALES_RESPONSE_HOURS", 24, "hours cs has to approve or reject a case")
+    refund_hours: float = setting("AFTERSALES_REFUND_HOURS", 24, "hours from a return's receipt to its refund")
+    promo_refund_hours: float = setting(
+        "AFTERSALES_PROMO_REFUND_HOURS", 48, "the same for a return received in a promotion period"
+    )
+    refund_only_hours: float = setting(
+        "AFTERSALES_REFUND_ONLY_HOURS", 48, "hours from a refund_only's approval to its refund"
+    )
+    reship_hours: float = setting("AFTERSALES_RESHIP_HOURS", 24, "hours from an exchange's receipt to the reshipment")
+    promotion_periods: tuple[tuple, ...] | None = setting(
+        "AFTERSALES_PROMOTION_PERIODS",
+        None,
+        "promotion periods, `start/end` ISO times separated by commas",
+        parse=domain.parse_periods,
+    )
+    complaint_general_hours: float = setting(
+        "AFTERSALES_COMPLAINT_GENERAL_HOURS", 2, "hours to the first response to a general complaint"
+    )
+    complaint_serious_hours: float = setting(
+        "AFTERSALES_COMPLAINT_SERIOUS_HOURS", 4, "hours to the solution of a serious complaint"
+    )
+    complaint_crisis_hours: float = setting(
+        "AFTERSALES_COMPLAINT_CRISIS_HOURS", 24, "hours to the statement on a crisis complaint"
+    )
+    return_addresses: dict | None = setting(
+        "AFTERSALES_RETURN_ADDRESSES",
+        None,
+        'each shop\'s return address, JSON `{"<shop_id>": "<address>"}`',
+        parse=json.loads,
+    )
+    default_return_address: str = setting(
+        "AFTERSALES_DEFAULT_RETURN_ADDRESS",
+        "Returns desk, the shop's registered warehouse",
+        "the return address of a shop not in AFTERSALES_RETURN_ADDRESSES",
+    )
+
+    @cached_property
+    def policy(self) -> domain.Policy:
+        """The SOP's figures as the domain reads them."""
+        return domain.Policy(
+            auto_approve_below_fen=self.auto_approve_below_fen,
+            no_reason_days=self.no_reason_days,
+            response_hours=self.response_hours,
+            refund_hours=self.refund_hours,
+            promo_refund_hours=self.promo_refund_hours,
+            refund_only_hours=self.refund_only_hours,
+            reship_hours=self.reship_hours,
+            promotion_periods=self.promotion_periods or (),
+            complaint_general_hours=self.complaint_general_hours,
+            complaint_serious_hours=self.complaint_serious_hours,
+            complaint_crisis_hours=self.complaint_crisis_hours,
+            return_addresses=dict(self.return_addresses or {}),
+            default_return_address=self.default_return_address,
+        )

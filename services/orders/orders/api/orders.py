@@ -1,0 +1,162 @@
+"""Orders, under /orders: place one, list and count them, read one, and the transitions a person
+makes (review, cancel, confirm receipt). The peers' part of the story arrives as events (handlers.py)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from ecom_common.auth import current_principal, list_filter, requires
+from ecom_common.http import Blueprint
+from ecom_common.idempotency import idempotent
+from ecom_common.pagination import paginate
+from ecom_common.usecase import use_case
+
+from .. import domain, operations
+from ..models import Order
+from ..settings import Settings
+from .render import order_detail, order_out
+from .schemas import CancelIn, CountArgs, CountsOut, OrderIn, OrderListArgs, OrderOut, OrderPage, ReviewIn
+
+blp = Blueprint("orders", __name__)
+
+READERS = ("buyer", "ops", "finance", "cs", "warehouse", "admin", "service")
+
+
+@blp.route("/orders", methods=["POST"])
+@requires("buyer")
+@idempotent(required=True)
+@blp.arguments(OrderIn)
+@blp.response(201, OrderOut)
+def place_order(args):
+    """Place an order: prices from catalog, shipping fee from logistics, both asked now.
+
+    Checked against them: SKUs that exist, are on sale in the shop and in stock terms orderable, an
+    address the shop delivers to; a broken rule is 422 naming the field."""
+    request = domain.OrderRequest(
+        shop_id=args["shop_id"],
+        buyer_id=current_principal().sub,
+        lines=args["lines"],
+        address=args["address"],
+        note=args["note"],
+        presale=args["presale"],
+    )
+    with use_case(Settings) as ctx:
+        return order_detail(ctx, operations.place(ctx, request))
+
+
+@blp.route("/orders", methods=["GET"])
+@requires(*READERS)
+@blp.arguments(OrderListArgs, location="query")
+@blp.response(200, OrderPage)
+def list_orders(args):
+    """Orders, newest first, filtered; addresses and phones masked.
+
+    created_from after created_to, or min_payable_fen above max_payable_fen, is 422."""
+    stmt = _scoped(sa.select(Order), args.get("shop_id"))
+    if args.get("status"):
+        stmt = stmt.where(Order.status.in_(args["status"]))
+    if args.get("tab"):
+        stmt = stmt.where(Order.status.in_(dict((t[0], t[2]) for t in domain.TABS)[args["tab"]]))
+    if args.get("buyer_id"):
+        stmt = stmt.where(Order.buyer_id == args["buyer_id"])
+    if args.get("created_from"):
+        stmt = stmt.where(Order.created_at >= args["created_from"])
+    if args.get("created_to"):
+        stmt = stmt.where(Order.created_at <= args["created_to"])
+    if args.get("min_payable_fen") is not None:
+        stmt = stmt.where(Order.payable_fen >= args["min_payable_fen"])
+    if args.get("max_payable_fen") is not None:
+        stmt = stmt.where(Order.payable_fen <= args["max_payable_fen"])
+    if args.get("held_reason"):
+        stmt = stmt.where(Order.held_reasons.like(f"%,{args['held_reason']},%"))
+    if args.get("priority") is not None:
+        stmt = stmt.where(Order.priority.is_(args["priority"]))
+    with use_case(Settings) as ctx:
+        target = ctx.settings.review_target_minutes
+        return paginate(
+            ctx.session,
+            stmt,
+            [Order.created_at, Order.id],
+            args["limit"],
+            args.get("cursor"),
+            to_item=lambda o: order_out(o, ctx.now, target),
+        )
+
+
+def _scoped(stmt, requested_shop: str | None):
+    """Confine a query over orders to what the caller may see (the one rule in ecom_common.auth)."""
+    return stmt.where(list_filter(Order.shop_id, Order.buyer_id, requested_shop))
+
+
+@blp.route("/orders/counts", methods=["GET"])
+@requires(*READERS)
+@blp.arguments(CountArgs, location="query")
+@blp.response(200, CountsOut)
+def count_orders(args):
+    """Orders per status and per tab (待付款 / 待发货 / 待收货 / 已完成)."""
+    with use_case(Settings) as ctx:
+        rows = ctx.session.execute(
+            _scoped(sa.select(Order.status, sa.func.count()).select_from(Order), args.get("shop_id")).group_by(
+                Order.status
+            )
+        ).all()
+        overdue = ctx.session.execute(
+            _scoped(sa.select(sa.func.count()).select_from(Order), args.get("shop_id")).where(
+                Order.status == domain.ON_HOLD,
+                Order.held_at < ctx.now - timedelta(minutes=ctx.settings.review_target_minutes),
+            )
+        ).scalar_one()
+    by_status = {s: 0 for s in domain.STATUSES}
+    by_status.update({status: n for status, n in rows})
+    tabs = [
+        {"tab": key, "label": label, "statuses": list(statuses), "count": sum(by_status[s] for s in statuses)}
+        for key, label, statuses in domain.TABS
+    ]
+    return {"by_status": by_status, "tabs": tabs, "total": sum(by_status.values()), "on_hold_overdue": overdue}
+
+
+@blp.route("/orders/<order_id>", methods=["GET"])
+@requires(*READERS)
+@blp.response(200, OrderOut)
+def get_order(order_id):
+    """One order with its lines and timeline."""
+    with use_case(Settings) as ctx:
+        return order_detail(ctx, operations.get(ctx, order_id))
+
+
+@blp.route("/orders/<order_id>/review", methods=["POST"])
+@requires("ops", "admin")
+@idempotent()
+@blp.arguments(ReviewIn)
+@blp.response(200, OrderOut)
+def review_order(args, order_id):
+    """Decide on a held order: approve -> awaiting_shipment (OrderReadyToShip); reject -> cancelled
+    (OrderCancelled: inventory releases, billing refunds). A rejection needs a reason (422)."""
+    with use_case(Settings) as ctx:
+        order = operations.get(ctx, order_id)
+        return order_detail(ctx, operations.review(ctx, order, decision=args["decision"], reason=args.get("reason")))
+
+
+@blp.route("/orders/<order_id>/cancel", methods=["POST"])
+@requires("buyer", "ops", "admin")
+@idempotent()
+@blp.arguments(CancelIn)
+@blp.response(200, OrderOut)
+def cancel_order(args, order_id):
+    """Cancel before shipment (buyer: own orders; ops: their shop's): OrderCancelled releases stock
+    and refunds what was paid."""
+    with use_case(Settings) as ctx:
+        order = operations.get(ctx, order_id)
+        return order_detail(ctx, operations.cancel_by_caller(ctx, order, args.get("reason")))
+
+
+@blp.route("/orders/<order_id>/confirm-receipt", methods=["POST"])
+@requires("buyer")
+@idempotent()
+@blp.response(200, OrderOut)
+def confirm_receipt(order_id):
+    """The buyer confirms receipt of a delivered order: completed, OrderCompleted (settlement T+7)."""
+    with use_case(Settings) as ctx:
+        return order_detail(ctx, operations.confirm_receipt(ctx, operations.get(ctx, order_id)))

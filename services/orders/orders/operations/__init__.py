@@ -1,0 +1,53 @@
+"""orders' service layer: every use case as `verb(ctx, order, ...)`, for the API views, the event
+handlers and the jobs alike. The caller opens the unit of work and commits it; nothing here commits.
+Each transition records the event it causes right where it happens.
+
+One module per kind of use case, all reached as `operations.<verb>`:
+
+    transitions.py  the context, reading an order, the guarded move + timeline, cancel, complete
+    placing.py      place: the buyer's lines priced by catalog, shipping quoted by logistics
+    decisions.py    review, cancel_by_caller, confirm_receipt (the buyer and the shop's staff)
+    audit.py        a shop's audit rules, and the audit run on a reserved order
+    peer_events.py  what the peers' events do: payment, shortage, ship, deliver, a case's cancel
+    jobs.py         which orders are due, and one order's step of each job
+"""
+
+from __future__ import annotations
+
+from .audit import ShopRules, audit_reserved, audit_rules, seed_rules, set_audit_rules
+from .decisions import cancel_by_caller, confirm_receipt, review
+from .jobs import auto_confirm, close_unpaid, confirm_due, unpaid_due
+from .peer_events import Parcel, apply_payment, apply_shortage, cancel_for_case, deliver, ship
+from .placing import Priced, place
+from .transitions import OrdersCtx, cancel, complete, find, get, load_order, move, note
+
+__all__ = [
+    "OrdersCtx",
+    "Parcel",
+    "Priced",
+    "ShopRules",
+    "apply_payment",
+    "apply_shortage",
+    "audit_reserved",
+    "audit_rules",
+    "auto_confirm",
+    "cancel",
+    "cancel_by_caller",
+    "cancel_for_case",
+    "close_unpaid",
+    "complete",
+    "confirm_due",
+    "confirm_receipt",
+    "deliver",
+    "find",
+    "get",
+    "load_order",
+    "move",
+    "note",
+    "place",
+    "review",
+    "seed_rules",
+    "set_audit_rules",
+    "ship",
+    "unpaid_due",
+]
