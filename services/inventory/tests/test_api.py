@@ -93,7 +93,7 @@ def test_adjustment_validation_names_the_field(client, db, list_sku):
         ({"kind": "inbound"}, "quantity"),
         ({"kind": "inbound", "quantity": 0}, "quantity"),
         ({"kind": "inbound", "quantity": "many"}, "quantity"),
-        # Integers are JSON integers, as in every service (ecom_common.http.BodySchema).
+        # Integers are JSON integers, as in every service (ecom_common.schemas.BodySchema).
         ({"kind": "inbound", "quantity": "5"}, "quantity"),
         ({"kind": "inbound", "quantity": 5.0}, "quantity"),
         ({"kind": "count_correction", "counted": "3", "reason": "x"}, "counted"),

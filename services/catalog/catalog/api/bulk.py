@@ -10,8 +10,9 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires
 from ecom_common.errors import DomainError, Problem
-from ecom_common.http import Blueprint, BodySchema
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.schemas import BodySchema
 from ecom_common.usecase import Ctx, use_case
 
 from .. import operations

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import not_found_unless, requires
-from ecom_common.http import Blueprint, BodySchema, PageArgs, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, page_of
 from ecom_common.usecase import use_case
 
 from .. import domain, operations, store

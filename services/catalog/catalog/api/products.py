@@ -12,9 +12,10 @@ from marshmallow import fields, validate
 from ecom_common.auth import list_filter, requires
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict
-from ecom_common.http import MAX_INT, Blueprint, PageArgs, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import MAX_INT, page_of
 from ecom_common.usecase import use_case
 
 from .. import domain, operations, store

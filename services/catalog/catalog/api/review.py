@@ -7,7 +7,8 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields
 
 from ecom_common.auth import requires
-from ecom_common.http import Blueprint, PageArgs, paginate
+from ecom_common.http import Blueprint
+from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import page_of
 from ecom_common.usecase import use_case
 

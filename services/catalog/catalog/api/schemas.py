@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ecom_common.http import MAX_INT, BodySchema, UtcTime
+from ecom_common.schemas import MAX_INT, BodySchema, UtcTime
 
 from .. import domain
 

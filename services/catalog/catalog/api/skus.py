@@ -7,7 +7,8 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import current_scope, not_found_unless, requires
 from ecom_common.errors import UnprocessableEntity
-from ecom_common.http import Blueprint, BodySchema
+from ecom_common.http import Blueprint
+from ecom_common.schemas import BodySchema
 from ecom_common.usecase import Ctx, use_case
 
 from .. import store

@@ -9,8 +9,10 @@ from marshmallow import fields, validate
 
 from ecom_common import schemas
 from ecom_common.auth import not_found_unless, requires
-from ecom_common.http import Blueprint, BodySchema, PageArgs, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema
 from ecom_common.usecase import use_case
 
 from .. import operations

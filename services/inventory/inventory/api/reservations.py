@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import list_filter, requires
-from ecom_common.http import Blueprint, PageArgs, UtcTime, current_db, paginate
-from ecom_common.schemas import TimelineOut, page_of
+from ecom_common.http import Blueprint, current_db
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import queries

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ecom_common.http import UtcTime
+from ecom_common.schemas import UtcTime
 
 from .. import domain
 
