@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SERVICES := catalog orders inventory aftersales logistics billing
+SERVICES += analytics
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 

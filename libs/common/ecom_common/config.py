@@ -16,7 +16,15 @@ from pathlib import Path
 
 from .clock import Clock, SystemClock
 
-SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing")
+SERVICES = (
+    "catalog",
+    "orders",
+    "inventory",
+    "aftersales",
+    "logistics",
+    "billing",
+    "analytics",
+)
 PORTS = {
     "catalog": 8001,
     "orders": 8002,
@@ -24,6 +32,7 @@ PORTS = {
     "aftersales": 8004,
     "logistics": 8005,
     "billing": 8006,
+    "analytics": 8008,
 }
 
 

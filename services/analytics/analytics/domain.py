@@ -1,0 +1,202 @@
+"""analytics' rules, as plain Python (no Flask, no SQL; mypy --strict): what a day is, how an
+order's discount is spread over its lines, the facts an event carries, and the KPI definitions of
+Tmall 生意参谋 (services/analytics/README.md, "KPIs") computed from the aggregates the queries read.
+
+The facts are what analytics keeps of the other services' events (it reads no other database):
+
+- an **order fact** per order (OrderPlaced: goods, discount, postage, payable; OrderPaid: paid;
+  OrderCancelled; OrderCompleted), a **line fact** per line (SKU, category, units, paid amount after
+  its share of the order's discount),
+- a **refund fact** per billing refund, a **shipment fact** per shipment, a **case fact** per
+  after-sales case or escalated complaint.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+
+# Days --------------------------------------------------------------------------------------------
+def day_of(at: datetime, utc_offset_hours: float) -> date:
+    """The shop's calendar day of an instant: 生意参谋 counts by the day in China (UTC+8 by default,
+    ANALYTICS_DAY_UTC_OFFSET_HOURS), so 2026-12-03T17:00Z is already 12-04."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(timezone(timedelta(hours=utc_offset_hours))).date()
+
+
+def days(start: date, end: date) -> list[date]:
+    """Every day from start to end, both included."""
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """The period of the same length that ends the day before `start` (the comparison 生意参谋 shows)."""
+    length = (end - start).days + 1
+    return start - timedelta(days=length), start - timedelta(days=1)
+
+
+class RangeError(ValueError):
+    """A date range that cannot be reported (end before start, longer than allowed)."""
+
+
+def check_range(start: date, end: date, max_days: int) -> None:
+    if end < start:
+        raise RangeError("`to` is before `from`")
+    if (end - start).days + 1 > max_days:
+        raise RangeError(f"at most {max_days} days in one report")
+
+
+# Orders and lines --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LineIn:
+    sku_code: str
+    quantity: int
+    unit_price_fen: int
+    category_id: str | None = None
+
+    @property
+    def gross_fen(self) -> int:
+        return self.quantity * self.unit_price_fen
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """What OrderPlaced tells: the order as priced when it was placed."""
+
+    order_id: str
+    shop_id: str
+    buyer_id: str
+    payable_fen: int
+    placed_at: datetime
+    lines: tuple[LineIn, ...]
+    goods_fen: int | None = None
+    discount_fen: int | None = None
+    shipping_fen: int | None = None
+
+    def amounts(self) -> tuple[int, int, int]:
+        """(goods, discount, postage): as carried, else derived so that goods - discount + postage =
+        payable (an older producer sent only payable and lines: no postage, the rest a discount)."""
+        goods = self.goods_fen if self.goods_fen is not None else sum(line.gross_fen for line in self.lines)
+        shipping = self.shipping_fen if self.shipping_fen is not None else 0
+        discount = self.discount_fen if self.discount_fen is not None else max(0, goods + shipping - self.payable_fen)
+        return goods, discount, shipping
+
+    def line_paid(self) -> list[int]:
+        """Each line's paid amount: its gross less its share of the order's discount, apportioned by
+        gross with the largest remainder (the shares add up to the discount to the fen)."""
+        _, discount, _ = self.amounts()
+        gross = [line.gross_fen for line in self.lines]
+        shares = apportion(min(discount, sum(gross)), gross)
+        return [g - s for g, s in zip(gross, shares, strict=True)]
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` split in proportion to `weights` in whole fen, by largest remainder (ties: the earlier
+    line); all zero weights: split evenly the same way."""
+    if not weights:
+        return []
+    if total == 0:
+        return [0] * len(weights)
+    base = list(weights) if sum(weights) > 0 else [1] * len(weights)
+    whole = sum(base)
+    floors = [total * w // whole for w in base]
+    remainders = [(total * w % whole, -i) for i, w in enumerate(base)]
+    left = total - sum(floors)
+    for _, neg_index in sorted(remainders, reverse=True)[:left]:
+        floors[-neg_index] += 1
+    return floors
+
+
+def sum_by_key(rows: Iterable[dict[str, Any]], keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Rows with the same key values merged, numbers added: one statement may not upsert the same
+    rollup row twice (PostgreSQL's ON CONFLICT DO UPDATE refuses), e.g. two lines of one SKU."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        into = merged.get(key)
+        if into is None:
+            merged[key] = dict(row)
+            continue
+        for name, value in row.items():
+            if name not in keys and isinstance(value, int) and not isinstance(value, bool):
+                into[name] = into[name] + value
+    return list(merged.values())
+
+
+# KPIs --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Aggregates:
+    """What the queries read for one shop (or the platform) over one period."""
+
+    paid_fen: int = 0
+    paid_orders: int = 0
+    paying_buyers: int = 0
+    new_buyers: int = 0
+    repeat_buyers: int = 0
+    uv: int = 0
+    pv: int = 0
+    refund_fen: int = 0
+    refunds: int = 0
+    placed_orders: int = 0
+    cancelled_orders: int = 0
+
+
+def ratio(part: int, whole: int) -> float | None:
+    """part / whole to 4 decimals; None when there is nothing to divide by (no buyer, no visitor)."""
+    return None if whole == 0 else round(part / whole, 4)
+
+
+def per(total_fen: int, count: int) -> int | None:
+    """An average in whole fen, half up; None for no count."""
+    return None if count == 0 else math.floor(total_fen / count + 0.5)
+
+
+def kpis(a: Aggregates) -> dict[str, Any]:
+    """The KPIs of one period by the README's definitions."""
+    return {
+        "paid_fen": a.paid_fen,
+        "paid_orders": a.paid_orders,
+        "paying_buyers": a.paying_buyers,
+        "aov_fen": per(a.paid_fen, a.paying_buyers),
+        "uv": a.uv,
+        "pv": a.pv,
+        "conversion": ratio(a.paying_buyers, a.uv),
+        "refund_fen": a.refund_fen,
+        "refunds": a.refunds,
+        "refund_rate": ratio(a.refund_fen, a.paid_fen),
+        "new_buyers": a.new_buyers,
+        "new_buyer_share": ratio(a.new_buyers, a.paying_buyers),
+        "repeat_buyers": a.repeat_buyers,
+        "repurchase_rate": ratio(a.repeat_buyers, a.paying_buyers),
+        "placed_orders": a.placed_orders,
+        "cancelled_orders": a.cancelled_orders,
+    }
+
+
+def change(current: float | int | None, previous: float | int | None) -> float | None:
+    """Relative change against the previous period (0.25 = +25%); None when either is missing or
+    the previous one is zero."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return round((current - previous) / previous, 4)
+
+
+# CSV ---------------------------------------------------------------------------------------------
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ (or a tab / CR) gets a
+    leading apostrophe (OWASP "CSV injection"); numbers are written as they are; None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
