@@ -43,7 +43,15 @@ from ecom_testkit.world import PLATFORM_SETTINGS, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
-SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
+SERVICES = [
+    "catalog",
+    "orders",
+    "inventory",
+    "aftersales",
+    "logistics",
+    "billing",
+    "analytics",
+]
 # Per operation, generation mode and pass (~1,600 requests in all, 75-120 s on a busy 2-core machine);
 # ECOM_FUZZ_EXAMPLES=50 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "6"))
@@ -78,6 +86,7 @@ RULES_BEYOND_SCHEMA = {
     "POST /api/v1/payments": "the order exists and awaits payment",
     # across fields
     "GET /api/v1/orders": "min_payable_fen <= max_payable_fen, created_from <= created_to",
+    "GET /api/v1/kpis": "from <= to, at most ANALYTICS_MAX_RANGE_DAYS days",
     "POST /api/v1/orders/{order_id}/review": "a rejection needs a reason",
     "PUT /api/v1/promotion-periods": "ends_at after starts_at",
     "POST /api/v1/stock/{sku_code}/adjustments": "counted and reason for a count_correction",

@@ -23,7 +23,15 @@ ADDRESS = {
     "street": "文三路",
     "detail": "100号3幢501",
 }
-ALL_SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
+ALL_SERVICES = [
+    "catalog",
+    "orders",
+    "inventory",
+    "aftersales",
+    "logistics",
+    "billing",
+    "analytics",
+]
 
 
 class Saga:

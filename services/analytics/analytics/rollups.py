@@ -1,4 +1,4 @@
-"""The rollups, kept two ways that must agree (tests/test_rollups.py):
+"""The rollups, kept two ways that must agree (tests/test_handlers.py):
 
 - **incrementally**, as each event changes a fact: `add(session, ShopDay, rows)` is one
   `INSERT ... ON CONFLICT (key) DO UPDATE SET col = col + excluded.col` for all rows of the event
