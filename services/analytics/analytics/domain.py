@@ -200,3 +200,39 @@ def csv_cell(value: object) -> str:
         return str(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+# Alerts ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AlertPolicy:
+    """The SOP's bounds: payment conversion 15% below the shop's benchmark, a refund rate above its
+    bound, a new-customer share under 30%."""
+
+    conversion_benchmarks: dict[str, float]
+    conversion_drop: float = 0.15
+    refund_rate_max: float = 0.1
+    new_buyer_share_min: float = 0.3
+
+
+@dataclass(frozen=True)
+class Alert:
+    kpi: str
+    value: float
+    bound: float
+    direction: str  # "below" | "above"
+
+
+def alerts(shop_id: str, k: dict[str, Any], policy: AlertPolicy) -> list[Alert]:
+    """The KPIs of one shop's period past their bounds (a KPI without a value, e.g. no visitors, is
+    never an alert)."""
+    out = []
+    benchmark = policy.conversion_benchmarks.get(shop_id)
+    if benchmark is not None and k["conversion"] is not None:
+        bound = round(benchmark * (1 - policy.conversion_drop), 4)
+        if k["conversion"] < bound:
+            out.append(Alert("conversion", k["conversion"], bound, "below"))
+    if k["refund_rate"] is not None and k["refund_rate"] > policy.refund_rate_max:
+        out.append(Alert("refund_rate", k["refund_rate"], policy.refund_rate_max, "above"))
+    if k["new_buyer_share"] is not None and k["new_buyer_share"] < policy.new_buyer_share_min:
+        out.append(Alert("new_buyer_share", k["new_buyer_share"], policy.new_buyer_share_min, "below"))
+    return out

@@ -8,14 +8,14 @@ delivered_at), else the envelope's occurred_at (when the producer recorded the c
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
-from ecom_common.db import UnitOfWork
+from ecom_common.db import Database, UnitOfWork
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
-from ecom_common.usecase import for_event
+from ecom_common.usecase import for_event, for_job
 
 from . import domain, operations
 from .settings import Settings
@@ -173,4 +173,14 @@ HANDLERS = {
 
 SUBSCRIPTIONS = [Subscription("analytics.events", HANDLERS)]
 
-JOBS: list[Job] = []
+
+# Jobs --------------------------------------------------------------------------------------------
+def check_kpi_alerts(db: Database) -> int:
+    """Yesterday's KPIs (the last complete day of the shops' calendar) against the alert bounds; an
+    alert already raised is not raised again, so the job may run as often as it likes."""
+    with for_job(db, Settings) as ctx:
+        yesterday = domain.day_of(ctx.now, ctx.settings.day_utc_offset_hours) - timedelta(days=1)
+        return len(operations.raise_alerts(ctx, yesterday))
+
+
+JOBS: list[Job] = [Job("check-kpi-alerts", check_kpi_alerts, interval=3600)]

@@ -139,6 +139,21 @@ class Visit(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
+class KpiAlertSent(Base):
+    """One row per alert raised: the key makes "once per shop, day and KPI" a database fact (two
+    workers running the job raise it once)."""
+
+    __tablename__ = "kpi_alerts"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    kpi: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    value: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    bound: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    direction: Mapped[str] = mapped_column(sa.String(8), nullable=False)
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
 # Rollups -----------------------------------------------------------------------------------------
 class ShopDay(Base):
     """Sums per shop and day. Every column is a count or an amount that only adds up."""

@@ -18,12 +18,14 @@ import sqlalchemy as sa
 
 from ecom_common.db import insert_ignore, insert_new
 from ecom_common.errors import RetryLater
+from ecom_common.events import make_event
 from ecom_common.usecase import Ctx
 
 from . import domain, queries, rollups
 from .models import (
     BuyerDay,
     CaseFact,
+    KpiAlertSent,
     LineFact,
     OrderFact,
     RefundFact,
@@ -326,3 +328,24 @@ def kpi_report(ctx: Ctx[Settings], shop_id: str | None, *, start: date, end: dat
         "series": queries.series(ctx.session, shop_id, start, end),
         **queries.top(ctx.session, shop_id, start, end, ctx.settings.top_n),
     }
+
+
+# Alerts ------------------------------------------------------------------------------------------
+def raise_alerts(ctx: Ctx[Settings], day: date) -> list[dict[str, Any]]:
+    """Every shop active on `day` (orders or visits) whose KPIs of that day are past a bound gets an
+    `analytics.KpiAlert` per KPI, once (the kpi_alerts row's key): the payloads raised now."""
+    shops = sorted(
+        set(ctx.session.execute(sa.select(ShopDay.shop_id).where(ShopDay.day == day)).scalars())
+        | set(ctx.session.execute(sa.select(VisitorDay.shop_id).where(VisitorDay.day == day).distinct()).scalars())
+    )
+    raised = []
+    for shop_id in shops:
+        k = domain.kpis(queries.aggregates(ctx.session, shop_id, day, day, ctx.settings.old_buyer_days))
+        for alert in domain.alerts(shop_id, k, ctx.settings.alert_policy):
+            row = {"shop_id": shop_id, "day": day, "raised_at": ctx.now, **alert.__dict__}
+            if not insert_ignore(ctx.session, KpiAlertSent.__table__, row):
+                continue
+            payload = {"shop_id": shop_id, **alert.__dict__, "from": day.isoformat(), "to": day.isoformat()}
+            ctx.record(make_event("analytics.KpiAlert", payload))
+            raised.append(payload)
+    return raised
