@@ -13,6 +13,7 @@ The facts are what analytics keeps of the other services' events (it reads no ot
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -236,3 +237,81 @@ def alerts(shop_id: str, k: dict[str, Any], policy: AlertPolicy) -> list[Alert]:
     if k["new_buyer_share"] is not None and k["new_buyer_share"] < policy.new_buyer_share_min:
         out.append(Alert("new_buyer_share", k["new_buyer_share"], policy.new_buyer_share_min, "below"))
     return out
+
+
+# A/B experiments ---------------------------------------------------------------------------------
+MIN_LIFT = 0.05  # the SOP: a variant wins when conversion rises by 5% or more
+ALPHA = 0.05  # ... and the rise is significant (two-sided)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    weight: int
+
+
+class ExperimentError(ValueError):
+    """Variants an experiment cannot have."""
+
+
+def check_variants(variants: Sequence[Variant]) -> None:
+    if len(variants) < 2:
+        raise ExperimentError("an experiment needs at least two variants (the first is the control)")
+    if len({v.name for v in variants}) != len(variants):
+        raise ExperimentError("each variant name once")
+    if any(v.weight < 1 for v in variants):
+        raise ExperimentError("every weight is a whole number of at least 1")
+
+
+def assign(experiment_id: str, visitor_id: str, variants: Sequence[Variant]) -> str:
+    """The variant a visitor sees, the same on every call and every process: a SHA-256 of
+    (experiment, visitor) placed on the variants' cumulative weights."""
+    digest = hashlib.sha256(f"{experiment_id}\x1f{visitor_id}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") % sum(v.weight for v in variants)
+    for variant in variants:
+        if point < variant.weight:
+            return variant.name
+        point -= variant.weight
+    raise AssertionError("unreachable: point < total weight")
+
+
+def two_proportion_p(x1: int, n1: int, x2: int, n2: int) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test of x1/n1 against x2/n2 (None when a
+    group is empty or nobody / everybody converted: there is no variance to test)."""
+    if n1 == 0 or n2 == 0:
+        return None
+    pooled = (x1 + x2) / (n1 + n2)
+    variance = pooled * (1 - pooled) * (1 / n1 + 1 / n2)
+    if variance == 0:
+        return None
+    z = (x2 / n2 - x1 / n1) / math.sqrt(variance)
+    return math.erfc(abs(z) / math.sqrt(2))
+
+
+def experiment_report(counts: Sequence[tuple[str, int, int]]) -> dict[str, Any]:
+    """Per variant (name, visitors, buyers), the first being the control: conversion, lift over the
+    control, the two-sided p-value against it; the winner is the best variant whose lift is at least
+    MIN_LIFT with p < ALPHA, or None."""
+    control_name, n0, x0 = counts[0]
+    c0 = x0 / n0 if n0 else None
+    rows: list[dict[str, Any]] = []
+    best: tuple[float, float, str] | None = None  # (lift, -p, name) of the best qualifying variant
+    for name, n, x in counts:
+        conversion = x / n if n else None
+        control = name == control_name
+        lift = None if control or conversion is None or not c0 else (conversion - c0) / c0
+        p = None if control else two_proportion_p(x0, n0, x, n)
+        rows.append(
+            {
+                "variant": name,
+                "visitors": n,
+                "buyers": x,
+                "conversion": None if conversion is None else round(conversion, 4),
+                "lift": None if lift is None else round(lift, 4),
+                "p_value": None if p is None else round(p, 6),
+                "significant": p is not None and p < ALPHA,
+            }
+        )
+        if lift is not None and p is not None and lift >= MIN_LIFT and p < ALPHA:
+            best = max(best or (lift, -p, name), (lift, -p, name))
+    return {"control": control_name, "variants": rows, "winner": best[2] if best else None}
