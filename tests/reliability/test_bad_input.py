@@ -87,6 +87,7 @@ RULES_BEYOND_SCHEMA = {
     # across fields
     "GET /api/v1/orders": "min_payable_fen <= max_payable_fen, created_from <= created_to",
     "GET /api/v1/kpis": "from <= to, at most ANALYTICS_MAX_RANGE_DAYS days",
+    "POST /api/v1/experiments": "variant names unique, ends_on not before starts_on",
     "POST /api/v1/orders/{order_id}/review": "a rejection needs a reason",
     "PUT /api/v1/promotion-periods": "ends_at after starts_at",
     "POST /api/v1/stock/{sku_code}/adjustments": "counted and reason for a count_correction",

@@ -189,6 +189,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("analytics", "/api/v1/kpis"): Route(
         "shop", _r("ops", "finance", "admin"), params={**S2, "from": "2026-01-01", "to": "2026-01-31"}
     ),
+    ("analytics", "/api/v1/experiments/<experiment_id>"): Route(
+        "one", _r("ops", "finance", "admin", "service"), path={"experiment_id": "experiment_id"}, marker="experiment_id"
+    ),
+    ("analytics", "/api/v1/experiments/<experiment_id>/assignment"): Route(
+        "one",
+        _r("service", "admin", "ops"),
+        path={"experiment_id": "experiment_id"},
+        params={"visitor_id": "eve"},
+        marker="experiment_id",
+    ),
+    ("analytics", "/api/v1/experiments/<experiment_id>/report"): Route(
+        "one", _r("ops", "finance", "admin"), path={"experiment_id": "experiment_id"}, marker="experiment_id"
+    ),
 }
 
 # The expectations a case can carry (its test id names one)

@@ -154,6 +154,25 @@ class KpiAlertSent(Base):
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
 
+class Experiment(Base):
+    """An A/B experiment of a shop: what is varied, the variants with their weights (the first is
+    the control), the metric (conversion) and its days."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (sa.Index("ix_experiments_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    target: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    variants: Mapped[list] = mapped_column(sa.JSON, nullable=False)
+    metric: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    starts_on: Mapped[date] = mapped_column(sa.Date, nullable=False)
+    ends_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
 # Rollups -----------------------------------------------------------------------------------------
 class ShopDay(Base):
     """Sums per shop and day. Every column is a count or an amount that only adds up."""

@@ -17,14 +17,16 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from ecom_common.db import insert_ignore, insert_new
-from ecom_common.errors import RetryLater
+from ecom_common.errors import NotFound, RetryLater, RuleViolation
 from ecom_common.events import make_event
+from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
 
 from . import domain, queries, rollups
 from .models import (
     BuyerDay,
     CaseFact,
+    Experiment,
     KpiAlertSent,
     LineFact,
     OrderFact,
@@ -349,3 +351,91 @@ def raise_alerts(ctx: Ctx[Settings], day: date) -> list[dict[str, Any]]:
             ctx.record(make_event("analytics.KpiAlert", payload))
             raised.append(payload)
     return raised
+
+
+# A/B experiments ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExperimentIn:
+    shop_id: str
+    name: str
+    target: str
+    variants: tuple[domain.Variant, ...]
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+def create_experiment(ctx: Ctx[Settings], spec: ExperimentIn) -> Experiment:
+    """A shop's experiment on conversion; the first variant is the control. Starts today unless
+    told otherwise (the shop's day)."""
+    try:
+        domain.check_variants(spec.variants)
+    except domain.ExperimentError as exc:
+        raise RuleViolation(str(exc), errors={"variants": [str(exc)]}) from exc
+    starts_on = spec.starts_on or _day(ctx, ctx.now)
+    if spec.ends_on is not None and spec.ends_on < starts_on:
+        raise RuleViolation("ends_on is before starts_on", errors={"ends_on": ["before starts_on"]})
+    experiment = Experiment(
+        id=new_id("X", ctx.now),
+        shop_id=spec.shop_id,
+        name=spec.name,
+        target=spec.target,
+        variants=[{"name": v.name, "weight": v.weight} for v in spec.variants],
+        metric="conversion",
+        starts_on=starts_on,
+        ends_on=spec.ends_on,
+        created_at=ctx.now,
+        created_by=ctx.actor.id,
+    )
+    ctx.session.add(experiment)
+    ctx.session.flush()
+    return experiment
+
+
+def get_experiment(ctx: Ctx[Settings], experiment_id: str) -> Experiment:
+    experiment = ctx.session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound("experiment not found")
+    ctx.require_visible(experiment.shop_id, None, "experiment")
+    return experiment
+
+
+def _variants(experiment: Experiment) -> tuple[domain.Variant, ...]:
+    return tuple(domain.Variant(v["name"], int(v["weight"])) for v in experiment.variants)
+
+
+def assignment(ctx: Ctx[Settings], experiment_id: str, visitor_id: str) -> dict[str, str]:
+    """The variant `visitor_id` sees (always the same); the storefront sends it back on each visit."""
+    experiment = get_experiment(ctx, experiment_id)
+    return {
+        "experiment_id": experiment.id,
+        "visitor_id": visitor_id,
+        "variant": domain.assign(experiment.id, visitor_id, _variants(experiment)),
+    }
+
+
+def experiment_report(ctx: Ctx[Settings], experiment_id: str) -> dict[str, Any]:
+    """Per variant: the distinct visitors whose visits carried it in the experiment's days, and how
+    many of them paid in the shop in those days (a signed-in buyer's visitor_id is their buyer id);
+    conversion, lift over the control, p-value and the winner by the SOP's rule (domain)."""
+    experiment = get_experiment(ctx, experiment_id)
+    start = experiment.starts_on
+    end = experiment.ends_on or _day(ctx, ctx.now)
+    names = [v.name for v in _variants(experiment)]
+    buyers = sa.select(BuyerDay.buyer_id).where(
+        BuyerDay.shop_id == experiment.shop_id, BuyerDay.day >= start, BuyerDay.day <= end
+    )
+    counts = {
+        variant: (int(n), int(x))
+        for variant, n, x in ctx.session.execute(
+            sa.select(
+                Visit.variant,
+                sa.func.count(sa.distinct(Visit.visitor_id)),
+                sa.func.count(sa.distinct(sa.case((Visit.visitor_id.in_(buyers), Visit.visitor_id)))),
+            )
+            .where(Visit.shop_id == experiment.shop_id, Visit.day >= start, Visit.day <= end)
+            .where(Visit.variant.in_(names))
+            .group_by(Visit.variant)
+        )
+    }
+    report = domain.experiment_report([(name, *counts.get(name, (0, 0))) for name in names])
+    return {"experiment_id": experiment.id, "shop_id": experiment.shop_id, "from": start, "to": end, **report}
