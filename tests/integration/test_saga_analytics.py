@@ -115,6 +115,12 @@ def test_a_scripted_day_gives_the_kpis_computed_by_hand(saga):
         "repurchase_rate": 0.25,
         "placed_orders": 6,
         "cancelled_orders": 1,
+        # nothing dispatched or claimed yet today
+        "dispatched": 0,
+        "delivered": 0,
+        "stalled": 0,
+        "cases_opened": 0,
+        "complaints_escalated": 0,
     }
     args = {"from": today.isoformat(), "to": today.isoformat()}
     body = eventually(

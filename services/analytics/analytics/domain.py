@@ -144,6 +144,11 @@ class Aggregates:
     refunds: int = 0
     placed_orders: int = 0
     cancelled_orders: int = 0
+    dispatched: int = 0
+    delivered: int = 0
+    stalled: int = 0
+    cases_opened: int = 0
+    complaints_escalated: int = 0
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -175,6 +180,11 @@ def kpis(a: Aggregates) -> dict[str, Any]:
         "repurchase_rate": ratio(a.repeat_buyers, a.paying_buyers),
         "placed_orders": a.placed_orders,
         "cancelled_orders": a.cancelled_orders,
+        "dispatched": a.dispatched,
+        "delivered": a.delivered,
+        "stalled": a.stalled,
+        "cases_opened": a.cases_opened,
+        "complaints_escalated": a.complaints_escalated,
     }
 
 

@@ -18,7 +18,19 @@ from sqlalchemy.orm import Session
 from . import domain
 from .models import BuyerDay, ShopDay, SkuDay, VisitorDay
 
-SUMS = ("paid_fen", "paid_orders", "refund_fen", "refunds", "placed_orders", "cancelled_orders")
+SUMS = (
+    "paid_fen",
+    "paid_orders",
+    "refund_fen",
+    "refunds",
+    "placed_orders",
+    "cancelled_orders",
+    "dispatched",
+    "delivered",
+    "stalled",
+    "cases_opened",
+    "complaints_escalated",
+)
 
 
 def _in(model: Any, shop_id: str | None, start: date, end: date) -> list[Any]:
@@ -119,6 +131,11 @@ DAILY = (
     "refund_rate",
     "placed_orders",
     "cancelled_orders",
+    "dispatched",
+    "delivered",
+    "stalled",
+    "cases_opened",
+    "complaints_escalated",
 )
 
 

@@ -126,3 +126,22 @@ def test_ecom_analytics_rebuild(projector, config, db, monkeypatch, tmp_path, ca
 @pytest.fixture
 def service_settings():
     return {}
+
+
+def test_fulfilment_and_after_sales_counts(projector):
+    _order(projector, "O1", "bob")
+    ship = {"shipment_id": "SH1", "order_id": "O1", "shop_id": "S1", "carrier": "SF"}
+    dispatched = {**ship, "tracking_no": "T1", "lines": [{"sku_code": "SKU-A", "quantity": 1}]}
+    projector.deliver("logistics.ShipmentDispatched", dispatched, at=T0)
+    projector.deliver("logistics.ShipmentDelivered", {**ship, "delivered_at": iso(T0 + timedelta(hours=5))})
+    replacement = {**dispatched, "shipment_id": "SH2", "case_id": "C1"}
+    projector.deliver("logistics.ShipmentDispatched", replacement, at=T0)  # an exchange's: not counted
+    projector.deliver("logistics.ShipmentStalled", {**ship, "shipment_id": "SH3"}, at=T0)
+    case = {"case_id": "C1", "order_id": "O1", "shop_id": "S1", "case_type": "exchange"}
+    projector.deliver("aftersales.CaseRequested", case, at=T0)
+    complaint = {"complaint_id": "K1", "shop_id": "S1", "tier": "serious", "order_id": "O1"}
+    projector.deliver("aftersales.ComplaintEscalated", complaint, at=T0)
+    projector.deliver("aftersales.ComplaintEscalated", complaint, at=T0)  # escalated again: one complaint
+    k = projector.get("/api/v1/kpis", query_string={"from": DAY, "to": DAY}).get_json()["kpis"]
+    counts = ("dispatched", "delivered", "stalled", "cases_opened", "complaints_escalated")
+    assert {c: k[c] for c in counts} == dict.fromkeys(counts, 1)
