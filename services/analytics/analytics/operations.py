@@ -105,16 +105,25 @@ def record_paid(ctx: Ctx[Settings], order_id: str, *, paid_fen: int, paid_at: da
     """OrderPaid: 支付金额 is what the buyer paid, postage included, on the day of payment; the
     buyer becomes a paying buyer of the day and each line adds to its SKU's day."""
     day = _day(ctx, paid_at)
-    if not _set_once(
-        ctx, OrderFact, ("order_id", order_id), "paid_at", {"paid_at": paid_at, "paid_day": day, "paid_fen": paid_fen}
-    ):
+    # The fact's milestone and the lines' paid day set, reading back what the rollups need in the
+    # same statements (RETURNING): a paid order costs five round trips, not seven.
+    o, lf = OrderFact.__table__, LineFact.__table__
+    fact = ctx.session.execute(
+        sa.update(o)
+        .where(o.c.order_id == order_id, o.c.paid_at.is_(None))
+        .values(paid_at=paid_at, paid_day=day, paid_fen=paid_fen)
+        .returning(o.c.shop_id, o.c.buyer_id)
+    ).first()
+    if fact is None:
         if not _order_exists(ctx, order_id):
             raise RetryLater(f"OrderPaid of {order_id} before its OrderPlaced")
         return False
-    fact = ctx.session.get(OrderFact, order_id)
-    assert fact is not None
-    ctx.session.execute(sa.update(LineFact).where(LineFact.order_id == order_id).values(paid_day=day))
-    lines = ctx.session.execute(sa.select(LineFact).where(LineFact.order_id == order_id)).scalars().all()
+    lines = ctx.session.execute(
+        sa.update(lf)
+        .where(lf.c.order_id == order_id)
+        .values(paid_day=day)
+        .returning(lf.c.sku_code, lf.c.category_id, lf.c.paid_fen, lf.c.quantity)
+    ).all()
     rollups.add(ctx.session, ShopDay, [{"shop_id": fact.shop_id, "day": day, "paid_fen": paid_fen, "paid_orders": 1}])
     rollups.add(ctx.session, BuyerDay, [{"shop_id": fact.shop_id, "day": day, "buyer_id": fact.buyer_id, "orders": 1}])
     rollups.add(
