@@ -322,7 +322,10 @@ def kpi_report(ctx: Ctx[Settings], shop_id: str | None, *, start: date, end: dat
     """The KPIs of `shop_id` (None: every shop, the platform totals) from `start` to `end` (days,
     both included) with the previous period of the same length, the daily series and the top lists.
     The caller has checked that it may see the shop."""
-    domain.check_range(start, end, ctx.settings.max_range_days)
+    try:
+        domain.check_range(start, end, ctx.settings.max_range_days)
+    except domain.RangeError as exc:
+        raise RuleViolation(str(exc), errors={"from": [str(exc)]}) from exc
     prev_start, prev_end = domain.previous_period(start, end)
     lookback = ctx.settings.old_buyer_days
     current = domain.kpis(queries.aggregates(ctx.session, shop_id, start, end, lookback))

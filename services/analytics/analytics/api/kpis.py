@@ -9,7 +9,6 @@ from flask import Response
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires, shop_or_all
-from ecom_common.errors import UnprocessableEntity
 from ecom_common.http import Blueprint
 from ecom_common.usecase import use_case
 
@@ -55,10 +54,7 @@ def kpis(args):
     with use_case(Settings) as ctx:
         end = args.get("end") or domain.day_of(ctx.now, ctx.settings.day_utc_offset_hours)
         start = args.get("start") or end
-        try:
-            report = operations.kpi_report(ctx, shop_id, start=start, end=end)
-        except domain.RangeError as exc:
-            raise UnprocessableEntity(str(exc), errors={"from": [str(exc)]}) from exc
+        report = operations.kpi_report(ctx, shop_id, start=start, end=end)
     if args["format"] == "csv":
         return csv_response(report)
     return {**report, "start": report["from"], "end": report["to"]}
