@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SERVICES := catalog orders inventory aftersales logistics billing marketing
+SERVICES := catalog orders inventory aftersales logistics billing marketing analytics
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 

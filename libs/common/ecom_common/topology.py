@@ -69,6 +69,23 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCompleted",  # points earned
         "billing.RefundSucceeded",  # points taken back in proportion
     ],
+    # analytics projects facts and rollups from what happened (services/analytics/README.md).
+    "analytics.events": [
+        "orders.OrderPlaced",  # order + line facts
+        "orders.OrderPaid",  # 支付金额, paying buyers, SKU sales
+        "orders.OrderCancelled",
+        "orders.OrderCompleted",
+        "billing.PaymentSucceeded",  # the payment method
+        "billing.RefundSucceeded",  # refunds on their day
+        "logistics.ShipmentCreated",  # shipment facts: fulfilment
+        "logistics.ShipmentDispatched",
+        "logistics.ShipmentDelivered",
+        "logistics.ShipmentStalled",
+        "aftersales.CaseRequested",  # case and complaint facts
+        "aftersales.RefundApproved",
+        "aftersales.CaseClosed",
+        "aftersales.ComplaintEscalated",
+    ],
 }
 
 

@@ -31,6 +31,7 @@ PORTS = {
     "logistics": 8005,
     "billing": 8006,
     "marketing": 8007,
+    "analytics": 8008,
 }
 SERVICES = tuple(PORTS)
 
@@ -44,6 +45,7 @@ CALLS = {
     "logistics": {"orders"},
     "billing": {"orders", "billing"},
     "marketing": set(),
+    "analytics": set(),
 }
 
 
