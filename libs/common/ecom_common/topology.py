@@ -59,6 +59,15 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "logistics.ShipmentDispatched",  # replacement shipped -> reshipped
         "logistics.ShipmentDelivered",
     ],
+    # Buyer notifications: each event becomes at most one message (aftersales/notifications.py).
+    "aftersales.notifications": [
+        "logistics.ShipmentDispatched",  # 已发货 with the tracking number
+        "orders.OrderHeld",  # held for a vague address: the buyer confirms it
+        "logistics.ShipmentException",  # delivery exception: a new estimate follows
+        "logistics.ShipmentStalled",
+        "orders.OrderDelivered",  # review invitation 24 h later
+        "billing.RefundSucceeded",  # refund done
+    ],
     "catalog.events": [
         "inventory.LowStock",  # shown to ops on the product
     ],

@@ -149,6 +149,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("aftersales", "/api/v1/complaints/dashboard"): Route("shop", _r("cs", "ops", "admin"), params=S2),
     ("aftersales", "/api/v1/feedback/report"): Route("shop", _r("cs", "ops", "admin", "finance"), params=S2),
+    ("aftersales", "/api/v1/messages"): Route("list", _r("buyer", "cs", "ops", "admin"), buyer_owned=True),
     ("logistics", "/api/v1/carrier-rules"): Route("shop", _r("admin", "warehouse", "ops"), params=S2),
     ("logistics", "/api/v1/carriers"): Route("open", _r("admin", "warehouse", "ops", "cs", "service")),
     ("logistics", "/api/v1/promotion-periods"): Route("open"),

@@ -13,6 +13,8 @@ when two requests race, exactly one wins and the other gets 409 (IllegalTransiti
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 
 from ecom_common.clock import aware
@@ -22,7 +24,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import SYSTEM, Ctx
 
-from . import claims, domain
+from . import claims, domain, notifications
 from .domain import Action, CaseType, ComplaintStatus, Status
 from .models import Case, CaseEvent, CaseLine, Complaint, ComplaintEvent, Escalation, Feedback
 from .settings import Settings
@@ -494,6 +496,10 @@ def act_on_complaint(ctx: AftersalesCtx, complaint_or_id: Complaint | str, *, ac
         fresh = session.execute(sa.select(Complaint.status).where(Complaint.id == c.id)).scalar_one()
         raise IllegalTransition("complaint", fresh, action)
     session.add(ComplaintEvent(complaint_id=c.id, action=action, status=nxt, at=now, by=ctx.actor.id, note=text))
+    answer = notifications.Notice(
+        "complaint_answered", f"complaint_{action}:{c.id}", {"order_id": c.order_id, "text": text}
+    )
+    notifications.enqueue(ctx, replace(answer, order_id=c.order_id, shop_id=c.shop_id, buyer_id=c.buyer_id))
     session.flush()
     session.refresh(c)
     return c

@@ -13,7 +13,7 @@ from functools import cached_property
 
 from ecom_common.settings import ServiceSettings, setting
 
-from . import domain
+from . import domain, messages
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,37 @@ class Settings(ServiceSettings):
         "Returns desk, the shop's registered warehouse",
         "the return address of a shop not in AFTERSALES_RETURN_ADDRESSES",
     )
+    # Buyer notifications
+    quiet_hours: str = setting(
+        "AFTERSALES_QUIET_HOURS",
+        "22:00-08:00",
+        "local hours `HH:MM-HH:MM` in which no marketing message goes out (held until the end); empty: none",
+        parse=lambda raw: messages.parse_window(raw) and raw.strip(),
+    )
+    utc_offset_hours: float = setting(
+        "AFTERSALES_NOTIFY_UTC_OFFSET_HOURS", 8, "the buyers' local time for quiet hours, hours east of UTC"
+    )
+    marketing_weekly_max: int = setting(
+        "AFTERSALES_MARKETING_WEEKLY_MAX", 3, "marketing messages at most sent to one buyer in 7 days"
+    )
+    review_invite_delay_hours: float = setting(
+        "AFTERSALES_REVIEW_INVITE_DELAY_HOURS", 24, "hours after delivery the review invitation goes out"
+    )
+    notify_max_attempts: int = setting(
+        "AFTERSALES_NOTIFY_MAX_ATTEMPTS", 5, "attempts at a message before it is parked with the last error"
+    )
+    notify_retry_base_seconds: float = setting(
+        "AFTERSALES_NOTIFY_RETRY_BASE_SECONDS", 30, "wait after the first failed attempt, doubled after each next one"
+    )
+    sms_sandbox_fail: bool = setting(
+        "AFTERSALES_SMS_SANDBOX_FAIL",
+        False,
+        "the sandbox SMS provider fails every message (until an admin switches it)",
+    )
+
+    @cached_property
+    def quiet_window(self) -> tuple | None:
+        return messages.parse_window(self.quiet_hours) if self.quiet_hours else None
 
     @cached_property
     def policy(self) -> domain.Policy:

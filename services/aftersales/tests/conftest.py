@@ -52,6 +52,7 @@ class FakeOrders:
             if payable_fen is not None
             else sum(l["quantity"] * l["unit_price_fen"] for l in lines),
             "delivered_at": delivered_at,
+            "address": {"name": "张三", "phone": "13812345678", "province": "浙江省", "detail": "文一西路 1 号"},
         }
         self.orders[order_id] = order
         return order
