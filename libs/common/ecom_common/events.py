@@ -363,6 +363,18 @@ class ComplaintEscalated(Payload):
     kind = fields.Str()  # "crisis" (at creation) or "breach:<milestone>" (the SLA job)
 
 
+@event("aftersales.ServiceClockBreached")
+class ServiceClockBreached(Payload):
+    # A case's or complaint's service clock ran out (首问负责制): escalated once per milestone.
+    kind = fields.Str(required=True)  # case | complaint
+    ref_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    order_id = fields.Str()
+    milestone = fields.Str(required=True)  # first_response | solution | resolution
+    owner = fields.Str(allow_none=True)
+    due_at = fields.Str()
+
+
 # Envelope ------------------------------------------------------------------------------------
 @dataclass
 class Envelope:

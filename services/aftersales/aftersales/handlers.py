@@ -20,7 +20,7 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event, for_job
 
-from . import gateways, messages, notifications, operations
+from . import gateways, messages, notifications, operations, service_desk
 from .domain import CaseType, Status
 from .models import Case
 from .notifications import Notice
@@ -220,7 +220,20 @@ def send_notifications(db: Database, orders: object | None = None) -> int:
     return sent
 
 
+def escalate_service_clocks(db: Database) -> int:
+    """Escalate every case or complaint whose service clock (first response, solution, resolution)
+    ran out, once per clock (the escalation row's key; safe on two workers), one unit of work each."""
+    with for_job(db, Settings) as ctx:
+        overdue = service_desk.breached(ctx)
+    escalated = 0
+    for kind, ref_id, milestone in overdue:
+        with for_job(db, Settings) as ctx:
+            escalated += service_desk.escalate(ctx, kind, ref_id, milestone)
+    return escalated
+
+
 JOBS: list[Job] = [
     Job("escalate-complaint-breaches", escalate_complaint_breaches, interval=60),
     Job("send-notifications", send_notifications, interval=10),
+    Job("escalate-service-clocks", escalate_service_clocks, interval=60),
 ]

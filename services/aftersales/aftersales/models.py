@@ -259,3 +259,53 @@ class SandboxSwitch(Base):
     error: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
+# Service clocks and ownership (首问负责制) ---------------------------------------------------------
+class ServiceTicket(Base):
+    """The service side of a case or a complaint (`kind`, `ref_id`): its owner (the first agent who
+    answered, or the one assigned) and the three clocks every request runs: first response,
+    initial solution, resolution (each met at the stamped time)."""
+
+    __tablename__ = "service_tickets"
+    __table_args__ = (sa.Index("ix_service_tickets_open", "resolved_at", "opened_at"),)
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # case | complaint
+    ref_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    owner: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    owner_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    solution_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class FollowUp(Base):
+    """The follow-up record of a case or complaint: notes, contacts with the buyer (channel),
+    proposed solutions, assignments."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (sa.Index("ix_follow_ups_ref", "kind", "ref_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    ref_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    entry: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # note | contact | solution | assign
+    channel: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    text: Mapped[str] = mapped_column(sa.String(2000), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
+class ServiceEscalation(Base):
+    """One row per breached service clock; the key makes "escalated once" a database fact."""
+
+    __tablename__ = "service_escalations"
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    milestone: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -57,6 +57,12 @@ class Settings(ServiceSettings):
         "Returns desk, the shop's registered warehouse",
         "the return address of a shop not in AFTERSALES_RETURN_ADDRESSES",
     )
+    # Service clocks (首问负责制) on every case and complaint
+    first_response_minutes: float = setting(
+        "AFTERSALES_FIRST_RESPONSE_MINUTES", 15, "minutes to an agent's first response to a case or complaint"
+    )
+    solution_hours: float = setting("AFTERSALES_SOLUTION_HOURS", 24, "hours to an initial solution")
+    resolution_hours: float = setting("AFTERSALES_RESOLUTION_HOURS", 72, "hours to the case or complaint being done")
     # Buyer notifications
     quiet_hours: str = setting(
         "AFTERSALES_QUIET_HOURS",
