@@ -375,6 +375,29 @@ class ServiceClockBreached(Payload):
     due_at = fields.Str()
 
 
+@event("aftersales.ReviewRiskFlagged")
+class ReviewRiskFlagged(Payload):
+    # A review's text names a risk keyword (假货, 诈骗, 过敏, ...): an alert for cs and admin.
+    review_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    stars = fields.Int(required=True)
+    keywords = fields.List(fields.Str(), required=True)
+
+
+@event("aftersales.DisputeOpened")
+class DisputeOpened(CaseRef):
+    # The buyer appealed a rejected case (once); a platform reviewer arbitrates.
+    dispute_id = fields.Str(required=True)
+
+
+@event("aftersales.DisputeDecided")
+class DisputeDecided(CaseRef):
+    dispute_id = fields.Str(required=True)
+    outcome = fields.Str(required=True, validate=validate.OneOf(["upheld", "overturned"]))
+    reason = fields.Str()
+
+
 # Envelope ------------------------------------------------------------------------------------
 @dataclass
 class Envelope:

@@ -309,3 +309,58 @@ class ServiceEscalation(Base):
     ref_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     milestone: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Review(Base):
+    """A buyer's review of a delivered or completed order: stars, text, NPS; the shop's reply."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (sa.Index("ix_reviews_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    stars: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    text: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    nps: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    images: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    risk_keywords: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    reply: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    replied_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Dispute(Base):
+    """A buyer's one appeal of a rejected case and the platform's arbitration (争议处理记录)."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (sa.Index("ix_disputes_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, unique=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(sa.String(2000), nullable=False)
+    evidence: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # open | upheld | overturned
+    decided_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    timeline: Mapped[list[DisputeEvent]] = relationship(order_by="DisputeEvent.id", lazy="selectin")
+
+
+class DisputeEvent(Base):
+    __tablename__ = "dispute_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[str] = mapped_column(sa.ForeignKey("disputes.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)

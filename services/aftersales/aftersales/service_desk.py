@@ -28,26 +28,38 @@ from ecom_common.errors import NotFound
 from ecom_common.events import make_event
 from ecom_common.usecase import Ctx
 
-from .models import Case, Complaint, FollowUp, ServiceEscalation, ServiceTicket
+from .models import Case, Complaint, FollowUp, Review, ServiceEscalation, ServiceTicket
 from .settings import Settings
 
 DeskCtx = Ctx[Settings]
 
-CASE, COMPLAINT = "case", "complaint"
+CASE, COMPLAINT, REVIEW = "case", "complaint", "review"
 MILESTONES = ("first_response", "solution", "resolution")
+# The column that stamps each milestone. A bad review's task has one clock, `follow_up`: the
+# contact or solution that closes it (stamped as its resolution).
+STAMPS = {
+    "first_response": "first_response_at",
+    "solution": "solution_at",
+    "resolution": "resolved_at",
+    "follow_up": "resolved_at",
+}
 AGENTS = ("cs", "admin")
 ENTRIES = ("note", "contact", "solution")
 
 
-def _thing(ctx: DeskCtx, kind: str, ref_id: str) -> Case | Complaint:
-    thing = ctx.session.get(Case if kind == CASE else Complaint, ref_id)
-    if thing is None:
+MODELS: dict[str, type[Case] | type[Complaint] | type[Review]] = {CASE: Case, COMPLAINT: Complaint, REVIEW: Review}
+Thing = Case | Complaint | Review
+
+
+def _thing(ctx: DeskCtx, kind: str, ref_id: str) -> Thing:
+    thing = ctx.session.get(MODELS[kind], ref_id)
+    if thing is None or (kind == REVIEW and ctx.session.get(ServiceTicket, (kind, ref_id)) is None):
         raise NotFound(f"{kind} not found")
     ctx.require_visible(thing.shop_id, thing.buyer_id, kind)
     return thing
 
 
-def ticket_of(ctx: DeskCtx, kind: str, thing: Case | Complaint) -> ServiceTicket:
+def ticket_of(ctx: DeskCtx, kind: str, thing: Thing) -> ServiceTicket:
     """The ticket of a case or complaint, opened when it was (created here for older ones)."""
     ticket = ctx.session.get(ServiceTicket, (kind, thing.id))
     if ticket is None:
@@ -64,13 +76,12 @@ def ticket_of(ctx: DeskCtx, kind: str, thing: Case | Complaint) -> ServiceTicket
     return ticket
 
 
-def progress(ctx: DeskCtx, kind: str, thing: Case | Complaint, *, met: tuple[str, ...]) -> ServiceTicket:
+def progress(ctx: DeskCtx, kind: str, thing: Thing, *, met: tuple[str, ...]) -> ServiceTicket:
     """Stamp the milestones `met` (those not met yet) and make an answering agent the owner."""
     ticket = ticket_of(ctx, kind, thing)
-    stamps = {"first_response": "first_response_at", "solution": "solution_at", "resolution": "resolved_at"}
     for milestone in met:
-        if getattr(ticket, stamps[milestone]) is None:
-            setattr(ticket, stamps[milestone], ctx.now)
+        if getattr(ticket, STAMPS[milestone]) is None:
+            setattr(ticket, STAMPS[milestone], ctx.now)
     if ticket.owner is None and ctx.actor.has(*AGENTS):
         ticket.owner, ticket.owner_since = ctx.actor.id, ctx.now
         _log(ctx, ticket, "assign", f"{ctx.actor.id} answered first and owns the {kind}")
@@ -89,7 +100,10 @@ def follow_up(ctx: DeskCtx, kind: str, ref_id: str, *, entry: str, text: str, ch
     """An agent's note, contact with the buyer, or proposed solution on the record; it answers the
     first-response clock (a solution also the solution clock)."""
     thing = _thing(ctx, kind, ref_id)
-    met = ("first_response", "solution") if entry == "solution" else ("first_response",)
+    if kind == REVIEW:
+        met: tuple[str, ...] = ("follow_up",) if entry in ("contact", "solution") else ()
+    else:
+        met = ("first_response", "solution") if entry == "solution" else ("first_response",)
     ticket = progress(ctx, kind, thing, met=met)
     _log(ctx, ticket, entry, text, channel)
     ctx.session.flush()
@@ -104,6 +118,13 @@ def assign(ctx: DeskCtx, kind: str, ref_id: str, *, owner: str, reason: str | No
     _log(ctx, ticket, "assign", f"owner {before or 'none'} -> {owner}" + (f": {reason}" if reason else ""))
     ctx.session.flush()
     return ticket_json(ctx, ticket)
+
+
+def open_review_task(ctx: DeskCtx, review: Review) -> ServiceTicket:
+    """A 差评 (1-2 stars): a follow-up task for cs, due in AFTERSALES_BAD_REVIEW_FOLLOW_UP_HOURS."""
+    ticket = ticket_of(ctx, REVIEW, review)
+    _log(ctx, ticket, "note", f"{review.stars}-star review: follow up with the buyer")
+    return ticket
 
 
 def read(ctx: DeskCtx, kind: str, ref_id: str) -> dict:
@@ -122,8 +143,10 @@ def read(ctx: DeskCtx, kind: str, ref_id: str) -> dict:
 
 
 # Clocks ------------------------------------------------------------------------------------------
-def dues(settings: Settings, opened_at: datetime) -> dict[str, datetime]:
+def dues(settings: Settings, opened_at: datetime, kind: str = CASE) -> dict[str, datetime]:
     opened = aware(opened_at)
+    if kind == REVIEW:
+        return {"follow_up": opened + timedelta(hours=settings.bad_review_follow_up_hours)}
     return {
         "first_response": opened + timedelta(minutes=settings.first_response_minutes),
         "solution": opened + timedelta(hours=settings.solution_hours),
@@ -132,10 +155,9 @@ def dues(settings: Settings, opened_at: datetime) -> dict[str, datetime]:
 
 
 def clocks(ctx: DeskCtx, ticket: ServiceTicket) -> list[dict[str, Any]]:
-    met = {"first_response": ticket.first_response_at, "solution": ticket.solution_at, "resolution": ticket.resolved_at}
     out = []
-    for milestone, due in dues(ctx.settings, ticket.opened_at).items():
-        done = aware(met[milestone])
+    for milestone, due in dues(ctx.settings, ticket.opened_at, ticket.kind).items():
+        done = aware(getattr(ticket, STAMPS[milestone]))
         left = None if done else int((due - ctx.now).total_seconds())
         out.append(
             {
@@ -240,7 +262,7 @@ def escalate(ctx: DeskCtx, kind: str, ref_id: str, milestone: str) -> bool:
         != 1
     ):
         return False
-    due = dues(ctx.settings, ticket.opened_at)[milestone]
+    due = dues(ctx.settings, ticket.opened_at, kind)[milestone]
     _log(ctx, ticket, "escalate", f"{milestone.replace('_', ' ')} due {iso(due)} breached: escalated")
     ctx.record(
         make_event(

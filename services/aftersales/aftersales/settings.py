@@ -63,6 +63,15 @@ class Settings(ServiceSettings):
     )
     solution_hours: float = setting("AFTERSALES_SOLUTION_HOURS", 24, "hours to an initial solution")
     resolution_hours: float = setting("AFTERSALES_RESOLUTION_HOURS", 72, "hours to the case or complaint being done")
+    # Reviews
+    bad_review_follow_up_hours: float = setting(
+        "AFTERSALES_BAD_REVIEW_FOLLOW_UP_HOURS", 24, "hours cs has to follow up a 1-2 star review"
+    )
+    risk_keywords: tuple[str, ...] = setting(
+        "AFTERSALES_RISK_KEYWORDS",
+        ("假货", "诈骗", "过敏", "骗子", "中毒", "曝光"),
+        "words in a review that raise ReviewRiskFlagged, separated by commas",
+    )
     # Buyer notifications
     quiet_hours: str = setting(
         "AFTERSALES_QUIET_HOURS",

@@ -60,6 +60,7 @@ class ServiceOut(Schema):
     kind = fields.Str()
     case_id = fields.Str()
     complaint_id = fields.Str()
+    review_id = fields.Str()
     shop_id = fields.Str()
     buyer_id = fields.Str()
     order_id = fields.Str()
@@ -88,19 +89,21 @@ class SlaArgs(Schema):
     shop_id = fields.Str(metadata={"description": "platform roles: one shop (default: every shop)"})
 
 
-KINDS = {"cases": service_desk.CASE, "complaints": service_desk.COMPLAINT}
+KINDS = {"cases": service_desk.CASE, "complaints": service_desk.COMPLAINT, "reviews": service_desk.REVIEW}
 
 
-def _routes(plural: str, key: str) -> None:
+def _routes(plural: str, key: str, readable: bool = True) -> None:
     kind = KINDS[plural]
 
-    @blp.route(f"/{plural}/<{key}>/service", methods=["GET"], endpoint=f"{kind}_service")
-    @requires(*DESK)
-    @blp.response(200, ServiceOut)
-    def read(**ids):
-        """The owner, service clocks and follow-up record."""
-        with use_case(Settings) as ctx:
-            return service_desk.read(ctx, kind, ids[key])
+    if readable:
+
+        @blp.route(f"/{plural}/<{key}>/service", methods=["GET"], endpoint=f"{kind}_service")
+        @requires(*DESK)
+        @blp.response(200, ServiceOut)
+        def read(**ids):
+            """The owner, service clocks and follow-up record."""
+            with use_case(Settings) as ctx:
+                return service_desk.read(ctx, kind, ids[key])
 
     @blp.route(f"/{plural}/<{key}>/follow-ups", methods=["POST"], endpoint=f"{kind}_follow_up")
     @requires(*AGENTS)
@@ -125,6 +128,7 @@ def _routes(plural: str, key: str) -> None:
 
 _routes("cases", "case_id")
 _routes("complaints", "complaint_id")
+_routes("reviews", "review_id", readable=False)  # a bad review's task is shown on GET /reviews
 
 
 @blp.route("/sla", methods=["GET"])
