@@ -17,6 +17,7 @@ escalation row's key decides. Nothing here commits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,9 +97,20 @@ def _log(ctx: DeskCtx, ticket: ServiceTicket, entry: str, text: str, channel: st
     return row
 
 
-def follow_up(ctx: DeskCtx, kind: str, ref_id: str, *, entry: str, text: str, channel: str | None = None) -> dict:
+@dataclass(frozen=True)
+class Entry:
+    """A line of the follow-up record: `entry` note | contact | solution, `channel` of a contact."""
+
+    entry: str
+    text: str
+    channel: str | None = None
+
+
+def follow_up(ctx: DeskCtx, kind: str, ref_id: str, *, line: Entry) -> dict:
     """An agent's note, contact with the buyer, or proposed solution on the record; it answers the
-    first-response clock (a solution also the solution clock)."""
+    first-response clock (a solution also the solution clock; a contact or solution closes a bad
+    review's task)."""
+    entry, text, channel = line.entry, line.text, line.channel
     thing = _thing(ctx, kind, ref_id)
     if kind == REVIEW:
         met: tuple[str, ...] = ("follow_up",) if entry in ("contact", "solution") else ()

@@ -13,7 +13,7 @@ from ecom_common.idempotency import idempotent
 from ecom_common.schemas import TimelineOut, page_of
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import complaint_tiers, domain, operations
 from ..domain import ComplaintStatus, Tier
 from ..models import Complaint
 from ..settings import Settings
@@ -183,5 +183,5 @@ def reclassify_complaint(args, complaint_id):
     """cs sets or changes the tier with a reason (the new tier's clock runs from now; crisis escalates)."""
     with use_case(Settings) as ctx:
         return complaint_out(
-            ctx, operations.reclassify_complaint(ctx, complaint_id, tier=args["tier"], reason=args["reason"])
+            ctx, complaint_tiers.reclassify(ctx, complaint_id, tier=args["tier"], reason=args["reason"])
         )

@@ -112,9 +112,8 @@ def _routes(plural: str, key: str, readable: bool = True) -> None:
     def follow_up(args, **ids):
         """A note, a contact with the buyer or a proposed solution; the first agent to answer owns it."""
         with use_case(Settings) as ctx:
-            return service_desk.follow_up(
-                ctx, kind, ids[key], entry=args["entry"], text=args["text"], channel=args.get("channel")
-            )
+            line = service_desk.Entry(args["entry"], args["text"], args.get("channel"))
+            return service_desk.follow_up(ctx, kind, ids[key], line=line)
 
     @blp.route(f"/{plural}/<{key}>/assign", methods=["POST"], endpoint=f"{kind}_assign")
     @requires(*AGENTS)
