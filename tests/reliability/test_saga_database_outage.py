@@ -460,8 +460,10 @@ def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> Non
 def _payment_webhook(p, saga, order_id: str):
     """The sandbox provider sending the payment event of `order_id` again (read from its books now,
     signed when sent), as it resends a webhook that got no 2xx."""
-    from billing import domain, settings
+    from billing import domain
     from billing.models import SandboxEvent, SandboxIntent
+    from billing.settings import WEBHOOK_PATH, Settings
+    from ecom_common.settings import settings_of
 
     billing = p["billing"]
     with billing.db.Session() as s:
@@ -476,11 +478,10 @@ def _payment_webhook(p, saga, order_id: str):
         )
 
     def send():
-        signature = domain.sign(
-            settings.webhook_secret(billing.config), body, int(billing.config.clock.now().timestamp())
-        )
+        secret = settings_of(billing.config, Settings).signing_secret(billing.config.jwt_secret)
+        signature = domain.sign(secret, body, int(billing.config.clock.now().timestamp()))
         return requests.post(
-            billing.url + settings.WEBHOOK_PATH,
+            billing.url + WEBHOOK_PATH,
             data=body,
             timeout=HTTP_TIMEOUT,
             headers={"Content-Type": "application/json", domain.SIGNATURE_HEADER: signature},

@@ -15,6 +15,7 @@ from billing.sandbox import SandboxProvider
 from ecom_common.consumer import EventConsumer
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
+from ecom_common.peers import inject_gateway
 from ecom_testkit import auth, recorded_events
 
 WEBHOOK_SECRET = "whsec_unit_test"
@@ -128,13 +129,13 @@ def billing(app, db, config):
     through the test client."""
     client = app.test_client()
     fake = FakeOrders()
-    app.extensions[gateways.ORDERS_KEY] = fake
+    inject_gateway(app, gateways.ORDERS, fake)
 
     def transport(url, body, headers):
         return client.post("/api/v1/payments/webhook", data=body, headers=headers).status_code
 
     provider = SandboxProvider(db, transport)
-    app.extensions[gateways.PROVIDER_KEY] = provider
+    inject_gateway(app, gateways.PROVIDER, provider)
     return Billing(
         app=app,
         client=client,

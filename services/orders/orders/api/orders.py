@@ -8,8 +8,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ecom_common.auth import current_principal, list_filter, requires
-from ecom_common.http import Blueprint, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import paginate
 from ecom_common.usecase import use_case
 
 from .. import domain, operations

@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime
-from ecom_common.schemas import TimelineOut, page_of
+from ecom_common.pagination import PageArgs
+from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 
 from .. import domain
 
