@@ -1,5 +1,5 @@
 """Buyer notifications over the real RabbitMQ and PostgreSQL: Platform(["aftersales"]) with its
-worker consuming `aftersales.notifications`; logistics' and orders' events are published on the bus
+worker consuming `aftersales.events`; logistics' and orders' events are published on the bus
 as those services would, and the `send-notifications` job is run explicitly (the test clock moves).
 
 The orders call the job makes (GET /api/v1/orders/{id}, service token: the buyer and the receiver's
@@ -170,7 +170,7 @@ def test_a_shipped_order_gets_exactly_one_shipped_message(env):
 
 def _handled(svc, n):
     with svc.db.engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT count(*) FROM inbox WHERE consumer = 'aftersales.notifications'"))
+        rows = conn.execute(sa.text("SELECT count(*) FROM inbox WHERE consumer = 'aftersales.events'"))
         return rows.scalar_one() >= n - 1  # the copy of the same event id is skipped, never stored twice
 
 

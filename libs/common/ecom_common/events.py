@@ -366,7 +366,7 @@ class ComplaintEscalated(Payload):
 @event("aftersales.ServiceClockBreached")
 class ServiceClockBreached(Payload):
     # A case's or complaint's service clock ran out (首问负责制): escalated once per milestone.
-    kind = fields.Str(required=True)  # case | complaint
+    kind = fields.Str(required=True)  # case | complaint | review (a bad review's follow-up task)
     ref_id = fields.Str(required=True)
     shop_id = fields.Str(required=True)
     order_id = fields.Str()

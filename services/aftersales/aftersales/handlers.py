@@ -10,6 +10,7 @@ left alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -27,6 +28,8 @@ from .notifications import Notice
 from .settings import Settings
 
 log = logging.getLogger("aftersales.handlers")
+
+Handler = Callable[[UnitOfWork, Envelope], None]
 
 
 def _case_of(uow: UnitOfWork, event: Envelope) -> Case | None:
@@ -108,16 +111,7 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     )
 
 
-HANDLERS = {
-    "billing.RefundSucceeded": on_refund_succeeded,
-    "billing.RefundFailed": on_refund_failed,
-    "logistics.ShipmentDispatched": on_shipment_dispatched,
-    "logistics.ShipmentDelivered": on_shipment_delivered,
-    "orders.OrderCancelled": on_order_cancelled,
-}
-
-
-# Buyer notifications (queue aftersales.notifications) -------------------------------------------
+# Buyer notifications (on the same queue) -------------------------------------------
 # Each handler maps the event to a Notice and queues it (notifications.enqueue); the notice's key
 # names the fact, so a redelivered or republished event never becomes a second message.
 def _notify(uow: UnitOfWork, event: Envelope, notice: Notice) -> None:
@@ -171,19 +165,32 @@ def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("refund_succeeded", key, variables, p["order_id"], p["shop_id"]))
 
 
-NOTIFY_HANDLERS = {
-    "logistics.ShipmentDispatched": on_shipment_dispatched_notify,
+def both(first: Handler, then: Handler) -> Handler:
+    """One routing key, two concerns: the case (`first`) and the buyer's message (`then`), in the
+    same unit of work (a retry of the event re-runs both; the message's key keeps it single)."""
+
+    def handle(uow: UnitOfWork, event: Envelope) -> None:
+        first(uow, event)
+        then(uow, event)
+
+    handle.__name__ = f"{first.__name__}+{then.__name__}"
+    return handle
+
+
+HANDLERS: dict[str, Handler] = {
+    "billing.RefundSucceeded": both(on_refund_succeeded, on_refund_succeeded_notify),
+    "billing.RefundFailed": on_refund_failed,
+    "logistics.ShipmentDispatched": both(on_shipment_dispatched, on_shipment_dispatched_notify),
+    "logistics.ShipmentDelivered": on_shipment_delivered,
+    "orders.OrderCancelled": on_order_cancelled,
+    # only the buyer's message
     "orders.OrderHeld": on_order_held_notify,
     "logistics.ShipmentException": on_shipment_exception_notify,
     "logistics.ShipmentStalled": on_shipment_stalled_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
-    "billing.RefundSucceeded": on_refund_succeeded_notify,
 }
 
-SUBSCRIPTIONS = [
-    Subscription("aftersales.events", HANDLERS),
-    Subscription("aftersales.notifications", NOTIFY_HANDLERS),
-]
+SUBSCRIPTIONS = [Subscription("aftersales.events", HANDLERS)]
 
 
 # Jobs --------------------------------------------------------------------------------------------
@@ -234,6 +241,7 @@ def escalate_service_clocks(db: Database) -> int:
 
 JOBS: list[Job] = [
     Job("escalate-complaint-breaches", escalate_complaint_breaches, interval=60),
-    Job("send-notifications", send_notifications, interval=10),
-    Job("escalate-service-clocks", escalate_service_clocks, interval=60),
+    # every ECOM_JOB_INTERVAL (30 s by default; tests run them explicitly)
+    Job("send-notifications", send_notifications),
+    Job("escalate-service-clocks", escalate_service_clocks),
 ]

@@ -18,7 +18,7 @@ from ecom_testkit import auth
 
 @pytest.fixture
 def notify(api):
-    return EventConsumer(api.db, SERVICE.subscriptions[1])
+    return EventConsumer(api.db, SERVICE.subscriptions[0])
 
 
 def deliver(consumer, routing_key, payload, event=None):

@@ -15,8 +15,7 @@ from ecom_common.usecase import use_case
 from .. import disputes
 from ..models import Dispute
 from ..settings import Settings
-from .cases import EvidenceIn
-from .schemas import FreeText, timeline_json
+from .schemas import FreeText, image_urls, timeline_json
 
 blp = Blueprint("disputes", __name__)
 
@@ -24,9 +23,14 @@ READERS = ("buyer", "cs", "ops", "finance", "admin", "reviewer", "service")
 ARBITERS = ("reviewer", "admin")
 
 
+class AppealEvidenceIn(BodySchema):
+    images = image_urls()
+    text = FreeText(load_default="", validate=validate.Length(max=2000))
+
+
 class AppealIn(BodySchema):
     reason = FreeText(required=True, validate=validate.Length(min=1, max=2000))
-    evidence = fields.Nested(EvidenceIn, load_default=lambda: {"images": [], "text": ""})
+    evidence = fields.Nested(AppealEvidenceIn, load_default=lambda: {"images": [], "text": ""})
 
 
 class DecisionIn(BodySchema):

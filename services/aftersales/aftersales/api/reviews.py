@@ -17,7 +17,7 @@ from .. import reviews
 from ..models import Review
 from ..settings import Settings
 from .context import buyers_order
-from .schemas import FreeText
+from .schemas import FreeText, image_urls
 
 blp = Blueprint("reviews", __name__)
 
@@ -31,7 +31,7 @@ class ReviewIn(BodySchema):
     nps = fields.Int(
         load_default=None, validate=validate.Range(min=0, max=10), metadata={"description": "would you recommend, 0-10"}
     )
-    images = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=9))
+    images = image_urls()
 
 
 class ReplyIn(BodySchema):
