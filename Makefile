@@ -3,14 +3,14 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SERVICES := catalog orders inventory aftersales logistics billing
+SERVICES := catalog orders inventory aftersales logistics billing marketing
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help install migrate run run-rabbit test test-unit test-integration test-reliability bench clean compose-env compose-up compose-down
 
 help:
-	@echo "make run          set up and start all six services (SQLite + embedded bus)"
+	@echo "make run          set up and start all seven services (SQLite + embedded bus)"
 	@echo "make run-rabbit   the same on RabbitMQ and PostgreSQL (see README: configuration)"
 	@echo "make test         set up and run every test (needs RabbitMQ and PostgreSQL)"
 	@echo "make test-unit    fast tests only (no network)"

@@ -899,8 +899,10 @@ def cut_at_commit(db, proxy: TcpProxy, table: str, moment: str, applied=None):
 
     def cut_when_applied():
         eventually(applied, timeout=30, message="the COMMIT applied by the server")
-        proxy.cut()
+        # noted before the cut: the request answers as soon as its connection is cut, and the test
+        # may look at `fired` before this thread runs again
         fired.append(time.monotonic())
+        proxy.cut()
 
     def cut(*_args):
         if getattr(local, "wrote", False):
@@ -909,8 +911,8 @@ def cut_at_commit(db, proxy: TcpProxy, table: str, moment: str, applied=None):
                 proxy.hold_replies()
                 threading.Thread(target=cut_when_applied, daemon=True).start()
             else:
-                proxy.cut()
                 fired.append(time.monotonic())
+                proxy.cut()
 
     target, event = (db.Session, "after_commit") if moment == "after" else (db.engine, "commit")
     sa.event.listen(db.engine, "after_cursor_execute", on_execute)

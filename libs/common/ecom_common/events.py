@@ -56,6 +56,22 @@ class Line(Payload):
 class PricedLine(Line):
     unit_price_fen = fields.Int()
     category_id = fields.Str(allow_none=True)
+    list_price_fen = fields.Int()
+    # The line's share of the order-level discounts and what it paid (unit x quantity - discount):
+    # refunds of the line read paid_fen (orders placed before marketing priced them lack both).
+    discount_fen = fields.Int(validate=validate.Range(min=0))
+    paid_fen = fields.Int(validate=validate.Range(min=0))
+
+
+class Discount(Payload):
+    """One (line, source) deduction of marketing's quote, with who funds it."""
+
+    line = fields.Int(required=True, validate=validate.Range(min=0))
+    sku_code = fields.Str(required=True)
+    source = fields.Str(required=True)
+    ref = fields.Str(allow_none=True)
+    amount_fen = fields.Int(required=True, validate=validate.Range(min=1))
+    funded_by = fields.Str(required=True, validate=validate.OneOf(["shop", "platform"]))
 
 
 class SkuPrice(Payload):
@@ -127,6 +143,8 @@ class OrderPlaced(OrderRef):
     buyer_id = fields.Str(required=True)
     payable_fen = fields.Int(required=True)
     lines = fields.List(fields.Nested(PricedLine), required=True)
+    discounts = fields.List(fields.Nested(Discount), load_default=list)
+    points_used = fields.Int(load_default=0, validate=validate.Range(min=0))
 
 
 @event("orders.OrderPaid")
@@ -236,6 +254,58 @@ class SettlementPaid(Payload):
     amount_fen = fields.Int(required=True)
     settlement_ids = fields.List(fields.Str())
     order_ids = fields.List(fields.Str())
+
+
+# marketing -----------------------------------------------------------------------------------
+class CouponRef(Payload):
+    claim_id = fields.Str(required=True)
+    template_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True, allow_none=True)  # null: a platform coupon
+    funded_by = fields.Str(required=True)  # shop | platform
+
+
+@event("marketing.CouponIssued")
+class CouponIssued(CouponRef):
+    pass
+
+
+@event("marketing.CouponUsed")
+class CouponUsed(CouponRef):
+    order_id = fields.Str(required=True)
+
+
+@event("marketing.CouponReleased")
+class CouponReleased(CouponRef):
+    order_id = fields.Str(required=True)
+    reason = fields.Str()  # the order's cancellation reason, or "timeout" (the order never appeared)
+
+
+@event("marketing.GiftGranted")
+class GiftGranted(Payload):
+    order_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    promotion_id = fields.Str(required=True)
+    gift_sku_code = fields.Str(required=True)  # goes on the shipment's pick list
+    quantity = fields.Int(required=True)
+
+
+@event("marketing.MemberTierChanged")
+class MemberTierChanged(Payload):
+    shop_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    from_tier = fields.Str(required=True)  # new | active | high_value
+    tier = fields.Str(required=True)
+
+
+@event("marketing.PointsEarned")
+class PointsEarned(Payload):
+    shop_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    points = fields.Int(required=True)
+    balance = fields.Int(required=True)
 
 
 # inventory -----------------------------------------------------------------------------------

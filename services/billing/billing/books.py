@@ -98,6 +98,7 @@ def line_balances(ctx: Ctx[Settings], order_id: str) -> list[domain.LineBalance]
             r.category_id,
             r.refunded_fen,
             r.refunded_qty,
+            r.platform_fen,
         )
         for r in rows
     ]

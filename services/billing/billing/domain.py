@@ -79,6 +79,7 @@ class OrderCopy:
     payable_fen: int
     lines: list[dict[str, Any]] | None = None
     placed_at: datetime | None = None
+    discounts: list[dict[str, Any]] | None = None  # orders' discount rows (line, source, funded_by, ...)
 
     @classmethod
     def from_event(cls, payload: dict[str, Any], placed_at: datetime | None = None) -> OrderCopy:
@@ -89,6 +90,7 @@ class OrderCopy:
             payable_fen=int(payload.get("payable_fen") or 0),
             lines=payload.get("lines"),
             placed_at=placed_at,
+            discounts=payload.get("discounts"),
         )
 
 
@@ -257,6 +259,37 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     return floors
 
 
+def _paid(line: dict[str, Any]) -> int:
+    paid = line.get("paid_fen")
+    return int(paid) if paid is not None else int(line.get("unit_price_fen") or 0) * int(line["quantity"])
+
+
+def platform_funded(lines: list[dict[str, Any]], discounts: list[dict[str, Any]] | None) -> list[int]:
+    """Per line (in the order's line order), the discounts the platform funds (orders' discount rows
+    with `funded_by: platform`, whose `line` is the line's index)."""
+    funded = [0] * len(lines)
+    for row in discounts or []:
+        i = int(row.get("line", -1))
+        if row.get("funded_by") == "platform" and 0 <= i < len(lines):
+            funded[i] += int(row.get("amount_fen") or 0)
+    return funded
+
+
+def subsidy_at_settlement(b: LineBalance) -> int:
+    """What the platform pays the shop for a line's platform-funded discounts at settlement: all of
+    it for a line nothing was refunded of, in proportion to what stays paid otherwise (rounded down)."""
+    if b.share_fen <= 0 or b.platform_fen <= 0:
+        return 0
+    return b.platform_fen * (b.share_fen - b.refunded_fen) // b.share_fen
+
+
+def subsidy_on_refund(b: LineBalance, refunded_fen: int) -> int:
+    """The part of a settled line's platform subsidy that a later refund of `refunded_fen` takes back."""
+    if b.share_fen <= 0 or b.platform_fen <= 0:
+        return 0
+    return b.platform_fen * refunded_fen // b.share_fen
+
+
 @dataclass
 class LineBalance:
     """One order line as billing tracks it: what was paid for it (its share of the payable amount)
@@ -270,6 +303,7 @@ class LineBalance:
     category_id: str | None = None
     refunded_fen: int = 0
     refunded_qty: int = 0
+    platform_fen: int = 0  # the platform-funded discounts on this line (coupons): paid to the shop at settlement
 
     @property
     def remaining_fen(self) -> int:
@@ -289,9 +323,11 @@ class LineBalance:
 
 
 def line_shares(payable_fen: int, lines: list[dict[str, Any]]) -> list[int]:
-    """Each line's share of the payable amount (goods value weights): a discount or shipping fee is
-    spread over the lines, so that refunding every line refunds exactly what was paid."""
-    weights = [int(l.get("unit_price_fen") or 0) * int(l["quantity"]) for l in lines]
+    """Each line's share of the payable amount, weighted by what the line paid (orders' `paid_fen`:
+    its price less its share of 满减, coupons and points; unit price x quantity for orders placed
+    before marketing priced them): the shipping fee is spread over the lines, so that refunding every
+    line refunds exactly what was paid."""
+    weights = [_paid(l) for l in lines]
     if sum(weights) == 0:
         weights = [int(l["quantity"]) for l in lines]
     return allocate(payable_fen, weights)
@@ -454,9 +490,21 @@ class EntryKind:
     REFUND = "refund"
     COMMISSION = "commission"
     COMMISSION_REVERSAL = "commission_reversal"  # commission given back on a refund after settlement
+    # Coupons the platform funds are paid to the shop by the platform at settlement (the buyer paid
+    # less, the shop is owed the full price); a refund after settlement takes its part back.
+    PLATFORM_SUBSIDY = "platform_subsidy"
+    SUBSIDY_REVERSAL = "subsidy_reversal"
     PAYOUT = "payout"
 
-    SIGN = {PAYMENT: 1, REFUND: -1, COMMISSION: -1, COMMISSION_REVERSAL: 1, PAYOUT: -1}
+    SIGN = {
+        PAYMENT: 1,
+        REFUND: -1,
+        COMMISSION: -1,
+        COMMISSION_REVERSAL: 1,
+        PLATFORM_SUBSIDY: 1,
+        SUBSIDY_REVERSAL: -1,
+        PAYOUT: -1,
+    }
     ALL = tuple(SIGN)
 
 

@@ -30,7 +30,14 @@ class FakeOrders:
         self.calls = 0
 
     def add(
-        self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, status="pending_payment", lines=None
+        self,
+        order_id="O1",
+        shop_id="S1",
+        buyer_id="bob",
+        payable_fen=10_000,
+        status="pending_payment",
+        lines=None,
+        discounts=(),
     ) -> dict:
         lines = (
             lines
@@ -47,6 +54,7 @@ class FakeOrders:
             "status": status,
             "payable_fen": payable_fen,
             "lines": lines,
+            "discounts": list(discounts),
         }
         return self.orders[order_id]
 
@@ -82,13 +90,19 @@ class Billing:
         return recorded_events(self.db, routing_key)
 
     def placed(
-        self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, lines=None, status="pending_payment"
+        self,
+        order_id="O1",
+        shop_id="S1",
+        buyer_id="bob",
+        payable_fen=10_000,
+        lines=None,
+        status="pending_payment",
+        discounts=(),
     ):
         """An order placed at orders (the fake answers for it) and announced by OrderPlaced."""
-        order = self.orders.add(order_id, shop_id, buyer_id, payable_fen, status, lines)
-        self.event(
-            "orders.OrderPlaced", {k: order[k] for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")}
-        )
+        order = self.orders.add(order_id, shop_id, buyer_id, payable_fen, status, lines, discounts)
+        keys = ("order_id", "shop_id", "buyer_id", "payable_fen", "lines", "discounts")
+        self.event("orders.OrderPlaced", {k: order[k] for k in keys})
         return order
 
     def pay(self, order_id="O1", buyer="bob", method="alipay", card_number=None, headers=None, **extra):

@@ -100,7 +100,14 @@ def create_payment(args):
     if raw is None:
         raise NotFound("order not found")
     facts = domain.OrderFacts.from_orders_api(raw)
-    copy = domain.OrderCopy(args["order_id"], facts.shop_id, facts.buyer_id, facts.payable_fen, raw.get("lines") or [])
+    copy = domain.OrderCopy(
+        args["order_id"],
+        facts.shop_id,
+        facts.buyer_id,
+        facts.payable_fen,
+        raw.get("lines") or [],
+        discounts=raw.get("discounts"),
+    )
     with _order_copy_unit() as ctx:
         amount = operations.payable_amount(ctx, facts, amount_fen=args.get("amount_fen"))
         # Usually orders.OrderPlaced made the copy already, with its lines: then nothing is written.

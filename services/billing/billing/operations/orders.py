@@ -54,7 +54,8 @@ def remember_order(ctx: Ctx[Settings], copy: domain.OrderCopy, *, source: str) -
     lines = copy.lines
     if lines and not books.has_lines(session, copy.order_id) and order.payable_fen:
         shares = domain.line_shares(order.payable_fen, lines)
-        for no, (line, share) in enumerate(zip(lines, shares, strict=False), start=1):
+        funded = domain.platform_funded(lines, copy.discounts)
+        for no, (line, share, platform) in enumerate(zip(lines, shares, funded, strict=True), start=1):
             session.add(
                 OrderLine(
                     order_id=copy.order_id,
@@ -66,6 +67,7 @@ def remember_order(ctx: Ctx[Settings], copy: domain.OrderCopy, *, source: str) -
                     share_fen=share,
                     refunded_fen=0,
                     refunded_qty=0,
+                    platform_fen=platform,
                 )
             )
         session.flush()

@@ -195,6 +195,19 @@ def execute_refund(
                     memo="commission returned on a refund after settlement",
                 ),
             )
+        clawback = subsidy_on_refund(ctx, order.order_id, plan)
+        if clawback:
+            book(
+                ctx,
+                Booking(
+                    order.shop_id,
+                    EntryKind.SUBSIDY_REVERSAL,
+                    clawback,
+                    refund_id,
+                    order.order_id,
+                    memo="platform subsidy taken back on a refund after settlement",
+                ),
+            )
     audit(
         ctx,
         ("refund", refund_id),
@@ -232,6 +245,12 @@ def commission_on_refund(ctx: Ctx[Settings], settlement: Settlement, plan: domai
     rates = {l["line_no"]: l["rate_bps"] for l in (entry.detail or {}).get("lines", [])}
     fallback = next(iter(rates.values()), 0)
     return sum(domain.commission_fen(p.amount_fen, rates.get(p.line_no, fallback)) for p in plan.parts)
+
+
+def subsidy_on_refund(ctx: Ctx[Settings], order_id: str, plan: domain.RefundPlan) -> int:
+    """The platform subsidy paid at settlement for the money `plan` refunds, line by line."""
+    balances = {b.line_no: b for b in books.line_balances(ctx, order_id)}
+    return sum(domain.subsidy_on_refund(balances[p.line_no], p.amount_fen) for p in plan.parts if p.line_no in balances)
 
 
 def visible_refund(ctx: Ctx[Settings], refund_id: str) -> Refund:

@@ -150,12 +150,28 @@ def book_commission(ctx: Ctx[Settings], st: Settlement) -> None:
                 detail=detail,
             ),
         )
+    subsidy = sum(domain.subsidy_at_settlement(b) for b in balances) if order.paid_fen else 0
+    if subsidy:
+        book(
+            ctx,
+            Booking(
+                st.shop_id,
+                EntryKind.PLATFORM_SUBSIDY,
+                subsidy,
+                st.settlement_id,
+                st.order_id,
+                memo="platform-funded discounts paid to the shop",
+                detail={
+                    "lines": [{"line_no": b.line_no, "subsidy_fen": domain.subsidy_at_settlement(b)} for b in balances]
+                },
+            ),
+        )
     audit(
         ctx,
         ("settlement", st.settlement_id),
         "settled",
         move=("scheduled", "settled"),
-        detail=f"commission {commission} fen",
+        detail=f"commission {commission} fen" + (f", platform subsidy {subsidy} fen" if subsidy else ""),
     )
 
 

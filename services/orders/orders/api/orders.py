@@ -41,6 +41,8 @@ def place_order(args):
         address=args["address"],
         note=args["note"],
         presale=args["presale"],
+        coupon_claim_ids=tuple(args["coupon_claim_ids"]),
+        points=args["points"],
     )
     with use_case(Settings) as ctx:
         return order_detail(ctx, operations.place(ctx, request))
