@@ -63,6 +63,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "logistics.ShipmentException",  # delivery exception: a new estimate follows
         "logistics.ShipmentStalled",
         "orders.OrderDelivered",  # review invitation 24 h later
+        "marketing.CouponIssued",  # the coupon is in the buyer's account
     ],
     "catalog.events": [
         "inventory.LowStock",  # shown to ops on the product

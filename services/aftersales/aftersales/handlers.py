@@ -165,6 +165,15 @@ def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("refund_succeeded", key, variables, p["order_id"], p["shop_id"]))
 
 
+def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """A coupon reached the buyer's account (marketing): a marketing message."""
+    p = event.payload
+    issuer = "店铺" if p.get("shop_id") else "平台"
+    key = f"coupon_issued:{p['claim_id']}"
+    notice = Notice("coupon_issued", key, {"issuer": issuer}, None, p.get("shop_id"), buyer_id=p["buyer_id"])
+    _notify(uow, event, notice)
+
+
 def both(first: Handler, then: Handler) -> Handler:
     """One routing key, two concerns: the case (`first`) and the buyer's message (`then`), in the
     same unit of work (a retry of the event re-runs both; the message's key keeps it single)."""
@@ -188,6 +197,7 @@ HANDLERS: dict[str, Handler] = {
     "logistics.ShipmentException": on_shipment_exception_notify,
     "logistics.ShipmentStalled": on_shipment_stalled_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
+    "marketing.CouponIssued": on_coupon_issued_notify,
 }
 
 SUBSCRIPTIONS = [Subscription("aftersales.events", HANDLERS)]
@@ -218,10 +228,9 @@ def send_notifications(db: Database, orders: object | None = None) -> int:
     for message_id in ids:
         with for_job(db, Settings) as ctx:
             claimed = notifications.claim(ctx, message_id)
-            order_id = claimed.order_id if claimed else None
         if claimed is None:
             continue
-        recipient = notifications.reach(order_id, gateway)
+        recipient = notifications.reach(claimed.order_id, claimed.buyer_id, gateway)
         with for_job(db, Settings) as ctx:
             sent += notifications.deliver(ctx, message_id, recipient=recipient) == "sent"
     return sent

@@ -74,6 +74,11 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template("complaint_answered", SERVICE, "【投诉回复】您对订单{order_id}的投诉已有回复：{text}"),
         Template(
+            "coupon_issued",
+            MARKETING,
+            "【优惠券到账】一张{issuer}优惠券已放入您的账户，下单时可用。回T退订",
+        ),
+        Template(
             "review_invitation",
             MARKETING,
             "【邀请评价】您的订单{order_id}已签收，期待您的评价！晒图评价送5元无门槛券。回T退订",

@@ -139,11 +139,13 @@ def claim(ctx: NotifyCtx, message_id: str) -> Message | None:
     return ctx.session.get(Message, message_id) if won == 1 else None
 
 
-def reach(order_id: str | None, orders: Any) -> Recipient:
-    """The buyer of the order and the receiver's phone, from orders (no transaction open)."""
-    if not order_id:
-        return Recipient(error="no order to reach the buyer through")
+def reach(order_id: str | None, buyer_id: str | None, orders: Any) -> Recipient:
+    """The buyer of the order and the receiver's phone, from orders (no transaction open). A message
+    about no order (a coupon) reaches the buyer at the phone of their newest order."""
     try:
+        order_id = order_id or (orders.latest_order_id(buyer_id) if buyer_id else None)
+        if not order_id:
+            return Recipient(error="no order to reach the buyer through")
         order = orders.get_order(order_id)
     except (ServiceUnavailable, BadGateway) as exc:
         return Recipient(error=f"orders: {exc}")

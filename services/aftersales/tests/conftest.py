@@ -57,6 +57,12 @@ class FakeOrders:
         self.orders[order_id] = order
         return order
 
+    def latest_order_id(self, buyer_id):
+        if self.down:
+            raise ServiceUnavailable("orders is unreachable: ConnectionError")
+        mine = [o for o in self.orders.values() if o["buyer_id"] == buyer_id]
+        return mine[-1]["order_id"] if mine else None
+
     def get_order(self, order_id):
         self.calls += 1
         if self.down:

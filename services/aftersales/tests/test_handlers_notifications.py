@@ -193,3 +193,18 @@ def test_an_answered_complaint_tells_the_buyer_once(api):
     assert send(api) == 1
     [m] = messages(api, role="buyer", sub="bob", shop_id=None)
     assert m["template"] == "complaint_answered" and "已催快递，明天送达" in m["body"]
+
+
+def test_a_coupon_reaches_the_buyer_at_their_newest_orders_phone(api, notify):
+    to_local(api, 10)
+    coupon = {"claim_id": "CL1", "template_id": "T1", "buyer_id": "bob", "shop_id": None, "funded_by": "platform"}
+    _, event = deliver(notify, "marketing.CouponIssued", coupon)
+    deliver(notify, "", {}, event=event)
+    deliver(notify, "marketing.CouponIssued", {**coupon, "claim_id": "CL2", "buyer_id": "nobody"})
+    assert send(api) == 1
+    [m] = messages(api, role="admin", sub="root", shop_id=None, template="coupon_issued", buyer_id="bob")
+    assert m["status"] == "sent" and "平台优惠券" in m["body"] and m["phone_masked"] == "138****5678"
+    assert m["category"] == "marketing" and m["shop_id"] is None
+    [lost] = messages(api, role="admin", sub="root", shop_id=None, buyer_id="nobody")
+    assert lost["status"] == "pending" and lost["last_error"] == "no order to reach the buyer through"
+    assert messages(api, role="buyer", sub="bob", shop_id=None)[0]["template"] == "coupon_issued"
