@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ecom_common.errors import ServiceUnavailable
-from orders import domain
+from orders import pricing
 from orders.gateways import CouponRefused, Quote, RegionNotServed
 
 SHOP = "S1"
@@ -86,7 +86,7 @@ class FakeMarketing:
             raise ServiceUnavailable("marketing is unreachable: ConnectionError")
         owed = [(line.promo_price_fen or line.list_unit_fen) * line.quantity for line in lines]
         rows = [
-            domain.Discount(
+            pricing.Discount(
                 i,
                 line.sku_code,
                 "promo_price",
@@ -108,12 +108,12 @@ class FakeMarketing:
                     owed[i] -= share
                     shares[i] += share
                     source = "shop_coupon" if funder == "shop" else "platform_coupon"
-                    rows.append(domain.Discount(i, lines[i].sku_code, source, claim, share, funder))
+                    rows.append(pricing.Discount(i, lines[i].sku_code, source, claim, share, funder))
         quoted = tuple(
-            domain.QuotedLine(line.sku_code, line.quantity, line.promo_price_fen or line.list_unit_fen, shares[i])
+            pricing.QuotedLine(line.sku_code, line.quantity, line.promo_price_fen or line.list_unit_fen, shares[i])
             for i, line in enumerate(lines)
         )
-        return domain.Quote(quoted, tuple(sorted(rows, key=lambda r: r.line)))
+        return pricing.Quote(quoted, tuple(sorted(rows, key=lambda r: r.line)))
 
 
 def largest_remainder(amount, weights):

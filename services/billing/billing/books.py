@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ecom_common.usecase import Actor, Ctx
 
-from . import domain
+from . import domain, shares
 from .domain import PaymentStatus
 from .models import AuditEntry, BillingOrder, CommissionRate, LedgerEntry, OrderLine, Payment, Refund
 from .settings import Settings
@@ -77,7 +77,7 @@ def has_lines(session, order_id: str) -> bool:
     return session.execute(sa.select(OrderLine.id).where(OrderLine.order_id == order_id).limit(1)).first() is not None
 
 
-def line_balances(ctx: Ctx[Settings], order_id: str) -> list[domain.LineBalance]:
+def line_balances(ctx: Ctx[Settings], order_id: str) -> list[shares.LineBalance]:
     rows = (
         ctx.session.execute(
             sa.select(OrderLine)
@@ -89,7 +89,7 @@ def line_balances(ctx: Ctx[Settings], order_id: str) -> list[domain.LineBalance]
         .all()
     )
     return [
-        domain.LineBalance(
+        shares.LineBalance(
             r.line_no,
             r.sku_code,
             r.quantity,

@@ -20,9 +20,10 @@ from ecom_common.jobs import Job
 from ecom_common.usecase import Actor, for_event, for_job
 
 from . import domain, operations
-from .domain import OrderCopy, RefundRequest
+from .domain import OrderCopy
 from .sandbox import SandboxProvider
 from .settings import Settings
+from .shares import RefundRequest
 
 log = logging.getLogger("billing.handlers")
 

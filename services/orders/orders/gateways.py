@@ -16,7 +16,7 @@ from ecom_common.config import Config
 from ecom_common.errors import BadGateway, RuleViolation
 from ecom_common.peers import PeerClient
 
-from . import domain
+from . import pricing
 
 
 class RegionNotServed(RuleViolation):
@@ -84,7 +84,7 @@ class MarketingGateway:
     def __init__(self, config: Config):
         self.client = PeerClient(config, "marketing")
 
-    def quote(self, order_id: str, request: domain.OrderRequest, lines: list[domain.PricedLine]) -> domain.Quote:
+    def quote(self, order_id: str, request: pricing.OrderRequest, lines: list[pricing.PricedLine]) -> pricing.Quote:
         """Marketing's price of the lines for this buyer, locking the coupon claims and points for
         `order_id` (idempotent by it: asked again, marketing answers the same quote)."""
         resp = self.client.post(
@@ -124,11 +124,11 @@ def _json(resp) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _quote_of(body: dict) -> domain.Quote:
+def _quote_of(body: dict) -> pricing.Quote:
     try:
-        return domain.Quote(
+        return pricing.Quote(
             lines=tuple(
-                domain.QuotedLine(
+                pricing.QuotedLine(
                     sku_code=str(q["sku_code"]),
                     quantity=int(q["quantity"]),
                     unit_price_fen=int(q["unit_price_fen"]),
@@ -137,7 +137,7 @@ def _quote_of(body: dict) -> domain.Quote:
                 for q in body["lines"]
             ),
             discounts=tuple(
-                domain.Discount(
+                pricing.Discount(
                     line=int(d["line"]),
                     sku_code=str(d["sku_code"]),
                     source=str(d["source"]),

@@ -8,11 +8,11 @@ import sqlalchemy as sa
 from ecom_common.db import insert_ignore
 from ecom_common.usecase import Ctx
 
-from .. import books, domain
+from .. import books, domain, shares
 from ..books import BILLING, audit
-from ..domain import RefundRequest
 from ..models import BillingOrder, OrderLine, Refund
 from ..settings import Settings
+from ..shares import RefundRequest
 from .refunds import refund_in_full, refuse
 
 
@@ -53,9 +53,9 @@ def remember_order(ctx: Ctx[Settings], copy: domain.OrderCopy, *, source: str) -
         order.placed_at = copy.placed_at
     lines = copy.lines
     if lines and not books.has_lines(session, copy.order_id) and order.payable_fen:
-        shares = domain.line_shares(order.payable_fen, lines)
-        funded = domain.platform_funded(lines, copy.discounts)
-        for no, (line, share, platform) in enumerate(zip(lines, shares, funded, strict=True), start=1):
+        parts = shares.line_shares(order.payable_fen, lines)
+        funded = shares.platform_funded(lines, copy.discounts)
+        for no, (line, share, platform) in enumerate(zip(lines, parts, funded, strict=True), start=1):
             session.add(
                 OrderLine(
                     order_id=copy.order_id,

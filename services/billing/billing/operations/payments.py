@@ -14,10 +14,11 @@ from ecom_common.usecase import Ctx
 
 from .. import books, domain
 from ..books import BILLING, audit, book
-from ..domain import Booking, EntryKind, PaymentStatus, RefundRequest
+from ..domain import Booking, EntryKind, PaymentStatus
 from ..models import AuditEntry, BillingOrder, Payment, SandboxIntent, WebhookReceipt
 from ..sandbox import SandboxProvider
 from ..settings import Settings
+from ..shares import RefundRequest
 from .orders import mark_cancelled
 from .refunds import refund_in_full
 

@@ -10,12 +10,13 @@ from ecom_common.errors import LostRace, NotFound
 from ecom_common.events import make_event
 from ecom_common.usecase import Actor, Ctx
 
-from .. import books, domain
+from .. import books, domain, shares
 from ..books import BILLING, audit, book
-from ..domain import Booking, EntryKind, RefundRequest
+from ..domain import Booking, EntryKind
 from ..models import BillingOrder, LedgerEntry, OrderLine, Payment, Refund, Settlement
 from ..sandbox import SandboxProvider
 from ..settings import Settings
+from ..shares import RefundRequest
 
 
 def refund_in_full(ctx: Ctx[Settings], order: BillingOrder, request: RefundRequest) -> Refund | None:
@@ -25,7 +26,7 @@ def refund_in_full(ctx: Ctx[Settings], order: BillingOrder, request: RefundReque
     payment = books.succeeded_payment(ctx, order.order_id)
     if payment is None:
         return None
-    plan = domain.plan_full_refund(books.line_balances(ctx, order.order_id), order.paid_fen, order.refunded_fen)
+    plan = shares.plan_full_refund(books.line_balances(ctx, order.order_id), order.paid_fen, order.refunded_fen)
     if plan.amount_fen <= 0:
         return None
     return execute_refund(ctx, request, plan, order=order, payment=payment)
@@ -51,7 +52,7 @@ def refund_for_case(ctx: Ctx[Settings], request: RefundRequest, *, lines: list[d
             billing, request, domain.RefundRefusedError("order_not_paid", "no payment was taken for this order")
         )
     try:
-        plan = domain.plan_line_refund(
+        plan = shares.plan_line_refund(
             books.line_balances(ctx, order.order_id),
             lines,
             request.requested_fen or 0,
@@ -106,7 +107,7 @@ def refuse(
 
 
 def execute_refund(
-    ctx: Ctx[Settings], request: RefundRequest, plan: domain.RefundPlan, *, order: BillingOrder, payment: Payment
+    ctx: Ctx[Settings], request: RefundRequest, plan: shares.RefundPlan, *, order: BillingOrder, payment: Payment
 ) -> Refund:
     """Move the money of `plan`: the guarded counters, the provider's refund to the original route,
     the ledger (and the commission given back after settlement), billing.RefundSucceeded."""
@@ -233,7 +234,7 @@ def execute_refund(
     return refund
 
 
-def commission_on_refund(ctx: Ctx[Settings], settlement: Settlement, plan: domain.RefundPlan) -> int:
+def commission_on_refund(ctx: Ctx[Settings], settlement: Settlement, plan: shares.RefundPlan) -> int:
     """The commission the settlement took on the money `plan` refunds, at the rates it used."""
     entry = ctx.session.execute(
         sa.select(LedgerEntry).where(
@@ -247,10 +248,10 @@ def commission_on_refund(ctx: Ctx[Settings], settlement: Settlement, plan: domai
     return sum(domain.commission_fen(p.amount_fen, rates.get(p.line_no, fallback)) for p in plan.parts)
 
 
-def subsidy_on_refund(ctx: Ctx[Settings], order_id: str, plan: domain.RefundPlan) -> int:
+def subsidy_on_refund(ctx: Ctx[Settings], order_id: str, plan: shares.RefundPlan) -> int:
     """The platform subsidy paid at settlement for the money `plan` refunds, line by line."""
     balances = {b.line_no: b for b in books.line_balances(ctx, order_id)}
-    return sum(domain.subsidy_on_refund(balances[p.line_no], p.amount_fen) for p in plan.parts if p.line_no in balances)
+    return sum(shares.subsidy_on_refund(balances[p.line_no], p.amount_fen) for p in plan.parts if p.line_no in balances)
 
 
 def visible_refund(ctx: Ctx[Settings], refund_id: str) -> Refund:

@@ -11,7 +11,7 @@ from ecom_common.clock import iso
 from ecom_common.events import make_event
 from ecom_common.usecase import Ctx
 
-from .. import books, domain
+from .. import books, domain, shares
 from ..books import BILLING, audit, book
 from ..domain import Booking, EntryKind
 from ..models import BillingOrder, CommissionRate, LedgerEntry, Payout, PayoutItem, Settlement
@@ -150,7 +150,7 @@ def book_commission(ctx: Ctx[Settings], st: Settlement) -> None:
                 detail=detail,
             ),
         )
-    subsidy = sum(domain.subsidy_at_settlement(b) for b in balances) if order.paid_fen else 0
+    subsidy = sum(shares.subsidy_at_settlement(b) for b in balances) if order.paid_fen else 0
     if subsidy:
         book(
             ctx,
@@ -162,7 +162,7 @@ def book_commission(ctx: Ctx[Settings], st: Settlement) -> None:
                 st.order_id,
                 memo="platform-funded discounts paid to the shop",
                 detail={
-                    "lines": [{"line_no": b.line_no, "subsidy_fen": domain.subsidy_at_settlement(b)} for b in balances]
+                    "lines": [{"line_no": b.line_no, "subsidy_fen": shares.subsidy_at_settlement(b)} for b in balances]
                 },
             ),
         )

@@ -13,7 +13,7 @@ from ecom_common.idempotency import idempotent
 from ecom_common.pagination import paginate
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import domain, operations, pricing
 from ..models import Order
 from ..settings import Settings
 from .render import order_detail, order_out
@@ -34,7 +34,7 @@ def place_order(args):
 
     Checked against them: SKUs that exist, are on sale in the shop and in stock terms orderable, an
     address the shop delivers to; a broken rule is 422 naming the field."""
-    request = domain.OrderRequest(
+    request = pricing.OrderRequest(
         shop_id=args["shop_id"],
         buyer_id=current_principal().sub,
         lines=args["lines"],

@@ -8,7 +8,7 @@ from webargs.fields import DelimitedList
 from ecom_common.pagination import PageArgs
 from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 
-from .. import domain
+from .. import domain, pricing
 
 PHONE_RE = r"^\+?[0-9][0-9\- ]{5,18}[0-9]$"
 
@@ -47,11 +47,11 @@ class AddressIn(BodySchema):
 
 class LineIn(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    # The range is a business rule (domain.check_requested_lines) so its message names the line.
+    # The range is a business rule (pricing.check_requested_lines) so its message names the line.
     quantity = fields.Int(
         required=True,
         validate=validate.Range(max=MAX_INT),
-        metadata={"minimum": 1, "maximum": domain.MAX_LINE_QUANTITY},
+        metadata={"minimum": 1, "maximum": pricing.MAX_LINE_QUANTITY},
     )
 
 

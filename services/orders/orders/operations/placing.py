@@ -10,12 +10,12 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.peers import gateway
 
-from .. import domain, gateways
+from .. import domain, gateways, pricing
 from ..models import Order, OrderDiscount, OrderLine, TimelineEntry
 from .transitions import OrdersCtx, discounts_payload, lines_payload
 
 
-def place(ctx: OrdersCtx, request: domain.OrderRequest) -> Order:
+def place(ctx: OrdersCtx, request: pricing.OrderRequest) -> Order:
     """Place an order: prices from catalog, promotions, coupons and points from marketing, the
     shipping fee from logistics, all asked now.
 
@@ -24,27 +24,27 @@ def place(ctx: OrdersCtx, request: domain.OrderRequest) -> Order:
     coupons marketing locked for an order that is then not written (logistics refused, the
     transaction failed) are released by marketing's lock timeout: the order never appears."""
     # 1. The buyer's lines as asked: quantities in range, each SKU once.
-    domain.check_requested_lines(request.lines)
+    pricing.check_requested_lines(request.lines)
     address = domain.Address.from_dict(request.address)
     peers = gateway(gateways.PEERS, gateways.Gateways.from_config)
     order_id = new_id("O", ctx.now)
     # 2. Prices: catalog's list, promotional and member prices of each SKU, copied onto the line.
     skus = peers.catalog.skus(request.shop_id, [line["sku_code"] for line in request.lines])
-    priced = domain.price_lines(request.lines, skus)
+    priced = pricing.price_lines(request.lines, skus)
     # 3. Marketing's quote in CONTRACTS.md's stacking order (single-item price, 满减, coupons,
     #    points), apportioned to the lines; the coupons and points are locked for this order.
     marketing = peers.marketing.quote(order_id, request, priced)
     try:
-        priced = domain.apply_quote(priced, marketing)
-    except domain.QuoteMismatchError as exc:
+        priced = pricing.apply_quote(priced, marketing)
+    except pricing.QuoteMismatchError as exc:
         raise BadGateway(f"marketing's quote does not fit the order: {exc}") from exc
     # 4. Shipping: logistics quotes on the weight and on what the goods cost the buyer.
-    goods = domain.totals(priced, 0)
+    goods = pricing.totals(priced, 0)
     quote = peers.logistics.quote(
-        request.shop_id, address.province, domain.total_weight_g(priced), goods.goods_payable_fen
+        request.shop_id, address.province, pricing.total_weight_g(priced), goods.goods_payable_fen
     )
     # 5. Totals: goods at list price - discounts + shipping.
-    totals = domain.totals(priced, quote.fee_fen)
+    totals = pricing.totals(priced, quote.fee_fen)
     # 6. The order with its lines, its discount rows and its first timeline entry, and OrderPlaced.
     order = _new_order(ctx, order_id, request, address, Priced(priced, totals, quote, marketing))
     ctx.session.add(order)
@@ -57,14 +57,14 @@ def place(ctx: OrdersCtx, request: domain.OrderRequest) -> Order:
 class Priced:
     """What placing worked out: the priced lines, the totals and the shipping quote they include."""
 
-    lines: list[domain.PricedLine]
-    totals: domain.Totals
+    lines: list[pricing.PricedLine]
+    totals: pricing.Totals
     quote: gateways.Quote
-    marketing: domain.Quote
+    marketing: pricing.Quote
 
 
 def _new_order(
-    ctx: OrdersCtx, order_id: str, request: domain.OrderRequest, address: domain.Address, priced: Priced
+    ctx: OrdersCtx, order_id: str, request: pricing.OrderRequest, address: domain.Address, priced: Priced
 ) -> Order:
     now, totals = ctx.now, priced.totals
     return Order(

@@ -1,0 +1,92 @@
+"""aftersales's events."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from . import Line, OrderRef, Payload, event
+
+
+class CaseRef(OrderRef):
+    case_id = fields.Str(required=True)
+
+
+@event("aftersales.CaseRequested")
+class CaseRequested(CaseRef):
+    case_type = fields.Str()
+
+
+@event("aftersales.RefundApproved")
+class RefundApproved(CaseRef):
+    amount_fen = fields.Int(required=True)
+    lines = fields.List(fields.Nested(Line))
+    # 1 for the first request; cs retrying after billing.RefundFailed sends attempt + 1.
+    attempt = fields.Int(load_default=1)
+
+
+@event("aftersales.ReturnReceived")
+class ReturnReceived(CaseRef):
+    resellable = fields.Bool(required=True)
+    lines = fields.List(fields.Nested(Line), required=True)
+
+
+@event("aftersales.ReshipRequested")
+class ReshipRequested(CaseRef):
+    lines = fields.List(fields.Nested(Line), required=True)
+    shipping_paid_by = fields.Str()
+    returned_lines = fields.List(fields.Nested(Line))  # what came back (lines = the new spec to ship)
+
+
+@event("aftersales.OrderCancelRequested")
+class OrderCancelRequested(CaseRef):
+    reason = fields.Str()
+
+
+@event("aftersales.CaseClosed")
+class CaseClosed(CaseRef):
+    outcome = fields.Str()
+
+
+@event("aftersales.ComplaintEscalated")
+class ComplaintEscalated(Payload):
+    complaint_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    tier = fields.Str(required=True)
+    reason = fields.Str()
+    order_id = fields.Str()
+    kind = fields.Str()  # "crisis" (at creation) or "breach:<milestone>" (the SLA job)
+
+
+@event("aftersales.ServiceClockBreached")
+class ServiceClockBreached(Payload):
+    # A case's, complaint's or bad review's service clock ran out (首问负责制): escalated once per clock.
+    kind = fields.Str(required=True)  # case | complaint | review (a bad review's follow-up task)
+    ref_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    order_id = fields.Str()
+    milestone = fields.Str(required=True)  # first_response | solution | resolution | follow_up
+    owner = fields.Str(allow_none=True)
+    due_at = fields.Str()
+
+
+@event("aftersales.ReviewRiskFlagged")
+class ReviewRiskFlagged(Payload):
+    # A review's text names a risk keyword (假货, 诈骗, 过敏, ...): an alert for cs and admin.
+    review_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    stars = fields.Int(required=True)
+    keywords = fields.List(fields.Str(), required=True)
+
+
+@event("aftersales.DisputeOpened")
+class DisputeOpened(CaseRef):
+    # The buyer appealed a rejected case (once); a platform reviewer arbitrates.
+    dispute_id = fields.Str(required=True)
+
+
+@event("aftersales.DisputeDecided")
+class DisputeDecided(CaseRef):
+    dispute_id = fields.Str(required=True)
+    outcome = fields.Str(required=True, validate=validate.OneOf(["upheld", "overturned"]))
+    reason = fields.Str()
