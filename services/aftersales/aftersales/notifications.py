@@ -178,7 +178,8 @@ def deliver(ctx: NotifyCtx, message_id: str, *, recipient: Recipient) -> str:
     if m is None or m.status != MessageStatus.PENDING:
         return m.status if m else "missing"
     m.buyer_id = m.buyer_id or recipient.buyer_id
-    m.shop_id = m.shop_id or recipient.shop_id
+    if m.order_id:  # a platform coupon reached through some shop's order stays the platform's
+        m.shop_id = m.shop_id or recipient.shop_id
     m.updated_at = ctx.now
     if recipient.error:
         return _failed(ctx, m, recipient.error)
