@@ -54,10 +54,16 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
-        "billing.RefundSucceeded",  # -> case closed
+        "billing.RefundSucceeded",  # -> case closed; the buyer is told (refund done)
         "billing.RefundFailed",
-        "logistics.ShipmentDispatched",  # replacement shipped -> reshipped
+        "logistics.ShipmentDispatched",  # replacement shipped -> reshipped; 已发货 with the tracking number
         "logistics.ShipmentDelivered",
+        # only buyer notifications (aftersales/notifications.py: at most one message per fact)
+        "orders.OrderHeld",  # held for a vague address: the buyer confirms it
+        "logistics.ShipmentException",  # delivery exception: a new estimate follows
+        "logistics.ShipmentStalled",
+        "orders.OrderDelivered",  # review invitation 24 h later
+        "marketing.CouponIssued",  # the coupon is in the buyer's account
     ],
     "catalog.events": [
         "inventory.LowStock",  # shown to ops on the product

@@ -151,6 +151,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("aftersales", "/api/v1/complaints/dashboard"): Route("shop", _r("cs", "ops", "admin"), params=S2),
     ("aftersales", "/api/v1/feedback/report"): Route("shop", _r("cs", "ops", "admin", "finance"), params=S2),
+    ("aftersales", "/api/v1/messages"): Route("list", _r("buyer", "cs", "ops", "admin"), buyer_owned=True),
+    ("aftersales", "/api/v1/sla"): Route("list", _r("cs", "ops", "admin", "service")),
+    ("aftersales", "/api/v1/reviews"): Route("list", _r("buyer", "cs", "ops", "admin", "service"), buyer_owned=True),
+    ("aftersales", "/api/v1/reviews/report"): Route("shop", _r("cs", "ops", "admin", "finance"), params=S2),
+    ("aftersales", "/api/v1/disputes"): Route(
+        "list", _r("buyer", "cs", "ops", "finance", "admin", "reviewer", "service"), buyer_owned=True
+    ),
+    ("aftersales", "/api/v1/cases/<case_id>/service"): Route(
+        "one", _r("cs", "ops", "admin", "service"), path={"case_id": "case_id"}, marker="case_id"
+    ),
+    ("aftersales", "/api/v1/complaints/<complaint_id>/service"): Route(
+        "one", _r("cs", "ops", "admin", "service"), path={"complaint_id": "complaint_id"}, marker="complaint_id"
+    ),
     ("logistics", "/api/v1/carrier-rules"): Route("shop", _r("admin", "warehouse", "ops"), params=S2),
     ("logistics", "/api/v1/carriers"): Route("open", _r("admin", "warehouse", "ops", "cs", "service")),
     ("logistics", "/api/v1/promotion-periods"): Route("open"),
