@@ -125,7 +125,7 @@ def test_warehouse_dispatches_in_bulk_and_prints_waybills(client, signed_in, fak
     posts = [c for c in fake.calls if c[2] == "POST"]
     assert [c[3] for c in posts] == [f"/api/v1/shipments/{s}/dispatch" for s in ("H1", "H2", "H3")]
     assert posts[0][5]["tracking_no"] == "SF0001" and len(posts[1][5]["tracking_no"]) >= 4
-    html = client.get("/shipping/waybills?id=H1&id=H2&id=H3").get_data(as_text=True)
+    html = client.get("/shipping/waybills?shipment_id=H1&shipment_id=H2&shipment_id=H3").get_data(as_text=True)
     assert html.count('data-testid="waybill"') == 3 and "TH2" in html
 
 

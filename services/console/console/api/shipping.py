@@ -47,9 +47,9 @@ def shipping_dispatch():
 
 @blp.get("/shipping/waybills")
 def shipping_waybills():
-    """One printable page with the waybill of each shipment named (`?id=...&id=...`)."""
+    """One printable page with the waybill of each shipment named (`?shipment_id=...&shipment_id=...`)."""
     bills, errors = [], []
-    for sid in request.args.getlist("id")[:MAX_BATCH]:
+    for sid in (request.args.getlist("shipment_id") or request.args.getlist("id"))[:MAX_BATCH]:
         try:
             answer = api("logistics", "GET", f"/api/v1/shipments/{sid}/waybill", params={"format": "json"})
         except Problem as exc:
