@@ -238,3 +238,40 @@ def test_csv_export_holds_the_filtered_rows(world, person):
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert {r["order_id"] for r in rows} == mine and {r["buyer_id"] for r in rows} == {buyer}
+
+
+MAIN_PAGES = {
+    "dashboard": ("olivia", "/"),
+    "orders": ("olivia", "/orders"),
+    "order-review": ("olivia", "/order-review"),
+    "product-review": ("rita", "/product-review"),
+    "shipping": ("wang", "/shipping"),
+    "cases": ("cathy", "/cases"),
+}
+
+
+def test_main_pages_render_in_chinese_at_1280x800(world, person, tmp_path):
+    """Each main page at 1280x800, as a screenshot: into tmp_path, or into the folder that
+    ECOM_CONSOLE_SCREENSHOTS names (`docs/console` to refresh the README's pictures)."""
+    import os
+    from pathlib import Path
+
+    from playwright.sync_api import expect
+
+    held_order(world)
+    world.placed_and_paid("CON-PHONE", buyer="gina")
+    target = Path(os.environ.get("ECOM_CONSOLE_SCREENSHOTS") or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    people: dict[str, ConsolePage] = {}
+    for name, (who, path) in MAIN_PAGES.items():
+        console = people.get(who) or people.setdefault(who, person(who))
+        console.open(path)
+        expect(console.by("nav")).to_be_visible()
+        console.page.screenshot(path=str(target / f"{name}.png"), full_page=False)
+    signin = person()
+    signin.open("/signin")
+    expect(signin.by("signin-form")).to_contain_text("登录")
+    signin.page.screenshot(path=str(target / "signin.png"))
+    # Chinese glyphs are drawn with a CJK font (not boxes): the stylesheet's first font is there
+    assert people["olivia"].page.evaluate("() => document.fonts.check('16px \"WenQuanYi Micro Hei\"', '工作台')")
+    assert sorted(p.name for p in target.glob("*.png")) == sorted(f"{n}.png" for n in [*MAIN_PAGES, "signin"])
