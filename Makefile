@@ -37,6 +37,7 @@ migrate: install
 	$(BIN)/ecom migrate
 
 run: migrate
+	@echo "console: http://127.0.0.1:$${CONSOLE_PORT:-8000} (the first migration printed the admin's one-time password above)"
 	$(BIN)/honcho -f deploy/Procfile -d . start
 
 # RabbitMQ + PostgreSQL on this machine: one database per service, created if missing.

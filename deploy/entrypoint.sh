@@ -8,7 +8,7 @@
 # Every long-running role is exec'd, so it is PID 1 and receives SIGTERM itself.
 set -eu
 
-SERVICES="catalog orders inventory aftersales logistics billing"
+SERVICES="catalog orders inventory aftersales logistics billing console"
 APP_DIR="${ECOM_APP_DIR:-/app}"
 ROLE_FILE="${ECOM_VAR_DIR:-/tmp/ecom}/role"
 
@@ -29,6 +29,7 @@ port_of() {
         aftersales) echo 8004 ;;
         logistics) echo 8005 ;;
         billing) echo 8006 ;;
+        console) echo 8000 ;;
         *) return 1 ;;
     esac
 }

@@ -23,7 +23,15 @@ K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "prod")
 
 # CONTRACTS.md "Services, ports, databases".
-PORTS = {"catalog": 8001, "orders": 8002, "inventory": 8003, "aftersales": 8004, "logistics": 8005, "billing": 8006}
+PORTS = {
+    "catalog": 8001,
+    "orders": 8002,
+    "inventory": 8003,
+    "aftersales": 8004,
+    "logistics": 8005,
+    "billing": 8006,
+    "console": 8000,
+}
 SERVICES = tuple(PORTS)
 
 # Who calls whom over HTTP: docs/interfaces.md "Service-to-service HTTP", plus billing -> billing
@@ -35,6 +43,8 @@ CALLS = {
     "aftersales": {"orders"},
     "logistics": {"orders"},
     "billing": {"orders", "billing"},
+    # the console calls with the signed-in person's token (services/console/README.md)
+    "console": {"catalog", "orders", "logistics", "aftersales"},
 }
 
 
