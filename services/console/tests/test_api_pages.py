@@ -163,3 +163,28 @@ def test_dashboard_counts_by_role(client, signed_in, fake):
     assert 'data-testid="todo-on_hold-count">4<' in html and 'data-testid="todo-to_dispatch-count">7<' in html
     assert 'data-testid="todo-on_hold-overdue"' in html
     assert 'data-testid="todo-to_review"' not in html  # ops is no reviewer
+
+
+def test_the_editor_shows_the_catalogs_findings_while_typing(client, signed_in, fake):
+    csrf = signed_in("olivia", ["ops"], "S1")
+    category = {
+        "category_id": "digital-phones",
+        "is_leaf": True,
+        "name": "手机",
+        "path": ["数码", "手机"],
+        "attributes": [
+            {"name": "网络类型", "type": "enum", "required": True, "options": ["5G", "4G"]},
+            {"name": "存储容量", "type": "multi_enum", "required": True, "options": ["128GB", "256GB"]},
+        ],
+    }
+    fake.on("GET", "/api/v1/categories", body={"items": [category]})
+    fake.on("GET", "/api/v1/categories/digital-phones", body=category)
+    html = client.get("/products/new").get_data(as_text=True)
+    assert 'data-testid="attr-网络类型"' in html and 'data-testid="attr-存储容量-128GB"' in html
+    finding = {"field": "title", "rule": "banned_word", "text": "全网第一", "message": "banned", "severity": "error"}
+    fake.on("POST", "/api/v1/compliance/scan", body={"passed": False, "findings": [finding]})
+    form = {"csrf_token": csrf, "category_id": "digital-phones", "title": "全网第一手机", "attr:存储容量": ["128GB"]}
+    part = client.post("/products/scan", data=form, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert 'data-rule="banned_word"' in part and "<html" not in part
+    body = fake.calls[-1][5]
+    assert body["title"] == "全网第一手机" and body["attributes"] == {"存储容量": ["128GB"]}

@@ -52,3 +52,19 @@ def test_htmx_is_pinned_to_a_2x_release_in_one_place():
     makefile = (Path(__file__).parents[3] / "Makefile").read_text()
     assert re.search(r"^HTMX_VERSION := (\S+)$", makefile, re.M).group(1) == HTMX_VERSION
     assert HTMX_VERSION.startswith("2.")
+
+
+def test_every_message_has_a_chinese_translation():
+    from pathlib import Path
+
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).parents[1]
+    method_map = [("console/**.py", "python"), ("console/templates/**.html", "jinja2")]
+    used = {msg[2] for msg in extract_from_dir(str(root), method_map) if isinstance(msg[2], str)}
+    with (root / "console/translations/zh/LC_MESSAGES/messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    missing = sorted(m for m in used if not (catalog.get(m) and catalog.get(m).string))
+    assert missing == []
+    assert all(catalog.get(label) and catalog.get(label).string for label in domain.LABELS.values())
