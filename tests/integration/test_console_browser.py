@@ -298,6 +298,8 @@ MAIN_PAGES = {
     "product-review": ("rita", "/product-review"),
     "shipping": ("wang", "/shipping"),
     "cases": ("cathy", "/cases"),
+    "stock": ("wang", "/stock"),
+    "finance": ("fiona", "/finance?tab=ledger"),
 }
 
 

@@ -44,7 +44,7 @@ CALLS = {
     "logistics": {"orders"},
     "billing": {"orders", "billing"},
     # the console calls with the signed-in person's token (services/console/README.md)
-    "console": {"catalog", "orders", "logistics", "aftersales"},
+    "console": {"catalog", "orders", "inventory", "logistics", "aftersales", "billing"},
 }
 
 

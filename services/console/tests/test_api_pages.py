@@ -188,3 +188,37 @@ def test_the_editor_shows_the_catalogs_findings_while_typing(client, signed_in, 
     assert 'data-rule="banned_word"' in part and "<html" not in part
     body = fake.calls[-1][5]
     assert body["title"] == "全网第一手机" and body["attributes"] == {"存储容量": ["128GB"]}
+
+
+def test_stock_with_low_flags_and_a_warehouse_adjustment(client, signed_in, fake):
+    csrf = signed_in("wang", ["warehouse"], "S1")
+    item = {
+        "sku_code": "SKU-1",
+        "warehouse_code": "WH1",
+        "on_hand": 3,
+        "reserved": 2,
+        "available": 1,
+        "low_stock_threshold": 2,
+        "low": True,
+    }
+    fake.on("GET", "/api/v1/stock", body={"items": [item], "next_cursor": None})
+    html = client.get("/stock?low=1").get_data(as_text=True)
+    assert 'data-sku="SKU-1"' in html and "低库存" in html and 'data-testid="stock-adjust"' in html
+    assert fake.calls[-1][4]["low"] == "true"
+    fake.on("POST", "/api/v1/stock/SKU-1/adjustments", status=201, body={})
+    resp = client.post("/stock/SKU-1/adjust", data={"kind": "inbound", "quantity": "10", "csrf_token": csrf})
+    assert resp.status_code == 302
+    body = fake.calls[-1][5]
+    assert body["kind"] == "inbound" and body["quantity"] == 10 and body["warehouse_code"] == "WH1"
+
+
+def test_finance_reads_payments_and_the_ledger_without_buttons(client, signed_in, fake):
+    signed_in("fiona", ["finance"], "S1")
+    entry = {"entry_id": 1, "kind": "payment", "amount_fen": 9900}
+    fake.on("GET", "/api/v1/ledger", body={"items": [entry], "balance_fen": 9900})
+    html = client.get("/finance?tab=ledger").get_data(as_text=True)
+    main = html.split("<main>")[1]
+    assert 'data-testid="ledger-balance"' in main and "99.00" in main and 'method="post"' not in main
+    fake.on("GET", "/api/v1/stock", body={"items": [{"sku_code": "SKU-1", "warehouse_code": "WH1", "available": 5}]})
+    main = client.get("/stock").get_data(as_text=True).split("<main>")[1]
+    assert 'data-sku="SKU-1"' in main and 'method="post"' not in main
