@@ -54,8 +54,8 @@ run-rabbit: install
 browser:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 || \
-	     (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)); \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)); \
 	  else echo "chromium / fonts-wqy-microhei missing and not root: the console's browser tests will skip"; fi; \
 	fi
 
