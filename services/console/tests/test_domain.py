@@ -51,6 +51,8 @@ def test_htmx_is_pinned_to_a_2x_release_in_one_place():
 
     makefile = (Path(__file__).parents[3] / "Makefile").read_text()
     assert re.search(r"^HTMX_VERSION := (\S+)$", makefile, re.M).group(1) == HTMX_VERSION
+    dockerfile = (Path(__file__).parents[3] / "deploy" / "Dockerfile").read_text()
+    assert re.search(r"htmx\.org@(\S+)", dockerfile).group(1) == HTMX_VERSION
     assert HTMX_VERSION.startswith("2.")
 
 
