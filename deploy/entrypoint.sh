@@ -1,6 +1,6 @@
 #!/bin/sh
 # The container's process, chosen by arguments (one image for every service and role):
-#   web SERVICE        gunicorn on the service's port (PORT, else 8001-8006 as in CONTRACTS.md)
+#   web SERVICE        gunicorn on the service's port (PORT, else 8001-8007 as in CONTRACTS.md)
 #   worker SERVICE     consumers + outbox relay + scheduled jobs, metrics on WORKER_METRICS_PORT
 #   migrate SERVICE    apply the service's migrations, then exit (a one-shot job)
 #   ecom ARGS...       any `ecom` command: dlq list|replay QUEUE, job SERVICE NAME, token ...
@@ -8,7 +8,7 @@
 # Every long-running role is exec'd, so it is PID 1 and receives SIGTERM itself.
 set -eu
 
-SERVICES="catalog orders inventory aftersales logistics billing console"
+SERVICES="catalog orders inventory aftersales logistics billing marketing console"
 APP_DIR="${ECOM_APP_DIR:-/app}"
 ROLE_FILE="${ECOM_VAR_DIR:-/tmp/ecom}/role"
 
@@ -29,6 +29,7 @@ port_of() {
         aftersales) echo 8004 ;;
         logistics) echo 8005 ;;
         billing) echo 8006 ;;
+        marketing) echo 8007 ;;
         console) echo 8000 ;;
         *) return 1 ;;
     esac

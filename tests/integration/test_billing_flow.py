@@ -24,13 +24,17 @@ from kombu import Connection, Exchange, Producer, Queue
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from billing import operations
+from billing import handlers, operations
+from billing.domain import OrderCopy
 from billing.models import BillingOrder, LedgerEntry, OrderLine, Payout
+from billing.settings import Settings
 from ecom_common import bus, metrics
 from ecom_common.auth import decode_token
 from ecom_common.db import Database, inbox
 from ecom_common.events import make_event
+from ecom_common.settings import settings_of
 from ecom_common.topology import EXCHANGE, Topology
+from ecom_common.usecase import Actor, Ctx
 from ecom_testkit import TEST_SECRET, Platform, eventually
 
 pytestmark = pytest.mark.integration
@@ -266,7 +270,7 @@ def test_the_settlement_job_run_twice_and_concurrently_pays_each_shop_once(env):
     def run(db):
         try:
             barrier.wait()
-            results.append(operations.settle_due(db))
+            results.append(handlers.settle_due(db))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -363,15 +367,11 @@ def test_the_order_copy_made_by_a_payment_and_by_order_placed_at_once_spends_no_
         )
 
     before = retried()
-    with db.Session() as payment:
+    with db.uow() as uow:
+        payment = uow.session
         operations.remember_order(
-            payment,
-            db.config.clock.now(),
-            order_id=order_id,
-            shop_id="S1",
-            buyer_id="bob",
-            payable_fen=10_000,
-            lines=lines,
+            Ctx(uow=uow, actor=Actor("test"), settings=settings_of(db.config, Settings)),
+            OrderCopy(order_id, "S1", "bob", 10_000, lines),
             source="http",
         )
         payment.flush()

@@ -106,7 +106,7 @@ def test_concurrent_reviews_one_wins_and_purge_on_postgres():
 
         ok(_delete(catalog, pid))
         p.clock.advance(days=30, minutes=1)
-        assert p.run_job("catalog", "purge_deleted_products") == 1
+        assert p.run_job("catalog", "purge-deleted-products") == 1
         assert catalog.get(f"/api/v1/products/{pid}", shop_id="S1").status_code == 404
 
 

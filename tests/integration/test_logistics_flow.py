@@ -232,12 +232,12 @@ def test_a_stalled_shipment_is_flagged_when_the_clock_moves_48h_on(platform, tap
     s = shipment_of(p, order_id)
     assert s["carrier"] == "EMS"  # remote: the wide-coverage carrier
     dispatch(p, s["shipment_id"], f"EMS{uuid.uuid4().hex[:10]}")
-    assert p.run_job("logistics", "flag_stalled_shipments") == 0
+    assert p.run_job("logistics", "flag-stalled-shipments") == 0
     p.clock.advance(hours=48)
-    assert p.run_job("logistics", "flag_stalled_shipments") >= 1
+    assert p.run_job("logistics", "flag-stalled-shipments") >= 1
     stalled = tap.wait_for("logistics.ShipmentStalled", shipment_id=s["shipment_id"])
     assert stalled["payload"]["order_id"] == order_id
     queue = p["logistics"].get("/api/v1/shipments/exceptions", role="ops", shop_id="S1").json()["items"]
     mine = [q for q in queue if q["shipment_id"] == s["shipment_id"]]
     assert mine and mine[0]["exception_kind"] == "stalled" and mine[0]["time_in_exception_s"] >= 0
-    assert p.run_job("logistics", "flag_stalled_shipments") == 0  # flagged once
+    assert p.run_job("logistics", "flag-stalled-shipments") == 0  # flagged once

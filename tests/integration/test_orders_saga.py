@@ -4,8 +4,8 @@ Platform(["orders"]) runs the orders service (HTTP + worker) on its own schema a
 The peers' events (billing, inventory, logistics, aftersales) are published for real onto the
 test's exchange `<prefix>.ecom.events`, exactly as those services' relays would; what orders emits
 is read back from a queue of the test's own bound to `orders.#`. Catalog and logistics are not
-started here (the lead's cross-service tests run them): a small HTTP server answers their two calls
-with the shapes of docs/interfaces.md, so that orders' real HTTP gateways are exercised.
+started here, nor marketing (the cross-service tests run them): a small HTTP server answers their
+three calls with the shapes of docs/interfaces.md, so that orders' real HTTP gateways are exercised.
 """
 
 from __future__ import annotations
@@ -96,6 +96,39 @@ def peer_stub():
         )
         return jsonify({"fee_fen": fee, "served": True, "breakdown": [{"item": "template", "fee_fen": fee}]})
 
+    @app.post("/api/v1/quotes")
+    def marketing_quote():
+        # marketing without promotions or coupons: the single-item price is the promotional one
+        body = request.get_json()
+        seen.append(("marketing", request.headers.get("Authorization", "")[:7], body))
+        lines, rows = [], []
+        for i, line in enumerate(body["lines"]):
+            unit = line.get("promo_price_fen") or line["list_price_fen"]
+            lines.append(
+                {
+                    "line": i,
+                    "sku_code": line["sku_code"],
+                    "quantity": line["quantity"],
+                    "list_price_fen": line["list_price_fen"],
+                    "unit_price_fen": unit,
+                    "discount_fen": 0,
+                    "payable_fen": unit * line["quantity"],
+                }
+            )
+            saved = (line["list_price_fen"] - unit) * line["quantity"]
+            if saved:
+                rows.append(
+                    {
+                        "line": i,
+                        "sku_code": line["sku_code"],
+                        "source": "promo_price",
+                        "ref": None,
+                        "amount_fen": saved,
+                        "funded_by": "shop",
+                    }
+                )
+        return jsonify({"order_id": body.get("order_id"), "lines": lines, "discounts": rows, "points_used": 0})
+
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}", seen
@@ -169,7 +202,7 @@ def platform():
 
 def use_stub_peers(p):
     orders = p["orders"]
-    peers = {**orders.config.peers, "catalog": p.stub_url, "logistics": p.stub_url}
+    peers = {**orders.config.peers, "catalog": p.stub_url, "logistics": p.stub_url, "marketing": p.stub_url}
     inject_gateway(orders.app, PEERS, Gateways.from_config(orders.config.with_(peers=peers)))
 
 
@@ -209,7 +242,7 @@ def test_place_pay_reserve_ship_deliver_confirm(platform):
     order = resp.json()
     oid = order["order_id"]
     assert order["payable_fen"] == 19800 and order["shipping_fen"] == 0 and order["discount_fen"] == 6000
-    assert [call[0] for call in p.seen] == ["catalog", "logistics"] and p.seen[0][1] == "Bearer "
+    assert [call[0] for call in p.seen] == ["catalog", "marketing", "logistics"] and p.seen[0][1] == "Bearer "
     (placed,) = p.bus.wait_for("orders.OrderPlaced", oid)
     assert placed["payload"]["lines"][0]["unit_price_fen"] == 9900
     assert "13812345678" not in json.dumps(placed)

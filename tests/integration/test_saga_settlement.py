@@ -58,6 +58,6 @@ def test_a_stalled_shipment_is_flagged(saga):
     saga.wait_status(oid, "awaiting_shipment")
     shipment = saga.dispatch(saga.shipment_for(oid)["shipment_id"], "ZT0000000001")
     saga.p.clock.advance(hours=49)
-    assert saga.p.run_job("logistics", "flag_stalled_shipments") >= 1
+    assert saga.p.run_job("logistics", "flag-stalled-shipments") >= 1
     queue = saga["logistics"].get("/api/v1/shipments/exceptions", role="ops", shop_id="S1").json()["items"]
     assert [s["shipment_id"] for s in queue] == [shipment["shipment_id"]]

@@ -43,7 +43,7 @@ from ecom_testkit.world import PLATFORM_SETTINGS, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
-SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
+SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing"]
 # Per operation, generation mode and pass (~1,600 requests in all, 75-120 s on a busy 2-core machine);
 # ECOM_FUZZ_EXAMPLES=50 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "6"))
@@ -76,10 +76,15 @@ RULES_BEYOND_SCHEMA = {
     "PUT /api/v1/shipping/sender": "a known province",
     "POST /api/v1/cases": "the order's lines and quantities",
     "POST /api/v1/payments": "the order exists and awaits payment",
+    "POST /api/v1/coupon-templates/{template_id}/claims": "coupons left, within the buyer's limit and the validity",
+    "POST /api/v1/quotes": "the coupons and points are the buyer's, valid, free and over their threshold",
     # across fields
     "GET /api/v1/orders": "min_payable_fen <= max_payable_fen, created_from <= created_to",
     "POST /api/v1/orders/{order_id}/review": "a rejection needs a reason",
     "PUT /api/v1/promotion-periods": "ends_at after starts_at",
+    "POST /api/v1/promotions": "ends_at after starts_at; campaign_id names a campaign of the shop",
+    "POST /api/v1/coupon-templates": "valid_until after valid_from",
+    "POST /api/v1/campaigns": "the split's shares sum to 100; each phase ends after it starts",
     "POST /api/v1/stock/{sku_code}/adjustments": "counted and reason for a count_correction",
     "PUT /api/v1/carrier-rules": "min_weight_g <= max_weight_g",
     "PUT /api/v1/carriers": "each carrier code once",

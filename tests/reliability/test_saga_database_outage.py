@@ -460,8 +460,10 @@ def _redeliver(p, producer_service: str, routing_key: str, order_id: str) -> Non
 def _payment_webhook(p, saga, order_id: str):
     """The sandbox provider sending the payment event of `order_id` again (read from its books now,
     signed when sent), as it resends a webhook that got no 2xx."""
-    from billing import domain, settings
+    from billing import domain
     from billing.models import SandboxEvent, SandboxIntent
+    from billing.settings import WEBHOOK_PATH, Settings
+    from ecom_common.settings import settings_of
 
     billing = p["billing"]
     with billing.db.Session() as s:
@@ -476,11 +478,10 @@ def _payment_webhook(p, saga, order_id: str):
         )
 
     def send():
-        signature = domain.sign(
-            settings.webhook_secret(billing.config), body, int(billing.config.clock.now().timestamp())
-        )
+        secret = settings_of(billing.config, Settings).signing_secret(billing.config.jwt_secret)
+        signature = domain.sign(secret, body, int(billing.config.clock.now().timestamp()))
         return requests.post(
-            billing.url + settings.WEBHOOK_PATH,
+            billing.url + WEBHOOK_PATH,
             data=body,
             timeout=HTTP_TIMEOUT,
             headers={"Content-Type": "application/json", domain.SIGNATURE_HEADER: signature},
@@ -898,8 +899,10 @@ def cut_at_commit(db, proxy: TcpProxy, table: str, moment: str, applied=None):
 
     def cut_when_applied():
         eventually(applied, timeout=30, message="the COMMIT applied by the server")
-        proxy.cut()
+        # noted before the cut: the request answers as soon as its connection is cut, and the test
+        # may look at `fired` before this thread runs again
         fired.append(time.monotonic())
+        proxy.cut()
 
     def cut(*_args):
         if getattr(local, "wrote", False):
@@ -908,8 +911,8 @@ def cut_at_commit(db, proxy: TcpProxy, table: str, moment: str, applied=None):
                 proxy.hold_replies()
                 threading.Thread(target=cut_when_applied, daemon=True).start()
             else:
-                proxy.cut()
                 fired.append(time.monotonic())
+                proxy.cut()
 
     target, event = (db.Session, "after_commit") if moment == "after" else (db.engine, "commit")
     sa.event.listen(db.engine, "after_cursor_execute", on_execute)

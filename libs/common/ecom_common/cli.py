@@ -116,7 +116,7 @@ def _carrier_webhook(args: argparse.Namespace) -> int:
     import requests
 
     from logistics import domain
-    from logistics.operations import Settings
+    from logistics.settings import Settings
 
     missing = [
         flag
@@ -127,7 +127,7 @@ def _carrier_webhook(args: argparse.Namespace) -> int:
         print(f"carrier-webhook: give --body, or {', '.join(missing)}", file=sys.stderr)
         return 2
     config = Config.from_env("logistics")
-    secret = Settings.from_config(config).webhook_secret
+    secret = Settings.from_config(config).carrier_webhook_secret
     if not secret:
         print(
             "LOGISTICS_CARRIER_WEBHOOK_SECRET is not set (it is generated into var/ only on the embedded "

@@ -21,7 +21,7 @@ from .clock import Clock, SystemClock
 _D = TypeVar("_D")
 _T = TypeVar("_T")
 
-SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing", "console")
+SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing", "console")
 PORTS = {
     "catalog": 8001,
     "orders": 8002,
@@ -29,6 +29,7 @@ PORTS = {
     "aftersales": 8004,
     "logistics": 8005,
     "billing": 8006,
+    "marketing": 8007,
     "console": 8000,
 }
 

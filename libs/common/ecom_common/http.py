@@ -12,14 +12,11 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import http as http_status
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,26 +28,23 @@ from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from marshmallow import INCLUDE, Schema, fields, validate
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.orm import QueryableAttribute, Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import bodies, bus, context, metrics
 from .bodies import Blueprint  # noqa: F401 (services declare their routes on it: make_app refuses others)
-from .clock import iso
 from .config import Config
 from .db import Database
 from .errors import BadRequest, DomainError, Problem, ServiceUnavailable, UnprocessableEntity, problem_for_status
 from .observability import configure_logging
 from .outbox import pending_count
 
+# Importable from here as well, where every view imports its HTTP kit from.
+from .pagination import MAX_PAGE, PageArgs, decode_cursor, encode_cursor, paginate  # noqa: F401
+from .schemas import MAX_INT, BodySchema, UtcTime  # noqa: F401
+
 log = logging.getLogger("ecom.http")
 
 PROBLEM_JSON = "application/problem+json"
-MAX_PAGE = 200
-# The largest integer a request may carry where it is stored or compared: PostgreSQL's INTEGER, the
-# type of the services' quantity, price and weight columns. Input schemas bound their integers with
-# it (`validate.Range(..., max=MAX_INT)`) so that a larger one is a 422 naming the field.
-MAX_INT = 2**31 - 1
 
 
 # Errors ----------------------------------------------------------------------------------------
@@ -231,135 +225,6 @@ def json_body() -> dict[str, Any]:
     if data is None:
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     return data
-
-
-# Pagination ------------------------------------------------------------------------------------
-class UtcTime(fields.DateTime):
-    """A response time as CONTRACTS.md wants it on the wire: ISO-8601 UTC with a Z
-    (`2026-11-23T02:12:46.724689Z`). Naive datetimes (SQLite) are read as UTC; an ISO string
-    already rendered is normalised the same way. Loading is fields.DateTime's."""
-
-    def _serialize(self, value: datetime | str | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return iso(value)
-
-
-class BodySchema(Schema):
-    """Base of every schema a JSON body is loaded with (and of the schemas it nests): an integer must
-    be a JSON integer, `"5"` or `5.0` is a 422 naming the field, in every service alike.
-
-    One option here rather than `strict=True` on each field, so that a new field cannot forget it.
-    Query and path schemas (PageArgs, XArgs) stay on Schema: their values arrive as text."""
-
-    def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
-        _strict_ints(field_obj)
-
-
-def _strict_ints(field: fields.Field[Any]) -> None:
-    if isinstance(field, fields.Integer):
-        field.strict = True
-    # Integers inside containers: List(Int()), Tuple((Int(), ...)), Dict(values=Int()).
-    for inner in (
-        getattr(field, "inner", None),
-        getattr(field, "value_field", None),
-        *(getattr(field, "tuple_fields", None) or ()),
-    ):
-        if inner is not None:
-            _strict_ints(inner)
-
-
-class PageArgs(Schema):
-    """Base for list query schemas: `?limit=&cursor=` plus the list's own filters."""
-
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
-    cursor = fields.Str(
-        load_default=None,
-        metadata={
-            "pattern": "^[A-Za-z0-9_-]*$",
-            "description": "Opaque: only a `next_cursor` this list returned (unpadded base64url); any other value is "
-            "a 400 problem.",
-        },
-    )
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-# A key column of a list, as the services name it: a mapped class's attribute (`Order.created_at`).
-PageKey = QueryableAttribute[Any]
-
-# A cursor this kit wrote is a few dozen characters; anything much longer was not written by it.
-MAX_CURSOR = 512
-
-
-def decode_cursor(cursor: str, columns: Sequence[PageKey]) -> list[Any]:
-    """The key values `encode_cursor` wrote, each checked against its column before it reaches SQL.
-
-    A cursor is client input: a value of another shape (a list or object, a string for an integer
-    key, an integer past 64 bits, a NUL) would otherwise fail in the database driver, a 500."""
-    try:
-        if len(cursor) > MAX_CURSOR:
-            raise ValueError("too long")
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
-        if not isinstance(values, list) or len(values) != len(columns):
-            raise ValueError("wrong arity")
-        return [_cursor_value(value, col) for value, col in zip(values, columns, strict=False)]
-    except (ValueError, TypeError):
-        raise BadRequest("the cursor is not valid", {"cursor": ["Not a cursor returned by this list."]}) from None
-
-
-def _cursor_value(value: object, column: PageKey) -> Any:
-    """`value` as `column` holds it, or TypeError/ValueError."""
-    kind = column.type.python_type
-    if value is None and column.nullable:
-        return None  # a nullable key (exception_since) is written as null when the last row has none
-    if kind is datetime and isinstance(value, str):
-        return datetime.fromisoformat(value)
-    if kind is int and type(value) is int and -(2**63) <= value < 2**63:  # bool is not an id
-        return value
-    if (
-        kind is str
-        and isinstance(value, str)
-        and len(value) <= (column.type.length or MAX_CURSOR)
-        and "\x00" not in value
-    ):
-        value.encode()  # a lone surrogate (JSON \ud800) cannot be sent to the database: ValueError
-        return value
-    raise TypeError(f"not a {kind.__name__} for {column.key}")
-
-
-def paginate(
-    session: Session,
-    stmt: sa.Select[Any],
-    keys: Sequence[PageKey],
-    limit: int,
-    cursor: str | None,
-    descending: bool = True,
-    to_item: Callable[[Any], Any] = lambda row: row,
-) -> dict[str, Any]:
-    """Keyset pagination over `keys` (unique together, e.g. [created_at, id]).
-
-    Returns {"items": [...], "next_cursor": str|None}; stable under concurrent inserts.
-    """
-    order = [k.desc() if descending else k.asc() for k in keys]
-    stmt = stmt.order_by(*order)
-    if cursor:
-        values = decode_cursor(cursor, keys)
-        row_cmp = sa.tuple_(*keys) < sa.tuple_(*values) if descending else sa.tuple_(*keys) > sa.tuple_(*values)
-        stmt = stmt.where(row_cmp)
-    rows = session.execute(stmt.limit(limit + 1)).scalars().all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor([getattr(last, k.key) for k in keys])
-    return {"items": [to_item(r) for r in rows], "next_cursor": next_cursor}
 
 
 # Health ----------------------------------------------------------------------------------------

@@ -62,6 +62,13 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     "catalog.events": [
         "inventory.LowStock",  # shown to ops on the product
     ],
+    "marketing.events": [
+        "orders.OrderPlaced",  # the quote's locks are kept until paid or cancelled
+        "orders.OrderPaid",  # locked coupons used; member's paid orders
+        "orders.OrderCancelled",  # locked coupons released, points returned
+        "orders.OrderCompleted",  # points earned
+        "billing.RefundSucceeded",  # points taken back in proportion
+    ],
 }
 
 

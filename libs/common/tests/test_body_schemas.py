@@ -1,5 +1,5 @@
 """Every JSON body of every service refuses a string (or a float) where it takes an integer: the
-schemas it is loaded with, and those they nest, derive from ecom_common.http.BodySchema."""
+schemas it is loaded with, and those they nest, derive from ecom_common.schemas.BodySchema."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from marshmallow import Schema, ValidationError, fields
 
 from ecom_common.config import PORTS
-from ecom_common.http import BodySchema
+from ecom_common.schemas import BodySchema
 
 # Bodies a view loads itself instead of through @blp.arguments (the signed webhooks).
-LOADED_BY_HAND = {"logistics": ["TrackingIn"], "billing": ["WebhookEventSchema"]}
+LOADED_BY_HAND = {"logistics": ["TrackingIn"], "billing": ["WebhookEventIn"]}
 
 
 def api_modules(service: str) -> list:
@@ -107,7 +107,7 @@ def test_every_body_a_view_loads_by_hand_is_listed(service):
 
 @pytest.mark.parametrize("schema", body_schemas())
 def test_a_body_refuses_a_string_for_an_integer(schema):
-    assert isinstance(schema, BodySchema), "a JSON body schema derives from ecom_common.http.BodySchema"
+    assert isinstance(schema, BodySchema), "a JSON body schema derives from ecom_common.schemas.BodySchema"
     for name, field in schema.fields.items():
         if field.dump_only:
             continue

@@ -184,7 +184,7 @@ def test_utc_time_renders_every_time_the_same_way():
 
     from marshmallow import Schema
 
-    from ecom_common.http import UtcTime
+    from ecom_common.schemas import UtcTime
 
     class Out(Schema):
         at = UtcTime(allow_none=True)

@@ -7,8 +7,10 @@ import pytest
 from marshmallow import fields
 
 from ecom_common.auth import requires
-from ecom_common.http import NO_NUL, Blueprint, BodySchema, PageArgs, make_app
+from ecom_common.http import NO_NUL, Blueprint, make_app
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import PageArgs
+from ecom_common.schemas import BodySchema
 from ecom_testkit import auth
 
 

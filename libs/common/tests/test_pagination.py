@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecom_common.errors import BadRequest
-from ecom_common.http import decode_cursor, encode_cursor, paginate
+from ecom_common.pagination import decode_cursor, encode_cursor, paginate
 
 
 def seed(db, n):

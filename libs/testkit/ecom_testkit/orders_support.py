@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ecom_common.errors import ServiceUnavailable
-from orders.gateways import Quote, RegionNotServed
+from orders import pricing
+from orders.gateways import CouponRefused, Quote, RegionNotServed
 
 SHOP = "S1"
 OTHER_SHOP = "S2"
@@ -66,6 +67,66 @@ class FakeLogistics:
             raise RegionNotServed(province)
         fee = 0 if goods_fen >= 9900 else 1000
         return Quote(fee, [{"item": "base", "fee_fen": fee}])
+
+
+class FakeMarketing:
+    """Marketing for orders' unit tests: the single-item price is catalog's promo price when lower
+    than the list price, and each coupon of `coupons` (claim id -> (fen, funder)) is taken off the
+    lines in proportion to what they cost (largest remainder); any other claim is refused. The real
+    engine and its properties are marketing's own tests; the saga tests run the real service."""
+
+    def __init__(self):
+        self.down = False
+        self.calls = []
+        self.coupons = {"CL-SHOP-10": (1000, "shop"), "CL-PLAT-5": (500, "platform")}
+
+    def quote(self, order_id, request, lines):
+        self.calls.append((order_id, request.buyer_id, list(request.coupon_claim_ids), request.points))
+        if self.down:
+            raise ServiceUnavailable("marketing is unreachable: ConnectionError")
+        owed = [(line.promo_price_fen or line.list_unit_fen) * line.quantity for line in lines]
+        rows = [
+            pricing.Discount(
+                i,
+                line.sku_code,
+                "promo_price",
+                None,
+                (line.list_unit_fen - line.unit_price_fen) * line.quantity,
+                "shop",
+            )
+            for i, line in enumerate(lines)
+            if line.promo_price_fen is not None
+        ]
+        shares = [0] * len(lines)
+        for claim in request.coupon_claim_ids:
+            if claim not in self.coupons:
+                raise CouponRefused("a coupon cannot be used", {"coupon_claim_ids": ["unknown"]})
+            amount, funder = self.coupons[claim]
+            cut = largest_remainder(min(amount, sum(owed)), owed)
+            for i, share in enumerate(cut):
+                if share:
+                    owed[i] -= share
+                    shares[i] += share
+                    source = "shop_coupon" if funder == "shop" else "platform_coupon"
+                    rows.append(pricing.Discount(i, lines[i].sku_code, source, claim, share, funder))
+        quoted = tuple(
+            pricing.QuotedLine(line.sku_code, line.quantity, line.promo_price_fen or line.list_unit_fen, shares[i])
+            for i, line in enumerate(lines)
+        )
+        return pricing.Quote(quoted, tuple(sorted(rows, key=lambda r: r.line)))
+
+
+def largest_remainder(amount, weights):
+    """`amount` split in proportion to `weights`, in whole fen that sum to it exactly."""
+    total = sum(weights)
+    if total <= 0:
+        return [0] * len(weights)
+    exact = [amount * w for w in weights]
+    shares = [e // total for e in exact]
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] % total), i))
+    for i in order[: amount - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 ADDRESS = {

@@ -23,7 +23,7 @@ ADDRESS = {
     "street": "文三路",
     "detail": "100号3幢501",
 }
-ALL_SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing"]
+ALL_SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing"]
 
 
 class Saga:

@@ -91,9 +91,11 @@ ORDER_READERS = _r("buyer", "ops", "finance", "cs", "warehouse", "admin", "servi
 AFTERSALES_READERS = _r("buyer", "cs", "ops", "warehouse", "finance", "admin", "service")
 SHIPMENT_READERS = _r("warehouse", "ops", "admin", "cs", "service")
 MONEY_READERS = _r("finance", "admin", "ops")
+MARKETING_READERS = _r("ops", "finance", "admin", "service")
+CLAIM_READERS = _r("buyer", "ops", "cs", "finance", "admin", "service")
 S2 = {"shop_id": THEIR_SHOP}
 
-# Every GET route of the six services but the public four (health, readiness, metrics, OpenAPI).
+# Every GET route of the seven services but the public four (health, readiness, metrics, OpenAPI).
 # test_every_get_route_is_in_the_matrix fails when a url_map has a GET route this table lacks.
 ROUTES: dict[tuple[str, str], Route] = {
     ("catalog", "/api/v1/banned-words"): Route("open"),
@@ -184,6 +186,27 @@ ROUTES: dict[tuple[str, str], Route] = {
         "one", _r("finance", "admin", "ops", "cs", "service"), path={"refund_id": "refund_id"}, marker="refund_id"
     ),
     ("billing", "/api/v1/settlements"): Route("list", MONEY_READERS),
+    ("marketing", "/api/v1/campaigns"): Route("list", MARKETING_READERS, holds_s2=True),
+    ("marketing", "/api/v1/campaigns/<campaign_id>"): Route(
+        "one", MARKETING_READERS, path={"campaign_id": "campaign_id"}, marker="campaign_id"
+    ),
+    ("marketing", "/api/v1/promotions"): Route("list", MARKETING_READERS, holds_s2=True),
+    ("marketing", "/api/v1/promotions/<promotion_id>"): Route(
+        "one", MARKETING_READERS, path={"promotion_id": "promotion_id"}, marker="promotion_id"
+    ),
+    ("marketing", "/api/v1/coupon-templates"): Route("list", MARKETING_READERS, holds_s2=True),
+    ("marketing", "/api/v1/coupon-templates/<template_id>"): Route(
+        "one", MARKETING_READERS, path={"template_id": "template_id"}, marker="template_id"
+    ),
+    # the coupons a buyer can claim: public offers, like listed products
+    ("marketing", "/api/v1/coupon-offers"): Route("open"),
+    ("marketing", "/api/v1/coupon-claims"): Route("list", CLAIM_READERS, buyer_owned=True, holds_s2=True),
+    ("marketing", "/api/v1/coupon-claims/<claim_id>"): Route(
+        "one", CLAIM_READERS, path={"claim_id": "claim_id"}, marker="claim_id", buyer_owned=True
+    ),
+    ("marketing", "/api/v1/members/<buyer_id>"): Route(
+        "one", CLAIM_READERS, path={"buyer_id": "buyer"}, params=S2, marker="buyer", buyer_owned=True
+    ),
 }
 
 # The expectations a case can carry (its test id names one)

@@ -73,6 +73,7 @@ def _seed_shop(saga, shop: str, buyer: str) -> dict:
         201,
     )
     return {
+        **_marketing(saga, shop, buyer),
         "shop_id": shop,
         "buyer": buyer,
         "sku_code": sku,
@@ -84,6 +85,45 @@ def _seed_shop(saga, shop: str, buyer: str) -> dict:
         "case_order_id": second,
         "case_id": case["case_id"],
         "complaint_id": complaint["complaint_id"],
+    }
+
+
+def _marketing(saga, shop: str, buyer: str) -> dict:
+    """The shop's marketing: a campaign, its 满减 promotion, a coupon template and the buyer's claim."""
+    if "marketing" not in saga.p.running:
+        return {}
+    mk = saga["marketing"]
+    campaign = saga.ok(
+        mk.post(
+            "/api/v1/campaigns",
+            shop_id=shop,
+            json={"name": f"{shop} 双11", "starts_at": "2026-11-01T00:00:00Z", "budget_fen": 1_000_000},
+        ),
+        201,
+    )
+    promotion = saga.ok(
+        mk.post(
+            "/api/v1/promotions",
+            shop_id=shop,
+            json={
+                "kind": "full_reduction",
+                "name": f"{shop} 满200减30",
+                "starts_at": "2026-01-01T00:00:00Z",
+                "ends_at": "2099-01-01T00:00:00Z",
+                "tiers": [{"threshold_fen": 20000, "reduction_fen": 3000}],
+                "campaign_id": campaign["campaign_id"],
+            },
+        ),
+        201,
+    )
+    body = {"name": f"{shop} 满100减10", "threshold_fen": 10000, "reduction_fen": 1000, "valid_days": 30}
+    template = saga.ok(mk.post("/api/v1/coupon-templates", shop_id=shop, json={**body, "total_quantity": 10}), 201)
+    claim = saga.ok(mk.post(f"/api/v1/coupon-templates/{template['template_id']}/claims", role="buyer", sub=buyer), 201)
+    return {
+        "campaign_id": campaign["campaign_id"],
+        "promotion_id": promotion["promotion_id"],
+        "template_id": template["template_id"],
+        "claim_id": claim["claim_id"],
     }
 
 

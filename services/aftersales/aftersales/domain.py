@@ -157,7 +157,17 @@ class OrderLine:
     sku_code: str
     quantity: int
     unit_price_fen: int
-    cap_fen: int  # what was paid for this SKU's units: unit_price_fen x quantity (summed over lines)
+    # What was paid for this SKU's units (summed over lines): each line's paid_fen, i.e. its price
+    # less its share of the order's 满减, coupons and points, as orders apportioned them.
+    cap_fen: int
+
+    def paid_for(self, quantity: int) -> int:
+        """What `quantity` of these units paid: all of it for every unit; else the proportional
+        share, rounded down (so that returns of the units one by one never add up to more than the
+        line paid). The pricing is never run again for a refund."""
+        if quantity >= self.quantity:
+            return self.cap_fen
+        return self.cap_fen * quantity // self.quantity
 
 
 @dataclass(frozen=True)
@@ -179,7 +189,8 @@ class OrderView:
             unit = int(line.get("unit_price_fen") or 0)
             agg = by_sku.setdefault(line["sku_code"], [0, 0, unit])
             agg[0] += qty
-            agg[1] += unit * qty
+            paid = line.get("paid_fen")  # orders placed before marketing priced them paid unit x qty
+            agg[1] += int(paid) if paid is not None else unit * qty
         lines = tuple(OrderLine(sku, q, unit, cap) for sku, (q, cap, unit) in by_sku.items())
         payable = data.get("payable_fen")
         if payable is None:
@@ -332,7 +343,7 @@ def draft_case(order: OrderView, request: CaseRequest, now: datetime, policy: Po
     if errors:
         raise RuleViolation("the lines do not match the order", errors)
 
-    caps = [ol.unit_price_fen * req.quantity for req, ol in priced]
+    caps = [ol.paid_for(req.quantity) for req, ol in priced]
     if case_type == CaseType.EXCHANGE:
         if amount_fen:
             raise RuleViolation(
@@ -344,7 +355,7 @@ def draft_case(order: OrderView, request: CaseRequest, now: datetime, policy: Po
         if amount > sum(caps):
             raise RuleViolation(
                 "the amount is above what was paid for these lines",
-                {"amount_fen": [f"At most {sum(caps)} (unit price x quantity)."]},
+                {"amount_fen": [f"At most {sum(caps)} (what these units paid)."]},
             )
         if amount > order.payable_fen:
             raise RuleViolation(

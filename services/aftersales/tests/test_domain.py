@@ -115,6 +115,34 @@ def test_return_defaults_amount_to_what_was_paid_and_splits_it():
     assert not d.auto_approve and not d.before_shipment
 
 
+def test_a_discounted_line_refunds_what_it_paid_never_its_list_price():
+    # 满减 and a coupon took 1,197 fen off RED-M's 6,000 (orders' paid_fen); the engine is not re-run
+    discounted = order(
+        payable=12500,
+        lines=[
+            {"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 3000, "paid_fen": 4803},
+            {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 8000, "paid_fen": 7697},
+        ],
+    )
+    both = domain.draft_case(
+        discounted, CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 2)], None), T0, POLICY
+    )
+    assert both.amount_fen == 4803
+    # one of two units: the proportional share, rounded down, so that two such returns never exceed 4,803
+    one = domain.draft_case(
+        discounted, CaseRequest(CaseType.RETURN, "quality", [RequestedLine("RED-M", 1)], None), T0, POLICY
+    )
+    assert one.amount_fen == 2401 and 2 * one.amount_fen <= 4803
+    with pytest.raises(RuleViolation) as refused:
+        domain.draft_case(
+            discounted,
+            CaseRequest(CaseType.REFUND_ONLY, "not_as_described", [RequestedLine("BLUE-L", 1)], 7698),
+            T0,
+            POLICY,
+        )
+    assert "amount_fen" in refused.value.errors
+
+
 def test_quantity_above_bought_is_refused():
     with pytest.raises(RuleViolation) as err:
         domain.draft_case(order(), CaseRequest(CaseType.RETURN, "size", [RequestedLine("RED-M", 3)], None), T0, POLICY)

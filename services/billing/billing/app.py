@@ -11,7 +11,7 @@ from . import api, handlers
 SERVICE = ServiceDef(
     name="billing",
     package_dir=Path(__file__).parent,
-    blueprints=[api.blp],
+    blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
     description="Payments, refunds, the merchant ledger and T+7 settlement.",

@@ -1,4 +1,5 @@
-"""billing domain: money rules, the sandbox provider's rules, refund caps, commission and settlement.
+"""billing domain: money rules, webhook signatures, payability, refund caps, commission and settlement
+(the sandbox provider's own rules, its test cards and intents, are in sandbox.py).
 
 No Flask, no SQL. Money is integer fen everywhere; nothing here ever uses floats for money.
 """
@@ -7,10 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from ecom_common.errors import BadRequest as _BadRequestProblem
 from ecom_common.errors import ConflictError, DomainError, IllegalTransition, RuleViolation
@@ -22,32 +22,23 @@ WALLETS = ("alipay", "wechat", "unionpay")
 BPS = 10_000  # basis points in 100%
 
 
-# Ids ---------------------------------------------------------------------------------------------
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def new_id(prefix: str, now: datetime | None = None) -> str:
-    """Prefix + time part (sortable) + random part, as docs/interfaces.md asks (P…, R…)."""
-    ms = int((now.timestamp() if now else time.time()) * 1000)
-    stamp = ""
-    while ms:
-        ms, r = divmod(ms, 36)
-        stamp = _B36[r] + stamp
-    return f"{prefix}{stamp.rjust(9, '0')}{secrets.token_hex(5)}"
+# Ids (ecom_common.ids.new_id) ---------------------------------------------------------------------
+PAYMENT_ID, REFUND_ID, SETTLEMENT_ID, PAYOUT_ID, RUN_ID = "P", "R", "ST", "PO", "run"
+INTENT_ID, PROVIDER_REFUND_ID, PROVIDER_EVENT_ID = "pi_", "re_", "evt_"  # the sandbox provider's own
 
 
 # Errors ------------------------------------------------------------------------------------------
-class UnknownOrder(DomainError):
+class UnknownOrderError(DomainError):
     """Missing, or another buyer's: indistinguishable on purpose."""
 
     problem = _NotFoundProblem
 
 
-class NotPayable(ConflictError):
+class NotPayableError(ConflictError):
     """The order cannot take a payment now (cancelled, paid, a payment already running)."""
 
 
-class RefundRefused(RuleViolation):
+class RefundRefusedError(RuleViolation):
     def __init__(self, code: str, detail: str):
         super().__init__(detail, {"refund": [code]})
         self.code = code
@@ -65,9 +56,9 @@ class OrderFacts:
     payable_fen: int
 
     @classmethod
-    def from_orders_api(cls, data: dict) -> OrderFacts:
-        totals = data.get("totals") or {}
-        payable = data.get("payable_fen", totals.get("payable_fen"))
+    def from_orders_api(cls, data: dict[str, Any]) -> OrderFacts:
+        totals: dict[str, Any] = data.get("totals") or {}
+        payable: Any = data.get("payable_fen", totals.get("payable_fen"))
         return cls(
             order_id=str(data.get("order_id") or data.get("id")),
             shop_id=str(data.get("shop_id")),
@@ -77,16 +68,42 @@ class OrderFacts:
         )
 
 
+@dataclass(frozen=True)
+class OrderCopy:
+    """What billing keeps of an order: from orders' events or from orders' answer to POST /payments,
+    whichever comes first (a later one completes what the first left out)."""
+
+    order_id: str
+    shop_id: str
+    buyer_id: str | None
+    payable_fen: int
+    lines: list[dict[str, Any]] | None = None
+    placed_at: datetime | None = None
+    discounts: list[dict[str, Any]] | None = None  # orders' discount rows (line, source, funded_by, ...)
+
+    @classmethod
+    def from_event(cls, payload: dict[str, Any], placed_at: datetime | None = None) -> OrderCopy:
+        return cls(
+            order_id=payload["order_id"],
+            shop_id=payload["shop_id"],
+            buyer_id=payload.get("buyer_id"),
+            payable_fen=int(payload.get("payable_fen") or 0),
+            lines=payload.get("lines"),
+            placed_at=placed_at,
+            discounts=payload.get("discounts"),
+        )
+
+
 def check_payable(order: OrderFacts, buyer_id: str, amount_fen: int | None, billing_knows_cancelled: bool) -> int:
     """The amount to charge, or why the order cannot be paid. Orders' answer is authoritative for
     status and amount; billing's own knowledge of a cancellation is respected too (events may be
     ahead of a stale read)."""
     if order.buyer_id != buyer_id:
-        raise UnknownOrder("order not found")
+        raise UnknownOrderError("order not found")
     if billing_knows_cancelled or order.status == "cancelled":
-        raise NotPayable("the order is cancelled and cannot be paid", {"order_id": ["cancelled"]})
+        raise NotPayableError("the order is cancelled and cannot be paid", {"order_id": ["cancelled"]})
     if order.status != "pending_payment":
-        raise NotPayable(f"the order is {order.status}, not pending_payment", {"order_id": [order.status]})
+        raise NotPayableError(f"the order is {order.status}, not pending_payment", {"order_id": [order.status]})
     if order.payable_fen <= 0:
         raise RuleViolation("the order has nothing to pay", {"order_id": ["payable is 0"]})
     if amount_fen is not None and amount_fen != order.payable_fen:
@@ -97,7 +114,47 @@ def check_payable(order: OrderFacts, buyer_id: str, amount_fen: int | None, bill
     return order.payable_fen
 
 
-# Payment and intent state machines ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ProviderOutcome:
+    """What the provider decided for a payment (its webhook)."""
+
+    succeeded: bool
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A provider event as billing receives it: its id (unique: a replay changes nothing), the
+    payment it is about, and the outcome (None for an event type billing does not act on)."""
+
+    event_id: str
+    event_type: str
+    intent_id: str
+    payment_id: str
+    outcome: ProviderOutcome | None
+
+    @classmethod
+    def of(cls, event: dict[str, Any]) -> WebhookEvent:
+        intent = event["data"]["object"]
+        succeeded = {"payment_intent.succeeded": True, "payment_intent.payment_failed": False}.get(event["type"])
+        outcome = None
+        if succeeded is not None:
+            outcome = ProviderOutcome(succeeded, intent.get("failure_code"), intent.get("failure_message"))
+        return cls(event["id"], event["type"], intent["id"], intent["reference"], outcome)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What a payment asks the provider to take: the order's payable amount, by one method."""
+
+    order_id: str
+    amount_fen: int
+    method: str
+    card_number: str | None = None
+
+
+# Payment state machine ----------------------------------------------------------------------
 class PaymentStatus:
     PENDING = "pending"
     SUCCEEDED = "succeeded"
@@ -117,57 +174,6 @@ def check_payment_transition(current: str, target: str) -> None:
         raise IllegalTransition("payment", current, f"mark {target}")
 
 
-class IntentStatus:
-    REQUIRES_CONFIRMATION = "requires_confirmation"
-    PENDING = "pending"  # confirmed, the provider is processing
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-INTENT_TRANSITIONS = {
-    IntentStatus.REQUIRES_CONFIRMATION: {IntentStatus.PENDING},
-    IntentStatus.PENDING: {IntentStatus.SUCCEEDED, IntentStatus.FAILED},
-    IntentStatus.SUCCEEDED: set(),
-    IntentStatus.FAILED: set(),
-}
-
-
-def check_intent_transition(current: str, target: str) -> None:
-    if target not in INTENT_TRANSITIONS.get(current, set()):
-        raise IllegalTransition("payment intent", current, f"move to {target}")
-
-
-# The sandbox provider's deterministic outcomes ----------------------------------------------------
-@dataclass(frozen=True)
-class PlannedOutcome:
-    status: str  # succeeded | failed
-    failure_code: str | None = None
-    # False: the provider does not confirm on its own schedule; only its retry (the
-    # sandbox-webhook-retry job) resolves the intent. Lets tests and demos see a stuck intent.
-    auto_confirm: bool = True
-
-    @property
-    def message(self) -> str | None:
-        return FAILURE_MESSAGES.get(self.failure_code) if self.failure_code else None
-
-
-FAILURE_MESSAGES = {
-    "card_declined": "the card was declined",
-    "insufficient_funds": "the card has insufficient funds",
-    "expired_card": "the card has expired",
-    "processing_error": "the issuer could not process the payment",
-}
-
-TEST_CARDS: dict[str, PlannedOutcome] = {
-    "4242424242424242": PlannedOutcome("succeeded"),
-    "4000000000000002": PlannedOutcome("failed", "card_declined"),
-    "4000000000009995": PlannedOutcome("failed", "insufficient_funds"),
-    "4000000000000069": PlannedOutcome("failed", "expired_card"),
-    "4000000000000119": PlannedOutcome("failed", "processing_error"),
-    "4000000000000077": PlannedOutcome("succeeded", auto_confirm=False),
-}
-
-
 def luhn_ok(number: str) -> bool:
     if not number.isdigit() or not 12 <= len(number) <= 19:
         return False
@@ -180,24 +186,6 @@ def luhn_ok(number: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
-
-
-def plan_outcome(method: str, card_number: str | None) -> PlannedOutcome:
-    """What the sandbox will answer for this payment. Wallets always succeed; documented test cards
-    behave as documented; any other Luhn-valid card succeeds."""
-    if method not in METHODS:
-        raise RuleViolation(f"unknown payment method {method!r}", {"method": [f"one of {', '.join(METHODS)}"]})
-    if method in WALLETS:
-        if card_number:
-            raise RuleViolation("card_number is only for method card", {"card_number": ["only for method card"]})
-        return PlannedOutcome("succeeded")
-    if not card_number:
-        raise RuleViolation("method card needs a card_number", {"card_number": ["Missing data for required field."]})
-    if card_number in TEST_CARDS:
-        return TEST_CARDS[card_number]
-    if not luhn_ok(card_number):
-        raise RuleViolation("the card number is not valid", {"card_number": ["not a valid card number"]})
-    return PlannedOutcome("succeeded")
 
 
 # Webhook signatures --------------------------------------------------------------------------------
@@ -250,151 +238,6 @@ def verify_signature(secret: str, body: bytes, header: str | None, now_ts: float
     return ts
 
 
-# Allocation and refund caps -------------------------------------------------------------------------
-def allocate(total: int, weights: list[int]) -> list[int]:
-    """Split `total` fen over `weights` proportionally, largest remainder first: parts sum to total
-    exactly and none exceeds its proportional share rounded up."""
-    if total < 0:
-        raise ValueError("cannot allocate a negative amount")
-    wsum = sum(weights)
-    if not weights:
-        return []
-    if wsum <= 0:
-        parts = [0] * len(weights)
-        parts[0] = total
-        return parts
-    floors = [total * w // wsum for w in weights]
-    rest = total - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % wsum), i))
-    for i in order[:rest]:
-        floors[i] += 1
-    return floors
-
-
-@dataclass
-class LineBalance:
-    """One order line as billing tracks it: what was paid for it (its share of the payable amount)
-    and what has been refunded from it."""
-
-    line_no: int
-    sku_code: str
-    quantity: int
-    unit_price_fen: int
-    share_fen: int
-    category_id: str | None = None
-    refunded_fen: int = 0
-    refunded_qty: int = 0
-
-    @property
-    def remaining_fen(self) -> int:
-        return self.share_fen - self.refunded_fen
-
-    @property
-    def remaining_qty(self) -> int:
-        return self.quantity - self.refunded_qty
-
-    def cap_for(self, qty: int) -> int:
-        """At most what was paid for `qty` more units of this line, less what was refunded already."""
-        if self.refunded_qty + qty >= self.quantity:
-            paid_for = self.share_fen
-        else:
-            paid_for = self.share_fen * (self.refunded_qty + qty) // self.quantity
-        return max(0, paid_for - self.refunded_fen)
-
-
-def line_shares(payable_fen: int, lines: list[dict]) -> list[int]:
-    """Each line's share of the payable amount (goods value weights): a discount or shipping fee is
-    spread over the lines, so that refunding every line refunds exactly what was paid."""
-    weights = [int(l.get("unit_price_fen") or 0) * int(l["quantity"]) for l in lines]
-    if sum(weights) == 0:
-        weights = [int(l["quantity"]) for l in lines]
-    return allocate(payable_fen, weights)
-
-
-@dataclass
-class RefundPart:
-    line_no: int
-    sku_code: str
-    amount_fen: int
-    quantity: int
-    category_id: str | None = None
-
-
-@dataclass
-class RefundPlan:
-    amount_fen: int
-    parts: list[RefundPart] = field(default_factory=list)
-
-
-def plan_full_refund(balances: list[LineBalance], paid_fen: int, refunded_fen: int) -> RefundPlan:
-    """Everything not yet refunded (order cancelled, late payment)."""
-    remaining = paid_fen - refunded_fen
-    if remaining <= 0:
-        return RefundPlan(0)
-    caps = [max(0, b.remaining_fen) for b in balances]
-    if sum(caps) < remaining:  # lines unknown or inconsistent: refund the order-level remainder
-        parts = [
-            RefundPart(b.line_no, b.sku_code, c, b.remaining_qty, b.category_id)
-            for b, c in zip(balances, caps, strict=False)
-        ]
-        return RefundPlan(remaining, parts)
-    amounts = allocate(remaining, caps)
-    return RefundPlan(
-        remaining,
-        [
-            RefundPart(b.line_no, b.sku_code, a, b.remaining_qty, b.category_id)
-            for b, a in zip(balances, amounts, strict=False)
-        ],
-    )
-
-
-def plan_line_refund(
-    balances: list[LineBalance], requested: list[dict] | None, amount_fen: int, paid_fen: int, refunded_fen: int
-) -> RefundPlan:
-    """An after-sales refund: never more than was paid for the named lines (and quantities) minus
-    what was already refunded for them, and never more than the order's paid amount left."""
-    if paid_fen <= 0:
-        raise RefundRefused("order_not_paid", "no payment was taken for this order")
-    if amount_fen <= 0:
-        raise RefundRefused("amount_not_positive", "the refund amount must be positive")
-    order_left = paid_fen - refunded_fen
-    if order_left <= 0:
-        raise RefundRefused("already_refunded", "everything paid for this order has been refunded already")
-    chosen: list[tuple[LineBalance, int]] = []
-    if requested:
-        wanted: dict[str, int] = {}
-        for line in requested:
-            wanted[line["sku_code"]] = wanted.get(line["sku_code"], 0) + int(line["quantity"])
-        for sku, qty in wanted.items():
-            candidates = [b for b in balances if b.sku_code == sku]
-            if not candidates:
-                raise RefundRefused("line_not_in_order", f"{sku} is not a line of this order")
-            for b in candidates:
-                take = min(qty, b.remaining_qty)
-                if take > 0:
-                    chosen.append((b, take))
-                    qty -= take
-            if qty > 0:
-                raise RefundRefused(
-                    "quantity_exceeds_bought", f"{sku}: more units asked than were bought and not yet refunded"
-                )
-        caps = [b.cap_for(q) for b, q in chosen]
-    else:
-        chosen = [(b, 0) for b in balances]
-        caps = [max(0, b.remaining_fen) for b in balances]
-    cap = min(sum(caps), order_left)
-    if amount_fen > cap:
-        raise RefundRefused(
-            "amount_exceeds_paid",
-            f"asked {amount_fen} fen but at most {cap} fen was paid for these lines and not yet refunded",
-        )
-    amounts = allocate(amount_fen, caps) if sum(caps) else [0] * len(caps)
-    return RefundPlan(
-        amount_fen,
-        [RefundPart(b.line_no, b.sku_code, a, q, b.category_id) for (b, q), a in zip(chosen, amounts, strict=False)],
-    )
-
-
 # Commission ---------------------------------------------------------------------------------------
 def commission_fen(amount_fen: int, rate_bps: int) -> int:
     """Commission on an amount at a rate in basis points, rounded half up (half away from zero)."""
@@ -443,10 +286,35 @@ class EntryKind:
     REFUND = "refund"
     COMMISSION = "commission"
     COMMISSION_REVERSAL = "commission_reversal"  # commission given back on a refund after settlement
+    # Coupons the platform funds are paid to the shop by the platform at settlement (the buyer paid
+    # less, the shop is owed the full price); a refund after settlement takes its part back.
+    PLATFORM_SUBSIDY = "platform_subsidy"
+    SUBSIDY_REVERSAL = "subsidy_reversal"
     PAYOUT = "payout"
 
-    SIGN = {PAYMENT: 1, REFUND: -1, COMMISSION: -1, COMMISSION_REVERSAL: 1, PAYOUT: -1}
+    SIGN = {
+        PAYMENT: 1,
+        REFUND: -1,
+        COMMISSION: -1,
+        COMMISSION_REVERSAL: 1,
+        PLATFORM_SUBSIDY: 1,
+        SUBSIDY_REVERSAL: -1,
+        PAYOUT: -1,
+    }
     ALL = tuple(SIGN)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """One ledger entry to append: a non-negative magnitude, the kind gives the sign."""
+
+    shop_id: str
+    kind: str
+    magnitude_fen: int
+    ref_id: str
+    order_id: str | None = None
+    memo: str | None = None
+    detail: dict[str, Any] | None = None
 
 
 def entry_amount(kind: str, magnitude_fen: int) -> int:

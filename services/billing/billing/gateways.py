@@ -5,25 +5,23 @@
   and payable amount when a payment is made.
 - the sandbox provider (`sandbox.SandboxProvider`).
 
-Views reach both through `orders_gateway()` / `payment_provider()`, which keep one instance per app in
-`app.extensions` (tests put a fake there).
+Views reach both through `orders()` / `payment_provider()`: the app's one instance of each
+(ecom_common.peers.gateway); unit tests put fakes in their place with `inject_gateway(app, ORDERS, fake)`.
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import current_app
-
 from ecom_common.config import Config
 from ecom_common.errors import BadGateway
 from ecom_common.http import current_db
-from ecom_common.peers import PeerClient
+from ecom_common.peers import PeerClient, gateway
 
 from .sandbox import SandboxProvider
 
-ORDERS_KEY = "billing.orders"
-PROVIDER_KEY = "billing.provider"
+ORDERS = "billing.orders"
+PROVIDER = "billing.provider"
 
 
 class OrdersGateway:
@@ -40,15 +38,10 @@ class OrdersGateway:
         return resp.json()
 
 
-def orders_gateway():
-    ext = current_app.extensions
-    if ORDERS_KEY not in ext:
-        ext[ORDERS_KEY] = OrdersGateway(current_app.config["ECOM"])
-    return ext[ORDERS_KEY]
+def orders() -> OrdersGateway:
+    return gateway(ORDERS, OrdersGateway)
 
 
 def payment_provider() -> SandboxProvider:
-    ext = current_app.extensions
-    if PROVIDER_KEY not in ext:
-        ext[PROVIDER_KEY] = SandboxProvider(current_db())
-    return ext[PROVIDER_KEY]
+    # The provider works on billing's database (its own `sandbox_*` tables), not from the config alone.
+    return gateway(PROVIDER, lambda _config: SandboxProvider(current_db()))

@@ -1,78 +1,63 @@
 """billing handlers: one function per consumed event, and the scheduled jobs.
 
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
-transaction) and never commits. The business steps live in operations.py (shared with the API).
+transaction) and never commits: it maps the payload and calls one use case of operations/ (shared
+with the API). A use case that loses a guarded update raises LostRace: the consumer retries.
 """
 
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
+
+from ecom_common import ids
+from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
-from ecom_common.db import Database, UnitOfWork
+from ecom_common.db import Database, UnitOfWork, is_unique_violation
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
+from ecom_common.usecase import Actor, for_event, for_job
 
-from . import operations as ops
+from . import domain, operations
+from .domain import OrderCopy
 from .sandbox import SandboxProvider
+from .settings import Settings
+from .shares import RefundRequest
+
+log = logging.getLogger("billing.handlers")
 
 
 def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
     """Remember what the buyer will owe, line by line (for refund caps and commission)."""
-    p = event.payload
-    now = uow.db.config.clock.now()
-    ops.remember_order(
-        uow.session,
-        now,
-        order_id=p["order_id"],
-        shop_id=p["shop_id"],
-        buyer_id=p.get("buyer_id"),
-        payable_fen=p["payable_fen"],
-        lines=p.get("lines") or [],
-        source="event",
-        placed_at=ops.parse_time(event.occurred_at),
-    )
+    copy = OrderCopy.from_event(event.payload, placed_at=parse_iso(event.occurred_at))
+    operations.remember_order(for_event(uow, event, Settings), copy, source="event")
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     """Refund what was paid, once per order, carrying the after-sales case id when there is one.
     A payment still pending is refunded when (if) its late success arrives."""
     p = event.payload
-    session, now = uow.session, uow.db.config.clock.now()
-    ops.remember_order(
-        session,
-        now,
-        order_id=p["order_id"],
-        shop_id=p["shop_id"],
-        buyer_id=p.get("buyer_id"),
-        payable_fen=p.get("payable_fen") or 0,
-        lines=p.get("lines"),
-        source="event",
+    operations.cancel_order(
+        for_event(uow, event, Settings),
+        OrderCopy.from_event(p),
+        reason=p.get("reason"),
+        case_id=p.get("case_id"),
+        was_paid=bool(p.get("was_paid")),
     )
-    order = ops.lock_order(session, p["order_id"])
-    ops.mark_cancelled(session, now, order, p.get("reason"), p.get("case_id"), "orders")
-    if ops.succeeded_payment(session, order.order_id) is None:
-        if p.get("was_paid"):
-            ops._refuse(
-                uow,
-                order.order_id,
-                order.shop_id,
-                f"order:{order.order_id}:full",
-                "order_cancelled",
-                p.get("case_id"),
-                0,
-                "no_payment_on_record",
-                "orders reports the order paid but billing holds no succeeded payment for it",
-            )
-        return
-    ops.refund_in_full(uow, order, kind="order_cancelled", case_id=p.get("case_id"), actor="orders")
 
 
 def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
     """Schedule settlement at completion + BILLING_SETTLEMENT_DAYS (T+7)."""
-    ops.schedule_settlement(uow, event.payload)
+    ctx = for_event(uow, event, Settings)
+    completed_at = parse_iso(event.payload["completed_at"]) or ctx.now
+    operations.schedule_settlement(ctx, OrderCopy.from_event(event.payload), completed_at=completed_at)
 
 
 def on_refund_approved(uow: UnitOfWork, event: Envelope) -> None:
-    ops.refund_for_case(uow, event.payload)
+    p = event.payload
+    request = RefundRequest.for_case(p["case_id"], p["order_id"], p["shop_id"], int(p["amount_fen"]))
+    operations.refund_for_case(for_event(uow, event, Settings), request, lines=p.get("lines"))
 
 
 HANDLERS = {
@@ -86,7 +71,24 @@ SUBSCRIPTIONS = [Subscription("billing.events", HANDLERS)]
 
 
 def settle_due(db: Database) -> int:
-    return ops.settle_due(db)
+    """The settlement job: for each shop with settlements due, claim them and pay out, one unit of
+    work per shop. Returns the number of payouts made. Safe to run twice or on two replicas at once
+    (operations.settle_shop)."""
+    run = ids.new_id(domain.RUN_ID, db.config.clock.now())
+    with for_job(db, Settings) as ctx:
+        shops = operations.shops_due(ctx)
+    payouts = 0
+    for shop_id in shops:
+        try:
+            with for_job(db, Settings, Actor(f"job:{run}")) as ctx:
+                if operations.settle_shop(ctx, shop_id, run=run) is not None:
+                    payouts += 1
+        except sa.exc.IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            # Another run paid these ledger entries first: its payout stands, ours rolled back whole.
+            log.info("settlement of shop %s lost a race to another run; nothing paid twice", shop_id)
+    return payouts
 
 
 def resend_pending_webhooks(db: Database) -> int:

@@ -66,6 +66,7 @@ class OrderLine(Base):
     share_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)  # its share of the payable amount
     refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     refunded_qty: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    platform_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
 
 
 class Payment(Base):

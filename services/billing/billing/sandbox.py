@@ -11,7 +11,8 @@
 - Refunds go back to the intent (the original payment route) and can never exceed what it captured.
 
 Billing's own code talks to the provider only through this class; the provider's tables
-(`sandbox_*`) are its books, not billing's.
+(`sandbox_*`) are its books, not billing's, and its rules (the intent's state machine, the
+documented test cards and their outcomes) are written here, above the class.
 """
 
 from __future__ import annotations
@@ -20,16 +21,20 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import requests
 import sqlalchemy as sa
 
+from ecom_common import ids
 from ecom_common.db import Database, session_scope
-from ecom_common.errors import DomainError
+from ecom_common.errors import DomainError, IllegalTransition, RuleViolation
+from ecom_common.settings import settings_of
 
-from . import domain, settings
+from . import domain
 from .models import SandboxEvent, SandboxIntent, SandboxRefund
+from .settings import Settings
 
 log = logging.getLogger("billing.sandbox")
 
@@ -44,8 +49,77 @@ def http_transport(url: str, body: bytes, headers: dict) -> int:
     return requests.post(url, data=body, headers=headers, timeout=5).status_code
 
 
-class ProviderRefused(DomainError):
+class ProviderRefusedError(DomainError):
     """The provider would not do it (e.g. refund above what the intent captured)."""
+
+
+# The provider's rules: its intents' state machine and its deterministic outcomes ----------------
+class IntentStatus:
+    REQUIRES_CONFIRMATION = "requires_confirmation"
+    PENDING = "pending"  # confirmed, the provider is processing
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+INTENT_TRANSITIONS = {
+    IntentStatus.REQUIRES_CONFIRMATION: {IntentStatus.PENDING},
+    IntentStatus.PENDING: {IntentStatus.SUCCEEDED, IntentStatus.FAILED},
+    IntentStatus.SUCCEEDED: set(),
+    IntentStatus.FAILED: set(),
+}
+
+
+def check_intent_transition(current: str, target: str) -> None:
+    if target not in INTENT_TRANSITIONS.get(current, set()):
+        raise IllegalTransition("payment intent", current, f"move to {target}")
+
+
+@dataclass(frozen=True)
+class PlannedOutcome:
+    status: str  # succeeded | failed
+    failure_code: str | None = None
+    # False: the provider does not confirm on its own schedule; only its retry (the
+    # sandbox-webhook-retry job) resolves the intent. Lets tests and demos see a stuck intent.
+    auto_confirm: bool = True
+
+    @property
+    def message(self) -> str | None:
+        return FAILURE_MESSAGES.get(self.failure_code) if self.failure_code else None
+
+
+FAILURE_MESSAGES = {
+    "card_declined": "the card was declined",
+    "insufficient_funds": "the card has insufficient funds",
+    "expired_card": "the card has expired",
+    "processing_error": "the issuer could not process the payment",
+}
+
+TEST_CARDS: dict[str, PlannedOutcome] = {
+    "4242424242424242": PlannedOutcome("succeeded"),
+    "4000000000000002": PlannedOutcome("failed", "card_declined"),
+    "4000000000009995": PlannedOutcome("failed", "insufficient_funds"),
+    "4000000000000069": PlannedOutcome("failed", "expired_card"),
+    "4000000000000119": PlannedOutcome("failed", "processing_error"),
+    "4000000000000077": PlannedOutcome("succeeded", auto_confirm=False),
+}
+
+
+def plan_outcome(method: str, card_number: str | None) -> PlannedOutcome:
+    """What the sandbox will answer for this payment. Wallets always succeed; documented test cards
+    behave as documented; any other Luhn-valid card succeeds."""
+    if method not in domain.METHODS:
+        raise RuleViolation(f"unknown payment method {method!r}", {"method": [f"one of {', '.join(domain.METHODS)}"]})
+    if method in domain.WALLETS:
+        if card_number:
+            raise RuleViolation("card_number is only for method card", {"card_number": ["only for method card"]})
+        return PlannedOutcome("succeeded")
+    if not card_number:
+        raise RuleViolation("method card needs a card_number", {"card_number": ["Missing data for required field."]})
+    if card_number in TEST_CARDS:
+        return TEST_CARDS[card_number]
+    if not domain.luhn_ok(card_number):
+        raise RuleViolation("the card number is not valid", {"card_number": ["not a valid card number"]})
+    return PlannedOutcome("succeeded")
 
 
 class SandboxProvider:
@@ -54,24 +128,26 @@ class SandboxProvider:
         self.config = db.config
         self.transport = transport or http_transport
 
+    @property
+    def settings(self) -> Settings:
+        return settings_of(self.config, Settings)
+
     # Inside billing's transaction ------------------------------------------------------------
-    def create_intent(
-        self, session, reference: str, order_id: str, amount_fen: int, method: str, card_number: str | None
-    ) -> SandboxIntent:
-        plan = domain.plan_outcome(method, card_number)
+    def create_intent(self, session, reference: str, charge: domain.Charge) -> SandboxIntent:
+        plan = plan_outcome(charge.method, charge.card_number)
         now = self.config.clock.now()
         intent = SandboxIntent(
-            intent_id=domain.new_id("pi_", now),
+            intent_id=ids.new_id(domain.INTENT_ID, now),
             reference=reference,
-            order_id=order_id,
-            amount_fen=amount_fen,
+            order_id=charge.order_id,
+            amount_fen=charge.amount_fen,
             refunded_fen=0,
-            method=method,
-            card_last4=card_number[-4:] if card_number else None,
+            method=charge.method,
+            card_last4=charge.card_number[-4:] if charge.card_number else None,
             planned_status=plan.status,
             failure_code=plan.failure_code,
             auto_confirm=plan.auto_confirm,
-            status=domain.IntentStatus.REQUIRES_CONFIRMATION,
+            status=IntentStatus.REQUIRES_CONFIRMATION,
             created_at=now,
         )
         session.add(intent)
@@ -79,18 +155,18 @@ class SandboxProvider:
         return intent
 
     def confirm(self, session, intent: SandboxIntent) -> None:
-        domain.check_intent_transition(intent.status, domain.IntentStatus.PENDING)
+        check_intent_transition(intent.status, IntentStatus.PENDING)
         now = self.config.clock.now()
         moved = session.execute(
             sa.update(SandboxIntent)
             .where(
                 SandboxIntent.intent_id == intent.intent_id,
-                SandboxIntent.status == domain.IntentStatus.REQUIRES_CONFIRMATION,
+                SandboxIntent.status == IntentStatus.REQUIRES_CONFIRMATION,
             )
-            .values(status=domain.IntentStatus.PENDING, confirmed_at=now)
+            .values(status=IntentStatus.PENDING, confirmed_at=now)
         ).rowcount
         if moved != 1:
-            raise domain.IllegalTransition("payment intent", intent.status, "confirm")
+            raise IllegalTransition("payment intent", intent.status, "confirm")
 
     def refund(self, session, intent_id: str, reference: str, amount_fen: int) -> str:
         """Refund to the intent's route. The intent's captured amount is the hard ceiling."""
@@ -99,14 +175,14 @@ class SandboxProvider:
             sa.update(SandboxIntent)
             .where(
                 SandboxIntent.intent_id == intent_id,
-                SandboxIntent.status == domain.IntentStatus.SUCCEEDED,
+                SandboxIntent.status == IntentStatus.SUCCEEDED,
                 SandboxIntent.refunded_fen + amount_fen <= SandboxIntent.amount_fen,
             )
             .values(refunded_fen=SandboxIntent.refunded_fen + amount_fen)
         ).rowcount
         if taken != 1:
-            raise ProviderRefused(f"the provider refused to refund {amount_fen} fen on {intent_id}")
-        refund_id = domain.new_id("re_", now)
+            raise ProviderRefusedError(f"the provider refused to refund {amount_fen} fen on {intent_id}")
+        refund_id = ids.new_id(domain.PROVIDER_REFUND_ID, now)
         session.add(
             SandboxRefund(
                 provider_refund_id=refund_id,
@@ -127,10 +203,10 @@ class SandboxProvider:
             intent = session.get(SandboxIntent, intent_id)
             if intent is None:
                 return None
-            if intent.status == domain.IntentStatus.PENDING:
+            if intent.status == IntentStatus.PENDING:
                 moved = session.execute(
                     sa.update(SandboxIntent)
-                    .where(SandboxIntent.intent_id == intent_id, SandboxIntent.status == domain.IntentStatus.PENDING)
+                    .where(SandboxIntent.intent_id == intent_id, SandboxIntent.status == IntentStatus.PENDING)
                     .values(status=intent.planned_status, resolved_at=now)
                 ).rowcount
                 if moved == 1:
@@ -142,8 +218,8 @@ class SandboxProvider:
         return event_id
 
     def _event_for(self, intent: SandboxIntent, now) -> SandboxEvent:
-        succeeded = intent.status == domain.IntentStatus.SUCCEEDED
-        event_id = domain.new_id("evt_", now)
+        succeeded = intent.status == IntentStatus.SUCCEEDED
+        event_id = ids.new_id(domain.PROVIDER_EVENT_ID, now)
         body = {
             "id": event_id,
             "type": EVENT_SUCCEEDED if succeeded else EVENT_FAILED,
@@ -160,7 +236,7 @@ class SandboxProvider:
                     "card_last4": intent.card_last4,
                     "status": intent.status,
                     "failure_code": None if succeeded else intent.failure_code,
-                    "failure_message": None if succeeded else domain.FAILURE_MESSAGES.get(intent.failure_code or ""),
+                    "failure_message": None if succeeded else FAILURE_MESSAGES.get(intent.failure_code or ""),
                 }
             },
         }
@@ -183,11 +259,13 @@ class SandboxProvider:
             body = event.body.encode()
         headers = {
             "Content-Type": "application/json",
-            domain.SIGNATURE_HEADER: domain.sign(settings.webhook_secret(self.config), body, int(now.timestamp())),
+            domain.SIGNATURE_HEADER: domain.sign(
+                self.settings.signing_secret(self.config.jwt_secret), body, int(now.timestamp())
+            ),
         }
         error = None
         try:
-            status = self.transport(settings.webhook_url(self.config), body, headers)
+            status = self.transport(self.settings.webhook_target(self.config.peers["billing"]), body, headers)
             ok = 200 <= status < 300
             if not ok:
                 error = f"webhook answered {status}"
@@ -210,7 +288,7 @@ class SandboxProvider:
         """What a real provider does after confirm: settle asynchronously and call the webhook.
         Called after billing's commit with the intent in hand: it reads nothing (a database lost
         right after the commit must not fail a payment that exists; the retry job resends)."""
-        if not settings.auto_confirm(self.config) or not intent.auto_confirm:
+        if not self.settings.sandbox_auto_confirm or not intent.auto_confirm:
             return None
         intent_id = intent.intent_id
 
@@ -220,7 +298,7 @@ class SandboxProvider:
             except Exception:
                 log.exception("sandbox confirmation of %s failed; the retry job will resend", intent_id)
 
-        timer = threading.Timer(settings.confirm_delay_s(self.config), run)
+        timer = threading.Timer(self.settings.confirm_delay_s, run)
         timer.daemon = True
         timer.name = f"sandbox-confirm-{intent_id}"
         timer.start()
@@ -229,12 +307,12 @@ class SandboxProvider:
     def redeliver_due(self) -> int:
         """The provider's retry: resolve intents pending for too long and resend undelivered events."""
         now = self.config.clock.now()
-        cutoff = now - timedelta(seconds=settings.retry_after_s(self.config))
+        cutoff = now - timedelta(seconds=self.settings.sandbox_retry_after_seconds)
         with session_scope(self.db) as session:
             stuck = (
                 session.execute(
                     sa.select(SandboxIntent.intent_id)
-                    .where(SandboxIntent.status == domain.IntentStatus.PENDING, SandboxIntent.confirmed_at <= cutoff)
+                    .where(SandboxIntent.status == IntentStatus.PENDING, SandboxIntent.confirmed_at <= cutoff)
                     .order_by(SandboxIntent.confirmed_at)
                     .limit(200)
                 )

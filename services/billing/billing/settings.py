@@ -1,69 +1,72 @@
-# ruff: noqa: E501  (the settings table below is rewritten by settings.from_config, issue 15 item 8)
-"""billing's settings: every figure configurable through `config.setting("BILLING_...")`.
+"""billing's settings: every BILLING_* variable it reads, with its default (the README's "Settings"
+table lists the same, checked by tests/test_settings.py).
 
-| setting                               | default | meaning |
-|---------------------------------------|---------|---------|
-| BILLING_WEBHOOK_SECRET                | derived | HMAC-SHA256 key of the sandbox provider's webhooks (derived from ECOM_JWT_SECRET when unset) |
-| BILLING_WEBHOOK_TOLERANCE_SECONDS     | 300     | how far a webhook's signed timestamp may be from now |
-| BILLING_SANDBOX_AUTO_CONFIRM          | true    | the provider confirms each intent on its own after the delay below |
-| BILLING_SANDBOX_CONFIRM_DELAY_MS      | 200     | delay between POST /payments committing and the provider's webhook |
-| BILLING_SANDBOX_RETRY_AFTER_SECONDS   | 30      | the provider re-sends webhooks for intents still pending after this |
-| BILLING_SANDBOX_WEBHOOK_URL           | peers   | where the provider posts (default: BILLING_URL + /api/v1/payments/webhook) |
-| BILLING_SETTLEMENT_DAYS               | 7       | T+N settlement after completion (float: 0.001 is ~86 s) |
-| BILLING_DEFAULT_COMMISSION_BPS        | 500     | commission for categories without a rate (5%) |
-| BILLING_ASK_ORDERS_ON_WEBHOOK         | true    | before applying a success, ask orders whether the order was cancelled meanwhile |
+Code reads them as `ctx.settings.x` (operations) or `settings_of(config, Settings)` (the sandbox
+provider, which runs outside a use case).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 
-from ecom_common.config import Config
+from ecom_common.settings import ServiceSettings, setting
 
 WEBHOOK_PATH = "/api/v1/payments/webhook"
 
 
-def _bool(value: str) -> bool:
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+@dataclass(frozen=True)
+class Settings(ServiceSettings):
+    webhook_secret: str | None = setting(
+        "BILLING_WEBHOOK_SECRET",
+        None,
+        "HMAC-SHA256 key of the sandbox provider's webhooks (unset: derived from ECOM_JWT_SECRET)",
+    )
+    webhook_tolerance_seconds: float = setting(
+        "BILLING_WEBHOOK_TOLERANCE_SECONDS", 300.0, "how far a webhook's signed timestamp may be from now"
+    )
+    sandbox_auto_confirm: bool = setting(
+        "BILLING_SANDBOX_AUTO_CONFIRM",
+        True,
+        "the provider confirms each intent on its own after the delay below (unit tests turn it off)",
+    )
+    sandbox_confirm_delay_ms: float = setting(
+        "BILLING_SANDBOX_CONFIRM_DELAY_MS", 200.0, "delay between POST /payments committing and the provider's webhook"
+    )
+    sandbox_retry_after_seconds: float = setting(
+        "BILLING_SANDBOX_RETRY_AFTER_SECONDS",
+        30.0,
+        "the provider resolves intents still pending, and resends undelivered webhooks, after this",
+    )
+    sandbox_webhook_url: str | None = setting(
+        "BILLING_SANDBOX_WEBHOOK_URL", None, "where the provider posts (unset: BILLING_URL + /api/v1/payments/webhook)"
+    )
+    settlement_days: float = setting(
+        "BILLING_SETTLEMENT_DAYS", 7.0, "T+N settlement after completion (a float: 0.001 is ~86 s)"
+    )
+    default_commission_bps: int = setting(
+        "BILLING_DEFAULT_COMMISSION_BPS", 500, "commission for categories without a rate, in basis points (5%)"
+    )
+    ask_orders_on_webhook: bool = setting(
+        "BILLING_ASK_ORDERS_ON_WEBHOOK",
+        True,
+        "before applying a success, ask orders whether the order was cancelled meanwhile",
+    )
 
+    @property
+    def confirm_delay_s(self) -> float:
+        return self.sandbox_confirm_delay_ms / 1000.0
 
-def webhook_secret(config: Config) -> str:
-    explicit = config.setting("BILLING_WEBHOOK_SECRET", "")
-    if explicit:
-        return explicit
-    # No hard-coded default secret: derive one from the platform secret, so every billing process of
-    # one deployment agrees on it and it is never a value published in the source.
-    return hmac.new(config.jwt_secret.encode(), b"billing-sandbox-webhook", hashlib.sha256).hexdigest()
+    def signing_secret(self, jwt_secret: str) -> str:
+        """The webhook HMAC key: BILLING_WEBHOOK_SECRET, or one derived from the platform secret.
 
+        No hard-coded default secret: every billing process of one deployment derives the same key,
+        and it is never a value published in the source."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        return hmac.new(jwt_secret.encode(), b"billing-sandbox-webhook", hashlib.sha256).hexdigest()
 
-def webhook_tolerance_s(config: Config) -> float:
-    return config.setting("BILLING_WEBHOOK_TOLERANCE_SECONDS", 300.0, float)
-
-
-def auto_confirm(config: Config) -> bool:
-    return config.setting("BILLING_SANDBOX_AUTO_CONFIRM", True, _bool)
-
-
-def confirm_delay_s(config: Config) -> float:
-    return config.setting("BILLING_SANDBOX_CONFIRM_DELAY_MS", 200.0, float) / 1000.0
-
-
-def retry_after_s(config: Config) -> float:
-    return config.setting("BILLING_SANDBOX_RETRY_AFTER_SECONDS", 30.0, float)
-
-
-def webhook_url(config: Config) -> str:
-    return config.setting("BILLING_SANDBOX_WEBHOOK_URL", "") or config.peers["billing"].rstrip("/") + WEBHOOK_PATH
-
-
-def settlement_days(config: Config) -> float:
-    return config.setting("BILLING_SETTLEMENT_DAYS", 7.0, float)
-
-
-def default_commission_bps(config: Config) -> int:
-    return config.setting("BILLING_DEFAULT_COMMISSION_BPS", 500, int)
-
-
-def ask_orders_on_webhook(config: Config) -> bool:
-    return config.setting("BILLING_ASK_ORDERS_ON_WEBHOOK", True, _bool)
+    def webhook_target(self, billing_url: str) -> str:
+        """Where the provider posts: BILLING_SANDBOX_WEBHOOK_URL, or billing's own URL + the path."""
+        return self.sandbox_webhook_url or billing_url.rstrip("/") + WEBHOOK_PATH

@@ -15,6 +15,7 @@ from billing.sandbox import SandboxProvider
 from ecom_common.consumer import EventConsumer
 from ecom_common.errors import ServiceUnavailable
 from ecom_common.events import make_event
+from ecom_common.peers import inject_gateway
 from ecom_testkit import auth, recorded_events
 
 WEBHOOK_SECRET = "whsec_unit_test"
@@ -29,7 +30,14 @@ class FakeOrders:
         self.calls = 0
 
     def add(
-        self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, status="pending_payment", lines=None
+        self,
+        order_id="O1",
+        shop_id="S1",
+        buyer_id="bob",
+        payable_fen=10_000,
+        status="pending_payment",
+        lines=None,
+        discounts=(),
     ) -> dict:
         lines = (
             lines
@@ -46,6 +54,7 @@ class FakeOrders:
             "status": status,
             "payable_fen": payable_fen,
             "lines": lines,
+            "discounts": list(discounts),
         }
         return self.orders[order_id]
 
@@ -81,13 +90,19 @@ class Billing:
         return recorded_events(self.db, routing_key)
 
     def placed(
-        self, order_id="O1", shop_id="S1", buyer_id="bob", payable_fen=10_000, lines=None, status="pending_payment"
+        self,
+        order_id="O1",
+        shop_id="S1",
+        buyer_id="bob",
+        payable_fen=10_000,
+        lines=None,
+        status="pending_payment",
+        discounts=(),
     ):
         """An order placed at orders (the fake answers for it) and announced by OrderPlaced."""
-        order = self.orders.add(order_id, shop_id, buyer_id, payable_fen, status, lines)
-        self.event(
-            "orders.OrderPlaced", {k: order[k] for k in ("order_id", "shop_id", "buyer_id", "payable_fen", "lines")}
-        )
+        order = self.orders.add(order_id, shop_id, buyer_id, payable_fen, status, lines, discounts)
+        keys = ("order_id", "shop_id", "buyer_id", "payable_fen", "lines", "discounts")
+        self.event("orders.OrderPlaced", {k: order[k] for k in keys})
         return order
 
     def pay(self, order_id="O1", buyer="bob", method="alipay", card_number=None, headers=None, **extra):
@@ -128,13 +143,13 @@ def billing(app, db, config):
     through the test client."""
     client = app.test_client()
     fake = FakeOrders()
-    app.extensions[gateways.ORDERS_KEY] = fake
+    inject_gateway(app, gateways.ORDERS, fake)
 
     def transport(url, body, headers):
         return client.post("/api/v1/payments/webhook", data=body, headers=headers).status_code
 
     provider = SandboxProvider(db, transport)
-    app.extensions[gateways.PROVIDER_KEY] = provider
+    inject_gateway(app, gateways.PROVIDER, provider)
     return Billing(
         app=app,
         client=client,

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from billing import domain
-from billing.domain import EntryKind, LineBalance
+from billing import domain, sandbox, shares
+from billing.domain import EntryKind
+from billing.shares import LineBalance
+from ecom_common import ids
 from ecom_common.errors import BadRequest, IllegalTransition, RuleViolation, Unauthorized
 
 SECRET = "whsec_domain"
@@ -73,19 +75,19 @@ def test_any_of_several_signatures_may_match_during_secret_rotation():
     ],
 )
 def test_test_cards_are_deterministic(card, status, code):
-    outcome = domain.plan_outcome("card", card)
+    outcome = sandbox.plan_outcome("card", card)
     assert (outcome.status, outcome.failure_code) == (status, code)
     assert outcome.auto_confirm
 
 
 def test_the_slow_card_is_only_confirmed_by_the_providers_retry():
-    outcome = domain.plan_outcome("card", "4000000000000077")
+    outcome = sandbox.plan_outcome("card", "4000000000000077")
     assert outcome.status == "succeeded" and outcome.auto_confirm is False
 
 
 @pytest.mark.parametrize("method", ["alipay", "wechat", "unionpay"])
 def test_wallets_always_succeed(method):
-    assert domain.plan_outcome(method, None).status == "succeeded"
+    assert sandbox.plan_outcome(method, None).status == "succeeded"
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,7 @@ def test_wallets_always_succeed(method):
 )
 def test_bad_payment_instruments_are_rule_violations(method, card, field):
     with pytest.raises(RuleViolation) as err:
-        domain.plan_outcome(method, card)
+        sandbox.plan_outcome(method, card)
     assert field in err.value.errors
 
 
@@ -116,13 +118,13 @@ def test_a_pending_order_is_payable_for_its_payable_amount():
 
 
 def test_payability_refusals():
-    with pytest.raises(domain.UnknownOrder):
+    with pytest.raises(domain.UnknownOrderError):
         domain.check_payable(facts(), "mallory", None, False)
-    with pytest.raises(domain.NotPayable):
+    with pytest.raises(domain.NotPayableError):
         domain.check_payable(facts(status="cancelled"), "bob", None, False)
-    with pytest.raises(domain.NotPayable):
+    with pytest.raises(domain.NotPayableError):
         domain.check_payable(facts(status="paid"), "bob", None, False)
-    with pytest.raises(domain.NotPayable):
+    with pytest.raises(domain.NotPayableError):
         domain.check_payable(facts(), "bob", None, billing_knows_cancelled=True)
     with pytest.raises(RuleViolation) as err:
         domain.check_payable(facts(), "bob", 9_999, False)
@@ -148,18 +150,18 @@ def test_payment_and_intent_state_machines():
     for current, target in [("succeeded", "failed"), ("failed", "succeeded"), ("succeeded", "pending")]:
         with pytest.raises(IllegalTransition):
             domain.check_payment_transition(current, target)
-    domain.check_intent_transition("requires_confirmation", "pending")
+    sandbox.check_intent_transition("requires_confirmation", "pending")
     with pytest.raises(IllegalTransition):
-        domain.check_intent_transition("requires_confirmation", "succeeded")
+        sandbox.check_intent_transition("requires_confirmation", "succeeded")
 
 
 # Allocation and refund caps ----------------------------------------------------------------------
 def test_allocate_splits_exactly_and_proportionally():
-    assert domain.allocate(100, [1, 1, 1]) == [34, 33, 33]
-    assert domain.allocate(9_000, [6_000, 4_000]) == [5_400, 3_600]
-    parts = domain.allocate(9_999, [3, 7, 11])
+    assert shares.allocate(100, [1, 1, 1]) == [34, 33, 33]
+    assert shares.allocate(9_000, [6_000, 4_000]) == [5_400, 3_600]
+    parts = shares.allocate(9_999, [3, 7, 11])
     assert sum(parts) == 9_999
-    assert domain.allocate(0, [5, 5]) == [0, 0]
+    assert shares.allocate(0, [5, 5]) == [0, 0]
 
 
 def test_line_shares_spread_a_discount_over_the_lines():
@@ -167,7 +169,7 @@ def test_line_shares_spread_a_discount_over_the_lines():
         {"sku_code": "A", "quantity": 2, "unit_price_fen": 3_000},
         {"sku_code": "B", "quantity": 1, "unit_price_fen": 4_000},
     ]
-    assert domain.line_shares(9_000, lines) == [5_400, 3_600]  # 10% off, paid 90 yuan
+    assert shares.line_shares(9_000, lines) == [5_400, 3_600]  # 10% off, paid 90 yuan
 
 
 def balances():
@@ -175,35 +177,35 @@ def balances():
 
 
 def test_a_refund_within_what_was_paid_for_the_lines_is_planned():
-    plan = domain.plan_line_refund(balances(), [{"sku_code": "A", "quantity": 1}], 3_000, 10_000, 0)
+    plan = shares.plan_line_refund(balances(), [{"sku_code": "A", "quantity": 1}], 3_000, 10_000, 0)
     assert plan.amount_fen == 3_000
     assert [(p.line_no, p.amount_fen, p.quantity) for p in plan.parts] == [(1, 3_000, 1)]
 
 
 def test_a_refund_above_what_was_paid_for_the_lines_is_refused():
-    with pytest.raises(domain.RefundRefused) as err:
-        domain.plan_line_refund(balances(), [{"sku_code": "A", "quantity": 1}], 3_001, 10_000, 0)
+    with pytest.raises(domain.RefundRefusedError) as err:
+        shares.plan_line_refund(balances(), [{"sku_code": "A", "quantity": 1}], 3_001, 10_000, 0)
     assert err.value.code == "amount_exceeds_paid"
 
 
 def test_what_was_refunded_already_lowers_the_cap():
     b = balances()
     b[0].refunded_fen, b[0].refunded_qty = 3_000, 1
-    plan = domain.plan_line_refund(b, [{"sku_code": "A", "quantity": 1}], 3_000, 10_000, 3_000)
+    plan = shares.plan_line_refund(b, [{"sku_code": "A", "quantity": 1}], 3_000, 10_000, 3_000)
     assert plan.amount_fen == 3_000
-    with pytest.raises(domain.RefundRefused) as err:
-        domain.plan_line_refund(b, [{"sku_code": "A", "quantity": 2}], 100, 10_000, 3_000)
+    with pytest.raises(domain.RefundRefusedError) as err:
+        shares.plan_line_refund(b, [{"sku_code": "A", "quantity": 2}], 100, 10_000, 3_000)
     assert err.value.code == "quantity_exceeds_bought"
     # A partial refund leaves the rest of the line's money for a later refund of the same units.
     b = balances()
     b[0].refunded_fen, b[0].refunded_qty = 1_000, 1
-    plan = domain.plan_line_refund(b, [{"sku_code": "A", "quantity": 1}], 5_000, 10_000, 1_000)
+    plan = shares.plan_line_refund(b, [{"sku_code": "A", "quantity": 1}], 5_000, 10_000, 1_000)
     assert plan.amount_fen == 5_000
 
 
 def test_the_order_level_remainder_caps_a_refund_too():
-    with pytest.raises(domain.RefundRefused) as err:
-        domain.plan_line_refund(balances(), [{"sku_code": "B", "quantity": 1}], 4_000, 10_000, 7_000)
+    with pytest.raises(domain.RefundRefusedError) as err:
+        shares.plan_line_refund(balances(), [{"sku_code": "B", "quantity": 1}], 4_000, 10_000, 7_000)
     assert err.value.code == "amount_exceeds_paid"
 
 
@@ -217,25 +219,25 @@ def test_the_order_level_remainder_caps_a_refund_too():
     ],
 )
 def test_refund_refusals(lines, amount, paid, code):
-    with pytest.raises(domain.RefundRefused) as err:
-        domain.plan_line_refund(balances(), lines, amount, paid, 0)
+    with pytest.raises(domain.RefundRefusedError) as err:
+        shares.plan_line_refund(balances(), lines, amount, paid, 0)
     assert err.value.code == code
 
 
 def test_a_refund_without_lines_is_capped_by_the_order():
-    plan = domain.plan_line_refund(balances(), None, 10_000, 10_000, 0)
+    plan = shares.plan_line_refund(balances(), None, 10_000, 10_000, 0)
     assert sum(p.amount_fen for p in plan.parts) == 10_000
-    with pytest.raises(domain.RefundRefused):
-        domain.plan_line_refund(balances(), None, 10_001, 10_000, 0)
+    with pytest.raises(domain.RefundRefusedError):
+        shares.plan_line_refund(balances(), None, 10_001, 10_000, 0)
 
 
 def test_a_full_refund_takes_what_is_left_line_by_line():
     b = balances()
     b[1].refunded_fen, b[1].refunded_qty = 4_000, 1
-    plan = domain.plan_full_refund(b, 10_000, 4_000)
+    plan = shares.plan_full_refund(b, 10_000, 4_000)
     assert plan.amount_fen == 6_000
     assert [(p.line_no, p.amount_fen, p.quantity) for p in plan.parts] == [(1, 6_000, 2), (2, 0, 0)]
-    assert domain.plan_full_refund(b, 10_000, 10_000).amount_fen == 0
+    assert shares.plan_full_refund(b, 10_000, 10_000).amount_fen == 0
 
 
 # Commission -----------------------------------------------------------------------------------------
@@ -305,6 +307,6 @@ def test_nothing_is_paid_out_when_refunds_exceed_new_income():
 
 
 def test_ids_carry_their_prefix_and_sort_by_time():
-    a = domain.new_id("P", datetime(2026, 1, 1, tzinfo=UTC))
-    b = domain.new_id("P", datetime(2026, 1, 2, tzinfo=UTC))
+    a = ids.new_id("P", datetime(2026, 1, 1, tzinfo=UTC))
+    b = ids.new_id("P", datetime(2026, 1, 2, tzinfo=UTC))
     assert a.startswith("P") and a < b

@@ -1,43 +1,32 @@
-"""catalog handlers: one function per consumed event, and the scheduled jobs.
+"""catalog handlers: one function per consumed event, and the scheduled job.
 
 Handlers run inside the consumer's unit of work (inbox row + changes + outbox in one transaction);
-they never commit.
+they map the payload and call one operation, and never commit.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
-import sqlalchemy as sa
-
-from ecom_common.clock import aware
+from ecom_common import clock
 from ecom_common.consumer import Subscription
 from ecom_common.db import Database, UnitOfWork
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
+from ecom_common.usecase import for_event, for_job
 
-from . import domain
-from .models import Product, Sku, TimelineEntry
+from . import domain, operations
+from .settings import Settings
 
 log = logging.getLogger("catalog.handlers")
 
 
 def on_low_stock(uow: UnitOfWork, event: Envelope) -> None:
-    """inventory.LowStock: remember the alert on the SKU so ops see it on the product. An older alert
-    arriving late never overwrites a newer one."""
+    """inventory.LowStock: the alert shows on the SKU (stamped with when it happened)."""
+    ctx = for_event(uow, event, Settings)
     p = event.payload
-    occurred = event.occurred_at
-    at = aware(datetime.fromisoformat(occurred.replace("Z", "+00:00"))) if occurred else uow.db.config.clock.now()
-    stmt = (
-        sa.update(Sku)
-        .where(Sku.sku_code == p["sku_code"], sa.or_(Sku.low_stock_alert_at.is_(None), Sku.low_stock_alert_at <= at))
-        .values(low_stock_available=p["available"], low_stock_alert_at=at)
-        .execution_options(synchronize_session=False)
-    )
-    if p.get("shop_id"):
-        stmt = stmt.where(Sku.shop_id == p["shop_id"])
-    uow.session.execute(stmt)
+    at = clock.parse_iso(event.occurred_at) or ctx.now
+    operations.note_low_stock(ctx, p["sku_code"], shop_id=p.get("shop_id"), available=p["available"], at=at)
 
 
 HANDLERS = {
@@ -48,44 +37,23 @@ SUBSCRIPTIONS = [Subscription("catalog.events", HANDLERS)]
 
 
 def purge_deleted_products(db: Database) -> int:
-    """Products deleted longer ago than the restore window (CATALOG_RESTORE_DAYS, 30) are removed
-    for good, with their SKUs (freeing their codes) and timeline. Each product in its own
-    transaction, claimed by a conditional UPDATE so that a restore racing the purge wins or loses
-    cleanly."""
-    rules = domain.Rules.from_config(db.config)
-    cutoff = domain.purge_cutoff(db.config.clock.now(), rules)
-    with db.Session() as session:
-        ids = (
-            session.execute(
-                sa.select(Product.id)
-                .where(Product.status == domain.DELETED, Product.deleted_at <= cutoff)
-                .order_by(Product.deleted_at)
-                .limit(500)
-            )
-            .scalars()
-            .all()
-        )
+    """Job `purge-deleted-products`: products deleted longer ago than the restore window
+    (CATALOG_RESTORE_DAYS, 30) are removed for good, with their SKUs (freeing their codes) and
+    timeline. Each product in its own transaction, claimed by a conditional UPDATE so that a restore
+    racing the purge wins or loses cleanly."""
+    with for_job(db, Settings) as ctx:
+        cutoff = domain.purge_cutoff(ctx.now, ctx.settings)
+        product_ids = operations.purgeable(ctx, cutoff=cutoff)
     purged = 0
-    for product_id in ids:
-        with db.uow() as uow:
-            s = uow.session
-            claimed = s.execute(
-                sa.update(Product)
-                .where(Product.id == product_id, Product.status == domain.DELETED, Product.deleted_at <= cutoff)
-                .values(version=Product.version + 1)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed != 1:
-                continue
-            s.execute(sa.delete(Sku).where(Sku.product_id == product_id))
-            s.execute(sa.delete(TimelineEntry).where(TimelineEntry.product_id == product_id))
-            s.execute(sa.delete(Product).where(Product.id == product_id))
-            uow.commit()
+    for product_id in product_ids:
+        with for_job(db, Settings) as ctx:
+            done = operations.purge(ctx, product_id, cutoff=cutoff)
+        if done:
             purged += 1
             log.info("purged product %s (deleted before %s)", product_id, cutoff.isoformat())
     return purged
 
 
 JOBS: list[Job] = [
-    Job("purge_deleted_products", purge_deleted_products),
+    Job("purge-deleted-products", purge_deleted_products),
 ]

@@ -205,8 +205,8 @@ def test_openapi_documents_every_endpoint(client):
         "/api/v1/compliance/scan",
     ):
         assert path in paths, path
-    assert "SkuView" in spec["components"]["schemas"]
-    assert "price_fen" in spec["components"]["schemas"]["SkuView"]["properties"]
+    assert "SkuOut" in spec["components"]["schemas"]
+    assert "price_fen" in spec["components"]["schemas"]["SkuOut"]["properties"]
 
 
 # A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
-from catalog import handlers
+from catalog import domain, handlers, operations, store
 from catalog.app import SERVICE
 from catalog.models import Product, Sku, TimelineEntry
+from catalog.settings import Settings
 from ecom_common.consumer import EventConsumer, Outcome
+from ecom_common.errors import ConcurrentChange
 from ecom_common.events import make_event
 from ecom_common.jobs import run_once
+from ecom_common.usecase import Actor, for_job
 from ecom_testkit import auth
 
 OPS = auth("ops", "alice", "S1")
@@ -32,9 +36,9 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
     alive = steps.create(dress(skus=[{"sku_code": "ALIVE", "list_price_fen": 100}]))
 
     config.clock.advance(days=19)  # old deleted 29 days ago: still restorable
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0
+    assert run_once(db, SERVICE.job("purge-deleted-products")) == 0
     config.clock.advance(days=1, minutes=1)  # 30 days + 1 minute
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 1
+    assert run_once(db, SERVICE.job("purge-deleted-products")) == 1
     assert count(db, Product, id=old["product_id"]) == 0
     assert count(db, Sku, product_id=old["product_id"]) == 0
     assert count(db, TimelineEntry, product_id=old["product_id"]) == 0
@@ -42,7 +46,7 @@ def test_purge_removes_products_deleted_more_than_30_days_ago(steps, client, db,
     assert client.get(f"/api/v1/products/{old['product_id']}", headers=OPS).status_code == 404
     # The purged product's SKU codes are free again.
     assert steps.create()["skus"][0]["sku_code"] == "DRESS-RED-S"
-    assert run_once(db, SERVICE.job("purge_deleted_products")) == 0  # idempotent
+    assert run_once(db, SERVICE.job("purge-deleted-products")) == 0  # idempotent
 
 
 def test_purge_respects_the_setting(steps, client, db, config):
@@ -82,10 +86,28 @@ def test_low_stock_alert_is_shown_on_the_sku(steps, client, db):
 
 def test_sku_code_race_is_409_not_500(steps, client, monkeypatch, dress):
     """The pre-check can miss a code inserted meanwhile; the unique constraint still answers 409."""
-    from catalog import operations
-
     steps.create()
-    monkeypatch.setattr(operations, "codes_taken", lambda *a, **k: [])
+    monkeypatch.setattr(store, "codes_taken", lambda *a, **k: [])
     r = client.post("/api/v1/products", json=dress(), headers=OPS)
     assert r.status_code == 409, r.get_json()
     assert r.get_json()["errors"] == {"skus": ["sku_code_taken"]}
+
+
+# Operations outside HTTP: a job's or a handler's context is the service itself ------------------
+def test_an_operation_in_a_job_context_acts_as_the_service(steps, db):
+    p = steps.submitted()
+    with for_job(db, Settings, Actor("rita", ("reviewer",))) as ctx:
+        assert operations.approve(ctx, p["product_id"]).status == "listed"
+    assert [e["payload"]["reviewer"] for e in steps.events("catalog.ProductApproved")] == ["rita"]
+
+
+def test_a_lost_guarded_update_is_a_concurrent_change(steps, db):
+    p = steps.create()
+    with pytest.raises(ConcurrentChange) as lost, for_job(db, Settings, Actor("alice", ("ops",))) as ctx:
+        product = ctx.session.get(Product, p["product_id"])
+        # Someone else's write, which this session's copy of the product does not see.
+        ctx.session.execute(
+            sa.update(Product).values(version=Product.version + 1).execution_options(synchronize_session=False)
+        )
+        store.apply(ctx, product, domain.submit(store.state_of(product)))
+    assert lost.value.errors == {"version": ["Expected version 1."]}

@@ -11,7 +11,7 @@ from . import api, handlers
 SERVICE = ServiceDef(
     name="inventory",
     package_dir=Path(__file__).parent,
-    blueprints=[api.blp],
+    blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
     description="Stock per SKU and warehouse, reservations, the stock ledger and alerts.",

@@ -1,7 +1,7 @@
 """inventory domain: stock per SKU and warehouse, reservations, alerts, replenishment. No Flask, no SQL.
 
 available = on_hand - reserved. Stock is never taken by reading a number in Python and writing back
-a smaller one: the database does it with a conditional update (see operations.py), so that two buyers
+a smaller one: the database does it with a conditional update (see ledger.py), so that two buyers
 can never both take the last unit. The rules here decide *what* should happen (which lines, which
 status, whether an alert fires, how much to reorder); operations.py makes it happen atomically.
 
@@ -11,12 +11,18 @@ A SKU code is unique per shop (catalog), so stock is keyed by (shop_id, sku_code
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any, Protocol
 
 from ecom_common.errors import IllegalTransition, RuleViolation
 
 DEFAULT_WAREHOUSE = "WH1"
+
+
+class UnknownSkuError(LookupError):
+    """The shop has no stock item for this SKU (not listed yet, or another shop's)."""
 
 
 class Movement:
@@ -40,8 +46,11 @@ class Line:
     sku_code: str
     quantity: int
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"sku_code": self.sku_code, "quantity": self.quantity}
 
-def merge_lines(lines: list[dict]) -> list[Line]:
+
+def merge_lines(lines: list[dict[str, Any]]) -> list[Line]:
     """An order's lines as one quantity per SKU, sorted by SKU code.
 
     Sorting matters: every transaction that locks several stock rows locks them in the same order,
@@ -62,7 +71,7 @@ class ShortLine:
     requested: int
     available: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"sku_code": self.sku_code, "requested": self.requested, "available": self.available}
 
 
@@ -114,18 +123,57 @@ def status_after_shortage(policy: str) -> str:
     raise RuleViolation(f"unknown shortage policy {policy!r}", {"shortage_policy": [policy]})
 
 
-def parse_time(value: str | None, fallback: datetime) -> datetime:
-    """An ISO-8601 time from an event (with or without Z); the fallback when absent or unreadable."""
-    if not value:
-        return fallback
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return fallback
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+# What each entry of a reservation's log did: every entry is a change to the status it records.
+RESERVATION_ACTIONS = {
+    ReservationStatus.WAITING: "wait",
+    ReservationStatus.RESERVED: "reserve",
+    ReservationStatus.RELEASED: "release",
+    ReservationStatus.DEDUCTED: "deduct",
+    ReservationStatus.SHORT: "short",
+    ReservationStatus.CANCELLED: "cancel",
+}
+
+
+class LogEntry(Protocol):
+    at: datetime
+    by: str
+    status: str
+    reason: str | None
+
+
+def reservation_timeline(entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
+    """A reservation's log in the common timeline shape (ecom_common.schemas.TimelineOut). Every
+    status change is logged from the first, so the status before an entry is the status after the
+    one before it."""
+    out: list[dict[str, Any]] = []
+    before: str | None = None
+    for e in entries:
+        out.append(
+            {
+                "at": e.at,
+                "by": e.by,
+                "action": RESERVATION_ACTIONS.get(e.status, e.status),
+                "from_status": before,
+                "status": e.status,
+                "reason": e.reason,
+            }
+        )
+        before = e.status
+    return out
 
 
 # Adjustments -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Adjustment:
+    """What the warehouse says about one stock row (POST /stock/<sku>/adjustments)."""
+
+    kind: str
+    quantity: int | None = None
+    counted: int | None = None
+    reason: str | None = None
+    reference: str | None = None
+
+
 class AdjustmentKind:
     """What the warehouse tells us: goods came in, a count differs, goods were damaged or lost."""
 
@@ -146,9 +194,15 @@ def adjustment_delta(
 ) -> int:
     """The change of on_hand an adjustment makes, or RuleViolation when it would leave less on hand
     than is reserved for paid orders (a count or write-off can never take promised goods away)."""
+    if kind in AdjustmentKind.BY_QUANTITY and quantity is None:
+        raise RuleViolation(f"{kind} needs a quantity", {"quantity": [f"Required for {kind}."]})
+    if kind == AdjustmentKind.COUNT_CORRECTION and counted is None:
+        raise RuleViolation(f"{kind} needs the counted units", {"counted": [f"Required for {kind}."]})
     if kind == AdjustmentKind.INBOUND:
+        assert quantity is not None
         return int(quantity)
     if kind in AdjustmentKind.WRITE_OFFS:
+        assert quantity is not None
         if quantity > on_hand - reserved:
             raise RuleViolation(
                 f"cannot write off {quantity}: only {on_hand - reserved} are available ({reserved} reserved)",
@@ -156,6 +210,7 @@ def adjustment_delta(
             )
         return -int(quantity)
     if kind == AdjustmentKind.COUNT_CORRECTION:
+        assert counted is not None
         if counted < reserved:
             raise RuleViolation(
                 f"a count of {counted} is below the {reserved} units reserved for paid orders",
@@ -178,7 +233,7 @@ def is_low(available: int, threshold: int) -> bool:
 def low_stock_signal(alerted: bool, available: int, threshold: int) -> str | None:
     """One alert per crossing: alert when low and not yet alerted, re-arm once above again.
 
-    operations.py applies exactly this right after each movement of the stock row, while the
+    ledger.py applies exactly this right after each movement of the stock row, while the
     movement's conditional UPDATE still holds the row's lock, so concurrent movements cannot alert
     twice.
     """
@@ -208,7 +263,7 @@ class ReplenishmentLine:
     waiting_quantity: int
     suggested_quantity: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "sku_code": self.sku_code,
             "available": self.available,
@@ -250,9 +305,19 @@ class NewSku:
     low_stock_threshold: int
 
 
-def skus_from_listing(payload: dict) -> list[NewSku]:
+def skus_from_listing(payload: dict[str, Any]) -> list[NewSku]:
     """The SKUs a catalog.ProductListed event brings, with their low-stock thresholds."""
     return [
         NewSku(sku["sku_code"], payload["shop_id"], int(sku.get("low_stock_threshold", 10)))
         for sku in payload.get("skus", [])
+    ]
+
+
+def thresholds_from_price_change(payload: dict[str, Any]) -> list[NewSku]:
+    """The SKUs of a catalog.PriceChanged event that carry a low-stock threshold (the others say
+    nothing to inventory)."""
+    return [
+        NewSku(sku["sku_code"], payload["shop_id"], int(sku["low_stock_threshold"]))
+        for sku in payload.get("skus", [])
+        if "low_stock_threshold" in sku
     ]

@@ -1,112 +1,76 @@
 """inventory handlers: one function per consumed event, and the scheduled jobs.
 
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
-transaction); it reads the event, asks the stock book (operations.py) to move stock, and records events.
-It never commits. Duplicates of one event are dropped by the inbox; a second, different event for
-the same order is made harmless by the reservation row (one per order).
+transaction); it maps the event's payload and calls one use case of operations.py, which moves
+stock and records events. It never commits. Duplicates of one event are dropped by the inbox; a
+second, different event for the same order is made harmless by the reservation row (one per order).
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-import sqlalchemy as sa
-
+from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
 from ecom_common.db import UnitOfWork
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
+from ecom_common.usecase import for_event
 
-from . import domain
-from .models import ReservationLine, StockItem
-from .operations import StockBook
+from . import domain, operations
+from .settings import Settings
 
 log = logging.getLogger("inventory.handlers")
+
+
+def event_time(value: str | None, fallback: datetime) -> datetime:
+    """An ISO-8601 time from an event (with or without Z); the fallback when absent or unreadable."""
+    try:
+        return parse_iso(value) or fallback
+    except ValueError:
+        return fallback
 
 
 def on_product_listed(uow: UnitOfWork, event: Envelope) -> None:
     """A listed product's SKUs get a stock item (0 on hand) in the default warehouse; known SKUs
     keep their stock and take the new threshold, unless a newer catalog event already set one."""
-    book = StockBook(uow, actor="catalog")
-    said_at = domain.parse_time(event.occurred_at, book.now)
-    for sku in domain.skus_from_listing(event.payload):
-        known = uow.session.execute(
-            sa.update(StockItem)
-            .where(StockItem.shop_id == sku.shop_id, StockItem.sku_code == sku.sku_code)
-            .values(sellable=True, updated_at=book.now)
-        ).rowcount
-        if known:
-            _apply_threshold(uow, book, sku.shop_id, sku.sku_code, sku.low_stock_threshold, said_at)
-            continue
-        book.ensure_item(
-            sku.shop_id,
-            sku.sku_code,
-            domain.DEFAULT_WAREHOUSE,
-            cause=f"product:{event.payload['product_id']}",
-            threshold=sku.low_stock_threshold,
-            threshold_as_of=said_at,
-        )
+    ctx = for_event(uow, event, Settings)
+    operations.list_skus(
+        ctx,
+        domain.skus_from_listing(event.payload),
+        product_id=event.payload["product_id"],
+        said_at=event_time(event.occurred_at, ctx.now),
+    )
 
 
 def on_price_changed(uow: UnitOfWork, event: Envelope) -> None:
-    """Prices are catalog's business; a threshold carried along (when present) is ours. Only a product
-    that was listed has its prices changed, so a SKU we do not know yet (its ProductListed is still on
-    the way) gets its stock item now, exactly as the listing would have made it."""
-    book = StockBook(uow, actor="catalog")
-    said_at = domain.parse_time(event.occurred_at, book.now)
-    shop_id = event.payload["shop_id"]
-    for sku in event.payload.get("skus", []):
-        if "low_stock_threshold" not in sku:
-            continue
-        threshold = int(sku["low_stock_threshold"])
-        if not _apply_threshold(uow, book, shop_id, sku["sku_code"], threshold, said_at):
-            book.ensure_item(
-                shop_id,
-                sku["sku_code"],
-                domain.DEFAULT_WAREHOUSE,
-                cause=f"product:{event.payload['product_id']}",
-                threshold=threshold,
-                threshold_as_of=said_at,
-            )
-
-
-def _apply_threshold(uow: UnitOfWork, book: StockBook, shop_id: str, sku_code: str, threshold: int, said_at) -> bool:
-    """Take catalog's threshold only if it is newer than the one we have (events may arrive out of
-    order): one conditional UPDATE on threshold_as_of. False when the shop has no stock item for the SKU."""
-    updated = uow.session.execute(
-        sa.update(StockItem)
-        .where(
-            StockItem.shop_id == shop_id,
-            StockItem.sku_code == sku_code,
-            sa.or_(StockItem.threshold_as_of.is_(None), StockItem.threshold_as_of <= said_at),
-        )
-        .values(low_stock_threshold=threshold, threshold_as_of=said_at, updated_at=book.now)
-    ).rowcount
-    if updated:
-        book.recheck_low_stock(shop_id, sku_code)
-        return True
-    return (
-        uow.session.execute(
-            sa.select(sa.func.count()).where(StockItem.shop_id == shop_id, StockItem.sku_code == sku_code)
-        ).scalar_one()
-        > 0
+    """Prices are catalog's business; a threshold carried along (when present) is ours."""
+    ctx = for_event(uow, event, Settings)
+    operations.take_thresholds(
+        ctx,
+        domain.thresholds_from_price_change(event.payload),
+        product_id=event.payload["product_id"],
+        said_at=event_time(event.occurred_at, ctx.now),
     )
 
 
 def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
     """Reserve every line or none -> StockReserved, or StockShortage with the shop's policy."""
     p = event.payload
-    book = StockBook(uow, actor="orders")
-    paid_at = domain.parse_time(p.get("paid_at"), fallback=domain.parse_time(event.occurred_at, book.now))
-    outcome = book.reserve_order(p["order_id"], p["shop_id"], p["lines"], paid_at)
+    ctx = for_event(uow, event, Settings)
+    paid_at = event_time(p.get("paid_at"), fallback=event_time(event.occurred_at, ctx.now))
+    outcome = operations.reserve_order(ctx, p["order_id"], shop_id=p["shop_id"], lines=p["lines"], paid_at=paid_at)
     log.info("order %s: %s", p["order_id"], outcome.status)
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     """Release what the order reserved (or drop it from the waiting queue); idempotent."""
     p = event.payload
-    book = StockBook(uow, actor="orders")
-    result = book.release_order(p["order_id"], p["shop_id"], p.get("reason") or "order cancelled")
+    ctx = for_event(uow, event, Settings)
+    result = operations.release_order(
+        ctx, p["order_id"], shop_id=p["shop_id"], reason=p.get("reason") or "order cancelled"
+    )
     log.info("order %s cancelled: %s", p["order_id"], result)
 
 
@@ -114,47 +78,28 @@ def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
     """Deduct the order's reservation; an exchange's replacement (case_id), or a parcel dispatched for an
     order cancelled meanwhile, comes off on-hand directly."""
     p = event.payload
-    book = StockBook(uow, actor="logistics")
-    if p.get("case_id"):
-        book.ship_replacement(p["case_id"], p["order_id"], p["shop_id"], p["shipment_id"], p["lines"])
-    else:
-        book.deduct_order(p["order_id"], p["shop_id"], p["shipment_id"], p.get("lines"))
+    dispatch = operations.Dispatch(
+        shipment_id=p["shipment_id"],
+        order_id=p["order_id"],
+        shop_id=p["shop_id"],
+        lines=p.get("lines"),
+        case_id=p.get("case_id"),
+    )
+    operations.deduct_shipment(for_event(uow, event, Settings), dispatch)
 
 
 def on_return_received(uow: UnitOfWork, event: Envelope) -> None:
     """Resellable returns go back on hand (to the warehouse they were shipped from when known);
     unsellable ones change nothing but leave a note in the ledger."""
     p = event.payload
-    book = StockBook(uow, actor="aftersales")
-    cause = f"case:{p['case_id']}"
-    reference = f"return:{p['case_id']}"
-    for line in domain.merge_lines(p["lines"]):
-        shipped_from = uow.session.execute(
-            sa.select(ReservationLine.warehouse_code).where(
-                ReservationLine.order_id == p["order_id"], ReservationLine.sku_code == line.sku_code
-            )
-        ).scalar_one_or_none()
-        warehouses = book.warehouses_of(p["shop_id"], line.sku_code)
-        warehouse = shipped_from or (warehouses[0][1] if warehouses else domain.DEFAULT_WAREHOUSE)
-        if p["resellable"]:
-            book.receive(
-                p["shop_id"],
-                line.sku_code,
-                warehouse,
-                line.quantity,
-                cause,
-                f"resellable return of order {p['order_id']}",
-                reference,
-            )
-        else:
-            book.note(
-                p["shop_id"],
-                line.sku_code,
-                warehouse,
-                cause,
-                f"return of {line.quantity} not resellable (order {p['order_id']})",
-                reference,
-            )
+    returned = operations.Return(
+        case_id=p["case_id"],
+        order_id=p["order_id"],
+        shop_id=p["shop_id"],
+        lines=p["lines"],
+        resellable=p["resellable"],
+    )
+    operations.take_return(for_event(uow, event, Settings), returned)
 
 
 HANDLERS = {

@@ -11,10 +11,13 @@ import sqlalchemy as sa
 from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
 from ecom_common.events import make_event
+from ecom_common.usecase import Actor, for_job
 from ecom_testkit import recorded_events
+from inventory import domain, operations
 from inventory.handlers import SUBSCRIPTIONS
+from inventory.ledger import StockKey
 from inventory.models import StockItem, StockMovement
-from inventory.operations import StockBook
+from inventory.settings import Settings
 
 SHOP = "S1"
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -57,9 +60,9 @@ def receive(db):
     """Goods in (as an inbound adjustment does), committed."""
 
     def _receive(sku_code, quantity, shop_id=SHOP, warehouse_code="WH1"):
-        with db.uow() as uow:
-            StockBook(uow, actor="test").adjust(shop_id, sku_code, warehouse_code, "inbound", quantity, None, "receipt")
-            uow.commit()
+        with for_job(db, Settings, actor=Actor("test")) as ctx:
+            adjustment = domain.Adjustment("inbound", quantity=quantity, reason="receipt")
+            operations.adjust(ctx, StockKey(shop_id, sku_code, warehouse_code), adjustment)
 
     return _receive
 

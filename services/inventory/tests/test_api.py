@@ -36,6 +36,18 @@ def test_inbound_receipt(client, list_sku, stock):
     assert stock("A") == (20, 0)
 
 
+def test_a_receipt_that_serves_waiting_orders_answers_its_own_movement(client, list_sku, pay, stock):
+    list_sku("A")
+    pay("O1", [("A", 2)])  # nothing on hand: the order waits (the default policy)
+    resp = client.post(ADJ, json={"kind": "inbound", "quantity": 5}, headers=WH)
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert body["served_orders"] == ["O1"]
+    assert body["movement"]["kind"] == "in" and body["movement"]["on_hand_delta"] == 5
+    assert body["stock"]["on_hand"] == 5 and body["stock"]["reserved"] == 2
+    assert stock("A") == (5, 2)
+
+
 def test_inbound_to_a_new_warehouse_creates_its_stock_item(client, list_sku, stock):
     list_sku("A")
     resp = client.post(ADJ, json={"kind": "inbound", "quantity": 4, "warehouse_code": "WH-SH"}, headers=WH)
@@ -81,7 +93,7 @@ def test_adjustment_validation_names_the_field(client, db, list_sku):
         ({"kind": "inbound"}, "quantity"),
         ({"kind": "inbound", "quantity": 0}, "quantity"),
         ({"kind": "inbound", "quantity": "many"}, "quantity"),
-        # Integers are JSON integers, as in every service (ecom_common.http.BodySchema).
+        # Integers are JSON integers, as in every service (ecom_common.schemas.BodySchema).
         ({"kind": "inbound", "quantity": "5"}, "quantity"),
         ({"kind": "inbound", "quantity": 5.0}, "quantity"),
         ({"kind": "count_correction", "counted": "3", "reason": "x"}, "counted"),

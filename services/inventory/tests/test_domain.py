@@ -1,7 +1,5 @@
 """Domain rules of inventory, without a database."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from ecom_common.errors import IllegalTransition, RuleViolation
@@ -144,10 +142,3 @@ def test_sku_that_never_sells_and_nobody_waits_for_is_not_listed():
 def test_suggestion_is_never_negative():
     line = domain.replenishment_line("A", available=0, sold_in_window=1, settings=ReplenishmentSettings(target_days=0))
     assert line.suggested_quantity == 0
-
-
-def test_parse_time_reads_z_and_falls_back():
-    fallback = datetime(2026, 1, 1, tzinfo=UTC)
-    assert domain.parse_time("2026-11-01T08:00:00Z", fallback) == datetime(2026, 11, 1, 8, tzinfo=UTC)
-    assert domain.parse_time(None, fallback) is fallback
-    assert domain.parse_time("yesterday", fallback) is fallback

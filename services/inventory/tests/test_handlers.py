@@ -1,13 +1,14 @@
 """inventory's event handlers over SQLite: reservations all-or-nothing, policies, release, deduct,
 returns, the waiting queue and low-stock alerts. Events are read back from the outbox."""
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from ecom_common.consumer import Outcome
 from ecom_common.errors import RuleViolation
+from inventory.handlers import event_time
 from inventory.models import Reservation, ReservationLine, StockMovement, StockPolicy
 
 SHOP = "S1"  # the shop of conftest's fixtures
@@ -509,3 +510,10 @@ def test_a_batch_reads_stock_items_once_but_sees_an_item_created_in_it(db, event
     assert len(reads) == 2  # O1's reading, then one after the listing created the item (O2 and O3 share it)
     policy_reads = [s for s in statements if "stock_policies" in s and s.lstrip().upper().startswith("SELECT")]
     assert len(policy_reads) == 1
+
+
+def test_event_time_reads_z_and_falls_back():
+    fallback = datetime(2026, 1, 1, tzinfo=UTC)
+    assert event_time("2026-11-01T08:00:00Z", fallback) == datetime(2026, 11, 1, 8, tzinfo=UTC)
+    assert event_time(None, fallback) is fallback
+    assert event_time("yesterday", fallback) is fallback

@@ -8,8 +8,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from ecom_common.errors import IllegalTransition, RuleViolation
 from ecom_common.privacy import mask_name, mask_phone
@@ -76,7 +78,7 @@ def require_province(name: str | None, field_name: str = "province") -> str:
     return short
 
 
-def normalise_provinces(names, field_name: str) -> list[str]:
+def normalise_provinces(names: Iterable[str] | None, field_name: str) -> list[str]:
     out: list[str] = []
     for name in names or []:
         short = require_province(name, field_name)
@@ -133,8 +135,8 @@ class Template:
         return self.default_rule
 
     # JSON form (stored per shop and shown by the API) ------------------------------------------
-    def to_dict(self) -> dict:
-        def rule(r: WeightRule) -> dict:
+    def to_dict(self) -> dict[str, Any]:
+        def rule(r: WeightRule) -> dict[str, Any]:
             return {
                 "first_weight_g": r.first_weight_g,
                 "first_fen": r.first_fen,
@@ -153,10 +155,10 @@ class Template:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Template:
+    def from_dict(cls, data: dict[str, Any]) -> Template:
         """Build (and validate) a template; province names are normalised, unknown ones -> 422."""
 
-        def rule(d: dict) -> WeightRule:
+        def rule(d: dict[str, Any]) -> WeightRule:
             return WeightRule(
                 int(d["first_weight_g"]), int(d["first_fen"]), int(d["additional_weight_g"]), int(d["additional_fen"])
             )
@@ -198,7 +200,7 @@ def default_template(
     )
 
 
-class RegionNotServed(RuleViolation):
+class RegionNotServedError(RuleViolation):
     def __init__(self, province: str):
         super().__init__(
             f"this shop does not ship to {province}",
@@ -211,10 +213,10 @@ class RegionNotServed(RuleViolation):
 class Quote:
     province: str
     fee_fen: int
-    breakdown: list[dict]
+    breakdown: list[dict[str, Any]]
     free: bool
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "province": self.province,
             "fee_fen": self.fee_fen,
@@ -222,6 +224,15 @@ class Quote:
             "free": self.free,
             "breakdown": self.breakdown,
         }
+
+
+@dataclass(frozen=True)
+class Parcel:
+    """What a quote is asked for: where a parcel goes, its weight, and the goods total if known."""
+
+    province: str
+    weight_g: int
+    goods_fen: int | None = None
 
 
 def quote(template: Template, province: str, weight_g: int, goods_fen: int | None = None) -> Quote:
@@ -234,9 +245,9 @@ def quote(template: Template, province: str, weight_g: int, goods_fen: int | Non
     if weight_g < 0:
         raise RuleViolation("weight cannot be negative", {"weight_g": ["Must be at least 0."]})
     if short in template.not_served:
-        raise RegionNotServed(short)
+        raise RegionNotServedError(short)
     rule = template.rule_for(short)
-    breakdown = [{"item": "first_weight", "fen": rule.first_fen}]
+    breakdown: list[dict[str, Any]] = [{"item": "first_weight", "fen": rule.first_fen}]
     steps = rule.steps_beyond_first(weight_g)
     if steps:
         breakdown.append({"item": f"additional_weight x{steps}", "fen": steps * rule.additional_fen})
@@ -276,7 +287,7 @@ class CarrierRule:
             return False
         return not (self.max_weight_g is not None and weight_g is not None and weight_g > self.max_weight_g)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "carrier": self.carrier,
@@ -286,7 +297,7 @@ class CarrierRule:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> CarrierRule:
+    def from_dict(cls, d: dict[str, Any]) -> CarrierRule:
         return cls(
             name=d.get("name") or d["carrier"],
             carrier=d["carrier"],
@@ -296,21 +307,37 @@ class CarrierRule:
         )
 
 
+@dataclass(frozen=True)
+class RuleCarriers:
+    """The carriers the default rules name: wide coverage, cheapest per kg, next day."""
+
+    remote: str = "EMS"
+    heavy: str = "DBL"
+    next_day: str = "SF"
+
+
 def default_carrier_rules(
-    remote=("新疆", "西藏", "内蒙古"),
-    next_day=("江苏", "浙江", "上海"),
+    remote: tuple[str, ...] = ("新疆", "西藏", "内蒙古"),
+    next_day: tuple[str, ...] = ("江苏", "浙江", "上海"),
     heavy_g: int = 20000,
-    remote_carrier: str = "EMS",
-    heavy_carrier: str = "DBL",
-    next_day_carrier: str = "SF",
+    carriers: RuleCarriers = RuleCarriers(),
 ) -> list[CarrierRule]:
     """Remote regions first (coverage matters more than price), then heavy parcels (price), then the
     next-day carrier for 江浙沪; anything else falls to the default carrier."""
     return [
-        CarrierRule("remote regions: wide coverage", remote_carrier, tuple(remote)),
-        CarrierRule(f"heavy parcels from {heavy_g} g: cheapest per kg", heavy_carrier, (), min_weight_g=heavy_g),
-        CarrierRule("江浙沪: next day", next_day_carrier, tuple(next_day)),
+        CarrierRule("remote regions: wide coverage", carriers.remote, tuple(remote)),
+        CarrierRule(f"heavy parcels from {heavy_g} g: cheapest per kg", carriers.heavy, (), min_weight_g=heavy_g),
+        CarrierRule("江浙沪: next day", carriers.next_day, tuple(next_day)),
     ]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A shop's carrier rules in order, its default carrier, and their source (`shop` or `default`)."""
+
+    rules: list[CarrierRule]
+    default_carrier: str | None
+    source: str = "shop"
 
 
 @dataclass(frozen=True)
@@ -408,7 +435,7 @@ def repeats_reached_status(current: str, status: str) -> bool:
 
 
 # Pick list and receiver ------------------------------------------------------------------------
-def pick_list(lines: list[dict]) -> list[dict]:
+def pick_list(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per SKU with the total quantity, sorted by SKU so pickers walk in order."""
     totals: dict[str, int] = {}
     for line in lines:
@@ -416,7 +443,7 @@ def pick_list(lines: list[dict]) -> list[dict]:
     return [{"sku_code": sku, "quantity": qty} for sku, qty in sorted(totals.items())]
 
 
-def masked_receiver(address: dict | None) -> dict:
+def masked_receiver(address: dict[str, Any] | None) -> dict[str, Any]:
     """The receiver as logistics keeps it: name and phone always masked (隐私面单), the rest as given.
 
     Accepts `name`/`receiver_name`/`receiver`, `phone`/`receiver_phone`/`mobile`, `detail`/`street`/

@@ -1,24 +1,28 @@
-"""logistics handlers: one function per consumed event, and the scheduled jobs.
+"""logistics handlers: one function per consumed event, and the scheduled job.
 
 Each handler runs inside the consumer's unit of work (inbox row + changes + outbox in one
-transaction) and never commits. Redelivered events are skipped by the inbox; a *different* event
-for the same order (e.g. OrderReadyToShip emitted twice after a re-audit) is absorbed by the
-shipment's unique dedupe key.
+transaction) and never commits: it maps the payload, calls one operation and lets the consumer
+commit. Redelivered events are skipped by the inbox; a *different* event for the same order (e.g.
+OrderReadyToShip emitted twice after a re-audit) is absorbed by the shipment's unique dedupe key.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from ecom_common.clock import parse_iso
+from ecom_common.config import Config
 from ecom_common.consumer import Subscription
-from ecom_common.db import UnitOfWork
+from ecom_common.db import Database, UnitOfWork
 from ecom_common.errors import RuleViolation
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.peers import PeerClient
+from ecom_common.usecase import Actor, for_event, for_job
 
-from . import operations as ops
-from .models import CancelledOrder
+from . import operations
+from .settings import Settings
 
 log = logging.getLogger("logistics.handlers")
 
@@ -26,29 +30,28 @@ log = logging.getLogger("logistics.handlers")
 def on_order_ready_to_ship(uow: UnitOfWork, event: Envelope) -> None:
     """orders.OrderReadyToShip -> a pending shipment with pick list and carrier (one per order)."""
     p = event.payload
-    if uow.session.get(CancelledOrder, p["order_id"]) is not None:
-        log.info("order %s was cancelled before it was ready to ship: no shipment", p["order_id"])
-        return
-    settings = ops.Settings.from_config(uow.db.config)
-    ops.create_shipment(
-        uow,
-        settings,
+    try:
+        paid_at = parse_iso(p.get("paid_at"))
+    except ValueError:
+        paid_at = None  # an unreadable payment time: the dispatch clock starts now
+    order = operations.NewShipment(
         shop_id=p["shop_id"],
         order_id=p["order_id"],
         lines=p["lines"],
         address=p.get("address"),
         weight_g=p.get("weight_g"),
-        paid_at=ops.parse_time(p.get("paid_at")),
+        paid_at=paid_at,
         priority=p.get("priority", False),
-        case_id=None,
-        actor="orders",
     )
+    if operations.ship_order(for_event(uow, event, Settings), order) is None:
+        log.info("order %s: no new shipment (cancelled before it was ready, or shipped already)", order.order_id)
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     """orders.OrderCancelled -> cancel the order's shipment if it has not been dispatched."""
     p = event.payload
-    ops.order_cancelled(uow, p["order_id"], p["shop_id"], p.get("reason"))
+    ctx = for_event(uow, event, Settings)
+    operations.cancel_for_order(ctx, p["order_id"], shop_id=p["shop_id"], reason=p.get("reason"))
 
 
 def on_reship_requested(uow: UnitOfWork, event: Envelope) -> None:
@@ -58,29 +61,14 @@ def on_reship_requested(uow: UnitOfWork, event: Envelope) -> None:
     is none (it was never shipped through us) do we ask orders for the order's address.
     """
     p = event.payload
-    settings = ops.Settings.from_config(uow.db.config)
-    original = ops.find_by_key(uow.session, f"order:{p['order_id']}")
-    if original is not None:
-        address, weight_g = dict(original.receiver), None
-    else:
-        address, weight_g = order_address(uow, p["order_id"]), None
-    ops.create_shipment(
-        uow,
-        settings,
-        shop_id=p["shop_id"],
-        order_id=p["order_id"],
-        lines=p["lines"],
-        address=address,
-        weight_g=weight_g,
-        paid_at=None,
-        priority=False,
-        case_id=p["case_id"],
-        actor="aftersales",
+    order = operations.NewShipment(shop_id=p["shop_id"], order_id=p["order_id"], lines=p["lines"], case_id=p["case_id"])
+    operations.ship_replacement(
+        for_event(uow, event, Settings), order, lambda: order_address(uow.db.config, p["order_id"])
     )
 
 
-def order_address(uow: UnitOfWork, order_id: str) -> dict:
-    resp = PeerClient(uow.db.config, "orders").get(f"/api/v1/orders/{order_id}")
+def order_address(config: Config, order_id: str) -> dict[str, Any]:
+    resp = PeerClient(config, "orders").get(f"/api/v1/orders/{order_id}")
     if resp.status_code != 200:
         # Raising sends the event through the retries to the DLQ, where ops can see and replay it.
         raise RuleViolation(f"orders answered {resp.status_code} for order {order_id}; no address to reship to")
@@ -96,14 +84,13 @@ HANDLERS = {
 
 SUBSCRIPTIONS = [Subscription("logistics.events", HANDLERS)]
 
+FLAG_STALLED = "flag-stalled-shipments"
 
-def flag_stalled_shipments(db) -> int:
-    settings = ops.Settings.from_config(db.config)
-    with db.uow() as uow:
-        count = ops.flag_stalled(uow, settings)
-        uow.commit()
-    return count
+
+def flag_stalled_shipments(db: Database) -> int:
+    with for_job(db, Settings, Actor(f"job:{FLAG_STALLED}")) as ctx:
+        return operations.flag_stalled(ctx)
 
 
 # Runs every ECOM_JOB_INTERVAL seconds; the stall threshold itself is LOGISTICS_STALL_HOURS.
-JOBS: list[Job] = [Job("flag_stalled_shipments", flag_stalled_shipments)]
+JOBS: list[Job] = [Job(FLAG_STALLED, flag_stalled_shipments)]

@@ -43,6 +43,7 @@ class Order(Base):
     discount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     shipping_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     payable_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    points_used: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     shipping_breakdown: Mapped[list | None] = mapped_column(sa.JSON, nullable=True)
     # Audit outcome: ",reason1,reason2," so that one reason can be filtered with LIKE on any database.
     held_reasons: Mapped[str] = mapped_column(sa.String(300), nullable=False, default="")
@@ -66,10 +67,19 @@ class Order(Base):
     lines: Mapped[list[OrderLine]] = relationship(order_by="OrderLine.line_no", lazy="selectin")
     # Read only by the detail view: loaded when accessed, not with every order a handler acts on.
     timeline: Mapped[list[TimelineEntry]] = relationship(order_by="TimelineEntry.id", lazy="select")
+    discounts: Mapped[list[OrderDiscount]] = relationship(
+        order_by="(OrderDiscount.line_no, OrderDiscount.id)", lazy="select"
+    )
 
     @property
     def held_reason_list(self) -> list[str]:
         return [r for r in self.held_reasons.split(",") if r]
+
+
+def _undiscounted(context) -> int:
+    """A line written without its paid amount paid its price: no order-level discount."""
+    row = context.get_current_parameters()
+    return row["unit_price_fen"] * row["quantity"] - (row.get("discount_fen") or 0)
 
 
 class OrderLine(Base):
@@ -88,10 +98,32 @@ class OrderLine(Base):
     list_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     unit_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     weight_g: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    # The line's share of the order-level discounts (满减, coupons, points), apportioned by largest
+    # remainder, and what the line paid: unit_price_fen x quantity - discount_fen. A refund of the
+    # line reads paid_fen; the pricing engine is never run again for a refund.
+    discount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    paid_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=_undiscounted)
 
     @property
     def total_fen(self) -> int:
         return self.unit_price_fen * self.quantity
+
+
+class OrderDiscount(Base):
+    """One deduction of marketing's quote on one line: its source (promotion, coupon, points), the
+    rule or claim it came from and who funds it (shop | platform)."""
+
+    __tablename__ = "order_discounts"
+    __table_args__ = (sa.UniqueConstraint("order_id", "line_no", "source", name="uq_order_discount_line_source"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True)
+    line_no: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    source: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    ref: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    amount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    funded_by: Mapped[str] = mapped_column(sa.String(16), nullable=False)
 
 
 class TimelineEntry(Base):

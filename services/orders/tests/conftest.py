@@ -14,7 +14,7 @@ from ecom_common.consumer import EventConsumer
 from ecom_common.events import make_event
 from ecom_common.peers import inject_gateway
 from ecom_testkit import auth, recorded_events
-from ecom_testkit.orders_support import FakeCatalog, FakeLogistics, order_body
+from ecom_testkit.orders_support import FakeCatalog, FakeLogistics, FakeMarketing, order_body
 from orders import handlers
 from orders.gateways import PEERS, Gateways
 
@@ -26,7 +26,7 @@ def service_name():
 
 @pytest.fixture
 def fakes():
-    return Gateways(FakeCatalog(), FakeLogistics())
+    return Gateways(FakeCatalog(), FakeLogistics(), FakeMarketing())
 
 
 @pytest.fixture

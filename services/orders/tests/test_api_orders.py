@@ -73,7 +73,19 @@ def test_place_an_order(client, db, events, fakes):
     (placed,) = events("orders.OrderPlaced")
     p = placed["payload"]
     assert p["order_id"] == order["order_id"] and p["payable_fen"] == 24800 and p["buyer_id"] == "bob"
-    assert p["lines"][0] == {"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 9900, "category_id": "C-dress"}
+    assert p["lines"][0] == {
+        "sku_code": "RED-M",
+        "quantity": 2,
+        "unit_price_fen": 9900,
+        "list_price_fen": 12900,
+        "discount_fen": 0,
+        "paid_fen": 19800,
+        "category_id": "C-dress",
+    }
+    # the promotional price is marketing's single-item price, a row funded by the shop
+    assert p["discounts"] == [
+        {"line": 0, "sku_code": "RED-M", "source": "promo_price", "ref": None, "amount_fen": 6000, "funded_by": "shop"}
+    ]
     assert p["address"]["phone"] == "138****5678" and "13812345678" not in json.dumps(placed)
 
 
@@ -167,7 +179,65 @@ def test_a_peer_down_is_503_and_nothing_is_written(client, db, fakes, events):
     fakes.catalog.down = False
     fakes.logistics.down = True
     assert_problem(post_order(client, order_body()), 503)
+    fakes.logistics.down = False
+    fakes.marketing.down = True
+    assert_problem(post_order(client, order_body()), 503)
     assert count_orders(db) == 0 and events() == []
+
+
+def test_coupons_are_apportioned_to_the_lines_and_kept_per_line_and_source(client, db, events, fakes):
+    body = order_body(
+        [{"sku_code": "RED-M", "quantity": 2}, {"sku_code": "BLUE-L", "quantity": 1}],
+        coupon_claim_ids=["CL-SHOP-10", "CL-PLAT-5"],
+        points=300,
+    )
+    order = post_order(client, body).get_json()
+    # goods 2 x 99 + 50 = 248 yuan; 10 yuan shop coupon then 5 yuan platform coupon, by what each line costs
+    assert [(l["sku_code"], l["total_fen"], l["discount_fen"], l["paid_fen"]) for l in order["lines"]] == [
+        ("RED-M", 19800, 798 + 399, 19800 - 1197),
+        ("BLUE-L", 5000, 202 + 101, 5000 - 303),
+    ]
+    assert sum(l["paid_fen"] for l in order["lines"]) == 24800 - 1500
+    assert (order["goods_fen"], order["discount_fen"], order["payable_fen"]) == (30800, 6000 + 1500, 23300)
+    assert [(d["line"], d["source"], d["ref"], d["amount_fen"], d["funded_by"]) for d in order["discounts"]] == [
+        (0, "promo_price", None, 6000, "shop"),
+        (0, "shop_coupon", "CL-SHOP-10", 798, "shop"),
+        (0, "platform_coupon", "CL-PLAT-5", 399, "platform"),
+        (1, "shop_coupon", "CL-SHOP-10", 202, "shop"),
+        (1, "platform_coupon", "CL-PLAT-5", 101, "platform"),
+    ]
+    assert fakes.marketing.calls == [(order["order_id"], "bob", ["CL-SHOP-10", "CL-PLAT-5"], 300)]
+    (placed,) = events("orders.OrderPlaced")
+    assert placed["payload"]["discounts"] == order["discounts"]
+    assert [l["paid_fen"] for l in placed["payload"]["lines"]] == [18603, 4697]
+    # the shipping quote is on what the goods cost the buyer after every discount
+    assert fakes.logistics.calls[-1][3] == 23300
+
+
+def test_a_coupon_marketing_refuses_is_422_naming_it_and_nothing_is_written(client, db, events):
+    resp = post_order(client, order_body(coupon_claim_ids=["CL-NOT-MINE"]))
+    assert_problem(resp, 422, "coupon_claim_ids")
+    assert resp.get_json()["errors"]["coupon_claim_ids"] == ["unknown"]
+    assert count_orders(db) == 0 and events() == []
+
+
+def test_coupon_and_points_fields_are_checked_before_anyone_is_asked(client, db, fakes):
+    assert_problem(post_order(client, order_body(coupon_claim_ids=["A", "B", "C"])), 422, "coupon_claim_ids")
+    assert_problem(post_order(client, order_body(points=-1)), 422, "points")
+    assert_problem(post_order(client, order_body(points="100")), 422, "points")
+    assert fakes.marketing.calls == [] and count_orders(db) == 0
+
+
+def test_a_quote_that_does_not_fit_the_order_is_502_and_nothing_is_written(client, db, fakes):
+    honest = fakes.marketing.quote
+
+    def short_changed(order_id, request, lines):
+        quote = honest(order_id, request, lines)
+        return type(quote)(quote.lines[:1], quote.discounts)
+
+    fakes.marketing.quote = short_changed
+    resp = post_order(client, order_body([{"sku_code": "RED-M", "quantity": 1}, {"sku_code": "BLUE-L", "quantity": 1}]))
+    assert resp.status_code == 502 and count_orders(db) == 0
 
 
 def test_an_incomplete_address_is_accepted_and_left_to_the_audit(client):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ecom_common.errors import RuleViolation
-from orders import domain
+from orders import domain, pricing
 from orders.domain import Address, AuditFacts, AuditRules, HoldReason
 
 GOOD = Address("张三", "13812345678", "浙江", "杭州", "西湖区", "文三路", "100号3幢501")
@@ -288,27 +288,27 @@ def sku(code, price, list_price=None, sellable=True, weight=100, category="C1"):
 
 def test_pricing_copies_effective_price_and_computes_totals():
     skus = {"A": sku("A", 9900, 12900, weight=500), "B": sku("B", 5000, None, weight=1500)}
-    lines = domain.price_lines([{"sku_code": "A", "quantity": 2}, {"sku_code": "B", "quantity": 1}], skus)
+    lines = pricing.price_lines([{"sku_code": "A", "quantity": 2}, {"sku_code": "B", "quantity": 1}], skus)
     assert [(l.unit_price_fen, l.list_price_fen, l.category_id) for l in lines] == [
         (9900, 12900, "C1"),
         (5000, 5000, "C1"),
     ]
-    assert domain.total_weight_g(lines) == 2500
-    t = domain.totals(lines, 1000)
+    assert pricing.total_weight_g(lines) == 2500
+    t = pricing.totals(lines, 1000)
     assert (t.goods_fen, t.discount_fen, t.shipping_fen, t.payable_fen) == (30800, 6000, 1000, 25800)
     assert t.goods_payable_fen == 24800
 
 
 def test_a_list_price_below_the_effective_price_is_no_negative_discount():
-    lines = domain.price_lines([{"sku_code": "A", "quantity": 1}], {"A": sku("A", 5000, 4000)})
-    t = domain.totals(lines, 0)
+    lines = pricing.price_lines([{"sku_code": "A", "quantity": 1}], {"A": sku("A", 5000, 4000)})
+    t = pricing.totals(lines, 0)
     assert t.discount_fen == 0 and t.payable_fen == 5000
 
 
 def test_unknown_and_unsellable_skus_name_their_lines():
     skus = {"A": sku("A", 100), "OFF": sku("OFF", 100, sellable=False)}
     with pytest.raises(RuleViolation) as info:
-        domain.price_lines(
+        pricing.price_lines(
             [{"sku_code": "A", "quantity": 1}, {"sku_code": "NOPE", "quantity": 1}, {"sku_code": "OFF", "quantity": 1}],
             skus,
         )
@@ -329,9 +329,9 @@ def test_unknown_and_unsellable_skus_name_their_lines():
 )
 def test_requested_line_rules(lines, keys):
     with pytest.raises(RuleViolation) as info:
-        domain.check_requested_lines(lines)
+        pricing.check_requested_lines(lines)
     assert set(info.value.errors) == keys
 
 
 def test_valid_requested_lines_pass():
-    domain.check_requested_lines([{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": 9999}])
+    pricing.check_requested_lines([{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": 9999}])

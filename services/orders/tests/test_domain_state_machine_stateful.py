@@ -29,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from ecom_common.errors import ConcurrentChange, IllegalTransition
 from ecom_common.usecase import Actor, Ctx
 from ecom_testkit import recorded_events
-from orders import domain, operations
+from orders import domain, operations, pricing
 from orders.models import Order, OrderLine, TimelineEntry
 from orders.settings import Settings
 
@@ -62,8 +62,8 @@ class OrderMachine(RuleBasedStateMachine):
         shipping=st.integers(0, 5000),
     )
     def place(self, unit_price, list_extra, quantity, shipping):
-        line = domain.PricedLine("SKU-1", quantity, "商品", "C1", unit_price + list_extra, unit_price, 500)
-        totals = domain.totals([line], shipping)
+        line = pricing.PricedLine("SKU-1", quantity, "商品", "C1", unit_price + list_extra, unit_price, 500)
+        totals = pricing.totals([line], shipping)
         now = self.clock.now()
         self.order_id = f"O{uuid.uuid4().hex[:12]}"
         address = domain.Address.from_dict(

@@ -45,7 +45,17 @@ def test_payment_marks_paid_and_emits_order_paid(place, saga, db, events):
     (paid,) = events("orders.OrderPaid")
     p = paid["payload"]
     assert p["order_id"] == order["order_id"] and p["payable_fen"] == order["payable_fen"]
-    assert p["lines"] == [{"sku_code": "RED-M", "quantity": 2, "unit_price_fen": 9900, "category_id": "C-dress"}]
+    assert p["lines"] == [
+        {
+            "sku_code": "RED-M",
+            "quantity": 2,
+            "unit_price_fen": 9900,
+            "list_price_fen": 12900,
+            "discount_fen": 0,
+            "paid_fen": 19800,
+            "category_id": "C-dress",
+        }
+    ]
     assert p["paid_at"] and p["presale"] is False
     assert o.timeline[-1].by == "billing" and "P9" in o.timeline[-1].reason
 

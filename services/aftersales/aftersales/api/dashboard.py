@@ -7,7 +7,8 @@ from marshmallow import Schema, fields
 
 from ecom_common.auth import requires, shop_or_all
 from ecom_common.clock import aware, iso
-from ecom_common.http import Blueprint, UtcTime
+from ecom_common.http import Blueprint
+from ecom_common.schemas import UtcTime
 from ecom_common.usecase import use_case
 
 from .. import domain

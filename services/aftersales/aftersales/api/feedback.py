@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires, shop_for_read
-from ecom_common.http import Blueprint, BodySchema, UtcTime
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.schemas import BodySchema, UtcTime
 from ecom_common.usecase import use_case
 
 from .. import operations

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from ecom_common.http import UtcTime
 from ecom_common.privacy import scrub
+from ecom_common.schemas import UtcTime
 
 
 class FreeText(fields.Str):

@@ -1,5 +1,7 @@
 """catalog's HTTP API: one blueprint per resource, each in its own module, with the schemas they
-share in schemas.py and what every view needs (context, tenancy, the scan gate) in context.py.
+share in schemas.py and what every view renders with (a product or SKU as its caller may see it,
+the merchant's shop) in context.py. Each view parses, calls one use case of operations.py inside
+`use_case(Settings)` and renders.
 
 The resources are nested in one blueprint, `blp`, so that every path stays under /api/v1 and
 /openapi.json keeps one tag, "catalog"; app.py registers `BLUEPRINTS`.

@@ -3,17 +3,21 @@ result reported."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires
 from ecom_common.errors import DomainError, Problem
-from ecom_common.http import Blueprint, BodySchema, current_db
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.schemas import BodySchema
+from ecom_common.usecase import Ctx, use_case
 
-from .. import domain
-from .context import load_own, make_ctx
+from .. import operations
+from ..settings import Settings
 from .schemas import BULK_MAX, DelistIn
-from .transitions import delist_target, do_delist, do_relist
 
 blp = Blueprint("bulk", __name__)
 
@@ -39,15 +43,13 @@ class BulkOut(Schema):
     results = fields.List(fields.Nested(BulkItem))
 
 
-def _bulk(product_ids: list[str], act) -> dict:
+def _bulk(product_ids: list[str], act: Callable[[Ctx[Settings], str], Any]) -> dict[str, Any]:
     """Each product in its own transaction; each result reported, a failure stops nothing."""
     results = []
     for pid in dict.fromkeys(product_ids):
         try:
-            with current_db().uow() as uow:
-                ctx = make_ctx(uow.session)
-                status = act(ctx, uow, pid)
-                uow.commit()
+            with use_case(Settings) as ctx:
+                status = act(ctx, pid).status
             results.append({"product_id": pid, "ok": True, "status": status, "error": None})
         except Problem as exc:
             results.append(
@@ -84,13 +86,10 @@ def _bulk(product_ids: list[str], act) -> dict:
 @blp.response(200, BulkOut)
 def bulk_delist(body):
     """Delist many products at once (e.g. end of season); each result reported."""
-
-    def act(ctx, uow, pid):
-        product = delist_target(ctx, pid)
-        do_delist(ctx, uow, product, body["reason"], body.get("note"))
-        return domain.DELISTED
-
-    return _bulk(body["product_ids"], act)
+    return _bulk(
+        body["product_ids"],
+        lambda ctx, pid: operations.delist(ctx, pid, reason=body["reason"], note=body.get("note")),
+    )
 
 
 @blp.route("/products/bulk/relist", methods=["POST"])
@@ -100,9 +99,4 @@ def bulk_delist(body):
 @blp.response(200, BulkOut)
 def bulk_relist(body):
     """Relist many delisted products at once; violations are refused per item (409)."""
-
-    def act(ctx, uow, pid):
-        do_relist(ctx, uow, load_own(ctx, pid))
-        return domain.LISTED
-
-    return _bulk(body["product_ids"], act)
+    return _bulk(body["product_ids"], operations.relist)

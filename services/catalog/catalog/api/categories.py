@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
-from sqlalchemy.orm import Session
 
 from ecom_common.auth import not_found_unless, requires
-from ecom_common.errors import Conflict, UnprocessableEntity
-from ecom_common.http import Blueprint, BodySchema, PageArgs, current_config, current_db, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, page_of
+from ecom_common.usecase import use_case
 
-from .. import domain, operations
-from ..models import Category, CategoryAttribute, Product
+from .. import domain, operations, store
+from ..models import Category
+from ..settings import Settings
 
 blp = Blueprint("categories", __name__)
 
@@ -56,9 +58,7 @@ class CategoryOut(Schema):
     children = fields.List(fields.Dict(), metadata={"description": "only in /categories/tree"})
 
 
-class CategoryPage(Schema):
-    items = fields.List(fields.Nested(CategoryOut))
-    next_cursor = fields.Str(allow_none=True)
+CategoryPage = page_of(CategoryOut)
 
 
 class CategoryListArgs(PageArgs):
@@ -98,15 +98,15 @@ def _category_tree_view(tree: domain.CategoryTree, cid: str) -> dict:
 @blp.response(200, CategoryPage)
 def list_categories(args):
     """Categories (flat), each with its path, leaf flag and effective attributes."""
-    with current_db().Session() as session:
-        tree = operations.load_tree(session)
+    with use_case(Settings) as ctx:
+        tree = store.load_tree(ctx.session)
         stmt = sa.select(Category)
         if args.get("parent_id") == "root":
             stmt = stmt.where(Category.parent_id.is_(None))
         elif args.get("parent_id"):
             stmt = stmt.where(Category.parent_id == args["parent_id"])
         return paginate(
-            session,
+            ctx.session,
             stmt,
             [Category.id],
             args["limit"],
@@ -121,8 +121,8 @@ def list_categories(args):
 @blp.response(200, CategoryPage)
 def category_tree():
     """The whole tree, nested (roots in `items`, each with `children`)."""
-    with current_db().Session() as session:
-        tree = operations.load_tree(session)
+    with use_case(Settings) as ctx:
+        tree = store.load_tree(ctx.session)
     return {"items": [_category_tree_view(tree, c) for c in sorted(tree.children.get(None, []))], "next_cursor": None}
 
 
@@ -131,48 +131,10 @@ def category_tree():
 @blp.response(200, CategoryOut)
 def get_category(category_id):
     """One category with its path, leaf flag and effective attributes."""
-    with current_db().Session() as session:
-        tree = operations.load_tree(session)
+    with use_case(Settings) as ctx:
+        tree = store.load_tree(ctx.session)
     not_found_unless(tree.get(category_id) is not None, "category")
     return _category_view(tree, category_id)
-
-
-def _check_attributes(
-    tree: domain.CategoryTree, category_id: str | None, parent_id: str | None, attrs: list[dict]
-) -> None:
-    inherited = tree.attributes(parent_id) if parent_id else []
-    errors = domain.validate_attribute_defs(attrs, inherited)
-    if category_id:
-        names = {a["name"] for a in attrs}
-        for cid in tree.subtree(category_id)[1:]:
-            for a in tree.get(cid).attributes:
-                if a.name in names:
-                    errors.setdefault("attributes", []).append(
-                        f"{a.name!r} is already declared by the subcategory {' > '.join(tree.path(cid))}"
-                    )
-    if errors:
-        raise UnprocessableEntity("the attributes are not valid", errors)
-
-
-def _sibling_name_free(tree: domain.CategoryTree, parent_id: str | None, name: str, exclude: str | None) -> None:
-    for cid in tree.children.get(parent_id, []):
-        if cid != exclude and tree.get(cid).name == name:
-            raise Conflict(f"{name!r} already exists here", {"name": ["Already exists under this parent."]})
-
-
-def _set_attributes(session: Session, category: Category, attrs: list[dict]) -> None:
-    category.attributes.clear()
-    session.flush()
-    for i, a in enumerate(attrs):
-        category.attributes.append(
-            CategoryAttribute(
-                name=a["name"].strip(),
-                type=a["type"],
-                required=a.get("required", False),
-                options=list(a.get("options") or []),
-                position=i,
-            )
-        )
 
 
 @blp.route("/categories", methods=["POST"])
@@ -186,39 +148,11 @@ def create_category(body):
     Under parent_id (an existing category, else 422), or a root. A category that holds products cannot get children
     (products
     live in leaf categories only): 409."""
-    with current_db().uow() as uow:
-        session = uow.session
-        now = current_config().clock.now()
-        tree = operations.load_tree(session)
-        parent_id = body.get("parent_id")
-        # `is not None`: every given id must exist (an empty one slipped past a truthiness check
-        # and broke the foreign key: a 500)
-        if parent_id is not None and tree.get(parent_id) is None:
-            raise UnprocessableEntity("no such parent category", {"parent_id": ["Unknown category."]})
-        if (
-            parent_id
-            and session.execute(
-                sa.select(sa.func.count()).select_from(Product).where(Product.category_id == parent_id)
-            ).scalar()
-        ):
-            raise Conflict(
-                "the parent category holds products; products live in leaf categories only",
-                {"parent_id": ["Holds products."]},
-            )
-        _sibling_name_free(tree, parent_id, body["name"].strip(), None)
-        _check_attributes(tree, None, parent_id, body["attributes"])
-        category = Category(
-            id=domain.new_category_id(now),
-            parent_id=parent_id,
-            name=body["name"].strip(),
-            created_at=now,
-            updated_at=now,
+    with use_case(Settings) as ctx:
+        category_id = operations.create_category(
+            ctx, body["name"], parent_id=body.get("parent_id"), attributes=body["attributes"]
         )
-        session.add(category)
-        session.flush()
-        _set_attributes(session, category, body["attributes"])
-        uow.commit()
-        return _category_view(operations.load_tree(session), category.id)
+        return _category_view(store.load_tree(ctx.session), category_id)
 
 
 @blp.route("/categories/<category_id>", methods=["PUT", "PATCH"])
@@ -229,20 +163,9 @@ def update_category(body, category_id):
     """Rename a category or replace its own attributes.
 
     Existing products are checked against the new attributes at their next edit or submission."""
-    with current_db().uow() as uow:
-        session = uow.session
-        tree = operations.load_tree(session)
-        category = session.get(Category, category_id)
-        not_found_unless(category is not None, "category")
-        if "name" in body:
-            _sibling_name_free(tree, category.parent_id, body["name"].strip(), category_id)
-            category.name = body["name"].strip()
-        if "attributes" in body:
-            _check_attributes(tree, category_id, category.parent_id, body["attributes"])
-            _set_attributes(session, category, body["attributes"])
-        category.updated_at = current_config().clock.now()
-        uow.commit()
-        return _category_view(operations.load_tree(session), category_id)
+    with use_case(Settings) as ctx:
+        operations.update_category(ctx, category_id, name=body.get("name"), attributes=body.get("attributes"))
+        return _category_view(store.load_tree(ctx.session), category_id)
 
 
 @blp.route("/categories/<category_id>", methods=["DELETE"])
@@ -252,18 +175,6 @@ def delete_category(category_id):
     """Remove an empty category.
 
     One with subcategories or products (any status, until purged) answers 409."""
-    with current_db().uow() as uow:
-        session = uow.session
-        category = session.get(Category, category_id)
-        not_found_unless(category is not None, "category")
-        if session.execute(
-            sa.select(sa.func.count()).select_from(Category).where(Category.parent_id == category_id)
-        ).scalar():
-            raise Conflict("the category has subcategories", {"category_id": ["Has subcategories."]})
-        if session.execute(
-            sa.select(sa.func.count()).select_from(Product).where(Product.category_id == category_id)
-        ).scalar():
-            raise Conflict("the category holds products", {"category_id": ["Holds products."]})
-        session.delete(category)
-        uow.commit()
+    with use_case(Settings) as ctx:
+        operations.delete_category(ctx, category_id)
     return ""

@@ -1,5 +1,6 @@
-"""What every catalog view needs: the request's context, the products its caller may read or change,
-the compliance scan as a gate (422) and a product as its caller may see it.
+"""What every catalog view shares: the shop a merchant acts for, and a product rendered as its
+caller may see it (ProductOut). The use cases, with who may act on which product, are in
+operations.py.
 
 Who may do what (CONTRACTS.md roles):
 - `ops` with a shop_id creates, edits, submits, withdraws, delists, relists, deletes and restores the
@@ -13,102 +14,26 @@ Who may do what (CONTRACTS.md roles):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy.orm import Session
+from ecom_common.auth import PLATFORM_ROLES, current_principal, current_scope
+from ecom_common.clock import aware
+from ecom_common.errors import Forbidden
+from ecom_common.usecase import Ctx
 
-from ecom_common.auth import PLATFORM_ROLES, Principal, Scope, current_principal, current_scope, not_found_unless
-from ecom_common.config import Config
-from ecom_common.errors import Conflict, Forbidden, UnprocessableEntity
-from ecom_common.http import current_config
-
-from .. import domain, operations
-from ..models import Product
-
-
-@dataclass
-class Ctx:
-    session: Session
-    principal: Principal
-    config: Config
-    rules: domain.Rules
-    now: datetime
-
-    @property
-    def actor(self) -> str:
-        return self.principal.sub
-
-
-def make_ctx(session: Session) -> Ctx:
-    """The request's caller, settings and time, over `session`."""
-    config = current_config()
-    return Ctx(session, current_principal(), config, domain.Rules.from_config(config), config.clock.now())
-
-
-def own_shop(scope: Scope) -> str | None:
-    """The shop whose every product (any status) this caller may change; None for platform roles
-    and callers of no shop."""
-    return None if scope.all_shops else scope.shop_id
-
-
-def can_read(scope: Scope, product: Product) -> bool:
-    """Listed products are public to every caller who may see anything (staff without a shop may
-    not); the rest only within the caller's scope."""
-    return not scope.nothing and (product.status == domain.LISTED or scope.allows(product.shop_id))
-
-
-def load_visible(ctx: Ctx, product_id: str) -> Product:
-    """A product the caller may read; 404 for any other."""
-    product = ctx.session.get(Product, product_id)
-    not_found_unless(product is not None and can_read(current_scope(), product), "product")
-    return product
-
-
-def load_own(ctx: Ctx, product_id: str) -> Product:
-    """A product the caller (merchant ops) may change: their own shop's."""
-    product = load_visible(ctx, product_id)
-    if own_shop(current_scope()) != product.shop_id:
-        raise Forbidden("you can only change your own shop's products")
-    return product
+from .. import compliance, domain, store
+from ..models import Product, Sku
+from ..settings import Settings
 
 
 def merchant_shop(requested: str | None = None) -> str:
     """The shop a merchant acts for: the one in their token (403 for anyone else)."""
-    shop = own_shop(current_scope())
+    shop = store.own_shop(current_scope())
     if shop is None:
         raise Forbidden("only merchant staff with a shop_id in their token can do this")
     if requested and requested != shop:
         raise Forbidden("you can only act for your own shop")
     return shop
-
-
-def compliance_problem(findings: list[domain.Finding]) -> UnprocessableEntity:
-    errs = domain.errors_of(findings)
-    return UnprocessableEntity(
-        f"the product breaks {len(errs)} listing rule(s)",
-        domain.field_errors(errs),
-        findings=[f.to_dict() for f in errs],
-    )
-
-
-def scan_or_422(ctx: Ctx, draft: dict, tree=None) -> list[domain.Finding]:
-    tree = tree or operations.load_tree(ctx.session)
-    findings = domain.scan_product(draft, tree, operations.load_lexicon(ctx.session), ctx.rules)
-    if domain.errors_of(findings):
-        raise compliance_problem(findings)
-    return findings
-
-
-def codes_free_or_409(ctx: Ctx, shop_id: str, skus: list[dict], product_id: str | None) -> None:
-    taken = operations.codes_taken(ctx.session, shop_id, [s["sku_code"] for s in skus], product_id)
-    if taken:
-        errors = {
-            f"skus[{i}].sku_code": [f"sku_code_taken: another product of this shop uses {s['sku_code']!r}"]
-            for i, s in enumerate(skus)
-            if s["sku_code"] in taken
-        }
-        raise Conflict(f"SKU code(s) already used in this shop: {', '.join(taken)}", errors)
 
 
 # The review trail names staff (who created, who reviewed) and carries reviewers' notes: the shop's
@@ -130,21 +55,89 @@ REVIEW_FIELDS = (
 REVIEW_TRAIL_ROLES = PLATFORM_ROLES | {"ops", "cs", "warehouse"}
 
 
-def sees_review_history(p: Principal, product: Product) -> bool:
-    return p.scope(REVIEW_TRAIL_ROLES).allows(product.shop_id)
+def sees_review_history(product: Product) -> bool:
+    return current_principal().scope(REVIEW_TRAIL_ROLES).allows(product.shop_id)
 
 
-def view_for(ctx: Ctx, product: Product, tree=None, findings=None) -> dict:
-    """The product as ctx's caller may see it (ProductOut), with the findings of a scan run now
+def sku_view(product: Product, sku: Sku) -> dict[str, Any]:
+    """The SKU read model other services rely on (docs/interfaces.md)."""
+    return {
+        "sku_code": sku.sku_code,
+        "shop_id": sku.shop_id,
+        "product_id": product.id,
+        "title": product.title,
+        "category_id": product.category_id,
+        "product_status": product.status,
+        "sellable": product.status == domain.LISTED,
+        "list_price_fen": sku.list_price_fen,
+        "promo_price_fen": sku.promo_price_fen,
+        "member_price_fen": sku.member_price_fen,
+        "price_fen": domain.effective_price(sku.list_price_fen, sku.promo_price_fen),
+        "weight_g": sku.weight_g,
+        "low_stock_threshold": sku.low_stock_threshold,
+        "spec": dict(sku.spec or {}),
+        "barcode": sku.barcode,
+    }
+
+
+def product_view(ctx: Ctx[Settings], product: Product, tree: domain.CategoryTree) -> dict[str, Any]:
+    return {
+        "product_id": product.id,
+        "shop_id": product.shop_id,
+        "category_id": product.category_id,
+        "category_path": tree.path(product.category_id),
+        "title": product.title,
+        "brand": product.brand,
+        "description": product.description,
+        "attributes": dict(product.attributes or {}),
+        "images": list(product.images or []),
+        "video": product.video,
+        "status": product.status,
+        "version": product.version,
+        "delist_reason": product.delist_reason,
+        "review_required": bool(product.review_required),
+        "sellable": product.status == domain.LISTED,
+        "attribute_completeness": compliance.attribute_completeness(tree, product.category_id, product.attributes),
+        "submitted_at": product.submitted_at,
+        "review_due_at": product.review_due_at,
+        "review_overdue": product.status == domain.PENDING and domain.is_overdue(aware(product.review_due_at), ctx.now),
+        "reviewed_at": product.reviewed_at,
+        "reviewed_by": product.reviewed_by,
+        "reject_reason": product.reject_reason,
+        "listed_at": product.listed_at,
+        "deleted_at": product.deleted_at,
+        "restorable_until": domain.restorable_until(aware(product.deleted_at), ctx.settings),
+        "created_by": product.created_by,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+        "skus": [
+            {
+                **store.sku_dict(s),
+                "price_fen": domain.effective_price(s.list_price_fen, s.promo_price_fen),
+                "low_stock_available": s.low_stock_available,
+                "low_stock_alert_at": s.low_stock_alert_at,
+            }
+            for s in product.skus
+        ],
+    }
+
+
+def view_for(
+    ctx: Ctx[Settings],
+    product: Product,
+    tree: domain.CategoryTree | None = None,
+    findings: list[compliance.Finding] | None = None,
+) -> dict[str, Any]:
+    """The product as the caller may see it (ProductOut), with the findings of a scan run now
     unless `findings` are given."""
-    tree = tree or operations.load_tree(ctx.session)
-    view = operations.product_view(product, tree, ctx.now, ctx.rules)
-    if not sees_review_history(ctx.principal, product):
+    tree = tree or store.load_tree(ctx.session)
+    view = product_view(ctx, product, tree)
+    if not sees_review_history(product):
         for name in REVIEW_FIELDS:
             del view[name]
     if findings is None:
-        findings = domain.scan_product(
-            operations.product_draft(product), tree, operations.load_lexicon(ctx.session), ctx.rules
+        findings = compliance.scan_product(
+            store.product_draft(product), tree, store.load_lexicon(ctx.session), ctx.settings
         )
     view["findings"] = [f.to_dict() for f in findings]
     return view

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from ecom_common.auth import list_filter, requires
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import Conflict
-from ecom_common.http import MAX_INT, Blueprint, PageArgs, current_db, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import MAX_INT, page_of
+from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import domain, operations, store
 from ..models import Product
-from .context import codes_free_or_409, load_own, load_visible, make_ctx, merchant_shop, scan_or_422, view_for
+from ..settings import Settings
+from .context import merchant_shop, view_for
 from .schemas import ProductIn, ProductOut
 
 blp = Blueprint("products", __name__)
@@ -27,12 +33,10 @@ class ProductPatch(ProductIn):
     )
 
 
-class ProductPage(Schema):
-    items = fields.List(fields.Nested(ProductOut))
-    next_cursor = fields.Str(allow_none=True)
+ProductPage = page_of(ProductOut)
 
 
-class ProductListArgs(PageArgs):
+class ProductArgs(PageArgs):
     status = fields.Str(
         validate=validate.OneOf(domain.STATUSES),
         metadata={"description": "deleted products are listed only when asked for"},
@@ -43,9 +47,11 @@ class ProductListArgs(PageArgs):
     updated_since = fields.DateTime()
 
 
-def _commit(uow) -> None:
+@contextmanager
+def sku_codes_race() -> Iterator[None]:
+    """A SKU code taken by another product between our check and the COMMIT is a 409, not a 500."""
     try:
-        uow.commit()
+        yield
     except sa.exc.IntegrityError as exc:
         if is_unique_violation(exc):
             raise Conflict("a SKU code of this product was taken meanwhile", {"skus": ["sku_code_taken"]}) from exc
@@ -63,50 +69,14 @@ def create_product(body):
     The compliance scan runs first: 422 lists every finding as a field error naming the rule and
     the offending text (also in `findings`). A SKU code already used in the shop is 409."""
     shop_id = merchant_shop(body.pop("shop_id", None))
-    with current_db().uow() as uow:
-        ctx = make_ctx(uow.session)
-        tree = operations.load_tree(ctx.session)
-        findings = scan_or_422(ctx, body, tree)
-        codes_free_or_409(ctx, shop_id, body["skus"], None)
-        product = Product(
-            id=domain.new_product_id(ctx.now),
-            shop_id=shop_id,
-            category_id=body["category_id"],
-            title=body["title"].strip(),
-            brand=body.get("brand"),
-            description=body.get("description"),
-            attributes=body.get("attributes") or {},
-            images=body.get("images") or [],
-            video=body.get("video"),
-            status=domain.DRAFT,
-            version=1,
-            review_required=False,
-            created_by=ctx.actor,
-            created_at=ctx.now,
-            updated_at=ctx.now,
-        )
-        ctx.session.add(product)
-        ctx.session.flush()
-        operations.replace_skus(ctx.session, product, body["skus"])
-        operations.write_timeline(
-            ctx.session,
-            product.id,
-            ctx.now,
-            ctx.actor,
-            ctx.principal.roles,
-            "create",
-            None,
-            domain.DRAFT,
-            None,
-            {"sku_codes": [s["sku_code"] for s in body["skus"]]},
-        )
-        _commit(uow)
-        return view_for(ctx, product, tree, findings)
+    with sku_codes_race(), use_case(Settings) as ctx:
+        saved = operations.create_product(ctx, body, shop_id=shop_id)
+        return view_for(ctx, saved.product, findings=saved.findings)
 
 
 @blp.route("/products", methods=["GET"])
 @requires()
-@blp.arguments(ProductListArgs, location="query")
+@blp.arguments(ProductArgs, location="query")
 @blp.response(200, ProductPage)
 def list_products(args):
     """Search products.
@@ -114,8 +84,7 @@ def list_products(args):
     Newest first; filters: status, category (with its subcategories), shop, text in the title,
     updated since. Merchant staff see their own shop's products and others' listed ones; deleted
     products only with status=deleted."""
-    with current_db().Session() as session:
-        ctx = make_ctx(session)
+    with use_case(Settings) as ctx:
         stmt = sa.select(Product).where(sa.or_(Product.status == domain.LISTED, list_filter(Product.shop_id)))
         if args.get("status"):
             stmt = stmt.where(Product.status == args["status"])
@@ -123,7 +92,7 @@ def list_products(args):
             stmt = stmt.where(Product.status != domain.DELETED)
         if args.get("shop_id"):
             stmt = stmt.where(Product.shop_id == args["shop_id"])
-        tree = operations.load_tree(session)
+        tree = store.load_tree(ctx.session)
         if args.get("category_id"):
             stmt = stmt.where(Product.category_id.in_(tree.subtree(args["category_id"])))
         if args.get("q"):
@@ -131,7 +100,7 @@ def list_products(args):
         if args.get("updated_since"):
             stmt = stmt.where(Product.updated_at >= _utc(args["updated_since"]))
         return paginate(
-            session,
+            ctx.session,
             stmt,
             [Product.id],
             args["limit"],
@@ -149,9 +118,8 @@ def _utc(dt: datetime) -> datetime:
 @blp.response(200, ProductOut)
 def get_product(product_id):
     """One product with its SKUs, attribute completeness and the warnings of the scan."""
-    with current_db().Session() as session:
-        ctx = make_ctx(session)
-        return view_for(ctx, load_visible(ctx, product_id))
+    with use_case(Settings) as ctx:
+        return view_for(ctx, operations.get_product(ctx, product_id))
 
 
 @blp.route("/products/<product_id>", methods=["PUT", "PATCH"])
@@ -167,73 +135,7 @@ def edit_product(body, product_id):
     listed and publish catalog.PriceChanged. The scan runs on the result (422); `version` guards
     against lost updates (409)."""
     body.pop("shop_id", None)
-    expected_version = body.pop("version", None)
-    with current_db().uow() as uow:
-        ctx = make_ctx(uow.session)
-        product = load_own(ctx, product_id)
-        if expected_version is not None and expected_version != product.version:
-            raise Conflict(
-                "the product has changed since you read it", {"version": [f"Current version is {product.version}."]}
-            )
-        before = operations.product_draft(product)
-        after = {**before, **{k: v for k, v in body.items()}}
-        if "title" in body:
-            after["title"] = body["title"].strip()
-        if "skus" in body:
-            after["skus"] = [
-                {
-                    **{
-                        "spec": {},
-                        "barcode": None,
-                        "weight_g": None,
-                        "promo_price_fen": None,
-                        "member_price_fen": None,
-                        "low_stock_threshold": 10,
-                    },
-                    **s,
-                }
-                for s in body["skus"]
-            ]
-        kind = domain.classify_edit(before, after)
-        t = domain.edit(operations.state_of(product), kind)
-        if after == before:
-            return view_for(ctx, product)  # nothing changed: no new version, no timeline entry
-        tree = operations.load_tree(ctx.session)
-        findings = scan_or_422(ctx, after, tree)
-        if "skus" in body:
-            codes_free_or_409(ctx, product.shop_id, after["skus"], product.id)
-        changed = sorted(k for k in domain.CONTENT_FIELDS if before.get(k) != after.get(k))
-        old_codes = [s["sku_code"] for s in before["skus"]]
-        extra = {k: after[k] for k in ("category_id", "title", "brand", "description", "attributes", "images", "video")}
-        if t.to_status == domain.PENDING:
-            extra.update(
-                submitted_at=ctx.now,
-                review_due_at=domain.review_due(ctx.now, ctx.rules),
-                reviewed_at=None,
-                reviewed_by=None,
-            )
-        operations.apply(
-            ctx.session,
-            product,
-            t,
-            ctx.now,
-            ctx.actor,
-            ctx.principal.roles,
-            extra,
-            {
-                "content": kind.content,
-                "commercial": kind.commercial,
-                "fields": changed,
-                "skus_changed": "skus" in body and before["skus"] != after["skus"],
-            },
-        )
-        if "skus" in body:
-            operations.replace_skus(ctx.session, product, after["skus"])
-        if t.to_status == domain.PENDING:
-            # No longer on sale while the change is reviewed: tell whoever tracks sellability.
-            uow.record(operations.ev_delisted(product, domain.UNDER_REVIEW, old_codes))
-            uow.record(operations.ev_submitted(product))
-        elif kind.commercial and t.to_status in (domain.LISTED, domain.DELISTED):
-            uow.record(operations.ev_price_changed(product))
-        _commit(uow)
-        return view_for(ctx, product, tree, findings)
+    version = body.pop("version", None)
+    with sku_codes_race(), use_case(Settings) as ctx:
+        saved = operations.edit_product(ctx, product_id, body, version=version)
+        return view_for(ctx, saved.product, findings=saved.findings)

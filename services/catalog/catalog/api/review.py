@@ -7,23 +7,25 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields
 
 from ecom_common.auth import requires
-from ecom_common.http import Blueprint, PageArgs, current_db, paginate
+from ecom_common.http import Blueprint
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import page_of
+from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import compliance, domain, operations, store
 from ..models import Product
-from .context import make_ctx, view_for
+from ..settings import Settings
+from .context import view_for
 from .schemas import FindingSchema, ImageSchema, ProductIn, ProductOut, SkuIn, VideoSchema
 
 blp = Blueprint("review", __name__)
 
 
-class ReviewItem(ProductOut):
+class ReviewItemOut(ProductOut):
     overdue = fields.Bool()
 
 
-class ReviewPage(Schema):
-    items = fields.List(fields.Nested(ReviewItem))
-    next_cursor = fields.Str(allow_none=True)
+ReviewItemPage = page_of(ReviewItemOut)
 
 
 class ReviewQueueArgs(PageArgs):
@@ -63,16 +65,15 @@ class ScanOut(Schema):
 @blp.route("/review-queue", methods=["GET"])
 @requires("reviewer", "admin")
 @blp.arguments(ReviewQueueArgs, location="query")
-@blp.response(200, ReviewPage)
+@blp.response(200, ReviewItemPage)
 def review_queue(args):
     """The review queue.
 
     Products waiting for review, oldest submission first, with the scan's findings (run now,
     against today's word list), the due time (submission + 24 h) and an overdue flag."""
-    with current_db().Session() as session:
-        ctx = make_ctx(session)
-        tree = operations.load_tree(session)
-        lexicon = operations.load_lexicon(session)
+    with use_case(Settings) as ctx:
+        tree = store.load_tree(ctx.session)
+        lexicon = store.load_lexicon(ctx.session)
         stmt = sa.select(Product).where(Product.status == domain.PENDING)
         if args.get("overdue") is True:
             stmt = stmt.where(Product.review_due_at < ctx.now)
@@ -84,13 +85,13 @@ def review_queue(args):
             stmt = stmt.where(Product.category_id.in_(tree.subtree(args["category_id"])))
 
         def item(product):
-            findings = domain.scan_product(operations.product_draft(product), tree, lexicon, ctx.rules)
+            findings = compliance.scan_product(store.product_draft(product), tree, lexicon, ctx.settings)
             view = view_for(ctx, product, tree, findings)
             view["overdue"] = view["review_overdue"]
             return view
 
         return paginate(
-            session,
+            ctx.session,
             stmt,
             [Product.submitted_at, Product.id],
             args["limit"],
@@ -106,14 +107,10 @@ def review_queue(args):
 @blp.response(200, ScanOut)
 def compliance_scan(body):
     """Dry-run the compliance scan on a product body without saving anything."""
-    with current_db().Session() as session:
-        ctx = make_ctx(session)
-        tree = operations.load_tree(session)
-        findings = domain.scan_product(body, tree, operations.load_lexicon(session), ctx.rules)
-        return {
-            "passed": not domain.errors_of(findings),
-            "attribute_completeness": domain.attribute_completeness(
-                tree, body.get("category_id"), body.get("attributes")
-            ),
-            "findings": [f.to_dict() for f in findings],
-        }
+    with use_case(Settings) as ctx:
+        result = operations.scan(ctx, body)
+    return {
+        "passed": not compliance.errors_of(result.findings),
+        "attribute_completeness": result.attribute_completeness,
+        "findings": [f.to_dict() for f in result.findings],
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ecom_common.http import MAX_INT, BodySchema, UtcTime
+from ecom_common.schemas import MAX_INT, BodySchema, UtcTime
 
 from .. import domain
 
@@ -63,7 +63,7 @@ class ProductIn(BodySchema):
     skus = fields.List(fields.Nested(SkuIn), required=True)
 
 
-class SkuOut(Schema):
+class ProductSkuOut(Schema):
     sku_code = fields.Str()
     spec = fields.Dict()
     barcode = fields.Str(allow_none=True)
@@ -118,7 +118,7 @@ class ProductOut(Schema):
     created_by = fields.Str()
     created_at = UtcTime()
     updated_at = UtcTime()
-    skus = fields.List(fields.Nested(SkuOut))
+    skus = fields.List(fields.Nested(ProductSkuOut))
     findings = fields.List(fields.Nested(FindingSchema), metadata={"description": "warnings of the last scan"})
 
 

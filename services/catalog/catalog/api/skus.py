@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
-from sqlalchemy.orm import Session
 
-from ecom_common.auth import Scope, current_scope, not_found_unless, requires
+from ecom_common.auth import current_scope, not_found_unless, requires
 from ecom_common.errors import UnprocessableEntity
-from ecom_common.http import Blueprint, BodySchema, current_db
+from ecom_common.http import Blueprint
+from ecom_common.schemas import BodySchema
+from ecom_common.usecase import Ctx, use_case
 
-from .. import operations
+from .. import store
 from ..models import Product, Sku
-from .context import can_read, own_shop
+from ..settings import Settings
+from .context import sku_view
 from .schemas import BULK_MAX
 
 blp = Blueprint("skus", __name__)
 
 
-class SkuView(Schema):
+class SkuOut(Schema):
     sku_code = fields.Str()
     shop_id = fields.Str()
     product_id = fields.Str()
@@ -50,38 +52,40 @@ class SkuBatchIn(BodySchema):
 
 
 class SkuBatchOut(Schema):
-    items = fields.List(fields.Nested(SkuView))
+    items = fields.List(fields.Nested(SkuOut))
     missing = fields.List(fields.Str())
 
 
 def _sku_shop(requested: str | None) -> str:
-    shop = requested or own_shop(current_scope())
+    shop = requested or store.own_shop(current_scope())
     if not shop:
         raise UnprocessableEntity("shop_id is required", {"shop_id": ["Missing data for required field."]})
     return shop
 
 
-def _visible_skus(session: Session, scope: Scope, shop_id: str, codes: list[str]) -> dict[str, dict]:
-    rows = session.execute(
+def _visible_skus(ctx: Ctx[Settings], shop_id: str, codes: list[str]) -> dict[str, dict]:
+    """The SKU read model of each of `codes` in `shop_id` that the caller may see (store.can_read)."""
+    scope = store.scope_of(ctx)
+    rows = ctx.session.execute(
         sa.select(Sku, Product)
         .join(Product, Sku.product_id == Product.id)
         .where(Sku.shop_id == shop_id, Sku.sku_code.in_(codes))
     ).all()
-    return {sku.sku_code: operations.sku_view(product, sku) for sku, product in rows if can_read(scope, product)}
+    return {sku.sku_code: sku_view(product, sku) for sku, product in rows if store.can_read(scope, product)}
 
 
 @blp.route("/skus/<sku_code>", methods=["GET"])
 @requires()
 @blp.arguments(SkuArgs, location="query")
-@blp.response(200, SkuView)
+@blp.response(200, SkuOut)
 def get_sku(args, sku_code):
     """One SKU of a shop, as orders reads it.
 
     sellable is true only when the product is listed; price_fen is what a buyer pays (promo if
     set, else list). Merchant staff of another shop and buyers see listed products' SKUs only."""
     shop_id = _sku_shop(args.get("shop_id"))
-    with current_db().Session() as session:
-        found = _visible_skus(session, current_scope(), shop_id, [sku_code])
+    with use_case(Settings) as ctx:
+        found = _visible_skus(ctx, shop_id, [sku_code])
     not_found_unless(sku_code in found, "SKU")
     return found[sku_code]
 
@@ -96,6 +100,6 @@ def sku_batch(body):
     {items, missing}; missing also lists SKUs you may not see."""
     shop_id = _sku_shop(body.get("shop_id"))
     codes = list(dict.fromkeys(body["sku_codes"]))
-    with current_db().Session() as session:
-        found = _visible_skus(session, current_scope(), shop_id, codes)
+    with use_case(Settings) as ctx:
+        found = _visible_skus(ctx, shop_id, codes)
     return {"items": [found[c] for c in codes if c in found], "missing": [c for c in codes if c not in found]}

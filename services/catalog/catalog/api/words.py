@@ -6,13 +6,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
-from ecom_common.auth import current_principal, requires
-from ecom_common.db import is_unique_violation
-from ecom_common.errors import Conflict, NotFound, UnprocessableEntity
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_config, current_db, paginate
+from ecom_common.auth import requires
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, UtcTime, page_of
+from ecom_common.usecase import use_case
 
+from .. import operations
 from ..models import BannedWord
+from ..settings import Settings
 from .schemas import WHITESPACE
 
 blp = Blueprint("words", __name__)
@@ -39,9 +42,7 @@ class BannedWordOut(Schema):
     created_at = UtcTime()
 
 
-class BannedWordPage(Schema):
-    items = fields.List(fields.Nested(BannedWordOut))
-    next_cursor = fields.Str(allow_none=True)
+BannedWordPage = page_of(BannedWordOut)
 
 
 class BannedWordArgs(PageArgs):
@@ -54,11 +55,11 @@ class BannedWordArgs(PageArgs):
 @blp.response(200, BannedWordPage)
 def list_banned_words(args):
     """The advertising-law word list (kind=banned) and its exemptions (kind=exemption)."""
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
         stmt = sa.select(BannedWord)
         if args.get("kind"):
             stmt = stmt.where(BannedWord.kind == args["kind"])
-        return paginate(session, stmt, [BannedWord.word], args["limit"], args.get("cursor"), descending=False)
+        return paginate(ctx.session, stmt, [BannedWord.word], args["limit"], args.get("cursor"), descending=False)
 
 
 @blp.route("/banned-words", methods=["POST"])
@@ -71,25 +72,8 @@ def add_banned_word(body):
 
     An exemption is a word that contains a banned one but claims nothing (最近 contains 最).
     409 if the word is already listed."""
-    word = body["word"].strip()
-    if not word:
-        raise UnprocessableEntity("the word is empty", {"word": ["Must not be blank."]})
-    with current_db().uow() as uow:
-        row = BannedWord(
-            word=word,
-            kind=body["kind"],
-            note=body.get("note"),
-            created_by=current_principal().sub,
-            created_at=current_config().clock.now(),
-        )
-        uow.session.add(row)
-        try:
-            uow.commit()
-        except sa.exc.IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise
-            raise Conflict(f"{word!r} is already on the list", {"word": ["Already listed."]}) from exc
-        return row
+    with use_case(Settings) as ctx:
+        return operations.add_banned_word(ctx, body["word"], kind=body["kind"], note=body.get("note"))
 
 
 @blp.route("/banned-words/<word>", methods=["DELETE"])
@@ -97,9 +81,6 @@ def add_banned_word(body):
 @blp.response(204)
 def remove_banned_word(word):
     """Take a word off the list (banned or exemption)."""
-    with current_db().uow() as uow:
-        deleted = uow.session.execute(sa.delete(BannedWord).where(BannedWord.word == word)).rowcount
-        if not deleted:
-            raise NotFound("no such word on the list")
-        uow.commit()
+    with use_case(Settings) as ctx:
+        operations.remove_banned_word(ctx, word)
     return ""

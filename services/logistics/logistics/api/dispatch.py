@@ -3,19 +3,18 @@ the carrier of a parcel whose pickup failed."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from marshmallow import fields, validate
 
-from ecom_common.auth import current_principal, requires
-from ecom_common.db import is_unique_violation
-from ecom_common.errors import Conflict
-from ecom_common.http import Blueprint, BodySchema, current_db
+from ecom_common.auth import requires
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.schemas import BodySchema
+from ecom_common.usecase import use_case
 
-from .. import domain
-from .. import operations as ops
-from .context import now
-from .shipments import ShipmentSchema, load_visible, shipment_dict
+from .. import operations
+from ..settings import Settings
+from .context import conflict_on_unique
+from .shipments import ShipmentOut, shipment_dict
 
 blp = Blueprint("dispatch", __name__)
 
@@ -38,94 +37,50 @@ class ChangeCarrierIn(BodySchema):
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=500))
 
 
-def act_on(shipment_id: str, action):
-    """Run a warehouse action on one visible shipment in one unit of work; returns the shipment."""
-    principal = current_principal()
-    with current_db().uow() as uow:
-        s = load_visible(uow.session, shipment_id)
-        action(uow, s, principal.sub)
-        try:
-            uow.commit()
-        except sa.exc.IntegrityError as exc:
-            if is_unique_violation(exc):
-                raise Conflict(
-                    "tracking number already used by another shipment",
-                    {"tracking_no": ["Already used by another shipment."]},
-                ) from exc
-            raise
-        return shipment_dict(s, now())
+def tracking_no_taken():
+    """A tracking number another request took meanwhile (the unique key wins over the check)."""
+    return conflict_on_unique(
+        "tracking number already used by another shipment", {"tracking_no": ["Already used by another shipment."]}
+    )
 
 
 @blp.route("/shipments/<shipment_id>/dispatch", methods=["POST"])
 @requires("warehouse")
 @idempotent()
 @blp.arguments(DispatchIn)
-@blp.response(200, ShipmentSchema)
+@blp.response(200, ShipmentOut)
 def dispatch_shipment(body, shipment_id):
     """Hand the parcel to a carrier: `pending -> dispatched` and logistics.ShipmentDispatched.
     Naming another carrier than the chosen one overrides the choice (recorded). 422 when the
     carrier (named, or the chosen one) is unknown or no longer active."""
-    return act_on(shipment_id, lambda uow, s, who: ops.dispatch(uow, s, body.get("carrier"), body["tracking_no"], who))
+    with tracking_no_taken(), use_case(Settings) as ctx:
+        s = operations.dispatch(ctx, shipment_id, carrier=body.get("carrier"), tracking_no=body["tracking_no"])
+        return shipment_dict(s, ctx.now)
 
 
 @blp.route("/shipments/<shipment_id>/carrier", methods=["POST"])
 @requires("warehouse")
 @idempotent()
 @blp.arguments(AssignCarrierIn)
-@blp.response(200, ShipmentSchema)
+@blp.response(200, ShipmentOut)
 def assign_carrier(body, shipment_id):
     """Override the automatically chosen carrier of a pending shipment (before printing). An
     unknown or inactive carrier is 422."""
-
-    def run(uow, s, who):
-        ops.require_active_carrier(uow.session, body["carrier"])
-        t = now()
-        before = s.carrier
-        ops.transition(
-            uow.session,
-            s,
-            "assign carrier to",
-            t,
-            who,
-            reason=body.get("reason"),
-            values={"carrier": body["carrier"], "carrier_reason": f"chosen by warehouse {who}"},
-            data={"old_carrier": before, "carrier": body["carrier"]},
-            timeline_action="carrier_assigned",
-        )
-
-    return act_on(shipment_id, run)
+    with tracking_no_taken(), use_case(Settings) as ctx:
+        s = operations.assign_carrier(ctx, shipment_id, carrier=body["carrier"], reason=body.get("reason"))
+        return shipment_dict(s, ctx.now)
 
 
 @blp.route("/shipments/<shipment_id>/change-carrier", methods=["POST"])
 @requires("warehouse")
 @idempotent()
 @blp.arguments(ChangeCarrierIn)
-@blp.response(200, ShipmentSchema)
+@blp.response(200, ShipmentOut)
 def change_carrier(body, shipment_id):
     """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept).
     An unknown or inactive carrier is 422."""
-
-    def run(uow, s, who):
-        domain.next_status(s.status, "change the carrier of")
-        ops.require_active_carrier(uow.session, body["carrier"])
-        ops.ensure_tracking_free(uow.session, body["carrier"], body["tracking_no"], s.id)
-        t = now()
-        old = {"old_carrier": s.carrier, "old_tracking_no": s.tracking_no}
-        ops.transition(
-            uow.session,
-            s,
-            "change the carrier of",
-            t,
-            who,
-            reason=body["reason"],
-            values={
-                "carrier": body["carrier"],
-                "tracking_no": body["tracking_no"],
-                "last_progress_at": t,
-                "carrier_reason": f"changed by warehouse {who}: {body['reason']}"[:200],
-            },
-            data={**old, "carrier": body["carrier"], "tracking_no": body["tracking_no"]},
-            timeline_action="carrier_changed",
+    with tracking_no_taken(), use_case(Settings) as ctx:
+        s = operations.change_carrier(
+            ctx, shipment_id, carrier=body["carrier"], tracking_no=body["tracking_no"], reason=body["reason"]
         )
-
-    return act_on(shipment_id, run)
+        return shipment_dict(s, ctx.now)

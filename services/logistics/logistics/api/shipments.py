@@ -9,23 +9,27 @@ from datetime import datetime
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
-from ecom_common.auth import list_filter, not_found_unless, requires, shop_or_all, visible
+from ecom_common.auth import list_filter, requires, shop_or_all
 from ecom_common.clock import aware, iso
-from ecom_common.http import Blueprint, PageArgs, UtcTime, current_db, paginate
+from ecom_common.http import Blueprint
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import TimelineOut, UtcTime, page_of
+from ecom_common.usecase import use_case
 
-from .. import domain
-from ..models import Shipment, ShipmentEvent, TrackingEvent
-from .context import STAFF, ShopQuery, now
+from .. import domain, operations
+from ..models import Shipment
+from ..settings import Settings
+from .context import STAFF, ShopArgs
 
 blp = Blueprint("shipments", __name__)
 
 
-class LineSchema(Schema):
+class LineOut(Schema):
     sku_code = fields.Str()
     quantity = fields.Int()
 
 
-class ShipmentSchema(Schema):
+class ShipmentOut(Schema):
     shipment_id = fields.Str()
     shop_id = fields.Str()
     order_id = fields.Str()
@@ -34,7 +38,7 @@ class ShipmentSchema(Schema):
     carrier = fields.Str(allow_none=True)
     carrier_reason = fields.Str(allow_none=True)
     tracking_no = fields.Str(allow_none=True)
-    pick_list = fields.List(fields.Nested(LineSchema))
+    pick_list = fields.List(fields.Nested(LineOut))
     receiver = fields.Dict()
     province = fields.Str(allow_none=True)
     weight_g = fields.Int(allow_none=True)
@@ -57,19 +61,13 @@ class ShipmentSchema(Schema):
     order_cancelled_after_dispatch = fields.Bool()
 
 
-class TimelineEntry(Schema):
+class ShipmentTimelineEntry(TimelineOut):
     """The timeline entry every service returns; `details` carries what logistics has to add (carriers)."""
 
-    at = UtcTime()
-    by = fields.Str()
-    action = fields.Str()
-    from_status = fields.Str(allow_none=True)
-    status = fields.Str(allow_none=True, metadata={"description": "the status after the entry"})
-    reason = fields.Str(allow_none=True)
     details = fields.Dict(allow_none=True)
 
 
-class TrackingEntry(Schema):
+class TrackingReportOut(Schema):
     carrier_event_id = fields.Str()
     carrier = fields.Str()
     tracking_no = fields.Str()
@@ -80,9 +78,9 @@ class TrackingEntry(Schema):
     received_at = UtcTime()
 
 
-class ShipmentDetail(ShipmentSchema):
-    timeline = fields.List(fields.Nested(TimelineEntry))
-    tracking = fields.List(fields.Nested(TrackingEntry))
+class ShipmentDetailOut(ShipmentOut):
+    timeline = fields.List(fields.Nested(ShipmentTimelineEntry))
+    tracking = fields.List(fields.Nested(TrackingReportOut))
     carrier_history = fields.List(fields.Dict())
 
 
@@ -121,18 +119,12 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
     }
 
 
-def load_visible(session, shipment_id: str) -> Shipment:
-    s = session.get(Shipment, shipment_id)
-    not_found_unless(s is not None and visible(s.shop_id), "shipment")
-    return s
-
-
 def scoped(stmt, shop_id_arg: str | None):
     """Confine a query over shipments to what the caller may see (the one rule in ecom_common.auth)."""
     return stmt.where(list_filter(Shipment.shop_id, shop_id=shop_id_arg))
 
 
-class ShipmentListArgs(PageArgs):
+class ShipmentArgs(PageArgs):
     shop_id = fields.Str()
     status = fields.Str(validate=validate.OneOf(domain.STATUSES))
     carrier = fields.Str()
@@ -143,37 +135,30 @@ class ShipmentListArgs(PageArgs):
     priority = fields.Bool()
 
 
-class ShipmentPage(Schema):
-    items = fields.List(fields.Nested(ShipmentSchema))
-    next_cursor = fields.Str(allow_none=True)
+ShipmentPage = page_of(ShipmentOut)
 
 
 @blp.route("/shipments", methods=["GET"])
 @requires(*STAFF, "service")
-@blp.arguments(ShipmentListArgs, location="query")
+@blp.arguments(ShipmentArgs, location="query")
 @blp.response(200, ShipmentPage)
 def list_shipments(args):
     """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked."""
-    at = now()
     stmt = scoped(sa.select(Shipment), args.get("shop_id"))
     for name in ("status", "carrier", "order_id", "case_id"):
         if args.get(name):
             stmt = stmt.where(getattr(Shipment, name) == args[name])
-    if "overdue" in args:
-        cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < at)
-        stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
     if "exception" in args:
         stmt = stmt.where(Shipment.exception_open.is_(bool(args["exception"])))
     if "priority" in args:
         stmt = stmt.where(Shipment.priority.is_(bool(args["priority"])))
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
+        if "overdue" in args:
+            cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < ctx.now)
+            stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
+        keys = [Shipment.created_at, Shipment.id]
         return paginate(
-            session,
-            stmt,
-            [Shipment.created_at, Shipment.id],
-            args["limit"],
-            args.get("cursor"),
-            to_item=lambda s: shipment_dict(s, at),
+            ctx.session, stmt, keys, args["limit"], args.get("cursor"), to_item=lambda s: shipment_dict(s, ctx.now)
         )
 
 
@@ -189,34 +174,13 @@ class StatsOut(Schema):
 
 @blp.route("/shipments/stats", methods=["GET"])
 @requires(*STAFF, "service")
-@blp.arguments(ShopQuery, location="query")
+@blp.arguments(ShopArgs, location="query")
 @blp.response(200, StatsOut)
 def shipment_stats(args):
     """Counts for the shipping dashboard: by status, overdue, dispatched late, open exceptions."""
-    at = now()
     shop = shop_or_all(args.get("shop_id"))
-
-    def count(*conds, group=None):
-        stmt = sa.select(*([group] if group is not None else []), sa.func.count()).select_from(Shipment)
-        if shop:
-            stmt = stmt.where(Shipment.shop_id == shop)
-        stmt = stmt.where(*conds)
-        if group is not None:
-            return {k: n for k, n in session.execute(stmt.group_by(group)).all()}
-        return session.execute(stmt).scalar_one()
-
-    with current_db().Session() as session:
-        by_status = {s: 0 for s in domain.STATUSES}
-        by_status.update(count(group=Shipment.status))
-        return {
-            "shop_id": shop,
-            "by_status": by_status,
-            "overdue": count(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < at),
-            "dispatched_late": count(Shipment.dispatched_late.is_(True)),
-            "exceptions_open": count(Shipment.exception_open.is_(True)),
-            "exceptions_by_kind": count(Shipment.exception_open.is_(True), group=Shipment.exception_kind),
-            "at": iso(at),
-        }
+    with use_case(Settings) as ctx:
+        return operations.shipment_stats(ctx, shop)
 
 
 class ExceptionArgs(PageArgs):
@@ -231,45 +195,33 @@ class ExceptionArgs(PageArgs):
 def exception_queue(args):
     """The exception queue for ops: carrier exceptions and stalled parcels, longest waiting first,
     each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress."""
-    at = now()
     stmt = scoped(sa.select(Shipment).where(Shipment.exception_open.is_(True)), args.get("shop_id"))
     if args.get("kind"):
         stmt = stmt.where(Shipment.exception_kind == args["kind"])
-    with current_db().Session() as session:
+    with use_case(Settings) as ctx:
         return paginate(
-            session,
+            ctx.session,
             stmt,
             [Shipment.exception_since, Shipment.id],
             args["limit"],
             args.get("cursor"),
             descending=False,
-            to_item=lambda s: shipment_dict(s, at),
+            to_item=lambda s: shipment_dict(s, ctx.now),
         )
 
 
 @blp.route("/shipments/<shipment_id>", methods=["GET"])
 @requires(*STAFF, "service")
-@blp.response(200, ShipmentDetail)
+@blp.response(200, ShipmentDetailOut)
 def get_shipment(shipment_id):
     """One shipment with its timeline, carrier reports and carrier history."""
-    at = now()
-    with current_db().Session() as session:
-        s = load_visible(session, shipment_id)
-        events = (
-            session.execute(
-                sa.select(ShipmentEvent).where(ShipmentEvent.shipment_id == s.id).order_by(ShipmentEvent.id)
-            )
-            .scalars()
-            .all()
-        )
-        tracking = (
-            session.execute(
-                sa.select(TrackingEvent).where(TrackingEvent.shipment_id == s.id).order_by(TrackingEvent.id)
-            )
-            .scalars()
-            .all()
-        )
-    out = shipment_dict(s, at)
+    with use_case(Settings) as ctx:
+        return detail_out(operations.shipment_detail(ctx, shipment_id), ctx.now)
+
+
+def detail_out(detail: operations.ShipmentDetail, at: datetime) -> dict:
+    events = detail.timeline
+    out = shipment_dict(detail.shipment, at)
     out["timeline"] = [
         {
             "at": iso(aware(e.at)),
@@ -293,7 +245,7 @@ def get_shipment(shipment_id):
             "occurred_at": iso(aware(t.occurred_at)),
             "received_at": iso(aware(t.received_at)),
         }
-        for t in tracking
+        for t in detail.tracking
     ]
     out["carrier_history"] = [
         {"at": iso(aware(e.at)), "by": e.actor, "reason": e.reason, **(e.data or {})}

@@ -3,34 +3,35 @@ from it, and the sender printed on its waybills."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
-from ecom_common.auth import current_principal, requires, shop_for_read, shop_for_write
+from ecom_common.auth import requires, shop_for_read, shop_for_write
 from ecom_common.clock import aware, iso
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, UtcTime, current_db
+from ecom_common.http import Blueprint
+from ecom_common.schemas import MAX_INT, BodySchema, UtcTime
+from ecom_common.usecase import use_case
 
-from .. import domain
-from .. import operations as ops
-from ..models import ShippingTemplate, ShopSender
-from .context import ShopQuery, commit_or_conflict, now, settings
+from .. import domain, operations
+from ..models import ShippingTemplate
+from ..settings import Settings
+from .context import ShopArgs, conflict_on_unique
 
 blp = Blueprint("shipping", __name__)
 
 
 # Shipping templates ----------------------------------------------------------------------------
-class WeightRuleSchema(BodySchema):
+class WeightRuleIn(BodySchema):
     first_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     first_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     additional_weight_g = fields.Int(required=True, validate=validate.Range(min=1, max=MAX_INT))
     additional_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
 
 
-class RegionRuleSchema(WeightRuleSchema):
+class RegionRuleIn(WeightRuleIn):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
 
 
-class FreeShippingSchema(BodySchema):
+class FreeShippingIn(BodySchema):
     provinces = fields.List(
         fields.Str(), load_default=list, metadata={"description": "empty: everywhere (except never_free)"}
     )
@@ -41,18 +42,18 @@ class FreeShippingSchema(BodySchema):
     )
 
 
-class SurchargeSchema(BodySchema):
+class SurchargeIn(BodySchema):
     provinces = fields.List(fields.Str(), required=True, validate=validate.Length(min=1))
     fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
     label = fields.Str(load_default="surcharge", validate=validate.Length(min=1, max=50))
 
 
-class TemplateSchema(BodySchema):
+class TemplateIn(BodySchema):
     name = fields.Str(load_default="shop template", validate=validate.Length(min=1, max=100))
-    default_rule = fields.Nested(WeightRuleSchema, required=True)
-    region_rules = fields.List(fields.Nested(RegionRuleSchema), load_default=list)
-    free_shipping = fields.List(fields.Nested(FreeShippingSchema), load_default=list)
-    surcharges = fields.List(fields.Nested(SurchargeSchema), load_default=list)
+    default_rule = fields.Nested(WeightRuleIn, required=True)
+    region_rules = fields.List(fields.Nested(RegionRuleIn), load_default=list)
+    free_shipping = fields.List(fields.Nested(FreeShippingIn), load_default=list)
+    surcharges = fields.List(fields.Nested(SurchargeIn), load_default=list)
     never_free = fields.List(fields.Str(), load_default=list)
     not_served = fields.List(fields.Str(), load_default=list)
 
@@ -60,14 +61,13 @@ class TemplateSchema(BodySchema):
 class TemplateOut(Schema):
     shop_id = fields.Str()
     source = fields.Str(metadata={"description": "shop (its own) or default (the platform's seed)"})
-    template = fields.Nested(TemplateSchema)
+    template = fields.Nested(TemplateIn)
     updated_at = UtcTime(allow_none=True)
     updated_by = fields.Str(allow_none=True)
 
 
-def template_out(session, shop_id: str) -> dict:
-    template, source = ops.template_for(session, settings(), shop_id)
-    row = session.get(ShippingTemplate, shop_id)
+def template_out(shop_id: str, found: tuple[domain.Template, str, ShippingTemplate | None]) -> dict:
+    template, source, row = found
     return {
         "shop_id": shop_id,
         "source": source,
@@ -79,45 +79,37 @@ def template_out(session, shop_id: str) -> dict:
 
 @blp.route("/shipping/templates", methods=["GET"])
 @requires("ops", "admin", "warehouse", "cs", "service")
-@blp.arguments(ShopQuery, location="query")
+@blp.arguments(ShopArgs, location="query")
 @blp.response(200, TemplateOut)
 def get_template(args):
     """The shop's shipping template (the platform default if it has none of its own)."""
     shop_id = shop_for_read(args.get("shop_id"))
-    with current_db().Session() as session:
-        return template_out(session, shop_id)
+    with use_case(Settings) as ctx:
+        return template_out(shop_id, operations.shop_template(ctx, shop_id))
 
 
 @blp.route("/shipping/templates", methods=["PUT"])
 @requires("ops", "admin")
-@blp.arguments(ShopQuery, location="query")
-@blp.arguments(TemplateSchema)
+@blp.arguments(ShopArgs, location="query")
+@blp.arguments(TemplateIn)
 @blp.response(200, TemplateOut)
 def put_template(args, body):
     """Replace the shop's shipping template. Province names are normalised (江苏省 == 江苏); an
     unknown province is 422."""
     shop_id = shop_for_write(args.get("shop_id"))
-    template = domain.Template.from_dict(body)  # unknown provinces -> 422 naming the field
-    principal = current_principal()
-    db = current_db()
-    with db.uow() as uow:
-        uow.session.merge(
-            ShippingTemplate(shop_id=shop_id, body=template.to_dict(), updated_at=now(), updated_by=principal.sub)
-        )
-        commit_or_conflict(uow)
-        return template_out(uow.session, shop_id)
+    with conflict_on_unique(), use_case(Settings) as ctx:
+        return template_out(shop_id, operations.replace_template(ctx, shop_id, body))
 
 
 @blp.route("/shipping/templates", methods=["DELETE"])
 @requires("ops", "admin")
-@blp.arguments(ShopQuery, location="query")
+@blp.arguments(ShopArgs, location="query")
 @blp.response(204)
 def delete_template(args):
     """Drop the shop's own template: the platform default applies again."""
     shop_id = shop_for_write(args.get("shop_id"))
-    with current_db().uow() as uow:
-        uow.session.execute(sa.delete(ShippingTemplate).where(ShippingTemplate.shop_id == shop_id))
-        uow.commit()
+    with use_case(Settings) as ctx:
+        operations.drop_template(ctx, shop_id)
 
 
 class QuoteIn(BodySchema):
@@ -127,7 +119,7 @@ class QuoteIn(BodySchema):
     goods_fen = fields.Int(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_INT))
 
 
-class BreakdownItem(Schema):
+class BreakdownOut(Schema):
     item = fields.Str()
     fen = fields.Int()
 
@@ -138,7 +130,7 @@ class QuoteOut(Schema):
     fee_fen = fields.Int()
     served = fields.Bool()
     free = fields.Bool()
-    breakdown = fields.List(fields.Nested(BreakdownItem))
+    breakdown = fields.List(fields.Nested(BreakdownOut))
     template = fields.Str(metadata={"description": "shop or default"})
 
 
@@ -149,14 +141,14 @@ class QuoteOut(Schema):
 def shipping_quote(body):
     """The shipping fee of a parcel for a shop and province, with its breakdown (sums to fee_fen).
     A region the shop does not serve answers 422 naming the province."""
-    with current_db().Session() as session:
-        template, source = ops.template_for(session, settings(), body["shop_id"])
-    q = domain.quote(template, body["province"], body["weight_g"], body.get("goods_fen"))
+    parcel = domain.Parcel(body["province"], body["weight_g"], body.get("goods_fen"))
+    with use_case(Settings) as ctx:
+        q, source = operations.quote(ctx, body["shop_id"], parcel)
     return {"shop_id": body["shop_id"], "template": source, **q.to_dict()}
 
 
 # Waybill sender --------------------------------------------------------------------------------
-class SenderSchema(BodySchema):
+class SenderIn(BodySchema):
     name = fields.Str(required=True, validate=validate.Length(min=1, max=50))
     phone = fields.Str(required=True, validate=validate.Length(min=5, max=30))
     province = fields.Str(required=True)
@@ -168,31 +160,29 @@ class SenderSchema(BodySchema):
 class SenderOut(Schema):
     shop_id = fields.Str()
     source = fields.Str()
-    sender = fields.Nested(SenderSchema)
+    sender = fields.Nested(SenderIn)
 
 
 @blp.route("/shipping/sender", methods=["GET"])
 @requires("ops", "admin", "warehouse")
-@blp.arguments(ShopQuery, location="query")
+@blp.arguments(ShopArgs, location="query")
 @blp.response(200, SenderOut)
 def get_sender(args):
     """The sender printed on the shop's waybills (the documented default if it set none)."""
     shop_id = shop_for_read(args.get("shop_id"))
-    with current_db().Session() as session:
-        sender, source = ops.sender_for(session, settings(), shop_id)
+    with use_case(Settings) as ctx:
+        sender, source = operations.sender_for(ctx, shop_id)
     return {"shop_id": shop_id, "source": source, "sender": sender}
 
 
 @blp.route("/shipping/sender", methods=["PUT"])
 @requires("ops", "admin", "warehouse")
-@blp.arguments(ShopQuery, location="query")
-@blp.arguments(SenderSchema)
+@blp.arguments(ShopArgs, location="query")
+@blp.arguments(SenderIn)
 @blp.response(200, SenderOut)
 def put_sender(args, body):
     """Replace the shop's sender address; an unknown province is 422."""
     shop_id = shop_for_write(args.get("shop_id"))
-    body["province"] = domain.require_province(body["province"])
-    with current_db().uow() as uow:
-        uow.session.merge(ShopSender(shop_id=shop_id, body=body, updated_at=now(), updated_by=current_principal().sub))
-        commit_or_conflict(uow)
-    return {"shop_id": shop_id, "source": "shop", "sender": body}
+    with conflict_on_unique(), use_case(Settings) as ctx:
+        sender = operations.replace_sender(ctx, shop_id, body)
+    return {"shop_id": shop_id, "source": "shop", "sender": sender}

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC
 
-import sqlalchemy as sa
 from flask import request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from ecom_common.clock import iso
-from ecom_common.db import is_unique_violation
-from ecom_common.errors import BadRequest, NotFound, ServiceUnavailable, Unauthorized, UnprocessableEntity
-from ecom_common.http import Blueprint, BodySchema, current_db
+from ecom_common.errors import BadRequest, ServiceUnavailable, Unauthorized, UnprocessableEntity
+from ecom_common.http import Blueprint, current_config, current_db
+from ecom_common.schemas import BodySchema
+from ecom_common.settings import settings_of
+from ecom_common.usecase import Actor, Ctx
 
-from .. import domain
-from .. import operations as ops
-from ..models import Shipment, TrackingEvent
-from .context import now, settings
+from .. import domain, operations
+from ..settings import Settings
 
 blp = Blueprint("tracking", __name__)
 
@@ -63,7 +61,7 @@ def tracking_webhook():
     """Carrier progress reports, signed with LOGISTICS_CARRIER_WEBHOOK_SECRET; idempotent per
     (carrier, event_id). A resent event, or a report of the final state the shipment already reached
     (delivered again under a new event id), answers 200 with `duplicate: true` and changes nothing."""
-    secret = settings().webhook_secret
+    secret = settings_of(current_config(), Settings).carrier_webhook_secret
     if not secret:
         raise ServiceUnavailable("the carrier webhook is not configured (LOGISTICS_CARRIER_WEBHOOK_SECRET)")
     raw = request.get_data()
@@ -73,55 +71,14 @@ def tracking_webhook():
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object", {"body": ["Invalid JSON body."]})
     try:
-        body = TrackingIn().load(data)
+        report = operations.TrackingReport(**TrackingIn().load(data))
     except ValidationError as exc:
         raise UnprocessableEntity("the request failed validation", exc.messages) from exc
-    with current_db().uow() as uow:
-        session = uow.session
-        seen = session.execute(
-            sa.select(TrackingEvent.shipment_id).where(
-                TrackingEvent.carrier == body["carrier"], TrackingEvent.carrier_event_id == body["event_id"]
-            )
-        ).scalar()
-        if seen is not None:
-            return {"shipment_id": seen, "status": session.get(Shipment, seen).status, "duplicate": True}
-        s = session.execute(
-            sa.select(Shipment).where(Shipment.carrier == body["carrier"], Shipment.tracking_no == body["tracking_no"])
-        ).scalar_one_or_none()
-        if s is None:
-            raise NotFound(f"no shipment with {body['carrier']} tracking number {body['tracking_no']}")
-        if domain.repeats_reached_status(s.status, body["status"]):
-            # Already reached and announced once: write nothing (no second tracking row, no event).
-            return {"shipment_id": s.id, "status": s.status, "duplicate": True}
-        t = now()
-        session.add(
-            TrackingEvent(
-                shipment_id=s.id,
-                carrier=body["carrier"],
-                carrier_event_id=body["event_id"],
-                tracking_no=body["tracking_no"],
-                status=body["status"],
-                location=body["location"],
-                reason=body["reason"],
-                occurred_at=body["occurred_at"],
-                received_at=t,
-            )
-        )
-        try:
-            session.flush()
-        except sa.exc.IntegrityError as exc:
-            if not is_unique_violation(exc):
-                raise
-            # The same event raced in on another connection and won: this one is the duplicate.
-            uow.rollback()
-            return {"shipment_id": s.id, "status": session.get(Shipment, s.id).status, "duplicate": True}
-        ops.apply_tracking(
-            uow,
-            s,
-            body["status"],
-            t,
-            body["reason"],
-            {"event_id": body["event_id"], "location": body["location"], "occurred_at": iso(body["occurred_at"])},
-        )
+    # No caller token here (the signature is the carrier's credential): the unit of work is opened
+    # directly, acting as the carrier, and committed here.
+    db = current_db()
+    with db.uow() as uow:
+        ctx = Ctx(uow=uow, actor=Actor(f"carrier:{report.carrier}"), settings=settings_of(db.config, Settings))
+        tracked = operations.record_tracking(ctx, report)
         uow.commit()
-        return {"shipment_id": s.id, "status": s.status, "duplicate": False}
+    return tracked

@@ -7,14 +7,12 @@ import jinja2
 from flask import Response, request
 
 from ecom_common.auth import requires
-from ecom_common.clock import iso
 from ecom_common.errors import UnprocessableEntity
-from ecom_common.http import Blueprint, current_db
+from ecom_common.http import Blueprint
+from ecom_common.usecase import use_case
 
-from .. import operations as ops
-from ..models import Carrier
-from .context import now, settings
-from .shipments import load_visible
+from .. import operations
+from ..settings import Settings
 
 blp = Blueprint("waybill", __name__)
 
@@ -32,32 +30,13 @@ PAGES = jinja2.Environment(
 )
 def waybill(shipment_id):
     """The waybill: sender, masked receiver, order number, carrier, tracking number, SKU lines."""
-    with current_db().Session() as session:
-        s = load_visible(session, shipment_id)
-        sender, _ = ops.sender_for(session, settings(), s.shop_id)
-        carrier = session.get(Carrier, s.carrier) if s.carrier else None
-    bill = {
-        "shipment_id": s.id,
-        "order_id": s.order_id,
-        "case_id": s.case_id,
-        "shop_id": s.shop_id,
-        "status": s.status,
-        "carrier": {"code": carrier.code, "name": carrier.name} if carrier else None,
-        "tracking_no": s.tracking_no,
-        "sender": sender,
-        "receiver": s.receiver,
-        "lines": s.lines,
-        "total_quantity": sum(line["quantity"] for line in s.lines),
-        "weight_g": s.weight_g,
-        "priority": s.priority,
-        "printed_at": iso(now()),
-    }
+    with use_case(Settings) as ctx:
+        bill = operations.waybill(ctx, shipment_id)  # another shop's shipment is 404 before the format is read
     fmt = request.args.get("format")
     if fmt not in (None, "html", "json"):
         raise UnprocessableEntity("format must be json or html", {"format": ["Must be one of: json, html."]})
     accept = request.accept_mimetypes
-    wants_html = fmt == "html" or (fmt is None and accept["text/html"] > accept["application/json"])
-    if wants_html:
+    if fmt == "html" or (fmt is None and accept["text/html"] > accept["application/json"]):
         return Response(waybill_html(bill), mimetype="text/html")
     return bill
 

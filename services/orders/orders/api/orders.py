@@ -8,11 +8,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ecom_common.auth import current_principal, list_filter, requires
-from ecom_common.http import Blueprint, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
+from ecom_common.pagination import paginate
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import domain, operations, pricing
 from ..models import Order
 from ..settings import Settings
 from .render import order_detail, order_out
@@ -33,13 +34,15 @@ def place_order(args):
 
     Checked against them: SKUs that exist, are on sale in the shop and in stock terms orderable, an
     address the shop delivers to; a broken rule is 422 naming the field."""
-    request = domain.OrderRequest(
+    request = pricing.OrderRequest(
         shop_id=args["shop_id"],
         buyer_id=current_principal().sub,
         lines=args["lines"],
         address=args["address"],
         note=args["note"],
         presale=args["presale"],
+        coupon_claim_ids=tuple(args["coupon_claim_ids"]),
+        points=args["points"],
     )
     with use_case(Settings) as ctx:
         return order_detail(ctx, operations.place(ctx, request))

@@ -43,6 +43,7 @@ def order_out(
         "discount_fen": order.discount_fen,
         "shipping_fen": order.shipping_fen,
         "payable_fen": order.payable_fen,
+        "points_used": order.points_used,
         "shipping_breakdown": order.shipping_breakdown,
         "held_reasons": order.held_reason_list,
         "held_at": aware(order.held_at),
@@ -76,12 +77,15 @@ def order_out(
                 "list_price_fen": line.list_price_fen,
                 "unit_price_fen": line.unit_price_fen,
                 "total_fen": line.total_fen,
+                "discount_fen": line.discount_fen,
+                "paid_fen": line.paid_fen,
                 "weight_g": line.weight_g,
             }
             for line in order.lines
         ],
     }
     if timeline:
+        out["discounts"] = operations.discounts_payload(order)
         out["timeline"] = [
             {
                 "status": t.status,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from ecom_common.http import MAX_INT, BodySchema, PageArgs, UtcTime
-from ecom_common.schemas import TimelineOut, page_of
+from ecom_common.pagination import PageArgs
+from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 
-from .. import domain
+from .. import domain, pricing
 
 PHONE_RE = r"^\+?[0-9][0-9\- ]{5,18}[0-9]$"
 
@@ -47,11 +47,11 @@ class AddressIn(BodySchema):
 
 class LineIn(BodySchema):
     sku_code = fields.Str(required=True, validate=validate.Length(min=1, max=64))
-    # The range is a business rule (domain.check_requested_lines) so its message names the line.
+    # The range is a business rule (pricing.check_requested_lines) so its message names the line.
     quantity = fields.Int(
         required=True,
         validate=validate.Range(max=MAX_INT),
-        metadata={"minimum": 1, "maximum": domain.MAX_LINE_QUANTITY},
+        metadata={"minimum": 1, "maximum": pricing.MAX_LINE_QUANTITY},
     )
 
 
@@ -61,6 +61,17 @@ class OrderIn(FlatErrorsSchema):
     address = fields.Nested(AddressIn, required=True)
     note = fields.Str(load_default="", validate=validate.Length(max=200))
     presale = fields.Bool(load_default=False)
+    coupon_claim_ids = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=40)),
+        load_default=list,
+        validate=validate.Length(max=2),
+        metadata={"description": "the buyer's coupon claims to use: at most one shop and one platform coupon"},
+    )
+    points = fields.Int(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_INT),
+        metadata={"description": "points to redeem (100 points = 1 yuan), capped by marketing"},
+    )
 
 
 class ReviewIn(FlatErrorsSchema):
@@ -145,9 +156,31 @@ class LineOut(Schema):
     category_id = fields.Str(allow_none=True)
     quantity = fields.Int()
     list_price_fen = fields.Int()
-    unit_price_fen = fields.Int()
-    total_fen = fields.Int()
+    unit_price_fen = fields.Int(
+        metadata={"description": "the single-item price: the lowest of promo, time-bound and member price"}
+    )
+    total_fen = fields.Int(metadata={"description": "unit_price_fen x quantity"})
+    discount_fen = fields.Int(
+        metadata={"description": "the line's share of the order-level discounts (满减, coupons, points)"}
+    )
+    paid_fen = fields.Int(
+        metadata={"description": "what the line paid: total_fen - discount_fen; refunds of the line read it"}
+    )
     weight_g = fields.Int()
+
+
+class DiscountOut(Schema):
+    line = fields.Int(metadata={"description": "the line's line_no"})
+    sku_code = fields.Str()
+    source = fields.Str(
+        metadata={
+            "description": "promo_price | timed_discount | member_price | full_reduction | first_order | "
+            "shop_coupon | platform_coupon | points"
+        }
+    )
+    ref = fields.Str(allow_none=True, metadata={"description": "the promotion or coupon claim it came from"})
+    amount_fen = fields.Int()
+    funded_by = fields.Str(metadata={"description": "shop | platform"})
 
 
 class ReviewWaitOut(Schema):
@@ -171,6 +204,7 @@ class OrderOut(Schema):
     discount_fen = fields.Int()
     shipping_fen = fields.Int()
     payable_fen = fields.Int()
+    points_used = fields.Int()
     shipping_breakdown = fields.List(fields.Raw(), allow_none=True)
     held_reasons = fields.List(fields.Str())
     held_at = UtcTime(allow_none=True)
@@ -191,6 +225,9 @@ class OrderOut(Schema):
     created_at = UtcTime()
     updated_at = UtcTime()
     lines = fields.List(fields.Nested(LineOut))
+    discounts = fields.List(
+        fields.Nested(DiscountOut), metadata={"description": "single order only: one row per (line, source)"}
+    )
     timeline = fields.List(fields.Nested(TimelineOut))
 
 

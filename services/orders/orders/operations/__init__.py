@@ -19,9 +19,10 @@ from .decisions import cancel_by_caller, confirm_receipt, review
 from .jobs import auto_confirm, close_unpaid, confirm_due, unpaid_due
 from .peer_events import Parcel, apply_payment, apply_shortage, cancel_for_case, deliver, ship
 from .placing import Priced, place
-from .transitions import OrdersCtx, cancel, complete, find, get, load_order, move, note
+from .transitions import OrdersCtx, cancel, complete, discounts_payload, find, get, load_order, move, note
 
 __all__ = [
+    "discounts_payload",
     "OrdersCtx",
     "Parcel",
     "Priced",

@@ -5,36 +5,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecom_common.clock import aware, iso
+from ecom_common.errors import BadGateway
 from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.peers import gateway
 
-from .. import domain, gateways
-from ..models import Order, OrderLine, TimelineEntry
-from .transitions import OrdersCtx, lines_payload
+from .. import domain, gateways, pricing
+from ..models import Order, OrderDiscount, OrderLine, TimelineEntry
+from .transitions import OrdersCtx, discounts_payload, lines_payload
 
 
-def place(ctx: OrdersCtx, request: domain.OrderRequest) -> Order:
-    """Place an order: prices from catalog, the shipping fee from logistics, both asked now.
+def place(ctx: OrdersCtx, request: pricing.OrderRequest) -> Order:
+    """Place an order: prices from catalog, promotions, coupons and points from marketing, the
+    shipping fee from logistics, all asked now.
 
-    A broken rule (a bad line, a SKU not for sale, a province not served) is 422 naming the field;
-    a peer that is away is 503 before anything is written."""
+    A broken rule (a bad line, a SKU not for sale, a coupon marketing refuses, a province not
+    served) is 422 naming the field; a peer that is away is 503 before anything is written. The
+    coupons marketing locked for an order that is then not written (logistics refused, the
+    transaction failed) are released by marketing's lock timeout: the order never appears."""
     # 1. The buyer's lines as asked: quantities in range, each SKU once.
-    domain.check_requested_lines(request.lines)
+    pricing.check_requested_lines(request.lines)
     address = domain.Address.from_dict(request.address)
     peers = gateway(gateways.PEERS, gateways.Gateways.from_config)
-    # 2. Prices: catalog's effective price of each SKU, copied onto the line.
+    order_id = new_id("O", ctx.now)
+    # 2. Prices: catalog's list, promotional and member prices of each SKU, copied onto the line.
     skus = peers.catalog.skus(request.shop_id, [line["sku_code"] for line in request.lines])
-    priced = domain.price_lines(request.lines, skus)
-    # 3. Shipping: logistics quotes on the weight and on what the goods cost the buyer.
-    goods = domain.totals(priced, 0)
+    priced = pricing.price_lines(request.lines, skus)
+    # 3. Marketing's quote in CONTRACTS.md's stacking order (single-item price, 满减, coupons,
+    #    points), apportioned to the lines; the coupons and points are locked for this order.
+    marketing = peers.marketing.quote(order_id, request, priced)
+    try:
+        priced = pricing.apply_quote(priced, marketing)
+    except pricing.QuoteMismatchError as exc:
+        raise BadGateway(f"marketing's quote does not fit the order: {exc}") from exc
+    # 4. Shipping: logistics quotes on the weight and on what the goods cost the buyer.
+    goods = pricing.totals(priced, 0)
     quote = peers.logistics.quote(
-        request.shop_id, address.province, domain.total_weight_g(priced), goods.goods_payable_fen
+        request.shop_id, address.province, pricing.total_weight_g(priced), goods.goods_payable_fen
     )
-    # 4. Totals: goods at list price - discount + shipping.
-    totals = domain.totals(priced, quote.fee_fen)
-    # 5. The order with its lines and its first timeline entry, and OrderPlaced.
-    order = _new_order(ctx, request, address, Priced(priced, totals, quote))
+    # 5. Totals: goods at list price - discounts + shipping.
+    totals = pricing.totals(priced, quote.fee_fen)
+    # 6. The order with its lines, its discount rows and its first timeline entry, and OrderPlaced.
+    order = _new_order(ctx, order_id, request, address, Priced(priced, totals, quote, marketing))
     ctx.session.add(order)
     ctx.session.flush()
     ctx.record(_placed_event(order))
@@ -45,15 +57,18 @@ def place(ctx: OrdersCtx, request: domain.OrderRequest) -> Order:
 class Priced:
     """What placing worked out: the priced lines, the totals and the shipping quote they include."""
 
-    lines: list[domain.PricedLine]
-    totals: domain.Totals
+    lines: list[pricing.PricedLine]
+    totals: pricing.Totals
     quote: gateways.Quote
+    marketing: pricing.Quote
 
 
-def _new_order(ctx: OrdersCtx, request: domain.OrderRequest, address: domain.Address, priced: Priced) -> Order:
+def _new_order(
+    ctx: OrdersCtx, order_id: str, request: pricing.OrderRequest, address: domain.Address, priced: Priced
+) -> Order:
     now, totals = ctx.now, priced.totals
     return Order(
-        id=new_id("O", now),
+        id=order_id,
         shop_id=request.shop_id,
         buyer_id=request.buyer_id,
         status=domain.PENDING_PAYMENT,
@@ -67,6 +82,7 @@ def _new_order(ctx: OrdersCtx, request: domain.OrderRequest, address: domain.Add
         discount_fen=totals.discount_fen,
         shipping_fen=totals.shipping_fen,
         payable_fen=totals.payable_fen,
+        points_used=priced.marketing.points_used,
         shipping_breakdown=priced.quote.breakdown,
         held_reasons="",
         created_at=now,
@@ -81,8 +97,21 @@ def _new_order(ctx: OrdersCtx, request: domain.OrderRequest, address: domain.Add
                 list_price_fen=p.list_price_fen,
                 unit_price_fen=p.unit_price_fen,
                 weight_g=p.weight_g,
+                discount_fen=p.discount_fen,
+                paid_fen=p.paid_fen,
             )
             for i, p in enumerate(priced.lines)
+        ],
+        discounts=[
+            OrderDiscount(
+                line_no=d.line,
+                sku_code=d.sku_code,
+                source=d.source,
+                ref=d.ref,
+                amount_fen=d.amount_fen,
+                funded_by=d.funded_by,
+            )
+            for d in priced.marketing.discounts
         ],
         timeline=[
             TimelineEntry(
@@ -110,6 +139,8 @@ def _placed_event(order: Order):
             "shipping_fen": order.shipping_fen,
             "presale": order.presale,
             "lines": lines_payload(order),
+            "discounts": discounts_payload(order),
+            "points_used": order.points_used,
             "address": order.address_masked,
             "placed_at": iso(aware(order.created_at)),
         },

@@ -97,9 +97,27 @@ def lines_payload(order: Order) -> list[dict]:
             "sku_code": line.sku_code,
             "quantity": line.quantity,
             "unit_price_fen": line.unit_price_fen,
+            "list_price_fen": line.list_price_fen,
+            "discount_fen": line.discount_fen,
+            "paid_fen": line.paid_fen,
             "category_id": line.category_id,
         }
         for line in order.lines
+    ]
+
+
+def discounts_payload(order: Order) -> list[dict]:
+    """One row per (line, source) of marketing's quote, with who funds it (shop | platform)."""
+    return [
+        {
+            "line": d.line_no,
+            "sku_code": d.sku_code,
+            "source": d.source,
+            "ref": d.ref,
+            "amount_fen": d.amount_fen,
+            "funded_by": d.funded_by,
+        }
+        for d in order.discounts
     ]
 
 

@@ -1,5 +1,5 @@
 """catalog: shared tables, categories with attributes, products, SKUs, timeline, banned words;
-seeds the default category tree and the banned-word list (catalog.domain.SEED_*).
+seeds the default category tree and the banned-word list (catalog.seed.SEED_*).
 
 Revision ID: 0001
 Revises:
@@ -112,9 +112,9 @@ def upgrade() -> None:
 
 
 def _seed(categories, attributes, words) -> None:
-    # The default tree and word list, from one place (catalog.domain) so that the README, the tests
+    # The default tree and word list, from one place (catalog.seed) so that the README, the tests
     # and the database agree. Admins change both through the API afterwards.
-    from catalog.domain import SEED_BANNED_WORDS, SEED_CATEGORIES, SEED_EXEMPTIONS
+    from catalog.seed import SEED_BANNED_WORDS, SEED_CATEGORIES, SEED_EXEMPTIONS
 
     now = datetime.now(timezone.utc)
     op.bulk_insert(categories, [

@@ -253,6 +253,75 @@ def test_a_refund_after_settlement_is_taken_from_the_next_payout(billing):
         assert s.execute(sa.select(sa.func.count()).select_from(Payout)).scalar_one() == 2
 
 
+# Discounts priced by marketing ----------------------------------------------------------------------
+# SKU-A x2 at 30 yuan and SKU-B at 40: a 10-yuan platform coupon apportioned 600 / 400, the buyer pays 90.
+DISCOUNTED = [
+    {"sku_code": "SKU-A", "quantity": 2, "unit_price_fen": 3_000, "paid_fen": 5_400, "category_id": "C-dress"},
+    {"sku_code": "SKU-B", "quantity": 1, "unit_price_fen": 4_000, "paid_fen": 3_600, "category_id": "C-mask"},
+]
+PLATFORM_COUPON = [
+    {
+        "line": 0,
+        "sku_code": "SKU-A",
+        "source": "platform_coupon",
+        "ref": "CL1",
+        "amount_fen": 600,
+        "funded_by": "platform",
+    },
+    {
+        "line": 1,
+        "sku_code": "SKU-B",
+        "source": "platform_coupon",
+        "ref": "CL1",
+        "amount_fen": 400,
+        "funded_by": "platform",
+    },
+]
+
+
+def test_lines_are_weighted_by_what_they_paid_and_remember_the_platform_funded_part(billing):
+    billing.placed(payable_fen=9_000 + 1_000, lines=DISCOUNTED, discounts=PLATFORM_COUPON)  # 10 yuan shipping
+    with billing.db.Session() as s:
+        lines = s.execute(sa.select(OrderLine).order_by(OrderLine.line_no)).scalars().all()
+    assert [(l.share_fen, l.platform_fen) for l in lines] == [(6_000, 600), (4_000, 400)]
+
+
+def test_the_platform_pays_its_coupons_to_the_shop_at_settlement(billing):
+    billing.paid(payable_fen=9_000, lines=DISCOUNTED, discounts=PLATFORM_COUPON)
+    complete(billing, payable_fen=9_000)
+    billing.config.clock.advance(days=8)
+    settle_due(billing.db)
+    # commission 5% of what the buyer paid per line (270 + 180); the shop gets the coupon's 1,000 on top
+    assert ledger(billing.db) == [
+        ("payment", 9_000),
+        ("commission", -450),
+        ("platform_subsidy", 1_000),
+        ("payout", -9_550),
+    ]
+    [paid] = billing.events("billing.SettlementPaid")
+    assert paid["payload"]["amount_fen"] == 9_000 - 450 + 1_000
+
+
+def test_a_refund_before_settlement_pays_only_the_subsidy_of_what_stays_paid(billing):
+    billing.paid(payable_fen=9_000, lines=DISCOUNTED, discounts=PLATFORM_COUPON)
+    complete(billing, payable_fen=9_000)
+    approve(billing, "C1", 3_600, [{"sku_code": "SKU-B", "quantity": 1}])  # SKU-B refunded in full
+    billing.config.clock.advance(days=8)
+    settle_due(billing.db)
+    assert ("platform_subsidy", 600) in ledger(billing.db)  # SKU-A's part only
+    assert balance(billing.db) == 0
+
+
+def test_a_refund_after_settlement_takes_the_lines_subsidy_back(billing):
+    billing.paid(payable_fen=9_000, lines=DISCOUNTED, discounts=PLATFORM_COUPON)
+    complete(billing, payable_fen=9_000)
+    billing.config.clock.advance(days=8)
+    settle_due(billing.db)
+    approve(billing, "C1", 1_800, [{"sku_code": "SKU-B", "quantity": 1}])  # half of what SKU-B paid
+    # commission back on 1,800 (90); half of SKU-B's 400 subsidy taken back
+    assert ledger(billing.db)[-3:] == [("refund", -1_800), ("commission_reversal", 90), ("subsidy_reversal", -200)]
+
+
 def test_refunds_exceeding_new_income_are_carried_forward_not_paid(billing):
     billing.paid("O1")
     complete(billing, "O1")

@@ -156,7 +156,7 @@ def test_region_rules_surcharges_and_regions_not_served():
     )
     assert quote(template, "广东", 3000).fee_fen == 600 + 200
     assert quote(template, "海南", 1000).fee_fen == 1000 + 800
-    with pytest.raises(domain.RegionNotServed) as err:
+    with pytest.raises(domain.RegionNotServedError) as err:
         quote(template, "西藏自治区", 1000)
     assert "西藏" in err.value.detail and "province" in err.value.errors
 

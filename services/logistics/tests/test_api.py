@@ -271,6 +271,17 @@ def test_ready_to_ship_creates_one_pending_shipment_per_order(client, db):
     assert len(recorded_events(db, "logistics.ShipmentCreated")) == 1
 
 
+def test_shipment_ids_take_their_time_from_the_configured_clock(client, db, clock):
+    # ecom_common.ids: "S" + milliseconds of the transaction's now (hex) + random; a test that moves
+    # the clock on gets ids that sort after the earlier ones.
+    clock.advance(days=400)
+    ready(db)
+    sid = only_shipment(client)["shipment_id"]
+    assert sid.startswith("S") and len(sid) == 1 + 12 + 8
+    millis = int(sid[1:13], 16)
+    assert abs(millis / 1000 - clock.now().timestamp()) < 60
+
+
 def test_redelivered_event_is_skipped_by_the_inbox(db):
     consumer = EventConsumer(db, handlers.SUBSCRIPTIONS[0])
     event = make_event(
@@ -633,7 +644,7 @@ def test_carrier_exception_enters_the_queue_until_progress(client, db, clock):
 def test_stalled_shipments_are_flagged_once_after_48h_without_progress(client, db, clock):
     s = dispatched(client, db, order_id="O-stuck", tracking_no="SF0001")
     moving = dispatched(client, db, order_id="O-moving", tracking_no="SF0002")
-    job = SERVICE.job("flag_stalled_shipments")
+    job = SERVICE.job("flag-stalled-shipments")
     clock.advance(hours=47)
     track(client, moving, "in_transit", "m1")
     assert run_once(db, job) == 0
@@ -666,7 +677,7 @@ def test_stall_hours_are_configurable(tmp_path):
     client = SERVICE.create_app(config, db).test_client()
     dispatched(client, db)
     config.clock.advance(hours=6)
-    assert run_once(db, SERVICE.job("flag_stalled_shipments")) == 1
+    assert run_once(db, SERVICE.job("flag-stalled-shipments")) == 1
 
 
 # Waybill ---------------------------------------------------------------------------------------

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from catalog import domain
-from catalog.domain import DELETED, DELISTED, DRAFT, LISTED, PENDING, REJECTED, EditKind, ProductState, Rules
+from catalog.domain import DELETED, DELISTED, DRAFT, LISTED, PENDING, REJECTED, EditKind, ProductState
+from catalog.settings import Settings
 from ecom_common.errors import IllegalTransition, RuleViolation
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
-RULES = Rules()
+RULES = Settings()
 
 
 def st(status, **kw):
@@ -200,4 +201,4 @@ def test_review_due_is_24h_after_submission_and_overdue_after():
     due = domain.review_due(NOW, RULES)
     assert due == NOW + timedelta(hours=24)
     assert not domain.is_overdue(due, due) and domain.is_overdue(due, due + timedelta(seconds=1))
-    assert domain.review_due(NOW, Rules(review_due_hours=1)) == NOW + timedelta(hours=1)
+    assert domain.review_due(NOW, Settings(review_due_hours=1)) == NOW + timedelta(hours=1)

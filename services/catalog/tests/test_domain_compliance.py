@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from catalog import domain
-from catalog.domain import Lexicon, Rules
+from catalog import compliance, domain, seed
+from catalog.compliance import Lexicon
+from catalog.settings import Settings
 
-RULES = Rules()
-LEX = Lexicon(banned=tuple(domain.SEED_BANNED_WORDS), exemptions=tuple(domain.SEED_EXEMPTIONS))
+RULES = Settings()
+LEX = Lexicon(banned=tuple(seed.SEED_BANNED_WORDS), exemptions=tuple(seed.SEED_EXEMPTIONS))
 TREE = domain.CategoryTree(
     [
         domain.CategoryNode(
@@ -20,94 +21,94 @@ TREE = domain.CategoryTree(
                 for a in c["attributes"]
             ],
         )
-        for c in domain.SEED_CATEGORIES
+        for c in seed.SEED_CATEGORIES
     ]
 )
 
 
-def rules_of(findings, severity=domain.ERROR):
+def rules_of(findings, severity=compliance.ERROR):
     return [(f.field, f.rule) for f in findings if f.severity == severity]
 
 
 # Title -----------------------------------------------------------------------------------------
 def test_a_cjk_character_counts_as_one():
-    assert domain.title_length("连衣裙") == 3
-    assert domain.title_length("  iPhone 15 手机  ") == 12  # trimmed; Latin, digits and spaces count one
+    assert compliance.title_length("连衣裙") == 3
+    assert compliance.title_length("  iPhone 15 手机  ") == 12  # trimmed; Latin, digits and spaces count one
 
 
 def test_thirty_cjk_characters_pass_thirty_one_fail():
-    assert domain.scan_title("裙" * 30, RULES) == []
-    [f] = domain.scan_title("裙" * 31, RULES)
+    assert compliance.scan_title("裙" * 30, RULES) == []
+    [f] = compliance.scan_title("裙" * 31, RULES)
     assert (f.field, f.rule, f.text) == ("title", "title_too_long", "裙" * 31)
     assert "31" in f.message
 
 
 def test_a_title_of_thirty_cjk_characters_is_90_utf8_bytes_and_still_passes():
     title = "法式碎花雪纺连衣裙" * 3 + "夏季新款"  # 9 * 3 + 4 = 31 characters
-    assert domain.title_length(title) == 31
-    assert domain.scan_title(title[:30], RULES) == []
+    assert compliance.title_length(title) == 31
+    assert compliance.scan_title(title[:30], RULES) == []
     assert len(title[:30].encode()) == 90
 
 
 def test_mixed_title_counts_each_character_once():
     title = "Apple iPhone 15 Pro 256GB 5G手机"  # 30 characters
-    assert domain.title_length(title) == 30
-    assert domain.scan_title(title, RULES) == []
-    assert rules_of(domain.scan_title(title + "!", RULES)) == [("title", "title_too_long")]
+    assert compliance.title_length(title) == 30
+    assert compliance.scan_title(title, RULES) == []
+    assert rules_of(compliance.scan_title(title + "!", RULES)) == [("title", "title_too_long")]
 
 
 def test_decomposed_accents_are_not_counted_twice():
-    assert domain.title_length("Cafe\u0301") == 4
+    assert compliance.title_length("Cafe\u0301") == 4
 
 
 @pytest.mark.parametrize("title", ["", "   ", None])
 def test_empty_title_is_a_finding(title):
-    assert rules_of(domain.scan_title(title, RULES)) == [("title", "title_required")]
+    assert rules_of(compliance.scan_title(title, RULES)) == [("title", "title_required")]
 
 
 def test_title_limit_is_configurable():
-    assert domain.scan_title("裙" * 31, Rules(title_max_chars=40)) == []
+    assert compliance.scan_title("裙" * 31, Settings(title_max_chars=40)) == []
 
 
 # Banned words ----------------------------------------------------------------------------------
 def test_banned_word_in_title_names_the_word():
-    [f] = domain.scan_words("title", "全网最好的连衣裙", LEX)
+    [f] = compliance.scan_words("title", "全网最好的连衣裙", LEX)
     assert (f.field, f.rule, f.text) == ("title", "banned_word", "最")
 
 
 def test_exemption_is_not_flagged():
-    assert domain.scan_words("description", "适合最近的天气，第一次穿也合身", LEX) == []
+    assert compliance.scan_words("description", "适合最近的天气，第一次穿也合身", LEX) == []
 
 
 def test_exemption_does_not_hide_a_separate_banned_occurrence():
-    [f] = domain.scan_words("description", "最近最火的款", LEX)
+    [f] = compliance.scan_words("description", "最近最火的款", LEX)
     assert f.text == "最"
 
 
 def test_longer_banned_word_reported_once_not_its_parts():
-    found = domain.scan_words("title", "销量全网第一", LEX)
+    found = compliance.scan_words("title", "销量全网第一", LEX)
     assert [f.text for f in found] == ["全网第一"]
 
 
 def test_several_banned_words_each_reported():
-    found = domain.scan_words("description", "国家级品质，绝对顶级", LEX)
+    found = compliance.scan_words("description", "国家级品质，绝对顶级", LEX)
     assert sorted(f.text for f in found) == sorted(["国家级", "绝对", "顶级"])
 
 
 def test_latin_banned_words_match_case_insensitively():
-    [f] = domain.scan_words("title", "销量No.1的面膜", LEX)
+    [f] = compliance.scan_words("title", "销量No.1的面膜", LEX)
     assert f.text == "No.1"
 
 
 def test_words_come_from_the_given_lexicon():
     lex = Lexicon(banned=("爆款",), exemptions=())
-    assert [f.text for f in domain.scan_words("title", "爆款连衣裙最近上新", lex)] == ["爆款"]
-    assert domain.scan_words("title", "普通连衣裙", lex) == []
+    assert [f.text for f in compliance.scan_words("title", "爆款连衣裙最近上新", lex)] == ["爆款"]
+    assert compliance.scan_words("title", "普通连衣裙", lex) == []
 
 
 def test_scan_product_checks_title_and_description():
     draft = {"title": "最美连衣裙", "description": "绝对好看", "images": [], "skus": []}
-    found = domain.scan_product(draft, TREE, LEX, RULES)
+    found = compliance.scan_product(draft, TREE, LEX, RULES)
     assert ("title", "banned_word") in rules_of(found)
     assert ("description", "banned_word") in rules_of(found)
 
@@ -118,38 +119,38 @@ def img(w, h):
 
 
 def test_at_least_one_image():
-    assert rules_of(domain.scan_images([], RULES)) == [("images", "image_required")]
+    assert rules_of(compliance.scan_images([], RULES)) == [("images", "image_required")]
 
 
 def test_main_image_at_least_800_square():
-    assert rules_of(domain.scan_images([img(800, 800)], RULES)) == []
-    assert rules_of(domain.scan_images([img(799, 799)], RULES)) == [("images[0]", "main_image_size")]
-    assert rules_of(domain.scan_images([img(1000, 800)], RULES)) == [("images[0]", "main_image_square")]
-    f = domain.scan_images([img(600, 800)], RULES)
+    assert rules_of(compliance.scan_images([img(800, 800)], RULES)) == []
+    assert rules_of(compliance.scan_images([img(799, 799)], RULES)) == [("images[0]", "main_image_size")]
+    assert rules_of(compliance.scan_images([img(1000, 800)], RULES)) == [("images[0]", "main_image_square")]
+    f = compliance.scan_images([img(600, 800)], RULES)
     assert set(rules_of(f)) == {("images[0]", "main_image_size"), ("images[0]", "main_image_square")}
     assert f[0].text == "600x800"
 
 
 def test_main_image_needs_its_size():
-    assert rules_of(domain.scan_images([{"url": "u"}], RULES)) == [("images[0]", "main_image_size")]
+    assert rules_of(compliance.scan_images([{"url": "u"}], RULES)) == [("images[0]", "main_image_size")]
 
 
 def test_detail_images_at_most_750_wide_when_width_given():
     images = [img(800, 800), img(750, 2000), img(751, 100), {"url": "no-size"}]
-    assert rules_of(domain.scan_images(images, RULES)) == [("images[2]", "detail_image_width")]
+    assert rules_of(compliance.scan_images(images, RULES)) == [("images[2]", "detail_image_width")]
 
 
 def test_few_detail_images_is_only_a_warning():
-    found = domain.scan_images([img(800, 800)], RULES)
+    found = compliance.scan_images([img(800, 800)], RULES)
     assert rules_of(found) == []
-    assert rules_of(found, domain.WARNING) == [("images", "detail_images_few")]
+    assert rules_of(found, compliance.WARNING) == [("images", "detail_images_few")]
 
 
 def test_video_length_is_a_warning():
-    assert rules_of(domain.scan_video({"url": "v", "duration_s": 90}, RULES), domain.WARNING) == [
+    assert rules_of(compliance.scan_video({"url": "v", "duration_s": 90}, RULES), compliance.WARNING) == [
         ("video.duration_s", "video_length")
     ]
-    assert domain.scan_video({"url": "v", "duration_s": 45}, RULES) == []
+    assert compliance.scan_video({"url": "v", "duration_s": 45}, RULES) == []
 
 
 # Prices ----------------------------------------------------------------------------------------
@@ -158,17 +159,17 @@ def sku(lp, pp=None, mp=None, code="A"):
 
 
 def test_valid_prices_pass():
-    assert domain.scan_prices([sku(10000, 8000, 10000)]) == []
+    assert compliance.scan_prices([sku(10000, 8000, 10000)]) == []
 
 
 def test_promo_must_be_below_list():
-    assert rules_of(domain.scan_prices([sku(10000, 10000)])) == [("skus[0].promo_price_fen", "promo_below_list")]
-    assert rules_of(domain.scan_prices([sku(10000, 12000)])) == [("skus[0].promo_price_fen", "promo_below_list")]
+    assert rules_of(compliance.scan_prices([sku(10000, 10000)])) == [("skus[0].promo_price_fen", "promo_below_list")]
+    assert rules_of(compliance.scan_prices([sku(10000, 12000)])) == [("skus[0].promo_price_fen", "promo_below_list")]
 
 
 def test_member_price_may_equal_but_not_exceed_list():
-    assert domain.scan_prices([sku(10000, mp=10000)]) == []
-    assert rules_of(domain.scan_prices([sku(10000, mp=10001)])) == [
+    assert compliance.scan_prices([sku(10000, mp=10000)]) == []
+    assert rules_of(compliance.scan_prices([sku(10000, mp=10001)])) == [
         ("skus[0].member_price_fen", "member_not_above_list")
     ]
 
@@ -183,11 +184,11 @@ def test_member_price_may_equal_but_not_exceed_list():
     ],
 )
 def test_every_price_positive(field, s):
-    assert (field, "price_positive") in rules_of(domain.scan_prices([s]))
+    assert (field, "price_positive") in rules_of(compliance.scan_prices([s]))
 
 
 def test_price_findings_name_the_sku():
-    found = domain.scan_prices([sku(100), sku(100, 150, code="B")])
+    found = compliance.scan_prices([sku(100), sku(100, 150, code="B")])
     assert rules_of(found) == [("skus[1].promo_price_fen", "promo_below_list")]
     assert found[0].text == "150"
 
@@ -199,8 +200,8 @@ def test_effective_price_is_promo_when_set():
 
 # SKUs ------------------------------------------------------------------------------------------
 def test_at_least_one_sku_and_distinct_codes_and_specs():
-    assert rules_of(domain.scan_skus([])) == [("skus", "sku_required")]
-    found = domain.scan_skus(
+    assert rules_of(compliance.scan_skus([])) == [("skus", "sku_required")]
+    found = compliance.scan_skus(
         [
             {"sku_code": "A", "spec": {"尺码": "S"}},
             {"sku_code": "A", "spec": {"尺码": "M"}},
@@ -215,27 +216,27 @@ GOOD_DRESS_ATTRS = {"尺码": ["S", "M"], "颜色": ["红色"], "材质": "雪�
 
 
 def test_valid_attributes_in_a_leaf_pass():
-    assert domain.scan_category(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS, []) == []
+    assert compliance.scan_category(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS, []) == []
 
 
 def test_only_leaf_categories_hold_products():
-    [f] = domain.scan_category(TREE, "womenswear", {}, [])
+    [f] = compliance.scan_category(TREE, "womenswear", {}, [])
     assert (f.field, f.rule, f.text) == ("category_id", "category_not_leaf", "女装")
-    assert rules_of(domain.scan_category(TREE, "beauty-masks", {}, [])) == [("category_id", "category_not_leaf")]
+    assert rules_of(compliance.scan_category(TREE, "beauty-masks", {}, [])) == [("category_id", "category_not_leaf")]
 
 
 def test_unknown_category():
-    assert rules_of(domain.scan_category(TREE, "nope", {}, [])) == [("category_id", "category_unknown")]
+    assert rules_of(compliance.scan_category(TREE, "nope", {}, [])) == [("category_id", "category_unknown")]
 
 
 def test_electrical_attribute_under_clothing_is_caught():
-    found = domain.scan_category(TREE, "womenswear-dresses", {**GOOD_DRESS_ATTRS, "电压": "220V"}, [])
+    found = compliance.scan_category(TREE, "womenswear-dresses", {**GOOD_DRESS_ATTRS, "电压": "220V"}, [])
     assert rules_of(found) == [("attributes.电压", "attribute_unknown")]
     assert found[0].text == "电压"
 
 
 def test_required_attributes_must_be_present():
-    found = domain.scan_category(TREE, "womenswear-dresses", {"尺码": ["S"]}, [])
+    found = compliance.scan_category(TREE, "womenswear-dresses", {"尺码": ["S"]}, [])
     assert sorted(rules_of(found)) == [
         ("attributes.材质", "attribute_required"),
         ("attributes.颜色", "attribute_required"),
@@ -244,7 +245,7 @@ def test_required_attributes_must_be_present():
 
 def test_attribute_types():
     bad = {"尺码": "S", "颜色": ["紫色"], "材质": ["棉"], "风格": ""}
-    found = domain.scan_category(TREE, "womenswear-dresses", bad, [])
+    found = compliance.scan_category(TREE, "womenswear-dresses", bad, [])
     assert sorted(rules_of(found)) == sorted(
         [
             ("attributes.尺码", "attribute_type"),  # multi-enum takes a list
@@ -257,10 +258,10 @@ def test_attribute_types():
 
 def test_number_attribute_and_inherited_attributes():
     ok = {"适用肤质": ["通用"], "净含量ml": 25, "功效": ["修护"]}  # 适用肤质/净含量 inherited from 面膜
-    assert domain.scan_category(TREE, "beauty-masks-repair", ok, []) == []
-    found = domain.scan_category(TREE, "beauty-masks-repair", {**ok, "净含量ml": "25ml"}, [])
+    assert compliance.scan_category(TREE, "beauty-masks-repair", ok, []) == []
+    found = compliance.scan_category(TREE, "beauty-masks-repair", {**ok, "净含量ml": "25ml"}, [])
     assert rules_of(found) == [("attributes.净含量ml", "attribute_type")]
-    found = domain.scan_category(TREE, "beauty-masks-repair", {**ok, "净含量ml": True}, [])
+    found = compliance.scan_category(TREE, "beauty-masks-repair", {**ok, "净含量ml": True}, [])
     assert rules_of(found) == [("attributes.净含量ml", "attribute_type")]
 
 
@@ -269,7 +270,7 @@ def test_sku_spec_must_fit_the_category():
         {"sku_code": "A", "spec": {"颜色": "红色", "尺码": "M"}},
         {"sku_code": "B", "spec": {"颜色": "紫色", "功率": "100W"}},
     ]
-    found = domain.scan_category(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS, skus)
+    found = compliance.scan_category(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS, skus)
     assert sorted(rules_of(found)) == [
         ("skus[1].spec.功率", "attribute_unknown"),
         ("skus[1].spec.颜色", "attribute_value"),
@@ -277,9 +278,9 @@ def test_sku_spec_must_fit_the_category():
 
 
 def test_attribute_completeness():
-    assert domain.attribute_completeness(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS) == 60  # 3 of 5
+    assert compliance.attribute_completeness(TREE, "womenswear-dresses", GOOD_DRESS_ATTRS) == 60  # 3 of 5
     full = {**GOOD_DRESS_ATTRS, "裙长": "长裙", "风格": "通勤"}
-    assert domain.attribute_completeness(TREE, "womenswear-dresses", full) == 100
+    assert compliance.attribute_completeness(TREE, "womenswear-dresses", full) == 100
     draft = {
         "category_id": "womenswear-dresses",
         "title": "连衣裙",
@@ -287,9 +288,9 @@ def test_attribute_completeness():
         "images": [img(800, 800)] + [img(750, 750)] * 5,
         "skus": [sku(100)],
     }
-    found = domain.scan_product(draft, TREE, LEX, RULES)
+    found = compliance.scan_product(draft, TREE, LEX, RULES)
     assert rules_of(found) == []
-    assert ("attributes", "attribute_completeness") in rules_of(found, domain.WARNING)
+    assert ("attributes", "attribute_completeness") in rules_of(found, compliance.WARNING)
 
 
 def test_attribute_definitions_rules():
@@ -316,9 +317,9 @@ def test_attribute_definitions_rules():
 
 def test_field_errors_name_rule_and_text():
     found = [
-        domain.Finding("title", "banned_word", "最", "…"),
-        domain.Finding("images", "detail_images_few", "0", "…", domain.WARNING),
+        compliance.Finding("title", "banned_word", "最", "…"),
+        compliance.Finding("images", "detail_images_few", "0", "…", compliance.WARNING),
     ]
-    errors = domain.field_errors(found)
+    errors = compliance.field_errors(found)
     assert list(errors) == ["title"]
     assert "banned_word" in errors["title"][0] and "'最'" in errors["title"][0]

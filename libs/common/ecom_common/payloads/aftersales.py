@@ -1,0 +1,57 @@
+"""aftersales's events."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from . import Line, OrderRef, Payload, event
+
+
+class CaseRef(OrderRef):
+    case_id = fields.Str(required=True)
+
+
+@event("aftersales.CaseRequested")
+class CaseRequested(CaseRef):
+    case_type = fields.Str()
+
+
+@event("aftersales.RefundApproved")
+class RefundApproved(CaseRef):
+    amount_fen = fields.Int(required=True)
+    lines = fields.List(fields.Nested(Line))
+    # 1 for the first request; cs retrying after billing.RefundFailed sends attempt + 1.
+    attempt = fields.Int(load_default=1)
+
+
+@event("aftersales.ReturnReceived")
+class ReturnReceived(CaseRef):
+    resellable = fields.Bool(required=True)
+    lines = fields.List(fields.Nested(Line), required=True)
+
+
+@event("aftersales.ReshipRequested")
+class ReshipRequested(CaseRef):
+    lines = fields.List(fields.Nested(Line), required=True)
+    shipping_paid_by = fields.Str()
+    returned_lines = fields.List(fields.Nested(Line))  # what came back (lines = the new spec to ship)
+
+
+@event("aftersales.OrderCancelRequested")
+class OrderCancelRequested(CaseRef):
+    reason = fields.Str()
+
+
+@event("aftersales.CaseClosed")
+class CaseClosed(CaseRef):
+    outcome = fields.Str()
+
+
+@event("aftersales.ComplaintEscalated")
+class ComplaintEscalated(Payload):
+    complaint_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    tier = fields.Str(required=True)
+    reason = fields.Str()
+    order_id = fields.Str()
+    kind = fields.Str()  # "crisis" (at creation) or "breach:<milestone>" (the SLA job)

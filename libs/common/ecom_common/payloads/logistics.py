@@ -1,0 +1,43 @@
+"""logistics's events."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from . import Line, OrderRef, event
+
+
+class ShipmentRef(OrderRef):
+    shipment_id = fields.Str(required=True)
+
+
+@event("logistics.ShipmentCreated")
+class ShipmentCreated(ShipmentRef):
+    carrier = fields.Str(allow_none=True)
+    # Set on an exchange's replacement shipment.
+    case_id = fields.Str(allow_none=True)
+
+
+@event("logistics.ShipmentDispatched")
+class ShipmentDispatched(ShipmentRef):
+    carrier = fields.Str(required=True)
+    tracking_no = fields.Str(required=True)
+    lines = fields.List(fields.Nested(Line), required=True)
+    # A replacement shipment of an exchange (aftersales) is not the order's first shipment.
+    case_id = fields.Str(allow_none=True)
+
+
+@event("logistics.ShipmentDelivered")
+class ShipmentDelivered(ShipmentRef):
+    delivered_at = fields.Str()
+    case_id = fields.Str(allow_none=True)
+
+
+@event("logistics.ShipmentStalled")
+class ShipmentStalled(ShipmentRef):
+    last_progress_at = fields.Str()
+
+
+@event("logistics.ShipmentException")
+class ShipmentException(ShipmentRef):
+    reason = fields.Str()

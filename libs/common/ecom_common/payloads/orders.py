@@ -1,0 +1,72 @@
+"""orders's events."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from . import Discount, OrderRef, PricedLine, event
+
+
+@event("orders.OrderPlaced")
+class OrderPlaced(OrderRef):
+    buyer_id = fields.Str(required=True)
+    payable_fen = fields.Int(required=True)
+    lines = fields.List(fields.Nested(PricedLine), required=True)
+    discounts = fields.List(fields.Nested(Discount), load_default=list)
+    points_used = fields.Int(load_default=0, validate=validate.Range(min=0))
+
+
+@event("orders.OrderPaid")
+class OrderPaid(OrderRef):
+    buyer_id = fields.Str()
+    payable_fen = fields.Int(required=True)
+    paid_at = fields.Str(required=True)
+    lines = fields.List(fields.Nested(PricedLine), required=True)
+    presale = fields.Bool(load_default=False)
+
+
+@event("orders.OrderHeld")
+class OrderHeld(OrderRef):
+    reasons = fields.List(fields.Str(), required=True)
+    priority = fields.Bool(load_default=False)
+
+
+@event("orders.OrderReadyToShip")
+class OrderReadyToShip(OrderRef):
+    lines = fields.List(fields.Nested(PricedLine), required=True)
+    paid_at = fields.Str(allow_none=True)
+    priority = fields.Bool(load_default=False)
+    # Receiver as masked for events; logistics asks orders for the full address when it prints.
+    address = fields.Dict()
+    # Total parcel weight (sum of SKU weight x quantity), when orders knows it: logistics uses it to
+    # choose a carrier (heavy parcels go to a cheaper carrier).
+    weight_g = fields.Int(allow_none=True)
+
+
+@event("orders.OrderShipped")
+class OrderShipped(OrderRef):
+    carrier = fields.Str()
+    tracking_no = fields.Str()
+
+
+@event("orders.OrderDelivered")
+class OrderDelivered(OrderRef):
+    pass
+
+
+@event("orders.OrderCompleted")
+class OrderCompleted(OrderRef):
+    completed_at = fields.Str(required=True)
+    payable_fen = fields.Int(required=True)
+    lines = fields.List(fields.Nested(PricedLine))
+
+
+@event("orders.OrderCancelled")
+class OrderCancelled(OrderRef):
+    reason = fields.Str()
+    # Whether money was taken: billing refunds only then; inventory releases any reservation.
+    was_paid = fields.Bool(load_default=False)
+    lines = fields.List(fields.Nested(PricedLine))
+    # Set when an after-sales case (refund-only before shipment) asked for the cancellation; billing
+    # carries it into RefundSucceeded so that aftersales can close the case.
+    case_id = fields.Str(allow_none=True)

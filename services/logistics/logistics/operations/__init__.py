@@ -1,0 +1,69 @@
+"""logistics' use cases, shared by the HTTP API, the event handlers and the job: each is
+`verb(ctx, thing, ...)` with `ctx: Context` (`Ctx[Settings]`, ecom_common.usecase): load, call the
+domain, save, record the events the change causes next to the transition that causes them.
+
+Nothing here commits: a view's `use_case` block, the consumer (handlers) or `for_job` (the job)
+opens the unit of work and commits it.
+
+One module per resource: `shipping` (templates, quotes, senders, carriers, carrier rules, promotion
+periods), `shipments` (create, cancel, dispatch, re-route, read; the guarded `transition` and the
+timeline), `tracking` (carrier reports, stalls). Callers use the names below
+(`from . import operations`, then `operations.verb(ctx, ...)`).
+"""
+
+from __future__ import annotations
+
+from .shipments import (
+    NewShipment,
+    ShipmentDetail,
+    assign_carrier,
+    cancel_for_order,
+    change_carrier,
+    dispatch,
+    ship_order,
+    ship_replacement,
+    shipment_detail,
+    shipment_stats,
+    waybill,
+)
+from .shipping import (
+    carrier_rules_for,
+    drop_template,
+    quote,
+    replace_carrier_rules,
+    replace_carriers,
+    replace_periods,
+    replace_sender,
+    replace_template,
+    sender_for,
+    shop_template,
+)
+from .tracking import Tracked, TrackingReport, flag_stalled, record_tracking
+
+__all__ = [
+    "NewShipment",
+    "ShipmentDetail",
+    "Tracked",
+    "TrackingReport",
+    "assign_carrier",
+    "cancel_for_order",
+    "carrier_rules_for",
+    "change_carrier",
+    "dispatch",
+    "drop_template",
+    "flag_stalled",
+    "quote",
+    "record_tracking",
+    "replace_carrier_rules",
+    "replace_carriers",
+    "replace_periods",
+    "replace_sender",
+    "replace_template",
+    "sender_for",
+    "ship_order",
+    "ship_replacement",
+    "shipment_detail",
+    "shipment_stats",
+    "shop_template",
+    "waybill",
+]

@@ -1,0 +1,1 @@
+"""marketing service: promotions, coupons, members and points, and the price of every order."""
