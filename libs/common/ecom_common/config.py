@@ -30,6 +30,7 @@ SERVICES = (
     "billing",
     "marketing",
     "analytics",
+    "console",
 )
 PORTS = {
     "catalog": 8001,
@@ -40,6 +41,7 @@ PORTS = {
     "billing": 8006,
     "marketing": 8007,
     "analytics": 8008,
+    "console": 8000,
 }
 
 
