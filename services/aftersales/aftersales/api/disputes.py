@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import list_filter, requires
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import TimelineOut, page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import disputes

@@ -8,9 +8,10 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import list_filter, requires, shop_for_read
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, paginate
+from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import reviews

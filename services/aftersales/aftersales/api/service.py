@@ -10,7 +10,8 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import list_filter, requires
 from ecom_common.clock import aware
-from ecom_common.http import Blueprint, BodySchema, UtcTime
+from ecom_common.http import Blueprint
+from ecom_common.schemas import BodySchema, UtcTime
 from ecom_common.usecase import use_case
 
 from .. import service_desk
