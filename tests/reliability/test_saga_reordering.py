@@ -182,8 +182,9 @@ def _dispatched(s, lines=(("A", 2), ("B", 1)), **extra):
 
 
 class OrdersBench:
-    # catalog (SKU reads) and logistics (shipping quote) answer orders' HTTP calls when it places
-    services = ["catalog", "orders", "logistics"]
+    # catalog (SKU reads), marketing (the quote) and logistics (shipping quote) answer orders' HTTP
+    # calls when it places
+    services = ["catalog", "orders", "marketing", "logistics"]
     queue = "orders.events"
 
     def __init__(self, p):

@@ -25,7 +25,7 @@ from ecom_common.service import ServiceDef
 from ecom_common.settings import settings_of
 from ecom_common.usecase import for_job
 
-from . import domain, operations, translations
+from . import domain, handlers, operations, translations
 from .api import blp
 from .settings import Settings
 
@@ -64,6 +64,8 @@ SERVICE = ConsoleServiceDef(
     name="console",
     package_dir=PACKAGE,
     blueprints=[],
+    subscriptions=handlers.SUBSCRIPTIONS,
+    jobs=handlers.JOBS,
     description="The merchant back office in a browser: staff accounts, sign-in, pages over the services' APIs.",
 )
 

@@ -51,22 +51,30 @@ class PersonClient(PeerClient):
         return headers
 
 
+@dataclass(frozen=True)
+class Call:
+    """One request to a service: method, path, query parameters and JSON body."""
+
+    method: str
+    path: str
+    params: dict | None = None
+    json: Any = None
+
+
 class ServicesGateway:
-    """Every call the console makes: `call(token, peer, method, path, ...)`. Unreachable or failing
-    services raise ecom_common.errors.ServiceUnavailable / BadGateway (the page says so)."""
+    """Every call the console makes: `call(token, peer, Call(method, path, ...))`. Unreachable or
+    failing services raise ecom_common.errors.ServiceUnavailable / BadGateway (the page says so)."""
 
     def __init__(self, config: Config):
         self.config = config
 
-    def call(
-        self, token: str, peer: str, method: str, path: str, *, params: dict | None = None, json: Any = None
-    ) -> Answer:
-        kwargs: dict[str, Any] = {"params": params}
+    def call(self, token: str, peer: str, request: Call) -> Answer:
+        kwargs: dict[str, Any] = {"params": request.params}
         extra = None
-        if method != "GET":
-            kwargs["json"] = json if json is not None else {}
+        if request.method != "GET":
+            kwargs["json"] = request.json if request.json is not None else {}
             extra = {"Idempotency-Key": uuid.uuid4().hex}
-        resp = PersonClient(self.config, peer, token, extra).request(method, path, **kwargs)
+        resp = PersonClient(self.config, peer, token, extra).request(request.method, request.path, **kwargs)
         try:
             body = resp.json() if resp.content else None
         except ValueError:

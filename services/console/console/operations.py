@@ -149,6 +149,15 @@ def record_failure(ctx: Ctx[Settings], name: str, *, address: str) -> None:
     ctx.session.add(SignInFailure(name=name[:64], address=address[:64], at=ctx.now))
 
 
+def purge_expired(ctx: Ctx[Settings]) -> int:
+    """Forget what no longer counts: expired sessions, and failed sign-ins older than the throttle
+    window. Returns how many rows went."""
+    sessions = ctx.session.execute(sa.delete(StaffSession).where(StaffSession.expires_at <= ctx.now))
+    since = ctx.now - timedelta(minutes=ctx.settings.signin_window_minutes)
+    failures = ctx.session.execute(sa.delete(SignInFailure).where(SignInFailure.at < since))
+    return int(sessions.rowcount or 0) + int(failures.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def _failures(ctx: Ctx[Settings], who: sa.ColumnElement[bool], since: object) -> int:
     stmt = sa.select(sa.func.count()).select_from(SignInFailure).where(who, SignInFailure.at >= since)
     return int(ctx.session.execute(stmt).scalar_one())

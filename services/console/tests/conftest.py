@@ -27,12 +27,14 @@ class FakeServices:
     def on(self, method, path, status=200, body=None):
         self.answers[(method, path)] = gateways.Answer(status, body)
 
-    def call(self, token, peer, method, path, *, params=None, json=None):
-        self.calls.append((decode_token(TEST_SECRET, token), peer, method, path, params, json))
-        return self.answers.get((method, path), gateways.Answer(404, {"detail": "not found"}))
+    def call(self, token, peer, request):
+        self.calls.append(
+            (decode_token(TEST_SECRET, token), peer, request.method, request.path, request.params, request.json)
+        )
+        return self.answers.get((request.method, request.path), gateways.Answer(404, {"detail": "not found"}))
 
     def text(self, token, peer, path, *, params=None):
-        return self.call(token, peer, "GET", path, params=params)
+        return self.call(token, peer, gateways.Call("GET", path, params))
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from ecom_common.settings import settings_of
 from ecom_common.usecase import SYSTEM, Actor, Ctx
 
 from .. import domain, operations
-from ..gateways import Answer, services
+from ..gateways import Answer, Call, services
 from ..settings import Settings
 
 blp = Blueprint("console", __name__)
@@ -83,9 +83,9 @@ def can(action: str) -> bool:
     return domain.can(roles(), action)
 
 
-def api(peer: str, method: str, path: str, **kwargs: Any) -> Answer:
+def api(peer: str, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Answer:
     """Call a service as the signed-in person."""
-    return services().call(g.token, peer, method, path, **kwargs)
+    return services().call(g.token, peer, Call(method, path, params, json))
 
 
 def get_or_none(peer: str, path: str, **params: Any) -> Any:
