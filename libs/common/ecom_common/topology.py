@@ -51,6 +51,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderReadyToShip",  # create the shipment
         "orders.OrderCancelled",  # cancel a shipment not yet dispatched
         "aftersales.ReshipRequested",  # replacement shipment of an exchange
+        "marketing.GiftGranted",  # the gift on the order's pick list
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
