@@ -197,3 +197,51 @@ def test_a_campaign_budget_is_never_overspent_by_concurrent_orders(marketing):
     with marketing.db.engine.connect() as conn:
         spent, budget = conn.execute(sa.select(Campaign.subsidy_spent_fen, Campaign.subsidy_budget_fen)).one()
     assert (spent, budget) == (30000, 30000)
+
+
+@pytest.mark.parametrize(
+    ("terms", "quantity", "expected_total"),
+    [
+        # 买1送1 on 3 units: 3 gifts an order; 100 in stock -> 33 orders get 3, one gets the last 1
+        ({"kind": "buy_n_gift", "buy_quantity": 1}, 3, 100),
+        # one gift over 99 yuan: 100 in stock, 300 payers -> exactly 100
+        ({"kind": "gift_over_amount", "threshold_fen": 9900}, 1, 100),
+    ],
+)
+def test_concurrent_payers_of_the_other_gift_kinds_never_take_more_gifts_than_in_stock(
+    marketing, terms, quantity, expected_total
+):
+    from ecom_common.consumer import EventConsumer
+    from ecom_common.events import make_event
+    from marketing.handlers import SUBSCRIPTIONS
+    from marketing.models import Promotion
+
+    body = {
+        "name": "送礼",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "gift_sku_code": "GIFT-CUP",
+        "gift_limit": 100,
+        **terms,
+    }
+    resp = marketing.post("/api/v1/promotions", role="ops", sub="olga", shop_id="S1", json=body)
+    assert resp.status_code == 201, resp.text
+    consumer = EventConsumer(marketing.db, SUBSCRIPTIONS[0])
+    start = threading.Barrier(30)
+
+    def pay(i: int) -> str:
+        line = {"sku_code": "A", "quantity": quantity, "unit_price_fen": 9900}
+        payload = {"order_id": f"O{i}", "shop_id": "S1", "buyer_id": f"buyer-{i}", "payable_fen": 9900 * quantity}
+        event = make_event("orders.OrderPaid", {**payload, "paid_at": "2026-11-11T00:00:00Z", "lines": [line]})
+        if i < 30:
+            start.wait()
+        return consumer.handle(event)
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = Counter(pool.map(pay, range(300)))
+    assert outcomes == {"handled": 300}, outcomes
+    with marketing.db.engine.connect() as conn:
+        granted = conn.execute(sa.select(Promotion.gifts_granted)).scalar_one()
+    given = [e["payload"]["quantity"] for e in recorded_events(marketing.db, "marketing.GiftGranted")]
+    assert granted == sum(given) == expected_total
+    assert all(0 < q <= quantity for q in given)

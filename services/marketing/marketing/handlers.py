@@ -38,7 +38,8 @@ def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def paid_order(p: dict) -> operations.PaidOrder:
-    return operations.PaidOrder(p["order_id"], p["shop_id"], p.get("buyer_id"), p["payable_fen"])
+    lines = tuple((line["sku_code"], int(line["quantity"])) for line in p.get("lines") or ())
+    return operations.PaidOrder(p["order_id"], p["shop_id"], p.get("buyer_id"), p["payable_fen"], lines)
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
