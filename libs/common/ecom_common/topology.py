@@ -68,7 +68,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderPaid",  # locked coupons used; member's paid orders
         "orders.OrderCancelled",  # locked coupons released, points returned
         "orders.OrderCompleted",  # points earned
-        "billing.RefundSucceeded",  # points taken back in proportion
+        "billing.RefundSucceeded",  # points and campaign subsidy taken back in proportion
     ],
 }
 

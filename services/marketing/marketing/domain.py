@@ -399,6 +399,23 @@ def gifts_earned(terms: GiftTerms, paid_fen: int, lines: Sequence[tuple[str, int
     return 1 if paid_fen >= terms.threshold_fen else 0
 
 
+# Campaign subsidy and refunds ------------------------------------------------------------
+def subsidy_due(
+    reserved: dict[str, int], returned: dict[str, int], refunded_fen: int, payable_fen: int
+) -> dict[str, int]:
+    """What a campaign gets back of the subsidy an order reserved once `refunded_fen` of its
+    `payable_fen` is refunded in all: the refunded share of each reservation (rounded down; all of
+    it once everything is refunded) less what was returned already, never below zero and never past
+    what was reserved. Campaigns owed nothing are left out."""
+    if payable_fen <= 0:
+        share_of = dict(reserved) if refunded_fen > 0 else {c: 0 for c in reserved}
+    else:
+        refunded = min(max(refunded_fen, 0), payable_fen)
+        share_of = {c: amount * refunded // payable_fen for c, amount in reserved.items()}
+    due = {c: min(share, reserved[c]) - returned.get(c, 0) for c, share in share_of.items()}
+    return {c: n for c, n in sorted(due.items()) if n > 0}
+
+
 # Members ---------------------------------------------------------------------------------
 NEW, ACTIVE, HIGH_VALUE = "new", "active", "high_value"
 

@@ -59,9 +59,10 @@ def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
-    """billing.RefundSucceeded -> the points the refunded share earned are taken back."""
+    """billing.RefundSucceeded -> the points the refunded share earned are taken back, and the
+    refunded share of the campaign subsidy the order reserved goes back to its campaigns."""
     p = event.payload
-    taken = operations.take_back_points(for_event(uow, event, Settings), p["order_id"], p["amount_fen"])
+    taken = operations.apply_refund(for_event(uow, event, Settings), p["order_id"], p["amount_fen"])
     if taken is None:
         log.info("refund of order %s, which marketing never saw paid: no points to take back", p["order_id"])
 
