@@ -10,10 +10,22 @@ import sys
 import time
 import traceback
 
-from . import common, consumer_inbox, hot_sku, http_rps, outbox_relay, raw_loop, reserve_cpu, round_trips, saga
+from . import (
+    common,
+    consumer_inbox,
+    hot_sku,
+    http_rps,
+    outbox_relay,
+    quote_cpu,
+    raw_loop,
+    reserve_cpu,
+    round_trips,
+    saga,
+)
 
 BENCHMARKS = {
-    m.NAME: m for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, http_rps, hot_sku, saga, round_trips)
+    m.NAME: m
+    for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, quote_cpu, http_rps, hot_sku, saga, round_trips)
 }
 
 # Full sizes (`make bench`) and the small ones used while developing (`--quick`).
