@@ -3,14 +3,15 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SERVICES := catalog orders inventory aftersales logistics billing marketing
+SERVICES := catalog orders inventory aftersales logistics billing marketing analytics console
 STAMP  := $(VENV)/.installed
+HTMX_VERSION := 2.0.11
 PYTEST_ARGS ?=
 
-.PHONY: help install migrate run run-rabbit test test-unit test-integration test-reliability bench clean compose-env compose-up compose-down
+.PHONY: help install browser migrate run run-rabbit test test-unit test-integration test-reliability bench clean compose-env compose-up compose-down
 
 help:
-	@echo "make run          set up and start all seven services (SQLite + embedded bus)"
+	@echo "make run          set up and start all seven services and the console (SQLite + embedded bus)"
 	@echo "make run-rabbit   the same on RabbitMQ and PostgreSQL (see README: configuration)"
 	@echo "make test         set up and run every test (needs RabbitMQ and PostgreSQL)"
 	@echo "make test-unit    fast tests only (no network)"
@@ -24,6 +25,10 @@ $(STAMP): requirements.txt requirements-dev.txt libs/common/pyproject.toml libs/
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -e libs/common -e libs/testkit $(foreach s,$(SERVICES),-e services/$(s))
+	# The console's front-end package, from the npm registry (never copied into the repo), and its
+	# compiled translations (services/console/README.md).
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/console-assets htmx.org@$(HTMX_VERSION)
+	$(BIN)/python -m console.translations
 	@touch $@
 
 install: $(STAMP)
@@ -32,6 +37,7 @@ migrate: install
 	$(BIN)/ecom migrate
 
 run: migrate
+	@echo "console: http://127.0.0.1:$${CONSOLE_PORT:-8000} (the first migration printed the admin's one-time password above)"
 	$(BIN)/honcho -f deploy/Procfile -d . start
 
 # RabbitMQ + PostgreSQL on this machine: one database per service, created if missing.
@@ -42,7 +48,18 @@ run-rabbit: install
 	$(RABBIT_ENV) $(BIN)/ecom migrate
 	$(RABBIT_ENV) $(BIN)/honcho -f deploy/Procfile -d . start
 
-test: install
+# The console's browser tests drive Debian's Chromium (Playwright's own browser download does not
+# work here) with a CJK font: installed with apt when missing and running as root (as CI does);
+# elsewhere those tests skip with the reason (with CI=true a missing browser fails them).
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+	     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null)); \
+	  else echo "chromium / fonts-wqy-microhei missing and not root: the console's browser tests will skip"; fi; \
+	fi
+
+test: install browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install

@@ -11,6 +11,7 @@ import time
 import traceback
 
 from . import (
+    analytics,
     common,
     consumer_inbox,
     hot_sku,
@@ -25,7 +26,18 @@ from . import (
 
 BENCHMARKS = {
     m.NAME: m
-    for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, quote_cpu, http_rps, hot_sku, saga, round_trips)
+    for m in (
+        raw_loop,
+        outbox_relay,
+        consumer_inbox,
+        reserve_cpu,
+        quote_cpu,
+        http_rps,
+        hot_sku,
+        saga,
+        round_trips,
+        analytics,
+    )
 }
 
 # Full sizes (`make bench`) and the small ones used while developing (`--quick`).

@@ -8,7 +8,7 @@
 # Every long-running role is exec'd, so it is PID 1 and receives SIGTERM itself.
 set -eu
 
-SERVICES="catalog orders inventory aftersales logistics billing marketing"
+SERVICES="catalog orders inventory aftersales logistics billing marketing analytics console"
 APP_DIR="${ECOM_APP_DIR:-/app}"
 ROLE_FILE="${ECOM_VAR_DIR:-/tmp/ecom}/role"
 
@@ -30,6 +30,8 @@ port_of() {
         logistics) echo 8005 ;;
         billing) echo 8006 ;;
         marketing) echo 8007 ;;
+        analytics) echo 8008 ;;
+        console) echo 8000 ;;
         *) return 1 ;;
     esac
 }

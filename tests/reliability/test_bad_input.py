@@ -43,7 +43,16 @@ from ecom_testkit.world import PLATFORM_SETTINGS, seed_world
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(300)]
 
-SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing"]
+SERVICES = [
+    "catalog",
+    "orders",
+    "inventory",
+    "aftersales",
+    "logistics",
+    "billing",
+    "marketing",
+    "analytics",
+]
 # Per operation, generation mode and pass (~1,600 requests in all, 75-120 s on a busy 2-core machine);
 # ECOM_FUZZ_EXAMPLES=50 for a deeper run by hand.
 EXAMPLES = int(os.environ.get("ECOM_FUZZ_EXAMPLES", "6"))
@@ -80,6 +89,8 @@ RULES_BEYOND_SCHEMA = {
     "POST /api/v1/quotes": "the coupons and points are the buyer's, valid, free and over their threshold",
     # across fields
     "GET /api/v1/orders": "min_payable_fen <= max_payable_fen, created_from <= created_to",
+    "GET /api/v1/kpis": "from <= to, at most ANALYTICS_MAX_RANGE_DAYS days",
+    "POST /api/v1/experiments": "variant names unique, ends_on not before starts_on",
     "POST /api/v1/orders/{order_id}/review": "a rejection needs a reason",
     "PUT /api/v1/promotion-periods": "ends_at after starts_at",
     "POST /api/v1/promotions": "ends_at after starts_at; campaign_id names a campaign of the shop",

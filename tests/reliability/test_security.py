@@ -150,7 +150,8 @@ def test_every_route_refuses_bad_tokens_except_the_public_ones(two_shop_world, r
         scenario="security: bad tokens on every route",
     )
     assert not wrong, "\n".join(wrong[:40])
-    assert len(open_routes) == 6 * 4 + 2, sorted(open_routes)
+    # the four public routes of every service, and the two webhooks (billing's provider, logistics' carriers)
+    assert len(open_routes) == len(platform.running) * 4 + 2, sorted(open_routes)
 
 
 def test_webhooks_refuse_missing_and_wrong_signatures(two_shop_world):

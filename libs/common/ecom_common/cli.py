@@ -4,6 +4,7 @@ ecom token --role ops --sub alice [--shop-id S1] [--ttl-hours 12]
 ecom migrate [SERVICE ...]            (all six when none is named)
 ecom worker SERVICE                   consumers + outbox relay + scheduled jobs
 ecom job SERVICE NAME                 run one scheduled job now (with its lease)
+ecom analytics rebuild                every analytics rollup recomputed from its facts
 ecom dlq list QUEUE [--limit N]       e.g. ecom dlq list inventory.events
 ecom dlq replay QUEUE [--limit N]     move dead letters back to QUEUE for another try
 ecom carrier-webhook --carrier ZTO --tracking-no T1 --status delivered [--event-id E] [--location L]
@@ -72,6 +73,25 @@ def _job(args: argparse.Namespace) -> int:
         print(f"{args.name}: another process holds the lease; not run")
         return 1
     print(f"{args.name}: acted on {count}")
+    return 0
+
+
+def _analytics(args: argparse.Namespace) -> int:
+    """`ecom analytics rebuild`: the rollups recomputed from the facts in one transaction (safe while
+    the analytics worker runs; services/analytics/README.md, "Rollups")."""
+    from analytics import operations
+    from analytics.settings import Settings
+
+    from .db import Database
+    from .usecase import for_job
+
+    db = Database(Config.from_env("analytics"))
+    try:
+        with for_job(db, Settings) as ctx:
+            counts = operations.rebuild_rollups(ctx)
+    finally:
+        db.dispose()
+    print("rebuilt: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items()))
     return 0
 
 
@@ -174,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("service", choices=SERVICES)
     p.add_argument("name")
     p.set_defaults(func=_job)
+
+    p = sub.add_parser("analytics", help="analytics maintenance: rebuild the rollups from the facts")
+    p.add_argument("action", choices=["rebuild"])
+    p.set_defaults(func=_analytics)
 
     p = sub.add_parser("dlq", help="inspect or re-drive a dead-letter queue")
     p.add_argument("action", choices=["list", "replay"])

@@ -21,7 +21,17 @@ from .clock import Clock, SystemClock
 _D = TypeVar("_D")
 _T = TypeVar("_T")
 
-SERVICES = ("catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing")
+SERVICES = (
+    "catalog",
+    "orders",
+    "inventory",
+    "aftersales",
+    "logistics",
+    "billing",
+    "marketing",
+    "analytics",
+    "console",
+)
 PORTS = {
     "catalog": 8001,
     "orders": 8002,
@@ -30,6 +40,8 @@ PORTS = {
     "logistics": 8005,
     "billing": 8006,
     "marketing": 8007,
+    "analytics": 8008,
+    "console": 8000,
 }
 
 

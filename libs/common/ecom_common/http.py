@@ -38,10 +38,6 @@ from .errors import BadRequest, DomainError, Problem, ServiceUnavailable, Unproc
 from .observability import configure_logging
 from .outbox import pending_count
 
-# Importable from here as well, where every view imports its HTTP kit from.
-from .pagination import MAX_PAGE, PageArgs, decode_cursor, encode_cursor, paginate  # noqa: F401
-from .schemas import MAX_INT, BodySchema, UtcTime  # noqa: F401
-
 log = logging.getLogger("ecom.http")
 
 PROBLEM_JSON = "application/problem+json"

@@ -55,10 +55,16 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
-        "billing.RefundSucceeded",  # -> case closed
+        "billing.RefundSucceeded",  # -> case closed; the buyer is told (refund done)
         "billing.RefundFailed",
-        "logistics.ShipmentDispatched",  # replacement shipped -> reshipped
+        "logistics.ShipmentDispatched",  # replacement shipped -> reshipped; 已发货 with the tracking number
         "logistics.ShipmentDelivered",
+        # only buyer notifications (aftersales/notifications.py: at most one message per fact)
+        "orders.OrderHeld",  # held for a vague address: the buyer confirms it
+        "logistics.ShipmentException",  # delivery exception: a new estimate follows
+        "logistics.ShipmentStalled",
+        "orders.OrderDelivered",  # review invitation 24 h later
+        "marketing.CouponIssued",  # the coupon is in the buyer's account
     ],
     "catalog.events": [
         "inventory.LowStock",  # shown to ops on the product
@@ -69,6 +75,23 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCancelled",  # locked coupons released, points returned
         "orders.OrderCompleted",  # points earned
         "billing.RefundSucceeded",  # points and campaign subsidy taken back in proportion
+    ],
+    # analytics projects facts and rollups from what happened (services/analytics/README.md).
+    "analytics.events": [
+        "orders.OrderPlaced",  # order + line facts
+        "orders.OrderPaid",  # 支付金额, paying buyers, SKU sales
+        "orders.OrderCancelled",
+        "orders.OrderCompleted",
+        "billing.PaymentSucceeded",  # the payment method
+        "billing.RefundSucceeded",  # refunds on their day
+        "logistics.ShipmentCreated",  # shipment facts: fulfilment
+        "logistics.ShipmentDispatched",
+        "logistics.ShipmentDelivered",
+        "logistics.ShipmentStalled",
+        "aftersales.CaseRequested",  # case and complaint facts
+        "aftersales.RefundApproved",
+        "aftersales.CaseClosed",
+        "aftersales.ComplaintEscalated",
     ],
 }
 

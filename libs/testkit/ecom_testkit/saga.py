@@ -23,7 +23,16 @@ ADDRESS = {
     "street": "文三路",
     "detail": "100号3幢501",
 }
-ALL_SERVICES = ["catalog", "orders", "inventory", "aftersales", "logistics", "billing", "marketing"]
+ALL_SERVICES = [
+    "catalog",
+    "orders",
+    "inventory",
+    "aftersales",
+    "logistics",
+    "billing",
+    "marketing",
+    "analytics",
+]
 
 
 class Saga:

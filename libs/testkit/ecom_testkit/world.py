@@ -31,7 +31,8 @@ def _draft(saga, shop: str, sku: str) -> str:
 def _seed_shop(saga, shop: str, buyer: str) -> dict:
     """One shop's world, driven through the public HTTP surface: a listed product with stock, a draft,
     an order awaiting shipment (its payment and shipment), a second order held for review with a
-    refund-only case waiting for cs, and a complaint. Both orders' notes carry the receiver's phone."""
+    refund-only case waiting for cs, a complaint and an A/B experiment. Both orders' notes carry the
+    receiver's phone."""
     import uuid
 
     saga.shop = shop
@@ -72,6 +73,17 @@ def _seed_shop(saga, shop: str, buyer: str) -> dict:
         ),
         201,
     )
+    experiment = saga.ok(
+        saga["analytics"].post(
+            "/api/v1/experiments",
+            role="ops",
+            sub=f"ops-{shop}",
+            shop_id=shop,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={"name": "首页横幅", "target": "banner", "variants": [{"name": "promo"}, {"name": "product"}]},
+        ),
+        201,
+    )
     return {
         **_marketing(saga, shop, buyer),
         "shop_id": shop,
@@ -85,6 +97,7 @@ def _seed_shop(saga, shop: str, buyer: str) -> dict:
         "case_order_id": second,
         "case_id": case["case_id"],
         "complaint_id": complaint["complaint_id"],
+        "experiment_id": experiment["experiment_id"],
     }
 
 

@@ -179,6 +179,8 @@ class OrderView:
     lines: tuple[OrderLine, ...]
     payable_fen: int
     delivered_at: datetime | None = None
+    # The receiver's phone, as orders shows it to a service (full) or to others (masked).
+    phone: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> OrderView:
@@ -204,10 +206,16 @@ class OrderView:
             lines=lines,
             payable_fen=int(payable) if payable is not None else sum(l.cap_fen for l in lines),
             delivered_at=_time(delivered) if isinstance(delivered, str) and delivered else None,
+            phone=_phone(data.get("address")),
         )
 
     def line(self, sku_code: str) -> OrderLine | None:
         return next((l for l in self.lines if l.sku_code == sku_code), None)
+
+
+def _phone(address: Any) -> str | None:
+    phone = address.get("phone") if isinstance(address, dict) else None
+    return str(phone) if phone else None
 
 
 # Opening a case --------------------------------------------------------------------------------

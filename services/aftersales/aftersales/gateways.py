@@ -34,6 +34,14 @@ class OrdersGateway:
         except (KeyError, TypeError, ValueError) as exc:
             raise BadGateway(f"orders answered an order aftersales cannot read: {exc!r}") from exc
 
+    def latest_order_id(self, buyer_id: str) -> str | None:
+        """The buyer's newest order (to reach a buyer a message names without an order), or None."""
+        resp = self.client.get("/api/v1/orders", params={"buyer_id": buyer_id, "limit": 1})
+        if resp.status_code != 200:
+            raise BadGateway(f"orders answered {resp.status_code} for buyer {buyer_id}'s orders")
+        items = resp.json().get("items") or []
+        return str(items[0]["order_id"]) if items else None
+
 
 def orders() -> OrdersGateway:
     """The app's orders gateway (a fake in unit tests)."""

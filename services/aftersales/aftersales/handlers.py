@@ -10,6 +10,9 @@ left alone.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 
 from ecom_common.consumer import Subscription
 from ecom_common.db import Database, UnitOfWork
@@ -18,12 +21,15 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event, for_job
 
-from . import operations
+from . import gateways, messages, notifications, operations, service_desk
 from .domain import CaseType, Status
 from .models import Case
+from .notifications import Notice
 from .settings import Settings
 
 log = logging.getLogger("aftersales.handlers")
+
+Handler = Callable[[UnitOfWork, Envelope], None]
 
 
 def _case_of(uow: UnitOfWork, event: Envelope) -> Case | None:
@@ -105,12 +111,93 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
     )
 
 
-HANDLERS = {
-    "billing.RefundSucceeded": on_refund_succeeded,
+# Buyer notifications (on the same queue) -------------------------------------------
+# Each handler maps the event to a Notice and queues it (notifications.enqueue); the notice's key
+# names the fact, so a redelivered or republished event never becomes a second message.
+def _notify(uow: UnitOfWork, event: Envelope, notice: Notice) -> None:
+    notifications.enqueue(for_event(uow, event, Settings), replace(notice, event_id=event.event_id))
+
+
+def on_shipment_dispatched_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """已发货 with the carrier and tracking number (an exchange's replacement too)."""
+    p = event.payload
+    variables = {"order_id": p["order_id"], "carrier": p["carrier"], "tracking_no": p["tracking_no"]}
+    key = f"order_shipped:{p['shipment_id']}"
+    _notify(uow, event, Notice("order_shipped", key, variables, p["order_id"], p["shop_id"]))
+
+
+def on_order_held_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """An order held for its address: the buyer is asked to confirm it (other holds are internal)."""
+    p = event.payload
+    if "vague_address" not in (p.get("reasons") or []):
+        return
+    key = f"order_held_address:{p['order_id']}"
+    _notify(uow, event, Notice("order_held_address", key, {"order_id": p["order_id"]}, p["order_id"], p["shop_id"]))
+
+
+def on_shipment_exception_notify(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    variables = {"order_id": p["order_id"], "reason": p.get("reason") or "配送异常"}
+    key = f"shipment_exception:{event.event_id}"
+    _notify(uow, event, Notice("shipment_exception", key, variables, p["order_id"], p["shop_id"]))
+
+
+def on_shipment_stalled_notify(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    key = f"shipment_stalled:{p['shipment_id']}:{p.get('last_progress_at') or ''}"
+    _notify(uow, event, Notice("shipment_stalled", key, {"order_id": p["order_id"]}, p["order_id"], p["shop_id"]))
+
+
+def on_order_delivered_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """The review invitation, due AFTERSALES_REVIEW_INVITE_DELAY_HOURS after delivery."""
+    p = event.payload
+    ctx = for_event(uow, event, Settings)
+    delay = timedelta(hours=ctx.settings.review_invite_delay_hours)
+    key = f"review_invitation:{p['order_id']}"
+    notice = Notice("review_invitation", key, {"order_id": p["order_id"]}, p["order_id"], p["shop_id"], delay=delay)
+    notifications.enqueue(ctx, replace(notice, event_id=event.event_id))
+
+
+def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    variables = {"order_id": p["order_id"], "amount_yuan": messages.yuan(int(p["amount_fen"]))}
+    key = f"refund_succeeded:{p['refund_id']}"
+    _notify(uow, event, Notice("refund_succeeded", key, variables, p["order_id"], p["shop_id"]))
+
+
+def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """A coupon reached the buyer's account (marketing): a marketing message."""
+    p = event.payload
+    issuer = "店铺" if p.get("shop_id") else "平台"
+    key = f"coupon_issued:{p['claim_id']}"
+    notice = Notice("coupon_issued", key, {"issuer": issuer}, None, p.get("shop_id"), buyer_id=p["buyer_id"])
+    _notify(uow, event, notice)
+
+
+def both(first: Handler, then: Handler) -> Handler:
+    """One routing key, two concerns: the case (`first`) and the buyer's message (`then`), in the
+    same unit of work (a retry of the event re-runs both; the message's key keeps it single)."""
+
+    def handle(uow: UnitOfWork, event: Envelope) -> None:
+        first(uow, event)
+        then(uow, event)
+
+    handle.__name__ = f"{first.__name__}+{then.__name__}"
+    return handle
+
+
+HANDLERS: dict[str, Handler] = {
+    "billing.RefundSucceeded": both(on_refund_succeeded, on_refund_succeeded_notify),
     "billing.RefundFailed": on_refund_failed,
-    "logistics.ShipmentDispatched": on_shipment_dispatched,
+    "logistics.ShipmentDispatched": both(on_shipment_dispatched, on_shipment_dispatched_notify),
     "logistics.ShipmentDelivered": on_shipment_delivered,
     "orders.OrderCancelled": on_order_cancelled,
+    # only the buyer's message
+    "orders.OrderHeld": on_order_held_notify,
+    "logistics.ShipmentException": on_shipment_exception_notify,
+    "logistics.ShipmentStalled": on_shipment_stalled_notify,
+    "orders.OrderDelivered": on_order_delivered_notify,
+    "marketing.CouponIssued": on_coupon_issued_notify,
 }
 
 SUBSCRIPTIONS = [Subscription("aftersales.events", HANDLERS)]
@@ -130,4 +217,40 @@ def escalate_complaint_breaches(db: Database) -> int:
     return escalated
 
 
-JOBS: list[Job] = [Job("escalate-complaint-breaches", escalate_complaint_breaches, interval=60)]
+def send_notifications(db: Database, orders: object | None = None) -> int:
+    """Deliver every message that is due: claim it (a lease, so two replicas never both send it),
+    reach the buyer through orders outside any transaction, then apply the rules and hand it to the
+    channel in one unit of work. `orders`: a fake in unit tests (default: the real gateway)."""
+    with for_job(db, Settings) as ctx:
+        ids = notifications.due(ctx)
+    gateway = orders or gateways.OrdersGateway(db.config)
+    sent = 0
+    for message_id in ids:
+        with for_job(db, Settings) as ctx:
+            claimed = notifications.claim(ctx, message_id)
+        if claimed is None:
+            continue
+        recipient = notifications.reach(claimed.order_id, claimed.buyer_id, gateway)
+        with for_job(db, Settings) as ctx:
+            sent += notifications.deliver(ctx, message_id, recipient=recipient) == "sent"
+    return sent
+
+
+def escalate_service_clocks(db: Database) -> int:
+    """Escalate every case or complaint whose service clock (first response, solution, resolution)
+    ran out, once per clock (the escalation row's key; safe on two workers), one unit of work each."""
+    with for_job(db, Settings) as ctx:
+        overdue = service_desk.breached(ctx)
+    escalated = 0
+    for kind, ref_id, milestone in overdue:
+        with for_job(db, Settings) as ctx:
+            escalated += service_desk.escalate(ctx, kind, ref_id, milestone)
+    return escalated
+
+
+JOBS: list[Job] = [
+    Job("escalate-complaint-breaches", escalate_complaint_breaches, interval=60),
+    # every ECOM_JOB_INTERVAL (30 s by default; tests run them explicitly)
+    Job("send-notifications", send_notifications),
+    Job("escalate-service-clocks", escalate_service_clocks),
+]

@@ -1,6 +1,6 @@
 """aftersales tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db.
 
-Keep in step with migrations/versions/0001_initial.py.
+Keep in step with migrations/versions/ (0001_initial.py, 0002_notifications.py).
 """
 
 from __future__ import annotations
@@ -170,3 +170,197 @@ class Feedback(Base):
     score: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     comment: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+# Buyer notifications ---------------------------------------------------------------------------
+class Message(Base):
+    """One notification to a buyer, from the event (or the use case) that asked for it to its
+    outcome. `dedupe_key` is unique: the same fact (a shipment, a refund, an answer) never becomes a
+    second message, however often its event arrives. The phone is never stored, only its masked
+    form once a channel took the message."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.Index("ix_messages_due", "status", "not_before"),
+        sa.Index("ix_messages_buyer_created", "buyer_id", "created_at"),
+        sa.Index("ix_messages_shop_created", "shop_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(sa.String(200), nullable=False, unique=True)
+    buyer_id: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    shop_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    order_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    template: Mapped[str] = mapped_column(sa.String(48), nullable=False)
+    category: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # service | marketing
+    channel: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    variables: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    phone_masked: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # pending | sent | parked | suppressed
+    attempts: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_error: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+    source: Mapped[str] = mapped_column(sa.String(80), nullable=False)
+    event_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    timeline: Mapped[list[MessageEvent]] = relationship(order_by="MessageEvent.id", lazy="selectin")
+
+
+class MessageEvent(Base):
+    """A message's timeline: queued, each attempt (sent or its error), held for quiet hours,
+    suppressed, parked."""
+
+    __tablename__ = "message_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(sa.ForeignKey("messages.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+
+
+class BuyerPreference(Base):
+    """A buyer's choice about marketing messages (service messages always go out)."""
+
+    __tablename__ = "buyer_preferences"
+
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), primary_key=True)
+    marketing_opt_out: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SandboxSms(Base):
+    """The sandbox SMS provider's own books: every message it was handed and what it answered."""
+
+    __tablename__ = "sandbox_sms"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, index=True)
+    phone_masked: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    accepted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    error: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class SandboxSwitch(Base):
+    """Told to fail: one row (name "sms") set by an admin; without it the setting decides."""
+
+    __tablename__ = "sandbox_switches"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    fail: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    error: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
+# Service clocks and ownership (首问负责制) ---------------------------------------------------------
+class ServiceTicket(Base):
+    """The service side of a case or a complaint (`kind`, `ref_id`): its owner (the first agent who
+    answered, or the one assigned) and the three clocks every request runs: first response,
+    initial solution, resolution (each met at the stamped time)."""
+
+    __tablename__ = "service_tickets"
+    __table_args__ = (sa.Index("ix_service_tickets_open", "resolved_at", "opened_at"),)
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)  # case | complaint
+    ref_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    owner: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    owner_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    first_response_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    solution_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class FollowUp(Base):
+    """The follow-up record of a case or complaint: notes, contacts with the buyer (channel),
+    proposed solutions, assignments."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (sa.Index("ix_follow_ups_ref", "kind", "ref_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    ref_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    entry: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # note | contact | solution | assign
+    channel: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    text: Mapped[str] = mapped_column(sa.String(2000), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+
+
+class ServiceEscalation(Base):
+    """One row per breached service clock; the key makes "escalated once" a database fact."""
+
+    __tablename__ = "service_escalations"
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    milestone: Mapped[str] = mapped_column(sa.String(24), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Review(Base):
+    """A buyer's review of a delivered or completed order: stars, text, NPS; the shop's reply."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (sa.Index("ix_reviews_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    stars: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    text: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    nps: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    images: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    risk_keywords: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    reply: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    replied_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Dispute(Base):
+    """A buyer's one appeal of a rejected case and the platform's arbitration (争议处理记录)."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (sa.Index("ix_disputes_shop_created", "shop_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("cases.id"), nullable=False, unique=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(sa.String(2000), nullable=False)
+    evidence: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # open | upheld | overturned
+    decided_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    timeline: Mapped[list[DisputeEvent]] = relationship(order_by="DisputeEvent.id", lazy="selectin")
+
+
+class DisputeEvent(Base):
+    __tablename__ = "dispute_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[str] = mapped_column(sa.ForeignKey("disputes.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)

@@ -13,6 +13,8 @@ when two requests race, exactly one wins and the other gets 409 (IllegalTransiti
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sqlalchemy as sa
 
 from ecom_common.clock import aware
@@ -22,7 +24,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import SYSTEM, Ctx
 
-from . import claims, domain
+from . import claims, domain, notifications, service_desk
 from .domain import Action, CaseType, ComplaintStatus, Status
 from .models import Case, CaseEvent, CaseLine, Complaint, ComplaintEvent, Escalation, Feedback
 from .settings import Settings
@@ -85,6 +87,7 @@ def open_case(ctx: AftersalesCtx, draft: domain.CaseDraft, *, evidence: dict) ->
     )
     session.add(case)
     session.flush()
+    service_desk.ticket_of(ctx, service_desk.CASE, case)
     for l in draft.lines:
         session.add(
             CaseLine(
@@ -145,6 +148,7 @@ def transition(ctx: AftersalesCtx, case: Case, *, action: str, reason: str | Non
         fresh = session.execute(sa.select(Case.status).where(Case.id == case.id)).scalar_one()
         raise IllegalTransition(f"{case.case_type} case", fresh, action.replace("_", " "))
     session.add(CaseEvent(case_id=case.id, action=action, status=nxt, at=now, by=ctx.actor.id, reason=reason))
+    service_desk.case_moved(ctx, case, action=action, status=nxt)
     session.flush()
     session.refresh(case)
     return nxt
@@ -407,6 +411,7 @@ def open_complaint(ctx: AftersalesCtx, order: domain.OrderView, *, tier: str, te
             complaint_id=c.id, action="open", status=c.status, at=now, by=ctx.actor.id, note=f"{tier} complaint"
         )
     )
+    service_desk.ticket_of(ctx, service_desk.COMPLAINT, c)
     if tier == domain.Tier.CRISIS:
         escalate(ctx, c, kind="crisis", reason="crisis complaint: escalated to admin at once")
     session.flush()
@@ -494,6 +499,11 @@ def act_on_complaint(ctx: AftersalesCtx, complaint_or_id: Complaint | str, *, ac
         fresh = session.execute(sa.select(Complaint.status).where(Complaint.id == c.id)).scalar_one()
         raise IllegalTransition("complaint", fresh, action)
     session.add(ComplaintEvent(complaint_id=c.id, action=action, status=nxt, at=now, by=ctx.actor.id, note=text))
+    answer = notifications.Notice(
+        "complaint_answered", f"complaint_{action}:{c.id}", {"order_id": c.order_id, "text": text}
+    )
+    service_desk.complaint_acted(ctx, c, action=action)
+    notifications.enqueue(ctx, replace(answer, order_id=c.order_id, shop_id=c.shop_id, buyer_id=c.buyer_id))
     session.flush()
     session.refresh(c)
     return c

@@ -13,7 +13,7 @@ from functools import cached_property
 
 from ecom_common.settings import ServiceSettings, setting
 
-from . import domain
+from . import domain, messages
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,52 @@ class Settings(ServiceSettings):
         "Returns desk, the shop's registered warehouse",
         "the return address of a shop not in AFTERSALES_RETURN_ADDRESSES",
     )
+    # Service clocks (首问负责制) on every case and complaint
+    first_response_minutes: float = setting(
+        "AFTERSALES_FIRST_RESPONSE_MINUTES", 15, "minutes to an agent's first response to a case or complaint"
+    )
+    solution_hours: float = setting("AFTERSALES_SOLUTION_HOURS", 24, "hours to an initial solution")
+    resolution_hours: float = setting("AFTERSALES_RESOLUTION_HOURS", 72, "hours to the case or complaint being done")
+    # Reviews
+    bad_review_follow_up_hours: float = setting(
+        "AFTERSALES_BAD_REVIEW_FOLLOW_UP_HOURS", 24, "hours cs has to follow up a 1-2 star review"
+    )
+    risk_keywords: tuple[str, ...] = setting(
+        "AFTERSALES_RISK_KEYWORDS",
+        ("假货", "诈骗", "过敏", "骗子", "中毒", "曝光"),
+        "words in a review that raise ReviewRiskFlagged, separated by commas",
+    )
+    # Buyer notifications
+    quiet_hours: str = setting(
+        "AFTERSALES_QUIET_HOURS",
+        "22:00-08:00",
+        "local hours `HH:MM-HH:MM` in which no marketing message goes out (held until the end); empty: none",
+        parse=lambda raw: messages.parse_window(raw) and raw.strip(),
+    )
+    utc_offset_hours: float = setting(
+        "AFTERSALES_NOTIFY_UTC_OFFSET_HOURS", 8, "the buyers' local time for quiet hours, hours east of UTC"
+    )
+    marketing_weekly_max: int = setting(
+        "AFTERSALES_MARKETING_WEEKLY_MAX", 3, "marketing messages at most sent to one buyer in 7 days"
+    )
+    review_invite_delay_hours: float = setting(
+        "AFTERSALES_REVIEW_INVITE_DELAY_HOURS", 24, "hours after delivery the review invitation goes out"
+    )
+    notify_max_attempts: int = setting(
+        "AFTERSALES_NOTIFY_MAX_ATTEMPTS", 5, "attempts at a message before it is parked with the last error"
+    )
+    notify_retry_base_seconds: float = setting(
+        "AFTERSALES_NOTIFY_RETRY_BASE_SECONDS", 30, "wait after the first failed attempt, doubled after each next one"
+    )
+    sms_sandbox_fail: bool = setting(
+        "AFTERSALES_SMS_SANDBOX_FAIL",
+        False,
+        "the sandbox SMS provider fails every message (until an admin switches it)",
+    )
+
+    @cached_property
+    def quiet_window(self) -> tuple | None:
+        return messages.parse_window(self.quiet_hours) if self.quiet_hours else None
 
     @cached_property
     def policy(self) -> domain.Policy:

@@ -52,9 +52,16 @@ class FakeOrders:
             if payable_fen is not None
             else sum(l["quantity"] * l["unit_price_fen"] for l in lines),
             "delivered_at": delivered_at,
+            "address": {"name": "张三", "phone": "13812345678", "province": "浙江省", "detail": "文一西路 1 号"},
         }
         self.orders[order_id] = order
         return order
+
+    def latest_order_id(self, buyer_id):
+        if self.down:
+            raise ServiceUnavailable("orders is unreachable: ConnectionError")
+        mine = [o for o in self.orders.values() if o["buyer_id"] == buyer_id]
+        return mine[-1]["order_id"] if mine else None
 
     def get_order(self, order_id):
         self.calls += 1

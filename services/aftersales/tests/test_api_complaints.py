@@ -162,3 +162,39 @@ def test_a_phone_in_a_complaint_is_masked_in_any_spelling(api):
     assert c["text"] == "回电139****1236或139****1236，运单SF1398765123612345678"
     listed = api.get("/api/v1/complaints", role="cs", sub="carol", shop_id="S1").get_data(as_text=True)
     assert "139****1236或139****1236" in listed and "8765-1236" not in listed and "７６５" not in listed
+
+
+def test_cs_reclassifies_a_complaint_with_a_reason(api):
+    c = complain(api)  # the buyer chose general
+    cid = c["complaint_id"]
+    api.clock.advance(hours=1)
+    r = api.post(
+        f"/api/v1/complaints/{cid}/tier",
+        json={"tier": "serious", "reason": "买家反映质量问题（开线）"},
+        role="cs",
+        sub="carol",
+        shop_id="S1",
+    )
+    assert r.status_code == 200, r.get_json()
+    k = r.get_json()
+    assert (k["tier"], k["milestone"]) == ("serious", "solution")
+    assert 4 * 3600 - 60 < k["sla"]["seconds_left"] <= 4 * 3600  # the serious clock runs from the change
+    assert k["timeline"][-1]["action"] == "reclassify" and "general -> serious" in k["timeline"][-1]["reason"]
+    # unchanged tier, a buyer, another shop's cs
+    same = {"tier": "serious", "reason": "x"}
+    assert api.post(f"/api/v1/complaints/{cid}/tier", json=same, role="cs", shop_id="S1").status_code == 409
+    assert api.post(f"/api/v1/complaints/{cid}/tier", json=same).status_code == 403
+    r = api.post(f"/api/v1/complaints/{cid}/tier", json={"tier": "crisis", "reason": "x"}, role="cs", shop_id="S2")
+    assert r.status_code == 404
+    # a crisis escalates at once
+    crisis = {"tier": "crisis", "reason": "微博曝光"}
+    k = api.post(f"/api/v1/complaints/{cid}/tier", json=crisis, role="cs", shop_id="S1").get_json()
+    assert [e["kind"] for e in k["escalations"]] == ["crisis"]
+    assert [e["payload"]["kind"] for e in api.events("aftersales.ComplaintEscalated")] == ["crisis"]
+    cs(api, cid, "resolve")
+    assert (
+        api.post(
+            f"/api/v1/complaints/{cid}/tier", json={"tier": "general", "reason": "x"}, role="cs", shop_id="S1"
+        ).status_code
+        == 409
+    )

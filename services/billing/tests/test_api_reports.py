@@ -204,7 +204,7 @@ def test_the_migration_matches_the_models(billing):
     assert diff == []
 
 
-# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+# A crafted cursor is refused before it reaches SQL (ecom_common.pagination.decode_cursor) -------------------
 @pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
 @pytest.mark.parametrize("path", ["/api/v1/ledger", "/api/v1/commission-rates"])
 def test_a_crafted_cursor_is_a_400(billing, path, cursor):

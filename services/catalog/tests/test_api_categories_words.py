@@ -209,7 +209,7 @@ def test_openapi_documents_every_endpoint(client):
     assert "price_fen" in spec["components"]["schemas"]["SkuOut"]["properties"]
 
 
-# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+# A crafted cursor is refused before it reaches SQL (ecom_common.pagination.decode_cursor) -------------------
 @pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
 @pytest.mark.parametrize("path", ["/api/v1/products", CATS, WORDS])
 def test_a_crafted_cursor_is_a_400(client, path, cursor):

@@ -287,7 +287,7 @@ def test_openapi_lists_the_endpoints(client):
         assert path in spec["paths"], path
 
 
-# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+# A crafted cursor is refused before it reaches SQL (ecom_common.pagination.decode_cursor) -------------------
 @pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
 @pytest.mark.parametrize("path", ["/api/v1/stock", "/api/v1/stock/A/movements"])
 def test_a_crafted_cursor_is_a_400(client, list_sku, path, cursor):

@@ -750,7 +750,7 @@ def test_openapi_lists_the_logistics_paths(client):
         assert path in paths, path
 
 
-# A crafted cursor is refused before it reaches SQL (ecom_common.http.decode_cursor) -------------------
+# A crafted cursor is refused before it reaches SQL (ecom_common.pagination.decode_cursor) -------------------
 @pytest.mark.parametrize("cursor", CRAFTED_CURSORS)
 def test_a_crafted_carriers_cursor_is_a_400(client, cursor):
     r = client.get("/api/v1/carriers", query_string={"cursor": cursor}, headers=ADMIN)

@@ -80,4 +80,4 @@ class OrderRef(Payload):
 
 
 # The producers' modules register their events on import.
-from . import aftersales, billing, catalog, inventory, logistics, marketing, orders  # noqa: E402, F401
+from . import aftersales, analytics, billing, catalog, inventory, logistics, marketing, orders  # noqa: E402, F401

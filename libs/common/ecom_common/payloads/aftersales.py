@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from . import Line, OrderRef, Payload, event
 
@@ -55,3 +55,38 @@ class ComplaintEscalated(Payload):
     reason = fields.Str()
     order_id = fields.Str()
     kind = fields.Str()  # "crisis" (at creation) or "breach:<milestone>" (the SLA job)
+
+
+@event("aftersales.ServiceClockBreached")
+class ServiceClockBreached(Payload):
+    # A case's, complaint's or bad review's service clock ran out (首问负责制): escalated once per clock.
+    kind = fields.Str(required=True)  # case | complaint | review (a bad review's follow-up task)
+    ref_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    order_id = fields.Str()
+    milestone = fields.Str(required=True)  # first_response | solution | resolution | follow_up
+    owner = fields.Str(allow_none=True)
+    due_at = fields.Str()
+
+
+@event("aftersales.ReviewRiskFlagged")
+class ReviewRiskFlagged(Payload):
+    # A review's text names a risk keyword (假货, 诈骗, 过敏, ...): an alert for cs and admin.
+    review_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    stars = fields.Int(required=True)
+    keywords = fields.List(fields.Str(), required=True)
+
+
+@event("aftersales.DisputeOpened")
+class DisputeOpened(CaseRef):
+    # The buyer appealed a rejected case (once); a platform reviewer arbitrates.
+    dispute_id = fields.Str(required=True)
+
+
+@event("aftersales.DisputeDecided")
+class DisputeDecided(CaseRef):
+    dispute_id = fields.Str(required=True)
+    outcome = fields.Str(required=True, validate=validate.OneOf(["upheld", "overturned"]))
+    reason = fields.Str()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import cases, complaints, dashboard, feedback
+from . import cases, complaints, dashboard, disputes, feedback, messages, reviews, service
 
 blp = Blueprint(
     "aftersales",
@@ -22,7 +22,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Return, exchange and refund-only cases, complaints, SLAs and feedback",
 )
-for resource in (cases, feedback, complaints, dashboard):
+for resource in (cases, feedback, complaints, dashboard, messages, reviews, service, disputes):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

@@ -14,7 +14,7 @@ from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import BodySchema, TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import complaint_tiers, domain, operations
 from ..domain import ComplaintStatus, Tier
 from ..models import Complaint
 from ..settings import Settings
@@ -169,3 +169,20 @@ def resolve_complaint(args, complaint_id):
     """The solution (e.g. refund + coupon): stops every tier's clock; the complaint is resolved."""
     with use_case(Settings) as ctx:
         return complaint_out(ctx, operations.act_on_complaint(ctx, complaint_id, action="resolve", text=args["text"]))
+
+
+class TierIn(BodySchema):
+    tier = fields.Str(required=True, validate=validate.OneOf(Tier.ALL))
+    reason = FreeText(required=True, validate=validate.Length(min=1, max=1000))
+
+
+@blp.route("/complaints/<complaint_id>/tier", methods=["POST"])
+@requires("cs", "admin")
+@blp.arguments(TierIn)
+@blp.response(200, ComplaintOut)
+def reclassify_complaint(args, complaint_id):
+    """cs sets or changes the tier with a reason (the new tier's clock runs from now; crisis escalates)."""
+    with use_case(Settings) as ctx:
+        return complaint_out(
+            ctx, complaint_tiers.reclassify(ctx, complaint_id, tier=args["tier"], reason=args["reason"])
+        )

@@ -3,7 +3,7 @@ timeline."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ecom_common.privacy import scrub
 from ecom_common.schemas import UtcTime
@@ -36,3 +36,10 @@ def timeline_json(entries, why) -> list[dict]:
         )
         before = t.status
     return out
+
+
+def image_urls() -> fields.List:
+    """Up to 9 http(s) image addresses. Written as a pattern, not fields.Url, so that the OpenAPI
+    document says exactly what is accepted (a generated valid request is never refused)."""
+    url = fields.Str(validate=[validate.Length(max=500), validate.Regexp(r"^https?://\S+$")])
+    return fields.List(url, load_default=list, validate=validate.Length(max=9))

@@ -7,9 +7,10 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ecom_common.auth import list_filter, requires, shop_for_write
-from ecom_common.http import MAX_INT, Blueprint, BodySchema, PageArgs, current_db, paginate
+from ecom_common.http import Blueprint, current_db
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import MAX_INT, BodySchema, page_of
 from ecom_common.usecase import use_case
 
 from .. import operations

@@ -9,9 +9,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ecom_common.auth import current_principal, list_filter, requires, shop_for_write
 from ecom_common.errors import Forbidden
-from ecom_common.http import Blueprint, BodySchema, PageArgs, UtcTime, current_db, paginate
+from ecom_common.http import Blueprint, current_db
 from ecom_common.idempotency import idempotent
-from ecom_common.schemas import page_of
+from ecom_common.pagination import PageArgs, paginate
+from ecom_common.schemas import BodySchema, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import operations

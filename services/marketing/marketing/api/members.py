@@ -6,7 +6,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import requires, shop_for_write
-from ecom_common.http import Blueprint, BodySchema, UtcTime
+from ecom_common.http import Blueprint
+from ecom_common.schemas import BodySchema, UtcTime
 from ecom_common.usecase import use_case
 
 from .. import operations

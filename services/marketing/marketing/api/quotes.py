@@ -8,7 +8,8 @@ from marshmallow import Schema, fields, validate
 
 from ecom_common.auth import current_principal, requires
 from ecom_common.errors import Forbidden, UnprocessableEntity
-from ecom_common.http import MAX_INT, Blueprint, BodySchema
+from ecom_common.http import Blueprint
+from ecom_common.schemas import MAX_INT, BodySchema
 from ecom_common.usecase import use_case
 
 from .. import domain, operations

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from ecom_common.http import MAX_INT
+from ecom_common.schemas import MAX_INT
 
 
 def Fen(minimum: int = 0, **kw: Any) -> fields.Int:  # noqa: N802  (a field, named as marshmallow's are)

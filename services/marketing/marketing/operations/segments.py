@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 from ecom_common.db import insert_ignore
 from ecom_common.events import make_event
-from ecom_common.http import MAX_INT
 from ecom_common.ids import new_id
+from ecom_common.schemas import MAX_INT
 
 from .. import domain
 from ..models import CouponClaim, CouponTemplate, LevelCouponIssue, Member

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 prefix="${ECOM_DB_PREFIX:-}"
-for plain in catalog orders inventory aftersales logistics billing marketing; do
+for plain in catalog orders inventory aftersales logistics billing marketing analytics console; do
     service="$prefix$plain"
     var="${plain^^}_DB_PASSWORD"
     password="${!var:-}"

@@ -1,0 +1,209 @@
+"""analytics at volume (issue 17, item 6): generated orders' events projected into facts and rollups
+by the real consumer, and the KPI report read from the rollups against the same KPIs computed from
+the facts alone.
+
+analytics' schema on PostgreSQL (`scratch`), no broker: for each of `--runs` runs, N / runs orders
+(200,000 in all; `--quick` 3,000) over 10 shops, 20,000 buyers, 500 SKUs and 30 days: OrderPlaced,
+OrderPaid for 90% of them, RefundSucceeded for 5% of those, handed to `EventConsumer.handle_batch` in
+batches of ECOM_CONSUMER_BATCH (32), as the worker does with a backlog (inbox row, facts, rollup
+upserts, one commit per batch), plus three page views per order through the beacon's operation in
+batches of 500. Per run: events/s and views/s of the projection (the volume grows run by run, so the
+last run projects onto the fullest tables).
+
+Then, per run, 40 KPI reports (a random shop, 7 days ending on a random day of the 30, with the
+previous 7 days, series and top lists: `operations.kpi_report`) and the same core KPIs (paid amount,
+orders, paying buyers, repeat and new buyers with the 365-day lookback, UV, PV, refunds) computed
+from the facts and visits without the rollups: p50 and p95 ms of each.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from .common import quiet_service_logs, scratch
+
+NAME = "analytics"
+SHOPS = [f"S{n}" for n in range(10)]
+DAYS = 30
+QUERIES = 40
+
+
+def orders_total(args) -> int:
+    return 3000 if args.quick else 200_000
+
+
+def steps(args) -> int:
+    return 2 * args.runs
+
+
+def _order_events(rng: random.Random, start: datetime, n: int) -> tuple[list, list]:
+    from ecom_common.clock import iso
+    from ecom_common.events import make_event
+
+    events, views = [], []
+    for _ in range(n):
+        oid = f"O{uuid.uuid4().hex[:16]}"
+        shop, buyer = rng.choice(SHOPS), f"b{rng.randrange(20_000)}"
+        at = start + timedelta(seconds=rng.randrange(DAYS * 86400))
+        lines = [
+            {
+                "sku_code": f"SKU{rng.randrange(500)}",
+                "quantity": rng.randint(1, 3),
+                "unit_price_fen": 100 * rng.randint(10, 999),
+            }
+            for _ in range(rng.randint(1, 3))
+        ]
+        goods = sum(line["quantity"] * line["unit_price_fen"] for line in lines)
+        base = {"order_id": oid, "shop_id": shop, "buyer_id": buyer, "lines": lines}
+        placed = {**base, "goods_fen": goods, "discount_fen": 0, "shipping_fen": 1000, "payable_fen": goods + 1000}
+        events.append(make_event("orders.OrderPlaced", {**placed, "placed_at": iso(at)}))
+        if rng.random() < 0.9:
+            events.append(make_event("orders.OrderPaid", {**base, "payable_fen": goods + 1000, "paid_at": iso(at)}))
+            if rng.random() < 0.05:
+                refund = {"order_id": oid, "shop_id": shop, "refund_id": f"R{oid}", "amount_fen": goods // 2}
+                events.append(make_event("billing.RefundSucceeded", refund, occurred_at=at + timedelta(days=1)))
+        for v in range(3):
+            views.append((f"V{oid}{v}", rng.choice([buyer, f"anon{rng.randrange(50_000)}"]), shop, at))
+    return events, views
+
+
+def facts_kpis(session, shop: str, start, end) -> dict:
+    """The core KPIs straight from the facts and visits (what a report costs without rollups)."""
+    from analytics.models import OrderFact, RefundFact, Visit
+
+    paid = sa.and_(OrderFact.shop_id == shop, OrderFact.paid_day >= start, OrderFact.paid_day <= end)
+    per_buyer = (
+        sa.select(OrderFact.buyer_id, sa.func.count().label("n")).where(paid).group_by(OrderFact.buyer_id).subquery()
+    )
+    old = sa.select(OrderFact.buyer_id).where(
+        OrderFact.shop_id == shop,
+        OrderFact.paid_day >= start - timedelta(days=365),
+        OrderFact.paid_day < start,
+    )
+    paid_fen, orders = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(OrderFact.paid_fen), 0), sa.func.count()).where(paid)
+    ).one()
+    buyers, repeat, new = session.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((per_buyer.c.n >= 2, 1), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((per_buyer.c.buyer_id.in_(old), 0), else_=1)), 0),
+        ).select_from(per_buyer)
+    ).one()
+    uv, pv = session.execute(
+        sa.select(sa.func.count(sa.distinct(Visit.visitor_id)), sa.func.count()).where(
+            Visit.shop_id == shop, Visit.day >= start, Visit.day <= end
+        )
+    ).one()
+    refund_fen = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(RefundFact.amount_fen), 0)).where(
+            RefundFact.shop_id == shop, RefundFact.day >= start, RefundFact.day <= end
+        )
+    ).scalar_one()
+    return {"paid_fen": paid_fen, "paid_orders": orders, "paying_buyers": buyers, "repeat_buyers": repeat,
+            "new_buyers": new, "uv": uv, "pv": pv, "refund_fen": refund_fen}  # fmt: skip
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(args, bar) -> dict:
+    from analytics import domain, operations
+    from analytics.handlers import SUBSCRIPTIONS
+    from analytics.settings import Settings
+    from ecom_common.consumer import EventConsumer
+    from ecom_common.usecase import for_job
+
+    quiet_service_logs()
+    logging.getLogger().setLevel(logging.WARNING)
+    total = orders_total(args)
+    rng = random.Random(17)
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS)
+    runs, notes = [], []
+    with scratch(["analytics"]) as sc:
+        db = sc.dbs["analytics"]
+        consumer = EventConsumer(db, SUBSCRIPTIONS[0])
+        batch = db.config.consumer_batch
+        projected = 0
+        for k in range(args.runs):
+            n = total // args.runs + (total % args.runs if k == args.runs - 1 else 0)
+            events, views = _order_events(rng, start, n)
+            t = time.perf_counter()
+            for i in range(0, len(events), batch):
+                consumer.handle_batch(events[i : i + batch])
+            events_s = len(events) / (time.perf_counter() - t)
+            t = time.perf_counter()
+            for i in range(0, len(views), 500):
+                with for_job(db, Settings) as ctx:
+                    operations.record_visits(
+                        ctx,
+                        [
+                            operations.VisitIn(event_id=e, visitor_id=v, shop_id=s, page="product", at=at)
+                            for e, v, s, at in views[i : i + 500]
+                        ],
+                    )
+            views_s = len(views) / (time.perf_counter() - t)
+            projected += n
+            runs.append({"orders_so_far": projected, "events": len(events), "events_s": events_s, "views_s": views_s})
+            bar.update(1)
+        for k in range(args.runs):
+            rollup_ms, facts_ms = [], []
+            for _ in range(QUERIES):
+                shop = rng.choice(SHOPS)
+                end = domain.day_of(start + timedelta(days=rng.randrange(7, DAYS)), 8)
+                first = end - timedelta(days=6)
+                t = time.perf_counter()
+                with for_job(db, Settings) as ctx:
+                    report = operations.kpi_report(ctx, shop, start=first, end=end)
+                rollup_ms.append(1000 * (time.perf_counter() - t))
+                t = time.perf_counter()
+                with db.Session() as session:
+                    direct = facts_kpis(session, shop, first, end)
+                facts_ms.append(1000 * (time.perf_counter() - t))
+                mismatch = {
+                    key: (report["kpis"][key], value) for key, value in direct.items() if report["kpis"][key] != value
+                }
+                if mismatch and len(notes) < 3:
+                    notes.append(f"rollups and facts disagree for {shop} {first}..{end}: {mismatch}")
+            runs[k].update(
+                report_p50_ms=statistics.median(rollup_ms),
+                report_p95_ms=_percentile(rollup_ms, 0.95),
+                facts_p50_ms=statistics.median(facts_ms),
+                facts_p95_ms=_percentile(facts_ms, 0.95),
+            )
+            bar.update(1)
+        with db.engine.connect() as conn:
+            sizes = {
+                table: conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+                for table in ("order_facts", "line_facts", "visits", "shop_day", "sku_day", "buyer_day", "visitor_day")
+            }
+    notes.append(f"rows at the end: {sizes}")
+    rows = [
+        ("events projected / s (consumer batches)", "events_s"),
+        ("page views recorded / s (beacon batches of 500)", "views_s"),
+        ("KPI report from rollups, p50 ms", "report_p50_ms"),
+        ("KPI report from rollups, p95 ms", "report_p95_ms"),
+        ("same KPIs from facts, p50 ms", "facts_p50_ms"),
+        ("same KPIs from facts, p95 ms", "facts_p95_ms"),
+    ]
+    return {
+        "runs": runs,
+        "rows": rows,
+        "notes": notes,
+        "settings": {
+            "orders": total,
+            "shops": len(SHOPS),
+            "days": DAYS,
+            "consumer_batch": batch,
+            "database": "PostgreSQL",
+        },
+    }

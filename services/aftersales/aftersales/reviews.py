@@ -1,0 +1,109 @@
+"""Reviews and NPS, the service layer: `verb(ctx, ...)` like operations.py.
+
+A buyer rates a delivered or completed order once (1-5 stars, text, 0-10 would-recommend); the text
+is scanned for the risk keywords (`AFTERSALES_RISK_KEYWORDS`) -> `aftersales.ReviewRiskFlagged`; a
+差评 (1-2 stars) opens a follow-up task for cs (service_desk, kind `review`, a 24 h clock); the shop
+replies once. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ecom_common.db import insert_ignore
+from ecom_common.errors import ConflictError, IllegalTransition, NotFound
+from ecom_common.events import make_event
+from ecom_common.ids import new_id
+from ecom_common.usecase import Ctx
+
+from . import domain, service_desk
+from .models import Review, ServiceTicket
+from .settings import Settings
+
+ReviewCtx = Ctx[Settings]
+
+REVIEWABLE = ("delivered", "completed")
+
+
+def risk_words(text: str | None, keywords: tuple[str, ...]) -> list[str]:
+    return [k for k in keywords if k and text and k in text]
+
+
+def review_order(ctx: ReviewCtx, order: domain.OrderView, *, rating: dict[str, Any]) -> Review:
+    """The buyer's review of `order` (`rating`: stars, text, nps, images); 409 when the order is not
+    delivered yet or was reviewed already."""
+    if order.status not in REVIEWABLE:
+        raise IllegalTransition("order", order.status, "review")
+    now, text = ctx.now, rating.get("text")
+    found = risk_words(text, ctx.settings.risk_keywords)
+    review_id = new_id("V", now)
+    row = dict(
+        id=review_id,
+        order_id=order.order_id,
+        shop_id=order.shop_id,
+        buyer_id=order.buyer_id,
+        stars=rating["stars"],
+        text=text,
+        nps=rating.get("nps"),
+        images=list(rating.get("images") or []),
+        risk_keywords=found,
+        created_at=now,
+    )
+    if insert_ignore(ctx.session, Review.__table__, row) != 1:
+        raise ConflictError("this order was reviewed already", {"order_id": ["Reviewed already."]})
+    review = ctx.session.get(Review, review_id)
+    if found:
+        ctx.record(
+            make_event(
+                "aftersales.ReviewRiskFlagged",
+                {
+                    "review_id": review_id,
+                    "order_id": order.order_id,
+                    "shop_id": order.shop_id,
+                    "stars": review.stars,
+                    "keywords": found,
+                },
+            )
+        )
+    if review.stars <= 2:
+        service_desk.open_review_task(ctx, review)
+    ctx.session.flush()
+    return review
+
+
+def reply(ctx: ReviewCtx, review_id: str, *, text: str) -> Review:
+    """The shop's one public reply (409 the second time)."""
+    review = ctx.session.get(Review, review_id)
+    if review is None:
+        raise NotFound("review not found")
+    ctx.require_visible(review.shop_id, None, "review")
+    done = ctx.session.execute(
+        sa.update(Review)
+        .where(Review.id == review_id, Review.reply.is_(None))
+        .values(reply=text, replied_by=ctx.actor.id, replied_at=ctx.now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise ConflictError("the shop replied to this review already", {"text": ["Replied already."]})
+    ctx.session.refresh(review)
+    return review
+
+
+def task_of(ctx: ReviewCtx, review: Review) -> dict | None:
+    """A bad review's follow-up task (owner, clock), or None."""
+    ticket = ctx.session.get(ServiceTicket, (service_desk.REVIEW, review.id))
+    if ticket is None:
+        return None
+    [clock] = service_desk.clocks(ctx, ticket)
+    return {"owner": ticket.owner, **clock}
+
+
+def nps(scores: list[int]) -> float | None:
+    """Net promoter score: % of 9-10 minus % of 0-6, in [-100, 100]."""
+    if not scores:
+        return None
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    return round(100 * (promoters - detractors) / len(scores), 1)

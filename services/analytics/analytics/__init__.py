@@ -1,0 +1,1 @@
+"""analytics: facts and rollups projected from events, visits, KPIs (issue 17)."""

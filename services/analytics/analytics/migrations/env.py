@@ -1,0 +1,4 @@
+from analytics.models import metadata
+from ecom_common.migrations import run_env
+
+run_env(metadata)

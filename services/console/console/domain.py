@@ -1,0 +1,165 @@
+"""The console's rules as plain functions: who may do what, what a person sees in the navigation,
+staff account checks, sign-in throttling and CSV cells. No Flask, no SQL (mypy --strict)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+# The roles a person signing in to the console may hold (CONTRACTS.md, Auth; not buyer, not service).
+ROLES = ("admin", "reviewer", "ops", "cs", "warehouse", "finance")
+PLATFORM_ROLES = frozenset({"admin", "reviewer"})
+# Merchant staff act for one shop: an account with one of these roles needs a shop (finance without
+# a shop is the platform's finance, as in ecom_common.auth).
+SHOP_ROLES = frozenset({"ops", "cs", "warehouse"})
+MIN_PASSWORD = 10
+MAX_NAME = 64
+
+# What a button does -> the roles the service behind it admits (the service decides; the console
+# only leaves out the buttons a person may not use).
+ACTIONS: Mapping[str, frozenset[str]] = {
+    "order.review": frozenset({"ops", "admin"}),
+    "order.cancel": frozenset({"ops", "admin"}),
+    "order.export": frozenset({"ops", "admin", "finance", "cs", "warehouse"}),
+    "product.review": frozenset({"reviewer"}),
+    "product.edit": frozenset({"ops"}),
+    "stock.adjust": frozenset({"warehouse", "admin"}),
+    "shipment.dispatch": frozenset({"warehouse"}),
+    "shipment.waybill": frozenset({"warehouse", "ops", "admin"}),
+    "case.approve": frozenset({"cs", "admin"}),
+    "case.reject": frozenset({"cs", "admin"}),
+    "staff.manage": frozenset({"admin"}),
+}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str  # an English msgid; the page translates it (zh_CN by default)
+    endpoint: str
+    roles: frozenset[str]
+
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("dashboard", "Dashboard", "console.dashboard", frozenset(ROLES)),
+    NavItem("orders", "Orders", "console.orders", frozenset({"ops", "cs", "warehouse", "finance", "admin"})),
+    NavItem("products", "Products", "console.products", frozenset({"ops", "reviewer", "admin"})),
+    NavItem("order_review", "Order review", "console.order_review", frozenset({"ops", "admin"})),
+    NavItem("product_review", "Product review", "console.product_review", frozenset({"reviewer", "admin"})),
+    NavItem("shipping", "Shipping", "console.shipping", frozenset({"warehouse", "ops", "admin"})),
+    NavItem("stock", "Stock", "console.stock", frozenset({"warehouse", "ops", "admin", "finance"})),
+    NavItem("finance", "Finance", "console.finance", frozenset({"finance", "ops", "admin"})),
+    NavItem("cases", "After-sales", "console.cases", frozenset({"cs", "ops", "admin", "finance"})),
+    NavItem("staff", "Staff", "console.staff", frozenset({"admin"})),
+)
+
+
+def can(roles: Iterable[str], action: str) -> bool:
+    """Whether a person with `roles` is shown the button of `action` (unknown actions: never)."""
+    return bool(ACTIONS.get(action, frozenset()) & set(roles))
+
+
+def navigation(roles: Iterable[str]) -> list[NavItem]:
+    held = set(roles)
+    return [item for item in NAV if item.roles & held]
+
+
+def staff_errors(name: str, roles: Sequence[str], shop_id: str | None, password: str | None) -> dict[str, list[str]]:
+    """What is wrong with a new staff account, by field (empty: nothing)."""
+    errors: dict[str, list[str]] = {}
+    if not name or len(name) > MAX_NAME or not all(c.isalnum() or c in "._-" for c in name):
+        errors["name"] = ["1 to 64 letters, digits, dots, dashes or underscores."]
+    unknown = [r for r in roles if r not in ROLES]
+    if not roles or unknown:
+        errors["roles"] = ["Choose at least one of: " + ", ".join(ROLES) + "."]
+    elif set(roles) & SHOP_ROLES and not shop_id:
+        errors["shop_id"] = ["Merchant staff (ops, cs, warehouse) need a shop."]
+    if shop_id is not None and (len(shop_id) > 64 or not shop_id.strip()):
+        errors["shop_id"] = ["At most 64 characters."]
+    if password is not None and len(password) < MIN_PASSWORD:
+        errors["password"] = [f"At least {MIN_PASSWORD} characters."]
+    return errors
+
+
+def throttled(failures_of_name: int, failures_of_address: int, max_failures: int) -> bool:
+    """A name, or a client address, with `max_failures` failed sign-ins in the window waits."""
+    return failures_of_name >= max_failures or failures_of_address >= max_failures * 4
+
+
+# Spreadsheet formula injection: a cell a spreadsheet would read as a formula is written as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def yuan(fen: int | None) -> str:
+    """Fen as yuan with two decimals (`12345` -> `123.45`)."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def duration_parts(seconds: float) -> tuple[bool, int, int]:
+    """(overdue, hours, minutes) of a time left (negative: overdue by that much)."""
+    overdue = seconds < 0
+    total = int(abs(seconds)) // 60
+    return overdue, total // 60, total % 60
+
+
+# Words for the services' codes (English msgids; the page translates them).
+LABELS: Mapping[str, str] = {
+    "pending_payment": "Pending payment",
+    "paid": "Paid",
+    "awaiting_stock": "Awaiting stock",
+    "on_hold": "On hold",
+    "awaiting_shipment": "Awaiting shipment",
+    "shipped": "Shipped",
+    "delivered": "Delivered",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "to_pay": "To pay",
+    "to_ship": "To ship",
+    "to_receive": "To receive",
+    "ship_pending": "To dispatch",
+    "ship_dispatched": "Dispatched",
+    "ship_in_transit": "In transit",
+    "ship_delivered": "Delivered",
+    "ship_exception": "Exceptions",
+    "case_requested": "Requested",
+    "case_approved": "Approved",
+    "case_awaiting_return": "Awaiting return",
+    "case_received": "Received",
+    "case_refunding": "Refunding",
+    "case_rejected": "Rejected",
+    "case_closed": "Closed",
+    "product_draft": "Draft",
+    "product_pending_review": "Pending review",
+    "product_rejected": "Rejected",
+    "product_listed": "Listed",
+    "product_delisted": "Delisted",
+    "product_deleted": "Deleted",
+    "adjust_inbound": "Inbound",
+    "adjust_damage": "Damaged",
+    "adjust_loss": "Lost",
+    "adjust_count_correction": "Count correction",
+    "finance_payments": "Payments",
+    "finance_refunds": "Refunds",
+    "finance_ledger": "Ledger",
+    "finance_settlements": "Settlements",
+    "role_admin": "Admin",
+    "role_reviewer": "Reviewer",
+    "role_ops": "Operations",
+    "role_cs": "Customer service",
+    "role_warehouse": "Warehouse",
+    "role_finance": "Finance",
+}
+
+
+def label(code: str) -> str:
+    return LABELS.get(code, code)
