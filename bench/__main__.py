@@ -17,6 +17,7 @@ from . import (
     hot_sku,
     http_rps,
     outbox_relay,
+    quote_cpu,
     raw_loop,
     reserve_cpu,
     round_trips,
@@ -25,7 +26,18 @@ from . import (
 
 BENCHMARKS = {
     m.NAME: m
-    for m in (raw_loop, outbox_relay, consumer_inbox, reserve_cpu, http_rps, hot_sku, saga, round_trips, analytics)
+    for m in (
+        raw_loop,
+        outbox_relay,
+        consumer_inbox,
+        reserve_cpu,
+        quote_cpu,
+        http_rps,
+        hot_sku,
+        saga,
+        round_trips,
+        analytics,
+    )
 }
 
 # Full sizes (`make bench`) and the small ones used while developing (`--quick`).

@@ -197,3 +197,114 @@ def test_a_campaign_budget_is_never_overspent_by_concurrent_orders(marketing):
     with marketing.db.engine.connect() as conn:
         spent, budget = conn.execute(sa.select(Campaign.subsidy_spent_fen, Campaign.subsidy_budget_fen)).one()
     assert (spent, budget) == (30000, 30000)
+
+
+@pytest.mark.parametrize(
+    ("terms", "quantity", "expected_total"),
+    [
+        # 买1送1 on 3 units: 3 gifts an order; 100 in stock -> 33 orders get 3, one gets the last 1
+        ({"kind": "buy_n_gift", "buy_quantity": 1}, 3, 100),
+        # one gift over 99 yuan: 100 in stock, 300 payers -> exactly 100
+        ({"kind": "gift_over_amount", "threshold_fen": 9900}, 1, 100),
+    ],
+)
+def test_concurrent_payers_of_the_other_gift_kinds_never_take_more_gifts_than_in_stock(
+    marketing, terms, quantity, expected_total
+):
+    from ecom_common.consumer import EventConsumer
+    from ecom_common.events import make_event
+    from marketing.handlers import SUBSCRIPTIONS
+    from marketing.models import Promotion
+
+    body = {
+        "name": "送礼",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "gift_sku_code": "GIFT-CUP",
+        "gift_limit": 100,
+        **terms,
+    }
+    resp = marketing.post("/api/v1/promotions", role="ops", sub="olga", shop_id="S1", json=body)
+    assert resp.status_code == 201, resp.text
+    consumer = EventConsumer(marketing.db, SUBSCRIPTIONS[0])
+    start = threading.Barrier(30)
+
+    def pay(i: int) -> str:
+        line = {"sku_code": "A", "quantity": quantity, "unit_price_fen": 9900}
+        payload = {"order_id": f"O{i}", "shop_id": "S1", "buyer_id": f"buyer-{i}", "payable_fen": 9900 * quantity}
+        event = make_event("orders.OrderPaid", {**payload, "paid_at": "2026-11-11T00:00:00Z", "lines": [line]})
+        if i < 30:
+            start.wait()
+        return consumer.handle(event)
+
+    with ThreadPoolExecutor(30) as pool:
+        outcomes = Counter(pool.map(pay, range(300)))
+    assert outcomes == {"handled": 300}, outcomes
+    with marketing.db.engine.connect() as conn:
+        granted = conn.execute(sa.select(Promotion.gifts_granted)).scalar_one()
+    given = [e["payload"]["quantity"] for e in recorded_events(marketing.db, "marketing.GiftGranted")]
+    assert granted == sum(given) == expected_total
+    assert all(0 < q <= quantity for q in given)
+
+
+def test_concurrent_refunds_and_a_cancellation_never_return_more_subsidy_than_the_order_reserved(marketing):
+    """Two paid 满200减30 orders reserve 3000 fen each of a campaign's subsidy. Twenty refunds of O1,
+    each a tenth of what it paid (twice what it paid in all), and its cancellation race: O1's 3000
+    comes back exactly once, O2's reservation stays spent. A lost race is retried, as the worker's
+    retry tiers would."""
+    from ecom_common.consumer import EventConsumer
+    from ecom_common.errors import RetryLater
+    from ecom_common.events import make_event
+    from marketing.handlers import SUBSCRIPTIONS
+    from marketing.models import Campaign
+
+    made = marketing.post(
+        "/api/v1/campaigns",
+        role="ops",
+        sub="olga",
+        shop_id="S1",
+        json={"name": "双11", "starts_at": "2026-11-01T00:00:00Z", "budget_fen": 100_000},
+    )
+    assert made.status_code == 201, made.text
+    promotion = {
+        "kind": "full_reduction",
+        "name": "满200减30",
+        "starts_at": "2026-01-01T00:00:00Z",
+        "ends_at": "2099-01-01T00:00:00Z",
+        "tiers": [{"threshold_fen": 20000, "reduction_fen": 3000}],
+        "campaign_id": made.json()["campaign_id"],
+    }
+    assert marketing.post("/api/v1/promotions", role="ops", sub="olga", shop_id="S1", json=promotion).status_code == 201
+    consumer = EventConsumer(marketing.db, SUBSCRIPTIONS[0])
+    for order_id in ("O1", "O2"):
+        body = {"order_id": order_id, "shop_id": "S1", "buyer_id": "bob", "lines": LINES}
+        quoted = marketing.post("/api/v1/quotes", role="service", sub="orders", json=body)
+        assert quoted.status_code == 200 and quoted.json()["payable_fen"] == 27000, quoted.text
+        paid = {"order_id": order_id, "shop_id": "S1", "buyer_id": "bob", "payable_fen": 27000}
+        line = {"sku_code": "A", "quantity": 1, "unit_price_fen": 27000}
+        consumer.handle(make_event("orders.OrderPaid", {**paid, "paid_at": "2026-11-11T00:00:00Z", "lines": [line]}))
+    events = [
+        make_event(
+            "billing.RefundSucceeded", {"order_id": "O1", "shop_id": "S1", "refund_id": f"R{i}", "amount_fen": 2700}
+        )
+        for i in range(20)
+    ]
+    events.append(
+        make_event("orders.OrderCancelled", {"order_id": "O1", "shop_id": "S1", "reason": "x", "was_paid": True})
+    )
+    start = threading.Barrier(len(events))
+
+    def handle(event) -> str:
+        start.wait()
+        for _ in range(100):
+            try:
+                return consumer.handle(event)
+            except RetryLater:
+                continue
+        raise AssertionError("still losing after 100 tries")
+
+    with ThreadPoolExecutor(len(events)) as pool:
+        outcomes = Counter(pool.map(handle, events))
+    assert outcomes == {"handled": 21}, outcomes
+    with marketing.db.engine.connect() as conn:
+        assert conn.execute(sa.select(Campaign.subsidy_spent_fen)).scalar_one() == 3000

@@ -51,6 +51,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderReadyToShip",  # create the shipment
         "orders.OrderCancelled",  # cancel a shipment not yet dispatched
         "aftersales.ReshipRequested",  # replacement shipment of an exchange
+        "marketing.GiftGranted",  # the gift on the order's pick list
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
@@ -73,7 +74,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderPaid",  # locked coupons used; member's paid orders
         "orders.OrderCancelled",  # locked coupons released, points returned
         "orders.OrderCompleted",  # points earned
-        "billing.RefundSucceeded",  # points taken back in proportion
+        "billing.RefundSucceeded",  # points and campaign subsidy taken back in proportion
     ],
     # analytics projects facts and rollups from what happened (services/analytics/README.md).
     "analytics.events": [

@@ -443,6 +443,17 @@ def pick_list(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"sku_code": sku, "quantity": qty} for sku, qty in sorted(totals.items())]
 
 
+def with_gifts(lines: list[dict[str, Any]], gifts: Iterable[tuple[str, int, str]]) -> list[dict[str, Any]]:
+    """The pick list of an order's shipment: its lines, then each gift marketing granted the order
+    (`(sku_code, quantity, promotion_id)`) as a row of its own, marked `gift` and charged nothing, so the
+    picker puts it in the parcel and nobody bills it. Gifts sorted by SKU, then promotion."""
+    rows = [
+        {"sku_code": sku, "quantity": int(quantity), "gift": True, "promotion_id": promotion_id, "charge_fen": 0}
+        for sku, quantity, promotion_id in sorted(gifts)
+    ]
+    return [*lines, *rows]
+
+
 def masked_receiver(address: dict[str, Any] | None) -> dict[str, Any]:
     """The receiver as logistics keeps it: name and phone always masked (隐私面单), the rest as given.
 

@@ -67,6 +67,21 @@ def on_reship_requested(uow: UnitOfWork, event: Envelope) -> None:
     )
 
 
+def on_gift_granted(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.GiftGranted -> the gift goes on the pick list of the order's shipment, whether that
+    shipment exists yet or not (the gift is kept per order and read with the shipment)."""
+    p = event.payload
+    gift = operations.GrantedGift(
+        order_id=p["order_id"],
+        shop_id=p["shop_id"],
+        promotion_id=p["promotion_id"],
+        sku_code=p["gift_sku_code"],
+        quantity=int(p.get("quantity") or 1),
+    )
+    if not operations.record_gift(for_event(uow, event, Settings), gift):
+        log.info("order %s: gift of promotion %s already recorded", gift.order_id, gift.promotion_id)
+
+
 def order_address(config: Config, order_id: str) -> dict[str, Any]:
     resp = PeerClient(config, "orders").get(f"/api/v1/orders/{order_id}")
     if resp.status_code != 200:
@@ -80,6 +95,7 @@ HANDLERS = {
     "orders.OrderReadyToShip": on_order_ready_to_ship,
     "orders.OrderCancelled": on_order_cancelled,
     "aftersales.ReshipRequested": on_reship_requested,
+    "marketing.GiftGranted": on_gift_granted,
 }
 
 SUBSCRIPTIONS = [Subscription("logistics.events", HANDLERS)]

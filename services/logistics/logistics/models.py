@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ecom_common.db import BigId, UtcDateTime
 
@@ -115,6 +115,14 @@ class Shipment(Base):
     exception_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     order_cancelled_after_dispatch: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    # What marketing granted the order (marketing.GiftGranted), whenever it arrived: read with the
+    # shipment, so a gift recorded before or after the shipment was created is on its pick list.
+    gifts: Mapped[list[OrderGift]] = relationship(
+        primaryjoin="Shipment.order_id == foreign(OrderGift.order_id)",
+        viewonly=True,
+        lazy="selectin",
+        order_by="OrderGift.promotion_id",
+    )
 
 
 class ShipmentEvent(Base):
@@ -160,3 +168,19 @@ class CancelledOrder(Base):
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     cancelled_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+class OrderGift(Base):
+    """A gift marketing granted a paid order (marketing.GiftGranted): one per order and promotion, so a
+    second delivery of the event records nothing. Kept apart from the shipment, which may not exist yet
+    (the gift is granted on payment, the shipment created once the order is ready to ship), and joined
+    to the order's shipment when it is read: the two events may arrive in either order, even at once."""
+
+    __tablename__ = "order_gifts"
+
+    order_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    promotion_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    granted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

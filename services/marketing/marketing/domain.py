@@ -21,6 +21,7 @@ for a refund.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -368,6 +369,51 @@ def coupon_refusal(claim: ClaimView, *, buyer_id: str, shop_id: str, order_id: s
         raise CouponRefusedError("used", "the coupon was already used")
     if claim.status == "locked" and (order_id is None or claim.order_id != order_id):
         raise CouponRefusedError("locked", "the coupon is held by another order")
+
+
+# Gifts -----------------------------------------------------------------------------------
+GIFT_KINDS = ("first_n_gift", "buy_n_gift", "gift_over_amount")
+
+
+@dataclass(frozen=True)
+class GiftTerms:
+    """A gift promotion's rule: `first_n_gift` and `gift_over_amount` give one gift to an order paying at
+    least `threshold_fen`; `buy_n_gift` one gift per `buy_quantity` units bought of `sku_codes` (empty:
+    any SKU), so 买2送1 on 5 units gives 2. How many gifts are left (`gift_limit`) is counted by the
+    caller, not here."""
+
+    kind: str
+    threshold_fen: int = 0
+    buy_quantity: int = 0
+    sku_codes: tuple[str, ...] = ()
+
+
+def gifts_earned(terms: GiftTerms, paid_fen: int, lines: Sequence[tuple[str, int]]) -> int:
+    """How many gifts an order paying `paid_fen` for `lines` ((sku_code, quantity)) earns: 0 or more.
+    Thresholds are compared in fen: 19999 does not meet 20000."""
+    if terms.kind == "buy_n_gift":
+        if terms.buy_quantity < 1:
+            return 0
+        bought = sum(q for sku, q in lines if not terms.sku_codes or sku in terms.sku_codes)
+        return bought // terms.buy_quantity
+    return 1 if paid_fen >= terms.threshold_fen else 0
+
+
+# Campaign subsidy and refunds ------------------------------------------------------------
+def subsidy_due(
+    reserved: dict[str, int], returned: dict[str, int], refunded_fen: int, payable_fen: int
+) -> dict[str, int]:
+    """What a campaign gets back of the subsidy an order reserved once `refunded_fen` of its
+    `payable_fen` is refunded in all: the refunded share of each reservation (rounded down; all of
+    it once everything is refunded) less what was returned already, never below zero and never past
+    what was reserved. Campaigns owed nothing are left out."""
+    if payable_fen <= 0:
+        share_of = dict(reserved) if refunded_fen > 0 else {c: 0 for c in reserved}
+    else:
+        refunded = min(max(refunded_fen, 0), payable_fen)
+        share_of = {c: amount * refunded // payable_fen for c, amount in reserved.items()}
+    due = {c: min(share, reserved[c]) - returned.get(c, 0) for c, share in share_of.items()}
+    return {c: n for c, n in sorted(due.items()) if n > 0}
 
 
 # Members ---------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def paid_order(p: dict) -> operations.PaidOrder:
-    return operations.PaidOrder(p["order_id"], p["shop_id"], p.get("buyer_id"), p["payable_fen"])
+    lines = tuple((line["sku_code"], int(line["quantity"])) for line in p.get("lines") or ())
+    return operations.PaidOrder(p["order_id"], p["shop_id"], p.get("buyer_id"), p["payable_fen"], lines)
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
@@ -58,9 +59,10 @@ def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
-    """billing.RefundSucceeded -> the points the refunded share earned are taken back."""
+    """billing.RefundSucceeded -> the points the refunded share earned are taken back, and the
+    refunded share of the campaign subsidy the order reserved goes back to its campaigns."""
     p = event.payload
-    taken = operations.take_back_points(for_event(uow, event, Settings), p["order_id"], p["amount_fen"])
+    taken = operations.apply_refund(for_event(uow, event, Settings), p["order_id"], p["amount_fen"])
     if taken is None:
         log.info("refund of order %s, which marketing never saw paid: no points to take back", p["order_id"])
 

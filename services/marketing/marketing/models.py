@@ -161,6 +161,10 @@ class OrderQuote(Base):
     body: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
     # campaign id -> subsidy reserved for this order (returned when it is cancelled)
     subsidy: Mapped[dict] = mapped_column(sa.JSON, nullable=False, default=dict)
+    # what refunds of the paid order took back (capped at payable_fen), and campaign id -> the subsidy
+    # returned for them or by the cancellation (never more than `subsidy` reserved); migration 0002
+    refunded_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    subsidy_returned: Mapped[dict | None] = mapped_column(sa.JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 

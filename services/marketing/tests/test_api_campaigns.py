@@ -118,3 +118,61 @@ def test_phases_can_be_given_with_their_dates(client):
         headers=OPS1,
     )
     assert resp.status_code == 422 and "phases" in resp.get_json()["errors"]
+
+
+def paid_event(order_id, payable=17000):
+    return {
+        "order_id": order_id,
+        "shop_id": "S1",
+        "buyer_id": "bob",
+        "payable_fen": payable,
+        "paid_at": "2026-11-11T00:00:00Z",
+        "lines": [{"sku_code": "A", "quantity": 1, "unit_price_fen": payable}],
+    }
+
+
+def refund(order_id, amount_fen, n):
+    return {"order_id": order_id, "shop_id": "S1", "refund_id": f"R{n}", "amount_fen": amount_fen}
+
+
+def spent(client, campaign_id):
+    return ok(client.get(f"/api/v1/campaigns/{campaign_id}", headers=OPS1))["subsidy_spent_fen"]
+
+
+def test_a_refund_returns_the_refunded_share_of_the_subsidy_never_more_than_reserved(client, deliver):
+    c = campaign(client, budget_fen=20000)  # subsidy 6000: two orders of 3000 each
+    reduction_in(client, c["campaign_id"])
+    quote(client, "O1")
+    quote(client, "O2")
+    deliver("orders.OrderPaid", paid_event("O1"))
+    deliver("orders.OrderPaid", paid_event("O2"))
+    assert spent(client, c["campaign_id"]) == 6000
+    deliver("billing.RefundSucceeded", refund("O1", 8500, 1))  # half of 17000 back: half of 3000
+    assert spent(client, c["campaign_id"]) == 4500
+    deliver("billing.RefundSucceeded", refund("O1", 1, 2))  # 8501 of 17000: 1500.08 rounds down, nothing more
+    assert spent(client, c["campaign_id"]) == 4500
+    deliver("billing.RefundSucceeded", refund("O1", 90000, 3))  # refunds past what was paid: capped
+    assert spent(client, c["campaign_id"]) == 3000
+    deliver("billing.RefundSucceeded", refund("O1", 5000, 4))  # nothing is left to return
+    assert spent(client, c["campaign_id"]) == 3000
+    # O2: partly refunded, then cancelled (a refund of what was paid): the rest comes back, once
+    deliver("billing.RefundSucceeded", refund("O2", 1700, 5))  # 10%: 300 back
+    assert spent(client, c["campaign_id"]) == 2700
+    deliver("orders.OrderCancelled", {"order_id": "O2", "shop_id": "S1", "reason": "shortage", "was_paid": True})
+    assert spent(client, c["campaign_id"]) == 0
+    deliver("billing.RefundSucceeded", refund("O2", 15300, 6))  # the cancellation's refund: nothing more
+    assert spent(client, c["campaign_id"]) == 0
+    # a refund of an order marketing never priced returns nothing
+    deliver("billing.RefundSucceeded", refund("O-unknown", 100, 7))
+    assert spent(client, c["campaign_id"]) == 0
+
+
+def test_a_full_refund_before_the_cancellation_returns_the_subsidy_once(client, deliver):
+    c = campaign(client, budget_fen=20000)
+    reduction_in(client, c["campaign_id"])
+    quote(client, "O1")
+    deliver("orders.OrderPaid", paid_event("O1"))
+    deliver("billing.RefundSucceeded", refund("O1", 17000, 1))
+    assert spent(client, c["campaign_id"]) == 0
+    deliver("orders.OrderCancelled", {"order_id": "O1", "shop_id": "S1", "reason": "shortage", "was_paid": True})
+    assert spent(client, c["campaign_id"]) == 0

@@ -267,3 +267,16 @@ def test_member_tiers_and_levels():
     ]
     thresholds = (0, 1000, 5000, 20000)
     assert [d.member_level(g, thresholds) for g in (0, 999, 1000, 4999, 5000, 20000, 10**9)] == [1, 1, 2, 2, 3, 4, 4]
+
+
+def test_subsidy_due_is_the_refunded_share_less_what_was_returned_never_past_the_reservation():
+    from marketing.domain import subsidy_due
+
+    reserved = {"C1": 3000, "C2": 1001}
+    assert subsidy_due(reserved, {}, 8500, 17000) == {"C1": 1500, "C2": 500}
+    assert subsidy_due(reserved, {"C1": 1500, "C2": 500}, 8500, 17000) == {}
+    assert subsidy_due(reserved, {"C1": 1500}, 17000, 17000) == {"C1": 1500, "C2": 1001}
+    assert subsidy_due(reserved, {}, 10**9, 17000) == reserved  # refunds past what was paid: capped
+    assert subsidy_due(reserved, reserved, 17000, 17000) == {}
+    assert subsidy_due(reserved, {}, 0, 17000) == {}
+    assert subsidy_due({"C1": 500}, {}, 1, 0) == {"C1": 500}  # nothing paid: any refund returns all

@@ -27,6 +27,10 @@ blp = Blueprint("shipments", __name__)
 class LineOut(Schema):
     sku_code = fields.Str()
     quantity = fields.Int()
+    # only on a gift marketing granted the order (marketing.GiftGranted)
+    gift = fields.Bool(metadata={"description": "a gift: in the parcel, not paid for"})
+    promotion_id = fields.Str(metadata={"description": "the promotion that granted the gift"})
+    charge_fen = fields.Int(metadata={"description": "0: a gift is charged nothing"})
 
 
 class ShipmentOut(Schema):
@@ -95,7 +99,7 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
         "carrier": s.carrier,
         "carrier_reason": s.carrier_reason,
         "tracking_no": s.tracking_no,
-        "pick_list": s.lines,
+        "pick_list": operations.pick_list(s),
         "receiver": s.receiver,
         "province": s.province,
         "weight_g": s.weight_g,

@@ -14,12 +14,15 @@ timeline), `tracking` (carrier reports, stalls). Callers use the names below
 from __future__ import annotations
 
 from .shipments import (
+    GrantedGift,
     NewShipment,
     ShipmentDetail,
     assign_carrier,
     cancel_for_order,
     change_carrier,
     dispatch,
+    pick_list,
+    record_gift,
     ship_order,
     ship_replacement,
     shipment_detail,
@@ -41,6 +44,7 @@ from .shipping import (
 from .tracking import Tracked, TrackingReport, flag_stalled, record_tracking
 
 __all__ = [
+    "GrantedGift",
     "NewShipment",
     "ShipmentDetail",
     "Tracked",
@@ -52,7 +56,9 @@ __all__ = [
     "dispatch",
     "drop_template",
     "flag_stalled",
+    "pick_list",
     "quote",
+    "record_gift",
     "record_tracking",
     "replace_carrier_rules",
     "replace_carriers",

@@ -16,12 +16,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from ecom_common.clock import aware, iso
+from ecom_common.db import insert_ignore
 from ecom_common.errors import ConcurrentChange, ConflictError, NotFound, RuleViolation
 from ecom_common.events import make_event
 from ecom_common.ids import new_id
 
 from .. import domain
-from ..models import CancelledOrder, Carrier, Shipment, ShipmentEvent, TrackingEvent
+from ..models import CancelledOrder, Carrier, OrderGift, Shipment, ShipmentEvent, TrackingEvent
 from ..settings import Context
 from .shipping import active_carriers, carrier_rules_for, promotion_periods, require_active_carrier, sender_for
 
@@ -164,6 +165,48 @@ def shipment_stats(ctx: Context, shop_id: str | None) -> dict[str, Any]:
     }
 
 
+def pick_list(s: Shipment) -> list[dict[str, Any]]:
+    """What the warehouse picks for the shipment: its lines and, on the order's own shipment (not an
+    exchange's replacement), the gifts marketing granted the order, marked as gifts at no charge."""
+    gifts = [] if s.case_id else [(g.sku_code, g.quantity, g.promotion_id) for g in s.gifts]
+    return domain.with_gifts(s.lines, gifts)
+
+
+@dataclass(frozen=True)
+class GrantedGift:
+    """A gift marketing granted a paid order (marketing.GiftGranted)."""
+
+    order_id: str
+    shop_id: str
+    promotion_id: str
+    sku_code: str
+    quantity: int
+
+
+def record_gift(ctx: Context, gift: GrantedGift) -> bool:
+    """Keep the gift for the order's pick list: False if this order already has this promotion's gift.
+
+    The gift is its own row, read with the shipment (`Shipment.gifts`), never written into the
+    shipment: the payment that grants it and the order being ready to ship race, and whichever of
+    GiftGranted and OrderReadyToShip arrives first (or both at once on two consumers) the pick list
+    shows the gift. A shipment already there gets a timeline entry saying so."""
+    row = {
+        "order_id": gift.order_id,
+        "promotion_id": gift.promotion_id,
+        "shop_id": gift.shop_id,
+        "sku_code": gift.sku_code,
+        "quantity": gift.quantity,
+        "granted_at": ctx.now,
+    }
+    if not insert_ignore(ctx.session, OrderGift.__table__, row):
+        return False
+    shipment = find_by_key(ctx, f"order:{gift.order_id}")
+    if shipment is not None:
+        why = f"gift {gift.sku_code} x{gift.quantity} of promotion {gift.promotion_id}, no charge"
+        note(ctx, shipment.id, Entry("gift_added", shipment.status, shipment.status, why))
+    return True
+
+
 def waybill(ctx: Context, shipment_id: str) -> dict[str, Any]:
     """What the warehouse prints and sticks on the parcel: sender, masked receiver, order number,
     carrier, tracking number, SKU lines."""
@@ -180,8 +223,8 @@ def waybill(ctx: Context, shipment_id: str) -> dict[str, Any]:
         "tracking_no": s.tracking_no,
         "sender": sender,
         "receiver": s.receiver,
-        "lines": s.lines,
-        "total_quantity": sum(line["quantity"] for line in s.lines),
+        "lines": pick_list(s),
+        "total_quantity": sum(line["quantity"] for line in pick_list(s)),
         "weight_g": s.weight_g,
         "priority": s.priority,
         "printed_at": iso(ctx.now),

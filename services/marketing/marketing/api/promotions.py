@@ -22,7 +22,7 @@ from ..settings import Settings
 from .schemas import Fen, Time
 
 blp = Blueprint("promotions", __name__)
-KINDS = ("full_reduction", "timed_discount", "first_order", "first_n_gift")
+KINDS = ("full_reduction", "timed_discount", "first_order", "first_n_gift", "buy_n_gift", "gift_over_amount")
 READERS = ("ops", "finance", "admin", "service")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -52,8 +52,14 @@ class PromotionIn(BodySchema):
     window_end = fields.Str(validate=validate.Regexp(HHMM))
     reduction_fen = Fen()
     threshold_fen = Fen(load_default=0)
-    gift_sku_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={"description": "first_n_gift"})
-    gift_limit = fields.Int(validate=validate.Range(min=1, max=10_000_000), metadata={"description": "N payers"})
+    gift_sku_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={"description": "the gift kinds"})
+    gift_limit = fields.Int(
+        validate=validate.Range(min=1, max=10_000_000),
+        metadata={"description": "first_n_gift: N payers; the other gift kinds: gifts in stock (optional)"},
+    )
+    buy_quantity = fields.Int(
+        validate=validate.Range(min=1, max=10_000), metadata={"description": "buy_n_gift: a gift per N units"}
+    )
 
     @validates_schema
     def _terms_of_kind(self, data, **kwargs):
@@ -62,10 +68,14 @@ class PromotionIn(BodySchema):
             "timed_discount": ("sku_codes", "rate_bps"),
             "first_order": ("reduction_fen",),
             "first_n_gift": ("gift_sku_code", "gift_limit"),
+            "buy_n_gift": ("gift_sku_code", "buy_quantity"),
+            "gift_over_amount": ("gift_sku_code",),
         }
         missing = [f for f in need[data["kind"]] if data.get(f) in (None, [])]
         if missing:
             raise ValidationError({f: [f"required for {data['kind']}"] for f in missing})
+        if data["kind"] == "gift_over_amount" and not data.get("threshold_fen"):
+            raise ValidationError({"threshold_fen": ["required for gift_over_amount, above 0"]})
         if ("window_start" in data) != ("window_end" in data):
             raise ValidationError({"window_end": ["give both ends of the daily window, or neither"]})
         if data.get("per_every") and len(data.get("tiers") or []) != 1:
@@ -116,6 +126,12 @@ def terms_of(body: dict) -> dict:
     if kind == "first_n_gift":
         gift = {"gift_sku_code": body["gift_sku_code"], "gift_limit": body["gift_limit"]}
         return {**gift, "threshold_fen": body.get("threshold_fen", 0)}
+    if kind == "buy_n_gift":
+        gift = {"gift_sku_code": body["gift_sku_code"], "gift_limit": body.get("gift_limit")}
+        return {**gift, "buy_quantity": body["buy_quantity"], "sku_codes": body.get("sku_codes") or []}
+    if kind == "gift_over_amount":
+        gift = {"gift_sku_code": body["gift_sku_code"], "gift_limit": body.get("gift_limit")}
+        return {**gift, "threshold_fen": body["threshold_fen"]}
     return {"reduction_fen": body["reduction_fen"], "threshold_fen": body.get("threshold_fen", 0)}
 
 

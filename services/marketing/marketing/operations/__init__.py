@@ -24,16 +24,19 @@ from .members import add_points, complete_order, earn_points, member, record_pai
 from .promotions import active_promotions, active_rules, create_promotion, end_promotion, get_promotion, grant_gifts
 from .quotes import (
     apply_payment,
+    apply_refund,
     order_paid,
     order_placed,
     quote,
     quote_body,
     release_order,
+    return_subsidy,
     stale_quotes,
 )
 from .segments import issue_level_coupon, issue_repurchase, level_coupon_due, repurchase_segment
 
 __all__ = [
+    "apply_refund",
     "TIMEOUT",
     "MCtx",
     "PaidOrder",
@@ -64,6 +67,7 @@ __all__ = [
     "quote_body",
     "record_paid",
     "release_order",
+    "return_subsidy",
     "repurchase_segment",
     "stale_quotes",
     "stop_template",

@@ -20,3 +20,4 @@ class PaidOrder:
     shop_id: str
     buyer_id: str | None
     paid_fen: int
+    lines: tuple[tuple[str, int], ...] = ()  # (sku_code, quantity) as paid, for buy-N gifts

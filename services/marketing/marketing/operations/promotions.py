@@ -1,4 +1,5 @@
-"""Promotions: a shop's 满减, time-bound discounts, first-order discounts and first-N gifts."""
+"""Promotions: a shop's 满减, time-bound discounts, first-order discounts and gifts (first N payers,
+buy N get a gift, gift over an amount)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def create_promotion(ctx: MCtx, shop_id: str, body: dict[str, Any]) -> Promotion
         ends_at=body["ends_at"],
         terms=body["terms"],
         campaign_id=campaign_id,
-        gift_limit=body["terms"].get("gift_limit") if body["kind"] == "first_n_gift" else None,
+        gift_limit=body["terms"].get("gift_limit") if body["kind"] in domain.GIFT_KINDS else None,
         gifts_granted=0,
         created_at=ctx.now,
         created_by=ctx.actor.id,
@@ -94,13 +95,15 @@ def active_rules(rows: list[Promotion]) -> dict[str, tuple[Any, ...]]:
 
 
 def grant_gifts(ctx: MCtx, order: PaidOrder) -> list[str]:
-    """First N payers get a gift (GiftGranted, for the pick list): N counted by conditional UPDATE
-    (`gifts_granted + 1 WHERE gifts_granted < gift_limit`), so 300 concurrent payers of a first-100
-    gift get exactly 100. One gift per order and promotion (a repeated payment grants nothing)."""
+    """The shop's gift promotions grant a paid order its gifts (GiftGranted, for the pick list): how
+    many by the promotion's rule (domain.gifts_earned), the gifts left counted by conditional UPDATE
+    (`gifts_granted + n WHERE gifts_granted + n <= gift_limit`; no limit: counted, never refused), so
+    300 concurrent payers of a first-100 gift get exactly 100. An order earning more gifts than are
+    left gets what is left. One grant per order and promotion (a repeated payment grants nothing)."""
     offers = ctx.session.scalars(
         sa.select(Promotion).where(
             Promotion.shop_id == order.shop_id,
-            Promotion.kind == "first_n_gift",
+            Promotion.kind.in_(domain.GIFT_KINDS),
             Promotion.status == "active",
             Promotion.starts_at <= ctx.now,
             Promotion.ends_at > ctx.now,
@@ -108,7 +111,8 @@ def grant_gifts(ctx: MCtx, order: PaidOrder) -> list[str]:
     ).all()
     granted = []
     for offer in offers:
-        if order.buyer_id is None or order.paid_fen < offer.terms.get("threshold_fen", 0):
+        earned = domain.gifts_earned(gift_terms(offer), order.paid_fen, order.lines)
+        if order.buyer_id is None or earned < 1:
             continue
         row = {
             "order_id": order.order_id,
@@ -120,18 +124,50 @@ def grant_gifts(ctx: MCtx, order: PaidOrder) -> list[str]:
         }
         if not insert_ignore(ctx.session, Gift.__table__, row):
             continue
-        won = ctx.session.execute(
-            sa.update(Promotion)
-            .where(Promotion.promotion_id == offer.promotion_id, Promotion.gifts_granted < Promotion.gift_limit)
-            .values(gifts_granted=Promotion.gifts_granted + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won != 1:  # all given: no gift for this order
+        quantity = take_gifts(ctx, offer, earned)
+        if quantity == 0:  # all given: no gift for this order
             ctx.session.execute(
                 sa.delete(Gift).where(Gift.order_id == order.order_id, Gift.promotion_id == offer.promotion_id)
             )
             continue
         payload = {k: row[k] for k in ("order_id", "shop_id", "buyer_id", "promotion_id", "gift_sku_code")}
-        ctx.record(make_event("marketing.GiftGranted", {**payload, "quantity": 1}))
+        ctx.record(make_event("marketing.GiftGranted", {**payload, "quantity": quantity}))
         granted.append(offer.promotion_id)
     return granted
+
+
+def gift_terms(offer: Promotion) -> domain.GiftTerms:
+    terms = offer.terms
+    return domain.GiftTerms(
+        kind=offer.kind,
+        threshold_fen=int(terms.get("threshold_fen") or 0),
+        buy_quantity=int(terms.get("buy_quantity") or 0),
+        sku_codes=tuple(terms.get("sku_codes") or ()),
+    )
+
+
+def take_gifts(ctx: MCtx, offer: Promotion, wanted: int) -> int:
+    """Count `wanted` gifts out of the promotion's limit by conditional UPDATE, or what is left if
+    fewer (the second UPDATE is conditional too: a concurrent payer taking the rest leaves 0)."""
+    for n in (wanted, None):
+        if n is None:  # fewer left than wanted: take what a fresh read says is left, still guarded
+            left = ctx.session.execute(
+                sa.select(Promotion.gift_limit - Promotion.gifts_granted).where(
+                    Promotion.promotion_id == offer.promotion_id
+                )
+            ).scalar_one()
+            if left is None or left < 1:
+                return 0
+            n = min(wanted, int(left))
+        won = ctx.session.execute(
+            sa.update(Promotion)
+            .where(
+                Promotion.promotion_id == offer.promotion_id,
+                sa.or_(Promotion.gift_limit.is_(None), Promotion.gifts_granted + n <= Promotion.gift_limit),
+            )
+            .values(gifts_granted=Promotion.gifts_granted + n)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won == 1:
+            return n
+    return 0

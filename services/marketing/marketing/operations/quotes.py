@@ -19,7 +19,7 @@ from ..models import CouponClaim, CouponTemplate, Member, OrderQuote
 from . import campaigns
 from .common import TIMEOUT, MCtx, PaidOrder
 from .coupons import coupon_payload
-from .members import add_points, record_paid
+from .members import add_points, record_paid, take_back_points
 from .promotions import active_promotions, active_rules, grant_gifts
 
 
@@ -214,6 +214,7 @@ def release_order(ctx: MCtx, order_id: str, reason: str) -> list[str]:
         return []  # the order appeared meanwhile: its locks stay
     if not _move_quote(ctx, order_id, (was,), "expired" if reason == TIMEOUT else "cancelled"):
         raise LostRace(f"the quote of order {order_id} changed meanwhile")
+    ctx.session.refresh(quote_row)  # the row is ours now: what a refund committed meanwhile returned
     released = []
     for claim in _locked_by(ctx, order_id):
         claim.status, claim.order_id, claim.locked_at = "available", None, None
@@ -221,8 +222,38 @@ def release_order(ctx: MCtx, order_id: str, reason: str) -> list[str]:
         ctx.record(make_event("marketing.CouponReleased", coupon_payload(claim, order_id=order_id, reason=reason)))
     if quote_row.points:
         add_points(ctx, quote_row.shop_id, quote_row.buyer_id, quote_row.points)
-    campaigns.release(ctx, dict(quote_row.subsidy or {}))  # the subsidy goes back to its budgets
+    # the subsidy goes back to its budgets, but for what refunds of the paid order returned already
+    reserved, returned = dict(quote_row.subsidy or {}), dict(quote_row.subsidy_returned or {})
+    campaigns.release(ctx, {c: n - returned.get(c, 0) for c, n in reserved.items() if n > returned.get(c, 0)})
+    if reserved:
+        quote_row.subsidy_returned = reserved
     return released
+
+
+def return_subsidy(ctx: MCtx, order_id: str, refunded_fen: int) -> dict[str, int] | None:
+    """billing.RefundSucceeded of a paid order: its campaigns get back the refunded share of the
+    subsidy its quote reserved (domain.subsidy_due: never more than reserved, whatever the refunds
+    add up to, and not again what a cancellation returned). The quote moves by conditional UPDATE on
+    what was read (status and refunded so far): a concurrent refund or cancellation -> LostRace,
+    retried. None if the order was not paid through a quote (nothing reserved to return)."""
+    quote_row = ctx.session.get(OrderQuote, order_id)
+    if quote_row is None or quote_row.status != "paid":
+        return None
+    seen = quote_row.refunded_fen or 0
+    total = min(seen + max(refunded_fen, 0), quote_row.payable_fen)
+    reserved, returned = dict(quote_row.subsidy or {}), dict(quote_row.subsidy_returned or {})
+    due = domain.subsidy_due(reserved, returned, total, quote_row.payable_fen)
+    after = {c: returned.get(c, 0) + due.get(c, 0) for c in reserved}
+    moved = ctx.session.execute(
+        sa.update(OrderQuote)
+        .where(OrderQuote.order_id == order_id, OrderQuote.status == "paid", OrderQuote.refunded_fen == seen)
+        .values(refunded_fen=total, subsidy_returned=after or None, updated_at=ctx.now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise LostRace(f"the quote of order {order_id} changed meanwhile")
+    campaigns.release(ctx, due)
+    return due
 
 
 def _move_quote(ctx: MCtx, order_id: str, from_statuses: tuple[str, ...], to: str) -> bool:
@@ -251,3 +282,11 @@ def stale_quotes(ctx: MCtx, limit: int = 100) -> list[str]:
         .limit(limit)
     ).all()
     return list(stale)
+
+
+def apply_refund(ctx: MCtx, order_id: str, refunded_fen: int) -> int | None:
+    """billing.RefundSucceeded: the points the refunded share earned are taken back, and the refunded
+    share of the campaign subsidy the order reserved is returned. The points taken back, None if
+    marketing never saw the order paid."""
+    return_subsidy(ctx, order_id, refunded_fen)
+    return take_back_points(ctx, order_id, refunded_fen)
