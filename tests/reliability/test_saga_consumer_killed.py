@@ -31,7 +31,7 @@ from ecom_testkit import Platform, eventually, scenarios
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, pytest.mark.timeout(150)]
 
 ECOM = str(Path(sys.executable).parent / "ecom")
-IN_PROCESS = ["catalog", "orders", "billing", "logistics"]
+IN_PROCESS = ["catalog", "orders", "billing", "logistics", "marketing"]
 
 
 def start_inventory_worker(env) -> subprocess.Popen:

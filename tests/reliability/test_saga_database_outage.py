@@ -946,7 +946,9 @@ def test_the_database_lost_at_or_right_after_a_commit_is_answered_truthfully(rel
     answers = {}
     try:
         with Platform(
-            ["catalog", "orders", "inventory", "logistics", "billing"], settings=scenarios.SAGA_SETTINGS, db_urls=urls
+            ["catalog", "orders", "inventory", "logistics", "billing", "marketing"],
+            settings=scenarios.SAGA_SETTINGS,
+            db_urls=urls,
         ) as p:
             try:
                 saga = scenarios.Saga(p)
