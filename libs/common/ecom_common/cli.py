@@ -76,22 +76,18 @@ def _job(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analytics(args: argparse.Namespace) -> int:
-    """`ecom analytics rebuild`: the rollups recomputed from the facts in one transaction (safe while
-    the analytics worker runs; services/analytics/README.md, "Rollups")."""
-    from analytics import operations
-    from analytics.settings import Settings
-
+def _command(args: argparse.Namespace) -> int:
+    """`ecom <service> <command>`: a maintenance command the service declares (`ServiceDef.commands`),
+    e.g. `ecom analytics rebuild`."""
     from .db import Database
-    from .usecase import for_job
+    from .service import load
 
-    db = Database(Config.from_env("analytics"))
+    service = load(args.service)
+    db = Database(Config.from_env(args.service))
     try:
-        with for_job(db, Settings) as ctx:
-            counts = operations.rebuild_rollups(ctx)
+        print(service.commands[args.action](db))
     finally:
         db.dispose()
-    print("rebuilt: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items()))
     return 0
 
 
@@ -197,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("analytics", help="analytics maintenance: rebuild the rollups from the facts")
     p.add_argument("action", choices=["rebuild"])
-    p.set_defaults(func=_analytics)
+    p.set_defaults(func=_command, service="analytics")
 
     p = sub.add_parser("dlq", help="inspect or re-drive a dead-letter queue")
     p.add_argument("action", choices=["list", "replay"])

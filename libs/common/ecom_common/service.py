@@ -7,6 +7,7 @@ are all built from it, so that every service starts, migrates and runs the same 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,9 @@ class ServiceDef:
     subscriptions: list[Subscription] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     description: str = ""
+    # Maintenance a person runs by hand, `ecom <service> <name>`: each takes the service's database
+    # and returns what it did, printed (analytics' `rebuild`).
+    commands: dict[str, Callable[[Database], str]] = field(default_factory=dict)
 
     @property
     def migrations_dir(self) -> Path:

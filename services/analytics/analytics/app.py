@@ -14,6 +14,7 @@ SERVICE = ServiceDef(
     blueprints=api.BLUEPRINTS,
     subscriptions=handlers.SUBSCRIPTIONS,
     jobs=handlers.JOBS,
+    commands=handlers.COMMANDS,
     description="Facts and rollups projected from events, visits, KPIs, alerts and A/B experiments.",
 )
 

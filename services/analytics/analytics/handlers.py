@@ -184,3 +184,14 @@ def check_kpi_alerts(db: Database) -> int:
 
 
 JOBS: list[Job] = [Job("check-kpi-alerts", check_kpi_alerts, interval=3600)]
+
+
+def rebuild_rollups(db: Database) -> str:
+    """`ecom analytics rebuild`: every rollup recomputed from the facts in one transaction (safe
+    while the worker runs; README, "Rollups")."""
+    with for_job(db, Settings) as ctx:
+        counts = operations.rebuild_rollups(ctx)
+    return "rebuilt: " + ", ".join(f"{table} {rows} rows" for table, rows in counts.items())
+
+
+COMMANDS = {"rebuild": rebuild_rollups}
