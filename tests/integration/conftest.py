@@ -1,5 +1,5 @@
 """Integration fixtures: the real RabbitMQ and PostgreSQL (`infrastructure`, ecom_testkit/servers.py)
-and the six services driven over HTTP (`saga`, ecom_testkit/saga.py)."""
+and the services driven over HTTP (`saga`, ecom_testkit/saga.py)."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ STAFF = {
 
 @pytest.fixture(scope="module")
 def world():
-    """The six services and the console, a listed product with stock, and the console's staff."""
+    """The services and the console, a listed product with stock, and the console's staff."""
     require_browser()
     from console import operations
     from console.settings import Settings

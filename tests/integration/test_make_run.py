@@ -1,5 +1,5 @@
 """`make run` starts the whole platform: the Procfile's twelve processes on the embedded default
-(SQLite per service, kombu's sqla+sqlite bus) bring all six services to a ready /readyz (issue 2),
+(SQLite per service, kombu's sqla+sqlite bus) bring every service to a ready /readyz (issue 2),
 and an order goes from placing to settlement through them, every hop crossing processes: the
 carrier's delivery is signed by `ecom carrier-webhook` with the secret the first run generated into
 var/, as README.md's walkthrough does it (issue 14). Ports are chosen free for the test; the
@@ -75,7 +75,7 @@ def test_procfile_brings_six_services_to_ready(tmp_path):
                     pass
             time.sleep(0.5)
         assert not pending, f"not ready within a minute: {sorted(pending)}"
-        print(f"six services ready in {time.monotonic() - started:.1f}s")
+        print(f"all services ready in {time.monotonic() - started:.1f}s")
         oid = order_flows_through(ports)
         delivered_and_settled(ports, env, oid)
     finally:
