@@ -141,6 +141,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         marker="sku_code",
     ),
     ("inventory", "/api/v1/stock/replenishment"): Route("shop", _r("warehouse", "ops", "admin"), params=S2),
+    ("inventory", "/api/v1/warehouses"): Route("shop", _r("warehouse", "ops", "admin", "service"), params=S2),
     ("aftersales", "/api/v1/cases"): Route("list", AFTERSALES_READERS, buyer_owned=True, holds_s2=True),
     ("aftersales", "/api/v1/cases/<case_id>"): Route(
         "one", AFTERSALES_READERS, path={"case_id": "case_id"}, marker="case_id", buyer_owned=True

@@ -10,6 +10,7 @@ A SKU code is unique per shop (catalog), so stock is keyed by (shop_id, sku_code
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -321,3 +322,147 @@ def thresholds_from_price_change(payload: dict[str, Any]) -> list[NewSku]:
         for sku in payload.get("skus", [])
         if "low_stock_threshold" in sku
     ]
+
+
+# Warehouses and where an order is served from ----------------------------------------------------
+# Provinces by region (the seven customary regions of mainland China, and 港澳台). Distance from a
+# warehouse to a receiver is ranked, not measured: same province (0) < same region (1) < elsewhere (2).
+# A warehouse or receiver without a known province is "elsewhere" to everyone.
+REGIONS: dict[str, tuple[str, ...]] = {
+    "华北": ("北京", "天津", "河北", "山西", "内蒙古"),
+    "东北": ("辽宁", "吉林", "黑龙江"),
+    "华东": ("上海", "江苏", "浙江", "安徽", "福建", "江西", "山东"),
+    "华中": ("河南", "湖北", "湖南"),
+    "华南": ("广东", "广西", "海南"),
+    "西南": ("重庆", "四川", "贵州", "云南", "西藏"),
+    "西北": ("陕西", "甘肃", "青海", "宁夏", "新疆"),
+    "港澳台": ("香港", "澳门", "台湾"),
+}
+PROVINCE_REGION: dict[str, str] = {p: region for region, provinces in REGIONS.items() for p in provinces}
+# A cost-table destination that applies wherever no province or region entry does.
+ANYWHERE = "*"
+_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市")
+SAME_PROVINCE, SAME_REGION, ELSEWHERE = 0, 1, 2
+
+
+def normalise_province(name: str | None) -> str | None:
+    """The short name of a province ("新疆维吾尔自治区" -> "新疆", "上海市" -> "上海"), None if not one."""
+    if not name or not isinstance(name, str):
+        return None
+    text = name.strip()
+    if text in PROVINCE_REGION:
+        return text
+    for suffix in _SUFFIXES:
+        if text.endswith(suffix) and text[: -len(suffix)] in PROVINCE_REGION:
+            return text[: -len(suffix)]
+    return None
+
+
+def require_province(name: str | None, field_name: str = "province") -> str:
+    short = normalise_province(name)
+    if short is None:
+        raise RuleViolation(f"unknown province {name!r}", {field_name: [f"Unknown province: {name!r}."]})
+    return short
+
+
+def normalise_costs(costs: dict[str, int] | None, field_name: str = "costs") -> dict[str, int]:
+    """A cost table {destination: fen per parcel}: a destination is a province (normalised), a region
+    of REGIONS or "*" (everywhere else). RuleViolation for anything else or a negative cost."""
+    out: dict[str, int] = {}
+    for raw, fen in (costs or {}).items():
+        key = raw.strip() if isinstance(raw, str) else raw
+        if key not in REGIONS and key != ANYWHERE:
+            key = normalise_province(raw)
+        if key is None:
+            raise RuleViolation(
+                f"unknown destination {raw!r}", {field_name: [f"{raw}: not a province, a region or '*'."]}
+            )
+        if not isinstance(fen, int) or isinstance(fen, bool) or fen < 0:
+            raise RuleViolation(f"bad cost for {raw!r}", {field_name: [f"{raw}: a cost is fen >= 0."]})
+        out[key] = fen
+    return out
+
+
+def distance_rank(warehouse_province: str | None, receiver_province: str | None) -> int:
+    """0 same province, 1 same region, 2 elsewhere (or either province unknown)."""
+    if not warehouse_province or not receiver_province:
+        return ELSEWHERE
+    if warehouse_province == receiver_province:
+        return SAME_PROVINCE
+    region = PROVINCE_REGION.get(warehouse_province)
+    if region is not None and region == PROVINCE_REGION.get(receiver_province):
+        return SAME_REGION
+    return ELSEWHERE
+
+
+def shipping_cost(costs: dict[str, int], receiver_province: str | None) -> int | None:
+    """A parcel's cost from a warehouse to the receiver: the province's entry, else its region's, else
+    "*"; None when the table says nothing (ranked after every known cost)."""
+    if receiver_province and receiver_province in costs:
+        return costs[receiver_province]
+    region = PROVINCE_REGION.get(receiver_province or "")
+    if region is not None and region in costs:
+        return costs[region]
+    return costs.get(ANYWHERE)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A warehouse as the choice sees it: its province and cost table (None/{} for a warehouse code
+    that holds stock but was never registered), and the units available there per SKU."""
+
+    code: str
+    province: str | None = None
+    costs: tuple[tuple[str, int], ...] = ()
+    available: tuple[tuple[str, int], ...] = ()
+
+    def stock(self, sku_code: str) -> int:
+        return dict(self.available).get(sku_code, 0)
+
+
+def rank_sites(sites: Iterable[Site], receiver_province: str | None, lines: list[Line]) -> list[Site]:
+    """Warehouses best first: nearest (same province < same region < elsewhere), then cheapest
+    parcel to the receiver (unknown cost last), then most stock of the order's SKUs, then code."""
+
+    def key(site: Site) -> tuple[int, int, int, int, str]:
+        cost = shipping_cost(dict(site.costs), receiver_province)
+        return (
+            distance_rank(site.province, receiver_province),
+            cost is None,
+            cost or 0,
+            -sum(site.stock(line.sku_code) for line in lines),
+            site.code,
+        )
+
+    return sorted(sites, key=key)
+
+
+def choose_warehouses(
+    lines: list[Line], sites: Iterable[Site], receiver_province: str | None, *, max_split: int = 4
+) -> dict[str, str] | None:
+    """自动匹配最优仓库: {sku_code: warehouse_code} for an order's (merged) lines, or None when no
+    combination of at most `max_split` warehouses can serve every line (the order is short).
+
+    The best single warehouse that can serve every line whole (rank_sites' order); only when none
+    can, the fewest warehouses that together can, each line whole in one of them (a line is never
+    split), preferring combinations of better-ranked warehouses and giving each line to the best
+    ranked warehouse of the combination that holds it."""
+    ranked = rank_sites(sites, receiver_province, lines)
+    if not lines:
+        return {}
+    for site in ranked:
+        if all(site.stock(line.sku_code) >= line.quantity for line in lines):
+            return {line.sku_code: site.code for line in lines}
+    useful = [s for s in ranked if any(s.stock(line.sku_code) >= line.quantity for line in lines)]
+    for size in range(2, min(max_split, len(useful), len(lines)) + 1):
+        for combo in itertools.combinations(useful, size):  # in rank order: better combinations first
+            plan: dict[str, str] = {}
+            for line in lines:
+                holder = next((s for s in combo if s.stock(line.sku_code) >= line.quantity), None)
+                if holder is None:
+                    break
+                plan[line.sku_code] = holder.code
+            else:
+                if len(set(plan.values())) == size:  # every warehouse of the combination is needed
+                    return plan
+    return None

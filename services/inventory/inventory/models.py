@@ -89,6 +89,9 @@ class Reservation(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The last shortage seen: [{sku_code, requested, available}].
     short: Mapped[list | None] = mapped_column(sa.JSON, nullable=True)
+    # The receiver's province from OrderPaid (province only, never the address): the warehouse
+    # nearest to it is chosen, also when a waiting order is served later.
+    receiver_province: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
@@ -144,3 +147,21 @@ class StockPolicyChange(Base):
     new_policy: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     changed_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Warehouse(Base):
+    """A shop's warehouse: where it is (province) and what a parcel from it costs per destination
+    (`costs`: {province | region | "*": fen}). Stock rows name their warehouse by `code`; a code that
+    holds stock without a row here is served from too, as a warehouse of unknown place and cost."""
+
+    __tablename__ = "warehouses"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    province: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    costs: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
