@@ -370,9 +370,8 @@ def normalise_costs(costs: dict[str, int] | None, field_name: str = "costs") -> 
     of REGIONS or "*" (everywhere else). RuleViolation for anything else or a negative cost."""
     out: dict[str, int] = {}
     for raw, fen in (costs or {}).items():
-        key = raw.strip() if isinstance(raw, str) else raw
-        if key not in REGIONS and key != ANYWHERE:
-            key = normalise_province(raw)
+        stripped = raw.strip() if isinstance(raw, str) else raw
+        key = stripped if stripped in REGIONS or stripped == ANYWHERE else normalise_province(raw)
         if key is None:
             raise RuleViolation(
                 f"unknown destination {raw!r}", {field_name: [f"{raw}: not a province, a region or '*'."]}

@@ -60,7 +60,10 @@ def on_order_paid(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
     ctx = for_event(uow, event, Settings)
     paid_at = event_time(p.get("paid_at"), fallback=event_time(event.occurred_at, ctx.now))
-    outcome = operations.reserve_order(ctx, p["order_id"], shop_id=p["shop_id"], lines=p["lines"], paid_at=paid_at)
+    paid = operations.PaidOrder(
+        p["order_id"], p["shop_id"], p["lines"], paid_at, receiver_province=p.get("receiver_province")
+    )
+    outcome = operations.reserve_order(ctx, paid)
     log.info("order %s: %s", p["order_id"], outcome.status)
 
 

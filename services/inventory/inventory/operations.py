@@ -82,17 +82,38 @@ class Adjusted:
 
 
 # Reservations ----------------------------------------------------------------------------------
-def reserve_order(
-    ctx: Ctx[Settings], order_id: str, *, shop_id: str, lines: list[dict], paid_at: datetime
-) -> ReserveOutcome:
-    """orders.OrderPaid: reserve every line or none; StockReserved or StockShortage{policy}."""
-    merged = domain.merge_lines(lines)
+@dataclass(frozen=True)
+class PaidOrder:
+    """What OrderPaid tells inventory: the lines, when paid, and the receiver's province (only the
+    province: the best warehouse is the nearest to it)."""
+
+    order_id: str
+    shop_id: str
+    lines: list[dict]
+    paid_at: datetime
+    receiver_province: str | None = None
+
+
+def reserve_order(ctx: Ctx[Settings], paid: PaidOrder) -> ReserveOutcome:
+    """orders.OrderPaid: reserve every line or none, in the best warehouse(s) for the receiver;
+    StockReserved or StockShortage{policy}."""
+    order_id, shop_id, paid_at = paid.order_id, paid.shop_id, paid.paid_at
+    province = domain.normalise_province(paid.receiver_province)
+    merged = domain.merge_lines(paid.lines)
     now = ctx.now
     session = ctx.session
     if not insert_ignore(
         session,
         reservation_table,
-        dict(order_id=order_id, shop_id=shop_id, status=RS.WAITING, paid_at=paid_at, created_at=now, updated_at=now),
+        dict(
+            order_id=order_id,
+            shop_id=shop_id,
+            status=RS.WAITING,
+            paid_at=paid_at,
+            receiver_province=province,
+            created_at=now,
+            updated_at=now,
+        ),
     ):
         # Handled before (a second OrderPaid for the order), or cancelled before it was paid
         # here: reserve nothing again.
@@ -102,14 +123,16 @@ def reserve_order(
     # All or nothing. One line needs no SAVEPOINT: its single conditional UPDATE either took the
     # units or changed nothing. Several lines do: a later short line rolls back the earlier ones.
     attempt = session.begin_nested() if len(merged) > 1 else None
-    allocations, short = reservations.reserve_lines(ctx, order_id, shop_id=shop_id, lines=merged)
+    allocations, short = reservations.reserve_lines(
+        ctx, order_id, shop_id=shop_id, lines=merged, receiver_province=province
+    )
     if not short:
         if attempt is not None:
             attempt.commit()
         session.execute(reservations.MARK_RESERVED, {"b_order_id": order_id, "b_now": now})
         reservations.log_status(ctx, order_id, RS.RESERVED, "all lines reserved")
         reservations.insert_lines(ctx, order_id, shop_id=shop_id, allocations=allocations)
-        reservations.emit_reserved(ctx, order_id, shop_id=shop_id, lines=merged)
+        reservations.emit_reserved(ctx, order_id, shop_id=shop_id, allocations=allocations)
         return ReserveOutcome(RS.RESERVED, [])
 
     if attempt is not None:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ecom_common.events import make_event
 from ecom_common.usecase import Ctx
 
-from . import domain, ledger
+from . import domain, ledger, warehouses
 from .domain import Movement
 from .domain import ReservationStatus as RS
 from .ledger import Entry, StockKey
@@ -72,16 +72,35 @@ def set_status(ctx: Ctx[Settings], order_id: str, *, expected: str, target: str,
 
 
 def reserve_lines(
-    ctx: Ctx[Settings], order_id: str, *, shop_id: str, lines: list[domain.Line]
+    ctx: Ctx[Settings], order_id: str, *, shop_id: str, lines: list[domain.Line], receiver_province: str | None = None
 ) -> tuple[list[tuple[domain.Line, str]], list[domain.ShortLine]]:
     """Try to reserve every line; returns (allocations, short lines). Does not roll back: the
-    caller's savepoint does when anything is short."""
+    caller's savepoint does when anything is short.
+
+    Where: when any SKU is held in more than one (active) warehouse, the best warehouse is chosen
+    for the whole order (domain.choose_warehouses: nearest to the receiver's province, cheapest
+    parcel, most stock; a split over the fewest warehouses only when no single one can serve), from
+    a reading of what is available. Each line then tries its chosen warehouse first and the others
+    in rank order: the reading may be stale by the time the conditional UPDATE runs, and the units
+    are taken by that UPDATE alone, so a concurrent order can at worst make this one split."""
     allocations: list[tuple[domain.Line, str]] = []
     short: list[domain.ShortLine] = []
     cause = f"order:{order_id}"
+    inactive = warehouses.inactive_codes(ctx, shop_id)
+    candidates = {
+        line.sku_code: [(i, w) for i, w in ledger.warehouses_of(ctx, shop_id, line.sku_code) if w not in inactive]
+        for line in lines
+    }
+    if any(len(c) > 1 for c in candidates.values()):
+        sites = warehouses.sites_for(ctx, shop_id, lines)
+        rank = {s.code: n for n, s in enumerate(domain.rank_sites(sites, receiver_province, lines))}
+        plan = domain.choose_warehouses(lines, sites, receiver_province) or {}
+        for line in lines:
+            planned = plan.get(line.sku_code)
+            candidates[line.sku_code].sort(key=lambda c, p=planned: (c[1] != p, rank.get(c[1], len(rank)), c[1]))
     for line in lines:  # sorted by SKU: one lock order for everyone
         placed = None
-        for item_id, warehouse in ledger.warehouses_of(ctx, shop_id, line.sku_code):
+        for item_id, warehouse in candidates[line.sku_code]:
             if ledger.move(ctx, item_id, Entry(Movement.RESERVE, 0, line.quantity, cause)) is not None:
                 placed = warehouse
                 break
@@ -104,11 +123,18 @@ def insert_lines(
         ctx.session.execute(WRITE_LINES, rows if len(rows) > 1 else rows[0])
 
 
-def emit_reserved(ctx: Ctx[Settings], order_id: str, *, shop_id: str, lines: list[domain.Line]) -> None:
+def emit_reserved(
+    ctx: Ctx[Settings], order_id: str, *, shop_id: str, allocations: list[tuple[domain.Line, str]]
+) -> None:
+    """StockReserved, each line with the warehouse it was reserved in (where the parcel leaves from)."""
     ctx.record(
         make_event(
             "inventory.StockReserved",
-            {"order_id": order_id, "shop_id": shop_id, "lines": [line.to_dict() for line in lines]},
+            {
+                "order_id": order_id,
+                "shop_id": shop_id,
+                "lines": [{**line.to_dict(), "warehouse_code": wh} for line, wh in allocations],
+            },
         )
     )
 
@@ -170,7 +196,10 @@ def serve_waiting(ctx: Ctx[Settings], shop_id: str, sku_codes: list[str], *, lim
             attempt.rollback()
             continue
         lines = [domain.Line(r.sku_code, r.quantity) for r in rows]
-        allocations, short = reserve_lines(ctx, order_id, shop_id=shop_id, lines=lines)
+        province = session.execute(
+            sa.select(reservations.c.receiver_province).where(reservations.c.order_id == order_id)
+        ).scalar_one_or_none()
+        allocations, short = reserve_lines(ctx, order_id, shop_id=shop_id, lines=lines, receiver_province=province)
         if short:
             attempt.rollback()
             for s in short:
@@ -184,6 +213,6 @@ def serve_waiting(ctx: Ctx[Settings], shop_id: str, sku_codes: list[str], *, lim
                 .values(warehouse_code=warehouse)
             )
         attempt.commit()
-        emit_reserved(ctx, order_id, shop_id=shop_id, lines=lines)
+        emit_reserved(ctx, order_id, shop_id=shop_id, allocations=allocations)
         served.append(order_id)
     return served

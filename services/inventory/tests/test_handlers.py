@@ -54,7 +54,10 @@ def test_paid_order_reserves_every_line(list_sku, receive, pay, stock, events, l
         {
             "order_id": "O1",
             "shop_id": SHOP,
-            "lines": [{"sku_code": "A", "quantity": 1}, {"sku_code": "B", "quantity": 3}],
+            "lines": [
+                {"sku_code": "A", "quantity": 1, "warehouse_code": "WH1"},
+                {"sku_code": "B", "quantity": 3, "warehouse_code": "WH1"},
+            ],
         }
     ]
     assert ledger_matches_stock()
@@ -386,8 +389,8 @@ def test_multi_line_waiting_order_needs_every_line(db, list_sku, receive, pay, e
     receive("B", 1)
     assert status_of(db, "O1") == "reserved"
     assert events("inventory.StockReserved")[0]["lines"] == [
-        {"sku_code": "A", "quantity": 1},
-        {"sku_code": "B", "quantity": 1},
+        {"sku_code": "A", "quantity": 1, "warehouse_code": "WH1"},
+        {"sku_code": "B", "quantity": 1, "warehouse_code": "WH1"},
     ]
 
 

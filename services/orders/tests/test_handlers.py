@@ -57,6 +57,8 @@ def test_payment_marks_paid_and_emits_order_paid(place, saga, db, events):
         }
     ]
     assert p["paid_at"] and p["presale"] is False
+    # the receiver's province for inventory's choice of warehouse, and nothing else of the address
+    assert p["receiver_province"] == "浙江" and "address" not in p and "phone" not in str(p)
     assert o.timeline[-1].by == "billing" and "P9" in o.timeline[-1].reason
 
 

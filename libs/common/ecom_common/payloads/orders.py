@@ -23,6 +23,8 @@ class OrderPaid(OrderRef):
     paid_at = fields.Str(required=True)
     lines = fields.List(fields.Nested(PricedLine), required=True)
     presale = fields.Bool(load_default=False)
+    # The receiver's province only (not the address): inventory reserves in the nearest warehouse.
+    receiver_province = fields.Str(allow_none=True, validate=validate.Length(max=20))
 
 
 @event("orders.OrderHeld")

@@ -51,6 +51,8 @@ def apply_payment(ctx: OrdersCtx, order: Order, *, payment_id: str, amount_fen: 
                 "lines": lines_payload(order),
                 "presale": order.presale,
                 "payment_id": payment_id,
+                # The province only (never the address): inventory serves the order from the nearest warehouse.
+                "receiver_province": (order.address or {}).get("province"),
             },
         )
     )
