@@ -37,8 +37,10 @@ class Movement:
     ADJUST = "adjust"  # a counted correction: on_hand set to what was counted
     CREATE = "create"  # the stock item came to exist (0 on hand)
     NOTE = "note"  # no quantity change, a fact worth keeping (e.g. an unsellable return)
+    TRANSFER_OUT = "transfer_out"  # units leaving a warehouse for another of the shop's: on_hand -= n
+    TRANSFER_IN = "transfer_in"  # ...and arriving there: on_hand += n (the pair shares cause transfer:<id>)
 
-    ALL = (IN, OUT, RESERVE, RELEASE, DEDUCT, ADJUST, CREATE, NOTE)
+    ALL = (IN, OUT, RESERVE, RELEASE, DEDUCT, ADJUST, CREATE, NOTE, TRANSFER_OUT, TRANSFER_IN)
 
 
 # Lines -----------------------------------------------------------------------------------------

@@ -137,6 +137,13 @@ def available(ctx: Ctx[Settings], shop_id: str, sku_code: str) -> int:
     return int(ctx.session.execute(AVAILABLE, {"b_shop_id": shop_id, "b_sku_code": sku_code}).scalar_one())
 
 
+def available_in(ctx: Ctx[Settings], item: int) -> int:
+    """Available units of one stock row (a reading for messages only)."""
+    return int(
+        ctx.session.execute(sa.select(items.c.on_hand - items.c.reserved).where(items.c.id == item)).scalar_one()
+    )
+
+
 def _the_item(key: StockKey) -> sa.Select:
     return sa.select(items.c.id).where(
         items.c.shop_id == key.shop_id, items.c.sku_code == key.sku_code, items.c.warehouse_code == key.warehouse_code
