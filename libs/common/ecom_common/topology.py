@@ -30,6 +30,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCancelled",  # release what was reserved
         "logistics.ShipmentDispatched",  # deduct the reservation
         "aftersales.ReturnReceived",  # resellable returns go back into stock
+        "marketing.PromotionPeriodDeclared",  # the periods the pre-promotion cover report is for
+        "marketing.PromotionPeriodCancelled",
     ],
     "orders.events": [
         "billing.PaymentSucceeded",  # -> paid, OrderPaid
@@ -52,6 +54,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCancelled",  # cancel a shipment not yet dispatched
         "aftersales.ReshipRequested",  # replacement shipment of an exchange
         "marketing.GiftGranted",  # the gift on the order's pick list
+        "marketing.PromotionPeriodDeclared",  # 48 h to dispatch orders paid in it
+        "marketing.PromotionPeriodCancelled",
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
@@ -65,6 +69,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "logistics.ShipmentStalled",
         "orders.OrderDelivered",  # review invitation 24 h later
         "marketing.CouponIssued",  # the coupon is in the buyer's account
+        "marketing.PromotionPeriodDeclared",  # 48 h refunds for returns received in it
+        "marketing.PromotionPeriodCancelled",
     ],
     "catalog.events": [
         "inventory.LowStock",  # shown to ops on the product

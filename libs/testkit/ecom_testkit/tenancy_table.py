@@ -214,6 +214,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # the coupons a buyer can claim: public offers, like listed products
     ("marketing", "/api/v1/coupon-offers"): Route("open"),
+    ("marketing", "/api/v1/promotion-periods"): Route("open"),
     ("marketing", "/api/v1/coupon-claims"): Route("list", CLAIM_READERS, buyer_owned=True, holds_s2=True),
     ("marketing", "/api/v1/coupon-claims/<claim_id>"): Route(
         "one", CLAIM_READERS, path={"claim_id": "claim_id"}, marker="claim_id", buyer_owned=True

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ecom_common.clock import aware, parse_iso
@@ -141,6 +141,8 @@ class Policy:
     default_return_address: str = ""
 
     def in_promotion(self, at: datetime) -> bool:
+        # A time read back from SQLite has no zone: it is UTC, as every stored time.
+        at = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
         return any(start <= at < end for start, end in self.promotion_periods)
 
     def return_address(self, shop_id: str) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
 from ecom_common.db import Database, UnitOfWork
 from ecom_common.errors import RetryLater
@@ -21,7 +22,7 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event, for_job
 
-from . import gateways, messages, notifications, operations, service_desk
+from . import gateways, messages, notifications, operations, periods, service_desk
 from .domain import CaseType, Status
 from .models import Case
 from .notifications import Notice
@@ -186,6 +187,19 @@ def both(first: Handler, then: Handler) -> Handler:
     return handle
 
 
+def on_promotion_period_declared(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.PromotionPeriodDeclared: keep marketing's period (the highest version wins)."""
+    p = event.payload
+    values = {"name": p["name"], "starts_at": parse_iso(p["starts_at"]), "ends_at": parse_iso(p["ends_at"])}
+    periods.copy_period(for_event(uow, event, Settings), p["period_id"], int(p["version"]), values)
+
+
+def on_promotion_period_cancelled(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.PromotionPeriodCancelled: returns received in it no longer get 48 h."""
+    p = event.payload
+    periods.copy_period(for_event(uow, event, Settings), p["period_id"], int(p["version"]), {"cancelled": True})
+
+
 HANDLERS: dict[str, Handler] = {
     "billing.RefundSucceeded": both(on_refund_succeeded, on_refund_succeeded_notify),
     "billing.RefundFailed": on_refund_failed,
@@ -198,6 +212,9 @@ HANDLERS: dict[str, Handler] = {
     "logistics.ShipmentStalled": on_shipment_stalled_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
     "marketing.CouponIssued": on_coupon_issued_notify,
+    # marketing is the one source of promotion periods
+    "marketing.PromotionPeriodDeclared": on_promotion_period_declared,
+    "marketing.PromotionPeriodCancelled": on_promotion_period_cancelled,
 }
 
 SUBSCRIPTIONS = [Subscription("aftersales.events", HANDLERS)]

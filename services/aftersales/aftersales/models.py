@@ -364,3 +364,18 @@ class DisputeEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     reason: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
+
+
+class PromotionPeriod(Base):
+    """marketing's promotion periods, copied from its events (PromotionPeriodDeclared / Cancelled):
+    a return received in one has 48 h, not 24 h, to be refunded. `version`: the highest seen (an
+    older event delivered late changes nothing); a cancelled period no longer counts."""
+
+    __tablename__ = "promotion_periods"
+
+    period_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    cancelled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)

@@ -24,7 +24,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import SYSTEM, Ctx
 
-from . import claims, domain, notifications, service_desk
+from . import claims, domain, notifications, periods, service_desk
 from .domain import Action, CaseType, ComplaintStatus, Status
 from .models import Case, CaseEvent, CaseLine, Complaint, ComplaintEvent, Escalation, Feedback
 from .settings import Settings
@@ -134,7 +134,7 @@ def transition(ctx: AftersalesCtx, case: Case, *, action: str, reason: str | Non
     nxt = domain.next_status(case.case_type, current, action)
     received_at = changes.get("received_at", case.received_at)
     if nxt != current or action == Action.RETRY_REFUND:
-        kind, due = domain.case_sla(case.case_type, nxt, now, ctx.settings.policy, received_at=received_at)
+        kind, due = domain.case_sla(case.case_type, nxt, now, periods.policy(ctx), received_at=received_at)
         changes.update(sla_kind=kind, sla_due_at=due)
     if nxt == Status.CLOSED:
         changes["closed_at"] = now

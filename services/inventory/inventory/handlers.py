@@ -18,7 +18,7 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event
 
-from . import domain, operations
+from . import domain, operations, periods
 from .settings import Settings
 
 log = logging.getLogger("inventory.handlers")
@@ -105,6 +105,19 @@ def on_return_received(uow: UnitOfWork, event: Envelope) -> None:
     operations.take_return(for_event(uow, event, Settings), returned)
 
 
+def on_promotion_period_declared(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.PromotionPeriodDeclared: keep marketing's period (the highest version wins)."""
+    p = event.payload
+    values = {"name": p["name"], "starts_at": parse_iso(p["starts_at"]), "ends_at": parse_iso(p["ends_at"])}
+    periods.copy_period(for_event(uow, event, Settings), p["period_id"], int(p["version"]), values)
+
+
+def on_promotion_period_cancelled(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.PromotionPeriodCancelled: the period is no longer reported on."""
+    p = event.payload
+    periods.copy_period(for_event(uow, event, Settings), p["period_id"], int(p["version"]), {"cancelled": True})
+
+
 HANDLERS = {
     "catalog.ProductListed": on_product_listed,
     "catalog.PriceChanged": on_price_changed,
@@ -112,6 +125,8 @@ HANDLERS = {
     "orders.OrderCancelled": on_order_cancelled,
     "logistics.ShipmentDispatched": on_shipment_dispatched,
     "aftersales.ReturnReceived": on_return_received,
+    "marketing.PromotionPeriodDeclared": on_promotion_period_declared,
+    "marketing.PromotionPeriodCancelled": on_promotion_period_cancelled,
 }
 
 SUBSCRIPTIONS = [Subscription("inventory.events", HANDLERS)]

@@ -165,3 +165,18 @@ class Warehouse(Base):
     updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class PromotionPeriod(Base):
+    """marketing's promotion periods, copied from its events (PromotionPeriodDeclared / Cancelled):
+    what the pre-promotion cover report is asked for. `version`: the highest seen (an older event
+    delivered late changes nothing)."""
+
+    __tablename__ = "promotion_periods"
+
+    period_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    cancelled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)

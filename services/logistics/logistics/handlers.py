@@ -91,11 +91,27 @@ def order_address(config: Config, order_id: str) -> dict[str, Any]:
     return order.get("address") or order.get("shipping_address") or order.get("receiver") or {}
 
 
+def on_promotion_period_declared(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.PromotionPeriodDeclared: keep marketing's period (the highest version wins); orders
+    paid in it get the promotion's dispatch time."""
+    p = event.payload
+    values = {"name": p["name"], "starts_at": parse_iso(p["starts_at"]), "ends_at": parse_iso(p["ends_at"])}
+    operations.copy_period(for_event(uow, event, Settings), p["period_id"], int(p["version"]), values)
+
+
+def on_promotion_period_cancelled(uow: UnitOfWork, event: Envelope) -> None:
+    """marketing.PromotionPeriodCancelled: the period no longer lengthens dispatch deadlines."""
+    p = event.payload
+    operations.copy_period(for_event(uow, event, Settings), p["period_id"], int(p["version"]), {"cancelled": True})
+
+
 HANDLERS = {
     "orders.OrderReadyToShip": on_order_ready_to_ship,
     "orders.OrderCancelled": on_order_cancelled,
     "aftersales.ReshipRequested": on_reship_requested,
     "marketing.GiftGranted": on_gift_granted,
+    "marketing.PromotionPeriodDeclared": on_promotion_period_declared,
+    "marketing.PromotionPeriodCancelled": on_promotion_period_cancelled,
 }
 
 SUBSCRIPTIONS = [Subscription("logistics.events", HANDLERS)]

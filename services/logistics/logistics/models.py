@@ -67,11 +67,17 @@ class PromotionPeriod(Base):
     """A declared big promotion (e.g. Double 11): orders paid in it have 48 h to be dispatched."""
 
     __tablename__ = "promotion_periods"
+    __table_args__ = (sa.UniqueConstraint("period_id", name="uq_promotion_periods_period_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # A copy of marketing's period (marketing.PromotionPeriodDeclared / Cancelled): its id, the
+    # highest version seen, and whether it was called off. NULL period_id: declared here (PUT).
+    period_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    cancelled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
 
 class Shipment(Base):

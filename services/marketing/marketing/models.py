@@ -217,3 +217,22 @@ class MemberOrder(Base):
     points_earned: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     points_taken_back: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class PromotionPeriod(Base):
+    """A declared big promotion period of the whole platform (双11, 618): marketing is its one source;
+    logistics, aftersales and inventory keep a copy from the events (PromotionPeriodDeclared /
+    PromotionPeriodCancelled). `status` active | cancelled; `version` grows with every change, so
+    that a copy never takes an older state over a newer one."""
+
+    __tablename__ = "promotion_periods"
+
+    period_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

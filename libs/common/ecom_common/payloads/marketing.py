@@ -56,3 +56,22 @@ class PointsEarned(Payload):
     order_id = fields.Str(required=True)
     points = fields.Int(required=True)
     balance = fields.Int(required=True)
+
+
+@event("marketing.PromotionPeriodDeclared")
+class PromotionPeriodDeclared(Payload):
+    """A platform promotion period declared or changed (the whole period again, `version` + 1):
+    copies keep the highest version they saw."""
+
+    period_id = fields.Str(required=True)
+    name = fields.Str(required=True)
+    starts_at = fields.Str(required=True)
+    ends_at = fields.Str(required=True)
+    version = fields.Int(required=True)
+
+
+@event("marketing.PromotionPeriodCancelled")
+class PromotionPeriodCancelled(Payload):
+    period_id = fields.Str(required=True)
+    name = fields.Str()
+    version = fields.Int(required=True)

@@ -54,7 +54,7 @@ def list_periods(args):
     with use_case(Settings) as ctx:
         return paginate(
             ctx.session,
-            sa.select(PromotionPeriod),
+            sa.select(PromotionPeriod).where(PromotionPeriod.cancelled.is_(False)),
             [PromotionPeriod.starts_at, PromotionPeriod.id],
             args["limit"],
             args.get("cursor"),

@@ -31,6 +31,7 @@ from .shipments import (
 )
 from .shipping import (
     carrier_rules_for,
+    copy_period,
     drop_template,
     quote,
     replace_carrier_rules,
@@ -44,6 +45,7 @@ from .shipping import (
 from .tracking import Tracked, TrackingReport, flag_stalled, record_tracking
 
 __all__ = [
+    "copy_period",
     "GrantedGift",
     "NewShipment",
     "ShipmentDetail",

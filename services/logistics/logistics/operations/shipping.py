@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ecom_common.clock import aware
-from ecom_common.errors import RuleViolation, UnprocessableEntity
+from ecom_common.errors import RetryLater, RuleViolation, UnprocessableEntity
 
 from .. import domain
 from ..models import Carrier, CarrierRuleSet, PromotionPeriod, ShippingTemplate, ShopSender
@@ -142,13 +142,39 @@ def replace_carrier_rules(ctx: Context, shop_id: str, rule_set: domain.RuleSet) 
 
 
 def promotion_periods(ctx: Context) -> list[domain.PromotionPeriod]:
-    rows = ctx.session.execute(sa.select(PromotionPeriod).order_by(PromotionPeriod.starts_at)).scalars()
+    """The periods in force: marketing's (copied from its events; cancelled ones left out) and any
+    declared here with PUT /promotion-periods (the older way, kept as a fallback)."""
+    rows = ctx.session.execute(
+        sa.select(PromotionPeriod).where(PromotionPeriod.cancelled.is_(False)).order_by(PromotionPeriod.starts_at)
+    ).scalars()
     return [domain.PromotionPeriod(r.name, aware(r.starts_at), aware(r.ends_at)) for r in rows]
 
 
+def copy_period(ctx: Context, period_id: str, version: int, values: dict) -> str:
+    """marketing.PromotionPeriodDeclared / Cancelled: keep marketing's period, the highest version
+    seen winning (an older event delivered late changes nothing). `values`: name, starts_at,
+    ends_at, or cancelled=True. A cancellation of a period not seen yet waits for its declaration
+    (RetryLater). Returns what happened: updated | inserted | stale."""
+    table = PromotionPeriod.__table__
+    updated = ctx.session.execute(
+        table.update()
+        .where(table.c.period_id == period_id, sa.or_(table.c.version.is_(None), table.c.version < version))
+        .values(**values, version=version)
+    ).rowcount
+    if updated:
+        return "updated"
+    if ctx.session.execute(sa.select(table.c.id).where(table.c.period_id == period_id)).first() is not None:
+        return "stale"
+    if values.get("cancelled"):
+        raise RetryLater(f"promotion period {period_id} cancelled before it was declared here")
+    ctx.session.execute(table.insert().values(**values, period_id=period_id, version=version, cancelled=False))
+    return "inserted"
+
+
 def replace_periods(ctx: Context, periods: list[domain.PromotionPeriod]) -> list[domain.PromotionPeriod]:
-    """Replace the declared periods (shipments keep the deadline they were given); answers them all."""
-    ctx.session.execute(sa.delete(PromotionPeriod))
+    """Replace the periods declared here (shipments keep the deadline they were given; marketing's
+    copies stay); answers them all."""
+    ctx.session.execute(sa.delete(PromotionPeriod).where(PromotionPeriod.period_id.is_(None)))
     for p in periods:
         ctx.session.add(PromotionPeriod(name=p.name, starts_at=p.starts_at, ends_at=p.ends_at))
     ctx.session.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import campaigns, coupons, members, promotions, quotes
+from . import campaigns, coupons, members, periods, promotions, quotes
 
 blp = Blueprint(
     "marketing",
@@ -17,7 +17,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Promotions, coupons, members and points, and the price of every order",
 )
-for resource in (promotions, campaigns, coupons, quotes, members):
+for resource in (promotions, campaigns, coupons, quotes, members, periods):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

@@ -21,6 +21,7 @@ from .campaigns import create_campaign, get_campaign
 from .common import TIMEOUT, MCtx, PaidOrder
 from .coupons import claim_coupon, coupon_payload, create_template, get_claim, get_template, stop_template
 from .members import add_points, complete_order, earn_points, member, record_paid, take_back_points
+from .periods import cancel_period, change_period, declare_period, get_period, period_payload
 from .promotions import active_promotions, active_rules, create_promotion, end_promotion, get_promotion, grant_gifts
 from .quotes import (
     apply_payment,
@@ -36,6 +37,11 @@ from .quotes import (
 from .segments import issue_level_coupon, issue_repurchase, level_coupon_due, repurchase_segment
 
 __all__ = [
+    "cancel_period",
+    "change_period",
+    "declare_period",
+    "get_period",
+    "period_payload",
     "apply_refund",
     "TIMEOUT",
     "MCtx",
