@@ -141,6 +141,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         marker="sku_code",
     ),
     ("inventory", "/api/v1/stock/replenishment"): Route("shop", _r("warehouse", "ops", "admin"), params=S2),
+    ("inventory", "/api/v1/reports/promotion-cover"): Route("shop", _r("warehouse", "ops", "admin"), params=S2),
+    ("inventory", "/api/v1/reports/slow-movers"): Route("shop", _r("warehouse", "ops", "admin"), params=S2),
     ("inventory", "/api/v1/warehouses"): Route("shop", _r("warehouse", "ops", "admin", "service"), params=S2),
     ("aftersales", "/api/v1/cases"): Route("list", AFTERSALES_READERS, buyer_owned=True, holds_s2=True),
     ("aftersales", "/api/v1/cases/<case_id>"): Route(

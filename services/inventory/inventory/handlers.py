@@ -13,12 +13,12 @@ from datetime import datetime
 
 from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
-from ecom_common.db import UnitOfWork
+from ecom_common.db import Database, UnitOfWork
 from ecom_common.events import Envelope
 from ecom_common.jobs import Job
-from ecom_common.usecase import for_event
+from ecom_common.usecase import Actor, for_event, for_job
 
-from . import domain, operations, periods
+from . import domain, operations, periods, reports
 from .settings import Settings
 
 log = logging.getLogger("inventory.handlers")
@@ -130,6 +130,17 @@ HANDLERS = {
 }
 
 SUBSCRIPTIONS = [Subscription("inventory.events", HANDLERS)]
-# The replenishment report is computed on request from the clock and the ledger; no periodic job is
-# needed (LowStock is emitted by the movement that crosses the threshold).
-JOBS: list[Job] = []
+
+CHECK_SAFETY_STOCK = "check-safety-stock"
+
+
+def check_safety_stock(db: Database) -> int:
+    """inventory.SafetyStockLow for SKUs whose available stock fell to average daily sales x 3 days."""
+    with for_job(db, Settings, Actor(f"job:{CHECK_SAFETY_STOCK}")) as ctx:
+        return reports.check_safety_stock(ctx)
+
+
+# The reports are computed on request from the clock and the ledger; LowStock is emitted by the
+# movement that crosses a stock row's threshold. Safety stock moves with sales over time (no movement
+# crosses it), so a job checks it, every ECOM_JOB_INTERVAL seconds.
+JOBS: list[Job] = [Job(CHECK_SAFETY_STOCK, check_safety_stock)]

@@ -180,3 +180,16 @@ class PromotionPeriod(Base):
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     cancelled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+
+class SafetyStockAlert(Base):
+    """A SKU of a shop whose available stock is at or below its safety stock (average daily sales x
+    3 days): the row exists from the inventory.SafetyStockLow it raised until available rises
+    above again (one alert per crossing, also with several job runners: the insert is the claim)."""
+
+    __tablename__ = "safety_stock_alerts"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    available: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    alerted_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

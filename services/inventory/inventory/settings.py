@@ -31,3 +31,16 @@ class Settings(ServiceSettings):
         "INVENTORY_REPLENISH_TARGET_DAYS", 15, "a reorder covers this many days (15 before a big promotion)"
     )
     waiting_batch: int = setting("INVENTORY_WAITING_BATCH", 500, "waiting orders tried per arrival of stock")
+    promotion_cover_days: int = setting(
+        "INVENTORY_PROMOTION_COVER_DAYS",
+        15,
+        "the pre-promotion report lists SKUs with fewer days of cover than this",
+    )
+    slow_mover_days: int = setting(
+        "INVENTORY_SLOW_MOVER_DAYS", 60, "a SKU with units on hand and no sale in this many days is a slow mover"
+    )
+    overstock_days: int = setting(
+        "INVENTORY_OVERSTOCK_DAYS",
+        90,
+        "a SKU that sells but whose available stock covers more days than this is overstock",
+    )

@@ -41,3 +41,18 @@ class LowStock(Payload):
 class StockItemCreated(Payload):
     sku_code = fields.Str(required=True)
     shop_id = fields.Str(allow_none=True)
+
+
+@event("inventory.SafetyStockLow")
+class SafetyStockLow(Payload):
+    """A SKU's available stock (all warehouses) fell to its safety stock: average daily sales over
+    `window_days` x `cover_days` (3). Once per crossing (raised again after it rose above)."""
+
+    shop_id = fields.Str(required=True)
+    sku_code = fields.Str(required=True)
+    available = fields.Int(required=True)
+    average_daily_sales = fields.Float(required=True)
+    safety_stock = fields.Float(required=True)
+    days_of_cover = fields.Float(allow_none=True)
+    window_days = fields.Int(required=True)
+    cover_days = fields.Int(required=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import policy, reservations, stock, transfers, warehouses
+from . import policy, reports, reservations, stock, transfers, warehouses
 
 blp = Blueprint("inventory", __name__, url_prefix="/api/v1", description="Stock per SKU and warehouse")
-for resource in (stock, policy, reservations, warehouses, transfers):
+for resource in (stock, policy, reservations, warehouses, transfers, reports):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]
