@@ -181,6 +181,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         "shop", _r("ops", "admin", "warehouse", "cs", "service"), params=S2
     ),
     ("billing", "/api/v1/commission-rates"): Route("list", _r("admin", "finance")),
+    ("billing", "/api/v1/invoices"): Route(
+        "list", _r("buyer", "finance", "admin", "ops", "cs", "service"), buyer_owned=True
+    ),
     ("billing", "/api/v1/ledger"): Route("list", MONEY_READERS, holds_s2=True),
     ("billing", "/api/v1/payments"): Route(
         "list", _r("buyer", "finance", "admin", "ops", "cs", "service"), buyer_owned=True, holds_s2=True
