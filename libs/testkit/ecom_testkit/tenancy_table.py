@@ -197,6 +197,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("billing", "/api/v1/payouts"): Route("list", MONEY_READERS),
     ("billing", "/api/v1/reconciliation"): Route("shop", MONEY_READERS, params={**S2, "date": "today"}),
+    ("billing", "/api/v1/reconciliation/three-way"): Route("shop", MONEY_READERS, params={**S2, "day": "today"}),
     ("billing", "/api/v1/refunds"): Route("list", _r("finance", "admin", "ops", "cs", "service"), holds_s2=True),
     ("billing", "/api/v1/refunds/<refund_id>"): Route(
         "one", _r("finance", "admin", "ops", "cs", "service"), path={"refund_id": "refund_id"}, marker="refund_id"

@@ -7,13 +7,14 @@ paid_fen`) and by unique keys (one succeeded refund per refund key, one ledger e
 ref), one payout per ledger entry). A guarded update that finds the row changed under it raises
 `LostRace`: the consumer retries the whole step, and the retry sees the other change.
 
-One module per resource (`orders`, `payments`, `refunds`, `settlement`, `invoices`); callers
+One module per resource (`orders`, `payments`, `refunds`, `settlement`, `invoices`, `goods`); callers
 use the names below (`from . import operations`, then `operations.verb(ctx, ...)`). What they read
 and append to (audit trail, ledger, locked order rows) is in ../books.py.
 """
 
 from __future__ import annotations
 
+from .goods import GoodsFact, record_goods
 from .invoices import issue_invoice, refuse_invoice, request_invoice
 from .orders import (
     cancel_order,
@@ -26,6 +27,7 @@ from .refunds import execute_refund, refund_for_case, refund_in_full, refuse, vi
 from .settlement import pay_out, schedule_settlement, set_commission_rates, settle_shop, shops_due
 
 __all__ = [
+    "GoodsFact",
     "apply_payment_outcome",
     "cancel_order",
     "execute_refund",
@@ -39,6 +41,7 @@ __all__ = [
     "refund_in_full",
     "refuse",
     "refuse_invoice",
+    "record_goods",
     "remember_order",
     "request_invoice",
     "schedule_settlement",
