@@ -26,9 +26,12 @@ REASON_MAX = 300
 # GB 32100-2015: the 31 characters of a unified social credit code, in the order of their values.
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_OLD_TAX_NUMBER = re.compile(r"^[0-9A-Z]{15}$|^[0-9A-Z]{20}$")
+# The shapes, as the API's schema states them (the check character is tax_number_problem's).
+TAX_NUMBER_PATTERN = r"^([0-9A-Z]{15}|[0-9A-HJ-NPQRTUWXY]{18}|[0-9A-Z]{20})$"
 # 发票号码: 8 digits (paper and older e-invoices) or 20 digits (全电发票).
-_INVOICE_NO = re.compile(r"^[0-9]{8}$|^[0-9]{20}$")
+INVOICE_NO_PATTERN = r"^([0-9]{8}|[0-9]{20})$"
+_OLD_TAX_NUMBER = re.compile(r"^[0-9A-Z]{15}$|^[0-9A-Z]{20}$")
+_INVOICE_NO = re.compile(INVOICE_NO_PATTERN)
 
 
 def uscc_check_char(first17: str) -> str:

@@ -26,6 +26,14 @@ def money_scope(requested: str | None) -> str | None:
     return shop_or_all(requested)
 
 
+def csv_documented(page: type, what: str) -> dict:
+    """The OpenAPI answer of a list that also answers `format=csv`: its JSON page and the CSV, both
+    under 200 (an alt_response of the same status would replace the JSON one instead)."""
+    csv_body = {"schema": {"type": "string", "description": f"{what}, streamed (README)"}}
+    content = {"application/json": {"schema": page}, "text/csv": csv_body}
+    return {"responses": {"200": {"description": f"a page; `format=csv`: {what}", "content": content}}}
+
+
 def format_field() -> fields.Str:
     """`?format=json` (a page) or `csv` (every row the filters select, streamed; limit and cursor
     are ignored)."""

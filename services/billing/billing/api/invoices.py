@@ -26,12 +26,8 @@ INVOICE_DECIDERS = ("finance", "admin")
 
 
 def _tax_number(value: str) -> None:
+    """The check character of an 18-character code (the pattern says the rest)."""
     if why := invoicing.tax_number_problem(value):
-        raise validate.ValidationError(why)
-
-
-def _invoice_no(value: str) -> None:
-    if why := invoicing.invoice_no_problem(value):
         raise validate.ValidationError(why)
 
 
@@ -40,13 +36,20 @@ class InvoiceIn(BodySchema):
     title_type = fields.Str(required=True, validate=validate.OneOf(invoicing.TITLE_TYPES))
     title = fields.Str(required=True, validate=validate.Length(min=1, max=invoicing.TITLE_MAX))
     tax_number = fields.Str(
-        validate=_tax_number,
-        metadata={"description": "company titles: 18-char unified social credit code, or 15/20 chars (older)"},
+        validate=[validate.Regexp(invoicing.TAX_NUMBER_PATTERN, error="15, 18 or 20 characters"), _tax_number],
+        metadata={
+            "description": "company titles only: the 18-char unified social credit code (its 18th character a "
+            "check character), or an older 15/20-char tax number"
+        },
     )
 
 
 class InvoiceIssueIn(BodySchema):
-    invoice_no = fields.Str(required=True, validate=_invoice_no, metadata={"description": "发票号码: 8 or 20 digits"})
+    invoice_no = fields.Str(
+        required=True,
+        validate=validate.Regexp(invoicing.INVOICE_NO_PATTERN, error="8 or 20 digits"),
+        metadata={"description": "发票号码: 8 or 20 digits"},
+    )
 
 
 class InvoiceRefuseIn(BodySchema):
@@ -85,9 +88,12 @@ InvoicePage = page_of(InvoiceOut)
 @idempotent()
 @blp.arguments(InvoiceIn)
 @blp.response(201, InvoiceOut)
+@blp.alt_response(200, schema=InvoiceOut, description="the same request, still open")
 def request_invoice(args):
     """Request an invoice on your paid order (one open request or issued invoice per order; the
-    same title asked again while it is open answers that request, 200)."""
+    same title asked again while it is open answers that request, 200). Rules beyond the schema
+    (422): a company title needs its tax number, a personal one takes none; an 18-character tax
+    number's check character."""
     title = InvoiceTitle(args["title_type"], args["title"], args.get("tax_number"))
     try:
         with use_case(Settings) as ctx:

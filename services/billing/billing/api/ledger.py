@@ -12,7 +12,7 @@ from ecom_common.schemas import UtcTime, page_of
 
 from .. import domain, reports
 from ..models import LedgerEntry
-from .context import MONEY_READERS, csv_download, format_field, money_scope
+from .context import MONEY_READERS, csv_documented, csv_download, format_field, money_scope
 
 blp = Blueprint("ledger", __name__)
 
@@ -53,7 +53,7 @@ class LedgerPage(page_of(LedgerEntryOut)):
 @requires(*MONEY_READERS)
 @blp.arguments(LedgerArgs, location="query")
 @blp.response(200, LedgerPage)
-@blp.alt_response(200, description="`format=csv`: every entry the filters select, streamed", content_type="text/csv")
+@blp.doc(**csv_documented(LedgerPage, "every entry the filters select"))
 def ledger(args):
     """The merchant ledger: immutable entries newest first, and the balance (their sum);
     `format=csv` streams every entry the filters select (no balance)."""

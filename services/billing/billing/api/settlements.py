@@ -11,7 +11,7 @@ from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import UtcTime, page_of
 
 from ..models import Payout, Settlement
-from .context import MONEY_READERS, csv_download, format_field, money_scope
+from .context import MONEY_READERS, csv_documented, csv_download, format_field, money_scope
 
 blp = Blueprint("settlements", __name__)
 
@@ -70,9 +70,7 @@ PayoutPage = page_of(PayoutOut)
 @requires(*MONEY_READERS)
 @blp.arguments(SettlementArgs, location="query")
 @blp.response(200, SettlementPage)
-@blp.alt_response(
-    200, description="`format=csv`: every settlement the filters select, streamed", content_type="text/csv"
-)
+@blp.doc(**csv_documented(SettlementPage, "every settlement the filters select"))
 def list_settlements(args):
     """Settlements, latest due first; `format=csv` streams every one the filters select."""
     shop = money_scope(args.get("shop_id"))
