@@ -5,6 +5,8 @@ order, judged by threeway.py). Mismatches are listed, never hidden."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
@@ -24,6 +26,8 @@ from .models import (
     Settlement,
     ThreeWayRun,
 )
+
+THREE_WAY_BATCH = 500  # orders judged per batch of grouped queries
 
 
 def ledger_balance(session, shop_id: str | None) -> int:
@@ -179,7 +183,7 @@ def three_way(session, day: date, shop_id: str | None) -> dict:
     start = datetime.combine(day, time.min, tzinfo=UTC)
     end = start + timedelta(days=1)
     order_ids = _orders_of_day(session, start, end, shop_id)
-    flows = [_flows(session, order, end) for order in _orders(session, order_ids)]
+    flows = list(_flows_of(session, order_ids, end))
     found = [m for f in flows for m in threeway.mismatches(f)]
     return {
         "day": day.isoformat(),
@@ -216,78 +220,85 @@ def _orders_of_day(session, start: datetime, end: datetime, shop_id: str | None)
     return list(session.execute(stmt.order_by(BillingOrder.order_id)).scalars())
 
 
-def _orders(session, order_ids: list[str]):
-    for chunk in range(0, len(order_ids), 500):
-        yield from session.execute(
-            sa.select(BillingOrder).where(BillingOrder.order_id.in_(order_ids[chunk : chunk + 500]))
+def _flows_of(session, order_ids: list[str], end: datetime) -> Iterator[threeway.OrderFlows]:
+    """The orders' flows at `end`, a few grouped queries per batch of THREE_WAY_BATCH orders (not
+    per order: a promotion day has thousands)."""
+    for at in range(0, len(order_ids), THREE_WAY_BATCH):
+        yield from _batch_flows(session, order_ids[at : at + THREE_WAY_BATCH], end)
+
+
+def _batch_flows(session, ids: list[str], end: datetime) -> Iterator[threeway.OrderFlows]:
+    def sums(model, amount, when, status) -> dict[str, int]:
+        stmt = (
+            sa.select(model.order_id, sa.func.sum(amount))
+            .where(model.order_id.in_(ids), model.status == status, when < end)
+            .group_by(model.order_id)
+        )
+        return {oid: int(total or 0) for oid, total in session.execute(stmt)}
+
+    paid = sums(Payment, Payment.amount_fen, Payment.succeeded_at, "succeeded")
+    refunded = sums(Refund, Refund.amount_fen, Refund.created_at, "succeeded")
+    invoiced = sums(Invoice, Invoice.amount_fen, Invoice.decided_at, "issued")
+    settled = set(
+        session.execute(
+            sa.select(Settlement.order_id).where(
+                Settlement.order_id.in_(ids), Settlement.status == "settled", Settlement.settled_at < end
+            )
         ).scalars()
-
-
-def _flows(session, order: BillingOrder, end: datetime) -> threeway.OrderFlows:
-    oid = order.order_id
-
-    def total(stmt) -> int:
-        return int(session.execute(stmt).scalar_one() or 0)
-
-    paid = total(
-        sa.select(sa.func.sum(Payment.amount_fen)).where(
-            Payment.order_id == oid, Payment.status == "succeeded", Payment.succeeded_at < end
-        )
     )
-    refunded = total(
-        sa.select(sa.func.sum(Refund.amount_fen)).where(
-            Refund.order_id == oid, Refund.status == "succeeded", Refund.created_at < end
-        )
+    paid_out = set(
+        session.execute(
+            sa.select(LedgerEntry.order_id)
+            .join(PayoutItem, PayoutItem.ledger_entry_id == LedgerEntry.id)
+            .where(LedgerEntry.order_id.in_(ids), LedgerEntry.kind == EntryKind.PAYMENT)
+        ).scalars()
     )
-    settlement = session.execute(sa.select(Settlement).where(Settlement.order_id == oid)).scalar_one_or_none()
-    settled = settlement is not None and settlement.status == "settled" and settlement.settled_at < end
-    paid_out = session.execute(
-        sa.select(PayoutItem.ledger_entry_id)
-        .join(LedgerEntry, LedgerEntry.id == PayoutItem.ledger_entry_id)
-        .where(LedgerEntry.order_id == oid, LedgerEntry.kind == EntryKind.PAYMENT)
-    ).first()
-    invoiced = session.execute(
-        sa.select(Invoice.amount_fen).where(
-            Invoice.order_id == oid, Invoice.status == "issued", Invoice.decided_at < end
-        )
-    ).scalar_one_or_none()
-    lines = session.execute(
-        sa.select(OrderLine.sku_code, OrderLine.quantity, OrderLine.refunded_qty).where(OrderLine.order_id == oid)
-    ).all()
-    bought: dict[str, int] = {}
-    refunded_units: dict[str, int] = {}
-    for sku, qty, back in lines:
-        bought[sku] = bought.get(sku, 0) + qty
-        refunded_units[sku] = refunded_units.get(sku, 0) + back
-    goods: dict[str, dict[str, int]] = {"out": {}, "replaced": {}, "in": {}}
-    for direction, case_id, sku, qty in session.execute(
-        sa.select(GoodsMovement.direction, GoodsMovement.case_id, GoodsMovement.sku_code, GoodsMovement.quantity).where(
-            GoodsMovement.order_id == oid, GoodsMovement.at < end
-        )
-    ):
-        bucket = goods["in"] if direction == "in" else goods["replaced"] if case_id else goods["out"]
-        bucket[sku] = bucket.get(sku, 0) + qty
-    status = order.status
-    if status == "cancelled" and order.cancelled_at is not None and order.cancelled_at >= end:
-        status = "open"
-    if status == "completed" and order.completed_at is not None and order.completed_at >= end:
-        status = "open"
-    return threeway.OrderFlows(
-        oid,
-        order.shop_id,
-        status,
-        order.payable_fen,
-        paid,
-        refunded,
-        settled=settled,
-        payment_paid_out=paid_out is not None,
-        invoiced_fen=invoiced,
-        bought=bought,
-        dispatched=goods["out"],
-        replaced=goods["replaced"],
-        returned=goods["in"],
-        refunded_units=refunded_units,
+    units: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+
+    def add(oid: str, bucket: str, sku: str, qty: int) -> None:
+        counts = units[(oid, bucket)]
+        counts[sku] = counts.get(sku, 0) + qty
+
+    lines = sa.select(OrderLine.order_id, OrderLine.sku_code, OrderLine.quantity, OrderLine.refunded_qty)
+    for oid, sku, qty, back in session.execute(lines.where(OrderLine.order_id.in_(ids))):
+        add(oid, "bought", sku, qty)
+        add(oid, "refunded", sku, back)
+    goods = sa.select(
+        GoodsMovement.order_id,
+        GoodsMovement.direction,
+        GoodsMovement.case_id,
+        GoodsMovement.sku_code,
+        GoodsMovement.quantity,
+    ).where(GoodsMovement.order_id.in_(ids), GoodsMovement.at < end)
+    for oid, direction, case_id, sku, qty in session.execute(goods):
+        add(oid, "returned" if direction == "in" else "replaced" if case_id else "dispatched", sku, qty)
+    orders = session.execute(
+        sa.select(BillingOrder).where(BillingOrder.order_id.in_(ids)).order_by(BillingOrder.order_id)
     )
+    for order in orders.scalars():
+        oid = order.order_id
+        yield threeway.OrderFlows(
+            oid,
+            order.shop_id,
+            _status_at(order, end),
+            order.payable_fen,
+            paid.get(oid, 0),
+            refunded.get(oid, 0),
+            settled=oid in settled,
+            payment_paid_out=oid in paid_out,
+            invoiced_fen=invoiced.get(oid),
+            bought=units[(oid, "bought")],
+            dispatched=units[(oid, "dispatched")],
+            replaced=units[(oid, "replaced")],
+            returned=units[(oid, "returned")],
+            refunded_units=units[(oid, "refunded")],
+        )
+
+
+def _status_at(order: BillingOrder, end: datetime) -> str:
+    """The order's status as it was at `end` (a cancellation or completion after it is not yet)."""
+    moved_at = {"cancelled": order.cancelled_at, "completed": order.completed_at}.get(order.status)
+    return "open" if moved_at is not None and moved_at >= end else order.status
 
 
 def record_three_way(session, day: date, now: datetime) -> int:

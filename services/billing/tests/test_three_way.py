@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
-from billing import threeway
+from billing import reports, threeway
 from billing.handlers import reconcile_three_way
 from billing.models import GoodsMovement, ThreeWayRun
 from ecom_testkit import auth
@@ -129,7 +130,9 @@ def test_a_day_whose_orders_agree_is_balanced(billing):
     assert body["goods"] == {"dispatched_units": 3, "returned_units": 0}
 
 
-def test_every_mismatch_of_the_day_is_listed_with_its_reason(billing):
+@pytest.mark.parametrize("batch", [500, 1])
+def test_every_mismatch_of_the_day_is_listed_with_its_reason(billing, monkeypatch, batch):
+    monkeypatch.setattr(reports, "THREE_WAY_BATCH", batch)  # 1: each order its own batch of queries
     billing.paid("O1")
     dispatched(billing)
     issue_invoice(billing)
@@ -181,3 +184,18 @@ def test_the_job_keeps_yesterdays_result(billing):
         [run] = s.execute(sa.select(ThreeWayRun)).scalars().all()
     assert run.day == day and run.orders == 1 and run.mismatch_count == 1
     assert run.mismatches[0]["kind"] == "dispatched_unpaid"
+
+
+def test_each_day_is_judged_as_billing_knew_it_at_the_end_of_that_day(billing):
+    billing.paid()
+    issue_invoice(billing)
+    today = billing.config.clock.now().date().isoformat()
+    billing.config.clock.advance(days=1)
+    billing.event("aftersales.RefundApproved", {"case_id": "C1", "order_id": "O1", "shop_id": "S1", "amount_fen": 500})
+
+    def on(day):
+        return billing.get("/api/v1/reconciliation/three-way", query_string={"day": day}).get_json()
+
+    assert on(today)["balanced"] and on(today)["funds"]["refunded_fen"] == 0  # the refund came the day after
+    [m] = on(billing.config.clock.now().date().isoformat())["mismatches"]
+    assert m["kind"] == "invoice_amount_differs" and m["net_fen"] == 9_500
