@@ -1,7 +1,8 @@
 """Invoices and 三流合一 across the real services (issue 19 item 8): an order placed, paid and
 dispatched by the real orders, inventory and logistics; billing learns the dispatched units from
 logistics.ShipmentDispatched over RabbitMQ, finance issues the buyer's invoice on PostgreSQL, and
-the day's three-way reconciliation finds the order's funds, invoice and goods in agreement."""
+the day's three-way reconciliation finds the order's funds, invoice and goods in agreement; the
+ledger's CSV streams from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -50,3 +51,21 @@ def test_an_invoiced_and_dispatched_order_agrees_in_all_three_flows(saga):
     report = eventually(three_way, message="billing learns the dispatched units from logistics.ShipmentDispatched")
     assert [m for m in report["mismatches"] if m["order_id"] == oid] == []
     assert report["invoiced_fen"] >= order["payable_fen"] and report["goods"]["dispatched_units"] == 2
+
+    # The ledger's CSV, streamed from PostgreSQL over real HTTP (a server-side cursor, yield_per).
+    exported = billing.get(
+        "/api/v1/ledger",
+        role="finance",
+        sub="fin",
+        shop_id="S1",
+        params={"format": "csv", "order_id": oid},
+        stream=True,
+    )
+    assert exported.status_code == 200 and exported.headers["Content-Type"] == "text/csv; charset=utf-8"
+    body = b"".join(exported.iter_content(chunk_size=None))
+    assert body.startswith("\ufeff".encode())
+    rows = body.decode("utf-8-sig").splitlines()
+    assert (
+        rows[0].startswith("entry_id,shop_id,kind,amount_fen")
+        and f",S1,payment,{order['payable_fen']},{oid}," in rows[1]
+    )
