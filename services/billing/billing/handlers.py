@@ -20,7 +20,7 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import Actor, for_event, for_job
 
-from . import domain, operations, reports
+from . import domain, operations
 from .domain import OrderCopy
 from .sandbox import SandboxProvider
 from .settings import Settings
@@ -123,7 +123,7 @@ def reconcile_three_way(db: Database) -> int:
     GET /reconciliation/three-way computes any day live). Returns the mismatches found."""
     day = (db.config.clock.now() - timedelta(days=1)).date()
     with for_job(db, Settings) as ctx:
-        found = reports.record_three_way(ctx.session, day, ctx.now)
+        found = operations.record_three_way(ctx, day)
     if found:
         log.warning("three-way reconciliation of %s: %d mismatches", day.isoformat(), found)
     return found

@@ -24,7 +24,6 @@ from .models import (
     PayoutItem,
     Refund,
     Settlement,
-    ThreeWayRun,
 )
 
 THREE_WAY_BATCH = 500  # orders judged per batch of grouped queries
@@ -299,16 +298,3 @@ def _status_at(order: BillingOrder, end: datetime) -> str:
     """The order's status as it was at `end` (a cancellation or completion after it is not yet)."""
     moved_at = {"cancelled": order.cancelled_at, "completed": order.completed_at}.get(order.status)
     return "open" if moved_at is not None and moved_at >= end else order.status
-
-
-def record_three_way(session, day: date, now: datetime) -> int:
-    """The reconcile-three-way job's step: the day's report over all shops, kept (replaced on a
-    rerun) in three_way_runs. Returns the number of mismatches."""
-    report = three_way(session, day, None)
-    run = session.get(ThreeWayRun, day.isoformat()) or ThreeWayRun(day=day.isoformat())
-    run.orders = report["orders_checked"]
-    run.mismatch_count = len(report["mismatches"])
-    run.mismatches = report["mismatches"]
-    run.ran_at = now
-    session.add(run)
-    return run.mismatch_count
