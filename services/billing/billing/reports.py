@@ -184,6 +184,9 @@ def three_way(session, day: date, shop_id: str | None) -> dict:
     order_ids = _orders_of_day(session, start, end, shop_id)
     flows = list(_flows_of(session, order_ids, end))
     found = [m for f in flows for m in threeway.mismatches(f)]
+    found += [
+        threeway.goods_without_order(oid, shop) for oid, shop in _unknown_orders_moved(session, start, end, shop_id)
+    ]
     return {
         "day": day.isoformat(),
         "shop_id": shop_id,
@@ -197,6 +200,20 @@ def three_way(session, day: date, shop_id: str | None) -> dict:
         "balanced": not found,
         "mismatches": found,
     }
+
+
+def _unknown_orders_moved(session, start: datetime, end: datetime, shop_id: str | None) -> list[tuple[str, str]]:
+    """Orders whose goods moved that day and of which billing has no copy (nothing it could judge)."""
+    stmt = (
+        sa.select(GoodsMovement.order_id, GoodsMovement.shop_id)
+        .where(GoodsMovement.at >= start, GoodsMovement.at < end)
+        .where(GoodsMovement.order_id.not_in(sa.select(BillingOrder.order_id)))
+        .distinct()
+        .order_by(GoodsMovement.order_id)
+    )
+    if shop_id:
+        stmt = stmt.where(GoodsMovement.shop_id == shop_id)
+    return [(oid, shop) for oid, shop in session.execute(stmt)]
 
 
 def _orders_of_day(session, start: datetime, end: datetime, shop_id: str | None) -> list[str]:

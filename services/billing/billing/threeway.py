@@ -37,6 +37,17 @@ class OrderFlows:
     refunded_units: dict[str, int] = field(default_factory=dict)  # sku -> units refunded
 
 
+def goods_without_order(order_id: str, shop_id: str) -> dict[str, Any]:
+    """Goods moved for an order billing has no copy of: nothing was owed or paid as far as it knows."""
+    return {
+        "order_id": order_id,
+        "shop_id": shop_id,
+        "flow": GOODS,
+        "kind": "goods_without_order",
+        "reason": "goods moved for an order billing has no record of (no OrderPlaced, no payment)",
+    }
+
+
 def _units(counts: dict[str, int]) -> int:
     return sum(counts.values())
 

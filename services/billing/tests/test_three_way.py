@@ -199,3 +199,10 @@ def test_each_day_is_judged_as_billing_knew_it_at_the_end_of_that_day(billing):
     assert on(today)["balanced"] and on(today)["funds"]["refunded_fen"] == 0  # the refund came the day after
     [m] = on(billing.config.clock.now().date().isoformat())["mismatches"]
     assert m["kind"] == "invoice_amount_differs" and m["net_fen"] == 9_500
+
+
+def test_goods_of_an_order_billing_does_not_know_are_a_mismatch(billing):
+    dispatched(billing, "SH9", [{"sku_code": "SKU-A", "quantity": 1}], order_id="O-UNKNOWN")
+    [m] = report(billing).get_json()["mismatches"]
+    assert (m["order_id"], m["flow"], m["kind"]) == ("O-UNKNOWN", "goods", "goods_without_order")
+    assert report(billing, role="ops", sub="o", shop_id="S2").get_json()["mismatches"] == []  # another shop's
