@@ -48,6 +48,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCancelled",  # refund what was paid
         "orders.OrderCompleted",  # schedule settlement T+7
         "aftersales.RefundApproved",  # refund to the original route
+        "logistics.ShipmentDispatched",  # goods out, per SKU: 三流合一 reconciliation
+        "aftersales.ReturnReceived",  # goods back, per SKU: 三流合一 reconciliation
     ],
     "logistics.events": [
         "orders.OrderReadyToShip",  # create the shipment

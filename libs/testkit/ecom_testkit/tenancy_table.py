@@ -184,6 +184,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         "shop", _r("ops", "admin", "warehouse", "cs", "service"), params=S2
     ),
     ("billing", "/api/v1/commission-rates"): Route("list", _r("admin", "finance")),
+    ("billing", "/api/v1/invoices"): Route(
+        "list", _r("buyer", "finance", "admin", "ops", "cs", "service"), buyer_owned=True
+    ),
     ("billing", "/api/v1/ledger"): Route("list", MONEY_READERS, holds_s2=True),
     ("billing", "/api/v1/payments"): Route(
         "list", _r("buyer", "finance", "admin", "ops", "cs", "service"), buyer_owned=True, holds_s2=True
@@ -197,6 +200,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("billing", "/api/v1/payouts"): Route("list", MONEY_READERS),
     ("billing", "/api/v1/reconciliation"): Route("shop", MONEY_READERS, params={**S2, "date": "today"}),
+    ("billing", "/api/v1/reconciliation/three-way"): Route("shop", MONEY_READERS, params={**S2, "day": "today"}),
     ("billing", "/api/v1/refunds"): Route("list", _r("finance", "admin", "ops", "cs", "service"), holds_s2=True),
     ("billing", "/api/v1/refunds/<refund_id>"): Route(
         "one", _r("finance", "admin", "ops", "cs", "service"), path={"refund_id": "refund_id"}, marker="refund_id"

@@ -8,6 +8,7 @@ with the API). A use case that loses a guarded update raises LostRace: the consu
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -60,11 +61,31 @@ def on_refund_approved(uow: UnitOfWork, event: Envelope) -> None:
     operations.refund_for_case(for_event(uow, event, Settings), request, lines=p.get("lines"))
 
 
+def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
+    """Units that left the warehouse, per SKU (the payload's lines carry quantities): goods flow."""
+    p = event.payload
+    at = parse_iso(event.occurred_at)
+    fact = operations.GoodsFact(
+        "out", p["shipment_id"], p["order_id"], p["shop_id"], p["lines"], at, case_id=p.get("case_id")
+    )
+    operations.record_goods(for_event(uow, event, Settings), fact)
+
+
+def on_return_received(uow: UnitOfWork, event: Envelope) -> None:
+    """Units received back from the buyer, per SKU (resellable or not): goods flow."""
+    p = event.payload
+    at = parse_iso(event.occurred_at)
+    fact = operations.GoodsFact("in", p["case_id"], p["order_id"], p["shop_id"], p["lines"], at, case_id=p["case_id"])
+    operations.record_goods(for_event(uow, event, Settings), fact)
+
+
 HANDLERS = {
     "orders.OrderPlaced": on_order_placed,
     "orders.OrderCancelled": on_order_cancelled,
     "orders.OrderCompleted": on_order_completed,
     "aftersales.RefundApproved": on_refund_approved,
+    "logistics.ShipmentDispatched": on_shipment_dispatched,
+    "aftersales.ReturnReceived": on_return_received,
 }
 
 SUBSCRIPTIONS = [Subscription("billing.events", HANDLERS)]
@@ -97,7 +118,19 @@ def resend_pending_webhooks(db: Database) -> int:
     return SandboxProvider(db).redeliver_due()
 
 
+def reconcile_three_way(db: Database) -> int:
+    """三流合一 for the previous UTC day over all shops, kept in three_way_runs (a rerun replaces it;
+    GET /reconciliation/three-way computes any day live). Returns the mismatches found."""
+    day = (db.config.clock.now() - timedelta(days=1)).date()
+    with for_job(db, Settings) as ctx:
+        found = operations.record_three_way(ctx, day)
+    if found:
+        log.warning("three-way reconciliation of %s: %d mismatches", day.isoformat(), found)
+    return found
+
+
 JOBS: list[Job] = [
     Job("settle-due", settle_due),
+    Job("reconcile-three-way", reconcile_three_way, interval=3600),
     Job("sandbox-webhook-retry", resend_pending_webhooks, interval=10),
 ]

@@ -276,3 +276,68 @@ class SandboxRefund(Base):
     reference: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)  # billing's refund id
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class Invoice(Base):
+    """A buyer's invoice request (发票) on an order, and finance's decision: requested -> issued |
+    refused. The amount is fixed at issue time (paid less refunds, billing's books)."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        # One open request or issued invoice per order, enforced by the database: two requests at
+        # once cannot both be open; after a refusal the buyer may ask again.
+        sa.Index(
+            "uq_invoices_one_active",
+            "order_id",
+            unique=True,
+            postgresql_where=sa.text("status IN ('requested', 'issued')"),
+            sqlite_where=sa.text("status IN ('requested', 'issued')"),
+        ),
+        sa.Index("ix_invoices_shop_status", "shop_id", "status", "requested_at"),
+    )
+
+    invoice_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, index=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
+    title_type: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # company|personal
+    title: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    tax_number: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(20), nullable=False)  # requested|issued|refused
+    invoice_no: Mapped[str | None] = mapped_column(sa.String(20), nullable=True, unique=True)
+    amount_fen: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    refused_reason: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+
+
+class GoodsMovement(Base):
+    """Goods as billing learns of them, for the three-way reconciliation (三流合一): a dispatched
+    shipment (logistics.ShipmentDispatched, `direction` out) or a return received (aftersales.
+    ReturnReceived, `direction` in), one row per SKU. `ref_id` is the shipment or the case."""
+
+    __tablename__ = "goods_movements"
+    __table_args__ = (sa.UniqueConstraint("direction", "ref_id", "sku_code", name="uq_goods_ref_sku"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    direction: Mapped[str] = mapped_column(sa.String(4), nullable=False)  # out|in
+    ref_id: Mapped[str] = mapped_column(sa.String(60), nullable=False)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, index=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    case_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)  # a replacement, or the return's case
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+
+
+class ThreeWayRun(Base):
+    """The reconcile-three-way job's result for one UTC day (all shops): rerun, it is replaced."""
+
+    __tablename__ = "three_way_runs"
+
+    day: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    orders: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    mismatch_count: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    mismatches: Mapped[list] = mapped_column(sa.JSON, nullable=False)
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -57,3 +57,25 @@ class SettlementPaid(Payload):
     amount_fen = fields.Int(required=True)
     settlement_ids = fields.List(fields.Str())
     order_ids = fields.List(fields.Str())
+
+
+@event("billing.InvoiceIssued")
+class InvoiceIssued(OrderRef):
+    """Finance issued the buyer's invoice (发票): tell the buyer."""
+
+    invoice_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    invoice_no = fields.Str(required=True)
+    amount_fen = fields.Int(required=True)  # paid less refunds known to billing at issue time
+    title_type = fields.Str()  # company | personal
+    title = fields.Str()
+    issued_at = fields.Str()
+
+
+@event("billing.InvoiceRefused")
+class InvoiceRefused(OrderRef):
+    """Finance refused the buyer's invoice request: tell the buyer why (they may ask again)."""
+
+    invoice_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    reason = fields.Str(required=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import commission, ledger, payments, reconciliation, refunds, settlements, webhook
+from . import commission, invoices, ledger, payments, reconciliation, refunds, settlements, webhook
 
 blp = Blueprint(
     "billing", __name__, url_prefix="/api/v1", description="Payments, refunds, the merchant ledger and T+7 settlement"
 )
-for resource in (payments, webhook, refunds, ledger, settlements, reconciliation, commission):
+for resource in (payments, webhook, refunds, ledger, settlements, reconciliation, commission, invoices):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

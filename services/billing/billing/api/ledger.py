@@ -12,7 +12,7 @@ from ecom_common.schemas import UtcTime, page_of
 
 from .. import domain, reports
 from ..models import LedgerEntry
-from .context import MONEY_READERS, money_scope
+from .context import MONEY_READERS, csv_documented, csv_download, format_field, money_scope
 
 blp = Blueprint("ledger", __name__)
 
@@ -32,6 +32,10 @@ class LedgerArgs(PageArgs):
     shop_id = fields.Str()
     order_id = fields.Str()
     kind = fields.Str(validate=validate.OneOf(domain.EntryKind.ALL))
+    format = format_field()
+
+
+LEDGER_CSV = ("entry_id", "shop_id", "kind", "amount_fen", "order_id", "ref_id", "memo", "created_at")
 
 
 class LedgerPage(page_of(LedgerEntryOut)):
@@ -49,15 +53,18 @@ class LedgerPage(page_of(LedgerEntryOut)):
 @requires(*MONEY_READERS)
 @blp.arguments(LedgerArgs, location="query")
 @blp.response(200, LedgerPage)
+@blp.doc(**csv_documented(LedgerPage, "every entry the filters select"))
 def ledger(args):
-    """The merchant ledger: immutable entries newest first, and the balance (their sum)."""
+    """The merchant ledger: immutable entries newest first, and the balance (their sum);
+    `format=csv` streams every entry the filters select (no balance)."""
     shop = money_scope(args.get("shop_id"))
-    stmt = sa.select(LedgerEntry)
-    if shop:
-        stmt = stmt.where(LedgerEntry.shop_id == shop)
-    for key in ("order_id", "kind"):
-        if args.get(key):
-            stmt = stmt.where(getattr(LedgerEntry, key) == args[key])
+    where = [LedgerEntry.shop_id == shop] if shop else []
+    where += [getattr(LedgerEntry, key) == args[key] for key in ("order_id", "kind") if args.get(key)]
+    if args["format"] == "csv":
+        columns = [LedgerEntry.id if c == "entry_id" else getattr(LedgerEntry, c) for c in LEDGER_CSV]
+        stmt = sa.select(*columns).where(*where).order_by(LedgerEntry.id.desc())
+        return csv_download(stmt, LEDGER_CSV, "ledger", shop)
+    stmt = sa.select(LedgerEntry).where(*where)
     with current_db().Session() as session:
         page = paginate(session, stmt, [LedgerEntry.id], args["limit"], args.get("cursor"))
         page["shop_id"] = shop

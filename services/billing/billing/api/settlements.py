@@ -11,7 +11,7 @@ from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import UtcTime, page_of
 
 from ..models import Payout, Settlement
-from .context import MONEY_READERS, money_scope
+from .context import MONEY_READERS, csv_documented, csv_download, format_field, money_scope
 
 blp = Blueprint("settlements", __name__)
 
@@ -34,6 +34,7 @@ class SettlementArgs(PageArgs):
     shop_id = fields.Str()
     order_id = fields.Str()
     status = fields.Str(validate=validate.OneOf(["scheduled", "settled"]))
+    format = format_field()
 
 
 class PayoutOut(Schema):
@@ -49,6 +50,19 @@ class PayoutArgs(PageArgs):
 
 
 SettlementPage = page_of(SettlementOut)
+SETTLEMENT_CSV = (
+    "settlement_id",
+    "order_id",
+    "shop_id",
+    "status",
+    "completed_at",
+    "due_at",
+    "settled_at",
+    "gross_fen",
+    "refunded_fen",
+    "commission_fen",
+    "payout_id",
+)
 PayoutPage = page_of(PayoutOut)
 
 
@@ -56,14 +70,17 @@ PayoutPage = page_of(PayoutOut)
 @requires(*MONEY_READERS)
 @blp.arguments(SettlementArgs, location="query")
 @blp.response(200, SettlementPage)
+@blp.doc(**csv_documented(SettlementPage, "every settlement the filters select"))
 def list_settlements(args):
+    """Settlements, latest due first; `format=csv` streams every one the filters select."""
     shop = money_scope(args.get("shop_id"))
-    stmt = sa.select(Settlement)
-    if shop:
-        stmt = stmt.where(Settlement.shop_id == shop)
-    for key in ("order_id", "status"):
-        if args.get(key):
-            stmt = stmt.where(getattr(Settlement, key) == args[key])
+    where = [Settlement.shop_id == shop] if shop else []
+    where += [getattr(Settlement, key) == args[key] for key in ("order_id", "status") if args.get(key)]
+    if args["format"] == "csv":
+        columns = [getattr(Settlement, c) for c in SETTLEMENT_CSV]
+        order = (Settlement.due_at.desc(), Settlement.settlement_id.desc())
+        return csv_download(sa.select(*columns).where(*where).order_by(*order), SETTLEMENT_CSV, "settlements", shop)
+    stmt = sa.select(Settlement).where(*where)
     with current_db().Session() as session:
         return paginate(session, stmt, [Settlement.due_at, Settlement.settlement_id], args["limit"], args.get("cursor"))
 

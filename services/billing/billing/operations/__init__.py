@@ -7,13 +7,16 @@ paid_fen`) and by unique keys (one succeeded refund per refund key, one ledger e
 ref), one payout per ledger entry). A guarded update that finds the row changed under it raises
 `LostRace`: the consumer retries the whole step, and the retry sees the other change.
 
-One module per resource (`orders`, `payments`, `refunds`, `settlement`); callers use the names
-below (`from . import operations`, then `operations.verb(ctx, ...)`). What they read and append to
-(audit trail, ledger, locked order rows) is in ../books.py.
+One module per resource (`orders`, `payments`, `refunds`, `settlement`, `invoices`, `goods`,
+`reconciliation`); callers use the names below (`from . import operations`, then
+`operations.verb(ctx, ...)`). What they read and append to (audit trail, ledger, locked order rows)
+is in ../books.py.
 """
 
 from __future__ import annotations
 
+from .goods import GoodsFact, record_goods
+from .invoices import issue_invoice, refuse_invoice, request_invoice
 from .orders import (
     cancel_order,
     mark_cancelled,
@@ -21,13 +24,16 @@ from .orders import (
     remember_order,
 )
 from .payments import apply_payment_outcome, payment_with_timeline, receive_webhook, start_payment
+from .reconciliation import record_three_way
 from .refunds import execute_refund, refund_for_case, refund_in_full, refuse, visible_refund
 from .settlement import pay_out, schedule_settlement, set_commission_rates, settle_shop, shops_due
 
 __all__ = [
+    "GoodsFact",
     "apply_payment_outcome",
     "cancel_order",
     "execute_refund",
+    "issue_invoice",
     "mark_cancelled",
     "pay_out",
     "payable_amount",
@@ -36,7 +42,11 @@ __all__ = [
     "refund_for_case",
     "refund_in_full",
     "refuse",
+    "refuse_invoice",
+    "record_goods",
+    "record_three_way",
     "remember_order",
+    "request_invoice",
     "schedule_settlement",
     "set_commission_rates",
     "settle_shop",
