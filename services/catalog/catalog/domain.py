@@ -133,7 +133,11 @@ def sibling_named(tree: CategoryTree, parent_id: str | None, name: str, *, exclu
 
 # Edits ---------------------------------------------------------------------------------------
 CONTENT_FIELDS = ("title", "brand", "description", "images", "video", "attributes", "category_id")
-SKU_CONTENT_FIELDS = ("spec", "barcode")
+# A SKU's terms of sale are content too: the buyer reads them (不支持七天无理由, 预计N天内发货), so a
+# listed product whose terms change goes back to review.
+SKU_CONTENT_FIELDS = ("spec", "barcode", "no_7day_return", "presale_ship_days")
+# The longest presale promise a SKU may make (预计N天内发货).
+PRESALE_MAX_SHIP_DAYS = 60
 SKU_COMMERCIAL_FIELDS = ("list_price_fen", "promo_price_fen", "member_price_fen", "low_stock_threshold", "weight_g")
 
 

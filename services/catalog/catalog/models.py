@@ -1,6 +1,6 @@
 """catalog tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db.
 
-Keep in step with migrations/versions/0001_initial.py.
+Keep in step with migrations/versions/ (0001_initial.py, 0002_special_goods.py).
 """
 
 from __future__ import annotations
@@ -101,6 +101,10 @@ class Sku(Base):
     promo_price_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     member_price_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     low_stock_threshold: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=10)
+    # Special goods (migration 0002): custom-made or fresh goods are not returnable without a reason
+    # (不支持七天无理由退货); a presale SKU promises to ship within this many days (预计N天内发货).
+    no_7day_return: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    presale_ship_days: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     # The last inventory.LowStock alert, shown to ops on the product.
     low_stock_available: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)

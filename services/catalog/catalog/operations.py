@@ -35,6 +35,8 @@ SKU_DEFAULTS: dict[str, Any] = {
     "promo_price_fen": None,
     "member_price_fen": None,
     "low_stock_threshold": 10,
+    "no_7day_return": False,
+    "presale_ship_days": None,
 }
 # The product columns an edit writes (the SKUs are replaced separately).
 EDITED_COLUMNS = ("category_id", "title", "brand", "description", "attributes", "images", "video")
