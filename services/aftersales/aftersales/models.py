@@ -131,6 +131,10 @@ class Complaint(Base):
     met_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     response: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     resolution: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # A serious/crisis solution's refund (through a refund-only case) and compensation coupon (0006).
+    refund_case_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    refund_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    coupon_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 

@@ -79,6 +79,17 @@ class ReviewRiskFlagged(Payload):
     keywords = fields.List(fields.Str(), required=True)
 
 
+@event("aftersales.CompensationCouponRequested")
+class CompensationCouponRequested(OrderRef):
+    # A serious or crisis complaint's solution carries a compensation coupon for the buyer (no
+    # threshold, funded by the shop): for marketing to issue, once per complaint_id (its key).
+    complaint_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    amount_fen = fields.Int(required=True, validate=validate.Range(min=1))
+    funded_by = fields.Str(load_default="shop", validate=validate.OneOf(["shop", "platform"]))
+    reason = fields.Str()
+
+
 @event("aftersales.DisputeOpened")
 class DisputeOpened(CaseRef):
     # The buyer appealed a rejected case (once); a platform reviewer arbitrates.
