@@ -77,6 +77,8 @@ class ReviewRiskFlagged(Payload):
     shop_id = fields.Str(required=True)
     stars = fields.Int(required=True)
     keywords = fields.List(fields.Str(), required=True)
+    # Catalog's banned words among them (the review is held pending, not public).
+    banned_words = fields.List(fields.Str(), load_default=list)
 
 
 @event("aftersales.CompensationCouponRequested")
