@@ -119,9 +119,25 @@ def test_exchange_ships_a_replacement(saga):
     assert saga.order(oid)["status"] == "delivered"  # the replacement does not move the order
 
 
+def special_goods(saga, product_id, sku):
+    """Mark the product's one SKU custom-made (no 7-day no-reason return): a content edit, reviewed again."""
+    catalog = saga["catalog"]
+    skus = [{"sku_code": sku, "spec": {"存储容量": "128GB"}, "list_price_fen": 3000, "no_7day_return": True}]
+    edited = saga.ok(catalog.put(f"/api/v1/products/{product_id}", json={"skus": skus}, shop_id=saga.shop))
+    assert edited["status"] == "pending_review"
+    saga.ok(catalog.post(f"/api/v1/products/{product_id}/approve", role="reviewer", sub="rita"))
+
+
 def test_small_refund_only_is_approved_automatically(saga):
-    saga.product("PH-SMALL", price_fen=3000, stock=2)
+    pid = saga.product("PH-SMALL", price_fen=3000, stock=2)
+    special_goods(saga, pid, "PH-SMALL")  # catalog -> orders' line -> aftersales: no no_reason refund
     oid = saga.delivered("PH-SMALL", 1, buyer="gus")
+    order = saga.ok(saga["orders"].get(f"/api/v1/orders/{oid}", role="admin", sub="root"))
+    assert [line["no_7day_return"] for line in order["lines"]] == [True]
+    refused = open_case(
+        saga, "gus", order_id=oid, type="return", reason="no_reason", lines=[{"sku_code": "PH-SMALL", "quantity": 1}]
+    )
+    assert refused.status_code == 422 and "不支持七天无理由退货" in refused.text, refused.text
     c = saga.ok(
         open_case(
             saga,
