@@ -1,7 +1,7 @@
 """Catalog over the real broker and database: a product created, submitted and approved becomes a
 stock item in inventory (through catalog.ProductListed on RabbitMQ); once delisted, the SKU endpoint
-orders relies on reports it as not sellable. Plus the guarded transitions and the purge job on
-PostgreSQL."""
+orders relies on reports it as not sellable. Plus the guarded transitions, the purge job and the compliance sweep
+(two runners at once) on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -108,6 +108,38 @@ def test_concurrent_reviews_one_wins_and_purge_on_postgres():
         p.clock.advance(days=30, minutes=1)
         assert p.run_job("catalog", "purge-deleted-products") == 1
         assert catalog.get(f"/api/v1/products/{pid}", shop_id="S1").status_code == 404
+
+
+def test_compliance_sweep_on_postgres_two_runners_delist_each_product_once():
+    """A banned word added: the sweeps (the word's and the periodic one) run by two runners at once on
+    PostgreSQL; each listed product breaking the rule is delisted once and reported delisted once."""
+    from catalog.handlers import sweep_compliance
+
+    with Platform(["catalog"], workers=False, settings={"CATALOG_SWEEP_DELIST": "true"}) as p:
+        catalog = p["catalog"]
+        pids = []
+        for i in range(3):
+            body = {**DRESS, "skus": [{**DRESS["skus"][0], "sku_code": f"SWEEP-{i}"}]}
+            pid = ok(catalog.post("/api/v1/products", json=body, shop_id="S1"), 201)["product_id"]
+            ok(catalog.post(f"/api/v1/products/{pid}/submit", shop_id="S1"))
+            ok(catalog.post(f"/api/v1/products/{pid}/approve", role="reviewer", sub="rita"))
+            pids.append(pid)
+        ok(catalog.post("/api/v1/banned-words", json={"word": "碎花"}, role="admin", sub="adam"), 201)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda _: sweep_compliance(catalog.db), range(2)))
+        for pid in pids:
+            product = ok(catalog.get(f"/api/v1/products/{pid}", shop_id="S1"))
+            assert (product["status"], product["delist_reason"]) == ("delisted", "compliance")
+            timeline = ok(catalog.get(f"/api/v1/products/{pid}/timeline", shop_id="S1"))["items"]
+            assert [t["action"] for t in timeline].count("delist") == 1
+        params = {"delisted": "true"}
+        rows = ok(catalog.get("/api/v1/compliance/findings", role="reviewer", sub="rita", params=params))["items"]
+        assert sorted(r["product_id"] for r in rows) == sorted(pids)
+        sweeps = ok(catalog.get("/api/v1/compliance/sweeps", role="admin", sub="adam"))["items"]
+        assert {s["status"] for s in sweeps} == {"done"} and {s["trigger"] for s in sweeps} == {
+            "banned_word",
+            "periodic",
+        }
 
 
 def _delete(service, pid):

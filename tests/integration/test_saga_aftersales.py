@@ -1,7 +1,8 @@
 """After-sales across the six real services (issue 6 "Must show"): a return from request to refund
 with stock restored; an exchange with a replacement shipment; an auto-approved small refund; a
 refund-only before shipment that cancels the order and releases stock; a second refund beyond what
-was paid refused; SLA breaches escalated with an injectable clock."""
+was paid refused; SLA breaches escalated with an injectable clock; a serious complaint's solution
+refunded through billing; a custom-made SKU refusing a no_reason return."""
 
 from __future__ import annotations
 
@@ -119,9 +120,25 @@ def test_exchange_ships_a_replacement(saga):
     assert saga.order(oid)["status"] == "delivered"  # the replacement does not move the order
 
 
+def special_goods(saga, product_id, sku):
+    """Mark the product's one SKU custom-made (no 7-day no-reason return): a content edit, reviewed again."""
+    catalog = saga["catalog"]
+    skus = [{"sku_code": sku, "spec": {"存储容量": "128GB"}, "list_price_fen": 3000, "no_7day_return": True}]
+    edited = saga.ok(catalog.put(f"/api/v1/products/{product_id}", json={"skus": skus}, shop_id=saga.shop))
+    assert edited["status"] == "pending_review"
+    saga.ok(catalog.post(f"/api/v1/products/{product_id}/approve", role="reviewer", sub="rita"))
+
+
 def test_small_refund_only_is_approved_automatically(saga):
-    saga.product("PH-SMALL", price_fen=3000, stock=2)
+    pid = saga.product("PH-SMALL", price_fen=3000, stock=2)
+    special_goods(saga, pid, "PH-SMALL")  # catalog -> orders' line -> aftersales: no no_reason refund
     oid = saga.delivered("PH-SMALL", 1, buyer="gus")
+    order = saga.ok(saga["orders"].get(f"/api/v1/orders/{oid}", role="admin", sub="root"))
+    assert [line["no_7day_return"] for line in order["lines"]] == [True]
+    refused = open_case(
+        saga, "gus", order_id=oid, type="return", reason="no_reason", lines=[{"sku_code": "PH-SMALL", "quantity": 1}]
+    )
+    assert refused.status_code == 422 and "不支持七天无理由退货" in refused.text, refused.text
     c = saga.ok(
         open_case(
             saga,
@@ -183,3 +200,13 @@ def test_complaint_sla_breach_is_escalated(saga):
     assert saga.p.run_job("aftersales", "escalate-complaint-breaches") == 0  # once per breach
     detail = saga.ok(saga["aftersales"].get(f"/api/v1/complaints/{comp['complaint_id']}", role="admin", sub="root"))
     assert [e["kind"] for e in detail["escalations"]][-1].startswith("breach")
+    # cs classifies it serious (质量); its solution refunds part of the order through billing and asks
+    # marketing for a compensation coupon
+    cs = {"role": "cs", "sub": "cathy", "shop_id": "S1"}
+    path = f"/api/v1/complaints/{comp['complaint_id']}"
+    saga.ok(saga["aftersales"].post(f"{path}/tier", json={"tier": "serious", "reason": "质量问题"}, **cs))
+    solution = {"text": "退款 10 元并补偿 5 元券", "refund_fen": 1000, "coupon_fen": 500}
+    resolved = saga.ok(saga["aftersales"].post(f"{path}/resolve", json=solution, **cs))
+    assert [t["action"] for t in resolved["timeline"]][-2:] == ["refund", "compensation_coupon"]
+    wait_case(saga, resolved["refund_case_id"], "closed")
+    assert [r["amount_fen"] for r in refunds_of(saga, oid) if r["status"] == "succeeded"] == [1000]

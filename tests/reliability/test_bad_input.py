@@ -84,6 +84,7 @@ RULES_BEYOND_SCHEMA = {
     "POST /api/v1/shipping/quote": "a known province",
     "PUT /api/v1/shipping/sender": "a known province",
     "POST /api/v1/cases": "the order's lines and quantities",
+    "POST /api/v1/complaints/{complaint_id}/resolve": "refund/coupon for serious or crisis only, within what is left",
     "POST /api/v1/payments": "the order exists and awaits payment",
     "POST /api/v1/coupon-templates/{template_id}/claims": "coupons left, within the buyer's limit and the validity",
     "POST /api/v1/quotes": "the coupons and points are the buyer's, valid, free and over their threshold",

@@ -10,7 +10,10 @@ SHOP = "S1"
 OTHER_SHOP = "S2"
 
 
-def sku(code, price_fen, list_price_fen=None, weight_g=500, sellable=True, category_id="C-dress", status="listed"):
+def sku(
+    code, price_fen, list_price_fen=None, weight_g=500, sellable=True, category_id="C-dress", status="listed", **special
+):
+    """Catalog's SKU read model; `special`: no_7day_return, presale_ship_days (special goods)."""
     return {
         "sku_code": code,
         "shop_id": SHOP,
@@ -26,6 +29,8 @@ def sku(code, price_fen, list_price_fen=None, weight_g=500, sellable=True, categ
         "weight_g": weight_g,
         "low_stock_threshold": 10,
         "spec": {},
+        "no_7day_return": special.get("no_7day_return", False),
+        "presale_ship_days": special.get("presale_ship_days"),
     }
 
 
@@ -40,6 +45,7 @@ class FakeCatalog:
                 "BIG": sku("BIG", 600000, weight_g=2000),  # 6000 yuan: always reviewed
                 "MID": sku("MID", 100000, weight_g=1000),  # 1000 yuan: between thresholds
                 "OLD": sku("OLD", 3000, sellable=False, status="delisted"),
+                "CUSTOM": sku("CUSTOM", 8000, no_7day_return=True),  # made to measure: no 7-day return
             },
             OTHER_SHOP: {"GREEN-S": sku("GREEN-S", 2000)},
         }

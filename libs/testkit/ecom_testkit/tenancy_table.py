@@ -111,6 +111,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         sight=_r("admin", "reviewer", "service", "ops", "cs", "warehouse"),
     ),
     ("catalog", "/api/v1/review-queue"): Route("list", _r("reviewer", "admin")),
+    ("catalog", "/api/v1/compliance/sweeps"): Route("list", _r("reviewer", "admin")),
+    ("catalog", "/api/v1/compliance/findings"): Route("list", _r("reviewer", "admin")),
     ("catalog", "/api/v1/skus/<sku_code>"): Route("one", path={"sku_code": "draft_sku"}, params=S2, marker="draft_sku"),
     ("orders", "/api/v1/audit-rules"): Route("shop", _r("ops", "admin"), params=S2),
     ("orders", "/api/v1/orders"): Route("list", ORDER_READERS, buyer_owned=True, holds_s2=True),

@@ -1,8 +1,9 @@
 """Claims: what of an order (units and money, per SKU and for the whole order) its cases hold.
 
-A case takes its units and money when it opens and gives them back when it is rejected; closed
-cases keep them (a second refund of a refunded unit is refused). One conditional UPDATE per row, so
-concurrent cases cannot both take the last unit or fen. Used by operations.open_case / reject.
+A case takes its units and money when it opens and gives them back when it is rejected (and takes
+them again if an overturned dispute reopens it); closed cases keep them (a second refund of a
+refunded unit is refused). One conditional UPDATE per row, so concurrent cases cannot both take the
+last unit or fen. Used by operations.open_case / reject and disputes.reopen.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ecom_common.db import insert_ignore
-from ecom_common.errors import RuleViolation
+from ecom_common.errors import ConflictError, RuleViolation
 
 from . import domain
 from .models import Case, Claim
@@ -44,14 +45,40 @@ def take(session: Session, draft: domain.CaseDraft) -> None:
         )
     )
     insert_ignore(session, Claim.__table__, rows)
-    wants = [(l.sku_code, l.quantity, l.amount_fen, i) for i, l in enumerate(draft.lines)]
-    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen, None))
-    # Rows are always locked in the same (sku_code) order, so concurrent cases cannot deadlock.
-    for sku, qty, fen, i in sorted(wants):
+    wants = [(l.sku_code, l.quantity, l.amount_fen) for l in draft.lines]
+    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in draft.lines), draft.amount_fen))
+    failed = _claim(session, order.order_id, wants)
+    if failed is not None:
+        index = next((i for i, l in enumerate(draft.lines) if l.sku_code == failed), None)
+        field = "amount_fen" if index is None else f"lines.{index}"
+        raise RuleViolation(
+            "these units or this amount are already claimed by another case of this order",
+            {field: ["Already claimed (or refunded) by another case of this order."]},
+        )
+
+
+def retake(session: Session, case: Case) -> None:
+    """A rejected case reopened (an overturned dispute) takes its units and money back; 409 when
+    another case of the order holds them now (nothing is taken then: the caller's transaction rolls
+    back)."""
+    wants = [(l.sku_code, l.quantity, l.amount_fen) for l in case.lines]
+    wants.append((Claim.ORDER_ROW, sum(l.quantity for l in case.lines), case.amount_fen))
+    failed = _claim(session, case.order_id, wants)
+    if failed is not None:
+        raise ConflictError(
+            "the case's units or money were claimed by another case of the order since its rejection",
+            {"case_id": [f"{'the amount' if failed == Claim.ORDER_ROW else failed} is claimed by another case."]},
+        )
+
+
+def _claim(session: Session, order_id: str, wants: list[tuple[str, int, int]]) -> str | None:
+    """Add each (sku, quantity, fen) to its claim row if it still fits; the SKU that did not fit, or None.
+    Rows are always locked in the same (sku_code) order, so concurrent cases cannot deadlock."""
+    for sku, qty, fen in sorted(wants):
         taken = session.execute(
             sa.update(Claim)
             .where(
-                Claim.order_id == order.order_id,
+                Claim.order_id == order_id,
                 Claim.sku_code == sku,
                 Claim.claimed_qty + qty <= Claim.bought_qty,
                 Claim.claimed_fen + fen <= Claim.cap_fen,
@@ -60,11 +87,8 @@ def take(session: Session, draft: domain.CaseDraft) -> None:
             .execution_options(synchronize_session=False)
         ).rowcount
         if taken != 1:
-            field = "amount_fen" if sku == Claim.ORDER_ROW else f"lines.{i}"
-            raise RuleViolation(
-                "these units or this amount are already claimed by another case of this order",
-                {field: ["Already claimed (or refunded) by another case of this order."]},
-            )
+            return sku
+    return None
 
 
 def release(session: Session, case: Case) -> None:

@@ -4,8 +4,11 @@ The buyer may appeal a rejected case once (reason, evidence): a dispute `open`. 
 (role reviewer or admin) arbitrates: `upheld` (the rejection stands) or `overturned` (the shop was
 wrong), with a reason. Every step is on the dispute's record (争议处理记录), which the buyer, the
 shop's staff, finance and admin read. `aftersales.DisputeOpened` / `DisputeDecided` tell the others
-(an overturned case's units and money are claimable again since the rejection: the buyer's new case,
-or cs, acts on the decision). Nothing here commits.
+An overturned dispute reopens the case: `rejected -> requested` (one guarded UPDATE; the rejected
+status is final for the buyer and the shop, only the platform's arbitration leaves it), its units and
+money claimed again, its response clock restarted, so cs approves and refunds it as any case; 409
+(nothing changes) when another case of the order claimed them since the rejection. Nothing here
+commits.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
 
+from . import claims, domain
 from .domain import Status
 from .models import Case, CaseEvent, Dispute, DisputeEvent
 from .settings import Settings
@@ -73,6 +77,25 @@ def appeal(ctx: DisputeCtx, case_id: str, *, reason: str, evidence: dict) -> Dis
     return ctx.session.get(Dispute, dispute_id)
 
 
+def reopen(ctx: DisputeCtx, case: Case, *, reason: str) -> None:
+    """rejected -> requested, guarded (`WHERE status = 'rejected'`, else 409), with its claims taken
+    again (409 when another case holds them), a new response clock and a `reopen` timeline entry."""
+    now = ctx.now
+    kind, due = domain.case_sla(case.case_type, Status.REQUESTED, now, ctx.settings.policy)
+    done = ctx.session.execute(
+        sa.update(Case)
+        .where(Case.id == case.id, Case.status == Status.REJECTED)
+        .values(status=Status.REQUESTED, sla_kind=kind, sla_due_at=due, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        raise IllegalTransition("case", case.status, "reopen")
+    claims.retake(ctx.session, case)
+    ctx.session.add(
+        CaseEvent(case_id=case.id, action="reopen", status=Status.REQUESTED, at=now, by=ctx.actor.id, reason=reason)
+    )
+
+
 def decide(ctx: DisputeCtx, dispute_id: str, *, outcome: str, reason: str) -> Dispute:
     """The platform reviewer's arbitration of an open dispute (409 once decided)."""
     d = ctx.session.get(Dispute, dispute_id)
@@ -101,6 +124,8 @@ def decide(ctx: DisputeCtx, dispute_id: str, *, outcome: str, reason: str) -> Di
             reason=f"dispute {d.id} {status}: {reason}",
         )
     )
+    if status == OVERTURNED and case is not None:
+        reopen(ctx, case, reason=f"dispute {d.id} overturned: {reason}")
     ctx.record(
         make_event(
             "aftersales.DisputeDecided",

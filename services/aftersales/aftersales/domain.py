@@ -162,6 +162,7 @@ class OrderLine:
     # What was paid for this SKU's units (summed over lines): each line's paid_fen, i.e. its price
     # less its share of the order's 满减, coupons and points, as orders apportioned them.
     cap_fen: int
+    no_7day_return: bool = False  # custom-made or fresh goods (catalog's flag, kept by orders)
 
     def paid_for(self, quantity: int) -> int:
         """What `quantity` of these units paid: all of it for every unit; else the proportional
@@ -188,6 +189,7 @@ class OrderView:
     def from_json(cls, data: dict[str, Any]) -> OrderView:
         """Read the order of `GET orders /api/v1/orders/{id}`; lines of one SKU are summed."""
         by_sku: dict[str, list[int]] = {}
+        special = {l["sku_code"] for l in data.get("lines") or [] if l.get("no_7day_return")}
         for line in data.get("lines") or []:
             qty = int(line["quantity"])
             unit = int(line.get("unit_price_fen") or 0)
@@ -195,7 +197,7 @@ class OrderView:
             agg[0] += qty
             paid = line.get("paid_fen")  # orders placed before marketing priced them paid unit x qty
             agg[1] += int(paid) if paid is not None else unit * qty
-        lines = tuple(OrderLine(sku, q, unit, cap) for sku, (q, cap, unit) in by_sku.items())
+        lines = tuple(OrderLine(sku, q, unit, cap, sku in special) for sku, (q, cap, unit) in by_sku.items())
         payable = data.get("payable_fen")
         if payable is None:
             payable = (data.get("totals") or {}).get("payable_fen")
@@ -384,6 +386,13 @@ def draft_case(order: OrderView, request: CaseRequest, now: datetime, policy: Po
             raise RuleViolation(
                 f"no-reason returns are only possible within {policy.no_reason_days} days of delivery",
                 {"reason": [f"The {policy.no_reason_days}-day no-reason window has passed."]},
+            )
+        special = {
+            f"lines.{i}.sku_code": ["不支持七天无理由退货"] for i, (_, ol) in enumerate(priced) if ol.no_7day_return
+        }
+        if special:
+            raise RuleViolation(
+                "custom-made or fresh goods cannot be returned without a reason; name the problem", special
             )
 
     shares = allocate(amount, caps)

@@ -131,6 +131,10 @@ class Complaint(Base):
     met_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     response: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     resolution: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # A serious/crisis solution's refund (through a refund-only case) and compensation coupon (0006).
+    refund_case_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    refund_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    coupon_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
@@ -326,6 +330,10 @@ class Review(Base):
     nps: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     images: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     risk_keywords: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    # Catalog's banned words the text uses (0007): such a review is held `pending` (not public);
+    # others are `published`.
+    banned_words: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="published")
     reply: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
     replied_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

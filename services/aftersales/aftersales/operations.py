@@ -70,7 +70,7 @@ def open_case(ctx: AftersalesCtx, draft: domain.CaseDraft, *, evidence: dict) ->
         id=new_id("C", now),
         order_id=draft.order.order_id,
         shop_id=draft.order.shop_id,
-        buyer_id=ctx.actor.id,
+        buyer_id=draft.order.buyer_id or ctx.actor.id,  # cs may open one for the buyer (complaint refund)
         case_type=draft.case_type,
         reason=draft.reason,
         status=Status.REQUESTED,
@@ -176,7 +176,8 @@ def reject(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str) -> Case:
 
 
 def _lines(case: Case) -> list[dict]:
-    return [{"sku_code": l.sku_code, "quantity": l.quantity} for l in case.lines]
+    # A money-only refund (a complaint's) names no units: billing spreads it over the order's lines.
+    return [{"sku_code": l.sku_code, "quantity": l.quantity} for l in case.lines if l.quantity]
 
 
 def start_refund(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str | None = None, retry: bool = False) -> Case:

@@ -1,7 +1,8 @@
 """Reviews and NPS, the service layer: `verb(ctx, ...)` like operations.py.
 
 A buyer rates a delivered or completed order once (1-5 stars, text, 0-10 would-recommend); the text
-is scanned for the risk keywords (`AFTERSALES_RISK_KEYWORDS`) -> `aftersales.ReviewRiskFlagged`; a
+is scanned for the risk keywords (`AFTERSALES_RISK_KEYWORDS`) and catalog's banned words (a hit holds
+the review `pending`, not public; banned_words.py) -> `aftersales.ReviewRiskFlagged`; a
 差评 (1-2 stars) opens a follow-up task for cs (service_desk, kind `review`, a 24 h clock); the shop
 replies once. Nothing here commits.
 """
@@ -18,7 +19,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
 
-from . import domain, service_desk
+from . import banned_words, domain, service_desk
 from .models import Review, ServiceTicket
 from .settings import Settings
 
@@ -31,13 +32,16 @@ def risk_words(text: str | None, keywords: tuple[str, ...]) -> list[str]:
     return [k for k in keywords if k and text and k in text]
 
 
-def review_order(ctx: ReviewCtx, order: domain.OrderView, *, rating: dict[str, Any]) -> Review:
+def review_order(
+    ctx: ReviewCtx, order: domain.OrderView, *, rating: dict[str, Any], lexicon: banned_words.Lexicon | None = None
+) -> Review:
     """The buyer's review of `order` (`rating`: stars, text, nps, images); 409 when the order is not
-    delivered yet or was reviewed already."""
+    delivered yet or was reviewed already. `lexicon`: catalog's word list (a hit holds it `pending`)."""
     if order.status not in REVIEWABLE:
         raise IllegalTransition("order", order.status, "review")
     now, text = ctx.now, rating.get("text")
     found = risk_words(text, ctx.settings.risk_keywords)
+    banned = banned_words.found(text, lexicon or banned_words.Lexicon())
     review_id = new_id("V", now)
     row = dict(
         id=review_id,
@@ -49,12 +53,14 @@ def review_order(ctx: ReviewCtx, order: domain.OrderView, *, rating: dict[str, A
         nps=rating.get("nps"),
         images=list(rating.get("images") or []),
         risk_keywords=found,
+        banned_words=banned,
+        status="pending" if banned else "published",
         created_at=now,
     )
     if insert_ignore(ctx.session, Review.__table__, row) != 1:
         raise ConflictError("this order was reviewed already", {"order_id": ["Reviewed already."]})
     review = ctx.session.get(Review, review_id)
-    if found:
+    if found or banned:
         ctx.record(
             make_event(
                 "aftersales.ReviewRiskFlagged",
@@ -63,7 +69,8 @@ def review_order(ctx: ReviewCtx, order: domain.OrderView, *, rating: dict[str, A
                     "order_id": order.order_id,
                     "shop_id": order.shop_id,
                     "stars": review.stars,
-                    "keywords": found,
+                    "keywords": found + [w for w in banned if w not in found],
+                    "banned_words": banned,
                 },
             )
         )

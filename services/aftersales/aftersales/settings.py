@@ -67,6 +67,11 @@ class Settings(ServiceSettings):
     bad_review_follow_up_hours: float = setting(
         "AFTERSALES_BAD_REVIEW_FOLLOW_UP_HOURS", 24, "hours cs has to follow up a 1-2 star review"
     )
+    banned_words_cache_seconds: int = setting(
+        "AFTERSALES_BANNED_WORDS_CACHE_SECONDS",
+        300,
+        "seconds catalog's banned-word list is kept before reviews read it again",
+    )
     risk_keywords: tuple[str, ...] = setting(
         "AFTERSALES_RISK_KEYWORDS",
         ("假货", "诈骗", "过敏", "骗子", "中毒", "曝光"),

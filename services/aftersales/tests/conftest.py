@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 
 from aftersales.app import SERVICE
+from aftersales.banned_words import Lexicon
 from aftersales.domain import OrderView
-from aftersales.gateways import ORDERS
+from aftersales.gateways import CATALOG, ORDERS
 from ecom_common.clock import iso
 from ecom_common.consumer import EventConsumer
 from ecom_common.errors import ServiceUnavailable
@@ -69,6 +70,21 @@ class FakeOrders:
             raise ServiceUnavailable("orders is unreachable: ConnectionError")
         data = self.orders.get(order_id)
         return OrderView.from_json(data) if data else None
+
+
+class FakeCatalog:
+    """Answers catalog's word list as `CatalogGateway.banned_words` does; `down`: 503."""
+
+    def __init__(self):
+        self.lexicon = Lexicon(banned=("最", "第一", "全网第一", "顶级"), exemptions=("最近", "第一次"))
+        self.down = False
+        self.calls = 0
+
+    def banned_words(self):
+        self.calls += 1
+        if self.down:
+            raise ServiceUnavailable("catalog is unreachable: ConnectionError")
+        return self.lexicon
 
 
 class Api:
@@ -143,4 +159,7 @@ def api(app, db, config):
     orders = FakeOrders()
     inject_gateway(app, ORDERS, orders)
     orders.add(delivered_at=iso(config.clock.now() - timedelta(days=1)))
-    return Api(app, db, config, orders)
+    api = Api(app, db, config, orders)
+    api.catalog = FakeCatalog()
+    inject_gateway(app, CATALOG, api.catalog)
+    return api

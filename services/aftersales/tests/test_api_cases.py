@@ -121,6 +121,32 @@ def test_order_not_yet_delivered_and_no_reason_window(api):
     assert r.status_code == 422 and "reason" in r.get_json()["errors"]
 
 
+def test_no_reason_is_refused_for_custom_made_or_fresh_lines_other_reasons_are_not(api):
+    lines = [
+        {"sku_code": "CAKE", "quantity": 1, "unit_price_fen": 6000, "no_7day_return": True},
+        {"sku_code": "BLUE-L", "quantity": 1, "unit_price_fen": 8000, "no_7day_return": False},
+    ]
+    api.orders.add(order_id="O5", delivered_at=api.now_iso(days=-1), lines=lines)
+    for case_type in ("return", "refund_only"):
+        r = api.post(
+            "/api/v1/cases",
+            json={
+                "order_id": "O5",
+                "type": case_type,
+                "reason": "no_reason",
+                "lines": [{"sku_code": "CAKE", "quantity": 1}],
+            },
+        )
+        assert r.status_code == 422 and r.mimetype == "application/problem+json"
+        body = r.get_json()
+        assert "custom-made or fresh" in body["detail"] and body["errors"] == {
+            "lines.0.sku_code": ["不支持七天无理由退货"]
+        }
+    assert api.count("cases") == 0
+    api.open_case(order_id="O5", reason="no_reason", lines=[{"sku_code": "BLUE-L", "quantity": 1}])  # ordinary goods
+    api.open_case(order_id="O5", reason="quality", lines=[{"sku_code": "CAKE", "quantity": 1}])  # a problem: allowed
+
+
 def test_idempotency_key_replays_and_refuses_another_body(api):
     body = {"order_id": "O1", "type": "return", "reason": "quality", "lines": [{"sku_code": "RED-M", "quantity": 1}]}
     first = api.post("/api/v1/cases", json=body, headers={"Idempotency-Key": "abc"})

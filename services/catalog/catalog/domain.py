@@ -133,7 +133,11 @@ def sibling_named(tree: CategoryTree, parent_id: str | None, name: str, *, exclu
 
 # Edits ---------------------------------------------------------------------------------------
 CONTENT_FIELDS = ("title", "brand", "description", "images", "video", "attributes", "category_id")
-SKU_CONTENT_FIELDS = ("spec", "barcode")
+# A SKU's terms of sale are content too: the buyer reads them (不支持七天无理由, 预计N天内发货), so a
+# listed product whose terms change goes back to review.
+SKU_CONTENT_FIELDS = ("spec", "barcode", "no_7day_return", "presale_ship_days")
+# The longest presale promise a SKU may make (预计N天内发货).
+PRESALE_MAX_SHIP_DAYS = 60
 SKU_COMMERCIAL_FIELDS = ("list_price_fen", "promo_price_fen", "member_price_fen", "low_stock_threshold", "weight_g")
 
 
@@ -177,6 +181,9 @@ DELIST_REASONS = (SEASONAL, OUT_OF_STOCK, VIOLATION)
 # Not chosen by anyone: set when a listed product's content changes, or when a deleted listed
 # product is restored.
 UNDER_REVIEW, RESTORED = "under_review", "restored"
+# Chosen by the compliance sweep (CATALOG_SWEEP_DELIST): like a violation, only review puts it back.
+COMPLIANCE = "compliance"
+MUST_BE_REVIEWED = (VIOLATION, COMPLIANCE)
 
 # action -> states it may start from
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -244,7 +251,7 @@ def reject(state: ProductState, reason: str) -> Transition:
 
 def delist(state: ProductState, reason: str, note: str | None = None) -> Transition:
     _guard(state, "delist")
-    if reason not in DELIST_REASONS:
+    if reason not in (*DELIST_REASONS, COMPLIANCE):
         raise RuleViolation("unknown delist reason", {"reason": [f"One of: {', '.join(DELIST_REASONS)}."]})
     return Transition(
         "delist", state.status, DELISTED, f"{reason}: {note}" if note else reason, {"delist_reason": reason}
@@ -255,8 +262,10 @@ def relist(state: ProductState) -> Transition:
     """Seasonal / out-of-stock delists go straight back on sale; a violation (or content edited
     while delisted) must pass review again: submit instead."""
     _guard(state, "relist")
-    if state.delist_reason == VIOLATION:
-        raise IllegalTransition("product delisted for a violation (submit it for review)", state.status, "relist")
+    if state.delist_reason in MUST_BE_REVIEWED:
+        raise IllegalTransition(
+            f"product delisted for {state.delist_reason} (submit it for review)", state.status, "relist"
+        )
     if state.review_required:
         raise IllegalTransition(
             "product whose content changed while delisted (submit it for review)", state.status, "relist"
@@ -290,7 +299,7 @@ def restore(state: ProductState, now: datetime, settings: Settings) -> Transitio
     changes: dict[str, Any] = {"deleted_at": None, "status_before_delete": None}
     if target == DELISTED:
         # Keep a violation delist a violation: restoring must not launder it.
-        changes["delist_reason"] = VIOLATION if state.delist_reason == VIOLATION else reason
+        changes["delist_reason"] = state.delist_reason if state.delist_reason in MUST_BE_REVIEWED else reason
     return Transition("restore", state.status, target, None, changes)
 
 
@@ -323,3 +332,13 @@ def restorable_until(deleted_at: datetime | None, settings: Settings) -> datetim
 def purge_cutoff(now: datetime, settings: Settings) -> datetime:
     """Deleted before this moment -> past the restore window -> purged."""
     return now - timedelta(days=settings.restore_days)
+
+
+# Compliance sweeps ---------------------------------------------------------------------------------
+def sweep_slot(now: datetime, every_hours: int) -> datetime:
+    """The start of the periodic-sweep slot `now` falls in (slots of `every_hours` from the epoch,
+    UTC): one periodic sweep per slot, whichever replica queues it first."""
+    hours = max(1, every_hours)
+    epoch = datetime(1970, 1, 1, tzinfo=now.tzinfo)
+    elapsed_h = int((now - epoch).total_seconds() // 3600)
+    return epoch + timedelta(hours=elapsed_h - elapsed_h % hours)

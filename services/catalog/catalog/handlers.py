@@ -15,7 +15,7 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event, for_job
 
-from . import domain, operations
+from . import domain, operations, sweeps
 from .settings import Settings
 
 log = logging.getLogger("catalog.handlers")
@@ -54,6 +54,23 @@ def purge_deleted_products(db: Database) -> int:
     return purged
 
 
+def sweep_compliance(db: Database) -> int:
+    """Job `sweep-compliance`: queue this slot's periodic sweep (once per CATALOG_SWEEP_EVERY_HOURS,
+    however many replicas ask), then run every queued sweep (a banned word added, the periodic one):
+    each claimed by one conditional UPDATE with a lease, so two replicas never run one sweep at once
+    and a sweep whose worker died is taken over (sweeps.py). Returns the products reported."""
+    with for_job(db, Settings) as ctx:
+        sweeps.queue_periodic(ctx)
+    reported = 0
+    while True:
+        with for_job(db, Settings) as ctx:
+            mine = sweeps.claim(ctx)
+        if mine is None:
+            return reported
+        reported += sweeps.run(db, mine)
+
+
 JOBS: list[Job] = [
     Job("purge-deleted-products", purge_deleted_products),
+    Job("sweep-compliance", sweep_compliance),
 ]

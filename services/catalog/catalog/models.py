@@ -1,6 +1,6 @@
 """catalog tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db.
 
-Keep in step with migrations/versions/0001_initial.py.
+Keep in step with migrations/versions/ (0001_initial.py, 0002_special_goods.py, 0003_compliance_sweeps.py).
 """
 
 from __future__ import annotations
@@ -101,6 +101,10 @@ class Sku(Base):
     promo_price_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     member_price_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     low_stock_threshold: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=10)
+    # Special goods (migration 0002): custom-made or fresh goods are not returnable without a reason
+    # (不支持七天无理由退货); a presale SKU promises to ship within this many days (预计N天内发货).
+    no_7day_return: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    presale_ship_days: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     position: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     # The last inventory.LowStock alert, shown to ops on the product.
     low_stock_available: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
@@ -134,3 +138,45 @@ class BannedWord(Base):
     note: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     created_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class ComplianceSweep(Base):
+    """One re-scan of every listed product against today's rules (sweeps.py): queued when a banned
+    word is added (trigger `banned_word`) and once per CATALOG_SWEEP_EVERY_HOURS slot (`periodic`, its
+    id derived from the slot so two replicas queue it once), run by the job `sweep-compliance`."""
+
+    __tablename__ = "compliance_sweeps"
+    __table_args__ = (sa.Index("ix_compliance_sweeps_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    trigger: Mapped[str] = mapped_column(sa.String(20), nullable=False)
+    word: Mapped[str | None] = mapped_column(sa.String(50), nullable=True)
+    # pending -> running (claimed with a lease by one worker) -> done
+    status: Mapped[str] = mapped_column(sa.String(10), nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    # The worker running it (a token per claim) and until when; a lapsed lease may be taken over.
+    holder: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    scanned: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    flagged: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    delisted: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+
+class ComplianceFinding(Base):
+    """The sweep's report: a listed product that now breaks a rule, which ones, and whether the
+    sweep delisted it (CATALOG_SWEEP_DELIST). One row per (sweep, product): a re-run writes nothing twice."""
+
+    __tablename__ = "compliance_findings"
+    __table_args__ = (sa.UniqueConstraint("sweep_id", "product_id", name="uq_compliance_finding_product"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sweep_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("compliance_sweeps.id"), nullable=False)
+    product_id: Mapped[str] = mapped_column(sa.String(40), nullable=False, index=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    title: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    rules: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    findings: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
+    delisted: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    found_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

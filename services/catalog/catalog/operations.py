@@ -23,7 +23,7 @@ from ecom_common.errors import Conflict, Forbidden, NotFound, UnprocessableEntit
 from ecom_common.events import Envelope, make_event
 from ecom_common.usecase import Ctx
 
-from . import compliance, domain, store
+from . import compliance, domain, store, sweeps
 from .models import BannedWord, Category, CategoryAttribute, Product, Sku, TimelineEntry
 from .settings import Settings
 
@@ -35,6 +35,8 @@ SKU_DEFAULTS: dict[str, Any] = {
     "promo_price_fen": None,
     "member_price_fen": None,
     "low_stock_threshold": 10,
+    "no_7day_return": False,
+    "presale_ship_days": None,
 }
 # The product columns an edit writes (the SKUs are replaced separately).
 EDITED_COLUMNS = ("category_id", "title", "brand", "description", "attributes", "images", "video")
@@ -133,12 +135,6 @@ def _listed(p: Product) -> Envelope:
     )
 
 
-def _delisted(p: Product, reason: str, sku_codes: list[str]) -> Envelope:
-    return make_event(
-        "catalog.ProductDelisted", {"product_id": p.id, "shop_id": p.shop_id, "reason": reason, "sku_codes": sku_codes}
-    )
-
-
 # Products ----------------------------------------------------------------------------------------
 def create_product(ctx: Ctx[Settings], draft: dict[str, Any], *, shop_id: str) -> Saved:
     """A draft product of `shop_id`, after the scan (422) and the shop's SKU codes (409)."""
@@ -210,7 +206,7 @@ def edit_product(ctx: Ctx[Settings], product_id: str, changes: dict[str, Any], *
         store.replace_skus(ctx.session, product, after["skus"])
     if t.to_status == domain.PENDING:
         # No longer on sale while the change is reviewed: tell whoever tracks sellability.
-        ctx.record(_delisted(product, domain.UNDER_REVIEW, old_codes))
+        ctx.record(store.delisted_event(product, domain.UNDER_REVIEW, old_codes))
         ctx.record(_submitted(product))
     elif kind.commercial and t.to_status in (domain.LISTED, domain.DELISTED):
         ctx.record(
@@ -285,7 +281,7 @@ def delist(ctx: Ctx[Settings], product_id: str, *, reason: str, note: str | None
     t = domain.delist(store.state_of(product), reason, note)
     codes = [s.sku_code for s in product.skus]
     store.apply(ctx, product, t)
-    ctx.record(_delisted(product, reason, codes))
+    ctx.record(store.delisted_event(product, reason, codes))
     return product
 
 
@@ -432,6 +428,8 @@ def add_banned_word(ctx: Ctx[Settings], word: str, *, kind: str, note: str | Non
         if not is_unique_violation(exc):
             raise
         raise Conflict(f"{word!r} is already on the list", {"word": ["Already listed."]}) from exc
+    if kind == "banned":  # listed products may break it now: re-scanned by the job, not in this request
+        sweeps.queue(ctx, trigger=sweeps.BANNED_WORD, word=word)
     return row
 
 

@@ -29,3 +29,14 @@ class Settings(ServiceSettings):
     restore_days: int = setting(
         "CATALOG_RESTORE_DAYS", 30, "a deleted product is restorable this many days, then purged"
     )
+    sweep_delist: bool = setting(
+        "CATALOG_SWEEP_DELIST",
+        False,
+        "a compliance sweep also delists the listed products that now break a rule (reason `compliance`)",
+    )
+    sweep_every_hours: int = setting(
+        "CATALOG_SWEEP_EVERY_HOURS", 24, "hours between periodic compliance sweeps of every listed product"
+    )
+    sweep_lease_seconds: int = setting(
+        "CATALOG_SWEEP_LEASE_SECONDS", 600, "a running sweep a worker stopped renewing is taken over after this"
+    )

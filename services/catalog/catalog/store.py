@@ -18,6 +18,7 @@ from ecom_common.auth import Scope
 from ecom_common.clock import aware
 from ecom_common.db import is_unique_violation
 from ecom_common.errors import ConcurrentChange, ConflictError
+from ecom_common.events import Envelope, make_event
 from ecom_common.usecase import Ctx
 
 from . import compliance, domain
@@ -78,6 +79,8 @@ def sku_dict(sku: Sku) -> dict[str, Any]:
         "promo_price_fen": sku.promo_price_fen,
         "member_price_fen": sku.member_price_fen,
         "low_stock_threshold": sku.low_stock_threshold,
+        "no_7day_return": bool(sku.no_7day_return),
+        "presale_ship_days": sku.presale_ship_days,
     }
 
 
@@ -118,6 +121,12 @@ def sku_prices(product: Product) -> list[dict[str, Any]]:
         }
         for s in product.skus
     ]
+
+
+def delisted_event(p: Product, reason: str, sku_codes: list[str]) -> Envelope:
+    return make_event(
+        "catalog.ProductDelisted", {"product_id": p.id, "shop_id": p.shop_id, "reason": reason, "sku_codes": sku_codes}
+    )
 
 
 def codes_taken(session: Session, shop_id: str, codes: list[str], product_id: str | None) -> list[str]:
@@ -205,6 +214,8 @@ def replace_skus(session: Session, product: Product, skus: list[dict[str, Any]])
         row.promo_price_fen = data.get("promo_price_fen")
         row.member_price_fen = data.get("member_price_fen")
         row.low_stock_threshold = data.get("low_stock_threshold", 10)
+        row.no_7day_return = bool(data.get("no_7day_return", False))
+        row.presale_ship_days = data.get("presale_ship_days")
         row.position = position
     try:
         session.flush()

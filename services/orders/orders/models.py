@@ -103,6 +103,9 @@ class OrderLine(Base):
     # line reads paid_fen; the pricing engine is never run again for a refund.
     discount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     paid_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=_undiscounted)
+    # Catalog's special-goods flag at placing (custom-made, fresh): aftersales refuses a no_reason
+    # return of the line (不支持七天无理由退货). Migration 0003.
+    no_7day_return: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
     @property
     def total_fen(self) -> int:

@@ -22,6 +22,7 @@ class PricedLine:
     unit_price_fen: int  # the single-item price the buyer pays (catalog's price_fen, then marketing's)
     weight_g: int
     member_price_fen: int | None = None  # catalog's, for marketing to apply to members
+    no_7day_return: bool = False  # catalog's special-goods flag, copied onto the line
     # The line's share of the order-level discounts (marketing's quote), by largest remainder.
     discount_fen: int = 0
 
@@ -195,6 +196,7 @@ def price_lines(lines: list[dict[str, Any]], skus: dict[str, dict[str, Any]]) ->
                 unit_price_fen=int(price),
                 weight_g=int(sku.get("weight_g") or 0),
                 member_price_fen=sku.get("member_price_fen"),
+                no_7day_return=bool(sku.get("no_7day_return")),
             )
         )
     if errors:

@@ -81,12 +81,24 @@ def test_place_an_order(client, db, events, fakes):
         "discount_fen": 0,
         "paid_fen": 19800,
         "category_id": "C-dress",
+        "no_7day_return": False,
     }
     # the promotional price is marketing's single-item price, a row funded by the shop
     assert p["discounts"] == [
         {"line": 0, "sku_code": "RED-M", "source": "promo_price", "ref": None, "amount_fen": 6000, "funded_by": "shop"}
     ]
     assert p["address"]["phone"] == "138****5678" and "13812345678" not in json.dumps(placed)
+
+
+def test_special_goods_flag_is_copied_onto_the_line_and_the_event(client, events):
+    """Catalog's no_7day_return at placing stays with the line (aftersales reads it for no_reason)."""
+    body = order_body([{"sku_code": "CUSTOM", "quantity": 1}, {"sku_code": "BLUE-L", "quantity": 1}])
+    order = post_order(client, body).get_json()
+    assert [(l["sku_code"], l["no_7day_return"]) for l in order["lines"]] == [("CUSTOM", True), ("BLUE-L", False)]
+    read = client.get(f"/api/v1/orders/{order['order_id']}", headers=BUYER).get_json()
+    assert [l["no_7day_return"] for l in read["lines"]] == [True, False]
+    (placed,) = events("orders.OrderPlaced")
+    assert [l["no_7day_return"] for l in placed["payload"]["lines"]] == [True, False]
 
 
 def test_shipping_fee_from_logistics_is_added(client):

@@ -52,6 +52,8 @@ class PricedLine(Line):
     # refunds of the line read paid_fen (orders placed before marketing priced them lack both).
     discount_fen = fields.Int(validate=validate.Range(min=0))
     paid_fen = fields.Int(validate=validate.Range(min=0))
+    # Custom-made or fresh goods (catalog's SKU at placing): no 7-day no-reason return.
+    no_7day_return = fields.Bool(load_default=False)
 
 
 class Discount(Payload):

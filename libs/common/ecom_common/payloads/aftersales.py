@@ -77,6 +77,19 @@ class ReviewRiskFlagged(Payload):
     shop_id = fields.Str(required=True)
     stars = fields.Int(required=True)
     keywords = fields.List(fields.Str(), required=True)
+    # Catalog's banned words among them (the review is held pending, not public).
+    banned_words = fields.List(fields.Str(), load_default=list)
+
+
+@event("aftersales.CompensationCouponRequested")
+class CompensationCouponRequested(OrderRef):
+    # A serious or crisis complaint's solution carries a compensation coupon for the buyer (no
+    # threshold, funded by the shop): for marketing to issue, once per complaint_id (its key).
+    complaint_id = fields.Str(required=True)
+    buyer_id = fields.Str(required=True)
+    amount_fen = fields.Int(required=True, validate=validate.Range(min=1))
+    funded_by = fields.Str(load_default="shop", validate=validate.OneOf(["shop", "platform"]))
+    reason = fields.Str()
 
 
 @event("aftersales.DisputeOpened")

@@ -11,11 +11,12 @@ from ecom_common.clock import aware
 from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
 from ecom_common.pagination import PageArgs, paginate
-from ecom_common.schemas import BodySchema, TimelineOut, UtcTime, page_of
+from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
-from .. import complaint_tiers, domain, operations
+from .. import complaint_solutions, complaint_tiers, domain, operations
 from ..domain import ComplaintStatus, Tier
+from ..gateways import orders
 from ..models import Complaint
 from ..settings import Settings
 from .context import STAFF, buyers_order
@@ -32,6 +33,17 @@ class ComplaintIn(BodySchema):
 
 class ComplaintActionIn(BodySchema):
     text = FreeText(required=True, validate=validate.Length(min=1, max=5000))
+
+
+class ResolveIn(ComplaintActionIn):
+    refund_fen = fields.Int(
+        validate=validate.Range(min=0, max=MAX_INT),
+        metadata={"description": "serious/crisis only: refunded through a refund-only case (capped by what is left)"},
+    )
+    coupon_fen = fields.Int(
+        validate=validate.Range(min=0, max=MAX_INT),
+        metadata={"description": "serious/crisis only: a compensation coupon marketing issues to the buyer"},
+    )
 
 
 class EscalationOut(Schema):
@@ -53,6 +65,9 @@ class ComplaintOut(Schema):
     met_at = UtcTime(allow_none=True)
     response = fields.Str(allow_none=True)
     resolution = fields.Str(allow_none=True)
+    refund_case_id = fields.Str(allow_none=True)
+    refund_fen = fields.Int(allow_none=True)
+    coupon_fen = fields.Int(allow_none=True)
     escalations = fields.List(fields.Nested(EscalationOut))
     timeline = fields.List(fields.Nested(TimelineOut))
     created_at = UtcTime()
@@ -90,6 +105,9 @@ def complaint_json(c: Complaint, now, detail: bool = True) -> dict:
         "met_at": c.met_at,
         "response": c.response,
         "resolution": c.resolution,
+        "refund_case_id": c.refund_case_id,
+        "refund_fen": c.refund_fen,
+        "coupon_fen": c.coupon_fen,
         "escalations": [{"kind": e.kind, "at": e.at, "reason": e.reason} for e in c.escalations],
         "created_at": c.created_at,
         "updated_at": c.updated_at,
@@ -163,12 +181,24 @@ def respond_complaint(args, complaint_id):
 
 @blp.route("/complaints/<complaint_id>/resolve", methods=["POST"])
 @requires("cs", "admin")
-@blp.arguments(ComplaintActionIn)
+@idempotent()
+@blp.arguments(ResolveIn)
 @blp.response(200, ComplaintOut)
 def resolve_complaint(args, complaint_id):
-    """The solution (e.g. refund + coupon): stops every tier's clock; the complaint is resolved."""
+    """The solution: stops every tier's clock; the complaint is resolved.
+
+    A serious or crisis complaint's solution may refund `refund_fen` (a refund-only case of the order,
+    capped by what it paid less what its cases claim or refunded: 422 above) and carry a `coupon_fen`
+    compensation coupon (asked of marketing, once per complaint); all on the timeline, all or nothing."""
+    order = None
+    if args.get("refund_fen"):
+        with use_case(Settings) as ctx:
+            order_id = operations.complaint_of(ctx, complaint_id).order_id
+        order = orders().get_order(order_id)  # outside any transaction; 503 when orders is away
+    solution = {"refund_fen": args.get("refund_fen"), "coupon_fen": args.get("coupon_fen")}
     with use_case(Settings) as ctx:
-        return complaint_out(ctx, operations.act_on_complaint(ctx, complaint_id, action="resolve", text=args["text"]))
+        c = complaint_solutions.resolve(ctx, complaint_id, text=args["text"], solution=solution, order=order)
+        return complaint_out(ctx, c)
 
 
 class TierIn(BodySchema):

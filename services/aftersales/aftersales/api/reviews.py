@@ -15,6 +15,7 @@ from ecom_common.schemas import BodySchema, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import reviews
+from ..gateways import catalog
 from ..models import Review
 from ..settings import Settings
 from .context import buyers_order
@@ -58,6 +59,8 @@ class ReviewOut(Schema):
     nps = fields.Int(allow_none=True)
     images = fields.List(fields.Str())
     risk_keywords = fields.List(fields.Str())
+    banned_words = fields.List(fields.Str(), metadata={"description": "catalog's banned words the text uses"})
+    status = fields.Str(metadata={"description": "published, or pending (held: banned words; not public)"})
     reply = fields.Str(allow_none=True)
     replied_at = UtcTime(allow_none=True)
     follow_up_task = fields.Nested(TaskOut, allow_none=True, metadata={"description": "1-2 stars: cs's task"})
@@ -70,6 +73,7 @@ ReviewPage = page_of(ReviewOut)
 class ReviewArgs(PageArgs):
     order_id = fields.Str()
     stars = fields.Int(validate=validate.Range(min=1, max=5))
+    status = fields.Str(validate=validate.OneOf(["published", "pending"]))
     shop_id = fields.Str(metadata={"description": "platform roles only; shop staff see their own shop"})
 
 
@@ -92,6 +96,8 @@ def review_json(ctx, review: Review) -> dict:
         "review_id": review.id,
         **{k: getattr(review, k) for k in ("order_id", "shop_id", "buyer_id", "stars", "text", "nps", "images")},
         "risk_keywords": review.risk_keywords,
+        "banned_words": review.banned_words or [],
+        "status": review.status,
         "reply": review.reply,
         "replied_at": review.replied_at,
         "follow_up_task": reviews.task_of(ctx, review),
@@ -105,10 +111,14 @@ def review_json(ctx, review: Review) -> dict:
 @blp.arguments(ReviewIn)
 @blp.response(201, ReviewOut)
 def review_order(args):
-    """Rate a delivered or completed order once (409 before delivery or the second time)."""
+    """Rate a delivered or completed order once (409 before delivery or the second time).
+
+    The text is scanned for catalog's banned words (its list read over HTTP, kept a few minutes): a
+    hit holds the review `pending` (not public) and raises ReviewRiskFlagged."""
     order = buyers_order(args["order_id"])
+    lexicon = catalog().banned_words() if args.get("text") else None  # outside the unit of work
     with use_case(Settings) as ctx:
-        return review_json(ctx, reviews.review_order(ctx, order, rating=args))
+        return review_json(ctx, reviews.review_order(ctx, order, rating=args, lexicon=lexicon))
 
 
 @blp.route("/reviews", methods=["GET"])
@@ -118,7 +128,7 @@ def review_order(args):
 def list_reviews(args):
     """Reviews, newest first: a buyer their own, shop staff their shop's."""
     stmt = sa.select(Review).where(list_filter(Review.shop_id, Review.buyer_id, args.get("shop_id")))
-    for key, col in (("order_id", Review.order_id), ("stars", Review.stars)):
+    for key, col in (("order_id", Review.order_id), ("stars", Review.stars), ("status", Review.status)):
         if args.get(key) is not None:
             stmt = stmt.where(col == args[key])
     with use_case(Settings) as ctx:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import bulk, categories, products, review, skus, transitions, words
+from . import bulk, categories, compliance, products, review, skus, transitions, words
 
 blp = Blueprint(
     "catalog",
@@ -19,7 +19,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Categories, products and SKUs, the compliance scan and the review workflow",
 )
-for resource in (products, transitions, bulk, review, skus, categories, words):
+for resource in (products, transitions, bulk, review, skus, categories, words, compliance):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

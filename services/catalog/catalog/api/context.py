@@ -77,6 +77,8 @@ def sku_view(product: Product, sku: Sku) -> dict[str, Any]:
         "low_stock_threshold": sku.low_stock_threshold,
         "spec": dict(sku.spec or {}),
         "barcode": sku.barcode,
+        "no_7day_return": bool(sku.no_7day_return),
+        "presale_ship_days": sku.presale_ship_days,
     }
 
 

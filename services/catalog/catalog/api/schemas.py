@@ -47,6 +47,15 @@ class SkuIn(BodySchema):
     promo_price_fen = fields.Int(allow_none=True, validate=validate.Range(max=MAX_INT))
     member_price_fen = fields.Int(allow_none=True, validate=validate.Range(max=MAX_INT))
     low_stock_threshold = fields.Int(load_default=10, validate=validate.Range(min=0, max=MAX_INT))
+    no_7day_return = fields.Bool(
+        load_default=False, metadata={"description": "custom-made or fresh goods: no 7-day no-reason return"}
+    )
+    presale_ship_days = fields.Int(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=domain.PRESALE_MAX_SHIP_DAYS),
+        metadata={"description": "presale: days to ship from payment (预计N天内发货), 1..60; null: in stock"},
+    )
 
 
 class ProductIn(BodySchema):
@@ -73,6 +82,8 @@ class ProductSkuOut(Schema):
     member_price_fen = fields.Int(allow_none=True)
     price_fen = fields.Int(metadata={"description": "effective selling price: promo if set, else list"})
     low_stock_threshold = fields.Int()
+    no_7day_return = fields.Bool()
+    presale_ship_days = fields.Int(allow_none=True)
     low_stock_available = fields.Int(allow_none=True, metadata={"description": "from the last inventory.LowStock"})
     low_stock_alert_at = UtcTime(allow_none=True)
 

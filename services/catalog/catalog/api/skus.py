@@ -36,6 +36,8 @@ class SkuOut(Schema):
     low_stock_threshold = fields.Int()
     spec = fields.Dict()
     barcode = fields.Str(allow_none=True)
+    no_7day_return = fields.Bool(metadata={"description": "custom-made or fresh: no 7-day no-reason return"})
+    presale_ship_days = fields.Int(allow_none=True, metadata={"description": "presale: days to ship (1..60)"})
 
 
 class SkuArgs(Schema):

@@ -80,6 +80,7 @@ def order_out(
                 "discount_fen": line.discount_fen,
                 "paid_fen": line.paid_fen,
                 "weight_g": line.weight_g,
+                "no_7day_return": bool(line.no_7day_return),
             }
             for line in order.lines
         ],

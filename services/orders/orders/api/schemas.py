@@ -167,6 +167,9 @@ class LineOut(Schema):
         metadata={"description": "what the line paid: total_fen - discount_fen; refunds of the line read it"}
     )
     weight_g = fields.Int()
+    no_7day_return = fields.Bool(
+        metadata={"description": "custom-made or fresh goods (catalog's SKU at placing): no 7-day no-reason return"}
+    )
 
 
 class DiscountOut(Schema):

@@ -99,6 +99,7 @@ def _new_order(
                 weight_g=p.weight_g,
                 discount_fen=p.discount_fen,
                 paid_fen=p.paid_fen,
+                no_7day_return=p.no_7day_return,
             )
             for i, p in enumerate(priced.lines)
         ],
@@ -138,7 +139,11 @@ def _placed_event(order: Order):
             "discount_fen": order.discount_fen,
             "shipping_fen": order.shipping_fen,
             "presale": order.presale,
-            "lines": lines_payload(order),
+            # with catalog's special-goods flag at placing (aftersales refuses a no_reason return of it)
+            "lines": [
+                {**payload, "no_7day_return": bool(line.no_7day_return)}
+                for payload, line in zip(lines_payload(order), order.lines, strict=True)
+            ],
             "discounts": discounts_payload(order),
             "points_used": order.points_used,
             "address": order.address_masked,

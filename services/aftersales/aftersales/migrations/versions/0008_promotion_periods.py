@@ -1,6 +1,6 @@
 """aftersales: marketing's promotion periods, copied from its events.
 
-Revision ID: 0006
+Revision ID: 0008
 Revises: 0005
 Create Date: 2026-12-03
 """
@@ -9,8 +9,8 @@ from alembic import op
 
 from ecom_common.db import UtcDateTime
 
-revision = "0006"
-down_revision = "0005"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
