@@ -1,7 +1,7 @@
 """aftersales: marketing's promotion periods, copied from its events.
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-03
 """
 import sqlalchemy as sa
