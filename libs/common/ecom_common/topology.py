@@ -39,6 +39,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "inventory.StockShortage",  # -> awaiting_stock or cancelled, by policy
         "logistics.ShipmentDispatched",  # -> shipped
         "logistics.ShipmentDelivered",  # -> delivered
+        "logistics.CarrierChanged",  # a failed pickup: the buyer's tracking number changes
         "aftersales.OrderCancelRequested",
     ],
     "billing.events": [
@@ -63,6 +64,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderHeld",  # held for a vague address: the buyer confirms it
         "logistics.ShipmentException",  # delivery exception: a new estimate follows
         "logistics.ShipmentStalled",
+        "logistics.CarrierChanged",  # new carrier and tracking number
         "orders.OrderDelivered",  # review invitation 24 h later
         "marketing.CouponIssued",  # the coupon is in the buyer's account
     ],

@@ -68,6 +68,11 @@ TEMPLATES: dict[str, Template] = {
             "【物流延迟】您的订单{order_id}的包裹运输暂时停滞，我们已催促快递公司，会尽快告知新的预计送达时间。",
         ),
         Template(
+            "carrier_changed",
+            SERVICE,
+            "【物流变更】您的订单{order_id}已改由{carrier}配送，新运单号{tracking_no}（原{old_carrier}{old_tracking_no}已作废），请以新单号查询物流。",
+        ),
+        Template(
             "refund_succeeded",
             SERVICE,
             "【退款成功】订单{order_id}的退款{amount_yuan}元已原路退回，预计1-3个工作日到账。",

@@ -389,7 +389,8 @@ def assign_carrier(ctx: Context, shipment_id: str, *, carrier: str, reason: str 
 
 
 def change_carrier(ctx: Context, shipment_id: str, *, carrier: str, tracking_no: str, reason: str) -> Shipment:
-    """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept)."""
+    """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept),
+    and logistics.CarrierChanged (orders shows the buyer the new number; aftersales tells the buyer)."""
     shipment = visible_shipment(ctx, shipment_id)
     domain.next_status(shipment.status, "change the carrier of")
     require_active_carrier(ctx, carrier)
@@ -403,4 +404,7 @@ def change_carrier(ctx: Context, shipment_id: str, *, carrier: str, tracking_no:
     }
     details = {**old, "carrier": carrier, "tracking_no": tracking_no}
     transition(ctx, shipment, Move("change the carrier of", values, reason, details, entry="carrier_changed"))
+    changed = {"shipment_id": shipment.id, "order_id": shipment.order_id, "shop_id": shipment.shop_id, **old}
+    changed.update(carrier=carrier, tracking_no=tracking_no, reason=reason, at=iso(ctx.now), case_id=shipment.case_id)
+    ctx.record(make_event("logistics.CarrierChanged", changed))
     return shipment
