@@ -65,6 +65,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "logistics.ShipmentException",  # delivery exception: a new estimate follows
         "logistics.ShipmentStalled",
         "logistics.CarrierChanged",  # new carrier and tracking number
+        "logistics.ArrivalEstimateChanged",  # a new estimated arrival
         "orders.OrderDelivered",  # review invitation 24 h later
         "marketing.CouponIssued",  # the coupon is in the buyer's account
     ],

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+from ecom_common.clock import parse_iso
 from ecom_common.consumer import Subscription
 from ecom_common.db import Database, UnitOfWork
 from ecom_common.errors import RetryLater
@@ -163,6 +164,18 @@ def on_carrier_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("carrier_changed", key, variables, p["order_id"], p["shop_id"]))
 
 
+def on_arrival_estimate_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """Logistics set a new estimated arrival (a parcel in trouble): the buyer is told, once per estimate."""
+    p = event.payload
+    ctx = for_event(uow, event, Settings)
+    eta = messages.local_time(parse_iso(p["estimated_arrival_at"]), ctx.settings.utc_offset_hours)
+    why = f"（{p['reason']}）" if p.get("reason") else ""
+    variables = {"order_id": p["order_id"], "eta": eta, "why": why}
+    key = f"arrival_estimate_changed:{p['shipment_id']}:{p['estimated_arrival_at']}"
+    notice = Notice("arrival_estimate_changed", key, variables, p["order_id"], p["shop_id"])
+    notifications.enqueue(ctx, replace(notice, event_id=event.event_id))
+
+
 def on_order_delivered_notify(uow: UnitOfWork, event: Envelope) -> None:
     """The review invitation, due AFTERSALES_REVIEW_INVITE_DELAY_HOURS after delivery."""
     p = event.payload
@@ -212,6 +225,7 @@ HANDLERS: dict[str, Handler] = {
     "logistics.ShipmentException": on_shipment_exception_notify,
     "logistics.ShipmentStalled": on_shipment_stalled_notify,
     "logistics.CarrierChanged": on_carrier_changed_notify,
+    "logistics.ArrivalEstimateChanged": on_arrival_estimate_changed_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
     "marketing.CouponIssued": on_coupon_issued_notify,
 }

@@ -56,3 +56,26 @@ def test_a_carrier_change_tells_the_buyer_the_new_number_once(api, notify):
         {**CHANGED, "old_carrier": "ZTO", "old_tracking_no": "ZT777888999", "carrier": "DBL", "tracking_no": "DB1234"},
     )
     assert api.count("messages") == 2
+
+
+ESTIMATE = {
+    "order_id": "O1",
+    "shop_id": "S1",
+    "shipment_id": "SH1",
+    "estimated_arrival_at": "2026-11-12T10:00:00Z",
+    "previous_estimate_at": None,
+    "reason": "快递改派",
+}
+
+
+def test_a_new_arrival_estimate_tells_the_buyer_once_per_estimate_in_local_time(api, notify):
+    _, event = deliver(notify, "logistics.ArrivalEstimateChanged", ESTIMATE)
+    deliver(notify, "", {}, event=event)
+    deliver(notify, "logistics.ArrivalEstimateChanged", ESTIMATE)
+    assert api.count("messages") == 1
+    [m] = sent_messages(api)
+    assert m["template"] == "arrival_estimate_changed"
+    assert "11月12日 18:00" in m["body"] and "快递改派" in m["body"] and "O1" in m["body"]
+    later = {**ESTIMATE, "estimated_arrival_at": "2026-11-13T10:00:00Z", "previous_estimate_at": "2026-11-12T10:00:00Z"}
+    deliver(notify, "logistics.ArrivalEstimateChanged", later)
+    assert api.count("messages") == 2

@@ -386,6 +386,11 @@ def is_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
     return status == PENDING and due_at is not None and now > due_at
 
 
+def pickup_late(due_at: datetime | None, picked_up_at: datetime | None, now: datetime) -> bool:
+    """揽收 missed its deadline: picked up after it, or not yet and the deadline passed."""
+    return due_at is not None and (picked_up_at or now) > due_at
+
+
 # Shipment state machine ------------------------------------------------------------------------
 PENDING = "pending"
 DISPATCHED = "dispatched"
@@ -397,7 +402,8 @@ CANCELLED = "cancelled"
 STATUSES = (PENDING, DISPATCHED, IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION, CANCELLED)
 MOVING = (DISPATCHED, IN_TRANSIT, OUT_FOR_DELIVERY, EXCEPTION)  # handed to a carrier, not delivered
 
-TRACKING_STATUSES = (IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION)
+PICKED_UP = "picked_up"  # 揽收: a carrier report that records the pickup and leaves the status as is
+TRACKING_STATUSES = (PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION)
 
 # action -> {from status: to status}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -407,6 +413,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     # A failed pickup: the parcel is still at the warehouse, another carrier takes it.
     "change the carrier of": {DISPATCHED: DISPATCHED, EXCEPTION: EXCEPTION},
     **{f"track {s} on": {m: s for m in MOVING} for s in TRACKING_STATUSES},
+    f"track {PICKED_UP} on": {m: m for m in MOVING},
 }
 
 

@@ -61,6 +61,9 @@ class Settings(ServiceSettings):
     promo_dispatch_hours: float = setting(
         "LOGISTICS_PROMO_DISPATCH_HOURS", 48.0, "the same when paid within a promotion period"
     )
+    pickup_hours: float = setting(
+        "LOGISTICS_PICKUP_HOURS", 2.0, "hours from the dispatch notice (or a carrier change) to the carrier's pickup"
+    )
     stall_hours: float = setting("LOGISTICS_STALL_HOURS", 48.0, "hours without carrier progress before a stall")
     heavy_parcel_g: int = setting(
         "LOGISTICS_HEAVY_PARCEL_G", 20000, "from this weight a parcel goes to the heavy carrier"

@@ -57,3 +57,15 @@ class CarrierChanged(ShipmentRef):
     at = fields.Str(required=True)
     # Set on an exchange's replacement shipment (not the order's own tracking number).
     case_id = fields.Str(allow_none=True)
+
+
+@event("logistics.ArrivalEstimateChanged")
+class ArrivalEstimateChanged(ShipmentRef):
+    """Ops set a new estimated arrival for a parcel on its way (typically in exception): the buyer is
+    told. One event per new estimate (the same estimate again emits nothing)."""
+
+    estimated_arrival_at = fields.Str(required=True)
+    previous_estimate_at = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    carrier = fields.Str(allow_none=True)
+    tracking_no = fields.Str(allow_none=True)

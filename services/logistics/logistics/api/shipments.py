@@ -63,6 +63,14 @@ class ShipmentOut(Schema):
     exception_since = UtcTime(allow_none=True)
     time_in_exception_s = fields.Int(allow_none=True)
     order_cancelled_after_dispatch = fields.Bool()
+    pickup_due_at = UtcTime(
+        allow_none=True, metadata={"description": "揽收 due (LOGISTICS_PICKUP_HOURS after dispatch)"}
+    )
+    picked_up_at = UtcTime(allow_none=True, metadata={"description": "the carrier's first report"})
+    pickup_late = fields.Bool(metadata={"description": "picked up after pickup_due_at, or not yet and past it"})
+    estimated_arrival_at = UtcTime(allow_none=True)
+    exception_resolved_at = UtcTime(allow_none=True)
+    exception_resolution = fields.Str(allow_none=True)
 
 
 class ShipmentTimelineEntry(TimelineOut):
@@ -86,6 +94,7 @@ class ShipmentDetailOut(ShipmentOut):
     timeline = fields.List(fields.Nested(ShipmentTimelineEntry))
     tracking = fields.List(fields.Nested(TrackingReportOut))
     carrier_history = fields.List(fields.Dict())
+    exception_notes = fields.List(fields.Dict(), metadata={"description": "`{at, by, text}`, oldest first"})
 
 
 def shipment_dict(s: Shipment, at: datetime) -> dict:
@@ -120,6 +129,12 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
         "exception_since": iso(since) if s.exception_open else None,
         "time_in_exception_s": int((at - since).total_seconds()) if s.exception_open and since else None,
         "order_cancelled_after_dispatch": s.order_cancelled_after_dispatch,
+        "pickup_due_at": iso(aware(s.pickup_due_at)),
+        "picked_up_at": iso(aware(s.picked_up_at)),
+        "pickup_late": domain.pickup_late(aware(s.pickup_due_at), aware(s.picked_up_at), at),
+        "estimated_arrival_at": iso(aware(s.estimated_arrival_at)),
+        "exception_resolved_at": iso(aware(s.exception_resolved_at)),
+        "exception_resolution": s.exception_resolution,
     }
 
 
@@ -255,5 +270,8 @@ def detail_out(detail: operations.ShipmentDetail, at: datetime) -> dict:
         {"at": iso(aware(e.at)), "by": e.actor, "reason": e.reason, **(e.data or {})}
         for e in events
         if e.action in ("carrier_changed", "carrier_assigned", "dispatch")
+    ]
+    out["exception_notes"] = [
+        {"at": iso(aware(e.at)), "by": e.actor, "text": e.reason} for e in events if e.action == "exception_note"
     ]
     return out

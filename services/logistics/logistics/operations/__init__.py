@@ -7,12 +7,13 @@ opens the unit of work and commits it.
 
 One module per resource: `shipping` (templates, quotes, senders, carriers, carrier rules, promotion
 periods), `shipments` (create, cancel, dispatch, re-route, read; the guarded `transition` and the
-timeline), `tracking` (carrier reports, stalls). Callers use the names below
-(`from . import operations`, then `operations.verb(ctx, ...)`).
+timeline), `tracking` (carrier reports, stalls), `exceptions` (notes, arrival estimates,
+resolutions). Callers use the names below (`from . import operations`, then `operations.verb(ctx, ...)`).
 """
 
 from __future__ import annotations
 
+from .exceptions import estimate_arrival, note_exception, resolve_exception
 from .shipments import (
     GrantedGift,
     NewShipment,
@@ -55,7 +56,9 @@ __all__ = [
     "change_carrier",
     "dispatch",
     "drop_template",
+    "estimate_arrival",
     "flag_stalled",
+    "note_exception",
     "pick_list",
     "quote",
     "record_gift",
@@ -65,6 +68,7 @@ __all__ = [
     "replace_periods",
     "replace_sender",
     "replace_template",
+    "resolve_exception",
     "sender_for",
     "ship_order",
     "ship_replacement",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -367,6 +367,7 @@ def dispatch(ctx: Context, shipment_id: str, *, carrier: str | None, tracking_no
         "carrier": code,
         "tracking_no": tracking_no,
         "dispatched_at": ctx.now,
+        "pickup_due_at": ctx.now + timedelta(hours=ctx.settings.pickup_hours),
         "dispatched_late": late,
         "last_progress_at": ctx.now,
         **({"carrier_reason": f"chosen by warehouse {ctx.actor.id}"} if overridden else {}),
@@ -400,6 +401,9 @@ def change_carrier(ctx: Context, shipment_id: str, *, carrier: str, tracking_no:
         "carrier": carrier,
         "tracking_no": tracking_no,
         "last_progress_at": ctx.now,
+        # the new carrier has to collect it: the pickup clock starts again
+        "picked_up_at": None,
+        "pickup_due_at": ctx.now + timedelta(hours=ctx.settings.pickup_hours),
         "carrier_reason": f"changed by warehouse {ctx.actor.id}: {reason}"[:200],
     }
     details = {**old, "carrier": carrier, "tracking_no": tracking_no}
