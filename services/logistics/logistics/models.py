@@ -81,6 +81,7 @@ class Shipment(Base):
         sa.UniqueConstraint("carrier", "tracking_no", name="uq_shipment_carrier_tracking"),
         sa.Index("ix_shipments_shop_created", "shop_id", "created_at", "id"),
         sa.Index("ix_shipments_status_due", "status", "dispatch_due_at"),
+        sa.Index("ix_shipments_carrier_dispatched", "carrier", "dispatched_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -121,6 +122,8 @@ class Shipment(Base):
     estimated_arrival_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     exception_resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     exception_resolution: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    # 0004: what the carrier actually charges for the parcel (recorded by staff or the carrier's webhook)
+    carrier_cost_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     # What marketing granted the order (marketing.GiftGranted), whenever it arrived: read with the
     # shipment, so a gift recorded before or after the shipment was created is on its pick list.

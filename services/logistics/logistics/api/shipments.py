@@ -71,6 +71,7 @@ class ShipmentOut(Schema):
     estimated_arrival_at = UtcTime(allow_none=True)
     exception_resolved_at = UtcTime(allow_none=True)
     exception_resolution = fields.Str(allow_none=True)
+    carrier_cost_fen = fields.Int(allow_none=True, metadata={"description": "the carrier's actual charge"})
 
 
 class ShipmentTimelineEntry(TimelineOut):
@@ -135,6 +136,7 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
         "estimated_arrival_at": iso(aware(s.estimated_arrival_at)),
         "exception_resolved_at": iso(aware(s.exception_resolved_at)),
         "exception_resolution": s.exception_resolution,
+        "carrier_cost_fen": s.carrier_cost_fen,
     }
 
 

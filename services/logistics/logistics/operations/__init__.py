@@ -8,11 +8,13 @@ opens the unit of work and commits it.
 One module per resource: `shipping` (templates, quotes, senders, carriers, carrier rules, promotion
 periods), `shipments` (create, cancel, dispatch, re-route, read; the guarded `transition` and the
 timeline), `tracking` (carrier reports, stalls), `exceptions` (notes, arrival estimates,
-resolutions). Callers use the names below (`from . import operations`, then `operations.verb(ctx, ...)`).
+resolutions), `carriers` (actual costs, per-carrier figures, statements). Callers use the names
+below (`from . import operations`, then `operations.verb(ctx, ...)`).
 """
 
 from __future__ import annotations
 
+from .carriers import Statement, Window, carrier_stats, reconcile_statement, record_cost
 from .exceptions import estimate_arrival, note_exception, resolve_exception
 from .shipments import (
     GrantedGift,
@@ -48,11 +50,14 @@ __all__ = [
     "GrantedGift",
     "NewShipment",
     "ShipmentDetail",
+    "Statement",
     "Tracked",
     "TrackingReport",
+    "Window",
     "assign_carrier",
     "cancel_for_order",
     "carrier_rules_for",
+    "carrier_stats",
     "change_carrier",
     "dispatch",
     "drop_template",
@@ -61,6 +66,8 @@ __all__ = [
     "note_exception",
     "pick_list",
     "quote",
+    "reconcile_statement",
+    "record_cost",
     "record_gift",
     "record_tracking",
     "replace_carrier_rules",

@@ -33,6 +33,7 @@ class TrackingReport:
     occurred_at: datetime | None = None
     location: str | None = None
     reason: str | None = None
+    cost_fen: int | None = None  # the carrier's charge, when the report carries it
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ def apply_tracking(ctx: Context, shipment: Shipment, report: TrackingReport) -> 
     action = domain.tracking_action(status)
     domain.next_status(shipment.status, action)
     values: dict[str, Any] = {"last_progress_at": ctx.now}
+    if report.cost_fen is not None:
+        values["carrier_cost_fen"] = report.cost_fen
     if shipment.picked_up_at is None:
         # 揽收: the first report of the carrier (`picked_up`, or any later stage) says it has the parcel
         values["picked_up_at"] = report.occurred_at or ctx.now
@@ -120,6 +123,8 @@ def apply_tracking(ctx: Context, shipment: Shipment, report: TrackingReport) -> 
     if status == domain.DELIVERED:
         values["delivered_at"] = ctx.now
     details = {"event_id": report.event_id, "location": report.location, "occurred_at": iso(report.occurred_at)}
+    if report.cost_fen is not None:
+        details["cost_fen"] = report.cost_fen
     transition(ctx, shipment, Move(action, values, reason, details, entry=f"tracking:{status}"))
     if was_open and status not in (domain.EXCEPTION, domain.PICKED_UP):
         closed = f"progress reported ({status}); the exception is resolved"
