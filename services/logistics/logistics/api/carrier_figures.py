@@ -46,9 +46,11 @@ def record_cost(body, shipment_id):
 class StatsArgs(Schema):
     shop_id = fields.Str(metadata={"description": "platform roles: one shop, or every shop without it"})
     date_from = fields.AwareDateTime(
-        data_key="from", default_timezone=UTC, metadata={"description": "default: 30 days ago"}
+        data_key="from", default_timezone=UTC, metadata={"description": "default: `to` - 30 days"}
     )
-    date_to = fields.AwareDateTime(data_key="to", default_timezone=UTC, metadata={"description": "default: now"})
+    date_to = fields.AwareDateTime(
+        data_key="to", default_timezone=UTC, metadata={"description": "default: the end of today (UTC)"}
+    )
 
     @validates_schema
     def _window(self, data, **kwargs):
