@@ -386,11 +386,6 @@ def is_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
     return status == PENDING and due_at is not None and now > due_at
 
 
-def pickup_late(due_at: datetime | None, picked_up_at: datetime | None, now: datetime) -> bool:
-    """揽收 missed its deadline: picked up after it, or not yet and the deadline passed."""
-    return due_at is not None and (picked_up_at or now) > due_at
-
-
 # Shipment state machine ------------------------------------------------------------------------
 PENDING = "pending"
 DISPATCHED = "dispatched"
@@ -442,12 +437,23 @@ def repeats_reached_status(current: str, status: str) -> bool:
 
 
 # Pick list and receiver ------------------------------------------------------------------------
+PICK_DETAILS = ("title", "spec", "handling")  # kept from the order line's snapshot when it carries them
+
+
 def pick_list(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per SKU with the total quantity, sorted by SKU so pickers walk in order."""
+    """One row per SKU with the total quantity, sorted by SKU so pickers walk in order; the title,
+    spec and handling marks (`fragile`, `liquid`) of the SKU's first line, when the line has them."""
     totals: dict[str, int] = {}
+    details: dict[str, dict[str, Any]] = {}
     for line in lines:
-        totals[line["sku_code"]] = totals.get(line["sku_code"], 0) + int(line["quantity"])
-    return [{"sku_code": sku, "quantity": qty} for sku, qty in sorted(totals.items())]
+        sku = line["sku_code"]
+        totals[sku] = totals.get(sku, 0) + int(line["quantity"])
+        kept = {k: line[k] for k in PICK_DETAILS if line.get(k)}
+        if "handling" in kept:  # a list of marks; one mark given alone becomes a list of one
+            marks = kept["handling"]
+            kept["handling"] = [str(m) for m in marks] if isinstance(marks, list) else [str(marks)]
+        details.setdefault(sku, kept)
+    return [{"sku_code": sku, "quantity": qty, **details[sku]} for sku, qty in sorted(totals.items())]
 
 
 def with_gifts(lines: list[dict[str, Any]], gifts: Iterable[tuple[str, int, str]]) -> list[dict[str, Any]]:

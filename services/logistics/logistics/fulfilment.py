@@ -11,6 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+def pickup_late(due_at: datetime | None, picked_up_at: datetime | None, now: datetime) -> bool:
+    """揽收 missed its deadline: picked up after it, or not yet and the deadline passed."""
+    return due_at is not None and (picked_up_at or now) > due_at
+
+
 # Per-carrier figures ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Shipped:

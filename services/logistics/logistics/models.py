@@ -124,6 +124,8 @@ class Shipment(Base):
     exception_resolution: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     # 0004: what the carrier actually charges for the parcel (recorded by staff or the carrier's webhook)
     carrier_cost_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # 0005: the waybill's first printing (batch print); a reprint keeps it
+    printed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     # What marketing granted the order (marketing.GiftGranted), whenever it arrived: read with the
     # shipment, so a gift recorded before or after the shipment was created is on its pick list.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import carrier_figures, carriers, dispatch, exceptions, periods, shipments, shipping, tracking, waybill
+from . import bulk, carrier_figures, carriers, dispatch, exceptions, periods, shipments, shipping, tracking, waybill
 
 blp = Blueprint(
     "logistics",
@@ -17,7 +17,18 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Shipping templates and quotes, carriers, shipments and tracking",
 )
-for resource in (shipping, carrier_figures, carriers, periods, shipments, waybill, dispatch, exceptions, tracking):
+for resource in (
+    shipping,
+    bulk,
+    carrier_figures,
+    carriers,
+    periods,
+    shipments,
+    waybill,
+    dispatch,
+    exceptions,
+    tracking,
+):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

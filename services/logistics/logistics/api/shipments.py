@@ -16,7 +16,7 @@ from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import domain, fulfilment, operations
 from ..models import Shipment
 from ..settings import Settings
 from .context import STAFF, ShopArgs
@@ -27,6 +27,10 @@ blp = Blueprint("shipments", __name__)
 class LineOut(Schema):
     sku_code = fields.Str()
     quantity = fields.Int()
+    # from the order line's snapshot, when it carries them (orders does not send them yet: README)
+    title = fields.Str(metadata={"description": "the product's title"})
+    spec = fields.Raw(metadata={"description": "the SKU's spec (text or {name: value})"})
+    handling = fields.List(fields.Str(), metadata={"description": "handling marks: fragile, liquid"})
     # only on a gift marketing granted the order (marketing.GiftGranted)
     gift = fields.Bool(metadata={"description": "a gift: in the parcel, not paid for"})
     promotion_id = fields.Str(metadata={"description": "the promotion that granted the gift"})
@@ -72,6 +76,7 @@ class ShipmentOut(Schema):
     exception_resolved_at = UtcTime(allow_none=True)
     exception_resolution = fields.Str(allow_none=True)
     carrier_cost_fen = fields.Int(allow_none=True, metadata={"description": "the carrier's actual charge"})
+    printed_at = UtcTime(allow_none=True, metadata={"description": "the waybill's first printing"})
 
 
 class ShipmentTimelineEntry(TimelineOut):
@@ -132,11 +137,12 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
         "order_cancelled_after_dispatch": s.order_cancelled_after_dispatch,
         "pickup_due_at": iso(aware(s.pickup_due_at)),
         "picked_up_at": iso(aware(s.picked_up_at)),
-        "pickup_late": domain.pickup_late(aware(s.pickup_due_at), aware(s.picked_up_at), at),
+        "pickup_late": fulfilment.pickup_late(aware(s.pickup_due_at), aware(s.picked_up_at), at),
         "estimated_arrival_at": iso(aware(s.estimated_arrival_at)),
         "exception_resolved_at": iso(aware(s.exception_resolved_at)),
         "exception_resolution": s.exception_resolution,
         "carrier_cost_fen": s.carrier_cost_fen,
+        "printed_at": iso(aware(s.printed_at)),
     }
 
 

@@ -8,12 +8,14 @@ opens the unit of work and commits it.
 One module per resource: `shipping` (templates, quotes, senders, carriers, carrier rules, promotion
 periods), `shipments` (create, cancel, dispatch, re-route, read; the guarded `transition` and the
 timeline), `tracking` (carrier reports, stalls), `exceptions` (notes, arrival estimates,
-resolutions), `carriers` (actual costs, per-carrier figures, statements). Callers use the names
+resolutions), `carriers` (actual costs, per-carrier figures, statements),
+`bulk` (idempotent dispatch, recorded printing). Callers use the names
 below (`from . import operations`, then `operations.verb(ctx, ...)`).
 """
 
 from __future__ import annotations
 
+from .bulk import Dispatched, dispatch_once, print_waybill
 from .carriers import Statement, Window, carrier_stats, reconcile_statement, record_cost
 from .exceptions import estimate_arrival, note_exception, resolve_exception
 from .shipments import (
@@ -47,6 +49,7 @@ from .shipping import (
 from .tracking import Tracked, TrackingReport, flag_stalled, record_tracking
 
 __all__ = [
+    "Dispatched",
     "GrantedGift",
     "NewShipment",
     "ShipmentDetail",
@@ -60,11 +63,13 @@ __all__ = [
     "carrier_stats",
     "change_carrier",
     "dispatch",
+    "dispatch_once",
     "drop_template",
     "estimate_arrival",
     "flag_stalled",
     "note_exception",
     "pick_list",
+    "print_waybill",
     "quote",
     "reconcile_statement",
     "record_cost",
