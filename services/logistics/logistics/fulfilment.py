@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 
@@ -163,3 +163,57 @@ def reconcile(lines: list[StatementLine], recorded: Iterable[Recorded]) -> dict[
         "mismatch_counts": {k: kinds.get(k, 0) for k in (MISSING, EXTRA, AMOUNT_DIFFERS, NO_RECORDED_COST, DUPLICATE)},
         "mismatches": mismatches,
     }
+
+
+# Stage clocks ----------------------------------------------------------------------------------
+PRINT, HANDOVER, DISPATCH, PICKUP = "print", "handover", "dispatch", "pickup"
+
+
+@dataclass(frozen=True)
+class OpenShipment:
+    """What the stage clocks need of a shipment still in the warehouse or waiting for its pickup."""
+
+    shipment_id: str
+    shop_id: str
+    order_id: str
+    created_at: datetime  # the order passed its audit (OrderReadyToShip)
+    dispatch_due_at: datetime
+    printed_at: datetime | None = None
+    dispatched_at: datetime | None = None  # handed to the carrier
+    pickup_due_at: datetime | None = None
+    picked_up_at: datetime | None = None
+    deadline_basis: str = "standard"  # standard | promotion | presale
+
+
+@dataclass(frozen=True)
+class StageHours:
+    print_hours: float = 1
+    handover_hours: float = 2
+
+
+def stage_clocks(s: OpenShipment, hours: StageHours, now: datetime) -> list[dict[str, Any]]:
+    """The running clocks of one shipment: not dispatched -> `print` (audited -> waybill printed) or
+    `handover` (printed -> handed to the carrier), and `dispatch` (its deadline: 24 h, 48 h in a
+    promotion, or the presale promise); dispatched and not picked up -> `pickup` (揽收)."""
+
+    def clock(kind: str, started: datetime, due: datetime, basis: str | None = None) -> dict[str, Any]:
+        left = int((due - now).total_seconds())
+        item: dict[str, Any] = {"kind": kind, "id": s.shipment_id, "shipment_id": s.shipment_id}
+        item.update(order_id=s.order_id, shop_id=s.shop_id, started_at=started, due_at=due)
+        item.update(seconds_left=left, breached=left < 0)
+        return {**item, "basis": basis} if basis else item
+
+    if s.dispatched_at is None:
+        if s.printed_at is None:
+            stage = clock(PRINT, s.created_at, s.created_at + timedelta(hours=hours.print_hours))
+        else:
+            stage = clock(HANDOVER, s.printed_at, s.printed_at + timedelta(hours=hours.handover_hours))
+        return [stage, clock(DISPATCH, s.created_at, s.dispatch_due_at, s.deadline_basis)]
+    if s.picked_up_at is None and s.pickup_due_at is not None:
+        return [clock(PICKUP, s.dispatched_at, s.pickup_due_at)]
+    return []
+
+
+def first_in_first_out(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Oldest first: by when the item entered its stage, then by deadline, then by shipment."""
+    return sorted(items, key=lambda i: (i["started_at"], i["due_at"], i["id"], i["kind"]))

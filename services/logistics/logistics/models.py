@@ -126,6 +126,8 @@ class Shipment(Base):
     carrier_cost_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     # 0005: the waybill's first printing (batch print); a reprint keeps it
     printed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # 0006: a presale order's promised ship date (orders.OrderReadyToShip.promised_ship_by): the deadline
+    promised_ship_by: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     # What marketing granted the order (marketing.GiftGranted), whenever it arrived: read with the
     # shipment, so a gift recorded before or after the shipment was created is on its pick list.

@@ -61,6 +61,12 @@ class Settings(ServiceSettings):
     promo_dispatch_hours: float = setting(
         "LOGISTICS_PROMO_DISPATCH_HOURS", 48.0, "the same when paid within a promotion period"
     )
+    print_hours: float = setting(
+        "LOGISTICS_PRINT_HOURS", 1.0, "hours from the audit (shipment created) to the waybill printed"
+    )
+    handover_hours: float = setting(
+        "LOGISTICS_HANDOVER_HOURS", 2.0, "hours from the waybill printed to the parcel handed to the carrier"
+    )
     pickup_hours: float = setting(
         "LOGISTICS_PICKUP_HOURS", 2.0, "hours from the dispatch notice (or a carrier change) to the carrier's pickup"
     )

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import bulk, carrier_figures, carriers, dispatch, exceptions, periods, shipments, shipping, tracking, waybill
+from . import (
+    bulk,
+    carrier_figures,
+    carriers,
+    dispatch,
+    exceptions,
+    periods,
+    shipments,
+    shipping,
+    sla,
+    tracking,
+    waybill,
+)
 
 blp = Blueprint(
     "logistics",
@@ -24,6 +36,7 @@ for resource in (
     carriers,
     periods,
     shipments,
+    sla,
     waybill,
     dispatch,
     exceptions,

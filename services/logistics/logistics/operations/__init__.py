@@ -8,7 +8,7 @@ opens the unit of work and commits it.
 One module per resource: `shipping` (templates, quotes, senders, carriers, carrier rules, promotion
 periods), `shipments` (create, cancel, dispatch, re-route, read; the guarded `transition` and the
 timeline), `tracking` (carrier reports, stalls), `exceptions` (notes, arrival estimates,
-resolutions), `carriers` (actual costs, per-carrier figures, statements),
+resolutions), `carriers` (actual costs, per-carrier figures, statements, stage clocks),
 `bulk` (idempotent dispatch, recorded printing). Callers use the names
 below (`from . import operations`, then `operations.verb(ctx, ...)`).
 """
@@ -16,7 +16,7 @@ below (`from . import operations`, then `operations.verb(ctx, ...)`).
 from __future__ import annotations
 
 from .bulk import Dispatched, dispatch_once, print_waybill
-from .carriers import Statement, Window, carrier_stats, reconcile_statement, record_cost
+from .carriers import Statement, Window, carrier_stats, reconcile_statement, record_cost, stage_board
 from .exceptions import estimate_arrival, note_exception, resolve_exception
 from .shipments import (
     GrantedGift,
@@ -87,5 +87,6 @@ __all__ = [
     "shipment_detail",
     "shipment_stats",
     "shop_template",
+    "stage_board",
     "waybill",
 ]

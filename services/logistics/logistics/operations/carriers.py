@@ -111,3 +111,48 @@ def reconcile_statement(ctx: Context, statement: Statement) -> dict[str, Any]:
     recorded_total = sum(r.cost_fen or 0 for r in recorded if r.in_period)
     head = {"shop_id": statement.shop_id, "carrier": statement.carrier, "month": statement.month}
     return {**head, "recorded_total_fen": recorded_total, **result}
+
+
+def stage_board(ctx: Context, shop_id_filter: Any, limit: int) -> list[dict[str, Any]]:
+    """The open stage clocks (fulfilment.stage_clocks) of the shipments the caller may see
+    (`shop_id_filter`: a WHERE condition on Shipment.shop_id), oldest first, at most `limit`: the
+    oldest `limit` pending shipments and the oldest `limit` waiting for their pickup are read."""
+    pending = (
+        sa.select(Shipment)
+        .where(shop_id_filter, Shipment.status == domain.PENDING)
+        .order_by(Shipment.created_at, Shipment.id)
+        .limit(limit)
+    )
+    waiting = (
+        sa.select(Shipment)
+        .where(
+            shop_id_filter,
+            Shipment.status.in_(domain.MOVING),
+            Shipment.picked_up_at.is_(None),
+            Shipment.pickup_due_at.is_not(None),
+        )
+        .order_by(Shipment.dispatched_at, Shipment.id)
+        .limit(limit)
+    )
+    hours = fulfilment.StageHours(ctx.settings.print_hours, ctx.settings.handover_hours)
+    items: list[dict[str, Any]] = []
+    for query in (pending, waiting):
+        for s in ctx.session.execute(query).scalars():
+            items.extend(fulfilment.stage_clocks(open_shipment(s), hours, ctx.now))
+    return fulfilment.first_in_first_out(items)[:limit]
+
+
+def open_shipment(s: Shipment) -> fulfilment.OpenShipment:
+    basis = "presale" if s.promised_ship_by else "promotion" if s.promotion else "standard"
+    return fulfilment.OpenShipment(
+        shipment_id=s.id,
+        shop_id=s.shop_id,
+        order_id=s.order_id,
+        created_at=aware(s.created_at),
+        dispatch_due_at=aware(s.dispatch_due_at),
+        printed_at=aware(s.printed_at),
+        dispatched_at=aware(s.dispatched_at),
+        pickup_due_at=aware(s.pickup_due_at),
+        picked_up_at=aware(s.picked_up_at),
+        deadline_basis=basis,
+    )

@@ -104,6 +104,7 @@ class NewShipment:
     paid_at: datetime | None = None
     priority: bool = False
     case_id: str | None = None
+    promised_ship_by: datetime | None = None  # presale: the promised ship date is the deadline
 
 
 def find_by_key(ctx: Context, key: str) -> Shipment | None:
@@ -250,6 +251,8 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
         ctx.settings.dispatch_hours,
         ctx.settings.promo_dispatch_hours,
     )
+    if order.promised_ship_by is not None and not order.case_id:
+        due_at, promotion = order.promised_ship_by, None  # the presale promise made to the buyer
     shipment = Shipment(
         id=new_id("S", ctx.now),
         dedupe_key=key,
@@ -268,6 +271,7 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
         paid_at=order.paid_at,
         dispatch_due_at=due_at,
         promotion=promotion,
+        promised_ship_by=None if order.case_id else order.promised_ship_by,
         created_at=ctx.now,
         dispatched_late=False,
         exception_open=False,
@@ -278,7 +282,8 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
     ctx.session.flush()  # the unique dedupe_key refuses a concurrent twin here (the event is retried, then skipped)
     why = f"replacement for case {order.case_id}" if order.case_id else "order ready to ship"
     details = {"carrier": choice.carrier, "carrier_reason": choice.reason, "dispatch_due_at": iso(due_at)}
-    note(ctx, shipment.id, Entry("created", None, domain.PENDING, why, {**details, "promotion": promotion}))
+    details.update(promotion=promotion, promised_ship_by=iso(shipment.promised_ship_by))
+    note(ctx, shipment.id, Entry("created", None, domain.PENDING, why, details))
     payload = {"shipment_id": shipment.id, "order_id": order.order_id, "shop_id": order.shop_id}
     payload["carrier"] = choice.carrier
     if order.case_id:
