@@ -98,7 +98,7 @@ def carrier_stats(args):
         return {**out, "date_from": out.pop("from"), "date_to": out.pop("to")}
 
 
-class StatementLineIn(Schema):
+class StatementLineIn(BodySchema):
     tracking_no = fields.Str(required=True, validate=validate.Length(min=1, max=64))
     charged_fen = fields.Int(required=True, validate=validate.Range(min=0, max=MAX_INT))
 

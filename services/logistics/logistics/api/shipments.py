@@ -19,6 +19,7 @@ from ecom_common.usecase import use_case
 from .. import domain, fulfilment, operations
 from ..models import Shipment
 from ..settings import Settings
+from . import export
 from .context import STAFF, ShopArgs
 
 blp = Blueprint("shipments", __name__)
@@ -151,7 +152,16 @@ def scoped(stmt, shop_id_arg: str | None):
     return stmt.where(list_filter(Shipment.shop_id, shop_id=shop_id_arg))
 
 
+FORMAT = fields.Str(
+    load_default="json",
+    validate=validate.OneOf(["json", "csv"]),
+    metadata={"description": "`csv`: every matching row as a streamed CSV (UTF-8 with BOM); limit/cursor ignored"},
+)
+CSV_DOC = {"description": "`format=csv`: the rows as a streamed CSV attachment", "content": {"text/csv": {}}}
+
+
 class ShipmentArgs(PageArgs):
+    format = FORMAT
     shop_id = fields.Str()
     status = fields.Str(validate=validate.OneOf(domain.STATUSES))
     carrier = fields.Str()
@@ -169,8 +179,10 @@ ShipmentPage = page_of(ShipmentOut)
 @requires(*STAFF, "service")
 @blp.arguments(ShipmentArgs, location="query")
 @blp.response(200, ShipmentPage)
+@blp.doc(responses={"200": CSV_DOC})
 def list_shipments(args):
-    """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked."""
+    """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked.
+    `format=csv` streams every matching shipment (newest first) as a CSV file."""
     stmt = scoped(sa.select(Shipment), args.get("shop_id"))
     for name in ("status", "carrier", "order_id", "case_id"):
         if args.get(name):
@@ -179,10 +191,20 @@ def list_shipments(args):
         stmt = stmt.where(Shipment.exception_open.is_(bool(args["exception"])))
     if "priority" in args:
         stmt = stmt.where(Shipment.priority.is_(bool(args["priority"])))
+
+    def filtered(now):
+        if "overdue" not in args:
+            return stmt
+        cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < now)
+        return stmt.where(cond if args["overdue"] else sa.not_(cond))
+
+    def newest_first(now):
+        return filtered(now).order_by(Shipment.created_at.desc(), Shipment.id.desc())
+
+    if args["format"] == "csv":
+        return export.export("shipments.csv", export.SHIPMENT_COLUMNS, newest_first, shipment_dict)
     with use_case(Settings) as ctx:
-        if "overdue" in args:
-            cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < ctx.now)
-            stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
+        stmt = filtered(ctx.now)
         keys = [Shipment.created_at, Shipment.id]
         return paginate(
             ctx.session, stmt, keys, args["limit"], args.get("cursor"), to_item=lambda s: shipment_dict(s, ctx.now)
@@ -211,6 +233,7 @@ def shipment_stats(args):
 
 
 class ExceptionArgs(PageArgs):
+    format = FORMAT
     shop_id = fields.Str()
     kind = fields.Str(validate=validate.OneOf(["carrier", "stalled"]))
 
@@ -219,12 +242,17 @@ class ExceptionArgs(PageArgs):
 @requires(*STAFF, "service")
 @blp.arguments(ExceptionArgs, location="query")
 @blp.response(200, ShipmentPage)
+@blp.doc(responses={"200": CSV_DOC})
 def exception_queue(args):
     """The exception queue for ops: carrier exceptions and stalled parcels, longest waiting first,
-    each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress."""
+    each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress
+    or is resolved. `format=csv` streams the whole queue (longest waiting first) as a CSV file."""
     stmt = scoped(sa.select(Shipment).where(Shipment.exception_open.is_(True)), args.get("shop_id"))
     if args.get("kind"):
         stmt = stmt.where(Shipment.exception_kind == args["kind"])
+    if args["format"] == "csv":
+        oldest = stmt.order_by(Shipment.exception_since, Shipment.id)
+        return export.export("exceptions.csv", export.EXCEPTION_COLUMNS, lambda now: oldest, shipment_dict)
     with use_case(Settings) as ctx:
         return paginate(
             ctx.session,
