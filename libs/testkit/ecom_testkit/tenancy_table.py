@@ -169,6 +169,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("logistics", "/api/v1/carriers"): Route("open", _r("admin", "warehouse", "ops", "cs", "service")),
     ("logistics", "/api/v1/promotion-periods"): Route("open"),
     ("logistics", "/api/v1/shipments"): Route("list", SHIPMENT_READERS, holds_s2=True),
+    ("logistics", "/api/v1/sla"): Route("list", SHIPMENT_READERS),
     ("logistics", "/api/v1/shipments/<shipment_id>"): Route(
         "one", SHIPMENT_READERS, path={"shipment_id": "shipment_id"}, marker="shipment_id"
     ),
