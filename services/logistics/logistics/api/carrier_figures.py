@@ -84,8 +84,8 @@ class CarrierStatsOut(Schema):
 @blp.arguments(StatsArgs, location="query")
 @blp.response(200, CarrierStatsOut)
 def carrier_stats(args):
-    """Per carrier, over the shipments dispatched in [from, to) (at most 366 days): on-time rate, mean
-    transit time, cost per parcel."""
+    """Per carrier, over the shipments dispatched in [from, to) (at most 366 days, `from` before `to`,
+    else 422): on-time rate, mean transit time, cost per parcel."""
     shop = shop_or_all(args.get("shop_id"))
     with use_case(Settings) as ctx:
         # by default the 30 whole UTC days through today (the same window all day long)
@@ -106,7 +106,7 @@ class StatementLineIn(BodySchema):
 class StatementIn(BodySchema):
     carrier = fields.Str(required=True, validate=validate.Length(min=1, max=32))
     month = fields.Str(
-        required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"), metadata={"example": "2026-11"}
+        required=True, validate=validate.Regexp(r"^(19|20)\d\d-(0[1-9]|1[0-2])$"), metadata={"example": "2026-11"}
     )
     shop_id = fields.Str(load_default=None, metadata={"description": "required for platform roles"})
     lines = fields.List(
@@ -142,7 +142,7 @@ class ReconciliationOut(Schema):
 def reconcile_statement(body):
     """A carrier's monthly statement (at most 5000 lines) reconciled against the shop's shipments of
     that carrier: every line that differs and every shipment of the month it does not charge. Stores
-    nothing."""
+    nothing. 422 for an unknown carrier, or when a platform role names no `shop_id`."""
     shop = shop_or_all(body.get("shop_id"))
     if not shop:
         raise UnprocessableEntity(

@@ -157,7 +157,16 @@ FORMAT = fields.Str(
     validate=validate.OneOf(["json", "csv"]),
     metadata={"description": "`csv`: every matching row as a streamed CSV (UTF-8 with BOM); limit/cursor ignored"},
 )
-CSV_DOC = {"description": "`format=csv`: the rows as a streamed CSV attachment", "content": {"text/csv": {}}}
+
+
+# The lists answer JSON, or with `format=csv` a streamed CSV file: both documented.
+PAGE_OR_CSV = {
+    "description": "the page as JSON; `format=csv`: every matching row as a streamed CSV attachment",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ShipmentPage"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
 
 
 class ShipmentArgs(PageArgs):
@@ -179,7 +188,7 @@ ShipmentPage = page_of(ShipmentOut)
 @requires(*STAFF, "service")
 @blp.arguments(ShipmentArgs, location="query")
 @blp.response(200, ShipmentPage)
-@blp.doc(responses={"200": CSV_DOC})
+@blp.doc(responses={"200": PAGE_OR_CSV})
 def list_shipments(args):
     """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked.
     `format=csv` streams every matching shipment (newest first) as a CSV file."""
@@ -242,7 +251,7 @@ class ExceptionArgs(PageArgs):
 @requires(*STAFF, "service")
 @blp.arguments(ExceptionArgs, location="query")
 @blp.response(200, ShipmentPage)
-@blp.doc(responses={"200": CSV_DOC})
+@blp.doc(responses={"200": PAGE_OR_CSV})
 def exception_queue(args):
     """The exception queue for ops: carrier exceptions and stalled parcels, longest waiting first,
     each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress
