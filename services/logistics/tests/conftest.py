@@ -43,14 +43,10 @@ class Flow:
         lines = [{"sku_code": "SKU-A", "quantity": 2}, {"sku_code": "SKU-B", "quantity": 1}]
         payload = {"order_id": order_id, "shop_id": shop_id, "lines": lines, "address": self.ADDRESS, **extra}
         self.deliver("orders.OrderReadyToShip", payload)
-        items = self.client.get(f"/api/v1/shipments?order_id={order_id}", headers=self.wh).get_json()["items"]
-        if shop_id != "S1":
-            from ecom_testkit import auth
+        from ecom_testkit import auth
 
-            items = self.client.get(
-                f"/api/v1/shipments?order_id={order_id}", headers=auth("warehouse", shop_id=shop_id)
-            ).get_json()["items"]
-        return items[0]
+        headers = self.wh if shop_id == "S1" else auth("warehouse", shop_id=shop_id)
+        return self.client.get(f"/api/v1/shipments?order_id={order_id}", headers=headers).get_json()["items"][0]
 
     def dispatched(self, order_id="O1", tracking_no="SF0001", **extra) -> dict:
         s = self.ready(order_id, **extra)
