@@ -82,6 +82,8 @@ RULES_BEYOND_SCHEMA = {
     "POST /api/v1/shipments/{shipment_id}/dispatch": "an active carrier (named, or the chosen one)",
     "POST /api/v1/shipments/{shipment_id}/change-carrier": "an active carrier",
     "POST /api/v1/shipping/quote": "a known province",
+    "POST /api/v1/carrier-statements": "a known carrier; a platform role names the shop",
+    "POST /api/v1/shipments/{shipment_id}/estimate": "the estimate is in the future",
     "PUT /api/v1/shipping/sender": "a known province",
     "POST /api/v1/cases": "the order's lines and quantities",
     "POST /api/v1/complaints/{complaint_id}/resolve": "refund/coupon for serious or crisis only, within what is left",
@@ -91,6 +93,7 @@ RULES_BEYOND_SCHEMA = {
     # across fields
     "GET /api/v1/orders": "min_payable_fen <= max_payable_fen, created_from <= created_to",
     "GET /api/v1/kpis": "from <= to, at most ANALYTICS_MAX_RANGE_DAYS days",
+    "GET /api/v1/carriers/stats": "from < to, at most 366 days",
     "POST /api/v1/experiments": "variant names unique, ends_on not before starts_on",
     "POST /api/v1/orders/{order_id}/review": "a rejection needs a reason",
     "POST /api/v1/invoices": "a company title needs its tax number, a personal one none; a USCC's check character",

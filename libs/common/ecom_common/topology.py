@@ -41,6 +41,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "inventory.StockShortage",  # -> awaiting_stock or cancelled, by policy
         "logistics.ShipmentDispatched",  # -> shipped
         "logistics.ShipmentDelivered",  # -> delivered
+        "logistics.CarrierChanged",  # a failed pickup: the buyer's tracking number changes
         "aftersales.OrderCancelRequested",
     ],
     "billing.events": [
@@ -69,6 +70,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderHeld",  # held for a vague address: the buyer confirms it
         "logistics.ShipmentException",  # delivery exception: a new estimate follows
         "logistics.ShipmentStalled",
+        "logistics.CarrierChanged",  # new carrier and tracking number
+        "logistics.ArrivalEstimateChanged",  # a new estimated arrival
         "orders.OrderDelivered",  # review invitation 24 h later
         "marketing.CouponIssued",  # the coupon is in the buyer's account
         "marketing.PromotionPeriodDeclared",  # 48 h refunds for returns received in it

@@ -170,9 +170,11 @@ ROUTES: dict[tuple[str, str], Route] = {
         "one", _r("cs", "ops", "admin", "service"), path={"complaint_id": "complaint_id"}, marker="complaint_id"
     ),
     ("logistics", "/api/v1/carrier-rules"): Route("shop", _r("admin", "warehouse", "ops"), params=S2),
+    ("logistics", "/api/v1/carriers/stats"): Route("shop", SHIPMENT_READERS | _r("finance"), params=S2),
     ("logistics", "/api/v1/carriers"): Route("open", _r("admin", "warehouse", "ops", "cs", "service")),
     ("logistics", "/api/v1/promotion-periods"): Route("open"),
     ("logistics", "/api/v1/shipments"): Route("list", SHIPMENT_READERS, holds_s2=True),
+    ("logistics", "/api/v1/sla"): Route("list", SHIPMENT_READERS),
     ("logistics", "/api/v1/shipments/<shipment_id>"): Route(
         "one", SHIPMENT_READERS, path={"shipment_id": "shipment_id"}, marker="shipment_id"
     ),

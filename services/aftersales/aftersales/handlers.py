@@ -149,6 +149,33 @@ def on_shipment_stalled_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("shipment_stalled", key, {"order_id": p["order_id"]}, p["order_id"], p["shop_id"]))
 
 
+def on_carrier_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """A failed pickup moved the parcel to another carrier: the buyer gets the new tracking number,
+    once per change (the shipment and the new number name it)."""
+    p = event.payload
+    variables = {
+        "order_id": p["order_id"],
+        "carrier": p["carrier"],
+        "tracking_no": p["tracking_no"],
+        "old_carrier": p.get("old_carrier") or "",
+        "old_tracking_no": p.get("old_tracking_no") or "",
+    }
+    key = f"carrier_changed:{p['shipment_id']}:{p['carrier']}:{p['tracking_no']}"
+    _notify(uow, event, Notice("carrier_changed", key, variables, p["order_id"], p["shop_id"]))
+
+
+def on_arrival_estimate_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """Logistics set a new estimated arrival (a parcel in trouble): the buyer is told, once per estimate."""
+    p = event.payload
+    ctx = for_event(uow, event, Settings)
+    eta = messages.local_time(parse_iso(p["estimated_arrival_at"]), ctx.settings.utc_offset_hours)
+    why = f"（{p['reason']}）" if p.get("reason") else ""
+    variables = {"order_id": p["order_id"], "eta": eta, "why": why}
+    key = f"arrival_estimate_changed:{p['shipment_id']}:{p['estimated_arrival_at']}"
+    notice = Notice("arrival_estimate_changed", key, variables, p["order_id"], p["shop_id"])
+    notifications.enqueue(ctx, replace(notice, event_id=event.event_id))
+
+
 def on_order_delivered_notify(uow: UnitOfWork, event: Envelope) -> None:
     """The review invitation, due AFTERSALES_REVIEW_INVITE_DELAY_HOURS after delivery."""
     p = event.payload
@@ -210,6 +237,8 @@ HANDLERS: dict[str, Handler] = {
     "orders.OrderHeld": on_order_held_notify,
     "logistics.ShipmentException": on_shipment_exception_notify,
     "logistics.ShipmentStalled": on_shipment_stalled_notify,
+    "logistics.CarrierChanged": on_carrier_changed_notify,
+    "logistics.ArrivalEstimateChanged": on_arrival_estimate_changed_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
     "marketing.CouponIssued": on_coupon_issued_notify,
     # marketing is the one source of promotion periods

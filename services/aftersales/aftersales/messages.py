@@ -68,6 +68,16 @@ TEMPLATES: dict[str, Template] = {
             "【物流延迟】您的订单{order_id}的包裹运输暂时停滞，我们已催促快递公司，会尽快告知新的预计送达时间。",
         ),
         Template(
+            "carrier_changed",
+            SERVICE,
+            "【物流变更】您的订单{order_id}已改由{carrier}配送，新运单号{tracking_no}（原{old_carrier}{old_tracking_no}已作废），请以新单号查询物流。",
+        ),
+        Template(
+            "arrival_estimate_changed",
+            SERVICE,
+            "【送达时间更新】您的订单{order_id}的包裹预计{eta}送达{why}，给您带来不便敬请谅解。",
+        ),
+        Template(
             "refund_succeeded",
             SERVICE,
             "【退款成功】订单{order_id}的退款{amount_yuan}元已原路退回，预计1-3个工作日到账。",
@@ -90,6 +100,12 @@ TEMPLATES: dict[str, Template] = {
 def yuan(fen: int) -> str:
     """12.50 for 1250 fen."""
     return f"{fen // 100}.{fen % 100:02d}"
+
+
+def local_time(at: datetime, utc_offset_hours: float) -> str:
+    """`11月12日 18:00` in the buyers' local time (UTC+8 by default)."""
+    local = at.astimezone(timezone(timedelta(hours=utc_offset_hours)))
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
 def parse_window(raw: str) -> tuple[time, time]:

@@ -397,7 +397,8 @@ CANCELLED = "cancelled"
 STATUSES = (PENDING, DISPATCHED, IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION, CANCELLED)
 MOVING = (DISPATCHED, IN_TRANSIT, OUT_FOR_DELIVERY, EXCEPTION)  # handed to a carrier, not delivered
 
-TRACKING_STATUSES = (IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION)
+PICKED_UP = "picked_up"  # 揽收: a carrier report that records the pickup and leaves the status as is
+TRACKING_STATUSES = (PICKED_UP, IN_TRANSIT, OUT_FOR_DELIVERY, DELIVERED, EXCEPTION)
 
 # action -> {from status: to status}
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -407,6 +408,7 @@ TRANSITIONS: dict[str, dict[str, str]] = {
     # A failed pickup: the parcel is still at the warehouse, another carrier takes it.
     "change the carrier of": {DISPATCHED: DISPATCHED, EXCEPTION: EXCEPTION},
     **{f"track {s} on": {m: s for m in MOVING} for s in TRACKING_STATUSES},
+    f"track {PICKED_UP} on": {m: m for m in MOVING},
 }
 
 
@@ -435,12 +437,23 @@ def repeats_reached_status(current: str, status: str) -> bool:
 
 
 # Pick list and receiver ------------------------------------------------------------------------
+PICK_DETAILS = ("title", "spec", "handling")  # kept from the order line's snapshot when it carries them
+
+
 def pick_list(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per SKU with the total quantity, sorted by SKU so pickers walk in order."""
+    """One row per SKU with the total quantity, sorted by SKU so pickers walk in order; the title,
+    spec and handling marks (`fragile`, `liquid`) of the SKU's first line, when the line has them."""
     totals: dict[str, int] = {}
+    details: dict[str, dict[str, Any]] = {}
     for line in lines:
-        totals[line["sku_code"]] = totals.get(line["sku_code"], 0) + int(line["quantity"])
-    return [{"sku_code": sku, "quantity": qty} for sku, qty in sorted(totals.items())]
+        sku = line["sku_code"]
+        totals[sku] = totals.get(sku, 0) + int(line["quantity"])
+        kept = {k: line[k] for k in PICK_DETAILS if line.get(k)}
+        if "handling" in kept:  # a list of marks; one mark given alone becomes a list of one
+            marks = kept["handling"]
+            kept["handling"] = [str(m) for m in marks] if isinstance(marks, list) else [str(marks)]
+        details.setdefault(sku, kept)
+    return [{"sku_code": sku, "quantity": qty, **details[sku]} for sku, qty in sorted(totals.items())]
 
 
 def with_gifts(lines: list[dict[str, Any]], gifts: Iterable[tuple[str, int, str]]) -> list[dict[str, Any]]:

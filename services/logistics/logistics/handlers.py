@@ -34,6 +34,10 @@ def on_order_ready_to_ship(uow: UnitOfWork, event: Envelope) -> None:
         paid_at = parse_iso(p.get("paid_at"))
     except ValueError:
         paid_at = None  # an unreadable payment time: the dispatch clock starts now
+    try:
+        promised = parse_iso(p.get("promised_ship_by"))
+    except ValueError:
+        promised = None  # an unreadable promise: the usual deadline
     order = operations.NewShipment(
         shop_id=p["shop_id"],
         order_id=p["order_id"],
@@ -42,6 +46,7 @@ def on_order_ready_to_ship(uow: UnitOfWork, event: Envelope) -> None:
         weight_g=p.get("weight_g"),
         paid_at=paid_at,
         priority=p.get("priority", False),
+        promised_ship_by=promised,
     )
     if operations.ship_order(for_event(uow, event, Settings), order) is None:
         log.info("order %s: no new shipment (cancelled before it was ready, or shipped already)", order.order_id)

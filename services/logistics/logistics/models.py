@@ -1,6 +1,6 @@
 """logistics tables. The shared outbox/inbox tables come from ecom_common.db.
 
-Keep in step with migrations/versions/0001_initial.py.
+Keep in step with migrations/versions/ (0001_initial.py and the later revisions).
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class Shipment(Base):
         sa.UniqueConstraint("carrier", "tracking_no", name="uq_shipment_carrier_tracking"),
         sa.Index("ix_shipments_shop_created", "shop_id", "created_at", "id"),
         sa.Index("ix_shipments_status_due", "status", "dispatch_due_at"),
+        sa.Index("ix_shipments_carrier_dispatched", "carrier", "dispatched_at"),
     )
 
     id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
@@ -120,6 +121,19 @@ class Shipment(Base):
     exception_reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
     exception_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     order_cancelled_after_dispatch: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # 0003: the carrier's pickup (揽收) is due LOGISTICS_PICKUP_HOURS after the dispatch notice (or a
+    # carrier change); ops' new estimated arrival for a parcel in trouble; how an exception was resolved.
+    pickup_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    picked_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    estimated_arrival_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    exception_resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    exception_resolution: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    # 0004: what the carrier actually charges for the parcel (recorded by staff or the carrier's webhook)
+    carrier_cost_fen: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # 0005: the waybill's first printing (batch print); a reprint keeps it
+    printed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # 0006: a presale order's promised ship date (orders.OrderReadyToShip.promised_ship_by): the deadline
+    promised_ship_by: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     # What marketing granted the order (marketing.GiftGranted), whenever it arrived: read with the
     # shipment, so a gift recorded before or after the shipment was created is on its pick list.

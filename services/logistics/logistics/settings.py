@@ -61,6 +61,18 @@ class Settings(ServiceSettings):
     promo_dispatch_hours: float = setting(
         "LOGISTICS_PROMO_DISPATCH_HOURS", 48.0, "the same when paid within a promotion period"
     )
+    print_hours: float = setting(
+        "LOGISTICS_PRINT_HOURS", 1.0, "hours from the audit (shipment created) to the waybill printed"
+    )
+    handover_hours: float = setting(
+        "LOGISTICS_HANDOVER_HOURS", 2.0, "hours from the waybill printed to the parcel handed to the carrier"
+    )
+    pickup_hours: float = setting(
+        "LOGISTICS_PICKUP_HOURS", 2.0, "hours from the dispatch notice (or a carrier change) to the carrier's pickup"
+    )
+    on_time_hours: float = setting(
+        "LOGISTICS_ON_TIME_HOURS", 72.0, "a delivery within this many hours of the dispatch counts as on time"
+    )
     stall_hours: float = setting("LOGISTICS_STALL_HOURS", 48.0, "hours without carrier progress before a stall")
     heavy_parcel_g: int = setting(
         "LOGISTICS_HEAVY_PARCEL_G", 20000, "from this weight a parcel goes to the heavy carrier"

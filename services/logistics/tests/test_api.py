@@ -411,6 +411,19 @@ def test_change_carrier_after_a_failed_pickup_keeps_history(client, db):
     assert set(entry) == {"at", "by", "action", "from_status", "status", "reason", "details"}
     assert entry["by"] == "wang" and entry["status"] == entry["from_status"] == "dispatched"
     assert entry["details"]["old_carrier"] == "SF" and entry["at"].endswith("Z")
+    [event] = recorded_events(db, "logistics.CarrierChanged")
+    assert event["payload"] == {
+        "shipment_id": s["shipment_id"],
+        "order_id": "O1",
+        "shop_id": "S1",
+        "old_carrier": "SF",
+        "old_tracking_no": "SF0001",
+        "carrier": "ZTO",
+        "tracking_no": "ZTO7777",
+        "reason": "顺丰未揽收",
+        "at": entry["at"],
+        "case_id": None,
+    }
     # The carrier now reports under the new number; the old one is unknown.
     assert track(client, {"carrier": "ZTO", "tracking_no": "ZTO7777"}, "in_transit", "z-1").status_code == 200
     assert track(client, {"carrier": "SF", "tracking_no": "SF0001"}, "in_transit", "s-1").status_code == 404

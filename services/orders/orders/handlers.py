@@ -99,6 +99,31 @@ def on_shipment_dispatched(uow: UnitOfWork, event: Envelope) -> None:
     operations.ship(ctx, order, parcel)
 
 
+def on_carrier_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """A failed pickup moved the parcel to another carrier: the order shows the buyer the new carrier
+    and tracking number (timeline `tracking_changed`). Applied only over the number it replaces: an
+    order not yet shipped (its ShipmentDispatched still on the way) or showing an older number (an
+    earlier change still on the way) is retried; a delivered, completed or cancelled order is left."""
+    p = event.payload
+    if p.get("case_id"):
+        return
+    ctx = for_event(uow, event, Settings)
+    if (order := _order(ctx, event)) is None:
+        return
+    shown, new = (order.carrier, order.tracking_no), (p["carrier"], p["tracking_no"])
+    if shown == new:
+        return
+    if order.status == domain.AWAITING_SHIPMENT or (
+        order.status == domain.SHIPPED and shown != (p.get("old_carrier"), p.get("old_tracking_no"))
+    ):
+        raise RetryLater(f"carrier change of order {order.id} arrived before the number it replaces")
+    if order.status != domain.SHIPPED:
+        log.info("carrier change of order %s ignored: the order is %s", order.id, order.status)
+        return
+    parcel = operations.Parcel(shipment_id=p["shipment_id"], carrier=p["carrier"], tracking_no=p["tracking_no"])
+    operations.ship(ctx, order, parcel)
+
+
 def on_shipment_delivered(uow: UnitOfWork, event: Envelope) -> None:
     """shipped -> delivered. An exchange's replacement (case_id set) is not the order's shipment."""
     p = event.payload
@@ -137,6 +162,7 @@ HANDLERS = {
     "inventory.StockShortage": on_stock_shortage,
     "logistics.ShipmentDispatched": on_shipment_dispatched,
     "logistics.ShipmentDelivered": on_shipment_delivered,
+    "logistics.CarrierChanged": on_carrier_changed,
     "aftersales.OrderCancelRequested": on_cancel_requested,
 }
 

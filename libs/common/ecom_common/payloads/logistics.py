@@ -41,3 +41,31 @@ class ShipmentStalled(ShipmentRef):
 @event("logistics.ShipmentException")
 class ShipmentException(ShipmentRef):
     reason = fields.Str()
+
+
+@event("logistics.CarrierChanged")
+class CarrierChanged(ShipmentRef):
+    """A dispatched parcel moved to another carrier (a failed pickup): the buyer's tracking number
+    changes. Consumers apply it only over the old number (a change that overtakes an earlier one is
+    retried until the earlier one is applied)."""
+
+    old_carrier = fields.Str(allow_none=True)
+    old_tracking_no = fields.Str(allow_none=True)
+    carrier = fields.Str(required=True)
+    tracking_no = fields.Str(required=True)
+    reason = fields.Str(allow_none=True)
+    at = fields.Str(required=True)
+    # Set on an exchange's replacement shipment (not the order's own tracking number).
+    case_id = fields.Str(allow_none=True)
+
+
+@event("logistics.ArrivalEstimateChanged")
+class ArrivalEstimateChanged(ShipmentRef):
+    """Ops set a new estimated arrival for a parcel on its way (typically in exception): the buyer is
+    told. One event per new estimate (the same estimate again emits nothing)."""
+
+    estimated_arrival_at = fields.Str(required=True)
+    previous_estimate_at = fields.Str(allow_none=True)
+    reason = fields.Str(allow_none=True)
+    carrier = fields.Str(allow_none=True)
+    tracking_no = fields.Str(allow_none=True)

@@ -9,7 +9,19 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import carriers, dispatch, periods, shipments, shipping, tracking, waybill
+from . import (
+    bulk,
+    carrier_figures,
+    carriers,
+    dispatch,
+    exceptions,
+    periods,
+    shipments,
+    shipping,
+    sla,
+    tracking,
+    waybill,
+)
 
 blp = Blueprint(
     "logistics",
@@ -17,7 +29,19 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Shipping templates and quotes, carriers, shipments and tracking",
 )
-for resource in (shipping, carriers, periods, shipments, waybill, dispatch, tracking):
+for resource in (
+    shipping,
+    bulk,
+    carrier_figures,
+    carriers,
+    periods,
+    shipments,
+    sla,
+    waybill,
+    dispatch,
+    exceptions,
+    tracking,
+):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

@@ -16,9 +16,10 @@ from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import domain, fulfilment, operations
 from ..models import Shipment
 from ..settings import Settings
+from . import export
 from .context import STAFF, ShopArgs
 
 blp = Blueprint("shipments", __name__)
@@ -27,6 +28,10 @@ blp = Blueprint("shipments", __name__)
 class LineOut(Schema):
     sku_code = fields.Str()
     quantity = fields.Int()
+    # from the order line's snapshot, when it carries them (orders does not send them yet: README)
+    title = fields.Str(metadata={"description": "the product's title"})
+    spec = fields.Raw(metadata={"description": "the SKU's spec (text or {name: value})"})
+    handling = fields.List(fields.Str(), metadata={"description": "handling marks: fragile, liquid"})
     # only on a gift marketing granted the order (marketing.GiftGranted)
     gift = fields.Bool(metadata={"description": "a gift: in the parcel, not paid for"})
     promotion_id = fields.Str(metadata={"description": "the promotion that granted the gift"})
@@ -63,6 +68,16 @@ class ShipmentOut(Schema):
     exception_since = UtcTime(allow_none=True)
     time_in_exception_s = fields.Int(allow_none=True)
     order_cancelled_after_dispatch = fields.Bool()
+    pickup_due_at = UtcTime(
+        allow_none=True, metadata={"description": "揽收 due (LOGISTICS_PICKUP_HOURS after dispatch)"}
+    )
+    picked_up_at = UtcTime(allow_none=True, metadata={"description": "the carrier's first report"})
+    pickup_late = fields.Bool(metadata={"description": "picked up after pickup_due_at, or not yet and past it"})
+    estimated_arrival_at = UtcTime(allow_none=True)
+    exception_resolved_at = UtcTime(allow_none=True)
+    exception_resolution = fields.Str(allow_none=True)
+    carrier_cost_fen = fields.Int(allow_none=True, metadata={"description": "the carrier's actual charge"})
+    printed_at = UtcTime(allow_none=True, metadata={"description": "the waybill's first printing"})
 
 
 class ShipmentTimelineEntry(TimelineOut):
@@ -86,6 +101,7 @@ class ShipmentDetailOut(ShipmentOut):
     timeline = fields.List(fields.Nested(ShipmentTimelineEntry))
     tracking = fields.List(fields.Nested(TrackingReportOut))
     carrier_history = fields.List(fields.Dict())
+    exception_notes = fields.List(fields.Dict(), metadata={"description": "`{at, by, text}`, oldest first"})
 
 
 def shipment_dict(s: Shipment, at: datetime) -> dict:
@@ -120,6 +136,14 @@ def shipment_dict(s: Shipment, at: datetime) -> dict:
         "exception_since": iso(since) if s.exception_open else None,
         "time_in_exception_s": int((at - since).total_seconds()) if s.exception_open and since else None,
         "order_cancelled_after_dispatch": s.order_cancelled_after_dispatch,
+        "pickup_due_at": iso(aware(s.pickup_due_at)),
+        "picked_up_at": iso(aware(s.picked_up_at)),
+        "pickup_late": fulfilment.pickup_late(aware(s.pickup_due_at), aware(s.picked_up_at), at),
+        "estimated_arrival_at": iso(aware(s.estimated_arrival_at)),
+        "exception_resolved_at": iso(aware(s.exception_resolved_at)),
+        "exception_resolution": s.exception_resolution,
+        "carrier_cost_fen": s.carrier_cost_fen,
+        "printed_at": iso(aware(s.printed_at)),
     }
 
 
@@ -128,7 +152,25 @@ def scoped(stmt, shop_id_arg: str | None):
     return stmt.where(list_filter(Shipment.shop_id, shop_id=shop_id_arg))
 
 
+FORMAT = fields.Str(
+    load_default="json",
+    validate=validate.OneOf(["json", "csv"]),
+    metadata={"description": "`csv`: every matching row as a streamed CSV (UTF-8 with BOM); limit/cursor ignored"},
+)
+
+
+# The lists answer JSON, or with `format=csv` a streamed CSV file: both documented.
+PAGE_OR_CSV = {
+    "description": "the page as JSON; `format=csv`: every matching row as a streamed CSV attachment",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/ShipmentPage"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
 class ShipmentArgs(PageArgs):
+    format = FORMAT
     shop_id = fields.Str()
     status = fields.Str(validate=validate.OneOf(domain.STATUSES))
     carrier = fields.Str()
@@ -146,8 +188,10 @@ ShipmentPage = page_of(ShipmentOut)
 @requires(*STAFF, "service")
 @blp.arguments(ShipmentArgs, location="query")
 @blp.response(200, ShipmentPage)
+@blp.doc(responses={"200": PAGE_OR_CSV})
 def list_shipments(args):
-    """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked."""
+    """Shipments, newest first; merchant staff see their own shop's only. Receivers are masked.
+    `format=csv` streams every matching shipment (newest first) as a CSV file."""
     stmt = scoped(sa.select(Shipment), args.get("shop_id"))
     for name in ("status", "carrier", "order_id", "case_id"):
         if args.get(name):
@@ -156,10 +200,20 @@ def list_shipments(args):
         stmt = stmt.where(Shipment.exception_open.is_(bool(args["exception"])))
     if "priority" in args:
         stmt = stmt.where(Shipment.priority.is_(bool(args["priority"])))
+
+    def filtered(now):
+        if "overdue" not in args:
+            return stmt
+        cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < now)
+        return stmt.where(cond if args["overdue"] else sa.not_(cond))
+
+    def newest_first(now):
+        return filtered(now).order_by(Shipment.created_at.desc(), Shipment.id.desc())
+
+    if args["format"] == "csv":
+        return export.export("shipments.csv", export.SHIPMENT_COLUMNS, newest_first, shipment_dict)
     with use_case(Settings) as ctx:
-        if "overdue" in args:
-            cond = sa.and_(Shipment.status == domain.PENDING, Shipment.dispatch_due_at < ctx.now)
-            stmt = stmt.where(cond if args["overdue"] else sa.not_(cond))
+        stmt = filtered(ctx.now)
         keys = [Shipment.created_at, Shipment.id]
         return paginate(
             ctx.session, stmt, keys, args["limit"], args.get("cursor"), to_item=lambda s: shipment_dict(s, ctx.now)
@@ -188,6 +242,7 @@ def shipment_stats(args):
 
 
 class ExceptionArgs(PageArgs):
+    format = FORMAT
     shop_id = fields.Str()
     kind = fields.Str(validate=validate.OneOf(["carrier", "stalled"]))
 
@@ -196,12 +251,17 @@ class ExceptionArgs(PageArgs):
 @requires(*STAFF, "service")
 @blp.arguments(ExceptionArgs, location="query")
 @blp.response(200, ShipmentPage)
+@blp.doc(responses={"200": PAGE_OR_CSV})
 def exception_queue(args):
     """The exception queue for ops: carrier exceptions and stalled parcels, longest waiting first,
-    each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress."""
+    each with `time_in_exception_s`. An entry leaves the queue when the carrier reports progress
+    or is resolved. `format=csv` streams the whole queue (longest waiting first) as a CSV file."""
     stmt = scoped(sa.select(Shipment).where(Shipment.exception_open.is_(True)), args.get("shop_id"))
     if args.get("kind"):
         stmt = stmt.where(Shipment.exception_kind == args["kind"])
+    if args["format"] == "csv":
+        oldest = stmt.order_by(Shipment.exception_since, Shipment.id)
+        return export.export("exceptions.csv", export.EXCEPTION_COLUMNS, lambda now: oldest, shipment_dict)
     with use_case(Settings) as ctx:
         return paginate(
             ctx.session,
@@ -255,5 +315,8 @@ def detail_out(detail: operations.ShipmentDetail, at: datetime) -> dict:
         {"at": iso(aware(e.at)), "by": e.actor, "reason": e.reason, **(e.data or {})}
         for e in events
         if e.action in ("carrier_changed", "carrier_assigned", "dispatch")
+    ]
+    out["exception_notes"] = [
+        {"at": iso(aware(e.at)), "by": e.actor, "text": e.reason} for e in events if e.action == "exception_note"
     ]
     return out

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ecom_common.errors import BadRequest, ServiceUnavailable, Unauthorized, UnprocessableEntity
 from ecom_common.http import Blueprint, current_config, current_db
-from ecom_common.schemas import BodySchema
+from ecom_common.schemas import MAX_INT, BodySchema
 from ecom_common.settings import settings_of
 from ecom_common.usecase import Actor, Ctx
 
@@ -28,6 +28,12 @@ class TrackingIn(BodySchema):
     occurred_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
     location = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=200))
     reason = fields.Str(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    cost_fen = fields.Int(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=0, max=MAX_INT),
+        metadata={"description": "the carrier's charge for the parcel, when it reports one"},
+    )
 
     @validates_schema
     def _reason(self, data, **kwargs):

@@ -43,4 +43,4 @@ def waybill(shipment_id):
 
 def waybill_html(bill: dict) -> str:
     """The printable page of a waybill (the dict `waybill` answers as JSON)."""
-    return PAGES.get_template("waybill.html").render(bill)
+    return PAGES.get_template("waybill.html").render(bill=bill)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -104,6 +104,7 @@ class NewShipment:
     paid_at: datetime | None = None
     priority: bool = False
     case_id: str | None = None
+    promised_ship_by: datetime | None = None  # presale: the promised ship date is the deadline
 
 
 def find_by_key(ctx: Context, key: str) -> Shipment | None:
@@ -250,6 +251,8 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
         ctx.settings.dispatch_hours,
         ctx.settings.promo_dispatch_hours,
     )
+    if order.promised_ship_by is not None and not order.case_id:
+        due_at, promotion = order.promised_ship_by, None  # the presale promise made to the buyer
     shipment = Shipment(
         id=new_id("S", ctx.now),
         dedupe_key=key,
@@ -268,6 +271,7 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
         paid_at=order.paid_at,
         dispatch_due_at=due_at,
         promotion=promotion,
+        promised_ship_by=None if order.case_id else order.promised_ship_by,
         created_at=ctx.now,
         dispatched_late=False,
         exception_open=False,
@@ -278,7 +282,8 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
     ctx.session.flush()  # the unique dedupe_key refuses a concurrent twin here (the event is retried, then skipped)
     why = f"replacement for case {order.case_id}" if order.case_id else "order ready to ship"
     details = {"carrier": choice.carrier, "carrier_reason": choice.reason, "dispatch_due_at": iso(due_at)}
-    note(ctx, shipment.id, Entry("created", None, domain.PENDING, why, {**details, "promotion": promotion}))
+    details.update(promotion=promotion, promised_ship_by=iso(shipment.promised_ship_by))
+    note(ctx, shipment.id, Entry("created", None, domain.PENDING, why, details))
     payload = {"shipment_id": shipment.id, "order_id": order.order_id, "shop_id": order.shop_id}
     payload["carrier"] = choice.carrier
     if order.case_id:
@@ -367,6 +372,7 @@ def dispatch(ctx: Context, shipment_id: str, *, carrier: str | None, tracking_no
         "carrier": code,
         "tracking_no": tracking_no,
         "dispatched_at": ctx.now,
+        "pickup_due_at": ctx.now + timedelta(hours=ctx.settings.pickup_hours),
         "dispatched_late": late,
         "last_progress_at": ctx.now,
         **({"carrier_reason": f"chosen by warehouse {ctx.actor.id}"} if overridden else {}),
@@ -389,7 +395,8 @@ def assign_carrier(ctx: Context, shipment_id: str, *, carrier: str, reason: str 
 
 
 def change_carrier(ctx: Context, shipment_id: str, *, carrier: str, tracking_no: str, reason: str) -> Shipment:
-    """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept)."""
+    """A failed pickup: another carrier and tracking number for a dispatched parcel (history kept),
+    and logistics.CarrierChanged (orders shows the buyer the new number; aftersales tells the buyer)."""
     shipment = visible_shipment(ctx, shipment_id)
     domain.next_status(shipment.status, "change the carrier of")
     require_active_carrier(ctx, carrier)
@@ -399,8 +406,14 @@ def change_carrier(ctx: Context, shipment_id: str, *, carrier: str, tracking_no:
         "carrier": carrier,
         "tracking_no": tracking_no,
         "last_progress_at": ctx.now,
+        # the new carrier has to collect it: the pickup clock starts again
+        "picked_up_at": None,
+        "pickup_due_at": ctx.now + timedelta(hours=ctx.settings.pickup_hours),
         "carrier_reason": f"changed by warehouse {ctx.actor.id}: {reason}"[:200],
     }
     details = {**old, "carrier": carrier, "tracking_no": tracking_no}
     transition(ctx, shipment, Move("change the carrier of", values, reason, details, entry="carrier_changed"))
+    changed = {"shipment_id": shipment.id, "order_id": shipment.order_id, "shop_id": shipment.shop_id, **old}
+    changed.update(carrier=carrier, tracking_no=tracking_no, reason=reason, at=iso(ctx.now), case_id=shipment.case_id)
+    ctx.record(make_event("logistics.CarrierChanged", changed))
     return shipment

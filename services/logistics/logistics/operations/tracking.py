@@ -33,6 +33,7 @@ class TrackingReport:
     occurred_at: datetime | None = None
     location: str | None = None
     reason: str | None = None
+    cost_fen: int | None = None  # the carrier's charge, when the report carries it
 
 
 @dataclass(frozen=True)
@@ -97,22 +98,35 @@ def apply_tracking(ctx: Context, shipment: Shipment, report: TrackingReport) -> 
     action = domain.tracking_action(status)
     domain.next_status(shipment.status, action)
     values: dict[str, Any] = {"last_progress_at": ctx.now}
+    if report.cost_fen is not None:
+        values["carrier_cost_fen"] = report.cost_fen
+    if shipment.picked_up_at is None:
+        # 揽收: the first report of the carrier (`picked_up`, or any later stage) says it has the parcel
+        values["picked_up_at"] = report.occurred_at or ctx.now
     was_open = shipment.exception_open
-    if status == domain.EXCEPTION:
+    if status == domain.PICKED_UP:
+        pass  # the pickup alone neither moves the status nor closes an exception
+    elif status == domain.EXCEPTION:
         values.update(
             exception_open=True,
             exception_kind="carrier",
             exception_reason=reason or "carrier exception",
             exception_since=ctx.now if not was_open else shipment.exception_since,
         )
+        if not was_open:
+            values.update(exception_resolved_at=None, exception_resolution=None)
     else:
         # Progress closes whatever was open (a carrier exception or a stall): the parcel moves again.
         values.update(exception_open=False)
+        if was_open:
+            values.update(exception_resolved_at=ctx.now, exception_resolution=f"carrier progress: {status}")
     if status == domain.DELIVERED:
         values["delivered_at"] = ctx.now
     details = {"event_id": report.event_id, "location": report.location, "occurred_at": iso(report.occurred_at)}
+    if report.cost_fen is not None:
+        details["cost_fen"] = report.cost_fen
     transition(ctx, shipment, Move(action, values, reason, details, entry=f"tracking:{status}"))
-    if was_open and status != domain.EXCEPTION:
+    if was_open and status not in (domain.EXCEPTION, domain.PICKED_UP):
         closed = f"progress reported ({status}); the exception is resolved"
         note(ctx, shipment.id, Entry("exception_closed", status, status, closed))
     base = {"shipment_id": shipment.id, "order_id": shipment.order_id, "shop_id": shipment.shop_id}
@@ -159,6 +173,8 @@ def flag_stalled(ctx: Context, limit: int = 500) -> int:
                 exception_kind="stalled",
                 exception_reason=reason,
                 exception_since=ctx.now,
+                exception_resolved_at=None,
+                exception_resolution=None,
                 version=Shipment.version + 1,
             )
             .execution_options(synchronize_session=False)
