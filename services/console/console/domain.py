@@ -28,6 +28,12 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "shipment.waybill": frozenset({"warehouse", "ops", "admin"}),
     "case.approve": frozenset({"cs", "admin"}),
     "case.reject": frozenset({"cs", "admin"}),
+    "case.receive": frozenset({"warehouse", "admin"}),
+    "case.retry_refund": frozenset({"cs", "admin"}),
+    "complaint.answer": frozenset({"cs", "admin"}),
+    "kpis.read": frozenset({"ops", "finance", "admin"}),
+    "marketing.read": frozenset({"ops", "admin"}),
+    "marketing.manage": frozenset({"ops", "admin"}),
     "staff.manage": frozenset({"admin"}),
 }
 
@@ -50,6 +56,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("stock", "Stock", "console.stock", frozenset({"warehouse", "ops", "admin", "finance"})),
     NavItem("finance", "Finance", "console.finance", frozenset({"finance", "ops", "admin"})),
     NavItem("cases", "After-sales", "console.cases", frozenset({"cs", "ops", "admin", "finance"})),
+    NavItem("complaints", "Complaints", "console.complaints", frozenset({"cs", "ops", "admin"})),
+    NavItem("marketing", "Marketing", "console.marketing", frozenset({"ops", "admin"})),
     NavItem("staff", "Staff", "console.staff", frozenset({"admin"})),
 )
 
@@ -137,6 +145,7 @@ LABELS: Mapping[str, str] = {
     "case_received": "Received",
     "case_refunding": "Refunding",
     "case_rejected": "Rejected",
+    "case_reshipped": "Reshipped",
     "case_closed": "Closed",
     "product_draft": "Draft",
     "product_pending_review": "Pending review",
@@ -152,6 +161,28 @@ LABELS: Mapping[str, str] = {
     "finance_refunds": "Refunds",
     "finance_ledger": "Ledger",
     "finance_settlements": "Settlements",
+    "tier_general": "General",
+    "tier_serious": "Serious",
+    "tier_crisis": "Crisis",
+    "complaint_open": "Open",
+    "complaint_responded": "Responded",
+    "complaint_resolved": "Resolved",
+    "marketing_promotions": "Promotions",
+    "marketing_coupons": "Coupons",
+    "marketing_campaigns": "Campaigns",
+    "promotion_active": "Running",
+    "promotion_ended": "Ended",
+    "coupon_active": "Claimable",
+    "coupon_stopped": "Stopped",
+    "kind_full_reduction": "Spend and save",
+    "kind_timed_discount": "Timed discount",
+    "kind_first_order": "First order",
+    "kind_first_n_gift": "Gift to the first N",
+    "kind_buy_n_gift": "Buy N, get a gift",
+    "kind_gift_over_amount": "Gift over an amount",
+    "phase_warm-up": "Warm-up",
+    "phase_burst": "Burst",
+    "phase_return": "Return",
     "role_admin": "Admin",
     "role_reviewer": "Reviewer",
     "role_ops": "Operations",
@@ -163,3 +194,51 @@ LABELS: Mapping[str, str] = {
 
 def label(code: str) -> str:
     return LABELS.get(code, code)
+
+
+# Complaint tiers and the clock of each (aftersales' defaults: first response 2 h, solution 4 h,
+# statement 24 h), in the order the dashboard shows them.
+COMPLAINT_TIERS: tuple[tuple[str, str], ...] = (("general", "2 h"), ("serious", "4 h"), ("crisis", "24 h"))
+
+
+def most_urgent(seconds_left: Iterable[float | None]) -> float | None:
+    """The least time left of running clocks (negative: overdue); None when no clock runs."""
+    running = [s for s in seconds_left if s is not None]
+    return min(running) if running else None
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day's bar of a chart, in the SVG's own units (y grows downwards)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    day: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bars: tuple[Bar, ...]
+    peak: int
+
+
+def bar_chart(points: Sequence[tuple[str, int]], width: int = 560, height: int = 140) -> Chart:
+    """Bars for (day, value) points scaled to the tallest (all zero: flat), a 2-unit gap between bars.
+    Drawn server-side as inline SVG: no script, nothing for the CSP to allow."""
+    peak = max((v for _, v in points), default=0)
+    step = width / len(points) if points else float(width)
+    bars = []
+    for i, (day, value) in enumerate(points):
+        h = round(height * max(value, 0) / peak, 1) if peak > 0 else 0.0
+        bars.append(Bar(round(i * step + 1, 1), round(height - h, 1), round(max(step - 2, 1), 1), h, day, value))
+    return Chart(width, height, tuple(bars), peak)
+
+
+def percent(ratio: float | None) -> str:
+    """A ratio as a percentage with two decimals (`0.0312` -> `3.12%`); '—' when undefined."""
+    return "—" if ratio is None else f"{ratio * 100:.2f}%"
