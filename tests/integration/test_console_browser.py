@@ -247,7 +247,7 @@ def test_a_script_title_is_inert(world, person):
     assert dialogs == []  # nothing ran
 
 
-def test_csv_export_holds_the_filtered_rows(world, person):
+def test_csv_export_holds_the_filtered_rows_and_the_filter_is_saved_and_keyboard_driven(world, person):
     from playwright.sync_api import expect
 
     buyer = f"csv{uuid.uuid4().hex[:6]}"
@@ -263,6 +263,38 @@ def test_csv_export_holds_the_filtered_rows(world, person):
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert {r["order_id"] for r in rows} == mine and {r["buyer_id"] for r in rows} == {buyer}
+    # the filter saved under a name (olivia's own), applied again from the unfiltered list
+    console.by("save-filter-name").fill(f"买家 {buyer}")
+    console.by("save-filter").click()
+    expect(console.flash_success()).to_contain_text(f"已保存筛选“买家 {buyer}”")
+    console.nav("orders")
+    saved = console.page.locator(f'[data-testid="saved-filter"][data-name="买家 {buyer}"]')
+    saved.get_by_test_id("saved-filter-apply").click()
+    expect(console.by("order-row")).to_have_count(2)
+    expect(console.by("filter-buyer")).to_have_value(buyer)
+    # the keyboard: "/" to the search box, j/k through the rows (Enter opens one), "?" the help
+    console.page.locator("h1").click()
+    console.page.keyboard.press("/")
+    expect(console.by("filter-q")).to_be_focused()
+    console.page.locator("h1").click()
+    console.page.keyboard.press("j")
+    console.page.keyboard.press("j")
+    console.page.keyboard.press("k")
+    first = console.by("order-row").first
+    expect(first).to_have_attribute("aria-current", "true")
+    first_id = first.get_attribute("data-order-id")
+    console.page.keyboard.press("Enter")
+    expect(console.page).to_have_url(f"{console.base}/orders/{first_id}")
+    console.page.wait_for_load_state()  # console.js (deferred) listens
+    console.page.keyboard.press("?")
+    expect(console.by("shortcuts")).to_be_visible()
+    console.page.keyboard.press("Escape")
+    expect(console.by("shortcuts")).to_be_hidden()
+    console.nav("orders")
+    console.page.locator(f'[data-testid="saved-filter"][data-name="买家 {buyer}"]').get_by_test_id(
+        "saved-filter-delete"
+    ).click()
+    expect(console.flash_success()).to_contain_text("已删除筛选")
 
 
 def test_a_product_is_created_with_live_findings_submitted_approved_and_listed(world, person):

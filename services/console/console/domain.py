@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
 
 # The roles a person signing in to the console may hold (CONTRACTS.md, Auth; not buyer, not service).
 ROLES = ("admin", "reviewer", "ops", "cs", "warehouse", "finance")
@@ -242,3 +243,37 @@ def bar_chart(points: Sequence[tuple[str, int]], width: int = 560, height: int =
 def percent(ratio: float | None) -> str:
     """A ratio as a percentage with two decimals (`0.0312` -> `3.12%`); '—' when undefined."""
     return "—" if ratio is None else f"{ratio * 100:.2f}%"
+
+
+# Saved filters: a person's named filters of a list page, kept as the page's query string.
+ORDER_FILTERS = ("tab", "status", "buyer_id", "created_from", "created_to")  # the order list's filter fields
+MAX_SAVED_FILTERS = 20  # per person and page
+MAX_FILTER_NAME = 40
+MAX_FILTER_QUERY = 500
+
+
+def filter_query(params: Mapping[str, str], allowed: Iterable[str]) -> str:
+    """The page's filter fields that are set, as a query string in a stable order (nothing else:
+    no cursor, no CSRF token)."""
+    keys = [k for k in allowed if (params.get(k) or "").strip()]
+    return urlencode([(k, params[k].strip()) for k in keys])
+
+
+def filter_params(query: str, allowed: Iterable[str]) -> dict[str, str]:
+    """A saved query string back to the page's filter fields (fields the page no longer has are left out)."""
+    known = set(allowed)
+    return {k: v for k, v in parse_qsl(query) if k in known}
+
+
+def saved_filter_errors(name: str, query: str, already: int) -> dict[str, list[str]]:
+    """What is wrong with saving `query` as `name` when the person already has `already` filters."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip() or len(name) > MAX_FILTER_NAME:
+        errors["name"] = [f"1 to {MAX_FILTER_NAME} characters."]
+    if not query:
+        errors["query"] = ["Set a filter first."]
+    elif len(query) > MAX_FILTER_QUERY:
+        errors["query"] = [f"At most {MAX_FILTER_QUERY} characters."]
+    if already >= MAX_SAVED_FILTERS:
+        errors["name"] = [f"At most {MAX_SAVED_FILTERS} saved filters; delete one first."]
+    return errors
