@@ -240,6 +240,13 @@ def bar_chart(points: Sequence[tuple[str, int]], width: int = 560, height: int =
     return Chart(width, height, tuple(bars), peak)
 
 
+def change(value: float | None, previous: float | None) -> float | None:
+    """Relative change (0.25 = +25%); None when either is missing or the previous is 0."""
+    if value is None or not previous:
+        return None
+    return (value - previous) / previous
+
+
 def percent(ratio: float | None) -> str:
     """A ratio as a percentage with two decimals (`0.0312` -> `3.12%`); '—' when undefined."""
     return "—" if ratio is None else f"{ratio * 100:.2f}%"

@@ -8,16 +8,19 @@ import re
 
 from console import domain
 
-SERIES = [{"day": f"2026-11-{d:02d}", "paid_fen": d * 1000, "paid_orders": 1} for d in range(4, 31)] + [
-    {"day": f"2026-12-{d:02d}", "paid_fen": d * 1000, "paid_orders": 1} for d in range(1, 4)
+DAYS = [f"2026-11-{d:02d}" for d in range(3, 31)] + [f"2026-12-{d:02d}" for d in range(1, 4)]  # 31 days
+SERIES = [{"day": day, "paid_fen": 1000 * (n + 1), "paid_orders": 1} for n, day in enumerate(DAYS[:-2])] + [
+    {"day": "2026-12-02", "paid_fen": 100000, "paid_orders": 12, "paying_buyers": 8},
+    {
+        "day": "2026-12-03",
+        "paid_fen": 125000,
+        "paid_orders": 12,
+        "paying_buyers": 10,
+        "aov_fen": 12500,
+        "conversion": 0.0312,
+    },
 ]
-KPIS = {
-    "to": "2026-12-03",
-    "from": "2026-12-03",
-    "kpis": {"paid_fen": 123456, "paid_orders": 12, "paying_buyers": 10, "aov_fen": 12346, "conversion": 0.0312},
-    "change": {"paid_fen": 0.25, "paid_orders": None},
-    "series": SERIES,
-}
+KPIS = {"from": "2026-11-03", "to": "2026-12-03", "kpis": {}, "change": {}, "series": SERIES}
 BOARD = {
     "tiers": {
         "general": {
@@ -86,15 +89,16 @@ def test_ops_sees_todays_figures_and_the_charts(client, signed_in, fake):
     signed_in("olivia", ["ops"], "S1")
     fake.on("GET", "/api/v1/kpis", body=KPIS)
     html = client.get("/").get_data(as_text=True)
-    assert 'data-testid="kpi-paid_fen-value">¥1234.56<' in html
-    assert 'data-testid="kpi-aov_fen-value">¥123.46<' in html and 'data-testid="kpi-conversion-value">3.12%<' in html
-    assert "支付金额" in html and "客单价" in html and "较昨日 +25.00%" in html
+    assert 'data-testid="kpi-paid_fen-value">¥1250.00<' in html and "2026-12-03" in html
+    assert 'data-testid="kpi-aov_fen-value">¥125.00<' in html and 'data-testid="kpi-conversion-value">3.12%<' in html
+    assert "支付金额" in html and "客单价" in html and "较昨日 +25.00%" in html and "较昨日 +0.00%" in html
     week, month = html.split('data-testid="chart-7"')[1], html.split('data-testid="chart-30"')[1]
     assert week.split("</figure>")[0].count('data-testid="chart-bar"') == 7
     assert month.split("</figure>")[0].count('data-testid="chart-bar"') == 30
-    # the 30-day report asked for the 30 days ending on analytics' today, with ops' own token
+    # the last 30 days of one report ending on analytics' today, asked with ops' own token
+    assert 'data-day="2026-11-03"' not in html and 'data-day="2026-11-04"' in html
     asked = [c for c in fake.calls if c[3] == "/api/v1/kpis"]
-    assert asked[-2][4] is None and asked[-1][4] == {"from": "2026-11-04", "to": "2026-12-03"}
+    assert len(asked) == 2 and set(asked[-1][4]) == {"from"}  # one call per page (the other: signing in)
     assert asked[-1][0].sub == "olivia" and asked[-1][0].shop_id == "S1"
     assert "<script" not in main_of(html)  # charts drawn server-side
 

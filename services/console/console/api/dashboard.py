@@ -1,14 +1,16 @@
 """工作台: today's numbers and the 7/30-day charts from analytics, and the to-do counts with their
-SLA (each from its own service's public API), only what the person's roles may read."""
+SLA (each from its own service's public API), only what the person's roles may read. The reads go
+out together (`get_many`): the page waits for the slowest service, not for the sum of them."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import render_template
 
 from .. import domain
-from .base import blp, can, get_or_none, roles
+from .base import blp, can, get_many, roles
 
 # Today's figures, in the order the dashboard shows them: (analytics field, label, kind).
 FIGURES = (
@@ -18,15 +20,38 @@ FIGURES = (
     ("aov_fen", "Average order value", "yuan"),
     ("conversion", "Conversion", "ratio"),
 )
+CHART_DAYS = 30
 
 
-def todo_counts() -> list[dict]:
+def reads_for(held: set[str]) -> dict[str, tuple[str, str, dict]]:
+    """What the dashboard asks, by the roles each service admits."""
+    reads: dict[str, tuple[str, str, dict]] = {}
+    if held & {"ops", "cs", "warehouse", "finance", "admin"}:
+        reads["counts"] = ("orders", "/api/v1/orders/counts", {})
+    if held & {"warehouse", "ops", "admin"}:
+        reads["shipments"] = ("logistics", "/api/v1/shipments/stats", {})
+    if held & {"warehouse", "ops", "admin", "cs"}:
+        reads["stalled"] = ("logistics", "/api/v1/shipments/exceptions", {"kind": "stalled", "limit": 200})
+    if held & {"reviewer", "admin"}:
+        reads["review"] = ("catalog", "/api/v1/review-queue", {"limit": 200})
+    if held & {"cs", "ops", "admin", "finance"}:
+        reads["cases"] = ("aftersales", "/api/v1/cases", {"status": "requested", "limit": 200})
+    if held & {"cs", "ops", "admin"}:
+        reads["complaints"] = ("aftersales", "/api/v1/complaints/dashboard", {})
+    if can("kpis.read"):
+        # from a day before the shop's calendar can be (UTC-12 .. UTC+14): analytics ends the range on
+        # its own today, and the last CHART_DAYS rows are the chart
+        start = (datetime.now(UTC) - timedelta(days=CHART_DAYS)).date()
+        reads["kpis"] = ("analytics", "/api/v1/kpis", {"from": start.isoformat()})
+    return reads
+
+
+def todo_tiles(data: dict[str, Any], held: set[str]) -> list[dict]:
     """One tile per to-do the person's roles can see; a service that refuses or is away shows '—'.
     `left` is the time left on the most urgent running clock (negative: overdue)."""
-    held = set(roles())
     tiles: list[dict] = []
-    if held & {"ops", "cs", "warehouse", "finance", "admin"}:
-        counts = get_or_none("orders", "/api/v1/orders/counts")
+    if "counts" in data:
+        counts = data["counts"]
         tiles.append(
             {
                 "key": "on_hold",
@@ -37,8 +62,8 @@ def todo_counts() -> list[dict]:
                 "endpoint": "console.order_review",
             }
         )
-    if held & {"warehouse", "ops", "admin"}:
-        stats = get_or_none("logistics", "/api/v1/shipments/stats")
+    if "shipments" in data:
+        stats = data["shipments"]
         tiles.append(
             {
                 "key": "to_dispatch",
@@ -49,11 +74,10 @@ def todo_counts() -> list[dict]:
                 "endpoint": "console.shipping",
             }
         )
-    if held & {"warehouse", "ops", "admin", "cs"}:
-        tiles.append(stalled_tile())
-    if held & {"reviewer", "admin"}:
-        queue = get_or_none("catalog", "/api/v1/review-queue", limit=200)
-        items = queue["items"] if queue else None
+    if "stalled" in data:
+        tiles.append(stalled_tile(data["stalled"]))
+    if "review" in data:
+        items = data["review"]["items"] if data["review"] else None
         tiles.append(
             {
                 "key": "to_review",
@@ -64,9 +88,8 @@ def todo_counts() -> list[dict]:
                 "endpoint": "console.product_review",
             }
         )
-    if held & {"cs", "ops", "admin", "finance"}:
-        cases = get_or_none("aftersales", "/api/v1/cases", status="requested", limit=200)
-        items = cases["items"] if cases else None
+    if "cases" in data:
+        items = data["cases"]["items"] if data["cases"] else None
         tiles.append(
             {
                 "key": "cases",
@@ -78,15 +101,14 @@ def todo_counts() -> list[dict]:
                 "endpoint": "console.cases",
             }
         )
-    if held & {"cs", "ops", "admin"}:
-        tiles.extend(complaint_tiles())
+    if "complaints" in data:
+        tiles.extend(complaint_tiles(data["complaints"]))
     return tiles
 
 
-def stalled_tile() -> dict:
+def stalled_tile(queue: dict | None) -> dict:
     """Parcels without carrier progress for 48 h (logistics' exception queue, kind stalled): each one
     is a breach already; `waiting` is the longest time one has been in the queue."""
-    queue = get_or_none("logistics", "/api/v1/shipments/exceptions", kind="stalled", limit=200)
     items = queue["items"] if queue else None
     return {
         "key": "stalled",
@@ -99,13 +121,12 @@ def stalled_tile() -> dict:
     }
 
 
-def complaint_tiles() -> list[dict]:
+def complaint_tiles(board: dict | None) -> list[dict]:
     """Open complaints by tier (general 2 h, serious 4 h, crisis 24 h) with the overdue ones and the
     time left on the most urgent clock."""
-    board = get_or_none("aftersales", "/api/v1/complaints/dashboard")
     tiles = []
     for tier, sla in domain.COMPLAINT_TIERS:
-        bucket = (board or {}).get("tiers", {}).get(tier) if board else None
+        bucket = (board or {}).get("tiers", {}).get(tier)
         items = bucket.get("items", []) if bucket else []
         tiles.append(
             {
@@ -122,30 +143,28 @@ def complaint_tiles() -> list[dict]:
     return tiles
 
 
-def figures() -> dict | None:
-    """Today's KPIs (with the change against yesterday) and the last 30 days' series, from analytics'
-    report for the person's shop (admin: the platform). None when the role may not read them."""
-    if not can("kpis.read"):
-        return None
-    today = get_or_none("analytics", "/api/v1/kpis")
-    if today is None:
+def figures(report: dict | None) -> dict:
+    """Today's KPIs (the last day of analytics' daily series, with the change against the day before)
+    and the 7- and 30-day charts of the paid amount."""
+    series = (report or {}).get("series") or []
+    if not series:
         return {"loaded": False}
-    end = date.fromisoformat(today["to"])
-    month = get_or_none(
-        "analytics", "/api/v1/kpis", **{"from": (end - timedelta(days=29)).isoformat(), "to": end.isoformat()}
-    )
-    series = (month or {}).get("series") or []
+    series = series[-CHART_DAYS:]
+    today, before = series[-1], (series[-2] if len(series) > 1 else {})
     points = [(row["day"], int(row.get("paid_fen") or 0)) for row in series]
     return {
         "loaded": True,
-        "day": today["to"],
-        "kpis": today["kpis"],
-        "change": today.get("change") or {},
-        "week": domain.bar_chart(points[-7:]) if points else None,
-        "month": domain.bar_chart(points) if points else None,
+        "day": today["day"],
+        "kpis": today,
+        "change": {field: domain.change(today.get(field), before.get(field)) for field, _l, _k in FIGURES},
+        "week": domain.bar_chart(points[-7:]),
+        "month": domain.bar_chart(points),
     }
 
 
 @blp.get("/")
 def dashboard():
-    return render_template("dashboard.html", tiles=todo_counts(), numbers=figures(), figures=FIGURES)
+    held = set(roles())
+    data = get_many(reads_for(held))
+    numbers = figures(data["kpis"]) if "kpis" in data else None
+    return render_template("dashboard.html", tiles=todo_tiles(data, held), numbers=numbers, figures=FIGURES)
