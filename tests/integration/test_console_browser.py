@@ -383,6 +383,14 @@ def test_main_pages_render_in_chinese_at_1280x800(world, person, tmp_path):
         ),
         201,
     )
+    # a saved filter of olivia's for the order list
+    from console import operations
+    from console.settings import Settings
+    from ecom_common.usecase import Actor, for_job
+
+    with for_job(world.p["console"].db, Settings, Actor("olivia", ("ops",))) as ctx:
+        olivia = next(a for a in operations.list_staff(ctx) if a.name == "olivia")
+        operations.save_filter(ctx, olivia.id, "orders", "待发货 · bob", "tab=to_ship&buyer_id=bob")
     target = Path(os.environ.get("ECOM_CONSOLE_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     people: dict[str, ConsolePage] = {}
