@@ -13,6 +13,7 @@ import traceback
 from . import (
     analytics,
     common,
+    console,
     consumer_inbox,
     hot_sku,
     http_rps,
@@ -37,6 +38,7 @@ BENCHMARKS = {
         saga,
         round_trips,
         analytics,
+        console,
     )
 }
 

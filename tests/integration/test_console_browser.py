@@ -97,6 +97,11 @@ def test_sign_in_shows_the_dashboard_in_chinese(person):
     expect(console.by("nav-orders")).to_have_text("订单")
     expect(console.by("nav-staff")).to_have_count(0)  # not an admin
     expect(console.by("todo-on_hold")).to_be_visible()
+    # today's figures from analytics and the 7/30-day charts drawn as SVG by the console
+    expect(console.by("kpi-paid_fen")).to_contain_text("支付金额")
+    expect(console.by("chart-7").locator('[data-testid="chart-bar"]')).to_have_count(7)
+    expect(console.by("chart-30").locator('[data-testid="chart-bar"]')).to_have_count(30)
+    expect(console.by("todo-complaints_crisis")).to_contain_text("24 h")
 
 
 def test_an_order_held_by_the_audit_is_approved_from_the_console(world, person):
@@ -144,7 +149,7 @@ def test_three_orders_dispatched_in_bulk_and_their_waybills_printed(world, perso
     expect(printed.by("print")).to_be_visible()
 
 
-def test_a_refund_case_is_approved(world, person):
+def test_a_refund_case_is_approved_and_a_complaint_answered(world, person):
     from playwright.sync_api import expect
 
     order_id = world.placed_and_paid("CON-PHONE", buyer="erin")
@@ -164,6 +169,16 @@ def test_a_refund_case_is_approved(world, person):
         ),
         201,
     )
+    complaint = world.ok(
+        world["aftersales"].post(
+            "/api/v1/complaints",
+            role="buyer",
+            sub="erin",
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={"order_id": order_id, "tier": "general", "text": "物流太慢"},
+        ),
+        201,
+    )
     console = person("cathy").nav("cases")
     row = console.row("case-row", case_id=case["case_id"])
     expect(row).to_be_visible()
@@ -175,6 +190,16 @@ def test_a_refund_case_is_approved(world, person):
         ),
         message="case approved",
     )
+    # the buyer's complaint waits with its 2-hour clock on the complaints page; cs answers it
+    console.nav("complaints").by("complaint-tab-general").click()
+    row = console.row("complaint-row", complaint_id=complaint["complaint_id"])
+    expect(row.get_by_test_id("complaint-left")).to_contain_text("剩余 1小时")
+    row.get_by_test_id("complaint-text").fill("已催促快递，今日送达")
+    row.get_by_test_id("complaint-respond").click()
+    expect(console.flash_success()).to_contain_text(f"投诉 {complaint['complaint_id']} 已答复")
+    expect(
+        console.row("complaint-row", complaint_id=complaint["complaint_id"]).get_by_test_id("complaint-left")
+    ).to_contain_text("已按时处理")
 
 
 def test_finance_sees_no_action_buttons_and_a_forged_post_is_refused(world, person):
@@ -222,7 +247,7 @@ def test_a_script_title_is_inert(world, person):
     assert dialogs == []  # nothing ran
 
 
-def test_csv_export_holds_the_filtered_rows(world, person):
+def test_csv_export_holds_the_filtered_rows_and_the_filter_is_saved_and_keyboard_driven(world, person):
     from playwright.sync_api import expect
 
     buyer = f"csv{uuid.uuid4().hex[:6]}"
@@ -238,6 +263,38 @@ def test_csv_export_holds_the_filtered_rows(world, person):
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert {r["order_id"] for r in rows} == mine and {r["buyer_id"] for r in rows} == {buyer}
+    # the filter saved under a name (olivia's own), applied again from the unfiltered list
+    console.by("save-filter-name").fill(f"买家 {buyer}")
+    console.by("save-filter").click()
+    expect(console.flash_success()).to_contain_text(f"已保存筛选“买家 {buyer}”")
+    console.nav("orders")
+    saved = console.page.locator(f'[data-testid="saved-filter"][data-name="买家 {buyer}"]')
+    saved.get_by_test_id("saved-filter-apply").click()
+    expect(console.by("order-row")).to_have_count(2)
+    expect(console.by("filter-buyer")).to_have_value(buyer)
+    # the keyboard: "/" to the search box, j/k through the rows (Enter opens one), "?" the help
+    console.page.locator("h1").click()
+    console.page.keyboard.press("/")
+    expect(console.by("filter-q")).to_be_focused()
+    console.page.locator("h1").click()
+    console.page.keyboard.press("j")
+    console.page.keyboard.press("j")
+    console.page.keyboard.press("k")
+    first = console.by("order-row").first
+    expect(first).to_have_attribute("aria-current", "true")
+    first_id = first.get_attribute("data-order-id")
+    console.page.keyboard.press("Enter")
+    expect(console.page).to_have_url(f"{console.base}/orders/{first_id}")
+    console.page.wait_for_load_state()  # console.js (deferred) listens
+    console.page.keyboard.press("?")
+    expect(console.by("shortcuts")).to_be_visible()
+    console.page.keyboard.press("Escape")
+    expect(console.by("shortcuts")).to_be_hidden()
+    console.nav("orders")
+    console.page.locator(f'[data-testid="saved-filter"][data-name="买家 {buyer}"]').get_by_test_id(
+        "saved-filter-delete"
+    ).click()
+    expect(console.flash_success()).to_contain_text("已删除筛选")
 
 
 def test_a_product_is_created_with_live_findings_submitted_approved_and_listed(world, person):
@@ -282,7 +339,7 @@ def test_pages_load_without_console_errors(world, person):
     console.page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     console.page.on("pageerror", lambda e: errors.append(str(e)))
     console.sign_in("olivia", PASSWORD)
-    for key in ("orders", "products", "order_review", "shipping", "cases", "dashboard"):
+    for key in ("orders", "products", "order_review", "shipping", "cases", "complaints", "marketing", "dashboard"):
         console.nav(key)
         expect(console.by(f"nav-{key}")).to_have_class("active")
     assert console.page.evaluate("() => typeof window.htmx") == "object"
@@ -298,6 +355,8 @@ MAIN_PAGES = {
     "product-review": ("rita", "/product-review"),
     "shipping": ("wang", "/shipping"),
     "cases": ("cathy", "/cases"),
+    "complaints": ("cathy", "/complaints"),
+    "marketing": ("olivia", "/marketing?tab=campaigns"),
     "stock": ("wang", "/stock"),
     "finance": ("fiona", "/finance?tab=ledger"),
 }
@@ -313,6 +372,25 @@ def test_main_pages_render_in_chinese_at_1280x800(world, person, tmp_path):
 
     held_order(world)
     world.placed_and_paid("CON-PHONE", buyer="gina")
+    # a campaign (no promotion: it would change the other journeys' prices) for the marketing page
+    world.ok(
+        world["marketing"].post(
+            "/api/v1/campaigns",
+            role="ops",
+            shop_id="S1",
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            json={"name": "双12年终大促", "starts_at": "2026-12-10T00:00:00Z", "budget_fen": 5_000_000},
+        ),
+        201,
+    )
+    # a saved filter of olivia's for the order list
+    from console import operations
+    from console.settings import Settings
+    from ecom_common.usecase import Actor, for_job
+
+    with for_job(world.p["console"].db, Settings, Actor("olivia", ("ops",))) as ctx:
+        olivia = next(a for a in operations.list_staff(ctx) if a.name == "olivia")
+        operations.save_filter(ctx, olivia.id, "orders", "待发货 · bob", "tab=to_ship&buyer_id=bob")
     target = Path(os.environ.get("ECOM_CONSOLE_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)
     people: dict[str, ConsolePage] = {}

@@ -97,9 +97,11 @@ def _console_app(app: Flask) -> Flask:
         get_locale=get_locale,
         can=lambda action: domain.can(_roles(), action),
         yuan=domain.yuan,
+        percent=domain.percent,
         status_label=_label,
     )
     app.jinja_env.filters["left"] = _left
+    app.jinja_env.filters["span"] = _span
     app.after_request(_headers)
     app.register_error_handler(Problem, _problem_page)
     app.register_error_handler(HTTPException, _http_page)
@@ -133,6 +135,14 @@ def _left(seconds: float | None) -> str:
     if overdue:
         return _("overdue by %(h)dh %(m)dm", h=hours, m=minutes)
     return _("%(h)dh %(m)dm left", h=hours, m=minutes)
+
+
+def _span(seconds: float | None) -> str:
+    """A duration in words, e.g. 50小时3分."""
+    if seconds is None:
+        return ""
+    _overdue, hours, minutes = domain.duration_parts(seconds)
+    return _("%(h)dh %(m)dm", h=hours, m=minutes)
 
 
 def _headers(resp: Any) -> Any:

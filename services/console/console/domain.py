@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode
 
 # The roles a person signing in to the console may hold (CONTRACTS.md, Auth; not buyer, not service).
 ROLES = ("admin", "reviewer", "ops", "cs", "warehouse", "finance")
@@ -28,6 +29,12 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "shipment.waybill": frozenset({"warehouse", "ops", "admin"}),
     "case.approve": frozenset({"cs", "admin"}),
     "case.reject": frozenset({"cs", "admin"}),
+    "case.receive": frozenset({"warehouse", "admin"}),
+    "case.retry_refund": frozenset({"cs", "admin"}),
+    "complaint.answer": frozenset({"cs", "admin"}),
+    "kpis.read": frozenset({"ops", "finance", "admin"}),
+    "marketing.read": frozenset({"ops", "admin"}),
+    "marketing.manage": frozenset({"ops", "admin"}),
     "staff.manage": frozenset({"admin"}),
 }
 
@@ -50,6 +57,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("stock", "Stock", "console.stock", frozenset({"warehouse", "ops", "admin", "finance"})),
     NavItem("finance", "Finance", "console.finance", frozenset({"finance", "ops", "admin"})),
     NavItem("cases", "After-sales", "console.cases", frozenset({"cs", "ops", "admin", "finance"})),
+    NavItem("complaints", "Complaints", "console.complaints", frozenset({"cs", "ops", "admin"})),
+    NavItem("marketing", "Marketing", "console.marketing", frozenset({"ops", "admin"})),
     NavItem("staff", "Staff", "console.staff", frozenset({"admin"})),
 )
 
@@ -137,6 +146,7 @@ LABELS: Mapping[str, str] = {
     "case_received": "Received",
     "case_refunding": "Refunding",
     "case_rejected": "Rejected",
+    "case_reshipped": "Reshipped",
     "case_closed": "Closed",
     "product_draft": "Draft",
     "product_pending_review": "Pending review",
@@ -152,6 +162,28 @@ LABELS: Mapping[str, str] = {
     "finance_refunds": "Refunds",
     "finance_ledger": "Ledger",
     "finance_settlements": "Settlements",
+    "tier_general": "General",
+    "tier_serious": "Serious",
+    "tier_crisis": "Crisis",
+    "complaint_open": "Open",
+    "complaint_responded": "Responded",
+    "complaint_resolved": "Resolved",
+    "marketing_promotions": "Promotions",
+    "marketing_coupons": "Coupons",
+    "marketing_campaigns": "Campaigns",
+    "promotion_active": "Running",
+    "promotion_ended": "Ended",
+    "coupon_active": "Claimable",
+    "coupon_stopped": "Stopped",
+    "kind_full_reduction": "Spend and save",
+    "kind_timed_discount": "Timed discount",
+    "kind_first_order": "First order",
+    "kind_first_n_gift": "Gift to the first N",
+    "kind_buy_n_gift": "Buy N, get a gift",
+    "kind_gift_over_amount": "Gift over an amount",
+    "phase_warm-up": "Warm-up",
+    "phase_burst": "Burst",
+    "phase_return": "Return",
     "role_admin": "Admin",
     "role_reviewer": "Reviewer",
     "role_ops": "Operations",
@@ -163,3 +195,92 @@ LABELS: Mapping[str, str] = {
 
 def label(code: str) -> str:
     return LABELS.get(code, code)
+
+
+# Complaint tiers and the clock of each (aftersales' defaults: first response 2 h, solution 4 h,
+# statement 24 h), in the order the dashboard shows them.
+COMPLAINT_TIERS: tuple[tuple[str, str], ...] = (("general", "2 h"), ("serious", "4 h"), ("crisis", "24 h"))
+
+
+def most_urgent(seconds_left: Iterable[float | None]) -> float | None:
+    """The least time left of running clocks (negative: overdue); None when no clock runs."""
+    running = [s for s in seconds_left if s is not None]
+    return min(running) if running else None
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One day's bar of a chart, in the SVG's own units (y grows downwards)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    day: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: int
+    height: int
+    bars: tuple[Bar, ...]
+    peak: int
+
+
+def bar_chart(points: Sequence[tuple[str, int]], width: int = 560, height: int = 140) -> Chart:
+    """Bars for (day, value) points scaled to the tallest (all zero: flat), a 2-unit gap between bars.
+    Drawn server-side as inline SVG: no script, nothing for the CSP to allow."""
+    peak = max((v for _, v in points), default=0)
+    step = width / len(points) if points else float(width)
+    bars = []
+    for i, (day, value) in enumerate(points):
+        h = round(height * max(value, 0) / peak, 1) if peak > 0 else 0.0
+        bars.append(Bar(round(i * step + 1, 1), round(height - h, 1), round(max(step - 2, 1), 1), h, day, value))
+    return Chart(width, height, tuple(bars), peak)
+
+
+def change(value: float | None, previous: float | None) -> float | None:
+    """Relative change (0.25 = +25%); None when either is missing or the previous is 0."""
+    if value is None or not previous:
+        return None
+    return (value - previous) / previous
+
+
+def percent(ratio: float | None) -> str:
+    """A ratio as a percentage with two decimals (`0.0312` -> `3.12%`); '—' when undefined."""
+    return "—" if ratio is None else f"{ratio * 100:.2f}%"
+
+
+# Saved filters: a person's named filters of a list page, kept as the page's query string.
+ORDER_FILTERS = ("tab", "status", "buyer_id", "created_from", "created_to")  # the order list's filter fields
+MAX_SAVED_FILTERS = 20  # per person and page
+MAX_FILTER_NAME = 40
+MAX_FILTER_QUERY = 500
+
+
+def filter_query(params: Mapping[str, str], allowed: Iterable[str]) -> str:
+    """The page's filter fields that are set, as a query string in a stable order (nothing else:
+    no cursor, no CSRF token)."""
+    keys = [k for k in allowed if (params.get(k) or "").strip()]
+    return urlencode([(k, params[k].strip()) for k in keys])
+
+
+def filter_params(query: str, allowed: Iterable[str]) -> dict[str, str]:
+    """A saved query string back to the page's filter fields (fields the page no longer has are left out)."""
+    known = set(allowed)
+    return {k: v for k, v in parse_qsl(query) if k in known}
+
+
+def saved_filter_errors(name: str, query: str, already: int) -> dict[str, list[str]]:
+    """What is wrong with saving `query` as `name` when the person already has `already` filters."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip() or len(name) > MAX_FILTER_NAME:
+        errors["name"] = [f"1 to {MAX_FILTER_NAME} characters."]
+    if not query:
+        errors["query"] = ["Set a filter first."]
+    elif len(query) > MAX_FILTER_QUERY:
+        errors["query"] = [f"At most {MAX_FILTER_QUERY} characters."]
+    if already >= MAX_SAVED_FILTERS:
+        errors["name"] = [f"At most {MAX_SAVED_FILTERS} saved filters; delete one first."]
+    return errors

@@ -1,4 +1,4 @@
-"""console tables (SQLAlchemy): staff accounts, their sign-in sessions and failed sign-ins.
+"""console tables (SQLAlchemy): staff accounts, their sign-in sessions, failed sign-ins and saved filters.
 The shared outbox/inbox tables come from ecom_common.db. Keep in step with migrations/versions/."""
 
 from __future__ import annotations
@@ -59,3 +59,18 @@ class SignInFailure(Base):
     name: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
     address: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, index=True)
+
+
+class SavedFilter(Base):
+    """A list filter a person saved under a name (their own: nobody else sees it), as the query
+    string of the page's filter fields."""
+
+    __tablename__ = "console_saved_filters"
+    __table_args__ = (sa.UniqueConstraint("staff_id", "page", "name", name="uq_console_saved_filters_name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(sa.ForeignKey("console_staff.id"), nullable=False, index=True)
+    page: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    query: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

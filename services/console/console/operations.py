@@ -20,7 +20,7 @@ from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
 
 from . import domain
-from .models import SignInFailure, StaffAccount, StaffSession
+from .models import SavedFilter, SignInFailure, StaffAccount, StaffSession
 from .settings import Settings
 
 HASHER = PasswordHasher()
@@ -198,3 +198,35 @@ def platform_token(ctx: Ctx[Settings], staff: StaffAccount, *, secret: str) -> s
         ttl=timedelta(minutes=ctx.settings.token_ttl_minutes),
         now=ctx.now,
     )
+
+
+def saved_filters(ctx: Ctx[Settings], staff_id: str, page: str) -> list[SavedFilter]:
+    """The person's saved filters of `page`, by name."""
+    stmt = sa.select(SavedFilter).where(SavedFilter.staff_id == staff_id, SavedFilter.page == page)
+    return list(ctx.session.execute(stmt.order_by(SavedFilter.name)).scalars())
+
+
+def save_filter(ctx: Ctx[Settings], staff_id: str, page: str, name: str, query: str) -> SavedFilter:
+    """Save `query` under `name` for the person; the same name again replaces its filter."""
+    name = name.strip()
+    mine = {f.name: f for f in saved_filters(ctx, staff_id, page)}
+    errors = domain.saved_filter_errors(name, query, len(mine) - (1 if name in mine else 0))
+    if errors:
+        raise UnprocessableEntity("the filter is not valid", errors)
+    if name in mine:
+        mine[name].query = query
+        return mine[name]
+    saved = SavedFilter(
+        id=new_id("F", ctx.now), staff_id=staff_id, page=page, name=name, query=query, created_at=ctx.now
+    )
+    ctx.session.add(saved)
+    return saved
+
+
+def delete_filter(ctx: Ctx[Settings], staff_id: str, filter_id: str) -> str:
+    """Delete one of the person's own saved filters (anyone else's: not found); its name."""
+    saved = ctx.session.get(SavedFilter, filter_id)
+    if saved is None or saved.staff_id != staff_id:
+        raise NotFound("no such saved filter")
+    ctx.session.delete(saved)
+    return saved.name

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from . import auth, cases, dashboard, finance, orders, products, review, shipping, staff, stock  # noqa: F401 (they register routes)
+from . import (  # noqa: F401 (they register routes)
+    auth,
+    cases,
+    complaints,
+    dashboard,
+    finance,
+    marketing,
+    orders,
+    products,
+    review,
+    saved_filters,
+    shipping,
+    staff,
+    stock,
+)
 from .base import blp
 
 __all__ = ["blp"]

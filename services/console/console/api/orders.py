@@ -14,8 +14,9 @@ from ecom_common.errors import Problem
 
 from .. import domain
 from .base import act, api, blp, can, get_or_none, refusal, settings
+from .saved_filters import my_filters
 
-FILTERS = ("tab", "status", "buyer_id", "created_from", "created_to")
+FILTERS = domain.ORDER_FILTERS
 EXPORT_COLUMNS = ("order_id", "status", "buyer_id", "shop_id", "payable_yuan", "created_at", "receiver", "note")
 
 
@@ -60,9 +61,12 @@ def orders():
         else:
             items = []
             error = error or (refusal(answer) if answer is not None else None)
-    template = "orders_table.html" if request.headers.get("HX-Request") else "orders.html"
+    if request.headers.get("HX-Request"):
+        template, saved = "orders_table.html", []
+    else:
+        template, saved = "orders.html", my_filters("orders")
     return render_template(
-        template, items=items, counts=counts, filters=filters, q=q, next_cursor=next_cursor, error=error
+        template, items=items, counts=counts, filters=filters, q=q, next_cursor=next_cursor, error=error, saved=saved
     )
 
 
