@@ -68,7 +68,10 @@ def parse(argv):
     p.add_argument(
         "--orders",
         type=int,
-        help="saga: orders per closed-loop run (300; --quick 40); round_trips: orders per run (30; --quick 10)",
+        help=(
+            "saga: orders per closed-loop run (300; --quick 40); round_trips: orders per run (30; --quick 10); "
+            "analytics: orders in all (200,000; --quick 3,000)"
+        ),
     )
     p.add_argument("--rate-orders", type=int, help="saga: orders of the run at 50 orders/s (250; --quick 100)")
     p.add_argument("--clients", type=int, help="saga: client threads placing and paying (8; --quick 4)")

@@ -1,9 +1,12 @@
 """A scripted day through the real saga (issue 17, item 7): two shops, new and returning buyers, a
-repeat buyer, an order with postage, an unpaid order, a paid order cancelled and refunded, the
-storefront's visits (one batch sent twice). Every KPI analytics reports for the day is checked
-against numbers computed here by hand from what the other services answered; then tenancy (another
-shop 404, finance and ops their shop, admin every shop and the platform totals), the CSV, and
-`rebuild` on PostgreSQL giving back exactly the rollups the events built."""
+repeat buyer, an order with postage, an order under a 满减 promotion, an unpaid order, a paid order
+cancelled and refunded, the storefront's visits (one batch sent twice). Every KPI analytics reports
+for the day, and the promotion's ROI, is checked against numbers computed here by hand from what the
+other services answered; then tenancy (another shop 404, finance and ops their shop, admin every shop
+and the platform totals), the CSV; then the day goes on: two parcels dispatched and delivered, two
+reviews with their 0-10 scores, a general and a crisis complaint whose first-response clocks run out,
+and the fulfilment, after-sales and NPS figures are checked by hand too; last, `rebuild` on
+PostgreSQL gives back exactly the rollups the events built."""
 
 from __future__ import annotations
 
@@ -30,6 +33,11 @@ def _kpis(saga, params, role="ops", shop_id="S1", sub="olivia"):
     return saga["analytics"].get("/api/v1/kpis", role=role, sub=sub, shop_id=shop_id, params=params)
 
 
+def _own_phone(address: dict, n: int) -> dict:
+    """The address with a phone of its own: three orders from one phone within an hour are held."""
+    return {**address, "phone": f"1390000{n:04d}"}
+
+
 def _rollups(db) -> dict:
     with db.engine.connect() as conn:
         return {m.__tablename__: sorted(map(tuple, conn.execute(sa.select(m.__table__)))) for m in ROLLUPS}
@@ -49,28 +57,42 @@ def test_a_scripted_day_gives_the_kpis_computed_by_hand(saga):
     finally:
         p.clock.advance(days=2)
     today = domain.day_of(p.clock.now(), 8)
+    now = p.clock.now()
+    promo = {"shop_id": "S1", "kind": "full_reduction", "name": "满150减20"}
+    promo |= {"tiers": [{"threshold_fen": 15000, "reduction_fen": 2000}]}
+    promo |= {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(days=30)).isoformat()}
+    saga.ok(p["marketing"].post("/api/v1/promotions", json=promo, shop_id="S1"), 201)
 
     def order(sku, buyer, quantity=1, shop="S1", **extra):
         body = saga.ok(saga.place([{"sku_code": sku, "quantity": quantity}], buyer=buyer, shop=shop, **extra), 201)
         return body
 
     paid = {}  # order id -> (shop, buyer, payable_fen)
+    discounts = {}  # order id -> its discount rows
     for sku, buyer, qty, shop, extra in [
-        ("AN-A1", "olga", 1, "S1", {}),  # returning
-        ("AN-A1", "bob", 2, "S1", {}),  # bob twice: a repeat buyer
+        ("AN-A1", "olga", 1, "S1", {"address": _own_phone(ADDRESS, 1)}),  # returning
+        ("AN-A1", "bob", 2, "S1", {}),  # bob twice: a repeat buyer; 198 yuan: 满150减20
         ("AN-A2", "bob", 1, "S1", {}),
-        ("AN-A2", "carol", 1, "S1", {"address": BEIJING}),  # postage outside 江浙沪
+        ("AN-A2", "carol", 1, "S1", {"address": _own_phone(BEIJING, 2)}),  # postage outside 江浙沪
         ("AN-A1", "erin", 1, "S1", {}),  # cancelled after payment below
         ("AN-B1", "frank", 1, "S2", {}),
     ]:
         o = order(sku, buyer, qty, shop, **extra)
         saga.ok(saga.pay(o["order_id"], buyer=buyer), 201)
         paid[o["order_id"]] = (shop, buyer, o["payable_fen"])
+        discounts[o["order_id"]] = o["discounts"]
     started = time.monotonic()
     unpaid = order("AN-A1", "dave")  # placed, never paid
     carol = next(oid for oid, (_, b, _) in paid.items() if b == "carol")
     assert paid[carol][2] > 2500, "carol's order carries postage"
     erin = next(oid for oid, (_, b, _) in paid.items() if b == "erin")
+    olga = next(oid for oid, (_, b, _) in paid.items() if b == "olga")
+    bob1 = next(oid for oid, (_, b, _) in paid.items() if b == "bob")
+    # only bob's first order reaches 满150: its one line takes the whole 20 yuan
+    assert {oid: [(d["source"], d["amount_fen"]) for d in rows] for oid, rows in discounts.items() if rows} == {
+        bob1: [("full_reduction", 2000)]
+    }
+    promotion_ref = discounts[bob1][0]["ref"]
     saga.wait_status(erin, "awaiting_shipment", "on_hold")  # a repeated recipient may be held
     saga.ok(
         p["orders"].post(
@@ -115,12 +137,23 @@ def test_a_scripted_day_gives_the_kpis_computed_by_hand(saga):
         "repurchase_rate": 0.25,
         "placed_orders": 6,
         "cancelled_orders": 1,
-        # nothing dispatched or claimed yet today
+        # nothing dispatched, claimed or reviewed yet today
         "dispatched": 0,
         "delivered": 0,
         "stalled": 0,
+        "dispatch_on_time_rate": None,
+        "dispatch_hours": None,
+        "carrier_on_time_rate": None,
         "cases_opened": 0,
+        "complaints_filed": 0,
         "complaints_escalated": 0,
+        "sla_breaches": 0,
+        "reviews": 0,
+        "avg_stars": None,
+        "nps": None,
+        "promoters": 0,
+        "passives": 0,
+        "detractors": 0,
     }
     args = {"from": today.isoformat(), "to": today.isoformat()}
     body = eventually(
@@ -131,7 +164,8 @@ def test_a_scripted_day_gives_the_kpis_computed_by_hand(saga):
     print(f"analytics caught up {time.monotonic() - started:.2f} s after the last payment")
     assert body["previous"]["paid_fen"] == 0 and body["change"]["paid_fen"] is None
     a1 = next(s for s in body["top_skus"] if s["sku_code"] == "AN-A1")
-    assert (a1["units"], a1["paid_fen"]) == (4, 4 * 9900)  # olga 1, bob 2, erin 1; postage not in a SKU
+    # olga 1, bob 2 (less the 20 yuan 满减), erin 1; postage not in a SKU
+    assert (a1["units"], a1["paid_fen"]) == (4, 4 * 9900 - 2000)
     assert body["top_skus"][0]["sku_code"] == "AN-A1"
     assert [d["paid_fen"] for d in body["series"]] == [paid_fen]
     unpaid_fact = unpaid["order_id"]
@@ -157,6 +191,76 @@ def test_a_scripted_day_gives_the_kpis_computed_by_hand(saga):
     assert csv.headers["Content-Type"].startswith("text/csv") and csv.content.startswith("\ufeff".encode())
     assert f"S1,{today.isoformat()},{paid_fen},5,4," in csv.content.decode("utf-8")
 
+    # Campaign ROI: the promotion's one paid order, its paid amount against the 20 yuan it gave.
+    roi = saga["analytics"].get("/api/v1/campaigns/roi", role="ops", sub="olivia", shop_id="S1", params=args).json()
+    attributed = paid[bob1][2]
+    assert roi["campaigns"] == [
+        {
+            "shop_id": "S1",
+            "source": "full_reduction",
+            "ref": promotion_ref,
+            "orders": 1,
+            "attributed_fen": attributed,
+            "spend_fen": 2000,
+            "roi": round(attributed / 2000, 2),
+            "meets_target": True,
+        }
+    ]
+
+    # The day goes on: olga's and carol's parcels dispatched and delivered, both review (10: a
+    # promoter, 7: a passive); carol files a general complaint, bob a crisis one (escalated at once);
+    # 20 minutes later both complaints' first-response clocks (15 min) have run out.
+    carriers: dict[str, int] = {}
+    for n, (oid, buyer, stars, score) in enumerate([(olga, "olga", 5, 10), (carol, "carol", 3, 7)]):
+        saga.wait_status(oid, "awaiting_shipment")
+        tracking_no = f"AN{n}{uuid.uuid4().int % 10**10:010d}"
+        shipment = saga.dispatch(saga.shipment_for(oid)["shipment_id"], tracking_no)
+        carriers[shipment["carrier"]] = carriers.get(shipment["carrier"], 0) + 1
+        assert saga.carrier_reports(shipment["carrier"], tracking_no, "delivered").status_code == 200
+        saga.wait_status(oid, "delivered")
+        review = {"order_id": oid, "stars": stars, "nps": score}
+        saga.ok(p["aftersales"].post("/api/v1/reviews", role="buyer", sub=buyer, json=review), 201)
+    bob2 = next(oid for oid, (_, b, _) in paid.items() if b == "bob" and oid != bob1)
+    for buyer, oid, tier in [("carol", carol, "general"), ("bob", bob2, "crisis")]:
+        complaint = {"order_id": oid, "tier": tier, "text": "包装破损"}
+        saga.ok(p["aftersales"].post("/api/v1/complaints", role="buyer", sub=buyer, json=complaint), 201)
+    p.clock.advance(minutes=20)
+    assert p.run_job("aftersales", "escalate-service-clocks") == 2
+    # today and tomorrow: the 20 minutes may have crossed midnight in China
+    two_days = {"from": today.isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+    later = {
+        **expected,
+        "dispatched": 2,
+        "delivered": 2,
+        "dispatch_on_time_rate": 1.0,  # dispatched at once, well before payment + 24 h
+        "carrier_on_time_rate": 1.0,  # delivered at once, within the 72 h promise
+        "complaints_filed": 2,
+        "complaints_escalated": 1,  # the crisis
+        "sla_breaches": 2,
+        "reviews": 2,
+        "avg_stars": 4.0,
+        "nps": 50.0,  # (1 promoter - 0 detractors) / 2 scores
+        "promoters": 1,
+        "passives": 1,
+    }
+    body = eventually(
+        lambda: (b := _kpis(saga, two_days).json())["kpis"] | {"dispatch_hours": None} == later and b,
+        timeout=60,
+        message=f"S1's KPIs after the day's fulfilment and after-sales reach {later}",
+    )
+    assert 0 <= body["kpis"]["dispatch_hours"] < 1  # paid and dispatched within the test's minutes
+    assert body["breakdowns"] | {"carriers": None} == {
+        "cases_by_type": {},
+        "complaints_by_tier": {"crisis": 1, "general": 1},
+        "escalations_by_tier": {"crisis": 1},
+        "sla_breaches_by_kind": {"complaint": 2},
+        "carriers": None,
+    }
+    assert {
+        c["carrier"]: (c["dispatched"], c["delivered_on_time"], c["on_time_rate"])
+        for c in body["breakdowns"]["carriers"]
+    } == {code: (n, n, 1.0) for code, n in carriers.items()}
+
     # The rollups rebuilt from the facts on PostgreSQL are the ones the events built.
     db = p["analytics"].db
     assert db.dialect == "postgresql"
@@ -164,4 +268,4 @@ def test_a_scripted_day_gives_the_kpis_computed_by_hand(saga):
     with for_job(db, Settings) as ctx:
         operations.rebuild_rollups(ctx)
     assert _rollups(db) == incremental
-    assert _kpis(saga, args).json()["kpis"] == expected
+    assert _kpis(saga, two_days).json()["kpis"] == body["kpis"]

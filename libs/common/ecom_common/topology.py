@@ -102,7 +102,10 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "aftersales.CaseRequested",  # case and complaint facts
         "aftersales.RefundApproved",
         "aftersales.CaseClosed",
+        "aftersales.ComplaintFiled",
         "aftersales.ComplaintEscalated",
+        "aftersales.ServiceClockBreached",  # SLA breaches
+        "aftersales.OrderReviewed",  # NPS
     ],
 }
 

@@ -237,6 +237,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("analytics", "/api/v1/kpis"): Route(
         "shop", _r("ops", "finance", "admin"), params={**S2, "from": "2026-01-01", "to": "2026-01-31"}
     ),
+    ("analytics", "/api/v1/campaigns/roi"): Route(
+        "shop", _r("ops", "finance", "admin"), params={**S2, "from": "2026-01-01", "to": "2026-01-31"}
+    ),
     ("analytics", "/api/v1/experiments/<experiment_id>"): Route(
         "one", _r("ops", "finance", "admin", "service"), path={"experiment_id": "experiment_id"}, marker="experiment_id"
     ),

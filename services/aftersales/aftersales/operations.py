@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from ecom_common.clock import aware
+from ecom_common.clock import aware, iso
 from ecom_common.db import insert_ignore, is_unique_violation
 from ecom_common.errors import ConflictError, IllegalTransition, NotFound
 from ecom_common.events import make_event
@@ -413,6 +413,8 @@ def open_complaint(ctx: AftersalesCtx, order: domain.OrderView, *, tier: str, te
         )
     )
     service_desk.ticket_of(ctx, service_desk.COMPLAINT, c)
+    filed = {"complaint_id": c.id, "shop_id": c.shop_id, "order_id": c.order_id, "tier": tier, "at": iso(now)}
+    ctx.record(make_event("aftersales.ComplaintFiled", filed))
     if tier == domain.Tier.CRISIS:
         escalate(ctx, c, kind="crisis", reason="crisis complaint: escalated to admin at once")
     session.flush()

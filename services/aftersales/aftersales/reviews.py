@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ecom_common.clock import iso
 from ecom_common.db import insert_ignore
 from ecom_common.errors import ConflictError, IllegalTransition, NotFound
 from ecom_common.events import make_event
@@ -60,6 +61,7 @@ def review_order(
     if insert_ignore(ctx.session, Review.__table__, row) != 1:
         raise ConflictError("this order was reviewed already", {"order_id": ["Reviewed already."]})
     review = ctx.session.get(Review, review_id)
+    ctx.record(make_event("aftersales.OrderReviewed", reviewed_payload(review)))
     if found or banned:
         ctx.record(
             make_event(
@@ -78,6 +80,18 @@ def review_order(
         service_desk.open_review_task(ctx, review)
     ctx.session.flush()
     return review
+
+
+def reviewed_payload(review: Review) -> dict[str, Any]:
+    """aftersales.OrderReviewed: the scores for analytics' NPS, no text and nothing about the buyer."""
+    return {
+        "review_id": review.id,
+        "order_id": review.order_id,
+        "shop_id": review.shop_id,
+        "stars": review.stars,
+        "nps": review.nps,
+        "at": iso(review.created_at),
+    }
 
 
 def reply(ctx: ReviewCtx, review_id: str, *, text: str) -> Review:

@@ -42,6 +42,13 @@ def test_general_complaint_clock_and_first_response(api):
     assert c["status"] == "open" and c["milestone"] == "first_response" and c["shop_id"] == "S1"
     assert 2 * 3600 - 60 < c["sla"]["seconds_left"] <= 2 * 3600 and c["escalations"] == []
     assert api.events("aftersales.ComplaintEscalated") == []
+    [filed] = api.events("aftersales.ComplaintFiled")
+    assert {k: filed["payload"][k] for k in ("complaint_id", "shop_id", "order_id", "tier")} == {
+        "complaint_id": c["complaint_id"],
+        "shop_id": "S1",
+        "order_id": "O1",
+        "tier": "general",
+    }
     answered = cs(api, c["complaint_id"], "respond")
     assert answered["status"] == "responded" and answered["met_at"] and answered["sla"]["seconds_left"] is None
     api.clock.advance(hours=3)

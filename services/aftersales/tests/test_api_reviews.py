@@ -24,6 +24,14 @@ def test_a_good_review_once_per_delivered_order(api):
     assert r["follow_up_task"] is None and r["risk_keywords"] == [] and r["nps"] == 10
     review(api, stars=4, expect=409)  # once per order
     assert api.events("aftersales.ReviewRiskFlagged") == []
+    # analytics' NPS: the scores in the same transaction, no text, nothing about the buyer
+    [reviewed] = api.events("aftersales.OrderReviewed")
+    assert set(reviewed["payload"]) == {"review_id", "order_id", "shop_id", "stars", "nps", "at"}
+    assert (reviewed["payload"]["review_id"], reviewed["payload"]["stars"], reviewed["payload"]["nps"]) == (
+        r["review_id"],
+        5,
+        10,
+    )
     reply = {"text": "感谢支持"}
     r = api.post(f"/api/v1/reviews/{r['review_id']}/reply", json=reply, role="cs", sub="carol", shop_id="S1")
     assert r.status_code == 200 and r.get_json()["reply"] == "感谢支持"

@@ -22,11 +22,15 @@ from typing import Any
 
 
 # Days --------------------------------------------------------------------------------------------
+def _aware(at: datetime) -> datetime:
+    """A stored time without its zone is UTC (SQLite keeps none)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 def day_of(at: datetime, utc_offset_hours: float) -> date:
     """The shop's calendar day of an instant: 生意参谋 counts by the day in China (UTC+8 by default,
     ANALYTICS_DAY_UTC_OFFSET_HOURS), so 2026-12-03T17:00Z is already 12-04."""
-    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-    return aware.astimezone(timezone(timedelta(hours=utc_offset_hours))).date()
+    return _aware(at).astimezone(timezone(timedelta(hours=utc_offset_hours))).date()
 
 
 def days(start: date, end: date) -> list[date]:
@@ -65,6 +69,16 @@ class LineIn:
 
 
 @dataclass(frozen=True)
+class DiscountIn:
+    """One (line, source) deduction OrderPlaced carries: its promotion or coupon, who funds it."""
+
+    source: str
+    ref: str | None
+    amount_fen: int
+    funded_by: str
+
+
+@dataclass(frozen=True)
 class PlacedOrder:
     """What OrderPlaced tells: the order as priced when it was placed."""
 
@@ -77,6 +91,18 @@ class PlacedOrder:
     goods_fen: int | None = None
     discount_fen: int | None = None
     shipping_fen: int | None = None
+    discounts: tuple[DiscountIn, ...] = ()
+
+    def campaign_discounts(self) -> list[dict[str, Any]]:
+        """The order's discounts summed per campaign key (domain.campaign_key), points left out."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for d in self.discounts:
+            key = campaign_key(d.source, d.ref)
+            if key is None:
+                continue
+            row = out.setdefault(key, {"source": key[0], "ref": key[1], "funded_by": d.funded_by, "amount_fen": 0})
+            row["amount_fen"] += d.amount_fen
+        return list(out.values())
 
     def amounts(self) -> tuple[int, int, int]:
         """(goods, discount, postage): as carried, else derived so that goods - discount + postage =
@@ -149,6 +175,19 @@ class Aggregates:
     stalled: int = 0
     cases_opened: int = 0
     complaints_escalated: int = 0
+    dispatch_due: int = 0
+    dispatched_on_time: int = 0
+    dispatch_timed: int = 0
+    dispatch_seconds: int = 0
+    delivered_timed: int = 0
+    delivered_on_time: int = 0
+    complaints_filed: int = 0
+    sla_breaches: int = 0
+    reviews: int = 0
+    stars_sum: int = 0
+    nps_scores: int = 0
+    promoters: int = 0
+    detractors: int = 0
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -183,9 +222,84 @@ def kpis(a: Aggregates) -> dict[str, Any]:
         "dispatched": a.dispatched,
         "delivered": a.delivered,
         "stalled": a.stalled,
+        "dispatch_on_time_rate": ratio(a.dispatched_on_time, a.dispatch_due),
+        "dispatch_hours": None if a.dispatch_timed == 0 else round(a.dispatch_seconds / a.dispatch_timed / 3600, 2),
+        "carrier_on_time_rate": ratio(a.delivered_on_time, a.delivered_timed),
         "cases_opened": a.cases_opened,
+        "complaints_filed": a.complaints_filed,
         "complaints_escalated": a.complaints_escalated,
+        "sla_breaches": a.sla_breaches,
+        "reviews": a.reviews,
+        "avg_stars": None if a.reviews == 0 else round(a.stars_sum / a.reviews, 2),
+        "nps": nps(a.promoters, a.detractors, a.nps_scores),
+        "promoters": a.promoters,
+        "passives": a.nps_scores - a.promoters - a.detractors,
+        "detractors": a.detractors,
     }
+
+
+# Fulfilment, reviews, campaigns ------------------------------------------------------------------
+PROMOTER_MIN = 9  # 9-10 promoters, 7-8 passives, 0-6 detractors (the usual NPS bands)
+DETRACTOR_MAX = 6
+
+
+def nps_band(score: int | None) -> str | None:
+    """promoter, passive or detractor for a 0-10 score; None without a score."""
+    if score is None:
+        return None
+    return "promoter" if score >= PROMOTER_MIN else "detractor" if score <= DETRACTOR_MAX else "passive"
+
+
+def nps(promoters: int, detractors: int, scored: int) -> float | None:
+    """Net promoter score: % promoters - % detractors of the reviews with a score, in [-100, 100],
+    one decimal (None without a score)."""
+    return None if scored == 0 else round(100 * (promoters - detractors) / scored, 1)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """How a parcel's dispatch went against its deadline and its order's payment."""
+
+    on_time: bool | None  # None: no deadline known
+    paid_to_dispatch_s: int | None  # None: the order's payment not known (yet)
+
+
+def dispatch_timing(dispatched_at: datetime, dispatch_by: datetime | None, paid_at: datetime | None) -> Dispatch:
+    """On time = dispatched at or before the deadline logistics gave the parcel (ShipmentCreated's
+    `dispatch_by`); the time from payment in whole seconds (never negative)."""
+    at = _aware(dispatched_at)
+    on_time = None if dispatch_by is None else at <= _aware(dispatch_by)
+    seconds = None if paid_at is None else max(0, int((at - _aware(paid_at)).total_seconds()))
+    return Dispatch(on_time, seconds)
+
+
+def delivered_on_time(dispatched_at: datetime | None, delivered_at: datetime, promise_hours: float) -> bool | None:
+    """Carrier on time = delivered within the carrier's promised transit time of the dispatch
+    (ANALYTICS_CARRIER_PROMISE_HOURS; no event carries an estimated arrival); None when the
+    dispatch time is not known."""
+    if dispatched_at is None:
+        return None
+    return _aware(delivered_at) - _aware(dispatched_at) <= timedelta(hours=promise_hours)
+
+
+NOT_CAMPAIGNS = ("points",)  # loyalty points are the buyer's balance, not a campaign's spend
+COUPON_SOURCES = ("shop_coupon", "platform_coupon")
+
+
+def campaign_key(source: str, ref: str | None) -> tuple[str, str] | None:
+    """The (source, ref) a discount row is attributed to, or None for no campaign (points). A coupon
+    row's ref is the buyer's claim, not the offer: coupons are attributed per source."""
+    if source in NOT_CAMPAIGNS:
+        return None
+    return (source, "" if source in COUPON_SOURCES else (ref or "")[:64])
+
+
+ROI_TARGET = 3.0  # the SOP: a campaign should bring at least 3 yuan paid per yuan spent
+
+
+def roi(attributed_fen: int, spend_fen: int) -> float | None:
+    """attributed paid amount / spend, 2 decimals (None without spend)."""
+    return None if spend_fen == 0 else round(attributed_fen / spend_fen, 2)
 
 
 def change(current: float | int | None, previous: float | int | None) -> float | None:

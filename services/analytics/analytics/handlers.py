@@ -2,7 +2,8 @@
 operation (acting as the producing service, `for_event`) inside the consumer's unit of work.
 
 Times: the payload's own time when the event carries one (paid_at, placed_at, completed_at,
-delivered_at), else the envelope's occurred_at (when the producer recorded the change).
+delivered_at, a review's or a complaint's `at`), else the envelope's occurred_at (when the producer
+recorded the change).
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def on_order_placed(uow: UnitOfWork, event: Envelope) -> None:
         goods_fen=p.get("goods_fen"),
         discount_fen=p.get("discount_fen"),
         shipping_fen=p.get("shipping_fen"),
+        discounts=tuple(
+            domain.DiscountIn(
+                source=d["source"], ref=d.get("ref"), amount_fen=d["amount_fen"], funded_by=d["funded_by"]
+            )
+            for d in p.get("discounts") or []
+        ),
     )
     operations.record_placed(_ctx(uow, event), order)
 
@@ -100,6 +107,7 @@ def _shipment(event: Envelope) -> operations.ShipmentIn:
         shop_id=p["shop_id"],
         case_id=p.get("case_id"),
         carrier=p.get("carrier"),
+        dispatch_by=parse_iso(p.get("dispatch_by")),
     )
 
 
@@ -141,17 +149,45 @@ def on_case_closed(uow: UnitOfWork, event: Envelope) -> None:
     operations.record_case_closed(_ctx(uow, event), p["case_id"], outcome=p.get("outcome"), at=_at(event))
 
 
-def on_complaint_escalated(uow: UnitOfWork, event: Envelope) -> None:
+def _complaint(event: Envelope, field: str | None = None) -> operations.CaseIn:
     p = event.payload
-    complaint = operations.CaseIn(
+    return operations.CaseIn(
         id=p["complaint_id"],
         kind="complaint",
         shop_id=p["shop_id"],
-        at=_at(event),
+        at=_at(event, field),
         order_id=p.get("order_id"),
         tier=p["tier"],
     )
-    operations.record_case(_ctx(uow, event), complaint)
+
+
+def on_complaint_filed(uow: UnitOfWork, event: Envelope) -> None:
+    operations.record_complaint(_ctx(uow, event), _complaint(event, "at"), milestone="filed")
+
+
+def on_complaint_escalated(uow: UnitOfWork, event: Envelope) -> None:
+    operations.record_complaint(_ctx(uow, event), _complaint(event), milestone="escalated")
+
+
+def on_service_clock_breached(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    breach = operations.BreachIn(
+        kind=p["kind"], ref_id=p["ref_id"], milestone=p["milestone"], shop_id=p["shop_id"], at=_at(event)
+    )
+    operations.record_breach(_ctx(uow, event), breach)
+
+
+def on_order_reviewed(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    review = operations.ReviewIn(
+        review_id=p["review_id"],
+        order_id=p["order_id"],
+        shop_id=p["shop_id"],
+        stars=p["stars"],
+        nps=p.get("nps"),
+        at=_at(event, "at"),
+    )
+    operations.record_review(_ctx(uow, event), review)
 
 
 HANDLERS = {
@@ -168,7 +204,10 @@ HANDLERS = {
     "aftersales.CaseRequested": on_case_requested,
     "aftersales.RefundApproved": on_refund_approved,
     "aftersales.CaseClosed": on_case_closed,
+    "aftersales.ComplaintFiled": on_complaint_filed,
     "aftersales.ComplaintEscalated": on_complaint_escalated,
+    "aftersales.ServiceClockBreached": on_service_clock_breached,
+    "aftersales.OrderReviewed": on_order_reviewed,
 }
 
 SUBSCRIPTIONS = [Subscription("analytics.events", HANDLERS)]

@@ -99,6 +99,12 @@ class ShipmentFact(Base):
     delivered_day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     stalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     stalled_day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    # Fulfilment, decided once when the milestone is set (README "Fulfilment"): the deadline from
+    # ShipmentCreated, payment -> dispatch in seconds, on time or not (None: not known).
+    dispatch_by: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    paid_to_dispatch_s: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    dispatched_on_time: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
+    delivered_on_time: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
 
 
 class CaseFact(Base):
@@ -119,6 +125,53 @@ class CaseFact(Base):
     escalations: Mapped[int] = _zero()
     outcome: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A complaint's day of filing (ComplaintFiled) and of its first escalation (ComplaintEscalated).
+    filed_day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    escalated_day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+
+
+class ReviewFact(Base):
+    """A buyer's review (aftersales.OrderReviewed): stars and the 0-10 would-recommend score only."""
+
+    __tablename__ = "review_facts"
+    __table_args__ = (sa.Index("ix_review_facts_shop_day", "shop_id", "day"),)
+
+    review_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    stars: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    nps: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    day: Mapped[date] = mapped_column(sa.Date, nullable=False)
+
+
+class BreachFact(Base):
+    """A service clock that ran out (aftersales.ServiceClockBreached): once per (kind, ref, milestone)."""
+
+    __tablename__ = "breach_facts"
+
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    ref_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    milestone: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    day: Mapped[date] = mapped_column(sa.Date, nullable=False)
+
+
+class DiscountFact(Base):
+    """What one promotion or coupon source took off one order (OrderPlaced's discounts, summed over
+    the lines), and once the order is paid the order's paid amount and day (campaign ROI)."""
+
+    __tablename__ = "discount_facts"
+
+    order_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # "" for a coupon source (domain.campaign_key)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    funded_by: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    order_paid_fen: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    paid_day: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
 
 
 class Visit(Base):
@@ -192,6 +245,22 @@ class ShopDay(Base):
     stalled: Mapped[int] = _zero()
     cases_opened: Mapped[int] = _zero()
     complaints_escalated: Mapped[int] = _zero()
+    # fulfilment (the order's own parcels): dispatched with a known deadline / by it; with a known
+    # payment time and the seconds from payment; delivered with a known dispatch / within the promise
+    dispatch_due: Mapped[int] = _zero()
+    dispatched_on_time: Mapped[int] = _zero()
+    dispatch_timed: Mapped[int] = _zero()
+    dispatch_seconds: Mapped[int] = _zero()
+    delivered_timed: Mapped[int] = _zero()
+    delivered_on_time: Mapped[int] = _zero()
+    # after-sales and reviews
+    complaints_filed: Mapped[int] = _zero()
+    sla_breaches: Mapped[int] = _zero()
+    reviews: Mapped[int] = _zero()
+    stars_sum: Mapped[int] = _zero()
+    nps_scores: Mapped[int] = _zero()
+    promoters: Mapped[int] = _zero()
+    detractors: Mapped[int] = _zero()
 
 
 class SkuDay(Base):
@@ -231,4 +300,32 @@ class VisitorDay(Base):
     views: Mapped[int] = _zero()
 
 
-ROLLUPS = (ShopDay, SkuDay, BuyerDay, VisitorDay)
+class BreakdownDay(Base):
+    """Counts per shop, day and label of one breakdown (`metric`): cases by type, complaints by tier,
+    SLA breaches by kind, parcels by carrier (queries.BREAKDOWNS)."""
+
+    __tablename__ = "breakdown_day"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # "" when unknown
+    count: Mapped[int] = _zero()
+
+
+class CampaignDay(Base):
+    """Per shop, paid day and promotion or coupon source: the paid orders that used it, their paid
+    amount (attributed) and what it took off them (spend)."""
+
+    __tablename__ = "campaign_day"
+
+    shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    orders: Mapped[int] = _zero()
+    attributed_fen: Mapped[int] = _zero()
+    spend_fen: Mapped[int] = _zero()
+
+
+ROLLUPS = (ShopDay, SkuDay, BuyerDay, VisitorDay, BreakdownDay, CampaignDay)

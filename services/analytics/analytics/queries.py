@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from . import domain
-from .models import BuyerDay, ShopDay, SkuDay, VisitorDay
+from .models import BreakdownDay, BuyerDay, CampaignDay, ShopDay, SkuDay, VisitorDay
 
 SUMS = (
     "paid_fen",
@@ -30,6 +30,19 @@ SUMS = (
     "stalled",
     "cases_opened",
     "complaints_escalated",
+    "dispatch_due",
+    "dispatched_on_time",
+    "dispatch_timed",
+    "dispatch_seconds",
+    "delivered_timed",
+    "delivered_on_time",
+    "complaints_filed",
+    "sla_breaches",
+    "reviews",
+    "stars_sum",
+    "nps_scores",
+    "promoters",
+    "detractors",
 )
 
 
@@ -134,8 +147,16 @@ DAILY = (
     "dispatched",
     "delivered",
     "stalled",
+    "dispatch_on_time_rate",
+    "dispatch_hours",
+    "carrier_on_time_rate",
     "cases_opened",
+    "complaints_filed",
     "complaints_escalated",
+    "sla_breaches",
+    "reviews",
+    "avg_stars",
+    "nps",
 )
 
 
@@ -162,3 +183,74 @@ def top(session: Session, shop_id: str | None, start: date, end: date, limit: in
             {"category_id": r[0] or None, "paid_fen": int(r[1]), "units": int(r[2])} for r in categories
         ],
     }
+
+
+# breakdown metric -> the report's block (counts by label)
+BREAKDOWNS = {
+    "case_type": "cases_by_type",
+    "complaint_tier": "complaints_by_tier",
+    "escalated_tier": "escalations_by_tier",
+    "sla_breach": "sla_breaches_by_kind",
+}
+CARRIER = {
+    "carrier_dispatched": "dispatched",
+    "carrier_delivered_timed": "delivered_timed",
+    "carrier_delivered_on_time": "delivered_on_time",
+    "carrier_stalled": "stalled",
+}
+
+
+def breakdowns(session: Session, shop_id: str | None, start: date, end: date) -> dict[str, Any]:
+    """Cases by type, complaints filed and escalated by tier, SLA breaches by kind (label -> count)
+    and per carrier its parcels dispatched, delivered (with a known dispatch), on time and stalled."""
+    out: dict[str, Any] = {block: {} for block in BREAKDOWNS.values()}
+    carriers: dict[str, dict[str, int]] = {}
+    total = sa.func.sum(BreakdownDay.count)
+    for metric, label, n in session.execute(
+        sa.select(BreakdownDay.metric, BreakdownDay.label, total)
+        .where(*_in(BreakdownDay, shop_id, start, end))
+        .group_by(BreakdownDay.metric, BreakdownDay.label)
+        .order_by(BreakdownDay.metric, BreakdownDay.label)
+    ):
+        if metric in BREAKDOWNS:
+            out[BREAKDOWNS[metric]][label or "unknown"] = int(n)
+        elif metric in CARRIER:
+            row = carriers.setdefault(label, dict.fromkeys(CARRIER.values(), 0))
+            row[CARRIER[metric]] = int(n)
+    out["carriers"] = [
+        {"carrier": code or None, **row, "on_time_rate": domain.ratio(row["delivered_on_time"], row["delivered_timed"])}
+        for code, row in sorted(carriers.items())
+    ]
+    return out
+
+
+def campaigns(session: Session, shop_id: str | None, start: date, end: date) -> list[dict[str, Any]]:
+    """Per promotion or coupon source (and shop): paid orders that used it, their paid amount, the
+    discount it gave them, ROI = attributed / spend (README "Campaign ROI")."""
+    orders, attributed, spend = (
+        sa.func.sum(CampaignDay.orders),
+        sa.func.sum(CampaignDay.attributed_fen),
+        sa.func.sum(CampaignDay.spend_fen),
+    )
+    rows = session.execute(
+        sa.select(CampaignDay.shop_id, CampaignDay.source, CampaignDay.ref, orders, attributed, spend)
+        .where(*_in(CampaignDay, shop_id, start, end))
+        .group_by(CampaignDay.shop_id, CampaignDay.source, CampaignDay.ref)
+        .order_by(attributed.desc(), CampaignDay.shop_id, CampaignDay.source, CampaignDay.ref)
+    ).all()
+    out = []
+    for shop, source, ref, n, paid, spent in rows:
+        ratio = domain.roi(int(paid), int(spent))
+        out.append(
+            {
+                "shop_id": shop,
+                "source": source,
+                "ref": ref or None,
+                "orders": int(n),
+                "attributed_fen": int(paid),
+                "spend_fen": int(spent),
+                "roi": ratio,
+                "meets_target": ratio is not None and ratio >= domain.ROI_TARGET,
+            }
+        )
+    return out

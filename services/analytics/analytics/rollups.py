@@ -25,11 +25,16 @@ from sqlalchemy.orm import Session
 from . import domain
 from .models import (
     ROLLUPS,
+    BreachFact,
+    BreakdownDay,
     BuyerDay,
+    CampaignDay,
     CaseFact,
+    DiscountFact,
     LineFact,
     OrderFact,
     RefundFact,
+    ReviewFact,
     ShipmentFact,
     ShopDay,
     SkuDay,
@@ -42,6 +47,8 @@ KEYS: dict[type, tuple[str, ...]] = {
     SkuDay: ("shop_id", "day", "sku_code", "category_id"),
     BuyerDay: ("shop_id", "day", "buyer_id"),
     VisitorDay: ("shop_id", "day", "visitor_id"),
+    BreakdownDay: ("shop_id", "day", "metric", "label"),
+    CampaignDay: ("shop_id", "day", "source", "ref"),
 }
 
 
@@ -75,21 +82,82 @@ class Source:
     values: dict[str, Any]  # rollup column -> aggregate over the fact
     where: Any = None
     extra_keys: dict[str, Any] | None = None  # rollup key column -> fact expression
+    consts: dict[str, str] | None = None  # rollup key column -> a fixed value (a breakdown's metric)
+
+
+def _true(column: Any) -> Any:
+    """1 for a row whose flag is true, else 0 (a NULL flag: not known, not counted)."""
+    return sa.func.sum(sa.case((column.is_(True), 1), else_=0))
+
+
+def _breakdown(fact: Any, day: str, metric: str, label: Any, where: Any = None) -> Source:
+    """A breakdown rollup's count of `metric` by `label`."""
+    label_key = {"label": sa.func.coalesce(label, "")}
+    return Source(BreakdownDay, fact, day, {"count": sa.func.count()}, where, label_key, {"metric": metric})
 
 
 def _sources() -> list[Source]:
     o, line, r, s, c, v = (m.__table__ for m in (OrderFact, LineFact, RefundFact, ShipmentFact, CaseFact, Visit))
+    rv, b, d = (m.__table__ for m in (ReviewFact, BreachFact, DiscountFact))
     count = sa.func.count()
+    own = s.c.case_id.is_(None)  # the order's own parcels, not an exchange's replacement
+    complaint = c.c.kind == "complaint"
     return [
         Source(ShopDay, o, "paid_day", {"paid_fen": sa.func.sum(o.c.paid_fen), "paid_orders": count}),
         Source(ShopDay, o, "placed_day", {"placed_orders": count}),
         Source(ShopDay, o, "cancelled_day", {"cancelled_orders": count}),
         Source(ShopDay, r, "day", {"refund_fen": sa.func.sum(r.c.amount_fen), "refunds": count}),
-        Source(ShopDay, s, "dispatched_day", {"dispatched": count}, where=s.c.case_id.is_(None)),
-        Source(ShopDay, s, "delivered_day", {"delivered": count}, where=s.c.case_id.is_(None)),
+        Source(
+            ShopDay,
+            s,
+            "dispatched_day",
+            {
+                "dispatched": count,
+                "dispatch_due": sa.func.count(s.c.dispatched_on_time),
+                "dispatched_on_time": _true(s.c.dispatched_on_time),
+                "dispatch_timed": sa.func.count(s.c.paid_to_dispatch_s),
+                "dispatch_seconds": sa.func.coalesce(sa.func.sum(s.c.paid_to_dispatch_s), 0),
+            },
+            where=own,
+        ),
+        Source(
+            ShopDay,
+            s,
+            "delivered_day",
+            {
+                "delivered": count,
+                "delivered_timed": sa.func.count(s.c.delivered_on_time),
+                "delivered_on_time": _true(s.c.delivered_on_time),
+            },
+            where=own,
+        ),
         Source(ShopDay, s, "stalled_day", {"stalled": count}),
+        _breakdown(s, "dispatched_day", "carrier_dispatched", s.c.carrier, own),
+        _breakdown(
+            s, "delivered_day", "carrier_delivered_timed", s.c.carrier, own & s.c.delivered_on_time.is_not(None)
+        ),
+        _breakdown(s, "delivered_day", "carrier_delivered_on_time", s.c.carrier, own & s.c.delivered_on_time.is_(True)),
+        _breakdown(s, "stalled_day", "carrier_stalled", s.c.carrier),
         Source(ShopDay, c, "opened_day", {"cases_opened": count}, where=c.c.kind == "case"),
-        Source(ShopDay, c, "opened_day", {"complaints_escalated": count}, where=c.c.kind == "complaint"),
+        _breakdown(c, "opened_day", "case_type", c.c.case_type, c.c.kind == "case"),
+        Source(ShopDay, c, "filed_day", {"complaints_filed": count}, where=complaint),
+        _breakdown(c, "filed_day", "complaint_tier", c.c.tier, complaint),
+        Source(ShopDay, c, "escalated_day", {"complaints_escalated": count}, where=complaint),
+        _breakdown(c, "escalated_day", "escalated_tier", c.c.tier, complaint),
+        Source(ShopDay, b, "day", {"sla_breaches": count}),
+        _breakdown(b, "day", "sla_breach", b.c.kind),
+        Source(
+            ShopDay,
+            rv,
+            "day",
+            {
+                "reviews": count,
+                "stars_sum": sa.func.sum(rv.c.stars),
+                "nps_scores": sa.func.count(rv.c.nps),
+                "promoters": sa.func.sum(sa.case((rv.c.nps >= domain.PROMOTER_MIN, 1), else_=0)),
+                "detractors": sa.func.sum(sa.case((rv.c.nps <= domain.DETRACTOR_MAX, 1), else_=0)),
+            },
+        ),
         Source(
             SkuDay,
             line,
@@ -99,6 +167,17 @@ def _sources() -> list[Source]:
         ),
         Source(BuyerDay, o, "paid_day", {"orders": count}, extra_keys={"buyer_id": o.c.buyer_id}),
         Source(VisitorDay, v, "day", {"views": count}, extra_keys={"visitor_id": v.c.visitor_id}),
+        Source(
+            CampaignDay,
+            d,
+            "paid_day",
+            {
+                "orders": count,
+                "attributed_fen": sa.func.sum(d.c.order_paid_fen),
+                "spend_fen": sa.func.sum(d.c.amount_fen),
+            },
+            extra_keys={"source": d.c.source, "ref": d.c.ref},
+        ),
     ]
 
 
@@ -118,8 +197,10 @@ def rebuild(session: Session) -> dict[str, int]:
         table = src.model.__table__  # type: ignore[attr-defined]
         day = src.fact.c[src.day]
         key_exprs = {"shop_id": src.fact.c.shop_id, "day": day, **(src.extra_keys or {})}
+        consts = {name: sa.cast(sa.literal(value), sa.String) for name, value in (src.consts or {}).items()}
         select = sa.select(
             *(expr.label(name) for name, expr in key_exprs.items()),
+            *(expr.label(name) for name, expr in consts.items()),
             *(expr.label(name) for name, expr in src.values.items()),
         ).where(day.is_not(None))
         if src.where is not None:
@@ -127,7 +208,7 @@ def rebuild(session: Session) -> dict[str, int]:
         select = select.group_by(*key_exprs.values())
         ins = _insert(session, table)
         session.execute(
-            ins.from_select([*key_exprs, *src.values], select).on_conflict_do_update(
+            ins.from_select([*key_exprs, *consts, *src.values], select).on_conflict_do_update(
                 index_elements=list(KEYS[src.model]),
                 set_={c: table.c[c] + ins.excluded[c] for c in src.values},
             )

@@ -23,6 +23,11 @@ class Settings(ServiceSettings):
     )
     max_range_days: int = setting("ANALYTICS_MAX_RANGE_DAYS", 366, "longest date range of one KPI report")
     top_n: int = setting("ANALYTICS_TOP_N", 10, "SKUs and categories in a report's top lists")
+    carrier_promise_hours: float = setting(
+        "ANALYTICS_CARRIER_PROMISE_HOURS",
+        72.0,
+        "a parcel delivered within this many hours of its dispatch is on time (carrier on-time %)",
+    )
     conversion_benchmarks: dict | None = setting(
         "ANALYTICS_CONVERSION_BENCHMARKS",
         None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -112,3 +112,52 @@ def test_change_against_the_previous_period():
 )
 def test_csv_cells_never_start_a_formula(value, cell):
     assert domain.csv_cell(value) == cell
+
+
+def test_nps_bands_and_score():
+    assert [domain.nps_band(s) for s in (None, 0, 6, 7, 8, 9, 10)] == [
+        None,
+        "detractor",
+        "detractor",
+        "passive",
+        "passive",
+        "promoter",
+        "promoter",
+    ]
+    assert domain.nps(promoters=3, detractors=1, scored=8) == 25.0
+    assert domain.nps(0, 2, 2) == -100.0 and domain.nps(0, 0, 0) is None
+
+
+def test_dispatch_and_carrier_timing():
+    paid = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    due = paid + timedelta(hours=24)
+    assert domain.dispatch_timing(due, due, paid) == domain.Dispatch(True, 24 * 3600)  # at the deadline: on time
+    assert domain.dispatch_timing(due + timedelta(seconds=1), due, None) == domain.Dispatch(False, None)
+    # SQLite gives the times back without their zone: UTC
+    assert domain.dispatch_timing(due.replace(tzinfo=None), None, paid) == domain.Dispatch(None, 24 * 3600)
+    assert domain.delivered_on_time(paid, paid + timedelta(hours=72), 72) is True
+    assert domain.delivered_on_time(paid, paid + timedelta(hours=72, seconds=1), 72) is False
+    assert domain.delivered_on_time(None, paid, 72) is None
+
+
+def test_campaign_keys_and_roi():
+    assert domain.campaign_key("full_reduction", "P1") == ("full_reduction", "P1")
+    assert domain.campaign_key("shop_coupon", "CL123") == ("shop_coupon", "")  # a claim, not the offer
+    assert domain.campaign_key("points", None) is None
+    order = domain.PlacedOrder(
+        order_id="O1",
+        shop_id="S1",
+        buyer_id="b",
+        payable_fen=100,
+        placed_at=datetime(2026, 12, 1, tzinfo=UTC),
+        lines=(),
+        discounts=(
+            domain.DiscountIn("full_reduction", "P1", 150, "shop"),
+            domain.DiscountIn("full_reduction", "P1", 50, "shop"),  # its other line
+            domain.DiscountIn("points", None, 30, "platform"),
+        ),
+    )
+    assert order.campaign_discounts() == [
+        {"source": "full_reduction", "ref": "P1", "funded_by": "shop", "amount_fen": 200}
+    ]
+    assert (domain.roi(500000, 150000), domain.roi(1, 0)) == (3.33, None)  # the SOP's example: 3.33

@@ -87,9 +87,12 @@ def test_the_same_event_twice_is_handled_once(projector):
 
 
 def _random_history(projector, seed: int) -> None:
-    """Two shops, six buyers, a hundred orders over ten days: placed, most paid, some cancelled or
-    refunded (partly, twice), shipped, delivered, stalled, cases and complaints; some events sent
-    twice under new ids; every order of several lines, some of the same SKU."""
+    """Two shops, six buyers, a hundred orders over ten days: placed (some with promotions, coupons,
+    points), most paid, some cancelled or refunded (partly, twice), shipped (on time or late, some
+    without a deadline, some dispatched before their creation arrives, by another carrier), delivered
+    (within the promise or not), stalled, reviewed, cases (some breaching their clock) and complaints
+    (filed, escalated, in either order); some events sent twice under new ids; every order of several
+    lines, some of the same SKU."""
     rng = random.Random(seed)
     skus = [("SKU-A", "c1", 9900), ("SKU-B", "c1", 2500), ("SKU-C", "c2", 120000), ("SKU-D", None, 100)]
     for n in range(100):
@@ -110,6 +113,15 @@ def _random_history(projector, seed: int) -> None:
             discount_fen=rng.choice([0, 0, 300, 2000]),
             at=at,
         )
+        if p["discount_fen"]:  # the discount's rows: a promotion, a coupon (a claim), maybe points
+            split = [("full_reduction", rng.choice(["P1", "P2"])), ("shop_coupon", f"CL{n}"), ("points", None)]
+            parts = rng.sample(split, rng.randint(1, 3))
+            share = p["discount_fen"] // len(parts)
+            p["discounts"] = [
+                {"line": 0, "sku_code": lines[0]["sku_code"], "source": source, "ref": ref, "funded_by": "shop"}
+                | {"amount_fen": share + (p["discount_fen"] - share * len(parts) if k == 0 else 0)}
+                for k, (source, ref) in enumerate(parts)
+            ]
         views = [
             {
                 "event_id": f"V{n}-{v}",
@@ -132,13 +144,28 @@ def _random_history(projector, seed: int) -> None:
         for _ in range(rng.choice([1, 1, 2])):
             projector.deliver("orders.OrderPaid", projector.paid(p, paid_at))
         ship = {"shipment_id": f"SH{n}", "order_id": p["order_id"], "shop_id": shop, "carrier": "SF"}
-        projector.deliver("logistics.ShipmentCreated", ship, at=paid_at)
+        created = {**ship, "dispatch_by": iso(paid_at + timedelta(hours=24))}
+        if rng.random() < 0.1:
+            created.pop("dispatch_by")  # an older logistics: no deadline known
         dispatched = {**ship, "tracking_no": f"T{n}", "lines": [{"sku_code": "x", "quantity": 1}]}
-        projector.deliver("logistics.ShipmentDispatched", dispatched, at=paid_at + timedelta(hours=5))
+        dispatched["carrier"] = rng.choice(["SF", "SF", "YTO"])  # the warehouse may choose another
+        dispatched_at = paid_at + timedelta(hours=rng.choice([5, 20, 30]))
+        if rng.random() < 0.1:  # a retry: the dispatch overtakes the creation
+            projector.deliver("logistics.ShipmentDispatched", dispatched, at=dispatched_at)
+            projector.deliver("logistics.ShipmentCreated", created, at=paid_at)
+        else:
+            projector.deliver("logistics.ShipmentCreated", created, at=paid_at)
+            projector.deliver("logistics.ShipmentDispatched", dispatched, at=dispatched_at)
         if rng.random() < 0.2:
             projector.deliver("logistics.ShipmentStalled", ship, at=paid_at + timedelta(days=3))
         if rng.random() < 0.8:
-            projector.deliver("logistics.ShipmentDelivered", ship, at=paid_at + timedelta(days=2))
+            delivered_at = dispatched_at + timedelta(hours=rng.choice([20, 60, 80]))
+            projector.deliver("logistics.ShipmentDelivered", ship, at=delivered_at)
+            if rng.random() < 0.5:
+                review = {"review_id": f"V{n}", "order_id": p["order_id"], "shop_id": shop}
+                review |= {"stars": rng.randint(1, 5), "nps": rng.choice([None, *range(11)])}
+                for _ in range(rng.choice([1, 2])):
+                    projector.deliver("aftersales.OrderReviewed", {**review, "at": iso(delivered_at)})
         for r in range(rng.choice([0, 0, 0, 1, 2])):
             refund = {
                 "order_id": p["order_id"],
@@ -150,13 +177,25 @@ def _random_history(projector, seed: int) -> None:
             for _ in range(rng.choice([1, 2])):
                 projector.deliver("billing.RefundSucceeded", refund, at=paid_at + timedelta(days=r + 1))
         if rng.random() < 0.2:
-            case = {"case_id": f"C{n}", "order_id": p["order_id"], "shop_id": shop, "case_type": "return"}
+            case = {"case_id": f"C{n}", "order_id": p["order_id"], "shop_id": shop}
+            case["case_type"] = rng.choice(["return", "refund_only", "exchange"])
             projector.deliver("aftersales.CaseRequested", case, at=paid_at + timedelta(days=1))
             projector.deliver("aftersales.CaseClosed", {**case, "outcome": "refunded"}, at=paid_at + timedelta(days=4))
-        if rng.random() < 0.1:
-            complaint = {"complaint_id": f"K{n}", "shop_id": shop, "tier": "serious", "order_id": p["order_id"]}
-            for _ in range(rng.choice([1, 2])):
-                projector.deliver("aftersales.ComplaintEscalated", complaint, at=paid_at + timedelta(days=1))
+            if rng.random() < 0.5:
+                breach = {"kind": "case", "ref_id": case["case_id"], "shop_id": shop, "milestone": "solution"}
+                for _ in range(rng.choice([1, 2])):
+                    projector.deliver("aftersales.ServiceClockBreached", breach, at=paid_at + timedelta(days=2))
+        if rng.random() < 0.25:
+            complaint = {"complaint_id": f"K{n}", "shop_id": shop, "order_id": p["order_id"]}
+            complaint["tier"] = rng.choice(["general", "serious", "crisis"])
+            filed = {**complaint, "at": iso(paid_at + timedelta(days=1))}
+            escalations = rng.choice([0, 1, 2])
+            if rng.random() < 0.5:  # filed then escalated, or (a retry) the other way round
+                projector.deliver("aftersales.ComplaintFiled", filed)
+            for e in range(escalations):
+                projector.deliver("aftersales.ComplaintEscalated", complaint, at=paid_at + timedelta(days=1 + e))
+            for _ in range(rng.choice([1, 1, 2])):
+                projector.deliver("aftersales.ComplaintFiled", filed)
 
 
 def test_rebuilt_rollups_equal_the_incremental_ones(projector, db):

@@ -264,6 +264,7 @@ def test_ready_to_ship_creates_one_pending_shipment_per_order(client, db):
     assert s["dispatch_due_at"] == "2026-11-21T10:00:00Z"
     created = recorded_events(db, "logistics.ShipmentCreated")
     assert [e["payload"]["shipment_id"] for e in created] == [s["shipment_id"]]
+    assert created[0]["payload"]["dispatch_by"] == "2026-11-21T10:00:00Z"  # analytics' dispatch on time
     assert "13812345678" not in json.dumps(recorded_events(db))
     # Another OrderReadyToShip for the same order (a second event, not a redelivery): still one.
     deliver(db, "orders.OrderReadyToShip", payload)

@@ -69,6 +69,27 @@ class ServiceClockBreached(Payload):
     due_at = fields.Str()
 
 
+@event("aftersales.OrderReviewed")
+class OrderReviewed(Payload):
+    # A buyer reviewed an order (once): the scores only, no text and nothing about the buyer.
+    review_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    stars = fields.Int(required=True, validate=validate.Range(min=1, max=5))
+    nps = fields.Int(allow_none=True, validate=validate.Range(min=0, max=10))  # 0-10 would-recommend
+    at = fields.Str(required=True)
+
+
+@event("aftersales.ComplaintFiled")
+class ComplaintFiled(Payload):
+    # A buyer filed a complaint (once); a crisis is escalated at once (ComplaintEscalated follows).
+    complaint_id = fields.Str(required=True)
+    shop_id = fields.Str(required=True)
+    order_id = fields.Str(required=True)
+    tier = fields.Str(required=True)
+    at = fields.Str(required=True)
+
+
 @event("aftersales.ReviewRiskFlagged")
 class ReviewRiskFlagged(Payload):
     # A review's text names a risk keyword (假货, 诈骗, 过敏, ...): an alert for cs and admin.

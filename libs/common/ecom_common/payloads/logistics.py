@@ -16,6 +16,8 @@ class ShipmentCreated(ShipmentRef):
     carrier = fields.Str(allow_none=True)
     # Set on an exchange's replacement shipment.
     case_id = fields.Str(allow_none=True)
+    # The dispatch deadline logistics gave it (payment + 24 h, 48 h in a declared promotion period).
+    dispatch_by = fields.Str()
 
 
 @event("logistics.ShipmentDispatched")

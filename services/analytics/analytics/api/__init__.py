@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import experiments, kpis, visits
+from . import campaigns, experiments, kpis, visits
 
 blp = Blueprint(
     "analytics",
@@ -20,7 +20,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Facts and rollups projected from events, visits and the shop's KPIs",
 )
-for resource in (visits, kpis, experiments):
+for resource in (visits, kpis, campaigns, experiments):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

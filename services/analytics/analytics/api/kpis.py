@@ -39,6 +39,11 @@ class KpiReportOut(Schema):
     series = fields.List(fields.Dict())
     top_skus = fields.List(fields.Dict())
     top_categories = fields.List(fields.Dict())
+    breakdowns = fields.Dict(
+        metadata={
+            "description": "cases_by_type, complaints_by_tier, escalations_by_tier, sla_breaches_by_kind, carriers"
+        }
+    )
 
 
 @blp.route("/kpis", methods=["GET"])

@@ -286,6 +286,7 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
     note(ctx, shipment.id, Entry("created", None, domain.PENDING, why, details))
     payload = {"shipment_id": shipment.id, "order_id": order.order_id, "shop_id": order.shop_id}
     payload["carrier"] = choice.carrier
+    payload["dispatch_by"] = iso(due_at)
     if order.case_id:
         payload["case_id"] = order.case_id
     ctx.record(make_event("logistics.ShipmentCreated", payload))

@@ -1,4 +1,5 @@
-"""analytics' use cases: `verb(ctx, thing, ...)`, never committing (the caller opens and commits).
+"""analytics' projection use cases: `verb(ctx, thing, ...)`, never committing (the caller opens and
+commits).
 
 Projection: each event sets a fact once (`INSERT ... ON CONFLICT DO NOTHING` for a new row, or a
 conditional `UPDATE ... WHERE <milestone> IS NULL`), and only the call that set it adds to the
@@ -17,27 +18,28 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from ecom_common.db import insert_ignore, insert_new
-from ecom_common.errors import NotFound, RetryLater, RuleViolation
-from ecom_common.events import make_event
-from ecom_common.ids import new_id
+from ecom_common.errors import RetryLater
 from ecom_common.usecase import Ctx
 
-from . import domain, queries, rollups
-from .models import (
+from .. import domain, rollups
+from ..models import (
+    BreachFact,
+    BreakdownDay,
     BuyerDay,
+    CampaignDay,
     CaseFact,
-    Experiment,
-    KpiAlertSent,
+    DiscountFact,
     LineFact,
     OrderFact,
     RefundFact,
+    ReviewFact,
     ShipmentFact,
     ShopDay,
     SkuDay,
     Visit,
     VisitorDay,
 )
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger("analytics.operations")
 
@@ -97,6 +99,11 @@ def record_placed(ctx: Ctx[Settings], order: domain.PlacedOrder) -> bool:
                 for n, line in enumerate(order.lines)
             ],
         )
+    discounts = order.campaign_discounts()
+    if discounts:
+        ctx.session.execute(
+            sa.insert(DiscountFact), [{"order_id": order.order_id, "shop_id": order.shop_id, **d} for d in discounts]
+        )
     rollups.add(ctx.session, ShopDay, [{"shop_id": order.shop_id, "day": day, "placed_orders": 1}])
     return True
 
@@ -112,7 +119,7 @@ def record_paid(ctx: Ctx[Settings], order_id: str, *, paid_fen: int, paid_at: da
         sa.update(o)
         .where(o.c.order_id == order_id, o.c.paid_at.is_(None))
         .values(paid_at=paid_at, paid_day=day, paid_fen=paid_fen)
-        .returning(o.c.shop_id, o.c.buyer_id)
+        .returning(o.c.shop_id, o.c.buyer_id, o.c.discount_fen)
     ).first()
     if fact is None:
         if not _order_exists(ctx, order_id):
@@ -142,7 +149,26 @@ def record_paid(ctx: Ctx[Settings], order_id: str, *, paid_fen: int, paid_at: da
             for line in lines
         ],
     )
+    if fact.discount_fen:
+        _campaigns_paid(ctx, order_id, fact.shop_id, day, paid_fen)
     return True
+
+
+def _campaigns_paid(ctx: Ctx[Settings], order_id: str, shop_id: str, day: date, paid_fen: int) -> None:
+    """The paid order's promotions and coupons: its paid amount attributed to each, their discount spent."""
+    d = DiscountFact.__table__
+    used = ctx.session.execute(
+        sa.update(d)
+        .where(d.c.order_id == order_id)
+        .values(paid_day=day, order_paid_fen=paid_fen)
+        .returning(d.c.source, d.c.ref, d.c.amount_fen)
+    ).all()
+    rows = [
+        {"shop_id": shop_id, "day": day, "source": u.source, "ref": u.ref, "orders": 1}
+        | {"attributed_fen": paid_fen, "spend_fen": u.amount_fen}
+        for u in used
+    ]
+    rollups.add(ctx.session, CampaignDay, rows)
 
 
 def record_payment_method(ctx: Ctx[Settings], order_id: str, method: str | None) -> None:
@@ -205,24 +231,67 @@ class ShipmentIn:
     shop_id: str
     case_id: str | None = None
     carrier: str | None = None
+    dispatch_by: datetime | None = None  # ShipmentCreated: the deadline logistics gave it
 
 
 # milestone -> the shop-day column it counts (None: kept on the fact only); replacements of an
 # exchange (case_id set) are not the order's fulfilment and count only as stalled parcels.
 MILESTONES = {"created": None, "dispatched": "dispatched", "delivered": "delivered", "stalled": "stalled"}
+# milestone -> the carrier breakdown's metric, fact column (None: every parcel of the milestone)
+CARRIER_METRICS = {
+    "dispatched": (("carrier_dispatched", None),),
+    "delivered": (("carrier_delivered_timed", "timed"), ("carrier_delivered_on_time", "on_time")),
+    "stalled": (("carrier_stalled", None),),
+}
+
+
+def _timing(ctx: Ctx[Settings], shipment: ShipmentIn, milestone: str, at: datetime) -> dict[str, Any]:
+    """What the milestone tells about fulfilment, kept on the fact when the milestone is set:
+    dispatch on time and hours from payment; delivery within the carrier's promise."""
+    s = ShipmentFact.__table__
+    if milestone == "dispatched":
+        due = ctx.session.execute(sa.select(s.c.dispatch_by).where(s.c.shipment_id == shipment.shipment_id)).scalar()
+        paid_at = ctx.session.execute(
+            sa.select(OrderFact.paid_at).where(OrderFact.order_id == shipment.order_id)
+        ).scalar()
+        d = domain.dispatch_timing(at, due, paid_at)
+        return {"dispatched_on_time": d.on_time, "paid_to_dispatch_s": d.paid_to_dispatch_s}
+    if milestone == "delivered":
+        sent = ctx.session.execute(sa.select(s.c.dispatched_at).where(s.c.shipment_id == shipment.shipment_id)).scalar()
+        return {"delivered_on_time": domain.delivered_on_time(sent, at, ctx.settings.carrier_promise_hours)}
+    return {}
+
+
+def _fulfilment_sums(timing: dict[str, Any]) -> dict[str, int]:
+    """A milestone's timing as shop-day numbers (rollups.SOURCES reads the same from the fact)."""
+    if "dispatched_on_time" in timing:
+        on_time, seconds = timing["dispatched_on_time"], timing["paid_to_dispatch_s"]
+        return {
+            "dispatch_due": int(on_time is not None),
+            "dispatched_on_time": int(on_time is True),
+            "dispatch_timed": int(seconds is not None),
+            "dispatch_seconds": seconds or 0,
+        }
+    if "delivered_on_time" in timing:
+        on_time = timing["delivered_on_time"]
+        return {"delivered_timed": int(on_time is not None), "delivered_on_time": int(on_time is True)}
+    return {}
 
 
 def record_shipment(ctx: Ctx[Settings], shipment: ShipmentIn, *, milestone: str, at: datetime) -> bool:
-    """A shipment's milestone (created, dispatched, delivered, stalled), once each."""
+    """A shipment's milestone (created, dispatched, delivered, stalled), once each, with what it
+    tells about fulfilment (README "Fulfilment")."""
+    s = ShipmentFact.__table__
     insert_ignore(
         ctx.session,
-        ShipmentFact.__table__,
+        s,
         {
             "shipment_id": shipment.shipment_id,
             "order_id": shipment.order_id,
             "shop_id": shipment.shop_id,
             "case_id": shipment.case_id,
             "carrier": shipment.carrier,
+            "dispatch_by": shipment.dispatch_by,
         },
     )
     values: dict[str, Any] = {f"{milestone}_at": at}
@@ -230,12 +299,30 @@ def record_shipment(ctx: Ctx[Settings], shipment: ShipmentIn, *, milestone: str,
     day = _day(ctx, at)
     if column:
         values[f"{milestone}_day"] = day
-    if shipment.carrier:
+    # The carrier that took the parcel (dispatch) is the parcel's; any other event only fills it in.
+    if milestone == "dispatched" and shipment.carrier:
         values["carrier"] = shipment.carrier
-    if not _set_once(ctx, ShipmentFact, ("shipment_id", shipment.shipment_id), f"{milestone}_at", values):
+    elif shipment.carrier:
+        values["carrier"] = sa.func.coalesce(s.c.carrier, shipment.carrier)
+    if shipment.dispatch_by:
+        values["dispatch_by"] = sa.func.coalesce(s.c.dispatch_by, shipment.dispatch_by)
+    timing = _timing(ctx, shipment, milestone, at)
+    fact = ctx.session.execute(
+        sa.update(s)
+        .where(s.c.shipment_id == shipment.shipment_id, s.c[f"{milestone}_at"].is_(None))
+        .values(**values, **timing)
+        .returning(s.c.carrier)
+    ).first()
+    if fact is None:
         return False
     if column and (shipment.case_id is None or milestone == "stalled"):
-        rollups.add(ctx.session, ShopDay, [{"shop_id": shipment.shop_id, "day": day, column: 1}])
+        key = {"shop_id": shipment.shop_id, "day": day}
+        rollups.add(ctx.session, ShopDay, [{**key, column: 1, **_fulfilment_sums(timing)}])
+        on_time = timing.get("delivered_on_time")
+        flags = {None: True, "timed": on_time is not None, "on_time": on_time is True}
+        label = fact.carrier or ""
+        rows = [{**key, "metric": m, "label": label, "count": 1} for m, f in CARRIER_METRICS[milestone] if flags[f]]
+        rollups.add(ctx.session, BreakdownDay, rows)
     if shipment.case_id is None and milestone in ("dispatched", "delivered"):
         order_column = "shipped_at" if milestone == "dispatched" else "delivered_at"
         _set_once(ctx, OrderFact, ("order_id", shipment.order_id), order_column, {order_column: at})
@@ -254,21 +341,59 @@ class CaseIn:
     tier: str | None = None
 
 
+def _breakdown(ctx: Ctx[Settings], shop_id: str, day: date, metric: str, label: str | None) -> None:
+    """One more `label` (a type, tier, kind) in the breakdown `metric` of the shop's day."""
+    row = {"shop_id": shop_id, "day": day, "metric": metric, "label": (label or "")[:64], "count": 1}
+    rollups.add(ctx.session, BreakdownDay, [row])
+
+
 def record_case(ctx: Ctx[Settings], case: CaseIn) -> bool:
-    """CaseRequested (kind case), or a complaint's first ComplaintEscalated (kind complaint; a
-    later escalation of the same complaint only counts on its fact)."""
+    """CaseRequested: a case opened on its day, counted by type."""
     day = _day(ctx, case.at)
-    row = {**case.__dict__, "opened_at": case.at, "opened_day": day, "escalations": int(case.kind == "complaint")}
+    row = {**case.__dict__, "kind": "case", "opened_at": case.at, "opened_day": day, "escalations": 0}
+    del row["at"]
+    if not insert_ignore(ctx.session, CaseFact.__table__, row):
+        return False
+    rollups.add(ctx.session, ShopDay, [{"shop_id": case.shop_id, "day": day, "cases_opened": 1}])
+    _breakdown(ctx, case.shop_id, day, "case_type", case.case_type)
+    return True
+
+
+# complaint milestone -> (fact column, shop-day column, breakdown metric by tier)
+COMPLAINT = {
+    "filed": ("filed_day", "complaints_filed", "complaint_tier"),
+    "escalated": ("escalated_day", "complaints_escalated", "escalated_tier"),
+}
+
+
+def record_complaint(ctx: Ctx[Settings], complaint: CaseIn, *, milestone: str) -> bool:
+    """ComplaintFiled (milestone filed) or ComplaintEscalated (escalated): the complaint's fact
+    (from whichever comes first), its filing and its first escalation counted once each, by the
+    tier the fact holds; every escalation counts on the fact."""
+    day = _day(ctx, complaint.at)
+    column, rollup_column, metric = COMPLAINT[milestone]
+    escalation = int(milestone == "escalated")
+    row = {**complaint.__dict__, "kind": "complaint", "opened_at": complaint.at, "opened_day": day}
+    row |= {"escalations": escalation, column: day}
     del row["at"]
     if insert_ignore(ctx.session, CaseFact.__table__, row):
-        column = "cases_opened" if case.kind == "case" else "complaints_escalated"
-        rollups.add(ctx.session, ShopDay, [{"shop_id": case.shop_id, "day": day, column: 1}])
-        return True
-    if case.kind == "complaint":
-        ctx.session.execute(
-            sa.update(CaseFact).where(CaseFact.id == case.id).values(escalations=CaseFact.escalations + 1)
-        )
-    return False
+        tier = complaint.tier
+    else:
+        c = CaseFact.__table__
+        fact = ctx.session.execute(
+            sa.update(c)
+            .where(c.c.id == complaint.id, c.c[column].is_(None))
+            .values({column: day, "escalations": c.c.escalations + escalation})
+            .returning(c.c.tier)
+        ).first()
+        if fact is None:
+            if escalation:
+                ctx.session.execute(sa.update(c).where(c.c.id == complaint.id).values(escalations=c.c.escalations + 1))
+            return False
+        tier = fact.tier
+    rollups.add(ctx.session, ShopDay, [{"shop_id": complaint.shop_id, "day": day, rollup_column: 1}])
+    _breakdown(ctx, complaint.shop_id, day, metric, tier)
+    return True
 
 
 def record_case_refund(ctx: Ctx[Settings], case_id: str, amount_fen: int) -> None:
@@ -278,6 +403,48 @@ def record_case_refund(ctx: Ctx[Settings], case_id: str, amount_fen: int) -> Non
 
 def record_case_closed(ctx: Ctx[Settings], case_id: str, *, outcome: str | None, at: datetime) -> bool:
     return _set_once(ctx, CaseFact, ("id", case_id), "closed_at", {"closed_at": at, "outcome": outcome})
+
+
+# Reviews and service clocks ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReviewIn:
+    review_id: str
+    order_id: str
+    shop_id: str
+    stars: int
+    nps: int | None
+    at: datetime
+
+
+def record_review(ctx: Ctx[Settings], review: ReviewIn) -> bool:
+    """OrderReviewed: the review's stars and 0-10 score on its day (NPS: promoters 9-10, detractors 0-6)."""
+    day = _day(ctx, review.at)
+    if not insert_ignore(ctx.session, ReviewFact.__table__, {**review.__dict__, "day": day}):
+        return False
+    band = domain.nps_band(review.nps)
+    sums = {"reviews": 1, "stars_sum": review.stars, "nps_scores": int(band is not None)}
+    sums |= {"promoters": int(band == "promoter"), "detractors": int(band == "detractor")}
+    rollups.add(ctx.session, ShopDay, [{"shop_id": review.shop_id, "day": day, **sums}])
+    return True
+
+
+@dataclass(frozen=True)
+class BreachIn:
+    kind: str  # case | complaint | review
+    ref_id: str
+    milestone: str
+    shop_id: str
+    at: datetime
+
+
+def record_breach(ctx: Ctx[Settings], breach: BreachIn) -> bool:
+    """ServiceClockBreached: one SLA breach per clock (kind, case/complaint/review, milestone) on its day."""
+    day = _day(ctx, breach.at)
+    if not insert_ignore(ctx.session, BreachFact.__table__, {**breach.__dict__, "day": day}):
+        return False
+    rollups.add(ctx.session, ShopDay, [{"shop_id": breach.shop_id, "day": day, "sla_breaches": 1}])
+    _breakdown(ctx, breach.shop_id, day, "sla_breach", breach.kind)
+    return True
 
 
 # Visits ------------------------------------------------------------------------------------------
@@ -315,139 +482,3 @@ def rebuild_rollups(ctx: Ctx[Settings]) -> dict[str, int]:
     counts = rollups.rebuild(ctx.session)
     log.info("rollups rebuilt from the facts: %s", counts)
     return counts
-
-
-# KPIs --------------------------------------------------------------------------------------------
-def kpi_report(ctx: Ctx[Settings], shop_id: str | None, *, start: date, end: date) -> dict[str, Any]:
-    """The KPIs of `shop_id` (None: every shop, the platform totals) from `start` to `end` (days,
-    both included) with the previous period of the same length, the daily series and the top lists.
-    The caller has checked that it may see the shop."""
-    try:
-        domain.check_range(start, end, ctx.settings.max_range_days)
-    except domain.RangeError as exc:
-        raise RuleViolation(str(exc), errors={"from": [str(exc)]}) from exc
-    prev_start, prev_end = domain.previous_period(start, end)
-    lookback = ctx.settings.old_buyer_days
-    current = domain.kpis(queries.aggregates(ctx.session, shop_id, start, end, lookback))
-    previous = domain.kpis(queries.aggregates(ctx.session, shop_id, prev_start, prev_end, lookback))
-    return {
-        "shop_id": shop_id,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "previous_from": prev_start.isoformat(),
-        "previous_to": prev_end.isoformat(),
-        "kpis": current,
-        "previous": previous,
-        "change": {name: domain.change(value, previous[name]) for name, value in current.items()},
-        "series": queries.series(ctx.session, shop_id, start, end),
-        **queries.top(ctx.session, shop_id, start, end, ctx.settings.top_n),
-    }
-
-
-# Alerts ------------------------------------------------------------------------------------------
-def raise_alerts(ctx: Ctx[Settings], day: date) -> list[dict[str, Any]]:
-    """Every shop active on `day` (orders or visits) whose KPIs of that day are past a bound gets an
-    `analytics.KpiAlert` per KPI, once (the kpi_alerts row's key): the payloads raised now."""
-    shops = sorted(
-        set(ctx.session.execute(sa.select(ShopDay.shop_id).where(ShopDay.day == day)).scalars())
-        | set(ctx.session.execute(sa.select(VisitorDay.shop_id).where(VisitorDay.day == day).distinct()).scalars())
-    )
-    raised = []
-    for shop_id in shops:
-        k = domain.kpis(queries.aggregates(ctx.session, shop_id, day, day, ctx.settings.old_buyer_days))
-        for alert in domain.alerts(shop_id, k, ctx.settings.alert_policy):
-            row = {"shop_id": shop_id, "day": day, "raised_at": ctx.now, **alert.__dict__}
-            if not insert_ignore(ctx.session, KpiAlertSent.__table__, row):
-                continue
-            payload = {"shop_id": shop_id, **alert.__dict__, "from": day.isoformat(), "to": day.isoformat()}
-            ctx.record(make_event("analytics.KpiAlert", payload))
-            raised.append(payload)
-    return raised
-
-
-# A/B experiments ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ExperimentIn:
-    shop_id: str
-    name: str
-    target: str
-    variants: tuple[domain.Variant, ...]
-    starts_on: date | None = None
-    ends_on: date | None = None
-
-
-def create_experiment(ctx: Ctx[Settings], spec: ExperimentIn) -> Experiment:
-    """A shop's experiment on conversion; the first variant is the control. Starts today unless
-    told otherwise (the shop's day)."""
-    try:
-        domain.check_variants(spec.variants)
-    except domain.ExperimentError as exc:
-        raise RuleViolation(str(exc), errors={"variants": [str(exc)]}) from exc
-    starts_on = spec.starts_on or _day(ctx, ctx.now)
-    if spec.ends_on is not None and spec.ends_on < starts_on:
-        raise RuleViolation("ends_on is before starts_on", errors={"ends_on": ["before starts_on"]})
-    experiment = Experiment(
-        id=new_id("X", ctx.now),
-        shop_id=spec.shop_id,
-        name=spec.name,
-        target=spec.target,
-        variants=[{"name": v.name, "weight": v.weight} for v in spec.variants],
-        metric="conversion",
-        starts_on=starts_on,
-        ends_on=spec.ends_on,
-        created_at=ctx.now,
-        created_by=ctx.actor.id,
-    )
-    ctx.session.add(experiment)
-    ctx.session.flush()
-    return experiment
-
-
-def get_experiment(ctx: Ctx[Settings], experiment_id: str) -> Experiment:
-    experiment = ctx.session.get(Experiment, experiment_id)
-    if experiment is None:
-        raise NotFound("experiment not found")
-    ctx.require_visible(experiment.shop_id, None, "experiment")
-    return experiment
-
-
-def _variants(experiment: Experiment) -> tuple[domain.Variant, ...]:
-    return tuple(domain.Variant(v["name"], int(v["weight"])) for v in experiment.variants)
-
-
-def assignment(ctx: Ctx[Settings], experiment_id: str, visitor_id: str) -> dict[str, str]:
-    """The variant `visitor_id` sees (always the same); the storefront sends it back on each visit."""
-    experiment = get_experiment(ctx, experiment_id)
-    return {
-        "experiment_id": experiment.id,
-        "visitor_id": visitor_id,
-        "variant": domain.assign(experiment.id, visitor_id, _variants(experiment)),
-    }
-
-
-def experiment_report(ctx: Ctx[Settings], experiment_id: str) -> dict[str, Any]:
-    """Per variant: the distinct visitors whose visits carried it in the experiment's days, and how
-    many of them paid in the shop in those days (a signed-in buyer's visitor_id is their buyer id);
-    conversion, lift over the control, p-value and the winner by the SOP's rule (domain)."""
-    experiment = get_experiment(ctx, experiment_id)
-    start = experiment.starts_on
-    end = experiment.ends_on or _day(ctx, ctx.now)
-    names = [v.name for v in _variants(experiment)]
-    buyers = sa.select(BuyerDay.buyer_id).where(
-        BuyerDay.shop_id == experiment.shop_id, BuyerDay.day >= start, BuyerDay.day <= end
-    )
-    counts = {
-        variant: (int(n), int(x))
-        for variant, n, x in ctx.session.execute(
-            sa.select(
-                Visit.variant,
-                sa.func.count(sa.distinct(Visit.visitor_id)),
-                sa.func.count(sa.distinct(sa.case((Visit.visitor_id.in_(buyers), Visit.visitor_id)))),
-            )
-            .where(Visit.shop_id == experiment.shop_id, Visit.day >= start, Visit.day <= end)
-            .where(Visit.variant.in_(names))
-            .group_by(Visit.variant)
-        )
-    }
-    report = domain.experiment_report([(name, *counts.get(name, (0, 0))) for name in names])
-    return {"experiment_id": experiment.id, "shop_id": experiment.shop_id, "from": start, "to": end, **report}

@@ -1,0 +1,71 @@
+"""analytics' use cases, `verb(ctx, thing, ...)`, never committing (the caller opens and commits):
+projection.py turns events and visits into facts and rollups, reports.py reads them (KPIs, campaign
+ROI, alerts, A/B experiments)."""
+
+from __future__ import annotations
+
+from .projection import (
+    BreachIn,
+    CaseIn,
+    RefundIn,
+    ReviewIn,
+    ShipmentIn,
+    VisitIn,
+    rebuild_rollups,
+    record_breach,
+    record_cancelled,
+    record_case,
+    record_case_closed,
+    record_case_refund,
+    record_complaint,
+    record_completed,
+    record_paid,
+    record_payment_method,
+    record_placed,
+    record_refund,
+    record_review,
+    record_shipment,
+    record_visits,
+)
+from .reports import (
+    ExperimentIn,
+    assignment,
+    campaign_roi,
+    create_experiment,
+    experiment_report,
+    get_experiment,
+    kpi_report,
+    raise_alerts,
+)
+
+__all__ = [
+    "BreachIn",
+    "CaseIn",
+    "ExperimentIn",
+    "RefundIn",
+    "ReviewIn",
+    "ShipmentIn",
+    "VisitIn",
+    "assignment",
+    "campaign_roi",
+    "create_experiment",
+    "experiment_report",
+    "get_experiment",
+    "kpi_report",
+    "raise_alerts",
+    "rebuild_rollups",
+    "record_breach",
+    "record_cancelled",
+    "record_case",
+    "record_case_closed",
+    "record_case_refund",
+    "record_complaint",
+    "record_completed",
+    "record_paid",
+    "record_payment_method",
+    "record_placed",
+    "record_refund",
+    "record_review",
+    "record_shipment",
+    "record_visits",
+]
