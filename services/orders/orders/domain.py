@@ -6,6 +6,8 @@ without a database; operations.py applies the results with conditional updates.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
@@ -128,6 +130,32 @@ class Address:
 
     def missing_parts(self) -> list[str]:
         return [k for k in ("province", "city", "district", "street", "detail") if not getattr(self, k)]
+
+
+# Finding an order by the receiver's phone -----------------------------------------------------------
+_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def phone_digits(phone: str | None) -> str:
+    """The number's digits, ASCII, without a +86 / 0086 / 86 prefix on a mainland mobile number:
+    `+86 138-1234-5678` and `１３８１２３４５６７８` are both `13812345678`."""
+    digits = "".join(ch for ch in (phone or "").translate(_FULLWIDTH) if ch.isdigit() and ch.isascii())
+    for prefix in ("0086", "86"):
+        rest = digits[len(prefix) :]
+        if digits.startswith(prefix) and len(rest) == 11 and rest.startswith("1"):
+            return rest
+    return digits
+
+
+def phone_last4(phone: str | None) -> str:
+    """What a buyer on the phone reads out (尾号): the number's last four digits."""
+    return phone_digits(phone)[-4:]
+
+
+def phone_digest(key: bytes, phone: str | None) -> str:
+    """A keyed hash (HMAC-SHA256) of the number's digits: the order can be found by the full number
+    without a plain-text search over phones, and the stored value says nothing without the key."""
+    return hmac.new(key, phone_digits(phone).encode(), hashlib.sha256).hexdigest()
 
 
 # Audit rules ----------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ their defaults are domain.AuditRules' own, so the SOP's figures are written in o
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -54,6 +56,13 @@ class Settings(ServiceSettings):
         "seed rule: ... when placed within this many minutes",
     )
 
+    phone_search_key: str | None = setting(
+        "ORDERS_PHONE_SEARCH_KEY",
+        None,
+        "HMAC key of the stored receiver-phone hash that phone search matches (unset: derived from "
+        "ECOM_JWT_SECRET; changing it needs `receiver_phone_hash` recomputed)",
+    )
+
     @property
     def unpaid_timeout(self) -> timedelta:
         return timedelta(minutes=self.unpaid_timeout_minutes)
@@ -74,3 +83,15 @@ class Settings(ServiceSettings):
                 "repeat_phone_window_minutes": self.repeat_phone_window_minutes,
             }
         )
+
+    def phone_key(self, jwt_secret: str) -> bytes:
+        """The key of the receiver-phone hash: ORDERS_PHONE_SEARCH_KEY, or one derived from the
+        platform secret (never a value published in the source)."""
+        return phone_key(self.phone_search_key, jwt_secret)
+
+
+def phone_key(explicit: str | None, jwt_secret: str) -> bytes:
+    """Shared with migration 0003, which hashes the phones of the orders placed before it."""
+    if explicit:
+        return explicit.encode()
+    return hmac.new(jwt_secret.encode(), b"orders-receiver-phone-search", hashlib.sha256).digest()

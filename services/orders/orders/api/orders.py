@@ -53,33 +53,16 @@ def place_order(args):
 @blp.arguments(OrderListArgs, location="query")
 @blp.response(200, OrderPage)
 def list_orders(args):
-    """Orders, newest first, filtered; addresses and phones masked.
+    """Orders, newest first, filtered (receiver phone: last four digits or the full number; receiver
+    name; buyer; SKU; placed-at range; status...); addresses and phones masked.
 
     created_from after created_to, or min_payable_fen above max_payable_fen, is 422."""
     stmt = _scoped(sa.select(Order), args.get("shop_id"))
-    if args.get("status"):
-        stmt = stmt.where(Order.status.in_(args["status"]))
-    if args.get("tab"):
-        stmt = stmt.where(Order.status.in_(dict((t[0], t[2]) for t in domain.TABS)[args["tab"]]))
-    if args.get("buyer_id"):
-        stmt = stmt.where(Order.buyer_id == args["buyer_id"])
-    if args.get("created_from"):
-        stmt = stmt.where(Order.created_at >= args["created_from"])
-    if args.get("created_to"):
-        stmt = stmt.where(Order.created_at <= args["created_to"])
-    if args.get("min_payable_fen") is not None:
-        stmt = stmt.where(Order.payable_fen >= args["min_payable_fen"])
-    if args.get("max_payable_fen") is not None:
-        stmt = stmt.where(Order.payable_fen <= args["max_payable_fen"])
-    if args.get("held_reason"):
-        stmt = stmt.where(Order.held_reasons.like(f"%,{args['held_reason']},%"))
-    if args.get("priority") is not None:
-        stmt = stmt.where(Order.priority.is_(args["priority"]))
     with use_case(Settings) as ctx:
         target = ctx.settings.review_target_minutes
         return paginate(
             ctx.session,
-            stmt,
+            stmt.where(*operations.order_filters(ctx, args)),
             [Order.created_at, Order.id],
             args["limit"],
             args.get("cursor"),

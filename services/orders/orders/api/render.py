@@ -11,7 +11,7 @@ from ecom_common.clock import aware
 from ecom_common.privacy import scrub
 
 from .. import domain, operations
-from ..models import Order
+from ..models import Order, OrderNote
 
 # Who ships or serves an order sees its full address; finance and reviewers do not.
 SEES_FULL_ADDRESS = frozenset({"admin", "service", "ops", "cs", "warehouse", "buyer"})
@@ -22,7 +22,23 @@ def order_detail(ctx: operations.OrdersCtx, order: Order) -> dict:
     in its own transaction after the flush, just before the commit, instead of reading it again."""
     ctx.session.flush()
     full_address = current_principal().scope(SEES_FULL_ADDRESS).allows(order.shop_id, order.buyer_id)
-    return order_out(order, ctx.now, ctx.settings.review_target_minutes, full_address=full_address, timeline=True)
+    out = order_out(order, ctx.now, ctx.settings.review_target_minutes, full_address=full_address, timeline=True)
+    if not ctx.actor.has("buyer"):
+        out["staff_notes"] = [note_out(n, full=full_address) for n in order.staff_notes]
+    return out
+
+
+def note_out(entry: OrderNote, *, full: bool) -> dict:
+    """A merchant note or contact; a phone in its text is masked for who sees only masked data."""
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "channel": entry.channel,
+        "outcome": entry.outcome,
+        "text": entry.text if full else scrub(entry.text),
+        "at": aware(entry.at),
+        "by": entry.by,
+    }
 
 
 def order_out(

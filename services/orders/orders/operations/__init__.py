@@ -8,6 +8,8 @@ One module per kind of use case, all reached as `operations.<verb>`:
     placing.py      place: the buyer's lines priced by catalog, shipping quoted by logistics
     decisions.py    review, cancel_by_caller, confirm_receipt (the buyer and the shop's staff)
     audit.py        a shop's audit rules, and the audit run on a reserved order
+    notes.py        merchant notes and the contact log (never shown to the buyer)
+    search.py       the list's filters (phone by last four digits or keyed hash, name, SKU)
     peer_events.py  what the peers' events do: payment, shortage, ship, deliver, a case's cancel
     jobs.py         which orders are due, and one order's step of each job
 """
@@ -17,8 +19,10 @@ from __future__ import annotations
 from .audit import ShopRules, audit_reserved, audit_rules, seed_rules, set_audit_rules
 from .decisions import cancel_by_caller, confirm_receipt, review
 from .jobs import auto_confirm, close_unpaid, confirm_due, unpaid_due
+from .notes import add_note, log_contact
 from .peer_events import Parcel, apply_payment, apply_shortage, cancel_for_case, deliver, ship
 from .placing import Priced, place
+from .search import order_filters, phone_hash, searchable_receiver
 from .transitions import OrdersCtx, cancel, complete, discounts_payload, find, get, load_order, move, note
 
 __all__ = [
@@ -27,6 +31,7 @@ __all__ = [
     "Parcel",
     "Priced",
     "ShopRules",
+    "add_note",
     "apply_payment",
     "apply_shortage",
     "audit_reserved",
@@ -43,9 +48,13 @@ __all__ = [
     "find",
     "get",
     "load_order",
+    "log_contact",
     "move",
     "note",
+    "order_filters",
+    "phone_hash",
     "place",
+    "searchable_receiver",
     "review",
     "seed_rules",
     "set_audit_rules",

@@ -12,6 +12,7 @@ from ecom_common.peers import gateway
 
 from .. import domain, gateways, pricing
 from ..models import Order, OrderDiscount, OrderLine, TimelineEntry
+from .search import searchable_receiver
 from .transitions import OrdersCtx, discounts_payload, lines_payload
 
 
@@ -78,6 +79,7 @@ def _new_order(
         address=address.to_dict(),
         address_masked=address.masked(),
         receiver_phone=address.phone,
+        **searchable_receiver(ctx, address),
         goods_fen=totals.goods_fen,
         discount_fen=totals.discount_fen,
         shipping_fen=totals.shipping_fen,
