@@ -55,6 +55,7 @@ class Action:
     SHIP = "ship"  # logistics.ShipmentDispatched
     DELIVER = "deliver"  # logistics.ShipmentDelivered
     COMPLETE = "complete"  # buyer confirms receipt or auto-confirm
+    READDRESS_HOLD = "readdress_hold"  # an audited order's new address fails the audit
 
 
 # action -> (statuses it may start from, status it leads to)
@@ -70,6 +71,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     Action.SHIP: ((AWAITING_SHIPMENT,), SHIPPED),
     Action.DELIVER: ((SHIPPED,), DELIVERED),
     Action.COMPLETE: ((DELIVERED,), COMPLETED),
+    Action.READDRESS_HOLD: ((AWAITING_SHIPMENT,), ON_HOLD),
 }
 
 
@@ -360,6 +362,19 @@ def review_wait(held_at: datetime | None, now: datetime, target_minutes: int) ->
 def presale_promise(now: datetime, days: int) -> tuple[datetime, str]:
     """When stock is short and the shop waits: ship-by date and the buyer-facing promise."""
     return now + timedelta(days=days), f"预计{days}天内发货"
+
+
+# Address change before dispatch ----------------------------------------------------------------------
+# The statuses whose address the buyer or the shop may still change: the parcel has not left.
+READDRESSABLE = BEFORE_SHIPMENT
+# Of those, the statuses the audit has already run in: a new address runs it again.
+AUDITED = (ON_HOLD, AWAITING_SHIPMENT)
+
+
+def check_address_change(status: str) -> None:
+    """An address may change only before the parcel leaves; else IllegalTransition (409)."""
+    if status not in READDRESSABLE:
+        raise IllegalTransition("order", status, "change the address of")
 
 
 # Who may cancel ----------------------------------------------------------------------------------------

@@ -70,3 +70,20 @@ class OrderCancelled(OrderRef):
     # Set when an after-sales case (refund-only before shipment) asked for the cancellation; billing
     # carries it into RefundSucceeded so that aftersales can close the case.
     case_id = fields.Str(allow_none=True)
+
+
+@event("orders.AddressChanged")
+class AddressChanged(OrderRef):
+    """The buyer or the shop changed the receiver address before dispatch (POST /orders/{id}/address).
+    Logistics re-reads the full address (GET orders /api/v1/orders/{id}) for a waybill not yet handed
+    over; aftersales tells the buyer. `held`: the audit, run again on the new address, holds the order
+    (`reasons`); a shipment for it should wait for the review (an approval sends OrderReadyToShip)."""
+
+    buyer_id = fields.Str(required=True)
+    # Masked like every event's address: region and street, name 张*, phone 138****5678, detail ****.
+    address = fields.Dict(required=True)
+    status = fields.Str(required=True)
+    held = fields.Bool(load_default=False)
+    reasons = fields.List(fields.Str(), load_default=list)
+    changed_at = fields.Str(required=True)
+    changed_by = fields.Str()

@@ -17,7 +17,17 @@ from .. import domain, operations, pricing
 from ..models import Order
 from ..settings import Settings
 from .render import order_detail, order_out
-from .schemas import CancelIn, CountArgs, CountsOut, OrderIn, OrderListArgs, OrderOut, OrderPage, ReviewIn
+from .schemas import (
+    AddressChangeIn,
+    CancelIn,
+    CountArgs,
+    CountsOut,
+    OrderIn,
+    OrderListArgs,
+    OrderOut,
+    OrderPage,
+    ReviewIn,
+)
 
 blp = Blueprint("orders", __name__)
 
@@ -135,6 +145,19 @@ def cancel_order(args, order_id):
     with use_case(Settings) as ctx:
         order = operations.get(ctx, order_id)
         return order_detail(ctx, operations.cancel_by_caller(ctx, order, args.get("reason")))
+
+
+@blp.route("/orders/<order_id>/address", methods=["POST"])
+@requires("buyer", "cs", "ops", "admin")
+@idempotent()
+@blp.arguments(AddressChangeIn)
+@blp.response(200, OrderOut)
+def change_address(args, order_id):
+    """Change the receiver address before dispatch (buyer: own orders; cs/ops: their shop's); 409
+    once shipped. An audited order is audited again (it may be held); orders.AddressChanged."""
+    with use_case(Settings) as ctx:
+        order = operations.get(ctx, order_id)
+        return order_detail(ctx, operations.change_address(ctx, order, domain.Address.from_dict(args["address"])))
 
 
 @blp.route("/orders/<order_id>/confirm-receipt", methods=["POST"])

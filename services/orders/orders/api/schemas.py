@@ -102,6 +102,10 @@ class ContactIn(FlatErrorsSchema):
     note = fields.Str(load_default="", validate=validate.Length(max=500))
 
 
+class AddressChangeIn(FlatErrorsSchema):
+    address = fields.Nested(AddressIn, required=True)
+
+
 class CancelIn(FlatErrorsSchema):
     reason = fields.Str(load_default=None, validate=validate.Length(max=300))
 

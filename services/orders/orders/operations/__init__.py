@@ -8,6 +8,7 @@ One module per kind of use case, all reached as `operations.<verb>`:
     placing.py      place: the buyer's lines priced by catalog, shipping quoted by logistics
     decisions.py    review, cancel_by_caller, confirm_receipt (the buyer and the shop's staff)
     audit.py        a shop's audit rules, and the audit run on a reserved order
+    address.py      the address changed before dispatch, the audit run again
     notes.py        merchant notes and the contact log (never shown to the buyer)
     search.py       the list's filters (phone by last four digits or keyed hash, name, SKU)
     peer_events.py  what the peers' events do: payment, shortage, ship, deliver, a case's cancel
@@ -16,6 +17,7 @@ One module per kind of use case, all reached as `operations.<verb>`:
 
 from __future__ import annotations
 
+from .address import change_address
 from .audit import ShopRules, audit_reserved, audit_rules, seed_rules, set_audit_rules
 from .decisions import cancel_by_caller, confirm_receipt, review
 from .jobs import auto_confirm, close_unpaid, confirm_due, unpaid_due
@@ -39,6 +41,7 @@ __all__ = [
     "auto_confirm",
     "cancel",
     "cancel_by_caller",
+    "change_address",
     "cancel_for_case",
     "close_unpaid",
     "complete",
