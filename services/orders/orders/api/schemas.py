@@ -11,6 +11,8 @@ from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_
 from .. import domain, pricing
 from ..operations.notes import CHANNELS, OUTCOMES
 
+# The most orders one bulk request names.
+BULK_MAX = 200
 PHONE_RE = r"^\+?[0-9][0-9\- ]{5,18}[0-9]$"
 # Phone search: the last four digits, or a full number (PHONE_RE, full-width digits allowed).
 SEARCH_PHONE_RE = r"^(?:[0-9０-９]{4}|[+＋]?[0-9０-９][0-9０-９\- ]{5,18}[0-9０-９])$"

@@ -6,7 +6,7 @@ One module per kind of use case, all reached as `operations.<verb>`:
 
     transitions.py  the context, reading an order, the guarded move + timeline, cancel, complete
     placing.py      place: the buyer's lines priced by catalog, shipping quoted by logistics
-    decisions.py    review, cancel_by_caller, confirm_receipt (the buyer and the shop's staff)
+    decisions.py    review (one, or one item of a bulk review), cancel_by_caller, confirm_receipt
     audit.py        a shop's audit rules, and the audit run on a reserved order
     address.py      the address changed before dispatch, the audit run again
     notes.py        merchant notes and the contact log (never shown to the buyer)
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from .address import change_address
 from .audit import ShopRules, audit_reserved, audit_rules, seed_rules, set_audit_rules
-from .decisions import cancel_by_caller, confirm_receipt, review
+from .decisions import cancel_by_caller, confirm_receipt, review, review_one
 from .jobs import auto_confirm, close_unpaid, confirm_due, unpaid_due
 from .notes import add_note, log_contact
 from .peer_events import Parcel, apply_payment, apply_shortage, cancel_for_case, deliver, ship
@@ -59,6 +59,7 @@ __all__ = [
     "place",
     "searchable_receiver",
     "review",
+    "review_one",
     "seed_rules",
     "set_audit_rules",
     "ship",
