@@ -10,7 +10,16 @@ SHOP = "S1"
 OTHER_SHOP = "S2"
 
 
-def sku(code, price_fen, list_price_fen=None, weight_g=500, sellable=True, category_id="C-dress", status="listed"):
+def sku(
+    code,
+    price_fen,
+    list_price_fen=None,
+    weight_g=500,
+    sellable=True,
+    category_id="C-dress",
+    status="listed",
+    presale_ship_days=None,
+):
     return {
         "sku_code": code,
         "shop_id": SHOP,
@@ -26,6 +35,8 @@ def sku(code, price_fen, list_price_fen=None, weight_g=500, sellable=True, categ
         "weight_g": weight_g,
         "low_stock_threshold": 10,
         "spec": {},
+        # catalog's presale promise (ships within N days of payment), None when sold from stock
+        "presale_ship_days": presale_ship_days,
     }
 
 
@@ -40,6 +51,8 @@ class FakeCatalog:
                 "BIG": sku("BIG", 600000, weight_g=2000),  # 6000 yuan: always reviewed
                 "MID": sku("MID", 100000, weight_g=1000),  # 1000 yuan: between thresholds
                 "OLD": sku("OLD", 3000, sellable=False, status="delisted"),
+                "PRE-7": sku("PRE-7", 8000, presale_ship_days=7),  # presale: ships within 7 days of payment
+                "PRE-15": sku("PRE-15", 6000, presale_ship_days=15),
             },
             OTHER_SHOP: {"GREEN-S": sku("GREEN-S", 2000)},
         }

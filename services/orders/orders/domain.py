@@ -184,7 +184,8 @@ class AuditRules:
 
     auto_pass_max_fen: int = 50_000  # <= 500 yuan passes automatically (other conditions met)
     hold_above_fen: int = 500_000  # > 5000 yuan is always reviewed by hand
-    auto_pass_middle: bool = True  # orders between the thresholds (or remote / presale)
+    # SOP: auto-pass ONLY <= 500 yuan, not remote, not presale; anything else waits for a person.
+    auto_pass_middle: bool = False  # true: orders between the thresholds (or remote / presale) pass too
     remote_regions: tuple[str, ...] = DEFAULT_REMOTE_REGIONS
     # Places where a parcel is left with whoever is at the door, not with the receiver. A parcel locker
     # or a station (快递柜, 驿站) is not one: the receiver collects there with a code.

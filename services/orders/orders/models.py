@@ -35,7 +35,10 @@ class Order(Base):
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
     status: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    # Presale: a line's SKU is sold ahead of stock (catalog's presale_ship_days, the most over the
+    # lines in presale_ship_days), or the stock ran short and the shop waits (StockShortage wait).
     presale: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    presale_ship_days: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     priority: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     note: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     # The full address (shown only to roles that ship or serve the order) and its masked form.
@@ -107,6 +110,7 @@ class OrderLine(Base):
     list_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     unit_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     weight_g: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    presale_ship_days: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)  # catalog's, when presale
     # The line's share of the order-level discounts (满减, coupons, points), apportioned by largest
     # remainder, and what the line paid: unit_price_fen x quantity - discount_fen. A refund of the
     # line reads paid_fen; the pricing engine is never run again for a refund.

@@ -42,7 +42,9 @@ class Settings(ServiceSettings):
         "ORDERS_AUDIT_HOLD_ABOVE_FEN", _SEED.hold_above_fen, "seed rule: payable above this is always held"
     )
     audit_auto_pass_middle: bool = setting(
-        "ORDERS_AUDIT_AUTO_PASS_MIDDLE", _SEED.auto_pass_middle, "seed rule: orders between the thresholds pass"
+        "ORDERS_AUDIT_AUTO_PASS_MIDDLE",
+        _SEED.auto_pass_middle,
+        "seed rule: orders between the thresholds (or remote, or presale) pass too (SOP: false)",
     )
     remote_regions: tuple[str, ...] = setting(
         "ORDERS_REMOTE_REGIONS", _SEED.remote_regions, "seed rule: provinces that never pass automatically"

@@ -41,6 +41,9 @@ class OrderReadyToShip(OrderRef):
     # Total parcel weight (sum of SKU weight x quantity), when orders knows it: logistics uses it to
     # choose a carrier (heavy parcels go to a cheaper carrier).
     weight_g = fields.Int(allow_none=True)
+    # Presale (a presale SKU, or the stock ran short): the date promised to the buyer (paid time + the
+    # most presale days over the lines), the shipment's dispatch deadline. Null: the SOP's usual one.
+    promised_ship_by = fields.Str(allow_none=True)
 
 
 @event("orders.OrderShipped")
@@ -87,3 +90,17 @@ class AddressChanged(OrderRef):
     reasons = fields.List(fields.Str(), load_default=list)
     changed_at = fields.Str(required=True)
     changed_by = fields.Str()
+
+
+@event("orders.PresalePromised")
+class PresalePromised(OrderRef):
+    """A presale order's ship-by date, for the buyer (预计N天内发货): sent at payment when a line's SKU
+    is presale (`reason: sku_presale`, paid time + the most presale days over the lines), or when the
+    stock ran short and the shop waits (`reason: stock_shortage`). aftersales' notifications tell the
+    buyer; the same date travels as `promised_ship_by` on OrderReadyToShip."""
+
+    buyer_id = fields.Str(required=True)
+    promised_ship_by = fields.Str(required=True)
+    promise = fields.Str(required=True)
+    ship_days = fields.Int(validate=validate.Range(min=0))
+    reason = fields.Str(validate=validate.OneOf(["sku_presale", "stock_shortage"]))

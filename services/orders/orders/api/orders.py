@@ -50,7 +50,6 @@ def place_order(args):
         lines=args["lines"],
         address=args["address"],
         note=args["note"],
-        presale=args["presale"],
         coupon_claim_ids=tuple(args["coupon_claim_ids"]),
         points=args["points"],
     )

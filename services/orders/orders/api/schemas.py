@@ -65,7 +65,13 @@ class OrderIn(FlatErrorsSchema):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=50))
     address = fields.Nested(AddressIn, required=True)
     note = fields.Str(load_default="", validate=validate.Length(max=200))
-    presale = fields.Bool(load_default=False)
+    presale = fields.Bool(
+        load_default=False,
+        metadata={
+            "description": "ignored: presale comes from the SKU (catalog's presale_ship_days) or a stock "
+            "shortage, never from the buyer; accepted so that older clients are not refused"
+        },
+    )
     coupon_claim_ids = fields.List(
         fields.Str(validate=validate.Length(min=1, max=40)),
         load_default=list,

@@ -73,7 +73,8 @@ def _new_order(
         shop_id=request.shop_id,
         buyer_id=request.buyer_id,
         status=domain.PENDING_PAYMENT,
-        presale=request.presale,
+        presale=pricing.order_presale_days(priced.lines) is not None,
+        presale_ship_days=pricing.order_presale_days(priced.lines),
         priority=False,
         note=request.note.strip(),
         address=address.to_dict(),
@@ -99,6 +100,7 @@ def _new_order(
                 list_price_fen=p.list_price_fen,
                 unit_price_fen=p.unit_price_fen,
                 weight_g=p.weight_g,
+                presale_ship_days=p.presale_ship_days,
                 discount_fen=p.discount_fen,
                 paid_fen=p.paid_fen,
             )
