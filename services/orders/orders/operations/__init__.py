@@ -10,6 +10,7 @@ One module per kind of use case, all reached as `operations.<verb>`:
     audit.py        a shop's audit rules, and the audit run on a reserved order
     address.py      the address changed before dispatch, the audit run again
     notes.py        merchant notes and the contact log (never shown to the buyer)
+    sla.py          the open clocks of GET /sla (unpaid close timer, 30-min review)
     search.py       the list's filters (phone by last four digits or keyed hash, name, SKU)
     peer_events.py  what the peers' events do: payment, shortage, ship, deliver, a case's cancel
     jobs.py         which orders are due, and one order's step of each job
@@ -25,6 +26,7 @@ from .notes import add_note, log_contact
 from .peer_events import Parcel, apply_payment, apply_shortage, cancel_for_case, deliver, ship
 from .placing import Priced, place
 from .search import order_filters, phone_hash, searchable_receiver
+from .sla import open_clocks
 from .transitions import OrdersCtx, cancel, complete, discounts_payload, find, get, load_order, move, note
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "log_contact",
     "move",
     "note",
+    "open_clocks",
     "order_filters",
     "phone_hash",
     "place",
