@@ -35,6 +35,9 @@ class Settings(ServiceSettings):
         "ORDERS_PRESALE_SHIP_DAYS", 3, "days promised to ship an order that waits for stock"
     )
     job_batch: int = setting("ORDERS_JOB_BATCH", 200, "orders per job run")
+    export_page_size: int = setting(
+        "ORDERS_EXPORT_PAGE_SIZE", 1000, "orders read per query by the CSV export (memory holds one page)"
+    )
     audit_auto_pass_max_fen: int = setting(
         "ORDERS_AUDIT_AUTO_PASS_MAX_FEN", _SEED.auto_pass_max_fen, "seed rule: payable up to this passes automatically"
     )

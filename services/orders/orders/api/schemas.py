@@ -139,6 +139,11 @@ class OrderListArgs(PageArgs):
     sku_code = fields.Str(
         validate=validate.Length(min=1, max=64), metadata={"description": "orders with a line of this SKU"}
     )
+    format = fields.Str(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv: every order matching the filters, streamed (limit and cursor ignored)"},
+    )
 
     @validates_schema
     def _ranges(self, data, **kwargs):
