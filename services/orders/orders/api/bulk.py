@@ -48,7 +48,8 @@ class BulkReviewOut(Schema):
 @blp.response(200, BulkReviewOut)
 def bulk_review(body):
     """Approve or reject many held orders at once; per order: done, or refused with the reason (404
-    not found or another shop's, 409 no longer held). Asking again answers the same."""
+    not found or another shop's, 409 no longer held). Asking again answers the same. A rejection
+    needs a reason (422, nothing decided)."""
     results = [
         _review_item(order_id, body["decision"], body.get("reason")) for order_id in dict.fromkeys(body["order_ids"])
     ]

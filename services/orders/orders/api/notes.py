@@ -22,7 +22,8 @@ blp = Blueprint("order_notes", __name__)
 @blp.arguments(NoteIn)
 @blp.response(201, StaffNoteOut)
 def add_note(args, order_id):
-    """A merchant note on the order (the shop's staff only; the buyer never sees it)."""
+    """A merchant note on the order (the shop's staff only; the buyer never sees it). A note of only
+    spaces is 422."""
     with use_case(Settings) as ctx:
         order = operations.get(ctx, order_id)
         return note_out(operations.add_note(ctx, order, args["text"]), full=True)
