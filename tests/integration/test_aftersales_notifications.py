@@ -212,3 +212,24 @@ def test_quiet_hours_hold_the_review_invitation_with_a_test_clock(env):
     send(p)
     [m] = messages(svc, order_id=order_id)
     assert m["status"] == "sent" and "评价" in m["body"]
+
+
+def test_a_presale_promise_reaches_the_buyer_once(env):
+    """orders.PresalePromised is bound to aftersales.events: 预计N天内发货 with the date, one message."""
+    p, svc, orders, tap = env
+    order_id = add_order(p, orders)
+    promised = {
+        "order_id": order_id,
+        "shop_id": "S1",
+        "buyer_id": "bob",
+        "promised_ship_by": "2026-12-10T08:00:00Z",
+        "promise": "预计7天内发货",
+        "ship_days": 7,
+        "reason": "sku_presale",
+    }
+    tap.publish("orders.PresalePromised", promised)
+    tap.publish("orders.PresalePromised", promised)  # the same fact again, under a new event id
+    queued(svc, order_id, "presale_promised")
+    send(p)
+    [m] = messages(svc, order_id=order_id)
+    assert m["status"] == "sent" and "预计7天内发货" in m["body"] and "2026-12-10" in m["body"]

@@ -42,6 +42,8 @@ SKUS = {
     "RED-M": {"price_fen": 9900, "list_price_fen": 12900, "weight_g": 500, "sellable": True},
     "BIG": {"price_fen": 600000, "list_price_fen": 600000, "weight_g": 2000, "sellable": True},
     "OLD": {"price_fen": 100, "list_price_fen": 100, "weight_g": 100, "sellable": False},
+    # presale: catalog's presale_ship_days, ships within 5 days of payment
+    "PRE": {"price_fen": 5000, "list_price_fen": 5000, "weight_g": 300, "sellable": True, "presale_ship_days": 5},
 }
 
 
@@ -411,10 +413,13 @@ def test_held_review_shortage_and_timeouts(platform):
     )
     waiting = wait_status(p, waiter["order_id"], "awaiting_stock")
     assert waiting["promise"] == "预计3天内发货" and waiting["presale"] is True
+    (promised,) = p.bus.wait_for("orders.PresalePromised", waiter["order_id"])
+    assert promised["payload"]["reason"] == "stock_shortage"
     p.bus.publish(
         "inventory.StockReserved", {"order_id": waiter["order_id"], "shop_id": SHOP, "lines": lines_of(waiter)}
     )
-    wait_status(p, waiter["order_id"], "awaiting_shipment")
+    # the SOP's default audit: presale never passes automatically
+    assert wait_status(p, waiter["order_id"], "on_hold")["held_reasons"] == ["presale"]
     p.bus.publish(
         "aftersales.OrderCancelRequested",
         {"order_id": waiter["order_id"], "shop_id": SHOP, "case_id": "C1", "reason": "仅退款"},
@@ -425,3 +430,47 @@ def test_held_review_shortage_and_timeouts(platform):
 
     counts = p["orders"].get("/api/v1/orders/counts", role="ops", shop_id=SHOP).json()
     assert counts["by_status"]["awaiting_shipment"] == 1 and counts["by_status"]["cancelled"] == 3
+
+
+def test_presale_deadline_address_change_and_phone_search(platform):
+    """A presale SKU's promise runs from payment and reaches logistics on OrderReadyToShip; an address
+    change before dispatch is re-audited and published masked; the order is found by 尾号 (PostgreSQL)."""
+    p = platform
+    use_stub_peers(p)
+    order = place(p, [{"sku_code": "PRE", "quantity": 1}], presale=False).json()
+    oid = order["order_id"]
+    assert order["presale"] is True
+    p.bus.publish(
+        "billing.PaymentSucceeded",
+        {"order_id": oid, "shop_id": SHOP, "payment_id": "PP", "amount_fen": order["payable_fen"]},
+    )
+    paid = wait_status(p, oid, "paid")
+    assert paid["promise"] == "预计5天内发货"
+    (promised,) = p.bus.wait_for("orders.PresalePromised", oid)
+    assert promised["payload"]["promised_ship_by"] == paid["promised_ship_by"]
+    assert promised["payload"]["reason"] == "sku_presale" and promised["payload"]["ship_days"] == 5
+
+    found = p["orders"].get("/api/v1/orders", role="cs", shop_id=SHOP, params={"phone": "5678", "sku_code": "PRE"})
+    assert [o["order_id"] for o in found.json()["items"]] == [oid]
+    assert found.json()["items"][0]["address"]["phone"] == "138****5678"
+
+    new = {**ADDRESS, "phone": "13900004321", "detail": "村口大树旁边", "street": "文一西路"}
+    changed = p["orders"].post(f"/api/v1/orders/{oid}/address", role="buyer", sub="bob", json={"address": new})
+    assert changed.status_code == 200, changed.text
+    (event,) = p.bus.wait_for("orders.AddressChanged", oid)
+    assert event["payload"]["address"]["phone"] == "139****4321" and "13900004321" not in json.dumps(event)
+    found = p["orders"].get("/api/v1/orders", role="cs", shop_id=SHOP, params={"phone": "13900004321"})
+    assert [o["order_id"] for o in found.json()["items"]] == [oid]
+
+    p.bus.publish("inventory.StockReserved", {"order_id": oid, "shop_id": SHOP, "lines": lines_of(order)})
+    held = wait_status(p, oid, "on_hold")
+    assert held["held_reasons"] == ["vague_address"]  # a clear hold; presale would hold it too
+    approved = p["orders"].post(
+        "/api/v1/orders/review/bulk",
+        role="ops",
+        shop_id=SHOP,
+        json={"decision": "approve", "reason": "电话核实地址", "order_ids": [oid, "O-none"]},
+    )
+    assert [r["ok"] for r in approved.json()["results"]] == [True, False]
+    (ready,) = p.bus.wait_for("orders.OrderReadyToShip", oid)
+    assert ready["payload"]["promised_ship_by"] == paid["promised_ship_by"]

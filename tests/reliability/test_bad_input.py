@@ -97,6 +97,8 @@ RULES_BEYOND_SCHEMA = {
     "POST /api/v1/experiments": "variant names unique, ends_on not before starts_on",
     "POST /api/v1/orders/{order_id}/review": "a rejection needs a reason",
     "POST /api/v1/invoices": "a company title needs its tax number, a personal one none; a USCC's check character",
+    "POST /api/v1/orders/review/bulk": "a rejection needs a reason",
+    "POST /api/v1/orders/{order_id}/notes": "a note is not only spaces",
     "PUT /api/v1/promotion-periods": "ends_at after starts_at",
     "POST /api/v1/promotions": "ends_at after starts_at; campaign_id names a campaign of the shop",
     "POST /api/v1/coupon-templates": "valid_until after valid_from",

@@ -68,6 +68,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "logistics.ShipmentDelivered",
         # only buyer notifications (aftersales/notifications.py: at most one message per fact)
         "orders.OrderHeld",  # held for a vague address: the buyer confirms it
+        "orders.PresalePromised",  # presale: when the order ships (预计N天内发货)
         "logistics.ShipmentException",  # delivery exception: a new estimate follows
         "logistics.ShipmentStalled",
         "logistics.CarrierChanged",  # new carrier and tracking number

@@ -46,6 +46,8 @@ class FakeCatalog:
                 "MID": sku("MID", 100000, weight_g=1000),  # 1000 yuan: between thresholds
                 "OLD": sku("OLD", 3000, sellable=False, status="delisted"),
                 "CUSTOM": sku("CUSTOM", 8000, no_7day_return=True),  # made to measure: no 7-day return
+                "PRE-7": sku("PRE-7", 8000, presale_ship_days=7),  # presale: ships within 7 days of payment
+                "PRE-15": sku("PRE-15", 6000, presale_ship_days=15),
             },
             OTHER_SHOP: {"GREEN-S": sku("GREEN-S", 2000)},
         }

@@ -120,6 +120,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         "one", ORDER_READERS, path={"order_id": "order_id"}, marker="order_id", buyer_owned=True
     ),
     ("orders", "/api/v1/orders/counts"): Route("shop", ORDER_READERS, params=S2, buyer_owned=True),
+    ("orders", "/api/v1/sla"): Route("list", _r("ops", "cs", "warehouse", "admin", "service")),
     ("inventory", "/api/v1/reservations"): Route(
         "list", _r("warehouse", "ops", "admin", "service", "cs"), holds_s2=True
     ),

@@ -136,6 +136,15 @@ def on_order_held_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("order_held_address", key, {"order_id": p["order_id"]}, p["order_id"], p["shop_id"]))
 
 
+def on_presale_promised_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """A presale order's ship-by date (预计N天内发货); a later promise (a shortage) is a new message."""
+    p = event.payload
+    variables = {"order_id": p["order_id"], "promise": p["promise"], "ship_by": p["promised_ship_by"][:10]}
+    key = f"presale_promised:{p['order_id']}:{p['promised_ship_by']}"
+    notice = Notice("presale_promised", key, variables, p["order_id"], p["shop_id"], p.get("buyer_id"))
+    _notify(uow, event, notice)
+
+
 def on_shipment_exception_notify(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
     variables = {"order_id": p["order_id"], "reason": p.get("reason") or "配送异常"}
@@ -235,6 +244,7 @@ HANDLERS: dict[str, Handler] = {
     "orders.OrderCancelled": on_order_cancelled,
     # only the buyer's message
     "orders.OrderHeld": on_order_held_notify,
+    "orders.PresalePromised": on_presale_promised_notify,
     "logistics.ShipmentException": on_shipment_exception_notify,
     "logistics.ShipmentStalled": on_shipment_stalled_notify,
     "logistics.CarrierChanged": on_carrier_changed_notify,

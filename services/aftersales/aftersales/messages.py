@@ -53,6 +53,11 @@ TEMPLATES: dict[str, Template] = {
             "order_shipped", SERVICE, "【已发货】您的订单{order_id}已发货，{carrier}运单号{tracking_no}，请留意查收。"
         ),
         Template(
+            "presale_promised",
+            SERVICE,
+            "【发货时间】您的订单{order_id}{promise}，最晚{ship_by}前发出，发货后会通知您运单号。",
+        ),
+        Template(
             "order_held_address",
             SERVICE,
             "【地址待确认】您的订单{order_id}收货地址不够详细，需与您确认后发货，请留意客服来电或在订单中补全地址。",

@@ -184,6 +184,26 @@ def test_only_an_address_hold_reaches_the_buyer(api, notify):
     assert {m["template"] for m in messages(api)} == {"order_held_address", "shipment_exception"}
 
 
+def test_a_presale_promise_tells_the_buyer_once_per_date(api, notify):
+    promised = {
+        "order_id": "O1",
+        "shop_id": "S1",
+        "buyer_id": "bob",
+        "promised_ship_by": "2026-12-10T08:00:00Z",
+        "promise": "预计7天内发货",
+        "ship_days": 7,
+        "reason": "sku_presale",
+    }
+    deliver(notify, "orders.PresalePromised", promised)
+    deliver(notify, "orders.PresalePromised", promised)  # the same fact under another event id
+    assert send(api) == 1
+    [m] = messages(api, template="presale_promised")
+    assert "预计7天内发货" in m["body"] and "2026-12-10" in m["body"] and "O1" in m["body"]
+    later = {**promised, "promised_ship_by": "2026-12-12T08:00:00Z", "reason": "stock_shortage"}
+    deliver(notify, "orders.PresalePromised", later)  # a new date is news
+    assert send(api) == 1 and len(messages(api, template="presale_promised")) == 2
+
+
 def test_an_answered_complaint_tells_the_buyer_once(api):
     r = api.post("/api/v1/complaints", json={"order_id": "O1", "tier": "general", "text": "快递三天没动"})
     cid = r.get_json()["complaint_id"]

@@ -10,9 +10,9 @@ import tracemalloc
 import pytest
 import sqlalchemy as sa
 
-from billing import csvexport
 from billing.handlers import settle_due
 from billing.models import LedgerEntry
+from ecom_common import csvexport
 
 
 def settled(billing):
@@ -56,9 +56,9 @@ def test_a_cell_never_starts_a_formula_and_numbers_stay_numbers(value, out):
 
 
 def test_the_stream_is_bom_header_then_crlf_rows_in_chunks():
-    chunks = list(csvexport.stream(["a", "b"], ([i, "x" * 100] for i in range(2_000))))
+    chunks = list(csvexport.stream_csv(["a", "b"], ([i, "x" * 100] for i in range(2_000))))
     assert len(chunks) > 1  # handed over piece by piece, not as one body
-    text = b"".join(chunks).decode("utf-8")
+    text = "".join(chunks)
     assert text.startswith("\ufeffa,b\r\n0,") and text.count("\r\n") == 2_001
 
 

@@ -6,6 +6,8 @@ without a database; operations.py applies the results with conditional updates.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
@@ -53,6 +55,7 @@ class Action:
     SHIP = "ship"  # logistics.ShipmentDispatched
     DELIVER = "deliver"  # logistics.ShipmentDelivered
     COMPLETE = "complete"  # buyer confirms receipt or auto-confirm
+    READDRESS_HOLD = "readdress_hold"  # an audited order's new address fails the audit
 
 
 # action -> (statuses it may start from, status it leads to)
@@ -68,6 +71,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     Action.SHIP: ((AWAITING_SHIPMENT,), SHIPPED),
     Action.DELIVER: ((SHIPPED,), DELIVERED),
     Action.COMPLETE: ((DELIVERED,), COMPLETED),
+    Action.READDRESS_HOLD: ((AWAITING_SHIPMENT,), ON_HOLD),
 }
 
 
@@ -130,6 +134,32 @@ class Address:
         return [k for k in ("province", "city", "district", "street", "detail") if not getattr(self, k)]
 
 
+# Finding an order by the receiver's phone -----------------------------------------------------------
+_FULLWIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
+
+
+def phone_digits(phone: str | None) -> str:
+    """The number's digits, ASCII, without a +86 / 0086 / 86 prefix on a mainland mobile number:
+    `+86 138-1234-5678` and `１３８１２３４５６７８` are both `13812345678`."""
+    digits = "".join(ch for ch in (phone or "").translate(_FULLWIDTH) if ch.isdigit() and ch.isascii())
+    for prefix in ("0086", "86"):
+        rest = digits[len(prefix) :]
+        if digits.startswith(prefix) and len(rest) == 11 and rest.startswith("1"):
+            return rest
+    return digits
+
+
+def phone_last4(phone: str | None) -> str:
+    """What a buyer on the phone reads out (尾号): the number's last four digits."""
+    return phone_digits(phone)[-4:]
+
+
+def phone_digest(key: bytes, phone: str | None) -> str:
+    """A keyed hash (HMAC-SHA256) of the number's digits: the order can be found by the full number
+    without a plain-text search over phones, and the stored value says nothing without the key."""
+    return hmac.new(key, phone_digits(phone).encode(), hashlib.sha256).hexdigest()
+
+
 # Audit rules ----------------------------------------------------------------------------------------
 class HoldReason:
     AMOUNT_OVER_LIMIT = "amount_over_limit"  # payable above the manual-review threshold
@@ -154,7 +184,8 @@ class AuditRules:
 
     auto_pass_max_fen: int = 50_000  # <= 500 yuan passes automatically (other conditions met)
     hold_above_fen: int = 500_000  # > 5000 yuan is always reviewed by hand
-    auto_pass_middle: bool = True  # orders between the thresholds (or remote / presale)
+    # SOP: auto-pass ONLY <= 500 yuan, not remote, not presale; anything else waits for a person.
+    auto_pass_middle: bool = False  # true: orders between the thresholds (or remote / presale) pass too
     remote_regions: tuple[str, ...] = DEFAULT_REMOTE_REGIONS
     # Places where a parcel is left with whoever is at the door, not with the receiver. A parcel locker
     # or a station (快递柜, 驿站) is not one: the receiver collects there with a code.
@@ -332,6 +363,19 @@ def review_wait(held_at: datetime | None, now: datetime, target_minutes: int) ->
 def presale_promise(now: datetime, days: int) -> tuple[datetime, str]:
     """When stock is short and the shop waits: ship-by date and the buyer-facing promise."""
     return now + timedelta(days=days), f"预计{days}天内发货"
+
+
+# Address change before dispatch ----------------------------------------------------------------------
+# The statuses whose address the buyer or the shop may still change: the parcel has not left.
+READDRESSABLE = BEFORE_SHIPMENT
+# Of those, the statuses the audit has already run in: a new address runs it again.
+AUDITED = (ON_HOLD, AWAITING_SHIPMENT)
+
+
+def check_address_change(status: str) -> None:
+    """An address may change only before the parcel leaves; else IllegalTransition (409)."""
+    if status not in READDRESSABLE:
+        raise IllegalTransition("order", status, "change the address of")
 
 
 # Who may cancel ----------------------------------------------------------------------------------------

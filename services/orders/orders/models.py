@@ -1,6 +1,6 @@
 """orders tables (SQLAlchemy). The shared outbox/inbox tables come from ecom_common.db.
 
-Keep in step with migrations/versions/0001_initial.py.
+Keep in step with migrations/versions/ (0001 onwards).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ class Order(Base):
         sa.Index("ix_orders_shop_status", "shop_id", "status"),
         sa.Index("ix_orders_created", "created_at", "id"),
         sa.Index("ix_orders_shop_phone_created", "shop_id", "receiver_phone", "created_at"),
+        sa.Index("ix_orders_phone_last4", "receiver_phone_last4", "created_at"),
+        sa.Index("ix_orders_phone_hash", "receiver_phone_hash"),
+        sa.Index("ix_orders_receiver_name", "receiver_name"),
         sa.CheckConstraint("payable_fen >= 0", name="ck_orders_payable_nonneg"),
     )
 
@@ -32,13 +35,21 @@ class Order(Base):
     shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False, index=True)
     status: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    # Presale: a line's SKU is sold ahead of stock (catalog's presale_ship_days, the most over the
+    # lines in presale_ship_days), or the stock ran short and the shop waits (StockShortage wait).
     presale: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    presale_ship_days: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     priority: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     note: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
     # The full address (shown only to roles that ship or serve the order) and its masked form.
     address: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
     address_masked: Mapped[dict] = mapped_column(sa.JSON, nullable=False)
     receiver_phone: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    # What phone search matches (never the masked copy, never a LIKE over phones): the last four
+    # digits (尾号) and a keyed hash of the full number (domain.phone_digest, ORDERS_PHONE_SEARCH_KEY).
+    receiver_phone_last4: Mapped[str] = mapped_column(sa.String(4), nullable=False, default="")
+    receiver_phone_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, default="")
+    receiver_name: Mapped[str] = mapped_column(sa.String(50), nullable=False, default="")
     goods_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     discount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     shipping_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
@@ -70,6 +81,7 @@ class Order(Base):
     discounts: Mapped[list[OrderDiscount]] = relationship(
         order_by="(OrderDiscount.line_no, OrderDiscount.id)", lazy="select"
     )
+    staff_notes: Mapped[list[OrderNote]] = relationship(order_by="OrderNote.id", lazy="select")
 
     @property
     def held_reason_list(self) -> list[str]:
@@ -91,13 +103,14 @@ class OrderLine(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True)
     line_no: Mapped[int] = mapped_column(sa.Integer, nullable=False)
-    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    sku_code: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
     title: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
     category_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     list_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     unit_price_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     weight_g: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    presale_ship_days: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)  # catalog's, when presale
     # The line's share of the order-level discounts (满减, coupons, points), apportioned by largest
     # remainder, and what the line paid: unit_price_fen x quantity - discount_fen. A refund of the
     # line reads paid_fen; the pricing engine is never run again for a refund.
@@ -142,6 +155,22 @@ class TimelineEntry(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     reason: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+class OrderNote(Base):
+    """The shop's own record on an order, never shown to the buyer: a merchant note (kind `note`), or
+    a contact with the buyer (kind `contact`: channel, outcome, e.g. the address verified by phone)."""
+
+    __tablename__ = "order_notes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(sa.String(40), sa.ForeignKey("orders.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)  # note | contact
+    channel: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)  # contact: phone, sms, im...
+    outcome: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)  # contact: reached, verified...
+    text: Mapped[str] = mapped_column(sa.String(500), nullable=False, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
 
 
 class AuditRuleSet(Base):

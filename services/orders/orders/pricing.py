@@ -10,6 +10,7 @@ from ecom_common.errors import RuleViolation
 
 # Pricing ---------------------------------------------------------------------------------------------
 MAX_LINE_QUANTITY = 9999
+MAX_PRESALE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class PricedLine:
     no_7day_return: bool = False  # catalog's special-goods flag, copied onto the line
     # The line's share of the order-level discounts (marketing's quote), by largest remainder.
     discount_fen: int = 0
+    # Catalog's presale promise for the SKU (预售: ships within N days of payment), None when in stock.
+    presale_ship_days: int | None = None
 
     @property
     def total_fen(self) -> int:
@@ -73,7 +76,6 @@ class OrderRequest:
     lines: list[dict[str, Any]]  # [{sku_code, quantity}]
     address: dict[str, Any]
     note: str = ""
-    presale: bool = False
     coupon_claim_ids: tuple[str, ...] = ()  # at most one shop and one platform coupon (marketing checks)
     points: int = 0  # points to redeem (100 = 1 yuan)
 
@@ -197,11 +199,24 @@ def price_lines(lines: list[dict[str, Any]], skus: dict[str, dict[str, Any]]) ->
                 weight_g=int(sku.get("weight_g") or 0),
                 member_price_fen=sku.get("member_price_fen"),
                 no_7day_return=bool(sku.get("no_7day_return")),
+                presale_ship_days=presale_days(sku),
             )
         )
     if errors:
         raise RuleViolation("some order lines cannot be sold", errors)
     return priced
+
+
+def presale_days(sku: dict[str, Any]) -> int | None:
+    """Catalog's `presale_ship_days` of a SKU: a whole number of days >= 0, else not presale."""
+    days = sku.get("presale_ship_days")
+    return days if type(days) is int and 0 <= days <= MAX_PRESALE_DAYS else None
+
+
+def order_presale_days(lines: list[PricedLine]) -> int | None:
+    """The order ships when its last line can: the most presale days over the lines, or None."""
+    days = [line.presale_ship_days for line in lines if line.presale_ship_days is not None]
+    return max(days) if days else None
 
 
 def total_weight_g(lines: list[PricedLine]) -> int:

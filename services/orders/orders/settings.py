@@ -6,6 +6,8 @@ their defaults are domain.AuditRules' own, so the SOP's figures are written in o
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -33,6 +35,9 @@ class Settings(ServiceSettings):
         "ORDERS_PRESALE_SHIP_DAYS", 3, "days promised to ship an order that waits for stock"
     )
     job_batch: int = setting("ORDERS_JOB_BATCH", 200, "orders per job run")
+    export_page_size: int = setting(
+        "ORDERS_EXPORT_PAGE_SIZE", 1000, "orders read per query by the CSV export (memory holds one page)"
+    )
     audit_auto_pass_max_fen: int = setting(
         "ORDERS_AUDIT_AUTO_PASS_MAX_FEN", _SEED.auto_pass_max_fen, "seed rule: payable up to this passes automatically"
     )
@@ -40,7 +45,9 @@ class Settings(ServiceSettings):
         "ORDERS_AUDIT_HOLD_ABOVE_FEN", _SEED.hold_above_fen, "seed rule: payable above this is always held"
     )
     audit_auto_pass_middle: bool = setting(
-        "ORDERS_AUDIT_AUTO_PASS_MIDDLE", _SEED.auto_pass_middle, "seed rule: orders between the thresholds pass"
+        "ORDERS_AUDIT_AUTO_PASS_MIDDLE",
+        _SEED.auto_pass_middle,
+        "seed rule: orders between the thresholds (or remote, or presale) pass too (SOP: false)",
     )
     remote_regions: tuple[str, ...] = setting(
         "ORDERS_REMOTE_REGIONS", _SEED.remote_regions, "seed rule: provinces that never pass automatically"
@@ -52,6 +59,13 @@ class Settings(ServiceSettings):
         "ORDERS_REPEAT_PHONE_WINDOW_MINUTES",
         _SEED.repeat_phone_window_minutes,
         "seed rule: ... when placed within this many minutes",
+    )
+
+    phone_search_key: str | None = setting(
+        "ORDERS_PHONE_SEARCH_KEY",
+        None,
+        "HMAC key of the stored receiver-phone hash that phone search matches (unset: derived from "
+        "ECOM_JWT_SECRET; changing it needs `receiver_phone_hash` recomputed)",
     )
 
     @property
@@ -74,3 +88,15 @@ class Settings(ServiceSettings):
                 "repeat_phone_window_minutes": self.repeat_phone_window_minutes,
             }
         )
+
+    def phone_key(self, jwt_secret: str) -> bytes:
+        """The key of the receiver-phone hash: ORDERS_PHONE_SEARCH_KEY, or one derived from the
+        platform secret (never a value published in the source)."""
+        return phone_key(self.phone_search_key, jwt_secret)
+
+
+def phone_key(explicit: str | None, jwt_secret: str) -> bytes:
+    """Shared with migration 0003, which hashes the phones of the orders placed before it."""
+    if explicit:
+        return explicit.encode()
+    return hmac.new(jwt_secret.encode(), b"orders-receiver-phone-search", hashlib.sha256).digest()

@@ -39,9 +39,9 @@ def test_small_complete_local_orders_pass(payable):
 
 
 def test_just_above_auto_pass_is_a_middle_order():
-    strict = AuditRules(auto_pass_middle=False)
-    assert domain.audit(facts(50_001), RULES).passed  # default: middle orders pass
-    held = domain.audit(facts(50_001), strict)
+    lenient = AuditRules(auto_pass_middle=True)
+    assert domain.audit(facts(50_001), lenient).passed
+    held = domain.audit(facts(50_001), RULES)  # default (SOP): auto-pass only <= 500 yuan
     assert held.held and held.reasons == (HoldReason.MIDDLE_AMOUNT,)
 
 
@@ -198,7 +198,8 @@ def test_remote_regions_are_configurable():
 def test_presale_never_auto_passes():
     strict = domain.audit(facts(presale=True), AuditRules(auto_pass_middle=False))
     assert strict.reasons == (HoldReason.PRESALE,)
-    assert domain.audit(facts(presale=True), RULES).passed
+    assert domain.audit(facts(presale=True), AuditRules(auto_pass_middle=True)).passed
+    assert domain.audit(facts(presale=True), RULES).reasons == (HoldReason.PRESALE,)  # the SOP's default
 
 
 def test_middle_reasons_are_all_listed():

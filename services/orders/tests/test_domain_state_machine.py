@@ -33,6 +33,8 @@ EXPECTED = {
     ("awaiting_shipment", "cancel"): "cancelled",
     ("shipped", "deliver"): "delivered",
     ("delivered", "complete"): "completed",
+    # an address change before dispatch re-runs the audit; an audited order may be held again
+    ("awaiting_shipment", "readdress_hold"): "on_hold",
 }
 ACTIONS = [
     "pay",
@@ -46,6 +48,7 @@ ACTIONS = [
     "ship",
     "deliver",
     "complete",
+    "readdress_hold",
 ]
 STATUSES = [
     "pending_payment",

@@ -192,15 +192,16 @@ def test_orders_outside_the_phone_window_do_not_count(place, saga, db, clock):
 
 
 def test_middle_orders_follow_the_shop_setting(client, place, saga, db):
-    passed = place(lines=[{"sku_code": "MID", "quantity": 1}])
-    saga.pay(passed)
-    saga.reserve(passed)
-    assert status(db, passed) == "awaiting_shipment"
-    assert client.put("/api/v1/audit-rules", json={"auto_pass_middle": False}, headers=OPS).status_code == 200
+    # the SOP's default: auto-pass only <= 500 yuan; a 1000 yuan order waits for a person
     held = place(lines=[{"sku_code": "MID", "quantity": 1}], buyer="carol", address={**ADDRESS, "phone": "13900000000"})
     saga.pay(held)
     saga.reserve(held)
     assert get(db, held).held_reason_list == ["middle_amount"]
+    assert client.put("/api/v1/audit-rules", json={"auto_pass_middle": True}, headers=OPS).status_code == 200
+    passed = place(lines=[{"sku_code": "MID", "quantity": 1}])
+    saga.pay(passed)
+    saga.reserve(passed)
+    assert status(db, passed) == "awaiting_shipment"
 
 
 def test_remote_regions_follow_the_shop_setting(client, place, saga, db):
@@ -246,7 +247,7 @@ def test_a_shortage_that_overtakes_its_payment_waits_for_it(place, saga, db, eve
 
 
 # inventory.StockShortage --------------------------------------------------------------------------
-def test_shortage_with_wait_policy_makes_a_presale_promise(place, saga, db, clock, events):
+def test_shortage_with_wait_policy_makes_a_presale_promise(client, place, saga, db, clock, events):
     order = place()
     saga.pay(order)
     saga.shortage(order, "wait")
@@ -255,19 +256,26 @@ def test_shortage_with_wait_policy_makes_a_presale_promise(place, saga, db, cloc
     assert (o.promised_ship_by.replace(tzinfo=None) - o.paid_at.replace(tzinfo=None)).days == 3
     saga.shortage(order, "wait")  # a repeated shortage changes nothing
     assert actions(db, order) == ["placed", "pay", "wait_for_stock"]
-    # Stock arrives: inventory reserves and reports; presale orders pass by the middle setting (default on).
+    (promised,) = events("orders.PresalePromised")
+    assert promised["payload"]["reason"] == "stock_shortage" and promised["payload"]["promise"] == "预计3天内发货"
+    # Stock arrives: inventory reserves and reports; presale orders are reviewed (the SOP's default),
+    # and the approval carries the promise to logistics.
     saga.reserve(order)
+    assert get(db, order).held_reason_list == ["presale"]
+    client.post(f"/api/v1/orders/{order['order_id']}/review", json={"decision": "approve"}, headers=OPS)
     assert status(db, order) == "awaiting_shipment"
-    assert events("orders.OrderReadyToShip")[0]["payload"]["promised_ship_by"] is not None
+    assert (
+        events("orders.OrderReadyToShip")[0]["payload"]["promised_ship_by"] == promised["payload"]["promised_ship_by"]
+    )
 
 
-def test_presale_from_shortage_is_reviewed_when_the_shop_reviews_middle_orders(client, place, saga, db):
-    client.put("/api/v1/audit-rules", json={"auto_pass_middle": False}, headers=OPS)
+def test_presale_from_shortage_passes_when_the_shop_lets_middle_orders_pass(client, place, saga, db):
+    client.put("/api/v1/audit-rules", json={"auto_pass_middle": True}, headers=OPS)
     order = place()
     saga.pay(order)
     saga.shortage(order, "wait")
     saga.reserve(order)
-    assert get(db, order).held_reason_list == ["presale"]
+    assert status(db, order) == "awaiting_shipment"
 
 
 def test_shortage_with_cancel_policy_cancels_and_refunds(place, saga, db, events):

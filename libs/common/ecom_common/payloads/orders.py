@@ -43,6 +43,9 @@ class OrderReadyToShip(OrderRef):
     # Total parcel weight (sum of SKU weight x quantity), when orders knows it: logistics uses it to
     # choose a carrier (heavy parcels go to a cheaper carrier).
     weight_g = fields.Int(allow_none=True)
+    # Presale (a presale SKU, or the stock ran short): the date promised to the buyer (paid time + the
+    # most presale days over the lines), the shipment's dispatch deadline. Null: the SOP's usual one.
+    promised_ship_by = fields.Str(allow_none=True)
 
 
 @event("orders.OrderShipped")
@@ -72,3 +75,34 @@ class OrderCancelled(OrderRef):
     # Set when an after-sales case (refund-only before shipment) asked for the cancellation; billing
     # carries it into RefundSucceeded so that aftersales can close the case.
     case_id = fields.Str(allow_none=True)
+
+
+@event("orders.AddressChanged")
+class AddressChanged(OrderRef):
+    """The buyer or the shop changed the receiver address before dispatch (POST /orders/{id}/address).
+    Logistics re-reads the full address (GET orders /api/v1/orders/{id}) for a waybill not yet handed
+    over; aftersales tells the buyer. `held`: the audit, run again on the new address, holds the order
+    (`reasons`); a shipment for it should wait for the review (an approval sends OrderReadyToShip)."""
+
+    buyer_id = fields.Str(required=True)
+    # Masked like every event's address: region and street, name 张*, phone 138****5678, detail ****.
+    address = fields.Dict(required=True)
+    status = fields.Str(required=True)
+    held = fields.Bool(load_default=False)
+    reasons = fields.List(fields.Str(), load_default=list)
+    changed_at = fields.Str(required=True)
+    changed_by = fields.Str()
+
+
+@event("orders.PresalePromised")
+class PresalePromised(OrderRef):
+    """A presale order's ship-by date, for the buyer (预计N天内发货): sent at payment when a line's SKU
+    is presale (`reason: sku_presale`, paid time + the most presale days over the lines), or when the
+    stock ran short and the shop waits (`reason: stock_shortage`). aftersales' notifications tell the
+    buyer; the same date travels as `promised_ship_by` on OrderReadyToShip."""
+
+    buyer_id = fields.Str(required=True)
+    promised_ship_by = fields.Str(required=True)
+    promise = fields.Str(required=True)
+    ship_days = fields.Int(validate=validate.Range(min=0))
+    reason = fields.Str(validate=validate.OneOf(["sku_presale", "stock_shortage"]))

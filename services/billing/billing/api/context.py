@@ -10,9 +10,8 @@ from flask import Response
 from marshmallow import fields, validate
 
 from ecom_common.auth import shop_or_all
+from ecom_common.csvexport import csv_response
 from ecom_common.http import current_db
-
-from .. import csvexport
 
 # The roles that read a shop's money (ledger, settlements, payouts, reconciliation).
 MONEY_READERS = ("finance", "admin", "ops")
@@ -42,7 +41,7 @@ def format_field() -> fields.Str:
 
 def csv_download(stmt: sa.Select, header: Sequence[str], name: str, shop: str | None) -> Response:
     """Every row of `stmt` (its columns in `header`'s order) as a streamed CSV attachment
-    (csvexport: BOM, no formulas). The rows are read in batches of CSV_BATCH from a session the
+    (ecom_common.csvexport: BOM, no formulas). The rows are read in batches of CSV_BATCH from a session the
     stream opens and closes itself, after the view has checked who asks and for which shop."""
     db = current_db()
 
@@ -51,9 +50,4 @@ def csv_download(stmt: sa.Select, header: Sequence[str], name: str, shop: str | 
             yield from session.execute(stmt.execution_options(yield_per=CSV_BATCH))
 
     filename = f"{name}-{shop or 'all'}-{db.config.clock.now().date().isoformat()}.csv"
-    return Response(
-        csvexport.stream(header, rows()),
-        mimetype="text/csv",
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{csvexport.cell(filename)}"'},
-    )
+    return csv_response(filename, header, rows())

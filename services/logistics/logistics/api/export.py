@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response
 
-from ecom_common.csvexport import Column, csv_response
+from ecom_common.csvexport import Column, column_rows, csv_response, headers
 from ecom_common.usecase import use_case
 
 from ..settings import Settings
@@ -86,4 +86,4 @@ def export(filename: str, columns: list[Column], query: Callable[[datetime], Any
             for s in result.scalars():
                 yield render(s, ctx.now)
 
-    return csv_response(filename, columns, rows())
+    return csv_response(filename, headers(columns), column_rows(columns, rows()))

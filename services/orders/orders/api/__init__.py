@@ -1,5 +1,6 @@
 """orders' HTTP API: one blueprint per resource, each in its own module (orders.py: the orders and
-their transitions; audit_rules.py: a shop's audit rules), with the schemas in schemas.py and how an
+their transitions; notes.py: merchant notes and the contact log; bulk.py: bulk review; sla.py: GET /sla;
+audit_rules.py: a shop's audit rules), with the schemas in schemas.py and how an
 order is shown, to whom, in render.py.
 
 Who sees what (CONTRACTS.md "Auth"): a buyer their own orders; merchant staff (ops, cs, warehouse,
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 from ecom_common.http import Blueprint
 
-from . import audit_rules, orders
+from . import audit_rules, bulk, notes, orders, sla
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Orders, their audit and timeline")
-for resource in (orders, audit_rules):
+for resource in (bulk, orders, notes, audit_rules, sla):
     blp.register_blueprint(resource.blp)
 
 BLUEPRINTS = [blp]

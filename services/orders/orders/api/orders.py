@@ -8,6 +8,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from ecom_common.auth import current_principal, list_filter, requires
+from ecom_common.csvexport import csv_response, keyset_pages
 from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
 from ecom_common.pagination import paginate
@@ -16,8 +17,18 @@ from ecom_common.usecase import use_case
 from .. import domain, operations, pricing
 from ..models import Order
 from ..settings import Settings
-from .render import order_detail, order_out
-from .schemas import CancelIn, CountArgs, CountsOut, OrderIn, OrderListArgs, OrderOut, OrderPage, ReviewIn
+from .render import CSV_HEADER, SEES_FULL_ADDRESS, csv_row, order_detail, order_out
+from .schemas import (
+    AddressChangeIn,
+    CancelIn,
+    CountArgs,
+    CountsOut,
+    OrderIn,
+    OrderListArgs,
+    OrderOut,
+    OrderPage,
+    ReviewIn,
+)
 
 blp = Blueprint("orders", __name__)
 
@@ -40,7 +51,6 @@ def place_order(args):
         lines=args["lines"],
         address=args["address"],
         note=args["note"],
-        presale=args["presale"],
         coupon_claim_ids=tuple(args["coupon_claim_ids"]),
         points=args["points"],
     )
@@ -52,39 +62,44 @@ def place_order(args):
 @requires(*READERS)
 @blp.arguments(OrderListArgs, location="query")
 @blp.response(200, OrderPage)
+@blp.alt_response(200, description="`format=csv`: every matching order, streamed", content_type="text/csv")
 def list_orders(args):
-    """Orders, newest first, filtered; addresses and phones masked.
+    """Orders, newest first, filtered (receiver phone: last four digits or the full number; receiver
+    name; buyer; SKU; placed-at range; status...); addresses and phones masked.
 
     created_from after created_to, or min_payable_fen above max_payable_fen, is 422."""
     stmt = _scoped(sa.select(Order), args.get("shop_id"))
-    if args.get("status"):
-        stmt = stmt.where(Order.status.in_(args["status"]))
-    if args.get("tab"):
-        stmt = stmt.where(Order.status.in_(dict((t[0], t[2]) for t in domain.TABS)[args["tab"]]))
-    if args.get("buyer_id"):
-        stmt = stmt.where(Order.buyer_id == args["buyer_id"])
-    if args.get("created_from"):
-        stmt = stmt.where(Order.created_at >= args["created_from"])
-    if args.get("created_to"):
-        stmt = stmt.where(Order.created_at <= args["created_to"])
-    if args.get("min_payable_fen") is not None:
-        stmt = stmt.where(Order.payable_fen >= args["min_payable_fen"])
-    if args.get("max_payable_fen") is not None:
-        stmt = stmt.where(Order.payable_fen <= args["max_payable_fen"])
-    if args.get("held_reason"):
-        stmt = stmt.where(Order.held_reasons.like(f"%,{args['held_reason']},%"))
-    if args.get("priority") is not None:
-        stmt = stmt.where(Order.priority.is_(args["priority"]))
+    if args["format"] == "csv":
+        return _export(stmt, args)
     with use_case(Settings) as ctx:
         target = ctx.settings.review_target_minutes
         return paginate(
             ctx.session,
-            stmt,
+            stmt.where(*operations.order_filters(ctx, args)),
             [Order.created_at, Order.id],
             args["limit"],
             args.get("cursor"),
             to_item=lambda o: order_out(o, ctx.now, target),
         )
+
+
+def _export(stmt, args):
+    """The orders matching the filters as a streamed CSV (ecom_common.csvexport): read a page at a
+    time in a unit of work of the export's own while the body is sent. Phones, names and house
+    numbers are masked unless the caller may see the order's full address."""
+    full_address = current_principal().scope(SEES_FULL_ADDRESS)
+
+    def rows():
+        with use_case(Settings) as ctx:
+            yield from keyset_pages(
+                ctx.session,
+                stmt.where(*operations.order_filters(ctx, args)),
+                [Order.created_at, Order.id],
+                ctx.settings.export_page_size,
+                to_row=lambda o: csv_row(o, full=full_address.allows(o.shop_id, o.buyer_id)),
+            )
+
+    return csv_response("orders.csv", CSV_HEADER, rows())
 
 
 def _scoped(stmt, requested_shop: str | None):
@@ -152,6 +167,19 @@ def cancel_order(args, order_id):
     with use_case(Settings) as ctx:
         order = operations.get(ctx, order_id)
         return order_detail(ctx, operations.cancel_by_caller(ctx, order, args.get("reason")))
+
+
+@blp.route("/orders/<order_id>/address", methods=["POST"])
+@requires("buyer", "cs", "ops", "admin")
+@idempotent()
+@blp.arguments(AddressChangeIn)
+@blp.response(200, OrderOut)
+def change_address(args, order_id):
+    """Change the receiver address before dispatch (buyer: own orders; cs/ops: their shop's); 409
+    once shipped. An audited order is audited again (it may be held); orders.AddressChanged."""
+    with use_case(Settings) as ctx:
+        order = operations.get(ctx, order_id)
+        return order_detail(ctx, operations.change_address(ctx, order, domain.Address.from_dict(args["address"])))
 
 
 @blp.route("/orders/<order_id>/confirm-receipt", methods=["POST"])

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from ecom_common.auth import current_principal
-from ecom_common.clock import aware
+from ecom_common.clock import aware, iso
 from ecom_common.privacy import scrub
 
 from .. import domain, operations
-from ..models import Order
+from ..models import Order, OrderNote
 
 # Who ships or serves an order sees its full address; finance and reviewers do not.
 SEES_FULL_ADDRESS = frozenset({"admin", "service", "ops", "cs", "warehouse", "buyer"})
@@ -22,7 +22,23 @@ def order_detail(ctx: operations.OrdersCtx, order: Order) -> dict:
     in its own transaction after the flush, just before the commit, instead of reading it again."""
     ctx.session.flush()
     full_address = current_principal().scope(SEES_FULL_ADDRESS).allows(order.shop_id, order.buyer_id)
-    return order_out(order, ctx.now, ctx.settings.review_target_minutes, full_address=full_address, timeline=True)
+    out = order_out(order, ctx.now, ctx.settings.review_target_minutes, full_address=full_address, timeline=True)
+    if not ctx.actor.has("buyer"):
+        out["staff_notes"] = [note_out(n, full=full_address) for n in order.staff_notes]
+    return out
+
+
+def note_out(entry: OrderNote, *, full: bool) -> dict:
+    """A merchant note or contact; a phone in its text is masked for who sees only masked data."""
+    return {
+        "id": entry.id,
+        "kind": entry.kind,
+        "channel": entry.channel,
+        "outcome": entry.outcome,
+        "text": entry.text if full else scrub(entry.text),
+        "at": aware(entry.at),
+        "by": entry.by,
+    }
 
 
 def order_out(
@@ -99,6 +115,75 @@ def order_out(
             for t in order.timeline
         ]
     return out
+
+
+# The CSV export's columns (GET /orders?format=csv), in order.
+CSV_HEADER = (
+    "order_id",
+    "shop_id",
+    "status",
+    "placed_at",
+    "paid_at",
+    "buyer_id",
+    "receiver_name",
+    "receiver_phone",
+    "province",
+    "city",
+    "district",
+    "street",
+    "detail",
+    "items",
+    "goods_fen",
+    "discount_fen",
+    "shipping_fen",
+    "payable_fen",
+    "presale",
+    "promised_ship_by",
+    "held_reasons",
+    "priority",
+    "carrier",
+    "tracking_no",
+    "shipped_at",
+    "note",
+)
+
+
+def csv_row(order: Order, *, full: bool) -> tuple:
+    """One order as a CSV row: the full receiver (name, phone, detail) and note only when `full` (the
+    roles that ship or serve the order, as on a single order); otherwise the masked ones."""
+    address = order.address if full else order.address_masked
+    return (
+        order.id,
+        order.shop_id,
+        order.status,
+        _iso(order.created_at),
+        _iso(order.paid_at),
+        order.buyer_id,
+        address.get("name"),
+        address.get("phone"),
+        address.get("province"),
+        address.get("city"),
+        address.get("district"),
+        address.get("street"),
+        address.get("detail"),
+        "; ".join(f"{line.sku_code} x{line.quantity}" for line in order.lines),
+        order.goods_fen,
+        order.discount_fen,
+        order.shipping_fen,
+        order.payable_fen,
+        order.presale,
+        _iso(order.promised_ship_by),
+        ",".join(order.held_reason_list),
+        order.priority,
+        order.carrier,
+        order.tracking_no,
+        _iso(order.shipped_at),
+        order.note if full else scrub(order.note or ""),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return iso(aware(value)) if value is not None else None
 
 
 def rules_out(shop: operations.ShopRules) -> dict:

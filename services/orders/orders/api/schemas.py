@@ -9,8 +9,13 @@ from ecom_common.pagination import PageArgs
 from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 
 from .. import domain, pricing
+from ..operations.notes import CHANNELS, OUTCOMES
 
+# The most orders one bulk request names.
+BULK_MAX = 200
 PHONE_RE = r"^\+?[0-9][0-9\- ]{5,18}[0-9]$"
+# Phone search: the last four digits, or a full number (PHONE_RE, full-width digits allowed).
+SEARCH_PHONE_RE = r"^(?:[0-9０-９]{4}|[+＋]?[0-9０-９][0-9０-９\- ]{5,18}[0-9０-９])$"
 
 
 # Bodies and query arguments ------------------------------------------------------------------------------
@@ -60,7 +65,13 @@ class OrderIn(FlatErrorsSchema):
     lines = fields.List(fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=50))
     address = fields.Nested(AddressIn, required=True)
     note = fields.Str(load_default="", validate=validate.Length(max=200))
-    presale = fields.Bool(load_default=False)
+    presale = fields.Bool(
+        load_default=False,
+        metadata={
+            "description": "ignored: presale comes from the SKU (catalog's presale_ship_days) or a stock "
+            "shortage, never from the buyer; accepted so that older clients are not refused"
+        },
+    )
     coupon_claim_ids = fields.List(
         fields.Str(validate=validate.Length(min=1, max=40)),
         load_default=list,
@@ -84,6 +95,25 @@ class ReviewIn(FlatErrorsSchema):
             raise ValidationError("A rejection needs a reason.", "reason")
 
 
+class NoteIn(FlatErrorsSchema):
+    text = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+
+    @validates_schema
+    def _not_blank(self, data, **kwargs):
+        if not (data.get("text") or "").strip():
+            raise ValidationError("Must not be blank.", "text")
+
+
+class ContactIn(FlatErrorsSchema):
+    channel = fields.Str(required=True, validate=validate.OneOf(CHANNELS))
+    outcome = fields.Str(required=True, validate=validate.OneOf(OUTCOMES))
+    note = fields.Str(load_default="", validate=validate.Length(max=500))
+
+
+class AddressChangeIn(FlatErrorsSchema):
+    address = fields.Nested(AddressIn, required=True)
+
+
 class CancelIn(FlatErrorsSchema):
     reason = fields.Str(load_default=None, validate=validate.Length(max=300))
 
@@ -93,12 +123,27 @@ class OrderListArgs(PageArgs):
     tab = fields.Str(validate=validate.OneOf([t[0] for t in domain.TABS]))
     shop_id = fields.Str()
     buyer_id = fields.Str()
-    created_from = fields.AwareDateTime(default_timezone=None)
-    created_to = fields.AwareDateTime(default_timezone=None)
+    created_from = fields.AwareDateTime(default_timezone=None, metadata={"description": "placed at or after"})
+    created_to = fields.AwareDateTime(default_timezone=None, metadata={"description": "placed at or before"})
     min_payable_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
     max_payable_fen = fields.Int(validate=validate.Range(min=0, max=MAX_INT))
     held_reason = fields.Str(validate=validate.OneOf(domain.HoldReason.ALL))
     priority = fields.Bool()
+    phone = fields.Str(
+        validate=validate.Regexp(SEARCH_PHONE_RE, error="Four digits, or a phone number."),
+        metadata={"description": "the receiver's phone: its last four digits (尾号) or the full number"},
+    )
+    receiver_name = fields.Str(
+        validate=validate.Length(min=1, max=50), metadata={"description": "the receiver's name as written"}
+    )
+    sku_code = fields.Str(
+        validate=validate.Length(min=1, max=64), metadata={"description": "orders with a line of this SKU"}
+    )
+    format = fields.Str(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "csv: every order matching the filters, streamed (limit and cursor ignored)"},
+    )
 
     @validates_schema
     def _ranges(self, data, **kwargs):
@@ -192,6 +237,16 @@ class ReviewWaitOut(Schema):
     overdue = fields.Bool()
 
 
+class StaffNoteOut(Schema):
+    id = fields.Int()
+    kind = fields.Str(metadata={"description": "note | contact"})
+    channel = fields.Str(allow_none=True, metadata={"description": "contact: " + " | ".join(CHANNELS)})
+    outcome = fields.Str(allow_none=True, metadata={"description": "contact: " + " | ".join(OUTCOMES)})
+    text = fields.Str()
+    at = UtcTime()
+    by = fields.Str()
+
+
 class OrderOut(Schema):
     order_id = fields.Str()
     shop_id = fields.Str()
@@ -232,6 +287,12 @@ class OrderOut(Schema):
         fields.Nested(DiscountOut), metadata={"description": "single order only: one row per (line, source)"}
     )
     timeline = fields.List(fields.Nested(TimelineOut))
+    staff_notes = fields.List(
+        fields.Nested(StaffNoteOut),
+        metadata={
+            "description": "single order, the shop's staff only (never the buyer): notes and contacts, oldest first"
+        },
+    )
 
 
 OrderPage = page_of(OrderOut)

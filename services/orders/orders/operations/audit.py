@@ -66,15 +66,7 @@ def audit_reserved(ctx: OrdersCtx, order: Order) -> domain.AuditOutcome | None:
     if not domain.can(order.status, A.PASS_AUDIT):
         note(ctx, order, "reservation_ignored", f"stock reserved while {order.status}; nothing to audit")
         return None
-    rules = audit_rules(ctx, order.shop_id).rules
-    facts = domain.AuditFacts(
-        payable_fen=order.payable_fen,
-        address=domain.Address.from_dict(order.address),
-        note=order.note,
-        presale=order.presale,
-        same_phone_orders=_same_phone_orders(ctx, order, rules.repeat_phone_window_minutes),
-    )
-    outcome = domain.audit(facts, rules)
+    outcome = run_audit(ctx, order)
     priority = order.priority or outcome.priority
     # The audit is the service's own decision, whoever reported the reservation.
     system = ctx.acting_as(SYSTEM)
@@ -92,19 +84,34 @@ def audit_reserved(ctx: OrdersCtx, order: Order) -> domain.AuditOutcome | None:
             held_at=ctx.now,
             held_reasons="," + ",".join(reasons) + ",",
         )
-        ctx.record(
-            make_event(
-                "orders.OrderHeld",
-                {
-                    "order_id": order.id,
-                    "shop_id": order.shop_id,
-                    "reasons": reasons,
-                    "priority": priority,
-                    "payable_fen": order.payable_fen,
-                },
-            )
-        )
+        ctx.record(held_event(order, reasons, priority))
     return outcome
+
+
+def run_audit(ctx: OrdersCtx, order: Order) -> domain.AuditOutcome:
+    """The shop's audit rules applied to the order as it is stored now (domain.audit)."""
+    rules = audit_rules(ctx, order.shop_id).rules
+    facts = domain.AuditFacts(
+        payable_fen=order.payable_fen,
+        address=domain.Address.from_dict(order.address),
+        note=order.note,
+        presale=order.presale,
+        same_phone_orders=_same_phone_orders(ctx, order, rules.repeat_phone_window_minutes),
+    )
+    return domain.audit(facts, rules)
+
+
+def held_event(order: Order, reasons: list[str], priority: bool):
+    return make_event(
+        "orders.OrderHeld",
+        {
+            "order_id": order.id,
+            "shop_id": order.shop_id,
+            "reasons": reasons,
+            "priority": priority,
+            "payable_fen": order.payable_fen,
+        },
+    )
 
 
 def _same_phone_orders(ctx: OrdersCtx, order: Order, window_minutes: int) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ecom_common.clock import iso
+from ecom_common.clock import aware, iso
 from ecom_common.events import make_event
 from ecom_common.usecase import Actor
 
@@ -38,7 +38,12 @@ def apply_payment(ctx: OrdersCtx, order: Order, *, payment_id: str, amount_fen: 
         )
         return
     now = ctx.now
-    move(ctx, order, A.PAY, f"payment {payment_id} ({method or '?'})", paid_at=now, payment_id=payment_id)
+    # A presale SKU's promise runs from payment: paid time + the most presale days over the lines.
+    promised: dict = {}
+    if order.presale_ship_days is not None:
+        ship_by, promise = domain.presale_promise(now, order.presale_ship_days)
+        promised = {"promised_ship_by": ship_by, "promise": promise}
+    move(ctx, order, A.PAY, f"payment {payment_id} ({method or '?'})", paid_at=now, payment_id=payment_id, **promised)
     ctx.record(
         make_event(
             "orders.OrderPaid",
@@ -56,6 +61,8 @@ def apply_payment(ctx: OrdersCtx, order: Order, *, payment_id: str, amount_fen: 
             },
         )
     )
+    if promised:
+        ctx.record(presale_promised_event(order, "sku_presale", order.presale_ship_days))
 
 
 def apply_shortage(ctx: OrdersCtx, order: Order, *, policy: str, short: str) -> None:
@@ -72,7 +79,11 @@ def apply_shortage(ctx: OrdersCtx, order: Order, *, policy: str, short: str) -> 
     if not domain.can(order.status, A.WAIT_FOR_STOCK):
         note(ctx, order, "shortage_ignored", f"shortage while {order.status}")
         return
-    ship_by, promise = domain.presale_promise(ctx.now, ctx.settings.presale_ship_days)
+    days = ctx.settings.presale_ship_days
+    ship_by, promise = domain.presale_promise(ctx.now, days)
+    if order.promised_ship_by is not None and aware(order.promised_ship_by) > ship_by:
+        # a presale SKU's later promise stands
+        ship_by, promise, days = aware(order.promised_ship_by), order.promise, order.presale_ship_days or days
     move(
         ctx,
         order,
@@ -81,6 +92,23 @@ def apply_shortage(ctx: OrdersCtx, order: Order, *, policy: str, short: str) -> 
         presale=True,
         promised_ship_by=ship_by,
         promise=promise,
+    )
+    ctx.record(presale_promised_event(order, "stock_shortage", days))
+
+
+def presale_promised_event(order: Order, reason: str, days: int):
+    """The buyer is told when the order ships (预计N天内发货): aftersales' notifications send it."""
+    return make_event(
+        "orders.PresalePromised",
+        {
+            "order_id": order.id,
+            "shop_id": order.shop_id,
+            "buyer_id": order.buyer_id,
+            "promised_ship_by": iso(aware(order.promised_ship_by)),
+            "promise": order.promise,
+            "ship_days": days,
+            "reason": reason,
+        },
     )
 
 

@@ -12,6 +12,7 @@ from ecom_common.peers import gateway
 
 from .. import domain, gateways, pricing
 from ..models import Order, OrderDiscount, OrderLine, TimelineEntry
+from .search import searchable_receiver
 from .transitions import OrdersCtx, discounts_payload, lines_payload
 
 
@@ -72,12 +73,14 @@ def _new_order(
         shop_id=request.shop_id,
         buyer_id=request.buyer_id,
         status=domain.PENDING_PAYMENT,
-        presale=request.presale,
+        presale=pricing.order_presale_days(priced.lines) is not None,
+        presale_ship_days=pricing.order_presale_days(priced.lines),
         priority=False,
         note=request.note.strip(),
         address=address.to_dict(),
         address_masked=address.masked(),
         receiver_phone=address.phone,
+        **searchable_receiver(ctx, address),
         goods_fen=totals.goods_fen,
         discount_fen=totals.discount_fen,
         shipping_fen=totals.shipping_fen,
@@ -97,6 +100,7 @@ def _new_order(
                 list_price_fen=p.list_price_fen,
                 unit_price_fen=p.unit_price_fen,
                 weight_g=p.weight_g,
+                presale_ship_days=p.presale_ship_days,
                 discount_fen=p.discount_fen,
                 paid_fen=p.paid_fen,
                 no_7day_return=p.no_7day_return,

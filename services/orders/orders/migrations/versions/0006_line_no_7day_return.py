@@ -1,16 +1,16 @@
 """orders: each line keeps catalog's special-goods flag at placing (`no_7day_return`: custom-made or
 fresh goods, 不支持七天无理由退货), which aftersales reads when a buyer asks for a no_reason return.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-03
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
