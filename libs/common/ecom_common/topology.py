@@ -86,6 +86,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCancelled",  # locked coupons released, points returned
         "orders.OrderCompleted",  # points earned
         "billing.RefundSucceeded",  # points and campaign subsidy taken back in proportion
+        "aftersales.CompensationCouponRequested",  # a complaint's compensation coupon, once per complaint
     ],
     # analytics projects facts and rollups from what happened (services/analytics/README.md).
     "analytics.events": [

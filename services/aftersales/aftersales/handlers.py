@@ -194,11 +194,15 @@ def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
-    """A coupon reached the buyer's account (marketing): a marketing message."""
+    """A coupon reached the buyer's account (marketing): a marketing message; a complaint's
+    compensation coupon (reason compensation) a service message with its value."""
     p = event.payload
-    issuer = "店铺" if p.get("shop_id") else "平台"
     key = f"coupon_issued:{p['claim_id']}"
-    notice = Notice("coupon_issued", key, {"issuer": issuer}, None, p.get("shop_id"), buyer_id=p["buyer_id"])
+    if p.get("reason") == "compensation" and p.get("amount_fen") is not None:
+        template, variables = "compensation_coupon", {"amount_yuan": messages.yuan(int(p["amount_fen"]))}
+    else:
+        template, variables = "coupon_issued", {"issuer": "店铺" if p.get("shop_id") else "平台"}
+    notice = Notice(template, key, variables, None, p.get("shop_id"), buyer_id=p["buyer_id"])
     _notify(uow, event, notice)
 
 
