@@ -56,6 +56,11 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # multi-level review (approvals.py): awaiting_second_approval after the first of two approvals
+    approval_stage: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    first_approved_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    first_approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    second_approved_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
 
     lines: Mapped[list[CaseLine]] = relationship(order_by="CaseLine.id", lazy="selectin")
     timeline: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", lazy="selectin")

@@ -24,7 +24,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import SYSTEM, Ctx
 
-from . import claims, domain, notifications, periods, service_desk
+from . import approvals, claims, domain, notifications, periods, service_desk
 from .domain import Action, CaseType, ComplaintStatus, Status
 from .models import Case, CaseEvent, CaseLine, Complaint, ComplaintEvent, Escalation, Feedback
 from .settings import Settings
@@ -158,6 +158,8 @@ def approve(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str | None = 
     """cs approves: a return or exchange gets the shop's return address; a refund-only's refund is
     asked for at once."""
     case = case_of(ctx, case_or_id)
+    if approvals.hold(ctx, case, reason):  # the first of two approvals (multi-level review)
+        return case
     changes = {}
     if case.case_type in (CaseType.RETURN, CaseType.EXCHANGE):
         changes["return_address"] = ctx.settings.policy.return_address(case.shop_id)
