@@ -62,6 +62,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
+        "orders.OrderCompleted",  # the buyer is no longer a new customer of the shop (auto-approval)
         "billing.RefundSucceeded",  # -> case closed; the buyer is told (refund done)
         "billing.RefundFailed",
         "logistics.ShipmentDispatched",  # replacement shipped -> reshipped; 已发货 with the tracking number

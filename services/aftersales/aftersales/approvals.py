@@ -1,21 +1,29 @@
-"""Multi-level review, the service layer (the rules are decisions.py): `operations.approve` asks
+"""Automatic decisions and multi-level review, the service layer (the rules are decisions.py): `operations.approve` asks
 `hold(ctx, case)` first. A refund above AFTERSALES_SECOND_APPROVAL_FEN is held at its first approval
 (stage `awaiting_second_approval`, status still `requested`, a `first_approve` entry on the timeline);
 the second approval, by a different ops or admin, lets `approve` go on (status `approved`, its refund
 asked for). Each stage moves by a guarded UPDATE (`WHERE status = 'requested' AND approval_stage ...`):
 of two racing approvals one wins, the other answers 409 and changes nothing.
+
+`automatic_reason(ctx, draft)`: why the system approves a new case at once (a small refund-only, or a
+new customer's refund-only up to AFTERSALES_AUTO_APPROVE_NEW_BUYER_REFUND_FEN), or None. A new customer
+is one with no earlier completed order in the shop as far as aftersales knows: the orders it was told
+completed (`orders.OrderCompleted`, kept in `completed_orders` by `record_completed`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
+from ecom_common.db import insert_ignore
 from ecom_common.errors import IllegalTransition
 from ecom_common.usecase import Ctx
 
-from . import decisions, service_desk
+from . import decisions, domain, service_desk
 from .domain import Status
-from .models import Case, CaseEvent
+from .models import Case, CaseEvent, CompletedOrder
 from .settings import Settings
 
 ApprovalCtx = Ctx[Settings]
@@ -74,3 +82,32 @@ def _move(ctx: ApprovalCtx, case: Case, stage: str | None, **changes: object) ->
     if won != 1:
         raise IllegalTransition(f"{case.case_type} case", "approved meanwhile", "approve")
     ctx.session.refresh(case)
+
+
+def automatic_reason(ctx: ApprovalCtx, draft: domain.CaseDraft, *, new_customers: bool = True) -> str | None:
+    """Why the system approves this new case at once, or None (cs decides). `new_customers`: the
+    buyer's own request (a complaint's refund is approved by its agent, not by this rule)."""
+    if draft.auto_approve:
+        return f"refund-only below {ctx.settings.policy.auto_approve_below_fen} fen is approved automatically"
+    up_to = ctx.settings.auto_approve_new_buyer_refund_fen
+    if not new_customers or up_to <= 0 or draft.case_type != domain.CaseType.REFUND_ONLY or draft.amount_fen > up_to:
+        return None  # no need to look
+    order = draft.order
+    earlier = ctx.session.execute(
+        sa.select(sa.func.count())
+        .select_from(CompletedOrder)
+        .where(
+            CompletedOrder.shop_id == order.shop_id,
+            CompletedOrder.buyer_id == order.buyer_id,
+            CompletedOrder.order_id != order.order_id,
+        )
+    ).scalar_one()
+    if not decisions.new_customer_auto_approves(draft.case_type, draft.amount_fen, up_to, earlier):
+        return None
+    return f"新客优先: a new customer's refund-only up to {up_to} fen approved automatically (no completed order yet)"
+
+
+def record_completed(ctx: ApprovalCtx, *, order_id: str, shop_id: str, buyer_id: str, completed_at: datetime) -> bool:
+    """orders.OrderCompleted: the buyer is no longer new in the shop (once per order)."""
+    row = {"order_id": order_id, "shop_id": shop_id, "buyer_id": buyer_id, "completed_at": completed_at}
+    return insert_ignore(ctx.session, CompletedOrder.__table__, row)

@@ -38,3 +38,9 @@ def check_second_approver(first_by: str | None, actor_id: str, roles: tuple[str,
         raise Forbidden("the second approval needs ops or admin of the shop")
     if actor_id == first_by:
         raise ConflictError(f"{actor_id} gave the first approval: the second must come from someone else")
+
+
+def new_customer_auto_approves(case_type: str, amount_fen: int, up_to_fen: int, earlier_completed: int) -> bool:
+    """新客优先 (new customers let through first): a refund-only of at most `up_to_fen` (0: off) from a
+    buyer with no earlier completed order in the shop is approved without a human."""
+    return case_type == "refund_only" and 0 < amount_fen <= up_to_fen and earlier_completed == 0

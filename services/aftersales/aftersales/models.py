@@ -392,3 +392,16 @@ class PromotionPeriod(Base):
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     cancelled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+
+class CompletedOrder(Base):
+    """An order orders reported completed (orders.OrderCompleted): a buyer with none in a shop, other
+    than the case's order, is a new customer there (approvals.automatic_reason)."""
+
+    __tablename__ = "completed_orders"
+    __table_args__ = (sa.Index("ix_completed_orders_shop_buyer", "shop_id", "buyer_id"),)
+
+    order_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    completed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
