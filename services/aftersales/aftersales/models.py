@@ -335,14 +335,30 @@ class Review(Base):
     nps: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     images: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     risk_keywords: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    # Catalog's banned words the text uses (0007): such a review is held `pending` (not public);
-    # others are `published`.
+    # Catalog's banned words the text uses (0007): such a review is held `pending` (not public) until
+    # the shop publishes or rejects it (`rejected`: never public); others are `published`.
     banned_words: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="published")
     reply: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
     replied_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    timeline: Mapped[list[ReviewEvent]] = relationship(order_by="ReviewEvent.id", lazy="selectin")
+
+
+class ReviewEvent(Base):
+    """A review's timeline (0011): written, then published or rejected by the shop (who, when, why)."""
+
+    __tablename__ = "review_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    review_id: Mapped[str] = mapped_column(sa.ForeignKey("reviews.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
 
 
 class Dispute(Base):
