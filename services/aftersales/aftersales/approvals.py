@@ -22,7 +22,7 @@ from ecom_common.errors import IllegalTransition
 from ecom_common.usecase import Ctx
 
 from . import decisions, domain, service_desk
-from .domain import Status
+from .domain import Action, Status
 from .models import Case, CaseEvent, CompletedOrder
 from .settings import Settings
 
@@ -50,6 +50,7 @@ def hold(ctx: ApprovalCtx, case: Case, reason: str | None) -> bool:
         case.amount_fen, ctx.settings.second_approval_above_fen
     ):
         return False
+    status = domain.next_status(case.case_type, case.status, Action.FIRST_APPROVE)  # the machine's word
     _move(
         ctx,
         case,
@@ -61,9 +62,7 @@ def hold(ctx: ApprovalCtx, case: Case, reason: str | None) -> bool:
     why = f"refund of {case.amount_fen} fen above {ctx.settings.second_approval_above_fen}: waits for ops or admin"
     text = f"{reason}; {why}" if reason else why
     ctx.session.add(
-        CaseEvent(
-            case_id=case.id, action="first_approve", status=Status.REQUESTED, at=ctx.now, by=ctx.actor.id, reason=text
-        )
+        CaseEvent(case_id=case.id, action=Action.FIRST_APPROVE, status=status, at=ctx.now, by=ctx.actor.id, reason=text)
     )
     service_desk.case_moved(ctx, case, action="approve", status=Status.REQUESTED)  # a decision answers the buyer
     ctx.session.flush()
