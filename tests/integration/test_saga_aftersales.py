@@ -2,7 +2,8 @@
 with stock restored; an exchange with a replacement shipment; an auto-approved small refund; a
 refund-only before shipment that cancels the order and releases stock; a second refund beyond what
 was paid refused; SLA breaches escalated with an injectable clock; a serious complaint's solution
-refunded through billing; a custom-made SKU refusing a no_reason return."""
+refunded through billing and its compensation coupon issued by marketing once; a custom-made
+SKU refusing a no_reason return."""
 
 from __future__ import annotations
 
@@ -210,3 +211,13 @@ def test_complaint_sla_breach_is_escalated(saga):
     assert [t["action"] for t in resolved["timeline"]][-2:] == ["refund", "compensation_coupon"]
     wait_case(saga, resolved["refund_case_id"], "closed")
     assert [r["amount_fen"] for r in refunds_of(saga, oid) if r["status"] == "succeeded"] == [1000]
+
+    # marketing issues the compensation coupon once (the request is keyed by the complaint)
+    def coupons():
+        r = saga["marketing"].get("/api/v1/coupon-claims", role="buyer", sub="ivy")
+        return [c for c in saga.ok(r)["items"] if c["shop_id"] == "S1"]
+
+    [coupon] = eventually(coupons, message="compensation coupon issued")
+    assert coupon["status"] == "available" and coupon["funded_by"] == "shop"
+    assert saga["aftersales"].post(f"{path}/resolve", json=solution, **cs).status_code == 409
+    assert len(coupons()) == 1

@@ -62,6 +62,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     ],
     "aftersales.events": [
         "orders.OrderCancelled",  # the order's requested cases are moot -> rejected
+        "orders.OrderCompleted",  # the buyer is no longer a new customer of the shop (auto-approval)
         "billing.RefundSucceeded",  # -> case closed; the buyer is told (refund done)
         "billing.RefundFailed",
         "logistics.ShipmentDispatched",  # replacement shipped -> reshipped; 已发货 with the tracking number
@@ -87,6 +88,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "orders.OrderCancelled",  # locked coupons released, points returned
         "orders.OrderCompleted",  # points earned
         "billing.RefundSucceeded",  # points and campaign subsidy taken back in proportion
+        "aftersales.CompensationCouponRequested",  # a complaint's compensation coupon, once per complaint
     ],
     # analytics projects facts and rollups from what happened (services/analytics/README.md).
     "analytics.events": [

@@ -77,6 +77,15 @@ def appeal(ctx: DisputeCtx, case_id: str, *, reason: str, evidence: dict) -> Dis
     return ctx.session.get(Dispute, dispute_id)
 
 
+# a reopened case is reviewed afresh: a second approval given before its rejection no longer counts
+FRESH_REVIEW = {
+    "approval_stage": None,
+    "first_approved_by": None,
+    "first_approved_at": None,
+    "second_approved_by": None,
+}
+
+
 def reopen(ctx: DisputeCtx, case: Case, *, reason: str) -> None:
     """rejected -> requested, guarded (`WHERE status = 'rejected'`, else 409), with its claims taken
     again (409 when another case holds them), a new response clock and a `reopen` timeline entry."""
@@ -85,7 +94,7 @@ def reopen(ctx: DisputeCtx, case: Case, *, reason: str) -> None:
     done = ctx.session.execute(
         sa.update(Case)
         .where(Case.id == case.id, Case.status == Status.REJECTED)
-        .values(status=Status.REQUESTED, sla_kind=kind, sla_due_at=due, updated_at=now)
+        .values(status=Status.REQUESTED, sla_kind=kind, sla_due_at=due, updated_at=now, **FRESH_REVIEW)
         .execution_options(synchronize_session=False)
     ).rowcount
     if done != 1:

@@ -1,16 +1,14 @@
-"""aftersales domain: cases (return, exchange, refund-only), complaints, their state machines and SLA
-clocks. No Flask, no SQL: everything here is tested with plain values and an explicit `now`.
-
-A case walks one of three paths (CONTRACTS.md statuses):
+"""aftersales domain: cases, complaints, their state machines and SLA clocks. No Flask, no SQL:
+everything here is tested with plain values and an explicit `now`. A case walks one of three paths:
 
     return       requested -> approved -> awaiting_return -> received -> refunding -> closed
     exchange     requested -> approved -> awaiting_return -> received -> reshipped -> closed
     refund_only  requested -> approved -> refunding -> closed
     any          requested -> rejected
 
-`approved -> awaiting_return` happens when the buyer hands the goods to a carrier (tracking number),
-`awaiting_return -> received` when the warehouse has inspected them. A refund that billing reports
-as failed leaves the case in `refunding` (the failure goes to the timeline) until cs retries it.
+`approved -> awaiting_return` when the buyer hands the goods to a carrier, `-> received` when the
+warehouse inspected them. A failed refund stays `refunding` (on the timeline) until cs retries it. A
+refund above the review threshold is approved twice: `first_approve` keeps it `requested` (decisions.py).
 """
 
 from __future__ import annotations
@@ -61,6 +59,7 @@ class Status:
 
 class Action:
     APPROVE = "approve"
+    FIRST_APPROVE = "first_approve"  # the first of two approvals of a large refund: still requested
     REJECT = "reject"
     SHIP_RETURN = "ship_return"  # buyer handed the goods to a carrier
     RECEIVE = "receive"  # warehouse inspected the returned goods
@@ -77,6 +76,7 @@ S = Status
 CASE_TRANSITIONS: dict[tuple[str, str], tuple[frozenset[str], str]] = {
     (Action.APPROVE, S.REQUESTED): (frozenset({R, E, O}), S.APPROVED),
     (Action.REJECT, S.REQUESTED): (frozenset({R, E, O}), S.REJECTED),
+    (Action.FIRST_APPROVE, S.REQUESTED): (frozenset({R, O}), S.REQUESTED),  # an exchange refunds nothing
     (Action.SHIP_RETURN, S.APPROVED): (frozenset({R, E}), S.AWAITING_RETURN),
     (Action.RECEIVE, S.AWAITING_RETURN): (frozenset({R, E}), S.RECEIVED),
     (Action.START_REFUND, S.APPROVED): (frozenset({O}), S.REFUNDING),
@@ -99,7 +99,8 @@ def next_status(case_type: str, status: str, action: str) -> str:
 
 
 def allowed_actions(case_type: str, status: str) -> list[str]:
-    return [a for (a, s), (types, _) in CASE_TRANSITIONS.items() if s == status and case_type in types]
+    asked = [a for (a, s), (types, _) in CASE_TRANSITIONS.items() if s == status and case_type in types]
+    return [a for a in asked if a != Action.FIRST_APPROVE]  # what `approve` does to a large refund
 
 
 # Settings --------------------------------------------------------------------------------------

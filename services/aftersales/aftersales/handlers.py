@@ -22,7 +22,7 @@ from ecom_common.events import Envelope
 from ecom_common.jobs import Job
 from ecom_common.usecase import for_event, for_job
 
-from . import gateways, messages, notifications, operations, periods, service_desk
+from . import approvals, gateways, messages, notifications, operations, periods, service_desk
 from .domain import CaseType, Status
 from .models import Case
 from .notifications import Notice
@@ -109,6 +109,20 @@ def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
         own_case=_case_of(uow, event),
         reason=p.get("reason"),
         was_paid=bool(p.get("was_paid")),
+    )
+
+
+def on_order_completed(uow: UnitOfWork, event: Envelope) -> None:
+    """orders.OrderCompleted: the buyer has a completed order in the shop (no longer a new customer
+    for AFTERSALES_AUTO_APPROVE_NEW_BUYER_REFUND_FEN); an event without its buyer is ignored."""
+    p = event.payload
+    if not p.get("buyer_id"):
+        log.info("order %s completed without its buyer: not recorded", p["order_id"])
+        return
+    ctx = for_event(uow, event, Settings)
+    at = parse_iso(p["completed_at"]) or ctx.now
+    approvals.record_completed(
+        ctx, order_id=p["order_id"], shop_id=p["shop_id"], buyer_id=p["buyer_id"], completed_at=at
     )
 
 
@@ -203,11 +217,15 @@ def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
-    """A coupon reached the buyer's account (marketing): a marketing message."""
+    """A coupon reached the buyer's account (marketing): a marketing message; a complaint's
+    compensation coupon (reason compensation) a service message with its value."""
     p = event.payload
-    issuer = "店铺" if p.get("shop_id") else "平台"
     key = f"coupon_issued:{p['claim_id']}"
-    notice = Notice("coupon_issued", key, {"issuer": issuer}, None, p.get("shop_id"), buyer_id=p["buyer_id"])
+    if p.get("reason") == "compensation" and p.get("amount_fen") is not None:
+        template, variables = "compensation_coupon", {"amount_yuan": messages.yuan(int(p["amount_fen"]))}
+    else:
+        template, variables = "coupon_issued", {"issuer": "店铺" if p.get("shop_id") else "平台"}
+    notice = Notice(template, key, variables, None, p.get("shop_id"), buyer_id=p["buyer_id"])
     _notify(uow, event, notice)
 
 
@@ -242,6 +260,7 @@ HANDLERS: dict[str, Handler] = {
     "logistics.ShipmentDispatched": both(on_shipment_dispatched, on_shipment_dispatched_notify),
     "logistics.ShipmentDelivered": on_shipment_delivered,
     "orders.OrderCancelled": on_order_cancelled,
+    "orders.OrderCompleted": on_order_completed,  # new customers (approvals.automatic_reason)
     # only the buyer's message
     "orders.OrderHeld": on_order_held_notify,
     "orders.PresalePromised": on_presale_promised_notify,

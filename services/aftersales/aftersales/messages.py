@@ -94,6 +94,11 @@ TEMPLATES: dict[str, Template] = {
             "【优惠券到账】一张{issuer}优惠券已放入您的账户，下单时可用。回T退订",
         ),
         Template(
+            "compensation_coupon",
+            SERVICE,
+            "【补偿券到账】针对您的投诉，店铺向您补偿一张{amount_yuan}元无门槛优惠券，已放入您的账户，下单时可用。",
+        ),
+        Template(
             "review_invitation",
             MARKETING,
             "【邀请评价】您的订单{order_id}已签收，期待您的评价！晒图评价送5元无门槛券。回T退订",

@@ -56,6 +56,11 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # multi-level review (approvals.py): awaiting_second_approval after the first of two approvals
+    approval_stage: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    first_approved_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
+    first_approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    second_approved_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
 
     lines: Mapped[list[CaseLine]] = relationship(order_by="CaseLine.id", lazy="selectin")
     timeline: Mapped[list[CaseEvent]] = relationship(order_by="CaseEvent.id", lazy="selectin")
@@ -330,14 +335,30 @@ class Review(Base):
     nps: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     images: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     risk_keywords: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
-    # Catalog's banned words the text uses (0007): such a review is held `pending` (not public);
-    # others are `published`.
+    # Catalog's banned words the text uses (0007): such a review is held `pending` (not public) until
+    # the shop publishes or rejects it (`rejected`: never public); others are `published`.
     banned_words: Mapped[list] = mapped_column(sa.JSON, nullable=False, default=list)
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="published")
     reply: Mapped[str | None] = mapped_column(sa.String(2000), nullable=True)
     replied_by: Mapped[str | None] = mapped_column(sa.String(120), nullable=True)
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    timeline: Mapped[list[ReviewEvent]] = relationship(order_by="ReviewEvent.id", lazy="selectin")
+
+
+class ReviewEvent(Base):
+    """A review's timeline (0011): written, then published or rejected by the shop (who, when, why)."""
+
+    __tablename__ = "review_timeline"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    review_id: Mapped[str] = mapped_column(sa.ForeignKey("reviews.id"), nullable=False, index=True)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    reason: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
 
 
 class Dispute(Base):
@@ -387,3 +408,16 @@ class PromotionPeriod(Base):
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     cancelled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+
+class CompletedOrder(Base):
+    """An order orders reported completed (orders.OrderCompleted): a buyer with none in a shop, other
+    than the case's order, is a new customer there (approvals.automatic_reason)."""
+
+    __tablename__ = "completed_orders"
+    __table_args__ = (sa.Index("ix_completed_orders_shop_buyer", "shop_id", "buyer_id"),)
+
+    order_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    completed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -24,7 +24,7 @@ from ecom_common.events import make_event
 from ecom_common.ids import new_id
 from ecom_common.usecase import SYSTEM, Ctx
 
-from . import claims, domain, notifications, periods, service_desk
+from . import approvals, claims, domain, notifications, periods, service_desk
 from .domain import Action, CaseType, ComplaintStatus, Status
 from .models import Case, CaseEvent, CaseLine, Complaint, ComplaintEvent, Escalation, Feedback
 from .settings import Settings
@@ -57,12 +57,13 @@ def complaint_of(ctx: AftersalesCtx, complaint_or_id: Complaint | str) -> Compla
 def request_case(ctx: AftersalesCtx, order: domain.OrderView, *, request: domain.CaseRequest, evidence: dict) -> Case:
     """The buyer's request, checked against the order (domain.draft_case), opened as a case."""
     draft = domain.draft_case(order, request, ctx.now, ctx.settings.policy)
-    return open_case(ctx, draft, evidence=evidence)
+    return open_case(ctx, draft, evidence=evidence, by_buyer=True)
 
 
-def open_case(ctx: AftersalesCtx, draft: domain.CaseDraft, *, evidence: dict) -> Case:
+def open_case(ctx: AftersalesCtx, draft: domain.CaseDraft, *, evidence: dict, by_buyer: bool = False) -> Case:
     """Claim the draft's units and money and open the case for `ctx.actor` (the buyer); a small
-    refund-only is approved at once by the system."""
+    refund-only is approved at once by the system, and (`by_buyer`) a new customer's one up to
+    AFTERSALES_AUTO_APPROVE_NEW_BUYER_REFUND_FEN."""
     session, now, policy = ctx.session, ctx.now, ctx.settings.policy
     claims.take(session, draft)
     kind, due = domain.case_sla(draft.case_type, Status.REQUESTED, now, policy)
@@ -117,12 +118,9 @@ def open_case(ctx: AftersalesCtx, draft: domain.CaseDraft, *, evidence: dict) ->
             {"case_id": case.id, "order_id": case.order_id, "shop_id": case.shop_id, "case_type": case.case_type},
         )
     )
-    if draft.auto_approve:
-        approve(
-            ctx.acting_as(SYSTEM),
-            case,
-            reason=f"refund-only below {policy.auto_approve_below_fen} fen is approved automatically",
-        )
+    automatic = approvals.automatic_reason(ctx, draft, new_customers=by_buyer)  # small, or 新客优先
+    if automatic:
+        approve(ctx.acting_as(SYSTEM), case, reason=automatic)
     session.expire(case)
     return session.get(Case, case.id)
 
@@ -158,6 +156,8 @@ def approve(ctx: AftersalesCtx, case_or_id: Case | str, *, reason: str | None = 
     """cs approves: a return or exchange gets the shop's return address; a refund-only's refund is
     asked for at once."""
     case = case_of(ctx, case_or_id)
+    if approvals.hold(ctx, case, reason):  # the first of two approvals (multi-level review)
+        return case
     changes = {}
     if case.case_type in (CaseType.RETURN, CaseType.EXCHANGE):
         changes["return_address"] = ctx.settings.policy.return_address(case.shop_id)

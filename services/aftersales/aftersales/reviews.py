@@ -4,7 +4,9 @@ A buyer rates a delivered or completed order once (1-5 stars, text, 0-10 would-r
 is scanned for the risk keywords (`AFTERSALES_RISK_KEYWORDS`) and catalog's banned words (a hit holds
 the review `pending`, not public; banned_words.py) -> `aftersales.ReviewRiskFlagged`; a
 差评 (1-2 stars) opens a follow-up task for cs (service_desk, kind `review`, a 24 h clock); the shop
-replies once. Nothing here commits.
+replies once. A review held `pending` is published or rejected by cs/ops of the shop (`moderate`,
+with a reason, guarded by `WHERE status = 'pending'`); each step is on the review's timeline. Nothing
+here commits.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from ecom_common.ids import new_id
 from ecom_common.usecase import Ctx
 
 from . import banned_words, domain, service_desk
-from .models import Review, ServiceTicket
+from .models import Review, ReviewEvent, ServiceTicket
 from .settings import Settings
 
 ReviewCtx = Ctx[Settings]
 
 REVIEWABLE = ("delivered", "completed")
+PENDING, PUBLISHED, REJECTED = "pending", "published", "rejected"
+STATUSES = (PUBLISHED, PENDING, REJECTED)
+MODERATION = {"publish": PUBLISHED, "reject": REJECTED}  # action -> status, from pending only
 
 
 def risk_words(text: str | None, keywords: tuple[str, ...]) -> list[str]:
@@ -62,6 +67,10 @@ def review_order(
         raise ConflictError("this order was reviewed already", {"order_id": ["Reviewed already."]})
     review = ctx.session.get(Review, review_id)
     ctx.record(make_event("aftersales.OrderReviewed", reviewed_payload(review)))
+    held = f"banned words: {', '.join(banned)}" if banned else None
+    ctx.session.add(
+        ReviewEvent(review_id=review_id, action="review", status=review.status, at=now, by=ctx.actor.id, reason=held)
+    )
     if found or banned:
         ctx.record(
             make_event(
@@ -79,6 +88,7 @@ def review_order(
     if review.stars <= 2:
         service_desk.open_review_task(ctx, review)
     ctx.session.flush()
+    ctx.session.expire(review, ["timeline"])
     return review
 
 
@@ -92,6 +102,37 @@ def reviewed_payload(review: Review) -> dict[str, Any]:
         "nps": review.nps,
         "at": iso(review.created_at),
     }
+
+
+def review_of(ctx: ReviewCtx, review_id: str) -> Review:
+    """The review as the caller may see it (another shop's or buyer's: 404)."""
+    review = ctx.session.get(Review, review_id)
+    if review is None:
+        raise NotFound("review not found")
+    ctx.require_visible(review.shop_id, review.buyer_id, "review")
+    return review
+
+
+def moderate(ctx: ReviewCtx, review_id: str, *, action: str, reason: str) -> Review:
+    """A held review (`pending`: banned words) is published or rejected (never public) by the shop,
+    with a reason on its timeline; 409 unless it is pending (decided already, or never held)."""
+    review = review_of(ctx, review_id)
+    status = MODERATION[action]
+    done = ctx.session.execute(
+        sa.update(Review)
+        .where(Review.id == review_id, Review.status == PENDING)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if done != 1:
+        current = ctx.session.execute(sa.select(Review.status).where(Review.id == review_id)).scalar_one()
+        raise IllegalTransition("review", current, action)
+    ctx.session.add(
+        ReviewEvent(review_id=review_id, action=action, status=status, at=ctx.now, by=ctx.actor.id, reason=reason)
+    )
+    ctx.session.flush()
+    ctx.session.expire(review)
+    return review_of(ctx, review_id)
 
 
 def reply(ctx: ReviewCtx, review_id: str, *, text: str) -> Review:

@@ -21,6 +21,16 @@ class Settings(ServiceSettings):
     auto_approve_below_fen: int = setting(
         "AFTERSALES_AUTO_APPROVE_FEN", 5000, "a refund_only strictly below this amount (fen) is approved at once"
     )
+    second_approval_above_fen: int = setting(
+        "AFTERSALES_SECOND_APPROVAL_FEN",
+        50000,
+        "a refund above this amount (fen) needs a second approval by another person, ops or admin (0: never)",
+    )
+    auto_approve_new_buyer_refund_fen: int = setting(
+        "AFTERSALES_AUTO_APPROVE_NEW_BUYER_REFUND_FEN",
+        0,
+        "a new customer's refund_only up to this amount (fen) is approved at once (0: off)",
+    )
     no_reason_days: int = setting("AFTERSALES_NO_REASON_DAYS", 7, "days after delivery a no_reason return is possible")
     response_hours: float = setting("AFTERSALES_RESPONSE_HOURS", 24, "hours cs has to approve or reject a case")
     refund_hours: float = setting("AFTERSALES_REFUND_HOURS", 24, "hours from a return's receipt to its refund")

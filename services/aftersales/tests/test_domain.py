@@ -93,6 +93,16 @@ def test_allowed_actions():
     assert domain.allowed_actions(CaseType.EXCHANGE, Status.CLOSED) == []
 
 
+def test_the_first_of_two_approvals_keeps_a_refund_requested():
+    # what `approve` does to a refund above AFTERSALES_SECOND_APPROVAL_FEN; not an action of its own
+    for case_type in (CaseType.RETURN, CaseType.REFUND_ONLY):
+        assert domain.next_status(case_type, Status.REQUESTED, Action.FIRST_APPROVE) == Status.REQUESTED
+        assert Action.FIRST_APPROVE not in domain.allowed_actions(case_type, Status.REQUESTED)
+    for case_type, status in ((CaseType.EXCHANGE, Status.REQUESTED), (CaseType.RETURN, Status.APPROVED)):
+        with pytest.raises(IllegalTransition):
+            domain.next_status(case_type, status, Action.FIRST_APPROVE)
+
+
 # Validation against the order -------------------------------------------------------------------
 def test_order_lines_of_one_sku_are_summed():
     o = order(

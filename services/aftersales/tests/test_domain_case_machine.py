@@ -4,6 +4,9 @@ reject, ship_return, receive, start_refund/retry, the refund-failed, reship and 
 in its own unit of work on a SQLite database.
 
 Invariants after every step:
+- multi-level review (run with a low AFTERSALES_SECOND_APPROVAL_FEN too): a refund above it is held
+  `requested` by its first approval (the system's automatic one included), refused to a first
+  approver again, and approved by ops' second approval only then;
 - an accepted action moves the case where the machine says and adds exactly one timeline entry per
   transition it makes (approving a refund-only also starts its refund; receiving a return also starts
   its refund: two each);
@@ -19,17 +22,20 @@ Invariants after every step:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from aftersales import domain, operations
+from aftersales import decisions, domain, operations
 from aftersales.domain import Action, CaseRequest, CaseType, RequestedLine, Status
 from aftersales.models import Case, CaseEvent, Claim
 from aftersales.settings import Settings
 from ecom_common.clock import iso
-from ecom_common.errors import IllegalTransition, RuleViolation
+from ecom_common.errors import ConflictError, Forbidden, IllegalTransition, RuleViolation
 from ecom_common.usecase import Actor, Ctx
 from ecom_testkit import recorded_events
 
@@ -84,14 +90,20 @@ class CaseMachine(RuleBasedStateMachine):
         # a small refund-only is approved (and its refund asked) at once: two more transitions
         self.status, self.entries = Status.REQUESTED, 1
         self.refund_requests = 0
-        if draft.auto_approve:
+        self.awaiting_second = False  # multi-level review: first approval given, the second pending
+        if draft.auto_approve and self.held(draft.amount_fen):
+            self.entries, self.awaiting_second = 2, True  # the system's is the first of two approvals
+        elif draft.auto_approve:
             self.status, self.entries, self.refund_requests = Status.REFUNDING, 3, 1
         self.refund_failed = False
         assert self.stored()[:2] == (self.status, self.entries)
 
     # helpers --------------------------------------------------------------------------------------
-    def ctx(self, uow, by):
-        return Ctx(uow=uow, actor=Actor(by), settings=self.settings)
+    def ctx(self, uow, by, roles=()):
+        return Ctx(uow=uow, actor=Actor(by, roles), settings=self.settings)
+
+    def held(self, amount):
+        return decisions.needs_second_approval(amount, self.settings.second_approval_above_fen)
 
     def stored(self):
         with self.db.Session() as s:
@@ -106,7 +118,7 @@ class CaseMachine(RuleBasedStateMachine):
             ).all()
         return status, entries, [tuple(c) for c in claims], len(recorded_events(self.db))
 
-    def attempt(self, work, transitions: int, target: str | None, allowed: bool):
+    def attempt(self, work, transitions: int, target: str | None, allowed: bool, refusals=IllegalTransition):
         """Run `work(uow, case, now)`; if `allowed`, expect `transitions` new entries ending in
         `target`, else IllegalTransition and nothing changed."""
         self.clock.advance(minutes=5)
@@ -116,7 +128,7 @@ class CaseMachine(RuleBasedStateMachine):
                 with self.db.uow() as uow:
                     work(uow, uow.session.get(Case, self.case_id), self.clock.now())
                     uow.commit()
-            except IllegalTransition:
+            except refusals:
                 pass
             else:
                 raise AssertionError(f"accepted in {self.status}")
@@ -147,15 +159,42 @@ class CaseMachine(RuleBasedStateMachine):
     def approve(self):
         refund_only = self.type == CaseType.REFUND_ONLY
         target = Status.REFUNDING if refund_only else Status.APPROVED
+        if self.can(Action.APPROVE) and not self.awaiting_second and self.held(self.amount):
+            # the first of two approvals: still requested, one timeline entry
+            self.awaiting_second = self.attempt(
+                lambda uow, c, now: operations.approve(self.ctx(uow, "carol"), c), 1, Status.REQUESTED, True
+            )
+            return
         if (
             self.attempt(
                 lambda uow, c, now: operations.approve(self.ctx(uow, "carol"), c),
                 2 if refund_only else 1,
                 target,
-                self.can(Action.APPROVE),
+                self.can(Action.APPROVE) and not self.awaiting_second,  # carol has no higher role: 403
+                refusals=(IllegalTransition, Forbidden, ConflictError),
             )
             and refund_only
         ):
+            self.refund_asked()
+
+    @rule()
+    def second_approve(self):
+        """ops' approval: the second one of a held refund, refused otherwise (403 for a first approval,
+        409 once decided)."""
+        refund_only = self.type == CaseType.REFUND_ONLY
+        allowed = self.can(Action.APPROVE) and self.awaiting_second
+        done = self.attempt(
+            lambda uow, c, now: operations.approve(self.ctx(uow, "olga", ("ops",)), c),
+            2 if refund_only else 1,
+            Status.REFUNDING if refund_only else Status.APPROVED,
+            allowed,
+            refusals=(IllegalTransition, Forbidden),
+        )
+        if done:
+            self.awaiting_second = False
+            with self.db.Session() as s:
+                assert s.get(Case, self.case_id).second_approved_by == "olga"
+        if done and refund_only:
             self.refund_asked()
 
     @rule()
@@ -285,9 +324,12 @@ class CaseMachine(RuleBasedStateMachine):
             assert claims[sku].claimed_fen <= claims[sku].cap_fen
 
 
-def test_random_action_sequences_keep_the_case_invariants(api):
+@pytest.mark.parametrize("second_above", [50000, 1000], ids=["one-approval", "two-approvals"])
+def test_random_action_sequences_keep_the_case_invariants(api, second_above):
+    # 1000: most refunds need a second approval, those below 5000 auto-approved by the system first
+    base = Settings.from_config(api.config)
     run_state_machine_as_test(
-        lambda: CaseMachine(api.db, api.clock, Settings.from_config(api.config)),
+        lambda: CaseMachine(api.db, api.clock, replace(base, second_approval_above_fen=second_above)),
         settings=settings(
             max_examples=25,
             stateful_step_count=20,

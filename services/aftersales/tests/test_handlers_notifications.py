@@ -228,3 +228,20 @@ def test_a_coupon_reaches_the_buyer_at_their_newest_orders_phone(api, notify):
     [lost] = messages(api, role="admin", sub="root", shop_id=None, buyer_id="nobody")
     assert lost["status"] == "pending" and lost["last_error"] == "no order to reach the buyer through"
     assert messages(api, role="buyer", sub="bob", shop_id=None)[0]["template"] == "coupon_issued"
+
+
+def test_a_compensation_coupon_is_a_service_message_with_its_value(api, notify):
+    to_local(api, 23)  # quiet hours and an opt-out hold marketing messages, not this one
+    r = api.client.put("/api/v1/notifications/preferences", json={"marketing": False}, headers=auth("buyer", "bob"))
+    assert r.status_code == 200
+    coupon = {"claim_id": "CL9", "template_id": "T9", "buyer_id": "bob", "shop_id": "S1", "funded_by": "shop"}
+    _, event = deliver(
+        notify,
+        "marketing.CouponIssued",
+        {**coupon, "reason": "compensation", "complaint_id": "CP1", "amount_fen": 1500},
+    )
+    deliver(notify, "", {}, event=event)
+    assert send(api) == 1
+    [m] = messages(api, buyer_id="bob")
+    assert m["template"] == "compensation_coupon" and m["category"] == "service" and m["status"] == "sent"
+    assert "15.00元无门槛优惠券" in m["body"]

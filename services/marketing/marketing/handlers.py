@@ -67,12 +67,31 @@ def on_refund_succeeded(uow: UnitOfWork, event: Envelope) -> None:
         log.info("refund of order %s, which marketing never saw paid: no points to take back", p["order_id"])
 
 
+def on_compensation_coupon_requested(uow: UnitOfWork, event: Envelope) -> None:
+    """aftersales.CompensationCouponRequested -> one shop-funded, no-threshold coupon of that value for
+    the buyer (CouponIssued, reason compensation), once per complaint_id."""
+    p = event.payload
+    if p.get("funded_by", "shop") != "shop":
+        log.warning(
+            "compensation coupon of complaint %s funded by %s: only shops fund them",
+            p["complaint_id"],
+            p.get("funded_by"),
+        )
+        return
+    request = operations.CompensationRequest(
+        p["complaint_id"], p["order_id"], p["shop_id"], p["buyer_id"], int(p["amount_fen"])
+    )
+    if operations.issue_compensation(for_event(uow, event, Settings), request) is None:
+        log.info("compensation coupon of complaint %s was issued before", p["complaint_id"])
+
+
 HANDLERS = {
     "orders.OrderPlaced": on_order_placed,
     "orders.OrderPaid": on_order_paid,
     "orders.OrderCancelled": on_order_cancelled,
     "orders.OrderCompleted": on_order_completed,
     "billing.RefundSucceeded": on_refund_succeeded,
+    "aftersales.CompensationCouponRequested": on_compensation_coupon_requested,
 }
 
 SUBSCRIPTIONS = [Subscription("marketing.events", HANDLERS)]

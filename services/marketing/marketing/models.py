@@ -236,3 +236,18 @@ class PromotionPeriod(Base):
     updated_by: Mapped[str] = mapped_column(sa.String(120), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+class CompensationCoupon(Base):
+    """A compensation coupon aftersales asked for (CompensationCouponRequested): inserted before the
+    coupon is issued, so a complaint gets one coupon however often its request is delivered."""
+
+    __tablename__ = "compensation_coupons"
+
+    complaint_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    order_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    amount_fen: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    claim_id: Mapped[str | None] = mapped_column(sa.String(40), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

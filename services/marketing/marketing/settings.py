@@ -39,6 +39,9 @@ class Settings(ServiceSettings):
         "MARKETING_REPURCHASE_COUPON_FEN", 1000, "the re-purchase coupon (no threshold)"
     )
     repurchase_valid_days: int = setting("MARKETING_REPURCHASE_VALID_DAYS", 14, "days the re-purchase coupon is valid")
+    compensation_valid_days: int = setting(
+        "MARKETING_COMPENSATION_VALID_DAYS", 30, "days a compensation coupon (a complaint's solution) is valid"
+    )
     utc_offset_minutes: int = setting(
         "MARKETING_UTC_OFFSET_MINUTES", 480, "the local time of daily discount windows (480: China, UTC+8)"
     )

@@ -14,7 +14,7 @@ from ecom_common.pagination import PageArgs, paginate
 from ecom_common.schemas import MAX_INT, BodySchema, TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
-from .. import domain, operations
+from .. import decisions, domain, operations
 from ..domain import CaseType, Reason, Status
 from ..models import Case
 from ..settings import Settings
@@ -80,6 +80,7 @@ class CaseOut(Schema):
     replacement = fields.Dict(allow_none=True)
     sla = fields.Nested(SlaOut)
     allowed_actions = fields.List(fields.Str())
+    approval = fields.Dict(allow_none=True)
     timeline = fields.List(fields.Nested(TimelineOut))
     created_at = UtcTime()
     updated_at = UtcTime()
@@ -95,6 +96,10 @@ class CaseArgs(PageArgs):
     order_id = fields.Str()
     shop_id = fields.Str(metadata={"description": "platform roles only; shop staff see their own shop"})
     overdue = fields.Bool(metadata={"description": "only open cases whose SLA clock has run out"})
+    approval_stage = fields.Str(
+        validate=validate.OneOf(decisions.STAGES),
+        metadata={"description": "awaiting_second_approval: refunds waiting for ops' or admin's second approval"},
+    )
 
 
 class ReasonIn(BodySchema):
@@ -164,6 +169,16 @@ def case_json(case: Case, now, detail: bool = True) -> dict:
         ),
         "sla": sla,
         "allowed_actions": domain.allowed_actions(case.case_type, case.status),
+        "approval": (
+            {
+                "stage": case.approval_stage,
+                "first_approved_by": case.first_approved_by,
+                "first_approved_at": iso(aware(case.first_approved_at)),
+                "second_approved_by": case.second_approved_by,
+            }
+            if case.approval_stage
+            else None
+        ),
         "created_at": case.created_at,
         "updated_at": case.updated_at,
         "closed_at": case.closed_at,
@@ -209,7 +224,8 @@ def list_cases(args):
     with use_case(Settings) as ctx:
         now = ctx.now
         stmt = sa.select(Case).where(list_filter(Case.shop_id, Case.buyer_id, args.get("shop_id")))
-        for key, col in (("status", Case.status), ("type", Case.case_type), ("order_id", Case.order_id)):
+        filters = (("status", Case.status), ("type", Case.case_type), ("order_id", Case.order_id))
+        for key, col in (*filters, ("approval_stage", Case.approval_stage)):
             if args.get(key):
                 stmt = stmt.where(col == args[key])
         if args.get("overdue") is True:
@@ -236,12 +252,15 @@ def get_case(case_id):
 
 
 @blp.route("/cases/<case_id>/approve", methods=["POST"])
-@requires("cs", "admin")
+@requires("cs", "ops", "admin")
 @blp.arguments(ReasonIn)
 @blp.response(200, CaseOut)
 def approve_case(args, case_id):
     """cs approves: a return or exchange waits for the buyer's parcel (the shop's return address is
-    on the case); a refund-only goes to refunding at once."""
+    on the case); a refund-only goes to refunding at once. A refund above AFTERSALES_SECOND_APPROVAL_FEN
+    is approved twice: the first approval (cs, admin) leaves it `requested`, stage
+    `awaiting_second_approval`; the second must come from ops or admin of the shop (else 403) and another
+    person than the first (else 409). ops give only second approvals."""
     with use_case(Settings) as ctx:
         return case_out(ctx, operations.approve(ctx, case_id, reason=args.get("reason")))
 

@@ -11,7 +11,7 @@ from ecom_common.auth import list_filter, requires, shop_for_read
 from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
 from ecom_common.pagination import PageArgs, paginate
-from ecom_common.schemas import BodySchema, UtcTime, page_of
+from ecom_common.schemas import BodySchema, TimelineOut, UtcTime, page_of
 from ecom_common.usecase import use_case
 
 from .. import reviews
@@ -19,7 +19,7 @@ from ..gateways import catalog
 from ..models import Review
 from ..settings import Settings
 from .context import buyers_order
-from .schemas import FreeText, image_urls
+from .schemas import FreeText, image_urls, timeline_json
 
 blp = Blueprint("reviews", __name__)
 
@@ -38,6 +38,10 @@ class ReviewIn(BodySchema):
 
 class ReplyIn(BodySchema):
     text = FreeText(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ModerationIn(BodySchema):
+    reason = FreeText(required=True, validate=validate.Length(min=1, max=1000))
 
 
 class TaskOut(Schema):
@@ -60,10 +64,15 @@ class ReviewOut(Schema):
     images = fields.List(fields.Str())
     risk_keywords = fields.List(fields.Str())
     banned_words = fields.List(fields.Str(), metadata={"description": "catalog's banned words the text uses"})
-    status = fields.Str(metadata={"description": "published, or pending (held: banned words; not public)"})
+    status = fields.Str(
+        metadata={
+            "description": "published; pending (held: banned words, not public); rejected (by the shop, never public)"
+        }
+    )
     reply = fields.Str(allow_none=True)
     replied_at = UtcTime(allow_none=True)
     follow_up_task = fields.Nested(TaskOut, allow_none=True, metadata={"description": "1-2 stars: cs's task"})
+    timeline = fields.List(fields.Nested(TimelineOut))
     created_at = UtcTime()
 
 
@@ -73,7 +82,7 @@ ReviewPage = page_of(ReviewOut)
 class ReviewArgs(PageArgs):
     order_id = fields.Str()
     stars = fields.Int(validate=validate.Range(min=1, max=5))
-    status = fields.Str(validate=validate.OneOf(["published", "pending"]))
+    status = fields.Str(validate=validate.OneOf(reviews.STATUSES))
     shop_id = fields.Str(metadata={"description": "platform roles only; shop staff see their own shop"})
 
 
@@ -101,6 +110,7 @@ def review_json(ctx, review: Review) -> dict:
         "reply": review.reply,
         "replied_at": review.replied_at,
         "follow_up_task": reviews.task_of(ctx, review),
+        "timeline": timeline_json(review.timeline, lambda t: t.reason),
         "created_at": review.created_at,
     }
 
@@ -150,6 +160,26 @@ def reply_review(args, review_id):
     """The shop's public reply, once."""
     with use_case(Settings) as ctx:
         return review_json(ctx, reviews.reply(ctx, review_id, text=args["text"]))
+
+
+@blp.route("/reviews/<review_id>/publish", methods=["POST"])
+@requires("cs", "ops", "admin")
+@blp.arguments(ModerationIn)
+@blp.response(200, ReviewOut)
+def publish_review(args, review_id):
+    """A review held `pending` (banned words) is published, with the reason (409 unless pending)."""
+    with use_case(Settings) as ctx:
+        return review_json(ctx, reviews.moderate(ctx, review_id, action="publish", reason=args["reason"]))
+
+
+@blp.route("/reviews/<review_id>/reject", methods=["POST"])
+@requires("cs", "ops", "admin")
+@blp.arguments(ModerationIn)
+@blp.response(200, ReviewOut)
+def reject_review(args, review_id):
+    """A review held `pending` is rejected: never public; the reason is on its timeline (409 unless pending)."""
+    with use_case(Settings) as ctx:
+        return review_json(ctx, reviews.moderate(ctx, review_id, action="reject", reason=args["reason"]))
 
 
 @blp.route("/reviews/report", methods=["GET"])

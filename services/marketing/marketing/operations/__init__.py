@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from .campaigns import create_campaign, get_campaign
 from .common import TIMEOUT, MCtx, PaidOrder
+from .compensation import CompensationRequest, issue_compensation
 from .coupons import claim_coupon, coupon_payload, create_template, get_claim, get_template, stop_template
 from .members import add_points, complete_order, earn_points, member, record_paid, take_back_points
 from .periods import cancel_period, change_period, declare_period, get_period, period_payload
@@ -37,6 +38,8 @@ from .quotes import (
 from .segments import issue_level_coupon, issue_repurchase, level_coupon_due, repurchase_segment
 
 __all__ = [
+    "CompensationRequest",
+    "issue_compensation",
     "cancel_period",
     "change_period",
     "declare_period",

@@ -57,8 +57,8 @@ def issue_repurchase(ctx: MCtx, shop_id: str, buyer_id: str) -> CouponClaim | No
     ).rowcount
     if won != 1:
         return None
-    template = _system_template(ctx, shop_id, REPURCHASE, ctx.settings.repurchase_coupon_fen)
-    return _issue(ctx, template, buyer_id, "repurchase")
+    template = system_template(ctx, shop_id, REPURCHASE, ctx.settings.repurchase_coupon_fen)
+    return issue_system_coupon(ctx, template, buyer_id, "repurchase")
 
 
 def level_coupon_due(ctx: MCtx, limit: int = 100) -> list[tuple[str, str]]:
@@ -96,10 +96,14 @@ def issue_level_coupon(ctx: MCtx, shop_id: str, buyer_id: str) -> CouponClaim | 
     row = {"shop_id": shop_id, "buyer_id": buyer_id, "month": month, "level": level, "issued_at": ctx.now}
     if not insert_ignore(ctx.session, LevelCouponIssue.__table__, row) or fen <= 0:
         return None  # issued already (another replica), or this level has no coupon
-    return _issue(ctx, _system_template(ctx, shop_id, f"{LEVEL} L{level}", fen), buyer_id, "level")
+    return issue_system_coupon(ctx, system_template(ctx, shop_id, f"{LEVEL} L{level}", fen), buyer_id, "level")
 
 
-def _issue(ctx: MCtx, template: CouponTemplate, buyer_id: str, reason: str) -> CouponClaim:
+def issue_system_coupon(
+    ctx: MCtx, template: CouponTemplate, buyer_id: str, reason: str, **extra: str | int
+) -> CouponClaim:
+    """One coupon of a marketing-issued template to the buyer, valid the template's `valid_days`;
+    `CouponIssued` with the reason (and `extra` fields, e.g. the complaint it compensates)."""
     template.claimed_quantity += 1
     claim = CouponClaim(
         claim_id=new_id("CC", ctx.now),
@@ -109,15 +113,17 @@ def _issue(ctx: MCtx, template: CouponTemplate, buyer_id: str, reason: str) -> C
         funded_by=domain.SHOP,
         status="available",
         valid_from=ctx.now,
-        valid_until=ctx.now + timedelta(days=ctx.settings.repurchase_valid_days),
+        valid_until=ctx.now + timedelta(days=template.valid_days or ctx.settings.repurchase_valid_days),
         claimed_at=ctx.now,
     )
     ctx.session.add(claim)
-    ctx.record(make_event("marketing.CouponIssued", coupon_payload(claim, reason=reason)))
+    ctx.record(make_event("marketing.CouponIssued", coupon_payload(claim, reason=reason, **extra)))
     return claim
 
 
-def _system_template(ctx: MCtx, shop_id: str, name: str, reduction_fen: int) -> CouponTemplate:
+def system_template(
+    ctx: MCtx, shop_id: str, name: str, reduction_fen: int, valid_days: int | None = None
+) -> CouponTemplate:
     """The shop's template of coupons marketing issues itself (made by the first issue; no
     threshold, no quantity limit, never claimed by buyers)."""
     found = ctx.session.scalars(
@@ -127,6 +133,7 @@ def _system_template(ctx: MCtx, shop_id: str, name: str, reduction_fen: int) -> 
             CouponTemplate.name == name,
             CouponTemplate.created_by == SYSTEM,
             CouponTemplate.reduction_fen == reduction_fen,
+            CouponTemplate.valid_days == (valid_days or ctx.settings.repurchase_valid_days),
         )
         .with_for_update()
     ).first()
@@ -140,7 +147,7 @@ def _system_template(ctx: MCtx, shop_id: str, name: str, reduction_fen: int) -> 
         status="stopped",  # issued by marketing, never claimed by buyers
         threshold_fen=0,
         reduction_fen=reduction_fen,
-        valid_days=ctx.settings.repurchase_valid_days,
+        valid_days=valid_days or ctx.settings.repurchase_valid_days,
         total_quantity=MAX_INT,
         claimed_quantity=0,
         per_buyer_limit=1,
