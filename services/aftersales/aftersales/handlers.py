@@ -202,6 +202,25 @@ def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("refund_succeeded", key, variables, p["order_id"], p["shop_id"]))
 
 
+def on_address_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """The receiver address changed before dispatch (orders): the buyer is told where the parcel now
+    goes (masked as the event carries it), once per change; a re-audit hold is said."""
+    p = event.payload
+    a = p.get("address") or {}
+    region = "".join(str(a.get(k) or "") for k in ("province", "city", "district")) or "新地址"
+    review = "，新地址需审核后发货" if p.get("held") else ""
+    variables = {
+        "order_id": p["order_id"],
+        "region": region,
+        "name": a.get("name") or "",
+        "phone": a.get("phone") or "",
+    }
+    variables["review"] = review
+    key = f"address_changed:{p['order_id']}:{p['changed_at']}"
+    notice = Notice("address_changed", key, variables, p["order_id"], p["shop_id"], p.get("buyer_id"))
+    _notify(uow, event, notice)
+
+
 def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
     """A coupon reached the buyer's account (marketing): a marketing message."""
     p = event.payload
@@ -250,6 +269,7 @@ HANDLERS: dict[str, Handler] = {
     "logistics.CarrierChanged": on_carrier_changed_notify,
     "logistics.ArrivalEstimateChanged": on_arrival_estimate_changed_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
+    "orders.AddressChanged": on_address_changed_notify,
     "marketing.CouponIssued": on_coupon_issued_notify,
     # marketing is the one source of promotion periods
     "marketing.PromotionPeriodDeclared": on_promotion_period_declared,
