@@ -77,6 +77,8 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         "logistics.ArrivalEstimateChanged",  # a new estimated arrival
         "orders.OrderDelivered",  # review invitation 24 h later
         "marketing.CouponIssued",  # the coupon is in the buyer's account
+        "billing.InvoiceIssued",  # the invoice's number and amount
+        "billing.InvoiceRefused",  # why the request was refused (the buyer may ask again)
         "marketing.PromotionPeriodDeclared",  # 48 h refunds for returns received in it
         "marketing.PromotionPeriodCancelled",
     ],

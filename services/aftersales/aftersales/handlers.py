@@ -221,6 +221,26 @@ def on_address_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, notice)
 
 
+def on_invoice_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """Finance issued the buyer's invoice (billing): its number, amount and title, once per invoice."""
+    p = event.payload
+    variables = {"order_id": p["order_id"], "invoice_no": p["invoice_no"], "title": p.get("title") or "个人"}
+    variables["amount_yuan"] = messages.yuan(int(p["amount_fen"]))
+    key = f"invoice_issued:{p['invoice_id']}"
+    notice = Notice("invoice_issued", key, variables, p["order_id"], p["shop_id"], p["buyer_id"])
+    _notify(uow, event, notice)
+
+
+def on_invoice_refused_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """Finance refused the buyer's invoice request (billing): the reason, once per request (the buyer
+    may ask again: a new request, a new message when refused)."""
+    p = event.payload
+    variables = {"order_id": p["order_id"], "reason": p["reason"]}
+    key = f"invoice_refused:{p['invoice_id']}"
+    notice = Notice("invoice_refused", key, variables, p["order_id"], p["shop_id"], p["buyer_id"])
+    _notify(uow, event, notice)
+
+
 def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
     """A coupon reached the buyer's account (marketing): a marketing message."""
     p = event.payload
@@ -271,6 +291,8 @@ HANDLERS: dict[str, Handler] = {
     "orders.OrderDelivered": on_order_delivered_notify,
     "orders.AddressChanged": on_address_changed_notify,
     "marketing.CouponIssued": on_coupon_issued_notify,
+    "billing.InvoiceIssued": on_invoice_issued_notify,
+    "billing.InvoiceRefused": on_invoice_refused_notify,
     # marketing is the one source of promotion periods
     "marketing.PromotionPeriodDeclared": on_promotion_period_declared,
     "marketing.PromotionPeriodCancelled": on_promotion_period_cancelled,

@@ -55,3 +55,38 @@ def test_an_address_change_tells_the_buyer_once_with_the_masked_receiver(api, no
     assert api.count("messages") == 2
     held = [m for m in sent_messages(api) if "审核" in m["body"]]
     assert len(held) == 1
+
+
+INVOICE_ISSUED = {
+    "order_id": "O1",
+    "shop_id": "S1",
+    "invoice_id": "INV1",
+    "buyer_id": "b1",
+    "invoice_no": "12345678",
+    "amount_fen": 12950,
+    "title_type": "company",
+    "title": "杭州某某科技有限公司",
+    "issued_at": "2026-11-12T02:00:00Z",
+}
+
+
+def test_an_issued_invoice_tells_the_buyer_its_number_and_amount_once(api, notify):
+    _, event = deliver(notify, "billing.InvoiceIssued", INVOICE_ISSUED)
+    deliver(notify, "", {}, event=event)
+    deliver(notify, "billing.InvoiceIssued", INVOICE_ISSUED)
+    assert api.count("messages") == 1
+    [m] = sent_messages(api)
+    assert m["template"] == "invoice_issued" and m["status"] == "sent"
+    assert "12345678" in m["body"] and "129.50元" in m["body"] and "杭州某某科技有限公司" in m["body"]
+
+
+def test_a_refused_invoice_tells_the_buyer_why_once_per_refusal(api, notify):
+    refused = {"order_id": "O1", "shop_id": "S1", "invoice_id": "INV1", "buyer_id": "b1", "reason": "税号有误"}
+    _, event = deliver(notify, "billing.InvoiceRefused", refused)
+    deliver(notify, "", {}, event=event)
+    assert api.count("messages") == 1
+    [m] = sent_messages(api)
+    assert m["template"] == "invoice_refused" and "税号有误" in m["body"]
+    # the buyer asks again (a new request) and is refused again: another message
+    deliver(notify, "billing.InvoiceRefused", {**refused, "invoice_id": "INV2"})
+    assert api.count("messages") == 2
