@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ecom_common.clock import aware, iso
-from ecom_common.errors import RuleViolation
+from ecom_common.errors import RetryLater
 
 from .. import domain
 from ..models import CancelledOrder, Shipment
@@ -45,8 +45,8 @@ def readdress(ctx: Context, change: AddressChange) -> str:
     shipment = find_by_key(ctx, f"order:{change.order_id}")
     if shipment is None:
         if change.status == "awaiting_shipment" and ctx.session.get(CancelledOrder, change.order_id) is None:
-            # Its OrderReadyToShip went out before this change and has not arrived yet: retried.
-            raise RuleViolation(f"order {change.order_id}: address change before its shipment exists; retried")
+            # Its OrderReadyToShip went out before this change and has not arrived yet: back-off tiers.
+            raise RetryLater(f"order {change.order_id}: address change before its shipment exists")
         return "no_shipment"
     if shipment.receiver_as_of is not None and aware(shipment.receiver_as_of) >= change.changed_at:
         return "stale"
