@@ -55,6 +55,7 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
     "logistics.events": [
         "orders.OrderReadyToShip",  # create the shipment
         "orders.OrderCancelled",  # cancel a shipment not yet dispatched
+        "orders.AddressChanged",  # the new receiver on a shipment not yet dispatched (newest wins)
         "aftersales.ReshipRequested",  # replacement shipment of an exchange
         "marketing.GiftGranted",  # the gift on the order's pick list
         "marketing.PromotionPeriodDeclared",  # 48 h to dispatch orders paid in it
@@ -70,12 +71,15 @@ SUBSCRIPTIONS: dict[str, list[str]] = {
         # only buyer notifications (aftersales/notifications.py: at most one message per fact)
         "orders.OrderHeld",  # held for a vague address: the buyer confirms it
         "orders.PresalePromised",  # presale: when the order ships (预计N天内发货)
+        "orders.AddressChanged",  # the new receiver address, before dispatch
         "logistics.ShipmentException",  # delivery exception: a new estimate follows
         "logistics.ShipmentStalled",
         "logistics.CarrierChanged",  # new carrier and tracking number
         "logistics.ArrivalEstimateChanged",  # a new estimated arrival
         "orders.OrderDelivered",  # review invitation 24 h later
         "marketing.CouponIssued",  # the coupon is in the buyer's account
+        "billing.InvoiceIssued",  # the invoice's number and amount
+        "billing.InvoiceRefused",  # why the request was refused (the buyer may ask again)
         "marketing.PromotionPeriodDeclared",  # 48 h refunds for returns received in it
         "marketing.PromotionPeriodCancelled",
     ],

@@ -216,6 +216,45 @@ def on_refund_succeeded_notify(uow: UnitOfWork, event: Envelope) -> None:
     _notify(uow, event, Notice("refund_succeeded", key, variables, p["order_id"], p["shop_id"]))
 
 
+def on_address_changed_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """The receiver address changed before dispatch (orders): the buyer is told where the parcel now
+    goes (masked as the event carries it), once per change; a re-audit hold is said."""
+    p = event.payload
+    a = p.get("address") or {}
+    region = "".join(str(a.get(k) or "") for k in ("province", "city", "district")) or "新地址"
+    review = "，新地址需审核后发货" if p.get("held") else ""
+    variables = {
+        "order_id": p["order_id"],
+        "region": region,
+        "name": a.get("name") or "",
+        "phone": a.get("phone") or "",
+    }
+    variables["review"] = review
+    key = f"address_changed:{p['order_id']}:{p['changed_at']}"
+    notice = Notice("address_changed", key, variables, p["order_id"], p["shop_id"], p.get("buyer_id"))
+    _notify(uow, event, notice)
+
+
+def on_invoice_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """Finance issued the buyer's invoice (billing): its number, amount and title, once per invoice."""
+    p = event.payload
+    variables = {"order_id": p["order_id"], "invoice_no": p["invoice_no"], "title": p.get("title") or "个人"}
+    variables["amount_yuan"] = messages.yuan(int(p["amount_fen"]))
+    key = f"invoice_issued:{p['invoice_id']}"
+    notice = Notice("invoice_issued", key, variables, p["order_id"], p["shop_id"], p["buyer_id"])
+    _notify(uow, event, notice)
+
+
+def on_invoice_refused_notify(uow: UnitOfWork, event: Envelope) -> None:
+    """Finance refused the buyer's invoice request (billing): the reason, once per request (the buyer
+    may ask again: a new request, a new message when refused)."""
+    p = event.payload
+    variables = {"order_id": p["order_id"], "reason": p["reason"]}
+    key = f"invoice_refused:{p['invoice_id']}"
+    notice = Notice("invoice_refused", key, variables, p["order_id"], p["shop_id"], p["buyer_id"])
+    _notify(uow, event, notice)
+
+
 def on_coupon_issued_notify(uow: UnitOfWork, event: Envelope) -> None:
     """A coupon reached the buyer's account (marketing): a marketing message; a complaint's
     compensation coupon (reason compensation) a service message with its value."""
@@ -269,7 +308,10 @@ HANDLERS: dict[str, Handler] = {
     "logistics.CarrierChanged": on_carrier_changed_notify,
     "logistics.ArrivalEstimateChanged": on_arrival_estimate_changed_notify,
     "orders.OrderDelivered": on_order_delivered_notify,
+    "orders.AddressChanged": on_address_changed_notify,
     "marketing.CouponIssued": on_coupon_issued_notify,
+    "billing.InvoiceIssued": on_invoice_issued_notify,
+    "billing.InvoiceRefused": on_invoice_refused_notify,
     # marketing is the one source of promotion periods
     "marketing.PromotionPeriodDeclared": on_promotion_period_declared,
     "marketing.PromotionPeriodCancelled": on_promotion_period_cancelled,

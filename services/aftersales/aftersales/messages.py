@@ -87,6 +87,21 @@ TEMPLATES: dict[str, Template] = {
             SERVICE,
             "【退款成功】订单{order_id}的退款{amount_yuan}元已原路退回，预计1-3个工作日到账。",
         ),
+        Template(
+            "address_changed",
+            SERVICE,
+            "【地址已修改】您的订单{order_id}收货地址已改为{region}（收货人{name}，电话{phone}）{review}。如非本人操作请尽快联系客服。",
+        ),
+        Template(
+            "invoice_issued",
+            SERVICE,
+            "【发票已开具】您的订单{order_id}的发票已开具，发票号码{invoice_no}，金额{amount_yuan}元，抬头{title}。",
+        ),
+        Template(
+            "invoice_refused",
+            SERVICE,
+            "【发票申请未通过】您的订单{order_id}的开票申请未通过：{reason}。您可修改信息后重新申请。",
+        ),
         Template("complaint_answered", SERVICE, "【投诉回复】您对订单{order_id}的投诉已有回复：{text}"),
         Template(
             "coupon_issued",

@@ -9,6 +9,7 @@ OrderReadyToShip emitted twice after a re-audit) is absorbed by the shipment's u
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from ecom_common.clock import parse_iso
@@ -47,9 +48,35 @@ def on_order_ready_to_ship(uow: UnitOfWork, event: Envelope) -> None:
         paid_at=paid_at,
         priority=p.get("priority", False),
         promised_ship_by=promised,
+        address_as_of=event_time(event),
     )
     if operations.ship_order(for_event(uow, event, Settings), order) is None:
         log.info("order %s: no new shipment (cancelled before it was ready, or shipped already)", order.order_id)
+
+
+def event_time(event: Envelope) -> datetime | None:
+    try:
+        return parse_iso(event.occurred_at)
+    except ValueError:
+        return None
+
+
+def on_address_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """orders.AddressChanged -> the new (masked) receiver on the order's shipment not yet dispatched;
+    an older change than the address held changes nothing."""
+    p = event.payload
+    changed_at = parse_iso(p["changed_at"]) or event_time(event)
+    if changed_at is None:
+        raise RuleViolation(f"order {p['order_id']}: address change without a time")
+    change = operations.AddressChange(
+        order_id=p["order_id"],
+        address=p.get("address") or {},
+        changed_at=changed_at,
+        status=p.get("status") or "",
+        held=bool(p.get("held")),
+    )
+    outcome = operations.readdress(for_event(uow, event, Settings), change)
+    log.info("order %s: address change of %s -> %s", change.order_id, p["changed_at"], outcome)
 
 
 def on_order_cancelled(uow: UnitOfWork, event: Envelope) -> None:
@@ -113,6 +140,7 @@ def on_promotion_period_cancelled(uow: UnitOfWork, event: Envelope) -> None:
 HANDLERS = {
     "orders.OrderReadyToShip": on_order_ready_to_ship,
     "orders.OrderCancelled": on_order_cancelled,
+    "orders.AddressChanged": on_address_changed,
     "aftersales.ReshipRequested": on_reship_requested,
     "marketing.GiftGranted": on_gift_granted,
     "marketing.PromotionPeriodDeclared": on_promotion_period_declared,

@@ -134,6 +134,9 @@ class Shipment(Base):
     printed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # 0006: a presale order's promised ship date (orders.OrderReadyToShip.promised_ship_by): the deadline
     promised_ship_by: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # 0008: when the receiver held was the order's address (the OrderReadyToShip or AddressChanged
+    # that set it): an older orders.AddressChanged, delivered late, never overwrites a newer address.
+    receiver_as_of: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     # What marketing granted the order (marketing.GiftGranted), whenever it arrived: read with the
     # shipment, so a gift recorded before or after the shipment was created is on its pick list.

@@ -147,6 +147,9 @@ def test_reserved_small_order_passes_the_audit(place, saga, db, events):
     p = ready["payload"]
     assert p["priority"] is False and p["paid_at"] and p["lines"][0]["quantity"] == 2
     assert p["address"]["phone"] == "138****5678" and p["weight_g"] == 1000
+    # the pick list's title from the line's snapshot (catalog's at placing); no spec is kept to send
+    line = p["lines"][0]
+    assert line["title"] == f"商品 {line['sku_code']}" and "spec" not in line and "handling" not in line
     assert events("orders.OrderHeld") == []
 
 

@@ -54,6 +54,12 @@ class PricedLine(Line):
     paid_fen = fields.Int(validate=validate.Range(min=0))
     # Custom-made or fresh goods (catalog's SKU at placing): no 7-day no-reason return.
     no_7day_return = fields.Bool(load_default=False)
+    # OrderReadyToShip only, for logistics' pick list: the title of the line's snapshot (catalog's
+    # at placing). `spec` ({name: value} or text) and `handling` (["fragile", "liquid"]) are read by
+    # logistics when present; orders' lines keep neither today, so orders sends neither.
+    title = fields.Str()
+    spec = fields.Raw(allow_none=True)
+    handling = fields.List(fields.Str(validate=validate.OneOf(["fragile", "liquid"])), allow_none=True)
 
 
 class Discount(Payload):

@@ -8,8 +8,8 @@ opens the unit of work and commits it.
 One module per resource: `shipping` (templates, quotes, senders, carriers, carrier rules, promotion
 periods), `shipments` (create, cancel, dispatch, re-route, read; the guarded `transition` and the
 timeline), `tracking` (carrier reports, stalls), `exceptions` (notes, arrival estimates,
-resolutions), `carriers` (actual costs, per-carrier figures, statements, stage clocks),
-`bulk` (idempotent dispatch, recorded printing). Callers use the names
+resolutions), `readdress` (a new receiver before dispatch), `carriers` (actual costs, per-carrier
+figures, statements, stage clocks), `bulk` (idempotent dispatch, recorded printing). Callers use the names
 below (`from . import operations`, then `operations.verb(ctx, ...)`).
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from .bulk import Dispatched, dispatch_once, print_waybill
 from .carriers import Statement, Window, carrier_stats, reconcile_statement, record_cost, stage_board
 from .exceptions import estimate_arrival, note_exception, resolve_exception
+from .readdress import AddressChange, readdress
 from .shipments import (
     GrantedGift,
     NewShipment,
@@ -50,6 +51,8 @@ from .shipping import (
 from .tracking import Tracked, TrackingReport, flag_stalled, record_tracking
 
 __all__ = [
+    "AddressChange",
+    "readdress",
     "copy_period",
     "Dispatched",
     "GrantedGift",

@@ -105,6 +105,7 @@ class NewShipment:
     priority: bool = False
     case_id: str | None = None
     promised_ship_by: datetime | None = None  # presale: the promised ship date is the deadline
+    address_as_of: datetime | None = None  # when the address was the order's (the event's time)
 
 
 def find_by_key(ctx: Context, key: str) -> Shipment | None:
@@ -272,6 +273,7 @@ def create_shipment(ctx: Context, order: NewShipment) -> Shipment | None:
         dispatch_due_at=due_at,
         promotion=promotion,
         promised_ship_by=None if order.case_id else order.promised_ship_by,
+        receiver_as_of=order.address_as_of,
         created_at=ctx.now,
         dispatched_late=False,
         exception_open=False,

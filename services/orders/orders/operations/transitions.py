@@ -170,13 +170,24 @@ def complete(ctx: OrdersCtx, order: Order, reason: str) -> None:
     )
 
 
+def pick_lines_payload(order: Order) -> list[dict]:
+    """The lines as logistics' pick list reads them: the priced lines plus the title of the line's
+    snapshot (catalog's product title at placing). The line keeps no spec nor handling marks, so
+    neither is sent (services/orders/README.md, "Events")."""
+    rows = lines_payload(order)
+    for row, line in zip(rows, order.lines, strict=True):
+        if line.title:
+            row["title"] = line.title
+    return rows
+
+
 def ready_to_ship_event(order: Order):
     return make_event(
         "orders.OrderReadyToShip",
         {
             "order_id": order.id,
             "shop_id": order.shop_id,
-            "lines": lines_payload(order),
+            "lines": pick_lines_payload(order),
             "paid_at": iso(aware(order.paid_at)),
             "priority": bool(order.priority),
             "address": order.address_masked,
