@@ -3,9 +3,6 @@ shown in words, autoescape, CSV export of the current filter, bulk actions."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 ORDER = {
     "order_id": "O1",
     "shop_id": "S1",
@@ -66,23 +63,44 @@ def test_a_script_title_is_shown_as_text(client, signed_in, fake):
     assert 'data-testid="review-approve"' in html
 
 
-def test_csv_export_of_the_current_filter(client, signed_in, fake):
+def test_csv_export_streams_orders_own_csv_of_the_current_filter(client, signed_in, fake):
     signed_in("olivia", ["ops"], "S1")
-    rows = [
-        {**ORDER, "order_id": "O1", "status": "awaiting_shipment", "note": "=HYPERLINK(1)"},
-        {**ORDER, "order_id": "O2", "status": "awaiting_shipment", "address": {"name": "+李*"}},
-    ]
-    fake.on("GET", "/api/v1/orders", body={"items": rows, "next_cursor": None})
-    resp = client.get("/orders/export.csv?tab=to_ship&buyer_id=bob&created_from=2026-12-01")
-    assert resp.mimetype == "text/csv"
-    raw = resp.get_data()
-    assert raw.startswith("\ufeff".encode())
-    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert table[0][0] == "order_id" and [r[0] for r in table[1:]] == ["O1", "O2"]
-    assert table[1][-1] == "'=HYPERLINK(1)" and table[2][6] == "'+李*"
+    exported = "\ufefforder_id,status,buyer_id,note\r\nO1,awaiting_shipment,bob,'=HYPERLINK(1)\r\n".encode()
+    fake.on("GET", "/api/v1/orders", body=exported)
+    resp = client.get("/orders/export.csv?tab=to_ship&buyer_id=bob&created_from=2026-12-01&q=5678&by=auto")
+    assert resp.mimetype == "text/csv" and resp.get_data() == exported  # passed on byte for byte
     params = fake.calls[-1][4]
-    assert params["tab"] == "to_ship" and params["buyer_id"] == "bob"
-    assert params["created_from"].startswith("2026-12-01T00:00:00")
+    assert params["format"] == "csv" and params["tab"] == "to_ship" and params["buyer_id"] == "bob"
+    assert params["created_from"].startswith("2026-12-01T00:00:00") and params["phone"] == "5678"
+    assert "limit" not in params and "cursor" not in params
+
+
+def test_csv_export_refused_by_orders_is_said_in_words(client, signed_in, fake):
+    signed_in("fiona", ["finance"])
+    fake.on("GET", "/api/v1/orders", status=403, body={"detail": "staff without a shop"})
+    resp = client.get("/orders/export.csv?tab=to_ship", follow_redirects=True)
+    assert resp.mimetype == "text/html" and "无权操作" in resp.get_data(as_text=True)
+
+
+def test_the_search_box_finds_orders_by_phone_receiver_buyer_and_sku(client, signed_in, fake):
+    signed_in("cathy", ["cs"], "S1")
+    fake.on("GET", "/api/v1/orders", body={"items": [ORDER], "next_cursor": None})
+    for query, expected in (
+        ("q=5678", {"phone": "5678"}),
+        ("q=%2B86+138-1234-5678", {"phone": "+86 138-1234-5678"}),
+        ("q=%E5%BC%A0%E4%B8%89", {"receiver_name": "张三"}),
+        ("q=bob&by=buyer_id", {"buyer_id": "bob"}),
+        ("q=SKU-1&by=sku_code&tab=to_ship", {"sku_code": "SKU-1", "tab": "to_ship"}),
+    ):
+        html = client.get(f"/orders?{query}").get_data(as_text=True)
+        assert 'data-order-id="O1"' in html
+        params = fake.calls[-1][4]
+        assert {k: params[k] for k in expected} == expected, query
+    # the export link carries the search
+    assert "export.csv?tab=to_ship&amp;q=SKU-1&amp;by=sku_code" in html
+    calls = len(fake.calls)
+    html = client.get("/orders?q=12345").get_data(as_text=True)  # five digits: neither a phone nor its tail
+    assert "尾号" in html and len(fake.calls) == calls + 1  # only the tab counts were read
 
 
 def test_order_list_tabs_and_search(client, signed_in, fake):
@@ -98,6 +116,87 @@ def test_order_list_tabs_and_search(client, signed_in, fake):
     fake.on("GET", "/api/v1/orders/O1", body=ORDER)
     html = client.get("/orders?q=O1").get_data(as_text=True)
     assert 'data-order-id="O1"' in html
+
+
+def test_bulk_review_answers_per_order(client, signed_in, fake):
+    csrf = signed_in("olivia", ["ops"], "S1")
+    fake.on(
+        "POST",
+        "/api/v1/orders/review/bulk",
+        body={
+            "succeeded": 1,
+            "failed": 1,
+            "results": [
+                {"order_id": "O1", "ok": True, "already": False, "status": "awaiting_shipment", "error": None},
+                {
+                    "order_id": "O2",
+                    "ok": False,
+                    "already": False,
+                    "status": None,
+                    "error": {"status": 409, "title": "Conflict", "detail": "order is awaiting_shipment"},
+                },
+            ],
+        },
+    )
+    fake.on("GET", "/api/v1/orders", body={"items": [], "next_cursor": None})
+    resp = client.post("/order-review/decide", data={"order_id": ["O1", "O2", "O1"], "csrf_token": csrf})
+    html = resp.get_data(as_text=True)
+    post = next(c for c in fake.calls if c[2] == "POST")
+    assert post[3] == "/api/v1/orders/review/bulk" and post[5] == {
+        "decision": "approve",
+        "reason": None,
+        "order_ids": ["O1", "O2"],
+    }
+    assert "已通过 1 / 2 个订单" in html
+    assert 'data-order-id="O2"' in html and "未执行" in html and "order is awaiting_shipment" in html
+    # a rejection needs its reason: nothing is sent without one
+    calls = len(fake.calls)
+    client.post("/order-review/decide", data={"order_id": "O1", "decision": "reject", "csrf_token": csrf})
+    assert not [c for c in fake.calls[calls:] if c[2] == "POST"]
+    client.post(
+        "/order-review/decide", data={"order_id": "O1", "decision": "reject", "reason": "地址不详", "csrf_token": csrf}
+    )
+    assert fake.calls[-2][5] == {"decision": "reject", "reason": "地址不详", "order_ids": ["O1"]}
+
+
+def test_order_detail_shows_notes_and_the_contact_log_and_cs_adds_them(client, signed_in, fake):
+    csrf = signed_in("cathy", ["cs"], "S1")
+    notes = [
+        {"id": "N1", "kind": "note", "text": "买家要求周末送", "at": "2026-12-03T10:05:00Z", "by": "olivia"},
+        {
+            "id": "N2",
+            "kind": "contact",
+            "channel": "phone",
+            "outcome": "verified",
+            "text": "地址已核实",
+            "at": "2026-12-03T10:06:00Z",
+            "by": "cathy",
+        },
+    ]
+    fake.on("GET", "/api/v1/orders/O1", body={**ORDER, "staff_notes": notes})
+    html = client.get("/orders/O1").get_data(as_text=True)
+    assert "买家要求周末送" in html and "电话 · 已核实" in html
+    assert 'data-testid="note-add"' in html and 'data-testid="contact-add"' in html
+    fake.on("POST", "/api/v1/orders/O1/notes", status=201, body=notes[0])
+    resp = client.post("/orders/O1/notes", data={"text": "已联系", "csrf_token": csrf}, follow_redirects=True)
+    assert "备注已添加" in resp.get_data(as_text=True)
+    fake.on("POST", "/api/v1/orders/O1/contacts", status=201, body=notes[1])
+    client.post(
+        "/orders/O1/contacts",
+        data={"channel": "phone", "outcome": "no_answer", "note": "", "csrf_token": csrf},
+    )
+    posts = [c for c in fake.calls if c[2] == "POST"]
+    assert [(c[3], c[5]) for c in posts] == [
+        ("/api/v1/orders/O1/notes", {"text": "已联系"}),
+        ("/api/v1/orders/O1/contacts", {"channel": "phone", "outcome": "no_answer", "note": None}),
+    ]
+
+
+def test_finance_gets_no_note_forms(client, signed_in, fake):
+    signed_in("fiona", ["finance"], "S1")
+    fake.on("GET", "/api/v1/orders/O1", body={**ORDER, "staff_notes": []})
+    html = client.get("/orders/O1").get_data(as_text=True)
+    assert 'data-testid="note-add"' not in html and 'data-testid="contact-add"' not in html
 
 
 def test_warehouse_dispatches_in_bulk_and_prints_waybills(client, signed_in, fake):
