@@ -134,6 +134,11 @@ def test_three_orders_dispatched_in_bulk_and_their_waybills_printed(world, perso
         console.row("shipment-row", shipment_id=sid).get_by_test_id("ship-select").check()
     console.by("ship-dispatch-selected").click()
     expect(console.flash_success()).to_contain_text("已发货 3 / 3 个")
+    # one call to logistics' bulk dispatch, answered per shipment
+    for sid in shipments:
+        expect(console.row("dispatch-result", shipment_id=sid).get_by_test_id("dispatch-outcome")).to_have_text(
+            "已完成"
+        )
     for order_id in orders:
         world.wait_status(order_id, "shipped")
     # the dispatched tab lists them; print the three waybills on one page
@@ -149,6 +154,19 @@ def test_three_orders_dispatched_in_bulk_and_their_waybills_printed(world, perso
             world.p["logistics"].get(f"/api/v1/shipments/{sid}", role="admin").json()["tracking_no"]
         )
     expect(printed.by("print")).to_be_visible()
+    # logistics recorded each first printing: its time is on the waybill and on the list
+    expect(printed.by("waybill-printed-at")).to_have_count(3)
+    expect(printed.by("waybill-printed-at").first).to_contain_text("打印时间 20")
+    console.open("/shipping?status=dispatched")
+    expect(console.row("shipment-row", shipment_id=shipments[0]).get_by_test_id("ship-printed-at")).not_to_be_empty()
+    # a failed pickup: the first parcel goes with another carrier and number
+    console.row("shipment-row", shipment_id=shipments[0]).get_by_role("link").click()
+    console.by("change-carrier-carrier").select_option("DBL")
+    console.by("change-carrier-tracking").fill(f"DB{uuid.uuid4().hex[:10].upper()}")
+    console.by("change-carrier-reason").fill("揽收失败")
+    console.by("change-carrier").click()
+    expect(console.flash_success()).to_contain_text("已更换快递公司")
+    expect(console.by("shipment-carrier")).to_have_text("DBL")
 
 
 def test_a_refund_case_is_approved_and_a_complaint_answered(world, person):

@@ -201,31 +201,132 @@ def test_finance_gets_no_note_forms(client, signed_in, fake):
 
 def test_warehouse_dispatches_in_bulk_and_prints_waybills(client, signed_in, fake):
     csrf = signed_in("wang", ["warehouse"], "S1")
-    for sid in ("H1", "H2", "H3"):
-        fake.on("POST", f"/api/v1/shipments/{sid}/dispatch", body={"shipment_id": sid})
-        fake.on(
-            "GET",
-            f"/api/v1/shipments/{sid}/waybill",
-            body={
-                "shipment_id": sid,
-                "order_id": "O" + sid,
-                "tracking_no": "T" + sid,
-                "lines": [],
-                "total_quantity": 1,
-            },
-        )
+    done = {"outcome": "done", "already": False, "status": "dispatched", "carrier": "sf", "error": None}
+    fake.on(
+        "POST",
+        "/api/v1/shipments/bulk/dispatch",
+        body={
+            "done": 2,
+            "refused": 1,
+            "results": [
+                {**done, "shipment_id": "H1", "tracking_no": "SF0001"},
+                {**done, "shipment_id": "H2", "tracking_no": "CN1"},
+                {
+                    "shipment_id": "H3",
+                    "outcome": "refused",
+                    "error": {"status": 409, "title": "Conflict", "detail": "tracking number already used"},
+                },
+            ],
+        },
+    )
     fake.on("GET", "/api/v1/shipments", body={"items": [], "next_cursor": None})
     resp = client.post(
         "/shipping/dispatch",
-        data={"shipment_id": ["H1", "H2", "H3"], "tracking_H1": "SF0001", "csrf_token": csrf},
+        data={"shipment_id": ["H1", "H2", "H3", "H2"], "tracking_H1": "SF0001", "csrf_token": csrf},
+    )
+    html = resp.get_data(as_text=True)
+    assert "已发货 2 / 3 个" in html and "tracking number already used" in html
+    assert 'data-testid="dispatch-result" data-shipment-id="H3" class="breach"' in html
+    posts = [c for c in fake.calls if c[2] == "POST"]
+    assert [c[3] for c in posts] == ["/api/v1/shipments/bulk/dispatch"]  # one call for the batch
+    items = posts[0][5]["items"]
+    assert [i["shipment_id"] for i in items] == ["H1", "H2", "H3"] and items[0]["tracking_no"] == "SF0001"
+    assert len(items[1]["tracking_no"]) >= 4
+    bill = {"order_id": "OH1", "tracking_no": "TH1", "lines": [], "total_quantity": 1}
+    fake.on(
+        "POST",
+        "/api/v1/waybills/print",
+        body={
+            "done": 2,
+            "refused": 1,
+            "results": [
+                {
+                    "shipment_id": "H1",
+                    "outcome": "done",
+                    "printed_at": "2026-12-03T10:00:00Z",
+                    "reprint": False,
+                    "waybill": bill,
+                },
+                {
+                    "shipment_id": "H2",
+                    "outcome": "done",
+                    "printed_at": "2026-12-03T09:00:00Z",
+                    "reprint": True,
+                    "waybill": {**bill, "tracking_no": "TH2"},
+                },
+                {"shipment_id": "H9", "outcome": "refused", "error": {"status": 404, "detail": "no such shipment"}},
+            ],
+        },
+    )
+    html = client.post("/shipping/waybills", data={"shipment_id": ["H1", "H2", "H9"], "csrf_token": csrf}).get_data(
+        as_text=True
+    )
+    assert html.count('data-testid="waybill"') == 2 and "TH2" in html and "no such shipment" in html
+    assert "打印时间 2026-12-03T10:00:00Z" in html and "补打" in html
+    assert fake.calls[-1][5] == {"shipment_ids": ["H1", "H2", "H9"]}
+
+
+def test_change_carrier_and_exception_actions(client, signed_in, fake):
+    csrf = signed_in("wang", ["warehouse"], "S1")
+    shipment = {
+        "shipment_id": "H1",
+        "order_id": "O1",
+        "status": "exception",
+        "carrier": "sf",
+        "tracking_no": "SF1",
+        "exception_kind": "stalled",
+        "exception_reason": "no progress for 48 h",
+        "time_in_exception_s": 7200,
+        "exception_notes": [{"at": "2026-12-03T10:00:00Z", "by": "wang", "text": "已催件"}],
+        "timeline": [],
+    }
+    fake.on("GET", "/api/v1/shipments/H1", body=shipment)
+    fake.on(
+        "GET", "/api/v1/carriers", body={"items": [{"code": "sf", "name": "顺丰"}, {"code": "yto", "name": "圆通"}]}
+    )
+    html = client.get("/shipping/H1").get_data(as_text=True)
+    assert 'data-testid="change-carrier"' in html and "圆通" in html and "已催件" in html
+    assert 'data-testid="exception-resolve"' in html
+    fake.on("POST", "/api/v1/shipments/H1/change-carrier", body=shipment)
+    resp = client.post(
+        "/shipping/H1/change-carrier",
+        data={"carrier": "yto", "tracking_no": "YT1", "reason": "揽收失败", "csrf_token": csrf},
         follow_redirects=True,
     )
-    assert "已发货 3 / 3 个" in resp.get_data(as_text=True)
-    posts = [c for c in fake.calls if c[2] == "POST"]
-    assert [c[3] for c in posts] == [f"/api/v1/shipments/{s}/dispatch" for s in ("H1", "H2", "H3")]
-    assert posts[0][5]["tracking_no"] == "SF0001" and len(posts[1][5]["tracking_no"]) >= 4
-    html = client.get("/shipping/waybills?shipment_id=H1&shipment_id=H2&shipment_id=H3").get_data(as_text=True)
-    assert html.count('data-testid="waybill"') == 3 and "TH2" in html
+    assert "已更换快递公司" in resp.get_data(as_text=True)
+    fake.on("GET", "/api/v1/shipments/exceptions", body={"items": [shipment], "next_cursor": None})
+    html = client.get("/shipping/exceptions").get_data(as_text=True)
+    assert 'data-testid="exception-row" data-shipment-id="H1"' in html and "2小时0分" in html
+    for action, path, extra in (
+        ("note", "exception/notes", {"text": "联系快递"}),
+        ("estimate", "estimate", {"estimated_arrival_at": "2026-12-05T18:00"}),
+        ("resolve", "exception/resolve", {"reason": "已送达"}),
+    ):
+        fake.on("POST", f"/api/v1/shipments/H1/{path}", body=shipment)
+        resp = client.post("/shipping/H1/exception", data={"action": action, "csrf_token": csrf, **extra})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/shipping/exceptions")
+    posts = [(c[3], c[5]) for c in fake.calls if c[2] == "POST"]
+    assert posts[-3:] == [
+        ("/api/v1/shipments/H1/exception/notes", {"text": "联系快递"}),
+        ("/api/v1/shipments/H1/estimate", {"estimated_arrival_at": "2026-12-05T18:00:00+08:00", "reason": None}),
+        ("/api/v1/shipments/H1/exception/resolve", {"reason": "已送达"}),
+    ]
+    assert posts[0] == (
+        "/api/v1/shipments/H1/change-carrier",
+        {"carrier": "yto", "tracking_no": "YT1", "reason": "揽收失败"},
+    )
+
+
+def test_ops_sees_exceptions_but_no_change_carrier(client, signed_in, fake):
+    signed_in("olivia", ["ops"], "S1")
+    fake.on(
+        "GET",
+        "/api/v1/shipments/H1",
+        body={"shipment_id": "H1", "order_id": "O1", "status": "dispatched", "timeline": []},
+    )
+    fake.on("GET", "/api/v1/carriers", body={"items": []})
+    html = client.get("/shipping/H1").get_data(as_text=True)
+    assert 'data-testid="change-carrier"' not in html
 
 
 def test_cs_approves_a_case(client, signed_in, fake):
