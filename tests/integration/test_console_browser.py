@@ -108,7 +108,12 @@ def test_an_order_held_by_the_audit_is_approved_from_the_console(world, person):
     from playwright.sync_api import expect
 
     order_id = held_order(world)
-    console = person("olivia").nav("order_review")
+    # the dashboard's deadline board (orders' GET /sla): its 30-minute review clock, time left shown
+    console = person("olivia").open("/")
+    deadline = console.row("deadline-row", kind="order.review", ref=order_id)
+    expect(deadline.get_by_test_id("deadline-left")).to_contain_text("剩余")
+    expect(deadline).not_to_have_class("breach")
+    console.nav("order_review")
     row = console.row("held-row", order_id=order_id)
     expect(row).to_be_visible()
     row.get_by_test_id("held-select").check()
