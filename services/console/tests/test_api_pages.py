@@ -75,6 +75,14 @@ def test_csv_export_streams_orders_own_csv_of_the_current_filter(client, signed_
     assert "limit" not in params and "cursor" not in params
 
 
+def test_csv_export_of_a_search_that_is_no_filter_exports_nothing(client, signed_in, fake):
+    signed_in("olivia", ["ops"], "S1")
+    for query in ("q=12345", "q=O019a7c3e4f109b2e41c7"):  # not a phone; one order, not a list
+        resp = client.get(f"/orders/export.csv?tab=to_ship&{query}")
+        assert resp.status_code == 302 and "/orders?tab=to_ship" in resp.headers["Location"]
+    assert not [c for c in fake.calls if c[3] == "/api/v1/orders"]
+
+
 def test_csv_export_refused_by_orders_is_said_in_words(client, signed_in, fake):
     signed_in("fiona", ["finance"])
     fake.on("GET", "/api/v1/orders", status=403, body={"detail": "staff without a shop"})

@@ -111,6 +111,12 @@ def orders_export():
         abort(403)
     filters = _filters()
     q, by, found = _search()
+    if q and found is None:  # a search that stands for no filter must not export the whole list
+        flash(
+            _("Search by an order number, a phone (full or its last four digits), a receiver name, a buyer or a SKU."),
+            "error",
+        )
+        return redirect(url_for("console.orders", **filters, **_search_args(q, by)))
     if found is not None and found[0] == "order_id":
         flash(_("An order number is one order: open it instead of exporting."), "error")
         return redirect(url_for("console.orders", **filters, **_search_args(q, by)))
