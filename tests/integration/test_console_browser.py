@@ -16,7 +16,7 @@ import pytest
 from ecom_testkit import Platform
 from ecom_testkit.console_pages import ConsolePage, launch, require_browser
 from ecom_testkit.console_support import PASSWORD
-from ecom_testkit.saga import ALL_SERVICES, Saga
+from ecom_testkit.saga import ADDRESS, ALL_SERVICES, Saga
 from ecom_testkit.waiting import eventually
 from ecom_testkit.world import SAGA_SETTINGS
 
@@ -108,12 +108,19 @@ def test_an_order_held_by_the_audit_is_approved_from_the_console(world, person):
     from playwright.sync_api import expect
 
     order_id = held_order(world)
-    console = person("olivia").nav("order_review")
+    # the dashboard's deadline board (orders' GET /sla): its 30-minute review clock, time left shown
+    console = person("olivia").open("/")
+    deadline = console.row("deadline-row", kind="order.review", ref=order_id)
+    expect(deadline.get_by_test_id("deadline-left")).to_contain_text("剩余")
+    expect(deadline).not_to_have_class("breach")
+    console.nav("order_review")
     row = console.row("held-row", order_id=order_id)
     expect(row).to_be_visible()
     row.get_by_test_id("held-select").check()
     console.by("held-approve-selected").click()
     expect(console.flash_success()).to_contain_text("已通过 1 / 1 个订单")
+    # decided by orders' bulk review, answered per order
+    expect(console.row("review-result", order_id=order_id).get_by_test_id("review-outcome")).to_contain_text("已完成")
     world.wait_status(order_id, "awaiting_shipment")
     console.open(f"/orders/{order_id}")
     expect(console.by("order-status")).to_have_text("待发货")
@@ -132,6 +139,11 @@ def test_three_orders_dispatched_in_bulk_and_their_waybills_printed(world, perso
         console.row("shipment-row", shipment_id=sid).get_by_test_id("ship-select").check()
     console.by("ship-dispatch-selected").click()
     expect(console.flash_success()).to_contain_text("已发货 3 / 3 个")
+    # one call to logistics' bulk dispatch, answered per shipment
+    for sid in shipments:
+        expect(console.row("dispatch-result", shipment_id=sid).get_by_test_id("dispatch-outcome")).to_have_text(
+            "已完成"
+        )
     for order_id in orders:
         world.wait_status(order_id, "shipped")
     # the dispatched tab lists them; print the three waybills on one page
@@ -147,6 +159,19 @@ def test_three_orders_dispatched_in_bulk_and_their_waybills_printed(world, perso
             world.p["logistics"].get(f"/api/v1/shipments/{sid}", role="admin").json()["tracking_no"]
         )
     expect(printed.by("print")).to_be_visible()
+    # logistics recorded each first printing: its time is on the waybill and on the list
+    expect(printed.by("waybill-printed-at")).to_have_count(3)
+    expect(printed.by("waybill-printed-at").first).to_contain_text("打印时间 20")
+    console.open("/shipping?status=dispatched")
+    expect(console.row("shipment-row", shipment_id=shipments[0]).get_by_test_id("ship-printed-at")).not_to_be_empty()
+    # a failed pickup: the first parcel goes with another carrier and number
+    console.row("shipment-row", shipment_id=shipments[0]).get_by_role("link").click()
+    console.by("change-carrier-carrier").select_option("DBL")
+    console.by("change-carrier-tracking").fill(f"DB{uuid.uuid4().hex[:10].upper()}")
+    console.by("change-carrier-reason").fill("揽收失败")
+    console.by("change-carrier").click()
+    expect(console.flash_success()).to_contain_text("已更换快递公司")
+    expect(console.by("shipment-carrier")).to_have_text("DBL")
 
 
 def test_a_refund_case_is_approved_and_a_complaint_answered(world, person):
@@ -257,12 +282,24 @@ def test_csv_export_holds_the_filtered_rows_and_the_filter_is_saved_and_keyboard
     console.by("filter-buyer").fill(buyer)
     console.by("filter-submit").click()
     expect(console.by("order-row")).to_have_count(2)
+    # the search box takes the receiver phone's last four digits (尾号), with the buyer filter kept
+    console.by("filter-q").fill(ADDRESS["phone"][-4:])
+    console.by("filter-submit").click()
+    tail = f"/orders/export.csv?buyer_id={buyer}&q={ADDRESS['phone'][-4:]}&by=auto"
+    expect(console.by("export-csv")).to_have_attribute("href", tail)  # the table swapped by htmx
+    expect(console.by("order-row")).to_have_count(2)
     with console.page.expect_download() as download:
         console.by("export-csv").click()
     raw = download.value.path().read_bytes()
     assert raw.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert {r["order_id"] for r in rows} == mine and {r["buyer_id"] for r in rows} == {buyer}
+    # orders' own export streamed through: ops sees the receiver in full
+    assert {r["receiver_phone"] for r in rows} == {ADDRESS["phone"]}
+    console.by("filter-q").fill("")
+    console.by("filter-submit").click()
+    expect(console.by("export-csv")).to_have_attribute("href", f"/orders/export.csv?buyer_id={buyer}")
+    expect(console.by("order-row")).to_have_count(2)
     # the filter saved under a name (olivia's own), applied again from the unfiltered list
     console.by("save-filter-name").fill(f"买家 {buyer}")
     console.by("save-filter").click()
@@ -285,6 +322,16 @@ def test_csv_export_holds_the_filtered_rows_and_the_filter_is_saved_and_keyboard
     first_id = first.get_attribute("data-order-id")
     console.page.keyboard.press("Enter")
     expect(console.page).to_have_url(f"{console.base}/orders/{first_id}")
+    # the order's merchant notes and contact log, written by ops
+    console.by("note-text-input").fill("买家要求周末送达")
+    console.by("note-add").click()
+    expect(console.flash_success()).to_contain_text("备注已添加")
+    console.by("contact-outcome").select_option("verified")
+    console.by("contact-note").fill("电话核实地址")
+    console.by("contact-add").click()
+    expect(console.flash_success()).to_contain_text("联系记录已添加")
+    expect(console.by("note-row")).to_have_count(2)
+    expect(console.page.locator('[data-testid="note-row"][data-kind="contact"]')).to_contain_text("已核实")
     console.page.wait_for_load_state()  # console.js (deferred) listens
     console.page.keyboard.press("?")
     expect(console.by("shortcuts")).to_be_visible()

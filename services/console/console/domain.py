@@ -3,6 +3,7 @@ staff account checks, sign-in throttling and CSV cells. No Flask, no SQL (mypy -
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
@@ -22,11 +23,15 @@ ACTIONS: Mapping[str, frozenset[str]] = {
     "order.review": frozenset({"ops", "admin"}),
     "order.cancel": frozenset({"ops", "admin"}),
     "order.export": frozenset({"ops", "admin", "finance", "cs", "warehouse"}),
+    "order.note": frozenset({"ops", "cs", "warehouse", "admin"}),
+    "order.contact": frozenset({"ops", "cs", "admin"}),
     "product.review": frozenset({"reviewer"}),
     "product.edit": frozenset({"ops"}),
     "stock.adjust": frozenset({"warehouse", "admin"}),
     "shipment.dispatch": frozenset({"warehouse"}),
     "shipment.waybill": frozenset({"warehouse", "ops", "admin"}),
+    "shipment.change_carrier": frozenset({"warehouse"}),
+    "shipment.exception": frozenset({"warehouse", "ops", "cs", "admin"}),
     "case.approve": frozenset({"cs", "admin"}),
     "case.reject": frozenset({"cs", "admin"}),
     "case.receive": frozenset({"warehouse", "admin"}),
@@ -190,6 +195,30 @@ LABELS: Mapping[str, str] = {
     "role_cs": "Customer service",
     "role_warehouse": "Warehouse",
     "role_finance": "Finance",
+    "search_order_id": "Order number",
+    "search_phone": "Receiver phone (full or last 4)",
+    "search_receiver_name": "Receiver name",
+    "search_buyer_id": "Buyer",
+    "search_sku_code": "SKU",
+    "channel_phone": "Phone call",
+    "channel_sms": "SMS",
+    "channel_im": "Chat",
+    "channel_email": "Email",
+    "outcome_reached": "Reached",
+    "outcome_verified": "Verified",
+    "outcome_no_answer": "No answer",
+    "outcome_wrong_number": "Wrong number",
+    "outcome_refused": "Declined",
+    "outcome_callback_requested": "Call back requested",
+    "sla_order.payment": "Order awaiting payment",
+    "sla_order.review": "Order manual review",
+    "sla_shipment.print": "Waybill to print",
+    "sla_shipment.handover": "Handover to the carrier",
+    "sla_shipment.dispatch": "Shipment to dispatch",
+    "sla_shipment.pickup": "Carrier pickup",
+    "sla_case": "After-sales case",
+    "sla_complaint": "Complaint",
+    "sla_service": "Service ticket",
 }
 
 
@@ -284,3 +313,79 @@ def saved_filter_errors(name: str, query: str, already: int) -> dict[str, list[s
     if already >= MAX_SAVED_FILTERS:
         errors["name"] = [f"At most {MAX_SAVED_FILTERS} saved filters; delete one first."]
     return errors
+
+
+# The order list's search box: what was typed, and what it is (`by`: auto or one of SEARCH_BY).
+SEARCH_BY = ("order_id", "phone", "receiver_name", "buyer_id", "sku_code")
+MAX_SEARCH = 64
+_ORDER_ID = re.compile(r"^O[0-9a-f]{20}$")
+_PHONE = re.compile(r"^\+?[0-9\uff10-\uff19 ()\-]+$")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def search_filter(q: str, by: str = "auto") -> tuple[str, str] | None:
+    """The orders API filter a search stands for: `(field, value)`, field one of SEARCH_BY
+    (`order_id`: look the order up). `auto` guesses: an order number; digits (a phone's last four or
+    the full number, any spelling); Chinese characters (a receiver's name); else an order number.
+    Nothing typed, too long, or a phone with neither 4 nor 7..15 digits: None."""
+    q = q.strip()
+    if not q or len(q) > MAX_SEARCH:
+        return None
+    if by in SEARCH_BY:
+        field = by
+    elif _ORDER_ID.match(q):
+        field = "order_id"
+    elif _PHONE.match(q):
+        field = "phone"
+    elif _CJK.search(q):
+        field = "receiver_name"
+    else:
+        field = "order_id"
+    if field == "phone":
+        digits = sum(ch.isdigit() for ch in q)
+        if digits != 4 and not 7 <= digits <= 15:
+            return None
+    return field, q
+
+
+# The dashboard's deadline board: the running clocks of orders, logistics and aftersales (each
+# service's `GET /api/v1/sla`), most urgent first.
+SLA_SOURCES = ("orders", "logistics", "aftersales")
+BOARD_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Deadline:
+    source: str  # the service: orders, logistics, aftersales
+    kind: str  # e.g. order.review, shipment.dispatch, case.refund, complaint.response
+    ref: str  # the order, shipment or case/complaint id the clock runs on
+    due_at: str
+    seconds_left: float
+    breached: bool
+
+    @property
+    def label(self) -> str:
+        """The LABELS key of the clock: its kind, or its family (`case`, `complaint`, `service`)."""
+        key = f"sla_{self.kind}"
+        return key if key in LABELS else f"sla_{self.kind.split('.')[0]}"
+
+
+def deadlines(boards: Mapping[str, Mapping[str, object] | None], limit: int = BOARD_SIZE) -> tuple[list[Deadline], int]:
+    """The most urgent `limit` clocks of the services' SLA boards (a breach first, then the least time
+    left) and the number of breaches over all of them. Logistics' kinds (print, dispatch...) are
+    named `shipment.<kind>` and point at their shipment."""
+    found: list[Deadline] = []
+    for source in SLA_SOURCES:
+        items = (boards.get(source) or {}).get("items") or []
+        for item in items if isinstance(items, list) else []:
+            kind = str(item.get("kind") or "")
+            ref = item.get("shipment_id") if source == "logistics" else item.get("id")
+            if source == "logistics":
+                kind = f"shipment.{kind}"
+            left = item.get("seconds_left")
+            if not kind or ref is None or not isinstance(left, int | float):
+                continue
+            breached = bool(item.get("breached")) or left < 0
+            found.append(Deadline(source, kind, str(ref), str(item.get("due_at") or ""), float(left), breached))
+    found.sort(key=lambda d: (not d.breached, d.seconds_left))
+    return found[:limit], sum(1 for d in found if d.breached)

@@ -7,6 +7,7 @@ Views get the app's gateway with `services()`; unit tests put a fake in its plac
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,24 @@ class ServicesGateway:
         except ValueError:
             body = resp.text
         return Answer(resp.status_code, body)
+
+    def stream(self, token: str, peer: str, path: str, *, params: dict | None = None) -> tuple[Answer, Iterator[bytes]]:
+        """A GET whose body is passed on as it arrives (an export): the answer (its body None when
+        it is ok, the problem otherwise) and the body's chunks (nothing for a refusal)."""
+        resp = PersonClient(self.config, peer, token).request("GET", path, params=params, stream=True)
+        if not 200 <= resp.status_code < 300:
+            try:
+                body = resp.json() if resp.content else None
+            except ValueError:
+                body = resp.text
+            resp.close()
+            return Answer(resp.status_code, body), iter(())
+
+        def chunks() -> Iterator[bytes]:
+            with resp:
+                yield from resp.iter_content(chunk_size=64 * 1024)
+
+        return Answer(resp.status_code, None), chunks()
 
     def text(self, token: str, peer: str, path: str, *, params: dict | None = None) -> Answer:
         resp = PersonClient(self.config, peer, token).request("GET", path, params=params)

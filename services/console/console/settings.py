@@ -31,7 +31,6 @@ class Settings(ServiceSettings):
         "CONSOLE_DEFAULT_LOCALE", "zh_CN", "the language of a person who chose none (zh_CN or en)"
     )
     page_size: int = setting("CONSOLE_PAGE_SIZE", 50, "rows per page of a list")
-    export_max_rows: int = setting("CONSOLE_EXPORT_MAX_ROWS", 10000, "the most rows one CSV export holds")
     assets_dir: str | None = setting(
         "CONSOLE_ASSETS_DIR",
         None,

@@ -33,6 +33,14 @@ class FakeServices:
         )
         return self.answers.get((request.method, request.path), gateways.Answer(404, {"detail": "not found"}))
 
+    def stream(self, token, peer, path, *, params=None):
+        """An export: the answer set with `on` (its body the bytes), given back in two chunks."""
+        answer = self.call(token, peer, gateways.Call("GET", path, params))
+        if not answer.ok:
+            return answer, iter(())
+        body = answer.body
+        return gateways.Answer(answer.status, None), iter((body[:3], body[3:]))
+
     def text(self, token, peer, path, *, params=None):
         return self.call(token, peer, gateways.Call("GET", path, params))
 

@@ -243,3 +243,52 @@ def test_marketing_is_not_for_cs(client, signed_in, fake):
     assert 'data-testid="nav-marketing"' not in client.get("/").get_data(as_text=True)
     assert client.get("/marketing").status_code == 403
     assert not any(c[1] == "marketing" for c in fake.calls)
+
+
+def test_the_deadline_board_reads_each_services_sla_with_time_left_breaches_in_red(client, signed_in, fake):
+    signed_in("cathy", ["cs"], "S1")
+    fake.on(
+        "GET",
+        "/api/v1/sla",
+        body={
+            "items": [
+                {
+                    "kind": "order.review",
+                    "id": "O7",
+                    "due_at": "2026-12-03T10:30:00Z",
+                    "seconds_left": 900,
+                    "breached": False,
+                },
+                {
+                    "kind": "order.payment",
+                    "id": "O8",
+                    "due_at": "2026-12-03T09:30:00Z",
+                    "seconds_left": -3660,
+                    "breached": True,
+                },
+            ]
+        },
+    )
+    before = len(fake.calls)
+    html = client.get("/").get_data(as_text=True)
+    sla_reads = sorted(c[1] for c in fake.calls[before:] if c[3] == "/api/v1/sla")
+    assert sla_reads == ["aftersales", "logistics", "orders"]  # each service's own board, as cathy
+    rows = re.findall(r'data-testid="deadline-row" data-kind="([^"]+)" data-ref="([^"]+)" class="([^"]*)"', html)
+    # the fake answers every service alike: the order clocks (breach first) are shown once per source
+    assert rows[0] == ("order.payment", "O8", "breach") and ("order.review", "O7", "") in rows
+    assert "超时 1小时1分" in html and "剩余 0小时15分" in html and "订单人工审核" in html
+
+
+def test_the_deadline_board_says_which_service_is_away(client, signed_in, fake):
+    signed_in("wang", ["warehouse"], "S1")
+    fake.on("GET", "/api/v1/sla", status=503, body={"detail": "away"})
+    html = client.get("/").get_data(as_text=True)
+    assert html.count('data-testid="deadlines-away"') == 2  # orders and logistics; aftersales not asked
+    assert 'data-testid="deadlines-empty"' in html
+
+
+def test_finance_has_no_deadline_board(client, signed_in, fake):
+    signed_in("fiona", ["finance"], "S1")
+    html = client.get("/").get_data(as_text=True)
+    assert 'data-testid="deadlines"' not in html
+    assert not [c for c in fake.calls if c[3] == "/api/v1/sla"]

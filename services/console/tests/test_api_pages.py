@@ -3,9 +3,6 @@ shown in words, autoescape, CSV export of the current filter, bulk actions."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 ORDER = {
     "order_id": "O1",
     "shop_id": "S1",
@@ -66,23 +63,52 @@ def test_a_script_title_is_shown_as_text(client, signed_in, fake):
     assert 'data-testid="review-approve"' in html
 
 
-def test_csv_export_of_the_current_filter(client, signed_in, fake):
+def test_csv_export_streams_orders_own_csv_of_the_current_filter(client, signed_in, fake):
     signed_in("olivia", ["ops"], "S1")
-    rows = [
-        {**ORDER, "order_id": "O1", "status": "awaiting_shipment", "note": "=HYPERLINK(1)"},
-        {**ORDER, "order_id": "O2", "status": "awaiting_shipment", "address": {"name": "+李*"}},
-    ]
-    fake.on("GET", "/api/v1/orders", body={"items": rows, "next_cursor": None})
-    resp = client.get("/orders/export.csv?tab=to_ship&buyer_id=bob&created_from=2026-12-01")
-    assert resp.mimetype == "text/csv"
-    raw = resp.get_data()
-    assert raw.startswith("\ufeff".encode())
-    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert table[0][0] == "order_id" and [r[0] for r in table[1:]] == ["O1", "O2"]
-    assert table[1][-1] == "'=HYPERLINK(1)" and table[2][6] == "'+李*"
+    exported = "\ufefforder_id,status,buyer_id,note\r\nO1,awaiting_shipment,bob,'=HYPERLINK(1)\r\n".encode()
+    fake.on("GET", "/api/v1/orders", body=exported)
+    resp = client.get("/orders/export.csv?tab=to_ship&buyer_id=bob&created_from=2026-12-01&q=5678&by=auto")
+    assert resp.mimetype == "text/csv" and resp.get_data() == exported  # passed on byte for byte
     params = fake.calls[-1][4]
-    assert params["tab"] == "to_ship" and params["buyer_id"] == "bob"
-    assert params["created_from"].startswith("2026-12-01T00:00:00")
+    assert params["format"] == "csv" and params["tab"] == "to_ship" and params["buyer_id"] == "bob"
+    assert params["created_from"].startswith("2026-12-01T00:00:00") and params["phone"] == "5678"
+    assert "limit" not in params and "cursor" not in params
+
+
+def test_csv_export_of_a_search_that_is_no_filter_exports_nothing(client, signed_in, fake):
+    signed_in("olivia", ["ops"], "S1")
+    for query in ("q=12345", "q=O019a7c3e4f109b2e41c7"):  # not a phone; one order, not a list
+        resp = client.get(f"/orders/export.csv?tab=to_ship&{query}")
+        assert resp.status_code == 302 and "/orders?tab=to_ship" in resp.headers["Location"]
+    assert not [c for c in fake.calls if c[3] == "/api/v1/orders"]
+
+
+def test_csv_export_refused_by_orders_is_said_in_words(client, signed_in, fake):
+    signed_in("fiona", ["finance"])
+    fake.on("GET", "/api/v1/orders", status=403, body={"detail": "staff without a shop"})
+    resp = client.get("/orders/export.csv?tab=to_ship", follow_redirects=True)
+    assert resp.mimetype == "text/html" and "无权操作" in resp.get_data(as_text=True)
+
+
+def test_the_search_box_finds_orders_by_phone_receiver_buyer_and_sku(client, signed_in, fake):
+    signed_in("cathy", ["cs"], "S1")
+    fake.on("GET", "/api/v1/orders", body={"items": [ORDER], "next_cursor": None})
+    for query, expected in (
+        ("q=5678", {"phone": "5678"}),
+        ("q=%2B86+138-1234-5678", {"phone": "+86 138-1234-5678"}),
+        ("q=%E5%BC%A0%E4%B8%89", {"receiver_name": "张三"}),
+        ("q=bob&by=buyer_id", {"buyer_id": "bob"}),
+        ("q=SKU-1&by=sku_code&tab=to_ship", {"sku_code": "SKU-1", "tab": "to_ship"}),
+    ):
+        html = client.get(f"/orders?{query}").get_data(as_text=True)
+        assert 'data-order-id="O1"' in html
+        params = fake.calls[-1][4]
+        assert {k: params[k] for k in expected} == expected, query
+    # the export link carries the search
+    assert "export.csv?tab=to_ship&amp;q=SKU-1&amp;by=sku_code" in html
+    calls = len(fake.calls)
+    html = client.get("/orders?q=12345").get_data(as_text=True)  # five digits: neither a phone nor its tail
+    assert "尾号" in html and len(fake.calls) == calls + 1  # only the tab counts were read
 
 
 def test_order_list_tabs_and_search(client, signed_in, fake):
@@ -100,33 +126,215 @@ def test_order_list_tabs_and_search(client, signed_in, fake):
     assert 'data-order-id="O1"' in html
 
 
+def test_bulk_review_answers_per_order(client, signed_in, fake):
+    csrf = signed_in("olivia", ["ops"], "S1")
+    fake.on(
+        "POST",
+        "/api/v1/orders/review/bulk",
+        body={
+            "succeeded": 1,
+            "failed": 1,
+            "results": [
+                {"order_id": "O1", "ok": True, "already": False, "status": "awaiting_shipment", "error": None},
+                {
+                    "order_id": "O2",
+                    "ok": False,
+                    "already": False,
+                    "status": None,
+                    "error": {"status": 409, "title": "Conflict", "detail": "order is awaiting_shipment"},
+                },
+            ],
+        },
+    )
+    fake.on("GET", "/api/v1/orders", body={"items": [], "next_cursor": None})
+    resp = client.post("/order-review/decide", data={"order_id": ["O1", "O2", "O1"], "csrf_token": csrf})
+    html = resp.get_data(as_text=True)
+    post = next(c for c in fake.calls if c[2] == "POST")
+    assert post[3] == "/api/v1/orders/review/bulk" and post[5] == {
+        "decision": "approve",
+        "reason": None,
+        "order_ids": ["O1", "O2"],
+    }
+    assert "已通过 1 / 2 个订单" in html
+    assert 'data-order-id="O2"' in html and "未执行" in html and "order is awaiting_shipment" in html
+    # a rejection needs its reason: nothing is sent without one
+    calls = len(fake.calls)
+    client.post("/order-review/decide", data={"order_id": "O1", "decision": "reject", "csrf_token": csrf})
+    assert not [c for c in fake.calls[calls:] if c[2] == "POST"]
+    client.post(
+        "/order-review/decide", data={"order_id": "O1", "decision": "reject", "reason": "地址不详", "csrf_token": csrf}
+    )
+    assert fake.calls[-2][5] == {"decision": "reject", "reason": "地址不详", "order_ids": ["O1"]}
+
+
+def test_order_detail_shows_notes_and_the_contact_log_and_cs_adds_them(client, signed_in, fake):
+    csrf = signed_in("cathy", ["cs"], "S1")
+    notes = [
+        {"id": "N1", "kind": "note", "text": "买家要求周末送", "at": "2026-12-03T10:05:00Z", "by": "olivia"},
+        {
+            "id": "N2",
+            "kind": "contact",
+            "channel": "phone",
+            "outcome": "verified",
+            "text": "地址已核实",
+            "at": "2026-12-03T10:06:00Z",
+            "by": "cathy",
+        },
+    ]
+    fake.on("GET", "/api/v1/orders/O1", body={**ORDER, "staff_notes": notes})
+    html = client.get("/orders/O1").get_data(as_text=True)
+    assert "买家要求周末送" in html and "电话 · 已核实" in html
+    assert 'data-testid="note-add"' in html and 'data-testid="contact-add"' in html
+    fake.on("POST", "/api/v1/orders/O1/notes", status=201, body=notes[0])
+    resp = client.post("/orders/O1/notes", data={"text": "已联系", "csrf_token": csrf}, follow_redirects=True)
+    assert "备注已添加" in resp.get_data(as_text=True)
+    fake.on("POST", "/api/v1/orders/O1/contacts", status=201, body=notes[1])
+    client.post(
+        "/orders/O1/contacts",
+        data={"channel": "phone", "outcome": "no_answer", "note": "", "csrf_token": csrf},
+    )
+    posts = [c for c in fake.calls if c[2] == "POST"]
+    assert [(c[3], c[5]) for c in posts] == [
+        ("/api/v1/orders/O1/notes", {"text": "已联系"}),
+        ("/api/v1/orders/O1/contacts", {"channel": "phone", "outcome": "no_answer", "note": None}),
+    ]
+
+
+def test_finance_gets_no_note_forms(client, signed_in, fake):
+    signed_in("fiona", ["finance"], "S1")
+    fake.on("GET", "/api/v1/orders/O1", body={**ORDER, "staff_notes": []})
+    html = client.get("/orders/O1").get_data(as_text=True)
+    assert 'data-testid="note-add"' not in html and 'data-testid="contact-add"' not in html
+
+
 def test_warehouse_dispatches_in_bulk_and_prints_waybills(client, signed_in, fake):
     csrf = signed_in("wang", ["warehouse"], "S1")
-    for sid in ("H1", "H2", "H3"):
-        fake.on("POST", f"/api/v1/shipments/{sid}/dispatch", body={"shipment_id": sid})
-        fake.on(
-            "GET",
-            f"/api/v1/shipments/{sid}/waybill",
-            body={
-                "shipment_id": sid,
-                "order_id": "O" + sid,
-                "tracking_no": "T" + sid,
-                "lines": [],
-                "total_quantity": 1,
-            },
-        )
+    done = {"outcome": "done", "already": False, "status": "dispatched", "carrier": "sf", "error": None}
+    fake.on(
+        "POST",
+        "/api/v1/shipments/bulk/dispatch",
+        body={
+            "done": 2,
+            "refused": 1,
+            "results": [
+                {**done, "shipment_id": "H1", "tracking_no": "SF0001"},
+                {**done, "shipment_id": "H2", "tracking_no": "CN1"},
+                {
+                    "shipment_id": "H3",
+                    "outcome": "refused",
+                    "error": {"status": 409, "title": "Conflict", "detail": "tracking number already used"},
+                },
+            ],
+        },
+    )
     fake.on("GET", "/api/v1/shipments", body={"items": [], "next_cursor": None})
     resp = client.post(
         "/shipping/dispatch",
-        data={"shipment_id": ["H1", "H2", "H3"], "tracking_H1": "SF0001", "csrf_token": csrf},
+        data={"shipment_id": ["H1", "H2", "H3", "H2"], "tracking_H1": "SF0001", "csrf_token": csrf},
+    )
+    html = resp.get_data(as_text=True)
+    assert "已发货 2 / 3 个" in html and "tracking number already used" in html
+    assert 'data-testid="dispatch-result" data-shipment-id="H3" class="breach"' in html
+    posts = [c for c in fake.calls if c[2] == "POST"]
+    assert [c[3] for c in posts] == ["/api/v1/shipments/bulk/dispatch"]  # one call for the batch
+    items = posts[0][5]["items"]
+    assert [i["shipment_id"] for i in items] == ["H1", "H2", "H3"] and items[0]["tracking_no"] == "SF0001"
+    assert len(items[1]["tracking_no"]) >= 4
+    bill = {"order_id": "OH1", "tracking_no": "TH1", "lines": [], "total_quantity": 1}
+    fake.on(
+        "POST",
+        "/api/v1/waybills/print",
+        body={
+            "done": 2,
+            "refused": 1,
+            "results": [
+                {
+                    "shipment_id": "H1",
+                    "outcome": "done",
+                    "printed_at": "2026-12-03T10:00:00Z",
+                    "reprint": False,
+                    "waybill": bill,
+                },
+                {
+                    "shipment_id": "H2",
+                    "outcome": "done",
+                    "printed_at": "2026-12-03T09:00:00Z",
+                    "reprint": True,
+                    "waybill": {**bill, "tracking_no": "TH2"},
+                },
+                {"shipment_id": "H9", "outcome": "refused", "error": {"status": 404, "detail": "no such shipment"}},
+            ],
+        },
+    )
+    html = client.post("/shipping/waybills", data={"shipment_id": ["H1", "H2", "H9"], "csrf_token": csrf}).get_data(
+        as_text=True
+    )
+    assert html.count('data-testid="waybill"') == 2 and "TH2" in html and "no such shipment" in html
+    assert "打印时间 2026-12-03T10:00:00Z" in html and "补打" in html
+    assert fake.calls[-1][5] == {"shipment_ids": ["H1", "H2", "H9"]}
+
+
+def test_change_carrier_and_exception_actions(client, signed_in, fake):
+    csrf = signed_in("wang", ["warehouse"], "S1")
+    shipment = {
+        "shipment_id": "H1",
+        "order_id": "O1",
+        "status": "exception",
+        "carrier": "sf",
+        "tracking_no": "SF1",
+        "exception_kind": "stalled",
+        "exception_reason": "no progress for 48 h",
+        "time_in_exception_s": 7200,
+        "exception_notes": [{"at": "2026-12-03T10:00:00Z", "by": "wang", "text": "已催件"}],
+        "timeline": [],
+    }
+    fake.on("GET", "/api/v1/shipments/H1", body=shipment)
+    fake.on(
+        "GET", "/api/v1/carriers", body={"items": [{"code": "sf", "name": "顺丰"}, {"code": "yto", "name": "圆通"}]}
+    )
+    html = client.get("/shipping/H1").get_data(as_text=True)
+    assert 'data-testid="change-carrier"' in html and "圆通" in html and "已催件" in html
+    assert 'data-testid="exception-resolve"' in html
+    fake.on("POST", "/api/v1/shipments/H1/change-carrier", body=shipment)
+    resp = client.post(
+        "/shipping/H1/change-carrier",
+        data={"carrier": "yto", "tracking_no": "YT1", "reason": "揽收失败", "csrf_token": csrf},
         follow_redirects=True,
     )
-    assert "已发货 3 / 3 个" in resp.get_data(as_text=True)
-    posts = [c for c in fake.calls if c[2] == "POST"]
-    assert [c[3] for c in posts] == [f"/api/v1/shipments/{s}/dispatch" for s in ("H1", "H2", "H3")]
-    assert posts[0][5]["tracking_no"] == "SF0001" and len(posts[1][5]["tracking_no"]) >= 4
-    html = client.get("/shipping/waybills?shipment_id=H1&shipment_id=H2&shipment_id=H3").get_data(as_text=True)
-    assert html.count('data-testid="waybill"') == 3 and "TH2" in html
+    assert "已更换快递公司" in resp.get_data(as_text=True)
+    fake.on("GET", "/api/v1/shipments/exceptions", body={"items": [shipment], "next_cursor": None})
+    html = client.get("/shipping/exceptions").get_data(as_text=True)
+    assert 'data-testid="exception-row" data-shipment-id="H1"' in html and "2小时0分" in html
+    for action, path, extra in (
+        ("note", "exception/notes", {"text": "联系快递"}),
+        ("estimate", "estimate", {"estimated_arrival_at": "2026-12-05T18:00"}),
+        ("resolve", "exception/resolve", {"reason": "已送达"}),
+    ):
+        fake.on("POST", f"/api/v1/shipments/H1/{path}", body=shipment)
+        resp = client.post("/shipping/H1/exception", data={"action": action, "csrf_token": csrf, **extra})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith("/shipping/exceptions")
+    posts = [(c[3], c[5]) for c in fake.calls if c[2] == "POST"]
+    assert posts[-3:] == [
+        ("/api/v1/shipments/H1/exception/notes", {"text": "联系快递"}),
+        ("/api/v1/shipments/H1/estimate", {"estimated_arrival_at": "2026-12-05T18:00:00+08:00", "reason": None}),
+        ("/api/v1/shipments/H1/exception/resolve", {"reason": "已送达"}),
+    ]
+    assert posts[0] == (
+        "/api/v1/shipments/H1/change-carrier",
+        {"carrier": "yto", "tracking_no": "YT1", "reason": "揽收失败"},
+    )
+
+
+def test_ops_sees_exceptions_but_no_change_carrier(client, signed_in, fake):
+    signed_in("olivia", ["ops"], "S1")
+    fake.on(
+        "GET",
+        "/api/v1/shipments/H1",
+        body={"shipment_id": "H1", "order_id": "O1", "status": "dispatched", "timeline": []},
+    )
+    fake.on("GET", "/api/v1/carriers", body={"items": []})
+    html = client.get("/shipping/H1").get_data(as_text=True)
+    assert 'data-testid="change-carrier"' not in html
 
 
 def test_cs_approves_a_case(client, signed_in, fake):

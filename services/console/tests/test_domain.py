@@ -70,3 +70,36 @@ def test_every_message_has_a_chinese_translation():
     missing = sorted(m for m in used if not (catalog.get(m) and catalog.get(m).string))
     assert missing == []
     assert all(catalog.get(label) and catalog.get(label).string for label in domain.LABELS.values())
+
+
+def test_the_search_box_stands_for_one_orders_filter():
+    assert domain.search_filter("O019a7c3e4f109b2e41c7") == ("order_id", "O019a7c3e4f109b2e41c7")
+    assert domain.search_filter(" 5678 ") == ("phone", "5678")
+    assert domain.search_filter("+86 138-1234-5678") == ("phone", "+86 138-1234-5678")
+    assert domain.search_filter("１３８１２３４５６７８") == ("phone", "１３８１２３４５６７８")  # full-width digits
+    assert domain.search_filter("张三") == ("receiver_name", "张三")
+    assert domain.search_filter("SKU-1", "sku_code") == ("sku_code", "SKU-1")
+    assert domain.search_filter("bob", "buyer_id") == ("buyer_id", "bob")
+    assert domain.search_filter("bob", "nonsense") == ("order_id", "bob")  # unknown `by`: guessed
+    assert domain.search_filter("12345") is None  # neither a tail of four nor a number
+    assert domain.search_filter("  ") is None and domain.search_filter("x" * 65) is None
+
+
+def test_deadlines_merge_the_services_boards_breaches_first():
+    boards = {
+        "orders": {
+            "items": [
+                {"kind": "order.review", "id": "O1", "due_at": "t1", "seconds_left": 600, "breached": False},
+                {"kind": "order.payment", "id": "O2", "due_at": "t2", "seconds_left": -30, "breached": True},
+            ]
+        },
+        "logistics": {
+            "items": [{"kind": "dispatch", "id": "C1", "shipment_id": "H1", "seconds_left": 60, "breached": False}]
+        },
+        "aftersales": None,  # away: the others still show
+    }
+    items, breached = domain.deadlines(boards, limit=2)
+    assert [(d.kind, d.ref) for d in items] == [("order.payment", "O2"), ("shipment.dispatch", "H1")]
+    assert breached == 1 and items[0].label == "sla_order.payment"
+    complaint = domain.Deadline("aftersales", "complaint.response", "K1", "", 5.0, False)
+    assert complaint.label == "sla_complaint" and complaint.label in domain.LABELS

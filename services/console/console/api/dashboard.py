@@ -38,6 +38,12 @@ def reads_for(held: set[str]) -> dict[str, tuple[str, str, dict]]:
         reads["cases"] = ("aftersales", "/api/v1/cases", {"status": "requested", "limit": 200})
     if held & {"cs", "ops", "admin"}:
         reads["complaints"] = ("aftersales", "/api/v1/complaints/dashboard", {})
+    # the deadline board: each service's running clocks (`GET /api/v1/sla`), for the roles it admits
+    if held & {"ops", "cs", "warehouse", "admin"}:
+        reads["sla_orders"] = ("orders", "/api/v1/sla", {"limit": 200})
+        reads["sla_logistics"] = ("logistics", "/api/v1/sla", {"limit": 200})
+    if held & {"cs", "ops", "admin"}:
+        reads["sla_aftersales"] = ("aftersales", "/api/v1/sla", {})
     if can("kpis.read"):
         # from a day before the shop's calendar can be (UTC-12 .. UTC+14): analytics ends the range on
         # its own today, and the last CHART_DAYS rows are the chart
@@ -143,6 +149,17 @@ def complaint_tiles(board: dict | None) -> list[dict]:
     return tiles
 
 
+def deadline_board(data: dict[str, Any]) -> dict | None:
+    """The most urgent clocks of the services the person may read, breaches first (None: no such
+    service for the roles); `away` names the services that refused or did not answer."""
+    asked = [source for source in domain.SLA_SOURCES if f"sla_{source}" in data]
+    if not asked:
+        return None
+    boards = {source: data[f"sla_{source}"] for source in asked}
+    items, breached = domain.deadlines(boards)
+    return {"items": items, "breached": breached, "away": [s for s in asked if boards[s] is None]}
+
+
 def figures(report: dict | None) -> dict:
     """Today's KPIs (the last day of analytics' daily series, with the change against the day before)
     and the 7- and 30-day charts of the paid amount."""
@@ -167,4 +184,6 @@ def dashboard():
     held = set(roles())
     data = get_many(reads_for(held))
     numbers = figures(data["kpis"]) if "kpis" in data else None
-    return render_template("dashboard.html", tiles=todo_tiles(data, held), numbers=numbers, figures=FIGURES)
+    return render_template(
+        "dashboard.html", tiles=todo_tiles(data, held), numbers=numbers, figures=FIGURES, board=deadline_board(data)
+    )

@@ -13,7 +13,7 @@ from .. import domain, operations
 from .base import blp, console_case
 
 # page -> (its endpoint, the fields its filter is made of)
-PAGES = {"orders": ("console.orders", (*domain.ORDER_FILTERS, "q"))}
+PAGES = {"orders": ("console.orders", (*domain.ORDER_FILTERS, "q", "by"))}
 
 
 def my_filters(page: str) -> list[dict]:
