@@ -40,15 +40,15 @@ SERVICES = tuple(PORTS)
 # (its payment sandbox delivers the provider's signed webhook to billing's own URL).
 CALLS = {
     "catalog": set(),
-    "orders": {"catalog", "logistics"},
+    "orders": {"catalog", "logistics", "marketing"},
     "inventory": set(),
-    "aftersales": {"orders"},
+    "aftersales": {"orders", "catalog"},
     "logistics": {"orders"},
     "billing": {"orders", "billing"},
     "marketing": set(),
     "analytics": set(),
     # the console calls with the signed-in person's token (services/console/README.md)
-    "console": {"catalog", "orders", "inventory", "logistics", "aftersales", "billing"},
+    "console": {"catalog", "orders", "inventory", "logistics", "aftersales", "billing", "analytics", "marketing"},
 }
 
 
