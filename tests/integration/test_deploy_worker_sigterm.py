@@ -101,13 +101,19 @@ def test_sigterm_finishes_the_message_in_hand_acks_it_once_and_exits_0(namespace
             )
 
         # The handler is running: its transaction waits for our lock.
-        waiting = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = to_regclass(:t)")
-        with engine.connect() as probe:
-            eventually(
-                lambda: probe.execute(waiting, {"t": f'"{namespace["schema"]}".stock_items'}).scalar() >= 1,
-                timeout=30,
-                message="the handler blocked on stock_items",
-            )
+        # Only a write waiting counts: the worker's jobs (e.g. check-safety-stock) read stock_items
+        # too and would wait on the lock as well, before the handler has the message.
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND l.relation = to_regclass(:t) AND a.query NOT ILIKE 'SELECT%'"
+        )
+
+        def handler_blocked() -> bool:
+            # a transaction of its own each time: pg_stat_activity is a snapshot per transaction
+            with engine.connect() as probe:
+                return probe.execute(waiting, {"t": f'"{namespace["schema"]}".stock_items'}).scalar() >= 1
+
+        eventually(handler_blocked, timeout=30, message="the handler blocked on stock_items")
 
         worker.send_signal(signal.SIGTERM)
         time.sleep(2.0)

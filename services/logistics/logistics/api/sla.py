@@ -19,7 +19,7 @@ blp = Blueprint("sla", __name__)
 
 class SlaArgs(Schema):
     shop_id = fields.Str(metadata={"description": "platform roles: one shop (default: every shop)"})
-    limit = fields.Int(load_default=500, validate=validate.Range(min=1, max=2000))
+    limit = fields.Int(load_default=200, validate=validate.Range(min=1, max=200))
 
 
 class SlaItemOut(Schema):

@@ -18,7 +18,7 @@ blp = Blueprint("orders_sla", __name__)
 
 class SlaArgs(Schema):
     shop_id = fields.Str(validate=validate.Length(min=1, max=64))
-    limit = fields.Int(load_default=500, validate=validate.Range(min=1, max=1000))
+    limit = fields.Int(load_default=200, validate=validate.Range(min=1, max=200))
 
 
 class SlaItemOut(Schema):
