@@ -1,6 +1,9 @@
 """Cases over HTTP with a fake orders gateway: the three paths, the rules, errors, tenancy,
 idempotency, the SLA lists, and the handlers of billing's and logistics' events."""
 
+import csv
+import io
+
 from ecom_common.clock import iso
 
 
@@ -462,6 +465,34 @@ def test_lists_filter_scope_and_paginate(api):
     assert {c["case_id"] for c in page1["items"] + page2["items"]} == set(ids)
     assert api.get("/api/v1/cases?status=lost").status_code == 422
     assert api.get("/api/v1/cases?cursor=garbage").status_code == 400
+
+
+def test_the_case_list_exports_as_csv_with_its_filters_and_scope(api):
+    api.orders.add(order_id="O8", buyer_id="eve", shop_id="S2", delivered_at=api.now_iso(days=-1))
+    ret = api.open_case(lines=[{"sku_code": "RED-M", "quantity": 2}])["case_id"]
+    refund = api.open_case(type="refund_only", amount_fen=100, lines=[{"sku_code": "BLUE-L", "quantity": 1}])
+    other = api.post(
+        "/api/v1/cases",
+        json={"order_id": "O8", "type": "return", "reason": "size", "lines": [{"sku_code": "RED-M", "quantity": 1}]},
+        sub="eve",
+    )
+    assert other.status_code == 201
+
+    def rows(url, **who):
+        resp = api.get(url, **who)
+        assert resp.status_code == 200 and resp.mimetype == "text/csv", resp.get_data(as_text=True)[:200]
+        assert "attachment" in resp.headers["Content-Disposition"]
+        body = resp.get_data().decode("utf-8")
+        assert body.startswith("\ufeff")
+        return list(csv.reader(io.StringIO(body[1:])))
+
+    shop = rows("/api/v1/cases?format=csv&limit=1", role="cs", sub="c", shop_id="S1")
+    assert shop[0][:3] == ["case_id", "order_id", "shop_id"] and "lines" in shop[0]
+    assert [r[0] for r in shop[1:]] == [refund["case_id"], ret]  # every row (limit ignored), newest first
+    assert shop[2][shop[0].index("lines")] == "RED-M x2" and {r[2] for r in shop[1:]} == {"S1"}
+    returns = rows("/api/v1/cases?format=csv&type=return", role="admin", sub="root")
+    assert sorted(r[0] for r in returns[1:]) == sorted([ret, other.get_json()["case_id"]])
+    assert api.get("/api/v1/cases?format=xls", role="admin", sub="root").status_code == 422
 
 
 # Feedback ---------------------------------------------------------------------------------------

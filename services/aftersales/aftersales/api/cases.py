@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import selectinload
 
 from ecom_common.auth import list_filter, requires
 from ecom_common.clock import aware, iso
+from ecom_common.csvexport import Column, column_rows, csv_response, headers
 from ecom_common.http import Blueprint
 from ecom_common.idempotency import idempotent
 from ecom_common.pagination import PageArgs, paginate
@@ -91,6 +93,11 @@ CasePage = page_of(CaseOut)
 
 
 class CaseArgs(PageArgs):
+    format = fields.Str(
+        load_default="json",
+        validate=validate.OneOf(["json", "csv"]),
+        metadata={"description": "`csv`: every matching case as a streamed CSV (UTF-8 with BOM); limit/cursor ignored"},
+    )
     status = fields.Str(validate=validate.OneOf(Status.ALL))
     type = fields.Str(validate=validate.OneOf(CaseType.ALL))
     order_id = fields.Str()
@@ -214,13 +221,52 @@ def create_case(args):
         return case_json(case, ctx.now)
 
 
+# `?format=csv`: the case list's own filters, every row (ecom_common.csvexport). No personal data
+# beyond the buyer's id: a return address stays in the case's detail.
+CASE_COLUMNS = [
+    *(Column(k, lambda c, k=k: c[k]) for k in ("case_id", "order_id", "shop_id", "buyer_id", "type", "reason")),
+    *(Column(k, lambda c, k=k: c[k]) for k in ("status", "amount_fen", "before_shipment", "shipping_paid_by")),
+    Column("lines", lambda c: "; ".join(f"{l['sku_code']} x{l['quantity']}" for l in c["lines"])),
+    Column("sla_kind", lambda c: c["sla"].get("kind")),
+    Column("sla_due_at", lambda c: c["sla"].get("due_at")),
+    Column("overdue", lambda c: c["sla"].get("overdue")),
+    Column("refund_id", lambda c: c["refund"]["refund_id"]),
+    Column("refund_failed", lambda c: c["refund"]["failed"]),
+    Column("approval_stage", lambda c: (c["approval"] or {}).get("stage")),
+    *(Column(k, lambda c, k=k: c[k]) for k in ("created_at", "updated_at", "closed_at")),
+]
+CSV_BATCH = 500
+PAGE_OR_CSV = {
+    "description": "the page as JSON; `format=csv`: every matching case as a streamed CSV attachment",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/CasePage"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+}
+
+
+def cases_csv(stmt: sa.Select) -> object:
+    """Every case `stmt` selects, newest first, streamed: read CSV_BATCH at a time (their lines
+    loaded per batch) by a unit of work the body opens and closes."""
+
+    def rows():
+        with use_case(Settings) as ctx:
+            newest = stmt.options(selectinload(Case.lines)).order_by(Case.created_at.desc(), Case.id.desc())
+            for case in ctx.session.execute(newest.execution_options(yield_per=CSV_BATCH)).scalars():
+                yield case_json(case, ctx.now, detail=False)
+
+    return csv_response("cases.csv", headers(CASE_COLUMNS), column_rows(CASE_COLUMNS, rows()))
+
+
 @blp.route("/cases", methods=["GET"])
 @requires("buyer", *STAFF)
 @blp.arguments(CaseArgs, location="query")
 @blp.response(200, CasePage)
+@blp.doc(responses={"200": PAGE_OR_CSV})
 def list_cases(args):
     """Cases, newest first. Buyers see their own, shop staff their shop's; `overdue=true` lists open
-    cases whose SLA (response, refund or replacement) has run out."""
+    cases whose SLA (response, refund or replacement) has run out. `format=csv` streams every
+    matching case as a CSV file."""
     with use_case(Settings) as ctx:
         now = ctx.now
         stmt = sa.select(Case).where(list_filter(Case.shop_id, Case.buyer_id, args.get("shop_id")))
@@ -232,6 +278,8 @@ def list_cases(args):
             stmt = stmt.where(Case.sla_due_at < now, Case.status.not_in(tuple(Status.FINAL)))
         elif args.get("overdue") is False:
             stmt = stmt.where(sa.or_(Case.sla_due_at.is_(None), Case.sla_due_at >= now))
+        if args["format"] == "csv":
+            return cases_csv(stmt)
         return paginate(
             ctx.session,
             stmt,

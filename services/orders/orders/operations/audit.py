@@ -95,7 +95,8 @@ def run_audit(ctx: OrdersCtx, order: Order) -> domain.AuditOutcome:
         payable_fen=order.payable_fen,
         address=domain.Address.from_dict(order.address),
         note=order.note,
-        presale=order.presale,
+        # the SKU's presale, known at placing; a shortage is not (its reservation may overtake it)
+        presale=order.presale_ship_days is not None,
         same_phone_orders=_same_phone_orders(ctx, order, rules.repeat_phone_window_minutes),
     )
     return domain.audit(facts, rules)

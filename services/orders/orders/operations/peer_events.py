@@ -93,7 +93,8 @@ def apply_shortage(ctx: OrdersCtx, order: Order, *, policy: str, short: str) -> 
         promised_ship_by=ship_by,
         promise=promise,
     )
-    ctx.record(presale_promised_event(order, "stock_shortage", days))
+    # No PresalePromised here: a shortage may be overtaken by the reservation that follows it (the
+    # two can arrive in either order), so the buyer is told only of a SKU's presale, known at placing.
 
 
 def presale_promised_event(order: Order, reason: str, days: int):
