@@ -37,13 +37,16 @@ fifth), ComplaintFiled (2%), RefundSucceeded (5%); about 5 events per order. Pag
 views 3 pages that day, and two browsing visitors (drawn skewed from 50,000 per shop, so they return
 within a day) view 2 pages each: 7 views per order.
 
-Queries, at the full volume: for 1-, 7- and 30-day ranges (ending on a random day of the data's
-31 calendar days, the first and last partly covered), per shop (a random shop) and platform-wide (`shop_id=None`), QUERIES (20;
-`--quick` 6) times each: the full KPI report (`operations.kpi_report`: two periods, series, top lists,
-breakdowns, campaigns) from the rollups, the core KPIs of the period from the rollups
-(`queries.aggregates`: paid amount, orders, paying, repeat and new buyers with the 365-day lookback,
-UV, PV, refunds, ...) and the same core KPIs computed from the facts and visits without the rollups
-(`facts_kpis`): p50 and p95 ms of each; the last two are the like-for-like pair, checked equal.
+Queries, at the full volume, after a VACUUM ANALYZE (what autovacuum gives settled tables): for 1-,
+7- and 30-day ranges (ending on a random day of the data's 31 calendar days, the first and last partly
+covered), per shop (a random shop) and platform-wide (`shop_id=None`), QUERIES (20; `--quick` 6)
+times each: the full KPI report (`operations.kpi_report`: two periods, series, top lists, breakdowns)
+from the rollups, the core KPIs of the period from the rollups (`queries.aggregates`: paid amount,
+orders, paying, repeat and new buyers with the 365-day lookback, UV, PV, refunds, ...) and the same
+core KPIs computed from the facts and visits without the rollups (`facts_kpis`): p50 and p95 ms of
+each; the last two are the like-for-like pair, checked equal. Without `--quick`, first the same
+rollup reads (QUERIES / 2 each) with migration 0005's covering indexes dropped, then with them
+created again (before and after in one run, on the same data).
 
 Freshness over RabbitMQ: a real `ecom worker analytics` (as deployed) consumes the namespace's bus;
 FRESH orders (20; `--quick` 10), one at a time, have their OrderPlaced and OrderPaid published on the
@@ -511,9 +514,11 @@ def facts_kpis(session, shop: str | None, start, end) -> dict:
             "new_buyers": new, "uv": uv, "pv": pv, "refund_fen": refund_fen}  # fmt: skip
 
 
-def measure_queries(db, rng: random.Random, first_day, last_day, count: int) -> tuple[dict, list[str]]:
-    """p50/p95 ms of the KPI report, the core KPIs from the rollups and the same from the facts, per
-    range (days) and scope (a shop, the platform); notes where rollups and facts disagree."""
+def measure_queries(db, rng: random.Random, days_range: tuple, count: int, prefix: str = "") -> tuple[dict, list[str]]:
+    """p50/p95 ms of the KPI report, the core KPIs from the rollups and (without `prefix`) the same
+    from the facts, per range (days) and scope (a shop, the platform); notes where rollups and facts
+    disagree."""
+    first_day, last_day = days_range
     from analytics import operations, queries
     from analytics.settings import Settings
     from ecom_common.usecase import for_job
@@ -534,6 +539,8 @@ def measure_queries(db, rng: random.Random, first_day, last_day, count: int) -> 
                 with db.Session() as session:
                     queries.aggregates(session, shop, start, end, 365)
                 core_ms.append(1000 * (time.perf_counter() - t))
+                if prefix:
+                    continue
                 t = time.perf_counter()
                 with db.Session() as session:
                     direct = facts_kpis(session, shop, start, end)
@@ -543,9 +550,31 @@ def measure_queries(db, rng: random.Random, first_day, last_day, count: int) -> 
                     notes.append(f"rollups and facts disagree for {shop or 'platform'} {start}..{end}: {mismatch}")
             key = f"{scope}_{days}d"
             for name, values in (("report", report_ms), ("core", core_ms), ("facts", facts_ms)):
-                out[f"{name}_{key}_p50_ms"] = statistics.median(values)
-                out[f"{name}_{key}_p95_ms"] = _percentile(values, 0.95)
+                if not values:
+                    continue
+                out[f"{prefix}{name}_{key}_p50_ms"] = statistics.median(values)
+                out[f"{prefix}{name}_{key}_p95_ms"] = _percentile(values, 0.95)
     return out, notes
+
+
+COVERING = ("ix_buyer_day_shop_day", "ix_buyer_day_day", "ix_visitor_day_shop_day", "ix_visitor_day_day")
+
+
+def _covering_indexes(db) -> None:
+    """Migration 0005's indexes, created again from the models (the before/after pair)."""
+    from analytics.models import BuyerDay, VisitorDay
+
+    for model in (BuyerDay, VisitorDay):
+        for index in model.__table__.indexes:
+            if index.name in COVERING:
+                index.create(db.engine)
+
+
+def _vacuum(db) -> None:
+    """VACUUM ANALYZE of the schema's tables after the bulk load: what autovacuum gives a table that
+    has settled (statistics for the planner, the visibility map for index-only scans)."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
 
 
 def _backend_pids(db) -> set[int]:
@@ -603,8 +632,7 @@ def run(args, bar) -> dict:
         t = time.perf_counter()
         sizes = _rebuild(db)
         result["rebuild_s"] = time.perf_counter() - t
-        with db.engine.connect() as conn:
-            conn.execute(sa.text("ANALYZE"))
+        _vacuum(db)
         result["events_in_all"] = events + bulk_events
         bar.update(1)
         # 3. the bulk path against the consumer on orders it wrote
@@ -617,7 +645,16 @@ def run(args, bar) -> dict:
         # 4. the KPIs at the full volume
         first_day = domain.day_of(start, settings.day_utc_offset_hours)
         last_day = domain.day_of(start + timedelta(days=DAYS, seconds=-1), settings.day_utc_offset_hours)
-        figures, mismatches = measure_queries(db, rng, first_day, last_day, query_count(args))
+        if not args.quick:  # the same reads without migration 0005's covering indexes first
+            with db.engine.begin() as conn:
+                for name in COVERING:
+                    conn.execute(sa.text(f"DROP INDEX {name}"))
+            _vacuum(db)
+            figures, _ = measure_queries(db, rng, (first_day, last_day), query_count(args) // 2, "noidx_")
+            result |= figures
+            _covering_indexes(db)
+            _vacuum(db)
+        figures, mismatches = measure_queries(db, rng, (first_day, last_day), query_count(args))
         result |= figures
         notes.extend(mismatches)
         bar.update(1)
@@ -648,6 +685,12 @@ def run(args, bar) -> dict:
                                 ("facts", "core KPIs (facts)")):  # fmt: skip
                 for q in ("p50", "p95"):
                     rows.append((f"{days}-day, {scope}: {label} {q} ms", f"{name}_{key}_{q}_ms"))
+    if not args.quick:
+        for days in RANGES:
+            for scope in ("shop", "platform"):
+                for name, label in (("report", "KPI report"), ("core", "core KPIs")):
+                    rows.append((f"without 0005's indexes: {days}-day, {scope}: {label} (rollups) p95 ms",
+                                 f"noidx_{name}_{scope}_{days}d_p95_ms"))  # fmt: skip
     rows += [
         ("OrderPaid -> in the day's KPIs over RabbitMQ, p50 s", "fresh_p50_s"),
         ("OrderPaid -> in the day's KPIs over RabbitMQ, p95 s", "fresh_p95_s"),
