@@ -45,8 +45,7 @@ from the rollups, the core KPIs of the period from the rollups (`queries.aggrega
 orders, paying, repeat and new buyers with the 365-day lookback, UV, PV, refunds, ...) and the same
 core KPIs computed from the facts and visits without the rollups (`facts_kpis`): p50 and p95 ms of
 each (of 12 reads, the p95 is the slowest); the last two are the like-for-like pair, checked
-equal. Without `--quick`, first the same rollup reads (QUERIES / 2 each) with migration 0005's
-covering indexes dropped, then with them created again (before and after in one run, same data).
+equal.
 
 Freshness over RabbitMQ: a real `ecom worker analytics` (as deployed) consumes the namespace's bus;
 FRESH orders (20; `--quick` 10), one at a time, have their OrderPlaced and OrderPaid published on the
@@ -557,19 +556,6 @@ def measure_queries(db, rng: random.Random, days_range: tuple, count: int, prefi
     return out, notes
 
 
-COVERING = ("ix_buyer_day_shop_day", "ix_buyer_day_day", "ix_visitor_day_shop_day", "ix_visitor_day_day")
-
-
-def _covering_indexes(db) -> None:
-    """Migration 0005's indexes, created again from the models (the before/after pair)."""
-    from analytics.models import BuyerDay, VisitorDay
-
-    for model in (BuyerDay, VisitorDay):
-        for index in model.__table__.indexes:
-            if index.name in COVERING:
-                index.create(db.engine)
-
-
 def _vacuum(db) -> None:
     """VACUUM ANALYZE of the schema's tables after the bulk load: what autovacuum gives a table that
     has settled (statistics for the planner, the visibility map for index-only scans)."""
@@ -645,15 +631,6 @@ def run(args, bar) -> dict:
         # 4. the KPIs at the full volume
         first_day = domain.day_of(start, settings.day_utc_offset_hours)
         last_day = domain.day_of(start + timedelta(days=DAYS, seconds=-1), settings.day_utc_offset_hours)
-        if not args.quick:  # the same reads without migration 0005's covering indexes first
-            with db.engine.begin() as conn:
-                for name in COVERING:
-                    conn.execute(sa.text(f"DROP INDEX {name}"))
-            _vacuum(db)
-            figures, _ = measure_queries(db, rng, (first_day, last_day), query_count(args) // 2, "noidx_")
-            result |= figures
-            _covering_indexes(db)
-            _vacuum(db)
         figures, mismatches = measure_queries(db, rng, (first_day, last_day), query_count(args))
         result |= figures
         notes.extend(mismatches)
@@ -685,12 +662,6 @@ def run(args, bar) -> dict:
                                 ("facts", "core KPIs (facts)")):  # fmt: skip
                 for q in ("p50", "p95"):
                     rows.append((f"{days}-day, {scope}: {label} {q} ms", f"{name}_{key}_{q}_ms"))
-    if not args.quick:
-        for days in RANGES:
-            for scope in ("shop", "platform"):
-                for name, label in (("report", "KPI report"), ("core", "core KPIs")):
-                    rows.append((f"without 0005's indexes: {days}-day, {scope}: {label} (rollups) p95 ms",
-                                 f"noidx_{name}_{scope}_{days}d_p95_ms"))  # fmt: skip
     rows += [
         ("OrderPaid -> in the day's KPIs over RabbitMQ, p50 s", "fresh_p50_s"),
         ("OrderPaid -> in the day's KPIs over RabbitMQ, p95 s", "fresh_p95_s"),

@@ -281,12 +281,7 @@ class BuyerDay(Base):
     buyers in the 365 days before it) are counts of these rows, which cannot be summed per day."""
 
     __tablename__ = "buyer_day"
-    __table_args__ = (
-        sa.Index("ix_buyer_day_shop_buyer", "shop_id", "buyer_id"),
-        # covering: a range's buyers and their orders by index-only scans (migration 0005)
-        sa.Index("ix_buyer_day_shop_day", "shop_id", "day", postgresql_include=["buyer_id", "orders"]),
-        sa.Index("ix_buyer_day_day", "day", postgresql_include=["buyer_id", "orders"]),
-    )
+    __table_args__ = (sa.Index("ix_buyer_day_shop_buyer", "shop_id", "buyer_id"),)
 
     shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
@@ -298,11 +293,6 @@ class VisitorDay(Base):
     """The visitors of a shop on a day with their page views (UV = distinct visitors, PV = views)."""
 
     __tablename__ = "visitor_day"
-    __table_args__ = (
-        # covering: a range's visitors and their views by index-only scans (migration 0005)
-        sa.Index("ix_visitor_day_shop_day", "shop_id", "day", postgresql_include=["visitor_id", "views"]),
-        sa.Index("ix_visitor_day_day", "day", postgresql_include=["visitor_id", "views"]),
-    )
 
     shop_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
