@@ -13,7 +13,8 @@ OTHER_SHOP = "S2"
 def sku(
     code, price_fen, list_price_fen=None, weight_g=500, sellable=True, category_id="C-dress", status="listed", **special
 ):
-    """Catalog's SKU read model; `special`: no_7day_return, presale_ship_days (special goods)."""
+    """Catalog's SKU read model; `special`: no_7day_return, presale_ship_days (special goods), spec,
+    handling (marks "fragile", "liquid" for the pick list)."""
     return {
         "sku_code": code,
         "shop_id": SHOP,
@@ -28,7 +29,8 @@ def sku(
         "price_fen": price_fen,
         "weight_g": weight_g,
         "low_stock_threshold": 10,
-        "spec": {},
+        "spec": special.get("spec", {}),
+        "handling": special.get("handling", []),
         "no_7day_return": special.get("no_7day_return", False),
         "presale_ship_days": special.get("presale_ship_days"),
     }
@@ -48,6 +50,8 @@ class FakeCatalog:
                 "CUSTOM": sku("CUSTOM", 8000, no_7day_return=True),  # made to measure: no 7-day return
                 "PRE-7": sku("PRE-7", 8000, presale_ship_days=7),  # presale: ships within 7 days of payment
                 "PRE-15": sku("PRE-15", 6000, presale_ship_days=15),
+                # a glass bottle of oil: the pick list shows its spec and handling marks
+                "OIL-1L": sku("OIL-1L", 4000, spec={"容量": "1L"}, handling=["fragile", "liquid"]),
             },
             OTHER_SHOP: {"GREEN-S": sku("GREEN-S", 2000)},
         }

@@ -119,6 +119,10 @@ class OrderLine(Base):
     # Catalog's special-goods flag at placing (custom-made, fresh): aftersales refuses a no_reason
     # return of the line (不支持七天无理由退货). Migration 0003.
     no_7day_return: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # Catalog's SKU spec (规格: {name: value} or text) and handling marks (["fragile", "liquid"]) at
+    # placing, which logistics' pick list shows; null when the SKU has none. Migration 0007.
+    spec: Mapped[dict | str | None] = mapped_column(sa.JSON, nullable=True)
+    handling: Mapped[list[str] | None] = mapped_column(sa.JSON, nullable=True)
 
     @property
     def total_fen(self) -> int:

@@ -13,6 +13,9 @@ MAX_LINE_QUANTITY = 9999
 MAX_PRESALE_DAYS = 365
 
 
+HANDLING_MARKS = ("fragile", "liquid")  # catalog's SKU handling marks (易碎, 液体)
+
+
 @dataclass(frozen=True)
 class PricedLine:
     sku_code: str
@@ -28,6 +31,9 @@ class PricedLine:
     discount_fen: int = 0
     # Catalog's presale promise for the SKU (预售: ships within N days of payment), None when in stock.
     presale_ship_days: int | None = None
+    # Catalog's SKU spec (规格) and handling marks ("fragile", "liquid") at placing, for the pick list.
+    spec: dict[str, Any] | str | None = None  # catalog's: {name: value} or text
+    handling: tuple[str, ...] = ()
 
     @property
     def total_fen(self) -> int:
@@ -200,6 +206,8 @@ def price_lines(lines: list[dict[str, Any]], skus: dict[str, dict[str, Any]]) ->
                 member_price_fen=sku.get("member_price_fen"),
                 no_7day_return=bool(sku.get("no_7day_return")),
                 presale_ship_days=presale_days(sku),
+                spec=sku.get("spec") or None,
+                handling=tuple(h for h in (sku.get("handling") or ()) if h in HANDLING_MARKS),
             )
         )
     if errors:

@@ -147,10 +147,23 @@ def test_reserved_small_order_passes_the_audit(place, saga, db, events):
     p = ready["payload"]
     assert p["priority"] is False and p["paid_at"] and p["lines"][0]["quantity"] == 2
     assert p["address"]["phone"] == "138****5678" and p["weight_g"] == 1000
-    # the pick list's title from the line's snapshot (catalog's at placing); no spec is kept to send
+    # the pick list's title from the line's snapshot (catalog's at placing); an empty spec and no
+    # handling marks are not sent
     line = p["lines"][0]
     assert line["title"] == f"商品 {line['sku_code']}" and "spec" not in line and "handling" not in line
     assert events("orders.OrderHeld") == []
+
+
+def test_ready_to_ship_lines_carry_the_spec_and_handling_marks_kept_at_placing(place, saga, db, events):
+    order = place(lines=[{"sku_code": "OIL-1L", "quantity": 1}])
+    line = get(db, order).lines[0]
+    assert line.spec == {"容量": "1L"} and line.handling == ["fragile", "liquid"]
+    saga.pay(order)
+    saga.reserve(order)
+    (ready,) = events("orders.OrderReadyToShip")
+    (sent,) = ready["payload"]["lines"]
+    assert sent["sku_code"] == "OIL-1L" and sent["title"] == "商品 OIL-1L"
+    assert sent["spec"] == {"容量": "1L"} and sent["handling"] == ["fragile", "liquid"]
 
 
 @pytest.mark.parametrize(

@@ -104,6 +104,8 @@ def _new_order(
                 discount_fen=p.discount_fen,
                 paid_fen=p.paid_fen,
                 no_7day_return=p.no_7day_return,
+                spec=p.spec,
+                handling=list(p.handling) or None,
             )
             for i, p in enumerate(priced.lines)
         ],

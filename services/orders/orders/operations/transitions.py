@@ -171,13 +171,17 @@ def complete(ctx: OrdersCtx, order: Order, reason: str) -> None:
 
 
 def pick_lines_payload(order: Order) -> list[dict]:
-    """The lines as logistics' pick list reads them: the priced lines plus the title of the line's
-    snapshot (catalog's product title at placing). The line keeps no spec nor handling marks, so
-    neither is sent (services/orders/README.md, "Events")."""
+    """The lines as logistics' pick list reads them: the priced lines plus the line's snapshot at
+    placing: catalog's product title, SKU spec and handling marks ("fragile", "liquid"), each sent
+    only when the line has it (services/orders/README.md, "Events")."""
     rows = lines_payload(order)
     for row, line in zip(rows, order.lines, strict=True):
         if line.title:
             row["title"] = line.title
+        if line.spec:
+            row["spec"] = line.spec
+        if line.handling:
+            row["handling"] = list(line.handling)
     return rows
 
 
